@@ -1,0 +1,37 @@
+/*
+ * ttp_mpi.h — the MPI side of ttpredict's runtime: the MPI communicator
+ * behind ttp_comm, process start/stop, and the checked-call macro.
+ * Everything that includes <mpi.h> lives in mpi/.
+ */
+#ifndef TTP_MPI_H
+#define TTP_MPI_H
+
+#include <mpi.h>
+
+#include "ttp_core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* MPI_Error_string for the generic check macro (thread-unsafe static buffer
+ * is avoided: the string is copied into a per-call buffer by the macro). */
+const char *ttp_mpi_errstr(int rc);
+
+/* Check an MPI call: on failure record TTP_ERR_MPI with MPI's own text. */
+#define TTP_MPI(ctx, st, label, expr, ...) \
+    TTP_CHECK_GEN(ctx, st, label, expr, MPI_SUCCESS, ttp_mpi_errstr, TTP_ERR_MPI, __VA_ARGS__)
+
+/* Initialise MPI (errors returned, not fatal) and set ctx->rank. */
+ttp_status ttp_mpi_init(ttp_ctx *ctx, int *argc, char ***argv);
+/* Fill a ttp_comm over MPI_COMM_WORLD (or the given communicator; the
+ * MPI_Comm must outlive the ttp_comm). */
+void ttp_mpi_comm(ttp_comm *c, MPI_Comm *comm);
+/* End every rank now with the given exit code (after the message is printed). */
+void ttp_mpi_abort(int code);
+void ttp_mpi_finalize(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TTP_MPI_H */

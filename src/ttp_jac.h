@@ -1,0 +1,59 @@
+/*
+ * ttp_jac.h — per-sample output Jacobians at the pretrained weights,
+ * projected: the rows of G = J P that the kernel builder assembles.
+ *
+ * Row layout is sample-major: sample i, output c ↦ row i·C + c, the same
+ * order as the stacked outputs F.  Columns are the D′ projected coordinates
+ * (D′ = D, the trainable parameters in slab order, for TTP_PROJ_EXACT).
+ * Because P comes from a counter-based generator keyed by (seed, row,
+ * column), a row computed on any rank or device is bit-for-bit the same
+ * function of the sample: results do not depend on the rank count.
+ */
+#ifndef TTP_JAC_H
+#define TTP_JAC_H
+
+#include "ttp_net.h"
+#include "ttp_proj.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ttp_jac_plan ttp_jac_plan; /* opaque; body in jac.c */
+
+/*
+ * Plan the projection of a model's Jacobian rows.
+ *   kind     EXACT, RADEMACHER, GAUSSIAN or KRON
+ *   dproj    requested D′ (ignored for EXACT); must be in [1, D] for the
+ *            dense kinds, else TTP_ERR_ARG naming D′ and D
+ *   seed     key of the projection
+ *   backend  "cpu", "cuda" or "auto" for the dense kinds (see ttp_proj.h)
+ * KRON splits D′ over the trainable layers in proportion to their weight
+ * counts and chooses per layer k_out × k_in ≈ its share; the D′ actually
+ * used (ttp_jac_plan_dim) can differ slightly from the request.
+ */
+ttp_status ttp_jac_plan_create(ttp_ctx *ctx, const ttp_model *m, ttp_proj_kind kind, int64_t dproj,
+                               uint64_t seed, const char *backend, ttp_jac_plan **out);
+void ttp_jac_plan_destroy(ttp_jac_plan **p);
+int64_t ttp_jac_plan_dim(const ttp_jac_plan *p);
+ttp_proj_kind ttp_jac_plan_kind(const ttp_jac_plan *p);
+const char *ttp_jac_plan_backend(const ttp_jac_plan *p);
+
+/*
+ * Projected Jacobian rows of ns samples (not collective; each rank calls it
+ * on its own shard).
+ *   net   a net for the plan's model with nbmax >= C (it batches C copies of
+ *         a sample with the identity as output gradient)
+ *   w     parameter slab at which to linearize (normally model->w)
+ *   x     (ns, in) inputs
+ *   G     (ns·C) × D′ row-major, overwritten
+ *   f0    ns·C network outputs at w (may be NULL)
+ *   u0    ns·C values J_row · w_trainable, taken before projection (may be NULL)
+ */
+ttp_status ttp_jac_rows(ttp_ctx *ctx, ttp_jac_plan *p, ttp_net *net, const double *w,
+                        const double *x, int64_t ns, double *G, double *f0, double *u0);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TTP_JAC_H */

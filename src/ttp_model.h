@@ -1,0 +1,120 @@
+/*
+ * ttp_model.h — networks: the layer graph, its parameters in one slab, the
+ * NetCDF model format, and shape inference/validation.
+ *
+ * A model is a list of layers in topological order.  Each layer reads one
+ * (or, for `add`, two) earlier tensors: input index -1 is the network input,
+ * k >= 0 is the output of layer k, and k must be smaller than the layer's own
+ * index, which rules out cycles by construction (the reader reports a cycle
+ * or a dangling reference as such).  The last layer's output is the network
+ * output, a vector of C values per sample.
+ *
+ * Tensors are per-sample (channel, height, width); a vector of F features is
+ * (F, 1, 1).  Parameters live in one slab `w` (llm.c style), each layer
+ * owning the range [woff, woff + nw):
+ *   dense      W (out × in) row-major, then b (out)
+ *   conv2d     W (out_ch × in_ch × k × k), then b (out_ch)
+ *   batchnorm  gamma (C), then beta (C); frozen running mean and variance
+ *              live in the separate `state` slab at [soff, soff + 2C)
+ * Only layers with `trainable` set take part in training and in the
+ * Jacobian; the order of the Jacobian's columns is the slab order of the
+ * trainable layers.
+ *
+ * NetCDF model format (docs/FORMATS.md): global attributes ttp_kind="model",
+ * input_shape (3 ints), num_outputs, title/source/license/history; dimension
+ * layer (L); per-layer variables layer_kind(layer) (int, ttp_layer_kind),
+ * layer_input0/1(layer), layer_units(layer), layer_kernel, layer_stride,
+ * layer_pad, layer_trainable, layer_eps (double); a char variable
+ * layer_name(layer, name_len); dimensions param (P) and state (S) with
+ * double variables params(param) and state(state).
+ */
+#ifndef TTP_MODEL_H
+#define TTP_MODEL_H
+
+#include "ttp_core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    TTP_LAYER_DENSE = 0,
+    TTP_LAYER_CONV2D,
+    TTP_LAYER_RELU,
+    TTP_LAYER_BATCHNORM,
+    TTP_LAYER_MAXPOOL,
+    TTP_LAYER_AVGPOOL,
+    TTP_LAYER_GAP,     /* global average pooling: (C,H,W) -> (C,1,1) */
+    TTP_LAYER_FLATTEN, /* (C,H,W) -> (C*H*W,1,1), no data movement    */
+    TTP_LAYER_ADD,     /* residual add of two tensors of equal shape  */
+    TTP_LAYER_KIND_COUNT
+} ttp_layer_kind;
+
+const char *ttp_layer_kind_str(ttp_layer_kind k);
+
+typedef struct ttp_layer {
+    ttp_layer_kind kind;
+    char name[64];
+    int input[2];      /* producer of each input: -1 network input, else layer */
+    int units;         /* dense: outputs; conv2d: output channels            */
+    int kernel;        /* conv2d / pooling: square window size               */
+    int stride;        /* conv2d / pooling                                   */
+    int pad;           /* conv2d: zero padding on each side                  */
+    double eps;        /* batchnorm                                          */
+    int trainable;     /* 1: parameters are fine-tuned and in the Jacobian   */
+    int64_t in_shape[3], out_shape[3]; /* filled by ttp_model_build          */
+    int64_t woff, nw;  /* parameter range in the slab                        */
+    int64_t soff, ns;  /* frozen state range                                 */
+} ttp_layer;
+
+typedef struct ttp_model {
+    int nlayers;
+    ttp_layer *layers;
+    int64_t in_shape[3]; /* per-sample input (C, H, W); features are (F,1,1)    */
+    int nout;            /* C: outputs of the last layer                        */
+    int64_t nparams;     /* size of w                                           */
+    double *w;           /* parameter slab                                      */
+    int64_t nstate;
+    double *state;       /* frozen batch-norm statistics                        */
+    int64_t ntrainable;  /* D: parameters in trainable layers                   */
+    char title[4096], source[4096], license[4096], history[4096];
+} ttp_model;
+
+/* An empty model for inputs of the given shape; add layers, then build. */
+ttp_status ttp_model_create(ttp_ctx *ctx, const int64_t in_shape[3], ttp_model **out);
+void ttp_model_destroy(ttp_model **m);
+/*
+ * Append a layer (its shape fields and offsets are filled by build).  Returns
+ * the new layer's index in *index (may be NULL).
+ */
+ttp_status ttp_model_add(ttp_ctx *ctx, ttp_model *m, const ttp_layer *layer, int *index);
+/*
+ * Infer every shape, assign parameter and state ranges, allocate w and state
+ * (zeros; batchnorm gamma = 1 and variance = 1), and check the graph: inputs
+ * exist and come earlier, add's operands have equal shapes, windows fit.
+ */
+ttp_status ttp_model_build(ttp_ctx *ctx, ttp_model *m);
+/* He-normal initialisation of trainable weights (biases 0) from a seed. */
+void ttp_model_init_weights(ttp_model *m, uint64_t seed, int first_layer);
+/* Replace the last dense layer by a fresh one with `nout` outputs, He-init
+ * from seed; rebuilds the slab (earlier weights kept). */
+ttp_status ttp_model_replace_head(ttp_ctx *ctx, ttp_model *m, int nout, uint64_t seed);
+/* Deep copy. */
+ttp_status ttp_model_clone(ttp_ctx *ctx, const ttp_model *m, ttp_model **out);
+
+ttp_status ttp_model_read(ttp_ctx *ctx, const char *path, ttp_model **out);
+ttp_status ttp_model_write(ttp_ctx *ctx, const char *path, const ttp_model *m);
+/* Check that a dataset's per-sample shape is what the model accepts. */
+ttp_status ttp_model_check_input(ttp_ctx *ctx, const ttp_model *m, int ndim, const int64_t *shape,
+                                 const char *where);
+/* Print layers, shapes and parameter counts. */
+void ttp_model_print(const ttp_model *m, FILE *f);
+
+/* Copy the trainable parameters (D values, slab order) into/out of dst. */
+void ttp_model_get_trainable(const ttp_model *m, const double *w, double *dst);
+void ttp_model_set_trainable(const ttp_model *m, const double *src, double *w);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TTP_MODEL_H */
