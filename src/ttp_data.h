@@ -2,7 +2,7 @@
  * ttp_data.h — datasets: the in-memory form, the NetCDF format, checks,
  * subsets, and converters from the formats users have (IDX, CSV).
  *
- * NetCDF dataset format (documented for users in docs/FORMATS.md):
+ * NetCDF dataset format (documented for users in docs/formats/dataset.md):
  *   dimensions  sample (N), and either feature (F)
  *               or channel (C), height (H), width (W);  class (K) when labelled;
  *               target (T) for real-valued targets

@@ -1,0 +1,208 @@
+/*
+ * cmd_convert.c — `ttpredict convert`: make a dataset file (the NetCDF
+ * format of docs/formats/dataset.md) from IDX (MNIST-style) or CSV files.
+ * Parsing and printing only; the conversion is ttp_data_from_idx /
+ * ttp_data_from_csv and ttp_data_write.  Under MPI only rank 0 reads and
+ * writes; the other ranks wait for it so that none finishes early.
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "ttp_data.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: ttpredict convert --idx-images F [--idx-labels F] --out OUT.nc [options]\n"
+            "       ttpredict convert --csv F [--label-col K] --out OUT.nc [options]\n"
+            "\n"
+            "Make a ttpredict dataset file (NetCDF, see docs/formats/dataset.md).\n"
+            "\n"
+            "input (exactly one):\n"
+            "  --idx-images F     IDX images file (magic 0x00000803: unsigned bytes, N x H x W,\n"
+            "                     uncompressed); pixels are scaled by 1/255, shape (1, H, W)\n"
+            "  --idx-labels F     IDX labels file (magic 0x00000801), one label per image\n"
+            "  --csv F            one sample per line, comma-separated numbers; a first line\n"
+            "                     with any non-numeric cell is taken as a header and skipped\n"
+            "  --label-col K      CSV column holding the integer class label, counting from 1\n"
+            "                     (default: no labels); the other columns are the features\n"
+            "\n"
+            "output:\n"
+            "  --out OUT.nc       the dataset file to write (replaced only once complete)\n"
+            "  --shape C,H,W      store CSV features as images of C channels, H x W\n"
+            "                     (C*H*W must equal the number of features)\n"
+            "  --class-names L    class names separated by ';' (default \"0;1;...\"); at least\n"
+            "                     max label + 1 names\n"
+            "  --title T, --source S, --license L\n"
+            "                     provenance attributes (the history attribute records this\n"
+            "                     command line)\n"
+            "\n"
+            "  -h, --help         this text\n"
+            "      --version      print the version\n"
+            "\n"
+            "Classes are the label values 0..K-1 with K = max label + 1.\n"
+            "example:\n"
+            "  ttpredict convert --idx-images t10k-images-idx3-ubyte \\\n"
+            "      --idx-labels t10k-labels-idx1-ubyte --out mnist-test.nc --title \"MNIST test\"\n");
+}
+
+/* Replace the class names with the ';'-separated list, growing K when the
+ * list names classes that no sample carries. */
+static ttp_status set_names(ttp_ctx *ctx, ttp_data *d, const char *list)
+{
+    ttp_status st = TTP_OK;
+    char **names = NULL;
+    int k = 1;
+    for (const char *p = list; *p; p++) k += *p == ';';
+    if (d->nclasses == 0) return TTP_ERR(ctx, TTP_ERR_ARG, "option --class-names: the input has no labels");
+    if (k < d->nclasses)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option --class-names: %d names given, but the labels go up to %d; expected "
+                       "at least %d names separated by ';'", k, d->nclasses - 1, d->nclasses);
+    TTP_ALLOC(ctx, st, fail, names, (size_t)k, "class names");
+    const char *p = list;
+    for (int i = 0; i < k; i++) {
+        const char *semi = strchr(p, ';');
+        size_t len = semi ? (size_t)(semi - p) : strlen(p);
+        if (len == 0) {
+            st = TTP_ERR(ctx, TTP_ERR_ARG, "option --class-names: name %d is empty", i + 1);
+            goto fail;
+        }
+        TTP_ALLOC(ctx, st, fail, names[i], len + 1, "class name");
+        memcpy(names[i], p, len);
+        p = semi ? semi + 1 : p + len;
+    }
+    for (int i = 0; i < d->nclasses; i++) free(d->class_names[i]);
+    free(d->class_names);
+    d->class_names = names;
+    d->nclasses = k;
+    return TTP_OK;
+fail:
+    for (int i = 0; names && i < k; i++) free(names[i]);
+    free(names);
+    return st;
+}
+
+/* The conversion itself (rank 0). */
+static ttp_status convert(ttp_cli *cli, const char *idx_images, const char *idx_labels, const char *csv,
+                          int label_col, const int64_t *shape, int nshape, const char *class_names,
+                          const char *out, const char *title, const char *source, const char *license,
+                          const char *history)
+{
+    ttp_ctx *ctx = cli->ctx;
+    ttp_status st = TTP_OK;
+    ttp_data *d = NULL;
+    if (idx_images)
+        TTP_CALL_GOTO(ctx, st, done, ttp_data_from_idx(ctx, idx_images, idx_labels, &d));
+    else
+        TTP_CALL_GOTO(ctx, st, done, ttp_data_from_csv(ctx, csv, label_col, &d));
+    if (nshape == 3) {
+        int64_t prod = shape[0] * shape[1] * shape[2];
+        if (prod != d->dim) {
+            st = TTP_ERR(ctx, TTP_ERR_ARG, "option --shape: %lld x %lld x %lld = %lld values per sample, but '%s' has %lld "
+                         "features per sample", (long long)shape[0], (long long)shape[1], (long long)shape[2],
+                         (long long)prod, idx_images ? idx_images : csv, (long long)d->dim);
+            goto done;
+        }
+        d->ndim = 3;
+        for (int i = 0; i < 3; i++) d->shape[i] = shape[i];
+    }
+    if (class_names) TTP_CALL_GOTO(ctx, st, done, set_names(ctx, d, class_names));
+    if (title) snprintf(d->title, TTP_ATTR_LEN, "%s", title);
+    if (source) snprintf(d->source, TTP_ATTR_LEN, "%s", source);
+    if (license) snprintf(d->license, TTP_ATTR_LEN, "%s", license);
+    snprintf(d->history, TTP_ATTR_LEN, "%s", history);
+    TTP_CALL_GOTO(ctx, st, done, ttp_data_write(ctx, out, d));
+    printf("wrote %s: %lld samples of shape ", out, (long long)d->n);
+    if (d->ndim == 1) printf("(%lld)", (long long)d->shape[0]);
+    else printf("(%lld,%lld,%lld)", (long long)d->shape[0], (long long)d->shape[1], (long long)d->shape[2]);
+    if (d->nclasses > 0) printf(", %d classes", d->nclasses);
+    else printf(", no labels");
+    printf("\n");
+done:
+    ttp_data_destroy(&d);
+    return st;
+}
+
+ttp_status ttp_cmd_convert(ttp_cli *cli, int argc, char **argv)
+{
+    ttp_ctx *ctx = cli->ctx;
+    enum { O_IMAGES = 256, O_LABELS, O_CSV, O_LABELCOL, O_OUT, O_SHAPE, O_NAMES, O_TITLE, O_SOURCE, O_LICENSE,
+           O_VERSION };
+    static const struct option opts[] = {
+        {"idx-images", required_argument, NULL, O_IMAGES}, {"idx-labels", required_argument, NULL, O_LABELS},
+        {"csv", required_argument, NULL, O_CSV},           {"label-col", required_argument, NULL, O_LABELCOL},
+        {"out", required_argument, NULL, O_OUT},           {"shape", required_argument, NULL, O_SHAPE},
+        {"class-names", required_argument, NULL, O_NAMES}, {"title", required_argument, NULL, O_TITLE},
+        {"source", required_argument, NULL, O_SOURCE},     {"license", required_argument, NULL, O_LICENSE},
+        {"help", no_argument, NULL, 'h'},                  {"version", no_argument, NULL, O_VERSION},
+        {NULL, 0, NULL, 0}};
+    const char *images = NULL, *labels = NULL, *csv = NULL, *out = NULL, *names = NULL, *title = NULL,
+               *source = NULL, *license = NULL;
+    int64_t label_col = 0, shape[3] = {0, 0, 0};
+    int nshape = 0;
+
+    /* The history attribute: the command line as given (before getopt
+     * permutes argv). */
+    char history[TTP_ATTR_LEN];
+    size_t used = (size_t)snprintf(history, sizeof history, "ttpredict");
+    for (int i = 0; i < argc && used < sizeof history; i++)
+        used += (size_t)snprintf(history + used, sizeof history - used, " %s", argv[i]);
+
+    opterr = 0; /* our own message names the option and the command */
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        switch (c) {
+        case O_IMAGES: images = optarg; break;
+        case O_LABELS: labels = optarg; break;
+        case O_CSV: csv = optarg; break;
+        case O_LABELCOL: TTP_CALL(ctx, ttp_cli_int(ctx, "--label-col", optarg, 1, 1000000, &label_col)); break;
+        case O_OUT: out = optarg; break;
+        case O_SHAPE:
+            TTP_CALL(ctx, ttp_cli_int_list(ctx, "--shape", optarg, 1, 1 << 30, shape, 3, &nshape));
+            if (nshape != 3)
+                return TTP_ERR(ctx, TTP_ERR_ARG, "option --shape: '%s' has %d values, expected C,H,W (3 values)",
+                               optarg, nshape);
+            break;
+        case O_NAMES: names = optarg; break;
+        case O_TITLE: title = optarg; break;
+        case O_SOURCE: source = optarg; break;
+        case O_LICENSE: license = optarg; break;
+        case 'h':
+            if (cli->comm->rank == 0) usage(stdout);
+            return TTP_OK;
+        case O_VERSION: return cli->comm->rank == 0 ? ttp_cli_version("convert") : TTP_OK;
+        default: return ttp_cli_bad_option(ctx, "convert", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "ttpredict convert: unexpected argument '%s' (see 'ttpredict convert --help')",
+                       argv[optind]);
+    if ((images != NULL) == (csv != NULL))
+        return TTP_ERR(ctx, TTP_ERR_ARG, "ttpredict convert: give exactly one input, --idx-images F or --csv F "
+                       "(see 'ttpredict convert --help')");
+    if (labels && !images)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "ttpredict convert: --idx-labels needs --idx-images");
+    if (label_col > 0 && !csv)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "ttpredict convert: --label-col applies to --csv input only");
+    if (out == NULL)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "ttpredict convert: missing --out OUT.nc (the dataset file to write)");
+
+    ttp_status st = TTP_OK;
+    if (cli->comm->rank == 0)
+        st = convert(cli, images, labels, csv, (int)label_col - 1, shape, nshape, names, out, title, source,
+                     license, history);
+    /* Every rank waits for rank 0's outcome so that none leaves early; on
+     * failure only rank 0 reports (main then ends all ranks). */
+    int failed = st != TTP_OK;
+    if (cli->comm->size > 1) {
+        ttp_ctx other;
+        ttp_ctx_init(&other);
+        if (cli->comm->allreduce_max_int(cli->comm, &failed, &other) != TTP_OK && st == TTP_OK)
+            return TTP_ERR(ctx, other.code, "%s", other.msg);
+    }
+    if (st != TTP_OK) ttp_error_trace(ctx, __FILE__, __LINE__, __func__);
+    return st;
+}
