@@ -20,13 +20,14 @@
  * Jacobian; the order of the Jacobian's columns is the slab order of the
  * trainable layers.
  *
- * NetCDF model format (docs/FORMATS.md): global attributes ttp_kind="model",
+ * NetCDF model format (docs/formats/model.md): global attributes ttp_kind="model",
  * input_shape (3 ints), num_outputs, title/source/license/history; dimension
  * layer (L); per-layer variables layer_kind(layer) (int, ttp_layer_kind),
  * layer_input0/1(layer), layer_units(layer), layer_kernel, layer_stride,
- * layer_pad, layer_trainable, layer_eps (double); a char variable
- * layer_name(layer, name_len); dimensions param (P) and state (S) with
- * double variables params(param) and state(state).
+ * layer_pad, layer_trainable, layer_nweights (optional, checked), layer_eps
+ * (double); a char variable layer_name(layer, name_len); dimensions param (P)
+ * and state (S) with double variables params(param) and state(state), left
+ * out when empty.
  */
 #ifndef TTP_MODEL_H
 #define TTP_MODEL_H
@@ -94,7 +95,9 @@ ttp_status ttp_model_add(ttp_ctx *ctx, ttp_model *m, const ttp_layer *layer, int
  * exist and come earlier, add's operands have equal shapes, windows fit.
  */
 ttp_status ttp_model_build(ttp_ctx *ctx, ttp_model *m);
-/* He-normal initialisation of trainable weights (biases 0) from a seed. */
+/* He-normal initialisation from a seed of the layers >= first_layer: dense
+ * and conv weights N(0, 2/fan_in), biases 0, batch-norm scale 1 and shift 0
+ * (statistics untouched).  Layer i draws from stream ttp_rng_key(seed, i). */
 void ttp_model_init_weights(ttp_model *m, uint64_t seed, int first_layer);
 /* Replace the last dense layer by a fresh one with `nout` outputs, He-init
  * from seed; rebuilds the slab (earlier weights kept). */
@@ -109,6 +112,20 @@ ttp_status ttp_model_check_input(ttp_ctx *ctx, const ttp_model *m, int ndim, con
                                  const char *where);
 /* Print layers, shapes and parameter counts. */
 void ttp_model_print(const ttp_model *m, FILE *f);
+
+/*
+ * The bundled architecture ("resnet-small", ~6k parameters for 1x8x8 inputs):
+ *   conv3x3(C→8, pad 1) → BN → ReLU →
+ *   [conv3x3(8→8) → BN → ReLU → conv3x3(8→8) → BN → add(skip) → ReLU] →
+ *   maxpool 2x2 stride 2 → flatten → dense(→32) → ReLU → dense(32→nclasses)
+ * built, every layer trainable, He-initialised from seed.  (Added by the
+ * engine; additive to the original API.)
+ */
+ttp_status ttp_model_resnet_small(ttp_ctx *ctx, const int64_t in_shape[3], int nclasses,
+                                  uint64_t seed, ttp_model **out);
+/* A 64-bit hash of the input shape, every layer's attributes and the exact
+ * bits of the parameters and statistics (for provenance of derived files). */
+uint64_t ttp_model_fingerprint(const ttp_model *m);
 
 /* Copy the trainable parameters (D values, slab order) into/out of dst. */
 void ttp_model_get_trainable(const ttp_model *m, const double *w, double *dst);

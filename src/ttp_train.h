@@ -38,6 +38,14 @@ typedef struct ttp_opt {
 void ttp_opt_default(ttp_opt *o);
 /* Check values against a dataset of n samples; names the offending option. */
 ttp_status ttp_opt_validate(ttp_ctx *ctx, const ttp_opt *o, int64_t n);
+/*
+ * Check that a model can be trained on a dataset with a loss: the samples'
+ * shape is what the model accepts, the class count (labels) or target count
+ * equals the model's outputs, cross-entropy has labels, something is
+ * trainable.  Labels are used when present; real targets otherwise (MSE).
+ * (Added by the engine; additive to the original API.)
+ */
+ttp_status ttp_train_check(ttp_ctx *ctx, const ttp_model *m, const ttp_data *d, ttp_loss_kind loss);
 /* Effective batch size for n samples. */
 int64_t ttp_opt_batch(const ttp_opt *o, int64_t n);
 

@@ -16,18 +16,6 @@ ttp_status ttp_cmd_info(ttp_cli *cli, int argc, char **argv)
     return pending(cli, "info");
 }
 
-ttp_status ttp_cmd_train(ttp_cli *cli, int argc, char **argv)
-{
-    (void)argc, (void)argv;
-    return pending(cli, "train");
-}
-
-ttp_status ttp_cmd_kernel(ttp_cli *cli, int argc, char **argv)
-{
-    (void)argc, (void)argv;
-    return pending(cli, "kernel");
-}
-
 ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
 {
     (void)argc, (void)argv;

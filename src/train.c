@@ -1,0 +1,385 @@
+/*
+ * train.c — real (data-parallel) fine-tuning with the engine of net.c: the
+ * ground truth every prediction is checked against, and the way the bundled
+ * pretrained model is made.  The conventions (loss normalisation, momentum
+ * form, batch schedule, curves at steps 0..T) are those of ttp_train.h and
+ * must stay identical to the simulated dynamics of `predict`.
+ */
+#include "ttp_train.h"
+#include "ttp_nc.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void ttp_opt_default(ttp_opt *o)
+{
+    memset(o, 0, sizeof *o);
+    o->loss = TTP_LOSS_MSE;
+    o->lr = 0.01;
+    o->batch = 0;
+    o->momentum = 0.0;
+    o->nesterov = 0;
+    o->wd = 0.0;
+    o->steps = 150;
+    o->seed = 1;
+}
+
+ttp_status ttp_opt_validate(ttp_ctx *ctx, const ttp_opt *o, int64_t n)
+{
+    if (o->loss != TTP_LOSS_MSE && o->loss != TTP_LOSS_CE)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option --loss: unknown loss %d, expected mse or ce", (int)o->loss);
+    if (!(o->lr > 0.0) || !isfinite(o->lr))
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option --lr: learning rate %g, expected a finite value > 0", o->lr);
+    if (o->batch < 0)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option --batch: %lld, expected 0 (full batch) or 1..N",
+                       (long long)o->batch);
+    if (n > 0 && o->batch > n)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option --batch: %lld is larger than the %lld training "
+                       "samples (0 or %lld means full batch)", (long long)o->batch, (long long)n,
+                       (long long)n);
+    if (o->steps <= 0)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option --steps: %lld, expected >= 1", (long long)o->steps);
+    if (!(o->momentum >= 0.0 && o->momentum < 1.0))
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option --momentum: %g, expected a value in [0, 1)", o->momentum);
+    if (!(o->wd >= 0.0) || !isfinite(o->wd))
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option --wd: weight decay %g, expected a finite value >= 0", o->wd);
+    /* Nesterov without momentum is plain SGD: accepted, nothing to check. */
+    return TTP_OK;
+}
+
+int64_t ttp_opt_batch(const ttp_opt *o, int64_t n)
+{
+    return (o->batch <= 0 || o->batch >= n) ? n : o->batch;
+}
+
+/* Labels take precedence; real targets are used when there are none. */
+static void supervision(const ttp_data *d, const int **labels, const double **targets)
+{
+    *labels = d->nclasses > 0 ? d->y : NULL;
+    *targets = *labels == NULL && d->ntargets > 0 ? d->targets : NULL;
+}
+
+ttp_status ttp_train_check(ttp_ctx *ctx, const ttp_model *m, const ttp_data *d, ttp_loss_kind loss)
+{
+    const int *labels;
+    const double *targets;
+    TTP_CALL(ctx, ttp_model_check_input(ctx, m, d->ndim, d->shape, "dataset"));
+    supervision(d, &labels, &targets);
+    if (labels == NULL && targets == NULL)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "dataset has neither labels nor targets to train on");
+    if (labels && d->nclasses != m->nout)
+        return TTP_ERR(ctx, TTP_ERR_ARG,
+                       "dataset has %d classes but the model's head has %d outputs (fit a fresh "
+                       "head with --new-head %d)", d->nclasses, m->nout, d->nclasses);
+    if (targets && d->ntargets != m->nout)
+        return TTP_ERR(ctx, TTP_ERR_ARG,
+                       "dataset has %d targets per sample but the model has %d outputs",
+                       d->ntargets, m->nout);
+    if (targets && loss == TTP_LOSS_CE)
+        return TTP_ERR(ctx, TTP_ERR_ARG,
+                       "option --loss: cross-entropy needs class labels, the dataset has real targets only");
+    if (m->ntrainable == 0)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "the model has no trainable layer");
+    return TTP_OK;
+}
+
+void ttp_train_result_destroy(ttp_train_result **pr)
+{
+    if (pr == NULL || *pr == NULL) return;
+    free((*pr)->loss);
+    free((*pr)->acc);
+    free(*pr);
+    *pr = NULL;
+}
+
+/* Working buffers of one training run (per rank). */
+typedef struct {
+    ttp_net *net;
+    int64_t nbmax;
+    double *xb, *tb, *out, *gout;
+    int *lb;
+} work;
+
+static void work_free(work *k)
+{
+    ttp_net_destroy(&k->net);
+    free(k->xb);
+    free(k->tb);
+    free(k->out);
+    free(k->gout);
+    free(k->lb);
+}
+
+static ttp_status work_init(ttp_ctx *ctx, work *k, const ttp_model *m, const ttp_data *d, int64_t nbmax)
+{
+    ttp_status st = TTP_OK;
+    memset(k, 0, sizeof *k);
+    k->nbmax = nbmax;
+    TTP_CALL_GOTO(ctx, st, fail, ttp_net_create(ctx, m, nbmax, &k->net));
+    TTP_ALLOC(ctx, st, fail, k->xb, nbmax * d->dim, "batch inputs");
+    TTP_ALLOC(ctx, st, fail, k->tb, nbmax * m->nout, "batch targets");
+    TTP_ALLOC(ctx, st, fail, k->out, nbmax * m->nout, "batch outputs");
+    TTP_ALLOC(ctx, st, fail, k->gout, nbmax * m->nout, "batch output gradients");
+    TTP_ALLOC(ctx, st, fail, k->lb, nbmax, "batch labels");
+    return TTP_OK;
+fail:
+    work_free(k);
+    return st;
+}
+
+/* Gather samples idx[0..nb) (or lo..lo+nb when idx is NULL) into the batch
+ * buffers and run the forward pass; returns the summed loss and the count
+ * of correct predictions; with grad, leaves ∂ℓ_b/∂f_b · scale in k->gout. */
+static ttp_status batch_loss(ttp_ctx *ctx, work *k, const ttp_model *m, const ttp_data *d,
+                             const double *w, ttp_loss_kind loss, const int64_t *idx, int64_t lo,
+                             int64_t nb, int grad, double scale, double *lsum, int64_t *ncorrect)
+{
+    const int *labels;
+    const double *targets;
+    int C = m->nout;
+    supervision(d, &labels, &targets);
+    for (int64_t b = 0; b < nb; b++) {
+        int64_t i = idx ? idx[b] : lo + b;
+        memcpy(k->xb + b * d->dim, d->x + i * d->dim, (size_t)d->dim * sizeof(double));
+        if (labels) k->lb[b] = labels[i];
+        else memcpy(k->tb + b * C, targets + i * C, (size_t)C * sizeof(double));
+    }
+    TTP_CALL(ctx, ttp_net_forward(ctx, k->net, w, k->xb, nb, k->out));
+    double mean = ttp_loss_eval(loss, k->out, labels ? k->lb : NULL, labels ? NULL : k->tb, nb, C,
+                                grad ? k->gout : NULL, ncorrect);
+    *lsum = mean * (double)nb;
+    if (grad)
+        for (int64_t j = 0; j < nb * C; j++) k->gout[j] *= scale;
+    return TTP_OK;
+}
+
+/* Mean loss and accuracy on the whole training set: each rank its share,
+ * one reduction of (loss sum, correct count). */
+static ttp_status evaluate(ttp_ctx *ctx, const ttp_comm *comm, work *k, const ttp_model *m,
+                           const ttp_data *d, const double *w, ttp_loss_kind loss, double *L,
+                           double *acc)
+{
+    int64_t lo, hi;
+    double s[2] = {0.0, 0.0};
+    ttp_shard(d->n, comm->rank, comm->size, &lo, &hi);
+    for (int64_t a = lo; a < hi; a += k->nbmax) {
+        int64_t nb = hi - a < k->nbmax ? hi - a : k->nbmax, nc = 0;
+        double ls = 0.0;
+        TTP_CALL(ctx, batch_loss(ctx, k, m, d, w, loss, NULL, a, nb, 0, 1.0, &ls, &nc));
+        s[0] += ls;
+        s[1] += (double)nc;
+    }
+    TTP_CALL(ctx, comm->allreduce_sum(comm, s, 2, ctx));
+    *L = s[0] / (double)d->n;
+    *acc = s[1] / (double)d->n;
+    return TTP_OK;
+}
+
+/* One optimizer step on the batch idx[0..nbt): this rank's contiguous share
+ * of the batch, gradients summed over ranks, then the update of ttp_train.h.
+ * g is the full-slab gradient scratch; gt, wt, v are D-vectors. */
+static ttp_status opt_step(ttp_ctx *ctx, const ttp_comm *comm, work *k, const ttp_model *m,
+                           const ttp_data *d, double *w, const ttp_opt *o, const int64_t *idx,
+                           int64_t nbt, double *g, double *gt, double *wt, double *v)
+{
+    int64_t lo, hi, D = m->ntrainable;
+    ttp_shard(nbt, comm->rank, comm->size, &lo, &hi);
+    memset(g, 0, (size_t)m->nparams * sizeof(double));
+    if (hi > lo) {
+        double ls;
+        int64_t nc;
+        /* Gradient of (1/|B|) Σ_{i∈B} ℓ_i: the 1/|B| goes into dℓ/df. */
+        TTP_CALL(ctx, batch_loss(ctx, k, m, d, w, o->loss, idx + lo, 0, hi - lo, 1,
+                                 1.0 / (double)nbt, &ls, &nc));
+        TTP_CALL(ctx, ttp_net_backward(ctx, k->net, w, k->gout, g, NULL));
+    }
+    ttp_model_get_trainable(m, g, gt);
+    TTP_CALL(ctx, comm->allreduce_sum(comm, gt, D, ctx));
+    ttp_model_get_trainable(m, w, wt);
+    for (int64_t j = 0; j < D; j++) {
+        double gj = gt[j] + o->wd * wt[j], step = gj;
+        if (o->momentum > 0.0) {
+            v[j] = o->momentum * v[j] + gj;
+            step = o->nesterov ? gj + o->momentum * v[j] : v[j];
+        }
+        wt[j] -= o->lr * step;
+    }
+    ttp_model_set_trainable(m, wt, w);
+    return TTP_OK;
+}
+
+ttp_status ttp_train_run(ttp_ctx *ctx, const ttp_comm *comm, ttp_model *m, const ttp_data *d,
+                         const ttp_opt *o, ttp_train_result **out)
+{
+    ttp_status st = TTP_OK;
+    ttp_train_result *r = NULL;
+    work k;
+    int64_t *perm = NULL, *idx = NULL, epoch = -1;
+    double *g = NULL, *gt = NULL, *wt = NULL, *v = NULL;
+    memset(&k, 0, sizeof k);
+    *out = NULL;
+    TTP_CALL(ctx, ttp_opt_validate(ctx, o, d->n));
+    TTP_CALL(ctx, ttp_train_check(ctx, m, d, o->loss));
+    int64_t n = d->n, B = ttp_opt_batch(o, n), T = o->steps, D = m->ntrainable;
+    int64_t share = (B + comm->size - 1) / comm->size, eshare = (n + comm->size - 1) / comm->size;
+    int64_t nbmax = share > (eshare < 256 ? eshare : 256) ? share : (eshare < 256 ? eshare : 256);
+    double t_start = ttp_time(), t_steps = 0.0;
+
+    TTP_CALL_GOTO(ctx, st, fail, work_init(ctx, &k, m, d, nbmax));
+    TTP_ALLOC(ctx, st, fail, r, 1, "training result");
+    r->steps = T;
+    TTP_ALLOC(ctx, st, fail, r->loss, T + 1, "loss curve");
+    TTP_ALLOC(ctx, st, fail, r->acc, T + 1, "accuracy curve");
+    TTP_ALLOC(ctx, st, fail, perm, n, "batch permutation");
+    TTP_ALLOC(ctx, st, fail, idx, B, "batch indices");
+    TTP_ALLOC(ctx, st, fail, g, m->nparams, "gradient");
+    TTP_ALLOC(ctx, st, fail, gt, D, "trainable gradient");
+    TTP_ALLOC(ctx, st, fail, wt, D, "trainable weights");
+    TTP_ALLOC(ctx, st, fail, v, D, "momentum buffer");
+
+    TTP_CALL_GOTO(ctx, st, fail, evaluate(ctx, comm, &k, m, d, m->w, o->loss, &r->loss[0], &r->acc[0]));
+    int64_t every = T / 10 > 0 ? T / 10 : 1;
+    for (int64_t t = 0; t < T; t++) {
+        double t0 = ttp_time();
+        int64_t nbt = ttp_batch_indices(o->seed, n, B, t, perm, &epoch, idx);
+        TTP_CALL_GOTO(ctx, st, fail, opt_step(ctx, comm, &k, m, d, m->w, o, idx, nbt, g, gt, wt, v));
+        t_steps += ttp_time() - t0;
+        TTP_CALL_GOTO(ctx, st, fail, evaluate(ctx, comm, &k, m, d, m->w, o->loss, &r->loss[t + 1],
+                                              &r->acc[t + 1]));
+        if (!isfinite(r->loss[t + 1])) {
+            st = TTP_ERR(ctx, TTP_ERR_NUMERIC,
+                         "training diverged: the loss is %g after step %lld (lr %g; try a smaller "
+                         "--lr)", r->loss[t + 1], (long long)(t + 1), o->lr);
+            goto fail;
+        }
+        if ((t + 1) % every == 0) ttp_progress(ctx, "train", (double)(t + 1) / (double)T, t_start);
+    }
+    r->seconds = ttp_time() - t_start;
+    r->sec_per_step = t_steps / (double)T;
+    /* Every rank reports rank 0's timings, so results agree everywhere. */
+    double tm[2] = {comm->rank == 0 ? r->seconds : 0.0, comm->rank == 0 ? r->sec_per_step : 0.0};
+    TTP_CALL_GOTO(ctx, st, fail, comm->allreduce_sum(comm, tm, 2, ctx));
+    r->seconds = tm[0];
+    r->sec_per_step = tm[1];
+    *out = r;
+    r = NULL;
+fail:
+    ttp_train_result_destroy(&r);
+    work_free(&k);
+    free(perm);
+    free(idx);
+    free(g);
+    free(gt);
+    free(wt);
+    free(v);
+    return st;
+}
+
+ttp_status ttp_train_time_step(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *m,
+                               const ttp_data *d, const ttp_opt *o, int reps, double *sec_per_step)
+{
+    ttp_status st = TTP_OK;
+    work k;
+    int64_t *perm = NULL, *idx = NULL, epoch = -1;
+    double *w = NULL, *g = NULL, *gt = NULL, *wt = NULL, *v = NULL;
+    memset(&k, 0, sizeof k);
+    if (reps < 1) return TTP_ERR(ctx, TTP_ERR_ARG, "step timing: %d repetitions, expected >= 1", reps);
+    TTP_CALL(ctx, ttp_opt_validate(ctx, o, d->n));
+    TTP_CALL(ctx, ttp_train_check(ctx, m, d, o->loss));
+    int64_t n = d->n, B = ttp_opt_batch(o, n), D = m->ntrainable;
+    int64_t share = (B + comm->size - 1) / comm->size;
+    TTP_CALL_GOTO(ctx, st, done, work_init(ctx, &k, m, d, share));
+    TTP_ALLOC(ctx, st, done, perm, n, "batch permutation");
+    TTP_ALLOC(ctx, st, done, idx, B, "batch indices");
+    /* The steps update a copy: the model's weights are never touched. */
+    TTP_ALLOC(ctx, st, done, w, m->nparams, "weight copy");
+    memcpy(w, m->w, (size_t)m->nparams * sizeof(double));
+    TTP_ALLOC(ctx, st, done, g, m->nparams, "gradient");
+    TTP_ALLOC(ctx, st, done, gt, D, "trainable gradient");
+    TTP_ALLOC(ctx, st, done, wt, D, "trainable weights");
+    TTP_ALLOC(ctx, st, done, v, D, "momentum buffer");
+    double t0 = 0.0;
+    for (int r = 0; r <= reps; r++) {
+        if (r == 1) t0 = ttp_time(); /* step 0 is the warm-up */
+        int64_t nbt = ttp_batch_indices(o->seed, n, B, r, perm, &epoch, idx);
+        TTP_CALL_GOTO(ctx, st, done, opt_step(ctx, comm, &k, m, d, w, o, idx, nbt, g, gt, wt, v));
+    }
+    double sps = (ttp_time() - t0) / (double)reps;
+    TTP_CALL_GOTO(ctx, st, done, comm->allreduce_sum(comm, &sps, 1, ctx));
+    *sec_per_step = sps / (double)comm->size;
+done:
+    work_free(&k);
+    free(perm);
+    free(idx);
+    free(w);
+    free(g);
+    free(gt);
+    free(wt);
+    free(v);
+    return st;
+}
+
+ttp_status ttp_train_write(ttp_ctx *ctx, const char *path, const ttp_train_result *r,
+                           const ttp_opt *o, const char *model_path, const char *data_path)
+{
+    ttp_status st = TTP_OK;
+    char tmp[4200];
+    int nc = -1, ds, vstep, vl, va;
+    int *steps = NULL;
+    ttp_tmpname(path, tmp, sizeof tmp);
+    TTP_NC(ctx, st, fail, nc_create(tmp, NC_CLOBBER | NC_64BIT_OFFSET, &nc), "creating '%.400s'", tmp);
+    TTP_NC(ctx, st, fail, nc_def_dim(nc, "step", (size_t)(r->steps + 1), &ds), "defining dimension step in '%s'", path);
+    TTP_NC(ctx, st, fail, nc_def_var(nc, "step", NC_INT, 1, &ds, &vstep), "defining variable step in '%s'", path);
+    TTP_NC(ctx, st, fail, nc_def_var(nc, "loss", NC_DOUBLE, 1, &ds, &vl), "defining variable loss in '%s'", path);
+    TTP_NC(ctx, st, fail, nc_def_var(nc, "accuracy", NC_DOUBLE, 1, &ds, &va), "defining variable accuracy in '%s'", path);
+    static const char lname[] = "mean training loss on the whole training set after each step";
+    static const char aname[] = "training accuracy (fraction of argmax predictions that are right)";
+    TTP_NC(ctx, st, fail, nc_put_att_text(nc, vl, "long_name", strlen(lname), lname), "writing loss:long_name in '%s'", path);
+    TTP_NC(ctx, st, fail, nc_put_att_text(nc, va, "long_name", strlen(aname), aname), "writing accuracy:long_name in '%s'", path);
+
+    struct { const char *name, *val; } texts[] = {
+        {"ttp_kind", "train_result"},
+        {"loss_kind", ttp_loss_str(o->loss)},
+        {"model", model_path ? model_path : ""},
+        {"data", data_path ? data_path : ""},
+        {"conventions", "loss (1/N) sum_i l_i; batch gradient (1/|B|) sum_{i in B} grad l_i + wd w; "
+                        "heavy-ball momentum v <- m v + g, w <- w - lr v; curves at steps 0..T"},
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
+        TTP_NC(ctx, st, fail, nc_put_att_text(nc, NC_GLOBAL, texts[i].name, strlen(texts[i].val), texts[i].val),
+               "writing attribute %s in '%s'", texts[i].name, path);
+    struct { const char *name; double val; } nums[] = {
+        {"lr", o->lr},           {"momentum", o->momentum},   {"weight_decay", o->wd},
+        {"seconds", r->seconds}, {"sec_per_step", r->sec_per_step},
+    };
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)
+        TTP_NC(ctx, st, fail, nc_put_att_double(nc, NC_GLOBAL, nums[i].name, NC_DOUBLE, 1, &nums[i].val),
+               "writing attribute %s in '%s'", nums[i].name, path);
+    /* The classic format has no 64-bit integers: counts are int, the seed a
+     * double (exact below 2^53). */
+    int ints[] = {(int)o->batch, o->nesterov, (int)r->steps};
+    const char *inames[] = {"batch", "nesterov", "steps"};
+    for (size_t i = 0; i < 3; i++)
+        TTP_NC(ctx, st, fail, nc_put_att_int(nc, NC_GLOBAL, inames[i], NC_INT, 1, &ints[i]),
+               "writing attribute %s in '%s'", inames[i], path);
+    double seed = (double)o->seed;
+    TTP_NC(ctx, st, fail, nc_put_att_double(nc, NC_GLOBAL, "seed", NC_DOUBLE, 1, &seed),
+           "writing attribute seed in '%s'", path);
+    TTP_NC(ctx, st, fail, nc_enddef(nc), "ending the definitions of '%s'", path);
+    TTP_ALLOC(ctx, st, fail, steps, r->steps + 1, "step numbers");
+    for (int64_t t = 0; t <= r->steps; t++) steps[t] = (int)t;
+    TTP_NC(ctx, st, fail, nc_put_var_int(nc, vstep, steps), "writing step to '%s'", path);
+    TTP_NC(ctx, st, fail, nc_put_var_double(nc, vl, r->loss), "writing loss to '%s'", path);
+    TTP_NC(ctx, st, fail, nc_put_var_double(nc, va, r->acc), "writing accuracy to '%s'", path);
+    TTP_NC(ctx, st, fail, nc_close(nc), "closing '%.400s'", tmp);
+    nc = -1;
+    TTP_CALL_GOTO(ctx, st, fail, ttp_commit_file(ctx, tmp, path));
+    free(steps);
+    return TTP_OK;
+fail:
+    if (nc >= 0) nc_close(nc);
+    remove(tmp);
+    free(steps);
+    return st;
+}
