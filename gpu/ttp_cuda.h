@@ -1,5 +1,5 @@
 /*
- * ttp_cuda.h — private to gpu/*.cu: the CUDA and cuBLAS specialisations of
+ * ttp_cuda.h — private to the gpu/ CUDA sources: the CUDA and cuBLAS specialisations of
  * the one generic check macro (TTP_CHECK_GEN in ttp_core.h), a launch check,
  * and the small helpers the kernels' host code shares.
  *
