@@ -35,7 +35,7 @@ static void usage(FILE *f)
             "optimizer:\n"
             "  --loss mse|ce         ½‖f − onehot(y)‖² or cross-entropy (default mse)\n"
             "  --lr X                learning rate > 0 (default 0.01)\n"
-            "  --batch B             batch size; 0 = full-batch gradient descent (default 0)\n"
+            "  --batch B             batch size in 1..N; omitted (or N): full-batch gradient descent\n"
             "  --momentum M          heavy-ball momentum in [0, 1) (default 0)\n"
             "  --nesterov            Nesterov momentum\n"
             "  --wd L                weight decay >= 0 (default 0)\n"
@@ -166,7 +166,7 @@ ttp_status ttp_cmd_train(ttp_cli *cli, int argc, char **argv)
             else return TTP_ERR(ctx, TTP_ERR_ARG, "option --loss: '%s', expected mse or ce", optarg);
             break;
         case O_LR: TTP_CALL(ctx, ttp_cli_double(ctx, "--lr", optarg, 0.0, 0, 1e6, &o.lr)); break;
-        case O_BATCH: TTP_CALL(ctx, ttp_cli_int(ctx, "--batch", optarg, 0, INT64_MAX, &batch)); break;
+        case O_BATCH: TTP_CALL(ctx, ttp_cli_int(ctx, "--batch", optarg, 1, INT64_MAX, &batch)); break;
         case O_MOM:
             TTP_CALL(ctx, ttp_cli_double(ctx, "--momentum", optarg, 0.0, 1, 1.0, &o.momentum));
             if (o.momentum >= 1.0)

@@ -1,0 +1,225 @@
+/*
+ * bench_kernel.c — costs of the kernel stage (DESIGN.md §5), run as
+ *   mpirun -np 1 build/benchmarks/bench_kernel [options]
+ *   mpirun -np 2 build/benchmarks/bench_kernel [options] --t1 <total seconds at 1 rank>
+ *
+ *  1. assembly: flop rate of the distributed Gram SYRK (NC²·D′ flops) per
+ *     rank, against this machine's own cblas_dgemm rate measured in the same
+ *     run, one DGEMM per rank at the same time (target ratio ≥ 0.8);
+ *  2. eigen-decomposition of the same NC × NC Θ at P ranks (pdsyevd) against
+ *     LAPACKE_dsyevd on one core;
+ *  3. the whole kernel stage (ttp_kernel_build: Jacobian, Gram, eigen) on the
+ *     bundled model and data, seconds per stage; with --t1 (or env
+ *     TTP_BENCH_T1) the strong-scaling efficiency t1 / (P · tP);
+ *  4. peak memory per rank next to the design's model
+ *     8·(2·NC·D′/P + 5·n²/P) bytes + the process baseline.
+ *
+ * Options: --nc NC (default 1536) --dproj D′ (default 1024) --block NB (64)
+ *          --model M --data D (default: the bundled task) --proj/--kdproj for
+ *          stage 3 (default exact) --t1 SECONDS --skip-build
+ *          --assembly ring|pdsyrk (stages 1-2: the default ring or PBLAS)
+ */
+#include <cblas.h>
+#include <lapacke.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ttp_gram.h"
+#include "ttp_mpi.h"
+
+#ifndef TTP_DATA_DIR
+#define TTP_DATA_DIR "data"
+#endif
+
+static double dgemm_rate(void)
+{
+    /* One core, square sizes like the SYRK's blocks: the best of 3. */
+    const int n = 768;
+    double *a = malloc(sizeof *a * n * n), *b = malloc(sizeof *b * n * n), *c = malloc(sizeof *c * n * n);
+    for (int i = 0; i < n * n; i++) {
+        a[i] = ttp_rng_normal(1, (uint64_t)i);
+        b[i] = ttp_rng_normal(2, (uint64_t)i);
+    }
+    double best = 1e300;
+    for (int r = 0; r < 3; r++) {
+        double t = ttp_time();
+        cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0, a, n, b, n, 0.0, c, n);
+        t = ttp_time() - t;
+        if (t < best) best = t;
+    }
+    free(a);
+    free(b);
+    free(c);
+    return 2.0 * n * (double)n * n / best;
+}
+
+static const char *arg(int argc, char **argv, const char *name, const char *dflt)
+{
+    for (int i = 1; i + 1 < argc; i++)
+        if (strcmp(argv[i], name) == 0) return argv[i + 1];
+    return dflt;
+}
+
+static int flag(int argc, char **argv, const char *name)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], name) == 0) return 1;
+    return 0;
+}
+
+static void die(ttp_ctx *ctx, const char *what)
+{
+    fprintf(stderr, "bench_kernel: %s: %s\n%s", what, ctx->msg, ctx->trace);
+    ttp_mpi_abort(1);
+}
+
+int main(int argc, char **argv)
+{
+    ttp_ctx ctx;
+    ttp_ctx_init(&ctx);
+    if (ttp_mpi_init(&ctx, &argc, &argv) != TTP_OK) {
+        fprintf(stderr, "MPI: %s\n", ctx.msg);
+        return 1;
+    }
+    MPI_Comm world = MPI_COMM_WORLD;
+    ttp_comm comm;
+    ttp_mpi_comm(&comm, &world);
+    const int P = comm.size, rank = comm.rank;
+    const int NC = atoi(arg(argc, argv, "--nc", "1536"));
+    const int K = atoi(arg(argc, argv, "--dproj", "1024"));
+    const int nb = atoi(arg(argc, argv, "--block", "64"));
+    const char *t1s = arg(argc, argv, "--t1", getenv("TTP_BENCH_T1"));
+    int nprow, npcol;
+    ttp_gram_grid_shape(P, &nprow, &npcol);
+    const int64_t rss0 = ttp_peak_rss();
+
+    if (rank == 0)
+        printf("bench_kernel: %d rank(s), grid %d x %d, block %d, OPENBLAS_NUM_THREADS=%s\n", P, nprow, npcol,
+               nb, getenv("OPENBLAS_NUM_THREADS") ? getenv("OPENBLAS_NUM_THREADS") : "(unset)");
+
+    /* ---- 1 + 2: synthetic G, NC side -------------------------------------- */
+    /* DGEMM on every rank at once: the per-core rate when all P cores are
+     * busy (shared caches and memory bandwidth), the fair yardstick. */
+    MPI_Barrier(world);
+    double rate = dgemm_rate();
+    MPI_Allreduce(MPI_IN_PLACE, &rate, 1, MPI_DOUBLE, MPI_SUM, world);
+    rate /= P;
+    int64_t lo, hi;
+    ttp_shard(NC, rank, P, &lo, &hi);
+    double *G = malloc(sizeof *G * (size_t)(hi - lo) * K);
+    for (int64_t i = lo; i < hi; i++)
+        for (int j = 0; j < K; j++) G[(size_t)(i - lo) * K + j] = ttp_rng_normal(5, (uint64_t)(i * K + j));
+    ttp_gram *g = NULL;
+    ttp_gram_result res;
+    MPI_Barrier(world);
+    double t_load = ttp_time();
+    if (ttp_gram_load(&ctx, &comm, nb, NC, K, lo, hi - lo, G, 0, NULL, &g) != TTP_OK) die(&ctx, "load");
+    t_load = ttp_time() - t_load;
+    free(G);
+    /* all pairs, NC side (Θ is NC × NC); --assembly pdsyrk for PBLAS's SYRK */
+    const int pblas = strcmp(arg(argc, argv, "--assembly", "ring"), "pdsyrk") == 0;
+    ttp_gram_opts o = {0, 0, 0, 0, 0.0, pblas};
+    if (ttp_gram_decompose(&ctx, g, &o, &res) != TTP_OK) die(&ctx, "decompose");
+    ttp_gram_destroy(&g);
+    double sec[3] = {res.sec_gram, res.sec_eig, res.sec_assemble};
+    MPI_Allreduce(MPI_IN_PLACE, sec, 3, MPI_DOUBLE, MPI_MAX, world);
+    int64_t rss_gram = ttp_peak_rss();
+    MPI_Allreduce(MPI_IN_PLACE, &rss_gram, 1, MPI_INT64_T, MPI_MAX, world);
+    const double flops = (double)NC * NC * K; /* SYRK: n(n+1)k ≈ n²k */
+    if (rank == 0) {
+        double per_rank = flops / sec[2] / P;
+        printf("\n[1] Gram assembly  NC %d, D' %d (%s): SYRK/GEMM work %.3f s = %.2f GF/s in all, %.2f GF/s per rank\n",
+               NC, K, pblas ? "PBLAS pdsyrk" : "ring of DSYRK/DGEMM", sec[2], flops / sec[2] * 1e-9, per_rank * 1e-9);
+        printf("    cblas_dgemm per core, all %d rank(s) at once (n = 768): %.2f GF/s;  ratio per rank / dgemm = "
+               "%.2f (target >= 0.8)\n", P, rate * 1e-9, per_rank / rate);
+        printf("    whole Gram stage incl. redistribution into nb x nb blocks: %.3f s (%.2f of DGEMM per rank)\n",
+               sec[0], flops / sec[0] / P / rate);
+        printf("    redistribution of G (Cpdgemr2d): %.3f s\n", t_load);
+    }
+    /* one-core reference eigen-decomposition of the same Θ (rank 0) */
+    if (rank == 0) {
+        double *th = malloc(sizeof *th * (size_t)NC * NC), *w = malloc(sizeof *w * NC);
+        double *Gf = malloc(sizeof *Gf * (size_t)NC * K);
+        for (int64_t i = 0; i < NC; i++)
+            for (int j = 0; j < K; j++) Gf[(size_t)i * K + j] = ttp_rng_normal(5, (uint64_t)(i * K + j));
+        cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, NC, K, 1.0, Gf, K, 0.0, th, NC);
+        free(Gf);
+        double t = ttp_time();
+        int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'L', NC, th, NC, w);
+        t = ttp_time() - t;
+        double err = 0.0;
+        for (int64_t k = 0; k < res.neig; k++) {
+            double e = fabs(res.eigval[k] - w[NC - 1 - k]) / w[NC - 1];
+            if (e > err) err = e;
+        }
+        printf("\n[2] eigen-decomposition of the %d x %d Θ (all pairs, vectors):\n", NC, NC);
+        printf("    pdsyevd at %d rank(s): %.3f s;  LAPACKE_dsyevd on one core: %.3f s (info %d);  "
+               "speed-up %.2f;  max |Δλ|/λmax %.1e\n", P, sec[1], t, info, t / sec[1], err);
+        free(th);
+        free(w);
+    }
+    ttp_gram_result_clear(&res);
+
+    /* ---- 4 (Gram part): measured peak vs the design's model --------------- */
+    if (rank == 0) {
+        /* NC side with the ring: G's rows twice (the caller's shard and the
+         * equal-block copy) + Θ's row block, C, Z and pdsyevd's workspace
+         * (≈ 2n²/P) */
+        const double n = NC < K ? NC : K;
+        double model = 8.0 * (2.0 * NC * (double)K / P + 5.0 * n * n / P);
+        printf("\n[4] peak memory per rank after the Gram stage and pdsyevd (max over ranks): %.1f MiB;  baseline at start %.1f MiB;\n"
+               "    model O((NC·D' + n²)/P) = 8·(2·NC·D'/P + 5·n²/P) bytes = %.1f MiB  (+ baseline = %.1f MiB)\n",
+               rss_gram / 1048576.0, rss0 / 1048576.0, model / 1048576.0, (model + rss0) / 1048576.0);
+    }
+
+    /* ---- 3: the whole kernel stage on a real model ------------------------ */
+    if (!flag(argc, argv, "--skip-build")) {
+        char mdef[2048], ddef[2048];
+        const char *dd = getenv("TTP_DATA_DIR") ? getenv("TTP_DATA_DIR") : TTP_DATA_DIR;
+        snprintf(mdef, sizeof mdef, "%s/default-model.nc", dd);
+        snprintf(ddef, sizeof ddef, "%s/default-data.nc", dd);
+        const char *mp = arg(argc, argv, "--model", mdef), *dp = arg(argc, argv, "--data", ddef);
+        ttp_model *m = NULL;
+        ttp_data *d = NULL;
+        ttp_kernel *k = NULL;
+        ttp_kernel_opts ko;
+        ttp_kernel_opts_default(&ko);
+        ko.block = nb;
+        ko.backend = "cpu";
+        if (ttp_proj_kind_parse(&ctx, arg(argc, argv, "--proj", "exact"), &ko.proj) != TTP_OK) die(&ctx, "--proj");
+        ko.dproj = atoll(arg(argc, argv, "--kdproj", "0"));
+        if (ttp_model_read(&ctx, mp, &m) != TTP_OK) die(&ctx, "model");
+        if (ttp_data_read(&ctx, dp, &d) != TTP_OK) die(&ctx, "data");
+        MPI_Barrier(world);
+        double t = ttp_time();
+        if (ttp_kernel_build(&ctx, &comm, m, d, &ko, &k) != TTP_OK) die(&ctx, "kernel build");
+        t = ttp_time() - t;
+        if (rank == 0) {
+            const int64_t NCk = k->n * k->c, n = k->side == 0 ? NCk : k->dproj;
+            printf("\n[3] kernel stage on %s + %s: N %lld, C %d, D %lld, D' %lld (%s), side %s\n", mp, dp,
+                   (long long)k->n, k->c, (long long)k->d, (long long)k->dproj, ttp_proj_kind_str(k->proj),
+                   k->side == 0 ? "NC" : "D'");
+            printf("    seconds: jacobian %.3f  gram %.3f  eigen %.3f  total %.3f (wall %.3f) at %d rank(s)\n",
+                   k->sec_jac, k->sec_gram, k->sec_eig, k->sec_total, t, P);
+            if (t1s) {
+                double t1 = atof(t1s);
+                printf("    strong scaling from 1 rank (t1 = %.3f s): speed-up %.2f, efficiency %.2f\n", t1,
+                       t1 / k->sec_total, t1 / (P * k->sec_total));
+            } else {
+                printf("    (give --t1 <total at 1 rank> or TTP_BENCH_T1 for the scaling efficiency)\n");
+            }
+            double model = 8.0 * (2.0 * NCk * (double)k->dproj / P + 5.0 * (double)n * n / P) +
+                           8.0 * (double)m->nparams;
+            printf("[4] peak memory per rank (max, whole run so far): %.1f MiB;  model 8·(2·NC·D'/P + 5·n²/P + "
+                   "params) = %.1f MiB + baseline %.1f MiB\n", k->peak_rss_max / 1048576.0,
+                   model / 1048576.0, rss0 / 1048576.0);
+        }
+        ttp_kernel_destroy(&k);
+        ttp_model_destroy(&m);
+        ttp_data_destroy(&d);
+    }
+    ttp_mpi_finalize();
+    return 0;
+}

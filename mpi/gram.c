@@ -1,0 +1,1045 @@
+/*
+ * gram.c — the ScaLAPACK layer of the kernel builder: a BLACS grid, the
+ * projected Jacobian G, the Gram matrix on the smaller side, its eigenpairs
+ * with pdsyevd/pdsyevr, and the projections of given vectors on the
+ * eigenvectors of Θ = G Gᵀ.
+ *
+ * Layouts.  The caller's row shards are first evened out to equal blocks of
+ * mb = ⌈NC/P⌉ rows (Gu).  A rank's rows of G are row-major, which is exactly
+ * the column-major storage of the same columns of A = Gᵀ (D′ × NC), so Gu is
+ * a 1×P column-block layout of A and one Cpdgemr2d gives the nb×nb
+ * block-cyclic A that PBLAS needs (built only when needed: the D′ side and
+ * the pdsyrk path).  The vectors to project are kept as B = Rᵀ (nrhs × NC).
+ *
+ * Assembly (default): the NC side by a ring of DSYRK/DGEMM over the row
+ * shards (ring_nc), the D′ side by per-rank column blocks of G_rᵀG_r summed
+ * with MPI_Reduce (panels_dp); then the lower triangle goes into nb×nb
+ * blocks with one MPI_Alltoallv (tri_to_cyclic).  PBLAS pdsyrk on A
+ * (Θ = AᵀA, GᵀG = A Aᵀ) stays available as the cross-check
+ * (ttp_gram_opts.assembly = 1); it ran at about half this machine's DGEMM
+ * rate, the ring at 0.75–0.9 (benchmarks/README.md).
+ *
+ * ScaLAPACK ships no C header: the prototypes below are written from its
+ * reference sources (LP64: Fortran INTEGER is int; character arguments take
+ * hidden size_t lengths, which the PBLAS C routines simply ignore).
+ */
+#include "ttp_gram.h"
+#include "ttp_mpi.h"
+
+#include <cblas.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- BLACS / PBLAS / ScaLAPACK prototypes -------------------------------- */
+extern int Csys2blacs_handle(MPI_Comm comm);
+extern void Cfree_blacs_system_handle(int handle);
+extern void Cblacs_gridinit(int *ctxt, const char *order, int nprow, int npcol);
+extern void Cblacs_gridinfo(int ctxt, int *nprow, int *npcol, int *myrow, int *mycol);
+extern void Cblacs_gridexit(int ctxt);
+extern void Cpdgemr2d(int m, int n, double *a, int ia, int ja, int *desca, double *b, int ib,
+                      int jb, int *descb, int gctxt);
+extern int numroc_(const int *n, const int *nb, const int *iproc, const int *isrcproc,
+                   const int *nprocs);
+extern void descinit_(int *desc, const int *m, const int *n, const int *mb, const int *nb,
+                      const int *irsrc, const int *icsrc, const int *ictxt, const int *lld,
+                      int *info);
+extern void pdsyrk_(const char *uplo, const char *trans, const int *n, const int *k,
+                    const double *alpha, const double *a, const int *ia, const int *ja,
+                    const int *desca, const double *beta, double *c, const int *ic, const int *jc,
+                    const int *descc, size_t luplo, size_t ltrans);
+extern void pdgemm_(const char *transa, const char *transb, const int *m, const int *n,
+                    const int *k, const double *alpha, const double *a, const int *ia,
+                    const int *ja, const int *desca, const double *b, const int *ib, const int *jb,
+                    const int *descb, const double *beta, double *c, const int *ic, const int *jc,
+                    const int *descc, size_t la, size_t lb);
+extern void pdsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const int *ia,
+                     const int *ja, const int *desca, double *w, double *z, const int *iz,
+                     const int *jz, const int *descz, double *work, const int *lwork, int *iwork,
+                     const int *liwork, int *info, size_t ljobz, size_t luplo);
+extern void pdsyevr_(const char *jobz, const char *range, const char *uplo, const int *n, double *a,
+                     const int *ia, const int *ja, const int *desca, const double *vl,
+                     const double *vu, const int *il, const int *iu, int *m, int *nz, double *w,
+                     double *z, const int *iz, const int *jz, const int *descz, double *work,
+                     const int *lwork, int *iwork, const int *liwork, int *info, size_t ljobz,
+                     size_t lrange, size_t luplo);
+
+static const int I0 = 0, I1 = 1;
+static const double D0 = 0.0, D1 = 1.0;
+
+struct ttp_gram {
+    MPI_Comm comm;      /* private duplicate: BLACS traffic never meets the caller's */
+    int rank, size;
+    int sys;            /* BLACS system handle of comm                         */
+    int ctxt;           /* nprow × npcol grid                                  */
+    int ctxt_line;      /* 1 × P grid: the row-shard layout, and the global context for Cpdgemr2d */
+    int ctxt_root;      /* 1 × 1 grid holding rank 0 (-1 on the others)        */
+    int ctxt_pcol;      /* P × 1 grid: Θ in row blocks after the ring assembly  */
+    int nprow, npcol, myrow, mycol;
+    int nb;
+    int M, K, nrhs;     /* G is M × K (NC × D′), R is M × nrhs                  */
+    double *A;          /* Gᵀ, K × M, nb × nb blocks                           */
+    int descA[9];
+    double *B;          /* Rᵀ, nrhs × M (NULL when nrhs == 0)                  */
+    int descB[9];
+    double frob2;       /* ‖G‖_F² = trace(Θ)                                   */
+    int mb;             /* rows per rank in the equal-block row layout          */
+    double *Gu;         /* this rank's rows [rank·mb, +nrow(rank)) of G, row-major */
+};
+
+/* Rows of G that rank q holds in the equal-block layout. */
+static int nrow_of(const ttp_gram *g, int q)
+{
+    int64_t r = (int64_t)g->M - (int64_t)q * g->mb;
+    return r <= 0 ? 0 : r < g->mb ? (int)r : g->mb;
+}
+
+/* Local rows/columns of a global dimension n (nb blocks) on process p of np. */
+static int loc(int n, int nb, int p, int np)
+{
+    return numroc_(&n, &nb, &p, &I0, &np);
+}
+
+/* Every rank learns whether any rank failed, so that nobody enters the next
+ * collective alone; the ranks that did not fail report that another did. */
+static ttp_status agree(ttp_ctx *ctx, MPI_Comm comm, ttp_status st)
+{
+    int v = (int)st;
+    if (MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_INT, MPI_MAX, comm) != MPI_SUCCESS && st == TTP_OK)
+        return TTP_ERR(ctx, TTP_ERR_MPI, "MPI_Allreduce while agreeing on a failure");
+    if (v != 0 && st == TTP_OK)
+        return TTP_ERR(ctx, (ttp_status)v, "another rank failed in the Gram stage (%s); see its message",
+                       ttp_status_str((ttp_status)v));
+    return st;
+}
+
+/* A descriptor for a dense nb×nb block-cyclic matrix on the main grid. */
+static ttp_status desc_grid(ttp_ctx *ctx, ttp_gram *g, int m, int n, int *desc, size_t *nlocal,
+                            const char *what)
+{
+    int mloc = loc(m, g->nb, g->myrow, g->nprow), nloc = loc(n, g->nb, g->mycol, g->npcol);
+    int lld = mloc > 1 ? mloc : 1, info = 0;
+    descinit_(desc, &m, &n, &g->nb, &g->nb, &I0, &I0, &g->ctxt, &lld, &info);
+    if (info != 0)
+        return TTP_ERR(ctx, TTP_ERR_LAPACK, "descinit for %s (%d × %d, block %d): info %d", what, m, n,
+                       g->nb, info);
+    *nlocal = (size_t)lld * (size_t)(nloc > 0 ? nloc : 0);
+    return TTP_OK;
+}
+
+/* A descriptor filled by hand, for layouts on grids this rank may not be in
+ * (Cpdgemr2d wants ctxt = -1 there and ignores the rest). */
+static void desc_raw(int *desc, int ctxt, int m, int n, int mb, int nb, int lld)
+{
+    desc[0] = 1;
+    desc[1] = ctxt;
+    desc[2] = m;
+    desc[3] = n;
+    desc[4] = mb;
+    desc[5] = nb;
+    desc[6] = 0;
+    desc[7] = 0;
+    desc[8] = lld > 1 ? lld : 1;
+}
+
+ttp_status ttp_gram_check_block(ttp_ctx *ctx, int nb)
+{
+    if (nb < 1 || nb > TTP_GRAM_MAX_BLOCK)
+        return TTP_ERR(ctx, TTP_ERR_ARG,
+                       "ScaLAPACK block size %d is out of range: expected 1..%d (typical 32-256; "
+                       "default 64)", nb, TTP_GRAM_MAX_BLOCK);
+    return TTP_OK;
+}
+
+void ttp_gram_grid_shape(int P, int *nprow, int *npcol)
+{
+    int r = 1;
+    for (int p = 1; p * p <= P; p++)
+        if (P % p == 0) r = p;
+    *nprow = r;
+    *npcol = P / r;
+}
+
+void ttp_gram_grid(const ttp_gram *g, int *nprow, int *npcol)
+{
+    *nprow = g ? g->nprow : 0;
+    *npcol = g ? g->npcol : 0;
+}
+
+/* MPI communicator behind a ttp_comm (MPI_COMM_SELF for the serial one). */
+static ttp_status comm_of(ttp_ctx *ctx, const ttp_comm *c, MPI_Comm *out)
+{
+    int inited = 0;
+    MPI_Initialized(&inited);
+    if (!inited)
+        return TTP_ERR(ctx, TTP_ERR_UNSUPPORTED,
+                       "the Gram stage needs MPI initialised (ttp_mpi_init), even on one rank: "
+                       "BLACS runs over MPI");
+    if (c->impl == NULL) {
+        if (c->size != 1)
+            return TTP_ERR(ctx, TTP_ERR_INTERNAL, "a ttp_comm of %d ranks without an MPI communicator",
+                           c->size);
+        *out = MPI_COMM_SELF;
+    } else {
+        *out = *(MPI_Comm *)c->impl;
+    }
+    return TTP_OK;
+}
+
+/*
+ * Move row shards [lo_q, lo_q + n_q) to equal blocks: rank q receives rows
+ * [q·mb, min((q+1)·mb, M)).  Rows are `width` doubles.  dst has room for mb
+ * rows.  One MPI_Alltoallv with a row datatype, so counts stay in rows.
+ */
+static ttp_status rebalance(ttp_ctx *ctx, ttp_gram *g, const int64_t *lo, const int64_t *n, int mb,
+                            int width, const double *src, double *dst)
+{
+    ttp_status st = TTP_OK;
+    int P = g->size, r = g->rank;
+    int *sc = NULL, *sd = NULL, *rc = NULL, *rd = NULL;
+    MPI_Datatype row = MPI_DATATYPE_NULL;
+    TTP_ALLOC(ctx, st, done, sc, P, "alltoallv counts");
+    TTP_ALLOC(ctx, st, done, sd, P, "alltoallv counts");
+    TTP_ALLOC(ctx, st, done, rc, P, "alltoallv counts");
+    TTP_ALLOC(ctx, st, done, rd, P, "alltoallv counts");
+    int64_t mylo = (int64_t)r * mb, myhi = mylo + mb < g->M ? mylo + mb : g->M;
+    if (myhi < mylo) myhi = mylo;
+    for (int q = 0; q < P; q++) {
+        /* what I send to q: my shard ∩ q's block */
+        int64_t qlo = (int64_t)q * mb, qhi = qlo + mb < g->M ? qlo + mb : g->M;
+        int64_t a = lo[r] > qlo ? lo[r] : qlo, b = lo[r] + n[r] < qhi ? lo[r] + n[r] : qhi;
+        sc[q] = b > a ? (int)(b - a) : 0;
+        sd[q] = b > a ? (int)(a - lo[r]) : 0;
+        /* what I receive from q: q's shard ∩ my block */
+        a = lo[q] > mylo ? lo[q] : mylo;
+        b = lo[q] + n[q] < myhi ? lo[q] + n[q] : myhi;
+        rc[q] = b > a ? (int)(b - a) : 0;
+        rd[q] = b > a ? (int)(a - mylo) : 0;
+    }
+    TTP_MPI(ctx, st, done, MPI_Type_contiguous(width, MPI_DOUBLE, &row), "MPI_Type_contiguous(%d)", width);
+    TTP_MPI(ctx, st, done, MPI_Type_commit(&row), "MPI_Type_commit");
+    TTP_MPI(ctx, st, done,
+            MPI_Alltoallv(src, sc, sd, row, dst, rc, rd, row, g->comm),
+            "MPI_Alltoallv of rows of %d doubles", width);
+done:
+    if (row != MPI_DATATYPE_NULL) MPI_Type_free(&row);
+    free(sc);
+    free(sd);
+    free(rc);
+    free(rd);
+    return st;
+}
+
+ttp_status ttp_gram_load(ttp_ctx *ctx, const ttp_comm *comm, int block, int64_t nrows,
+                         int64_t ncols, int64_t row_lo, int64_t nloc, const double *G, int nrhs,
+                         const double *R, ttp_gram **out)
+{
+    ttp_status st = TTP_OK;
+    ttp_gram *g = NULL;
+    int64_t *lo = NULL, *cnt = NULL, mine[2] = {row_lo, nloc};
+    double *Rb = NULL, *dummy = NULL;
+    MPI_Comm base = MPI_COMM_NULL;
+    *out = NULL;
+
+    TTP_CALL(ctx, ttp_gram_check_block(ctx, block));
+    TTP_CALL(ctx, comm_of(ctx, comm, &base));
+    if (nrows < 1 || ncols < 1 || nrows > INT_MAX || ncols > INT_MAX)
+        return TTP_ERR(ctx, TTP_ERR_ARG,
+                       "G is %lld × %lld: both dimensions must be in [1, %d] (ScaLAPACK indexes "
+                       "with 32-bit integers)", (long long)nrows, (long long)ncols, INT_MAX);
+    if (nrhs < 0 || (nrhs > 0 && R == NULL && nloc > 0))
+        return TTP_ERR(ctx, TTP_ERR_ARG, "nrhs %d with %s right-hand sides", nrhs, R ? "given" : "no");
+
+    TTP_ALLOC(ctx, st, fail, g, 1, "Gram state");
+    g->sys = g->ctxt = g->ctxt_line = g->ctxt_root = g->ctxt_pcol = -1;
+    g->comm = MPI_COMM_NULL;
+    TTP_MPI(ctx, st, fail, MPI_Comm_dup(base, &g->comm), "MPI_Comm_dup");
+    MPI_Comm_rank(g->comm, &g->rank);
+    MPI_Comm_size(g->comm, &g->size);
+    g->nb = block;
+    g->M = (int)nrows;
+    g->K = (int)ncols;
+    g->nrhs = nrhs;
+    const int P = g->size;
+    if (nrows < P) {
+        st = TTP_ERR(ctx, TTP_ERR_ARG, "more ranks (%d) than rows of G (%lld): run with at most %lld ranks",
+                     P, (long long)nrows, (long long)nrows);
+        goto fail;
+    }
+
+    /* Every rank's shard, to check the layout and plan the rebalance. */
+    TTP_ALLOC(ctx, st, fail, lo, P, "shard table");
+    TTP_ALLOC(ctx, st, fail, cnt, 2 * (size_t)P, "shard table");
+    TTP_MPI(ctx, st, fail, MPI_Allgather(mine, 2, MPI_INT64_T, cnt, 2, MPI_INT64_T, g->comm),
+            "MPI_Allgather of row shards");
+    {
+        int64_t expect = 0;
+        for (int q = 0; q < P; q++) {
+            lo[q] = cnt[2 * q];
+            cnt[q] = cnt[2 * q + 1]; /* compact in place: q ≤ 2q+1 */
+        }
+        for (int q = 0; q < P; q++) {
+            if (lo[q] != expect || cnt[q] < 0) {
+                st = TTP_ERR(ctx, TTP_ERR_ARG,
+                             "row shards are not contiguous in rank order: rank %d holds rows [%lld, "
+                             "%lld), expected to start at %lld", q, (long long)lo[q],
+                             (long long)(lo[q] + cnt[q]), (long long)expect);
+                goto fail;
+            }
+            expect += cnt[q];
+        }
+        if (expect != nrows) {
+            st = TTP_ERR(ctx, TTP_ERR_ARG, "row shards cover %lld rows, G has %lld", (long long)expect,
+                         (long long)nrows);
+            goto fail;
+        }
+    }
+
+    /* Grids: the main one as square as P allows (nprow ≤ npcol), a 1×P line
+     * for the row-shard layout, and 1×1 on rank 0 for gathers. */
+    ttp_gram_grid_shape(P, &g->nprow, &g->npcol);
+    g->sys = Csys2blacs_handle(g->comm);
+    g->ctxt = g->sys;
+    Cblacs_gridinit(&g->ctxt, "Row", g->nprow, g->npcol);
+    Cblacs_gridinfo(g->ctxt, &g->nprow, &g->npcol, &g->myrow, &g->mycol);
+    g->ctxt_line = g->sys;
+    Cblacs_gridinit(&g->ctxt_line, "Row", 1, P);
+    g->ctxt_root = g->sys;
+    Cblacs_gridinit(&g->ctxt_root, "Row", 1, 1);
+    g->ctxt_pcol = g->sys;
+    Cblacs_gridinit(&g->ctxt_pcol, "Row", P, 1);
+    if (g->myrow < 0 || g->mycol < 0) {
+        st = TTP_ERR(ctx, TTP_ERR_MPI, "BLACS grid %d × %d: rank %d is not in it", g->nprow, g->npcol,
+                     g->rank);
+        goto fail;
+    }
+    {
+        int r1, c1, mr, mc;
+        Cblacs_gridinfo(g->ctxt_root, &r1, &c1, &mr, &mc);
+        if (mr < 0) g->ctxt_root = -1; /* not a member: Cpdgemr2d wants -1 */
+    }
+
+    /* Equal row blocks of mb rows: rank q holds [q·mb, (q+1)·mb) in the line
+     * layout.  Shards from ttp_shard differ from this by a few rows; when
+     * they already match, G is used in place. */
+    int mb = (g->M + P - 1) / P;
+    int uneven = 0;
+    for (int q = 0; q < P; q++) {
+        int64_t qlo = (int64_t)q * mb, qhi = qlo + mb < g->M ? qlo + mb : g->M;
+        if (qhi < qlo) qhi = qlo;
+        if (lo[q] != qlo || cnt[q] != qhi - qlo) uneven = 1;
+    }
+    /* The equal-block copy of G stays in the handle: the ring assembly
+     * works from it (the caller may free its own rows on return). */
+    const double *Rsrc = R;
+    g->mb = mb;
+    TTP_ALLOC(ctx, st, agreed0, g->Gu, (size_t)mb * (size_t)g->K, "equal-block rows of G");
+    if (uneven && nrhs > 0) TTP_ALLOC(ctx, st, agreed0, Rb, (size_t)mb * (size_t)nrhs, "rebalanced rows of R");
+agreed0:
+    TTP_CALL_GOTO(ctx, st, fail, agree(ctx, g->comm, st));
+    if (uneven) {
+        TTP_CALL_GOTO(ctx, st, fail, rebalance(ctx, g, lo, cnt, mb, g->K, G, g->Gu));
+        if (nrhs > 0) TTP_CALL_GOTO(ctx, st, fail, rebalance(ctx, g, lo, cnt, mb, nrhs, R, Rb));
+        Rsrc = Rb;
+    } else if (nloc > 0) {
+        memcpy(g->Gu, G, sizeof *G * (size_t)nloc * (size_t)g->K);
+    }
+
+    /* trace(Θ) = ‖G‖_F², from the rows this rank holds. */
+    {
+        double s = 0.0;
+        const size_t nv = (size_t)nloc * (size_t)g->K;
+        for (size_t i = 0; i < nv; i++) s += G[i] * G[i];
+        TTP_MPI(ctx, st, fail, MPI_Allreduce(MPI_IN_PLACE, &s, 1, MPI_DOUBLE, MPI_SUM, g->comm),
+                "MPI_Allreduce of ‖G‖²");
+        g->frob2 = s;
+    }
+
+    /* Block-cyclic B = Rᵀ now; A = Gᵀ only when a decomposition needs it
+     * (ensure_A), which the NC side with the ring assembly never does. */
+    size_t nbl = 0;
+    if (nrhs > 0) TTP_CALL_GOTO(ctx, st, fail, desc_grid(ctx, g, nrhs, g->M, g->descB, &nbl, "Rᵀ"));
+    if (nrhs > 0) TTP_ALLOC(ctx, st, agreed, g->B, nbl, "block-cyclic R");
+    TTP_ALLOC(ctx, st, agreed, dummy, 1, "placeholder");
+agreed:
+    TTP_CALL_GOTO(ctx, st, fail, agree(ctx, g->comm, st));
+    {
+        int dl[9];
+        if (nrhs > 0) {
+            desc_raw(dl, g->ctxt_line, nrhs, g->M, nrhs, mb, nrhs);
+            double *src = (Rsrc != NULL && (uneven || nloc > 0)) ? (double *)Rsrc : dummy;
+            Cpdgemr2d(nrhs, g->M, src, 1, 1, dl, g->B, 1, 1, g->descB, g->ctxt_line);
+        }
+    }
+    *out = g;
+    g = NULL;
+fail:
+    ttp_gram_destroy(&g);
+    free(lo);
+    free(cnt);
+    free(Rb);
+    free(dummy);
+    return st;
+}
+
+void ttp_gram_destroy(ttp_gram **gp)
+{
+    if (gp == NULL || *gp == NULL) return;
+    ttp_gram *g = *gp;
+    if (g->ctxt_root >= 0) Cblacs_gridexit(g->ctxt_root);
+    if (g->ctxt_pcol >= 0 && g->ctxt_pcol != g->sys) Cblacs_gridexit(g->ctxt_pcol);
+    if (g->ctxt_line >= 0 && g->ctxt_line != g->sys) Cblacs_gridexit(g->ctxt_line);
+    if (g->ctxt >= 0 && g->ctxt != g->sys) Cblacs_gridexit(g->ctxt);
+    if (g->sys >= 0) Cfree_blacs_system_handle(g->sys);
+    if (g->comm != MPI_COMM_NULL) MPI_Comm_free(&g->comm);
+    free(g->A);
+    free(g->B);
+    free(g->Gu);
+    free(g);
+    *gp = NULL;
+}
+
+void ttp_gram_result_clear(ttp_gram_result *res)
+{
+    if (res == NULL) return;
+    free(res->eigval);
+    free(res->eigvec);
+    free(res->proj);
+    free(res->theta);
+    memset(res, 0, sizeof *res);
+}
+
+/*
+ * Gather the m × n submatrix of a distributed matrix at (ia, ja) onto rank 0
+ * (column-major, leading dimension m).  Collective; *out is NULL elsewhere.
+ */
+static ttp_status gather_root(ttp_ctx *ctx, ttp_gram *g, int m, int n, double *a, int ia, int ja,
+                              int *desca, double **out)
+{
+    ttp_status st = TTP_OK;
+    double *buf = NULL;
+    int d[9];
+    *out = NULL;
+    if (g->rank == 0) TTP_ALLOC(ctx, st, agreed, buf, (size_t)m * (size_t)n, "gathered matrix on rank 0");
+agreed:
+    TTP_CALL(ctx, agree(ctx, g->comm, st));
+    desc_raw(d, g->rank == 0 ? g->ctxt_root : -1, m, n, m, n, m);
+    double one = 0.0;
+    Cpdgemr2d(m, n, a, ia, ja, desca, buf ? buf : &one, 1, 1, d, g->ctxt_line);
+    *out = buf;
+    return TTP_OK;
+}
+
+/* Eigen-decomposition of the lower triangle of C (n × n), Z its vectors.
+ * All pairs with pdsyevd, or the top kk with pdsyevr; *m receives how many
+ * were computed, w (n entries, every rank) their values, ascending. */
+static ttp_status eig(ttp_ctx *ctx, ttp_gram *g, int n, double *C, int *descC, double *Z,
+                      int *descZ, int kk, double *w, int *m)
+{
+    ttp_status st = TTP_OK;
+    double *work = NULL, wq = 0.0;
+    int *iwork = NULL, iwq = 0, info = 0, lwork = -1, liwork = -1;
+    const int use_evr = kk < n;
+    const int il = n - kk + 1, iu = n;
+    const double vl = 0.0, vu = 0.0;
+    int nz = 0;
+    const char *name = use_evr ? "pdsyevr" : "pdsyevd";
+
+    if (use_evr)
+        pdsyevr_("V", "I", "L", &n, C, &I1, &I1, descC, &vl, &vu, &il, &iu, m, &nz, w, Z, &I1, &I1,
+                 descZ, &wq, &lwork, &iwq, &liwork, &info, 1, 1, 1);
+    else
+        pdsyevd_("V", "L", &n, C, &I1, &I1, descC, w, Z, &I1, &I1, descZ, &wq, &lwork, &iwq, &liwork,
+                 &info, 1, 1);
+    TTP_LAPACK(ctx, st, done, info, "%s workspace query (n = %d, block %d, grid %d × %d)", name, n,
+               g->nb, g->nprow, g->npcol);
+    /* Margins: some ScaLAPACK versions under-report pdsyevd's integer
+     * workspace; the documented minimum is 7n + 8·npcol + 2. */
+    /* pdsyevd's query misses what its back-transformation (pdormtr) needs
+     * when the block is large next to n, and pdsyevd then returns info = 0
+     * with untransformed vectors; so add pdormtr's documented requirement
+     * max(nb(nb−1)/2, (nq + mp)·nb) + nb² on top. */
+    const int mp = loc(n + g->nb, g->nb, g->myrow, g->nprow), nq = loc(n + g->nb, g->nb, g->mycol, g->npcol);
+    double orm = (double)g->nb * (g->nb - 1) / 2.0;
+    if ((double)(nq + mp) * g->nb > orm) orm = (double)(nq + mp) * g->nb;
+    orm += (double)g->nb * g->nb;
+    double lw = wq + orm + 2.0 * n + 1024.0;
+    int64_t liw = iwq;
+    if (!use_evr && liw < 7 * (int64_t)n + 8 * (int64_t)g->npcol + 2)
+        liw = 7 * (int64_t)n + 8 * (int64_t)g->npcol + 2;
+    if (lw > (double)INT_MAX || liw > INT_MAX) {
+        st = TTP_ERR(ctx, TTP_ERR_UNSUPPORTED,
+                     "%s needs a workspace of %.0f doubles on a rank, beyond 32-bit indexing: use "
+                     "more ranks or a smaller problem", name, lw);
+        goto done;
+    }
+    lwork = (int)lw;
+    liwork = (int)liw;
+    TTP_ALLOC(ctx, st, agreed, work, (size_t)lwork, "ScaLAPACK eigensolver workspace");
+    TTP_ALLOC(ctx, st, agreed, iwork, (size_t)liwork, "ScaLAPACK eigensolver integer workspace");
+agreed:
+    TTP_CALL_GOTO(ctx, st, done, agree(ctx, g->comm, st));
+    if (use_evr) {
+        pdsyevr_("V", "I", "L", &n, C, &I1, &I1, descC, &vl, &vu, &il, &iu, m, &nz, w, Z, &I1, &I1,
+                 descZ, work, &lwork, iwork, &liwork, &info, 1, 1, 1);
+        if (info == 0 && (*m != kk || nz != kk))
+            info = n + 1; /* fewer pairs than asked: report it as a failure */
+    } else {
+        pdsyevd_("V", "L", &n, C, &I1, &I1, descC, w, Z, &I1, &I1, descZ, work, &lwork, iwork,
+                 &liwork, &info, 1, 1);
+        *m = n;
+    }
+    TTP_LAPACK(ctx, st, done, info, "%s (n = %d, block %d, grid %d × %d)", name, n, g->nb, g->nprow,
+               g->npcol);
+done:
+    free(work);
+    free(iwork);
+    return st;
+}
+
+/* The block-cyclic A = Gᵀ (K × M, nb × nb) from the equal-block rows: the
+ * 1×P column-block layout of A is exactly those rows, so one Cpdgemr2d.
+ * Collective; a no-op once built. */
+static ttp_status ensure_A(ttp_ctx *ctx, ttp_gram *g)
+{
+    ttp_status st = TTP_OK;
+    size_t na = 0;
+    int dl[9];
+    if (g->A != NULL) return TTP_OK;
+    TTP_CALL(ctx, desc_grid(ctx, g, g->K, g->M, g->descA, &na, "Gᵀ"));
+    TTP_ALLOC(ctx, st, agreed, g->A, na, "block-cyclic G");
+agreed:
+    TTP_CALL(ctx, agree(ctx, g->comm, st));
+    desc_raw(dl, g->ctxt_line, g->K, g->M, g->K, g->mb, g->K);
+    Cpdgemr2d(g->K, g->M, g->Gu, 1, 1, dl, g->A, 1, 1, g->descA, g->ctxt_line);
+    return TTP_OK;
+}
+
+/* Send a column-major rows × cols block (counts in columns, so that a
+ * block of more than INT_MAX doubles still goes as one message). */
+static ttp_status send_block(ttp_ctx *ctx, ttp_gram *g, const double *x, int rows, int cols, int dest,
+                             int tag, MPI_Request *req)
+{
+    ttp_status st = TTP_OK;
+    MPI_Datatype col = MPI_DATATYPE_NULL;
+    if (rows == 0 || cols == 0) {
+        TTP_MPI(ctx, st, done, MPI_Isend(x, 0, MPI_DOUBLE, dest, tag, g->comm, req), "MPI_Isend to %d", dest);
+        goto done;
+    }
+    TTP_MPI(ctx, st, done, MPI_Type_contiguous(rows, MPI_DOUBLE, &col), "MPI_Type_contiguous(%d)", rows);
+    TTP_MPI(ctx, st, done, MPI_Type_commit(&col), "MPI_Type_commit");
+    TTP_MPI(ctx, st, done, MPI_Isend(x, cols, col, dest, tag, g->comm, req), "MPI_Isend of a %d × %d block to %d",
+            rows, cols, dest);
+done:
+    if (col != MPI_DATATYPE_NULL) MPI_Type_free(&col); /* freed once the send completes */
+    return st;
+}
+
+static ttp_status recv_block(ttp_ctx *ctx, ttp_gram *g, double *x, int rows, int cols, int src, int tag)
+{
+    ttp_status st = TTP_OK;
+    MPI_Datatype col = MPI_DATATYPE_NULL;
+    if (rows == 0 || cols == 0) {
+        TTP_MPI(ctx, st, done, MPI_Recv(x, 0, MPI_DOUBLE, src, tag, g->comm, MPI_STATUS_IGNORE),
+                "MPI_Recv from %d", src);
+        goto done;
+    }
+    TTP_MPI(ctx, st, done, MPI_Type_contiguous(rows, MPI_DOUBLE, &col), "MPI_Type_contiguous(%d)", rows);
+    TTP_MPI(ctx, st, done, MPI_Type_commit(&col), "MPI_Type_commit");
+    TTP_MPI(ctx, st, done, MPI_Recv(x, cols, col, src, tag, g->comm, MPI_STATUS_IGNORE),
+            "MPI_Recv of a %d × %d block from %d", rows, cols, src);
+done:
+    if (col != MPI_DATATYPE_NULL) MPI_Type_free(&col);
+    return st;
+}
+
+/*
+ * NC side, lower triangle of Θ = G Gᵀ in row blocks: rank r receives
+ * Θ[rows_r, :] (n_r × M, column-major, leading dimension max(1, n_r)) in T.
+ *
+ * Why not pdsyrk: PBLAS updates C in rank-32/64 panels, which ran at about
+ * half of this machine's DGEMM rate (benchmarks/README.md); here every block
+ * is one DSYRK/DGEMM with the full D′ contraction.  The row shards travel
+ * around a ring; at step j rank r holds shard s = r − j and computes block
+ * (r, s).  Steps 0..⌊P/2⌋ cover every lower block exactly once: block
+ * (r, s) with s < r locally, and an upper one (r, s > r) is sent to rank s,
+ * which stores its transpose.  With P even the block at distance P/2 is
+ * split in two halves between its two ranks, so the work stays balanced.
+ * Memory: two shards and at most ⌊P/2⌋ outgoing blocks, O((NC·D′ + NC²)/P).
+ */
+static ttp_status ring_nc(ttp_ctx *ctx, ttp_gram *g, double *T)
+{
+    ttp_status st = TTP_OK;
+    const int P = g->size, r = g->rank, K = g->K, mb = g->mb, nr = nrow_of(g, r);
+    const int ldt = nr > 1 ? nr : 1, jmax = P / 2;
+    double *buf[2] = {NULL, NULL}, **xs = NULL, *tmp = NULL;
+    MPI_Request *req = NULL;
+    MPI_Datatype row = MPI_DATATYPE_NULL;
+    int nreq = 0;
+    /* Step 0 works on this rank's own rows; later steps on shards received
+     * into two alternating buffers (none needed on one rank). */
+    if (jmax >= 1) TTP_ALLOC(ctx, st, agreed, buf[0], (size_t)mb * K, "ring buffer");
+    if (jmax >= 2) TTP_ALLOC(ctx, st, agreed, buf[1], (size_t)mb * K, "ring buffer");
+    TTP_ALLOC(ctx, st, agreed, xs, P, "ring blocks");
+    TTP_ALLOC(ctx, st, agreed, req, P, "ring requests");
+    if (P > 1) TTP_ALLOC(ctx, st, agreed, tmp, (size_t)mb * mb, "received block");
+    for (int j = 1; j <= jmax; j++) /* the outgoing blocks, allocated before any traffic */
+        if ((r - j + P) % P > r || (P % 2 == 0 && j == jmax && r < P / 2))
+            TTP_ALLOC(ctx, st, agreed, xs[j], (size_t)mb * mb, "outgoing Θ block");
+agreed:
+    TTP_CALL_GOTO(ctx, st, done, agree(ctx, g->comm, st));
+    TTP_MPI(ctx, st, done, MPI_Type_contiguous(K, MPI_DOUBLE, &row), "MPI_Type_contiguous(%d)", K);
+    TTP_MPI(ctx, st, done, MPI_Type_commit(&row), "MPI_Type_commit");
+    const double *cur = g->Gu;
+    for (int j = 0; j <= jmax; j++) {
+        const int s = (r - j + P) % P, ns = nrow_of(g, s);
+        const int tie = P % 2 == 0 && j == jmax && j > 0;
+        double *Ts = T + (size_t)s * mb * ldt; /* columns of block s */
+        if (j == 0) {
+            if (nr > 0)
+                cblas_dsyrk(CblasColMajor, CblasLower, CblasTrans, nr, K, 1.0, g->Gu, K, 0.0, Ts, ldt);
+        } else if (tie && r < P / 2) { /* first half of the rows of (r, s), for rank s */
+            const int h = nr / 2;
+            if (h > 0 && ns > 0)
+                cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, h, ns, K, 1.0, g->Gu, K, cur, K, 0.0,
+                            xs[j], h);
+            TTP_CALL_GOTO(ctx, st, done, send_block(ctx, g, xs[j], h, ns, s, j, &req[nreq++]));
+        } else if (tie) { /* (r, s), s = r − P/2: the columns past the sender's half */
+            const int hs = ns / 2;
+            if (nr > 0 && ns - hs > 0)
+                cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, nr, ns - hs, K, 1.0, g->Gu, K,
+                            cur + (size_t)hs * K, K, 0.0, Ts + (size_t)hs * ldt, ldt);
+        } else if (s < r) {
+            if (nr > 0 && ns > 0)
+                cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, nr, ns, K, 1.0, g->Gu, K, cur, K, 0.0,
+                            Ts, ldt);
+        } else { /* upper block: its transpose belongs to rank s */
+            if (nr > 0 && ns > 0)
+                cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, nr, ns, K, 1.0, g->Gu, K, cur, K, 0.0,
+                            xs[j], nr);
+            TTP_CALL_GOTO(ctx, st, done, send_block(ctx, g, xs[j], nr, ns, s, j, &req[nreq++]));
+        }
+        if (j < jmax) {
+            double *nxt = buf[j % 2];
+            TTP_MPI(ctx, st, done,
+                    MPI_Sendrecv(cur, mb, row, (r + 1) % P, 1000 + j, nxt, mb, row, (r - 1 + P) % P,
+                                 1000 + j, g->comm, MPI_STATUS_IGNORE),
+                    "MPI_Sendrecv of a shard around the ring (step %d)", j);
+            cur = nxt;
+        }
+    }
+    /* The transposed blocks sent to this rank: from q = r + j at step j. */
+    for (int j = 1; j <= jmax; j++) {
+        const int q = (r + j) % P, tie = P % 2 == 0 && j == jmax;
+        int rows;
+        if (tie) {
+            if (r < P / 2) continue;
+            rows = nrow_of(g, q) / 2;
+        } else {
+            if (q >= r) continue;
+            rows = nrow_of(g, q);
+        }
+        TTP_CALL_GOTO(ctx, st, done, recv_block(ctx, g, tmp, rows, nr, q, j));
+        double *Tq = T + (size_t)q * mb * ldt;
+        for (int i = 0; i < nr; i++)
+            for (int c = 0; c < rows; c++) Tq[i + (size_t)c * ldt] = tmp[c + (size_t)i * rows];
+    }
+    TTP_MPI(ctx, st, done, MPI_Waitall(nreq, req, MPI_STATUSES_IGNORE), "MPI_Waitall of ring blocks");
+    nreq = 0;
+done:
+    if (nreq > 0) MPI_Waitall(nreq, req, MPI_STATUSES_IGNORE);
+    if (row != MPI_DATATYPE_NULL) MPI_Type_free(&row);
+    for (int j = 0; xs && j < P; j++) free(xs[j]);
+    free(xs);
+    free(req);
+    free(buf[0]);
+    free(buf[1]);
+    free(tmp);
+    return st;
+}
+
+/*
+ * D′ side, lower triangle of GᵀG = Σ_r G_rᵀ G_r in column blocks: rank q
+ * receives columns [q·kb, q·kb + w_q) (K × w_q, column-major, ld K) in W.
+ * Each rank forms its contribution to one column block at a time (DSYRK on
+ * the diagonal block, DGEMM below it) and the blocks are summed onto their
+ * owner with MPI_Reduce: one reduction of K²/2 values in all, memory
+ * 2·K·kb per rank.
+ */
+static ttp_status panels_dp(ttp_ctx *ctx, ttp_gram *g, int kb, double *W)
+{
+    ttp_status st = TTP_OK;
+    const int P = g->size, r = g->rank, K = g->K, nr = nrow_of(g, r);
+    double *Y = NULL;
+    TTP_ALLOC(ctx, st, agreed, Y, (size_t)K * kb, "Gram column block");
+agreed:
+    TTP_CALL(ctx, agree(ctx, g->comm, st));
+    for (int q = 0; q < P; q++) {
+        const int c0 = q * kb, w = K - c0 < kb ? K - c0 : kb, h = K - c0;
+        if (w <= 0) break;
+        /* A_r = G_rᵀ is K × nr column-major (ld K): rows c0.. are its columns c0.. of G_r. */
+        if (nr > 0) {
+            cblas_dsyrk(CblasColMajor, CblasLower, CblasNoTrans, w, nr, 1.0, g->Gu + c0, K, 0.0, Y, h);
+            if (h > w)
+                cblas_dgemm(CblasColMajor, CblasNoTrans, CblasTrans, h - w, w, nr, 1.0, g->Gu + c0 + w, K,
+                            g->Gu + c0, K, 0.0, Y + w, h);
+        } else {
+            memset(Y, 0, sizeof *Y * (size_t)h * w);
+        }
+        /* Open MPI's MPI_SUM takes only basic types: chunks of doubles. */
+        const size_t tot = (size_t)h * (size_t)w, chunk = (size_t)1 << 28;
+        for (size_t off = 0; off < tot; off += chunk) {
+            const int cnt = (int)(tot - off < chunk ? tot - off : chunk);
+            TTP_MPI(ctx, st, done,
+                    MPI_Reduce(r == q ? MPI_IN_PLACE : Y + off, r == q ? Y + off : NULL, cnt, MPI_DOUBLE,
+                               MPI_SUM, q, g->comm),
+                    "MPI_Reduce of Gram column block %d (%d × %d)", q, h, w);
+        }
+        if (r == q)
+            for (int c = 0; c < w; c++)
+                memcpy(W + (size_t)c * K + c0, Y + (size_t)c * h, sizeof *W * (size_t)h);
+    }
+done:
+    free(Y);
+    return st;
+}
+
+/*
+ * Move the lower triangle of a symmetric n × n matrix from a one-dimensional
+ * layout into C (nb × nb block-cyclic, descC).  Rank q holds the contiguous
+ * range [q·bs, q·bs + len_q) of rows (major 'R': element (i, j) at
+ * (i − lo) + j·ld) or of columns ('C': at i + (j − lo)·ld).
+ *
+ * Why not Cpdgemr2d: it moved Θ at ~0.4 GB/s here, a third of the whole
+ * Gram stage at two ranks; this is one MPI_Alltoallv of the lower triangle
+ * only (half the data), with each side walking its own entries once in the
+ * same (column, row) order, so nothing but the values travels.
+ */
+static ttp_status tri_to_cyclic(ttp_ctx *ctx, ttp_gram *g, char major, int n, int bs, const double *src,
+                                int ld, double *C, const int *descC)
+{
+    ttp_status st = TTP_OK;
+    const int P = g->size, r = g->rank, nb = g->nb, pr = g->nprow, pc = g->npcol;
+    const int lldc = descC[8];
+    int *sc = NULL, *sd = NULL, *rc = NULL, *rd = NULL, *cur = NULL;
+    double *sb = NULL, *rb = NULL;
+    TTP_ALLOC(ctx, st, agreed, sc, P, "alltoallv counts");
+    TTP_ALLOC(ctx, st, agreed, sd, P, "alltoallv counts");
+    TTP_ALLOC(ctx, st, agreed, rc, P, "alltoallv counts");
+    TTP_ALLOC(ctx, st, agreed, rd, P, "alltoallv counts");
+    TTP_ALLOC(ctx, st, agreed, cur, P, "alltoallv cursors");
+agreed:
+    TTP_CALL_GOTO(ctx, st, done, agree(ctx, g->comm, st));
+    const int lo = r * bs, hi = lo + bs < n ? lo + bs : n;
+    /* the entries this rank holds: columns j, rows i ≥ j, in (j, i) order */
+    int64_t total = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) {
+            int64_t off = 0;
+            for (int q = 0; q < P; q++) {
+                if (off > INT_MAX || sc[q] < 0) break;
+                sd[q] = (int)off;
+                cur[q] = (int)off;
+                off += sc[q];
+            }
+            if (off > INT_MAX) {
+                st = TTP_ERR(ctx, TTP_ERR_UNSUPPORTED, "a rank sends %lld Gram entries, beyond 32-bit MPI "
+                             "counts: use more ranks", (long long)off);
+                break;
+            }
+            total = off;
+            TTP_ALLOC(ctx, st, agreed2, sb, total, "send buffer of the Gram redistribution");
+        }
+        const int j0 = major == 'R' ? 0 : lo, j1 = major == 'R' ? (hi < n ? hi : n) : hi;
+        for (int j = j0; j < j1; j++) {
+            const int i0 = major == 'R' ? (lo > j ? lo : j) : j, i1 = major == 'R' ? hi : n;
+            const double *colp = major == 'R' ? src + (size_t)j * ld - lo : src + (size_t)(j - lo) * ld;
+            const int pcj = (j / nb) % pc;
+            /* runs of rows within one block share the destination */
+            for (int i = i0; i < i1;) {
+                const int end = ((i / nb) + 1) * nb < i1 ? ((i / nb) + 1) * nb : i1;
+                const int q = ((i / nb) % pr) * pc + pcj;
+                if (pass == 0) {
+                    sc[q] += end - i;
+                } else {
+                    memcpy(sb + cur[q], colp + i, sizeof *sb * (size_t)(end - i));
+                    cur[q] += end - i;
+                }
+                i = end;
+            }
+        }
+    }
+agreed2:
+    TTP_CALL_GOTO(ctx, st, done, agree(ctx, g->comm, st));
+    TTP_MPI(ctx, st, done, MPI_Alltoall(sc, 1, MPI_INT, rc, 1, MPI_INT, g->comm), "MPI_Alltoall of counts");
+    {
+        int64_t off = 0;
+        for (int q = 0; q < P; q++) {
+            rd[q] = (int)off;
+            off += rc[q];
+        }
+        TTP_ALLOC(ctx, st, agreed3, rb, off, "receive buffer of the Gram redistribution");
+    }
+agreed3:
+    TTP_CALL_GOTO(ctx, st, done, agree(ctx, g->comm, st));
+    TTP_MPI(ctx, st, done, MPI_Alltoallv(sb, sc, sd, MPI_DOUBLE, rb, rc, rd, MPI_DOUBLE, g->comm),
+            "MPI_Alltoallv of the Gram matrix's lower triangle");
+    free(sb);
+    sb = NULL;
+    /* Unpack: for each source q, my columns ascending, my rows ascending,
+     * restricted to q's range and the lower triangle (q's own order). */
+    {
+        const int ncl = loc(n, nb, g->mycol, pc);
+        for (int q = 0; q < P; q++) {
+            const int qlo = q * bs, qhi = qlo + bs < n ? qlo + bs : n;
+            const double *in = rb + rd[q];
+            int64_t k = 0;
+            if (qlo >= qhi) continue;
+            /* local indices of a global range: numroc of its ends */
+            const int lj0 = major == 'C' ? loc(qlo, nb, g->mycol, pc) : 0;
+            const int lj1 = major == 'C' ? loc(qhi, nb, g->mycol, pc) : ncl;
+            for (int lj = lj0; lj < lj1; lj++) {
+                const int j = ((lj / nb) * pc + g->mycol) * nb + lj % nb;
+                const int imin = major == 'R' ? (qlo > j ? qlo : j) : j, imax = major == 'R' ? qhi : n;
+                if (imin >= imax) continue;
+                const int li0 = loc(imin, nb, g->myrow, pr), li1 = loc(imax, nb, g->myrow, pr);
+                if (li1 <= li0) continue;
+                memcpy(C + li0 + (size_t)lj * lldc, in + k, sizeof *C * (size_t)(li1 - li0));
+                k += li1 - li0;
+            }
+            if (k != rc[q]) {
+                st = TTP_ERR(ctx, TTP_ERR_INTERNAL, "Gram redistribution: %lld entries placed from rank %d, "
+                             "%d received", (long long)k, q, rc[q]);
+                break;
+            }
+        }
+    }
+done:
+    free(sc);
+    free(sd);
+    free(rc);
+    free(rd);
+    free(cur);
+    free(sb);
+    free(rb);
+    return st;
+}
+
+ttp_status ttp_gram_decompose(ttp_ctx *ctx, ttp_gram *g, const ttp_gram_opts *opts,
+                              ttp_gram_result *res)
+{
+    ttp_status st = TTP_OK;
+    double *C = NULL, *Z = NULL, *T = NULL, *w = NULL, *S = NULL, *Pt = NULL, *V = NULL;
+    double *gath = NULL;
+    int descC[9], descZ[9], descT[9], descS[9], descP[9], descV[9];
+    memset(res, 0, sizeof *res);
+
+    const int side = opts->side < 0 ? (g->M <= g->K ? 0 : 1) : opts->side;
+    if (side != 0 && side != 1)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "side %d: expected -1 (auto), 0 (NC × NC) or 1 (D′ × D′)",
+                       opts->side);
+    if (opts->top_k < 0)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "top-k %lld: expected 0 (all) or a positive count",
+                       (long long)opts->top_k);
+    const int n = side == 0 ? g->M : g->K;
+    const int kk = opts->top_k > 0 && opts->top_k < n ? (int)opts->top_k : n;
+    const double rel_tol = opts->rel_tol > 0 ? opts->rel_tol : TTP_GRAM_REL_TOL;
+    res->side = side;
+    res->dim = n;
+    res->trace = g->frob2;
+
+    /* ---- Gram matrix ---------------------------------------------------- */
+    double t0 = ttp_time();
+    size_t nc = 0, nzl = 0;
+    TTP_CALL(ctx, desc_grid(ctx, g, n, n, descC, &nc, "the Gram matrix"));
+    TTP_CALL(ctx, desc_grid(ctx, g, n, n, descZ, &nzl, "the eigenvectors"));
+    TTP_ALLOC(ctx, st, agreed, C, nc, "distributed Gram matrix");
+    TTP_ALLOC(ctx, st, agreed, w, n, "eigenvalues");
+agreed:
+    TTP_CALL_GOTO(ctx, st, done, agree(ctx, g->comm, st));
+    if (side == 1 || opts->assembly == 1) TTP_CALL_GOTO(ctx, st, done, ensure_A(ctx, g));
+    if (opts->assembly == 1) {
+        /* PBLAS: NC side C = Aᵀ A = G Gᵀ, D′ side C = A Aᵀ = Gᵀ G (lower). */
+        const int k = side == 0 ? g->K : g->M;
+        double ta = ttp_time();
+        pdsyrk_("L", side == 0 ? "T" : "N", &n, &k, &D1, g->A, &I1, &I1, g->descA, &D0, C, &I1, &I1, descC,
+                1, 1);
+        res->sec_assemble = ttp_time() - ta;
+        if (opts->want_theta) {
+            double *tsrc = C;
+            int *tdesc = descC;
+            if (side == 1) {
+                size_t nt = 0;
+                TTP_CALL_GOTO(ctx, st, done, desc_grid(ctx, g, g->M, g->M, descT, &nt, "Θ"));
+                TTP_ALLOC(ctx, st, agreed_t, T, nt, "distributed Θ");
+            agreed_t:
+                TTP_CALL_GOTO(ctx, st, done, agree(ctx, g->comm, st));
+                pdsyrk_("L", "T", &g->M, &g->K, &D1, g->A, &I1, &I1, g->descA, &D0, T, &I1, &I1, descT, 1, 1);
+                tsrc = T;
+                tdesc = descT;
+            }
+            TTP_CALL_GOTO(ctx, st, done, gather_root(ctx, g, g->M, g->M, tsrc, 1, 1, tdesc, &res->theta));
+        }
+    } else {
+        /* Θ in row blocks (ring) when it is the matrix decomposed or asked
+         * for; GᵀG in column blocks; then their lower triangle into nb × nb
+         * blocks (tri_to_cyclic). */
+        const int nr = nrow_of(g, g->rank), ldt = nr > 1 ? nr : 1;
+        const int kb = (g->K + g->size - 1) / g->size;
+        /* On one rank the row/column-block layouts are C's own layout:
+         * assemble in place, without a copy or a redistribution. */
+        const int inplace = g->size == 1;
+        int d1[9];
+        if (side == 0 || opts->want_theta) {
+            if (inplace && side == 0) T = C;
+            else TTP_ALLOC(ctx, st, agreed_r, T, (size_t)ldt * g->M, "Θ row block");
+        }
+        if (side == 1) {
+            if (inplace) V = C;
+            else TTP_ALLOC(ctx, st, agreed_r, V, (size_t)g->K * kb, "Gram column block");
+        }
+    agreed_r:
+        TTP_CALL_GOTO(ctx, st, done, agree(ctx, g->comm, st));
+        if (T) {
+            double ta = ttp_time();
+            TTP_CALL_GOTO(ctx, st, done, ring_nc(ctx, g, T));
+            if (side == 0) res->sec_assemble = ttp_time() - ta;
+            desc_raw(d1, g->ctxt_pcol, g->M, g->M, g->mb, g->M, ldt);
+            if (side == 0 && T != C)
+                TTP_CALL_GOTO(ctx, st, done, tri_to_cyclic(ctx, g, 'R', n, g->mb, T, ldt, C, descC));
+            if (opts->want_theta)
+                TTP_CALL_GOTO(ctx, st, done, gather_root(ctx, g, g->M, g->M, T, 1, 1, d1, &res->theta));
+        }
+        if (side == 1) {
+            double ta = ttp_time();
+            TTP_CALL_GOTO(ctx, st, done, panels_dp(ctx, g, kb, V));
+            res->sec_assemble = ttp_time() - ta;
+            if (V != C) TTP_CALL_GOTO(ctx, st, done, tri_to_cyclic(ctx, g, 'C', n, kb, V, g->K, C, descC));
+        }
+        if (V != C) free(V);
+        V = NULL;
+    }
+    if (T != C) free(T);
+    T = NULL;
+    if (res->theta) { /* rank 0: mirror the lower triangle (column-major = row-major upper) */
+        const size_t M = (size_t)g->M;
+        for (size_t j = 0; j < M; j++)
+            for (size_t i = j + 1; i < M; i++) res->theta[i * M + j] = res->theta[j * M + i];
+    }
+    res->sec_gram = ttp_time() - t0;
+
+    /* ---- eigenpairs ----------------------------------------------------- */
+    t0 = ttp_time();
+    /* Z only now: the assembly's buffers are gone, so the peak stays lower. */
+    TTP_ALLOC(ctx, st, agreed_z, Z, nzl, "distributed eigenvectors");
+agreed_z:
+    TTP_CALL_GOTO(ctx, st, done, agree(ctx, g->comm, st));
+    int m = 0;
+    TTP_CALL_GOTO(ctx, st, done, eig(ctx, g, n, C, descC, Z, descZ, kk, w, &m));
+    /* pdsyevd leaves w unsorted on a process that holds no block of the
+     * matrix (seen with nb·npcol > n); rank 0 always holds the first block,
+     * so its copy is the one every rank uses. */
+    TTP_MPI(ctx, st, done, MPI_Bcast(w, m, MPI_DOUBLE, 0, g->comm), "MPI_Bcast of %d eigenvalues", m);
+    free(C);
+    C = NULL;
+    res->ncomp = m;
+    const double lmax = m > 0 ? w[m - 1] : 0.0;
+    const double thr = rel_tol * (lmax > 0 ? lmax : 0.0) * (double)n;
+    int neig = 0;
+    while (neig < m && lmax > 0 && w[m - 1 - neig] > thr) neig++;
+    res->neig = neig;
+    res->lambda_max = lmax;
+    res->lambda_min_kept = neig > 0 ? w[m - neig] : 0.0;
+    /* Kept pairs are columns jz .. jz+neig-1 of Z (ascending order). */
+    const int jz = m - neig + 1;
+
+    if (g->rank == 0) {
+        TTP_ALLOC(ctx, st, agreed_e, res->eigval, neig, "eigenvalues");
+        for (int k = 0; k < neig; k++) res->eigval[k] = w[m - 1 - k];
+    }
+agreed_e:
+    TTP_CALL_GOTO(ctx, st, done, agree(ctx, g->comm, st));
+
+    /* Projections: Pᵀ (nrhs × neig) = Rᵀ V on the NC side; on the D′ side
+     * Sᵀ W with S = Gᵀ R = A Bᵀ, divided by σ_k on rank 0. */
+    if (g->nrhs > 0 && neig > 0) {
+        size_t np = 0, ns = 0;
+        TTP_CALL_GOTO(ctx, st, done, desc_grid(ctx, g, g->nrhs, neig, descP, &np, "projections"));
+        if (side == 1) TTP_CALL_GOTO(ctx, st, done, desc_grid(ctx, g, g->K, g->nrhs, descS, &ns, "Gᵀ R"));
+        TTP_ALLOC(ctx, st, agreed_p, Pt, np, "distributed projections");
+        if (side == 1) TTP_ALLOC(ctx, st, agreed_p, S, ns, "distributed Gᵀ R");
+    agreed_p:
+        TTP_CALL_GOTO(ctx, st, done, agree(ctx, g->comm, st));
+        if (side == 0) {
+            pdgemm_("N", "N", &g->nrhs, &neig, &g->M, &D1, g->B, &I1, &I1, g->descB, Z, &I1, &jz, descZ,
+                    &D0, Pt, &I1, &I1, descP, 1, 1);
+        } else {
+            pdgemm_("N", "T", &g->K, &g->nrhs, &g->M, &D1, g->A, &I1, &I1, g->descA, g->B, &I1, &I1,
+                    g->descB, &D0, S, &I1, &I1, descS, 1, 1);
+            pdgemm_("T", "N", &g->nrhs, &neig, &g->K, &D1, S, &I1, &I1, descS, Z, &I1, &jz, descZ, &D0,
+                    Pt, &I1, &I1, descP, 1, 1);
+        }
+        TTP_CALL_GOTO(ctx, st, done, gather_root(ctx, g, g->nrhs, neig, Pt, 1, 1, descP, &gath));
+        if (g->rank == 0) {
+            TTP_ALLOC(ctx, st, agreed_q, res->proj, (size_t)g->nrhs * (size_t)neig, "projections");
+            for (int r = 0; r < g->nrhs; r++)
+                for (int k = 0; k < neig; k++) {
+                    double v = gath[(size_t)r + (size_t)(neig - 1 - k) * (size_t)g->nrhs];
+                    if (side == 1) v /= sqrt(res->eigval[k]);
+                    res->proj[(size_t)r * (size_t)neig + (size_t)k] = v;
+                }
+        }
+    agreed_q:
+        free(gath);
+        gath = NULL;
+        TTP_CALL_GOTO(ctx, st, done, agree(ctx, g->comm, st));
+    }
+
+    /* Eigenvectors of Θ: columns of Z (NC side) or G W Σ⁻¹ = Aᵀ W Σ⁻¹. */
+    if (opts->want_vectors && neig > 0) {
+        double *src = Z;
+        int *sdesc = descZ, sj = jz;
+        if (side == 1) {
+            size_t nv = 0;
+            TTP_CALL_GOTO(ctx, st, done, desc_grid(ctx, g, g->M, neig, descV, &nv, "eigenvectors of Θ"));
+            TTP_ALLOC(ctx, st, agreed_v, V, nv, "distributed eigenvectors of Θ");
+        agreed_v:
+            TTP_CALL_GOTO(ctx, st, done, agree(ctx, g->comm, st));
+            pdgemm_("T", "N", &g->M, &neig, &g->K, &D1, g->A, &I1, &I1, g->descA, Z, &I1, &jz, descZ, &D0,
+                    V, &I1, &I1, descV, 1, 1);
+            src = V;
+            sdesc = descV;
+            sj = 1;
+        }
+        if (side == 1) { /* W is no longer needed: free it before the gather */
+            free(Z);
+            Z = NULL;
+        }
+        TTP_CALL_GOTO(ctx, st, done, gather_root(ctx, g, g->M, neig, src, 1, sj, sdesc, &gath));
+        if (g->rank == 0) {
+            TTP_ALLOC(ctx, st, agreed_w, res->eigvec, (size_t)g->M * (size_t)neig, "eigenvectors");
+            const size_t M = (size_t)g->M;
+            for (int k = 0; k < neig; k++) {
+                const double s = side == 1 ? 1.0 / sqrt(res->eigval[k]) : 1.0;
+                const double *col = gath + (size_t)(neig - 1 - k) * M;
+                for (size_t i = 0; i < M; i++) res->eigvec[i * (size_t)neig + (size_t)k] = s * col[i];
+            }
+        }
+    agreed_w:
+        TTP_CALL_GOTO(ctx, st, done, agree(ctx, g->comm, st));
+    }
+    res->sec_eig = ttp_time() - t0;
+
+done:
+    if (T != C) free(T); /* T and V may alias C (one-rank in-place assembly) */
+    if (V != C) free(V);
+    free(C);
+    free(Z);
+    free(w);
+    free(S);
+    free(Pt);
+    free(gath);
+    if (st != TTP_OK) ttp_gram_result_clear(res);
+    return st;
+}

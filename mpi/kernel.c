@@ -1,0 +1,279 @@
+/*
+ * kernel.c — the kernel stage of the pipeline (DESIGN.md §3): every rank
+ * computes the projected Jacobian rows of its contiguous shard of samples,
+ * the ScaLAPACK layer (gram.c) assembles and decomposes the Gram matrix, and
+ * rank 0 receives the spectrum, the projections of the initial residual and
+ * loss gradient, and the provenance that lets `predict` reuse the file.
+ *
+ * Every check that can fail on bad input runs before the Jacobian stage, on
+ * every rank alike, so that a mistake costs nothing and no rank is left in a
+ * collective.  Failures that can differ between ranks (an allocation, a
+ * device) are agreed on before the next collective step.
+ */
+#include "ttp_gram.h"
+#include "ttp_jac.h"
+#include "ttp_mpi.h"
+#include "ttp_net.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Samples per network batch in the Jacobian stage (each is C rows). */
+#define KERNEL_SAMPLES_PER_BATCH 4
+
+void ttp_kernel_opts_default(ttp_kernel_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->proj = TTP_PROJ_EXACT;
+    o->backend = "auto";
+    o->block = 64;
+    o->side = -1;
+}
+
+static ttp_status mpi_comm_of(ttp_ctx *ctx, const ttp_comm *c, MPI_Comm *out)
+{
+    int inited = 0;
+    MPI_Initialized(&inited);
+    if (!inited)
+        return TTP_ERR(ctx, TTP_ERR_UNSUPPORTED,
+                       "the kernel builder needs MPI initialised (ttp_mpi_init), even on one rank");
+    *out = c->impl ? *(MPI_Comm *)c->impl : MPI_COMM_SELF;
+    return TTP_OK;
+}
+
+/* Every rank learns whether one failed (see gram.c). */
+static ttp_status agree(ttp_ctx *ctx, MPI_Comm comm, ttp_status st, const char *stage)
+{
+    int v = (int)st;
+    if (MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_INT, MPI_MAX, comm) != MPI_SUCCESS && st == TTP_OK)
+        return TTP_ERR(ctx, TTP_ERR_MPI, "MPI_Allreduce while agreeing on a failure");
+    if (v != 0 && st == TTP_OK)
+        return TTP_ERR(ctx, (ttp_status)v, "another rank failed in the %s stage (%s); see its message",
+                       stage, ttp_status_str((ttp_status)v));
+    return st;
+}
+
+/* Input checks, identical on every rank, before any heavy work. */
+static ttp_status check_inputs(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *m,
+                               const ttp_data *d, const ttp_kernel_opts *o, int block)
+{
+    TTP_CALL(ctx, ttp_gram_check_block(ctx, block));
+    TTP_CALL(ctx, ttp_model_check_input(ctx, m, d->ndim, d->shape, "the kernel's dataset"));
+    const int64_t N = d->n, C = m->nout, D = m->ntrainable;
+    if (N < 1) return TTP_ERR(ctx, TTP_ERR_ARG, "the dataset has no samples");
+    if (comm->size > N)
+        return TTP_ERR(ctx, TTP_ERR_ARG,
+                       "more ranks (%d) than samples (%lld): every rank needs at least one sample; run "
+                       "with at most %lld ranks", comm->size, (long long)N, (long long)N);
+    if (D < 1) return TTP_ERR(ctx, TTP_ERR_ARG, "the model has no trainable parameters: its kernel is zero");
+    if (o->proj < 0 || o->proj >= TTP_PROJ_KIND_COUNT)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "projection kind %d is unknown", (int)o->proj);
+    if (o->proj != TTP_PROJ_EXACT) {
+        if (o->dproj <= 0)
+            return TTP_ERR(ctx, TTP_ERR_ARG, "projected dimension D′ = %lld: expected a positive count "
+                           "(at most D = %lld)", (long long)o->dproj, (long long)D);
+        if (o->dproj > D)
+            return TTP_ERR(ctx, TTP_ERR_ARG,
+                           "projected dimension D′ = %lld exceeds the model's D = %lld trainable weights: "
+                           "a %s projection must reduce the dimension (use --proj exact for G = J)",
+                           (long long)o->dproj, (long long)D, ttp_proj_kind_str(o->proj));
+    }
+    const int64_t Kd = o->proj == TTP_PROJ_EXACT ? D : o->dproj;
+    if (N * C > INT_MAX || Kd > INT_MAX)
+        return TTP_ERR(ctx, TTP_ERR_UNSUPPORTED,
+                       "N·C = %lld rows and D′ = %lld columns: ScaLAPACK indexes with 32-bit integers "
+                       "(at most %d); project to a smaller D′ or use a subset", (long long)(N * C),
+                       (long long)Kd, INT_MAX);
+    if (d->y != NULL) {
+        if (d->nclasses > C)
+            return TTP_ERR(ctx, TTP_ERR_ARG,
+                           "the dataset has %d classes but the model has %lld outputs: labels must index "
+                           "the outputs (replace the model's head)", d->nclasses, (long long)C);
+    } else if (d->targets != NULL) {
+        if (d->ntargets != C)
+            return TTP_ERR(ctx, TTP_ERR_ARG, "the dataset has %d targets per sample but the model has %lld "
+                           "outputs", d->ntargets, (long long)C);
+    } else {
+        return TTP_ERR(ctx, TTP_ERR_ARG,
+                       "the dataset has neither labels nor targets: the kernel's residual projections "
+                       "need them");
+    }
+    if (o->top_k < 0)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "top-k %lld: expected 0 (all eigenpairs) or a positive count",
+                       (long long)o->top_k);
+    if (o->side < -1 || o->side > 1)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "side %d: expected -1 (auto), 0 (NC × NC) or 1 (D′ × D′)", o->side);
+    return TTP_OK;
+}
+
+ttp_status ttp_kernel_build(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model,
+                            const ttp_data *data, const ttp_kernel_opts *opts, ttp_kernel **out)
+{
+    ttp_status st = TTP_OK;
+    const double t_start = ttp_time();
+    ttp_kernel *k = NULL;
+    ttp_jac_plan *plan = NULL;
+    ttp_net *net = NULL;
+    ttp_gram *gram = NULL;
+    ttp_gram_result res;
+    double *G = NULL, *f0 = NULL, *u0 = NULL, *R = NULL, *grad = NULL;
+    MPI_Comm mc = MPI_COMM_NULL;
+    memset(&res, 0, sizeof res);
+    *out = NULL;
+
+    const int block = opts->block > 0 ? opts->block : 64;
+    if (opts->block < 0) TTP_CALL(ctx, ttp_gram_check_block(ctx, opts->block));
+    TTP_CALL(ctx, mpi_comm_of(ctx, comm, &mc));
+    TTP_CALL(ctx, check_inputs(ctx, comm, model, data, opts, block));
+
+    const int64_t N = data->n, C = model->nout;
+    const int rank = comm->rank, P = comm->size;
+    const int nrhs = data->y ? 2 : 1;
+    int64_t lo, hi;
+    ttp_shard(N, rank, P, &lo, &hi);
+    const int64_t ns = hi - lo, nrow = ns * C;
+
+    /* ---- plan and buffers (a device may exist on one rank only) -------- */
+    st = ttp_jac_plan_create(ctx, model, opts->proj, opts->dproj, opts->seed,
+                             opts->backend ? opts->backend : "auto", &plan);
+    if (st != TTP_OK) ttp_error_trace(ctx, __FILE__, __LINE__, __func__);
+    TTP_CALL_GOTO(ctx, st, done, agree(ctx, mc, st, "Jacobian set-up"));
+    const int64_t K = ttp_jac_plan_dim(plan);
+    TTP_ALLOC(ctx, st, agreed, G, (size_t)nrow * (size_t)K, "this rank's rows of G = J P");
+    TTP_ALLOC(ctx, st, agreed, f0, (size_t)N * C, "F0");
+    TTP_ALLOC(ctx, st, agreed, u0, (size_t)N * C, "u0");
+    TTP_ALLOC(ctx, st, agreed, R, (size_t)nrow * nrhs, "residual and gradient rows");
+    TTP_ALLOC(ctx, st, agreed, grad, (size_t)nrow, "loss gradient rows");
+    TTP_CALL_GOTO(ctx, st, agreed, ttp_net_create(ctx, model, KERNEL_SAMPLES_PER_BATCH * C, &net));
+    TTP_CALL_GOTO(ctx, st, agreed, ttp_kernel_create(ctx, &k));
+agreed:
+    TTP_CALL_GOTO(ctx, st, done, agree(ctx, mc, st, "Jacobian set-up"));
+
+    /* ---- Jacobian rows of this rank's samples -------------------------- */
+    const double t_jac = ttp_time();
+    {
+        const int64_t chunk = ns / 20 > KERNEL_SAMPLES_PER_BATCH ? ns / 20 : KERNEL_SAMPLES_PER_BATCH;
+        for (int64_t s = 0; s < ns && st == TTP_OK; s += chunk) {
+            const int64_t cnt = s + chunk < ns ? chunk : ns - s;
+            st = ttp_jac_rows(ctx, plan, net, model->w, data->x + (size_t)(lo + s) * (size_t)data->dim,
+                              cnt, G + (size_t)(s * C) * (size_t)K, f0 + (size_t)(lo + s) * C,
+                              u0 + (size_t)(lo + s) * C);
+            if (st != TTP_OK) ttp_error_trace(ctx, __FILE__, __LINE__, __func__);
+            ttp_progress(ctx, "jacobian", (double)(s + cnt) / (double)ns, t_jac);
+        }
+    }
+    TTP_CALL_GOTO(ctx, st, done, agree(ctx, mc, st, "Jacobian"));
+    const double sec_jac = ttp_time() - t_jac;
+
+    /* ---- residual F0 − Y and CE gradient softmax(F0) − onehot ---------- */
+    double en[2] = {0.0, 0.0};
+    {
+        const double *f = f0 + (size_t)lo * C;
+        if (data->y) ttp_loss_eval(TTP_LOSS_CE, f, data->y + lo, NULL, ns, (int)C, grad, NULL);
+        for (int64_t i = 0; i < ns; i++)
+            for (int64_t c = 0; c < C; c++) {
+                const int64_t row = i * C + c;
+                double y = data->y ? (data->y[lo + i] == c ? 1.0 : 0.0)
+                                   : data->targets[(size_t)(lo + i) * data->ntargets + c];
+                double r = f[row] - y;
+                R[row * nrhs] = r;
+                en[0] += r * r;
+                if (nrhs > 1) {
+                    R[row * nrhs + 1] = grad[row];
+                    en[1] += grad[row] * grad[row];
+                }
+            }
+    }
+    /* F0 and u0 whole on every rank (NC values: small next to G). */
+    TTP_CALL_GOTO(ctx, st, done, comm->allreduce_sum(comm, f0, N * C, ctx));
+    TTP_CALL_GOTO(ctx, st, done, comm->allreduce_sum(comm, u0, N * C, ctx));
+    TTP_CALL_GOTO(ctx, st, done, comm->allreduce_sum(comm, en, 2, ctx));
+    free(grad);
+    grad = NULL;
+
+    /* ---- Gram matrix and eigenpairs ------------------------------------ */
+    const double t_gram = ttp_time();
+    TTP_CALL_GOTO(ctx, st, done,
+                  ttp_gram_load(ctx, comm, block, N * C, K, lo * C, nrow, G, nrhs, R, &gram));
+    free(G); /* the block-cyclic copy is all that is needed from here */
+    G = NULL;
+    free(R);
+    R = NULL;
+    ttp_gram_opts go = {opts->top_k, opts->want_vectors, opts->want_theta, opts->side, 0.0, 0};
+    TTP_CALL_GOTO(ctx, st, done, ttp_gram_decompose(ctx, gram, &go, &res));
+    ttp_gram_destroy(&gram);
+    ttp_progress(ctx, "gram+eigen", 1.0, t_gram);
+
+    /* ---- the result ----------------------------------------------------- */
+    k->n = N;
+    k->c = (int)C;
+    k->d = model->ntrainable;
+    k->dproj = K;
+    k->proj = ttp_jac_plan_kind(plan);
+    k->seed = opts->seed;
+    snprintf(k->backend, sizeof k->backend, "%s", ttp_jac_plan_backend(plan));
+    k->side = res.side;
+    k->neig = res.neig;
+    k->trace = res.trace;
+    k->res_energy = en[0];
+    k->grad_energy = data->y ? en[1] : 0.0;
+    k->model_fp = ttp_model_fingerprint(model);
+    k->data_fp = ttp_data_fingerprint(data);
+    snprintf(k->model_path, sizeof k->model_path, "%s", opts->model_path ? opts->model_path : "");
+    snprintf(k->data_path, sizeof k->data_path, "%s", opts->data_path ? opts->data_path : "");
+    k->nranks = P;
+    if (rank == 0) {
+        k->f0 = f0;
+        k->u0 = u0;
+        f0 = u0 = NULL;
+        k->eigval = res.eigval;
+        k->eigvec = res.eigvec;
+        k->theta = res.theta;
+        res.eigval = res.eigvec = res.theta = NULL;
+        TTP_ALLOC(ctx, st, agreed_r, k->p_res, res.neig, "p_res");
+        for (int64_t j = 0; j < res.neig; j++) k->p_res[j] = res.proj[j];
+        if (nrhs > 1) {
+            TTP_ALLOC(ctx, st, agreed_r, k->p_grad, res.neig, "p_grad");
+            for (int64_t j = 0; j < res.neig; j++) k->p_grad[j] = res.proj[res.neig + j];
+        }
+        if (data->y) {
+            TTP_ALLOC(ctx, st, agreed_r, k->labels, N, "labels");
+            memcpy(k->labels, data->y, sizeof *k->labels * (size_t)N);
+        } else {
+            TTP_ALLOC(ctx, st, agreed_r, k->targets, (size_t)N * data->ntargets, "targets");
+            memcpy(k->targets, data->targets, sizeof *k->targets * (size_t)N * data->ntargets);
+            k->ntargets = data->ntargets;
+        }
+    }
+agreed_r:
+    TTP_CALL_GOTO(ctx, st, done, agree(ctx, mc, st, "kernel result"));
+    {
+        /* stage seconds and peak memory: the maximum over ranks */
+        double sec[4] = {sec_jac, res.sec_gram, res.sec_eig, ttp_time() - t_start};
+        int64_t rss = ttp_peak_rss();
+        TTP_MPI(ctx, st, done, MPI_Allreduce(MPI_IN_PLACE, sec, 4, MPI_DOUBLE, MPI_MAX, mc),
+                "MPI_Allreduce of stage seconds");
+        TTP_MPI(ctx, st, done, MPI_Allreduce(MPI_IN_PLACE, &rss, 1, MPI_INT64_T, MPI_MAX, mc),
+                "MPI_Allreduce of peak memory");
+        k->sec_jac = sec[0];
+        k->sec_gram = sec[1];
+        k->sec_eig = sec[2];
+        k->sec_total = sec[3];
+        k->peak_rss_max = rss;
+    }
+    *out = k;
+    k = NULL;
+done:
+    ttp_gram_destroy(&gram);
+    ttp_gram_result_clear(&res);
+    ttp_net_destroy(&net);
+    ttp_jac_plan_destroy(&plan);
+    ttp_kernel_destroy(&k);
+    free(G);
+    free(f0);
+    free(u0);
+    free(R);
+    free(grad);
+    return st;
+}
