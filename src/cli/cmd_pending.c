@@ -10,12 +10,6 @@ static ttp_status pending(ttp_cli *cli, const char *name)
     return TTP_ERR(cli->ctx, TTP_ERR_UNSUPPORTED, "ttpredict %s: not available yet in this build", name);
 }
 
-ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
-{
-    (void)argc, (void)argv;
-    return pending(cli, "predict");
-}
-
 ttp_status ttp_cmd_validate(ttp_cli *cli, int argc, char **argv)
 {
     (void)argc, (void)argv;

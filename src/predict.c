@@ -1,0 +1,807 @@
+/*
+ * predict.c — the prediction pipeline: kernel (distributed), linearized
+ * dynamics and training times (rank 0), wall-clock from timed real steps,
+ * validity diagnostics, fits and extrapolation, and the outputs a person
+ * reads (summary, JSON, NetCDF, Markdown report with SVG plots).
+ */
+#include "ttp_predict.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ttp_gram.h"
+#include "ttp_nc.h"
+#include "ttp_report.h"
+
+void ttp_predict_opts_default(ttp_predict_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    ttp_opt_default(&o->opt);
+    o->proj = TTP_PROJ_EXACT;
+    o->dproj = 0;
+    o->proj_seed = 1;
+    o->backend = "auto";
+    o->block = 64;
+    o->sim.ensemble = 16;
+    o->sim.seed = 0;
+    o->sim.band_lo = 0.05;
+    o->sim.band_hi = 0.95;
+    o->ntt = 1;
+    o->tt[0].kind = TTP_TT_REL;
+    o->tt[0].value = 0.05;
+    o->tt[0].smooth = 1;
+    o->time_reps = 5;
+}
+
+ttp_status ttp_predict_opts_validate(ttp_ctx *ctx, const ttp_predict_opts *o, int64_t n)
+{
+    TTP_CALL(ctx, ttp_opt_validate(ctx, &o->opt, n));
+    if (o->sim.ensemble < 1)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option --ensemble: %d, expected at least 1 trajectory", o->sim.ensemble);
+    if (!(o->sim.band_lo >= 0 && o->sim.band_lo < o->sim.band_hi && o->sim.band_hi <= 1))
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option --band: %g..%g, expected 0 <= lo < hi <= 1", o->sim.band_lo,
+                       o->sim.band_hi);
+    if (o->ntt < 1 || o->ntt > TTP_MAX_TT)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option --tt: %d definitions, expected 1..%d", o->ntt, TTP_MAX_TT);
+    for (int i = 0; i < o->ntt; i++) {
+        const ttp_tt_def *t = &o->tt[i];
+        if (!(t->value > 0) || !isfinite(t->value))
+            return TTP_ERR(ctx, TTP_ERR_ARG, "option --tt: threshold %g of '%s', expected a finite value > 0",
+                           t->value, ttp_tt_kind_str(t->kind));
+        if ((t->kind == TTP_TT_REL || t->kind == TTP_TT_ACC) && t->value > 1)
+            return TTP_ERR(ctx, TTP_ERR_ARG, "option --tt: %s threshold %g, expected a fraction in (0, 1]",
+                           ttp_tt_kind_str(t->kind), t->value);
+        if (t->smooth < 1)
+            return TTP_ERR(ctx, TTP_ERR_ARG, "option --smooth: %d, expected a window of at least 1 step", t->smooth);
+    }
+    if (o->subset < 0 || o->subset > n)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option --subset: %lld, expected 1..%lld (the dataset's size)",
+                       (long long)o->subset, (long long)n);
+    int64_t n0 = o->subset > 0 ? o->subset : n;
+    for (int i = 0; i < o->nextrap; i++)
+        if (o->extrap[i] < n0)
+            return TTP_ERR(ctx, TTP_ERR_ARG,
+                           "option --extrapolate: N' = %lld is smaller than the %lld samples the kernel is "
+                           "computed on; extrapolation only goes to larger datasets",
+                           (long long)o->extrap[i], (long long)n0);
+    if (o->top_k < 0) return TTP_ERR(ctx, TTP_ERR_ARG, "option --top-k: %lld, expected >= 0", (long long)o->top_k);
+    if (o->time_reps < 0) return TTP_ERR(ctx, TTP_ERR_ARG, "option --time-steps: %d, expected >= 0", o->time_reps);
+    return TTP_OK;
+}
+
+static void pred_curve_clear(ttp_pred_curve *c)
+{
+    ttp_curves_destroy(&c->curves);
+}
+
+void ttp_prediction_destroy(ttp_prediction **pp)
+{
+    ttp_prediction *p = pp ? *pp : NULL;
+    if (p == NULL) return;
+    pred_curve_clear(&p->main);
+    for (int i = 0; i < p->nextrap; i++) pred_curve_clear(&p->extrap[i]);
+    ttp_kernel_destroy(&p->kernel);
+    free(p);
+    *pp = NULL;
+}
+
+/* ---- training times with their band ------------------------------------ */
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Quantile q of sorted values (nearest rank). */
+static int64_t quantile_i64(const int64_t *v, int n, double q)
+{
+    int i = (int)floor(q * (n - 1) + 0.5);
+    if (i < 0) i = 0;
+    if (i >= n) i = n - 1;
+    return v[i];
+}
+
+/*
+ * The headline time is that of the ensemble's mean curve (what the loss
+ * curve in the report shows); the band is the quantiles of the members'
+ * own times.  A member that never meets the criterion within T counts as
+ * T + 1 ("later than the budget") so that it widens the band honestly.
+ */
+static void training_times(const ttp_curves *cv, const ttp_predict_opts *o, ttp_pred_curve *pc)
+{
+    int64_t T = cv->steps;
+    pc->ntt = o->ntt;
+    int M = cv->members;
+    int64_t *t = malloc(sizeof *t * (size_t)(M > 0 ? M : 1));
+    for (int i = 0; i < o->ntt; i++) {
+        ttp_tt_result *r = &pc->tt[i];
+        r->def = o->tt[i];
+        r->steps = ttp_ttime(&o->tt[i], cv->loss, cv->acc, T);
+        r->lo = r->hi = r->steps;
+        if (M > 1 && cv->member_loss && t) {
+            for (int m = 0; m < M; m++) {
+                int64_t s = ttp_ttime(&o->tt[i], cv->member_loss + (size_t)m * (T + 1),
+                                      cv->member_acc ? cv->member_acc + (size_t)m * (T + 1) : NULL, T);
+                t[m] = s < 0 ? T + 1 : s;
+            }
+            qsort(t, (size_t)M, sizeof *t, cmp_i64);
+            r->lo = quantile_i64(t, M, o->sim.band_lo);
+            r->hi = quantile_i64(t, M, o->sim.band_hi);
+            if (r->lo > T) r->lo = -1;
+            if (r->hi > T) r->hi = -1;
+        }
+    }
+    free(t);
+}
+
+static void wall_clock(ttp_pred_curve *pc, double sps)
+{
+    const ttp_tt_result *r = &pc->tt[0];
+    pc->wall = r->steps >= 0 ? (double)r->steps * sps : NAN;
+    pc->wall_lo = r->lo >= 0 ? (double)r->lo * sps : NAN;
+    pc->wall_hi = r->hi >= 0 ? (double)r->hi * sps : NAN;
+}
+
+/* ---- validity ----------------------------------------------------------- */
+
+/*
+ * The linearized dynamics are a faithful model of fine-tuning only while
+ * the linear model itself is stable: GD on a quadratic with curvature κ·μ
+ * diverges once η_eff·κ·μ_max > 2 (κ = 1 for MSE, at most ½ for cross-
+ * entropy; η_eff = η/(1 − m) with momentum).  Past that the real network
+ * may still converge (the "catapult" regime) while the prediction is
+ * meaningless, so the result says so wherever it is shown.
+ */
+static void diagnose(ttp_prediction *p, const ttp_predict_opts *o)
+{
+    double kappa = o->opt.loss == TTP_LOSS_MSE ? 1.0 : 0.5;
+    double eta_eff = o->opt.lr / (1.0 - o->opt.momentum);
+    p->stability = eta_eff * kappa * p->mu_max / 2.0;
+    p->valid = 1;
+    p->warning[0] = '\0';
+    if (p->stability > 1.0) {
+        p->valid = 0;
+        snprintf(p->warning, sizeof p->warning,
+                 "outside the method's regime: eta_eff*kappa*mu_max = %.3g > 2 (eta_eff = %.3g, mu_max of "
+                 "Theta/N = %.4g, kappa = %.2g for %s). The linearized model diverges here while the real "
+                 "network may still converge; the predicted time is not meaningful. Learning rates below "
+                 "%.3g are inside the regime.",
+                 2.0 * p->stability, eta_eff, p->mu_max, kappa, ttp_loss_str(o->opt.loss),
+                 2.0 * (1.0 - o->opt.momentum) / (kappa * p->mu_max));
+    } else if (p->stability > 0.5) {
+        snprintf(p->warning, sizeof p->warning,
+                 "close to the stability limit: eta_eff*kappa*mu_max = %.3g (limit 2); predictions degrade "
+                 "as the limit nears", 2.0 * p->stability);
+    }
+    int64_t T = o->opt.steps;
+    if (p->main.curves && !isfinite(p->main.curves->loss[T]) && p->valid) {
+        p->valid = 0;
+        snprintf(p->warning, sizeof p->warning, "the simulated loss diverged before step %lld", (long long)T);
+    }
+}
+
+/* ---- the rank-0 part ---------------------------------------------------- */
+
+static ttp_status simulate_measured(ttp_ctx *ctx, const ttp_kernel *k, const ttp_predict_opts *o,
+                                    ttp_pred_curve *pc)
+{
+    ttp_theta th;
+    memset(&th, 0, sizeof th);
+    th.n = k->n;
+    th.c = k->c;
+    if (k->theta) {
+        th.dense = k->theta;
+    } else if (k->eigvec) {
+        th.k = k->neig;
+        th.vecs = k->eigvec;
+        th.vals = k->eigval;
+    } else {
+        return TTP_ERR(ctx, TTP_ERR_ARG,
+                       "the kernel holds neither Theta nor its eigenvectors, which the simulation of "
+                       "%s needs; rebuild it with 'ttpredict kernel --vectors'",
+                       ttp_opt_batch(&o->opt, k->n) < k->n ? "SGD" : "these dynamics");
+    }
+    ttp_sim_problem prob = {&th, k->n, k->c, k->f0, k->u0, k->labels, k->targets};
+    ttp_sim_opts so = o->sim;
+    if (ttp_opt_batch(&o->opt, k->n) >= k->n) so.ensemble = 1; /* GD is deterministic */
+    TTP_CALL(ctx, ttp_sim_run(ctx, &prob, &o->opt, &so, &pc->curves));
+    pc->n = k->n;
+    pc->extrapolated = 0;
+    return TTP_OK;
+}
+
+/* Spectrum-only prediction at n1 from the fitted power laws (DESIGN.md §4). */
+static ttp_status simulate_extrapolated(ttp_ctx *ctx, const ttp_kernel *k, ttp_prediction *p,
+                                        const ttp_predict_opts *o, int64_t n1, ttp_pred_curve *pc)
+{
+    ttp_status st = TTP_OK;
+    int64_t n0 = k->n, K = k->neig;
+    double *mu = NULL, *p2n = NULL, *mu1 = NULL, *p2n1 = NULL, *pvec = NULL;
+    int64_t k1 = 0;
+    const double *pk = o->opt.loss == TTP_LOSS_MSE ? k->p_res : k->p_grad;
+    double energy = o->opt.loss == TTP_LOSS_MSE ? k->res_energy : k->grad_energy;
+    if (pk == NULL)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "the kernel holds no projections of the initial %s",
+                       o->opt.loss == TTP_LOSS_MSE ? "residual" : "loss gradient");
+    TTP_ALLOC(ctx, st, done, mu, K, "spectrum");
+    TTP_ALLOC(ctx, st, done, p2n, K, "residual energies");
+    double kept = 0;
+    for (int64_t i = 0; i < K; i++) {
+        mu[i] = k->eigval[i] / (double)n0;
+        p2n[i] = pk[i] * pk[i] / (double)n0;
+        kept += pk[i] * pk[i];
+    }
+    /* The fitted tail carries the residual energy the kept modes miss, up
+     * to the rank bound of Θ (D′); what still does not fit stays a floor. */
+    TTP_CALL_GOTO(ctx, st, done,
+                  ttp_fit_extrapolate(ctx, mu, p2n, K, energy / (double)n0, n0, k->c, n1, k->dproj, &p->fit_mu,
+                                      &p->fit_p, &mu1, &p2n1, &k1));
+    double held = 0;
+    for (int64_t i = 0; i < k1; i++) held += p2n1[i];
+    double rest = fmax(0.0, energy / (double)n0 - held) / 2.0;
+    (void)kept;
+    TTP_ALLOC(ctx, st, done, pvec, k1, "projections");
+    for (int64_t i = 0; i < k1; i++) pvec[i] = sqrt(p2n1[i] * (double)n1);
+    pc->n = n1;
+    pc->extrapolated = 1;
+    if (o->opt.loss == TTP_LOSS_MSE && ttp_opt_batch(&o->opt, n1) >= n1 && o->opt.momentum == 0 && o->opt.wd == 0) {
+        TTP_CALL_GOTO(ctx, st, done, ttp_curves_create(ctx, o->opt.steps, 1, &pc->curves));
+        TTP_CALL_GOTO(ctx, st, done,
+                      ttp_sim_gd_mse_closed(ctx, mu1, pvec, k1, n1, o->opt.lr, o->opt.steps, rest, pc->curves->loss));
+        for (int64_t t = 0; t <= o->opt.steps; t++) {
+            pc->curves->loss_lo[t] = pc->curves->loss_hi[t] = pc->curves->loss[t];
+            pc->curves->acc[t] = pc->curves->acc_lo[t] = pc->curves->acc_hi[t] = NAN;
+        }
+    } else {
+        TTP_CALL_GOTO(ctx, st, done, ttp_sim_sde(ctx, mu1, pvec, k1, n1, k->c, &o->opt, &o->sim, rest, 1.0, &pc->curves));
+    }
+done:
+    free(mu);
+    free(p2n);
+    free(mu1);
+    free(p2n1);
+    free(pvec);
+    return st;
+}
+
+static ttp_status fit_spectrum(ttp_ctx *ctx, const ttp_kernel *k, ttp_prediction *p,
+                               const ttp_predict_opts *o)
+{
+    ttp_status st = TTP_OK;
+    double *mu = NULL, *p2n = NULL;
+    const double *pk = o->opt.loss == TTP_LOSS_MSE ? k->p_res : k->p_grad;
+    TTP_ALLOC(ctx, st, done, mu, k->neig, "spectrum");
+    TTP_ALLOC(ctx, st, done, p2n, k->neig, "residual energies");
+    for (int64_t i = 0; i < k->neig; i++) {
+        mu[i] = k->eigval[i] / (double)k->n;
+        p2n[i] = pk ? pk[i] * pk[i] / (double)k->n : 0.0;
+    }
+    TTP_CALL_GOTO(ctx, st, done, ttp_fit_powerlaw_auto(ctx, mu, k->neig, &p->fit_mu));
+    TTP_CALL_GOTO(ctx, st, done, ttp_fit_powerlaw_auto(ctx, p2n, k->neig, &p->fit_p));
+    p->have_fit = 1;
+done:
+    free(mu);
+    free(p2n);
+    return st;
+}
+
+ttp_status ttp_predict_from_kernel(ttp_ctx *ctx, const ttp_kernel *k, const ttp_predict_opts *o,
+                                   int64_t n_target, double sec_per_step, ttp_prediction **out)
+{
+    ttp_status st = TTP_OK;
+    ttp_prediction *p = NULL;
+    double t0 = ttp_time();
+    TTP_ALLOC(ctx, st, fail, p, 1, "prediction");
+    p->n = n_target > 0 ? n_target : k->n;
+    p->n_kernel = k->n;
+    p->c = k->c;
+    p->d = k->d;
+    p->dproj = k->dproj;
+    p->sec_per_step = sec_per_step;
+    p->mu_max = k->neig > 0 ? k->eigval[0] / (double)k->n : 0.0;
+    p->nranks = k->nranks;
+
+    int need_fit = p->n != k->n || o->nextrap > 0;
+    if (need_fit) TTP_CALL_GOTO(ctx, st, fail, fit_spectrum(ctx, k, p, o));
+    if (p->n == k->n) {
+        TTP_CALL_GOTO(ctx, st, fail, simulate_measured(ctx, k, o, &p->main));
+    } else {
+        TTP_CALL_GOTO(ctx, st, fail, simulate_extrapolated(ctx, k, p, o, p->n, &p->main));
+    }
+    training_times(p->main.curves, o, &p->main);
+    wall_clock(&p->main, sec_per_step);
+    for (int i = 0; i < o->nextrap; i++) {
+        TTP_CALL_GOTO(ctx, st, fail, simulate_extrapolated(ctx, k, p, o, o->extrap[i], &p->extrap[i]));
+        p->nextrap = i + 1;
+        training_times(p->extrap[i].curves, o, &p->extrap[i]);
+        wall_clock(&p->extrap[i], sec_per_step);
+    }
+    diagnose(p, o);
+    p->sec_sim = ttp_time() - t0;
+    *out = p;
+    return TTP_OK;
+fail:
+    ttp_prediction_destroy(&p);
+    return st;
+}
+
+/* ---- the collective pipeline ------------------------------------------- */
+
+ttp_status ttp_predict_run(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model,
+                           const ttp_data *data, const ttp_predict_opts *o, ttp_prediction **out)
+{
+    ttp_status st = TTP_OK;
+    ttp_data *sub = NULL;
+    ttp_kernel *k = NULL;
+    ttp_prediction *p = NULL;
+    double t0 = ttp_time(), sps = NAN;
+
+    /* Everything that can be checked is checked before the heavy stages. */
+    TTP_CALL_GOTO(ctx, st, done, ttp_predict_opts_validate(ctx, o, data->n));
+    TTP_CALL_GOTO(ctx, st, done, ttp_train_check(ctx, model, data, o->opt.loss));
+    const ttp_data *kdata = data;
+    if (o->subset > 0 && o->subset < data->n) {
+        TTP_CALL_GOTO(ctx, st, done, ttp_data_take(ctx, data, o->subset, &sub));
+        kdata = sub;
+    }
+
+    double tk = ttp_time();
+    if (o->kernel_in) {
+        if (comm->rank == 0) {
+            TTP_CALL_GOTO(ctx, st, done, ttp_kernel_read(ctx, o->kernel_in, &k));
+            TTP_CALL_GOTO(ctx, st, done, ttp_kernel_check_provenance(ctx, k, model, kdata));
+        }
+    } else {
+        ttp_kernel_opts ko;
+        ttp_kernel_opts_default(&ko);
+        ko.proj = o->proj;
+        ko.dproj = o->dproj;
+        ko.seed = o->proj_seed;
+        ko.backend = o->backend;
+        ko.block = o->block;
+        ko.top_k = o->top_k;
+        ko.want_vectors = 1;
+        ko.model_path = o->model_path;
+        ko.data_path = o->data_path;
+        TTP_CALL_GOTO(ctx, st, done, ttp_kernel_build(ctx, comm, model, kdata, &ko, &k));
+        if (comm->rank == 0 && o->kernel_out)
+            TTP_CALL_GOTO(ctx, st, done, ttp_kernel_write(ctx, o->kernel_out, k));
+    }
+    double sec_kernel = ttp_time() - tk;
+
+    double tt = ttp_time();
+    if (o->time_reps > 0)
+        TTP_CALL_GOTO(ctx, st, done, ttp_train_time_step(ctx, comm, model, data, &o->opt, o->time_reps, &sps));
+    double sec_timing = ttp_time() - tt;
+
+    if (comm->rank == 0) {
+        TTP_CALL_GOTO(ctx, st, done, ttp_predict_from_kernel(ctx, k, o, data->n, sps, &p));
+        p->kernel = k;
+        k = NULL;
+    } else {
+        TTP_ALLOC(ctx, st, done, p, 1, "prediction");
+        p->n = data->n;
+    }
+    p->sec_kernel = sec_kernel;
+    p->sec_timing = sec_timing;
+    p->nranks = comm->size;
+    p->seconds = ttp_time() - t0;
+    *out = p;
+    p = NULL;
+done:
+    ttp_prediction_destroy(&p);
+    ttp_kernel_destroy(&k);
+    ttp_data_destroy(&sub);
+    return st;
+}
+
+/* ---- outputs ------------------------------------------------------------- */
+
+static void describe_tt(const ttp_tt_def *t, char *buf, size_t len)
+{
+    switch (t->kind) {
+    case TTP_TT_EPS: snprintf(buf, len, "|L_t - L_T| < %g (mean loss)", t->value); break;
+    case TTP_TT_REL: snprintf(buf, len, "L_t - L_T <= %g (L_0 - L_T)", t->value); break;
+    case TTP_TT_LOSS: snprintf(buf, len, "L_t <= %g", t->value); break;
+    case TTP_TT_ACC: snprintf(buf, len, "accuracy >= %g", t->value); break;
+    default: snprintf(buf, len, "?"); break;
+    }
+    if (t->smooth > 1) {
+        size_t u = strlen(buf);
+        snprintf(buf + u, len - u, ", smoothed over %d steps", t->smooth);
+    }
+}
+
+static void fmt_steps(int64_t s, int64_t T, char *buf, size_t len)
+{
+    if (s < 0) snprintf(buf, len, "> %lld", (long long)T);
+    else snprintf(buf, len, "%lld", (long long)s);
+}
+
+static const char *optimizer_name(const ttp_opt *o, int64_t n)
+{
+    int sgd = ttp_opt_batch(o, n) < n;
+    if (o->momentum > 0) return o->nesterov ? (sgd ? "SGD+Nesterov" : "GD+Nesterov") : (sgd ? "SGD+momentum" : "GD+momentum");
+    return sgd ? "SGD" : "GD";
+}
+
+void ttp_predict_print(FILE *f, const ttp_prediction *p, const ttp_predict_opts *o)
+{
+    const ttp_opt *op = &o->opt;
+    int64_t T = op->steps;
+    const ttp_curves *cv = p->main.curves;
+    char a[64], b[64], c[64], def[160];
+    fprintf(f, "ttpredict predict: %lld samples x %d outputs, D = %lld trainable weights", (long long)p->n, p->c,
+            (long long)p->d);
+    if (p->dproj != p->d) fprintf(f, ", projected to D' = %lld (%s)", (long long)p->dproj, ttp_proj_kind_str(o->proj));
+    fprintf(f, ", %d rank(s)\n", p->nranks);
+    fprintf(f, "  optimizer   %s, lr %g, batch %lld, momentum %g, weight decay %g, %s loss, T = %lld steps\n",
+            optimizer_name(op, p->n), op->lr, (long long)ttp_opt_batch(op, p->n), op->momentum, op->wd,
+            ttp_loss_str(op->loss), (long long)T);
+    if (p->n != p->n_kernel)
+        fprintf(f, "  kernel      on %lld of the %lld samples; spectrum extrapolated by power laws\n",
+                (long long)p->n_kernel, (long long)p->n);
+    fprintf(f, "  spectrum    mu_max(Theta/N) = %.5g, stability eta_eff*kappa*mu_max = %.3g (limit 2)\n", p->mu_max,
+            2.0 * p->stability);
+    for (int i = 0; i < p->main.ntt; i++) {
+        const ttp_tt_result *r = &p->main.tt[i];
+        describe_tt(&r->def, def, sizeof def);
+        fmt_steps(r->steps, T, a, sizeof a);
+        fmt_steps(r->lo, T, b, sizeof b);
+        fmt_steps(r->hi, T, c, sizeof c);
+        fprintf(f, "  %s %s steps  [%g-%g%% band: %s .. %s]   (%s)\n", i == 0 ? "TRAINING TIME" : "  also       ", a,
+                100 * o->sim.band_lo, 100 * o->sim.band_hi, b, c, def);
+    }
+    if (cv) {
+        fprintf(f, "  loss        %.5g -> %.5g at step %lld (band %.5g .. %.5g)\n", cv->loss[0], cv->loss[T],
+                (long long)T, cv->loss_lo[T], cv->loss_hi[T]);
+        if (isfinite(cv->acc[0]))
+            fprintf(f, "  accuracy    %.4f -> %.4f at step %lld\n", cv->acc[0], cv->acc[T], (long long)T);
+    }
+    if (isfinite(p->sec_per_step))
+        fprintf(f, "  wall-clock  %.3g s predicted [%.3g .. %.3g] at %.4g s/step (measured: batch %lld, %d rank(s))\n",
+                p->main.wall, p->main.wall_lo, p->main.wall_hi, p->sec_per_step,
+                (long long)ttp_opt_batch(op, p->n), p->nranks);
+    for (int i = 0; i < p->nextrap; i++) {
+        const ttp_pred_curve *e = &p->extrap[i];
+        fmt_steps(e->tt[0].steps, T, a, sizeof a);
+        fmt_steps(e->tt[0].lo, T, b, sizeof b);
+        fmt_steps(e->tt[0].hi, T, c, sizeof c);
+        fprintf(f, "  N' = %-7lld %s steps [%s .. %s], final loss %.5g, wall-clock %.3g s\n", (long long)e->n, a, b, c,
+                e->curves->loss[T], e->wall);
+    }
+    if (p->have_fit)
+        fprintf(f, "  fits        mu_k ~ %.3g k^-%.3f (+-%.3f, modes %lld-%lld, R2 %.4f);  p_k^2/N ~ %.3g k^-%.3f (+-%.3f)\n",
+                p->fit_mu.a, p->fit_mu.alpha, p->fit_mu.alpha_err, (long long)p->fit_mu.k_lo, (long long)p->fit_mu.k_hi,
+                p->fit_mu.r2, p->fit_p.a, p->fit_p.alpha, p->fit_p.alpha_err);
+    fprintf(f, "  cost        %.2f s (kernel %.2f, dynamics %.2f, step timing %.2f)\n", p->seconds, p->sec_kernel,
+            p->sec_sim, p->sec_timing);
+    if (p->warning[0]) fprintf(f, "  WARNING     %s\n", p->warning);
+}
+
+static void json_tt(ttp_json *j, const ttp_pred_curve *pc)
+{
+    ttp_json_begin_array(j, "training_times");
+    for (int i = 0; i < pc->ntt; i++) {
+        char def[160];
+        describe_tt(&pc->tt[i].def, def, sizeof def);
+        ttp_json_begin_object(j, NULL);
+        ttp_json_str(j, "kind", ttp_tt_kind_str(pc->tt[i].def.kind));
+        ttp_json_num(j, "threshold", pc->tt[i].def.value);
+        ttp_json_int(j, "smooth", pc->tt[i].def.smooth);
+        ttp_json_str(j, "definition", def);
+        ttp_json_int(j, "steps", pc->tt[i].steps);
+        ttp_json_int(j, "steps_lo", pc->tt[i].lo);
+        ttp_json_int(j, "steps_hi", pc->tt[i].hi);
+        ttp_json_end_object(j);
+    }
+    ttp_json_end_array(j);
+}
+
+static void json_fit(ttp_json *j, const char *key, const ttp_powerlaw *f)
+{
+    ttp_json_begin_object(j, key);
+    ttp_json_num(j, "a", f->a);
+    ttp_json_num(j, "alpha", f->alpha);
+    ttp_json_num(j, "alpha_err", f->alpha_err);
+    ttp_json_num(j, "a_err", f->a_err);
+    ttp_json_num(j, "r2", f->r2);
+    ttp_json_num(j, "rms_log_resid", f->rms_log_resid);
+    ttp_json_int(j, "k_lo", f->k_lo);
+    ttp_json_int(j, "k_hi", f->k_hi);
+    ttp_json_bool(j, "ok", f->ok);
+    ttp_json_str(j, "note", f->note);
+    ttp_json_end_object(j);
+}
+
+ttp_status ttp_predict_write_json(ttp_ctx *ctx, const char *path, const ttp_prediction *p, const ttp_predict_opts *o)
+{
+    ttp_json *j = NULL;
+    int64_t T = o->opt.steps;
+    const ttp_curves *cv = p->main.curves;
+    TTP_CALL(ctx, ttp_json_open(ctx, path, &j));
+    ttp_json_int(j, "tt_steps", p->main.tt[0].steps);
+    ttp_json_int(j, "tt_steps_lo", p->main.tt[0].lo);
+    ttp_json_int(j, "tt_steps_hi", p->main.tt[0].hi);
+    ttp_json_num(j, "final_loss", cv->loss[T]);
+    ttp_json_num(j, "final_loss_lo", cv->loss_lo[T]);
+    ttp_json_num(j, "final_loss_hi", cv->loss_hi[T]);
+    ttp_json_num(j, "final_accuracy", cv->acc[T]);
+    ttp_json_num(j, "wall_seconds_predicted", p->main.wall);
+    ttp_json_num(j, "wall_seconds_lo", p->main.wall_lo);
+    ttp_json_num(j, "wall_seconds_hi", p->main.wall_hi);
+    ttp_json_num(j, "seconds_per_step", p->sec_per_step);
+    ttp_json_num(j, "seconds", p->seconds);
+    ttp_json_num(j, "seconds_kernel", p->sec_kernel);
+    ttp_json_num(j, "seconds_dynamics", p->sec_sim);
+    ttp_json_num(j, "seconds_step_timing", p->sec_timing);
+    ttp_json_bool(j, "valid", p->valid);
+    ttp_json_str(j, "warning", p->warning);
+    ttp_json_num(j, "stability", 2.0 * p->stability);
+    ttp_json_num(j, "mu_max", p->mu_max);
+    ttp_json_int(j, "n", p->n);
+    ttp_json_int(j, "n_kernel", p->n_kernel);
+    ttp_json_int(j, "c", p->c);
+    ttp_json_int(j, "d", p->d);
+    ttp_json_int(j, "dproj", p->dproj);
+    ttp_json_int(j, "ranks", p->nranks);
+    ttp_json_begin_object(j, "settings");
+    ttp_json_str(j, "optimizer", optimizer_name(&o->opt, p->n));
+    ttp_json_str(j, "loss", ttp_loss_str(o->opt.loss));
+    ttp_json_num(j, "lr", o->opt.lr);
+    ttp_json_int(j, "batch", ttp_opt_batch(&o->opt, p->n));
+    ttp_json_num(j, "momentum", o->opt.momentum);
+    ttp_json_bool(j, "nesterov", o->opt.nesterov);
+    ttp_json_num(j, "weight_decay", o->opt.wd);
+    ttp_json_int(j, "steps", T);
+    ttp_json_int(j, "seed", (int64_t)o->opt.seed);
+    ttp_json_int(j, "ensemble", o->sim.ensemble);
+    ttp_json_str(j, "projection", ttp_proj_kind_str(o->proj));
+    ttp_json_str(j, "model", o->model_path ? o->model_path : "");
+    ttp_json_str(j, "data", o->data_path ? o->data_path : "");
+    ttp_json_end_object(j);
+    json_tt(j, &p->main);
+    if (p->have_fit) {
+        json_fit(j, "fit_eigenvalues", &p->fit_mu);
+        json_fit(j, "fit_residual_energy", &p->fit_p);
+    }
+    if (p->nextrap > 0) {
+        ttp_json_begin_array(j, "extrapolation");
+        for (int i = 0; i < p->nextrap; i++) {
+            const ttp_pred_curve *e = &p->extrap[i];
+            ttp_json_begin_object(j, NULL);
+            ttp_json_int(j, "n", e->n);
+            ttp_json_int(j, "tt_steps", e->tt[0].steps);
+            ttp_json_int(j, "tt_steps_lo", e->tt[0].lo);
+            ttp_json_int(j, "tt_steps_hi", e->tt[0].hi);
+            ttp_json_num(j, "final_loss", e->curves->loss[T]);
+            ttp_json_num(j, "wall_seconds_predicted", e->wall);
+            json_tt(j, e);
+            ttp_json_end_object(j);
+        }
+        ttp_json_end_array(j);
+    }
+    ttp_json_nums(j, "loss", cv->loss, T + 1);
+    ttp_json_nums(j, "loss_lo", cv->loss_lo, T + 1);
+    ttp_json_nums(j, "loss_hi", cv->loss_hi, T + 1);
+    ttp_json_nums(j, "accuracy", cv->acc, T + 1);
+    return ttp_json_close(ctx, &j);
+}
+
+ttp_status ttp_predict_write_nc(ttp_ctx *ctx, const char *path, const ttp_prediction *p, const ttp_predict_opts *o)
+{
+    ttp_status st = TTP_OK;
+    char tmp[2100];
+    int nc = -1, dstep, dtt, deig = -1, dex = -1;
+    int64_t T = o->opt.steps;
+    const ttp_curves *cv = p->main.curves;
+    const ttp_kernel *k = p->kernel;
+    ttp_tmpname(path, tmp, sizeof tmp);
+    TTP_NC(ctx, st, fail, nc_create(tmp, NC_CLOBBER | NC_NETCDF4, &nc), "cannot create result file '%s'", path);
+    TTP_NC(ctx, st, fail, nc_put_att_text(nc, NC_GLOBAL, "ttp_kind", 10, "prediction"), "writing '%s'", path);
+    TTP_NC(ctx, st, fail, nc_put_att_text(nc, NC_GLOBAL, "optimizer", strlen(optimizer_name(&o->opt, p->n)),
+                                          optimizer_name(&o->opt, p->n)), "writing '%s'", path);
+    TTP_NC(ctx, st, fail, nc_put_att_text(nc, NC_GLOBAL, "loss", strlen(ttp_loss_str(o->opt.loss)), ttp_loss_str(o->opt.loss)),
+           "writing '%s'", path);
+    const char *mp = o->model_path ? o->model_path : "", *dp = o->data_path ? o->data_path : "";
+    TTP_NC(ctx, st, fail, nc_put_att_text(nc, NC_GLOBAL, "model", strlen(mp), mp), "writing '%s'", path);
+    TTP_NC(ctx, st, fail, nc_put_att_text(nc, NC_GLOBAL, "data", strlen(dp), dp), "writing '%s'", path);
+    TTP_NC(ctx, st, fail, nc_put_att_text(nc, NC_GLOBAL, "warning", strlen(p->warning), p->warning), "writing '%s'", path);
+    struct { const char *name; double v; } sattr[] = {
+        {"lr", o->opt.lr}, {"batch", (double)ttp_opt_batch(&o->opt, p->n)}, {"momentum", o->opt.momentum},
+        {"nesterov", o->opt.nesterov}, {"weight_decay", o->opt.wd}, {"steps", (double)T}, {"seed", (double)o->opt.seed},
+        {"ensemble", o->sim.ensemble}, {"band_lo", o->sim.band_lo}, {"band_hi", o->sim.band_hi},
+        {"n", (double)p->n}, {"n_kernel", (double)p->n_kernel}, {"c", p->c}, {"d", (double)p->d}, {"dproj", (double)p->dproj},
+        {"mu_max", p->mu_max}, {"stability", 2.0 * p->stability}, {"valid", p->valid},
+        {"seconds_per_step", p->sec_per_step}, {"wall_seconds_predicted", p->main.wall}, {"seconds", p->seconds},
+    };
+    for (size_t i = 0; i < sizeof sattr / sizeof sattr[0]; i++)
+        TTP_NC(ctx, st, fail, nc_put_att_double(nc, NC_GLOBAL, sattr[i].name, NC_DOUBLE, 1, &sattr[i].v),
+               "writing attribute %s of '%s'", sattr[i].name, path);
+    TTP_NC(ctx, st, fail, nc_def_dim(nc, "step", (size_t)T + 1, &dstep), "writing '%s'", path);
+    TTP_NC(ctx, st, fail, nc_def_dim(nc, "tt", (size_t)p->main.ntt, &dtt), "writing '%s'", path);
+    if (k && k->neig > 0) TTP_NC(ctx, st, fail, nc_def_dim(nc, "mode", (size_t)k->neig, &deig), "writing '%s'", path);
+    if (p->nextrap > 0) TTP_NC(ctx, st, fail, nc_def_dim(nc, "extrapolation", (size_t)p->nextrap, &dex), "writing '%s'", path);
+    const char *cname[6] = {"loss", "loss_lo", "loss_hi", "accuracy", "accuracy_lo", "accuracy_hi"};
+    const double *cdat[6] = {cv->loss, cv->loss_lo, cv->loss_hi, cv->acc, cv->acc_lo, cv->acc_hi};
+    int vid[6], vtt[3], veig = -1, vex = -1, vexl = -1, vextt = -1;
+    for (int i = 0; i < 6; i++)
+        TTP_NC(ctx, st, fail, nc_def_var(nc, cname[i], NC_DOUBLE, 1, &dstep, &vid[i]), "defining %s in '%s'", cname[i], path);
+    const char *tname[3] = {"tt_steps", "tt_steps_lo", "tt_steps_hi"};
+    for (int i = 0; i < 3; i++)
+        TTP_NC(ctx, st, fail, nc_def_var(nc, tname[i], NC_INT64, 1, &dtt, &vtt[i]), "defining %s in '%s'", tname[i], path);
+    if (deig >= 0)
+        TTP_NC(ctx, st, fail, nc_def_var(nc, "eigenvalue_over_n", NC_DOUBLE, 1, &deig, &veig), "defining eigenvalues in '%s'", path);
+    if (dex >= 0) {
+        int dims[2] = {dex, dstep};
+        TTP_NC(ctx, st, fail, nc_def_var(nc, "extrapolation_n", NC_INT64, 1, &dex, &vex), "writing '%s'", path);
+        TTP_NC(ctx, st, fail, nc_def_var(nc, "extrapolation_tt_steps", NC_INT64, 1, &dex, &vextt), "writing '%s'", path);
+        TTP_NC(ctx, st, fail, nc_def_var(nc, "extrapolation_loss", NC_DOUBLE, 2, dims, &vexl), "writing '%s'", path);
+    }
+    TTP_NC(ctx, st, fail, nc_enddef(nc), "writing '%s'", path);
+    for (int i = 0; i < 6; i++)
+        TTP_NC(ctx, st, fail, nc_put_var_double(nc, vid[i], cdat[i]), "writing %s to '%s'", cname[i], path);
+    for (int i = 0; i < p->main.ntt; i++) {
+        size_t idx = (size_t)i;
+        long long v[3] = {p->main.tt[i].steps, p->main.tt[i].lo, p->main.tt[i].hi};
+        for (int q = 0; q < 3; q++)
+            TTP_NC(ctx, st, fail, nc_put_var1_longlong(nc, vtt[q], &idx, &v[q]), "writing %s to '%s'", tname[q], path);
+    }
+    if (veig >= 0)
+        for (int64_t i = 0; i < k->neig; i++) {
+            size_t idx = (size_t)i;
+            double v = k->eigval[i] / (double)k->n;
+            TTP_NC(ctx, st, fail, nc_put_var1_double(nc, veig, &idx, &v), "writing eigenvalues to '%s'", path);
+        }
+    for (int i = 0; i < p->nextrap; i++) {
+        size_t idx = (size_t)i, start[2] = {(size_t)i, 0}, count[2] = {1, (size_t)T + 1};
+        long long nn = p->extrap[i].n, ts = p->extrap[i].tt[0].steps;
+        TTP_NC(ctx, st, fail, nc_put_var1_longlong(nc, vex, &idx, &nn), "writing '%s'", path);
+        TTP_NC(ctx, st, fail, nc_put_var1_longlong(nc, vextt, &idx, &ts), "writing '%s'", path);
+        TTP_NC(ctx, st, fail, nc_put_vara_double(nc, vexl, start, count, p->extrap[i].curves->loss), "writing '%s'", path);
+    }
+    TTP_NC(ctx, st, fail, nc_close(nc), "closing '%s'", path);
+    nc = -1;
+    return ttp_commit_file(ctx, tmp, path);
+fail:
+    if (nc >= 0) nc_close(nc);
+    remove(tmp);
+    return st;
+}
+
+static const char *const palette[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"};
+
+ttp_status ttp_predict_write_report(ttp_ctx *ctx, const char *dir, const ttp_prediction *p, const ttp_predict_opts *o)
+{
+    ttp_status st = TTP_OK;
+    char path[4096], tmp[4200], def[160], a[64], b[64], c[64];
+    int64_t T = o->opt.steps;
+    const ttp_curves *cv = p->main.curves;
+    const ttp_kernel *k = p->kernel;
+    double *steps = NULL, *kx = NULL, *mu = NULL, *fit = NULL;
+    FILE *f = NULL;
+    TTP_CALL(ctx, ttp_mkdir(ctx, dir));
+    TTP_ALLOC(ctx, st, done, steps, T + 1, "report axis");
+    for (int64_t t = 0; t <= T; t++) steps[t] = (double)t;
+
+    /* 1. the predicted loss curve with its band (and extrapolations) */
+    ttp_series s[1 + TTP_MAX_EXTRAP];
+    memset(s, 0, sizeof s);
+    int ns = 0;
+    s[ns++] = (ttp_series){"predicted loss (mean, band)", steps, cv->loss, cv->loss_lo, cv->loss_hi, T + 1, palette[0], 0, 0};
+    char labels[TTP_MAX_EXTRAP][64];
+    for (int i = 0; i < p->nextrap && ns < 1 + TTP_MAX_EXTRAP; i++) {
+        snprintf(labels[i], sizeof labels[i], "extrapolated to N' = %lld", (long long)p->extrap[i].n);
+        s[ns++] = (ttp_series){labels[i], steps, p->extrap[i].curves->loss, NULL, NULL, T + 1, palette[1 + i % 5], 1, 0};
+    }
+    ttp_plot pl = {"Predicted training loss of the linearized network", "step", "mean training loss", 0, 0, 0,
+                   p->main.tt[0].steps >= 0 ? (double)p->main.tt[0].steps : NAN, "predicted training time"};
+    snprintf(path, sizeof path, "%s/loss.svg", dir);
+    TTP_CALL_GOTO(ctx, st, done, ttp_svg_write(ctx, path, &pl, s, ns));
+
+    /* 2. the spectrum on log-log axes, with the fitted law where there is one */
+    int have_spec = k && k->neig > 0;
+    if (have_spec) {
+        TTP_ALLOC(ctx, st, done, kx, k->neig, "report axis");
+        TTP_ALLOC(ctx, st, done, mu, k->neig, "report spectrum");
+        TTP_ALLOC(ctx, st, done, fit, k->neig, "report fit");
+        for (int64_t i = 0; i < k->neig; i++) {
+            kx[i] = (double)(i + 1);
+            mu[i] = k->eigval[i] / (double)k->n;
+            fit[i] = p->have_fit ? p->fit_mu.a * pow(kx[i], -p->fit_mu.alpha) : NAN;
+        }
+        ttp_series sp[2] = {{"eigenvalues of Theta/N (measured)", kx, mu, NULL, NULL, k->neig, palette[0], 0, 1},
+                            {"power-law fit", kx, fit, NULL, NULL, k->neig, palette[1], 1, 0}};
+        ttp_plot pp = {"Spectrum of the empirical NTK", "mode k", "mu_k", 1, 1, 0, NAN, NULL};
+        snprintf(path, sizeof path, "%s/spectrum.svg", dir);
+        TTP_CALL_GOTO(ctx, st, done, ttp_svg_write(ctx, path, &pp, sp, p->have_fit ? 2 : 1));
+    }
+
+    /* 3. the Markdown page */
+    snprintf(path, sizeof path, "%s/report.md", dir);
+    ttp_tmpname(path, tmp, sizeof tmp);
+    f = fopen(tmp, "w");
+    if (f == NULL) {
+        st = TTP_ERR(ctx, TTP_ERR_IO, "cannot write report '%s'", path);
+        goto done;
+    }
+    describe_tt(&p->main.tt[0].def, def, sizeof def);
+    fmt_steps(p->main.tt[0].steps, T, a, sizeof a);
+    fmt_steps(p->main.tt[0].lo, T, b, sizeof b);
+    fmt_steps(p->main.tt[0].hi, T, c, sizeof c);
+    fprintf(f, "# ttpredict: predicted fine-tuning time\n\n");
+    if (p->warning[0]) fprintf(f, "> **Warning.** %s\n\n", p->warning);
+    fprintf(f, "**%s steps** (%g–%g %% band: %s – %s) until %s, out of a budget of T = %lld steps.\n\n", a,
+            100 * o->sim.band_lo, 100 * o->sim.band_hi, b, c, def, (long long)T);
+    if (isfinite(p->main.wall))
+        fprintf(f, "Wall-clock: **%.3g s** (%.3g – %.3g s) at %.4g s per step, measured on this machine at batch %lld "
+                   "with %d rank(s).\n\n", p->main.wall, p->main.wall_lo, p->main.wall_hi, p->sec_per_step,
+                (long long)ttp_opt_batch(&o->opt, p->n), p->nranks);
+    fprintf(f, "| setting | value |\n| --- | --- |\n");
+    fprintf(f, "| model | `%s` |\n| data | `%s` |\n", o->model_path ? o->model_path : "", o->data_path ? o->data_path : "");
+    fprintf(f, "| samples N × outputs C | %lld × %d |\n", (long long)p->n, p->c);
+    fprintf(f, "| trainable weights D, projected D′ | %lld, %lld (%s) |\n", (long long)p->d, (long long)p->dproj,
+            ttp_proj_kind_str(o->proj));
+    fprintf(f, "| optimizer | %s, lr %g, batch %lld, momentum %g, weight decay %g |\n", optimizer_name(&o->opt, p->n),
+            o->opt.lr, (long long)ttp_opt_batch(&o->opt, p->n), o->opt.momentum, o->opt.wd);
+    fprintf(f, "| loss | %s |\n| ensemble | %d trajectories |\n", ttp_loss_str(o->opt.loss),
+            ttp_opt_batch(&o->opt, p->n) < p->n ? o->sim.ensemble : 1);
+    fprintf(f, "| μ_max(Θ/N), stability η_eff·κ·μ_max | %.5g, %.3g (limit 2) |\n", p->mu_max, 2.0 * p->stability);
+    fprintf(f, "| final loss (band) | %.5g (%.5g – %.5g) |\n", cv->loss[T], cv->loss_lo[T], cv->loss_hi[T]);
+    if (isfinite(cv->acc[T])) fprintf(f, "| final accuracy | %.4f |\n", cv->acc[T]);
+    fprintf(f, "| cost of this prediction | %.2f s (kernel %.2f s, dynamics %.2f s) |\n\n", p->seconds, p->sec_kernel,
+            p->sec_sim);
+    if (p->main.ntt > 1) {
+        fprintf(f, "| training-time definition | steps | band |\n| --- | --- | --- |\n");
+        for (int i = 0; i < p->main.ntt; i++) {
+            describe_tt(&p->main.tt[i].def, def, sizeof def);
+            fmt_steps(p->main.tt[i].steps, T, a, sizeof a);
+            fmt_steps(p->main.tt[i].lo, T, b, sizeof b);
+            fmt_steps(p->main.tt[i].hi, T, c, sizeof c);
+            fprintf(f, "| %s | %s | %s – %s |\n", def, a, b, c);
+        }
+        fprintf(f, "\n");
+    }
+    fprintf(f, "![predicted loss](loss.svg)\n\n");
+    if (have_spec) fprintf(f, "![spectrum](spectrum.svg)\n\n");
+    if (p->have_fit)
+        fprintf(f, "Power laws: μ_k ≈ %.4g·k^−%.3f (±%.3f, modes %lld–%lld, R² %.4f%s); p_k²/N ≈ %.4g·k^−%.3f (±%.3f, R² %.4f%s).\n\n",
+                p->fit_mu.a, p->fit_mu.alpha, p->fit_mu.alpha_err, (long long)p->fit_mu.k_lo, (long long)p->fit_mu.k_hi,
+                p->fit_mu.r2, p->fit_mu.ok ? "" : ", poor fit", p->fit_p.a, p->fit_p.alpha, p->fit_p.alpha_err,
+                p->fit_p.r2, p->fit_p.ok ? "" : ", poor fit");
+    if (p->nextrap > 0) {
+        fprintf(f, "| N′ | training time | band | final loss | wall-clock |\n| --- | --- | --- | --- | --- |\n");
+        for (int i = 0; i < p->nextrap; i++) {
+            const ttp_pred_curve *e = &p->extrap[i];
+            fmt_steps(e->tt[0].steps, T, a, sizeof a);
+            fmt_steps(e->tt[0].lo, T, b, sizeof b);
+            fmt_steps(e->tt[0].hi, T, c, sizeof c);
+            fprintf(f, "| %lld | %s | %s – %s | %.5g | %.3g s |\n", (long long)e->n, a, b, c, e->curves->loss[T], e->wall);
+        }
+        fprintf(f, "\n");
+    }
+    fprintf(f, "The method: docs/METHOD.md. The prediction simulates the network linearized at its pretrained "
+               "weights; it holds while the fine-tuned weights stay near them and the stability number above "
+               "stays well below 2.\n");
+    int bad = ferror(f);
+    bad |= fclose(f) != 0;
+    f = NULL;
+    if (bad) {
+        remove(tmp);
+        st = TTP_ERR(ctx, TTP_ERR_IO, "cannot write report '%s'", path);
+        goto done;
+    }
+    TTP_CALL_GOTO(ctx, st, done, ttp_commit_file(ctx, tmp, path));
+done:
+    if (f) {
+        fclose(f);
+        remove(tmp);
+    }
+    free(steps);
+    free(kx);
+    free(mu);
+    free(fit);
+    return st;
+}

@@ -1,0 +1,324 @@
+/*
+ * sim.c — linearized training dynamics in function space (exact GD/SGD with
+ * momentum, Nesterov and weight decay, for MSE and cross-entropy), the GD
+ * closed form, the eigenbasis SDE, and training times.
+ */
+#include "ttp_sim.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- Θ operator ---------------------------------------------------------- */
+
+ttp_status ttp_theta_apply(ttp_ctx *ctx, const ttp_theta *th, const int64_t *samples, int64_t ns,
+                           const double *v, double *out)
+{
+    const int64_t NC = th->n * th->c, C = th->c;
+    if (th->dense) {
+        /* Θ is symmetric: column j of Θ is row j, so Θ[:, S] v is a sum of
+         * contiguous C-row blocks, one DGEMV (transposed) per sample. */
+        if (samples == NULL) {
+            cblas_dsymv(CblasRowMajor, CblasUpper, (int)NC, 1.0, th->dense, (int)NC, v, 1, 0.0, out, 1);
+            return TTP_OK;
+        }
+        memset(out, 0, sizeof(double) * (size_t)NC);
+        for (int64_t s = 0; s < ns; s++)
+            cblas_dgemv(CblasRowMajor, CblasTrans, (int)C, (int)NC, 1.0, th->dense + samples[s] * C * NC,
+                        (int)NC, v + s * C, 1, 1.0, out, 1);
+        return TTP_OK;
+    }
+    if (th->vecs == NULL || th->vals == NULL || th->k <= 0)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "Theta operator has neither a dense matrix nor eigenpairs");
+    double *z = calloc((size_t)th->k, sizeof *z);
+    if (z == NULL) return TTP_ERR(ctx, TTP_ERR_NOMEM, "cannot allocate %lld eigen coefficients", (long long)th->k);
+    if (samples == NULL) {
+        cblas_dgemv(CblasRowMajor, CblasTrans, (int)NC, (int)th->k, 1.0, th->vecs, (int)th->k, v, 1, 0.0, z, 1);
+    } else {
+        for (int64_t s = 0; s < ns; s++)
+            cblas_dgemv(CblasRowMajor, CblasTrans, (int)C, (int)th->k, 1.0, th->vecs + samples[s] * C * th->k,
+                        (int)th->k, v + s * C, 1, 1.0, z, 1);
+    }
+    for (int64_t j = 0; j < th->k; j++) z[j] *= th->vals[j];
+    cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)NC, (int)th->k, 1.0, th->vecs, (int)th->k, z, 1, 0.0, out, 1);
+    free(z);
+    return TTP_OK;
+}
+
+/* ---- curves -------------------------------------------------------------- */
+
+ttp_status ttp_curves_create(ttp_ctx *ctx, int64_t steps, int members, ttp_curves **out)
+{
+    ttp_status st = TTP_OK;
+    ttp_curves *c = NULL;
+    size_t T1 = (size_t)steps + 1;
+    TTP_ALLOC(ctx, st, fail, c, 1, "curves");
+    c->steps = steps;
+    c->members = members;
+    TTP_ALLOC(ctx, st, fail, c->loss, T1, "curves");
+    TTP_ALLOC(ctx, st, fail, c->loss_lo, T1, "curves");
+    TTP_ALLOC(ctx, st, fail, c->loss_hi, T1, "curves");
+    TTP_ALLOC(ctx, st, fail, c->acc, T1, "curves");
+    TTP_ALLOC(ctx, st, fail, c->acc_lo, T1, "curves");
+    TTP_ALLOC(ctx, st, fail, c->acc_hi, T1, "curves");
+    TTP_ALLOC(ctx, st, fail, c->member_loss, T1 * (size_t)members, "member curves");
+    TTP_ALLOC(ctx, st, fail, c->member_acc, T1 * (size_t)members, "member curves");
+    *out = c;
+    return TTP_OK;
+fail:
+    ttp_curves_destroy(&c);
+    return st;
+}
+
+void ttp_curves_destroy(ttp_curves **pc)
+{
+    ttp_curves *c = pc ? *pc : NULL;
+    if (c == NULL) return;
+    free(c->loss), free(c->loss_lo), free(c->loss_hi);
+    free(c->acc), free(c->acc_lo), free(c->acc_hi);
+    free(c->member_loss), free(c->member_acc);
+    free(c);
+    *pc = NULL;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double quantile(double *v, int n, double q)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    double pos = q * (n - 1);
+    int i = (int)floor(pos);
+    if (i >= n - 1) return v[n - 1];
+    double f = pos - i;
+    return v[i] * (1 - f) + v[i + 1] * f;
+}
+
+void ttp_curves_summarize(ttp_curves *c, double band_lo, double band_hi)
+{
+    int M = c->members;
+    int64_t T1 = c->steps + 1;
+    double *tmp = malloc(sizeof *tmp * (size_t)M);
+    for (int64_t t = 0; t < T1; t++) {
+        for (int q = 0; q < 2; q++) {
+            const double *mem = q == 0 ? c->member_loss : c->member_acc;
+            double *mean = q == 0 ? c->loss : c->acc, *lo = q == 0 ? c->loss_lo : c->acc_lo,
+                   *hi = q == 0 ? c->loss_hi : c->acc_hi;
+            double s = 0;
+            for (int m = 0; m < M; m++) s += mem[(size_t)m * T1 + t];
+            mean[t] = s / M;
+            if (tmp == NULL || M == 1) {
+                lo[t] = hi[t] = mean[t];
+                continue;
+            }
+            for (int m = 0; m < M; m++) tmp[m] = mem[(size_t)m * T1 + t];
+            lo[t] = quantile(tmp, M, band_lo);
+            hi[t] = quantile(tmp, M, band_hi);
+        }
+    }
+    free(tmp);
+}
+
+/* ---- exact simulation ---------------------------------------------------- */
+
+ttp_status ttp_sim_run(ttp_ctx *ctx, const ttp_sim_problem *p, const ttp_opt *opt, const ttp_sim_opts *so,
+                       ttp_curves **out)
+{
+    ttp_status st = TTP_OK;
+    const int64_t N = p->n, C = p->c, NC = N * C, T = opt->steps;
+    const int64_t B = ttp_opt_batch(opt, N);
+    const int full = B >= N;
+    const int M = full ? 1 : (so->ensemble > 0 ? so->ensemble : 1);
+    double *F = NULL, *V = NULL, *A = NULL, *g = NULL, *gb = NULL;
+    int64_t *perm = NULL, *idx = NULL, *epoch = NULL;
+    int *dead = NULL;
+    ttp_curves *cv = NULL;
+    if (opt->wd > 0 && p->u0 == NULL)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "weight decay needs u0 = J w0, which this kernel does not carry");
+    if (opt->loss == TTP_LOSS_CE && p->labels == NULL)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "cross-entropy needs integer labels");
+    TTP_CALL_GOTO(ctx, st, done, ttp_curves_create(ctx, T, M, &cv));
+    TTP_ALLOC(ctx, st, done, F, (size_t)NC * M, "simulated outputs");
+    TTP_ALLOC(ctx, st, done, V, (size_t)NC * M, "simulated momentum");
+    TTP_ALLOC(ctx, st, done, A, NC, "simulated step");
+    TTP_ALLOC(ctx, st, done, g, NC, "loss gradients");
+    TTP_ALLOC(ctx, st, done, gb, B * C, "batch gradients");
+    TTP_ALLOC(ctx, st, done, perm, (size_t)N * M, "batch permutations");
+    TTP_ALLOC(ctx, st, done, idx, B, "batch indices");
+    TTP_ALLOC(ctx, st, done, epoch, M, "epoch cache");
+    TTP_ALLOC(ctx, st, done, dead, M, "divergence flags");
+    for (int m = 0; m < M; m++) {
+        memcpy(F + (size_t)m * NC, p->f0, sizeof(double) * (size_t)NC);
+        epoch[m] = -1;
+    }
+    const uint64_t base = so->seed ? so->seed : opt->seed;
+    double t0 = ttp_time();
+    for (int64_t t = 0; t <= T; t++) {
+        for (int m = 0; m < M; m++) {
+            double *Fm = F + (size_t)m * NC, *Vm = V + (size_t)m * NC;
+            size_t at = (size_t)m * (T + 1) + (size_t)t;
+            if (dead[m]) {
+                cv->member_loss[at] = INFINITY;
+                cv->member_acc[at] = NAN;
+                continue;
+            }
+            int64_t correct = 0;
+            /* The loss on the whole set at step t; its per-sample gradients
+             * serve the full-batch step directly. */
+            double L = ttp_loss_eval(opt->loss, Fm, p->labels, p->targets, N, (int)C, g, &correct);
+            cv->member_loss[at] = L;
+            cv->member_acc[at] = p->labels ? (double)correct / (double)N : NAN;
+            if (!isfinite(L)) {
+                dead[m] = 1;
+                cv->diverged++;
+                cv->member_loss[at] = INFINITY;
+                continue;
+            }
+            if (t == T) continue;
+            if (full) {
+                TTP_CALL_GOTO(ctx, st, done, ttp_theta_apply(ctx, p->theta, NULL, N, g, A));
+                cblas_dscal((int)NC, 1.0 / (double)N, A, 1);
+            } else {
+                int64_t nb = ttp_batch_indices(base + (uint64_t)m, N, B, t, perm + (size_t)m * N, &epoch[m], idx);
+                for (int64_t s = 0; s < nb; s++) memcpy(gb + s * C, g + idx[s] * C, sizeof(double) * (size_t)C);
+                TTP_CALL_GOTO(ctx, st, done, ttp_theta_apply(ctx, p->theta, idx, nb, gb, A));
+                cblas_dscal((int)NC, 1.0 / (double)nb, A, 1);
+            }
+            if (opt->wd > 0)
+                for (int64_t r = 0; r < NC; r++) A[r] += opt->wd * (Fm[r] - p->f0[r] + p->u0[r]);
+            /* V ← m V + A;  F ← F − η V  (Nesterov: F ← F − η (A + m V)) */
+            for (int64_t r = 0; r < NC; r++) {
+                Vm[r] = opt->momentum * Vm[r] + A[r];
+                Fm[r] -= opt->lr * (opt->nesterov ? A[r] + opt->momentum * Vm[r] : Vm[r]);
+            }
+        }
+        if (T >= 20 && t % (T / 10 > 0 ? T / 10 : 1) == 0 && t > 0) ttp_progress(ctx, "dynamics", (double)t / T, t0);
+    }
+    ttp_curves_summarize(cv, so->band_lo, so->band_hi);
+    *out = cv;
+    cv = NULL;
+done:
+    ttp_curves_destroy(&cv);
+    free(F), free(V), free(A), free(g), free(gb), free(perm), free(idx), free(epoch), free(dead);
+    return st;
+}
+
+ttp_status ttp_sim_gd_mse_closed(ttp_ctx *ctx, const double *mu, const double *p, int64_t k, int64_t n,
+                                 double lr, int64_t steps, double rest, double *loss)
+{
+    if (n <= 0 || k < 0) return TTP_ERR(ctx, TTP_ERR_ARG, "closed form: n = %lld, k = %lld", (long long)n, (long long)k);
+    for (int64_t t = 0; t <= steps; t++) {
+        double s = 0;
+        for (int64_t j = 0; j < k; j++) {
+            double q = 1.0 - lr * mu[j];
+            s += pow(q * q, (double)t) * p[j] * p[j];
+        }
+        loss[t] = s / (2.0 * (double)n) + rest;
+    }
+    return TTP_OK;
+}
+
+/* ---- eigenbasis SDE ------------------------------------------------------ */
+
+ttp_status ttp_sim_sde(ttp_ctx *ctx, const double *mu, const double *p, int64_t k, int64_t n, int c,
+                       const ttp_opt *opt, const ttp_sim_opts *so, double rest, double noise_scale,
+                       ttp_curves **out)
+{
+    ttp_status st = TTP_OK;
+    if (opt->loss != TTP_LOSS_MSE)
+        return TTP_ERR(ctx, TTP_ERR_UNSUPPORTED,
+                       "the spectrum-only (extrapolated) dynamics model MSE; cross-entropy needs the per-sample "
+                       "kernel: compute the kernel at the target size, or use --loss mse");
+    if (opt->wd > 0)
+        return TTP_ERR(ctx, TTP_ERR_UNSUPPORTED,
+                       "the spectrum-only (extrapolated) dynamics do not model weight decay (it needs J w0 per sample)");
+    const int64_t B = ttp_opt_batch(opt, n), T = opt->steps;
+    const int full = B >= n;
+    const int M = full ? 1 : (so->ensemble > 0 ? so->ensemble : 1);
+    const double C = c > 0 ? (double)c : 1.0;
+    /* Sampling B of N without replacement: the batch mean's variance is
+     * (N − B)/(B (N − 1)) times the per-sample variance. */
+    const double f = full ? 0.0 : (double)(n - B) / ((double)B * (double)(n - 1));
+    double *z = NULL, *u = NULL;
+    ttp_curves *cv = NULL;
+    TTP_CALL_GOTO(ctx, st, done, ttp_curves_create(ctx, T, M, &cv));
+    TTP_ALLOC(ctx, st, done, z, k, "SDE modes");
+    TTP_ALLOC(ctx, st, done, u, k, "SDE velocities");
+    const uint64_t base = so->seed ? so->seed : opt->seed;
+    for (int m = 0; m < M; m++) {
+        uint64_t key = ttp_rng_key(base + (uint64_t)m, 0x5de);
+        memcpy(z, p, sizeof(double) * (size_t)k);
+        memset(u, 0, sizeof(double) * (size_t)k);
+        for (int64_t t = 0; t <= T; t++) {
+            double r2 = 0;
+            for (int64_t j = 0; j < k; j++) r2 += z[j] * z[j];
+            size_t at = (size_t)m * (T + 1) + (size_t)t;
+            cv->member_loss[at] = r2 / (2.0 * (double)n) + rest;
+            cv->member_acc[at] = NAN;
+            if (t == T) break;
+            /* ‖r‖² per sample in the model: (r2 + 2 N rest) / N. */
+            double energy = (r2 + 2.0 * (double)n * rest) / (double)n;
+            for (int64_t j = 0; j < k; j++) {
+                double a = mu[j] * z[j];
+                if (f > 0) {
+                    double sd = sqrt(noise_scale * f * energy / C) * mu[j] * sqrt((double)n);
+                    a += sd * ttp_rng_normal(key, (uint64_t)(t * k + j));
+                }
+                u[j] = opt->momentum * u[j] + a;
+                z[j] -= opt->lr * (opt->nesterov ? a + opt->momentum * u[j] : u[j]);
+            }
+        }
+    }
+    ttp_curves_summarize(cv, so->band_lo, so->band_hi);
+    *out = cv;
+    cv = NULL;
+done:
+    ttp_curves_destroy(&cv);
+    free(z);
+    free(u);
+    return st;
+}
+
+/* ---- training time ------------------------------------------------------- */
+
+const char *ttp_tt_kind_str(ttp_tt_kind k)
+{
+    static const char *const names[TTP_TT_KIND_COUNT] = {"eps", "rel", "loss", "acc"};
+    return (int)k >= 0 && k < TTP_TT_KIND_COUNT ? names[k] : "?";
+}
+
+static double smoothed(const double *v, int64_t t, int w)
+{
+    int64_t lo = t - w + 1 < 0 ? 0 : t - w + 1;
+    double s = 0;
+    for (int64_t i = lo; i <= t; i++) s += v[i];
+    return s / (double)(t - lo + 1);
+}
+
+int64_t ttp_ttime(const ttp_tt_def *def, const double *loss, const double *acc, int64_t steps)
+{
+    int w = def->smooth > 1 ? def->smooth : 1;
+    const double *v = def->kind == TTP_TT_ACC ? acc : loss;
+    if (v == NULL) return -1;
+    double end = smoothed(v, steps, w), start = v[0];
+    if (!isfinite(end)) return -1;
+    int64_t first = -1;
+    for (int64_t t = steps; t >= 0; t--) {
+        double s = smoothed(v, t, w);
+        int ok;
+        switch (def->kind) {
+        case TTP_TT_EPS: ok = fabs(s - end) < def->value; break;
+        case TTP_TT_REL: ok = s - end <= def->value * (start - end); break;
+        case TTP_TT_LOSS: ok = s <= def->value; break;
+        case TTP_TT_ACC: ok = s >= def->value; break;
+        default: ok = 0; break;
+        }
+        if (!ok || !isfinite(s)) break;
+        first = t;
+    }
+    return first;
+}
