@@ -298,6 +298,15 @@ ttp_status ttp_model_replace_head(ttp_ctx *ctx, ttp_model *m, int nout, uint64_t
             memcpy(m->state + L->soff, olds + O->soff, (size_t)L->ns * sizeof(double));
     }
     init_layer(m, head, seed);
+    /* A fresh head gets the variance of the common default for a new linear
+     * layer (std 1/sqrt(3 fan_in), i.e. He-normal scaled by 1/sqrt(6)) rather
+     * than He's 2/fan_in: the usual fine-tuning practice, and it keeps the
+     * head's initial outputs small, so fine-tuning starts near the
+     * pretrained function where the linearized dynamics describe it. */
+    {
+        const ttp_layer *H = &m->layers[head];
+        for (int64_t j = 0; j < H->nw - H->units; j++) m->w[H->woff + j] *= 1.0 / sqrt(6.0);
+    }
     free(oldw);
     free(olds);
     free(old);

@@ -99,7 +99,8 @@ ttp_status ttp_model_build(ttp_ctx *ctx, ttp_model *m);
  * and conv weights N(0, 2/fan_in), biases 0, batch-norm scale 1 and shift 0
  * (statistics untouched).  Layer i draws from stream ttp_rng_key(seed, i). */
 void ttp_model_init_weights(ttp_model *m, uint64_t seed, int first_layer);
-/* Replace the last dense layer by a fresh one with `nout` outputs, He-init
+/* Replace the last dense layer by a fresh one with `nout` outputs (weights
+ * normal with std 1/sqrt(3 fan_in), biases 0; see model.c for why), init
  * from seed; rebuilds the slab (earlier weights kept). */
 ttp_status ttp_model_replace_head(ttp_ctx *ctx, ttp_model *m, int nout, uint64_t seed);
 /* Deep copy. */

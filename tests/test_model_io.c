@@ -120,12 +120,12 @@ static void test_round_trip(ttp_ctx *ctx)
         CHECK(c->nparams == body + 99);
         CHECK(memcmp(c->w, m->w, (size_t)body * sizeof(double)) == 0);
         CHECK(memcmp(c->state, m->state, (size_t)m->nstate * sizeof(double)) == 0);
-        /* the fresh head is He-normal: weights with variance 2/32, zero bias */
+        /* the fresh head has the default linear-layer variance 1/(3*32), zero bias */
         double s2 = 0.0, bias = 0.0;
         for (int64_t j = 0; j < 96; j++) s2 += c->w[body + j] * c->w[body + j];
         for (int64_t j = 96; j < 99; j++) bias += fabs(c->w[body + j]);
         CHECK(bias == 0.0);
-        CHECK(s2 / 96 > 0.5 * 2.0 / 32 && s2 / 96 < 1.5 * 2.0 / 32);
+        CHECK(s2 / 96 > 0.5 / (3.0 * 32) && s2 / 96 < 1.5 / (3.0 * 32));
         /* same seed, same head whatever happened before */
         ttp_model *c2 = NULL;
         CHECK_OK(ctx, ttp_model_clone(ctx, m, &c2));

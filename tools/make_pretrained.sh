@@ -4,7 +4,7 @@
 #                          data/pretrain-data.nc (8x8 digits 0-4), cross-entropy,
 #                          SGD |B| = 64 with momentum 0.9 and weight decay 5e-3,
 #                          150 steps (about 10 s on one core; train accuracy > 99 %)
-#   data/default-model.nc  that body with a fresh 5-class head (He-normal, seed 1),
+#   data/default-model.nc  that body with a fresh 5-class head (std 1/sqrt(3 fan_in), seed 1),
 #                          zero training steps: the model `ttpredict` fine-tunes by
 #                          default on data/default-data.nc (digits 5-9)
 # Weight decay keeps the pretrained features moderate, so the fresh head's
