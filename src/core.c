@@ -117,7 +117,10 @@ int64_t ttp_peak_rss(void)
 void ttp_progress(ttp_ctx *ctx, const char *stage, double fraction, double t_start)
 {
     if (ctx == NULL || ctx->verbose <= 0 || ctx->rank != 0) return;
-    double el = ttp_time() - t_start;
+    double now = ttp_time();
+    if (fraction < 1.0 && now - ctx->progress_last < 2.0) return;
+    ctx->progress_last = now;
+    double el = now - t_start;
     double eta = fraction > 1e-9 ? el * (1.0 - fraction) / fraction : 0.0;
     fprintf(stderr, "ttpredict: %-10s %5.1f%%  elapsed %7.1fs  remaining ~%6.1fs\n", stage,
             100.0 * fraction, el, eta);

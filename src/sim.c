@@ -46,6 +46,29 @@ ttp_status ttp_theta_apply(ttp_ctx *ctx, const ttp_theta *th, const int64_t *sam
     return TTP_OK;
 }
 
+/*
+ * The eigen form for M trajectories at once: column m of OUT (NC × M,
+ * row-major) = V Λ V_{S_m}ᵀ v_m.  One DGEMM over V for all members instead
+ * of M matrix-vector passes: V is read once per step, which is what bounds
+ * the ensemble's speed.
+ */
+static void theta_apply_members(const ttp_theta *th, int M, int64_t *const *samples, const int64_t *ns,
+                                double *const *v, double *Z, double *out)
+{
+    const int64_t NC = th->n * th->c, C = th->c, K = th->k;
+    memset(Z, 0, sizeof(double) * (size_t)(K * M));
+    for (int m = 0; m < M; m++) {
+        /* z_m = V_Sᵀ v_m into column m of Z (K × M, row-major): stride M */
+        for (int64_t s = 0; s < ns[m]; s++)
+            cblas_dgemv(CblasRowMajor, CblasTrans, (int)C, (int)K, 1.0, th->vecs + samples[m][s] * C * K, (int)K,
+                        v[m] + s * C, 1, 1.0, Z + m, M);
+    }
+    for (int64_t j = 0; j < K; j++)
+        for (int m = 0; m < M; m++) Z[j * M + m] *= th->vals[j];
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)NC, M, (int)K, 1.0, th->vecs, (int)K, Z, M, 0.0,
+                out, M);
+}
+
 /* ---- curves -------------------------------------------------------------- */
 
 ttp_status ttp_curves_create(ttp_ctx *ctx, int64_t steps, int members, ttp_curves **out)
@@ -133,8 +156,12 @@ ttp_status ttp_sim_run(ttp_ctx *ctx, const ttp_sim_problem *p, const ttp_opt *op
     const int64_t B = ttp_opt_batch(opt, N);
     const int full = B >= N;
     const int M = full ? 1 : (so->ensemble > 0 ? so->ensemble : 1);
-    double *F = NULL, *V = NULL, *A = NULL, *g = NULL, *gb = NULL;
-    int64_t *perm = NULL, *idx = NULL, *epoch = NULL;
+    /* SGD on the eigen form runs the members in lockstep (one DGEMM a step). */
+    const int lock = !full && p->theta->dense == NULL;
+    double *F = NULL, *V = NULL, *A = NULL, *g = NULL, *gb = NULL, *Z = NULL;
+    int64_t *perm = NULL, *idx = NULL, *epoch = NULL, *nbs = NULL;
+    int64_t **idxp = NULL;
+    double **gbp = NULL;
     int *dead = NULL;
     ttp_curves *cv = NULL;
     if (opt->wd > 0 && p->u0 == NULL)
@@ -144,32 +171,38 @@ ttp_status ttp_sim_run(ttp_ctx *ctx, const ttp_sim_problem *p, const ttp_opt *op
     TTP_CALL_GOTO(ctx, st, done, ttp_curves_create(ctx, T, M, &cv));
     TTP_ALLOC(ctx, st, done, F, (size_t)NC * M, "simulated outputs");
     TTP_ALLOC(ctx, st, done, V, (size_t)NC * M, "simulated momentum");
-    TTP_ALLOC(ctx, st, done, A, NC, "simulated step");
-    TTP_ALLOC(ctx, st, done, g, NC, "loss gradients");
-    TTP_ALLOC(ctx, st, done, gb, B * C, "batch gradients");
+    TTP_ALLOC(ctx, st, done, A, (size_t)NC * (lock ? M : 1), "simulated step");
+    TTP_ALLOC(ctx, st, done, g, (size_t)NC * M, "loss gradients");
+    TTP_ALLOC(ctx, st, done, gb, (size_t)(B * C) * M, "batch gradients");
     TTP_ALLOC(ctx, st, done, perm, (size_t)N * M, "batch permutations");
-    TTP_ALLOC(ctx, st, done, idx, B, "batch indices");
+    TTP_ALLOC(ctx, st, done, idx, (size_t)B * M, "batch indices");
+    TTP_ALLOC(ctx, st, done, nbs, M, "batch sizes");
+    TTP_ALLOC(ctx, st, done, idxp, M, "batch index pointers");
+    TTP_ALLOC(ctx, st, done, gbp, M, "batch gradient pointers");
     TTP_ALLOC(ctx, st, done, epoch, M, "epoch cache");
     TTP_ALLOC(ctx, st, done, dead, M, "divergence flags");
+    if (lock) TTP_ALLOC(ctx, st, done, Z, (size_t)p->theta->k * M, "eigen coefficients");
     for (int m = 0; m < M; m++) {
         memcpy(F + (size_t)m * NC, p->f0, sizeof(double) * (size_t)NC);
         epoch[m] = -1;
+        idxp[m] = idx + (size_t)m * B;
+        gbp[m] = gb + (size_t)m * B * C;
     }
     const uint64_t base = so->seed ? so->seed : opt->seed;
     double t0 = ttp_time();
     for (int64_t t = 0; t <= T; t++) {
+        /* 1. loss and accuracy of every member at step t; its batch */
         for (int m = 0; m < M; m++) {
-            double *Fm = F + (size_t)m * NC, *Vm = V + (size_t)m * NC;
+            double *Fm = F + (size_t)m * NC, *gm = g + (size_t)m * NC;
             size_t at = (size_t)m * (T + 1) + (size_t)t;
+            nbs[m] = 0;
             if (dead[m]) {
                 cv->member_loss[at] = INFINITY;
                 cv->member_acc[at] = NAN;
                 continue;
             }
             int64_t correct = 0;
-            /* The loss on the whole set at step t; its per-sample gradients
-             * serve the full-batch step directly. */
-            double L = ttp_loss_eval(opt->loss, Fm, p->labels, p->targets, N, (int)C, g, &correct);
+            double L = ttp_loss_eval(opt->loss, Fm, p->labels, p->targets, N, (int)C, gm, &correct);
             cv->member_loss[at] = L;
             cv->member_acc[at] = p->labels ? (double)correct / (double)N : NAN;
             if (!isfinite(L)) {
@@ -178,32 +211,50 @@ ttp_status ttp_sim_run(ttp_ctx *ctx, const ttp_sim_problem *p, const ttp_opt *op
                 cv->member_loss[at] = INFINITY;
                 continue;
             }
-            if (t == T) continue;
+            if (t == T || full) continue;
+            nbs[m] = ttp_batch_indices(base + (uint64_t)m, N, B, t, perm + (size_t)m * N, &epoch[m], idxp[m]);
+            for (int64_t s = 0; s < nbs[m]; s++)
+                memcpy(gbp[m] + s * C, gm + idxp[m][s] * C, sizeof(double) * (size_t)C);
+        }
+        if (t == T) break;
+        /* 2. the function-space image of each member's gradient */
+        if (lock) theta_apply_members(p->theta, M, idxp, nbs, gbp, Z, A);
+        for (int m = 0; m < M; m++) {
+            if (dead[m]) continue;
+            double *Fm = F + (size_t)m * NC, *Vm = V + (size_t)m * NC;
+            const double *Am = A;
+            int64_t stride = 1;
+            double scale;
             if (full) {
                 TTP_CALL_GOTO(ctx, st, done, ttp_theta_apply(ctx, p->theta, NULL, N, g, A));
-                cblas_dscal((int)NC, 1.0 / (double)N, A, 1);
+                scale = 1.0 / (double)N;
+            } else if (lock) {
+                Am = A + m;
+                stride = M;
+                scale = 1.0 / (double)nbs[m];
             } else {
-                int64_t nb = ttp_batch_indices(base + (uint64_t)m, N, B, t, perm + (size_t)m * N, &epoch[m], idx);
-                for (int64_t s = 0; s < nb; s++) memcpy(gb + s * C, g + idx[s] * C, sizeof(double) * (size_t)C);
-                TTP_CALL_GOTO(ctx, st, done, ttp_theta_apply(ctx, p->theta, idx, nb, gb, A));
-                cblas_dscal((int)NC, 1.0 / (double)nb, A, 1);
+                TTP_CALL_GOTO(ctx, st, done, ttp_theta_apply(ctx, p->theta, idxp[m], nbs[m], gbp[m], A));
+                scale = 1.0 / (double)nbs[m];
             }
-            if (opt->wd > 0)
-                for (int64_t r = 0; r < NC; r++) A[r] += opt->wd * (Fm[r] - p->f0[r] + p->u0[r]);
-            /* V ← m V + A;  F ← F − η V  (Nesterov: F ← F − η (A + m V)) */
+            /* 3. A = Θ-term/|B| + λ (F − F₀ + u₀);  V ← m V + A;
+             *    F ← F − η V  (Nesterov: F ← F − η (A + m V)) */
             for (int64_t r = 0; r < NC; r++) {
-                Vm[r] = opt->momentum * Vm[r] + A[r];
-                Fm[r] -= opt->lr * (opt->nesterov ? A[r] + opt->momentum * Vm[r] : Vm[r]);
+                double a = scale * Am[r * stride];
+                if (opt->wd > 0) a += opt->wd * (Fm[r] - p->f0[r] + p->u0[r]);
+                Vm[r] = opt->momentum * Vm[r] + a;
+                Fm[r] -= opt->lr * (opt->nesterov ? a + opt->momentum * Vm[r] : Vm[r]);
             }
         }
-        if (T >= 20 && t % (T / 10 > 0 ? T / 10 : 1) == 0 && t > 0) ttp_progress(ctx, "dynamics", (double)t / T, t0);
+        if (t > 0) ttp_progress(ctx, "dynamics", (double)t / T, t0);
     }
+    ttp_progress(ctx, "dynamics", 1.0, t0);
     ttp_curves_summarize(cv, so->band_lo, so->band_hi);
     *out = cv;
     cv = NULL;
 done:
     ttp_curves_destroy(&cv);
-    free(F), free(V), free(A), free(g), free(gb), free(perm), free(idx), free(epoch), free(dead);
+    free(F), free(V), free(A), free(g), free(gb), free(Z), free(perm), free(idx), free(nbs), free(idxp), free(gbp);
+    free(epoch), free(dead);
     return st;
 }
 

@@ -15,7 +15,7 @@
 void ttp_opt_default(ttp_opt *o)
 {
     memset(o, 0, sizeof *o);
-    o->loss = TTP_LOSS_MSE;
+    o->loss = TTP_LOSS_CE;
     o->lr = 0.01;
     o->batch = 0;
     o->momentum = 0.0;

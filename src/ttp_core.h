@@ -52,6 +52,7 @@ typedef struct ttp_ctx {
     char trace[TTP_TRACE_LEN]; /* "  at func (file:line)" lines, inner first */
     int rank;                  /* MPI rank of this process, 0 if serial */
     int verbose;               /* progress lines when > 0 (rank 0 only) */
+    double progress_last;      /* time of the last progress line (throttle) */
 } ttp_ctx;
 
 void ttp_ctx_init(ttp_ctx *ctx);
@@ -126,7 +127,8 @@ void *ttp_calloc(ttp_ctx *ctx, size_t n, size_t size, const char *what);
         }                                                                       \
     } while (0)
 
-/* Progress line on stderr from rank 0 when ctx->verbose: stage, percent, elapsed, estimate. */
+/* Progress line on stderr from rank 0 when ctx->verbose: stage, percent, elapsed,
+ * estimate; at most one line every 2 s, plus each stage's last line. */
 void ttp_progress(ttp_ctx *ctx, const char *stage, double fraction, double t_start);
 
 /* Wall-clock seconds (monotonic). */

@@ -34,7 +34,7 @@ typedef struct ttp_opt {
     uint64_t seed;    /* batch permutation stream               */
 } ttp_opt;
 
-/* Defaults: MSE, η = 0.01, full batch, no momentum, no decay, T = 150, seed 1. */
+/* Defaults: cross-entropy, η = 0.01, full batch, no momentum, no decay, T = 150, seed 1. */
 void ttp_opt_default(ttp_opt *o);
 /* Check values against a dataset of n samples; names the offending option. */
 ttp_status ttp_opt_validate(ttp_ctx *ctx, const ttp_opt *o, int64_t n);

