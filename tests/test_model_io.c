@@ -300,7 +300,7 @@ static void test_checks(ttp_ctx *ctx)
 
     /* option validation names the option */
     ttp_opt_default(&o);
-    CHECK(o.loss == TTP_LOSS_MSE && o.lr == 0.01 && o.batch == 0 && o.steps == 150 && o.seed == 1);
+    CHECK(o.loss == TTP_LOSS_CE && o.lr == 0.01 && o.batch == 0 && o.steps == 150 && o.seed == 1);
     CHECK_OK(ctx, ttp_opt_validate(ctx, &o, 100));
     CHECK(ttp_opt_batch(&o, 100) == 100);
     o.batch = 100;
