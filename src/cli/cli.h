@@ -37,6 +37,9 @@ ttp_status ttp_cli_int_list(ttp_ctx *ctx, const char *opt, const char *val, int6
                             int64_t *out, int cap, int *n);
 /* An unknown option or a missing value (getopt's '?' or ':'). */
 ttp_status ttp_cli_bad_option(ttp_ctx *ctx, const char *cmd, const char *arg);
+/* Before any heavy work: the directory of an output file (or, is_dir, the
+ * report directory or its parent) must exist and be writable. */
+ttp_status ttp_cli_check_output(ttp_ctx *ctx, const char *opt, const char *path, int is_dir);
 /* Print "ttpredict <cmd> <version>" and return TTP_OK. */
 ttp_status ttp_cli_version(const char *cmd);
 

@@ -193,6 +193,10 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
     o.model_path = model_path;
     o.data_path = data_path;
     ctx->verbose = quiet ? 0 : 1;
+    TTP_CALL(ctx, ttp_cli_check_output(ctx, "--out", out, 0));
+    TTP_CALL(ctx, ttp_cli_check_output(ctx, "--json", json, 0));
+    TTP_CALL(ctx, ttp_cli_check_output(ctx, "--report", report, 1));
+    TTP_CALL(ctx, ttp_cli_check_output(ctx, "--save-kernel", o.kernel_out, 0));
 
     ttp_model *m = NULL;
     ttp_data *d = NULL;
@@ -206,7 +210,6 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
         o.proj = TTP_PROJ_RADEMACHER;
         o.dproj = 1024;
     }
-    /* Fail on unusable output paths now, not after the heavy stages. */
     TTP_CALL_GOTO(ctx, st, done, ttp_predict_opts_validate(ctx, &o, d->n));
     TTP_CALL_GOTO(ctx, st, done, ttp_predict_run(ctx, cli->comm, m, d, &o, &p));
     if (cli->comm->rank == 0) {

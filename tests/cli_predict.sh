@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# cli_predict.sh — `ttpredict predict` end to end on the bundled task:
+# results identical at 1 and 2 ranks, the JSON's training time recomputed
+# from its own loss curve, a reused kernel file giving the same answer, and
+# every bad input answered with a clear error, a non-zero exit, all ranks
+# ended, and no output file left behind.
+# Run by ctest with TTP_BIN and TTP_MPIEXEC; exit 77 only without the tool.
+set -u
+BIN=${TTP_BIN:-}
+MPIEXEC=${TTP_MPIEXEC:-mpiexec}
+if [ -z "$BIN" ] || [ ! -x "$BIN" ]; then echo "SKIP: ttpredict binary not found"; exit 77; fi
+T=$(mktemp -d /tmp/ttp_cli_predict.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+fails=0 checks=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+ok() { checks=$((checks + 1)); }
+# Quick settings: a short budget, a small projection, one timed step.
+Q=(--steps 40 --dproj 256 --proj rademacher --time-steps 1 -q)
+
+for np in 1 2; do
+  timeout 300 "$MPIEXEC" -n $np "$BIN" predict "${Q[@]}" --batch 50 --ensemble 4 --lr 0.01 \
+      --tt rel:0.1,eps:0.01 --json "$T/p$np.json" --out "$T/p$np.nc" --report "$T/r$np" >"$T/out$np" 2>"$T/err$np"
+  rc=$?; ok
+  [ $rc -eq 0 ] || fail "predict at $np rank(s) exited $rc: $(cat "$T/err$np")"
+done
+ok; grep -q "TRAINING TIME" "$T/out1" || fail "summary lacks the headline: $(cat "$T/out1")"
+ok; [ -s "$T/r1/report.md" ] && [ -s "$T/r1/loss.svg" ] && [ -s "$T/r1/spectrum.svg" ] || fail "report files missing"
+ok; ncdump -h "$T/p1.nc" | grep -q 'ttp_kind = "prediction"' || fail "result file is not a prediction file"
+
+python3 - "$T/p1.json" "$T/p2.json" <<'PY' || fail "JSON checks (see above)"
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+bad = 0
+def check(cond, what):
+    global bad
+    if not cond:
+        print("FAIL:", what); bad += 1
+for k in ("tt_steps", "tt_steps_lo", "tt_steps_hi", "final_loss", "wall_seconds_predicted", "seconds"):
+    check(k in a, "missing key " + k)
+# rank-count independence (up to rounding in the distributed Gram)
+check(a["tt_steps"] == b["tt_steps"], "tt_steps differ between 1 and 2 ranks: %s vs %s" % (a["tt_steps"], b["tt_steps"]))
+check(abs(a["final_loss"] - b["final_loss"]) <= 1e-9 * abs(a["final_loss"]), "final loss differs across ranks")
+check(a["tt_steps_lo"] <= a["tt_steps"] <= a["tt_steps_hi"] or a["tt_steps_hi"] < 0, "band does not hold the time")
+# the headline time recomputed from the mean curve: first step from which
+# L_t - L_T <= 0.1 (L_0 - L_T) holds up to T
+L = a["loss"]; T = len(L) - 1; e = L[-1]
+t = T
+while t >= 0 and L[t] - e <= 0.1 * (L[0] - e):
+    t -= 1
+check(a["tt_steps"] == t + 1, "tt_steps %s, recomputed %s" % (a["tt_steps"], t + 1))
+eps = a["training_times"][1]
+t = T
+while t >= 0 and abs(L[t] - e) < 0.01:
+    t -= 1
+check(eps["steps"] == t + 1, "eps time %s, recomputed %s" % (eps["steps"], t + 1))
+check(abs(a["wall_seconds_predicted"] - a["tt_steps"] * a["seconds_per_step"]) <= 1e-9 * a["wall_seconds_predicted"] + 1e-12,
+      "wall-clock is not steps x seconds per step")
+sys.exit(1 if bad else 0)
+PY
+ok
+
+# A kernel file reused by predict gives the same prediction.
+timeout 300 "$MPIEXEC" -n 2 "$BIN" kernel --proj rademacher --dproj 256 --seed 1 --vectors --out "$T/k.nc" >/dev/null 2>"$T/kerr"
+ok; [ -s "$T/k.nc" ] || fail "kernel file not written: $(cat "$T/kerr")"
+timeout 300 "$BIN" predict "${Q[@]}" --batch 50 --ensemble 4 --lr 0.01 --tt rel:0.1,eps:0.01 --kernel "$T/k.nc" \
+    --json "$T/pk.json" >/dev/null 2>"$T/pkerr"
+ok; python3 -c "
+import json,sys; a=json.load(open('$T/p1.json')); b=json.load(open('$T/pk.json'))
+sys.exit(0 if a['tt_steps']==b['tt_steps'] and abs(a['final_loss']-b['final_loss'])<=1e-9*abs(a['final_loss']) else 1)" \
+  || fail "prediction from the kernel file differs: $(cat "$T/pkerr")"
+
+# --- bad input: exit code, message naming the option, no output left --------
+expect() { # NAME RC NEEDLE -- CMD...
+  local name=$1 want=$2 needle=$3; shift 4
+  ok
+  timeout 120 "$@" >"$T/o" 2>"$T/e"; local rc=$?
+  if [ "$want" = nonzero ]; then [ $rc -ne 0 ] && [ $rc -ne 124 ] || { fail "$name: exit $rc"; return; }
+  elif [ $rc -ne "$want" ]; then fail "$name: exit $rc, expected $want: $(cat "$T/e")"; return; fi
+  grep -qF -- "$needle" "$T/e" || fail "$name: stderr lacks '$needle': $(cat "$T/e")"
+}
+expect "lr 0" 2 "--lr" -- "$BIN" predict --lr 0
+expect "lr negative" 2 "--lr" -- "$BIN" predict --lr -0.1
+expect "lr text" 2 "--lr" -- "$BIN" predict --lr fast
+expect "batch 0" 2 "--batch" -- "$BIN" predict --batch 0
+expect "batch > N" 2 "larger than the 750" -- "$BIN" predict --batch 751 -q
+expect "steps 0" 2 "--steps" -- "$BIN" predict --steps 0
+expect "eps 0" 2 "--tt" -- "$BIN" predict --tt eps:0
+expect "tt kind" 2 "unknown kind" -- "$BIN" predict --tt fast:1
+expect "ensemble 0" 2 "--ensemble" -- "$BIN" predict --ensemble 0
+expect "unknown option" 2 "--frobnicate" -- "$BIN" predict --frobnicate
+expect "missing model" 1 "$T/none.nc" -- "$BIN" predict --model "$T/none.nc"
+printf 'not netcdf\n' >"$T/text.nc"
+expect "not netcdf" 1 "$T/text.nc" -- "$BIN" predict --data "$T/text.nc"
+expect "dproj > D" 2 "exceeds" -- "$BIN" predict --proj rademacher --dproj 100000 -q
+expect "kernel for another dataset" 2 "another dataset" -- "$BIN" predict -q --kernel "$T/k.nc" --time-steps 0 \
+    --data "${TTP_DATA_DIR:-data}/pretrain-data.nc"
+expect "subset > N" 2 "--subset" -- "$BIN" predict --subset 5000
+expect "extrapolate below N" 2 "smaller than" -- "$BIN" predict --extrapolate 10
+
+# A failing run leaves an existing output untouched and creates no new one.
+echo '{"keep": true}' >"$T/keep.json"
+expect "failed run keeps file" 2 "--lr" -- "$BIN" predict --lr 0 --json "$T/keep.json" --out "$T/new.nc"
+ok; grep -q '"keep": true' "$T/keep.json" || fail "existing JSON was modified by a failed run"
+ok; [ ! -e "$T/new.nc" ] || fail "a failed run left $T/new.nc"
+expect "unwritable output" 1 "/nonexistent-dir" -- "$BIN" predict "${Q[@]}" --json /nonexistent-dir/p.json
+ok; ls "$T" | grep -q '\.tmp\.' && fail "temporary files left in $T: $(ls "$T")"
+
+# Under MPI an error on the ranks ends every rank promptly (no hang).
+ok; start=$(date +%s)
+timeout 60 "$MPIEXEC" -n 2 "$BIN" predict --model "$T/none.nc" >/dev/null 2>"$T/e"; rc=$?
+[ $rc -ne 0 ] && [ $rc -ne 124 ] || fail "2-rank run with a missing file: exit $rc (124 = hung)"
+[ $(( $(date +%s) - start )) -lt 30 ] || fail "2-rank failure took over 30 s to end"
+
+echo "cli_predict: $checks checks, $fails failed"
+[ $fails -eq 0 ]
