@@ -234,9 +234,10 @@ static ttp_status simulate_extrapolated(ttp_ctx *ctx, const ttp_kernel *k, ttp_p
         kept += pk[i] * pk[i];
     }
     /* The fitted tail carries the residual energy the kept modes miss, up
-     * to the rank bound of Θ (D′); what still does not fit stays a floor. */
+     * to the rank bound of the true Θ (D, not the projection's D′); what
+     * still does not fit stays a floor. */
     TTP_CALL_GOTO(ctx, st, done,
-                  ttp_fit_extrapolate(ctx, mu, p2n, K, energy / (double)n0, n0, k->c, n1, k->dproj, &p->fit_mu,
+                  ttp_fit_extrapolate(ctx, mu, p2n, K, energy / (double)n0, n0, k->c, n1, k->d, &p->fit_mu,
                                       &p->fit_p, &mu1, &p2n1, &k1));
     double held = 0;
     for (int64_t i = 0; i < k1; i++) held += p2n1[i];
