@@ -123,7 +123,7 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
         {"version", no_argument, NULL, O_VERSION}, {NULL, 0, NULL, 0}};
     int c;
     int64_t iv;
-    double dv, band[2];
+    double band[2];
     int nb;
     optind = 1;
     opterr = 0;
@@ -181,7 +181,6 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
         default: return ttp_cli_bad_option(ctx, "predict", argv[optind - 1]);
         }
     }
-    (void)dv;
     if (optind < argc)
         return TTP_ERR(ctx, TTP_ERR_ARG, "ttpredict predict: unexpected argument '%s' (options start with --)", argv[optind]);
     for (int i = 0; i < o.ntt; i++) o.tt[i].smooth = smooth;

@@ -85,10 +85,12 @@ int main(int argc, char **argv)
         st = cmd->run(&cli, argc - 1, argv + 1);
     }
     if (st != TTP_OK) {
-        if (comm.size > 1)
-            fprintf(stderr, "ttpredict: error on rank %d: %s\n", comm.rank, ctx.msg);
-        else
+        /* Option errors are found identically on every rank: rank 0 speaks
+         * for all.  Anything else may be one rank's alone, so it says which. */
+        if (comm.size == 1)
             fprintf(stderr, "ttpredict: error: %s\n", ctx.msg);
+        else if (st != TTP_ERR_ARG || comm.rank == 0)
+            fprintf(stderr, "ttpredict: error on rank %d: %s\n", comm.rank, ctx.msg);
         if (getenv("TTP_TRACE")) fprintf(stderr, "%s", ctx.trace);
         fflush(stderr);
         /* One failing rank must not leave the others waiting in a collective. */
