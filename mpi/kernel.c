@@ -139,13 +139,21 @@ ttp_status ttp_kernel_build(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model 
                              opts->backend ? opts->backend : "auto", &plan);
     if (st != TTP_OK) ttp_error_trace(ctx, __FILE__, __LINE__, __func__);
     TTP_CALL_GOTO(ctx, st, done, agree(ctx, mc, st, "Jacobian set-up"));
+    st = ttp_net_create(ctx, model, KERNEL_SAMPLES_PER_BATCH * C, &net);
+    /* The structured sketch splits D′ over the layers by their measured share
+     * of Θ (the head can carry most of it while holding few weights); every
+     * rank measures it on the same first samples, so every rank makes the
+     * same split. */
+    if (st == TTP_OK && opts->proj == TTP_PROJ_KRON)
+        st = ttp_jac_plan_calibrate(ctx, plan, net, model->w, data->x, N < 10 ? N : 10);
+    if (st != TTP_OK) ttp_error_trace(ctx, __FILE__, __LINE__, __func__);
+    TTP_CALL_GOTO(ctx, st, done, agree(ctx, mc, st, "Jacobian set-up"));
     const int64_t K = ttp_jac_plan_dim(plan);
     TTP_ALLOC(ctx, st, agreed, G, (size_t)nrow * (size_t)K, "this rank's rows of G = J P");
     TTP_ALLOC(ctx, st, agreed, f0, (size_t)N * C, "F0");
     TTP_ALLOC(ctx, st, agreed, u0, (size_t)N * C, "u0");
     TTP_ALLOC(ctx, st, agreed, R, (size_t)nrow * nrhs, "residual and gradient rows");
     TTP_ALLOC(ctx, st, agreed, grad, (size_t)nrow, "loss gradient rows");
-    TTP_CALL_GOTO(ctx, st, agreed, ttp_net_create(ctx, model, KERNEL_SAMPLES_PER_BATCH * C, &net));
     TTP_CALL_GOTO(ctx, st, agreed, ttp_kernel_create(ctx, &k));
 agreed:
     TTP_CALL_GOTO(ctx, st, done, agree(ctx, mc, st, "Jacobian set-up"));

@@ -28,18 +28,26 @@
  *               block), so E[G Gᵀ] = Θ.
  *
  * KRON's split of D′ (documented choice).  Vector blocks of at most
- * JAC_KRON_SMALL values, or whose proportional share D′·len/D covers their
- * length, stay exact; their columns are taken off the budget, and the rest
- * B = D′ − (exact columns) is split over the other blocks in proportion to
- * their sizes (share s = B·len/S, at least one column each).
+ * JAC_KRON_SMALL values stay exact and their columns leave the budget; the
+ * rest B is split over the other blocks in proportion to an importance, by
+ * water-filling (a block whose share covers its length becomes exact, its
+ * columns leave B, and the rest is split again; every block keeps at least
+ * one column).  The importance is the block's size by default (the split in
+ * proportion to nw), or, after ttp_jac_plan_calibrate, the trace of the
+ * block's part of Θ on a few samples.  The error of a block-diagonal sketch
+ * is Σ_l V_l ‖Θ_l‖²/s_l, minimised by s_l ∝ √V_l ‖Θ_l‖, so the size split
+ * starves a small layer that carries much of Θ: on the bundled model the
+ * 165-weight head carries ~85 % of ‖Θ‖, and the size split is 5× less
+ * accurate than the dense sketch, the calibrated one 0.3–1.6× (see
+ * benchmarks/README.md).
  *
  * Why replicas and not one k_o × k_i block per layer.  With a single
  * Kronecker block of k_o·k_i = s columns both factors are k-dimensional
  * sketches, each with relative variance ≈ 2/k, and the product's variance
  * is ≈ 2/k_o + 2/k_i: with k_o ≈ k_i ≈ √s the error of Θ falls only like
  * D′^(−1/4) asymptotically (tests/test_proj.c measures 2.6× the dense error
- * at D′ = 1024 on a 40 × 50 layer, against 1.1× for the replicas below).  Averaging r = s/(k_o k_i) independent replicas of a small
- * block gives variance (k_o k_i/s)·((1 + 2/k_o)(1 + 2/k_i) − 1), i.e.
+ * at D′ = 1024 on a 40 × 50 layer, against 1.1× for the replicas below).
+ * Averaging r = s/(k_o k_i) independent replicas of a small block gives variance (k_o k_i/s)·((1 + 2/k_o)(1 + 2/k_i) − 1), i.e.
  * V·(2/s) with V = k_o k_i ((1+2/k_o)(1+2/k_i) − 1)/2 the variance relative
  * to a dense sketch (worst case, parallel gradients): falling like 1/D′
  * again.  V is 4 for k_o = k_i = 1 (rank-one columns u_t ⊗ v_t), m when
@@ -66,7 +74,13 @@
  * Determinism: every row is computed from its own sample only, by the same
  * sequence of operations whatever the batch it travels in, so the rows do
  * not depend on how samples are grouped into calls (or ranks); the tests
- * check this bit for bit.
+ * check this bit for bit (the CPU backend projects in fixed-size row blocks
+ * for the same reason; the cuda backend's DGEMM promises this only to
+ * rounding).
+ *
+ * The net's capacity is not exposed by ttp_net.h, so ttp_jac_rows asks for
+ * up to JAC_SAMPLES_MAX samples per call and halves on the net's TTP_ERR_ARG
+ * (the plan remembers what worked).
  */
 #include "ttp_jac.h"
 
@@ -108,12 +122,15 @@ typedef struct {
      * columns at gv */
     int64_t lv, kv, gv;
     double *Pv; /* lv × kv; NULL = identity */
+    int w_exact, v_exact; /* the split made the block exact */
+    double tw, tv;        /* importance of the weight / vector block */
 } jac_layer;
 
 struct ttp_jac_plan {
     const ttp_model *m; /* borrowed */
     ttp_proj_kind kind;
     int64_t D, dim; /* trainable parameters; columns of G */
+    int64_t dproj_req; /* D′ asked for */
     uint64_t seed;
     ttp_proj_backend be; /* dense kinds only */
     int have_be;
@@ -193,32 +210,66 @@ static void kron_choose(jac_layer *J, double s)
 #undef KRON_TAKE
 }
 
-/* The KRON split (see the file comment) and the block matrices. */
-static ttp_status plan_kron(ttp_ctx *ctx, ttp_jac_plan *p, int64_t dproj)
+/*
+ * The KRON split (see the file comment) and the block matrices.  Each block
+ * (a layer's weights; its vector block) has an importance: its size by
+ * default, the trace of its part of Θ after ttp_jac_plan_calibrate.  Shares
+ * are proportional to importance, by water-filling: a block whose share
+ * covers its length becomes exact, its columns leave the budget, and the
+ * rest is split again.
+ */
+static ttp_status plan_kron(ttp_ctx *ctx, ttp_jac_plan *p)
 {
-    const double D = (double)p->D;
-    int64_t exact_cols = 0;
-    double S = 0.0;
+    const int64_t dproj = p->dproj_req;
+    double B = (double)dproj;
     for (int l = 0; l < p->nl; l++) {
         jac_layer *J = &p->L[l];
+        free(J->Pout), free(J->Pin), free(J->Pw), free(J->Pv);
+        J->Pout = J->Pin = J->Pw = J->Pv = NULL;
         if (!J->active) continue;
         J->lv = J->kind == TTP_FACTOR_DIRECT ? J->nw : (J->has_bias ? J->m : 0);
-        if (J->lv > 0 && (J->lv <= JAC_KRON_SMALL || (double)dproj * (double)J->lv / D >= (double)J->lv - 0.5)) {
-            J->kv = J->lv;
-            exact_cols += J->lv;
-        } else {
-            S += (double)J->lv;
-        }
-        if (J->kind == TTP_FACTOR_OUTER) S += (double)(J->m * J->n);
+        J->w_exact = 0;
+        J->v_exact = J->lv > 0 && J->lv <= JAC_KRON_SMALL;
+        if (J->v_exact) B -= (double)J->lv;
     }
-    const double B = dproj > exact_cols ? (double)(dproj - exact_cols) : 0.0;
+    for (int changed = 1; changed;) {
+        double T = 0.0;
+        changed = 0;
+        for (int l = 0; l < p->nl; l++) {
+            const jac_layer *J = &p->L[l];
+            if (!J->active) continue;
+            if (J->kind == TTP_FACTOR_OUTER && !J->w_exact) T += J->tw;
+            if (J->lv > 0 && !J->v_exact) T += J->tv;
+        }
+        for (int l = 0; l < p->nl && T > 0.0; l++) {
+            jac_layer *J = &p->L[l];
+            if (!J->active) continue;
+            if (J->kind == TTP_FACTOR_OUTER && !J->w_exact && B * J->tw / T >= (double)(J->m * J->n) - 0.5) {
+                J->w_exact = 1, changed = 1;
+                B -= (double)(J->m * J->n);
+            }
+            if (J->lv > 0 && !J->v_exact && B * J->tv / T >= (double)J->lv - 0.5) {
+                J->v_exact = 1, changed = 1;
+                B -= (double)J->lv;
+            }
+            if (changed) break; /* shares change: recompute T */
+        }
+    }
+    if (B < 0.0) B = 0.0;
+    double T = 0.0;
+    for (int l = 0; l < p->nl; l++) {
+        const jac_layer *J = &p->L[l];
+        if (!J->active) continue;
+        if (J->kind == TTP_FACTOR_OUTER && !J->w_exact) T += J->tw;
+        if (J->lv > 0 && !J->v_exact) T += J->tv;
+    }
     int64_t col = 0;
     for (int l = 0; l < p->nl; l++) {
         jac_layer *J = &p->L[l];
         if (!J->active) continue;
         const uint64_t kbase = 4 * (uint64_t)l;
         if (J->kind == TTP_FACTOR_OUTER) {
-            kron_choose(J, S > 0 ? B * (double)(J->m * J->n) / S : 1.0);
+            kron_choose(J, J->w_exact ? (double)(J->m * J->n) : (T > 0 ? B * J->tw / T : 0.0));
             J->gw = col;
             col += J->kw;
             /* A side at full size with replicas still needs random matrices:
@@ -234,10 +285,7 @@ static ttp_status plan_kron(ttp_ctx *ctx, ttp_jac_plan *p, int64_t dproj)
                                                 1.0 / sqrt((double)J->kw), &J->Pw));
         }
         if (J->lv > 0) {
-            if (J->kv != J->lv) {
-                const double s = S > 0 ? B * (double)J->lv / S : 1.0;
-                J->kv = clip64(llround(s), 1, J->lv);
-            }
+            J->kv = J->v_exact ? J->lv : clip64(llround(T > 0 ? B * J->tv / T : 0.0), 1, J->lv);
             J->gv = col;
             col += J->kv;
             if (J->kv < J->lv)
@@ -281,6 +329,7 @@ ttp_status ttp_jac_plan_create(ttp_ctx *ctx, const ttp_model *m, ttp_proj_kind k
     p->kind = kind;
     p->D = D;
     p->seed = seed;
+    p->dproj_req = dproj;
     p->nl = m->nlayers;
     p->spc_cap = JAC_SAMPLES_MAX;
     TTP_ALLOC(ctx, st, fail, p->L, m->nlayers, "Jacobian plan layers");
@@ -295,6 +344,9 @@ ttp_status ttp_jac_plan_create(ttp_ctx *ctx, const ttp_model *m, ttp_proj_kind k
             J->woff = Ly->woff;
             J->col_off = col;
             col += Ly->nw;
+            /* default importance: size (the split in proportion to nw) */
+            J->tw = (double)(Ly->nw);
+            J->tv = 0.0;
             switch (Ly->kind) {
             case TTP_LAYER_DENSE:
             case TTP_LAYER_CONV2D:
@@ -304,6 +356,8 @@ ttp_status ttp_jac_plan_create(ttp_ctx *ctx, const ttp_model *m, ttp_proj_kind k
                                                    : Ly->in_shape[0] * Ly->kernel * Ly->kernel;
                 J->npos = Ly->kind == TTP_LAYER_DENSE ? 1 : Ly->out_shape[1] * Ly->out_shape[2];
                 J->has_bias = Ly->nw == J->m * J->n + J->m;
+                J->tw = (double)(J->m * J->n);
+                J->tv = J->has_bias ? (double)J->m : 0.0;
                 if (!J->has_bias && Ly->nw != J->m * J->n) {
                     st = TTP_ERR(ctx, TTP_ERR_INTERNAL,
                                  "layer %d '%s' (%s) has %lld parameters, expected %lld × %lld "
@@ -313,7 +367,10 @@ ttp_status ttp_jac_plan_create(ttp_ctx *ctx, const ttp_model *m, ttp_proj_kind k
                     goto fail;
                 }
                 break;
-            case TTP_LAYER_BATCHNORM: J->kind = TTP_FACTOR_DIRECT; break;
+            case TTP_LAYER_BATCHNORM:
+                J->kind = TTP_FACTOR_DIRECT;
+                J->tv = (double)Ly->nw;
+                break;
             default:
                 st = TTP_ERR(ctx, TTP_ERR_UNSUPPORTED,
                              "layer %d '%s' (%s) has trainable parameters but no Jacobian rule",
@@ -337,7 +394,7 @@ ttp_status ttp_jac_plan_create(ttp_ctx *ctx, const ttp_model *m, ttp_proj_kind k
         TTP_CALL_GOTO(ctx, st, fail, ttp_proj_backend_open(ctx, bname, &p->be));
         p->have_be = 1;
         break;
-    case TTP_PROJ_KRON: TTP_CALL_GOTO(ctx, st, fail, plan_kron(ctx, p, dproj)); break;
+    case TTP_PROJ_KRON: TTP_CALL_GOTO(ctx, st, fail, plan_kron(ctx, p)); break;
     default: break;
     }
     *out = p;
@@ -533,6 +590,84 @@ static ttp_status sink_layer(void *user, const ttp_factors *f, ttp_ctx *ctx)
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, (int)J->kw, (int)(m * n), 1.0,
                     dWall, (int)(m * n), J->Pw, (int)J->kw, 0.0, S->R + J->gw, (int)S->ld);
     return TTP_OK;
+}
+
+/* Calibration sink: add each block's Σ_rows ‖gradient‖² (its trace of Θ). */
+static ttp_status calib_layer(void *user, const ttp_factors *f, ttp_ctx *ctx)
+{
+    ttp_jac_plan *p = user;
+    if (f->layer < 0 || f->layer >= p->nl || !p->L[f->layer].active)
+        return TTP_ERR(ctx, TTP_ERR_INTERNAL, "gradient factors for layer %d, which the plan has no trainable entry for",
+                       f->layer);
+    jac_layer *J = &p->L[f->layer];
+    if (f->kind == TTP_FACTOR_DIRECT) {
+        for (int64_t i = 0; i < f->nb * f->nw; i++) J->tv += f->g[i] * f->g[i];
+        return TTP_OK;
+    }
+    const int64_t m = f->m, n = f->n, np = f->npos;
+    double *dW = NULL;
+    TTP_CALL(ctx, workspace(ctx, p, 4, (size_t)(m * n), &dW));
+    for (int64_t b = 0; b < f->nb; b++) {
+        const double *delta = f->delta + b * m * np;
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)np, 1.0, delta, (int)np,
+                    f->act + b * np * n, (int)n, 0.0, dW, (int)n);
+        for (int64_t i = 0; i < m * n; i++) J->tw += dW[i] * dW[i];
+        if (f->has_bias)
+            for (int64_t o = 0; o < m; o++) {
+                double sb = 0.0;
+                for (int64_t q = 0; q < np; q++) sb += delta[o * np + q];
+                J->tv += sb * sb;
+            }
+    }
+    return TTP_OK;
+}
+
+ttp_status ttp_jac_plan_calibrate(ttp_ctx *ctx, ttp_jac_plan *p, ttp_net *net, const double *w,
+                                  const double *x, int64_t ns)
+{
+    ttp_status st = TTP_OK;
+    double *xb = NULL, *out = NULL, *dout = NULL;
+    if (!p || !net || !w || (ns > 0 && !x))
+        return TTP_ERR(ctx, TTP_ERR_ARG, "ttp_jac_plan_calibrate: plan, net, w or x is NULL");
+    if (ns < 1)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "ttp_jac_plan_calibrate: %lld samples, expected >= 1", (long long)ns);
+    if (p->kind != TTP_PROJ_KRON) return TTP_OK;
+    const ttp_model *M = p->m;
+    const int64_t C = M->nout, in = M->in_shape[0] * M->in_shape[1] * M->in_shape[2];
+    TTP_ALLOC(ctx, st, done, xb, C * in, "calibration copies");
+    TTP_ALLOC(ctx, st, done, out, C * C, "calibration outputs");
+    TTP_ALLOC(ctx, st, done, dout, C * C, "identity output gradient");
+    for (int64_t c = 0; c < C; c++) dout[c * C + c] = 1.0;
+    for (int l = 0; l < p->nl; l++) p->L[l].tw = p->L[l].tv = 0.0;
+    /* One sample per call: calibration sets are small, and this needs no
+     * guess at the net's capacity beyond C. */
+    for (int64_t s = 0; s < ns; s++) {
+        for (int64_t c = 0; c < C; c++) memcpy(xb + c * in, x + s * in, (size_t)in * sizeof *x);
+        TTP_CALL_GOTO(ctx, st, done, ttp_net_forward(ctx, net, w, xb, C, out));
+        ttp_grad_sink sink = {p, calib_layer};
+        TTP_CALL_GOTO(ctx, st, done, ttp_net_backward_factors(ctx, net, w, dout, &sink));
+    }
+    /* A block with no gradient on these samples keeps a token weight, so it
+     * still gets its one column (its Θ part is then ~0 anyway). */
+    double tot = 0.0;
+    for (int l = 0; l < p->nl; l++) tot += p->L[l].tw + p->L[l].tv;
+    for (int l = 0; l < p->nl; l++) {
+        jac_layer *J = &p->L[l];
+        if (!J->active) continue;
+        if (J->kind == TTP_FACTOR_OUTER && !(J->tw > 1e-12 * tot)) J->tw = 1e-12 * tot;
+        if (J->lv > 0 && !(J->tv > 1e-12 * tot)) J->tv = 1e-12 * tot;
+    }
+    if (!(tot > 0.0) || !isfinite(tot)) {
+        st = TTP_ERR(ctx, TTP_ERR_NUMERIC,
+                     "KRON calibration on %lld samples: the Jacobian's squared norm is %g; expected a "
+                     "positive finite value",
+                     (long long)ns, tot);
+        goto done;
+    }
+    TTP_CALL_GOTO(ctx, st, done, plan_kron(ctx, p));
+done:
+    free(xb), free(out), free(dout);
+    return st;
 }
 
 ttp_status ttp_jac_rows(ttp_ctx *ctx, ttp_jac_plan *p, ttp_net *net, const double *w,

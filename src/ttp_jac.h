@@ -35,6 +35,19 @@ typedef struct ttp_jac_plan ttp_jac_plan; /* opaque; body in jac.c */
 ttp_status ttp_jac_plan_create(ttp_ctx *ctx, const ttp_model *m, ttp_proj_kind kind, int64_t dproj,
                                uint64_t seed, const char *backend, ttp_jac_plan **out);
 void ttp_jac_plan_destroy(ttp_jac_plan **p);
+/*
+ * Optional, KRON only (a no-op returning TTP_OK for the other kinds):
+ * measure each block's share of Θ (the trace of its part, Σ‖gradient‖²)
+ * on ns samples and re-split D′ in proportion to it instead of to the
+ * layers' sizes.  Worth it: a small layer (a classifier head) often carries
+ * most of Θ, and a size-proportional split gives it few columns.  Every
+ * rank must pass the same samples (e.g. the first few of the dataset) so
+ * that every rank keeps the same plan; call before ttp_jac_plan_dim and
+ * ttp_jac_rows.  `net` as for ttp_jac_rows (nbmax >= C); x is (ns, in).
+ * Not collective.  (Added by the Jacobian module; additive to the API.)
+ */
+ttp_status ttp_jac_plan_calibrate(ttp_ctx *ctx, ttp_jac_plan *p, ttp_net *net, const double *w,
+                                  const double *x, int64_t ns);
 int64_t ttp_jac_plan_dim(const ttp_jac_plan *p);
 ttp_proj_kind ttp_jac_plan_kind(const ttp_jac_plan *p);
 const char *ttp_jac_plan_backend(const ttp_jac_plan *p);
