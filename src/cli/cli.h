@@ -7,7 +7,10 @@
 #ifndef TTP_CLI_H
 #define TTP_CLI_H
 
+#include <getopt.h>
+
 #include "ttp_core.h"
+#include "ttp_train.h"
 
 typedef struct ttp_cli {
     ttp_ctx *ctx;
@@ -24,6 +27,35 @@ ttp_status ttp_cmd_train(ttp_cli *cli, int argc, char **argv);
 ttp_status ttp_cmd_kernel(ttp_cli *cli, int argc, char **argv);
 ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv);
 ttp_status ttp_cmd_validate(ttp_cli *cli, int argc, char **argv);
+
+/* The optimizer options shared by train, predict and validate: include
+ * TTP_CLI_OPT_OPTIONS in a getopt_long table and hand every code to
+ * ttp_cli_opt_option, which says whether it was one of them. */
+enum {
+    TTP_CLI_O_LOSS = 200, TTP_CLI_O_LR, TTP_CLI_O_BATCH, TTP_CLI_O_MOM, TTP_CLI_O_NEST, TTP_CLI_O_WD,
+    TTP_CLI_O_STEPS, TTP_CLI_O_SEED
+};
+#define TTP_CLI_OPT_OPTIONS                                                                   \
+    {"loss", required_argument, NULL, TTP_CLI_O_LOSS}, {"lr", required_argument, NULL, TTP_CLI_O_LR}, \
+        {"batch", required_argument, NULL, TTP_CLI_O_BATCH},                                  \
+        {"momentum", required_argument, NULL, TTP_CLI_O_MOM},                                 \
+        {"nesterov", no_argument, NULL, TTP_CLI_O_NEST},                                      \
+        {"wd", required_argument, NULL, TTP_CLI_O_WD},                                        \
+        {"steps", required_argument, NULL, TTP_CLI_O_STEPS},                                  \
+        {"seed", required_argument, NULL, TTP_CLI_O_SEED}
+/* Help text for those options (identical for every command). */
+#define TTP_CLI_OPT_HELP                                                                      \
+    "  --loss mse|ce         ½‖f − onehot(y)‖² or cross-entropy (default ce)\n"               \
+    "  --lr X                learning rate > 0 (default 0.01)\n"                              \
+    "  --batch B             batch size in 1..N; omitted (or N): full-batch gradient descent\n" \
+    "  --momentum M          heavy-ball momentum in [0, 1) (default 0)\n"                      \
+    "  --nesterov            Nesterov momentum\n"                                              \
+    "  --wd L                weight decay >= 0 (default 0)\n"                                  \
+    "  --steps T             optimizer steps T >= 1 (default 150)\n"                           \
+    "  --seed S              seed of the batch permutations (default 1)\n"
+/* Parse one option code into o; *handled = 0 (and TTP_OK) when c is not an
+ * optimizer option.  steps_min is 1, or 0 where zero steps mean something. */
+ttp_status ttp_cli_opt_option(ttp_ctx *ctx, int c, const char *arg, int64_t steps_min, ttp_opt *o, int *handled);
 
 /* Option values: parse or fail naming the option and what was expected. */
 ttp_status ttp_cli_double(ttp_ctx *ctx, const char *opt, const char *val, double lo, int lo_incl,

@@ -22,14 +22,7 @@ static void usage(FILE *f)
         "  --model FILE          pretrained model (NetCDF)\n"
         "  --data FILE           fine-tuning dataset (NetCDF)\n"
         "optimizer (the same meaning as for 'ttpredict train')\n"
-        "  --loss mse|ce         loss (default ce)\n"
-        "  --lr X                learning rate > 0 (default 0.01)\n"
-        "  --batch B             batch size in 1..N; omitted (or N): full-batch GD\n"
-        "  --momentum M          heavy-ball momentum in [0,1) (default 0)\n"
-        "  --nesterov            Nesterov momentum\n"
-        "  --wd L                weight decay >= 0 (default 0)\n"
-        "  --steps T             step budget T >= 1 (default 150)\n"
-        "  --seed S              batch-order seed (default 1)\n"
+        TTP_CLI_OPT_HELP
         "training time\n"
         "  --tt LIST             definitions, first is the headline (default rel:0.05):\n"
         "                          rel:F   L_t - L_T <= F (L_0 - L_T)\n"
@@ -101,15 +94,12 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
     ttp_predict_opts_default(&o);
     const char *model_path = NULL, *data_path = NULL, *out = NULL, *json = NULL, *report = NULL;
     int quiet = 0, smooth = 1, proj_set = 0;
-    enum { O_MODEL = 256, O_DATA, O_LOSS, O_LR, O_BATCH, O_MOM, O_NEST, O_WD, O_STEPS, O_SEED, O_TT, O_SMOOTH,
+    enum { O_MODEL = 256, O_DATA, O_TT, O_SMOOTH,
            O_ENS, O_BAND, O_PROJ, O_DPROJ, O_PSEED, O_BACKEND, O_BLOCK, O_TOPK, O_KERNEL, O_SAVEK, O_SUBSET,
            O_EXTRAP, O_TSTEPS, O_OUT, O_JSON, O_REPORT, O_VERSION };
     static const struct option opts[] = {
         {"model", required_argument, NULL, O_MODEL}, {"data", required_argument, NULL, O_DATA},
-        {"loss", required_argument, NULL, O_LOSS}, {"lr", required_argument, NULL, O_LR},
-        {"batch", required_argument, NULL, O_BATCH}, {"momentum", required_argument, NULL, O_MOM},
-        {"nesterov", no_argument, NULL, O_NEST}, {"wd", required_argument, NULL, O_WD},
-        {"steps", required_argument, NULL, O_STEPS}, {"seed", required_argument, NULL, O_SEED},
+        TTP_CLI_OPT_OPTIONS,
         {"tt", required_argument, NULL, O_TT}, {"smooth", required_argument, NULL, O_SMOOTH},
         {"ensemble", required_argument, NULL, O_ENS}, {"band", required_argument, NULL, O_BAND},
         {"proj", required_argument, NULL, O_PROJ}, {"dproj", required_argument, NULL, O_DPROJ},
@@ -136,18 +126,6 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
         case 'q': quiet = 1; break;
         case O_MODEL: model_path = optarg; break;
         case O_DATA: data_path = optarg; break;
-        case O_LOSS:
-            if (strcmp(optarg, "mse") == 0) o.opt.loss = TTP_LOSS_MSE;
-            else if (strcmp(optarg, "ce") == 0) o.opt.loss = TTP_LOSS_CE;
-            else return TTP_ERR(ctx, TTP_ERR_ARG, "option --loss: '%s', expected mse or ce", optarg);
-            break;
-        case O_LR: TTP_CALL(ctx, ttp_cli_double(ctx, "--lr", optarg, 0, 0, 1e6, &o.opt.lr)); break;
-        case O_BATCH: TTP_CALL(ctx, ttp_cli_int(ctx, "--batch", optarg, 1, INT64_MAX, &o.opt.batch)); break;
-        case O_MOM: TTP_CALL(ctx, ttp_cli_double(ctx, "--momentum", optarg, 0, 1, 0.999999, &o.opt.momentum)); break;
-        case O_NEST: o.opt.nesterov = 1; break;
-        case O_WD: TTP_CALL(ctx, ttp_cli_double(ctx, "--wd", optarg, 0, 1, 1e6, &o.opt.wd)); break;
-        case O_STEPS: TTP_CALL(ctx, ttp_cli_int(ctx, "--steps", optarg, 1, 100000000, &o.opt.steps)); break;
-        case O_SEED: TTP_CALL(ctx, ttp_cli_int(ctx, "--seed", optarg, 0, INT64_MAX, &iv)); o.opt.seed = (uint64_t)iv; break;
         case O_TT: TTP_CALL(ctx, parse_tt(ctx, optarg, &o)); break;
         case O_SMOOTH: TTP_CALL(ctx, ttp_cli_int(ctx, "--smooth", optarg, 1, 100000, &iv)); smooth = (int)iv; break;
         case O_ENS: TTP_CALL(ctx, ttp_cli_int(ctx, "--ensemble", optarg, 1, 100000, &iv)); o.sim.ensemble = (int)iv; break;
@@ -178,7 +156,11 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
         case O_OUT: out = optarg; break;
         case O_JSON: json = optarg; break;
         case O_REPORT: report = optarg; break;
-        default: return ttp_cli_bad_option(ctx, "predict", argv[optind - 1]);
+        default: {
+            int handled;
+            TTP_CALL(ctx, ttp_cli_opt_option(ctx, c, optarg, 1, &o.opt, &handled));
+            if (!handled) return ttp_cli_bad_option(ctx, "predict", argv[optind - 1]);
+        }
         }
     }
     if (optind < argc)

@@ -32,15 +32,8 @@ static void usage(FILE *f)
             "  --init-seed S         its initial-weights seed (default 1)\n"
             "  --new-head K          replace the last dense layer by a fresh K-output one\n"
             "  --head-seed S         its initial-weights seed (default 1)\n"
-            "optimizer:\n"
-            "  --loss mse|ce         ½‖f − onehot(y)‖² or cross-entropy (default ce)\n"
-            "  --lr X                learning rate > 0 (default 0.01)\n"
-            "  --batch B             batch size in 1..N; omitted (or N): full-batch gradient descent\n"
-            "  --momentum M          heavy-ball momentum in [0, 1) (default 0)\n"
-            "  --nesterov            Nesterov momentum\n"
-            "  --wd L                weight decay >= 0 (default 0)\n"
-            "  --steps T             optimizer steps (default 150); 0 only writes --out-model\n"
-            "  --seed S              seed of the batch permutations (default 1)\n"
+            "optimizer (--steps 0 only writes --out-model):\n"
+            TTP_CLI_OPT_HELP
             "output (written by rank 0):\n"
             "  --out-model OUT.nc    the trained model\n"
             "  --out RESULT.nc       loss(step) and accuracy(step) with the settings\n"
@@ -116,23 +109,20 @@ static ttp_status write_outputs(ttp_ctx *ctx, const ttp_model *m, const ttp_data
 ttp_status ttp_cmd_train(ttp_cli *cli, int argc, char **argv)
 {
     ttp_ctx *ctx = cli->ctx;
-    enum { O_MODEL = 256, O_DATA, O_ARCH, O_CLASSES, O_INITSEED, O_NEWHEAD, O_HEADSEED, O_LOSS, O_LR,
-           O_BATCH, O_MOM, O_NEST, O_WD, O_STEPS, O_SEED, O_OUTMODEL, O_OUT, O_JSON, O_VERSION };
+    enum { O_MODEL = 256, O_DATA, O_ARCH, O_CLASSES, O_INITSEED, O_NEWHEAD, O_HEADSEED, O_OUTMODEL, O_OUT,
+           O_JSON, O_VERSION };
     static const struct option opts[] = {
         {"model", required_argument, NULL, O_MODEL},       {"data", required_argument, NULL, O_DATA},
         {"arch", required_argument, NULL, O_ARCH},         {"classes", required_argument, NULL, O_CLASSES},
         {"init-seed", required_argument, NULL, O_INITSEED}, {"new-head", required_argument, NULL, O_NEWHEAD},
-        {"head-seed", required_argument, NULL, O_HEADSEED}, {"loss", required_argument, NULL, O_LOSS},
-        {"lr", required_argument, NULL, O_LR},             {"batch", required_argument, NULL, O_BATCH},
-        {"momentum", required_argument, NULL, O_MOM},      {"nesterov", no_argument, NULL, O_NEST},
-        {"wd", required_argument, NULL, O_WD},             {"steps", required_argument, NULL, O_STEPS},
-        {"seed", required_argument, NULL, O_SEED},         {"out-model", required_argument, NULL, O_OUTMODEL},
+        {"head-seed", required_argument, NULL, O_HEADSEED}, TTP_CLI_OPT_OPTIONS,
+        {"out-model", required_argument, NULL, O_OUTMODEL},
         {"out", required_argument, NULL, O_OUT},           {"json", required_argument, NULL, O_JSON},
         {"verbose", no_argument, NULL, 'v'},               {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, O_VERSION},         {NULL, 0, NULL, 0}};
     const char *model_path = NULL, *data_path = NULL, *arch = NULL, *out_model = NULL, *out = NULL,
                *json = NULL;
-    int64_t classes = 0, init_seed = 1, new_head = 0, head_seed = 1, steps = 150, seed = 1, batch = 0;
+    int64_t classes = 0, init_seed = 1, new_head = 0, head_seed = 1;
     ttp_opt o;
     ttp_opt_default(&o);
 
@@ -160,23 +150,6 @@ ttp_status ttp_cmd_train(ttp_cli *cli, int argc, char **argv)
         case O_INITSEED: TTP_CALL(ctx, ttp_cli_int(ctx, "--init-seed", optarg, 0, INT64_MAX, &init_seed)); break;
         case O_NEWHEAD: TTP_CALL(ctx, ttp_cli_int(ctx, "--new-head", optarg, 1, 1 << 20, &new_head)); break;
         case O_HEADSEED: TTP_CALL(ctx, ttp_cli_int(ctx, "--head-seed", optarg, 0, INT64_MAX, &head_seed)); break;
-        case O_LOSS:
-            if (strcmp(optarg, "mse") == 0) o.loss = TTP_LOSS_MSE;
-            else if (strcmp(optarg, "ce") == 0) o.loss = TTP_LOSS_CE;
-            else return TTP_ERR(ctx, TTP_ERR_ARG, "option --loss: '%s', expected mse or ce", optarg);
-            break;
-        case O_LR: TTP_CALL(ctx, ttp_cli_double(ctx, "--lr", optarg, 0.0, 0, 1e6, &o.lr)); break;
-        case O_BATCH: TTP_CALL(ctx, ttp_cli_int(ctx, "--batch", optarg, 1, INT64_MAX, &batch)); break;
-        case O_MOM:
-            TTP_CALL(ctx, ttp_cli_double(ctx, "--momentum", optarg, 0.0, 1, 1.0, &o.momentum));
-            if (o.momentum >= 1.0)
-                return TTP_ERR(ctx, TTP_ERR_ARG, "option --momentum: %s is out of range, expected a value in [0, 1)",
-                               optarg);
-            break;
-        case O_NEST: o.nesterov = 1; break;
-        case O_WD: TTP_CALL(ctx, ttp_cli_double(ctx, "--wd", optarg, 0.0, 1, 1e6, &o.wd)); break;
-        case O_STEPS: TTP_CALL(ctx, ttp_cli_int(ctx, "--steps", optarg, 0, 100000000, &steps)); break;
-        case O_SEED: TTP_CALL(ctx, ttp_cli_int(ctx, "--seed", optarg, 0, INT64_MAX, &seed)); break;
         case O_OUTMODEL: out_model = optarg; break;
         case O_OUT: out = optarg; break;
         case O_JSON: json = optarg; break;
@@ -185,7 +158,11 @@ ttp_status ttp_cmd_train(ttp_cli *cli, int argc, char **argv)
             if (cli->comm->rank == 0) usage(stdout);
             return TTP_OK;
         case O_VERSION: return cli->comm->rank == 0 ? ttp_cli_version("train") : TTP_OK;
-        default: return ttp_cli_bad_option(ctx, "train", argv[optind - 1]);
+        default: {
+            int handled;
+            TTP_CALL(ctx, ttp_cli_opt_option(ctx, c, optarg, 0, &o, &handled));
+            if (!handled) return ttp_cli_bad_option(ctx, "train", argv[optind - 1]);
+        }
         }
     }
     if (optind < argc)
@@ -195,11 +172,8 @@ ttp_status ttp_cmd_train(ttp_cli *cli, int argc, char **argv)
         return TTP_ERR(ctx, TTP_ERR_ARG, "ttpredict train: give --model or --arch, not both");
     if (!arch && (classes > 0))
         return TTP_ERR(ctx, TTP_ERR_ARG, "option --classes: applies to --arch only (use --new-head K for a model file)");
-    if (steps == 0 && out_model == NULL)
+    if (o.steps == 0 && out_model == NULL)
         return TTP_ERR(ctx, TTP_ERR_ARG, "option --steps: 0 steps only makes sense with --out-model");
-    o.batch = batch;
-    o.steps = steps;
-    o.seed = (uint64_t)seed;
     if (!arch && model_path == NULL) model_path = ttp_cli_default_model();
     if (data_path == NULL) data_path = ttp_cli_default_data();
 
@@ -224,18 +198,18 @@ ttp_status ttp_cmd_train(ttp_cli *cli, int argc, char **argv)
         snprintf(mdesc, sizeof mdesc, "%s", model_path);
     }
     if (new_head > 0) TTP_CALL_GOTO(ctx, st, done, ttp_model_replace_head(ctx, m, (int)new_head, (uint64_t)head_seed));
-    if (steps > 0) TTP_CALL_GOTO(ctx, st, done, ttp_opt_validate(ctx, &o, d->n));
+    if (o.steps > 0) TTP_CALL_GOTO(ctx, st, done, ttp_opt_validate(ctx, &o, d->n));
     TTP_CALL_GOTO(ctx, st, done, ttp_train_check(ctx, m, d, o.loss));
-    if (steps > 0) TTP_CALL_GOTO(ctx, st, done, ttp_train_run(ctx, cli->comm, m, d, &o, &r));
+    if (o.steps > 0) TTP_CALL_GOTO(ctx, st, done, ttp_train_run(ctx, cli->comm, m, d, &o, &r));
 
     /* Provenance of the written model: its history gains this command. */
     {
         size_t hl = strlen(m->history);
         snprintf(m->history + hl, sizeof m->history - hl, "%s%s", hl ? "\n" : "", history);
-        if (steps > 0 && m->license[0] == '\0' && d->license[0] != '\0')
+        if (o.steps > 0 && m->license[0] == '\0' && d->license[0] != '\0')
             snprintf(m->license, sizeof m->license, "weights trained by ttpredict on data under: %.3900s",
                      d->license);
-        if (steps > 0 && d->title[0] != '\0') {
+        if (o.steps > 0 && d->title[0] != '\0') {
             size_t sl = strlen(m->source);
             snprintf(m->source + sl, sizeof m->source - sl, "%strained on: %.1000s", sl ? "; " : "", d->title);
         }

@@ -173,3 +173,31 @@ ttp_status ttp_cli_check_output(ttp_ctx *ctx, const char *opt, const char *path,
                        opt, path, dir);
     return TTP_OK;
 }
+
+ttp_status ttp_cli_opt_option(ttp_ctx *ctx, int c, const char *arg, int64_t steps_min, ttp_opt *o, int *handled)
+{
+    int64_t v;
+    *handled = 1;
+    switch (c) {
+    case TTP_CLI_O_LOSS:
+        if (strcmp(arg, "mse") == 0) o->loss = TTP_LOSS_MSE;
+        else if (strcmp(arg, "ce") == 0) o->loss = TTP_LOSS_CE;
+        else return TTP_ERR(ctx, TTP_ERR_ARG, "option --loss: '%s', expected mse or ce", arg);
+        return TTP_OK;
+    case TTP_CLI_O_LR: return ttp_cli_double(ctx, "--lr", arg, 0.0, 0, 1e6, &o->lr);
+    case TTP_CLI_O_BATCH: return ttp_cli_int(ctx, "--batch", arg, 1, INT64_MAX, &o->batch);
+    case TTP_CLI_O_MOM:
+        TTP_CALL(ctx, ttp_cli_double(ctx, "--momentum", arg, 0.0, 1, 1.0, &o->momentum));
+        if (o->momentum >= 1.0)
+            return TTP_ERR(ctx, TTP_ERR_ARG, "option --momentum: %s is out of range, expected a value in [0, 1)", arg);
+        return TTP_OK;
+    case TTP_CLI_O_NEST: o->nesterov = 1; return TTP_OK;
+    case TTP_CLI_O_WD: return ttp_cli_double(ctx, "--wd", arg, 0.0, 1, 1e6, &o->wd);
+    case TTP_CLI_O_STEPS: return ttp_cli_int(ctx, "--steps", arg, steps_min, 100000000, &o->steps);
+    case TTP_CLI_O_SEED:
+        TTP_CALL(ctx, ttp_cli_int(ctx, "--seed", arg, 0, INT64_MAX, &v));
+        o->seed = (uint64_t)v;
+        return TTP_OK;
+    default: *handled = 0; return TTP_OK;
+    }
+}
