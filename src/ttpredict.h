@@ -1,0 +1,75 @@
+/*
+ * ttpredict.h — the whole library in one include.
+ *
+ * ttpredict predicts how many optimizer steps fine-tuning a pretrained
+ * network will take, without training it.  The network is linearized at its
+ * pretrained weights w₀, F(w) = F₀ + J (w − w₀); every training sample's
+ * output Jacobian rows are computed (optionally projected, G = J P); the
+ * ranks assemble the empirical NTK Θ = G Gᵀ and its eigenpairs with
+ * ScaLAPACK; and the training of the linear model is simulated exactly in
+ * function space — GD as one trajectory, SGD as an ensemble with the batch
+ * schedule of real training — to give the steps until convergence, a band,
+ * and the wall-clock cost.  Power laws fitted to the spectrum extend the
+ * prediction to larger datasets.
+ *
+ * Modules (one header each; every public symbol is ttp_<module>_*):
+ *   ttp_core.h    status codes, error context, checks, ttp_comm, RNG, batches
+ *   ttp_data.h    datasets: NetCDF format, IDX/CSV converters, subsets
+ *   ttp_model.h   layer graphs, parameter slab, NetCDF model format
+ *   ttp_net.h     forward/backward engine, per-sample gradient factors, losses
+ *   ttp_train.h   optimizer settings and real (data-parallel) fine-tuning
+ *   ttp_proj.h    random projections and their backends (CPU, CUDA)
+ *   ttp_jac.h     projected per-sample Jacobian rows
+ *   ttp_kernel.h  the kernel result and its file
+ *   ttp_gram.h    (mpi/) the distributed Gram matrix and eigen-decomposition
+ *   ttp_sim.h     linearized dynamics, training-time definitions, SDE
+ *   ttp_fit.h     power-law fits and spectrum extrapolation
+ *   ttp_predict.h the prediction pipeline and its outputs
+ *   ttp_report.h  JSON and SVG writers
+ *   ttp_mpi.h     (mpi/) the MPI communicator behind ttp_comm
+ *   ttp_gpu.h     (gpu/) the CUDA backend's entry points
+ *
+ * Conventions: functions return ttp_status and record the message and a
+ * trace in the caller's ttp_ctx; the library never prints (except progress
+ * lines when ctx->verbose) and never exits; objects come in
+ * _create/_destroy(&p) pairs; functions marked collective must be called by
+ * every rank of the communicator.
+ *
+ * Example: predict on two ranks (error handling shortened).
+ *
+ *     ttp_ctx ctx; ttp_ctx_init(&ctx);
+ *     MPI_Comm world = MPI_COMM_WORLD; ttp_comm comm;
+ *     ttp_mpi_init(&ctx, &argc, &argv);  ttp_mpi_comm(&comm, &world);
+ *     ttp_model *m; ttp_data *d; ttp_prediction *p;
+ *     ttp_model_read(&ctx, "data/default-model.nc", &m);
+ *     ttp_data_read(&ctx, "data/default-data.nc", &d);
+ *     ttp_predict_opts o; ttp_predict_opts_default(&o);
+ *     o.opt.lr = 0.01; o.opt.batch = 64;            // SGD, |B| = 64
+ *     o.proj = TTP_PROJ_KRON; o.dproj = 1024;
+ *     if (ttp_predict_run(&ctx, &comm, m, d, &o, &p) != TTP_OK)
+ *         fprintf(stderr, "%s\n%s", ctx.msg, ctx.trace);
+ *     else if (comm.rank == 0)
+ *         ttp_predict_print(stdout, p, &o);     // steps, band, wall-clock
+ *     ttp_prediction_destroy(&p); ttp_data_destroy(&d); ttp_model_destroy(&m);
+ *     ttp_mpi_finalize();
+ */
+#ifndef TTPREDICT_H
+#define TTPREDICT_H
+
+#include "ttp_core.h"
+#include "ttp_data.h"
+#include "ttp_fit.h"
+#include "ttp_gpu.h"
+#include "ttp_gram.h"
+#include "ttp_jac.h"
+#include "ttp_kernel.h"
+#include "ttp_model.h"
+#include "ttp_mpi.h"
+#include "ttp_net.h"
+#include "ttp_predict.h"
+#include "ttp_proj.h"
+#include "ttp_report.h"
+#include "ttp_sim.h"
+#include "ttp_train.h"
+
+#endif /* TTPREDICT_H */
