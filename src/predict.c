@@ -304,8 +304,15 @@ ttp_status ttp_predict_from_kernel(ttp_ctx *ctx, const ttp_kernel *k, const ttp_
     p->mu_max = k->neig > 0 ? k->eigval[0] / (double)k->n : 0.0;
     p->nranks = k->nranks;
 
+    /* The fits are needed to extrapolate; otherwise they are still reported
+     * (and drawn), but a spectrum too short to fit is no error then. */
     int need_fit = p->n != k->n || o->nextrap > 0;
-    if (need_fit) TTP_CALL_GOTO(ctx, st, fail, fit_spectrum(ctx, k, p, o));
+    if (need_fit) {
+        TTP_CALL_GOTO(ctx, st, fail, fit_spectrum(ctx, k, p, o));
+    } else if (fit_spectrum(ctx, k, p, o) != TTP_OK) {
+        ttp_error_clear(ctx);
+        p->have_fit = 0;
+    }
     if (p->n == k->n) {
         TTP_CALL_GOTO(ctx, st, fail, simulate_measured(ctx, k, o, &p->main));
     } else {
@@ -681,7 +688,7 @@ ttp_status ttp_predict_write_report(ttp_ctx *ctx, const char *dir, const ttp_pre
     int64_t T = o->opt.steps;
     const ttp_curves *cv = p->main.curves;
     const ttp_kernel *k = p->kernel;
-    double *steps = NULL, *kx = NULL, *mu = NULL, *fit = NULL;
+    double *steps = NULL, *kx = NULL, *mu = NULL, *fit = NULL, *ex_k = NULL, *ex_mu = NULL;
     FILE *f = NULL;
     TTP_CALL(ctx, ttp_mkdir(ctx, dir));
     TTP_ALLOC(ctx, st, done, steps, T + 1, "report axis");
@@ -713,11 +720,35 @@ ttp_status ttp_predict_write_report(ttp_ctx *ctx, const char *dir, const ttp_pre
             mu[i] = k->eigval[i] / (double)k->n;
             fit[i] = p->have_fit ? p->fit_mu.a * pow(kx[i], -p->fit_mu.alpha) : NAN;
         }
-        ttp_series sp[2] = {{"eigenvalues of Theta/N (measured)", kx, mu, NULL, NULL, k->neig, palette[0], 0, 1},
-                            {"power-law fit", kx, fit, NULL, NULL, k->neig, palette[1], 1, 0}};
+        ttp_series sp[3] = {{"eigenvalues of Theta/N (measured)", kx, mu, NULL, NULL, k->neig, palette[0], 0, 1},
+                            {"power-law fit", kx, fit, NULL, NULL, k->neig, palette[1], 1, 0},
+                            {NULL, NULL, NULL, NULL, NULL, 0, palette[2], 1, 0}};
+        int nsp = p->have_fit ? 2 : 1;
+        char exlabel[96];
+        int64_t nbig = p->n;
+        for (int i = 0; i < p->nextrap; i++) nbig = p->extrap[i].n > nbig ? p->extrap[i].n : nbig;
+        if (p->have_fit && nbig > k->n) { /* the spectrum the largest extrapolation uses */
+            double *p2n = NULL, *m1 = NULL, *e1 = NULL, energy = o->opt.loss == TTP_LOSS_MSE ? k->res_energy : k->grad_energy;
+            const double *pk = o->opt.loss == TTP_LOSS_MSE ? k->p_res : k->p_grad;
+            int64_t k1 = 0;
+            TTP_ALLOC(ctx, st, done, p2n, k->neig, "report energies");
+            for (int64_t i = 0; i < k->neig; i++) p2n[i] = pk ? pk[i] * pk[i] / (double)k->n : 0.0;
+            st = ttp_fit_extrapolate(ctx, mu, p2n, k->neig, energy / (double)k->n, k->n, k->c, nbig, k->d, &p->fit_mu,
+                                     &p->fit_p, &m1, &e1, &k1);
+            free(p2n);
+            free(e1);
+            if (st != TTP_OK) goto done;
+            free(ex_k);
+            TTP_ALLOC(ctx, st, done, ex_k, k1, "report axis");
+            for (int64_t i = 0; i < k1; i++) ex_k[i] = (double)(i + 1);
+            ex_mu = m1;
+            snprintf(exlabel, sizeof exlabel, "extrapolated to N' = %lld", (long long)nbig);
+            sp[2] = (ttp_series){exlabel, ex_k, ex_mu, NULL, NULL, k1, palette[2], 1, 0};
+            nsp = 3;
+        }
         ttp_plot pp = {"Spectrum of the empirical NTK", "mode k", "mu_k", 1, 1, 0, NAN, NULL};
         snprintf(path, sizeof path, "%s/spectrum.svg", dir);
-        TTP_CALL_GOTO(ctx, st, done, ttp_svg_write(ctx, path, &pp, sp, p->have_fit ? 2 : 1));
+        TTP_CALL_GOTO(ctx, st, done, ttp_svg_write(ctx, path, &pp, sp, nsp));
     }
 
     /* 3. the Markdown page */
@@ -804,5 +835,7 @@ done:
     free(kx);
     free(mu);
     free(fit);
+    free(ex_k);
+    free(ex_mu);
     return st;
 }

@@ -302,8 +302,8 @@ ttp_status ttp_svg_write(ttp_ctx *ctx, const char *path, const ttp_plot *p, cons
     if (isfinite(p->vline) && usable(p->vline, ax.log) && p->vline >= ax.lo && p->vline <= ax.hi) {
         double vx = tx(&ax, p->vline, ML, W - MR);
         fprintf(f, "<line x1='%.1f' y1='%d' x2='%.1f' y2='%d' stroke='#888' stroke-dasharray='6 3'/>\n", vx, MT, vx, H - MB);
-        if (p->vline_label) {
-            fprintf(f, "<text x='%.1f' y='%d' fill='#555'>", vx + 4, MT + 14);
+        if (p->vline_label) { /* at the foot of the line, clear of the legend */
+            fprintf(f, "<text x='%.1f' y='%d' fill='#555'>", vx + 4, H - MB - 8);
             text_escaped(f, p->vline_label);
             fputs("</text>\n", f);
         }
@@ -344,11 +344,14 @@ ttp_status ttp_svg_write(ttp_ctx *ctx, const char *path, const ttp_plot *p, cons
         }
     }
     fputs("</g>\n", f);
+    if (ns > 0) /* legend box */
+        fprintf(f, "<rect x='%d' y='%d' width='252' height='%d' fill='white' fill-opacity='0.85' stroke='#ccc'/>\n",
+                W - MR - 256, MT + 4, 18 * ns + 6);
     for (int k = 0; k < ns; k++) { /* legend */
         int y = MT + 16 + 18 * k;
         const char *col = s[k].color ? s[k].color : "#1f77b4";
-        fprintf(f, "<rect x='%d' y='%d' width='16' height='4' fill='%s'/><text x='%d' y='%d'>", W - MR - 210, y - 4, col,
-                W - MR - 188, y + 1);
+        fprintf(f, "<rect x='%d' y='%d' width='16' height='4' fill='%s'/><text x='%d' y='%d'>", W - MR - 250, y - 4, col,
+                W - MR - 228, y + 1);
         text_escaped(f, s[k].label);
         fputs("</text>\n", f);
     }
