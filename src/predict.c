@@ -640,6 +640,20 @@ ttp_status ttp_predict_write_nc(ttp_ctx *ctx, const char *path, const ttp_predic
     const char *tname[3] = {"tt_steps", "tt_steps_lo", "tt_steps_hi"};
     for (int i = 0; i < 3; i++)
         TTP_NC(ctx, st, fail, nc_def_var(nc, tname[i], NC_INT64, 1, &dtt, &vtt[i]), "defining %s in '%s'", tname[i], path);
+    int vthr;
+    TTP_NC(ctx, st, fail, nc_def_var(nc, "tt_threshold", NC_DOUBLE, 1, &dtt, &vthr), "defining tt_threshold in '%s'", path);
+    {
+        /* The definitions in words, in the order of the tt dimension. */
+        char defs[TTP_MAX_TT * 170] = "", one[160];
+        for (int i = 0; i < p->main.ntt; i++) {
+            describe_tt(&p->main.tt[i].def, one, sizeof one);
+            size_t u = strlen(defs);
+            snprintf(defs + u, sizeof defs - u, "%s%s: %s", i ? "; " : "", ttp_tt_kind_str(p->main.tt[i].def.kind), one);
+        }
+        TTP_NC(ctx, st, fail, nc_put_att_text(nc, NC_GLOBAL, "tt_definitions", strlen(defs), defs), "writing '%s'", path);
+        const char *ln = "first step from which the criterion holds until T (-1: not within T)";
+        TTP_NC(ctx, st, fail, nc_put_att_text(nc, vtt[0], "long_name", strlen(ln), ln), "writing '%s'", path);
+    }
     if (deig >= 0)
         TTP_NC(ctx, st, fail, nc_def_var(nc, "eigenvalue_over_n", NC_DOUBLE, 1, &deig, &veig), "defining eigenvalues in '%s'", path);
     if (dex >= 0) {
@@ -653,6 +667,7 @@ ttp_status ttp_predict_write_nc(ttp_ctx *ctx, const char *path, const ttp_predic
         TTP_NC(ctx, st, fail, nc_put_var_double(nc, vid[i], cdat[i]), "writing %s to '%s'", cname[i], path);
     for (int i = 0; i < p->main.ntt; i++) {
         size_t idx = (size_t)i;
+        TTP_NC(ctx, st, fail, nc_put_var1_double(nc, vthr, &idx, &p->main.tt[i].def.value), "writing '%s'", path);
         long long v[3] = {p->main.tt[i].steps, p->main.tt[i].lo, p->main.tt[i].hi};
         for (int q = 0; q < 3; q++)
             TTP_NC(ctx, st, fail, nc_put_var1_longlong(nc, vtt[q], &idx, &v[q]), "writing %s to '%s'", tname[q], path);
