@@ -42,9 +42,16 @@ ttp_status ttp_fit_powerlaw(ttp_ctx *ctx, const double *y, int64_t n, int64_t k_
     out->r2 = ss_tot > 0 ? 1.0 - ss_res / ss_tot : 1.0;
     /* Weighted least squares standard errors with the residual variance
      * estimated from the fit (effective sample size m). */
-    double s2 = m > 2 ? ss_res / sw * (double)m / (double)(m - 2) : 0.0;
-    out->alpha_err = sqrt(s2 / ((double)m * vxx));
-    out->a_err = out->a * sqrt(s2 / (double)m * (1.0 + mx * mx / vxx));
+    double rr = 0, q1 = 0, q2 = 0, q0 = 0, qx = 0;
+    for (int64_t k = k_lo; k <= k_hi; k++) {
+        double w = 1.0 / (double)k, x = log((double)k), r = log(y[k - 1]) - (icpt + slope * x), dx = x - mx;
+        rr += r * r, q1 += w * dx * dx, q2 += w * w * dx * dx, q0 += w * w, qx += w * w * dx;
+    }
+    double s2 = m > 2 ? rr / (double)(m - 2) : 0.0;
+    out->alpha_err = sqrt(s2 * q2) / q1;
+    /* intercept at x = 0: icpt = my − slope·mx; Var = s2 Σ (w/sw − w dx mx/q1)² */
+    double vi = s2 * (q0 / (sw * sw) - 2 * mx * qx / (sw * q1) + mx * mx * q2 / (q1 * q1));
+    out->a_err = out->a * sqrt(vi > 0 ? vi : 0);
     out->ok = out->r2 >= TTP_FIT_R2_MIN;
     if (!out->ok)
         snprintf(out->note, sizeof out->note, "not a power law within tolerance: R2 %.3f < %.2f over modes %lld-%lld",
@@ -80,6 +87,21 @@ ttp_status ttp_fit_powerlaw_auto(ttp_ctx *ctx, const double *y, int64_t n, ttp_p
     }
     if (!found) /* fewer than a decade and a half: fit everything usable */
         TTP_CALL(ctx, ttp_fit_powerlaw(ctx, y, n, 1, usable, &best));
+    /* The law is used from k_lo to the end of the usable modes and beyond
+     * (extrapolation), so it must hold there, not only inside the window. */
+    {
+        double sw = 0, sl = 0, rr = 0, tot = 0;
+        for (int64_t k = best.k_lo; k <= usable; k++) sw += 1.0 / (double)k, sl += log(y[k - 1]) / (double)k;
+        for (int64_t k = best.k_lo; k <= usable; k++) {
+            double l = log(y[k - 1]), r = l - log(best.a) + best.alpha * log((double)k);
+            rr += r * r / (double)k, tot += (l - sl / sw) * (l - sl / sw) / (double)k;
+        }
+        double r2all = tot > 0 ? 1.0 - rr / tot : 1.0;
+        if (r2all < TTP_FIT_R2_MIN && best.ok) {
+            best.ok = 0;
+            snprintf(best.note, sizeof best.note, "not a power law within tolerance: the law fitted on modes %lld-%lld has R2 %.3f < %.2f over modes %lld-%lld", (long long)best.k_lo, (long long)best.k_hi, r2all, TTP_FIT_R2_MIN, (long long)best.k_lo, (long long)usable);
+        }
+    }
     *out = best;
     return TTP_OK;
 }
@@ -95,7 +117,14 @@ ttp_status ttp_fit_extrapolate(ttp_ctx *ctx, const double *mu, const double *p2n
                        (long long)n1, (long long)n0);
     int64_t k1 = n1 * (int64_t)c;
     if (kmax > 0 && k1 > kmax) k1 = kmax;
-    int64_t keep = fit_mu->k_hi < k0 ? fit_mu->k_hi : k0;
+    /* Keep the measured modes the kernel resolves: those inside the
+     * spectrum's fit, and at most the first half of the measured ones — the
+     * last modes of a finite kernel absorb the energy of the modes it cannot
+     * resolve, and that energy belongs to the extrapolated tail.  (The
+     * residual-energy fit is not used to cut: single p_k² scatter like χ²₁,
+     * and their law is the less reliable of the two.) */
+    int64_t keep = fit_mu->k_hi < k0 / 2 ? fit_mu->k_hi : k0 / 2;
+    if (keep < 1) keep = k0 < 1 ? k0 : 1;
     if (keep > k1) keep = k1;
     if (k1 < keep) k1 = keep;
     TTP_ALLOC(ctx, st, fail, m1, k1, "extrapolated spectrum");

@@ -327,6 +327,14 @@ ttp_status ttp_predict_from_kernel(ttp_ctx *ctx, const ttp_kernel *k, const ttp_
         wall_clock(&p->extrap[i], sec_per_step);
     }
     diagnose(p, o);
+    if (need_fit) { /* extrapolated numbers rest on the fits: say when they are poor */
+        const ttp_powerlaw *bad = !p->fit_mu.ok ? &p->fit_mu : !p->fit_p.ok ? &p->fit_p : NULL;
+        if (bad) {
+            size_t u = strlen(p->warning);
+            snprintf(p->warning + u, sizeof p->warning - u, "%sextrapolation rests on a poor power-law fit of the %s: %s",
+                     u ? "; " : "", bad == &p->fit_mu ? "spectrum" : "residual energies", bad->note);
+        }
+    }
     p->sec_sim = ttp_time() - t0;
     *out = p;
     return TTP_OK;
