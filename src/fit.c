@@ -87,19 +87,22 @@ ttp_status ttp_fit_powerlaw_auto(ttp_ctx *ctx, const double *y, int64_t n, ttp_p
     }
     if (!found) /* fewer than a decade and a half: fit everything usable */
         TTP_CALL(ctx, ttp_fit_powerlaw(ctx, y, n, 1, usable, &best));
-    /* The law is used from k_lo to the end of the usable modes and beyond
-     * (extrapolation), so it must hold there, not only inside the window. */
+    /* The law is used beyond its window (extrapolation), so it must keep
+     * holding past it — over two more octaves, not to the very end: the last
+     * modes of a finite (or projected) kernel fall off at its rank, which
+     * says nothing about the operator's tail. */
     {
+        int64_t end = best.k_hi * 4 < usable ? best.k_hi * 4 : usable;
         double sw = 0, sl = 0, rr = 0, tot = 0;
-        for (int64_t k = best.k_lo; k <= usable; k++) sw += 1.0 / (double)k, sl += log(y[k - 1]) / (double)k;
-        for (int64_t k = best.k_lo; k <= usable; k++) {
+        for (int64_t k = best.k_lo; k <= end; k++) sw += 1.0 / (double)k, sl += log(y[k - 1]) / (double)k;
+        for (int64_t k = best.k_lo; k <= end; k++) {
             double l = log(y[k - 1]), r = l - log(best.a) + best.alpha * log((double)k);
             rr += r * r / (double)k, tot += (l - sl / sw) * (l - sl / sw) / (double)k;
         }
         double r2all = tot > 0 ? 1.0 - rr / tot : 1.0;
         if (r2all < TTP_FIT_R2_MIN && best.ok) {
             best.ok = 0;
-            snprintf(best.note, sizeof best.note, "not a power law within tolerance: the law fitted on modes %lld-%lld has R2 %.3f < %.2f over modes %lld-%lld", (long long)best.k_lo, (long long)best.k_hi, r2all, TTP_FIT_R2_MIN, (long long)best.k_lo, (long long)usable);
+            snprintf(best.note, sizeof best.note, "not a power law within tolerance: the law fitted on modes %lld-%lld has R2 %.3f < %.2f over modes %lld-%lld", (long long)best.k_lo, (long long)best.k_hi, r2all, TTP_FIT_R2_MIN, (long long)best.k_lo, (long long)end);
         }
     }
     *out = best;
@@ -153,5 +156,37 @@ ttp_status ttp_fit_extrapolate(ttp_ctx *ctx, const double *mu, const double *p2n
 fail:
     free(m1);
     free(e1);
+    return st;
+}
+
+ttp_status ttp_fit_energy_law(ttp_ctx *ctx, const double *e, int64_t n, ttp_powerlaw *out)
+{
+    ttp_status st = TTP_OK;
+    double *avg = NULL;
+    /* Octave averages ē_k = mean of e_j over k ≤ j < 2k, for k ≤ n/2 (where
+     * the window is complete).  For e_j = b j^(−β) they follow the same
+     * exponent, ē_k ≈ b c_β k^(−β) with c_β = (1 − 2^(1−β))/(β − 1), while
+     * the χ²₁ scatter of single energies shrinks like 1/√k. */
+    int64_t m = n / 2;
+    if (m < TTP_FIT_MIN_POINTS)
+        return TTP_ERR(ctx, TTP_ERR_ARG,
+                       "too few modes to fit the residual energies: %lld, at least %d needed", (long long)n,
+                       2 * TTP_FIT_MIN_POINTS);
+    TTP_ALLOC(ctx, st, done, avg, m, "octave averages");
+    double run = 0; /* Σ e_j for j in [k, 2k): slide by adding 2k−1, 2k and dropping k−1 */
+    for (int64_t k = 1; k <= m; k++) {
+        if (k == 1) run = e[0];
+        else run += e[2 * k - 3] + e[2 * k - 2] - e[k - 2];
+        avg[k - 1] = run / (double)k;
+    }
+    ttp_powerlaw f;
+    TTP_CALL_GOTO(ctx, st, done, ttp_fit_powerlaw_auto(ctx, avg, m, &f));
+    double beta = f.alpha;
+    double c = fabs(beta - 1.0) < 1e-9 ? log(2.0) : (1.0 - pow(2.0, 1.0 - beta)) / (beta - 1.0);
+    *out = f;
+    out->a = f.a / c;
+    out->a_err = f.a_err / c;
+done:
+    free(avg);
     return st;
 }

@@ -280,7 +280,7 @@ static ttp_status fit_spectrum(ttp_ctx *ctx, const ttp_kernel *k, ttp_prediction
         p2n[i] = pk ? pk[i] * pk[i] / (double)k->n : 0.0;
     }
     TTP_CALL_GOTO(ctx, st, done, ttp_fit_powerlaw_auto(ctx, mu, k->neig, &p->fit_mu));
-    TTP_CALL_GOTO(ctx, st, done, ttp_fit_powerlaw_auto(ctx, p2n, k->neig, &p->fit_p));
+    TTP_CALL_GOTO(ctx, st, done, ttp_fit_energy_law(ctx, p2n, k->neig, &p->fit_p));
     p->have_fit = 1;
 done:
     free(mu);

@@ -43,10 +43,20 @@ ttp_status ttp_fit_powerlaw(ttp_ctx *ctx, const double *y, int64_t n, int64_t k_
  * k_lo ∈ {1, 2, 4, ...} and end at k_hi ∈ {usable/8, usable/4, usable/2,
  * usable}; the window with the smallest weighted RMS residual per decade
  * of span wins, at least TTP_FIT_MIN_POINTS modes and half a decade long.
+ * The chosen law must also hold over two octaves past its window (R² ≥
+ * TTP_FIT_R2_MIN there), else ok = 0 with a note: it will be extrapolated.
  * TTP_ERR_ARG, saying how many usable modes there are and how many are
  * needed, when the spectrum is too short.
  */
 ttp_status ttp_fit_powerlaw_auto(ttp_ctx *ctx, const double *y, int64_t n, ttp_powerlaw *out);
+
+/*
+ * Power law e_k ≈ b·k^(−β) of per-mode energies (p_k²/N) fitted through
+ * their octave averages ē_k = mean(e_k … e_{2k−1}), which follow the same
+ * exponent: single p_k² scatter like χ²₁ around their trend, and a direct
+ * fit sees mostly that noise.  r2 and the range refer to the averages.
+ */
+ttp_status ttp_fit_energy_law(ttp_ctx *ctx, const double *e, int64_t n, ttp_powerlaw *out);
 
 /*
  * Extrapolate a measured spectrum to a larger dataset.
