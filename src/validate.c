@@ -1,0 +1,459 @@
+/*
+ * validate.c — the grid of real trainings and predictions behind
+ * `ttpredict validate`, its totals, and its outputs.
+ */
+#include "ttp_validate.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ttp_gram.h"
+#include "ttp_report.h"
+
+static void common_defaults(ttp_validate_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    ttp_predict_opts_default(&o->pred);
+    o->pred.proj = TTP_PROJ_KRON;
+    o->pred.dproj = 1024;
+    o->pred.time_reps = 0;
+    o->steps = 150;
+    o->seed = 1;
+    o->gd = o->sgd = 1;
+}
+
+void ttp_validate_opts_default(ttp_validate_opts *o)
+{
+    common_defaults(o);
+    o->nloss = 2, o->losses[0] = TTP_LOSS_CE, o->losses[1] = TTP_LOSS_MSE;
+    /* Learning rates around the bundled task's linear regime: with
+     * mu_max(Θ/N) ≈ 125, η·κ·μ_max runs from 0.16 to 1.3 (MSE), half that (CE). */
+    o->nlr = 3, o->lrs[0] = 0.0025, o->lrs[1] = 0.005, o->lrs[2] = 0.01;
+    o->nbatch = 2, o->batches[0] = 32, o->batches[1] = 128;
+    o->nmom = 2, o->momenta[0] = 0.0, o->momenta[1] = 0.5;
+    o->nsize = 1, o->sizes[0] = 0;
+    o->ntt = 3;
+    const double f[3] = {0.2, 0.1, 0.05};
+    for (int i = 0; i < 3; i++) o->tt[i] = (ttp_tt_def){TTP_TT_REL, f[i], 1};
+}
+
+void ttp_validate_opts_quick(ttp_validate_opts *o)
+{
+    common_defaults(o);
+    o->nloss = 1, o->losses[0] = TTP_LOSS_MSE;
+    o->nlr = 1, o->lrs[0] = 0.005;
+    o->nbatch = 1, o->batches[0] = 32;
+    o->nmom = 1, o->momenta[0] = 0.0;
+    o->nsize = 1, o->sizes[0] = 150;
+    o->ntt = 2;
+    o->tt[0] = (ttp_tt_def){TTP_TT_REL, 0.2, 1};
+    o->tt[1] = (ttp_tt_def){TTP_TT_REL, 0.1, 1};
+    o->steps = 30;
+    o->pred.dproj = 256;
+    o->pred.sim.ensemble = 4;
+}
+
+void ttp_validation_destroy(ttp_validation **pv)
+{
+    ttp_validation *v = pv ? *pv : NULL;
+    if (v == NULL) return;
+    for (int i = 0; i < v->ncases; i++) {
+        free(v->cases[i].real_loss);
+        free(v->cases[i].pred_loss);
+        free(v->cases[i].pred_lo_loss);
+        free(v->cases[i].pred_hi_loss);
+    }
+    free(v->cases);
+    free(v);
+    *pv = NULL;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    if (n == 0) return NAN;
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static void totals(ttp_validation *v, const ttp_validate_opts *o)
+{
+    ttp_val_totals *t = &v->tot;
+    memset(t, 0, sizeof *t);
+    int npairs = v->ncases * o->ntt;
+    double *rel = calloc((size_t)(npairs + 1), sizeof *rel), *abse = calloc((size_t)(npairs + 1), sizeof *abse);
+    double *c1 = calloc((size_t)(v->ncases + 1), sizeof *c1), *c2 = calloc((size_t)(v->ncases + 1), sizeof *c2);
+    if (!rel || !abse || !c1 || !c2) goto done;
+    int nc = 0;
+    for (int i = 0; i < v->ncases; i++) {
+        const ttp_val_case *c = &v->cases[i];
+        if (!c->diverged) {
+            double pred_cost = c->sec_kernel + c->sec_predict;
+            c1[nc] = c->sec_train / pred_cost;
+            c2[nc] = c->sec_train / (c->sec_kernel / (c->kernel_cases > 0 ? c->kernel_cases : 1) + c->sec_predict);
+            nc++;
+        }
+        for (int d = 0; d < o->ntt; d++) {
+            if (c->diverged || c->real[d] <= 0 || c->pred[d] < 0) {
+                t->excluded++;
+                continue;
+            }
+            double e = fabs((double)(c->pred[d] - c->real[d])) / (double)c->real[d];
+            rel[t->compared] = e;
+            abse[t->compared] = fabs((double)(c->pred[d] - c->real[d]));
+            t->compared++;
+            if (c->sgd) {
+                t->sgd_n++, t->sgd_within += e <= 0.20;
+                if (c->valid) t->sgd_valid_n++, t->sgd_valid_within += e <= 0.20;
+                t->band_n++;
+                t->in_band += c->real[d] >= c->pred_lo[d] && c->real[d] <= c->pred_hi[d];
+            } else {
+                t->gd_n++, t->gd_within += e <= 0.13;
+                if (c->valid) t->gd_valid_n++, t->gd_valid_within += e <= 0.13;
+            }
+        }
+    }
+    t->median_rel = median(rel, t->compared);
+    t->median_abs = median(abse, t->compared);
+    t->cost_ratio_oneoff = median(c1, nc);
+    t->cost_ratio_amortized = median(c2, nc);
+done:
+    free(rel), free(abse), free(c1), free(c2);
+}
+
+/* Number of cases the grid makes for one dataset size. */
+static int cases_per_size(const ttp_validate_opts *o)
+{
+    int per_loss = o->nlr * o->nmom * ((o->gd ? 1 : 0) + (o->sgd ? o->nbatch : 0));
+    return o->nloss * per_loss;
+}
+
+ttp_status ttp_validate_run(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model, const ttp_data *data,
+                            const ttp_validate_opts *o, ttp_validation **out)
+{
+    ttp_status st = TTP_OK;
+    ttp_validation *v = NULL;
+    ttp_data *sub = NULL;
+    ttp_kernel *k = NULL;
+    ttp_model *m = NULL;
+    ttp_train_result *r = NULL;
+    ttp_prediction *p = NULL;
+    double t0 = ttp_time();
+    const int per = cases_per_size(o);
+    if (per == 0 || o->nsize == 0)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "validate: the grid is empty (no optimizer, learning rate or loss)");
+    if (o->ntt < 1) return TTP_ERR(ctx, TTP_ERR_ARG, "validate: no training-time definition given (--tt)");
+    /* Check every setting before the first (long) training run. */
+    for (int s = 0; s < o->nsize; s++) {
+        int64_t n = o->sizes[s] > 0 ? o->sizes[s] : data->n;
+        if (n > data->n || n < 2)
+            return TTP_ERR(ctx, TTP_ERR_ARG, "option --sizes: %lld, expected 2..%lld (0 = all samples)",
+                           (long long)o->sizes[s], (long long)data->n);
+        for (int b = 0; o->sgd && b < o->nbatch; b++)
+            if (o->batches[b] < 1 || o->batches[b] >= n)
+                return TTP_ERR(ctx, TTP_ERR_ARG, "option --batches: %lld, expected 1..%lld (below the dataset size %lld)",
+                               (long long)o->batches[b], (long long)n - 1, (long long)n);
+    }
+    for (int l = 0; l < o->nloss; l++) TTP_CALL(ctx, ttp_train_check(ctx, model, data, o->losses[l]));
+    TTP_ALLOC(ctx, st, done, v, 1, "validation");
+    TTP_ALLOC(ctx, st, done, v->cases, (size_t)(per * o->nsize), "validation cases");
+    v->steps = o->steps;
+
+    for (int s = 0; s < o->nsize; s++) {
+        const ttp_data *dd = data;
+        if (o->sizes[s] > 0 && o->sizes[s] < data->n) {
+            TTP_CALL_GOTO(ctx, st, done, ttp_data_take(ctx, data, o->sizes[s], &sub));
+            dd = sub;
+        }
+        double tk = ttp_time();
+        ttp_kernel_opts ko;
+        ttp_kernel_opts_default(&ko);
+        ko.proj = o->pred.proj;
+        ko.dproj = o->pred.proj == TTP_PROJ_EXACT ? 0 : o->pred.dproj;
+        ko.seed = o->pred.proj_seed;
+        ko.backend = o->pred.backend;
+        ko.block = o->pred.block;
+        ko.want_vectors = 1;
+        TTP_CALL_GOTO(ctx, st, done, ttp_kernel_build(ctx, comm, model, dd, &ko, &k));
+        double sec_kernel = ttp_time() - tk;
+
+        for (int l = 0; l < o->nloss; l++)
+            for (int opt_kind = 0; opt_kind < 2; opt_kind++) {
+                if ((opt_kind == 0 && !o->gd) || (opt_kind == 1 && !o->sgd)) continue;
+                int nb = opt_kind == 0 ? 1 : o->nbatch;
+                for (int b = 0; b < nb; b++)
+                    for (int a = 0; a < o->nlr; a++)
+                        for (int q = 0; q < o->nmom; q++) {
+                            ttp_val_case *c = &v->cases[v->ncases++];
+                            ttp_opt_default(&c->opt);
+                            c->opt.loss = o->losses[l];
+                            c->opt.lr = o->lrs[a];
+                            c->opt.batch = opt_kind == 0 ? 0 : o->batches[b];
+                            c->opt.momentum = o->momenta[q];
+                            c->opt.steps = o->steps;
+                            c->opt.seed = o->seed;
+                            c->sgd = opt_kind == 1;
+                            c->n = dd->n;
+                            c->sec_kernel = sec_kernel;
+                            c->kernel_cases = per;
+                            /* the truth: real fine-tuning from the same weights */
+                            TTP_CALL_GOTO(ctx, st, done, ttp_model_clone(ctx, model, &m));
+                            double tt = ttp_time();
+                            st = ttp_train_run(ctx, comm, m, dd, &c->opt, &r);
+                            c->sec_train = ttp_time() - tt;
+                            if (st == TTP_ERR_NUMERIC) { /* diverged: recorded, the grid goes on */
+                                ttp_error_clear(ctx);
+                                st = TTP_OK;
+                                c->diverged = 1;
+                            } else if (st != TTP_OK) {
+                                ttp_error_trace(ctx, __FILE__, __LINE__, __func__);
+                                goto done;
+                            }
+                            ttp_model_destroy(&m);
+                            if (comm->rank == 0) {
+                                ttp_predict_opts po = o->pred;
+                                po.opt = c->opt;
+                                po.ntt = o->ntt;
+                                memcpy(po.tt, o->tt, sizeof po.tt);
+                                double tp = ttp_time();
+                                TTP_CALL_GOTO(ctx, st, done, ttp_predict_from_kernel(ctx, k, &po, dd->n, NAN, &p));
+                                c->sec_predict = ttp_time() - tp;
+                                c->valid = p->valid;
+                                c->stability = 2.0 * p->stability;
+                                size_t T1 = (size_t)o->steps + 1;
+                                TTP_ALLOC(ctx, st, done, c->pred_loss, T1, "curves");
+                                TTP_ALLOC(ctx, st, done, c->pred_lo_loss, T1, "curves");
+                                TTP_ALLOC(ctx, st, done, c->pred_hi_loss, T1, "curves");
+                                TTP_ALLOC(ctx, st, done, c->real_loss, T1, "curves");
+                                memcpy(c->pred_loss, p->main.curves->loss, T1 * sizeof(double));
+                                memcpy(c->pred_lo_loss, p->main.curves->loss_lo, T1 * sizeof(double));
+                                memcpy(c->pred_hi_loss, p->main.curves->loss_hi, T1 * sizeof(double));
+                                for (int d = 0; d < o->ntt; d++) {
+                                    c->pred[d] = p->main.tt[d].steps;
+                                    c->pred_lo[d] = p->main.tt[d].lo;
+                                    c->pred_hi[d] = p->main.tt[d].hi;
+                                    c->real[d] = c->diverged ? -1 : ttp_ttime(&o->tt[d], r->loss, r->acc, o->steps);
+                                }
+                                if (r) memcpy(c->real_loss, r->loss, T1 * sizeof(double));
+                                else for (size_t t = 0; t < T1; t++) c->real_loss[t] = NAN;
+                                ttp_prediction_destroy(&p);
+                            }
+                            ttp_train_result_destroy(&r);
+                            ttp_progress(ctx, "validate", (double)v->ncases / (double)(per * o->nsize), t0);
+                        }
+            }
+        ttp_kernel_destroy(&k);
+        ttp_data_destroy(&sub);
+    }
+    if (comm->rank == 0) totals(v, o);
+    v->seconds = ttp_time() - t0;
+    *out = v;
+    v = NULL;
+done:
+    ttp_prediction_destroy(&p);
+    ttp_train_result_destroy(&r);
+    ttp_model_destroy(&m);
+    ttp_kernel_destroy(&k);
+    ttp_data_destroy(&sub);
+    ttp_validation_destroy(&v);
+    return st;
+}
+
+/* ---- outputs ------------------------------------------------------------- */
+
+static const char *opt_name(const ttp_val_case *c)
+{
+    return c->sgd ? "SGD" : "GD";
+}
+
+void ttp_validate_print(FILE *f, const ttp_validation *v, const ttp_validate_opts *o)
+{
+    fprintf(f, "ttpredict validate: %d cases x %d training-time definitions, T = %lld steps\n", v->ncases, o->ntt,
+            (long long)v->steps);
+    fprintf(f, "%4s %-4s %-4s %6s %7s %5s %5s %6s  ", "case", "opt", "loss", "N", "lr", "batch", "mom", "stab");
+    for (int d = 0; d < o->ntt; d++) fprintf(f, " %s:%-5g pred/real ", ttp_tt_kind_str(o->tt[d].kind), o->tt[d].value);
+    fprintf(f, " train s  pred s\n");
+    for (int i = 0; i < v->ncases; i++) {
+        const ttp_val_case *c = &v->cases[i];
+        fprintf(f, "%4d %-4s %-4s %6lld %7g %5lld %5g %6.2f%s ", i, opt_name(c), ttp_loss_str(c->opt.loss), (long long)c->n,
+                c->opt.lr, (long long)(c->sgd ? c->opt.batch : c->n), c->opt.momentum, c->stability, c->valid ? " " : "!");
+        for (int d = 0; d < o->ntt; d++) {
+            if (c->diverged) fprintf(f, "  %18s ", "real run diverged");
+            else fprintf(f, "  %5lld/%-5lld %5.0f%% ", (long long)c->pred[d], (long long)c->real[d],
+                         c->real[d] > 0 && c->pred[d] >= 0 ? 100.0 * fabs((double)(c->pred[d] - c->real[d])) / (double)c->real[d] : NAN);
+        }
+        fprintf(f, " %7.2f %7.2f\n", c->sec_train, c->sec_predict + c->sec_kernel / c->kernel_cases);
+    }
+    const ttp_val_totals *t = &v->tot;
+    fprintf(f, "('!' = outside the method's regime: eta_eff*kappa*mu_max > 2)\n");
+    fprintf(f, "compared %d (case, definition) pairs; %d excluded (real run diverged or never met the criterion)\n",
+            t->compared, t->excluded);
+    if (t->band_n) fprintf(f, "real SGD time inside the predicted 5-95%% band: %d of %d\n", t->in_band, t->band_n);
+    fprintf(f, "median absolute error %.1f steps, median relative error %.1f%%\n", t->median_abs, 100 * t->median_rel);
+    fprintf(f, "cost ratio (training s / prediction s, median): %.1fx with the kernel in each prediction, %.1fx with "
+               "the kernel shared over the grid\n", t->cost_ratio_oneoff, t->cost_ratio_amortized);
+    if (t->gd_n)
+        fprintf(f, "GD within 13%%:  %d of %d (%.0f%%); in the valid regime %d of %d (%.0f%%)\n", t->gd_within, t->gd_n,
+                100.0 * t->gd_within / t->gd_n, t->gd_valid_within, t->gd_valid_n,
+                t->gd_valid_n ? 100.0 * t->gd_valid_within / t->gd_valid_n : NAN);
+    if (t->sgd_n)
+        fprintf(f, "SGD within 20%%: %d of %d (%.0f%%); in the valid regime %d of %d (%.0f%%)\n", t->sgd_within, t->sgd_n,
+                100.0 * t->sgd_within / t->sgd_n, t->sgd_valid_within, t->sgd_valid_n,
+                t->sgd_valid_n ? 100.0 * t->sgd_valid_within / t->sgd_valid_n : NAN);
+}
+
+ttp_status ttp_validate_write_json(ttp_ctx *ctx, const char *path, const ttp_validation *v, const ttp_validate_opts *o)
+{
+    ttp_json *j = NULL;
+    const ttp_val_totals *t = &v->tot;
+    TTP_CALL(ctx, ttp_json_open(ctx, path, &j));
+    ttp_json_int(j, "steps", v->steps);
+    ttp_json_num(j, "seconds", v->seconds);
+    ttp_json_begin_array(j, "definitions");
+    for (int d = 0; d < o->ntt; d++) {
+        ttp_json_begin_object(j, NULL);
+        ttp_json_str(j, "kind", ttp_tt_kind_str(o->tt[d].kind));
+        ttp_json_num(j, "threshold", o->tt[d].value);
+        ttp_json_end_object(j);
+    }
+    ttp_json_end_array(j);
+    ttp_json_begin_array(j, "cases");
+    for (int i = 0; i < v->ncases; i++) {
+        const ttp_val_case *c = &v->cases[i];
+        ttp_json_begin_object(j, NULL);
+        ttp_json_str(j, "optimizer", opt_name(c));
+        ttp_json_str(j, "loss", ttp_loss_str(c->opt.loss));
+        ttp_json_int(j, "n", c->n);
+        ttp_json_num(j, "lr", c->opt.lr);
+        ttp_json_int(j, "batch", c->sgd ? c->opt.batch : c->n);
+        ttp_json_num(j, "momentum", c->opt.momentum);
+        ttp_json_bool(j, "valid", c->valid);
+        ttp_json_num(j, "stability", c->stability);
+        ttp_json_bool(j, "real_diverged", c->diverged);
+        ttp_json_num(j, "seconds_train", c->sec_train);
+        ttp_json_num(j, "seconds_predict", c->sec_predict);
+        ttp_json_num(j, "seconds_kernel", c->sec_kernel);
+        ttp_json_int(j, "kernel_shared_by", c->kernel_cases);
+        ttp_json_begin_array(j, "times");
+        for (int d = 0; d < o->ntt; d++) {
+            ttp_json_begin_object(j, NULL);
+            ttp_json_int(j, "predicted", c->pred[d]);
+            ttp_json_int(j, "predicted_lo", c->pred_lo[d]);
+            ttp_json_int(j, "predicted_hi", c->pred_hi[d]);
+            ttp_json_int(j, "real", c->real[d]);
+            int ok = !c->diverged && c->real[d] > 0 && c->pred[d] >= 0;
+            ttp_json_num(j, "abs_error", ok ? fabs((double)(c->pred[d] - c->real[d])) : NAN);
+            ttp_json_num(j, "rel_error", ok ? fabs((double)(c->pred[d] - c->real[d])) / (double)c->real[d] : NAN);
+            ttp_json_end_object(j);
+        }
+        ttp_json_end_array(j);
+        ttp_json_end_object(j);
+    }
+    ttp_json_end_array(j);
+    ttp_json_begin_object(j, "totals");
+    ttp_json_int(j, "compared", t->compared);
+    ttp_json_int(j, "excluded", t->excluded);
+    ttp_json_int(j, "gd_pairs", t->gd_n);
+    ttp_json_num(j, "gd_within_13pct", t->gd_n ? (double)t->gd_within / t->gd_n : NAN);
+    ttp_json_num(j, "gd_valid_within_13pct", t->gd_valid_n ? (double)t->gd_valid_within / t->gd_valid_n : NAN);
+    ttp_json_int(j, "sgd_pairs", t->sgd_n);
+    ttp_json_num(j, "sgd_within_20pct", t->sgd_n ? (double)t->sgd_within / t->sgd_n : NAN);
+    ttp_json_num(j, "sgd_valid_within_20pct", t->sgd_valid_n ? (double)t->sgd_valid_within / t->sgd_valid_n : NAN);
+    ttp_json_num(j, "sgd_real_in_band", t->band_n ? (double)t->in_band / t->band_n : NAN);
+    ttp_json_num(j, "median_rel_error", t->median_rel);
+    ttp_json_num(j, "median_abs_error", t->median_abs);
+    ttp_json_num(j, "cost_ratio_oneoff", t->cost_ratio_oneoff);
+    ttp_json_num(j, "cost_ratio_amortized", t->cost_ratio_amortized);
+    ttp_json_end_object(j);
+    return ttp_json_close(ctx, &j);
+}
+
+ttp_status ttp_validate_write_report(ttp_ctx *ctx, const char *dir, const ttp_validation *v, const ttp_validate_opts *o)
+{
+    ttp_status st = TTP_OK;
+    char path[4096], tmp[4200];
+    int npairs = v->ncases * o->ntt, ng = 0, ns = 0;
+    double *gx = NULL, *gy = NULL, *sx = NULL, *sy = NULL, *steps = NULL;
+    FILE *f = NULL;
+    TTP_CALL(ctx, ttp_mkdir(ctx, dir));
+    TTP_ALLOC(ctx, st, done, gx, npairs + 1, "scatter");
+    TTP_ALLOC(ctx, st, done, gy, npairs + 1, "scatter");
+    TTP_ALLOC(ctx, st, done, sx, npairs + 1, "scatter");
+    TTP_ALLOC(ctx, st, done, sy, npairs + 1, "scatter");
+    for (int i = 0; i < v->ncases; i++)
+        for (int d = 0; d < o->ntt; d++) {
+            const ttp_val_case *c = &v->cases[i];
+            if (c->diverged || c->real[d] <= 0 || c->pred[d] < 0) continue;
+            if (c->sgd) sx[ns] = (double)c->real[d], sy[ns++] = (double)c->pred[d];
+            else gx[ng] = (double)c->real[d], gy[ng++] = (double)c->pred[d];
+        }
+    ttp_series sc[2] = {{"GD", gx, gy, NULL, NULL, ng, "#1f77b4", 0, 1}, {"SGD", sx, sy, NULL, NULL, ns, "#d62728", 0, 1}};
+    ttp_plot pl = {"Predicted vs real training time (steps)", "real training time", "predicted training time", 0, 0, 1,
+                   NAN, NULL};
+    snprintf(path, sizeof path, "%s/scatter.svg", dir);
+    TTP_CALL_GOTO(ctx, st, done, ttp_svg_write(ctx, path, &pl, sc, 2));
+    /* one example: the first SGD case (else the first case) */
+    int ex = 0;
+    for (int i = 0; i < v->ncases; i++)
+        if (v->cases[i].sgd && !v->cases[i].diverged) { ex = i; break; }
+    const ttp_val_case *c = &v->cases[ex];
+    TTP_ALLOC(ctx, st, done, steps, v->steps + 1, "axis");
+    for (int64_t t = 0; t <= v->steps; t++) steps[t] = (double)t;
+    ttp_series cu[2] = {{"predicted (mean, band)", steps, c->pred_loss, c->pred_lo_loss, c->pred_hi_loss, v->steps + 1, "#1f77b4", 0, 0},
+                        {"real fine-tuning", steps, c->real_loss, NULL, NULL, v->steps + 1, "#d62728", 1, 0}};
+    char title[200];
+    snprintf(title, sizeof title, "%s, %s loss, lr %g, batch %lld, momentum %g", opt_name(c), ttp_loss_str(c->opt.loss),
+             c->opt.lr, (long long)(c->sgd ? c->opt.batch : c->n), c->opt.momentum);
+    ttp_plot pc = {title, "step", "mean training loss", 0, 0, 0, NAN, NULL};
+    snprintf(path, sizeof path, "%s/example.svg", dir);
+    TTP_CALL_GOTO(ctx, st, done, ttp_svg_write(ctx, path, &pc, cu, 2));
+
+    snprintf(path, sizeof path, "%s/report.md", dir);
+    ttp_tmpname(path, tmp, sizeof tmp);
+    f = fopen(tmp, "w");
+    if (f == NULL) {
+        st = TTP_ERR(ctx, TTP_ERR_IO, "cannot write report '%s'", path);
+        goto done;
+    }
+    const ttp_val_totals *t = &v->tot;
+    fprintf(f, "# ttpredict validate: predictions against real fine-tuning\n\n");
+    fprintf(f, "%d cases × %d training-time definitions, T = %lld steps. ", v->ncases, o->ntt, (long long)v->steps);
+    fprintf(f, "%d pairs compared, %d excluded (real run diverged or never met the criterion).\n\n", t->compared, t->excluded);
+    fprintf(f, "| figure | value | paper |\n| --- | --- | --- |\n");
+    if (t->gd_n)
+        fprintf(f, "| GD within 13 %% (valid regime) | %.0f %% (%.0f %%) | 95 %% |\n", 100.0 * t->gd_within / t->gd_n,
+                t->gd_valid_n ? 100.0 * t->gd_valid_within / t->gd_valid_n : NAN);
+    if (t->sgd_n)
+        fprintf(f, "| SGD within 20 %% (valid regime) | %.0f %% (%.0f %%) | 95 %% |\n", 100.0 * t->sgd_within / t->sgd_n,
+                t->sgd_valid_n ? 100.0 * t->sgd_valid_within / t->sgd_valid_n : NAN);
+    fprintf(f, "| median relative error | %.1f %% | |\n| median absolute error | %.1f steps | 0–21 steps |\n",
+            100 * t->median_rel, t->median_abs);
+    fprintf(f, "| cost ratio, kernel in each prediction | %.1f× | 30–45× |\n| cost ratio, kernel shared by the grid | %.1f× | |\n\n",
+            t->cost_ratio_oneoff, t->cost_ratio_amortized);
+    fprintf(f, "![predicted vs real](scatter.svg)\n\n![example](example.svg)\n\n");
+    fprintf(f, "Per-case numbers are in the JSON output (`--json`). Definitions: ");
+    for (int d = 0; d < o->ntt; d++) fprintf(f, "%s%s:%g", d ? ", " : "", ttp_tt_kind_str(o->tt[d].kind), o->tt[d].value);
+    fprintf(f, " (docs/METHOD.md).\n");
+    int bad = ferror(f);
+    bad |= fclose(f) != 0;
+    f = NULL;
+    if (bad) {
+        remove(tmp);
+        st = TTP_ERR(ctx, TTP_ERR_IO, "cannot write report '%s'", path);
+        goto done;
+    }
+    TTP_CALL_GOTO(ctx, st, done, ttp_commit_file(ctx, tmp, path));
+done:
+    if (f) {
+        fclose(f);
+        remove(tmp);
+    }
+    free(gx), free(gy), free(sx), free(sy), free(steps);
+    return st;
+}
