@@ -148,32 +148,31 @@ static void wall_clock(ttp_pred_curve *pc, double sps)
 
 /*
  * The linearized dynamics are a faithful model of fine-tuning only while
- * the linear model itself is stable: GD on a quadratic with curvature κ·μ
- * diverges once η_eff·κ·μ_max > 2 (κ = 1 for MSE, at most ½ for cross-
- * entropy; η_eff = η/(1 − m) with momentum).  Past that the real network
- * may still converge (the "catapult" regime) while the prediction is
- * meaningless, so the result says so wherever it is shown.
+ * the linear model itself is stable.  ttp_sim_stability gives η(κ μ_max + λ)
+ * over the exact limit of the optimizer's recurrence (2 for GD, 2(1+m) for
+ * heavy ball, 2(1+m)/(1+2m) for Nesterov; κ = 1 for MSE, ½ for CE): past 1
+ * the linear model diverges while the real network may still converge (the
+ * "catapult" regime), and the prediction is meaningless, so the result says
+ * so wherever it is shown.  The number reported is 2× that ratio, i.e. on
+ * the scale of η κ μ_max against 2 without momentum.
  */
 static void diagnose(ttp_prediction *p, const ttp_predict_opts *o)
 {
-    double kappa = o->opt.loss == TTP_LOSS_MSE ? 1.0 : 0.5;
-    double eta_eff = o->opt.lr / (1.0 - o->opt.momentum);
-    p->stability = eta_eff * kappa * p->mu_max / 2.0;
+    p->stability = ttp_sim_stability(&o->opt, p->mu_max);
     p->valid = 1;
     p->warning[0] = '\0';
     if (p->stability > 1.0) {
         p->valid = 0;
         snprintf(p->warning, sizeof p->warning,
-                 "outside the method's regime: eta_eff*kappa*mu_max = %.3g > 2 (eta_eff = %.3g, mu_max of "
-                 "Theta/N = %.4g, kappa = %.2g for %s). The linearized model diverges here while the real "
-                 "network may still converge; the predicted time is not meaningful. Learning rates below "
-                 "%.3g are inside the regime.",
-                 2.0 * p->stability, eta_eff, p->mu_max, kappa, ttp_loss_str(o->opt.loss),
-                 2.0 * (1.0 - o->opt.momentum) / (kappa * p->mu_max));
+                 "outside the method's regime: the linearized %s diverges at this learning rate (stability %.3g > 2; "
+                 "mu_max of Theta/N = %.4g, %s loss). The real network may still converge (catapult regime); the "
+                 "predicted time is not meaningful. Learning rates below %.3g are inside the regime.",
+                 o->opt.momentum > 0 ? (o->opt.nesterov ? "Nesterov" : "heavy-ball") : "gradient descent",
+                 2.0 * p->stability, p->mu_max, ttp_loss_str(o->opt.loss), ttp_sim_stability_lr(&o->opt, p->mu_max));
     } else if (p->stability > 0.5) {
         snprintf(p->warning, sizeof p->warning,
-                 "close to the stability limit: eta_eff*kappa*mu_max = %.3g (limit 2); predictions degrade "
-                 "as the limit nears", 2.0 * p->stability);
+                 "close to the stability limit: stability %.3g (limit 2); predictions degrade as the limit nears",
+                 2.0 * p->stability);
     }
     int64_t T = o->opt.steps;
     if (p->main.curves && !isfinite(p->main.curves->loss[T]) && p->valid) {
@@ -459,7 +458,7 @@ void ttp_predict_print(FILE *f, const ttp_prediction *p, const ttp_predict_opts 
     if (p->n != p->n_kernel)
         fprintf(f, "  kernel      on %lld of the %lld samples; spectrum extrapolated by power laws\n",
                 (long long)p->n_kernel, (long long)p->n);
-    fprintf(f, "  spectrum    mu_max(Theta/N) = %.5g, stability eta_eff*kappa*mu_max = %.3g (limit 2)\n", p->mu_max,
+    fprintf(f, "  spectrum    mu_max(Theta/N) = %.5g, stability %.3g (limit 2: eta*kappa*mu_max scaled by the optimizer's limit)\n", p->mu_max,
             2.0 * p->stability);
     for (int i = 0; i < p->main.ntt; i++) {
         const ttp_tt_result *r = &p->main.tt[i];
@@ -803,7 +802,7 @@ ttp_status ttp_predict_write_report(ttp_ctx *ctx, const char *dir, const ttp_pre
             o->opt.lr, (long long)ttp_opt_batch(&o->opt, p->n), o->opt.momentum, o->opt.wd);
     fprintf(f, "| loss | %s |\n| ensemble | %d trajectories |\n", ttp_loss_str(o->opt.loss),
             ttp_opt_batch(&o->opt, p->n) < p->n ? o->sim.ensemble : 1);
-    fprintf(f, "| μ_max(Θ/N), stability η_eff·κ·μ_max | %.5g, %.3g (limit 2) |\n", p->mu_max, 2.0 * p->stability);
+    fprintf(f, "| μ_max(Θ/N), stability (η κ μ_max over the optimizer's limit, ×2) | %.5g, %.3g (limit 2) |\n", p->mu_max, 2.0 * p->stability);
     fprintf(f, "| final loss (band) | %.5g (%.5g – %.5g) |\n", cv->loss[T], cv->loss_lo[T], cv->loss_hi[T]);
     if (isfinite(cv->acc[T])) fprintf(f, "| final accuracy | %.4f |\n", cv->acc[T]);
     fprintf(f, "| cost of this prediction | %.2f s (kernel %.2f s, dynamics %.2f s) |\n\n", p->seconds, p->sec_kernel,

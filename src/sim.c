@@ -1,12 +1,15 @@
 /*
  * sim.c — linearized training dynamics in function space (exact GD/SGD with
  * momentum, Nesterov and weight decay, for MSE and cross-entropy), the GD
- * closed form, the eigenbasis SDE, and training times.
+ * closed form, the eigenbasis SDE, training times with their band, and the
+ * stability (validity) diagnostic.
  */
 #include "ttp_sim.h"
 
 #include <cblas.h>
+#include <lapacke.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,8 +68,11 @@ static void theta_apply_members(const ttp_theta *th, int M, int64_t *const *samp
     }
     for (int64_t j = 0; j < K; j++)
         for (int m = 0; m < M; m++) Z[j * M + m] *= th->vals[j];
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)NC, M, (int)K, 1.0, th->vecs, (int)K, Z, M, 0.0,
-                out, M);
+    if (M == 1) /* OpenBLAS's DGEMM packs its operands even for one column */
+        cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)NC, (int)K, 1.0, th->vecs, (int)K, Z, 1, 0.0, out, 1);
+    else
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)NC, M, (int)K, 1.0, th->vecs, (int)K, Z, M, 0.0,
+                    out, M);
 }
 
 /* ---- curves -------------------------------------------------------------- */
@@ -372,4 +378,178 @@ int64_t ttp_ttime(const ttp_tt_def *def, const double *loss, const double *acc, 
         first = t;
     }
     return first;
+}
+
+ttp_status ttp_tt_kind_parse(ttp_ctx *ctx, const char *s, ttp_tt_kind *out)
+{
+    for (int k = 0; k < TTP_TT_KIND_COUNT; k++)
+        if (s && strcmp(s, ttp_tt_kind_str((ttp_tt_kind)k)) == 0) {
+            *out = (ttp_tt_kind)k;
+            return TTP_OK;
+        }
+    return TTP_ERR(ctx, TTP_ERR_ARG, "training-time kind '%s': expected eps, rel, loss or acc", s ? s : "(null)");
+}
+
+ttp_status ttp_tt_def_parse(ttp_ctx *ctx, const char *s, ttp_tt_def *out)
+{
+    char kind[16];
+    const char *colon = s ? strchr(s, ':') : NULL;
+    if (colon == NULL || colon == s || (size_t)(colon - s) >= sizeof kind || colon[1] == '\0')
+        return TTP_ERR(ctx, TTP_ERR_ARG, "training-time definition '%s': expected KIND:VALUE, e.g. rel:0.05",
+                       s ? s : "(null)");
+    memcpy(kind, s, (size_t)(colon - s));
+    kind[colon - s] = '\0';
+    ttp_tt_def d = {TTP_TT_REL, 0.0, 1};
+    TTP_CALL(ctx, ttp_tt_kind_parse(ctx, kind, &d.kind));
+    char *end = NULL;
+    d.value = strtod(colon + 1, &end);
+    if (end == colon + 1 || *end != '\0' || !isfinite(d.value))
+        return TTP_ERR(ctx, TTP_ERR_ARG, "training-time definition '%s': '%s' is not a finite number", s, colon + 1);
+    int ok = 1;
+    const char *want = "";
+    switch (d.kind) {
+    case TTP_TT_EPS: ok = d.value > 0, want = "> 0"; break;
+    case TTP_TT_REL: ok = d.value >= 0 && d.value < 1, want = "in [0, 1)"; break;
+    case TTP_TT_ACC: ok = d.value >= 0 && d.value <= 1, want = "in [0, 1]"; break;
+    default: break;
+    }
+    if (!ok)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "training-time definition '%s': %s value %g, expected %s", s, kind, d.value,
+                       want);
+    *out = d;
+    return TTP_OK;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+ttp_status ttp_ttime_band(ttp_ctx *ctx, const ttp_tt_def *def, const ttp_curves *cv, double band_lo,
+                          double band_hi, int64_t *t, int64_t *t_lo, int64_t *t_hi)
+{
+    ttp_status st = TTP_OK;
+    int64_t *tm = NULL;
+    if (!(band_lo >= 0 && band_lo <= band_hi && band_hi <= 1))
+        return TTP_ERR(ctx, TTP_ERR_ARG, "training-time band [%g, %g]: expected 0 <= lo <= hi <= 1", band_lo, band_hi);
+    const int64_t T = cv->steps;
+    const int M = cv->members;
+    *t = ttp_ttime(def, cv->loss, cv->acc, T);
+    *t_lo = *t_hi = *t;
+    if (M <= 1 || cv->member_loss == NULL) return TTP_OK;
+    TTP_ALLOC(ctx, st, done, tm, M, "member training times");
+    for (int m = 0; m < M; m++) {
+        int64_t s = ttp_ttime(def, cv->member_loss + (size_t)m * (size_t)(T + 1),
+                              cv->member_acc ? cv->member_acc + (size_t)m * (size_t)(T + 1) : NULL, T);
+        tm[m] = s < 0 ? T + 1 : s;
+    }
+    qsort(tm, (size_t)M, sizeof *tm, cmp_i64);
+    int64_t i_lo = (int64_t)floor(band_lo * (M - 1) + 0.5), i_hi = (int64_t)floor(band_hi * (M - 1) + 0.5);
+    *t_lo = tm[i_lo] > T ? -1 : tm[i_lo];
+    *t_hi = tm[i_hi] > T ? -1 : tm[i_hi];
+done:
+    free(tm);
+    return st;
+}
+
+/* ---- validity ------------------------------------------------------------ */
+
+/* Largest stable h = η (κ μ + λ) for the momentum form (ttp_sim.h). */
+static double stable_h(const ttp_opt *opt)
+{
+    double m = opt->momentum;
+    if (m <= 0) return 2.0;
+    return opt->nesterov ? 2.0 * (1.0 + m) / (1.0 + 2.0 * m) : 2.0 * (1.0 + m);
+}
+
+static double curvature(const ttp_opt *opt)
+{
+    return opt->loss == TTP_LOSS_MSE ? 1.0 : 0.5;
+}
+
+double ttp_sim_stability(const ttp_opt *opt, double mu_max)
+{
+    return opt->lr * (curvature(opt) * mu_max + opt->wd) / stable_h(opt);
+}
+
+double ttp_sim_stability_lr(const ttp_opt *opt, double mu_max)
+{
+    return stable_h(opt) / (curvature(opt) * mu_max + opt->wd);
+}
+
+/* Largest eigenvalue of a symmetric n × n row-major matrix (destroyed). */
+static ttp_status top_eig(ttp_ctx *ctx, double *a, int64_t n, double *out)
+{
+    lapack_int found = 0, isupp[2];
+    double w[1], z[1];
+    lapack_int info = LAPACKE_dsyevr(LAPACK_ROW_MAJOR, 'N', 'I', 'U', (lapack_int)n, a, (lapack_int)n, 0.0, 0.0,
+                                     (lapack_int)n, (lapack_int)n, 0.0, &found, w, z, 1, isupp);
+    if (info != 0 || found != 1)
+        return TTP_ERR(ctx, TTP_ERR_LAPACK, "dsyevr on the %lld x %lld batch kernel: info %d, %d eigenvalues found",
+                       (long long)n, (long long)n, (int)info, (int)found);
+    *out = w[0];
+    return TTP_OK;
+}
+
+ttp_status ttp_sim_stability_batch(ttp_ctx *ctx, const ttp_theta *th, const ttp_opt *opt, int64_t nbatches,
+                                   double *mean, double *max)
+{
+    ttp_status st = TTP_OK;
+    const int64_t N = th->n, C = th->c, NC = N * C, K = th->k;
+    const int64_t B = ttp_opt_batch(opt, N);
+    const int full = B >= N;
+    double *a = NULL, *vb = NULL;
+    int64_t *perm = NULL, *idx = NULL, epoch = -1;
+    if (th->dense == NULL && (th->vecs == NULL || th->vals == NULL || K <= 0))
+        return TTP_ERR(ctx, TTP_ERR_ARG, "stability: Theta operator has neither a dense matrix nor eigenpairs");
+    if (!full && nbatches < 1)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "stability: %lld batches sampled, expected at least 1", (long long)nbatches);
+    if (full) nbatches = 1;
+    const int64_t BC = B * C;
+    /* The eigen form goes through the smaller of the two Gram sides. */
+    const int small = th->dense == NULL && K < BC;
+    const int64_t order = small ? K : BC;
+    TTP_ALLOC(ctx, st, done, a, (size_t)(order * order), "batch kernel");
+    TTP_ALLOC(ctx, st, done, perm, N, "batch permutation");
+    TTP_ALLOC(ctx, st, done, idx, B, "batch indices");
+    if (th->dense == NULL) TTP_ALLOC(ctx, st, done, vb, (size_t)(BC * K), "batch eigenvector rows");
+    double sum = 0, worst = 0;
+    for (int64_t b = 0; b < nbatches; b++) {
+        int64_t nb = B;
+        if (full)
+            for (int64_t i = 0; i < N; i++) idx[i] = i;
+        else
+            nb = ttp_batch_indices(opt->seed, N, B, b, perm, &epoch, idx);
+        const int64_t nbc = nb * C, ord = small ? K : nbc;
+        if (th->dense) {
+            for (int64_t i = 0; i < nb; i++)
+                for (int64_t ci = 0; ci < C; ci++)
+                    for (int64_t j = 0; j < nb; j++)
+                        memcpy(a + (i * C + ci) * nbc + j * C, th->dense + (idx[i] * C + ci) * NC + idx[j] * C,
+                               sizeof(double) * (size_t)C);
+        } else {
+            /* rows of V Λ^½ for the batch's outputs */
+            for (int64_t i = 0; i < nb; i++)
+                for (int64_t ci = 0; ci < C; ci++)
+                    for (int64_t j = 0; j < K; j++)
+                        vb[(i * C + ci) * K + j] =
+                            th->vecs[(idx[i] * C + ci) * K + j] * sqrt(th->vals[j] > 0 ? th->vals[j] : 0.0);
+            if (small) /* (V_B Λ^½)ᵀ (V_B Λ^½): K × K, same non-zero spectrum */
+                cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)K, (int)nbc, 1.0, vb, (int)K, 0.0, a, (int)K);
+            else
+                cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)nbc, (int)K, 1.0, vb, (int)K, 0.0, a,
+                            (int)nbc);
+        }
+        double lmax = 0;
+        TTP_CALL_GOTO(ctx, st, done, top_eig(ctx, a, ord, &lmax));
+        double r = opt->lr * (curvature(opt) * lmax / (double)nb + opt->wd) / stable_h(opt);
+        sum += r;
+        if (r > worst) worst = r;
+    }
+    *mean = sum / (double)nbatches;
+    *max = worst;
+done:
+    free(a), free(vb), free(perm), free(idx);
+    return st;
 }

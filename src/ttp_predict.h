@@ -79,7 +79,7 @@ typedef struct ttp_prediction {
     int have_fit;
     ttp_powerlaw fit_mu, fit_p; /* spectrum and residual-energy power laws   */
     double mu_max;           /* top eigenvalue of Θ/N                          */
-    double stability;        /* η_eff·μ_max·curvature / 2: > 1 means unstable  */
+    double stability;        /* ttp_sim_stability: > 1 means the linear model diverges */
     int valid;               /* 0: outside the regime where the method holds  */
     char warning[1024];
     double sec_per_step;     /* measured, at the requested batch size         */

@@ -136,6 +136,74 @@ typedef struct ttp_tt_def {
  */
 int64_t ttp_ttime(const ttp_tt_def *def, const double *loss, const double *acc, int64_t steps);
 
+/*
+ * Parse a training-time kind ("eps", "rel", "loss", "acc") or a whole
+ * definition "KIND:VALUE" (smooth set to 1).  Values are checked: eps > 0,
+ * 0 <= rel < 1, loss finite, 0 <= acc <= 1.  TTP_ERR_ARG names the text and
+ * what was expected.
+ */
+ttp_status ttp_tt_kind_parse(ttp_ctx *ctx, const char *s, ttp_tt_kind *out);
+ttp_status ttp_tt_def_parse(ttp_ctx *ctx, const char *s, ttp_tt_def *out);
+
+/*
+ * Training time of an ensemble with its band (rank 0; not collective):
+ *   *t       ttp_ttime of the MEAN curve (what the report's curve shows)
+ *   *t_lo/hi the band_lo / band_hi quantiles (nearest rank,
+ *            index floor(q (M−1) + ½) of the sorted times) of the members'
+ *            own training times.
+ * A member that never meets the criterion within T counts as T + 1
+ * ("later than the budget") so that it widens the band honestly; a band
+ * end that lands there is returned as −1.  With one member t_lo = t_hi = t.
+ * Accuracy kinds use cv->acc / member_acc.  TTP_ERR_ARG for a bad band.
+ */
+ttp_status ttp_ttime_band(ttp_ctx *ctx, const ttp_tt_def *def, const ttp_curves *cv, double band_lo,
+                          double band_hi, int64_t *t, int64_t *t_lo, int64_t *t_hi);
+
+/* ---- validity ---------------------------------------------------------------
+ *
+ * Along an eigen-direction of Θ/N with eigenvalue μ the linearized step
+ * multiplies the error by the roots of a fixed recurrence in h = η (κ μ + λ)
+ * (κ: the loss's curvature in function space, 1 for MSE, at most ½ for
+ * cross-entropy, the largest eigenvalue of the softmax Hessian; λ: weight
+ * decay).  It is stable exactly while
+ *   plain GD     h < 2
+ *   heavy ball   h < 2 (1 + m)            (roots of x² − (1 + m − h) x + m)
+ *   Nesterov     h < 2 (1 + m)/(1 + 2m)    (roots of x² − (1 + m)(1 − h) x + m(1 − h))
+ * η_eff = η/(1 − m) is the rate at which SLOW modes (h ≪ 1) decay, which
+ * is what sets the training time, but it is not the stability limit: with
+ * m = 0.9 the linear model diverges only at η κ μ_max = 3.8, not 0.2.
+ */
+
+/*
+ * η (κ μ_max + λ) divided by the limit above for opt's momentum form: < 1
+ * stable, > 1 the linearized model diverges (the prediction is then
+ * meaningless; callers warn).  mu_max is the top eigenvalue of Θ/N.
+ * Checked in tests/test_sim.c against ttp_sim_run just below and above 1.
+ */
+double ttp_sim_stability(const ttp_opt *opt, double mu_max);
+/* The largest learning rate with ttp_sim_stability(opt, mu_max) < 1 (that
+ * limit itself); opt->lr is ignored. */
+double ttp_sim_stability_lr(const ttp_opt *opt, double mu_max);
+
+/*
+ * The same number for SGD's batches.  One SGD step acts on the batch's own
+ * outputs through (η/|B|) Θ_BB, whose top eigenvalue λ_max(Θ_BB)/|B| is
+ * larger than μ_max for small batches (the diagonal of Θ dominates a small
+ * block; at |B| = 1 it is ‖x_i‖'s kernel value), so SGD can diverge where
+ * full-batch GD is stable.  This takes the first `nbatches` batches of the
+ * training schedule (ttp_batch_indices with opt->seed), forms Θ_BB (dense:
+ * gathered; eigen form: through the k × k matrix Λ^½ V_Bᵀ V_B Λ^½ when
+ * k < |B|C) and returns the mean and the largest of
+ * η (κ λ_max(Θ_BB)/|B| + λ) / limit over them.  Full batch: the exact
+ * full-Θ value (one batch, Θ itself).  A value above 1 says that batch
+ * overshoots on its own samples: a warning sign, not a sharp limit (SGD's
+ * divergence depends on how often such batches recur; the simulation shows
+ * the outcome and flags diverged members).  Cost O(nbatches·(min(|B|C, k))³)
+ * plus the gathers; LAPACK dsyevr, rank 0, not collective.
+ */
+ttp_status ttp_sim_stability_batch(ttp_ctx *ctx, const ttp_theta *th, const ttp_opt *opt, int64_t nbatches,
+                                   double *mean, double *max);
+
 #ifdef __cplusplus
 }
 #endif

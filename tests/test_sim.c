@@ -13,7 +13,13 @@
  *   3. ttp_theta_apply on a sample subset: dense vs eigen vs naive loops;
  *   4. ttp_ttime on hand-made curves (every kind, smoothing, "holds from
  *      then on", never reached);
- *   5. divergence far above the stability limit: +inf, counted, no error.
+ *   5. divergence far above the stability limit: +inf, counted, no error;
+ *   6. training-time parsing and the ensemble band on hand-made members;
+ *   7. the stability number against the simulation itself: just below its
+ *      limit (plain, heavy ball, Nesterov, weight decay) ttp_sim_run
+ *      converges, just above it blows up; the batch version against
+ *      power iteration on gathered blocks, dense vs eigen form, and an SGD
+ *      run that diverges while full-batch GD with the same η is stable.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -474,6 +480,235 @@ static void test_divergence(ttp_ctx *ctx)
     free(J), free(th), free(vals), free(vecs);
 }
 
+/* ---- 6. training-time parsing and band ------------------------------------ */
+
+static void test_tt_band(ttp_ctx *ctx)
+{
+    ttp_tt_def d;
+    ttp_tt_kind k;
+    CHECK_OK(ctx, ttp_tt_def_parse(ctx, "rel:0.05", &d));
+    CHECK(d.kind == TTP_TT_REL && d.value == 0.05 && d.smooth == 1);
+    CHECK_OK(ctx, ttp_tt_def_parse(ctx, "acc:0.9", &d));
+    CHECK(d.kind == TTP_TT_ACC && d.value == 0.9);
+    CHECK_OK(ctx, ttp_tt_def_parse(ctx, "loss:-1e-3", &d)); /* any finite loss threshold */
+    CHECK(d.kind == TTP_TT_LOSS && d.value == -1e-3);
+    CHECK_OK(ctx, ttp_tt_kind_parse(ctx, "eps", &k));
+    CHECK(k == TTP_TT_EPS);
+    CHECK_FAILS(ctx, ttp_tt_kind_parse(ctx, "epsilon", &k), TTP_ERR_ARG, "expected eps, rel, loss or acc");
+    CHECK_FAILS(ctx, ttp_tt_def_parse(ctx, "rel", &d), TTP_ERR_ARG, "KIND:VALUE");
+    CHECK_FAILS(ctx, ttp_tt_def_parse(ctx, "rel:", &d), TTP_ERR_ARG, "KIND:VALUE");
+    CHECK_FAILS(ctx, ttp_tt_def_parse(ctx, "rel:abc", &d), TTP_ERR_ARG, "not a finite number");
+    CHECK_FAILS(ctx, ttp_tt_def_parse(ctx, "rel:1.5", &d), TTP_ERR_ARG, "in [0, 1)");
+    CHECK_FAILS(ctx, ttp_tt_def_parse(ctx, "eps:0", &d), TTP_ERR_ARG, "> 0");
+    CHECK_FAILS(ctx, ttp_tt_def_parse(ctx, "acc:1.2", &d), TTP_ERR_ARG, "in [0, 1]");
+    CHECK_FAILS(ctx, ttp_tt_def_parse(ctx, "foo:1", &d), TTP_ERR_ARG, "'foo'");
+
+    /* Five members, T = 6: member m's loss is 1 up to step s_m, then 0.
+     * s = {1, 4, 2, 5, never}.  With loss:0.5 the members' times are
+     * s + 1 = 2, 5, 3, 6, never (counted T + 1 = 7); sorted 2 3 5 6 7.
+     * Nearest rank: q = 0.25 → index 1 → 3; q = 0.75 → index 3 → 6;
+     * q = 1 → index 4 → 7 > T → −1; q = 0 → 2.
+     * Mean curve: (5 − #members down)/5 ≤ 0.5 from step 5 on (3 of 5
+     * down at step 5: 0.4; step 4: 2 of 5 down, 0.6) → 5. */
+    const int M = 5;
+    const int64_t T = 6, sw[5] = {1, 4, 2, 5, 100};
+    ttp_curves *cv = NULL;
+    CHECK_OK(ctx, ttp_curves_create(ctx, T, M, &cv));
+    if (cv == NULL) return;
+    for (int m = 0; m < M; m++)
+        for (int64_t t = 0; t <= T; t++) {
+            cv->member_loss[m * (T + 1) + t] = t > sw[m] ? 0.0 : 1.0;
+            cv->member_acc[m * (T + 1) + t] = t > sw[m] ? 1.0 : 0.0;
+        }
+    ttp_curves_summarize(cv, 0.25, 0.75);
+    int64_t t, lo, hi;
+    ttp_tt_def loss = {TTP_TT_LOSS, 0.5, 1}, acc = {TTP_TT_ACC, 0.5, 1};
+    CHECK_OK(ctx, ttp_ttime_band(ctx, &loss, cv, 0.25, 0.75, &t, &lo, &hi));
+    CHECK(t == 5 && lo == 3 && hi == 6);
+    CHECK_OK(ctx, ttp_ttime_band(ctx, &acc, cv, 0.25, 0.75, &t, &lo, &hi)); /* the same times on accuracy */
+    CHECK(t == 5 && lo == 3 && hi == 6);
+    CHECK_OK(ctx, ttp_ttime_band(ctx, &loss, cv, 0.0, 1.0, &t, &lo, &hi));
+    CHECK(t == 5 && lo == 2 && hi == -1);
+    CHECK_FAILS(ctx, ttp_ttime_band(ctx, &loss, cv, 0.9, 0.1, &t, &lo, &hi), TTP_ERR_ARG, "band");
+    ttp_curves_destroy(&cv);
+    CHECK(cv == NULL);
+    /* one member: the band collapses onto the curve's time */
+    CHECK_OK(ctx, ttp_curves_create(ctx, T, 1, &cv));
+    if (cv == NULL) return;
+    for (int64_t u = 0; u <= T; u++) cv->member_loss[u] = u > 3 ? 0.0 : 1.0, cv->member_acc[u] = NAN;
+    ttp_curves_summarize(cv, 0.05, 0.95);
+    CHECK_OK(ctx, ttp_ttime_band(ctx, &loss, cv, 0.05, 0.95, &t, &lo, &hi));
+    CHECK(t == 4 && lo == 4 && hi == 4);
+    ttp_curves_destroy(&cv);
+}
+
+/* ---- 7. stability --------------------------------------------------------- */
+
+/* Loss at T relative to L0 for full-batch MSE on a problem. */
+static double loss_ratio(ttp_ctx *ctx, const ttp_sim_problem *prob, const ttp_opt *o)
+{
+    ttp_sim_opts so = {4, 0, 0.05, 0.95};
+    ttp_curves *cv = NULL;
+    CHECK_OK(ctx, ttp_sim_run(ctx, prob, o, &so, &cv));
+    if (cv == NULL) return NAN;
+    double r = cv->loss[o->steps] / cv->loss[0];
+    ttp_curves_destroy(&cv);
+    return r;
+}
+
+/* Top eigenvalue of a symmetric n × n row-major matrix by power iteration
+ * (the reference for the batch blocks; independent of LAPACK). */
+static double power_top(const double *a, int64_t n)
+{
+    double *x = malloc(sizeof *x * (size_t)n), *y = malloc(sizeof *y * (size_t)n), lam = 0;
+    for (int64_t i = 0; i < n; i++) x[i] = 1.0 + 0.01 * (double)i;
+    for (int it = 0; it < 5000; it++) {
+        double nn = 0, ray = 0;
+        for (int64_t i = 0; i < n; i++) {
+            double s = 0;
+            for (int64_t j = 0; j < n; j++) s += a[i * n + j] * x[j];
+            y[i] = s;
+        }
+        for (int64_t i = 0; i < n; i++) nn += y[i] * y[i], ray += x[i] * y[i];
+        nn = sqrt(nn);
+        double xx = 0;
+        for (int64_t i = 0; i < n; i++) xx += x[i] * x[i];
+        lam = ray / xx;
+        for (int64_t i = 0; i < n; i++) x[i] = y[i] / nn;
+    }
+    free(x), free(y);
+    return lam;
+}
+
+static void test_stability(ttp_ctx *ctx)
+{
+    const int64_t N = 20, C = 2, NC = N * C, D = 30;
+    double *J = malloc(sizeof *J * (size_t)(NC * D)), *th = malloc(sizeof *th * (size_t)(NC * NC));
+    double *vals = malloc(sizeof *vals * (size_t)NC), *vecs = malloc(sizeof *vecs * (size_t)(NC * NC));
+    double f0[NC], u0[NC], tg[NC];
+    randn(J, NC * D, 51, 1.0 / sqrt((double)D));
+    randn(f0, NC, 52, 0.5);
+    randn(u0, NC, 53, 0.5);
+    randn(tg, NC, 54, 1.0);
+    gram(J, NC, D, th);
+    CHECK(eig_desc(th, NC, vals, vecs) == 0);
+    const double mu_max = vals[0] / (double)N;
+    ttp_theta dense = {N, (int)C, th, 0, NULL, NULL};
+    ttp_sim_problem prob = {&dense, N, (int)C, f0, u0, NULL, tg};
+    ttp_opt o;
+    ttp_opt_default(&o);
+    o.loss = TTP_LOSS_MSE;
+    o.steps = 1500;
+    /* The limits written out by hand (ttp_sim.h), for h = η (μ_max + λ):
+     * 2, 2(1 + m), 2(1 + m)/(1 + 2m). */
+    struct {
+        const char *name;
+        double m, wd;
+        int nest;
+        double hlim;
+    } cases[] = {
+        {"plain GD", 0, 0, 0, 2.0},
+        {"heavy ball 0.9", 0.9, 0, 0, 3.8},
+        {"heavy ball 0.5 + wd 0.3", 0.5, 0.3, 0, 3.0},
+        {"Nesterov 0.9", 0.9, 0, 1, 3.8 / 2.8},
+        {"Nesterov 0.5 + wd 0.3", 0.5, 0.3, 1, 1.5},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        o.momentum = cases[c].m, o.nesterov = cases[c].nest, o.wd = cases[c].wd;
+        double lr_lim = ttp_sim_stability_lr(&o, mu_max);
+        CHECK_CLOSE(lr_lim, cases[c].hlim / (mu_max + cases[c].wd), 0, 1e-14);
+        o.lr = 0.97 * lr_lim;
+        CHECK_CLOSE(ttp_sim_stability(&o, mu_max), 0.97, 0, 1e-14);
+        double below = loss_ratio(ctx, &prob, &o);
+        o.lr = 1.03 * lr_lim;
+        double above = loss_ratio(ctx, &prob, &o);
+        /* below: every mode contracts, the loss ends below its start;
+         * above: the top mode grows by a fixed factor > 1 a step. */
+        CHECK(below < 1.0);
+        CHECK(!(above < 1e6));
+        printf("stability %-24s limit eta*(mu_max+wd) = %.4f: L_T/L_0 at 0.97x %.3g, at 1.03x %.3g "
+               "(eta/(1-m)*mu_max at 0.97x: %.3g)\n",
+               cases[c].name, cases[c].hlim, below, above, 0.97 * lr_lim * mu_max / (1 - cases[c].m));
+    }
+    /* CE: curvature bound ½ doubles the limit */
+    o.loss = TTP_LOSS_CE, o.momentum = 0, o.nesterov = 0, o.wd = 0, o.lr = 1.0;
+    CHECK_CLOSE(ttp_sim_stability(&o, mu_max), 0.25 * mu_max, 0, 1e-14);
+    o.loss = TTP_LOSS_MSE;
+
+    /* Batch version.  Full batch: Θ itself, λ_max/N = μ_max. */
+    double mean, max;
+    o.lr = 1.0 / mu_max, o.batch = 0;
+    CHECK_OK(ctx, ttp_sim_stability_batch(ctx, &dense, &o, 3, &mean, &max));
+    CHECK_CLOSE(max, ttp_sim_stability(&o, mu_max), 0, 1e-12);
+    CHECK_CLOSE(mean, max, 0, 1e-15);
+    /* B = 6 (20 = 3·6 + 2: the short batch is the 4th), momentum and wd:
+     * reference by power iteration on the gathered blocks of the schedule;
+     * eigen form with all pairs (gathered side) and with the top 5 (the
+     * k × k side) against dense Θ_K = V_K Λ_K V_Kᵀ. */
+    o.batch = 6, o.momentum = 0.5, o.wd = 0.1, o.seed = 11;
+    const int64_t nb = 4, K = 5;
+    double *thk = calloc((size_t)(NC * NC), sizeof *thk);
+    for (int64_t i = 0; i < NC; i++)
+        for (int64_t j = 0; j < NC; j++)
+            for (int64_t q = 0; q < K; q++) thk[i * NC + j] += vecs[i * NC + q] * vals[q] * vecs[j * NC + q];
+    double *vk = malloc(sizeof *vk * (size_t)(NC * K));
+    for (int64_t i = 0; i < NC; i++)
+        for (int64_t q = 0; q < K; q++) vk[i * K + q] = vecs[i * NC + q];
+    for (int trunc = 0; trunc < 2; trunc++) {
+        const double *ref = trunc ? thk : th;
+        double rmean = 0, rmax = 0, blk[12 * 12];
+        int64_t perm[20], idx[6], ep = -1;
+        for (int64_t b = 0; b < nb; b++) {
+            int64_t n = ttp_batch_indices(o.seed, N, o.batch, b, perm, &ep, idx);
+            for (int64_t i = 0; i < n * C; i++)
+                for (int64_t j = 0; j < n * C; j++)
+                    blk[i * n * C + j] = ref[(idx[i / C] * C + i % C) * NC + idx[j / C] * C + j % C];
+            double r = o.lr * (power_top(blk, n * C) / (double)n + o.wd) / 3.0; /* limit 2(1 + 0.5) */
+            rmean += r / (double)nb;
+            rmax = fmax(rmax, r);
+        }
+        ttp_theta dref = {N, (int)C, ref, 0, NULL, NULL};
+        ttp_theta eg = {N, (int)C, NULL, trunc ? K : NC, trunc ? vk : vecs, vals};
+        for (int form = 0; form < 2; form++) {
+            CHECK_OK(ctx, ttp_sim_stability_batch(ctx, form ? &eg : &dref, &o, nb, &mean, &max));
+            CHECK_CLOSE(mean, rmean, 0, 1e-9);
+            CHECK_CLOSE(max, rmax, 0, 1e-9);
+        }
+        printf("batch stability B=6, %s: mean %.4f max %.4f (full-batch %.4f)\n", trunc ? "top-5 pairs" : "all pairs",
+               rmean, rmax, ttp_sim_stability(&o, trunc ? vals[0] / N : mu_max));
+    }
+    CHECK_FAILS(ctx, ttp_sim_stability_batch(ctx, &dense, &o, 0, &mean, &max), TTP_ERR_ARG, "at least 1");
+
+    /* The batch effect, seen in the simulation: Θ = diag(1, …, 1, 10) with
+     * C = 1, N = 20, η = 0.3.  Full batch h = 0.3·10/20 = 0.15, the
+     * stability number h/2 = 0.075;
+     * B = 1 multiplies sample 0's residual by 1 − 3 = −2 once an epoch:
+     * the loss grows ~4× per epoch.  The batch number's largest value over
+     * an epoch is 0.3·10/2 = 1.5, its mean 0.3·(10 + 19)/20/2. */
+    {
+        double dg[20 * 20] = {0}, y0[20], t0[20];
+        for (int i = 0; i < 20; i++) dg[i * 20 + i] = i == 0 ? 10.0 : 1.0, y0[i] = 0.0, t0[i] = 1.0;
+        ttp_theta dth = {20, 1, dg, 0, NULL, NULL};
+        ttp_sim_problem dp = {&dth, 20, 1, y0, NULL, NULL, t0};
+        ttp_opt q;
+        ttp_opt_default(&q);
+        q.loss = TTP_LOSS_MSE, q.lr = 0.3, q.steps = 400, q.batch = 0;
+        double full = loss_ratio(ctx, &dp, &q);
+        CHECK_OK(ctx, ttp_sim_stability_batch(ctx, &dth, &q, 20, &mean, &max));
+        CHECK_CLOSE(max, 0.075, 0, 1e-12);
+        q.batch = 1;
+        double sgd = loss_ratio(ctx, &dp, &q);
+        CHECK_OK(ctx, ttp_sim_stability_batch(ctx, &dth, &q, 20, &mean, &max));
+        CHECK_CLOSE(max, 1.5, 0, 1e-12);
+        CHECK_CLOSE(mean, 0.3 * 29.0 / 40.0, 0, 1e-12);
+        CHECK(full < 1e-3);
+        CHECK(!(sgd < 1e6));
+        printf("batch effect: diag(10, 1...) eta 0.3: full-batch stability 0.075, L_T/L_0 %.3g; B=1 batch "
+               "stability max 1.5, L_T/L_0 %.3g\n", full, sgd);
+    }
+    free(J), free(th), free(vals), free(vecs), free(thk), free(vk);
+}
+
 int main(void)
 {
     ttp_ctx ctx;
@@ -483,5 +718,7 @@ int main(void)
     test_theta_apply(&ctx);
     test_ttime();
     test_divergence(&ctx);
+    test_tt_band(&ctx);
+    test_stability(&ctx);
     return ttp_test_end("test_sim");
 }
