@@ -15,6 +15,10 @@ extern "C" {
 #endif
 
 #define TTP_VAL_MAX_LIST 16
+/* The paper's agreement thresholds (DESIGN.md §2): a GD prediction is
+ * "within" at a relative error of at most 13 %, an SGD one at 20 %. */
+#define TTP_VAL_GD_TOL 0.13
+#define TTP_VAL_SGD_TOL 0.20
 
 typedef struct ttp_validate_opts {
     int nloss;    ttp_loss_kind losses[2];
@@ -39,8 +43,9 @@ typedef struct ttp_val_case {
     ttp_opt opt;
     int sgd;
     int valid;               /* the prediction's regime diagnostic        */
-    double stability;
+    double stability;        /* 2 × ttp_sim_stability: the linear model diverges above 2 */
     int diverged;            /* the real run's loss became non-finite     */
+    char warning[1024];      /* the prediction's warning ("" when none)   */
     int64_t pred[TTP_MAX_TT], pred_lo[TTP_MAX_TT], pred_hi[TTP_MAX_TT], real[TTP_MAX_TT];
     double sec_train, sec_predict, sec_kernel; /* kernel: of its size, shared */
     int kernel_cases;        /* cases sharing that kernel                  */
@@ -48,8 +53,10 @@ typedef struct ttp_val_case {
 } ttp_val_case;
 
 typedef struct ttp_val_totals {
-    int compared;            /* (case, definition) pairs with both times   */
+    int compared;            /* (case, definition) pairs whose real run met the criterion */
     int excluded;            /* real run never met the criterion or diverged */
+    int pred_unreached;      /* compared pairs whose prediction never met it: misses */
+    int cases_diverged;      /* cases whose real run diverged               */
     int gd_n, gd_within;     /* GD pairs, and those within 13 %            */
     int sgd_n, sgd_within;   /* SGD pairs, and those within 20 %           */
     int gd_valid_n, gd_valid_within, sgd_valid_n, sgd_valid_within; /* valid regime only */
@@ -57,6 +64,7 @@ typedef struct ttp_val_totals {
     double median_rel, median_abs;
     double cost_ratio_oneoff;    /* median over cases: train s / (kernel + dynamics) s */
     double cost_ratio_amortized; /* median: train s / (kernel share + dynamics) s      */
+    double sec_train, sec_kernel, sec_predict; /* sums over the grid (each kernel once) */
 } ttp_val_totals;
 
 typedef struct ttp_validation {
@@ -77,7 +85,10 @@ void ttp_validation_destroy(ttp_validation **v);
 ttp_status ttp_validate_run(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model,
                             const ttp_data *data, const ttp_validate_opts *o, ttp_validation **out);
 
-/* Rank 0: table on f (headline figures last), JSON, Markdown report + SVGs. */
+/* Rank 0: table on f (one row per case, the totals, the headline figures
+ * last), JSON (cases + totals), Markdown report + scatter.svg (predicted vs
+ * real, ±13/20 % lines) + example.svg (one real loss curve against the
+ * predicted mean and band). */
 void ttp_validate_print(FILE *f, const ttp_validation *v, const ttp_validate_opts *o);
 ttp_status ttp_validate_write_json(ttp_ctx *ctx, const char *path, const ttp_validation *v,
                                    const ttp_validate_opts *o);

@@ -25,6 +25,7 @@
  *   ttp_sim.h     linearized dynamics, training-time definitions, SDE
  *   ttp_fit.h     power-law fits and spectrum extrapolation
  *   ttp_predict.h the prediction pipeline and its outputs
+ *   ttp_validate.h predictions against real fine-tuning over a grid
  *   ttp_report.h  JSON and SVG writers
  *   ttp_mpi.h     (mpi/) the MPI communicator behind ttp_comm
  *   ttp_gpu.h     (gpu/) the CUDA backend's entry points
@@ -71,5 +72,6 @@
 #include "ttp_report.h"
 #include "ttp_sim.h"
 #include "ttp_train.h"
+#include "ttp_validate.h"
 
 #endif /* TTPREDICT_H */
