@@ -85,7 +85,7 @@ expect "batch 0" 2 "--batch" -- "$BIN" predict --batch 0
 expect "batch > N" 2 "larger than the 750" -- "$BIN" predict --batch 751 -q
 expect "steps 0" 2 "--steps" -- "$BIN" predict --steps 0
 expect "eps 0" 2 "--tt" -- "$BIN" predict --tt eps:0
-expect "tt kind" 2 "unknown kind" -- "$BIN" predict --tt fast:1
+expect "tt kind" 2 "training-time kind 'fast'" -- "$BIN" predict --tt fast:1
 expect "ensemble 0" 2 "--ensemble" -- "$BIN" predict --ensemble 0
 expect "unknown option" 2 "--frobnicate" -- "$BIN" predict --frobnicate
 expect "missing model" 1 "$T/none.nc" -- "$BIN" predict --model "$T/none.nc"

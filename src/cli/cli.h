@@ -67,6 +67,11 @@ ttp_status ttp_cli_double_list(ttp_ctx *ctx, const char *opt, const char *val, d
                                double hi, double *out, int cap, int *n);
 ttp_status ttp_cli_int_list(ttp_ctx *ctx, const char *opt, const char *val, int64_t lo, int64_t hi,
                             int64_t *out, int cap, int *n);
+/* Training-time definitions "rel:0.05,eps:0.01" (ttp_tt_def_parse each),
+ * with the given smoothing window; errors name the option. */
+struct ttp_tt_def;
+ttp_status ttp_cli_tt_list(ttp_ctx *ctx, const char *opt, const char *val, int smooth, struct ttp_tt_def *out, int cap,
+                           int *n);
 /* An unknown option or a missing value (getopt's '?' or ':'). */
 ttp_status ttp_cli_bad_option(ttp_ctx *ctx, const char *cmd, const char *arg);
 /* Before any heavy work: the directory of an output file (or, is_dir, the

@@ -57,35 +57,6 @@ static void usage(FILE *f)
         "  -h, --help, --version\n");
 }
 
-/* Parse "rel:0.05,eps:0.01" into definitions. */
-static ttp_status parse_tt(ttp_ctx *ctx, const char *val, ttp_predict_opts *o)
-{
-    char buf[1024];
-    if (strlen(val) >= sizeof buf) return TTP_ERR(ctx, TTP_ERR_ARG, "option --tt: value too long");
-    strcpy(buf, val);
-    int n = 0;
-    char *save = NULL;
-    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        if (n >= TTP_MAX_TT) return TTP_ERR(ctx, TTP_ERR_ARG, "option --tt: more than %d definitions", TTP_MAX_TT);
-        char *colon = strchr(tok, ':');
-        if (colon == NULL)
-            return TTP_ERR(ctx, TTP_ERR_ARG, "option --tt: '%s' is not KIND:VALUE (KIND one of rel, eps, loss, acc)", tok);
-        *colon = '\0';
-        ttp_tt_def *d = &o->tt[n];
-        if (strcmp(tok, "rel") == 0) d->kind = TTP_TT_REL;
-        else if (strcmp(tok, "eps") == 0) d->kind = TTP_TT_EPS;
-        else if (strcmp(tok, "loss") == 0) d->kind = TTP_TT_LOSS;
-        else if (strcmp(tok, "acc") == 0) d->kind = TTP_TT_ACC;
-        else return TTP_ERR(ctx, TTP_ERR_ARG, "option --tt: unknown kind '%s', expected rel, eps, loss or acc", tok);
-        TTP_CALL(ctx, ttp_cli_double(ctx, "--tt", colon + 1, 0, 0, 1e300, &d->value));
-        d->smooth = o->tt[0].smooth;
-        n++;
-    }
-    if (n == 0) return TTP_ERR(ctx, TTP_ERR_ARG, "option --tt: no definition given");
-    o->ntt = n;
-    return TTP_OK;
-}
-
 ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
 {
     ttp_ctx *ctx = cli->ctx;
@@ -126,7 +97,7 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
         case 'q': quiet = 1; break;
         case O_MODEL: model_path = optarg; break;
         case O_DATA: data_path = optarg; break;
-        case O_TT: TTP_CALL(ctx, parse_tt(ctx, optarg, &o)); break;
+        case O_TT: TTP_CALL(ctx, ttp_cli_tt_list(ctx, "--tt", optarg, 1, o.tt, TTP_MAX_TT, &o.ntt)); break;
         case O_SMOOTH: TTP_CALL(ctx, ttp_cli_int(ctx, "--smooth", optarg, 1, 100000, &iv)); smooth = (int)iv; break;
         case O_ENS: TTP_CALL(ctx, ttp_cli_int(ctx, "--ensemble", optarg, 1, 100000, &iv)); o.sim.ensemble = (int)iv; break;
         case O_BAND:

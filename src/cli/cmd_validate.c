@@ -42,34 +42,6 @@ static void usage(FILE *f)
         "seconds of training / seconds of prediction.\n");
 }
 
-static ttp_status parse_tt_list(ttp_ctx *ctx, const char *val, ttp_validate_opts *o)
-{
-    char buf[1024];
-    if (strlen(val) >= sizeof buf) return TTP_ERR(ctx, TTP_ERR_ARG, "option --tt: value too long");
-    strcpy(buf, val);
-    int n = 0;
-    char *save = NULL;
-    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        if (n >= TTP_MAX_TT) return TTP_ERR(ctx, TTP_ERR_ARG, "option --tt: more than %d definitions", TTP_MAX_TT);
-        char *colon = strchr(tok, ':');
-        if (!colon) return TTP_ERR(ctx, TTP_ERR_ARG, "option --tt: '%s' is not KIND:VALUE (rel, eps, loss, acc)", tok);
-        *colon = '\0';
-        ttp_tt_def *d = &o->tt[n];
-        d->smooth = 1;
-        if (!strcmp(tok, "rel")) d->kind = TTP_TT_REL;
-        else if (!strcmp(tok, "eps")) d->kind = TTP_TT_EPS;
-        else if (!strcmp(tok, "loss")) d->kind = TTP_TT_LOSS;
-        else if (!strcmp(tok, "acc")) d->kind = TTP_TT_ACC;
-        else return TTP_ERR(ctx, TTP_ERR_ARG, "option --tt: unknown kind '%s', expected rel, eps, loss or acc", tok);
-        TTP_CALL(ctx, ttp_cli_double(ctx, "--tt", colon + 1, 0, 0, 1e300, &d->value));
-        if ((d->kind == TTP_TT_REL || d->kind == TTP_TT_ACC) && d->value > 1)
-            return TTP_ERR(ctx, TTP_ERR_ARG, "option --tt: %s:%g, expected a fraction in (0, 1]", tok, d->value);
-        n++;
-    }
-    o->ntt = n;
-    return TTP_OK;
-}
-
 ttp_status ttp_cmd_validate(ttp_cli *cli, int argc, char **argv)
 {
     ttp_ctx *ctx = cli->ctx;
@@ -137,7 +109,7 @@ ttp_status ttp_cmd_validate(ttp_cli *cli, int argc, char **argv)
             TTP_CALL(ctx, ttp_cli_double_list(ctx, "--momenta", optarg, 0, 1, 0.999999, o.momenta, TTP_VAL_MAX_LIST, &o.nmom));
             break;
         case O_SIZES: TTP_CALL(ctx, ttp_cli_int_list(ctx, "--sizes", optarg, 0, INT32_MAX, o.sizes, TTP_VAL_MAX_LIST, &o.nsize)); break;
-        case O_TT: TTP_CALL(ctx, parse_tt_list(ctx, optarg, &o)); break;
+        case O_TT: TTP_CALL(ctx, ttp_cli_tt_list(ctx, "--tt", optarg, 1, o.tt, TTP_MAX_TT, &o.ntt)); break;
         case O_STEPS: TTP_CALL(ctx, ttp_cli_int(ctx, "--steps", optarg, 1, 100000000, &o.steps)); break;
         case O_SEED: TTP_CALL(ctx, ttp_cli_int(ctx, "--seed", optarg, 0, INT64_MAX, &iv)); o.seed = (uint64_t)iv; break;
         case O_ENS: TTP_CALL(ctx, ttp_cli_int(ctx, "--ensemble", optarg, 1, 100000, &iv)); o.pred.sim.ensemble = (int)iv; break;

@@ -3,6 +3,7 @@
  * the option, the value given and what was expected.
  */
 #include "cli.h"
+#include "ttp_sim.h"
 
 #include <errno.h>
 #include <math.h>
@@ -200,4 +201,27 @@ ttp_status ttp_cli_opt_option(ttp_ctx *ctx, int c, const char *arg, int64_t step
         return TTP_OK;
     default: *handled = 0; return TTP_OK;
     }
+}
+
+ttp_status ttp_cli_tt_list(ttp_ctx *ctx, const char *opt, const char *val, int smooth, ttp_tt_def *out, int cap, int *n)
+{
+    char buf[1024];
+    if (val == NULL || *val == '\0')
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option %s: missing value, expected KIND:VALUE[,...]", opt);
+    if (strlen(val) >= sizeof buf) return TTP_ERR(ctx, TTP_ERR_ARG, "option %s: value too long", opt);
+    strcpy(buf, val);
+    int k = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (k >= cap) return TTP_ERR(ctx, TTP_ERR_ARG, "option %s: more than %d definitions", opt, cap);
+        ttp_ctx one;
+        ttp_ctx_init(&one);
+        if (ttp_tt_def_parse(&one, tok, &out[k]) != TTP_OK)
+            return TTP_ERR(ctx, TTP_ERR_ARG, "option %s: %s", opt, one.msg);
+        out[k].smooth = smooth;
+        k++;
+    }
+    if (k == 0) return TTP_ERR(ctx, TTP_ERR_ARG, "option %s: no definition given", opt);
+    *n = k;
+    return TTP_OK;
 }
