@@ -65,6 +65,15 @@ ttp_status ttp_predict_opts_validate(ttp_ctx *ctx, const ttp_predict_opts *o, in
                            "option --extrapolate: N' = %lld is smaller than the %lld samples the kernel is "
                            "computed on; extrapolation only goes to larger datasets",
                            (long long)o->extrap[i], (long long)n0);
+    /* The spectrum-only dynamics model MSE without weight decay (ttp_sim_sde):
+     * say so now rather than after the kernel. */
+    if ((o->nextrap > 0 || (o->subset > 0 && o->subset < n)) && o->opt.loss != TTP_LOSS_MSE)
+        return TTP_ERR(ctx, TTP_ERR_UNSUPPORTED,
+                       "options --subset/--extrapolate: the spectrum-only dynamics model MSE; for cross-entropy "
+                       "compute the kernel at the target size (no --subset) or use --loss mse");
+    if ((o->nextrap > 0 || (o->subset > 0 && o->subset < n)) && o->opt.wd > 0)
+        return TTP_ERR(ctx, TTP_ERR_UNSUPPORTED,
+                       "options --subset/--extrapolate: the spectrum-only dynamics do not model weight decay (--wd)");
     if (o->top_k < 0) return TTP_ERR(ctx, TTP_ERR_ARG, "option --top-k: %lld, expected >= 0", (long long)o->top_k);
     if (o->time_reps < 0) return TTP_ERR(ctx, TTP_ERR_ARG, "option --time-steps: %d, expected >= 0", o->time_reps);
     return TTP_OK;
@@ -226,11 +235,9 @@ static ttp_status simulate_extrapolated(ttp_ctx *ctx, const ttp_kernel *k, ttp_p
                        o->opt.loss == TTP_LOSS_MSE ? "residual" : "loss gradient");
     TTP_ALLOC(ctx, st, done, mu, K, "spectrum");
     TTP_ALLOC(ctx, st, done, p2n, K, "residual energies");
-    double kept = 0;
     for (int64_t i = 0; i < K; i++) {
         mu[i] = k->eigval[i] / (double)n0;
         p2n[i] = pk[i] * pk[i] / (double)n0;
-        kept += pk[i] * pk[i];
     }
     /* The fitted tail carries the residual energy the kept modes miss, up
      * to the rank bound of the true Θ (D, not the projection's D′); what
@@ -241,7 +248,6 @@ static ttp_status simulate_extrapolated(ttp_ctx *ctx, const ttp_kernel *k, ttp_p
     double held = 0;
     for (int64_t i = 0; i < k1; i++) held += p2n1[i];
     double rest = fmax(0.0, energy / (double)n0 - held) / 2.0;
-    (void)kept;
     TTP_ALLOC(ctx, st, done, pvec, k1, "projections");
     for (int64_t i = 0; i < k1; i++) pvec[i] = sqrt(p2n1[i] * (double)n1);
     pc->n = n1;

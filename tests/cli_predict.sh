@@ -96,6 +96,7 @@ expect "kernel for another dataset" 2 "another dataset" -- "$BIN" predict -q --k
     --data "${TTP_DATA_DIR:-data}/pretrain-data.nc"
 expect "subset > N" 2 "--subset" -- "$BIN" predict --subset 5000
 expect "extrapolate below N" 2 "smaller than" -- "$BIN" predict --extrapolate 10
+expect "ce extrapolation" 1 "cross-entropy" -- "$BIN" predict --extrapolate 3000
 
 # A failing run leaves an existing output untouched and creates no new one.
 echo '{"keep": true}' >"$T/keep.json"
