@@ -712,12 +712,13 @@ static const char *const palette[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd"
 ttp_status ttp_predict_write_report(ttp_ctx *ctx, const char *dir, const ttp_prediction *p, const ttp_predict_opts *o)
 {
     ttp_status st = TTP_OK;
-    char path[4096], tmp[4200], def[160], a[64], b[64], c[64];
+    char path[4096], def[160], a[64], b[64], c[64];
     int64_t T = o->opt.steps;
     const ttp_curves *cv = p->main.curves;
     const ttp_kernel *k = p->kernel;
     double *steps = NULL, *kx = NULL, *mu = NULL, *fit = NULL, *ex_k = NULL, *ex_mu = NULL;
     FILE *f = NULL;
+    ttp_text md = {0};
     TTP_CALL(ctx, ttp_mkdir(ctx, dir));
     TTP_ALLOC(ctx, st, done, steps, T + 1, "report axis");
     for (int64_t t = 0; t <= T; t++) steps[t] = (double)t;
@@ -781,12 +782,8 @@ ttp_status ttp_predict_write_report(ttp_ctx *ctx, const char *dir, const ttp_pre
 
     /* 3. the Markdown page */
     snprintf(path, sizeof path, "%s/report.md", dir);
-    ttp_tmpname(path, tmp, sizeof tmp);
-    f = fopen(tmp, "w");
-    if (f == NULL) {
-        st = TTP_ERR(ctx, TTP_ERR_IO, "cannot write report '%s'", path);
-        goto done;
-    }
+    TTP_CALL_GOTO(ctx, st, done, ttp_text_open(ctx, path, "report", &md));
+    f = md.f;
     describe_tt(&p->main.tt[0].def, def, sizeof def);
     fmt_steps(p->main.tt[0].steps, T, a, sizeof a);
     fmt_steps(p->main.tt[0].lo, T, b, sizeof b);
@@ -845,20 +842,9 @@ ttp_status ttp_predict_write_report(ttp_ctx *ctx, const char *dir, const ttp_pre
     fprintf(f, "The method: docs/METHOD.md. The prediction simulates the network linearized at its pretrained "
                "weights; it holds while the fine-tuned weights stay near them and the stability number above "
                "stays well below 2.\n");
-    int bad = ferror(f);
-    bad |= fclose(f) != 0;
-    f = NULL;
-    if (bad) {
-        remove(tmp);
-        st = TTP_ERR(ctx, TTP_ERR_IO, "cannot write report '%s'", path);
-        goto done;
-    }
-    TTP_CALL_GOTO(ctx, st, done, ttp_commit_file(ctx, tmp, path));
+    TTP_CALL_GOTO(ctx, st, done, ttp_text_commit(ctx, &md));
 done:
-    if (f) {
-        fclose(f);
-        remove(tmp);
-    }
+    ttp_text_abort(&md);
     free(steps);
     free(kx);
     free(mu);

@@ -10,13 +10,45 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* ---- text outputs --------------------------------------------------------- */
+
+ttp_status ttp_text_open(ttp_ctx *ctx, const char *path, const char *what, ttp_text *t)
+{
+    memset(t, 0, sizeof *t);
+    snprintf(t->path, sizeof t->path, "%s", path);
+    ttp_tmpname(path, t->tmp, sizeof t->tmp);
+    t->f = fopen(t->tmp, "w");
+    if (t->f == NULL) return TTP_ERR(ctx, TTP_ERR_IO, "cannot write %s '%s': %s", what, path, strerror(errno));
+    return TTP_OK;
+}
+
+ttp_status ttp_text_commit(ttp_ctx *ctx, ttp_text *t)
+{
+    int bad = ferror(t->f);
+    bad |= fclose(t->f) != 0;
+    t->f = NULL;
+    if (bad) {
+        remove(t->tmp);
+        return TTP_ERR(ctx, TTP_ERR_IO, "cannot write '%s'", t->path);
+    }
+    return ttp_commit_file(ctx, t->tmp, t->path);
+}
+
+void ttp_text_abort(ttp_text *t)
+{
+    if (t == NULL || t->f == NULL) return;
+    fclose(t->f);
+    t->f = NULL;
+    remove(t->tmp);
+}
+
 /* ---- JSON ---------------------------------------------------------------- */
 
 #define JSON_DEPTH 32
 
 struct ttp_json {
-    FILE *f;
-    char path[2048], tmp[2100];
+    ttp_text out;
+    FILE *f; /* out.f, the stream being written */
     int depth;
     int count[JSON_DEPTH]; /* items written at each level, for commas */
     char closer[JSON_DEPTH];
@@ -27,13 +59,8 @@ ttp_status ttp_json_open(ttp_ctx *ctx, const char *path, ttp_json **out)
     ttp_status st = TTP_OK;
     ttp_json *j = NULL;
     TTP_ALLOC(ctx, st, fail, j, 1, "JSON writer");
-    snprintf(j->path, sizeof j->path, "%s", path);
-    ttp_tmpname(path, j->tmp, sizeof j->tmp);
-    j->f = fopen(j->tmp, "w");
-    if (j->f == NULL) {
-        st = TTP_ERR(ctx, TTP_ERR_IO, "cannot write JSON file '%s': %s", path, strerror(errno));
-        goto fail;
-    }
+    TTP_CALL_GOTO(ctx, st, fail, ttp_text_open(ctx, path, "JSON file", &j->out));
+    j->f = j->out.f;
     fputc('{', j->f);
     j->depth = 1;
     j->closer[0] = '}';
@@ -137,15 +164,7 @@ ttp_status ttp_json_close(ttp_ctx *ctx, ttp_json **jp)
     if (j == NULL) return TTP_OK;
     while (j->depth > 0) json_close_one(j);
     fputc('\n', j->f);
-    int bad = ferror(j->f);
-    bad |= fclose(j->f) != 0;
-    ttp_status st = TTP_OK;
-    if (bad) {
-        remove(j->tmp);
-        st = TTP_ERR(ctx, TTP_ERR_IO, "cannot write JSON file '%s'", j->path);
-    } else {
-        st = ttp_commit_file(ctx, j->tmp, j->path);
-    }
+    ttp_status st = ttp_text_commit(ctx, &j->out);
     free(j);
     *jp = NULL;
     return st;
@@ -155,8 +174,7 @@ void ttp_json_abort(ttp_json **jp)
 {
     ttp_json *j = *jp;
     if (j == NULL) return;
-    fclose(j->f);
-    remove(j->tmp);
+    ttp_text_abort(&j->out);
     free(j);
     *jp = NULL;
 }
@@ -254,10 +272,9 @@ static void text_escaped(FILE *f, const char *s)
 
 ttp_status ttp_svg_write(ttp_ctx *ctx, const char *path, const ttp_plot *p, const ttp_series *s, int ns)
 {
-    char tmp[2100];
-    ttp_tmpname(path, tmp, sizeof tmp);
-    FILE *f = fopen(tmp, "w");
-    if (f == NULL) return TTP_ERR(ctx, TTP_ERR_IO, "cannot write plot '%s': %s", path, strerror(errno));
+    ttp_text out;
+    TTP_CALL(ctx, ttp_text_open(ctx, path, "plot", &out));
+    FILE *f = out.f;
 
     axis ax = {INFINITY, -INFINITY, p->logx}, ay = {INFINITY, -INFINITY, p->logy};
     for (int k = 0; k < ns; k++)
@@ -356,13 +373,7 @@ ttp_status ttp_svg_write(ttp_ctx *ctx, const char *path, const ttp_plot *p, cons
         fputs("</text>\n", f);
     }
     fputs("</svg>\n", f);
-    int bad = ferror(f);
-    bad |= fclose(f) != 0;
-    if (bad) {
-        remove(tmp);
-        return TTP_ERR(ctx, TTP_ERR_IO, "cannot write plot '%s'", path);
-    }
-    return ttp_commit_file(ctx, tmp, path);
+    return ttp_text_commit(ctx, &out);
 }
 
 ttp_status ttp_mkdir(ttp_ctx *ctx, const char *dir)

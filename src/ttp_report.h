@@ -12,6 +12,21 @@
 extern "C" {
 #endif
 
+/* ---- text outputs through a temporary name -------------------------------
+ * ttp_text_open opens path.tmp.PID; ttp_text_commit checks for write errors,
+ * closes and renames it to path (removing it on failure); ttp_text_abort
+ * (safe on a closed or never-opened one) closes and removes it.  Every text
+ * output of ttpredict (JSON, SVG, Markdown) goes through these, so a failed
+ * run never leaves a partial file under the requested name. */
+typedef struct ttp_text {
+    FILE *f;
+    char path[2048], tmp[2100];
+} ttp_text;
+
+ttp_status ttp_text_open(ttp_ctx *ctx, const char *path, const char *what, ttp_text *t);
+ttp_status ttp_text_commit(ttp_ctx *ctx, ttp_text *t);
+void ttp_text_abort(ttp_text *t);
+
 /* ---- JSON: a small streaming writer (objects, arrays, scalars) ---------- */
 typedef struct ttp_json ttp_json; /* opaque */
 

@@ -428,10 +428,11 @@ ttp_status ttp_validate_write_json(ttp_ctx *ctx, const char *path, const ttp_val
 ttp_status ttp_validate_write_report(ttp_ctx *ctx, const char *dir, const ttp_validation *v, const ttp_validate_opts *o)
 {
     ttp_status st = TTP_OK;
-    char path[4096], tmp[4200];
+    char path[4096];
     int npairs = v->ncases * o->ntt, ng = 0, ns = 0, nx = 0;
     double *gx = NULL, *gy = NULL, *sx = NULL, *sy = NULL, *xx = NULL, *xy = NULL, *steps = NULL;
     FILE *f = NULL;
+    ttp_text md = {0};
     TTP_CALL(ctx, ttp_mkdir(ctx, dir));
     TTP_ALLOC(ctx, st, done, gx, npairs + 1, "scatter");
     TTP_ALLOC(ctx, st, done, gy, npairs + 1, "scatter");
@@ -486,12 +487,8 @@ ttp_status ttp_validate_write_report(ttp_ctx *ctx, const char *dir, const ttp_va
     TTP_CALL_GOTO(ctx, st, done, ttp_svg_write(ctx, path, &pc, cu, 2));
 
     snprintf(path, sizeof path, "%s/report.md", dir);
-    ttp_tmpname(path, tmp, sizeof tmp);
-    f = fopen(tmp, "w");
-    if (f == NULL) {
-        st = TTP_ERR(ctx, TTP_ERR_IO, "cannot write report '%s'", path);
-        goto done;
-    }
+    TTP_CALL_GOTO(ctx, st, done, ttp_text_open(ctx, path, "report", &md));
+    f = md.f;
     const ttp_val_totals *t = &v->tot;
     fprintf(f, "# ttpredict validate: predictions against real fine-tuning\n\n");
     fprintf(f, "%d cases × %d training-time definitions, T = %lld steps. ", v->ncases, o->ntt, (long long)v->steps);
@@ -532,20 +529,9 @@ ttp_status ttp_validate_write_report(ttp_ctx *ctx, const char *dir, const ttp_va
     fprintf(f, "\nDefinitions: ");
     for (int d = 0; d < o->ntt; d++) fprintf(f, "%s%s:%g", d ? ", " : "", ttp_tt_kind_str(o->tt[d].kind), o->tt[d].value);
     fprintf(f, " (docs/METHOD.md).\n");
-    int bad = ferror(f);
-    bad |= fclose(f) != 0;
-    f = NULL;
-    if (bad) {
-        remove(tmp);
-        st = TTP_ERR(ctx, TTP_ERR_IO, "cannot write report '%s'", path);
-        goto done;
-    }
-    TTP_CALL_GOTO(ctx, st, done, ttp_commit_file(ctx, tmp, path));
+    TTP_CALL_GOTO(ctx, st, done, ttp_text_commit(ctx, &md));
 done:
-    if (f) {
-        fclose(f);
-        remove(tmp);
-    }
+    ttp_text_abort(&md);
     free(gx), free(gy), free(sx), free(sy), free(xx), free(xy), free(steps);
     return st;
 }
