@@ -65,12 +65,8 @@ ttp_status ttp_predict_opts_validate(ttp_ctx *ctx, const ttp_predict_opts *o, in
                            "option --extrapolate: N' = %lld is smaller than the %lld samples the kernel is "
                            "computed on; extrapolation only goes to larger datasets",
                            (long long)o->extrap[i], (long long)n0);
-    /* The spectrum-only dynamics model MSE without weight decay (ttp_sim_sde):
+    /* The spectrum-only dynamics do not carry weight decay (ttp_sim_sde):
      * say so now rather than after the kernel. */
-    if ((o->nextrap > 0 || (o->subset > 0 && o->subset < n)) && o->opt.loss != TTP_LOSS_MSE)
-        return TTP_ERR(ctx, TTP_ERR_UNSUPPORTED,
-                       "options --subset/--extrapolate: the spectrum-only dynamics model MSE; for cross-entropy "
-                       "compute the kernel at the target size (no --subset) or use --loss mse");
     if ((o->nextrap > 0 || (o->subset > 0 && o->subset < n)) && o->opt.wd > 0)
         return TTP_ERR(ctx, TTP_ERR_UNSUPPORTED,
                        "options --subset/--extrapolate: the spectrum-only dynamics do not model weight decay (--wd)");
@@ -220,19 +216,20 @@ static ttp_status simulate_measured(ttp_ctx *ctx, const ttp_kernel *k, const ttp
     return TTP_OK;
 }
 
-/* Spectrum-only prediction at n1 from the fitted power laws (DESIGN.md §4). */
-static ttp_status simulate_extrapolated(ttp_ctx *ctx, const ttp_kernel *k, ttp_prediction *p,
-                                        const ttp_predict_opts *o, int64_t n1, ttp_pred_curve *pc)
+/*
+ * Spectrum-only curves at n1 from the fitted power laws (DESIGN.md §4) for
+ * the projections pk (energy: their total ‖·‖² over all NC directions):
+ * the GD-MSE closed form, or the eigenbasis SDE.  `opt` is the optimizer
+ * the curves follow (its loss must be MSE).
+ */
+static ttp_status spectrum_curves(ttp_ctx *ctx, const ttp_kernel *k, ttp_prediction *p, const double *pk,
+                                  double energy, int64_t n1, const ttp_opt *opt, const ttp_sim_opts *so,
+                                  ttp_curves **out)
 {
     ttp_status st = TTP_OK;
     int64_t n0 = k->n, K = k->neig;
     double *mu = NULL, *p2n = NULL, *mu1 = NULL, *p2n1 = NULL, *pvec = NULL;
     int64_t k1 = 0;
-    const double *pk = o->opt.loss == TTP_LOSS_MSE ? k->p_res : k->p_grad;
-    double energy = o->opt.loss == TTP_LOSS_MSE ? k->res_energy : k->grad_energy;
-    if (pk == NULL)
-        return TTP_ERR(ctx, TTP_ERR_ARG, "the kernel holds no projections of the initial %s",
-                       o->opt.loss == TTP_LOSS_MSE ? "residual" : "loss gradient");
     TTP_ALLOC(ctx, st, done, mu, K, "spectrum");
     TTP_ALLOC(ctx, st, done, p2n, K, "residual energies");
     for (int64_t i = 0; i < K; i++) {
@@ -250,25 +247,77 @@ static ttp_status simulate_extrapolated(ttp_ctx *ctx, const ttp_kernel *k, ttp_p
     double rest = fmax(0.0, energy / (double)n0 - held) / 2.0;
     TTP_ALLOC(ctx, st, done, pvec, k1, "projections");
     for (int64_t i = 0; i < k1; i++) pvec[i] = sqrt(p2n1[i] * (double)n1);
-    pc->n = n1;
-    pc->extrapolated = 1;
-    if (o->opt.loss == TTP_LOSS_MSE && ttp_opt_batch(&o->opt, n1) >= n1 && o->opt.momentum == 0 && o->opt.wd == 0) {
-        TTP_CALL_GOTO(ctx, st, done, ttp_curves_create(ctx, o->opt.steps, 1, &pc->curves));
-        TTP_CALL_GOTO(ctx, st, done,
-                      ttp_sim_gd_mse_closed(ctx, mu1, pvec, k1, n1, o->opt.lr, o->opt.steps, rest, pc->curves->loss));
-        for (int64_t t = 0; t <= o->opt.steps; t++) {
-            pc->curves->loss_lo[t] = pc->curves->loss_hi[t] = pc->curves->loss[t];
-            pc->curves->acc[t] = pc->curves->acc_lo[t] = pc->curves->acc_hi[t] = NAN;
+    if (ttp_opt_batch(opt, n1) >= n1 && opt->momentum == 0 && opt->wd == 0) {
+        ttp_curves *cv = NULL;
+        TTP_CALL_GOTO(ctx, st, done, ttp_curves_create(ctx, opt->steps, 1, &cv));
+        *out = cv;
+        TTP_CALL_GOTO(ctx, st, done, ttp_sim_gd_mse_closed(ctx, mu1, pvec, k1, n1, opt->lr, opt->steps, rest, cv->loss));
+        for (int64_t t = 0; t <= opt->steps; t++) {
+            cv->loss_lo[t] = cv->loss_hi[t] = cv->member_loss[t] = cv->loss[t];
+            cv->acc[t] = cv->acc_lo[t] = cv->acc_hi[t] = cv->member_acc[t] = NAN;
         }
     } else {
-        TTP_CALL_GOTO(ctx, st, done, ttp_sim_sde(ctx, mu1, pvec, k1, n1, k->c, &o->opt, &o->sim, rest, 1.0, &pc->curves));
+        TTP_CALL_GOTO(ctx, st, done, ttp_sim_sde(ctx, mu1, pvec, k1, n1, k->c, opt, so, rest, 1.0, out));
     }
 done:
+    if (st != TTP_OK) ttp_curves_destroy(out);
     free(mu);
     free(p2n);
     free(mu1);
     free(p2n1);
     free(pvec);
+    return st;
+}
+
+/*
+ * The prediction at n1 from the kernel on n0 < n1 samples.  MSE: the
+ * spectrum-only curves themselves.  Cross-entropy (docs/METHOD.md §9): the
+ * exact CE curves on the measured kernel, re-timed by the progress of the
+ * loss gradient's energy at n0 and at n1 (ttp_curves_warp), the gradient's
+ * modes decaying at η κ μ_k with κ the softmax curvature at F₀.
+ */
+static ttp_status simulate_extrapolated(ttp_ctx *ctx, const ttp_kernel *k, ttp_prediction *p,
+                                        const ttp_predict_opts *o, int64_t n1, ttp_pred_curve *pc)
+{
+    ttp_status st = TTP_OK;
+    const int ce = o->opt.loss == TTP_LOSS_CE;
+    const double *pk = ce ? k->p_grad : k->p_res;
+    const double energy = ce ? k->grad_energy : k->res_energy;
+    ttp_curves *s0 = NULL, *s1 = NULL;
+    ttp_pred_curve measured;
+    memset(&measured, 0, sizeof measured);
+    if (pk == NULL)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "the kernel holds no projections of the initial %s",
+                       ce ? "loss gradient" : "residual");
+    pc->n = n1;
+    pc->extrapolated = 1;
+    if (!ce) return spectrum_curves(ctx, k, p, pk, energy, n1, &o->opt, &o->sim, &pc->curves);
+
+    if (k->labels == NULL || k->f0 == NULL)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "cross-entropy extrapolation needs the kernel's outputs F0 and labels");
+    /* Twice the horizon at n0: a larger dataset is slower, but the fits can
+     * make n1's progress run a little ahead of n0's at first. */
+    ttp_predict_opts o0 = *o;
+    o0.opt.steps = 2 * o->opt.steps;
+    ttp_opt sur = o->opt, sur0;
+    p->ce_kappa = ttp_sim_ce_curvature(k->f0, k->labels, k->n, k->c);
+    sur.loss = TTP_LOSS_MSE;
+    sur.lr = o->opt.lr * p->ce_kappa;
+    sur0 = sur;
+    sur0.steps = o0.opt.steps;
+    int64_t clamped = 0;
+    TTP_CALL_GOTO(ctx, st, done, spectrum_curves(ctx, k, p, pk, energy, n1, &sur, &o->sim, &s1));
+    TTP_CALL_GOTO(ctx, st, done, spectrum_curves(ctx, k, p, pk, energy, k->n, &sur0, &o->sim, &s0));
+    TTP_CALL_GOTO(ctx, st, done, simulate_measured(ctx, k, &o0, &measured));
+    TTP_CALL_GOTO(ctx, st, done,
+                  ttp_curves_warp(ctx, measured.curves, s0->loss, s1->loss, o->opt.steps, &pc->curves, &clamped));
+    if (clamped > p->ce_clamped) p->ce_clamped = clamped;
+done:
+    pc->n = n1;
+    pc->extrapolated = 1;
+    ttp_curves_destroy(&s0);
+    ttp_curves_destroy(&s1);
+    pred_curve_clear(&measured);
     return st;
 }
 
@@ -332,6 +381,12 @@ ttp_status ttp_predict_from_kernel(ttp_ctx *ctx, const ttp_kernel *k, const ttp_
         wall_clock(&p->extrap[i], sec_per_step);
     }
     diagnose(p, o);
+    if (p->ce_clamped > 0) {
+        size_t u = strlen(p->warning);
+        snprintf(p->warning + u, sizeof p->warning - u,
+                 "%scross-entropy re-timing: %lld step(s) fall past twice the budget at the kernel's size and "
+                 "take its last value", u ? "; " : "", (long long)p->ce_clamped);
+    }
     if (need_fit) { /* extrapolated numbers rest on the fits: say when they are poor */
         const ttp_powerlaw *bad = !p->fit_mu.ok ? &p->fit_mu : !p->fit_p.ok ? &p->fit_p : NULL;
         if (bad) {
@@ -464,6 +519,9 @@ void ttp_predict_print(FILE *f, const ttp_prediction *p, const ttp_predict_opts 
     if (p->n != p->n_kernel)
         fprintf(f, "  kernel      on %lld of the %lld samples; spectrum extrapolated by power laws\n",
                 (long long)p->n_kernel, (long long)p->n);
+    if (p->ce_kappa > 0)
+        fprintf(f, "  cross-ent.  exact dynamics on the %lld samples, re-timed by the spectrum (softmax curvature %.4g)\n",
+                (long long)p->n_kernel, p->ce_kappa);
     fprintf(f, "  spectrum    mu_max(Theta/N) = %.5g, stability %.3g (limit 2: eta*kappa*mu_max scaled by the optimizer's limit)\n", p->mu_max,
             2.0 * p->stability);
     for (int i = 0; i < p->main.ntt; i++) {
@@ -562,6 +620,7 @@ ttp_status ttp_predict_write_json(ttp_ctx *ctx, const char *path, const ttp_pred
     ttp_json_str(j, "warning", p->warning);
     ttp_json_num(j, "stability", 2.0 * p->stability);
     ttp_json_num(j, "mu_max", p->mu_max);
+    if (p->ce_kappa > 0) ttp_json_num(j, "ce_curvature", p->ce_kappa);
     ttp_json_int(j, "n", p->n);
     ttp_json_int(j, "n_kernel", p->n_kernel);
     ttp_json_int(j, "c", p->c);
@@ -805,6 +864,9 @@ ttp_status ttp_predict_write_report(ttp_ctx *ctx, const char *dir, const ttp_pre
             o->opt.lr, (long long)ttp_opt_batch(&o->opt, p->n), o->opt.momentum, o->opt.wd);
     fprintf(f, "| loss | %s |\n| ensemble | %d trajectories |\n", ttp_loss_str(o->opt.loss),
             ttp_opt_batch(&o->opt, p->n) < p->n ? o->sim.ensemble : 1);
+    if (p->ce_kappa > 0)
+        fprintf(f, "| cross-entropy at N′ | exact dynamics on the %lld kernel samples, re-timed by the spectrum "
+                   "(softmax curvature κ = %.4g; docs/METHOD.md §9) |\n", (long long)p->n_kernel, p->ce_kappa);
     fprintf(f, "| μ_max(Θ/N), stability (η κ μ_max over the optimizer's limit, ×2) | %.5g, %.3g (limit 2) |\n", p->mu_max, 2.0 * p->stability);
     fprintf(f, "| final loss (band) | %.5g (%.5g – %.5g) |\n", cv->loss[T], cv->loss_lo[T], cv->loss_hi[T]);
     if (isfinite(cv->acc[T])) fprintf(f, "| final accuracy | %.4f |\n", cv->acc[T]);

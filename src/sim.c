@@ -152,6 +152,93 @@ void ttp_curves_summarize(ttp_curves *c, double band_lo, double band_hi)
     free(tmp);
 }
 
+/* ---- cross-entropy on a spectrum: curvature and re-timing --------------- */
+
+double ttp_sim_ce_curvature(const double *f, const int *labels, int64_t n, int c)
+{
+    double num = 0.0, den = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        const double *fi = f + (size_t)i * c;
+        double mx = fi[0], z = 0.0, pg = 0.0, pg2 = 0.0;
+        for (int j = 1; j < c; j++) mx = fi[j] > mx ? fi[j] : mx;
+        for (int j = 0; j < c; j++) z += exp(fi[j] - mx);
+        for (int j = 0; j < c; j++) {
+            const double p = exp(fi[j] - mx) / z, g = p - (j == labels[i] ? 1.0 : 0.0);
+            pg += p * g;      /* pᵀg     */
+            pg2 += p * g * g; /* Σ p g²  */
+            den += g * g;
+        }
+        num += pg2 - pg * pg; /* gᵀ(diag p − p pᵀ)g */
+    }
+    return den > 0 ? num / den : 0.0;
+}
+
+/* a at fractional step τ (linear between neighbours; ±inf stays). */
+static double at_tau(const double *a, int64_t T0, double tau)
+{
+    int64_t i = (int64_t)floor(tau);
+    if (i >= T0) return a[T0];
+    const double f = tau - (double)i;
+    if (f == 0.0 || !isfinite(a[i]) || !isfinite(a[i + 1])) return f < 0.5 ? a[i] : a[i + 1];
+    return a[i] + f * (a[i + 1] - a[i]);
+}
+
+ttp_status ttp_curves_warp(ttp_ctx *ctx, const ttp_curves *src, const double *s0, const double *s1,
+                           int64_t steps, ttp_curves **out, int64_t *clamped)
+{
+    ttp_status st = TTP_OK;
+    const int64_t T0 = src->steps, M = src->members;
+    double *m0 = NULL, *tau = NULL;
+    ttp_curves *cv = NULL;
+    int64_t nclamp = 0;
+    *out = NULL;
+    if (steps < 0 || !(s0[0] > 0) || !(s1[0] > 0))
+        return TTP_ERR(ctx, TTP_ERR_ARG, "re-timing curves: %lld steps, progress starting at %g and %g "
+                       "(expected steps >= 0 and positive starting values)", (long long)steps, s0[0], s1[0]);
+    TTP_ALLOC(ctx, st, done, m0, (size_t)T0 + 1, "progress envelope");
+    TTP_ALLOC(ctx, st, done, tau, (size_t)steps + 1, "re-timed steps");
+    /* running minima: progress that only moves forward */
+    m0[0] = s0[0];
+    for (int64_t u = 1; u <= T0; u++) m0[u] = isfinite(s0[u]) && s0[u] < m0[u - 1] ? s0[u] : m0[u - 1];
+    double v1 = s1[0];
+    int64_t u = 0;
+    for (int64_t t = 0; t <= steps; t++) {
+        v1 = isfinite(s1[t]) && s1[t] < v1 ? s1[t] : v1;
+        const double target = v1 / s1[0] * s0[0];
+        while (u < T0 && m0[u] > target) u++;
+        if (m0[u] > target) { /* never reached within src's horizon */
+            tau[t] = (double)T0;
+            nclamp++;
+        } else if (u == 0) {
+            tau[t] = 0.0;
+        } else { /* u is the first crossing (targets never increase): m0[u-1] > target >= m0[u] */
+            tau[t] = (double)(u - 1) + (m0[u - 1] - target) / (m0[u - 1] - m0[u]);
+        }
+    }
+    TTP_CALL_GOTO(ctx, st, done, ttp_curves_create(ctx, steps, (int)M, &cv));
+    cv->diverged = src->diverged;
+    for (int64_t t = 0; t <= steps; t++) {
+        cv->loss[t] = at_tau(src->loss, T0, tau[t]);
+        cv->loss_lo[t] = at_tau(src->loss_lo, T0, tau[t]);
+        cv->loss_hi[t] = at_tau(src->loss_hi, T0, tau[t]);
+        cv->acc[t] = at_tau(src->acc, T0, tau[t]);
+        cv->acc_lo[t] = at_tau(src->acc_lo, T0, tau[t]);
+        cv->acc_hi[t] = at_tau(src->acc_hi, T0, tau[t]);
+        for (int64_t m = 0; m < M; m++) {
+            cv->member_loss[(size_t)m * (steps + 1) + t] = at_tau(src->member_loss + (size_t)m * (T0 + 1), T0, tau[t]);
+            cv->member_acc[(size_t)m * (steps + 1) + t] = at_tau(src->member_acc + (size_t)m * (T0 + 1), T0, tau[t]);
+        }
+    }
+    *out = cv;
+    cv = NULL;
+    if (clamped) *clamped = nclamp;
+done:
+    ttp_curves_destroy(&cv);
+    free(m0);
+    free(tau);
+    return st;
+}
+
 /* ---- exact simulation ---------------------------------------------------- */
 
 ttp_status ttp_sim_run(ttp_ctx *ctx, const ttp_sim_problem *p, const ttp_opt *opt, const ttp_sim_opts *so,

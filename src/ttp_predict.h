@@ -78,6 +78,8 @@ typedef struct ttp_prediction {
     ttp_kernel *kernel;      /* rank 0: spectrum, projections (owned)         */
     int have_fit;
     ttp_powerlaw fit_mu, fit_p; /* spectrum and residual-energy power laws   */
+    double ce_kappa;         /* cross-entropy extrapolation: softmax curvature κ at F₀ (0 otherwise) */
+    int64_t ce_clamped;      /* steps whose re-timing ran past the measured horizon */
     double mu_max;           /* top eigenvalue of Θ/N                          */
     double stability;        /* ttp_sim_stability: > 1 means the linear model diverges */
     int valid;               /* 0: outside the regime where the method holds  */

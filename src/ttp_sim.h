@@ -110,6 +110,38 @@ ttp_status ttp_sim_sde(ttp_ctx *ctx, const double *mu, const double *p, int64_t 
                        const ttp_opt *opt, const ttp_sim_opts *so, double rest, double noise_scale,
                        ttp_curves **out);
 
+/*
+ * Cross-entropy on a spectrum (docs/METHOD.md §9).  The CE step is not linear
+ * in F, so a spectrum alone cannot run it; what a spectrum does give is how
+ * fast the loss gradient's modes decay.  Near F₀ the CE gradient moves as
+ * g ← (I − η κ Θ/N) g with κ the softmax curvature; the "progress" of a
+ * dynamics is its gradient energy S(t)/S(0), from the MSE machinery run on
+ * the projections of g₀ at learning rate η κ.  The CE curves simulated
+ * exactly on the measured kernel (size N₀) are then re-timed: the curve at
+ * N′ at step t is the measured one at the (fractional) step τ(t) where the
+ * N₀ progress equals the N′ progress at t.  The CE nonlinearity is thus
+ * taken from the exact simulation and only the time scale from the spectrum.
+ */
+
+/*
+ * κ = Σᵢ gᵢᵀ Hᵢ gᵢ / Σᵢ ‖gᵢ‖²: the curvature of the mean CE loss along its
+ * own gradient at F (N × C), Hᵢ = diag(pᵢ) − pᵢpᵢᵀ, pᵢ = softmax(Fᵢ),
+ * gᵢ = pᵢ − e_{yᵢ}.  In (0, ½]; 1/C for uniform pᵢ.  0 when every gᵢ is 0.
+ */
+double ttp_sim_ce_curvature(const double *f, const int *labels, int64_t n, int c);
+
+/*
+ * Re-time curves: out (steps T) at step t is src at τ(t), the first
+ * (linearly interpolated) step at which the running minimum of s0 (src's
+ * progress, src->steps + 1 values) falls to s1(t)/s1(0) · s0(0), with s1
+ * the target progress (T + 1 values; its running minimum is used, so τ
+ * never decreases).  Mean, band and every member are interpolated at τ.
+ * Steps whose τ would lie past src->steps take src's last value; *clamped
+ * (may be NULL) receives how many there were.
+ */
+ttp_status ttp_curves_warp(ttp_ctx *ctx, const ttp_curves *src, const double *s0, const double *s1,
+                           int64_t steps, ttp_curves **out, int64_t *clamped);
+
 /* ---- training time -------------------------------------------------------- */
 typedef enum {
     TTP_TT_EPS = 0, /* |L_t − L_T| < ε   (mean loss)            */

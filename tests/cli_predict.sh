@@ -69,6 +69,28 @@ import json,sys; a=json.load(open('$T/p1.json')); b=json.load(open('$T/pk.json')
 sys.exit(0 if a['tt_steps']==b['tt_steps'] and abs(a['final_loss']-b['final_loss'])<=1e-9*abs(a['final_loss']) else 1)" \
   || fail "prediction from the kernel file differs: $(cat "$T/pkerr")"
 
+# Cross-entropy from a subset: the exact dynamics on N0 re-timed by the
+# spectrum (same answer at 1 and 2 ranks; the extrapolation at N0 itself is
+# the exact N0 prediction, not re-timed).
+for np in 1 2; do
+  timeout 300 "$MPIEXEC" -n $np "$BIN" predict "${Q[@]}" --loss ce --subset 300 --extrapolate 300,1500 \
+      --json "$T/ce$np.json" >/dev/null 2>"$T/ceerr$np"
+  ok; [ -s "$T/ce$np.json" ] || fail "cross-entropy extrapolation at $np rank(s): $(cat "$T/ceerr$np")"
+done
+ok; python3 - "$T/ce1.json" "$T/ce2.json" <<'PY' || fail "cross-entropy extrapolation JSON (see above)"
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+bad = []
+if not 0 < a.get("ce_curvature", 0) <= 0.5: bad.append("ce_curvature %s not in (0, 1/2]" % a.get("ce_curvature"))
+if a["n"] != 750 or a["n_kernel"] != 300: bad.append("sizes %s/%s" % (a["n"], a["n_kernel"]))
+if [e["n"] for e in a["extrapolation"]] != [300, 1500]: bad.append("extrapolation sizes")
+if a["tt_steps"] != b["tt_steps"] or abs(a["final_loss"] - b["final_loss"]) > 1e-8 * abs(a["final_loss"]):
+    bad.append("1 vs 2 ranks: %s/%s vs %s/%s" % (a["tt_steps"], a["final_loss"], b["tt_steps"], b["final_loss"]))
+if not all(e["tt_steps"] > 0 for e in a["extrapolation"]): bad.append("an extrapolated time was not reached")
+for x in bad: print("FAIL:", x)
+sys.exit(1 if bad else 0)
+PY
+
 # --- bad input: exit code, message naming the option, no output left --------
 expect() { # NAME RC NEEDLE -- CMD...
   local name=$1 want=$2 needle=$3; shift 4
@@ -96,7 +118,7 @@ expect "kernel for another dataset" 2 "another dataset" -- "$BIN" predict -q --k
     --data "${TTP_DATA_DIR:-data}/pretrain-data.nc"
 expect "subset > N" 2 "--subset" -- "$BIN" predict --subset 5000
 expect "extrapolate below N" 2 "smaller than" -- "$BIN" predict --extrapolate 10
-expect "ce extrapolation" 1 "cross-entropy" -- "$BIN" predict --extrapolate 3000
+expect "wd extrapolation" 1 "weight decay" -- "$BIN" predict --wd 0.001 --extrapolate 3000
 
 # A failing run leaves an existing output untouched and creates no new one.
 echo '{"keep": true}' >"$T/keep.json"
