@@ -5,11 +5,12 @@
  * eigenvectors of Θ = G Gᵀ.
  *
  * Layouts.  The caller's row shards are first evened out to equal blocks of
- * mb = ⌈NC/P⌉ rows (Gu).  A rank's rows of G are row-major, which is exactly
- * the column-major storage of the same columns of A = Gᵀ (D′ × NC), so Gu is
- * a 1×P column-block layout of A and one Cpdgemr2d gives the nb×nb
- * block-cyclic A that PBLAS needs (built only when needed: the D′ side and
- * the pdsyrk path).  The vectors to project are kept as B = Rᵀ (nrhs × NC).
+ * mb = ⌈NC/P⌉ rows (Gu, and the same rows of R in Ru).  A rank's rows of G
+ * are row-major, which is exactly the column-major storage of the same
+ * columns of A = Gᵀ (D′ × NC), so Gu is a 1×P column-block layout of A and
+ * one Cpdgemr2d gives the nb×nb block-cyclic A that PBLAS needs (built only
+ * for the pdsyrk cross-check: it costs another copy of G).  The vectors to
+ * project are also kept as B = Rᵀ (nrhs × NC, nb×nb blocks) for the NC side.
  *
  * Assembly (default): the NC side by a ring of DSYRK/DGEMM over the row
  * shards (ring_nc), the D′ side by per-rank column blocks of G_rᵀG_r summed
@@ -17,7 +18,10 @@
  * blocks with one MPI_Alltoallv (tri_to_cyclic).  PBLAS pdsyrk on A
  * (Θ = AᵀA, GᵀG = A Aᵀ) stays available as the cross-check
  * (ttp_gram_opts.assembly = 1); it ran at about half this machine's DGEMM
- * rate, the ring at 0.75–0.9 (benchmarks/README.md).
+ * rate, the ring at 0.8–0.9 on one rank and 0.66–0.84 per rank on two
+ * (best of 5, two cores shared with other work; benchmarks/README.md).
+ * The D′ side's projections and eigenvectors of Θ come from Gu and Ru
+ * directly (dp_project), which keeps its peak memory at the design's model.
  *
  * ScaLAPACK ships no C header: the prototypes below are written from its
  * reference sources (LP64: Fortran INTEGER is int; character arguments take
@@ -86,6 +90,7 @@ struct ttp_gram {
     double frob2;       /* ‖G‖_F² = trace(Θ)                                   */
     int mb;             /* rows per rank in the equal-block row layout          */
     double *Gu;         /* this rank's rows [rank·mb, +nrow(rank)) of G, row-major */
+    double *Ru;         /* the same rows of R, mb × nrhs row-major (NULL when nrhs == 0) */
 };
 
 /* Rows of G that rank q holds in the equal-block layout. */
@@ -238,7 +243,6 @@ ttp_status ttp_gram_load(ttp_ctx *ctx, const ttp_comm *comm, int block, int64_t 
     ttp_status st = TTP_OK;
     ttp_gram *g = NULL;
     int64_t *lo = NULL, *cnt = NULL, mine[2] = {row_lo, nloc};
-    double *Rb = NULL, *dummy = NULL;
     MPI_Comm base = MPI_COMM_NULL;
     *out = NULL;
 
@@ -330,20 +334,20 @@ ttp_status ttp_gram_load(ttp_ctx *ctx, const ttp_comm *comm, int block, int64_t 
         if (qhi < qlo) qhi = qlo;
         if (lo[q] != qlo || cnt[q] != qhi - qlo) uneven = 1;
     }
-    /* The equal-block copy of G stays in the handle: the ring assembly
-     * works from it (the caller may free its own rows on return). */
-    const double *Rsrc = R;
+    /* The equal-block copies of G and R stay in the handle: the ring
+     * assembly and the D′ side's products work from them (the caller may
+     * free its own rows on return). */
     g->mb = mb;
     TTP_ALLOC(ctx, st, agreed0, g->Gu, (size_t)mb * (size_t)g->K, "equal-block rows of G");
-    if (uneven && nrhs > 0) TTP_ALLOC(ctx, st, agreed0, Rb, (size_t)mb * (size_t)nrhs, "rebalanced rows of R");
+    if (nrhs > 0) TTP_ALLOC(ctx, st, agreed0, g->Ru, (size_t)mb * (size_t)nrhs, "equal-block rows of R");
 agreed0:
     TTP_CALL_GOTO(ctx, st, fail, agree(ctx, g->comm, st));
     if (uneven) {
         TTP_CALL_GOTO(ctx, st, fail, rebalance(ctx, g, lo, cnt, mb, g->K, G, g->Gu));
-        if (nrhs > 0) TTP_CALL_GOTO(ctx, st, fail, rebalance(ctx, g, lo, cnt, mb, nrhs, R, Rb));
-        Rsrc = Rb;
+        if (nrhs > 0) TTP_CALL_GOTO(ctx, st, fail, rebalance(ctx, g, lo, cnt, mb, nrhs, R, g->Ru));
     } else if (nloc > 0) {
         memcpy(g->Gu, G, sizeof *G * (size_t)nloc * (size_t)g->K);
+        if (nrhs > 0) memcpy(g->Ru, R, sizeof *R * (size_t)nloc * (size_t)nrhs);
     }
 
     /* trace(Θ) = ‖G‖_F², from the rows this rank holds. */
@@ -356,21 +360,17 @@ agreed0:
         g->frob2 = s;
     }
 
-    /* Block-cyclic B = Rᵀ now; A = Gᵀ only when a decomposition needs it
-     * (ensure_A), which the NC side with the ring assembly never does. */
+    /* Block-cyclic B = Rᵀ (the NC side's projections) now; A = Gᵀ only for
+     * the pdsyrk cross-check (ensure_A). */
     size_t nbl = 0;
     if (nrhs > 0) TTP_CALL_GOTO(ctx, st, fail, desc_grid(ctx, g, nrhs, g->M, g->descB, &nbl, "Rᵀ"));
     if (nrhs > 0) TTP_ALLOC(ctx, st, agreed, g->B, nbl, "block-cyclic R");
-    TTP_ALLOC(ctx, st, agreed, dummy, 1, "placeholder");
 agreed:
     TTP_CALL_GOTO(ctx, st, fail, agree(ctx, g->comm, st));
-    {
+    if (nrhs > 0) {
         int dl[9];
-        if (nrhs > 0) {
-            desc_raw(dl, g->ctxt_line, nrhs, g->M, nrhs, mb, nrhs);
-            double *src = (Rsrc != NULL && (uneven || nloc > 0)) ? (double *)Rsrc : dummy;
-            Cpdgemr2d(nrhs, g->M, src, 1, 1, dl, g->B, 1, 1, g->descB, g->ctxt_line);
-        }
+        desc_raw(dl, g->ctxt_line, nrhs, g->M, nrhs, mb, nrhs);
+        Cpdgemr2d(nrhs, g->M, g->Ru, 1, 1, dl, g->B, 1, 1, g->descB, g->ctxt_line);
     }
     *out = g;
     g = NULL;
@@ -378,8 +378,6 @@ fail:
     ttp_gram_destroy(&g);
     free(lo);
     free(cnt);
-    free(Rb);
-    free(dummy);
     return st;
 }
 
@@ -396,6 +394,7 @@ void ttp_gram_destroy(ttp_gram **gp)
     free(g->A);
     free(g->B);
     free(g->Gu);
+    free(g->Ru);
     free(g);
     *gp = NULL;
 }
@@ -516,42 +515,76 @@ agreed:
     return TTP_OK;
 }
 
-/* Send a column-major rows × cols block (counts in columns, so that a
- * block of more than INT_MAX doubles still goes as one message). */
-static ttp_status send_block(ttp_ctx *ctx, ttp_gram *g, const double *x, int rows, int cols, int dest,
-                             int tag, MPI_Request *req)
+/* Post the send (recv = 0) or the receive of a column-major rows × cols
+ * block with ld = rows (counts in columns, so that a block of more than
+ * INT_MAX doubles still goes as one message). */
+static ttp_status post_block(ttp_ctx *ctx, ttp_gram *g, double *x, int rows, int cols, int peer, int tag,
+                             int recv, MPI_Request *req)
 {
     ttp_status st = TTP_OK;
     MPI_Datatype col = MPI_DATATYPE_NULL;
-    if (rows == 0 || cols == 0) {
-        TTP_MPI(ctx, st, done, MPI_Isend(x, 0, MPI_DOUBLE, dest, tag, g->comm, req), "MPI_Isend to %d", dest);
-        goto done;
+    const int n = rows == 0 || cols == 0 ? 0 : cols;
+    if (n > 0) {
+        TTP_MPI(ctx, st, done, MPI_Type_contiguous(rows, MPI_DOUBLE, &col), "MPI_Type_contiguous(%d)", rows);
+        TTP_MPI(ctx, st, done, MPI_Type_commit(&col), "MPI_Type_commit");
     }
-    TTP_MPI(ctx, st, done, MPI_Type_contiguous(rows, MPI_DOUBLE, &col), "MPI_Type_contiguous(%d)", rows);
-    TTP_MPI(ctx, st, done, MPI_Type_commit(&col), "MPI_Type_commit");
-    TTP_MPI(ctx, st, done, MPI_Isend(x, cols, col, dest, tag, g->comm, req), "MPI_Isend of a %d × %d block to %d",
-            rows, cols, dest);
+    if (recv)
+        TTP_MPI(ctx, st, done, MPI_Irecv(x, n, n ? col : MPI_DOUBLE, peer, tag, g->comm, req),
+                "MPI_Irecv of a %d × %d block from %d", rows, cols, peer);
+    else
+        TTP_MPI(ctx, st, done, MPI_Isend(x, n, n ? col : MPI_DOUBLE, peer, tag, g->comm, req),
+                "MPI_Isend of a %d × %d block to %d", rows, cols, peer);
 done:
-    if (col != MPI_DATATYPE_NULL) MPI_Type_free(&col); /* freed once the send completes */
+    if (col != MPI_DATATYPE_NULL) MPI_Type_free(&col); /* freed once the transfer completes */
     return st;
 }
 
-static ttp_status recv_block(ttp_ctx *ctx, ttp_gram *g, double *x, int rows, int cols, int src, int tag)
+/* Column panels of the local products in ring_nc while shards are in flight:
+ * Open MPI's shared-memory transport moves a large message only inside MPI
+ * calls, so the ranks call MPI_Testall between panels (≥ 128 columns keep
+ * DGEMM at full rate with the D′-long contraction). */
+enum { RING_PANELS = 8, RING_PANEL_MIN = 128 };
+
+static int panel_width(int n, int nreq)
 {
-    ttp_status st = TTP_OK;
-    MPI_Datatype col = MPI_DATATYPE_NULL;
-    if (rows == 0 || cols == 0) {
-        TTP_MPI(ctx, st, done, MPI_Recv(x, 0, MPI_DOUBLE, src, tag, g->comm, MPI_STATUS_IGNORE),
-                "MPI_Recv from %d", src);
-        goto done;
+    const int w = (n + RING_PANELS - 1) / RING_PANELS;
+    if (nreq == 0) return n > 0 ? n : 1;
+    return w > RING_PANEL_MIN ? w : RING_PANEL_MIN;
+}
+
+/* C (m × n, ld ldc) = Aᵀ B, A K × m and B K × n column-major (ld K). */
+static void gemm_tn(int m, int n, int K, const double *A, const double *B, double *C, int ldc, MPI_Request *req,
+                    int nreq)
+{
+    const int pw = panel_width(n, nreq);
+    for (int c0 = 0; c0 < n && m > 0; c0 += pw) {
+        const int w = n - c0 < pw ? n - c0 : pw;
+        cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, m, w, K, 1.0, A, K, B + (size_t)c0 * K, K, 0.0,
+                    C + (size_t)c0 * ldc, ldc);
+        if (nreq > 0) {
+            int flag;
+            MPI_Testall(nreq, req, &flag, MPI_STATUSES_IGNORE);
+        }
     }
-    TTP_MPI(ctx, st, done, MPI_Type_contiguous(rows, MPI_DOUBLE, &col), "MPI_Type_contiguous(%d)", rows);
-    TTP_MPI(ctx, st, done, MPI_Type_commit(&col), "MPI_Type_commit");
-    TTP_MPI(ctx, st, done, MPI_Recv(x, cols, col, src, tag, g->comm, MPI_STATUS_IGNORE),
-            "MPI_Recv of a %d × %d block from %d", rows, cols, src);
-done:
-    if (col != MPI_DATATYPE_NULL) MPI_Type_free(&col);
-    return st;
+}
+
+/* Lower triangle of C (n × n, ld ldc) = Aᵀ A, A K × n column-major (ld K):
+ * per column panel, DSYRK on its diagonal block and DGEMM below it. */
+static void syrk_tn(int n, int K, const double *A, double *C, int ldc, MPI_Request *req, int nreq)
+{
+    const int pw = panel_width(n, nreq);
+    for (int c0 = 0; c0 < n; c0 += pw) {
+        const int w = n - c0 < pw ? n - c0 : pw;
+        cblas_dsyrk(CblasColMajor, CblasLower, CblasTrans, w, K, 1.0, A + (size_t)c0 * K, K, 0.0,
+                    C + c0 + (size_t)c0 * ldc, ldc);
+        if (n - c0 - w > 0)
+            cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, n - c0 - w, w, K, 1.0, A + (size_t)(c0 + w) * K,
+                        K, A + (size_t)c0 * K, K, 0.0, C + c0 + w + (size_t)c0 * ldc, ldc);
+        if (nreq > 0) {
+            int flag;
+            MPI_Testall(nreq, req, &flag, MPI_STATUSES_IGNORE);
+        }
+    }
 }
 
 /*
@@ -560,12 +593,17 @@ done:
  *
  * Why not pdsyrk: PBLAS updates C in rank-32/64 panels, which ran at about
  * half of this machine's DGEMM rate (benchmarks/README.md); here every block
- * is one DSYRK/DGEMM with the full D′ contraction.  The row shards travel
+ * is a DSYRK/DGEMM with the full D′ contraction.  The row shards travel
  * around a ring; at step j rank r holds shard s = r − j and computes block
  * (r, s).  Steps 0..⌊P/2⌋ cover every lower block exactly once: block
- * (r, s) with s < r locally, and an upper one (r, s > r) is sent to rank s,
- * which stores its transpose.  With P even the block at distance P/2 is
- * split in two halves between its two ranks, so the work stays balanced.
+ * (r, s) with s < r locally, and an upper one (r, s > r) for rank s, which
+ * needs Θ[rows_s, rows_r] = G_s G_rᵀ: that is computed directly (operands
+ * swapped), in the receiver's layout with its leading dimension n_s, so it
+ * lands by MPI_Irecv straight in the receiver's T, posted before any work.
+ * With P even the block at distance P/2 is split in two halves between its
+ * two ranks, so the work stays balanced.  The next shard moves while the
+ * current one is used (MPI_Isend/MPI_Irecv, progressed between panels of
+ * the product), so the ring's traffic hides behind DSYRK/DGEMM.
  * Memory: two shards and at most ⌊P/2⌋ outgoing blocks, O((NC·D′ + NC²)/P).
  */
 static ttp_status ring_nc(ttp_ctx *ctx, ttp_gram *g, double *T)
@@ -573,17 +611,17 @@ static ttp_status ring_nc(ttp_ctx *ctx, ttp_gram *g, double *T)
     ttp_status st = TTP_OK;
     const int P = g->size, r = g->rank, K = g->K, mb = g->mb, nr = nrow_of(g, r);
     const int ldt = nr > 1 ? nr : 1, jmax = P / 2;
-    double *buf[2] = {NULL, NULL}, **xs = NULL, *tmp = NULL;
-    MPI_Request *req = NULL;
+    double *buf[2] = {NULL, NULL}, **xs = NULL;
+    MPI_Request *req = NULL; /* [0..1] the shard in flight, then the Θ blocks */
     MPI_Datatype row = MPI_DATATYPE_NULL;
-    int nreq = 0;
+    int nreq = 2;
     /* Step 0 works on this rank's own rows; later steps on shards received
      * into two alternating buffers (none needed on one rank). */
     if (jmax >= 1) TTP_ALLOC(ctx, st, agreed, buf[0], (size_t)mb * K, "ring buffer");
     if (jmax >= 2) TTP_ALLOC(ctx, st, agreed, buf[1], (size_t)mb * K, "ring buffer");
     TTP_ALLOC(ctx, st, agreed, xs, P, "ring blocks");
-    TTP_ALLOC(ctx, st, agreed, req, P, "ring requests");
-    if (P > 1) TTP_ALLOC(ctx, st, agreed, tmp, (size_t)mb * mb, "received block");
+    TTP_ALLOC(ctx, st, agreed, req, 2 * (size_t)P + 2, "ring requests");
+    for (int i = 0; i < 2 * P + 2; i++) req[i] = MPI_REQUEST_NULL;
     for (int j = 1; j <= jmax; j++) /* the outgoing blocks, allocated before any traffic */
         if ((r - j + P) % P > r || (P % 2 == 0 && j == jmax && r < P / 2))
             TTP_ALLOC(ctx, st, agreed, xs[j], (size_t)mb * mb, "outgoing Θ block");
@@ -591,71 +629,61 @@ agreed:
     TTP_CALL_GOTO(ctx, st, done, agree(ctx, g->comm, st));
     TTP_MPI(ctx, st, done, MPI_Type_contiguous(K, MPI_DOUBLE, &row), "MPI_Type_contiguous(%d)", K);
     TTP_MPI(ctx, st, done, MPI_Type_commit(&row), "MPI_Type_commit");
+    /* The blocks other ranks compute for this one, from q = r + j at step j:
+     * n_r × rows, ld n_r, which is T's own layout at columns q·mb.. */
+    for (int j = 1; j <= jmax; j++) {
+        const int q = (r + j) % P, tie = P % 2 == 0 && j == jmax;
+        if (tie ? r < P / 2 : q >= r) continue;
+        const int rows = tie ? nrow_of(g, q) / 2 : nrow_of(g, q);
+        TTP_CALL_GOTO(ctx, st, done,
+                      post_block(ctx, g, T + (size_t)q * mb * ldt, nr, rows, q, j, 1, &req[nreq++]));
+    }
     const double *cur = g->Gu;
     for (int j = 0; j <= jmax; j++) {
         const int s = (r - j + P) % P, ns = nrow_of(g, s);
         const int tie = P % 2 == 0 && j == jmax && j > 0;
         double *Ts = T + (size_t)s * mb * ldt; /* columns of block s */
+        if (j < jmax) { /* the next shard moves while this one is used (sending it only reads it) */
+            TTP_MPI(ctx, st, done, MPI_Irecv(buf[j % 2], mb, row, (r - 1 + P) % P, 1000 + j, g->comm, &req[0]),
+                    "MPI_Irecv of a shard around the ring (step %d)", j);
+            TTP_MPI(ctx, st, done, MPI_Isend(cur, mb, row, (r + 1) % P, 1000 + j, g->comm, &req[1]),
+                    "MPI_Isend of a shard around the ring (step %d)", j);
+        }
+        /* every transfer still pending progresses during this step's product */
+        const int np = j < jmax ? nreq : 0;
         if (j == 0) {
-            if (nr > 0)
-                cblas_dsyrk(CblasColMajor, CblasLower, CblasTrans, nr, K, 1.0, g->Gu, K, 0.0, Ts, ldt);
-        } else if (tie && r < P / 2) { /* first half of the rows of (r, s), for rank s */
-            const int h = nr / 2;
-            if (h > 0 && ns > 0)
-                cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, h, ns, K, 1.0, g->Gu, K, cur, K, 0.0,
-                            xs[j], h);
-            TTP_CALL_GOTO(ctx, st, done, send_block(ctx, g, xs[j], h, ns, s, j, &req[nreq++]));
+            if (nr > 0) syrk_tn(nr, K, g->Gu, Ts, ldt, req, np);
+        } else if (tie && r < P / 2) { /* Θ[rows_s, first half of rows_r], for rank s */
+            const int h = nr / 2, lds = ns > 1 ? ns : 1;
+            if (h > 0 && ns > 0) gemm_tn(ns, h, K, cur, g->Gu, xs[j], lds, req, np);
+            TTP_CALL_GOTO(ctx, st, done, post_block(ctx, g, xs[j], ns, h, s, j, 0, &req[nreq++]));
         } else if (tie) { /* (r, s), s = r − P/2: the columns past the sender's half */
             const int hs = ns / 2;
             if (nr > 0 && ns - hs > 0)
-                cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, nr, ns - hs, K, 1.0, g->Gu, K,
-                            cur + (size_t)hs * K, K, 0.0, Ts + (size_t)hs * ldt, ldt);
+                gemm_tn(nr, ns - hs, K, g->Gu, cur + (size_t)hs * K, Ts + (size_t)hs * ldt, ldt, req, np);
         } else if (s < r) {
-            if (nr > 0 && ns > 0)
-                cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, nr, ns, K, 1.0, g->Gu, K, cur, K, 0.0,
-                            Ts, ldt);
-        } else { /* upper block: its transpose belongs to rank s */
-            if (nr > 0 && ns > 0)
-                cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, nr, ns, K, 1.0, g->Gu, K, cur, K, 0.0,
-                            xs[j], nr);
-            TTP_CALL_GOTO(ctx, st, done, send_block(ctx, g, xs[j], nr, ns, s, j, &req[nreq++]));
+            if (nr > 0 && ns > 0) gemm_tn(nr, ns, K, g->Gu, cur, Ts, ldt, req, np);
+        } else { /* upper block: rank s stores Θ[rows_s, rows_r] = G_s G_rᵀ */
+            const int lds = ns > 1 ? ns : 1;
+            if (nr > 0 && ns > 0) gemm_tn(ns, nr, K, cur, g->Gu, xs[j], lds, req, np);
+            TTP_CALL_GOTO(ctx, st, done, post_block(ctx, g, xs[j], ns, nr, s, j, 0, &req[nreq++]));
         }
         if (j < jmax) {
-            double *nxt = buf[j % 2];
-            TTP_MPI(ctx, st, done,
-                    MPI_Sendrecv(cur, mb, row, (r + 1) % P, 1000 + j, nxt, mb, row, (r - 1 + P) % P,
-                                 1000 + j, g->comm, MPI_STATUS_IGNORE),
-                    "MPI_Sendrecv of a shard around the ring (step %d)", j);
-            cur = nxt;
+            TTP_MPI(ctx, st, done, MPI_Waitall(2, req, MPI_STATUSES_IGNORE),
+                    "MPI_Waitall of a shard around the ring (step %d)", j);
+            cur = buf[j % 2];
         }
-    }
-    /* The transposed blocks sent to this rank: from q = r + j at step j. */
-    for (int j = 1; j <= jmax; j++) {
-        const int q = (r + j) % P, tie = P % 2 == 0 && j == jmax;
-        int rows;
-        if (tie) {
-            if (r < P / 2) continue;
-            rows = nrow_of(g, q) / 2;
-        } else {
-            if (q >= r) continue;
-            rows = nrow_of(g, q);
-        }
-        TTP_CALL_GOTO(ctx, st, done, recv_block(ctx, g, tmp, rows, nr, q, j));
-        double *Tq = T + (size_t)q * mb * ldt;
-        for (int i = 0; i < nr; i++)
-            for (int c = 0; c < rows; c++) Tq[i + (size_t)c * ldt] = tmp[c + (size_t)i * rows];
     }
     TTP_MPI(ctx, st, done, MPI_Waitall(nreq, req, MPI_STATUSES_IGNORE), "MPI_Waitall of ring blocks");
     nreq = 0;
 done:
-    if (nreq > 0) MPI_Waitall(nreq, req, MPI_STATUSES_IGNORE);
+    if (req != NULL && nreq > 0) MPI_Waitall(nreq, req, MPI_STATUSES_IGNORE);
     if (row != MPI_DATATYPE_NULL) MPI_Type_free(&row);
     for (int j = 0; xs && j < P; j++) free(xs[j]);
     free(xs);
     free(req);
     free(buf[0]);
     free(buf[1]);
-    free(tmp);
     return st;
 }
 
@@ -826,13 +854,121 @@ done:
     return st;
 }
 
+/*
+ * D′ side: projections Pᵀ = Σ⁻¹ W_Kᵀ (Gᵀ R) and eigenvectors U = G W_K Σ⁻¹
+ * of Θ from the row shards Gu and Ru, into res->proj and res->eigvec on
+ * rank 0 (want_vectors).  W_K is columns jz .. jz+neig−1 of Z (ascending).
+ * Collective.
+ *
+ * Why not PBLAS on a block-cyclic A = Gᵀ: building A from the row shards
+ * (Cpdgemr2d) costs another copy of G and, while it moves, a buffer of the
+ * same size, which made the D′ side's peak 2.4–3.1× the design's model.
+ * Here S = Gᵀ R = Σ_r G_rᵀ R_r is one local DGEMM and one MPI_Reduce of
+ * D′ × nrhs values; W_K travels in panels of pb columns (gathered on rank 0,
+ * put in descending order and scaled by 1/σ_k there, then broadcast), so
+ * that each panel of U is one local DGEMM on the rank's rows that lands in
+ * rank 0's row-major eigvec by MPI_Gatherv with a strided receive type:
+ * no gathered copy of U and no transposition.  Memory per rank: D′·pb for
+ * the panel of W, mb·pb for its rows of U, besides the results on rank 0.
+ */
+static ttp_status dp_project(ttp_ctx *ctx, ttp_gram *g, double *Z, int *descZ, int jz, int neig,
+                             int want_vectors, ttp_gram_result *res)
+{
+    ttp_status st = TTP_OK;
+    const int K = g->K, nrhs = g->nrhs, nr = nrow_of(g, g->rank), root = g->rank == 0;
+    /* ⌈D′/P⌉ keeps the panel of W within the D′²/P of Z; 128 columns keep a
+     * panel of U well below the rank's rows of G while DGEMM still runs at
+     * full rate (its inner dimension is D′). */
+    int pb = (K + g->size - 1) / g->size;
+    if (pb > 128) pb = 128;
+    if (pb > neig) pb = neig;
+    double *S = NULL, *Wp = NULL, *Up = NULL;
+    int *cnt = NULL, *dsp = NULL, dw[9];
+    MPI_Datatype col = MPI_DATATYPE_NULL, row = MPI_DATATYPE_NULL, piece = MPI_DATATYPE_NULL;
+    if (root && nrhs > 0) TTP_ALLOC(ctx, st, agreed, res->proj, (size_t)nrhs * (size_t)neig, "projections");
+    if (root && want_vectors)
+        TTP_ALLOC(ctx, st, agreed, res->eigvec, (size_t)g->M * (size_t)neig, "eigenvectors");
+    if (nrhs > 0) TTP_ALLOC(ctx, st, agreed, S, (size_t)K * nrhs, "Gᵀ R");
+    TTP_ALLOC(ctx, st, agreed, Wp, (size_t)K * pb, "panel of eigenvectors of GᵀG");
+    if (want_vectors) {
+        TTP_ALLOC(ctx, st, agreed, Up, (size_t)pb * (nr > 0 ? nr : 1), "panel of eigenvectors of Θ");
+        TTP_ALLOC(ctx, st, agreed, cnt, g->size, "gather counts");
+        TTP_ALLOC(ctx, st, agreed, dsp, g->size, "gather displacements");
+    }
+agreed:
+    TTP_CALL_GOTO(ctx, st, done, agree(ctx, g->comm, st));
+    if (nrhs > 0) {
+        /* S (D′ × nrhs, column-major) = G_rᵀ R_r: row-major Gu and Ru are
+         * G_rᵀ and R_rᵀ column-major */
+        if (nr > 0)
+            cblas_dgemm(CblasColMajor, CblasNoTrans, CblasTrans, K, nrhs, nr, 1.0, g->Gu, K, g->Ru, nrhs, 0.0,
+                        S, K);
+        for (int c = 0; c < nrhs; c++) /* a column at a time: MPI counts are int, D′ is */
+            TTP_MPI(ctx, st, done,
+                    MPI_Reduce(root ? MPI_IN_PLACE : S + (size_t)c * K, root ? S + (size_t)c * K : NULL, K,
+                               MPI_DOUBLE, MPI_SUM, 0, g->comm),
+                    "MPI_Reduce of Gᵀ R (column %d of %d)", c, nrhs);
+    }
+    TTP_MPI(ctx, st, done, MPI_Type_contiguous(K, MPI_DOUBLE, &col), "MPI_Type_contiguous(%d)", K);
+    TTP_MPI(ctx, st, done, MPI_Type_commit(&col), "MPI_Type_commit");
+    for (int q = 0; want_vectors && q < g->size; q++) {
+        cnt[q] = nrow_of(g, q);
+        dsp[q] = q * g->mb;
+    }
+    desc_raw(dw, root ? g->ctxt_root : -1, K, pb, K, pb, K);
+    for (int k0 = 0; k0 < neig; k0 += pb) {
+        const int w = neig - k0 < pb ? neig - k0 : pb;
+        /* pairs k0 .. k0+w−1 (descending) are columns jz+neig−k0−w .. of Z (ascending) */
+        Cpdgemr2d(K, w, Z, 1, jz + neig - k0 - w, descZ, Wp, 1, 1, dw, g->ctxt_line);
+        if (root) {
+            for (int c = 0; c < w - 1 - c; c++)
+                for (int i = 0; i < K; i++) {
+                    const double t = Wp[(size_t)c * K + i];
+                    Wp[(size_t)c * K + i] = Wp[(size_t)(w - 1 - c) * K + i];
+                    Wp[(size_t)(w - 1 - c) * K + i] = t;
+                }
+            for (int c = 0; c < w; c++) cblas_dscal(K, 1.0 / sqrt(res->eigval[k0 + c]), Wp + (size_t)c * K, 1);
+            /* projections k0.. : rows k0.. of proj viewed column-major (neig × nrhs) */
+            if (nrhs > 0)
+                cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, w, nrhs, K, 1.0, Wp, K, S, K, 0.0,
+                            res->proj + k0, neig);
+        }
+        if (!want_vectors) continue;
+        TTP_MPI(ctx, st, done, MPI_Bcast(Wp, w, col, 0, g->comm), "MPI_Bcast of %d eigenvectors of GᵀG", w);
+        /* this rank's rows of U's columns k0.. as w × nr column-major = nr × w row-major */
+        if (nr > 0)
+            cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, w, nr, K, 1.0, Wp, K, g->Gu, K, 0.0, Up, w);
+        /* a row of the panel: w doubles, which on rank 0 repeat every neig */
+        TTP_MPI(ctx, st, done, MPI_Type_contiguous(w, MPI_DOUBLE, &row), "MPI_Type_contiguous(%d)", w);
+        TTP_MPI(ctx, st, done, MPI_Type_create_resized(row, 0, (MPI_Aint)sizeof(double) * neig, &piece),
+                "MPI_Type_create_resized");
+        TTP_MPI(ctx, st, done, MPI_Type_commit(&row), "MPI_Type_commit");
+        TTP_MPI(ctx, st, done, MPI_Type_commit(&piece), "MPI_Type_commit");
+        TTP_MPI(ctx, st, done,
+                MPI_Gatherv(Up, nr, row, root ? res->eigvec + k0 : NULL, cnt, dsp, piece, 0, g->comm),
+                "MPI_Gatherv of eigenvectors %d..%d of Θ", k0, k0 + w - 1);
+        MPI_Type_free(&row);
+        MPI_Type_free(&piece);
+    }
+done:
+    if (col != MPI_DATATYPE_NULL) MPI_Type_free(&col);
+    if (row != MPI_DATATYPE_NULL) MPI_Type_free(&row);
+    if (piece != MPI_DATATYPE_NULL) MPI_Type_free(&piece);
+    free(S);
+    free(Wp);
+    free(Up);
+    free(cnt);
+    free(dsp);
+    return st;
+}
+
 ttp_status ttp_gram_decompose(ttp_ctx *ctx, ttp_gram *g, const ttp_gram_opts *opts,
                               ttp_gram_result *res)
 {
     ttp_status st = TTP_OK;
-    double *C = NULL, *Z = NULL, *T = NULL, *w = NULL, *S = NULL, *Pt = NULL, *V = NULL;
+    double *C = NULL, *Z = NULL, *T = NULL, *w = NULL, *Pt = NULL, *V = NULL;
     double *gath = NULL;
-    int descC[9], descZ[9], descT[9], descS[9], descP[9], descV[9];
+    int descC[9], descZ[9], descT[9], descP[9];
     memset(res, 0, sizeof *res);
 
     const int side = opts->side < 0 ? (g->M <= g->K ? 0 : 1) : opts->side;
@@ -858,7 +994,7 @@ ttp_status ttp_gram_decompose(ttp_ctx *ctx, ttp_gram *g, const ttp_gram_opts *op
     TTP_ALLOC(ctx, st, agreed, w, n, "eigenvalues");
 agreed:
     TTP_CALL_GOTO(ctx, st, done, agree(ctx, g->comm, st));
-    if (side == 1 || opts->assembly == 1) TTP_CALL_GOTO(ctx, st, done, ensure_A(ctx, g));
+    if (opts->assembly == 1) TTP_CALL_GOTO(ctx, st, done, ensure_A(ctx, g));
     if (opts->assembly == 1) {
         /* PBLAS: NC side C = Aᵀ A = G Gᵀ, D′ side C = A Aᵀ = Gᵀ G (lower). */
         const int k = side == 0 ? g->K : g->M;
@@ -961,69 +1097,39 @@ agreed_z:
 agreed_e:
     TTP_CALL_GOTO(ctx, st, done, agree(ctx, g->comm, st));
 
-    /* Projections: Pᵀ (nrhs × neig) = Rᵀ V on the NC side; on the D′ side
-     * Sᵀ W with S = Gᵀ R = A Bᵀ, divided by σ_k on rank 0. */
-    if (g->nrhs > 0 && neig > 0) {
-        size_t np = 0, ns = 0;
+    /* Projections and eigenvectors of Θ.  D′ side: from the row shards
+     * (dp_project).  NC side: Pᵀ (nrhs × neig) = Rᵀ V, and the columns of Z. */
+    if (side == 1 && neig > 0 && (g->nrhs > 0 || opts->want_vectors)) {
+        TTP_CALL_GOTO(ctx, st, done, dp_project(ctx, g, Z, descZ, jz, neig, opts->want_vectors, res));
+    } else if (side == 0 && g->nrhs > 0 && neig > 0) {
+        size_t np = 0;
         TTP_CALL_GOTO(ctx, st, done, desc_grid(ctx, g, g->nrhs, neig, descP, &np, "projections"));
-        if (side == 1) TTP_CALL_GOTO(ctx, st, done, desc_grid(ctx, g, g->K, g->nrhs, descS, &ns, "Gᵀ R"));
         TTP_ALLOC(ctx, st, agreed_p, Pt, np, "distributed projections");
-        if (side == 1) TTP_ALLOC(ctx, st, agreed_p, S, ns, "distributed Gᵀ R");
     agreed_p:
         TTP_CALL_GOTO(ctx, st, done, agree(ctx, g->comm, st));
-        if (side == 0) {
-            pdgemm_("N", "N", &g->nrhs, &neig, &g->M, &D1, g->B, &I1, &I1, g->descB, Z, &I1, &jz, descZ,
-                    &D0, Pt, &I1, &I1, descP, 1, 1);
-        } else {
-            pdgemm_("N", "T", &g->K, &g->nrhs, &g->M, &D1, g->A, &I1, &I1, g->descA, g->B, &I1, &I1,
-                    g->descB, &D0, S, &I1, &I1, descS, 1, 1);
-            pdgemm_("T", "N", &g->nrhs, &neig, &g->K, &D1, S, &I1, &I1, descS, Z, &I1, &jz, descZ, &D0,
-                    Pt, &I1, &I1, descP, 1, 1);
-        }
+        pdgemm_("N", "N", &g->nrhs, &neig, &g->M, &D1, g->B, &I1, &I1, g->descB, Z, &I1, &jz, descZ, &D0, Pt,
+                &I1, &I1, descP, 1, 1);
         TTP_CALL_GOTO(ctx, st, done, gather_root(ctx, g, g->nrhs, neig, Pt, 1, 1, descP, &gath));
         if (g->rank == 0) {
             TTP_ALLOC(ctx, st, agreed_q, res->proj, (size_t)g->nrhs * (size_t)neig, "projections");
             for (int r = 0; r < g->nrhs; r++)
-                for (int k = 0; k < neig; k++) {
-                    double v = gath[(size_t)r + (size_t)(neig - 1 - k) * (size_t)g->nrhs];
-                    if (side == 1) v /= sqrt(res->eigval[k]);
-                    res->proj[(size_t)r * (size_t)neig + (size_t)k] = v;
-                }
+                for (int k = 0; k < neig; k++)
+                    res->proj[(size_t)r * (size_t)neig + (size_t)k] =
+                        gath[(size_t)r + (size_t)(neig - 1 - k) * (size_t)g->nrhs];
         }
     agreed_q:
         free(gath);
         gath = NULL;
         TTP_CALL_GOTO(ctx, st, done, agree(ctx, g->comm, st));
     }
-
-    /* Eigenvectors of Θ: columns of Z (NC side) or G W Σ⁻¹ = Aᵀ W Σ⁻¹. */
-    if (opts->want_vectors && neig > 0) {
-        double *src = Z;
-        int *sdesc = descZ, sj = jz;
-        if (side == 1) {
-            size_t nv = 0;
-            TTP_CALL_GOTO(ctx, st, done, desc_grid(ctx, g, g->M, neig, descV, &nv, "eigenvectors of Θ"));
-            TTP_ALLOC(ctx, st, agreed_v, V, nv, "distributed eigenvectors of Θ");
-        agreed_v:
-            TTP_CALL_GOTO(ctx, st, done, agree(ctx, g->comm, st));
-            pdgemm_("T", "N", &g->M, &neig, &g->K, &D1, g->A, &I1, &I1, g->descA, Z, &I1, &jz, descZ, &D0,
-                    V, &I1, &I1, descV, 1, 1);
-            src = V;
-            sdesc = descV;
-            sj = 1;
-        }
-        if (side == 1) { /* W is no longer needed: free it before the gather */
-            free(Z);
-            Z = NULL;
-        }
-        TTP_CALL_GOTO(ctx, st, done, gather_root(ctx, g, g->M, neig, src, 1, sj, sdesc, &gath));
+    if (side == 0 && opts->want_vectors && neig > 0) {
+        TTP_CALL_GOTO(ctx, st, done, gather_root(ctx, g, g->M, neig, Z, 1, jz, descZ, &gath));
         if (g->rank == 0) {
             TTP_ALLOC(ctx, st, agreed_w, res->eigvec, (size_t)g->M * (size_t)neig, "eigenvectors");
             const size_t M = (size_t)g->M;
             for (int k = 0; k < neig; k++) {
-                const double s = side == 1 ? 1.0 / sqrt(res->eigval[k]) : 1.0;
                 const double *col = gath + (size_t)(neig - 1 - k) * M;
-                for (size_t i = 0; i < M; i++) res->eigvec[i * (size_t)neig + (size_t)k] = s * col[i];
+                for (size_t i = 0; i < M; i++) res->eigvec[i * (size_t)neig + (size_t)k] = col[i];
             }
         }
     agreed_w:
@@ -1037,7 +1143,6 @@ done:
     free(C);
     free(Z);
     free(w);
-    free(S);
     free(Pt);
     free(gath);
     if (st != TTP_OK) ttp_gram_result_clear(res);

@@ -56,8 +56,9 @@ typedef struct ttp_gram ttp_gram; /* opaque: the grid and the distributed G */
  *   nrhs, R        nloc × nrhs row-major: this rank's rows of nrhs NC-vectors
  *                  to project on the eigenvectors of Θ (nrhs may be 0, R NULL)
  *   block          ScaLAPACK block size (checked by ttp_gram_check_block)
- * G is copied into equal row blocks (MPI_Alltoallv when the shards are
- * uneven) that the handle keeps; R goes into nb×nb blocks (Cpdgemr2d).
+ * G and R are copied into equal row blocks (MPI_Alltoallv when the shards
+ * are uneven) that the handle keeps; R also goes into nb×nb blocks
+ * (Cpdgemr2d) for the NC side's projections.
  */
 ttp_status ttp_gram_load(ttp_ctx *ctx, const ttp_comm *comm, int block, int64_t nrows,
                          int64_t ncols, int64_t row_lo, int64_t nloc, const double *G, int nrhs,

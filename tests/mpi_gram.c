@@ -6,7 +6,10 @@
  * G Gᵀ equal LAPACKE_dsyevd on the gathered matrix to 1e-10 relative; top-K
  * (pdsyevr) equals the top K of dsyevd; eigenvectors have small residuals
  * ‖Θv − λv‖; projections p = Vᵀ r agree up to eigenvector signs; Θ gathered
- * equals G Gᵀ; bad block sizes and too many ranks fail clearly.
+ * equals G Gᵀ; bad block sizes and too many ranks fail clearly.  The D′
+ * side's vectors and projections, built from the row shards in panels of
+ * eigenvectors of GᵀG, are checked with panels that split unevenly and with
+ * more than one panel of 128 (D′ = 150 at one rank).
  * Part 2 (when the engine links): ttp_kernel_build on a small model + data
  * gives the eigenvalues of a serial computation done here (ttp_jac_rows on
  * all samples, then LAPACKE), and the kernel file round-trips.
@@ -404,6 +407,8 @@ int main(int argc, char **argv)
     run_case(&ctx, &comm, (gcase){5, 9, 0, 2, 0, 0, 0});
     run_case(&ctx, &comm, (gcase){7, 3, 1, 2, 0, 1, 0});
     run_case(&ctx, &comm, (gcase){23, 40, 0, 3, 0, 1, 0});
+    /* D′ side past one panel of 128 eigenvectors of GᵀG (dp_project), uneven shards */
+    run_case(&ctx, &comm, (gcase){300, 150, 1, 16, 0, 0, 0});
     bad_inputs(&ctx, &comm);
     kernel_tests(&ctx, &comm);
 
