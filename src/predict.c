@@ -276,16 +276,28 @@ done:
  * loss gradient's energy at n0 and at n1 (ttp_curves_warp), the gradient's
  * modes decaying at η κ μ_k with κ the softmax curvature at F₀.
  */
+/* What the cross-entropy re-timing needs at n0, whatever n1: the exact
+ * curves on the measured kernel (to 2T) and their progress; computed once
+ * per prediction, on first use. */
+typedef struct ce_base {
+    ttp_pred_curve measured;
+    ttp_curves *s0;
+} ce_base;
+
+static void ce_base_clear(ce_base *b)
+{
+    pred_curve_clear(&b->measured);
+    ttp_curves_destroy(&b->s0);
+}
+
 static ttp_status simulate_extrapolated(ttp_ctx *ctx, const ttp_kernel *k, ttp_prediction *p,
-                                        const ttp_predict_opts *o, int64_t n1, ttp_pred_curve *pc)
+                                        const ttp_predict_opts *o, int64_t n1, ce_base *base, ttp_pred_curve *pc)
 {
     ttp_status st = TTP_OK;
     const int ce = o->opt.loss == TTP_LOSS_CE;
     const double *pk = ce ? k->p_grad : k->p_res;
     const double energy = ce ? k->grad_energy : k->res_energy;
-    ttp_curves *s0 = NULL, *s1 = NULL;
-    ttp_pred_curve measured;
-    memset(&measured, 0, sizeof measured);
+    ttp_curves *s1 = NULL;
     if (pk == NULL)
         return TTP_ERR(ctx, TTP_ERR_ARG, "the kernel holds no projections of the initial %s",
                        ce ? "loss gradient" : "residual");
@@ -307,17 +319,19 @@ static ttp_status simulate_extrapolated(ttp_ctx *ctx, const ttp_kernel *k, ttp_p
     sur0.steps = o0.opt.steps;
     int64_t clamped = 0;
     TTP_CALL_GOTO(ctx, st, done, spectrum_curves(ctx, k, p, pk, energy, n1, &sur, &o->sim, &s1));
-    TTP_CALL_GOTO(ctx, st, done, spectrum_curves(ctx, k, p, pk, energy, k->n, &sur0, &o->sim, &s0));
-    TTP_CALL_GOTO(ctx, st, done, simulate_measured(ctx, k, &o0, &measured));
+    if (base->s0 == NULL) {
+        ce_base_clear(base);
+        TTP_CALL_GOTO(ctx, st, done, simulate_measured(ctx, k, &o0, &base->measured));
+        TTP_CALL_GOTO(ctx, st, done, spectrum_curves(ctx, k, p, pk, energy, k->n, &sur0, &o->sim, &base->s0));
+    }
     TTP_CALL_GOTO(ctx, st, done,
-                  ttp_curves_warp(ctx, measured.curves, s0->loss, s1->loss, o->opt.steps, &pc->curves, &clamped));
+                  ttp_curves_warp(ctx, base->measured.curves, base->s0->loss, s1->loss, o->opt.steps, &pc->curves,
+                                  &clamped));
     if (clamped > p->ce_clamped) p->ce_clamped = clamped;
 done:
     pc->n = n1;
     pc->extrapolated = 1;
-    ttp_curves_destroy(&s0);
     ttp_curves_destroy(&s1);
-    pred_curve_clear(&measured);
     return st;
 }
 
@@ -347,6 +361,8 @@ ttp_status ttp_predict_from_kernel(ttp_ctx *ctx, const ttp_kernel *k, const ttp_
 {
     ttp_status st = TTP_OK;
     ttp_prediction *p = NULL;
+    ce_base base;
+    memset(&base, 0, sizeof base);
     double t0 = ttp_time();
     TTP_ALLOC(ctx, st, fail, p, 1, "prediction");
     p->n = n_target > 0 ? n_target : k->n;
@@ -370,12 +386,12 @@ ttp_status ttp_predict_from_kernel(ttp_ctx *ctx, const ttp_kernel *k, const ttp_
     if (p->n == k->n) {
         TTP_CALL_GOTO(ctx, st, fail, simulate_measured(ctx, k, o, &p->main));
     } else {
-        TTP_CALL_GOTO(ctx, st, fail, simulate_extrapolated(ctx, k, p, o, p->n, &p->main));
+        TTP_CALL_GOTO(ctx, st, fail, simulate_extrapolated(ctx, k, p, o, p->n, &base, &p->main));
     }
     training_times(p->main.curves, o, &p->main);
     wall_clock(&p->main, sec_per_step);
     for (int i = 0; i < o->nextrap; i++) {
-        TTP_CALL_GOTO(ctx, st, fail, simulate_extrapolated(ctx, k, p, o, o->extrap[i], &p->extrap[i]));
+        TTP_CALL_GOTO(ctx, st, fail, simulate_extrapolated(ctx, k, p, o, o->extrap[i], &base, &p->extrap[i]));
         p->nextrap = i + 1;
         training_times(p->extrap[i].curves, o, &p->extrap[i]);
         wall_clock(&p->extrap[i], sec_per_step);
@@ -396,9 +412,11 @@ ttp_status ttp_predict_from_kernel(ttp_ctx *ctx, const ttp_kernel *k, const ttp_
         }
     }
     p->sec_sim = ttp_time() - t0;
+    ce_base_clear(&base);
     *out = p;
     return TTP_OK;
 fail:
+    ce_base_clear(&base);
     ttp_prediction_destroy(&p);
     return st;
 }
