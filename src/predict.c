@@ -329,8 +329,6 @@ static ttp_status simulate_extrapolated(ttp_ctx *ctx, const ttp_kernel *k, ttp_p
                                   &clamped));
     if (clamped > p->ce_clamped) p->ce_clamped = clamped;
 done:
-    pc->n = n1;
-    pc->extrapolated = 1;
     ttp_curves_destroy(&s1);
     return st;
 }
