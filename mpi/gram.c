@@ -12,14 +12,20 @@
  * for the pdsyrk cross-check: it costs another copy of G).  The vectors to
  * project are also kept as B = Rᵀ (nrhs × NC, nb×nb blocks) for the NC side.
  *
- * Assembly (default): the NC side by a ring of DSYRK/DGEMM over the row
- * shards (ring_nc), the D′ side by per-rank column blocks of G_rᵀG_r summed
- * with MPI_Reduce (panels_dp); then the lower triangle goes into nb×nb
- * blocks with one MPI_Alltoallv (tri_to_cyclic).  PBLAS pdsyrk on A
- * (Θ = AᵀA, GᵀG = A Aᵀ) stays available as the cross-check
- * (ttp_gram_opts.assembly = 1); it ran at about half this machine's DGEMM
- * rate, the ring at 0.8–0.9 on one rank and 0.66–0.84 per rank on two
- * (best of 5, two cores shared with other work; benchmarks/README.md).
+ * Assembly (default): the NC side, when every rank is on one node, by
+ * column-panel tasks of DSYRK/DGEMM taken from a shared counter, in MPI-3
+ * node-shared windows that hold G and Θ's row blocks (node_nc); across
+ * nodes by a ring of DSYRK/DGEMM over the row shards (ring_nc).  The D′
+ * side by per-rank column blocks of G_rᵀG_r summed with MPI_Reduce
+ * (panels_dp).  Then the lower triangle goes into nb×nb blocks with one
+ * MPI_Alltoallv (tri_to_cyclic), or in shared memory by each rank copying
+ * its own blocks out of the owners' rows (shm_to_cyclic).  PBLAS pdsyrk
+ * on A (Θ = AᵀA, GᵀG = A Aᵀ) stays available as the cross-check
+ * (TTP_GRAM_PDSYRK); it ran at about half this machine's DGEMM rate.  Per
+ * rank, against DGEMM on all cores at once: 0.88–0.98 on one rank; on two,
+ * 0.76–0.87 in shared memory (0.80–0.84 at the benchmark's default size)
+ * and 0.53–0.78 for the ring (best of 3–5, two cores shared with other
+ * work; benchmarks/README.md).
  * The D′ side's projections and eigenvectors of Θ come from Gu and Ru
  * directly (dp_project), which keeps its peak memory at the design's model.
  *
@@ -27,11 +33,16 @@
  * reference sources (LP64: Fortran INTEGER is int; character arguments take
  * hidden size_t lengths, which the PBLAS C routines simply ignore).
  */
+#define _DEFAULT_SOURCE /* madvise(MADV_DONTNEED) for shm_release; before any header */
 #include "ttp_gram.h"
 #include "ttp_mpi.h"
 
 #include <cblas.h>
 #include <limits.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,6 +102,15 @@ struct ttp_gram {
     int mb;             /* rows per rank in the equal-block row layout          */
     double *Gu;         /* this rank's rows [rank·mb, +nrow(rank)) of G, row-major */
     double *Ru;         /* the same rows of R, mb × nrhs row-major (NULL when nrhs == 0) */
+    int one_node;       /* every rank shares one node's memory                  */
+    MPI_Win win_G;      /* on one node (P > 1): Gu is this rank's part of a
+                           node-shared window that every rank can read        */
+    MPI_Win win_W;      /* node-shared work space: Θ's row blocks during the
+                           assembly, then the eigenvectors (kept until destroy) */
+    double *W;          /* this rank's part of win_W, nW doubles               */
+    size_t nW;
+    MPI_Win win_N;      /* with win_G: node_nc's task counter, *N on rank 0     */
+    int64_t *N;
 };
 
 /* Rows of G that rank q holds in the equal-block layout. */
@@ -192,6 +212,109 @@ static ttp_status comm_of(ttp_ctx *ctx, const ttp_comm *c, MPI_Comm *out)
     return TTP_OK;
 }
 
+/* ---- node-shared memory ----------------------------------------------------
+ * When every rank runs on one node, the ring's traffic is pure copying: a
+ * shard goes through the shared-memory transport, copied in by its sender
+ * and out by its receiver, on the same cores that should be multiplying.
+ * MPI-3 shared windows remove it: each rank's rows of G and its row block
+ * of Θ live in one window per array (MPI_Win_allocate_shared), every rank
+ * reads the shards it needs in place and writes each block it computes
+ * straight into the row block of the rank that owns it (node_nc).
+ *
+ * The windows are files in a memory file system (Open MPI: osc_sm's
+ * backing directory, /dev/shm unless OMPI_MCA_osc_sm_backing_directory
+ * says otherwise).  An allocation that does not fit there leaves the other
+ * ranks waiting forever instead of failing, so the free space is checked
+ * first, with every rank's request summed. */
+static const char *shm_dir(void)
+{
+    const char *d = getenv("OMPI_MCA_osc_sm_backing_directory");
+    return d != NULL && d[0] != '\0' ? d : "/dev/shm";
+}
+
+/* 1 when `bytes` (this rank's request; the node's total is summed) fit in
+ * the backing directory with 5 % and 16 MiB to spare, else 0.  Collective. */
+static ttp_status shm_room(ttp_ctx *ctx, ttp_gram *g, double bytes, int *ok, double *need, double *avail)
+{
+    ttp_status st = TTP_OK;
+    struct statvfs sv;
+    double v[2] = {bytes, 0.0};
+    if (statvfs(shm_dir(), &sv) == 0) v[1] = -(double)sv.f_bavail * (double)sv.f_frsize;
+    TTP_MPI(ctx, st, done, MPI_Allreduce(MPI_IN_PLACE, v, 1, MPI_DOUBLE, MPI_SUM, g->comm),
+            "MPI_Allreduce of shared-window sizes");
+    TTP_MPI(ctx, st, done, MPI_Allreduce(MPI_IN_PLACE, v + 1, 1, MPI_DOUBLE, MPI_MAX, g->comm),
+            "MPI_Allreduce of free shared memory");
+    *need = v[0];
+    *avail = -v[1];
+    *ok = *need * 1.05 + 16.0 * 1048576.0 <= *avail;
+done:
+    return st;
+}
+
+/* n elements of `unit` bytes of this rank's in a new window over g->comm
+ * (base: the address of a pointer).  alloc_shared_noncontig lets each
+ * rank's part be placed on its own; the parts need not start on a page
+ * boundary (Open MPI 4.1 puts them 264 bytes past one).  Collective. */
+static ttp_status shm_alloc(ttp_ctx *ctx, ttp_gram *g, size_t n, int unit, const char *what, void *base, MPI_Win *win)
+{
+    ttp_status st = TTP_OK;
+    MPI_Info info = MPI_INFO_NULL;
+    TTP_MPI(ctx, st, done, MPI_Info_create(&info), "MPI_Info_create");
+    TTP_MPI(ctx, st, done, MPI_Info_set(info, "alloc_shared_noncontig", "true"), "MPI_Info_set");
+    TTP_MPI(ctx, st, done,
+            MPI_Win_allocate_shared((MPI_Aint)(n * (size_t)unit), unit, info, g->comm, base, win),
+            "MPI_Win_allocate_shared of %zu × %d bytes for %s (in %s)", n, unit, what, shm_dir());
+done:
+    if (info != MPI_INFO_NULL) MPI_Info_free(&info);
+    return st;
+}
+
+/* Rank q's part of a shared window. */
+static double *shm_part(MPI_Win win, int q)
+{
+    MPI_Aint size;
+    int du;
+    double *p = NULL;
+    MPI_Win_shared_query(win, q, &size, &du, &p);
+    return p;
+}
+
+/* Drop the other ranks' parts of a window from this process's page tables
+ * (MADV_DONTNEED on a shared mapping unmaps the pages; their contents stay
+ * in the window).  Resident-set counts then charge each page to its owner
+ * only: read or written once here, another rank's part would otherwise
+ * count in this rank's RSS too, and per-process memory limits would see
+ * the node's shared pages twice. */
+static void shm_release(MPI_Win win, int self, int P)
+{
+    const uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+    for (int q = 0; q < P; q++) {
+        MPI_Aint size = 0;
+        int du;
+        char *p = NULL;
+        if (q == self) continue;
+        MPI_Win_shared_query(win, q, &size, &du, &p);
+        const uintptr_t a = ((uintptr_t)p + pg - 1) / pg * pg, b = ((uintptr_t)p + (uintptr_t)size) / pg * pg;
+        if (p != NULL && b > a) madvise((void *)a, b - a, MADV_DONTNEED);
+    }
+}
+
+/* Open or close access to the windows: a passive epoch on every one, and the
+ * memory barrier (sync, barrier, sync) of MPI's unified model, so that what
+ * any rank wrote before is seen by all after. */
+static ttp_status shm_fence(ttp_ctx *ctx, ttp_gram *g, MPI_Win *w, int nw, int open)
+{
+    ttp_status st = TTP_OK;
+    for (int i = 0; open && i < nw; i++)
+        TTP_MPI(ctx, st, done, MPI_Win_lock_all(MPI_MODE_NOCHECK, w[i]), "MPI_Win_lock_all");
+    for (int i = 0; i < nw; i++) TTP_MPI(ctx, st, done, MPI_Win_sync(w[i]), "MPI_Win_sync");
+    TTP_MPI(ctx, st, done, MPI_Barrier(g->comm), "MPI_Barrier of the shared-memory assembly");
+    for (int i = 0; i < nw; i++) TTP_MPI(ctx, st, done, MPI_Win_sync(w[i]), "MPI_Win_sync");
+    for (int i = 0; !open && i < nw; i++) TTP_MPI(ctx, st, done, MPI_Win_unlock_all(w[i]), "MPI_Win_unlock_all");
+done:
+    return st;
+}
+
 /*
  * Move row shards [lo_q, lo_q + n_q) to equal blocks: rank q receives rows
  * [q·mb, min((q+1)·mb, M)).  Rows are `width` doubles.  dst has room for mb
@@ -258,9 +381,19 @@ ttp_status ttp_gram_load(ttp_ctx *ctx, const ttp_comm *comm, int block, int64_t 
     TTP_ALLOC(ctx, st, fail, g, 1, "Gram state");
     g->sys = g->ctxt = g->ctxt_line = g->ctxt_root = g->ctxt_pcol = -1;
     g->comm = MPI_COMM_NULL;
+    g->win_G = g->win_W = g->win_N = MPI_WIN_NULL;
     TTP_MPI(ctx, st, fail, MPI_Comm_dup(base, &g->comm), "MPI_Comm_dup");
     MPI_Comm_rank(g->comm, &g->rank);
     MPI_Comm_size(g->comm, &g->size);
+    {
+        MPI_Comm node = MPI_COMM_NULL;
+        int nn = 0;
+        TTP_MPI(ctx, st, fail, MPI_Comm_split_type(g->comm, MPI_COMM_TYPE_SHARED, g->rank, MPI_INFO_NULL, &node),
+                "MPI_Comm_split_type(MPI_COMM_TYPE_SHARED)");
+        MPI_Comm_size(node, &nn);
+        MPI_Comm_free(&node);
+        g->one_node = nn == g->size;
+    }
     g->nb = block;
     g->M = (int)nrows;
     g->K = (int)ncols;
@@ -338,7 +471,31 @@ ttp_status ttp_gram_load(ttp_ctx *ctx, const ttp_comm *comm, int block, int64_t 
      * assembly and the D′ side's products work from them (the caller may
      * free its own rows on return). */
     g->mb = mb;
-    TTP_ALLOC(ctx, st, agreed0, g->Gu, (size_t)mb * (size_t)g->K, "equal-block rows of G");
+    if (P > 1 && g->one_node) { /* in node-shared memory when it fits (see node_nc) */
+        double need, avail;
+        int room = 0;
+        TTP_CALL_GOTO(ctx, st, fail,
+                      shm_room(ctx, g, sizeof(double) * (double)mb * (double)g->K, &room, &need, &avail));
+        if (room) {
+            int *model = NULL, flag = 0;
+            TTP_CALL_GOTO(ctx, st, fail,
+                          shm_alloc(ctx, g, (size_t)mb * (size_t)g->K, sizeof(double), "the rows of G", &g->Gu,
+                                    &g->win_G));
+            TTP_CALL_GOTO(ctx, st, fail,
+                          shm_alloc(ctx, g, g->rank == 0, sizeof(int64_t), "a task counter", &g->N, &g->win_N));
+            /* node_nc's loads and stores need the unified memory model (the
+             * same on every rank of one MPI library) */
+            MPI_Win_get_attr(g->win_G, MPI_WIN_MODEL, &model, &flag);
+            if (!flag || *model != MPI_WIN_UNIFIED) {
+                MPI_Win_free(&g->win_G);
+                MPI_Win_free(&g->win_N);
+                g->Gu = NULL;
+                g->N = NULL;
+            }
+        }
+    }
+    if (g->win_G == MPI_WIN_NULL)
+        TTP_ALLOC(ctx, st, agreed0, g->Gu, (size_t)mb * (size_t)g->K, "equal-block rows of G");
     if (nrhs > 0) TTP_ALLOC(ctx, st, agreed0, g->Ru, (size_t)mb * (size_t)nrhs, "equal-block rows of R");
 agreed0:
     TTP_CALL_GOTO(ctx, st, fail, agree(ctx, g->comm, st));
@@ -390,13 +547,33 @@ void ttp_gram_destroy(ttp_gram **gp)
     if (g->ctxt_line >= 0 && g->ctxt_line != g->sys) Cblacs_gridexit(g->ctxt_line);
     if (g->ctxt >= 0 && g->ctxt != g->sys) Cblacs_gridexit(g->ctxt);
     if (g->sys >= 0) Cfree_blacs_system_handle(g->sys);
+    if (g->win_G != MPI_WIN_NULL) MPI_Win_free(&g->win_G); /* Gu lives in it */
+    else free(g->Gu);
+    if (g->win_W != MPI_WIN_NULL) MPI_Win_free(&g->win_W);
+    if (g->win_N != MPI_WIN_NULL) MPI_Win_free(&g->win_N);
     if (g->comm != MPI_COMM_NULL) MPI_Comm_free(&g->comm);
     free(g->A);
     free(g->B);
-    free(g->Gu);
     free(g->Ru);
     free(g);
     *gp = NULL;
+}
+
+static const char *const assembly_names[] = {"auto", "pdsyrk", "ring", "shared"};
+
+const char *ttp_gram_assembly_str(ttp_gram_assembly a)
+{
+    return a >= TTP_GRAM_AUTO && a <= TTP_GRAM_SHARED ? assembly_names[a] : "?";
+}
+
+ttp_status ttp_gram_assembly_parse(ttp_ctx *ctx, const char *s, ttp_gram_assembly *out)
+{
+    for (int a = TTP_GRAM_AUTO; a <= TTP_GRAM_SHARED; a++)
+        if (strcmp(s, assembly_names[a]) == 0) {
+            *out = (ttp_gram_assembly)a;
+            return TTP_OK;
+        }
+    return TTP_ERR(ctx, TTP_ERR_ARG, "assembly '%s': expected auto, shared, ring or pdsyrk", s);
 }
 
 void ttp_gram_result_clear(ttp_gram_result *res)
@@ -688,6 +865,72 @@ done:
 }
 
 /*
+ * The same lower triangle of Θ when every rank is on one node (G in
+ * g->win_G, T each rank's part of g->win_W): no messages, and no fixed
+ * schedule either.  Each rank's rows are cut into chunks of about
+ * NODE_CHUNK rows; task k is the column panel of chunk k below the
+ * diagonal, Θ[rows ≥ chunk k, chunk k]: DSYRK on its diagonal block, then
+ * one DGEMM per row block under it, written straight into the owner's T,
+ * reading the shards where their ranks keep them.  The ranks take tasks in
+ * order from a shared counter (MPI_Fetch_and_op), largest first, so that a
+ * rank slowed by anything (a busy core, a slower socket) simply takes fewer;
+ * the last tasks are the smallest, which keeps the finish even.
+ */
+enum { NODE_CHUNK = 256 };
+
+static ttp_status node_nc(ttp_ctx *ctx, ttp_gram *g)
+{
+    ttp_status st = TTP_OK;
+    const int P = g->size, K = g->K, mb = g->mb;
+    MPI_Win wins[3] = {g->win_G, g->win_W, g->win_N};
+    int *own = NULL, *c0 = NULL, *cw = NULL, nk = 0, open = 0;
+    const int64_t one = 1;
+    for (int q = 0; q < P; q++) nk += (nrow_of(g, q) + NODE_CHUNK - 1) / NODE_CHUNK;
+    TTP_ALLOC(ctx, st, agreed, own, nk > 0 ? nk : 1, "chunk table");
+    TTP_ALLOC(ctx, st, agreed, c0, nk > 0 ? nk : 1, "chunk table");
+    TTP_ALLOC(ctx, st, agreed, cw, nk > 0 ? nk : 1, "chunk table");
+agreed:
+    TTP_CALL_GOTO(ctx, st, done, agree(ctx, g->comm, st));
+    /* chunks of near-equal size within each rank's rows, in global order */
+    for (int q = 0, k = 0; q < P; q++) {
+        const int n = nrow_of(g, q), m = (n + NODE_CHUNK - 1) / NODE_CHUNK;
+        for (int i = 0; i < m; i++, k++) {
+            own[k] = q;
+            c0[k] = q * mb + (int)((int64_t)n * i / m);
+            cw[k] = q * mb + (int)((int64_t)n * (i + 1) / m) - c0[k];
+        }
+    }
+    if (g->rank == 0) *g->N = 0; /* the task counter, visible to all after the fence */
+    TTP_CALL_GOTO(ctx, st, done, shm_fence(ctx, g, wins, 3, 1));
+    open = 1;
+    for (;;) {
+        int64_t k = 0;
+        TTP_MPI(ctx, st, done, MPI_Fetch_and_op(&one, &k, MPI_INT64_T, 0, 0, MPI_SUM, g->win_N),
+                "MPI_Fetch_and_op on the task counter");
+        TTP_MPI(ctx, st, done, MPI_Win_flush(0, g->win_N), "MPI_Win_flush of the task counter");
+        if (k >= nk) break;
+        const int q = own[k], w = cw[k], j0 = c0[k], lo = j0 - q * mb; /* lo: row within rank q's block */
+        const double *Gk = shm_part(g->win_G, q) + (size_t)lo * K;
+        for (int p = q; p < P; p++) {
+            const int np = nrow_of(g, p), ld = np > 1 ? np : 1, r0 = p == q ? lo + w : 0;
+            double *Tp = shm_part(g->win_W, p) + (size_t)j0 * ld;
+            if (p == q) cblas_dsyrk(CblasColMajor, CblasLower, CblasTrans, w, K, 1.0, Gk, K, 0.0, Tp + lo, ld);
+            if (np - r0 > 0)
+                gemm_tn(np - r0, w, K, shm_part(g->win_G, p) + (size_t)r0 * K, Gk, Tp + r0, ld, NULL, 0);
+        }
+    }
+    open = 0;
+    TTP_CALL_GOTO(ctx, st, done, shm_fence(ctx, g, wins, 3, 0));
+    shm_release(g->win_G, g->rank, P); /* the other shards are not read again */
+done:
+    for (int i = 0; open && i < 3; i++) MPI_Win_unlock_all(wins[i]); /* after a failure: no barrier */
+    free(own);
+    free(c0);
+    free(cw);
+    return st;
+}
+
+/*
  * D′ side, lower triangle of GᵀG = Σ_r G_rᵀ G_r in column blocks: rank q
  * receives columns [q·kb, q·kb + w_q) (K × w_q, column-major, ld K) in W.
  * Each rank forms its contribution to one column block at a time (DSYRK on
@@ -962,6 +1205,89 @@ done:
     return st;
 }
 
+/*
+ * tri_to_cyclic for Θ assembled by node_nc: each rank copies the lower
+ * triangle of its own nb × nb blocks of C straight from the row blocks in
+ * the shared work space, without packing or messages.  Ends with a barrier:
+ * the work space then holds the eigenvectors, and no rank may write them
+ * while another still reads Θ.
+ */
+static ttp_status shm_to_cyclic(ttp_ctx *ctx, ttp_gram *g, double *C, const int *descC)
+{
+    const int n = g->M, nb = g->nb, pr = g->nprow, pc = g->npcol, mb = g->mb, lldc = descC[8];
+    const int nrl = loc(n, nb, g->myrow, pr), ncl = loc(n, nb, g->mycol, pc);
+    MPI_Win win = g->win_W;
+    TTP_CALL(ctx, shm_fence(ctx, g, &win, 1, 1));
+    for (int lj = 0; lj < ncl; lj++) {
+        const int j = ((lj / nb) * pc + g->mycol) * nb + lj % nb;
+        for (int lb = 0; lb * nb < nrl; lb++) { /* local row blocks, from the diagonal down */
+            const int i0 = (lb * pr + g->myrow) * nb, i1 = i0 + (nrl - lb * nb < nb ? nrl - lb * nb : nb);
+            for (int i = i0 > j ? i0 : j; i < i1;) { /* runs within one owner's rows */
+                const int q = i / mb, end = (q + 1) * mb < i1 ? (q + 1) * mb : i1;
+                const int nq = nrow_of(g, q), ldq = nq > 1 ? nq : 1;
+                memcpy(C + (lb * nb + (i - i0)) + (size_t)lj * lldc,
+                       shm_part(win, q) + (i - q * mb) + (size_t)j * ldq, sizeof *C * (size_t)(end - i));
+                i = end;
+            }
+        }
+    }
+    return shm_fence(ctx, g, &win, 1, 0);
+}
+
+/* Whether the NC side is assembled in node-shared memory (see node_nc):
+ * AUTO when G is in a node-shared window (all ranks on one node, and room
+ * for it at load) and the work space fits, SHARED or an error saying why
+ * not, RING never.  The work space (nw doubles on this rank: Θ's row
+ * block, later the eigenvectors) is kept in the handle and grown here.
+ * Collective; *shm is the same on every rank. */
+static ttp_status shm_work(ttp_ctx *ctx, ttp_gram *g, int assembly, size_t nw, int *shm)
+{
+    ttp_status st = TTP_OK;
+    double need = 0.0, avail = 0.0;
+    int grow = nw > g->nW, room = 1;
+    *shm = 0;
+    if (assembly == TTP_GRAM_RING || assembly == TTP_GRAM_PDSYRK) return TTP_OK;
+    if (g->win_G == MPI_WIN_NULL) {
+        if (assembly == TTP_GRAM_SHARED)
+            return TTP_ERR(ctx, TTP_ERR_ARG,
+                           "shared-memory assembly: %s%s; use the ring (assembly ring) or auto",
+                           g->one_node ? "there was no room for G's rows in " : "the ranks are not all on one node",
+                           g->one_node ? shm_dir() : "");
+        return TTP_OK;
+    }
+    TTP_MPI(ctx, st, done, MPI_Allreduce(MPI_IN_PLACE, &grow, 1, MPI_INT, MPI_MAX, g->comm),
+            "MPI_Allreduce of the work space");
+    if (grow) {
+        if (g->win_W != MPI_WIN_NULL) MPI_Win_free(&g->win_W);
+        g->W = NULL;
+        g->nW = 0;
+        TTP_CALL(ctx, shm_room(ctx, g, sizeof(double) * (double)nw, &room, &need, &avail));
+        if (!room && assembly == TTP_GRAM_SHARED)
+            return TTP_ERR(ctx, TTP_ERR_NOMEM,
+                           "shared-memory assembly: Θ's row blocks need %.1f MiB in %s, %.1f MiB are free "
+                           "there (5 %% and 16 MiB kept spare); use the ring (assembly ring) or auto",
+                           need / 1048576.0, shm_dir(), avail / 1048576.0);
+        if (room) {
+            TTP_CALL(ctx, shm_alloc(ctx, g, nw, sizeof(double), "Θ's row block", &g->W, &g->win_W));
+            g->nW = nw;
+            /* first touch by the owner: its pages sit on its own socket,
+             * and node_nc's tasks do not stall on page faults */
+            memset(g->W, 0, sizeof *g->W * nw);
+        }
+    }
+    *shm = room;
+done:
+    return st;
+}
+
+/* Free Θ's row blocks unless they are C itself (one rank, in place) or the
+ * handle's work space. */
+static void free_rows(double **T, const double *C, const double *W)
+{
+    if (*T != C && *T != W) free(*T);
+    *T = NULL;
+}
+
 ttp_status ttp_gram_decompose(ttp_ctx *ctx, ttp_gram *g, const ttp_gram_opts *opts,
                               ttp_gram_result *res)
 {
@@ -969,6 +1295,7 @@ ttp_status ttp_gram_decompose(ttp_ctx *ctx, ttp_gram *g, const ttp_gram_opts *op
     double *C = NULL, *Z = NULL, *T = NULL, *w = NULL, *Pt = NULL, *V = NULL;
     double *gath = NULL;
     int descC[9], descZ[9], descT[9], descP[9];
+    int shm = 0; /* node-shared assembly: T, then Z, in the handle's work space */
     memset(res, 0, sizeof *res);
 
     const int side = opts->side < 0 ? (g->M <= g->K ? 0 : 1) : opts->side;
@@ -978,6 +1305,9 @@ ttp_status ttp_gram_decompose(ttp_ctx *ctx, ttp_gram *g, const ttp_gram_opts *op
     if (opts->top_k < 0)
         return TTP_ERR(ctx, TTP_ERR_ARG, "top-k %lld: expected 0 (all) or a positive count",
                        (long long)opts->top_k);
+    if (opts->assembly < TTP_GRAM_AUTO || opts->assembly > TTP_GRAM_SHARED)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "assembly %d: expected 0 (auto), 1 (pdsyrk), 2 (ring) or 3 (shared)",
+                       opts->assembly);
     const int n = side == 0 ? g->M : g->K;
     const int kk = opts->top_k > 0 && opts->top_k < n ? (int)opts->top_k : n;
     const double rel_tol = opts->rel_tol > 0 ? opts->rel_tol : TTP_GRAM_REL_TOL;
@@ -994,8 +1324,9 @@ ttp_status ttp_gram_decompose(ttp_ctx *ctx, ttp_gram *g, const ttp_gram_opts *op
     TTP_ALLOC(ctx, st, agreed, w, n, "eigenvalues");
 agreed:
     TTP_CALL_GOTO(ctx, st, done, agree(ctx, g->comm, st));
-    if (opts->assembly == 1) TTP_CALL_GOTO(ctx, st, done, ensure_A(ctx, g));
-    if (opts->assembly == 1) {
+    if (opts->assembly == TTP_GRAM_PDSYRK) TTP_CALL_GOTO(ctx, st, done, ensure_A(ctx, g));
+    res->assembly = opts->assembly == TTP_GRAM_PDSYRK ? TTP_GRAM_PDSYRK : TTP_GRAM_RING;
+    if (opts->assembly == TTP_GRAM_PDSYRK) {
         /* PBLAS: NC side C = Aᵀ A = G Gᵀ, D′ side C = A Aᵀ = Gᵀ G (lower). */
         const int k = side == 0 ? g->K : g->M;
         double ta = ttp_time();
@@ -1018,18 +1349,29 @@ agreed:
             TTP_CALL_GOTO(ctx, st, done, gather_root(ctx, g, g->M, g->M, tsrc, 1, 1, tdesc, &res->theta));
         }
     } else {
-        /* Θ in row blocks (ring) when it is the matrix decomposed or asked
-         * for; GᵀG in column blocks; then their lower triangle into nb × nb
-         * blocks (tri_to_cyclic). */
+        /* Θ in row blocks (node_nc in the shared work space, or ring_nc)
+         * when it is the matrix decomposed or asked for; GᵀG in column
+         * blocks; then their lower triangle into nb × nb blocks
+         * (shm_to_cyclic or tri_to_cyclic). */
         const int nr = nrow_of(g, g->rank), ldt = nr > 1 ? nr : 1;
         const int kb = (g->K + g->size - 1) / g->size;
         /* On one rank the row/column-block layouts are C's own layout:
          * assemble in place, without a copy or a redistribution. */
         const int inplace = g->size == 1;
         int d1[9];
+        double ta = ttp_time();
+        if ((side == 0 || opts->want_theta) && !inplace) {
+            const size_t nt = (size_t)ldt * g->M;
+            TTP_CALL_GOTO(ctx, st, done, shm_work(ctx, g, opts->assembly, nt > nzl ? nt : nzl, &shm));
+            if (shm) {
+                res->assembly = TTP_GRAM_SHARED;
+                T = g->W;
+            }
+        }
+        const double t_shm = ttp_time() - ta; /* a new window: part of the assembly */
         if (side == 0 || opts->want_theta) {
             if (inplace && side == 0) T = C;
-            else TTP_ALLOC(ctx, st, agreed_r, T, (size_t)ldt * g->M, "Θ row block");
+            else if (!shm) TTP_ALLOC(ctx, st, agreed_r, T, (size_t)ldt * g->M, "Θ row block");
         }
         if (side == 1) {
             if (inplace) V = C;
@@ -1038,17 +1380,20 @@ agreed:
     agreed_r:
         TTP_CALL_GOTO(ctx, st, done, agree(ctx, g->comm, st));
         if (T) {
-            double ta = ttp_time();
-            TTP_CALL_GOTO(ctx, st, done, ring_nc(ctx, g, T));
-            if (side == 0) res->sec_assemble = ttp_time() - ta;
+            ta = ttp_time();
+            TTP_CALL_GOTO(ctx, st, done, shm ? node_nc(ctx, g) : ring_nc(ctx, g, T));
+            if (side == 0) res->sec_assemble = ttp_time() - ta + t_shm;
             desc_raw(d1, g->ctxt_pcol, g->M, g->M, g->mb, g->M, ldt);
-            if (side == 0 && T != C)
-                TTP_CALL_GOTO(ctx, st, done, tri_to_cyclic(ctx, g, 'R', n, g->mb, T, ldt, C, descC));
-            if (opts->want_theta)
+            if (opts->want_theta) /* before shm_to_cyclic's barrier lets the eigenvectors in */
                 TTP_CALL_GOTO(ctx, st, done, gather_root(ctx, g, g->M, g->M, T, 1, 1, d1, &res->theta));
+            if (side == 0 && shm)
+                TTP_CALL_GOTO(ctx, st, done, shm_to_cyclic(ctx, g, C, descC));
+            else if (side == 0 && T != C)
+                TTP_CALL_GOTO(ctx, st, done, tri_to_cyclic(ctx, g, 'R', n, g->mb, T, ldt, C, descC));
+            if (shm) shm_release(g->win_W, g->rank, g->size); /* this rank has done with Θ's other rows */
         }
         if (side == 1) {
-            double ta = ttp_time();
+            ta = ttp_time();
             TTP_CALL_GOTO(ctx, st, done, panels_dp(ctx, g, kb, V));
             res->sec_assemble = ttp_time() - ta;
             if (V != C) TTP_CALL_GOTO(ctx, st, done, tri_to_cyclic(ctx, g, 'C', n, kb, V, g->K, C, descC));
@@ -1056,8 +1401,7 @@ agreed:
         if (V != C) free(V);
         V = NULL;
     }
-    if (T != C) free(T);
-    T = NULL;
+    free_rows(&T, C, g->W);
     if (res->theta) { /* rank 0: mirror the lower triangle (column-major = row-major upper) */
         const size_t M = (size_t)g->M;
         for (size_t j = 0; j < M; j++)
@@ -1068,7 +1412,8 @@ agreed:
     /* ---- eigenpairs ----------------------------------------------------- */
     t0 = ttp_time();
     /* Z only now: the assembly's buffers are gone, so the peak stays lower. */
-    TTP_ALLOC(ctx, st, agreed_z, Z, nzl, "distributed eigenvectors");
+    if (shm && nzl <= g->nW) Z = g->W; /* Θ's row blocks are spent: their pages are warm */
+    else TTP_ALLOC(ctx, st, agreed_z, Z, nzl, "distributed eigenvectors");
 agreed_z:
     TTP_CALL_GOTO(ctx, st, done, agree(ctx, g->comm, st));
     int m = 0;
@@ -1138,10 +1483,10 @@ agreed_e:
     res->sec_eig = ttp_time() - t0;
 
 done:
-    if (T != C) free(T); /* T and V may alias C (one-rank in-place assembly) */
+    free_rows(&T, C, g->W); /* T and V may alias C (one-rank in-place assembly) */
     if (V != C) free(V);
     free(C);
-    free(Z);
+    if (Z != g->W) free(Z);
     free(w);
     free(Pt);
     free(gath);

@@ -208,7 +208,7 @@ agreed:
     G = NULL;
     free(R);
     R = NULL;
-    ttp_gram_opts go = {opts->top_k, opts->want_vectors, opts->want_theta, opts->side, 0.0, 0};
+    ttp_gram_opts go = {opts->top_k, opts->want_vectors, opts->want_theta, opts->side, 0.0, (int)opts->assembly};
     TTP_CALL_GOTO(ctx, st, done, ttp_gram_decompose(ctx, gram, &go, &res));
     ttp_gram_destroy(&gram);
     ttp_progress(ctx, "gram+eigen", 1.0, t_gram);
@@ -231,6 +231,7 @@ agreed:
     snprintf(k->model_path, sizeof k->model_path, "%s", opts->model_path ? opts->model_path : "");
     snprintf(k->data_path, sizeof k->data_path, "%s", opts->data_path ? opts->data_path : "");
     k->nranks = P;
+    snprintf(k->assembly, sizeof k->assembly, "%s", ttp_gram_assembly_str(res.assembly));
     if (rank == 0) {
         k->f0 = f0;
         k->u0 = u0;

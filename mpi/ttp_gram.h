@@ -58,7 +58,10 @@ typedef struct ttp_gram ttp_gram; /* opaque: the grid and the distributed G */
  *   block          ScaLAPACK block size (checked by ttp_gram_check_block)
  * G and R are copied into equal row blocks (MPI_Alltoallv when the shards
  * are uneven) that the handle keeps; R also goes into nb×nb blocks
- * (Cpdgemr2d) for the NC side's projections.
+ * (Cpdgemr2d) for the NC side's projections.  When every rank is on one
+ * node (MPI_COMM_TYPE_SHARED) and its shared-memory file system has room,
+ * G's rows go into an MPI-3 node-shared window instead of the heap, so that
+ * the shared assembly reads them in place.
  */
 ttp_status ttp_gram_load(ttp_ctx *ctx, const ttp_comm *comm, int block, int64_t nrows,
                          int64_t ncols, int64_t row_lo, int64_t nloc, const double *G, int nrhs,
@@ -72,14 +75,34 @@ void ttp_gram_grid(const ttp_gram *g, int *nprow, int *npcol);
  * at most √P, npcol = P / nprow (as square as P allows). */
 void ttp_gram_grid_shape(int P, int *nprow, int *npcol);
 
+/* How the Gram matrix is assembled.  The NC side: column-panel tasks of
+ * DSYRK/DGEMM taken from a shared counter, with G and Θ's row blocks in
+ * MPI-3 node-shared windows (SHARED, no message and no copy; every rank on
+ * one node), or a ring of DSYRK/DGEMM passing the row shards by messages
+ * (RING, any layout of nodes).  AUTO takes SHARED when the ranks share a
+ * node and its shared-memory file system has room for G and Θ's row
+ * blocks, RING otherwise.  The D′ side is column blocks summed with
+ * MPI_Reduce, reported as RING.  PDSYRK: PBLAS on a block-cyclic copy of
+ * G, the cross-check. */
+typedef enum {
+    TTP_GRAM_AUTO = 0,
+    TTP_GRAM_PDSYRK = 1,
+    TTP_GRAM_RING = 2,
+    TTP_GRAM_SHARED = 3
+} ttp_gram_assembly;
+
+/* "auto", "pdsyrk", "ring", "shared"; and back (TTP_ERR_ARG naming the
+ * word and the choices). */
+const char *ttp_gram_assembly_str(ttp_gram_assembly a);
+ttp_status ttp_gram_assembly_parse(ttp_ctx *ctx, const char *s, ttp_gram_assembly *out);
+
 typedef struct ttp_gram_opts {
     int64_t top_k;    /* 0: every eigenpair (pdsyevd); K > 0: the K largest (pdsyevr) */
     int want_vectors; /* gather the kept eigenvectors of Θ on rank 0          */
     int want_theta;   /* gather Θ (NC × NC) on rank 0                         */
     int side;         /* -1 auto (the smaller), 0 the NC side, 1 the D′ side  */
     double rel_tol;   /* "non-zero" threshold; 0 means TTP_GRAM_REL_TOL       */
-    int assembly;     /* 0: ring/column-block DSYRK+DGEMM (default, faster),
-                         1: PBLAS pdsyrk on the block-cyclic G (cross-check)  */
+    int assembly;     /* a ttp_gram_assembly: how the Gram matrix is formed  */
 } ttp_gram_opts;
 
 /* What ttp_gram_decompose returns.  Arrays live on rank 0 only (NULL on the
@@ -98,10 +121,14 @@ typedef struct ttp_gram_result {
     double sec_gram, sec_eig; /* wall seconds (this rank)                  */
     double sec_assemble;      /* of sec_gram: the SYRK/GEMM work itself, without
                                  redistribution and gathers (this rank)    */
+    int assembly;    /* the ttp_gram_assembly that formed Θ or GᵀG (never AUTO) */
 } ttp_gram_result;
 
 /*
- * Gram matrix and eigen-decomposition.  Collective.  On the D′ side the
+ * Gram matrix and eigen-decomposition.  Collective.  With the shared
+ * assembly, Θ's row blocks and then the distributed eigenvectors share one
+ * node-shared work space that the handle keeps for the next call (freed by
+ * ttp_gram_destroy).  On the D′ side the
  * eigenvalues of GᵀG = W Σ² Wᵀ are those of Θ, its eigenvectors are
  * u_k = G w_k / σ_k, and projections are Uᵀ r = Σ⁻¹ Wᵀ (Gᵀ r): Θ is never
  * formed (unless want_theta).  Eigenvector signs are those ScaLAPACK returns.
@@ -124,6 +151,7 @@ typedef struct ttp_kernel_opts {
     int64_t top_k;       /* 0 = all eigenpairs                                 */
     int want_theta, want_vectors;
     int side;            /* -1 auto, 0 NC, 1 D′                                */
+    ttp_gram_assembly assembly; /* TTP_GRAM_AUTO unless asked                   */
     const char *model_path, *data_path; /* recorded as provenance (may be NULL) */
 } ttp_kernel_opts;
 

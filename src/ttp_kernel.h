@@ -52,6 +52,8 @@ typedef struct ttp_kernel {
     double sec_jac, sec_gram, sec_eig, sec_total; /* wall seconds per stage (max over ranks) */
     int64_t peak_rss_max;  /* bytes, max over ranks                               */
     int nranks;            /* MPI ranks that built it                             */
+    char assembly[16];     /* how the Gram matrix was formed: "shared", "ring",
+                              "pdsyrk" (not stored in the file)                  */
     char path[1024];       /* the file it was read from ("" when built here): named
                               by ttp_kernel_check_provenance's messages           */
 } ttp_kernel;

@@ -52,7 +52,7 @@ typedef struct {
     int M, K, side, nb;
     int64_t topk;
     int even; /* 1: equal row blocks (G used in place); 0: ttp_shard's uneven split */
-    int assembly; /* 0 ring / column blocks, 1 PBLAS pdsyrk */
+    int assembly; /* a ttp_gram_assembly */
 } gcase;
 
 static void run_case(ttp_ctx *ctx, const ttp_comm *comm, gcase c)
@@ -79,6 +79,12 @@ static void run_case(ttp_ctx *ctx, const ttp_comm *comm, gcase c)
                                 R + (size_t)lo * nrhs, &g));
     if (g) CHECK_OK(ctx, ttp_gram_decompose(ctx, g, &o, &res));
     ttp_gram_destroy(&g);
+    /* what formed Θ: the one asked for (AUTO: either of the two defaults; on
+     * one rank the ring's single step, in place) */
+    if (c.assembly == TTP_GRAM_PDSYRK) CHECK(res.assembly == TTP_GRAM_PDSYRK);
+    else if (c.assembly == TTP_GRAM_RING || comm->size == 1) CHECK(res.assembly == TTP_GRAM_RING);
+    else if (c.assembly == TTP_GRAM_SHARED) CHECK(res.assembly == TTP_GRAM_SHARED);
+    else CHECK(res.assembly == TTP_GRAM_SHARED || res.assembly == TTP_GRAM_RING);
 
     const int rank_g = M < K ? M : K; /* G has full rank min(M, K) */
     const int64_t expect = c.topk > 0 && c.topk < (c.side == 0 ? M : K) ? (c.topk < rank_g ? c.topk : rank_g)
@@ -169,6 +175,16 @@ static void bad_inputs(ttp_ctx *ctx, const ttp_comm *comm)
                     "not contiguous");
     }
     CHECK(g == NULL);
+    /* an assembly that does not exist, after a valid load */
+    int64_t lo, hi;
+    ttp_shard(8, comm->rank, comm->size, &lo, &hi);
+    CHECK_OK(ctx, ttp_gram_load(ctx, comm, 2, 8, 1, lo, hi - lo, G + lo, 0, NULL, &g));
+    if (g) {
+        ttp_gram_result res;
+        ttp_gram_opts o = {0, 0, 0, 0, 0.0, 9};
+        CHECK_FAILS(ctx, ttp_gram_decompose(ctx, g, &o, &res), TTP_ERR_ARG, "assembly 9");
+        ttp_gram_destroy(&g);
+    }
 }
 
 /* ---- part 2: the whole kernel stage against a serial computation ------- */
@@ -390,10 +406,17 @@ int main(int argc, char **argv)
     ttp_mpi_comm(&comm, &world);
     g_rank = comm.rank;
 
+    /* SHARED where every rank is on one node, as in CI */
+    MPI_Comm node;
+    int nnode = 0;
+    MPI_Comm_split_type(world, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+    MPI_Comm_size(node, &nnode);
+    MPI_Comm_free(&node);
+    const int nas = nnode == comm.size ? 4 : 3;
     const int nbs[3] = {2, 7, 64};
     for (int b = 0; b < 3; b++) {
         for (int side = 0; side <= 1; side++)
-            for (int as = 0; as <= 1; as++) {
+            for (int as = 0; as < nas; as++) {
                 run_case(&ctx, &comm, (gcase){30, 13, side, nbs[b], 0, 0, as}); /* NC > D′ */
                 run_case(&ctx, &comm, (gcase){14, 33, side, nbs[b], 0, 1, as}); /* NC < D′ */
             }
@@ -407,6 +430,10 @@ int main(int argc, char **argv)
     run_case(&ctx, &comm, (gcase){5, 9, 0, 2, 0, 0, 0});
     run_case(&ctx, &comm, (gcase){7, 3, 1, 2, 0, 1, 0});
     run_case(&ctx, &comm, (gcase){23, 40, 0, 3, 0, 1, 0});
+    /* several of node_nc's chunks of 256 rows per rank, uneven shards, both
+     * assemblies of the NC side */
+    run_case(&ctx, &comm, (gcase){1100, 24, 0, 32, 0, 0, TTP_GRAM_AUTO});
+    run_case(&ctx, &comm, (gcase){1100, 24, 0, 32, 0, 0, TTP_GRAM_RING});
     /* D′ side past one panel of 128 eigenvectors of GᵀG (dp_project), uneven shards */
     run_case(&ctx, &comm, (gcase){300, 150, 1, 16, 0, 0, 0});
     bad_inputs(&ctx, &comm);

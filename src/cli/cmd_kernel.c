@@ -37,6 +37,8 @@ static void usage(FILE *f)
             "  --block NB             ScaLAPACK block size 1..%d (default 64)\n"
             "  --top-k K              only the K largest eigenpairs (pdsyevr); default all\n"
             "  --side S               auto | nc | dproj: which Gram matrix to decompose (default auto)\n"
+            "  --assembly A           auto | shared | ring | pdsyrk: how Theta is formed (default auto:\n"
+            "                         node-shared memory when all ranks are on one node, else the ring)\n"
             "output (rank 0):\n"
             "  --out FILE.nc          the kernel file (required)\n"
             "  --theta                also store Theta itself (NC x NC, gathered on rank 0)\n"
@@ -57,9 +59,9 @@ static ttp_status write_outputs(ttp_ctx *ctx, const ttp_kernel *k, int64_t d, co
     printf("ttpredict kernel: %s on %s\n", k->model_path, k->data_path);
     printf("  N %lld samples, C %d outputs, D %lld weights, D' %lld (%s, backend %s)\n", (long long)k->n,
            k->c, (long long)d, (long long)k->dproj, ttp_proj_kind_str(k->proj), k->backend);
-    printf("  decomposed the %s side (%lld x %lld) on a %d x %d grid of %d ranks\n",
+    printf("  decomposed the %s side (%lld x %lld) on a %d x %d grid of %d ranks (assembly %s)\n",
            k->side == 0 ? "NC" : "D'", (long long)(k->side == 0 ? k->n * k->c : k->dproj),
-           (long long)(k->side == 0 ? k->n * k->c : k->dproj), nprow, npcol, k->nranks);
+           (long long)(k->side == 0 ? k->n * k->c : k->dproj), nprow, npcol, k->nranks, k->assembly);
     printf("  trace(Theta) %.6g; %lld non-zero eigenvalues, largest %.6g, smallest kept %.6g\n", k->trace,
            (long long)k->neig, lmax, lmin);
     double kept = 0.0;
@@ -88,6 +90,7 @@ static ttp_status write_outputs(ttp_ctx *ctx, const ttp_kernel *k, int64_t d, co
         ttp_json_int(j, "ranks", k->nranks);
         ttp_json_int(j, "grid_rows", nprow);
         ttp_json_int(j, "grid_cols", npcol);
+        ttp_json_str(j, "assembly", k->assembly);
         ttp_json_num(j, "trace", k->trace);
         ttp_json_int(j, "kept_eigenvalues", k->neig);
         ttp_json_num(j, "largest_eigenvalue", lmax);
@@ -111,13 +114,14 @@ ttp_status ttp_cmd_kernel(ttp_cli *cli, int argc, char **argv)
 {
     ttp_ctx *ctx = cli->ctx;
     enum { O_MODEL = 256, O_DATA, O_PROJ, O_DPROJ, O_SEED, O_BACKEND, O_BLOCK, O_TOPK, O_SIDE, O_OUT,
-           O_THETA, O_VECTORS, O_JSON, O_VERSION };
+           O_ASSEMBLY, O_THETA, O_VECTORS, O_JSON, O_VERSION };
     static const struct option opts[] = {
         {"model", required_argument, NULL, O_MODEL},     {"data", required_argument, NULL, O_DATA},
         {"proj", required_argument, NULL, O_PROJ},       {"dproj", required_argument, NULL, O_DPROJ},
         {"seed", required_argument, NULL, O_SEED},       {"backend", required_argument, NULL, O_BACKEND},
         {"block", required_argument, NULL, O_BLOCK},     {"top-k", required_argument, NULL, O_TOPK},
         {"side", required_argument, NULL, O_SIDE},       {"out", required_argument, NULL, O_OUT},
+        {"assembly", required_argument, NULL, O_ASSEMBLY},
         {"theta", no_argument, NULL, O_THETA},           {"vectors", no_argument, NULL, O_VECTORS},
         {"json", required_argument, NULL, O_JSON},       {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},                {"version", no_argument, NULL, O_VERSION},
@@ -155,6 +159,13 @@ ttp_status ttp_cmd_kernel(ttp_cli *cli, int argc, char **argv)
             else if (strcmp(optarg, "nc") == 0) ko.side = 0;
             else if (strcmp(optarg, "dproj") == 0) ko.side = 1;
             else return TTP_ERR(ctx, TTP_ERR_ARG, "option --side: '%s', expected auto, nc or dproj", optarg);
+            break;
+        case O_ASSEMBLY:
+            if (ttp_gram_assembly_parse(ctx, optarg, &ko.assembly) != TTP_OK) {
+                ttp_error_clear(ctx);
+                return TTP_ERR(ctx, TTP_ERR_ARG, "option --assembly: '%s', expected auto, shared, ring or pdsyrk",
+                               optarg);
+            }
             break;
         case O_OUT: out = optarg; break;
         case O_THETA: ko.want_theta = 1; break;
