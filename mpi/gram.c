@@ -111,6 +111,7 @@ struct ttp_gram {
     size_t nW;
     MPI_Win win_N;      /* with win_G: node_nc's task counter, *N on rank 0     */
     int64_t *N;
+    double shm_need, shm_avail; /* bytes asked for G on the node, and free, at load */
 };
 
 /* Rows of G that rank q holds in the equal-block layout. */
@@ -245,7 +246,7 @@ static ttp_status shm_room(ttp_ctx *ctx, ttp_gram *g, double bytes, int *ok, dou
     TTP_MPI(ctx, st, done, MPI_Allreduce(MPI_IN_PLACE, v + 1, 1, MPI_DOUBLE, MPI_MAX, g->comm),
             "MPI_Allreduce of free shared memory");
     *need = v[0];
-    *avail = -v[1];
+    *avail = 0.0 - v[1]; /* not -0.0 when the directory could not be read */
     *ok = *need * 1.05 + 16.0 * 1048576.0 <= *avail;
 done:
     return st;
@@ -472,10 +473,10 @@ ttp_status ttp_gram_load(ttp_ctx *ctx, const ttp_comm *comm, int block, int64_t 
      * free its own rows on return). */
     g->mb = mb;
     if (P > 1 && g->one_node) { /* in node-shared memory when it fits (see node_nc) */
-        double need, avail;
         int room = 0;
         TTP_CALL_GOTO(ctx, st, fail,
-                      shm_room(ctx, g, sizeof(double) * (double)mb * (double)g->K, &room, &need, &avail));
+                      shm_room(ctx, g, sizeof(double) * (double)mb * (double)g->K, &room, &g->shm_need,
+                               &g->shm_avail));
         if (room) {
             int *model = NULL, flag = 0;
             TTP_CALL_GOTO(ctx, st, fail,
@@ -1248,11 +1249,15 @@ static ttp_status shm_work(ttp_ctx *ctx, ttp_gram *g, int assembly, size_t nw, i
     *shm = 0;
     if (assembly == TTP_GRAM_RING || assembly == TTP_GRAM_PDSYRK) return TTP_OK;
     if (g->win_G == MPI_WIN_NULL) {
+        if (assembly == TTP_GRAM_SHARED && !g->one_node)
+            return TTP_ERR(ctx, TTP_ERR_ARG, "shared-memory assembly: the %d ranks are not all on one node; "
+                           "use the ring (assembly ring) or auto", g->size);
         if (assembly == TTP_GRAM_SHARED)
-            return TTP_ERR(ctx, TTP_ERR_ARG,
-                           "shared-memory assembly: %s%s; use the ring (assembly ring) or auto",
-                           g->one_node ? "there was no room for G's rows in " : "the ranks are not all on one node",
-                           g->one_node ? shm_dir() : "");
+            return TTP_ERR(ctx, TTP_ERR_NOMEM,
+                           "shared-memory assembly: G's rows need %.1f MiB in %s, %.1f MiB are free there "
+                           "(5 %% and 16 MiB kept spare)%s; use the ring (assembly ring) or auto",
+                           g->shm_need / 1048576.0, shm_dir(), g->shm_avail / 1048576.0,
+                           g->shm_avail > 0 ? "" : ", or it could not be read");
         return TTP_OK;
     }
     TTP_MPI(ctx, st, done, MPI_Allreduce(MPI_IN_PLACE, &grow, 1, MPI_INT, MPI_MAX, g->comm),

@@ -3,7 +3,9 @@
 # samples of the bundled model's 1×8×8 input, so NC = 1500 < D and the NC
 # side is assembled), the node-shared assembly, the ring and PBLAS give the
 # same spectrum and projections at 2 ranks, and the same as one rank; the
-# JSON says which assembly ran; a bad value is exit 2 naming the option.
+# JSON says which assembly ran; with no room for the shared windows auto
+# falls back to the ring and `shared` stops clearly; a bad value is exit 2
+# naming the option.
 # Run by ctest with TTP_BIN and TTP_MPIEXEC; exit 77 only without the tool.
 set -u
 BIN=${TTP_BIN:-}
@@ -70,6 +72,25 @@ for a in ("shared", "ring", "pdsyrk"):
 sys.exit(1 if bad else 0)
 PY
 ok
+
+# No room for the shared windows (here: a backing directory that does not
+# exist): auto falls back to the ring with the same spectrum; shared asked
+# for stops with a message naming the directory, and writes nothing.
+export OMPI_MCA_osc_sm_backing_directory="$T/no-such-dir"
+timeout 300 "$MPIEXEC" -n 2 "$BIN" "${K[@]}" --out "$T/k_fb.nc" --json "$T/k_fb.json" >/dev/null 2>"$T/err_fb"
+rc=$?; ok
+[ $rc -eq 0 ] || fail "auto with no shared memory exited $rc: $(cat "$T/err_fb")"
+ok; python3 -c "
+import json, sys
+a = json.load(open('$T/k_fb.json')); r = json.load(open('$T/k1.json'))
+sys.exit(0 if a['assembly'] == 'ring' and abs(a['largest_eigenvalue'] - r['largest_eigenvalue'])
+         <= 1e-10 * r['largest_eigenvalue'] else 1)" || fail "auto with no shared memory: not the ring's answer"
+timeout 60 "$MPIEXEC" -n 2 "$BIN" "${K[@]}" --assembly shared --out "$T/k_ns.nc" >/dev/null 2>"$T/err_ns"
+rc=$?; ok
+[ $rc -ne 0 ] && [ $rc -ne 124 ] || fail "--assembly shared with no shared memory: exit $rc (124 = hung)"
+ok; grep -q "no-such-dir" "$T/err_ns" || fail "--assembly shared with no shared memory: stderr lacks the directory: $(cat "$T/err_ns")"
+ok; [ ! -e "$T/k_ns.nc" ] || fail "--assembly shared with no shared memory left an output file"
+unset OMPI_MCA_osc_sm_backing_directory
 
 # a value that is not an assembly: exit 2, the option named, every rank ended
 timeout 60 "$MPIEXEC" -n 2 "$BIN" "${K[@]}" --assembly fastest --out "$T/bad.nc" >/dev/null 2>"$T/badc"
