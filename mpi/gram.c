@@ -109,6 +109,7 @@ struct ttp_gram {
                            assembly, then the eigenvectors (kept until destroy) */
     double *W;          /* this rank's part of win_W, nW doubles               */
     size_t nW;
+    double **partG, **partW; /* every rank's part of win_G and win_W (P each) */
     MPI_Win win_N;      /* with win_G: node_nc's task counter, *N on rank 0     */
     int64_t *N;
     double shm_need, shm_avail; /* bytes asked for G on the node, and free, at load */
@@ -270,14 +271,22 @@ done:
     return st;
 }
 
-/* Rank q's part of a shared window. */
-static double *shm_part(MPI_Win win, int q)
+/* Rank q's part of a shared window, and its size in bytes. */
+static double *shm_part(MPI_Win win, int q, MPI_Aint *bytes)
 {
-    MPI_Aint size;
     int du;
     double *p = NULL;
-    MPI_Win_shared_query(win, q, &size, &du, &p);
+    *bytes = 0;
+    MPI_Win_shared_query(win, q, bytes, &du, &p);
     return p;
+}
+
+/* Every rank's part of a window (P pointers), looked up once: the loops of
+ * node_nc and shm_to_cyclic index them per block. */
+static void shm_table(MPI_Win win, int P, double **part)
+{
+    MPI_Aint bytes;
+    for (int q = 0; q < P; q++) part[q] = shm_part(win, q, &bytes);
 }
 
 /* Drop the other ranks' parts of a window from this process's page tables
@@ -291,10 +300,8 @@ static void shm_release(MPI_Win win, int self, int P)
     const uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
     for (int q = 0; q < P; q++) {
         MPI_Aint size = 0;
-        int du;
-        char *p = NULL;
         if (q == self) continue;
-        MPI_Win_shared_query(win, q, &size, &du, &p);
+        const char *p = (const char *)shm_part(win, q, &size);
         const uintptr_t a = ((uintptr_t)p + pg - 1) / pg * pg, b = ((uintptr_t)p + (uintptr_t)size) / pg * pg;
         if (p != NULL && b > a) madvise((void *)a, b - a, MADV_DONTNEED);
     }
@@ -484,14 +491,22 @@ ttp_status ttp_gram_load(ttp_ctx *ctx, const ttp_comm *comm, int block, int64_t 
                                     &g->win_G));
             TTP_CALL_GOTO(ctx, st, fail,
                           shm_alloc(ctx, g, g->rank == 0, sizeof(int64_t), "a task counter", &g->N, &g->win_N));
+            TTP_ALLOC(ctx, st, agreed_t, g->partG, P, "window table");
+            TTP_ALLOC(ctx, st, agreed_t, g->partW, P, "window table");
+        agreed_t:
+            TTP_CALL_GOTO(ctx, st, fail, agree(ctx, g->comm, st));
+            shm_table(g->win_G, P, g->partG);
             /* node_nc's loads and stores need the unified memory model (the
              * same on every rank of one MPI library) */
             MPI_Win_get_attr(g->win_G, MPI_WIN_MODEL, &model, &flag);
             if (!flag || *model != MPI_WIN_UNIFIED) {
                 MPI_Win_free(&g->win_G);
                 MPI_Win_free(&g->win_N);
+                free(g->partG);
+                free(g->partW);
                 g->Gu = NULL;
                 g->N = NULL;
+                g->partG = g->partW = NULL;
             }
         }
     }
@@ -552,6 +567,8 @@ void ttp_gram_destroy(ttp_gram **gp)
     else free(g->Gu);
     if (g->win_W != MPI_WIN_NULL) MPI_Win_free(&g->win_W);
     if (g->win_N != MPI_WIN_NULL) MPI_Win_free(&g->win_N);
+    free(g->partG);
+    free(g->partW);
     if (g->comm != MPI_COMM_NULL) MPI_Comm_free(&g->comm);
     free(g->A);
     free(g->B);
@@ -911,13 +928,13 @@ agreed:
         TTP_MPI(ctx, st, done, MPI_Win_flush(0, g->win_N), "MPI_Win_flush of the task counter");
         if (k >= nk) break;
         const int q = own[k], w = cw[k], j0 = c0[k], lo = j0 - q * mb; /* lo: row within rank q's block */
-        const double *Gk = shm_part(g->win_G, q) + (size_t)lo * K;
+        const double *Gk = g->partG[q] + (size_t)lo * K;
         for (int p = q; p < P; p++) {
             const int np = nrow_of(g, p), ld = np > 1 ? np : 1, r0 = p == q ? lo + w : 0;
-            double *Tp = shm_part(g->win_W, p) + (size_t)j0 * ld;
+            double *Tp = g->partW[p] + (size_t)j0 * ld;
             if (p == q) cblas_dsyrk(CblasColMajor, CblasLower, CblasTrans, w, K, 1.0, Gk, K, 0.0, Tp + lo, ld);
             if (np - r0 > 0)
-                gemm_tn(np - r0, w, K, shm_part(g->win_G, p) + (size_t)r0 * K, Gk, Tp + r0, ld, NULL, 0);
+                gemm_tn(np - r0, w, K, g->partG[p] + (size_t)r0 * K, Gk, Tp + r0, ld, NULL, 0);
         }
     }
     open = 0;
@@ -1227,7 +1244,7 @@ static ttp_status shm_to_cyclic(ttp_ctx *ctx, ttp_gram *g, double *C, const int 
                 const int q = i / mb, end = (q + 1) * mb < i1 ? (q + 1) * mb : i1;
                 const int nq = nrow_of(g, q), ldq = nq > 1 ? nq : 1;
                 memcpy(C + (lb * nb + (i - i0)) + (size_t)lj * lldc,
-                       shm_part(win, q) + (i - q * mb) + (size_t)j * ldq, sizeof *C * (size_t)(end - i));
+                       g->partW[q] + (i - q * mb) + (size_t)j * ldq, sizeof *C * (size_t)(end - i));
                 i = end;
             }
         }
@@ -1275,6 +1292,7 @@ static ttp_status shm_work(ttp_ctx *ctx, ttp_gram *g, int assembly, size_t nw, i
         if (room) {
             TTP_CALL(ctx, shm_alloc(ctx, g, nw, sizeof(double), "Θ's row block", &g->W, &g->win_W));
             g->nW = nw;
+            shm_table(g->win_W, g->size, g->partW);
             /* first touch by the owner: its pages sit on its own socket,
              * and node_nc's tasks do not stall on page faults */
             memset(g->W, 0, sizeof *g->W * nw);

@@ -208,7 +208,7 @@ agreed:
     G = NULL;
     free(R);
     R = NULL;
-    ttp_gram_opts go = {opts->top_k, opts->want_vectors, opts->want_theta, opts->side, 0.0, (int)opts->assembly};
+    ttp_gram_opts go = {opts->top_k, opts->want_vectors, opts->want_theta, opts->side, 0.0, opts->assembly};
     TTP_CALL_GOTO(ctx, st, done, ttp_gram_decompose(ctx, gram, &go, &res));
     ttp_gram_destroy(&gram);
     ttp_progress(ctx, "gram+eigen", 1.0, t_gram);

@@ -102,7 +102,7 @@ typedef struct ttp_gram_opts {
     int want_theta;   /* gather Θ (NC × NC) on rank 0                         */
     int side;         /* -1 auto (the smaller), 0 the NC side, 1 the D′ side  */
     double rel_tol;   /* "non-zero" threshold; 0 means TTP_GRAM_REL_TOL       */
-    int assembly;     /* a ttp_gram_assembly: how the Gram matrix is formed  */
+    ttp_gram_assembly assembly; /* how the Gram matrix is formed          */
 } ttp_gram_opts;
 
 /* What ttp_gram_decompose returns.  Arrays live on rank 0 only (NULL on the
@@ -121,7 +121,7 @@ typedef struct ttp_gram_result {
     double sec_gram, sec_eig; /* wall seconds (this rank)                  */
     double sec_assemble;      /* of sec_gram: the SYRK/GEMM work itself, without
                                  redistribution and gathers (this rank)    */
-    int assembly;    /* the ttp_gram_assembly that formed Θ or GᵀG (never AUTO) */
+    ttp_gram_assembly assembly; /* what formed Θ or GᵀG (never AUTO)     */
 } ttp_gram_result;
 
 /*
