@@ -37,7 +37,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ttp_gram.h"
+#include "ttp_kbuild.h"
+#include "ttp_scalapack.h"
 #include "ttp_mpi.h"
 #include "ttp_sim.h"
 

@@ -1,8 +1,9 @@
 /*
- * gpu_select.c — always compiled: answers for the CUDA backend when the
+ * gpu_select.c — always compiled: the table of device backends (the
+ * engine looks backends up there), and the answers for the CUDA backend when the
  * build has none, so callers need no #ifdef.  With CUDA (TTP_HAVE_CUDA == 1)
  * the same functions come from gpu/device.cu, gpu/proj.cu and gpu/gram.cu,
- * and this file defines nothing.
+ * and this file defines only the table.
  */
 #include "ttp_gpu.h"
 
@@ -46,7 +47,16 @@ ttp_status ttp_gpu_gram(ttp_ctx *ctx, const double *G, int64_t rows, int64_t col
     return TTP_ERR(ctx, TTP_ERR_UNSUPPORTED,
                    "GPU Gram matrix requested, but " TTP_NO_CUDA_WHY " " TTP_NO_CUDA_HINT);
 }
-#else
-/* Keeps this translation unit non-empty (ISO C) in CUDA builds. */
-typedef int ttp_gpu_select_unused;
 #endif
+
+/* The registry: always compiled, so the table is the same in every build;
+ * without CUDA its entry answers with the stand-ins above. */
+static const ttp_proj_backend_desc gpu_backends[] = {
+    {"cuda", ttp_gpu_device_count, ttp_gpu_proj_open},
+};
+
+const ttp_proj_backend_desc *ttp_gpu_backends(int *n)
+{
+    *n = (int)(sizeof gpu_backends / sizeof gpu_backends[0]);
+    return gpu_backends;
+}

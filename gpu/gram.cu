@@ -1,6 +1,6 @@
 /*
  * gram.cu — the local Gram matrix Gᵀ G of a block of projected rows on the
- * device (cuBLAS DSYRK).  CPU reference: ttp_gram_local_cpu (src/gram_ref.c);
+ * device (cuBLAS DSYRK).  CPU reference: ttp_gram_local_cpu (src/engine/gram_ref.c);
  * tests/test_gpu_proj.c compares the two.
  *
  * Layout: G (rows × cols, row-major) is Gᵀ (cols × rows, ld cols) to

@@ -1,9 +1,9 @@
 /*
  * proj.cu — the CUDA projection backend: G = J P for a block of Jacobian
  * rows, with the dense projection P generated on the device and applied with
- * cuBLAS DGEMM.  The CPU reference is ttp_proj_cpu (src/proj.c); both
- * evaluate the same entry definition (src/ttp_proj.h) with the same inline
- * generator (src/ttp_rng.h), so they use the same P and differ only in the
+ * cuBLAS DGEMM.  The CPU reference is ttp_proj_cpu (src/engine/proj.c); both
+ * evaluate the same entry definition (src/engine/ttp_proj.h) with the same inline
+ * generator (src/core/ttp_rng.h), so they use the same P and differ only in the
  * DGEMM summation order (tests/test_gpu_proj.c checks both).
  *
  * Layout.  cuBLAS is column-major; J (rows × d, row-major) is Jᵀ (d × rows,
@@ -41,7 +41,7 @@
 
 #include "ttp_cuda.h"
 #include "ttp_gpu.h"
-#include "ttp_proj.h"
+#include "ttp_backend.h"
 #include "ttp_rng.h"
 
 /* Widest tile of D′ when P must be split; a multiple of the DGEMM blocking. */
@@ -74,7 +74,7 @@ static double proj_scale(int64_t dproj)
 }
 
 /* One entry of P: the definition in ttp_proj.h, term for term as in
- * ttp_proj_entry (src/proj.c), so that both sides round alike. */
+ * ttp_proj_entry (src/engine/proj.c), so that both sides round alike. */
 __device__ __forceinline__ double proj_entry_dev(int kind, uint64_t key, int64_t k, int64_t j,
                                                  int64_t dproj, double scale)
 {

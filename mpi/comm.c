@@ -4,6 +4,7 @@
  * context instead of MPI killing the job with a bare code.
  */
 #include "ttp_mpi.h"
+#include "ttp_scalapack.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,26 @@ done:
     return st;
 }
 
+ttp_status ttp_mpi_comm_of(ttp_ctx *ctx, const ttp_comm *c, MPI_Comm *out)
+{
+    int inited = 0;
+    MPI_Initialized(&inited);
+    if (!inited)
+        return TTP_ERR(ctx, TTP_ERR_UNSUPPORTED,
+                       "MPI is not initialised (call ttp_mpi_init first, even on one rank: BLACS "
+                       "runs over MPI)");
+    if (c->impl == NULL) {
+        if (c->size != 1)
+            return TTP_ERR(ctx, TTP_ERR_INTERNAL, "a ttp_comm of %d ranks without an MPI communicator",
+                           c->size);
+        *out = MPI_COMM_SELF;
+    } else {
+        *out = *(MPI_Comm *)c->impl;
+    }
+    return TTP_OK;
+}
+
+/* The ttp_comm members below are only installed by ttp_mpi_comm, so impl is set. */
 static MPI_Comm comm_of(const ttp_comm *c)
 {
     return *(MPI_Comm *)c->impl;
@@ -48,6 +69,19 @@ static ttp_status mpi_allreduce_sum(const ttp_comm *c, double *buf, int64_t n, t
         int cnt = (int)(n - off < chunk ? n - off : chunk);
         TTP_MPI(ctx, st, done, MPI_Allreduce(MPI_IN_PLACE, buf + off, cnt, MPI_DOUBLE, MPI_SUM, comm_of(c)),
                 "MPI_Allreduce of %d doubles", cnt);
+    }
+done:
+    return st;
+}
+
+static ttp_status mpi_allreduce_max(const ttp_comm *c, double *buf, int64_t n, ttp_ctx *ctx)
+{
+    ttp_status st = TTP_OK;
+    const int64_t chunk = (int64_t)1 << 28;
+    for (int64_t off = 0; off < n; off += chunk) {
+        int cnt = (int)(n - off < chunk ? n - off : chunk);
+        TTP_MPI(ctx, st, done, MPI_Allreduce(MPI_IN_PLACE, buf + off, cnt, MPI_DOUBLE, MPI_MAX, comm_of(c)),
+                "MPI_Allreduce(max) of %d doubles", cnt);
     }
 done:
     return st;
@@ -81,6 +115,8 @@ void ttp_mpi_comm(ttp_comm *c, MPI_Comm *comm)
     MPI_Comm_size(*comm, &c->size);
     c->impl = comm;
     c->allreduce_sum = mpi_allreduce_sum;
+    c->allreduce_max = mpi_allreduce_max;
+    c->gram = &ttp_scalapack_ops;
     c->bcast = mpi_bcast;
     c->allreduce_max_int = mpi_max_int;
 }

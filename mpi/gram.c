@@ -34,7 +34,7 @@
  * hidden size_t lengths, which the PBLAS C routines simply ignore).
  */
 #define _DEFAULT_SOURCE /* madvise(MADV_DONTNEED) for shm_release; before any header */
-#include "ttp_gram.h"
+#include "ttp_scalapack.h"
 #include "ttp_mpi.h"
 
 #include <cblas.h>
@@ -170,15 +170,6 @@ static void desc_raw(int *desc, int ctxt, int m, int n, int mb, int nb, int lld)
     desc[8] = lld > 1 ? lld : 1;
 }
 
-ttp_status ttp_gram_check_block(ttp_ctx *ctx, int nb)
-{
-    if (nb < 1 || nb > TTP_GRAM_MAX_BLOCK)
-        return TTP_ERR(ctx, TTP_ERR_ARG,
-                       "ScaLAPACK block size %d is out of range: expected 1..%d (typical 32-256; "
-                       "default 64)", nb, TTP_GRAM_MAX_BLOCK);
-    return TTP_OK;
-}
-
 void ttp_gram_grid_shape(int P, int *nprow, int *npcol)
 {
     int r = 1;
@@ -192,26 +183,6 @@ void ttp_gram_grid(const ttp_gram *g, int *nprow, int *npcol)
 {
     *nprow = g ? g->nprow : 0;
     *npcol = g ? g->npcol : 0;
-}
-
-/* MPI communicator behind a ttp_comm (MPI_COMM_SELF for the serial one). */
-static ttp_status comm_of(ttp_ctx *ctx, const ttp_comm *c, MPI_Comm *out)
-{
-    int inited = 0;
-    MPI_Initialized(&inited);
-    if (!inited)
-        return TTP_ERR(ctx, TTP_ERR_UNSUPPORTED,
-                       "the Gram stage needs MPI initialised (ttp_mpi_init), even on one rank: "
-                       "BLACS runs over MPI");
-    if (c->impl == NULL) {
-        if (c->size != 1)
-            return TTP_ERR(ctx, TTP_ERR_INTERNAL, "a ttp_comm of %d ranks without an MPI communicator",
-                           c->size);
-        *out = MPI_COMM_SELF;
-    } else {
-        *out = *(MPI_Comm *)c->impl;
-    }
-    return TTP_OK;
 }
 
 /* ---- node-shared memory ----------------------------------------------------
@@ -378,7 +349,7 @@ ttp_status ttp_gram_load(ttp_ctx *ctx, const ttp_comm *comm, int block, int64_t 
     *out = NULL;
 
     TTP_CALL(ctx, ttp_gram_check_block(ctx, block));
-    TTP_CALL(ctx, comm_of(ctx, comm, &base));
+    TTP_CALL(ctx, ttp_mpi_comm_of(ctx, comm, &base));
     if (nrows < 1 || ncols < 1 || nrows > INT_MAX || ncols > INT_MAX)
         return TTP_ERR(ctx, TTP_ERR_ARG,
                        "G is %lld × %lld: both dimensions must be in [1, %d] (ScaLAPACK indexes "
@@ -575,33 +546,6 @@ void ttp_gram_destroy(ttp_gram **gp)
     free(g->Ru);
     free(g);
     *gp = NULL;
-}
-
-static const char *const assembly_names[] = {"auto", "pdsyrk", "ring", "shared"};
-
-const char *ttp_gram_assembly_str(ttp_gram_assembly a)
-{
-    return a >= TTP_GRAM_AUTO && a <= TTP_GRAM_SHARED ? assembly_names[a] : "?";
-}
-
-ttp_status ttp_gram_assembly_parse(ttp_ctx *ctx, const char *s, ttp_gram_assembly *out)
-{
-    for (int a = TTP_GRAM_AUTO; a <= TTP_GRAM_SHARED; a++)
-        if (strcmp(s, assembly_names[a]) == 0) {
-            *out = (ttp_gram_assembly)a;
-            return TTP_OK;
-        }
-    return TTP_ERR(ctx, TTP_ERR_ARG, "assembly '%s': expected auto, shared, ring or pdsyrk", s);
-}
-
-void ttp_gram_result_clear(ttp_gram_result *res)
-{
-    if (res == NULL) return;
-    free(res->eigval);
-    free(res->eigvec);
-    free(res->proj);
-    free(res->theta);
-    memset(res, 0, sizeof *res);
 }
 
 /*
@@ -1516,3 +1460,5 @@ done:
     if (st != TTP_OK) ttp_gram_result_clear(res);
     return st;
 }
+
+const ttp_gram_ops ttp_scalapack_ops = {"scalapack", ttp_gram_load, ttp_gram_decompose, ttp_gram_destroy};

@@ -22,10 +22,16 @@ const char *ttp_mpi_errstr(int rc);
 #define TTP_MPI(ctx, st, label, expr, ...) \
     TTP_CHECK_GEN(ctx, st, label, expr, MPI_SUCCESS, ttp_mpi_errstr, TTP_ERR_MPI, __VA_ARGS__)
 
+/* The MPI communicator behind a ttp_comm: its own for one from
+ * ttp_mpi_comm, MPI_COMM_SELF for the serial one.  TTP_ERR_UNSUPPORTED when
+ * MPI is not initialised.  Not collective. */
+ttp_status ttp_mpi_comm_of(ttp_ctx *ctx, const ttp_comm *c, MPI_Comm *out);
+
 /* Initialise MPI (errors returned, not fatal) and set ctx->rank. */
 ttp_status ttp_mpi_init(ttp_ctx *ctx, int *argc, char ***argv);
-/* Fill a ttp_comm over MPI_COMM_WORLD (or the given communicator; the
- * MPI_Comm must outlive the ttp_comm). */
+/* Fill a ttp_comm over the given communicator (MPI_COMM_WORLD in the
+ * command line; the MPI_Comm must outlive the ttp_comm), with the ScaLAPACK
+ * Gram builder (mpi/ttp_scalapack.h) as its `gram`. */
 void ttp_mpi_comm(ttp_comm *c, MPI_Comm *comm);
 /* End every rank now with the given exit code (after the message is printed). */
 void ttp_mpi_abort(int code);

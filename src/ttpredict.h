@@ -12,23 +12,33 @@
  * and the wall-clock cost.  Power laws fitted to the spectrum extend the
  * prediction to larger datasets.
  *
- * Modules (one header each; every public symbol is ttp_<module>_*):
- *   ttp_core.h    status codes, error context, checks, ttp_comm, RNG, batches
- *   ttp_data.h    datasets: NetCDF format, IDX/CSV converters, subsets
- *   ttp_model.h   layer graphs, parameter slab, NetCDF model format
- *   ttp_net.h     forward/backward engine, per-sample gradient factors, losses
- *   ttp_train.h   optimizer settings and real (data-parallel) fine-tuning
- *   ttp_proj.h    random projections and their backends (CPU, CUDA)
- *   ttp_jac.h     projected per-sample Jacobian rows
- *   ttp_kernel.h  the kernel result and its file
- *   ttp_gram.h    (mpi/) the distributed Gram matrix and eigen-decomposition
- *   ttp_sim.h     linearized dynamics, training-time definitions, SDE
- *   ttp_fit.h     power-law fits and spectrum extrapolation
- *   ttp_predict.h the prediction pipeline and its outputs
- *   ttp_validate.h predictions against real fine-tuning over a grid
- *   ttp_report.h  JSON and SVG writers
- *   ttp_mpi.h     (mpi/) the MPI communicator behind ttp_comm
- *   ttp_gpu.h     (gpu/) the CUDA backend's entry points
+ * Layers (folders; each may call only the layers below it, and the build
+ * enforces it: every layer is its own CMake target, see ARCHITECTURE in
+ * README.md).  One header per module; every public symbol is ttp_<module>_*:
+ *   core/    ttp_core.h    status codes, error context, checks, ttp_comm, batches
+ *            ttp_rng.h     the counter-based generator
+ *            ttp_text.h    text outputs via a temporary name, the JSON writer
+ *            ttp_nc.h      NetCDF checks and attribute helpers
+ *            ttp_backend.h projection kinds and the backend interface
+ *            ttp_gram.h    the distributed Gram interface (implemented in mpi/)
+ *   gpu/     ttp_gpu.h     the CUDA backends' table and entry points
+ *   io/      ttp_data.h    datasets: NetCDF format, IDX/CSV converters, subsets
+ *            ttp_model.h   layer graphs, parameter slab, NetCDF model format
+ *            ttp_kernel.h  the kernel result and its file
+ *   engine/  ttp_net.h     forward/backward engine, per-sample gradient factors, losses
+ *            ttp_train.h   optimizer settings and real (data-parallel) fine-tuning
+ *            ttp_proj.h    random projections, the CPU backend, backend selection
+ *            ttp_jac.h     projected per-sample Jacobian rows
+ *   kernel/  ttp_kbuild.h  the kernel stage over a communicator
+ *   predict/ ttp_sim.h     linearized dynamics, training-time definitions, SDE
+ *            ttp_fit.h     power-law fits and spectrum extrapolation
+ *            ttp_predict.h the prediction pipeline and its outputs
+ *            ttp_validate.h predictions against real fine-tuning over a grid
+ *            ttp_report.h  SVG plots
+ *   mpi/     ttp_mpi.h, ttp_scalapack.h: the MPI communicator and the
+ *            ScaLAPACK Gram builder; not included here, so that this header
+ *            does not expose MPI: a program that runs the kernel stage
+ *            includes ttp_mpi.h itself (as in the example).
  *
  * Conventions: functions return ttp_status and record the message and a
  * trace in the caller's ttp_ctx; the library never prints (except progress
@@ -37,6 +47,9 @@
  * every rank of the communicator.
  *
  * Example: predict on two ranks (error handling shortened).
+ *
+ *     #include "ttpredict.h"
+ *     #include "ttp_mpi.h"                    // the MPI communicator (mpi/)
  *
  *     ttp_ctx ctx; ttp_ctx_init(&ctx);
  *     MPI_Comm world = MPI_COMM_WORLD; ttp_comm comm;
@@ -57,20 +70,23 @@
 #ifndef TTPREDICT_H
 #define TTPREDICT_H
 
+#include "ttp_backend.h"
 #include "ttp_core.h"
 #include "ttp_data.h"
 #include "ttp_fit.h"
 #include "ttp_gpu.h"
 #include "ttp_gram.h"
 #include "ttp_jac.h"
+#include "ttp_kbuild.h"
 #include "ttp_kernel.h"
 #include "ttp_model.h"
-#include "ttp_mpi.h"
 #include "ttp_net.h"
 #include "ttp_predict.h"
 #include "ttp_proj.h"
 #include "ttp_report.h"
+#include "ttp_rng.h"
 #include "ttp_sim.h"
+#include "ttp_text.h"
 #include "ttp_train.h"
 #include "ttp_validate.h"
 

@@ -21,7 +21,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ttp_gram.h"
+#include "ttp_kbuild.h"
+#include "ttp_scalapack.h"
 #include "ttp_jac.h"
 #include "ttp_mpi.h"
 #include "ttp_test.h"

@@ -40,7 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ttp_gram.h"
+#include "ttp_kbuild.h"
 #include "ttp_jac.h"
 #include "ttp_mpi.h"
 #include "ttp_sim.h"

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "ttp_report.h"
+#include "ttp_text.h"
 #include "ttp_test.h"
 
 static char *slurp(const char *path)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ttp_mpi.h"
 #include "ttpredict.h"
 #include "ttp_test.h"
 

@@ -10,8 +10,9 @@
 #include <string.h>
 
 #include "cli.h"
-#include "ttp_gram.h"
-#include "ttp_report.h"
+#include "ttp_kbuild.h"
+#include "ttp_scalapack.h"
+#include "ttp_text.h"
 
 static void usage(FILE *f)
 {

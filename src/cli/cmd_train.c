@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "ttp_report.h"
+#include "ttp_text.h"
 #include "ttp_train.h"
 
 static void usage(FILE *f)

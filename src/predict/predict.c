@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ttp_gram.h"
+#include "ttp_kbuild.h"
 #include "ttp_nc.h"
 #include "ttp_report.h"
 

@@ -20,7 +20,7 @@
 #include "ttp_core.h"
 #include "ttp_data.h"
 #include "ttp_model.h"
-#include "ttp_proj.h"
+#include "ttp_backend.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -148,12 +148,25 @@ static ttp_status serial_max_int(const ttp_comm *c, int *val, ttp_ctx *ctx)
 
 void ttp_comm_serial(ttp_comm *c)
 {
+    memset(c, 0, sizeof *c);
     c->rank = 0;
     c->size = 1;
-    c->impl = NULL;
     c->allreduce_sum = serial_allreduce_sum;
+    c->allreduce_max = serial_allreduce_sum; /* one rank: the sum and the max are the value */
     c->bcast = serial_bcast;
     c->allreduce_max_int = serial_max_int;
+}
+
+ttp_status ttp_comm_agree(ttp_ctx *ctx, const ttp_comm *comm, ttp_status st, const char *stage)
+{
+    int v = (int)st;
+    /* The first message recorded in ctx stays: this rank's own failure, if any. */
+    const ttp_status rc = comm->allreduce_max_int(comm, &v, ctx);
+    if (rc != TTP_OK) return st != TTP_OK ? st : rc;
+    if (v != 0 && st == TTP_OK)
+        return TTP_ERR(ctx, (ttp_status)v, "another rank failed in the %s stage (%s); see its message",
+                       stage, ttp_status_str((ttp_status)v));
+    return st;
 }
 
 void ttp_shard(int64_t n, int rank, int size, int64_t *lo, int64_t *hi)

@@ -37,27 +37,6 @@
 /* Whole P kept between calls when it has at most this many entries (64 MiB). */
 #define PROJ_CACHE_MAX ((int64_t)8 << 20)
 
-static const char *const kind_names[TTP_PROJ_KIND_COUNT] = {"exact", "rademacher", "gaussian",
-                                                            "kron"};
-
-const char *ttp_proj_kind_str(ttp_proj_kind k)
-{
-    if ((int)k < 0 || k >= TTP_PROJ_KIND_COUNT) return "unknown";
-    return kind_names[k];
-}
-
-ttp_status ttp_proj_kind_parse(ttp_ctx *ctx, const char *s, ttp_proj_kind *k)
-{
-    for (int i = 0; s && i < TTP_PROJ_KIND_COUNT; i++)
-        if (strcmp(s, kind_names[i]) == 0) {
-            *k = (ttp_proj_kind)i;
-            return TTP_OK;
-        }
-    return TTP_ERR(ctx, TTP_ERR_ARG,
-                   "projection '%s': expected one of exact, rademacher, gaussian, kron",
-                   s ? s : "(null)");
-}
-
 /*
  * The definition in ttp_proj.h.  gpu/proj.cu evaluates the same expression
  * term for term (scale computed as 1/√D′ and multiplied last, u1 clamped
@@ -235,34 +214,43 @@ fail:
 }
 
 /*
- * "cuda" is a demand: any failure to open the device backend is returned.
- * "auto" asks the device count first and falls back to the CPU when there is
- * none (or when opening fails: a broken driver must not stop a run that the
- * CPU can do).
+ * A device backend asked for by name is a demand: any failure to open it is
+ * returned.  "auto" asks each registered device backend for its device count
+ * and falls back to the CPU when none has one (or when opening fails: a
+ * broken driver must not stop a run that the CPU can do).
  */
 ttp_status ttp_proj_backend_open(ttp_ctx *ctx, const char *name, ttp_proj_backend *b)
 {
     if (!b) return TTP_ERR(ctx, TTP_ERR_ARG, "ttp_proj_backend_open: backend pointer is NULL");
     memset(b, 0, sizeof *b);
+    int ndev = 0;
+    const ttp_proj_backend_desc *dev = ttp_gpu_backends(&ndev);
     if (name && strcmp(name, "cpu") == 0) {
         TTP_CALL(ctx, ttp_proj_cpu(ctx, b));
         return TTP_OK;
     }
-    if (name && strcmp(name, "cuda") == 0) {
-        /* The CUDA side words the refusal (no CUDA build, no device, driver). */
-        TTP_CALL(ctx, ttp_gpu_proj_open(ctx, b));
-        return TTP_OK;
-    }
-    if (name && strcmp(name, "auto") == 0) {
-        if (ttp_gpu_device_count(NULL, 0) > 0) {
-            if (ttp_gpu_proj_open(ctx, b) == TTP_OK) return TTP_OK;
-            ttp_error_clear(ctx);
+    for (int i = 0; name && i < ndev; i++)
+        if (strcmp(name, dev[i].name) == 0) {
+            /* The device side words the refusal (no such build, no device, driver). */
+            TTP_CALL(ctx, dev[i].open(ctx, b));
+            return TTP_OK;
         }
+    if (name && strcmp(name, "auto") == 0) {
+        for (int i = 0; i < ndev; i++)
+            if (dev[i].devices(NULL, 0) > 0) {
+                if (dev[i].open(ctx, b) == TTP_OK) return TTP_OK;
+                ttp_error_clear(ctx);
+            }
         TTP_CALL(ctx, ttp_proj_cpu(ctx, b));
         return TTP_OK;
     }
-    return TTP_ERR(ctx, TTP_ERR_ARG, "projection backend '%s': expected cpu, cuda or auto",
-                   name ? name : "(null)");
+    char choices[256] = "cpu";
+    for (int i = 0; i < ndev; i++) {
+        size_t len = strlen(choices);
+        snprintf(choices + len, sizeof choices - len, ", %s", dev[i].name);
+    }
+    return TTP_ERR(ctx, TTP_ERR_ARG, "projection backend '%s': expected %s or auto",
+                   name ? name : "(null)", choices);
 }
 
 void ttp_proj_backend_close(ttp_proj_backend *b)

@@ -1,7 +1,7 @@
 /*
- * kernel.c — the kernel stage of the pipeline (DESIGN.md §3): every rank
+ * kernel.c — the kernel stage of the pipeline (ttp_kbuild.h): every rank
  * computes the projected Jacobian rows of its contiguous shard of samples,
- * the ScaLAPACK layer (gram.c) assembles and decomposes the Gram matrix, and
+ * the communicator's Gram builder (ttp_comm.gram) assembles and decomposes the Gram matrix, and
  * rank 0 receives the spectrum, the projections of the initial residual and
  * loss gradient, and the provenance that lets `predict` reuse the file.
  *
@@ -10,9 +10,8 @@
  * collective.  Failures that can differ between ranks (an allocation, a
  * device) are agreed on before the next collective step.
  */
-#include "ttp_gram.h"
 #include "ttp_jac.h"
-#include "ttp_mpi.h"
+#include "ttp_kbuild.h"
 #include "ttp_net.h"
 
 #include <limits.h>
@@ -29,29 +28,6 @@ void ttp_kernel_opts_default(ttp_kernel_opts *o)
     o->backend = "auto";
     o->block = 64;
     o->side = -1;
-}
-
-static ttp_status mpi_comm_of(ttp_ctx *ctx, const ttp_comm *c, MPI_Comm *out)
-{
-    int inited = 0;
-    MPI_Initialized(&inited);
-    if (!inited)
-        return TTP_ERR(ctx, TTP_ERR_UNSUPPORTED,
-                       "the kernel builder needs MPI initialised (ttp_mpi_init), even on one rank");
-    *out = c->impl ? *(MPI_Comm *)c->impl : MPI_COMM_SELF;
-    return TTP_OK;
-}
-
-/* Every rank learns whether one failed (see gram.c). */
-static ttp_status agree(ttp_ctx *ctx, MPI_Comm comm, ttp_status st, const char *stage)
-{
-    int v = (int)st;
-    if (MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_INT, MPI_MAX, comm) != MPI_SUCCESS && st == TTP_OK)
-        return TTP_ERR(ctx, TTP_ERR_MPI, "MPI_Allreduce while agreeing on a failure");
-    if (v != 0 && st == TTP_OK)
-        return TTP_ERR(ctx, (ttp_status)v, "another rank failed in the %s stage (%s); see its message",
-                       stage, ttp_status_str((ttp_status)v));
-    return st;
 }
 
 /* Input checks, identical on every rank, before any heavy work. */
@@ -118,13 +94,17 @@ ttp_status ttp_kernel_build(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model 
     ttp_gram *gram = NULL;
     ttp_gram_result res;
     double *G = NULL, *f0 = NULL, *u0 = NULL, *R = NULL, *grad = NULL;
-    MPI_Comm mc = MPI_COMM_NULL;
     memset(&res, 0, sizeof res);
     *out = NULL;
 
     const int block = opts->block > 0 ? opts->block : 64;
     if (opts->block < 0) TTP_CALL(ctx, ttp_gram_check_block(ctx, opts->block));
-    TTP_CALL(ctx, mpi_comm_of(ctx, comm, &mc));
+    if (comm->gram == NULL)
+        return TTP_ERR(ctx, TTP_ERR_UNSUPPORTED,
+                       "this communicator has no distributed Gram builder (ttp_comm.gram is NULL): "
+                       "the kernel stage needs one, e.g. from ttp_mpi_comm (mpi/ttp_mpi.h), even on one "
+                       "rank");
+    const ttp_gram_ops *gops = comm->gram;
     TTP_CALL(ctx, check_inputs(ctx, comm, model, data, opts, block));
 
     const int64_t N = data->n, C = model->nout;
@@ -138,7 +118,7 @@ ttp_status ttp_kernel_build(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model 
     st = ttp_jac_plan_create(ctx, model, opts->proj, opts->dproj, opts->seed,
                              opts->backend ? opts->backend : "auto", &plan);
     if (st != TTP_OK) ttp_error_trace(ctx, __FILE__, __LINE__, __func__);
-    TTP_CALL_GOTO(ctx, st, done, agree(ctx, mc, st, "Jacobian set-up"));
+    TTP_CALL_GOTO(ctx, st, done, ttp_comm_agree(ctx, comm, st, "Jacobian set-up"));
     st = ttp_net_create(ctx, model, KERNEL_SAMPLES_PER_BATCH * C, &net);
     /* The structured sketch splits D′ over the layers by their measured share
      * of Θ (the head can carry most of it while holding few weights); every
@@ -147,7 +127,7 @@ ttp_status ttp_kernel_build(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model 
     if (st == TTP_OK && opts->proj == TTP_PROJ_KRON)
         st = ttp_jac_plan_calibrate(ctx, plan, net, model->w, data->x, N < 10 ? N : 10);
     if (st != TTP_OK) ttp_error_trace(ctx, __FILE__, __LINE__, __func__);
-    TTP_CALL_GOTO(ctx, st, done, agree(ctx, mc, st, "Jacobian set-up"));
+    TTP_CALL_GOTO(ctx, st, done, ttp_comm_agree(ctx, comm, st, "Jacobian set-up"));
     const int64_t K = ttp_jac_plan_dim(plan);
     TTP_ALLOC(ctx, st, agreed, G, (size_t)nrow * (size_t)K, "this rank's rows of G = J P");
     TTP_ALLOC(ctx, st, agreed, f0, (size_t)N * C, "F0");
@@ -156,7 +136,7 @@ ttp_status ttp_kernel_build(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model 
     TTP_ALLOC(ctx, st, agreed, grad, (size_t)nrow, "loss gradient rows");
     TTP_CALL_GOTO(ctx, st, agreed, ttp_kernel_create(ctx, &k));
 agreed:
-    TTP_CALL_GOTO(ctx, st, done, agree(ctx, mc, st, "Jacobian set-up"));
+    TTP_CALL_GOTO(ctx, st, done, ttp_comm_agree(ctx, comm, st, "Jacobian set-up"));
 
     /* ---- Jacobian rows of this rank's samples -------------------------- */
     const double t_jac = ttp_time();
@@ -171,7 +151,7 @@ agreed:
             ttp_progress(ctx, "jacobian", (double)(s + cnt) / (double)ns, t_jac);
         }
     }
-    TTP_CALL_GOTO(ctx, st, done, agree(ctx, mc, st, "Jacobian"));
+    TTP_CALL_GOTO(ctx, st, done, ttp_comm_agree(ctx, comm, st, "Jacobian"));
     const double sec_jac = ttp_time() - t_jac;
 
     /* ---- residual F0 − Y and CE gradient softmax(F0) − onehot ---------- */
@@ -203,14 +183,14 @@ agreed:
     /* ---- Gram matrix and eigenpairs ------------------------------------ */
     const double t_gram = ttp_time();
     TTP_CALL_GOTO(ctx, st, done,
-                  ttp_gram_load(ctx, comm, block, N * C, K, lo * C, nrow, G, nrhs, R, &gram));
+                  gops->load(ctx, comm, block, N * C, K, lo * C, nrow, G, nrhs, R, &gram));
     free(G); /* the block-cyclic copy is all that is needed from here */
     G = NULL;
     free(R);
     R = NULL;
     ttp_gram_opts go = {opts->top_k, opts->want_vectors, opts->want_theta, opts->side, 0.0, opts->assembly};
-    TTP_CALL_GOTO(ctx, st, done, ttp_gram_decompose(ctx, gram, &go, &res));
-    ttp_gram_destroy(&gram);
+    TTP_CALL_GOTO(ctx, st, done, gops->decompose(ctx, gram, &go, &res));
+    gops->destroy(&gram);
     ttp_progress(ctx, "gram+eigen", 1.0, t_gram);
 
     /* ---- the result ----------------------------------------------------- */
@@ -256,25 +236,21 @@ agreed:
         }
     }
 agreed_r:
-    TTP_CALL_GOTO(ctx, st, done, agree(ctx, mc, st, "kernel result"));
+    TTP_CALL_GOTO(ctx, st, done, ttp_comm_agree(ctx, comm, st, "kernel result"));
     {
         /* stage seconds and peak memory: the maximum over ranks */
-        double sec[4] = {sec_jac, res.sec_gram, res.sec_eig, ttp_time() - t_start};
-        int64_t rss = ttp_peak_rss();
-        TTP_MPI(ctx, st, done, MPI_Allreduce(MPI_IN_PLACE, sec, 4, MPI_DOUBLE, MPI_MAX, mc),
-                "MPI_Allreduce of stage seconds");
-        TTP_MPI(ctx, st, done, MPI_Allreduce(MPI_IN_PLACE, &rss, 1, MPI_INT64_T, MPI_MAX, mc),
-                "MPI_Allreduce of peak memory");
+        double sec[5] = {sec_jac, res.sec_gram, res.sec_eig, ttp_time() - t_start, (double)ttp_peak_rss()};
+        TTP_CALL_GOTO(ctx, st, done, comm->allreduce_max(comm, sec, 5, ctx));
         k->sec_jac = sec[0];
         k->sec_gram = sec[1];
         k->sec_eig = sec[2];
         k->sec_total = sec[3];
-        k->peak_rss_max = rss;
+        k->peak_rss_max = (int64_t)sec[4]; /* bytes: exact in a double below 2^53 */
     }
     *out = k;
     k = NULL;
 done:
-    ttp_gram_destroy(&gram);
+    if (gram) comm->gram->destroy(&gram);
     ttp_gram_result_clear(&res);
     ttp_net_destroy(&net);
     ttp_jac_plan_destroy(&plan);

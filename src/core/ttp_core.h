@@ -140,17 +140,36 @@ int64_t ttp_peak_rss(void);
  * Communicator abstraction.  The core library never calls MPI: distributed
  * code paths take a ttp_comm, which is either the serial one below or the
  * MPI one from mpi/ttp_mpi.h.  All members are collective over the group.
+ * A communicator also carries the distributed services that run over it:
+ * `gram`, the distributed Gram builder (core/ttp_gram.h), is set by the MPI
+ * communicator to its ScaLAPACK implementation and is NULL for the serial
+ * one, whose users need no kernel stage.
  */
+struct ttp_gram_ops;
 typedef struct ttp_comm {
     int rank, size;
-    void *impl; /* MPI_Comm* for the MPI implementation, NULL for serial */
+    void *impl; /* the implementation's own handle (NULL for serial)      */
     /* In-place sum over ranks of n doubles.                              */
     ttp_status (*allreduce_sum)(const struct ttp_comm *c, double *buf, int64_t n, ttp_ctx *ctx);
+    /* In-place maximum over ranks of n doubles.                          */
+    ttp_status (*allreduce_max)(const struct ttp_comm *c, double *buf, int64_t n, ttp_ctx *ctx);
     /* Broadcast `bytes` bytes from root.                                 */
     ttp_status (*bcast)(const struct ttp_comm *c, void *buf, int64_t bytes, int root, ttp_ctx *ctx);
     /* Max over ranks of an int (used to agree on a failure).             */
     ttp_status (*allreduce_max_int)(const struct ttp_comm *c, int *val, ttp_ctx *ctx);
+    const struct ttp_gram_ops *gram; /* distributed Gram builder, or NULL */
 } ttp_comm;
+
+/*
+ * Agree on a failure.  Collective: every rank passes its own status `st`;
+ * every rank returns non-OK when any rank failed.  A rank that did not fail
+ * itself gets the other rank's status with a message naming `stage` ("see
+ * that rank's message"), so that no rank walks into the next collective
+ * while another has left.  Call it before every collective step that
+ * follows work that can fail on one rank only (an allocation, a device, a
+ * file).
+ */
+ttp_status ttp_comm_agree(ttp_ctx *ctx, const ttp_comm *comm, ttp_status st, const char *stage);
 
 /* A one-rank communicator (rank 0, size 1). */
 void ttp_comm_serial(ttp_comm *c);

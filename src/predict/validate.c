@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ttp_gram.h"
+#include "ttp_kbuild.h"
 #include "ttp_report.h"
 
 static void common_defaults(ttp_validate_opts *o)

@@ -1,0 +1,62 @@
+/*
+ * ttp_kbuild.h — the kernel stage (docs/METHOD.md §2–3): every rank computes
+ * the projected Jacobian rows of its contiguous shard of samples, the
+ * communicator's distributed Gram implementation (ttp_comm.gram, core/
+ * ttp_gram.h) assembles and decomposes the Gram matrix, and rank 0 receives
+ * the spectrum, the projections of the initial residual and loss gradient,
+ * and the provenance that lets `predict` reuse the kernel (io/ttp_kernel.h).
+ */
+#ifndef TTP_KBUILD_H
+#define TTP_KBUILD_H
+
+#include "ttp_data.h"
+#include "ttp_gram.h"
+#include "ttp_kernel.h"
+#include "ttp_model.h"
+#include "ttp_proj.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ttp_kernel_opts {
+    ttp_proj_kind proj;  /* EXACT, RADEMACHER, GAUSSIAN or KRON                */
+    int64_t dproj;       /* D′ (ignored for EXACT)                             */
+    uint64_t seed;       /* projection key                                     */
+    const char *backend; /* "cpu", "cuda" or "auto" (NULL: "auto")             */
+    int block;           /* ScaLAPACK block size (0: 64)                       */
+    int64_t top_k;       /* 0 = all eigenpairs                                 */
+    int want_theta, want_vectors;
+    int side;            /* -1 auto, 0 NC, 1 D′                                */
+    ttp_gram_assembly assembly; /* TTP_GRAM_AUTO unless asked                   */
+    const char *model_path, *data_path; /* recorded as provenance (may be NULL) */
+} ttp_kernel_opts;
+
+/* Defaults: exact projection, D′ 0, seed 0, backend "auto", block 64, all
+ * eigenpairs, no Θ, no vectors, side auto. */
+void ttp_kernel_opts_default(ttp_kernel_opts *o);
+
+/*
+ * Build the kernel of `model` on `data`.  Collective over comm; every rank
+ * passes the same model, data and options (each rank reads the files
+ * itself).  Rank 0 receives the complete ttp_kernel (f0, u0, labels,
+ * spectrum, projections, and eigvec/theta when asked); the other ranks get a
+ * ttp_kernel holding the scalars only.
+ *
+ * Checked before any heavy work, with messages naming the value: D′ ≤ 0,
+ * D′ > D for a dense projection, more ranks than samples, a bad block size,
+ * a dataset whose sample shape the model does not accept, labels that do
+ * not fit the model's outputs, no labels and no targets.
+ *
+ * Stages (seconds and progress lines for each): per-rank Jacobian rows of
+ * its contiguous sample shard (ttp_shard), then ttp_gram_load and
+ * ttp_gram_decompose, with R = [F0 − Y, softmax(F0) − onehot(y)] as the
+ * vectors projected.  peak_rss_max is the maximum over ranks.
+ */
+ttp_status ttp_kernel_build(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model,
+                            const ttp_data *data, const ttp_kernel_opts *opts, ttp_kernel **out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TTP_KBUILD_H */
