@@ -1,5 +1,5 @@
 /*
- * bench_kernel.c — costs of the kernel stage (DESIGN.md §5), run as
+ * bench_kernel.c — costs of the kernel stage (docs/large-n.md), run as
  *   mpirun -np 1 build/benchmarks/bench_kernel [options]
  *   mpirun -np 2 build/benchmarks/bench_kernel [options] --t1 <total seconds at 1 rank>
  *

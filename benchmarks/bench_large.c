@@ -1,5 +1,5 @@
 /*
- * bench_large.c — the large-N path (DESIGN.md §4): how far the kernel stage
+ * bench_large.c — the large-N path (docs/METHOD.md §9, docs/large-n.md): how far the kernel stage
  * and the simulation go when Θ (NC × NC) is never formed.
  *
  * Two modes in one executable (so that no CMake change is needed):

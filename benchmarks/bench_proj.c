@@ -1,5 +1,5 @@
 /*
- * bench_proj.c — accuracy and cost of the projected Jacobian rows (src/jac.c)
+ * bench_proj.c — accuracy and cost of the projected Jacobian rows (src/engine/jac.c)
  *   OPENBLAS_NUM_THREADS=1 build/benchmarks/bench_proj [--n N] [--seeds S]
  *                                  [--model M --data D] [--backend cpu|cuda|auto]
  *

@@ -1,5 +1,5 @@
 /*
- * bench_sim.c — cost of the simulated linearized training (src/sim.c)
+ * bench_sim.c — cost of the simulated linearized training (src/predict/sim.c)
  *   OPENBLAS_NUM_THREADS=1 build/benchmarks/bench_sim [--n N] [--c C] [--k K]
  *                                  [--batch B] [--members M] [--steps T]
  *

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Hold-out check of the extrapolation (DESIGN.md §4): build the kernel on
+# Hold-out check of the extrapolation (docs/METHOD.md §9, docs/large-n.md): build the kernel on
 # N0 = N/4 and N/2 of the bundled task, extrapolate to N through the fitted
 # power laws, and compare the training times with (a) the prediction from
 # the full-N kernel and (b) real training at N.  Per optimizer and per

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The large-N path (DESIGN.md §4, docs/large-n.md): generate the augmented
+# The large-N path (docs/large-n.md): generate the augmented
 # digits 5–9 dataset (up to N = 50 000, derived from data/digits.nc; never
 # committed), then run bench_large under mpirun at 1 and 2 ranks: the
 # kernel stage on the D′ × D′ side with the top K eigenpairs, and rank 0's

@@ -3,7 +3,7 @@
 #
 #   slurm/submit.sh --n 50000 --c 10 --dproj 8192 [--top-k 512] [--mem-per-task-gb 8] [--dry-run] -- predict --data d.nc ...
 #
-# Memory model (DESIGN.md §4, per rank): the projected Jacobian rows
+# Memory model (docs/large-n.md, per rank): the projected Jacobian rows
 # NC·D′/P, the block-cyclic Gram min(NC, D′)² and its eigenvectors,
 # ScaLAPACK workspace (~ another min(NC,D′)²), all doubles, divided over P
 # ranks; plus rank 0's gathered top-K eigenvectors NC·K (K = --top-k, else

@@ -1,5 +1,5 @@
 /*
- * mpi_topk.c — the large-N path (DESIGN.md §4) on a case small enough to
+ * mpi_topk.c — the large-N path (docs/METHOD.md §9, docs/large-n.md) on a case small enough to
  * check densely: N = 120 samples of the bundled task (data/default-data.nc,
  * stratified), the bundled model (data/default-model.nc, D = 5589), dense
  * Rademacher projection D′ = 256, so NC = 600 > D′ and the D′ × D′ side

@@ -1,5 +1,5 @@
 /*
- * test_fit.c — power-law fits and spectrum extrapolation (src/fit.c):
+ * test_fit.c — power-law fits and spectrum extrapolation (src/predict/fit.c):
  *   - exact power-law data: a, α recovered to 1e-10;
  *   - the weighted log-log least squares against LAPACKE_dgels on the
  *     √w-scaled system, with R² and the RMS residual recomputed here;

@@ -1,7 +1,7 @@
 // labels: cuda
 /*
  * test_gpu_proj.c — parity of the CUDA backend with the CPU reference:
- *   - device-generated projection entries == ttp_proj_entry (src/proj.c);
+ *   - device-generated projection entries == ttp_proj_entry (src/engine/proj.c);
  *   - G = J P from the cuda backend vs the cpu backend, and vs direct sums;
  *   - tiles that do not divide d or D′, rows = 1, the resident-P cache;
  *   - the local Gram Gᵀ G from cuBLAS DSYRK vs ttp_gram_local_cpu, which is

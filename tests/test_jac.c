@@ -1,5 +1,5 @@
 /*
- * test_jac.c — per-sample Jacobian rows (src/jac.c) against independent
+ * test_jac.c — per-sample Jacobian rows (src/engine/jac.c) against independent
  * references, on two tiny models built with ttp_model_*:
  *   A  dense(6→7) → relu → dense(7→3)
  *   B  conv3x3(2→3) → BN → relu → conv3x3(3→3) → BN → add(skip) → relu →

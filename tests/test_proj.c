@@ -1,7 +1,7 @@
 /*
- * test_proj.c — the random projections (src/proj.c) and the statistical
+ * test_proj.c — the random projections (src/engine/proj.c) and the statistical
  * behaviour of the projected Gram matrix, for the dense kinds and for the
- * structured KRON sketch of src/jac.c:
+ * structured KRON sketch of src/engine/jac.c:
  *   - kind names parse and print; backends open by name;
  *   - entries are the documented function of (key, k, j) (recomputed here
  *     from the generator), bit-stable across calls, and the CPU backend's
@@ -356,7 +356,7 @@ static void test_kron_slope(ttp_ctx *ctx)
            err1[2], err1[3], err1[4], sl1);
     CHECK(sl > -0.65 && sl < -0.35);
     /* KRON within twice the dense sketch's error at every D′ (the variance
-     * bound of src/jac.c); the single block is what KRON avoids: more than
+     * bound of src/engine/jac.c); the single block is what KRON avoids: more than
      * 1.5× KRON's error at the largest D′, a gap that grows with D′. */
     for (int q = 0; q < NDP; q++) CHECK(err[q] < 2.0 * errd[q]);
     CHECK(err1[NDP - 1] > 1.5 * err[NDP - 1]);

@@ -1,6 +1,6 @@
 /*
  * test_sim.c — the function-space simulation of the linearized training
- * (src/sim.c) against references computed here, independently of it:
+ * (src/predict/sim.c) against references computed here, independently of it:
  *   1. GD + MSE: ttp_sim_run and ttp_sim_gd_mse_closed against the closed
  *      form evaluated from LAPACKE_dsyevd eigenpairs of Θ = G Gᵀ;
  *   2. the key check: an explicit WEIGHT-space run of the linear model

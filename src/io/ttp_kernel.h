@@ -4,7 +4,7 @@
  * initial residual and loss gradient on its eigenvectors), and its NetCDF
  * file (docs/formats/kernel.md).
  *
- * Layout conventions (DESIGN.md §2): outputs are stacked sample-major, index
+ * Layout conventions (docs/METHOD.md §2): outputs are stacked sample-major, index
  * (i, c) ↦ i·C + c, so every NC-vector (f0, u0, an eigenvector column) and
  * every row/column of Θ uses that order.  Eigenvalues are those of Θ itself
  * (not of Θ/N), in descending order; only the "non-zero" part is kept (see

@@ -215,7 +215,7 @@ static ttp_status simulate_measured(ttp_ctx *ctx, const ttp_kernel *k, const ttp
 }
 
 /*
- * Spectrum-only curves at n1 from the fitted power laws (DESIGN.md §4) for
+ * Spectrum-only curves at n1 from the fitted power laws (docs/METHOD.md §9, docs/large-n.md) for
  * the projections pk (energy: their total ‖·‖² over all NC directions):
  * the GD-MSE closed form, or the eigenbasis SDE.  `opt` is the optimizer
  * the curves follow (its loss must be MSE).

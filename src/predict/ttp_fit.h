@@ -1,7 +1,7 @@
 /*
  * ttp_fit.h — power-law fits of a spectrum and of the residual's energy
  * over its modes, and the extrapolation of both to a larger dataset
- * (DESIGN.md §4, docs/METHOD.md).
+ * (docs/METHOD.md §9).
  */
 #ifndef TTP_FIT_H
 #define TTP_FIT_H

@@ -4,7 +4,7 @@
  * validity diagnostics; and the validation of predictions against real
  * training (`ttpredict predict`, `ttpredict validate`).
  *
- * Pipeline (DESIGN.md §3):
+ * Pipeline (docs/METHOD.md):
  *   every rank   Jacobian rows of its shard → ScaLAPACK Gram + eigenpairs
  *                (ttp_kernel_build, mpi/ttp_gram.h)
  *   rank 0       linearized dynamics in function space (ttp_sim_run on

@@ -4,7 +4,7 @@
  * spectrum is known (docs/METHOD.md).
  *
  * Because F(w) = F₀ + J (w − w₀) is linear in w, every optimizer step maps
- * exactly to function space (DESIGN.md §2); with A_t the image under J of
+ * exactly to function space (docs/METHOD.md §2); with A_t the image under J of
  * the step's gradient,
  *   A   = (1/|B|) Θ[:, B] g_B(F) + λ (F − F₀ + u₀)       (u₀ = J w₀)
  *   V   ← m V + A

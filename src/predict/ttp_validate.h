@@ -15,7 +15,7 @@ extern "C" {
 #endif
 
 #define TTP_VAL_MAX_LIST 16
-/* The paper's agreement thresholds (DESIGN.md §2): a GD prediction is
+/* The paper's agreement thresholds (docs/METHOD.md §2): a GD prediction is
  * "within" at a relative error of at most 13 %, an SGD one at 20 %. */
 #define TTP_VAL_GD_TOL 0.13
 #define TTP_VAL_SGD_TOL 0.20
