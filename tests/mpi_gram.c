@@ -340,6 +340,22 @@ static void kernel_case(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *m, 
             }
             ttp_kernel_destroy(&r);
         }
+        /* the dynamics need a residual for every output: a kernel file with
+         * neither labels nor targets, or with targets narrower than the
+         * outputs, is refused when read (not dereferenced later) */
+        if (k->labels && k->c > 1) {
+            int *lab = k->labels;
+            double *tg = calloc((size_t)N, sizeof *tg);
+            k->labels = NULL;
+            CHECK_OK(ctx, ttp_kernel_write(ctx, path, k));
+            CHECK_FAILS(ctx, ttp_kernel_read(ctx, path, &r), TTP_ERR_FORMAT, "neither labels nor targets");
+            k->targets = tg, k->ntargets = 1;
+            CHECK_OK(ctx, ttp_kernel_write(ctx, path, k));
+            CHECK_FAILS(ctx, ttp_kernel_read(ctx, path, &r), TTP_ERR_FORMAT, "targets have 1 column(s)");
+            k->targets = NULL, k->ntargets = 0;
+            k->labels = lab;
+            free(tg);
+        }
         /* reading errors name the file */
         CHECK_FAILS(ctx, ttp_kernel_read(ctx, "no-such-kernel.nc", &r), TTP_ERR_IO, "no-such-kernel.nc");
         FILE *f = fopen(path, "w");

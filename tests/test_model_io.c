@@ -147,13 +147,15 @@ typedef struct {
     int64_t nparams;
     const char *ttp_kind;
     int ishape[3];
+    int spoil_var;  /* index of a layer variable to put on the wrong dimensions, or -1 */
+    int spoil_kind; /* 1: on a dimension of 9 instead of layer; 2: on (layer, extra)   */
 } raw;
 
 static raw raw_good(void)
 {
     raw r = {{TTP_LAYER_CONV2D, TTP_LAYER_FLATTEN, TTP_LAYER_DENSE},
              {-1, 0, 1}, {-1, -1, -1}, {2, 0, 3}, {3, 0, 0}, {1, 0, 0}, {1, 0, 0},
-             {20, 0, 99}, 1, 119, "model", {1, 4, 4}};
+             {20, 0, 99}, 1, 119, "model", {1, 4, 4}, -1, 0};
     return r;
 }
 
@@ -166,14 +168,24 @@ static int raw_write(const char *path, const raw *r)
     const char *names[] = {"layer_kind", "layer_input0", "layer_input1", "layer_units",
                            "layer_kernel", "layer_stride", "layer_pad", "layer_nweights"};
     const int *vals[] = {r->kind, r->in0, r->in1, r->units, r->kernel, r->stride, r->pad, r->nweights};
-    int vars[8];
+    int vars[8], dx, d2[2];
     int nv = r->with_nweights ? 8 : 7;
-    for (int i = 0; i < nv; i++) nc_def_var(nc, names[i], NC_INT, 1, &dl, &vars[i]);
+    nc_def_dim(nc, "extra", 9, &dx);
+    d2[0] = dl, d2[1] = dx;
+    for (int i = 0; i < nv; i++) {
+        if (i == r->spoil_var && r->spoil_kind == 1) nc_def_var(nc, names[i], NC_INT, 1, &dx, &vars[i]);
+        else if (i == r->spoil_var) nc_def_var(nc, names[i], NC_INT, 2, d2, &vars[i]);
+        else nc_def_var(nc, names[i], NC_INT, 1, &dl, &vars[i]);
+    }
     nc_def_var(nc, "params", NC_DOUBLE, 1, &dp, &v);
     nc_put_att_text(nc, NC_GLOBAL, "ttp_kind", strlen(r->ttp_kind), r->ttp_kind);
     nc_put_att_int(nc, NC_GLOBAL, "input_shape", NC_INT, 3, r->ishape);
     nc_enddef(nc);
-    for (int i = 0; i < nv; i++) nc_put_var_int(nc, vars[i], vals[i]);
+    int big[27] = {0}; /* a spoiled variable holds 9 or 3 × 9 values */
+    for (int i = 0; i < nv; i++) {
+        memcpy(big, vals[i], sizeof(int) * 3);
+        nc_put_var_int(nc, vars[i], i == r->spoil_var ? big : vals[i]);
+    }
     double *w = calloc((size_t)r->nparams, sizeof *w);
     for (int64_t j = 0; j < r->nparams; j++) w[j] = 0.01 * (double)j;
     nc_put_var_double(nc, v, w);
@@ -235,6 +247,14 @@ static void test_bad_files(ttp_ctx *ctx)
     expect_bad(ctx, &r, "unknown kind", "layer 0");
     r = raw_good(), r.ttp_kind = "dataset";
     expect_bad(ctx, &r, "not a ttpredict model file", NULL);
+    /* per-layer variables on other dimensions than (layer): reading them into
+     * buffers of L entries would overflow, so each is refused by name */
+    r = raw_good(), r.spoil_var = 0, r.spoil_kind = 1;
+    expect_bad(ctx, &r, "layer_kind lies on dimension 'extra'", "expected 'layer'");
+    r = raw_good(), r.spoil_var = 3, r.spoil_kind = 2;
+    expect_bad(ctx, &r, "layer_units has 2 dimension(s)", "expected 1");
+    r = raw_good(), r.spoil_var = 7, r.spoil_kind = 1;
+    expect_bad(ctx, &r, "layer_nweights lies on dimension 'extra'", NULL);
     CHECK_FAILS(ctx, ttp_model_read(ctx, "/nonexistent/model.nc", &m), TTP_ERR_NETCDF, "/nonexistent/model.nc");
     /* an unwritable destination fails cleanly and leaves nothing */
     int64_t shape[3] = {1, 8, 8};

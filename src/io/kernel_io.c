@@ -425,6 +425,19 @@ ttp_status ttp_kernel_read(ttp_ctx *ctx, const char *path, ttp_kernel **out)
     TTP_CALL_GOTO(ctx, st, fail, read_var(ctx, nc, path, "targets", 2, "sample", "target", 1, 0, &p));
     k->targets = p;
     k->ntargets = k->targets ? (int)dim_len(nc, "target") : 0;
+    /* The dynamics need the residual F0 − Y for every output: labels, or
+     * targets with one column per output. */
+    if (k->labels == NULL && k->targets == NULL) {
+        st = TTP_ERR(ctx, TTP_ERR_FORMAT,
+                     "kernel file %s has neither labels nor targets: the dynamics need one of them", path);
+        goto fail;
+    }
+    if (k->labels == NULL && k->ntargets != k->c) {
+        st = TTP_ERR(ctx, TTP_ERR_FORMAT,
+                     "kernel file %s: targets have %d column(s) (dimension target) but the kernel has "
+                     "%d outputs per sample (dimension output)", path, k->ntargets, k->c);
+        goto fail;
+    }
     TTP_CALL_GOTO(ctx, st, fail, read_var(ctx, nc, path, "theta", 2, "row", "col", 1, 0, &p));
     k->theta = p;
     if (k->labels)

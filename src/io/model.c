@@ -682,6 +682,34 @@ done:
     return st;
 }
 
+/*
+ * A per-layer variable must lie on exactly the dimensions the reader
+ * allocates for: (layer) for the numeric ones, (layer, name_len) for
+ * layer_name.  Anything else (another dimension, a longer one, a second
+ * dimension) would make nc_get_var_* write past the buffers, so it is a
+ * format error naming the variable, checked before anything is read.
+ */
+static ttp_status check_layer_var(ttp_ctx *ctx, int nc, int var, const char *name, int dl, int ndims,
+                                  const char *path)
+{
+    ttp_status st = TTP_OK;
+    int nd = 0, dims[NC_MAX_VAR_DIMS];
+    TTP_NC(ctx, st, done, nc_inq_varndims(nc, var, &nd), "reading variable %s of '%s'", name, path);
+    if (nd != ndims)
+        return TTP_ERR(ctx, TTP_ERR_FORMAT, "model file '%s': variable %s has %d dimension(s), expected %s",
+                       path, name, nd, ndims == 1 ? "1 (layer)" : "2 (layer, name_len)");
+    TTP_NC(ctx, st, done, nc_inq_vardimid(nc, var, dims), "reading variable %s of '%s'", name, path);
+    if (dims[0] != dl) {
+        char dname[NC_MAX_NAME + 1] = "?";
+        nc_inq_dimname(nc, dims[0], dname);
+        return TTP_ERR(ctx, TTP_ERR_FORMAT,
+                       "model file '%s': variable %s lies on dimension '%s', expected 'layer'", path, name,
+                       dname);
+    }
+done:
+    return st;
+}
+
 /* The reader can name the layer whose weights are missing or extra: with
  * layer_nweights (written by ttpredict) exactly, otherwise from where the
  * declared layers' ranges run past (or stop short of) the stored values. */
@@ -795,6 +823,7 @@ ttp_status ttp_model_read(ttp_ctx *ctx, const char *path, ttp_model **out)
                 set_layer_int(&m->layers[i], v, v == 2 ? -1 : v == 5 ? 1 : v == 7 ? 1 : 0);
             continue;
         }
+        TTP_CALL_GOTO(ctx, st, fail, check_layer_var(ctx, nc, var, int_vars[v], dl, 1, path));
         TTP_NC(ctx, st, fail, nc_get_var_int(nc, var, ibuf), "reading %s from '%s'", int_vars[v], path);
         if (v == N_INT_VARS - 1) {
             TTP_ALLOC(ctx, st, fail, nwf, L, "layer weight counts");
@@ -803,17 +832,14 @@ ttp_status ttp_model_read(ttp_ctx *ctx, const char *path, ttp_model **out)
         for (size_t i = 0; i < L; i++) set_layer_int(&m->layers[i], v, ibuf[i]);
     }
     if (nc_inq_varid(nc, "layer_eps", &veps) == NC_NOERR) {
+        TTP_CALL_GOTO(ctx, st, fail, check_layer_var(ctx, nc, veps, "layer_eps", dl, 1, path));
         TTP_NC(ctx, st, fail, nc_get_var_double(nc, veps, dbuf), "reading layer_eps from '%s'", path);
         for (size_t i = 0; i < L; i++) m->layers[i].eps = dbuf[i];
     }
     if (nc_inq_varid(nc, "layer_name", &vname) == NC_NOERR) {
-        int nd = 0, dims[2];
+        int dims[2];
         size_t nlen = 0;
-        TTP_NC(ctx, st, fail, nc_inq_varndims(nc, vname, &nd), "reading layer_name of '%s'", path);
-        if (nd != 2) {
-            st = TTP_ERR(ctx, TTP_ERR_FORMAT, "model file '%s': layer_name must be (layer, name_len)", path);
-            goto fail;
-        }
+        TTP_CALL_GOTO(ctx, st, fail, check_layer_var(ctx, nc, vname, "layer_name", dl, 2, path));
         TTP_NC(ctx, st, fail, nc_inq_vardimid(nc, vname, dims), "reading layer_name of '%s'", path);
         TTP_NC(ctx, st, fail, nc_inq_dimlen(nc, dims[1], &nlen), "reading layer_name of '%s'", path);
         TTP_ALLOC(ctx, st, fail, names, L * nlen + 1, "layer names");
