@@ -35,6 +35,14 @@ done:
     return st;
 }
 
+/* The one place that reads a ttp_comm's MPI communicator: its own for one
+ * from ttp_mpi_comm, MPI_COMM_SELF for the serial one (impl NULL).  The
+ * members below are only installed by ttp_mpi_comm, so they get the former. */
+static MPI_Comm comm_of(const ttp_comm *c)
+{
+    return c->impl != NULL ? *(MPI_Comm *)c->impl : MPI_COMM_SELF;
+}
+
 ttp_status ttp_mpi_comm_of(ttp_ctx *ctx, const ttp_comm *c, MPI_Comm *out)
 {
     int inited = 0;
@@ -43,21 +51,11 @@ ttp_status ttp_mpi_comm_of(ttp_ctx *ctx, const ttp_comm *c, MPI_Comm *out)
         return TTP_ERR(ctx, TTP_ERR_UNSUPPORTED,
                        "MPI is not initialised (call ttp_mpi_init first, even on one rank: BLACS "
                        "runs over MPI)");
-    if (c->impl == NULL) {
-        if (c->size != 1)
-            return TTP_ERR(ctx, TTP_ERR_INTERNAL, "a ttp_comm of %d ranks without an MPI communicator",
-                           c->size);
-        *out = MPI_COMM_SELF;
-    } else {
-        *out = *(MPI_Comm *)c->impl;
-    }
+    if (c->impl == NULL && c->size != 1)
+        return TTP_ERR(ctx, TTP_ERR_INTERNAL, "a ttp_comm of %d ranks without an MPI communicator",
+                       c->size);
+    *out = comm_of(c);
     return TTP_OK;
-}
-
-/* The ttp_comm members below are only installed by ttp_mpi_comm, so impl is set. */
-static MPI_Comm comm_of(const ttp_comm *c)
-{
-    return *(MPI_Comm *)c->impl;
 }
 
 static ttp_status mpi_allreduce_sum(const ttp_comm *c, double *buf, int64_t n, ttp_ctx *ctx)
