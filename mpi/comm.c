@@ -58,31 +58,30 @@ ttp_status ttp_mpi_comm_of(ttp_ctx *ctx, const ttp_comm *c, MPI_Comm *out)
     return TTP_OK;
 }
 
-static ttp_status mpi_allreduce_sum(const ttp_comm *c, double *buf, int64_t n, ttp_ctx *ctx)
+/* In-place reduction of n doubles with op, in chunks: MPI counts are int,
+ * so at most 2^28 doubles go per call. */
+static ttp_status allreduce_chunked(const ttp_comm *c, double *buf, int64_t n, MPI_Op op, const char *what,
+                                    ttp_ctx *ctx)
 {
     ttp_status st = TTP_OK;
-    /* MPI counts are int: reduce in chunks of at most 2^28 doubles. */
     const int64_t chunk = (int64_t)1 << 28;
     for (int64_t off = 0; off < n; off += chunk) {
         int cnt = (int)(n - off < chunk ? n - off : chunk);
-        TTP_MPI(ctx, st, done, MPI_Allreduce(MPI_IN_PLACE, buf + off, cnt, MPI_DOUBLE, MPI_SUM, comm_of(c)),
-                "MPI_Allreduce of %d doubles", cnt);
+        TTP_MPI(ctx, st, done, MPI_Allreduce(MPI_IN_PLACE, buf + off, cnt, MPI_DOUBLE, op, comm_of(c)),
+                "%s of %d doubles", what, cnt);
     }
 done:
     return st;
 }
 
+static ttp_status mpi_allreduce_sum(const ttp_comm *c, double *buf, int64_t n, ttp_ctx *ctx)
+{
+    return allreduce_chunked(c, buf, n, MPI_SUM, "MPI_Allreduce", ctx);
+}
+
 static ttp_status mpi_allreduce_max(const ttp_comm *c, double *buf, int64_t n, ttp_ctx *ctx)
 {
-    ttp_status st = TTP_OK;
-    const int64_t chunk = (int64_t)1 << 28;
-    for (int64_t off = 0; off < n; off += chunk) {
-        int cnt = (int)(n - off < chunk ? n - off : chunk);
-        TTP_MPI(ctx, st, done, MPI_Allreduce(MPI_IN_PLACE, buf + off, cnt, MPI_DOUBLE, MPI_MAX, comm_of(c)),
-                "MPI_Allreduce(max) of %d doubles", cnt);
-    }
-done:
-    return st;
+    return allreduce_chunked(c, buf, n, MPI_MAX, "MPI_Allreduce(max)", ctx);
 }
 
 static ttp_status mpi_bcast(const ttp_comm *c, void *buf, int64_t bytes, int root, ttp_ctx *ctx)
