@@ -614,25 +614,18 @@ done:
     return st;
 }
 
-/* PDSYRK: PBLAS on A = Gᵀ.  NC side C = Aᵀ A = G Gᵀ, gathered as Θ when
- * asked; D′ side C = A Aᵀ = Gᵀ G (lower triangles). */
-static ttp_status pdsyrk_nc(ttp_ctx *ctx, ttp_gram *g, gram_job *job, ttp_gram_result *res)
+/* PDSYRK: PBLAS on A = Gᵀ, either side: NC C = Aᵀ A = G Gᵀ (gathered as
+ * Θ when asked), D′ C = A Aᵀ = Gᵀ G (lower triangles). */
+static ttp_status pdsyrk_side(ttp_ctx *ctx, ttp_gram *g, gram_job *job, ttp_gram_result *res)
 {
+    const int nc = job->side == 0, k = nc ? g->K : g->M;
     TTP_CALL(ctx, ensure_A(ctx, g));
     const double ta = ttp_time();
-    pdsyrk_("L", "T", &job->n, &g->K, &D1, g->A, &I1, &I1, g->descA, &D0, job->C, &I1, &I1, job->descC, 1, 1);
+    pdsyrk_("L", nc ? "T" : "N", &job->n, &k, &D1, g->A, &I1, &I1, g->descA, &D0, job->C, &I1, &I1, job->descC,
+            1, 1);
     res->sec_assemble = ttp_time() - ta;
-    if (job->opts->want_theta)
+    if (nc && job->opts->want_theta)
         TTP_CALL(ctx, gram_gather_root(ctx, g, g->M, g->M, job->C, 1, 1, job->descC, &res->theta));
-    return TTP_OK;
-}
-
-static ttp_status pdsyrk_dp(ttp_ctx *ctx, ttp_gram *g, gram_job *job, ttp_gram_result *res)
-{
-    TTP_CALL(ctx, ensure_A(ctx, g));
-    const double ta = ttp_time();
-    pdsyrk_("L", "N", &job->n, &g->M, &D1, g->A, &I1, &I1, g->descA, &D0, job->C, &I1, &I1, job->descC, 1, 1);
-    res->sec_assemble = ttp_time() - ta;
     return TTP_OK;
 }
 
@@ -658,7 +651,7 @@ done:
 
 /* One entry per ttp_gram_assembly; AUTO is resolved by gram_pick. */
 static const gram_strategy strategies[] = {
-    [TTP_GRAM_PDSYRK] = {TTP_GRAM_PDSYRK, pdsyrk_nc, pdsyrk_dp, pdsyrk_theta},
+    [TTP_GRAM_PDSYRK] = {TTP_GRAM_PDSYRK, pdsyrk_side, pdsyrk_side, pdsyrk_theta},
     [TTP_GRAM_RING] = {TTP_GRAM_RING, ring_nc_side, panels_dp_side, ring_theta},
     [TTP_GRAM_SHARED] = {TTP_GRAM_SHARED, shared_nc, panels_dp_side, shared_theta},
 };

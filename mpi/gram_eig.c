@@ -211,6 +211,28 @@ done:
     return st;
 }
 
+/* The m × neig submatrix at column ja of a distributed matrix, onto rank 0
+ * as a new m × neig row-major array (*out) with its columns reversed:
+ * ScaLAPACK's ascending eigenpairs in descending order.  Collective; *out
+ * stays NULL on the other ranks. */
+static ttp_status gather_reversed(ttp_ctx *ctx, ttp_gram *g, int m, int neig, double *a, int ja, int *desca,
+                                  const char *what, double **out)
+{
+    ttp_status st = TTP_OK;
+    double *gath = NULL;
+    TTP_CALL(ctx, gram_gather_root(ctx, g, m, neig, a, 1, ja, desca, &gath));
+    if (g->rank == 0) {
+        TTP_ALLOC(ctx, st, placed, *out, (size_t)m * (size_t)neig, what);
+        for (int k = 0; k < neig; k++) {
+            const double *col = gath + (size_t)(neig - 1 - k) * (size_t)m;
+            for (size_t i = 0; i < (size_t)m; i++) (*out)[i * (size_t)neig + (size_t)k] = col[i];
+        }
+    }
+placed:
+    free(gath);
+    return ttp_comm_agree(ctx, &g->tc, st, "Gram");
+}
+
 /* NC side: projections Pᵀ (nrhs × neig) = Rᵀ V = B Z[:, jz..] into
  * res->proj on rank 0, rows in descending order of eigenvalues.
  * Collective. */
@@ -218,7 +240,7 @@ static ttp_status nc_project(ttp_ctx *ctx, ttp_gram *g, double *Z, int *descZ, i
                              ttp_gram_result *res)
 {
     ttp_status st = TTP_OK;
-    double *Pt = NULL, *gath = NULL;
+    double *Pt = NULL;
     int descP[9];
     size_t np = 0;
     TTP_CALL(ctx, gram_desc_grid(ctx, g, g->nrhs, neig, descP, &np, "projections"));
@@ -227,49 +249,20 @@ agreed:
     TTP_CALL_GOTO(ctx, st, done, ttp_comm_agree(ctx, &g->tc, st, "Gram"));
     pdgemm_("N", "N", &g->nrhs, &neig, &g->M, &D1, g->B, &I1, &I1, g->descB, Z, &I1, &jz, descZ, &D0, Pt,
             &I1, &I1, descP, 1, 1);
-    TTP_CALL_GOTO(ctx, st, done, gram_gather_root(ctx, g, g->nrhs, neig, Pt, 1, 1, descP, &gath));
-    if (g->rank == 0) {
-        TTP_ALLOC(ctx, st, placed, res->proj, (size_t)g->nrhs * (size_t)neig, "projections");
-        for (int r = 0; r < g->nrhs; r++)
-            for (int k = 0; k < neig; k++)
-                res->proj[(size_t)r * (size_t)neig + (size_t)k] =
-                    gath[(size_t)r + (size_t)(neig - 1 - k) * (size_t)g->nrhs];
-    }
-placed:
-    st = ttp_comm_agree(ctx, &g->tc, st, "Gram");
+    st = gather_reversed(ctx, g, g->nrhs, neig, Pt, 1, descP, "projections", &res->proj);
 done:
     free(Pt);
-    free(gath);
     return st;
 }
 
-/* NC side: the kept columns of Z, in descending order of eigenvalues, as
- * res->eigvec (NC × neig row-major) on rank 0.  Collective. */
-static ttp_status nc_vectors(ttp_ctx *ctx, ttp_gram *g, double *Z, int *descZ, int jz, int neig,
-                             ttp_gram_result *res)
-{
-    ttp_status st = TTP_OK;
-    double *gath = NULL;
-    TTP_CALL(ctx, gram_gather_root(ctx, g, g->M, neig, Z, 1, jz, descZ, &gath));
-    if (g->rank == 0) {
-        TTP_ALLOC(ctx, st, placed, res->eigvec, (size_t)g->M * (size_t)neig, "eigenvectors");
-        const size_t M = (size_t)g->M;
-        for (int k = 0; k < neig; k++) {
-            const double *col = gath + (size_t)(neig - 1 - k) * M;
-            for (size_t i = 0; i < M; i++) res->eigvec[i * (size_t)neig + (size_t)k] = col[i];
-        }
-    }
-placed:
-    free(gath);
-    return ttp_comm_agree(ctx, &g->tc, st, "Gram");
-}
-
-/* NC side: what nc_project and nc_vectors give, as asked.  Collective. */
+/* NC side: the projections (nc_project) and the kept columns of Z as
+ * eigenvectors (NC × neig row-major, descending), as asked.  Collective. */
 static ttp_status nc_outputs(ttp_ctx *ctx, ttp_gram *g, double *Z, int *descZ, int jz, int neig,
                              int want_vectors, ttp_gram_result *res)
 {
     if (neig > 0 && g->nrhs > 0) TTP_CALL(ctx, nc_project(ctx, g, Z, descZ, jz, neig, res));
-    if (neig > 0 && want_vectors) TTP_CALL(ctx, nc_vectors(ctx, g, Z, descZ, jz, neig, res));
+    if (neig > 0 && want_vectors)
+        TTP_CALL(ctx, gather_reversed(ctx, g, g->M, neig, Z, jz, descZ, "eigenvectors", &res->eigvec));
     return TTP_OK;
 }
 
