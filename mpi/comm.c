@@ -35,6 +35,14 @@ done:
     return st;
 }
 
+/* The one place that reads a ttp_comm's MPI communicator: its own for one
+ * from ttp_mpi_comm, MPI_COMM_SELF for the serial one (impl NULL).  The
+ * members below are only installed by ttp_mpi_comm, so they get the former. */
+static MPI_Comm comm_of(const ttp_comm *c)
+{
+    return c->impl != NULL ? *(MPI_Comm *)c->impl : MPI_COMM_SELF;
+}
+
 ttp_status ttp_mpi_comm_of(ttp_ctx *ctx, const ttp_comm *c, MPI_Comm *out)
 {
     int inited = 0;
@@ -43,48 +51,37 @@ ttp_status ttp_mpi_comm_of(ttp_ctx *ctx, const ttp_comm *c, MPI_Comm *out)
         return TTP_ERR(ctx, TTP_ERR_UNSUPPORTED,
                        "MPI is not initialised (call ttp_mpi_init first, even on one rank: BLACS "
                        "runs over MPI)");
-    if (c->impl == NULL) {
-        if (c->size != 1)
-            return TTP_ERR(ctx, TTP_ERR_INTERNAL, "a ttp_comm of %d ranks without an MPI communicator",
-                           c->size);
-        *out = MPI_COMM_SELF;
-    } else {
-        *out = *(MPI_Comm *)c->impl;
-    }
+    if (c->impl == NULL && c->size != 1)
+        return TTP_ERR(ctx, TTP_ERR_INTERNAL, "a ttp_comm of %d ranks without an MPI communicator",
+                       c->size);
+    *out = comm_of(c);
     return TTP_OK;
 }
 
-/* The ttp_comm members below are only installed by ttp_mpi_comm, so impl is set. */
-static MPI_Comm comm_of(const ttp_comm *c)
+/* In-place reduction of n doubles with op, in chunks: MPI counts are int,
+ * so at most 2^28 doubles go per call. */
+static ttp_status allreduce_chunked(const ttp_comm *c, double *buf, int64_t n, MPI_Op op, const char *what,
+                                    ttp_ctx *ctx)
 {
-    return *(MPI_Comm *)c->impl;
+    ttp_status st = TTP_OK;
+    const int64_t chunk = (int64_t)1 << 28;
+    for (int64_t off = 0; off < n; off += chunk) {
+        int cnt = (int)(n - off < chunk ? n - off : chunk);
+        TTP_MPI(ctx, st, done, MPI_Allreduce(MPI_IN_PLACE, buf + off, cnt, MPI_DOUBLE, op, comm_of(c)),
+                "%s of %d doubles", what, cnt);
+    }
+done:
+    return st;
 }
 
 static ttp_status mpi_allreduce_sum(const ttp_comm *c, double *buf, int64_t n, ttp_ctx *ctx)
 {
-    ttp_status st = TTP_OK;
-    /* MPI counts are int: reduce in chunks of at most 2^28 doubles. */
-    const int64_t chunk = (int64_t)1 << 28;
-    for (int64_t off = 0; off < n; off += chunk) {
-        int cnt = (int)(n - off < chunk ? n - off : chunk);
-        TTP_MPI(ctx, st, done, MPI_Allreduce(MPI_IN_PLACE, buf + off, cnt, MPI_DOUBLE, MPI_SUM, comm_of(c)),
-                "MPI_Allreduce of %d doubles", cnt);
-    }
-done:
-    return st;
+    return allreduce_chunked(c, buf, n, MPI_SUM, "MPI_Allreduce", ctx);
 }
 
 static ttp_status mpi_allreduce_max(const ttp_comm *c, double *buf, int64_t n, ttp_ctx *ctx)
 {
-    ttp_status st = TTP_OK;
-    const int64_t chunk = (int64_t)1 << 28;
-    for (int64_t off = 0; off < n; off += chunk) {
-        int cnt = (int)(n - off < chunk ? n - off : chunk);
-        TTP_MPI(ctx, st, done, MPI_Allreduce(MPI_IN_PLACE, buf + off, cnt, MPI_DOUBLE, MPI_MAX, comm_of(c)),
-                "MPI_Allreduce(max) of %d doubles", cnt);
-    }
-done:
-    return st;
+    return allreduce_chunked(c, buf, n, MPI_MAX, "MPI_Allreduce(max)", ctx);
 }
 
 static ttp_status mpi_bcast(const ttp_comm *c, void *buf, int64_t bytes, int root, ttp_ctx *ctx)

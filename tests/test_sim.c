@@ -14,7 +14,8 @@
  *   4. ttp_ttime on hand-made curves (every kind, smoothing, "holds from
  *      then on", never reached);
  *   5. divergence far above the stability limit: +inf, counted, no error;
- *   6. training-time parsing and the ensemble band on hand-made members;
+ *   6. training-time parsing and the ensemble band on hand-made members,
+ *      and the two readings of ttp_quantile (linear, nearest rank);
  *   7. the stability number against the simulation itself: just below its
  *      limit (plain, heavy ball, Nesterov, weight decay) ttp_sim_run
  *      converges, just above it blows up; the batch version against
@@ -709,6 +710,26 @@ static void test_stability(ttp_ctx *ctx)
     free(J), free(th), free(vals), free(vecs), free(thk), free(vk);
 }
 
+/* ttp_quantile at h = q (n − 1): linear between neighbours for curves, the
+ * nearest rank for step counts; ends and clamping. */
+static void test_quantile(void)
+{
+    const double v[4] = {10, 20, 30, 50}, one = 7;
+    CHECK_CLOSE(ttp_quantile(v, 2, 0.25, TTP_QUANTILE_LINEAR), 12.5, 1e-12, 0);
+    CHECK(ttp_quantile(v, 2, 0.25, TTP_QUANTILE_NEAREST) == 10);
+    CHECK(ttp_quantile(v, 2, 0.75, TTP_QUANTILE_NEAREST) == 20); /* h = 0.75 rounds up */
+    CHECK_CLOSE(ttp_quantile(v, 4, 0.9, TTP_QUANTILE_LINEAR), 44.0, 1e-12, 0); /* h = 2.7 */
+    CHECK(ttp_quantile(v, 4, 0.9, TTP_QUANTILE_NEAREST) == 50);
+    CHECK(ttp_quantile(v, 4, 1.0, TTP_QUANTILE_LINEAR) == 50);
+    CHECK(ttp_quantile(v, 4, 0.0, TTP_QUANTILE_LINEAR) == 10);
+    CHECK(ttp_quantile(v, 4, 1.5, TTP_QUANTILE_NEAREST) == 50); /* clamped */
+    CHECK(ttp_quantile(&one, 1, 0.3, TTP_QUANTILE_LINEAR) == 7);
+    CHECK(ttp_quantile(&one, 1, 0.3, TTP_QUANTILE_NEAREST) == 7);
+    double u[5] = {3, -1, 2, 9, 0};
+    ttp_sort_doubles(u, 5);
+    CHECK(u[0] == -1 && u[1] == 0 && u[2] == 2 && u[3] == 3 && u[4] == 9);
+}
+
 int main(void)
 {
     ttp_ctx ctx;
@@ -719,6 +740,7 @@ int main(void)
     test_ttime();
     test_divergence(&ctx);
     test_tt_band(&ctx);
+    test_quantile();
     test_stability(&ctx);
     return ttp_test_end("test_sim");
 }

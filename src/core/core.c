@@ -176,6 +176,32 @@ void ttp_shard(int64_t n, int rank, int size, int64_t *lo, int64_t *hi)
     *hi = *lo + q + (rank < r ? 1 : 0);
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+void ttp_sort_doubles(double *v, int64_t n)
+{
+    if (n > 1) qsort(v, (size_t)n, sizeof *v, cmp_double);
+}
+
+double ttp_quantile(const double *v, int64_t n, double q, ttp_quantile_rule rule)
+{
+    if (q < 0) q = 0;
+    if (q > 1) q = 1;
+    const double h = q * (double)(n - 1);
+    if (rule == TTP_QUANTILE_NEAREST) {
+        int64_t i = (int64_t)floor(h + 0.5);
+        return v[i < n ? i : n - 1];
+    }
+    const int64_t i = (int64_t)floor(h);
+    if (i >= n - 1) return v[n - 1];
+    const double f = h - (double)i;
+    return v[i] * (1 - f) + v[i + 1] * f;
+}
+
 /* ---- counter-based generator ------------------------------------------- */
 
 uint64_t ttp_rng_u64(uint64_t key, uint64_t counter)

@@ -178,6 +178,23 @@ void ttp_comm_serial(ttp_comm *c);
 void ttp_shard(int64_t n, int rank, int size, int64_t *lo, int64_t *hi);
 
 /* ---------------------------------------------------------------------------
+ * Quantiles: the one definition behind every band (the curves' band in
+ * ttp_curves_summarize, the training-time band in ttp_ttime_band).
+ * Quantile q ∈ [0, 1] of n ≥ 1 values sorted ascending sits at the 0-based
+ * position h = q (n − 1) (Hyndman & Fan's type 7, the default of R and
+ * NumPy); the rule says how a fractional h is read:
+ *   LINEAR   v[⌊h⌋] (1 − f) + v[⌊h⌋ + 1] f with f = h − ⌊h⌋ (type 7 itself),
+ *            v[n − 1] at h = n − 1: for loss and accuracy curves
+ *   NEAREST  v[⌊h + ½⌋], the nearest rank: always one of the values, for
+ *            step counts (a member's time, or the "not reached" sentinel)
+ * q outside [0, 1] is clamped.  Not collective; no allocation.
+ */
+typedef enum { TTP_QUANTILE_LINEAR = 0, TTP_QUANTILE_NEAREST = 1 } ttp_quantile_rule;
+double ttp_quantile(const double *sorted, int64_t n, double q, ttp_quantile_rule rule);
+/* Sort n doubles ascending in place (qsort; NaNs are not expected). */
+void ttp_sort_doubles(double *v, int64_t n);
+
+/* ---------------------------------------------------------------------------
  * Counter-based random numbers: a pure function of (key, counter), so any
  * rank or device can produce any entry without communication or state.
  * Implementation: Philox-like mixing by splitmix64 rounds (see ttp_core.c).

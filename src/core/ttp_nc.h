@@ -1,6 +1,7 @@
 /*
- * ttp_nc.h — private helper for the modules that read and write NetCDF:
- * the checked-call macro specialised with nc_strerror.
+ * ttp_nc.h — private helpers for the modules that read and write NetCDF:
+ * the checked-call macro specialised with nc_strerror, text attributes,
+ * and files written under a temporary name (src/core/nc.c).
  */
 #ifndef TTP_NC_H
 #define TTP_NC_H
@@ -14,5 +15,50 @@
  * and the variable). */
 #define TTP_NC(ctx, st, label, expr, ...) \
     TTP_CHECK_GEN(ctx, st, label, expr, NC_NOERR, nc_strerror, TTP_ERR_NETCDF, __VA_ARGS__)
+
+/* Write text attribute `name` = val (strlen(val) characters, no NUL) on
+ * variable var of the open file nc (NC_GLOBAL: the file's own); on failure
+ * TTP_ERR_NETCDF naming the attribute and `path`.  Not collective. */
+ttp_status ttp_nc_put_text(ttp_ctx *ctx, int nc, int var, const char *name, const char *val,
+                           const char *path);
+
+/* Read text attribute `name` of variable var into a new NUL-terminated
+ * string (*out; the caller frees it), or *out = NULL and TTP_OK when the
+ * attribute is absent.  NC_CHAR or a scalar NC_STRING; any other type is
+ * TTP_ERR_FORMAT naming the attribute and `path`.  ctx may be NULL when
+ * the caller ignores failures (no message is recorded).  Not collective. */
+ttp_status ttp_nc_get_text(ttp_ctx *ctx, int nc, int var, const char *name, const char *path, char **out);
+
+/*
+ * A NetCDF file being written: created under a temporary name beside its
+ * destination (ttp_tmpname) and renamed into place only when complete
+ * (ttp_commit_file), so that a failed or interrupted write never leaves a
+ * partial file where a reader expects a whole one.  Every writer (dataset,
+ * model, kernel, training curves, prediction) goes through it:
+ *     ttp_nc_out f = TTP_NC_OUT_INIT;
+ *     TTP_CALL_GOTO(ctx, st, fail, ttp_nc_out_create(ctx, &f, path, NC_NETCDF4 | NC_CLOBBER));
+ *     ... define and write through f.id ...
+ *     TTP_CALL_GOTO(ctx, st, fail, ttp_nc_out_commit(ctx, &f));
+ *   fail:
+ *     ttp_nc_out_discard(&f);
+ * Not collective: one rank writes.
+ */
+typedef struct ttp_nc_out {
+    int id;           /* NetCDF id while open, else -1 */
+    int created;      /* tmp exists on disk            */
+    const char *path; /* destination (borrowed)        */
+    char tmp[4200];   /* the temporary name            */
+} ttp_nc_out;
+#define TTP_NC_OUT_INIT {-1, 0, NULL, {0}}
+
+/* Create f->tmp for `path` with nc_create's `mode`; f->id is the open file.
+ * TTP_ERR_NETCDF naming the file on failure. */
+ttp_status ttp_nc_out_create(ttp_ctx *ctx, ttp_nc_out *f, const char *path, int mode);
+/* Close the file and rename it to its destination; TTP_ERR_NETCDF or
+ * TTP_ERR_IO on failure (then ttp_nc_out_discard removes it). */
+ttp_status ttp_nc_out_commit(ttp_ctx *ctx, ttp_nc_out *f);
+/* After a failure: abandon the open file and remove the temporary one.
+ * Nothing to do after a commit or before a create. */
+void ttp_nc_out_discard(ttp_nc_out *f);
 
 #endif /* TTP_NC_H */

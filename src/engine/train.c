@@ -324,19 +324,19 @@ ttp_status ttp_train_write(ttp_ctx *ctx, const char *path, const ttp_train_resul
                            const ttp_opt *o, const char *model_path, const char *data_path)
 {
     ttp_status st = TTP_OK;
-    char tmp[4200];
+    ttp_nc_out f = TTP_NC_OUT_INIT;
     int nc = -1, ds, vstep, vl, va;
     int *steps = NULL;
-    ttp_tmpname(path, tmp, sizeof tmp);
-    TTP_NC(ctx, st, fail, nc_create(tmp, NC_CLOBBER | NC_64BIT_OFFSET, &nc), "creating '%.400s'", tmp);
+    TTP_CALL_GOTO(ctx, st, fail, ttp_nc_out_create(ctx, &f, path, NC_CLOBBER | NC_64BIT_OFFSET));
+    nc = f.id;
     TTP_NC(ctx, st, fail, nc_def_dim(nc, "step", (size_t)(r->steps + 1), &ds), "defining dimension step in '%s'", path);
     TTP_NC(ctx, st, fail, nc_def_var(nc, "step", NC_INT, 1, &ds, &vstep), "defining variable step in '%s'", path);
     TTP_NC(ctx, st, fail, nc_def_var(nc, "loss", NC_DOUBLE, 1, &ds, &vl), "defining variable loss in '%s'", path);
     TTP_NC(ctx, st, fail, nc_def_var(nc, "accuracy", NC_DOUBLE, 1, &ds, &va), "defining variable accuracy in '%s'", path);
     static const char lname[] = "mean training loss on the whole training set after each step";
     static const char aname[] = "training accuracy (fraction of argmax predictions that are right)";
-    TTP_NC(ctx, st, fail, nc_put_att_text(nc, vl, "long_name", strlen(lname), lname), "writing loss:long_name in '%s'", path);
-    TTP_NC(ctx, st, fail, nc_put_att_text(nc, va, "long_name", strlen(aname), aname), "writing accuracy:long_name in '%s'", path);
+    TTP_CALL_GOTO(ctx, st, fail, ttp_nc_put_text(ctx, nc, vl, "long_name", lname, path));
+    TTP_CALL_GOTO(ctx, st, fail, ttp_nc_put_text(ctx, nc, va, "long_name", aname, path));
 
     struct { const char *name, *val; } texts[] = {
         {"ttp_kind", "train_result"},
@@ -347,8 +347,7 @@ ttp_status ttp_train_write(ttp_ctx *ctx, const char *path, const ttp_train_resul
                         "heavy-ball momentum v <- m v + g, w <- w - lr v; curves at steps 0..T"},
     };
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
-        TTP_NC(ctx, st, fail, nc_put_att_text(nc, NC_GLOBAL, texts[i].name, strlen(texts[i].val), texts[i].val),
-               "writing attribute %s in '%s'", texts[i].name, path);
+        TTP_CALL_GOTO(ctx, st, fail, ttp_nc_put_text(ctx, nc, NC_GLOBAL, texts[i].name, texts[i].val, path));
     struct { const char *name; double val; } nums[] = {
         {"lr", o->lr},           {"momentum", o->momentum},   {"weight_decay", o->wd},
         {"seconds", r->seconds}, {"sec_per_step", r->sec_per_step},
@@ -372,14 +371,11 @@ ttp_status ttp_train_write(ttp_ctx *ctx, const char *path, const ttp_train_resul
     TTP_NC(ctx, st, fail, nc_put_var_int(nc, vstep, steps), "writing step to '%s'", path);
     TTP_NC(ctx, st, fail, nc_put_var_double(nc, vl, r->loss), "writing loss to '%s'", path);
     TTP_NC(ctx, st, fail, nc_put_var_double(nc, va, r->acc), "writing accuracy to '%s'", path);
-    TTP_NC(ctx, st, fail, nc_close(nc), "closing '%.400s'", tmp);
-    nc = -1;
-    TTP_CALL_GOTO(ctx, st, fail, ttp_commit_file(ctx, tmp, path));
+    TTP_CALL_GOTO(ctx, st, fail, ttp_nc_out_commit(ctx, &f));
     free(steps);
     return TTP_OK;
 fail:
-    if (nc >= 0) nc_close(nc);
-    remove(tmp);
+    ttp_nc_out_discard(&f);
     free(steps);
     return st;
 }

@@ -170,39 +170,6 @@ ttp_status ttp_data_validate(ttp_ctx *ctx, const ttp_data *d, const char *where)
 /* ------------------------------------------------------------------------ */
 /* NetCDF read                                                               */
 
-/* Read a text global attribute into a malloc'd string; *out = NULL when it
- * is absent. */
-static ttp_status read_text_att(ttp_ctx *ctx, const char *path, int ncid, const char *name, char **out)
-{
-    ttp_status st = TTP_OK;
-    nc_type type;
-    size_t len = 0;
-    *out = NULL;
-    int rc = nc_inq_att(ncid, NC_GLOBAL, name, &type, &len);
-    if (rc == NC_ENOTATT) return TTP_OK;
-    TTP_NC(ctx, st, fail, rc, "%s: global attribute '%s'", path, name);
-    if (type == NC_STRING && len == 1) {
-        char *s = NULL;
-        TTP_NC(ctx, st, fail, nc_get_att_string(ncid, NC_GLOBAL, name, &s), "%s: reading global attribute '%s'", path, name);
-        *out = dup_str(ctx, s ? s : "", "attribute");
-        nc_free_string(1, &s);
-        if (*out == NULL) return TTP_ERR_NOMEM;
-        return TTP_OK;
-    }
-    if (type != NC_CHAR)
-        return TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: global attribute '%s' is not text (NetCDF type %d), expected a string",
-                       path, name, (int)type);
-    *out = ttp_calloc(ctx, len + 1, 1, "attribute");
-    if (*out == NULL) return TTP_ERR_NOMEM;
-    TTP_NC(ctx, st, fail, nc_get_att_text(ncid, NC_GLOBAL, name, *out), "%s: reading global attribute '%s'", path, name);
-    (*out)[len] = '\0';
-    return TTP_OK;
-fail:
-    free(*out);
-    *out = NULL;
-    return st;
-}
-
 /* Split "a;b;c" into k names; returns -1 when the count differs from k. */
 static int count_names(const char *s)
 {
@@ -248,7 +215,7 @@ ttp_status ttp_data_read(ttp_ctx *ctx, const char *path, ttp_data **out)
     if (rc != NC_NOERR) ncid = -1;
     TTP_NC(ctx, st, done, rc, "cannot open dataset file '%s'", path);
 
-    TTP_CALL_GOTO(ctx, st, done, read_text_att(ctx, path, ncid, "ttp_kind", &kind));
+    TTP_CALL_GOTO(ctx, st, done, ttp_nc_get_text(ctx, ncid, NC_GLOBAL, "ttp_kind", path, &kind));
     if (kind == NULL) {
         st = TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: global attribute 'ttp_kind' is missing; expected ttp_kind = \"dataset\"", path);
         goto done;
@@ -306,7 +273,7 @@ ttp_status ttp_data_read(ttp_ctx *ctx, const char *path, ttp_data **out)
     rc = nc_inq_varid(ncid, "labels", &vy);
     if (rc == NC_ENOTVAR) vy = -1;
     else TTP_NC(ctx, st, done, rc, "%s: variable 'labels'", path);
-    TTP_CALL_GOTO(ctx, st, done, read_text_att(ctx, path, ncid, "class_names", &names));
+    TTP_CALL_GOTO(ctx, st, done, ttp_nc_get_text(ctx, ncid, NC_GLOBAL, "class_names", path, &names));
     if (vy >= 0) {
         nc_type ytype;
         int ynd, ydims[NC_MAX_VAR_DIMS];
@@ -417,7 +384,7 @@ ttp_status ttp_data_read(ttp_ctx *ctx, const char *path, ttp_data **out)
     static const char *prov[4] = {"title", "source", "license", "history"};
     char *dst[4] = {d->title, d->source, d->license, d->history};
     for (int i = 0; i < 4; i++) {
-        TTP_CALL_GOTO(ctx, st, done, read_text_att(ctx, path, ncid, prov[i], &att));
+        TTP_CALL_GOTO(ctx, st, done, ttp_nc_get_text(ctx, ncid, NC_GLOBAL, prov[i], path, &att));
         set_attr(dst[i], att);
         free(att);
         att = NULL;
@@ -439,27 +406,18 @@ done:
 /* ------------------------------------------------------------------------ */
 /* NetCDF write                                                              */
 
-static ttp_status put_text_att(ttp_ctx *ctx, int ncid, const char *path, const char *name, const char *val)
-{
-    ttp_status st = TTP_OK;
-    TTP_NC(ctx, st, fail, nc_put_att_text(ncid, NC_GLOBAL, name, strlen(val), val),
-           "%s: writing global attribute '%s'", path, name);
-fail:
-    return st;
-}
-
 ttp_status ttp_data_write(ttp_ctx *ctx, const char *path, const ttp_data *d)
 {
     ttp_status st = TTP_OK;
+    ttp_nc_out f = TTP_NC_OUT_INIT;
     int ncid = -1;
-    char tmp[4096];
     char *names = NULL;
     if (path == NULL) return TTP_ERR(ctx, TTP_ERR_ARG, "ttp_data_write: path is NULL");
     TTP_CALL(ctx, ttp_data_validate(ctx, d, path));
-    ttp_tmpname(path, tmp, sizeof tmp);
 
     /* NetCDF-4 for compression: digits images compress about 10x. */
-    TTP_NC(ctx, st, fail, nc_create(tmp, NC_NETCDF4 | NC_CLOBBER, &ncid), "cannot create the temporary file for '%s'", path);
+    TTP_CALL_GOTO(ctx, st, fail, ttp_nc_out_create(ctx, &f, path, NC_NETCDF4 | NC_CLOBBER));
+    ncid = f.id;
     int ds, dims[4], nd = 1;
     TTP_NC(ctx, st, fail, nc_def_dim(ncid, "sample", (size_t)d->n, &ds), "%s: dimension 'sample'", path);
     dims[0] = ds;
@@ -486,7 +444,7 @@ ttp_status ttp_data_write(ttp_ctx *ctx, const char *path, const ttp_data *d)
         int td[2] = {ds, dt};
         TTP_NC(ctx, st, fail, nc_def_var(ncid, "targets", NC_DOUBLE, 2, td, &vt), "%s: variable 'targets'", path);
     }
-    TTP_CALL_GOTO(ctx, st, fail, put_text_att(ctx, ncid, path, "ttp_kind", "dataset"));
+    TTP_CALL_GOTO(ctx, st, fail, ttp_nc_put_text(ctx, ncid, NC_GLOBAL, "ttp_kind", "dataset", path));
     if (d->nclasses > 0) {
         size_t total = 1;
         for (int k = 0; k < d->nclasses; k++) total += strlen(d->class_names ? d->class_names[k] : "") + 12;
@@ -496,26 +454,22 @@ ttp_status ttp_data_write(ttp_ctx *ctx, const char *path, const ttp_data *d)
             if (d->class_names) p += sprintf(p, "%s%s", k ? ";" : "", d->class_names[k]);
             else p += sprintf(p, "%s%d", k ? ";" : "", k);
         }
-        TTP_CALL_GOTO(ctx, st, fail, put_text_att(ctx, ncid, path, "class_names", names));
+        TTP_CALL_GOTO(ctx, st, fail, ttp_nc_put_text(ctx, ncid, NC_GLOBAL, "class_names", names, path));
     }
     static const char *prov[4] = {"title", "source", "license", "history"};
     const char *val[4] = {d->title, d->source, d->license, d->history};
     for (int i = 0; i < 4; i++)
-        if (val[i][0] != '\0') TTP_CALL_GOTO(ctx, st, fail, put_text_att(ctx, ncid, path, prov[i], val[i]));
+        if (val[i][0] != '\0') TTP_CALL_GOTO(ctx, st, fail, ttp_nc_put_text(ctx, ncid, NC_GLOBAL, prov[i], val[i], path));
     TTP_NC(ctx, st, fail, nc_enddef(ncid), "%s: leaving define mode", path);
 
     TTP_NC(ctx, st, fail, nc_put_var_double(ncid, vx, d->x), "%s: writing variable 'inputs'", path);
     if (vy >= 0) TTP_NC(ctx, st, fail, nc_put_var_int(ncid, vy, d->y), "%s: writing variable 'labels'", path);
     if (vt >= 0) TTP_NC(ctx, st, fail, nc_put_var_double(ncid, vt, d->targets), "%s: writing variable 'targets'", path);
-    int rc = nc_close(ncid);
-    ncid = -1;
-    TTP_NC(ctx, st, fail, rc, "%s: closing", path);
-    TTP_CALL_GOTO(ctx, st, fail, ttp_commit_file(ctx, tmp, path));
+    TTP_CALL_GOTO(ctx, st, fail, ttp_nc_out_commit(ctx, &f));
     free(names);
     return TTP_OK;
 fail:
-    if (ncid >= 0) nc_abort(ncid);
-    remove(tmp);
+    ttp_nc_out_discard(&f);
     free(names);
     return st;
 }

@@ -113,21 +113,11 @@ ttp_status ttp_kernel_check_provenance(ttp_ctx *ctx, const ttp_kernel *k, const 
 
 /* ---- writing ------------------------------------------------------------- */
 
-static ttp_status put_text(ttp_ctx *ctx, int nc, int var, const char *name, const char *val,
-                           const char *path)
-{
-    ttp_status st = TTP_OK;
-    TTP_NC(ctx, st, done, nc_put_att_text(nc, var, name, strlen(val), val),
-           "writing attribute '%s' of %s", name, path);
-done:
-    return st;
-}
-
 ttp_status ttp_kernel_write(ttp_ctx *ctx, const char *path, const ttp_kernel *k)
 {
     ttp_status st = TTP_OK;
-    char tmp[1200];
-    int nc = -1, created = 0;
+    ttp_nc_out f = TTP_NC_OUT_INIT;
+    int nc = -1;
     int d_row, d_col, d_sample, d_target, d_mode;
     int v_f0, v_u0, v_lab = -1, v_tgt = -1, v_val = -1, v_vec = -1, v_pres = -1, v_pgrad = -1,
         v_theta = -1;
@@ -138,9 +128,8 @@ ttp_status ttp_kernel_write(ttp_ctx *ctx, const char *path, const ttp_kernel *k)
         return TTP_ERR(ctx, TTP_ERR_ARG,
                        "kernel to write to %s is incomplete (N %lld, C %d, neig %lld; f0, u0, eigval "
                        "and p_res are required)", path, (long long)k->n, k->c, (long long)k->neig);
-    ttp_tmpname(path, tmp, sizeof tmp);
-    TTP_NC(ctx, st, fail, nc_create(tmp, NC_NETCDF4 | NC_CLOBBER, &nc), "creating %.400s", tmp);
-    created = 1;
+    TTP_CALL_GOTO(ctx, st, fail, ttp_nc_out_create(ctx, &f, path, NC_NETCDF4 | NC_CLOBBER));
+    nc = f.id;
 
     /* dimensions */
     TTP_NC(ctx, st, fail, nc_def_dim(nc, "row", (size_t)nrow, &d_row), "defining dimension row in %s", path);
@@ -188,18 +177,18 @@ ttp_status ttp_kernel_write(ttp_ctx *ctx, const char *path, const ttp_kernel *k)
         long long n = k->n, d = k->d, dp = k->dproj, rss = k->peak_rss_max;
         unsigned long long seed = k->seed, mfp = k->model_fp, dfp = k->data_fp;
         int c = k->c, side = k->side, nr = k->nranks;
-        TTP_CALL_GOTO(ctx, st, fail, put_text(ctx, nc, G, "ttp_kind", "kernel", path));
-        TTP_CALL_GOTO(ctx, st, fail, put_text(ctx, nc, G, "ttp_version", TTP_VERSION, path));
+        TTP_CALL_GOTO(ctx, st, fail, ttp_nc_put_text(ctx, nc, G, "ttp_kind", "kernel", path));
+        TTP_CALL_GOTO(ctx, st, fail, ttp_nc_put_text(ctx, nc, G, "ttp_version", TTP_VERSION, path));
         TTP_CALL_GOTO(ctx, st, fail,
-                      put_text(ctx, nc, G, "conventions",
+                      ttp_nc_put_text(ctx, nc, G, "conventions",
                                "rows sample-major (i*C + c); eigval: eigenvalues of Theta = G G^T (not "
                                "divided by N), descending, non-zero part; eigvec(row, mode) unit "
                                "columns; p_res = V^T (F0 - Y); p_grad = V^T (softmax(F0) - onehot)",
                                path));
-        TTP_CALL_GOTO(ctx, st, fail, put_text(ctx, nc, G, "projection", ttp_proj_kind_str(k->proj), path));
-        TTP_CALL_GOTO(ctx, st, fail, put_text(ctx, nc, G, "backend", k->backend, path));
-        TTP_CALL_GOTO(ctx, st, fail, put_text(ctx, nc, G, "model_path", k->model_path, path));
-        TTP_CALL_GOTO(ctx, st, fail, put_text(ctx, nc, G, "data_path", k->data_path, path));
+        TTP_CALL_GOTO(ctx, st, fail, ttp_nc_put_text(ctx, nc, G, "projection", ttp_proj_kind_str(k->proj), path));
+        TTP_CALL_GOTO(ctx, st, fail, ttp_nc_put_text(ctx, nc, G, "backend", k->backend, path));
+        TTP_CALL_GOTO(ctx, st, fail, ttp_nc_put_text(ctx, nc, G, "model_path", k->model_path, path));
+        TTP_CALL_GOTO(ctx, st, fail, ttp_nc_put_text(ctx, nc, G, "data_path", k->data_path, path));
         TTP_NC(ctx, st, fail, nc_put_att_longlong(nc, G, "n", NC_INT64, 1, &n), "writing attribute n of %s", path);
         TTP_NC(ctx, st, fail, nc_put_att_int(nc, G, "c", NC_INT, 1, &c), "writing attribute c of %s", path);
         TTP_NC(ctx, st, fail, nc_put_att_longlong(nc, G, "d", NC_INT64, 1, &d), "writing attribute d of %s", path);
@@ -235,14 +224,10 @@ ttp_status ttp_kernel_write(ttp_ctx *ctx, const char *path, const ttp_kernel *k)
     if (v_pgrad >= 0) TTP_NC(ctx, st, fail, nc_put_var_double(nc, v_pgrad, k->p_grad), "writing p_grad to %s", path);
     if (v_vec >= 0) TTP_NC(ctx, st, fail, nc_put_var_double(nc, v_vec, k->eigvec), "writing eigvec to %s", path);
     if (v_theta >= 0) TTP_NC(ctx, st, fail, nc_put_var_double(nc, v_theta, k->theta), "writing theta to %s", path);
-    int rc = nc_close(nc);
-    nc = -1;
-    TTP_NC(ctx, st, fail, rc, "closing %.400s", tmp);
-    TTP_CALL_GOTO(ctx, st, fail, ttp_commit_file(ctx, tmp, path));
+    TTP_CALL_GOTO(ctx, st, fail, ttp_nc_out_commit(ctx, &f));
     return TTP_OK;
 fail:
-    if (nc >= 0) nc_close(nc);
-    if (created) unlink(tmp);
+    ttp_nc_out_discard(&f);
     return st;
 }
 
@@ -316,21 +301,26 @@ done:
     return st;
 }
 
+/* A global text attribute into out (cap bytes): absent is "" when
+ * optional, else an error; longer than cap − 1 characters is an error. */
 static ttp_status get_text(ttp_ctx *ctx, int nc, const char *path, const char *name, char *out,
                            size_t cap, int optional)
 {
-    size_t len = 0;
+    char *s = NULL;
     out[0] = '\0';
-    if (nc_inq_attlen(nc, NC_GLOBAL, name, &len) != NC_NOERR) {
+    TTP_CALL(ctx, ttp_nc_get_text(ctx, nc, NC_GLOBAL, name, path, &s));
+    if (s == NULL) {
         if (optional) return TTP_OK;
         return TTP_ERR(ctx, TTP_ERR_FORMAT, "kernel file %s: attribute '%s' is missing", path, name);
     }
-    if (len >= cap)
+    const size_t len = strlen(s);
+    if (len >= cap) {
+        free(s);
         return TTP_ERR(ctx, TTP_ERR_FORMAT, "kernel file %s: attribute '%s' is too long (%zu characters, "
                        "at most %zu)", path, name, len, cap - 1);
-    if (nc_get_att_text(nc, NC_GLOBAL, name, out) != NC_NOERR)
-        return TTP_ERR(ctx, TTP_ERR_FORMAT, "kernel file %s: attribute '%s' is not text", path, name);
-    out[len] = '\0';
+    }
+    memcpy(out, s, len + 1);
+    free(s);
     return TTP_OK;
 }
 

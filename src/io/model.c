@@ -555,19 +555,10 @@ static void set_layer_int(ttp_layer *L, int v, int x)
     }
 }
 
-static ttp_status put_text(ttp_ctx *ctx, int nc, const char *name, const char *s, const char *path)
-{
-    ttp_status st = TTP_OK;
-    TTP_NC(ctx, st, done, nc_put_att_text(nc, NC_GLOBAL, name, strlen(s), s),
-           "writing attribute %s of '%s'", name, path);
-done:
-    return st;
-}
-
 ttp_status ttp_model_write(ttp_ctx *ctx, const char *path, const ttp_model *m)
 {
     ttp_status st = TTP_OK;
-    char tmp[4200];
+    ttp_nc_out f = TTP_NC_OUT_INIT;
     int nc = -1, dl, dn, dp = -1, ds = -1, vint[N_INT_VARS], veps, vname, vp = -1, vs = -1;
     int *ibuf = NULL;
     double *dbuf = NULL;
@@ -575,10 +566,10 @@ ttp_status ttp_model_write(ttp_ctx *ctx, const char *path, const ttp_model *m)
     int L = m->nlayers;
     if (m->w == NULL || L < 1)
         return TTP_ERR(ctx, TTP_ERR_ARG, "writing model '%s': the model is not built", path);
-    ttp_tmpname(path, tmp, sizeof tmp);
     /* 64-bit-offset classic format: no timestamps or library-version
      * attributes, so the same model always gives the same bytes. */
-    TTP_NC(ctx, st, fail, nc_create(tmp, NC_CLOBBER | NC_64BIT_OFFSET, &nc), "creating '%.400s'", tmp);
+    TTP_CALL_GOTO(ctx, st, fail, ttp_nc_out_create(ctx, &f, path, NC_CLOBBER | NC_64BIT_OFFSET));
+    nc = f.id;
     TTP_NC(ctx, st, fail, nc_def_dim(nc, "layer", (size_t)L, &dl), "defining dimension layer in '%s'", path);
     TTP_NC(ctx, st, fail, nc_def_dim(nc, "name_len", NAME_LEN, &dn), "defining dimension name_len in '%s'", path);
     /* A zero-length fixed dimension would be the unlimited one in NetCDF:
@@ -598,18 +589,17 @@ ttp_status ttp_model_write(ttp_ctx *ctx, const char *path, const ttp_model *m)
     if (ds >= 0)
         TTP_NC(ctx, st, fail, nc_def_var(nc, "state", NC_DOUBLE, 1, &ds, &vs), "defining variable state in '%s'", path);
 
-    TTP_CALL_GOTO(ctx, st, fail, put_text(ctx, nc, "ttp_kind", "model", path));
+    TTP_CALL_GOTO(ctx, st, fail, ttp_nc_put_text(ctx, nc, NC_GLOBAL, "ttp_kind", "model", path));
     int ishape[3] = {(int)m->in_shape[0], (int)m->in_shape[1], (int)m->in_shape[2]};
     TTP_NC(ctx, st, fail, nc_put_att_int(nc, NC_GLOBAL, "input_shape", NC_INT, 3, ishape), "writing attribute input_shape of '%s'", path);
     TTP_NC(ctx, st, fail, nc_put_att_int(nc, NC_GLOBAL, "num_outputs", NC_INT, 1, &m->nout), "writing attribute num_outputs of '%s'", path);
-    TTP_CALL_GOTO(ctx, st, fail, put_text(ctx, nc, "title", m->title, path));
-    TTP_CALL_GOTO(ctx, st, fail, put_text(ctx, nc, "source", m->source, path));
-    TTP_CALL_GOTO(ctx, st, fail, put_text(ctx, nc, "license", m->license, path));
-    TTP_CALL_GOTO(ctx, st, fail, put_text(ctx, nc, "history", m->history, path));
+    TTP_CALL_GOTO(ctx, st, fail, ttp_nc_put_text(ctx, nc, NC_GLOBAL, "title", m->title, path));
+    TTP_CALL_GOTO(ctx, st, fail, ttp_nc_put_text(ctx, nc, NC_GLOBAL, "source", m->source, path));
+    TTP_CALL_GOTO(ctx, st, fail, ttp_nc_put_text(ctx, nc, NC_GLOBAL, "license", m->license, path));
+    TTP_CALL_GOTO(ctx, st, fail, ttp_nc_put_text(ctx, nc, NC_GLOBAL, "history", m->history, path));
     static const char kinds_doc[] = "0 dense, 1 conv2d, 2 relu, 3 batchnorm, 4 maxpool, "
                                     "5 avgpool, 6 gap, 7 flatten, 8 add";
-    TTP_NC(ctx, st, fail, nc_put_att_text(nc, vint[0], "flag_meanings", strlen(kinds_doc), kinds_doc),
-           "writing attribute flag_meanings of '%s'", path);
+    TTP_CALL_GOTO(ctx, st, fail, ttp_nc_put_text(ctx, nc, vint[0], "flag_meanings", kinds_doc, path));
     TTP_NC(ctx, st, fail, nc_enddef(nc), "ending the definitions of '%s'", path);
 
     TTP_ALLOC(ctx, st, fail, ibuf, L, "layer attribute buffer");
@@ -627,37 +617,27 @@ ttp_status ttp_model_write(ttp_ctx *ctx, const char *path, const ttp_model *m)
     TTP_NC(ctx, st, fail, nc_put_var_text(nc, vname, names), "writing layer_name to '%s'", path);
     if (vp >= 0) TTP_NC(ctx, st, fail, nc_put_var_double(nc, vp, m->w), "writing params to '%s'", path);
     if (vs >= 0) TTP_NC(ctx, st, fail, nc_put_var_double(nc, vs, m->state), "writing state to '%s'", path);
-    TTP_NC(ctx, st, fail, nc_close(nc), "closing '%.400s'", tmp);
-    nc = -1;
-    TTP_CALL_GOTO(ctx, st, fail, ttp_commit_file(ctx, tmp, path));
+    TTP_CALL_GOTO(ctx, st, fail, ttp_nc_out_commit(ctx, &f));
     free(ibuf);
     free(dbuf);
     free(names);
     return TTP_OK;
 fail:
-    if (nc >= 0) nc_close(nc);
-    remove(tmp);
+    ttp_nc_out_discard(&f);
     free(ibuf);
     free(dbuf);
     free(names);
     return st;
 }
 
-/* Read an optional text attribute into buf (empty when absent). */
+/* Read an optional text attribute into buf (empty when absent or not
+ * text; cut to fit). */
 static void get_text(int nc, const char *name, char *buf, size_t len)
 {
-    size_t n = 0;
+    char *s = NULL;
     buf[0] = '\0';
-    if (nc_inq_attlen(nc, NC_GLOBAL, name, &n) != NC_NOERR) return;
-    nc_type t;
-    if (nc_inq_atttype(nc, NC_GLOBAL, name, &t) != NC_NOERR || t != NC_CHAR) return;
-    char *tmp = malloc(n + 1);
-    if (tmp == NULL) return;
-    if (nc_get_att_text(nc, NC_GLOBAL, name, tmp) == NC_NOERR) {
-        tmp[n] = '\0';
-        snprintf(buf, len, "%s", tmp);
-    }
-    free(tmp);
+    if (ttp_nc_get_text(NULL, nc, NC_GLOBAL, name, "", &s) == TTP_OK && s != NULL) snprintf(buf, len, "%s", s);
+    free(s);
 }
 
 /* Length of an optional 1-D variable's dimension; 0 and *var = -1 when absent. */

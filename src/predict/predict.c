@@ -91,52 +91,23 @@ void ttp_prediction_destroy(ttp_prediction **pp)
 
 /* ---- training times with their band ------------------------------------ */
 
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* Quantile q of sorted values (nearest rank). */
-static int64_t quantile_i64(const int64_t *v, int n, double q)
-{
-    int i = (int)floor(q * (n - 1) + 0.5);
-    if (i < 0) i = 0;
-    if (i >= n) i = n - 1;
-    return v[i];
-}
-
 /*
  * The headline time is that of the ensemble's mean curve (what the loss
  * curve in the report shows); the band is the quantiles of the members'
- * own times.  A member that never meets the criterion within T counts as
- * T + 1 ("later than the budget") so that it widens the band honestly.
+ * own times, a member that never meets the criterion counting as later
+ * than the budget (ttp_ttime_band).  Rank 0; not collective.
  */
-static void training_times(const ttp_curves *cv, const ttp_predict_opts *o, ttp_pred_curve *pc)
+static ttp_status training_times(ttp_ctx *ctx, const ttp_curves *cv, const ttp_predict_opts *o,
+                                 ttp_pred_curve *pc)
 {
-    int64_t T = cv->steps;
     pc->ntt = o->ntt;
-    int M = cv->members;
-    int64_t *t = malloc(sizeof *t * (size_t)(M > 0 ? M : 1));
     for (int i = 0; i < o->ntt; i++) {
         ttp_tt_result *r = &pc->tt[i];
         r->def = o->tt[i];
-        r->steps = ttp_ttime(&o->tt[i], cv->loss, cv->acc, T);
-        r->lo = r->hi = r->steps;
-        if (M > 1 && cv->member_loss && t) {
-            for (int m = 0; m < M; m++) {
-                int64_t s = ttp_ttime(&o->tt[i], cv->member_loss + (size_t)m * (T + 1),
-                                      cv->member_acc ? cv->member_acc + (size_t)m * (T + 1) : NULL, T);
-                t[m] = s < 0 ? T + 1 : s;
-            }
-            qsort(t, (size_t)M, sizeof *t, cmp_i64);
-            r->lo = quantile_i64(t, M, o->sim.band_lo);
-            r->hi = quantile_i64(t, M, o->sim.band_hi);
-            if (r->lo > T) r->lo = -1;
-            if (r->hi > T) r->hi = -1;
-        }
+        TTP_CALL(ctx, ttp_ttime_band(ctx, &o->tt[i], cv, o->sim.band_lo, o->sim.band_hi, &r->steps, &r->lo,
+                                     &r->hi));
     }
-    free(t);
+    return TTP_OK;
 }
 
 static void wall_clock(ttp_pred_curve *pc, double sps)
@@ -384,12 +355,12 @@ ttp_status ttp_predict_from_kernel(ttp_ctx *ctx, const ttp_kernel *k, const ttp_
     } else {
         TTP_CALL_GOTO(ctx, st, fail, simulate_extrapolated(ctx, k, p, o, p->n, &base, &p->main));
     }
-    training_times(p->main.curves, o, &p->main);
+    TTP_CALL_GOTO(ctx, st, fail, training_times(ctx, p->main.curves, o, &p->main));
     wall_clock(&p->main, sec_per_step);
     for (int i = 0; i < o->nextrap; i++) {
         TTP_CALL_GOTO(ctx, st, fail, simulate_extrapolated(ctx, k, p, o, o->extrap[i], &base, &p->extrap[i]));
         p->nextrap = i + 1;
-        training_times(p->extrap[i].curves, o, &p->extrap[i]);
+        TTP_CALL_GOTO(ctx, st, fail, training_times(ctx, p->extrap[i].curves, o, &p->extrap[i]));
         wall_clock(&p->extrap[i], sec_per_step);
     }
     diagnose(p, o);

@@ -213,22 +213,20 @@ ttp_status ttp_predict_write_json(ttp_ctx *ctx, const char *path, const ttp_pred
 ttp_status ttp_predict_write_nc(ttp_ctx *ctx, const char *path, const ttp_prediction *p, const ttp_predict_opts *o)
 {
     ttp_status st = TTP_OK;
-    char tmp[2100];
+    ttp_nc_out f = TTP_NC_OUT_INIT;
     int nc = -1, dstep, dtt, deig = -1, dex = -1;
     int64_t T = o->opt.steps;
     const ttp_curves *cv = p->main.curves;
     const ttp_kernel *k = p->kernel;
-    ttp_tmpname(path, tmp, sizeof tmp);
-    TTP_NC(ctx, st, fail, nc_create(tmp, NC_CLOBBER | NC_NETCDF4, &nc), "cannot create result file '%s'", path);
-    TTP_NC(ctx, st, fail, nc_put_att_text(nc, NC_GLOBAL, "ttp_kind", 10, "prediction"), "writing '%s'", path);
-    TTP_NC(ctx, st, fail, nc_put_att_text(nc, NC_GLOBAL, "optimizer", strlen(optimizer_name(&o->opt, p->n)),
-                                          optimizer_name(&o->opt, p->n)), "writing '%s'", path);
-    TTP_NC(ctx, st, fail, nc_put_att_text(nc, NC_GLOBAL, "loss", strlen(ttp_loss_str(o->opt.loss)), ttp_loss_str(o->opt.loss)),
-           "writing '%s'", path);
+    TTP_CALL_GOTO(ctx, st, fail, ttp_nc_out_create(ctx, &f, path, NC_CLOBBER | NC_NETCDF4));
+    nc = f.id;
     const char *mp = o->model_path ? o->model_path : "", *dp = o->data_path ? o->data_path : "";
-    TTP_NC(ctx, st, fail, nc_put_att_text(nc, NC_GLOBAL, "model", strlen(mp), mp), "writing '%s'", path);
-    TTP_NC(ctx, st, fail, nc_put_att_text(nc, NC_GLOBAL, "data", strlen(dp), dp), "writing '%s'", path);
-    TTP_NC(ctx, st, fail, nc_put_att_text(nc, NC_GLOBAL, "warning", strlen(p->warning), p->warning), "writing '%s'", path);
+    const struct { const char *name, *val; } texts[] = {
+        {"ttp_kind", "prediction"}, {"optimizer", optimizer_name(&o->opt, p->n)},
+        {"loss", ttp_loss_str(o->opt.loss)}, {"model", mp}, {"data", dp}, {"warning", p->warning},
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
+        TTP_CALL_GOTO(ctx, st, fail, ttp_nc_put_text(ctx, nc, NC_GLOBAL, texts[i].name, texts[i].val, path));
     struct { const char *name; double v; } sattr[] = {
         {"lr", o->opt.lr}, {"batch", (double)ttp_opt_batch(&o->opt, p->n)}, {"momentum", o->opt.momentum},
         {"nesterov", o->opt.nesterov}, {"weight_decay", o->opt.wd}, {"steps", (double)T}, {"seed", (double)o->opt.seed},
@@ -262,9 +260,9 @@ ttp_status ttp_predict_write_nc(ttp_ctx *ctx, const char *path, const ttp_predic
             size_t u = strlen(defs);
             snprintf(defs + u, sizeof defs - u, "%s%s: %s", i ? "; " : "", ttp_tt_kind_str(p->main.tt[i].def.kind), one);
         }
-        TTP_NC(ctx, st, fail, nc_put_att_text(nc, NC_GLOBAL, "tt_definitions", strlen(defs), defs), "writing '%s'", path);
+        TTP_CALL_GOTO(ctx, st, fail, ttp_nc_put_text(ctx, nc, NC_GLOBAL, "tt_definitions", defs, path));
         const char *ln = "first step from which the criterion holds until T (-1: not within T)";
-        TTP_NC(ctx, st, fail, nc_put_att_text(nc, vtt[0], "long_name", strlen(ln), ln), "writing '%s'", path);
+        TTP_CALL_GOTO(ctx, st, fail, ttp_nc_put_text(ctx, nc, vtt[0], "long_name", ln, path));
     }
     if (deig >= 0)
         TTP_NC(ctx, st, fail, nc_def_var(nc, "eigenvalue_over_n", NC_DOUBLE, 1, &deig, &veig), "defining eigenvalues in '%s'", path);
@@ -297,12 +295,10 @@ ttp_status ttp_predict_write_nc(ttp_ctx *ctx, const char *path, const ttp_predic
         TTP_NC(ctx, st, fail, nc_put_var1_longlong(nc, vextt, &idx, &ts), "writing '%s'", path);
         TTP_NC(ctx, st, fail, nc_put_vara_double(nc, vexl, start, count, p->extrap[i].curves->loss), "writing '%s'", path);
     }
-    TTP_NC(ctx, st, fail, nc_close(nc), "closing '%s'", path);
-    nc = -1;
-    return ttp_commit_file(ctx, tmp, path);
+    TTP_CALL_GOTO(ctx, st, fail, ttp_nc_out_commit(ctx, &f));
+    return TTP_OK;
 fail:
-    if (nc >= 0) nc_close(nc);
-    remove(tmp);
+    ttp_nc_out_discard(&f);
     return st;
 }
 

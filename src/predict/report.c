@@ -62,31 +62,27 @@ static void finish_axis(axis *a)
     }
 }
 
+/* One tick: a grid line across the plot at p and its label v. */
+static void tick(FILE *f, int horizontal, double p, double v)
+{
+    if (horizontal)
+        fprintf(f, "<line x1='%.1f' y1='%d' x2='%.1f' y2='%d' class='grid'/>"
+                   "<text x='%.1f' y='%d' text-anchor='middle'>%g</text>\n", p, MT, p, H - MB, p, H - MB + 18, v);
+    else
+        fprintf(f, "<line x1='%d' y1='%.1f' x2='%d' y2='%.1f' class='grid'/>"
+                   "<text x='%d' y='%.1f' text-anchor='end'>%g</text>\n", ML, p, W - MR, p, ML - 6, p + 4, v);
+}
+
 static void ticks(FILE *f, const axis *a, int horizontal)
 {
     double p0 = horizontal ? ML : H - MB, p1 = horizontal ? W - MR : MT;
     if (a->log) {
-        for (double v = a->lo; v <= a->hi * 1.0001; v *= 10) {
-            double p = tx(a, v, p0, p1);
-            if (horizontal)
-                fprintf(f, "<line x1='%.1f' y1='%d' x2='%.1f' y2='%d' class='grid'/>"
-                           "<text x='%.1f' y='%d' text-anchor='middle'>%g</text>\n", p, MT, p, H - MB, p, H - MB + 18, v);
-            else
-                fprintf(f, "<line x1='%d' y1='%.1f' x2='%d' y2='%.1f' class='grid'/>"
-                           "<text x='%d' y='%.1f' text-anchor='end'>%g</text>\n", ML, p, W - MR, p, ML - 6, p + 4, v);
-        }
+        for (double v = a->lo; v <= a->hi * 1.0001; v *= 10) tick(f, horizontal, tx(a, v, p0, p1), v);
         return;
     }
     double st = nice_step(a->hi - a->lo, 6);
-    for (double v = a->lo; v <= a->hi + 1e-9 * st; v += st) {
-        double p = tx(a, v, p0, p1), shown = fabs(v) < 1e-12 * st ? 0.0 : v;
-        if (horizontal)
-            fprintf(f, "<line x1='%.1f' y1='%d' x2='%.1f' y2='%d' class='grid'/>"
-                       "<text x='%.1f' y='%d' text-anchor='middle'>%g</text>\n", p, MT, p, H - MB, p, H - MB + 18, shown);
-        else
-            fprintf(f, "<line x1='%d' y1='%.1f' x2='%d' y2='%.1f' class='grid'/>"
-                       "<text x='%d' y='%.1f' text-anchor='end'>%g</text>\n", ML, p, W - MR, p, ML - 6, p + 4, shown);
-    }
+    for (double v = a->lo; v <= a->hi + 1e-9 * st; v += st)
+        tick(f, horizontal, tx(a, v, p0, p1), fabs(v) < 1e-12 * st ? 0.0 : v);
 }
 
 static void text_escaped(FILE *f, const char *s)

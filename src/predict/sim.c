@@ -111,22 +111,6 @@ void ttp_curves_destroy(ttp_curves **pc)
     *pc = NULL;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double quantile(double *v, int n, double q)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    double pos = q * (n - 1);
-    int i = (int)floor(pos);
-    if (i >= n - 1) return v[n - 1];
-    double f = pos - i;
-    return v[i] * (1 - f) + v[i + 1] * f;
-}
-
 void ttp_curves_summarize(ttp_curves *c, double band_lo, double band_hi)
 {
     int M = c->members;
@@ -145,8 +129,9 @@ void ttp_curves_summarize(ttp_curves *c, double band_lo, double band_hi)
                 continue;
             }
             for (int m = 0; m < M; m++) tmp[m] = mem[(size_t)m * T1 + t];
-            lo[t] = quantile(tmp, M, band_lo);
-            hi[t] = quantile(tmp, M, band_hi);
+            ttp_sort_doubles(tmp, M);
+            lo[t] = ttp_quantile(tmp, M, band_lo, TTP_QUANTILE_LINEAR);
+            hi[t] = ttp_quantile(tmp, M, band_hi, TTP_QUANTILE_LINEAR);
         }
     }
     free(tmp);
@@ -507,17 +492,11 @@ ttp_status ttp_tt_def_parse(ttp_ctx *ctx, const char *s, ttp_tt_def *out)
     return TTP_OK;
 }
 
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
 ttp_status ttp_ttime_band(ttp_ctx *ctx, const ttp_tt_def *def, const ttp_curves *cv, double band_lo,
                           double band_hi, int64_t *t, int64_t *t_lo, int64_t *t_hi)
 {
     ttp_status st = TTP_OK;
-    int64_t *tm = NULL;
+    double *tm = NULL; /* step counts: exact in a double */
     if (!(band_lo >= 0 && band_lo <= band_hi && band_hi <= 1))
         return TTP_ERR(ctx, TTP_ERR_ARG, "training-time band [%g, %g]: expected 0 <= lo <= hi <= 1", band_lo, band_hi);
     const int64_t T = cv->steps;
@@ -529,12 +508,13 @@ ttp_status ttp_ttime_band(ttp_ctx *ctx, const ttp_tt_def *def, const ttp_curves 
     for (int m = 0; m < M; m++) {
         int64_t s = ttp_ttime(def, cv->member_loss + (size_t)m * (size_t)(T + 1),
                               cv->member_acc ? cv->member_acc + (size_t)m * (size_t)(T + 1) : NULL, T);
-        tm[m] = s < 0 ? T + 1 : s;
+        tm[m] = (double)(s < 0 ? T + 1 : s);
     }
-    qsort(tm, (size_t)M, sizeof *tm, cmp_i64);
-    int64_t i_lo = (int64_t)floor(band_lo * (M - 1) + 0.5), i_hi = (int64_t)floor(band_hi * (M - 1) + 0.5);
-    *t_lo = tm[i_lo] > T ? -1 : tm[i_lo];
-    *t_hi = tm[i_hi] > T ? -1 : tm[i_hi];
+    ttp_sort_doubles(tm, M);
+    const int64_t lo = (int64_t)ttp_quantile(tm, M, band_lo, TTP_QUANTILE_NEAREST);
+    const int64_t hi = (int64_t)ttp_quantile(tm, M, band_hi, TTP_QUANTILE_NEAREST);
+    *t_lo = lo > T ? -1 : lo;
+    *t_hi = hi > T ? -1 : hi;
 done:
     free(tm);
     return st;

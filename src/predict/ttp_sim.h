@@ -74,7 +74,8 @@ typedef struct ttp_curves {
 
 ttp_status ttp_curves_create(ttp_ctx *ctx, int64_t steps, int members, ttp_curves **out);
 void ttp_curves_destroy(ttp_curves **c);
-/* Fill mean and band from the member curves. */
+/* Fill mean and band from the member curves (the band at each step:
+ * ttp_quantile, LINEAR, of the members' values). */
 void ttp_curves_summarize(ttp_curves *c, double band_lo, double band_hi);
 
 /*
@@ -180,9 +181,9 @@ ttp_status ttp_tt_def_parse(ttp_ctx *ctx, const char *s, ttp_tt_def *out);
 /*
  * Training time of an ensemble with its band (rank 0; not collective):
  *   *t       ttp_ttime of the MEAN curve (what the report's curve shows)
- *   *t_lo/hi the band_lo / band_hi quantiles (nearest rank,
- *            index floor(q (M−1) + ½) of the sorted times) of the members'
- *            own training times.
+ *   *t_lo/hi the band_lo / band_hi quantiles (ttp_quantile's nearest
+ *            rank, index floor(q (M−1) + ½) of the sorted times) of the
+ *            members' own training times.
  * A member that never meets the criterion within T counts as T + 1
  * ("later than the budget") so that it widens the band honestly; a band
  * end that lands there is returned as −1.  With one member t_lo = t_hi = t.
