@@ -30,9 +30,8 @@ static void usage(FILE *f)
     ttp_cli_help_line(f, "--new-head K", "replace the last dense layer by a fresh K-output one");
     ttp_cli_help_line(f, "--head-seed S", "its initial-weights seed (default 1)");
     ttp_cli_help_opt(f, &d);
-    ttp_cli_help_line(f, "", "(--steps 0 only writes --out-model)");
     ttp_cli_help_section(f, "output (rank 0)");
-    ttp_cli_help_line(f, "--out-model FILE", "the trained model");
+    ttp_cli_help_line(f, "--out-model FILE", "the trained model (with --steps 0 the only output)");
     ttp_cli_help_line(f, "--out FILE", "loss(step) and accuracy(step) with the settings (NetCDF)");
     ttp_cli_help_line(f, "--json FILE", "summary and curves as JSON");
     ttp_cli_help_common(f, 0);
