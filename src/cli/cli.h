@@ -93,9 +93,9 @@ int ttp_cli_verbosity(const ttp_cli_args *a, int dflt);
 
 /*
  * Help, one layout for every command: a section heading ("model and data:"),
- * then one line per option with its description from column 25
- * (TTP_CLI_HELP_COL); a description's further lines ('\n' inside it) are
- * indented to the same column.  The shared groups print themselves, their
+ * then one line per option with its description after TTP_CLI_HELP_COL
+ * characters; a description's further lines ('\n' inside it) are indented
+ * as far.  tests/cli_docs.sh reads the options from that column.  The shared groups print themselves, their
  * defaults taken from the library's own _default structs.
  */
 #define TTP_CLI_HELP_COL 24

@@ -36,6 +36,10 @@ ttp_status ttp_predict_opts_validate(ttp_ctx *ctx, const ttp_predict_opts *o, in
 {
     TTP_CALL(ctx, ttp_opt_validate(ctx, &o->opt, n));
     TTP_CALL(ctx, ttp_kernel_opts_validate(ctx, &o->kernel, 0));
+    /* the dynamics run on Θ = V Λ Vᵀ (or Θ itself): a kernel without either is no use */
+    if (o->kernel_in == NULL && !o->kernel.want_vectors && !o->kernel.want_theta)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option want_vectors: the prediction needs the kernel's eigenvectors "
+                       "(or option want_theta)");
     if (o->sim.ensemble < 1)
         return TTP_ERR(ctx, TTP_ERR_ARG, "option ensemble: %d, expected at least 1 trajectory", o->sim.ensemble);
     if (!(o->sim.band_lo >= 0 && o->sim.band_lo < o->sim.band_hi && o->sim.band_hi <= 1))
