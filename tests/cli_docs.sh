@@ -3,9 +3,9 @@
 #   1. docs/cli.md lists, under "## `ttpredict CMD`", exactly the options of
 #      `ttpredict CMD --help` (every option documented; none documented that
 #      the command refuses);
-#   2. wherever the docs show a command line `ttpredict CMD ...` (or the
-#      README's `$B CMD ...`), its options
-#      are options of CMD;
+#   2. wherever the docs, tools/*.sh or benchmarks/*.sh show a command line
+#      `ttpredict CMD ...` (or the README's `$B CMD ...`, a script's
+#      "$bin" CMD ...), its options are options of CMD;
 #   3. every --flag anywhere in the docs (README.md, docs/*.md,
 #      docs/formats/*.md, slurm/*, benchmarks/README.md) is an option of some
 #      ttpredict command, or of another tool the docs show: the benchmark
@@ -55,8 +55,9 @@ path = os.path.join(src, "docs", "cli.md")
 text = open(path, encoding="utf-8").read()
 sections = {}
 cur = None
-# ("$B CMD" too: the README's examples set B=build/ttpredict)
-CMDLINE = re.compile(r"(?:\bttpredict|\$B) (" + "|".join(cmds) + r")\b([^`|;&#]*)")
+# ("$B CMD" too: the README's examples set B=build/ttpredict; the scripts'
+# "$bin" CMD and ttpredict.sbatch CMD)
+CMDLINE = re.compile(r'(?:\bttpredict(?:\.sbatch)?"?|\$B|"\$bin") (' + "|".join(cmds) + r")\b([^`|;&#]*)")
 for line in text.splitlines():
     m = re.match(r"^## `ttpredict (\w+)`", line)
     if m:
@@ -84,7 +85,8 @@ docs += sorted(f for f in glob.glob(os.path.join(src, "slurm", "*")) if os.path.
 
 # 2. command lines: `ttpredict CMD ...` up to the end of the line (joined
 # over trailing backslashes), an inline code span's end, or a shell separator
-for d in docs:
+scripts = sorted(glob.glob(os.path.join(src, "tools", "*.sh")) + glob.glob(os.path.join(src, "benchmarks", "*.sh")))
+for d in docs + scripts:
     lines = open(d, encoding="utf-8").read().replace("\\\n", " ").splitlines()
     for n, line in enumerate(lines, 1):
         for m in CMDLINE.finditer(line):

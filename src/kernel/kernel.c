@@ -26,8 +26,9 @@ void ttp_kernel_opts_default(ttp_kernel_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->proj = TTP_PROJ_EXACT;
-    /* predict's default since the first release, so that a kernel built with
-     * the defaults is the one predict builds (and can reuse) */
+    /* predict's default since the first release: `kernel` and `predict`
+     * given the same projection build the same kernel (and predict can
+     * reuse it with --kernel) */
     o->proj_seed = 1;
     o->backend = "auto";
     o->block = 64;

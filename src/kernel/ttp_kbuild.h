@@ -67,7 +67,8 @@ void ttp_kernel_opts_resolve(ttp_kernel_opts *o, int64_t d);
  * spectrum, projections, and eigvec/theta when asked); the other ranks get a
  * ttp_kernel holding the scalars only.
  *
- * Checked before any heavy work, with messages naming the value: D′ ≤ 0,
+ * Checked before any heavy work (the options by ttp_kernel_opts_validate
+ * against the model's D), with messages naming the value: D′ ≤ 0,
  * D′ > D for a dense projection, more ranks than samples, a bad block size,
  * a dataset whose sample shape the model does not accept, labels that do
  * not fit the model's outputs, no labels and no targets.
