@@ -8,6 +8,18 @@
 #include "cli.h"
 #include "ttp_validate.h"
 
+/* "0.005,0.01": a default list as the help shows it (from the library's
+ * ttp_validate_opts_default, so the help cannot drift from it). */
+static const char *list_str(char *buf, size_t len, const double *v, const int64_t *iv, int n)
+{
+    size_t u = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < n && u < len; i++)
+        u += (size_t)(v ? snprintf(buf + u, len - u, "%s%g", i ? "," : "", v[i])
+                        : snprintf(buf + u, len - u, "%s%lld", i ? "," : "", (long long)iv[i]));
+    return buf;
+}
+
 static void usage(FILE *f)
 {
     ttp_validate_opts d;
@@ -21,14 +33,20 @@ static void usage(FILE *f)
         "time predicted, and both curves are measured with the same definitions.\n");
     ttp_cli_help_task(f);
     ttp_cli_help_section(f, "grid");
-    ttp_cli_help_line(f, "--losses LIST", "ce,mse (default both)");
-    ttp_cli_help_line(f, "--optimizers LIST", "gd,sgd (default both)");
-    ttp_cli_help_line(f, "--lrs LIST", "learning rates (default 0.005,0.01)");
-    ttp_cli_help_line(f, "--batches LIST", "SGD batch sizes (default 32)");
-    ttp_cli_help_line(f, "--momenta LIST", "momentum values in [0,1) (default 0,0.5)");
-    ttp_cli_help_line(f, "--sizes LIST", "dataset sizes, stratified subsets; 0 = all (default 0)");
-    ttp_cli_help_line(f, "--tt LIST", "training-time definitions (default rel:0.2,rel:0.1,rel:0.05;\n"
-                      "see 'ttpredict predict --help')");
+    char b[256], tt[256] = "";
+    for (int i = 0, u = 0; i < d.ntt && u < (int)sizeof tt; i++)
+        u += snprintf(tt + u, sizeof tt - (size_t)u, "%s%s:%g", i ? "," : "", ttp_tt_kind_str(d.tt[i].kind),
+                      d.tt[i].value);
+    ttp_cli_help_line(f, "--losses LIST", "ce,mse (default %s)", d.nloss == 2 ? "both" : ttp_loss_str(d.losses[0]));
+    ttp_cli_help_line(f, "--optimizers LIST", "gd,sgd (default %s)", d.gd && d.sgd ? "both" : d.gd ? "gd" : "sgd");
+    ttp_cli_help_line(f, "--lrs LIST", "learning rates (default %s)", list_str(b, sizeof b, d.lrs, NULL, d.nlr));
+    ttp_cli_help_line(f, "--batches LIST", "SGD batch sizes (default %s)", list_str(b, sizeof b, NULL, d.batches, d.nbatch));
+    ttp_cli_help_line(f, "--momenta LIST", "momentum values in [0,1) (default %s)",
+                      list_str(b, sizeof b, d.momenta, NULL, d.nmom));
+    ttp_cli_help_line(f, "--sizes LIST", "dataset sizes, stratified subsets; 0 = all (default %s)",
+                      list_str(b, sizeof b, NULL, d.sizes, d.nsize));
+    ttp_cli_help_line(f, "--tt LIST", "training-time definitions (default %s;\n"
+                      "see 'ttpredict predict --help')", tt);
     ttp_cli_help_line(f, "--steps T", "budget T (default %lld)", (long long)d.steps);
     ttp_cli_help_line(f, "--seed S", "seed of the batch permutations (default %llu)", (unsigned long long)d.seed);
     ttp_cli_help_line(f, "--ensemble M", "SGD trajectories per prediction (default %d)", d.pred.sim.ensemble);
