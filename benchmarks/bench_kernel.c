@@ -234,6 +234,7 @@ int main(int argc, char **argv)
         ttp_kernel_opts_default(&ko);
         ko.block = nb;
         ko.backend = "cpu";
+        ko.proj_seed = 0; /* the seed the recorded numbers were measured with */
         if (ttp_proj_kind_parse(&ctx, arg(argc, argv, "--proj", "exact"), &ko.proj) != TTP_OK) die(&ctx, "--proj");
         ko.dproj = atoll(arg(argc, argv, "--kdproj", "0"));
         if (ttp_model_read(&ctx, mp, &m) != TTP_OK) die(&ctx, "model");

@@ -193,7 +193,7 @@ int main(int argc, char **argv)
     ko.side = 1;
     ko.want_vectors = 1;
     ko.backend = arg(argc, argv, "--backend", "cpu");
-    ko.seed = 11;
+    ko.proj_seed = 11;
     ko.model_path = mpath;
     ko.data_path = dpath;
     ttp_opt opt;

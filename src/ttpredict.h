@@ -59,7 +59,7 @@
  *     ttp_data_read(&ctx, "data/default-data.nc", &d);
  *     ttp_predict_opts o; ttp_predict_opts_default(&o);
  *     o.opt.lr = 0.01; o.opt.batch = 64;            // SGD, |B| = 64
- *     o.proj = TTP_PROJ_KRON; o.dproj = 1024;
+ *     // o.kernel: projection etc. (default: kron D' = 1024 on large models)
  *     if (ttp_predict_run(&ctx, &comm, m, d, &o, &p) != TTP_OK)
  *         fprintf(stderr, "%s\n%s", ctx.msg, ctx.trace);
  *     else if (comm.rank == 0)

@@ -60,7 +60,7 @@ PY
 ok
 
 # A kernel file reused by predict gives the same prediction.
-timeout 300 "$MPIEXEC" -n 2 "$BIN" kernel --proj rademacher --dproj 256 --seed 1 --vectors --out "$T/k.nc" >/dev/null 2>"$T/kerr"
+timeout 300 "$MPIEXEC" -n 2 "$BIN" kernel --proj rademacher --dproj 256 --proj-seed 1 --vectors --out "$T/k.nc" >/dev/null 2>"$T/kerr"
 ok; [ -s "$T/k.nc" ] || fail "kernel file not written: $(cat "$T/kerr")"
 timeout 300 "$BIN" predict "${Q[@]}" --batch 50 --ensemble 4 --lr 0.01 --tt rel:0.1,eps:0.01 --kernel "$T/k.nc" \
     --json "$T/pk.json" >/dev/null 2>"$T/pkerr"

@@ -230,7 +230,7 @@ static void serial_kernel(ttp_ctx *ctx, const ttp_model *m, const ttp_data *d, c
     ttp_jac_plan *plan = NULL;
     ttp_net *net = NULL;
     const int64_t N = d->n, C = m->nout, NC = N * C;
-    CHECK_OK(ctx, ttp_jac_plan_create(ctx, m, o->proj, o->dproj, o->seed, "cpu", &plan));
+    CHECK_OK(ctx, ttp_jac_plan_create(ctx, m, o->proj, o->dproj, o->proj_seed, "cpu", &plan));
     CHECK_OK(ctx, ttp_net_create(ctx, m, C, &net));
     const int64_t K = plan ? ttp_jac_plan_dim(plan) : 1;
     *dim = K;
@@ -251,7 +251,7 @@ static void kernel_case(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *m, 
 {
     ttp_kernel_opts o;
     ttp_kernel_opts_default(&o);
-    o.proj = proj, o.dproj = dproj, o.seed = 5, o.backend = "cpu", o.block = 4, o.side = side;
+    o.proj = proj, o.dproj = dproj, o.proj_seed = 5, o.backend = "cpu", o.block = 4, o.side = side;
     o.top_k = topk, o.want_vectors = 1, o.want_theta = 1;
     o.model_path = "small-model", o.data_path = "small-data";
     ttp_kernel *k = NULL;

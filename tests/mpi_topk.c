@@ -301,7 +301,7 @@ int main(int argc, char **argv)
     if (every) {
         ttp_kernel_opts o;
         ttp_kernel_opts_default(&o);
-        o.proj = TTP_PROJ_RADEMACHER, o.dproj = DPROJ, o.seed = SEED, o.backend = "cpu";
+        o.proj = TTP_PROJ_RADEMACHER, o.dproj = DPROJ, o.proj_seed = SEED, o.backend = "cpu";
         o.block = 16, o.side = 1, o.want_vectors = 1;
         o.top_k = KTOP;
         CHECK_OK(&ctx, ttp_kernel_build(&ctx, &comm, m, d, &o, &ktop));

@@ -305,7 +305,7 @@ static void test_checks(ttp_ctx *ctx)
     double t[N * 5] = {0};
     d.ntargets = 5, d.targets = t;
     CHECK_OK(ctx, ttp_train_check(ctx, m, &d, TTP_LOSS_MSE));
-    CHECK_FAILS(ctx, ttp_train_check(ctx, m, &d, TTP_LOSS_CE), TTP_ERR_ARG, "--loss");
+    CHECK_FAILS(ctx, ttp_train_check(ctx, m, &d, TTP_LOSS_CE), TTP_ERR_ARG, "option loss");
     d.ntargets = 4;
     CHECK_FAILS(ctx, ttp_train_check(ctx, m, &d, TTP_LOSS_MSE), TTP_ERR_ARG, "4 targets");
     /* the training loop refuses a mismatched dataset before any work */
@@ -315,7 +315,7 @@ static void test_checks(ttp_ctx *ctx)
     ttp_comm serial;
     ttp_comm_serial(&serial);
     ttp_train_result *res = NULL;
-    CHECK_FAILS(ctx, ttp_train_run(ctx, &serial, m, &d, &o, &res), TTP_ERR_ARG, "--new-head 3");
+    CHECK_FAILS(ctx, ttp_train_run(ctx, &serial, m, &d, &o, &res), TTP_ERR_ARG, "3-output head: option new_head");
     CHECK(res == NULL);
 
     /* option validation names the option */
@@ -330,21 +330,21 @@ static void test_checks(ttp_ctx *ctx)
     o.nesterov = 1; /* without momentum: meaningless but accepted */
     CHECK_OK(ctx, ttp_opt_validate(ctx, &o, 100));
     o.lr = 0;
-    CHECK_FAILS(ctx, ttp_opt_validate(ctx, &o, 100), TTP_ERR_ARG, "--lr");
+    CHECK_FAILS(ctx, ttp_opt_validate(ctx, &o, 100), TTP_ERR_ARG, "option lr");
     ttp_opt_default(&o), o.lr = -1;
-    CHECK_FAILS(ctx, ttp_opt_validate(ctx, &o, 100), TTP_ERR_ARG, "--lr");
+    CHECK_FAILS(ctx, ttp_opt_validate(ctx, &o, 100), TTP_ERR_ARG, "option lr");
     ttp_opt_default(&o), o.batch = -1;
-    CHECK_FAILS(ctx, ttp_opt_validate(ctx, &o, 100), TTP_ERR_ARG, "--batch");
+    CHECK_FAILS(ctx, ttp_opt_validate(ctx, &o, 100), TTP_ERR_ARG, "option batch");
     ttp_opt_default(&o), o.batch = 101;
-    CHECK_FAILS(ctx, ttp_opt_validate(ctx, &o, 100), TTP_ERR_ARG, "--batch");
+    CHECK_FAILS(ctx, ttp_opt_validate(ctx, &o, 100), TTP_ERR_ARG, "option batch");
     ttp_opt_default(&o), o.steps = 0;
-    CHECK_FAILS(ctx, ttp_opt_validate(ctx, &o, 100), TTP_ERR_ARG, "--steps");
+    CHECK_FAILS(ctx, ttp_opt_validate(ctx, &o, 100), TTP_ERR_ARG, "option steps");
     ttp_opt_default(&o), o.momentum = 1.0;
-    CHECK_FAILS(ctx, ttp_opt_validate(ctx, &o, 100), TTP_ERR_ARG, "--momentum");
+    CHECK_FAILS(ctx, ttp_opt_validate(ctx, &o, 100), TTP_ERR_ARG, "option momentum");
     ttp_opt_default(&o), o.momentum = -0.1;
-    CHECK_FAILS(ctx, ttp_opt_validate(ctx, &o, 100), TTP_ERR_ARG, "--momentum");
+    CHECK_FAILS(ctx, ttp_opt_validate(ctx, &o, 100), TTP_ERR_ARG, "option momentum");
     ttp_opt_default(&o), o.wd = -1e-4;
-    CHECK_FAILS(ctx, ttp_opt_validate(ctx, &o, 100), TTP_ERR_ARG, "--wd");
+    CHECK_FAILS(ctx, ttp_opt_validate(ctx, &o, 100), TTP_ERR_ARG, "option wd");
     ttp_model_destroy(&m);
 }
 

@@ -35,7 +35,7 @@ int main(int argc, char **argv)
     o.opt.loss = TTP_LOSS_MSE;
     o.opt.lr = 0.005;
     o.opt.steps = 40;
-    o.proj = TTP_PROJ_EXACT;
+    o.kernel.proj = TTP_PROJ_EXACT;
     o.time_reps = 0;
     CHECK_OK(&ctx, ttp_predict_run(&ctx, &comm, m, sub, &o, &p));
     if (p && p->kernel && p->main.curves) {

@@ -8,6 +8,7 @@
 #define TTP_CLI_H
 
 #include <getopt.h>
+#include <stdio.h>
 
 #include "ttp_core.h"
 #include "ttp_train.h"
@@ -28,13 +29,25 @@ ttp_status ttp_cmd_kernel(ttp_cli *cli, int argc, char **argv);
 ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv);
 ttp_status ttp_cmd_validate(ttp_cli *cli, int argc, char **argv);
 
-/* The optimizer options shared by train, predict and validate: include
- * TTP_CLI_OPT_OPTIONS in a getopt_long table and hand every code to
- * ttp_cli_opt_option, which says whether it was one of them. */
+/*
+ * Option groups shared by the commands, so that a flag name means one thing
+ * everywhere: model/data, optimizer (train, predict, validate), kernel
+ * (kernel, predict, validate), output, and the common -v/-q/-h/--version.
+ * Include the groups' entries in a getopt_long table (short options
+ * TTP_CLI_SHORT) and hand every code to ttp_cli_shared_option, which says
+ * whether it was one of them.
+ */
 enum {
     TTP_CLI_O_LOSS = 200, TTP_CLI_O_LR, TTP_CLI_O_BATCH, TTP_CLI_O_MOM, TTP_CLI_O_NEST, TTP_CLI_O_WD,
-    TTP_CLI_O_STEPS, TTP_CLI_O_SEED
+    TTP_CLI_O_STEPS, TTP_CLI_O_SEED,
+    TTP_CLI_O_MODEL, TTP_CLI_O_DATA,
+    TTP_CLI_O_PROJ, TTP_CLI_O_DPROJ, TTP_CLI_O_PSEED, TTP_CLI_O_BACKEND, TTP_CLI_O_BLOCK, TTP_CLI_O_TOPK,
+    TTP_CLI_O_OUT, TTP_CLI_O_JSON, TTP_CLI_O_REPORT, TTP_CLI_O_VERSION,
+    TTP_CLI_O_FIRST_OWN /* a command's own codes start here */
 };
+#define TTP_CLI_SHORT ":hvq"
+#define TTP_CLI_TASK_OPTIONS \
+    {"model", required_argument, NULL, TTP_CLI_O_MODEL}, {"data", required_argument, NULL, TTP_CLI_O_DATA}
 #define TTP_CLI_OPT_OPTIONS                                                                   \
     {"loss", required_argument, NULL, TTP_CLI_O_LOSS}, {"lr", required_argument, NULL, TTP_CLI_O_LR}, \
         {"batch", required_argument, NULL, TTP_CLI_O_BATCH},                                  \
@@ -43,19 +56,64 @@ enum {
         {"wd", required_argument, NULL, TTP_CLI_O_WD},                                        \
         {"steps", required_argument, NULL, TTP_CLI_O_STEPS},                                  \
         {"seed", required_argument, NULL, TTP_CLI_O_SEED}
-/* Help text for those options (identical for every command). */
-#define TTP_CLI_OPT_HELP                                                                      \
-    "  --loss mse|ce         ½‖f − onehot(y)‖² or cross-entropy (default ce)\n"               \
-    "  --lr X                learning rate > 0 (default 0.01)\n"                              \
-    "  --batch B             batch size in 1..N; omitted (or N): full-batch gradient descent\n" \
-    "  --momentum M          heavy-ball momentum in [0, 1) (default 0)\n"                      \
-    "  --nesterov            Nesterov momentum\n"                                              \
-    "  --wd L                weight decay >= 0 (default 0)\n"                                  \
-    "  --steps T             optimizer steps T >= 1 (default 150)\n"                           \
-    "  --seed S              seed of the batch permutations (default 1)\n"
-/* Parse one option code into o; *handled = 0 (and TTP_OK) when c is not an
- * optimizer option.  steps_min is 1, or 0 where zero steps mean something. */
-ttp_status ttp_cli_opt_option(ttp_ctx *ctx, int c, const char *arg, int64_t steps_min, ttp_opt *o, int *handled);
+#define TTP_CLI_KERNEL_OPTIONS                                                                  \
+    {"proj", required_argument, NULL, TTP_CLI_O_PROJ}, {"dproj", required_argument, NULL, TTP_CLI_O_DPROJ}, \
+        {"proj-seed", required_argument, NULL, TTP_CLI_O_PSEED},                                \
+        {"backend", required_argument, NULL, TTP_CLI_O_BACKEND},                                \
+        {"block", required_argument, NULL, TTP_CLI_O_BLOCK}, {"top-k", required_argument, NULL, TTP_CLI_O_TOPK}
+#define TTP_CLI_OUT_OPTION {"out", required_argument, NULL, TTP_CLI_O_OUT}
+#define TTP_CLI_JSON_OPTION {"json", required_argument, NULL, TTP_CLI_O_JSON}
+#define TTP_CLI_REPORT_OPTION {"report", required_argument, NULL, TTP_CLI_O_REPORT}
+#define TTP_CLI_COMMON_OPTIONS                                                                \
+    {"verbose", no_argument, NULL, 'v'}, {"quiet", no_argument, NULL, 'q'},                   \
+        {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, TTP_CLI_O_VERSION}
+
+/* What the shared groups set besides the library's option structs. */
+typedef struct ttp_cli_args {
+    const char *model, *data;       /* NULL: the bundled task            */
+    const char *out, *json, *report; /* NULL: not written                */
+    int verbose;                    /* -1: the command's default; 0 -q; 1 -v */
+    int help, version;
+} ttp_cli_args;
+
+/* Zero everything, verbose -1. */
+void ttp_cli_args_init(ttp_cli_args *a);
+/*
+ * Parse one option code of a shared group: task, output and common always;
+ * optimizer into o and kernel into k when given (NULL: the command has no
+ * such group).  steps_min is 1, or 0 where zero steps mean something.
+ * *handled = 0 (and TTP_OK) when c is none of them.
+ */
+struct ttp_kernel_opts;
+ttp_status ttp_cli_shared_option(ttp_ctx *ctx, int c, const char *arg, ttp_cli_args *a, ttp_opt *o,
+                                 int64_t steps_min, struct ttp_kernel_opts *k, int *handled);
+/* The verbosity asked for, or the command's default (1 for the commands
+ * whose progress lines are on unless -q, 0 for those off unless -v). */
+int ttp_cli_verbosity(const ttp_cli_args *a, int dflt);
+
+/*
+ * Help, one layout for every command: a section heading ("model and data:"),
+ * then one line per option with its description after TTP_CLI_HELP_COL
+ * characters; a description's further lines ('\n' inside it) are indented
+ * as far.  tests/cli_docs.sh reads the options from that column.  The shared groups print themselves, their
+ * defaults taken from the library's own _default structs.
+ */
+#define TTP_CLI_HELP_COL 24
+void ttp_cli_help_section(FILE *f, const char *heading);
+void ttp_cli_help_line(FILE *f, const char *opt, const char *fmt, ...);
+void ttp_cli_help_task(FILE *f);
+void ttp_cli_help_opt(FILE *f, const ttp_opt *dflt);
+void ttp_cli_help_kernel(FILE *f, const struct ttp_kernel_opts *dflt, const char *proj_default);
+/* -v, -q (verbose_default says which is the default), -h, --version. */
+void ttp_cli_help_common(FILE *f, int verbose_default);
+
+/*
+ * Library messages name option fields ("option dproj: ..."); a user of the
+ * command line typed flags.  Rewrite, in place, every field named after
+ * "option " / "options " (several joined by '/') to its flag ("--dproj"),
+ * from one table of field → flag.
+ */
+void ttp_cli_flag_names(char *msg, size_t cap);
 
 /* Option values: parse or fail naming the option and what was expected. */
 ttp_status ttp_cli_double(ttp_ctx *ctx, const char *opt, const char *val, double lo, int lo_incl,

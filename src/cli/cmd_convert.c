@@ -18,34 +18,31 @@ static void usage(FILE *f)
             "usage: ttpredict convert --idx-images F [--idx-labels F] --out OUT.nc [options]\n"
             "       ttpredict convert --csv F [--label-col K] --out OUT.nc [options]\n"
             "\n"
-            "Make a ttpredict dataset file (NetCDF, see docs/formats/dataset.md).\n"
-            "\n"
-            "input (exactly one):\n"
-            "  --idx-images F     IDX images file (magic 0x00000803: unsigned bytes, N x H x W,\n"
-            "                     uncompressed); pixels are scaled by 1/255, shape (1, H, W)\n"
-            "  --idx-labels F     IDX labels file (magic 0x00000801), one label per image\n"
-            "  --csv F            one sample per line, comma-separated numbers; a first line\n"
-            "                     with any non-numeric cell is taken as a header and skipped\n"
-            "  --label-col K      CSV column holding the integer class label, counting from 1\n"
-            "                     (default: no labels); the other columns are the features\n"
-            "\n"
-            "output:\n"
-            "  --out OUT.nc       the dataset file to write (replaced only once complete)\n"
-            "  --shape C,H,W      store CSV features as images of C channels, H x W\n"
-            "                     (C*H*W must equal the number of features)\n"
-            "  --class-names L    class names separated by ';' (default \"0;1;...\"); at least\n"
-            "                     max label + 1 names\n"
-            "  --title T, --source S, --license L\n"
-            "                     provenance attributes (the history attribute records this\n"
-            "                     command line)\n"
-            "\n"
-            "  -h, --help         this text\n"
-            "      --version      print the version\n"
-            "\n"
-            "Classes are the label values 0..K-1 with K = max label + 1.\n"
-            "example:\n"
-            "  ttpredict convert --idx-images t10k-images-idx3-ubyte \\\n"
-            "      --idx-labels t10k-labels-idx1-ubyte --out mnist-test.nc --title \"MNIST test\"\n");
+            "Make a ttpredict dataset file (NetCDF, see docs/formats/dataset.md).\n");
+    ttp_cli_help_section(f, "input (exactly one)");
+    ttp_cli_help_line(f, "--idx-images F", "IDX images file (magic 0x00000803: unsigned bytes, N x H x W,\n"
+                      "uncompressed); pixels are scaled by 1/255, shape (1, H, W)");
+    ttp_cli_help_line(f, "--idx-labels F", "IDX labels file (magic 0x00000801), one label per image");
+    ttp_cli_help_line(f, "--csv F", "one sample per line, comma-separated numbers; a first line\n"
+                      "with any non-numeric cell is taken as a header and skipped");
+    ttp_cli_help_line(f, "--label-col K", "CSV column holding the integer class label, counting from 1\n"
+                      "(default: no labels); the other columns are the features");
+    ttp_cli_help_section(f, "output");
+    ttp_cli_help_line(f, "--out FILE", "the dataset file to write (replaced only once complete)");
+    ttp_cli_help_line(f, "--shape C,H,W", "store CSV features as images of C channels, H x W\n"
+                      "(C*H*W must equal the number of features)");
+    ttp_cli_help_line(f, "--class-names L", "class names separated by ';' (default \"0;1;...\"); at least\n"
+                      "max label + 1 names");
+    ttp_cli_help_line(f, "--title T", "provenance: the dataset's title");
+    ttp_cli_help_line(f, "--source S", "provenance: where the data comes from");
+    ttp_cli_help_line(f, "--license L", "provenance: the data's license (the history attribute\n"
+                      "records this command line)");
+    ttp_cli_help_common(f, 0);
+    fprintf(f, "\n"
+               "Classes are the label values 0..K-1 with K = max label + 1.\n"
+               "example:\n"
+               "  ttpredict convert --idx-images t10k-images-idx3-ubyte \\\n"
+               "      --idx-labels t10k-labels-idx1-ubyte --out mnist-test.nc --title \"MNIST test\"\n");
 }
 
 /* Replace the class names with the ';'-separated list, growing K when the
@@ -128,17 +125,18 @@ done:
 ttp_status ttp_cmd_convert(ttp_cli *cli, int argc, char **argv)
 {
     ttp_ctx *ctx = cli->ctx;
-    enum { O_IMAGES = 256, O_LABELS, O_CSV, O_LABELCOL, O_OUT, O_SHAPE, O_NAMES, O_TITLE, O_SOURCE, O_LICENSE,
-           O_VERSION };
+    enum { O_IMAGES = TTP_CLI_O_FIRST_OWN, O_LABELS, O_CSV, O_LABELCOL, O_SHAPE, O_NAMES, O_TITLE, O_SOURCE,
+           O_LICENSE };
     static const struct option opts[] = {
         {"idx-images", required_argument, NULL, O_IMAGES}, {"idx-labels", required_argument, NULL, O_LABELS},
         {"csv", required_argument, NULL, O_CSV},           {"label-col", required_argument, NULL, O_LABELCOL},
-        {"out", required_argument, NULL, O_OUT},           {"shape", required_argument, NULL, O_SHAPE},
+        TTP_CLI_OUT_OPTION,                                {"shape", required_argument, NULL, O_SHAPE},
         {"class-names", required_argument, NULL, O_NAMES}, {"title", required_argument, NULL, O_TITLE},
         {"source", required_argument, NULL, O_SOURCE},     {"license", required_argument, NULL, O_LICENSE},
-        {"help", no_argument, NULL, 'h'},                  {"version", no_argument, NULL, O_VERSION},
-        {NULL, 0, NULL, 0}};
-    const char *images = NULL, *labels = NULL, *csv = NULL, *out = NULL, *names = NULL, *title = NULL,
+        TTP_CLI_COMMON_OPTIONS,                            {NULL, 0, NULL, 0}};
+    ttp_cli_args a;
+    ttp_cli_args_init(&a);
+    const char *images = NULL, *labels = NULL, *csv = NULL, *names = NULL, *title = NULL,
                *source = NULL, *license = NULL;
     int64_t label_col = 0, shape[3] = {0, 0, 0};
     int nshape = 0;
@@ -153,13 +151,12 @@ ttp_status ttp_cmd_convert(ttp_cli *cli, int argc, char **argv)
     opterr = 0; /* our own message names the option and the command */
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, TTP_CLI_SHORT, opts, NULL)) != -1) {
         switch (c) {
         case O_IMAGES: images = optarg; break;
         case O_LABELS: labels = optarg; break;
         case O_CSV: csv = optarg; break;
         case O_LABELCOL: TTP_CALL(ctx, ttp_cli_int(ctx, "--label-col", optarg, 1, 1000000, &label_col)); break;
-        case O_OUT: out = optarg; break;
         case O_SHAPE:
             TTP_CALL(ctx, ttp_cli_int_list(ctx, "--shape", optarg, 1, 1 << 30, shape, 3, &nshape));
             if (nshape != 3)
@@ -170,13 +167,20 @@ ttp_status ttp_cmd_convert(ttp_cli *cli, int argc, char **argv)
         case O_TITLE: title = optarg; break;
         case O_SOURCE: source = optarg; break;
         case O_LICENSE: license = optarg; break;
-        case 'h':
+        default: {
+            int handled;
+            TTP_CALL(ctx, ttp_cli_shared_option(ctx, c, optarg, &a, NULL, 0, NULL, &handled));
+            if (!handled) return ttp_cli_bad_option(ctx, "convert", argv[optind - 1]);
+        }
+        }
+        if (a.help) {
             if (cli->comm->rank == 0) usage(stdout);
             return TTP_OK;
-        case O_VERSION: return cli->comm->rank == 0 ? ttp_cli_version("convert") : TTP_OK;
-        default: return ttp_cli_bad_option(ctx, "convert", argv[optind - 1]);
         }
+        if (a.version) return cli->comm->rank == 0 ? ttp_cli_version("convert") : TTP_OK;
     }
+    const char *out = a.out;
+    ctx->verbose = ttp_cli_verbosity(&a, 0);
     if (optind < argc)
         return TTP_ERR(ctx, TTP_ERR_ARG, "ttpredict convert: unexpected argument '%s' (see 'ttpredict convert --help')",
                        argv[optind]);
@@ -194,15 +198,8 @@ ttp_status ttp_cmd_convert(ttp_cli *cli, int argc, char **argv)
     if (cli->comm->rank == 0)
         st = convert(cli, images, labels, csv, (int)label_col - 1, shape, nshape, names, out, title, source,
                      license, history);
-    /* Every rank waits for rank 0's outcome so that none leaves early; on
-     * failure only rank 0 reports (main then ends all ranks). */
-    int failed = st != TTP_OK;
-    if (cli->comm->size > 1) {
-        ttp_ctx other;
-        ttp_ctx_init(&other);
-        if (cli->comm->allreduce_max_int(cli->comm, &failed, &other) != TTP_OK && st == TTP_OK)
-            return TTP_ERR(ctx, other.code, "%s", other.msg);
-    }
+    /* Every rank waits for rank 0's outcome so that none leaves early. */
+    st = ttp_comm_agree(ctx, cli->comm, st, "convert (rank 0 writes)");
     if (st != TTP_OK) ttp_error_trace(ctx, __FILE__, __LINE__, __func__);
     return st;
 }

@@ -23,11 +23,8 @@ static void usage(FILE *f)
                "counts, provenance), models (layers, shapes, parameter counts), kernels (sizes,\n"
                "projection, spectrum) and train/predict results (variables and settings).\n"
                "Files are read with the same checks as the other commands, so a file that\n"
-               "passes `info` is accepted by them.\n"
-               "\n"
-               "options:\n"
-               "  -h, --help      this text\n"
-               "  --version       print the version\n");
+               "passes `info` is accepted by them.\n");
+    ttp_cli_help_common(f, 0);
 }
 
 static void print_provenance(const char *title, const char *source, const char *license, const char *history)
@@ -164,20 +161,23 @@ done:
 
 ttp_status ttp_cmd_info(ttp_cli *cli, int argc, char **argv)
 {
-    static const struct option opts[] = {{"help", no_argument, NULL, 'h'},
-                                         {"version", no_argument, NULL, 'V'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {TTP_CLI_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
+    ttp_cli_args a;
+    ttp_cli_args_init(&a);
     int c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'h') {
+    while ((c = getopt_long(argc, argv, TTP_CLI_SHORT, opts, NULL)) != -1) {
+        int handled;
+        TTP_CALL(cli->ctx, ttp_cli_shared_option(cli->ctx, c, optarg, &a, NULL, 0, NULL, &handled));
+        if (!handled) return ttp_cli_bad_option(cli->ctx, "info", argv[optind - 1]);
+        if (a.help) {
             if (cli->comm->rank == 0) usage(stdout);
             return TTP_OK;
         }
-        if (c == 'V') return cli->comm->rank == 0 ? ttp_cli_version("info") : TTP_OK;
-        return ttp_cli_bad_option(cli->ctx, "info", argv[optind - 1]);
+        if (a.version) return cli->comm->rank == 0 ? ttp_cli_version("info") : TTP_OK;
     }
+    cli->ctx->verbose = ttp_cli_verbosity(&a, 0);
     if (optind >= argc)
         return TTP_ERR(cli->ctx, TTP_ERR_ARG, "ttpredict info: no file given (usage: ttpredict info FILE...)");
     if (cli->comm->rank != 0) return TTP_OK; /* reading is cheap; rank 0 reports */

@@ -12,10 +12,11 @@
 #include "cli.h"
 #include "ttp_kbuild.h"
 #include "ttp_scalapack.h"
-#include "ttp_text.h"
 
 static void usage(FILE *f)
 {
+    ttp_kernel_opts d;
+    ttp_kernel_opts_default(&d);
     fprintf(f,
             "usage: [mpirun -np P] ttpredict kernel [options] --out theta.nc\n"
             "\n"
@@ -24,33 +25,20 @@ static void usage(FILE *f)
             "kernel Theta = G G^T (NC x NC) block-cyclic with ScaLAPACK; decompose whichever\n"
             "of Theta or G^T G (D' x D') is smaller.  The file holds the non-zero spectrum of\n"
             "Theta (not divided by N), the projections of the residual F0 - Y and of the\n"
-            "cross-entropy gradient on its eigenvectors, F0, and the model/data fingerprints.\n"
-            "\n"
-            "model and data (default: the bundled task):\n"
-            "  --model M.nc           model file\n"
-            "  --data D.nc            dataset file (labels or targets)\n"
-            "projection:\n"
-            "  --proj KIND            exact | rademacher | gaussian | kron (default exact: G = J)\n"
-            "  --dproj D'             projected dimension, 1..D (required unless exact)\n"
-            "  --seed S               projection seed (default 0)\n"
-            "  --backend B            cpu | cuda | auto (default auto)\n"
-            "distributed algebra:\n"
-            "  --block NB             ScaLAPACK block size 1..%d (default 64)\n"
-            "  --top-k K              only the K largest eigenpairs (pdsyevr); default all\n"
-            "  --side S               auto | nc | dproj: which Gram matrix to decompose (default auto)\n"
-            "  --assembly A           auto | shared | ring | pdsyrk: how Theta is formed (default auto:\n"
-            "                         node-shared memory when all ranks are on one node, else the ring)\n"
-            "output (rank 0):\n"
-            "  --out FILE.nc          the kernel file (required)\n"
-            "  --theta                also store Theta itself (NC x NC, gathered on rank 0)\n"
-            "  --vectors              also store the eigenvectors (NC x kept modes)\n"
-            "  --json FILE            summary as JSON\n"
-            "  -v, --verbose          progress lines on stderr\n"
-            "  -h, --help             this text;  --version\n"
-            "\n"
-            "example:\n"
-            "  mpirun -np 4 ttpredict kernel --proj rademacher --dproj 2048 --out theta.nc\n",
-            TTP_GRAM_MAX_BLOCK);
+            "cross-entropy gradient on its eigenvectors, F0, and the model/data fingerprints.\n");
+    ttp_cli_help_task(f);
+    ttp_cli_help_kernel(f, &d, "exact: G = J");
+    ttp_cli_help_line(f, "--side S", "auto | nc | dproj: which Gram matrix to decompose (default auto)");
+    ttp_cli_help_line(f, "--assembly A", "auto | shared | ring | pdsyrk: how Theta is formed (default auto:\n"
+                      "node-shared memory when all ranks are on one node, else the ring)");
+    ttp_cli_help_section(f, "output (rank 0)");
+    ttp_cli_help_line(f, "--out FILE", "the kernel file (required; docs/formats/kernel.md)");
+    ttp_cli_help_line(f, "--theta", "also store Theta itself (NC x NC, gathered on rank 0)");
+    ttp_cli_help_line(f, "--vectors", "also store the eigenvectors (NC x kept modes)");
+    ttp_cli_help_line(f, "--json FILE", "summary as JSON");
+    ttp_cli_help_common(f, 0);
+    fprintf(f, "\nexample:\n"
+               "  mpirun -np 4 ttpredict kernel --proj rademacher --dproj 2048 --out theta.nc\n");
 }
 
 static ttp_status write_outputs(ttp_ctx *ctx, const ttp_kernel *k, int64_t d, const char *out,
@@ -74,38 +62,7 @@ static ttp_status write_outputs(ttp_ctx *ctx, const ttp_kernel *k, int64_t d, co
     TTP_CALL(ctx, ttp_kernel_write(ctx, out, k));
     printf("  wrote %s\n", out);
     if (json) {
-        ttp_json *j = NULL;
-        TTP_CALL(ctx, ttp_json_open(ctx, json, &j));
-        ttp_json_str(j, "command", "kernel");
-        ttp_json_str(j, "model", k->model_path);
-        ttp_json_str(j, "data", k->data_path);
-        ttp_json_str(j, "out", out);
-        ttp_json_int(j, "N", k->n);
-        ttp_json_int(j, "C", k->c);
-        ttp_json_int(j, "D", d);
-        ttp_json_int(j, "Dproj", k->dproj);
-        ttp_json_str(j, "projection", ttp_proj_kind_str(k->proj));
-        ttp_json_str(j, "backend", k->backend);
-        ttp_json_int(j, "seed", (int64_t)k->seed);
-        ttp_json_str(j, "side", k->side == 0 ? "nc" : "dproj");
-        ttp_json_int(j, "ranks", k->nranks);
-        ttp_json_int(j, "grid_rows", nprow);
-        ttp_json_int(j, "grid_cols", npcol);
-        ttp_json_str(j, "assembly", k->assembly);
-        ttp_json_num(j, "trace", k->trace);
-        ttp_json_int(j, "kept_eigenvalues", k->neig);
-        ttp_json_num(j, "largest_eigenvalue", lmax);
-        ttp_json_num(j, "smallest_kept_eigenvalue", lmin);
-        ttp_json_num(j, "residual_energy", k->res_energy);
-        ttp_json_num(j, "gradient_energy", k->grad_energy);
-        ttp_json_begin_object(j, "seconds");
-        ttp_json_num(j, "jacobian", k->sec_jac);
-        ttp_json_num(j, "gram", k->sec_gram);
-        ttp_json_num(j, "eigen", k->sec_eig);
-        ttp_json_num(j, "total", k->sec_total);
-        ttp_json_end_object(j);
-        ttp_json_int(j, "peak_memory_per_rank_bytes", k->peak_rss_max);
-        TTP_CALL(ctx, ttp_json_close(ctx, &j));
+        TTP_CALL(ctx, ttp_kernel_write_json(ctx, json, k, d, out, nprow, npcol));
         printf("  wrote %s\n", json);
     }
     return TTP_OK;
@@ -114,47 +71,22 @@ static ttp_status write_outputs(ttp_ctx *ctx, const ttp_kernel *k, int64_t d, co
 ttp_status ttp_cmd_kernel(ttp_cli *cli, int argc, char **argv)
 {
     ttp_ctx *ctx = cli->ctx;
-    enum { O_MODEL = 256, O_DATA, O_PROJ, O_DPROJ, O_SEED, O_BACKEND, O_BLOCK, O_TOPK, O_SIDE, O_OUT,
-           O_ASSEMBLY, O_THETA, O_VECTORS, O_JSON, O_VERSION };
+    enum { O_SIDE = TTP_CLI_O_FIRST_OWN, O_ASSEMBLY, O_THETA, O_VECTORS };
     static const struct option opts[] = {
-        {"model", required_argument, NULL, O_MODEL},     {"data", required_argument, NULL, O_DATA},
-        {"proj", required_argument, NULL, O_PROJ},       {"dproj", required_argument, NULL, O_DPROJ},
-        {"seed", required_argument, NULL, O_SEED},       {"backend", required_argument, NULL, O_BACKEND},
-        {"block", required_argument, NULL, O_BLOCK},     {"top-k", required_argument, NULL, O_TOPK},
-        {"side", required_argument, NULL, O_SIDE},       {"out", required_argument, NULL, O_OUT},
-        {"assembly", required_argument, NULL, O_ASSEMBLY},
-        {"theta", no_argument, NULL, O_THETA},           {"vectors", no_argument, NULL, O_VECTORS},
-        {"json", required_argument, NULL, O_JSON},       {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},                {"version", no_argument, NULL, O_VERSION},
-        {NULL, 0, NULL, 0}};
-    const char *model_path = NULL, *data_path = NULL, *out = NULL, *json = NULL;
-    int64_t v = 0;
+        TTP_CLI_TASK_OPTIONS, TTP_CLI_KERNEL_OPTIONS,
+        {"side", required_argument, NULL, O_SIDE}, {"assembly", required_argument, NULL, O_ASSEMBLY},
+        TTP_CLI_OUT_OPTION, {"theta", no_argument, NULL, O_THETA}, {"vectors", no_argument, NULL, O_VECTORS},
+        TTP_CLI_JSON_OPTION, TTP_CLI_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
+    ttp_cli_args a;
+    ttp_cli_args_init(&a);
     ttp_kernel_opts ko;
     ttp_kernel_opts_default(&ko);
 
     opterr = 0;
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, ":hv", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, TTP_CLI_SHORT, opts, NULL)) != -1) {
         switch (c) {
-        case O_MODEL: model_path = optarg; break;
-        case O_DATA: data_path = optarg; break;
-        case O_PROJ: TTP_CALL(ctx, ttp_proj_kind_parse(ctx, optarg, &ko.proj)); break;
-        case O_DPROJ: TTP_CALL(ctx, ttp_cli_int(ctx, "--dproj", optarg, 1, INT32_MAX, &ko.dproj)); break;
-        case O_SEED:
-            TTP_CALL(ctx, ttp_cli_int(ctx, "--seed", optarg, 0, INT64_MAX, &v));
-            ko.seed = (uint64_t)v;
-            break;
-        case O_BACKEND:
-            if (strcmp(optarg, "cpu") != 0 && strcmp(optarg, "cuda") != 0 && strcmp(optarg, "auto") != 0)
-                return TTP_ERR(ctx, TTP_ERR_ARG, "option --backend: '%s', expected cpu, cuda or auto", optarg);
-            ko.backend = optarg;
-            break;
-        case O_BLOCK:
-            TTP_CALL(ctx, ttp_cli_int(ctx, "--block", optarg, 1, TTP_GRAM_MAX_BLOCK, &v));
-            ko.block = (int)v;
-            break;
-        case O_TOPK: TTP_CALL(ctx, ttp_cli_int(ctx, "--top-k", optarg, 1, INT32_MAX, &ko.top_k)); break;
         case O_SIDE:
             if (strcmp(optarg, "auto") == 0) ko.side = -1;
             else if (strcmp(optarg, "nc") == 0) ko.side = 0;
@@ -168,30 +100,33 @@ ttp_status ttp_cmd_kernel(ttp_cli *cli, int argc, char **argv)
                                optarg);
             }
             break;
-        case O_OUT: out = optarg; break;
         case O_THETA: ko.want_theta = 1; break;
         case O_VECTORS: ko.want_vectors = 1; break;
-        case O_JSON: json = optarg; break;
-        case 'v': ctx->verbose = 1; break;
-        case 'h':
+        default: {
+            int handled;
+            TTP_CALL(ctx, ttp_cli_shared_option(ctx, c, optarg, &a, NULL, 0, &ko, &handled));
+            if (!handled) return ttp_cli_bad_option(ctx, "kernel", argv[optind - 1]);
+        }
+        }
+        if (a.help) {
             if (cli->comm->rank == 0) usage(stdout);
             return TTP_OK;
-        case O_VERSION: return cli->comm->rank == 0 ? ttp_cli_version("kernel") : TTP_OK;
-        default: return ttp_cli_bad_option(ctx, "kernel", argv[optind - 1]);
         }
+        if (a.version) return cli->comm->rank == 0 ? ttp_cli_version("kernel") : TTP_OK;
     }
     if (optind < argc)
         return TTP_ERR(ctx, TTP_ERR_ARG, "ttpredict kernel: unexpected argument '%s' (see 'ttpredict kernel --help')",
                        argv[optind]);
+    const char *out = a.out, *json = a.json;
     if (out == NULL)
         return TTP_ERR(ctx, TTP_ERR_ARG, "ttpredict kernel: --out FILE.nc is required (where to write the kernel)");
-    if (ko.proj != TTP_PROJ_EXACT && ko.dproj <= 0)
-        return TTP_ERR(ctx, TTP_ERR_ARG, "option --dproj: a %s projection needs --dproj D' (1..D)",
-                       ttp_proj_kind_str(ko.proj));
-    if (model_path == NULL) model_path = ttp_cli_default_model();
-    if (data_path == NULL) data_path = ttp_cli_default_data();
+    /* Every option is checked now, before any file is read. */
+    TTP_CALL(ctx, ttp_kernel_opts_validate(ctx, &ko, 0));
+    const char *model_path = a.model ? a.model : ttp_cli_default_model();
+    const char *data_path = a.data ? a.data : ttp_cli_default_data();
     ko.model_path = model_path;
     ko.data_path = data_path;
+    ctx->verbose = ttp_cli_verbosity(&a, 0);
 
     ttp_status st = TTP_OK;
     ttp_data *d = NULL;
@@ -206,18 +141,8 @@ ttp_status ttp_cmd_kernel(ttp_cli *cli, int argc, char **argv)
         st = write_outputs(ctx, k, m->ntrainable, out, json, nprow, npcol);
     }
     /* Every rank waits for rank 0's outcome: none leaves early. */
-    {
-        int failed = st != TTP_OK;
-        if (cli->comm->size > 1) {
-            ttp_ctx other;
-            ttp_ctx_init(&other);
-            if (cli->comm->allreduce_max_int(cli->comm, &failed, &other) != TTP_OK && st == TTP_OK)
-                st = TTP_ERR(ctx, other.code, "%s", other.msg);
-            if (failed && st == TTP_OK)
-                st = TTP_ERR(ctx, TTP_ERR_IO, "rank 0 failed to write the kernel's outputs");
-        }
-        if (st != TTP_OK) ttp_error_trace(ctx, __FILE__, __LINE__, __func__);
-    }
+    st = ttp_comm_agree(ctx, cli->comm, st, "output (rank 0 writes)");
+    if (st != TTP_OK) ttp_error_trace(ctx, __FILE__, __LINE__, __func__);
 done:
     ttp_kernel_destroy(&k);
     ttp_model_destroy(&m);

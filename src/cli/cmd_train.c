@@ -10,40 +10,34 @@
 #include <string.h>
 
 #include "cli.h"
-#include "ttp_text.h"
 #include "ttp_train.h"
 
 static void usage(FILE *f)
 {
+    ttp_opt d;
+    ttp_opt_default(&d);
     fprintf(f,
             "usage: [mpirun -np P] ttpredict train [options]\n"
             "\n"
             "Fine-tune a model on a dataset for real and record the training loss and\n"
             "accuracy on the whole training set after every step (steps 0..T).  The\n"
             "conventions (mean loss, batch-mean gradient, heavy-ball momentum, the seeded\n"
-            "epoch-permutation batches) are exactly those `ttpredict predict` simulates.\n"
-            "\n"
-            "model and data (default: the bundled task, a small ResNet pretrained on digits\n"
-            "0-4 with a fresh 5-class head, fine-tuned on digits 5-9):\n"
-            "  --model M.nc          model file to fine-tune\n"
-            "  --data D.nc           dataset file\n"
-            "  --arch resnet-small   train the bundled architecture from scratch instead\n"
-            "  --classes K           outputs of that architecture (default: the dataset's classes)\n"
-            "  --init-seed S         its initial-weights seed (default 1)\n"
-            "  --new-head K          replace the last dense layer by a fresh K-output one\n"
-            "  --head-seed S         its initial-weights seed (default 1)\n"
-            "optimizer (--steps 0 only writes --out-model):\n"
-            TTP_CLI_OPT_HELP
-            "output (written by rank 0):\n"
-            "  --out-model OUT.nc    the trained model\n"
-            "  --out RESULT.nc       loss(step) and accuracy(step) with the settings\n"
-            "  --json FILE           summary and curves as JSON\n"
-            "  -v, --verbose         progress lines on stderr\n"
-            "  -h, --help            this text;  --version\n"
-            "\n"
-            "example:\n"
-            "  mpirun -np 2 ttpredict train --loss ce --lr 0.05 --batch 64 --momentum 0.9 \\\n"
-            "      --steps 150 --out out/train.nc\n");
+            "epoch-permutation batches) are exactly those `ttpredict predict` simulates.\n");
+    ttp_cli_help_task(f);
+    ttp_cli_help_line(f, "--arch resnet-small", "train the bundled architecture from scratch instead");
+    ttp_cli_help_line(f, "--classes K", "outputs of that architecture (default: the dataset's classes)");
+    ttp_cli_help_line(f, "--init-seed S", "its initial-weights seed (default 1)");
+    ttp_cli_help_line(f, "--new-head K", "replace the last dense layer by a fresh K-output one");
+    ttp_cli_help_line(f, "--head-seed S", "its initial-weights seed (default 1)");
+    ttp_cli_help_opt(f, &d);
+    ttp_cli_help_section(f, "output (rank 0)");
+    ttp_cli_help_line(f, "--out-model FILE", "the trained model (with --steps 0 the only output)");
+    ttp_cli_help_line(f, "--out FILE", "loss(step) and accuracy(step) with the settings (NetCDF)");
+    ttp_cli_help_line(f, "--json FILE", "summary and curves as JSON");
+    ttp_cli_help_common(f, 0);
+    fprintf(f, "\nexample:\n"
+               "  mpirun -np 2 ttpredict train --loss ce --lr 0.05 --batch 64 --momentum 0.9 \\\n"
+               "      --steps 150 --out out/train.nc\n");
 }
 
 /* Rank 0's outputs: summary on stdout, files.  Returns rank 0's status. */
@@ -51,7 +45,6 @@ static ttp_status write_outputs(ttp_ctx *ctx, const ttp_model *m, const ttp_data
                                 const ttp_train_result *r, const char *model_path, const char *data_path,
                                 const char *out_model, const char *out, const char *json)
 {
-    ttp_json *j = NULL;
     if (r) {
         int64_t T = r->steps;
         printf("ttpredict train: %s on %s\n", model_path, data_path);
@@ -74,33 +67,7 @@ static ttp_status write_outputs(ttp_ctx *ctx, const ttp_model *m, const ttp_data
         printf("  wrote %s\n", out);
     }
     if (json && r) {
-        TTP_CALL(ctx, ttp_json_open(ctx, json, &j));
-        /* ttp_json_open has opened the top-level object. */
-        ttp_json_str(j, "command", "train");
-        ttp_json_str(j, "model", model_path);
-        ttp_json_str(j, "data", data_path);
-        ttp_json_int(j, "samples", d->n);
-        ttp_json_int(j, "outputs", m->nout);
-        ttp_json_int(j, "trainable_parameters", m->ntrainable);
-        ttp_json_begin_object(j, "settings");
-        ttp_json_str(j, "loss", ttp_loss_str(o->loss));
-        ttp_json_num(j, "lr", o->lr);
-        ttp_json_int(j, "batch", ttp_opt_batch(o, d->n));
-        ttp_json_num(j, "momentum", o->momentum);
-        ttp_json_bool(j, "nesterov", o->nesterov);
-        ttp_json_num(j, "wd", o->wd);
-        ttp_json_int(j, "steps", o->steps);
-        ttp_json_int(j, "seed", (int64_t)o->seed);
-        ttp_json_end_object(j);
-        ttp_json_num(j, "initial_loss", r->loss[0]);
-        ttp_json_num(j, "final_loss", r->loss[r->steps]);
-        ttp_json_num(j, "initial_accuracy", r->acc[0]);
-        ttp_json_num(j, "final_accuracy", r->acc[r->steps]);
-        ttp_json_num(j, "seconds", r->seconds);
-        ttp_json_num(j, "sec_per_step", r->sec_per_step);
-        ttp_json_nums(j, "loss", r->loss, r->steps + 1);
-        ttp_json_nums(j, "accuracy", r->acc, r->steps + 1);
-        TTP_CALL(ctx, ttp_json_close(ctx, &j));
+        TTP_CALL(ctx, ttp_train_write_json(ctx, json, r, o, m, d, model_path, data_path));
         printf("  wrote %s\n", json);
     }
     return TTP_OK;
@@ -109,19 +76,17 @@ static ttp_status write_outputs(ttp_ctx *ctx, const ttp_model *m, const ttp_data
 ttp_status ttp_cmd_train(ttp_cli *cli, int argc, char **argv)
 {
     ttp_ctx *ctx = cli->ctx;
-    enum { O_MODEL = 256, O_DATA, O_ARCH, O_CLASSES, O_INITSEED, O_NEWHEAD, O_HEADSEED, O_OUTMODEL, O_OUT,
-           O_JSON, O_VERSION };
+    enum { O_ARCH = TTP_CLI_O_FIRST_OWN, O_CLASSES, O_INITSEED, O_NEWHEAD, O_HEADSEED, O_OUTMODEL };
     static const struct option opts[] = {
-        {"model", required_argument, NULL, O_MODEL},       {"data", required_argument, NULL, O_DATA},
+        TTP_CLI_TASK_OPTIONS,
         {"arch", required_argument, NULL, O_ARCH},         {"classes", required_argument, NULL, O_CLASSES},
         {"init-seed", required_argument, NULL, O_INITSEED}, {"new-head", required_argument, NULL, O_NEWHEAD},
         {"head-seed", required_argument, NULL, O_HEADSEED}, TTP_CLI_OPT_OPTIONS,
-        {"out-model", required_argument, NULL, O_OUTMODEL},
-        {"out", required_argument, NULL, O_OUT},           {"json", required_argument, NULL, O_JSON},
-        {"verbose", no_argument, NULL, 'v'},               {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, O_VERSION},         {NULL, 0, NULL, 0}};
-    const char *model_path = NULL, *data_path = NULL, *arch = NULL, *out_model = NULL, *out = NULL,
-               *json = NULL;
+        {"out-model", required_argument, NULL, O_OUTMODEL}, TTP_CLI_OUT_OPTION, TTP_CLI_JSON_OPTION,
+        TTP_CLI_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
+    const char *arch = NULL, *out_model = NULL;
+    ttp_cli_args a;
+    ttp_cli_args_init(&a);
     int64_t classes = 0, init_seed = 1, new_head = 0, head_seed = 1;
     ttp_opt o;
     ttp_opt_default(&o);
@@ -136,10 +101,8 @@ ttp_status ttp_cmd_train(ttp_cli *cli, int argc, char **argv)
     opterr = 0;
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, ":hv", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, TTP_CLI_SHORT, opts, NULL)) != -1) {
         switch (c) {
-        case O_MODEL: model_path = optarg; break;
-        case O_DATA: data_path = optarg; break;
         case O_ARCH:
             if (strcmp(optarg, "resnet-small") != 0)
                 return TTP_ERR(ctx, TTP_ERR_ARG, "option --arch: unknown architecture '%s', expected resnet-small",
@@ -151,20 +114,20 @@ ttp_status ttp_cmd_train(ttp_cli *cli, int argc, char **argv)
         case O_NEWHEAD: TTP_CALL(ctx, ttp_cli_int(ctx, "--new-head", optarg, 1, 1 << 20, &new_head)); break;
         case O_HEADSEED: TTP_CALL(ctx, ttp_cli_int(ctx, "--head-seed", optarg, 0, INT64_MAX, &head_seed)); break;
         case O_OUTMODEL: out_model = optarg; break;
-        case O_OUT: out = optarg; break;
-        case O_JSON: json = optarg; break;
-        case 'v': ctx->verbose = 1; break;
-        case 'h':
-            if (cli->comm->rank == 0) usage(stdout);
-            return TTP_OK;
-        case O_VERSION: return cli->comm->rank == 0 ? ttp_cli_version("train") : TTP_OK;
         default: {
             int handled;
-            TTP_CALL(ctx, ttp_cli_opt_option(ctx, c, optarg, 0, &o, &handled));
+            TTP_CALL(ctx, ttp_cli_shared_option(ctx, c, optarg, &a, &o, 0, NULL, &handled));
             if (!handled) return ttp_cli_bad_option(ctx, "train", argv[optind - 1]);
         }
         }
+        if (a.help) {
+            if (cli->comm->rank == 0) usage(stdout);
+            return TTP_OK;
+        }
+        if (a.version) return cli->comm->rank == 0 ? ttp_cli_version("train") : TTP_OK;
     }
+    const char *model_path = a.model, *data_path = a.data, *out = a.out, *json = a.json;
+    ctx->verbose = ttp_cli_verbosity(&a, 0);
     if (optind < argc)
         return TTP_ERR(ctx, TTP_ERR_ARG, "ttpredict train: unexpected argument '%s' (see 'ttpredict train --help')",
                        argv[optind]);
@@ -216,17 +179,9 @@ ttp_status ttp_cmd_train(ttp_cli *cli, int argc, char **argv)
     }
     if (cli->comm->rank == 0)
         st = write_outputs(ctx, m, d, &o, r, mdesc, data_path, out_model, out, json);
-    /* Every rank waits for rank 0's outcome (as in convert): none leaves early. */
-    {
-        int failed = st != TTP_OK;
-        if (cli->comm->size > 1) {
-            ttp_ctx other;
-            ttp_ctx_init(&other);
-            if (cli->comm->allreduce_max_int(cli->comm, &failed, &other) != TTP_OK && st == TTP_OK)
-                st = TTP_ERR(ctx, other.code, "%s", other.msg);
-        }
-        if (st != TTP_OK) ttp_error_trace(ctx, __FILE__, __LINE__, __func__);
-    }
+    /* Every rank waits for rank 0's outcome: none leaves early. */
+    st = ttp_comm_agree(ctx, cli->comm, st, "output (rank 0 writes)");
+    if (st != TTP_OK) ttp_error_trace(ctx, __FILE__, __LINE__, __func__);
 done:
     ttp_train_result_destroy(&r);
     ttp_model_destroy(&m);

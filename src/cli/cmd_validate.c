@@ -8,34 +8,57 @@
 #include "cli.h"
 #include "ttp_validate.h"
 
+/* "0.005,0.01": a default list as the help shows it (from the library's
+ * ttp_validate_opts_default, so the help cannot drift from it). */
+static const char *list_str(char *buf, size_t len, const double *v, const int64_t *iv, int n)
+{
+    size_t u = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < n && u < len; i++)
+        u += (size_t)(v ? snprintf(buf + u, len - u, "%s%g", i ? "," : "", v[i])
+                        : snprintf(buf + u, len - u, "%s%lld", i ? "," : "", (long long)iv[i]));
+    return buf;
+}
+
 static void usage(FILE *f)
 {
+    ttp_validate_opts d;
+    ttp_validate_opts_default(&d);
     fprintf(f,
         "usage: [mpirun -np P] ttpredict validate [options]\n"
         "\n"
         "Check predictions against real fine-tuning over a grid of settings (the paper's\n"
         "Figure 1 and Table 1 on your data). For every dataset size one kernel is built;\n"
         "for every optimizer setting the model is fine-tuned for real and the training\n"
-        "time predicted, and both curves are measured with the same definitions.\n"
-        "\n"
-        "  --model FILE, --data FILE   the task (default: the bundled one)\n"
-        "  --losses LIST         ce,mse (default both)\n"
-        "  --optimizers LIST     gd,sgd (default both)\n"
-        "  --lrs LIST            learning rates (default 0.005,0.01)\n"
-        "  --batches LIST        SGD batch sizes (default 32)\n"
-        "  --momenta LIST        momentum values in [0,1) (default 0,0.5)\n"
-        "  --sizes LIST          dataset sizes, stratified subsets; 0 = all (default 0)\n"
-        "  --tt LIST             training-time definitions (default rel:0.2,rel:0.1,rel:0.05;\n"
-        "                        see 'ttpredict predict --help')\n"
-        "  --steps T             budget T (default 150)\n"
-        "  --seed S              batch-order seed (default 1)\n"
-        "  --ensemble M          SGD trajectories per prediction (default 16)\n"
-        "  --proj KIND, --dproj D'   kernel projection (default kron, 1024)\n"
-        "  --quick               a tiny grid (MSE, GD and SGD, one lr, N 150, T 30) for tests\n"
-        "  --json FILE           cases and totals as JSON\n"
-        "  --report DIR          report.md with the predicted-vs-real scatter and an example\n"
-        "  -q, --quiet           no progress lines\n"
-        "  -h, --help, --version\n"
+        "time predicted, and both curves are measured with the same definitions.\n");
+    ttp_cli_help_task(f);
+    ttp_cli_help_section(f, "grid");
+    char b[256], tt[256] = "";
+    for (int i = 0, u = 0; i < d.ntt && u < (int)sizeof tt; i++)
+        u += snprintf(tt + u, sizeof tt - (size_t)u, "%s%s:%g", i ? "," : "", ttp_tt_kind_str(d.tt[i].kind),
+                      d.tt[i].value);
+    ttp_cli_help_line(f, "--losses LIST", "ce,mse (default %s)", d.nloss == 2 ? "both" : ttp_loss_str(d.losses[0]));
+    ttp_cli_help_line(f, "--optimizers LIST", "gd,sgd (default %s)", d.gd && d.sgd ? "both" : d.gd ? "gd" : "sgd");
+    ttp_cli_help_line(f, "--lrs LIST", "learning rates (default %s)", list_str(b, sizeof b, d.lrs, NULL, d.nlr));
+    ttp_cli_help_line(f, "--batches LIST", "SGD batch sizes (default %s)", list_str(b, sizeof b, NULL, d.batches, d.nbatch));
+    ttp_cli_help_line(f, "--momenta LIST", "momentum values in [0,1) (default %s)",
+                      list_str(b, sizeof b, d.momenta, NULL, d.nmom));
+    ttp_cli_help_line(f, "--sizes LIST", "dataset sizes, stratified subsets; 0 = all (default %s)",
+                      list_str(b, sizeof b, NULL, d.sizes, d.nsize));
+    ttp_cli_help_line(f, "--tt LIST", "training-time definitions (default %s;\n"
+                      "see 'ttpredict predict --help')", tt);
+    ttp_cli_help_line(f, "--steps T", "budget T (default %lld)", (long long)d.steps);
+    ttp_cli_help_line(f, "--seed S", "seed of the batch permutations (default %llu)", (unsigned long long)d.seed);
+    ttp_cli_help_line(f, "--ensemble M", "SGD trajectories per prediction (default %d)", d.pred.sim.ensemble);
+    ttp_cli_help_line(f, "--quick", "a tiny grid (MSE, GD and SGD, one lr, N 150, T 30) for tests");
+    char pd[64];
+    snprintf(pd, sizeof pd, "%s, D' %lld", ttp_proj_kind_str(d.pred.kernel.proj), (long long)d.pred.kernel.dproj);
+    ttp_cli_help_kernel(f, &d.pred.kernel, pd);
+    ttp_cli_help_section(f, "output (rank 0)");
+    ttp_cli_help_line(f, "--json FILE", "cases and totals as JSON");
+    ttp_cli_help_line(f, "--report DIR", "report.md with the predicted-vs-real scatter and an example");
+    ttp_cli_help_common(f, 1);
+    fprintf(f,
         "\n"
         "Totals: fraction of GD times within 13 %% and SGD times within 20 %% of the real ones\n"
         "(all cases, and those inside the method's regime), median errors, and the cost ratio\n"
@@ -48,21 +71,20 @@ ttp_status ttp_cmd_validate(ttp_cli *cli, int argc, char **argv)
     ttp_status st = TTP_OK;
     ttp_validate_opts o;
     ttp_validate_opts_default(&o);
-    const char *model_path = NULL, *data_path = NULL, *json = NULL, *report = NULL;
-    int quiet = 0;
-    enum { O_MODEL = 256, O_DATA, O_LOSSES, O_OPTS, O_LRS, O_BATCHES, O_MOMENTA, O_SIZES, O_TT, O_STEPS, O_SEED,
-           O_ENS, O_PROJ, O_DPROJ, O_QUICK, O_JSON, O_REPORT, O_VERSION };
+    ttp_cli_args a;
+    ttp_cli_args_init(&a);
+    /* --steps and --seed are the grid's own (every case's), not one ttp_opt's */
+    enum { O_LOSSES = TTP_CLI_O_FIRST_OWN, O_OPTS, O_LRS, O_BATCHES, O_MOMENTA, O_SIZES, O_TT, O_STEPS, O_SEED,
+           O_ENS, O_QUICK };
     static const struct option opts[] = {
-        {"model", required_argument, NULL, O_MODEL}, {"data", required_argument, NULL, O_DATA},
+        TTP_CLI_TASK_OPTIONS,
         {"losses", required_argument, NULL, O_LOSSES}, {"optimizers", required_argument, NULL, O_OPTS},
         {"lrs", required_argument, NULL, O_LRS}, {"batches", required_argument, NULL, O_BATCHES},
         {"momenta", required_argument, NULL, O_MOMENTA}, {"sizes", required_argument, NULL, O_SIZES},
         {"tt", required_argument, NULL, O_TT}, {"steps", required_argument, NULL, O_STEPS},
         {"seed", required_argument, NULL, O_SEED}, {"ensemble", required_argument, NULL, O_ENS},
-        {"proj", required_argument, NULL, O_PROJ}, {"dproj", required_argument, NULL, O_DPROJ},
-        {"quick", no_argument, NULL, O_QUICK}, {"json", required_argument, NULL, O_JSON},
-        {"report", required_argument, NULL, O_REPORT}, {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, O_VERSION}, {NULL, 0, NULL, 0}};
+        TTP_CLI_KERNEL_OPTIONS, {"quick", no_argument, NULL, O_QUICK}, TTP_CLI_JSON_OPTION,
+        TTP_CLI_REPORT_OPTION, TTP_CLI_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
     /* --quick first, so that later options refine the quick grid */
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--quick") == 0) ttp_validate_opts_quick(&o);
@@ -71,35 +93,28 @@ ttp_status ttp_cmd_validate(ttp_cli *cli, int argc, char **argv)
     char buf[256];
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":qh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, TTP_CLI_SHORT, opts, NULL)) != -1) {
         switch (c) {
-        case 'h':
-            if (cli->comm->rank == 0) usage(stdout);
-            return TTP_OK;
-        case O_VERSION: return cli->comm->rank == 0 ? ttp_cli_version("validate") : TTP_OK;
-        case 'q': quiet = 1; break;
         case O_QUICK: break;
-        case O_MODEL: model_path = optarg; break;
-        case O_DATA: data_path = optarg; break;
         case O_LOSSES:
         case O_OPTS: {
-            int a = 0, b = 0;
+            int first = 0, second = 0;
             snprintf(buf, sizeof buf, "%s", optarg);
             char *save = NULL;
             for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-                if (c == O_LOSSES && !strcmp(t, "ce")) a = 1;
-                else if (c == O_LOSSES && !strcmp(t, "mse")) b = 1;
-                else if (c == O_OPTS && !strcmp(t, "gd")) a = 1;
-                else if (c == O_OPTS && !strcmp(t, "sgd")) b = 1;
+                if (c == O_LOSSES && !strcmp(t, "ce")) first = 1;
+                else if (c == O_LOSSES && !strcmp(t, "mse")) second = 1;
+                else if (c == O_OPTS && !strcmp(t, "gd")) first = 1;
+                else if (c == O_OPTS && !strcmp(t, "sgd")) second = 1;
                 else return TTP_ERR(ctx, TTP_ERR_ARG, "option %s: '%s', expected %s", c == O_LOSSES ? "--losses" : "--optimizers",
                                     t, c == O_LOSSES ? "ce and/or mse" : "gd and/or sgd");
             }
             if (c == O_LOSSES) {
                 o.nloss = 0;
-                if (a) o.losses[o.nloss++] = TTP_LOSS_CE;
-                if (b) o.losses[o.nloss++] = TTP_LOSS_MSE;
+                if (first) o.losses[o.nloss++] = TTP_LOSS_CE;
+                if (second) o.losses[o.nloss++] = TTP_LOSS_MSE;
             } else {
-                o.gd = a, o.sgd = b;
+                o.gd = first, o.sgd = second;
             }
             break;
         }
@@ -113,26 +128,34 @@ ttp_status ttp_cmd_validate(ttp_cli *cli, int argc, char **argv)
         case O_STEPS: TTP_CALL(ctx, ttp_cli_int(ctx, "--steps", optarg, 1, 100000000, &o.steps)); break;
         case O_SEED: TTP_CALL(ctx, ttp_cli_int(ctx, "--seed", optarg, 0, INT64_MAX, &iv)); o.seed = (uint64_t)iv; break;
         case O_ENS: TTP_CALL(ctx, ttp_cli_int(ctx, "--ensemble", optarg, 1, 100000, &iv)); o.pred.sim.ensemble = (int)iv; break;
-        case O_PROJ: TTP_CALL(ctx, ttp_proj_kind_parse(ctx, optarg, &o.pred.proj)); break;
-        case O_DPROJ: TTP_CALL(ctx, ttp_cli_int(ctx, "--dproj", optarg, 1, INT32_MAX, &o.pred.dproj)); break;
-        case O_JSON: json = optarg; break;
-        case O_REPORT: report = optarg; break;
-        default: return ttp_cli_bad_option(ctx, "validate", argv[optind - 1]);
+        default: {
+            int handled;
+            TTP_CALL(ctx, ttp_cli_shared_option(ctx, c, optarg, &a, NULL, 1, &o.pred.kernel, &handled));
+            if (!handled) return ttp_cli_bad_option(ctx, "validate", argv[optind - 1]);
         }
+        }
+        if (a.help) {
+            if (cli->comm->rank == 0) usage(stdout);
+            return TTP_OK;
+        }
+        if (a.version) return cli->comm->rank == 0 ? ttp_cli_version("validate") : TTP_OK;
     }
     if (optind < argc)
         return TTP_ERR(ctx, TTP_ERR_ARG, "ttpredict validate: unexpected argument '%s'", argv[optind]);
+    TTP_CALL(ctx, ttp_kernel_opts_validate(ctx, &o.pred.kernel, 0));
+    const char *json = a.json, *report = a.report;
     TTP_CALL(ctx, ttp_cli_check_output(ctx, "--json", json, 0));
     TTP_CALL(ctx, ttp_cli_check_output(ctx, "--report", report, 1));
-    if (model_path == NULL) model_path = ttp_cli_default_model();
-    if (data_path == NULL) data_path = ttp_cli_default_data();
-    ctx->verbose = quiet ? 0 : 1;
+    const char *model_path = a.model ? a.model : ttp_cli_default_model();
+    const char *data_path = a.data ? a.data : ttp_cli_default_data();
+    o.pred.kernel.model_path = model_path;
+    o.pred.kernel.data_path = data_path;
+    ctx->verbose = ttp_cli_verbosity(&a, 1);
     ttp_model *m = NULL;
     ttp_data *d = NULL;
     ttp_validation *v = NULL;
     TTP_CALL_GOTO(ctx, st, done, ttp_model_read(ctx, model_path, &m));
     TTP_CALL_GOTO(ctx, st, done, ttp_data_read(ctx, data_path, &d));
-    if (o.pred.proj != TTP_PROJ_EXACT && o.pred.dproj > m->ntrainable) o.pred.dproj = m->ntrainable;
     TTP_CALL_GOTO(ctx, st, done, ttp_validate_run(ctx, cli->comm, m, d, &o, &v));
     if (cli->comm->rank == 0) {
         ttp_validate_print(stdout, v, &o);

@@ -85,6 +85,8 @@ int main(int argc, char **argv)
         st = cmd->run(&cli, argc - 1, argv + 1);
     }
     if (st != TTP_OK) {
+        /* The library names option fields; the user typed flags. */
+        ttp_cli_flag_names(ctx.msg, sizeof ctx.msg);
         /* Option errors are found identically on every rank: rank 0 speaks
          * for all.  Anything else may be one rank's alone, so it says which. */
         if (comm.size == 1)

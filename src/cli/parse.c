@@ -3,9 +3,12 @@
  * the option, the value given and what was expected.
  */
 #include "cli.h"
+#include "ttp_kbuild.h"
 #include "ttp_sim.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,7 +178,18 @@ ttp_status ttp_cli_check_output(ttp_ctx *ctx, const char *opt, const char *path,
     return TTP_OK;
 }
 
-ttp_status ttp_cli_opt_option(ttp_ctx *ctx, int c, const char *arg, int64_t steps_min, ttp_opt *o, int *handled)
+void ttp_cli_args_init(ttp_cli_args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->verbose = -1;
+}
+
+int ttp_cli_verbosity(const ttp_cli_args *a, int dflt)
+{
+    return a->verbose >= 0 ? a->verbose : dflt;
+}
+
+static ttp_status opt_option(ttp_ctx *ctx, int c, const char *arg, int64_t steps_min, ttp_opt *o, int *handled)
 {
     int64_t v;
     *handled = 1;
@@ -201,6 +215,170 @@ ttp_status ttp_cli_opt_option(ttp_ctx *ctx, int c, const char *arg, int64_t step
         return TTP_OK;
     default: *handled = 0; return TTP_OK;
     }
+}
+
+/* Values are parsed here (a number where a number is due); whether they
+ * make sense together is ttp_kernel_opts_validate's to say. */
+static ttp_status kernel_option(ttp_ctx *ctx, int c, const char *arg, ttp_kernel_opts *k, int *handled)
+{
+    int64_t v;
+    *handled = 1;
+    switch (c) {
+    case TTP_CLI_O_PROJ: return ttp_proj_kind_parse(ctx, arg, &k->proj);
+    case TTP_CLI_O_DPROJ: return ttp_cli_int(ctx, "--dproj", arg, 1, INT32_MAX, &k->dproj);
+    case TTP_CLI_O_PSEED:
+        TTP_CALL(ctx, ttp_cli_int(ctx, "--proj-seed", arg, 0, INT64_MAX, &v));
+        k->proj_seed = (uint64_t)v;
+        return TTP_OK;
+    case TTP_CLI_O_BACKEND: k->backend = arg; return TTP_OK;
+    case TTP_CLI_O_BLOCK:
+        TTP_CALL(ctx, ttp_cli_int(ctx, "--block", arg, 1, INT32_MAX, &v));
+        k->block = (int)v;
+        return TTP_OK;
+    case TTP_CLI_O_TOPK: return ttp_cli_int(ctx, "--top-k", arg, 1, INT32_MAX, &k->top_k);
+    default: *handled = 0; return TTP_OK;
+    }
+}
+
+ttp_status ttp_cli_shared_option(ttp_ctx *ctx, int c, const char *arg, ttp_cli_args *a, ttp_opt *o,
+                                 int64_t steps_min, ttp_kernel_opts *k, int *handled)
+{
+    *handled = 1;
+    switch (c) {
+    case TTP_CLI_O_MODEL: a->model = arg; return TTP_OK;
+    case TTP_CLI_O_DATA: a->data = arg; return TTP_OK;
+    case TTP_CLI_O_OUT: a->out = arg; return TTP_OK;
+    case TTP_CLI_O_JSON: a->json = arg; return TTP_OK;
+    case TTP_CLI_O_REPORT: a->report = arg; return TTP_OK;
+    case 'v': a->verbose = 1; return TTP_OK;
+    case 'q': a->verbose = 0; return TTP_OK;
+    case 'h': a->help = 1; return TTP_OK;
+    case TTP_CLI_O_VERSION: a->version = 1; return TTP_OK;
+    default: break;
+    }
+    *handled = 0;
+    if (o) TTP_CALL(ctx, opt_option(ctx, c, arg, steps_min, o, handled));
+    if (!*handled && k) TTP_CALL(ctx, kernel_option(ctx, c, arg, k, handled));
+    return TTP_OK;
+}
+
+/* ---- help ---------------------------------------------------------------- */
+
+void ttp_cli_help_section(FILE *f, const char *heading)
+{
+    fprintf(f, "\n%s:\n", heading);
+}
+
+void ttp_cli_help_line(FILE *f, const char *opt, const char *fmt, ...)
+{
+    char text[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    /* an option wider than its column gets the description on the next line */
+    if ((int)strlen(opt) + 2 >= TTP_CLI_HELP_COL) fprintf(f, "  %s\n%*s", opt, TTP_CLI_HELP_COL, "");
+    else fprintf(f, "  %-*s", TTP_CLI_HELP_COL - 2, opt);
+    for (const char *p = text; *p; p++) {
+        fputc(*p, f);
+        if (*p == '\n' && p[1]) fprintf(f, "%*s", TTP_CLI_HELP_COL, "");
+    }
+    fputc('\n', f);
+}
+
+void ttp_cli_help_task(FILE *f)
+{
+    ttp_cli_help_section(f, "model and data (default: the bundled task, a small ResNet pretrained on digits\n"
+                            "0-4 with a fresh 5-class head, fine-tuned on digits 5-9)");
+    ttp_cli_help_line(f, "--model FILE", "model file (NetCDF, docs/formats/model.md)");
+    ttp_cli_help_line(f, "--data FILE", "dataset file (NetCDF, docs/formats/dataset.md)");
+}
+
+void ttp_cli_help_opt(FILE *f, const ttp_opt *d)
+{
+    ttp_cli_help_section(f, "optimizer (the same meaning for train, predict and validate)");
+    ttp_cli_help_line(f, "--loss mse|ce", "½‖f − onehot(y)‖² or cross-entropy (default %s)", ttp_loss_str(d->loss));
+    ttp_cli_help_line(f, "--lr X", "learning rate > 0 (default %g)", d->lr);
+    ttp_cli_help_line(f, "--batch B", "batch size in 1..N; omitted (or N): full-batch gradient descent");
+    ttp_cli_help_line(f, "--momentum M", "heavy-ball momentum in [0, 1) (default %g)", d->momentum);
+    ttp_cli_help_line(f, "--nesterov", "Nesterov momentum");
+    ttp_cli_help_line(f, "--wd L", "weight decay >= 0 (default %g)", d->wd);
+    ttp_cli_help_line(f, "--steps T", "optimizer steps T >= 1 (default %lld)", (long long)d->steps);
+    ttp_cli_help_line(f, "--seed S", "seed of the batch permutations (default %llu)", (unsigned long long)d->seed);
+}
+
+void ttp_cli_help_kernel(FILE *f, const ttp_kernel_opts *d, const char *proj_default)
+{
+    ttp_cli_help_section(f, "kernel (the same meaning for kernel, predict and validate)");
+    ttp_cli_help_line(f, "--proj KIND", "exact | rademacher | gaussian | kron | auto (default %s)\n"
+                      "auto: kron at D' (default %d) when the model has more than\n2 D' trainable weights, else exact",
+                      proj_default, TTP_KERNEL_AUTO_DPROJ);
+    ttp_cli_help_line(f, "--dproj D'", "projected dimension 1..D (required for rademacher, gaussian, kron)");
+    ttp_cli_help_line(f, "--proj-seed S", "projection seed (default %llu)", (unsigned long long)d->proj_seed);
+    ttp_cli_help_line(f, "--backend B", "cpu | cuda | auto (default %s)", d->backend ? d->backend : "auto");
+    ttp_cli_help_line(f, "--block NB", "ScaLAPACK block size 1..%d (default %d)", TTP_GRAM_MAX_BLOCK,
+                      d->block > 0 ? d->block : 64);
+    ttp_cli_help_line(f, "--top-k K", "keep the K largest eigenpairs (pdsyevr; default all)");
+}
+
+void ttp_cli_help_common(FILE *f, int verbose_default)
+{
+    ttp_cli_help_section(f, "other");
+    ttp_cli_help_line(f, "-v, --verbose", "progress lines on stderr%s", verbose_default ? " (default)" : "");
+    ttp_cli_help_line(f, "-q, --quiet", "no progress lines%s", verbose_default ? "" : " (default)");
+    ttp_cli_help_line(f, "-h, --help", "this text");
+    ttp_cli_help_line(f, "--version", "print the version");
+}
+
+/* ---- field names → flags --------------------------------------------------- */
+
+static const struct { const char *field, *flag; } flag_table[] = {
+    {"loss", "--loss"}, {"lr", "--lr"}, {"batch", "--batch"}, {"momentum", "--momentum"},
+    {"nesterov", "--nesterov"}, {"wd", "--wd"}, {"steps", "--steps"}, {"seed", "--seed"},
+    {"proj", "--proj"}, {"dproj", "--dproj"}, {"proj_seed", "--proj-seed"}, {"backend", "--backend"},
+    {"block", "--block"}, {"top_k", "--top-k"}, {"side", "--side"}, {"assembly", "--assembly"},
+    {"want_theta", "--theta"}, {"want_vectors", "--vectors"},
+    {"ensemble", "--ensemble"}, {"band", "--band"}, {"tt", "--tt"}, {"smooth", "--smooth"},
+    {"subset", "--subset"}, {"extrap", "--extrapolate"}, {"time_reps", "--time-steps"},
+    {"kernel_in", "--kernel"}, {"kernel_out", "--save-kernel"},
+    {"losses", "--losses"}, {"lrs", "--lrs"}, {"batches", "--batches"}, {"momenta", "--momenta"},
+    {"sizes", "--sizes"}, {"new_head", "--new-head"},
+};
+
+static const char *flag_of(const char *field, size_t len)
+{
+    for (size_t i = 0; i < sizeof flag_table / sizeof flag_table[0]; i++)
+        if (strlen(flag_table[i].field) == len && strncmp(flag_table[i].field, field, len) == 0)
+            return flag_table[i].flag;
+    return NULL;
+}
+
+void ttp_cli_flag_names(char *msg, size_t cap)
+{
+    char out[TTP_MSG_LEN * 2];
+    size_t o = 0;
+    const char *p = msg;
+    while (*p && o + 1 < sizeof out) {
+        int after = strncmp(p, "option ", 7) == 0 ? 7 : strncmp(p, "options ", 8) == 0 ? 8 : 0;
+        if (after && (p == msg || !isalnum((unsigned char)p[-1]))) {
+            for (int i = 0; i < after && o + 1 < sizeof out; i++) out[o++] = *p++;
+            for (;;) { /* fields joined by '/' */
+                size_t len = 0;
+                while (isalnum((unsigned char)p[len]) || p[len] == '_') len++;
+                const char *flag = len ? flag_of(p, len) : NULL;
+                const char *src = flag ? flag : p;
+                size_t n = flag ? strlen(flag) : len;
+                for (size_t i = 0; i < n && o + 1 < sizeof out; i++) out[o++] = src[i];
+                p += len;
+                if (len && *p == '/' && o + 1 < sizeof out) out[o++] = *p++;
+                else break;
+            }
+        } else {
+            out[o++] = *p++;
+        }
+    }
+    out[o] = '\0';
+    snprintf(msg, cap, "%s", out);
 }
 
 ttp_status ttp_cli_tt_list(ttp_ctx *ctx, const char *opt, const char *val, int smooth, ttp_tt_def *out, int cap, int *n)

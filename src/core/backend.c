@@ -10,6 +10,7 @@ static const char *const kind_names[TTP_PROJ_KIND_COUNT] = {"exact", "rademacher
 
 const char *ttp_proj_kind_str(ttp_proj_kind k)
 {
+    if (k == TTP_PROJ_AUTO) return "auto";
     if ((int)k < 0 || k >= TTP_PROJ_KIND_COUNT) return "unknown";
     return kind_names[k];
 }
@@ -21,7 +22,11 @@ ttp_status ttp_proj_kind_parse(ttp_ctx *ctx, const char *s, ttp_proj_kind *k)
             *k = (ttp_proj_kind)i;
             return TTP_OK;
         }
+    if (s && strcmp(s, "auto") == 0) {
+        *k = TTP_PROJ_AUTO;
+        return TTP_OK;
+    }
     return TTP_ERR(ctx, TTP_ERR_ARG,
-                   "projection '%s': expected one of exact, rademacher, gaussian, kron",
+                   "projection '%s': expected one of exact, rademacher, gaussian, kron, auto",
                    s ? s : "(null)");
 }

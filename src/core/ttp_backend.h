@@ -15,6 +15,9 @@ extern "C" {
 #endif
 
 typedef enum {
+    TTP_PROJ_AUTO = -1,  /* an option value only: the kernel stage picks KRON
+                          * or EXACT from the model's size
+                          * (ttp_kernel_opts_resolve); no projection takes it */
     TTP_PROJ_EXACT = 0,  /* no projection: G = J, D′ = D                   */
     TTP_PROJ_RADEMACHER, /* dense ±1/√D′                                   */
     TTP_PROJ_GAUSSIAN,   /* dense N(0, 1/D′)                               */
@@ -23,11 +26,11 @@ typedef enum {
 } ttp_proj_kind;
 
 const char *ttp_proj_kind_str(ttp_proj_kind k);
-/* Parse "exact", "rademacher", "gaussian", "kron"; TTP_ERR_ARG otherwise. */
+/* Parse "exact", "rademacher", "gaussian", "kron", "auto"; TTP_ERR_ARG otherwise. */
 ttp_status ttp_proj_kind_parse(ttp_ctx *ctx, const char *s, ttp_proj_kind *k);
 
 const char *ttp_proj_kind_str(ttp_proj_kind k);
-/* Parse "exact", "rademacher", "gaussian", "kron"; TTP_ERR_ARG otherwise. */
+/* Parse "exact", "rademacher", "gaussian", "kron", "auto"; TTP_ERR_ARG otherwise. */
 ttp_status ttp_proj_kind_parse(ttp_ctx *ctx, const char *s, ttp_proj_kind *k);
 
 /*

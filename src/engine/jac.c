@@ -315,14 +315,14 @@ ttp_status ttp_jac_plan_create(ttp_ctx *ctx, const ttp_model *m, ttp_proj_kind k
     if ((kind == TTP_PROJ_RADEMACHER || kind == TTP_PROJ_GAUSSIAN) && (dproj < 1 || dproj > D))
         return TTP_ERR(ctx, TTP_ERR_ARG,
                        "projection %s to D' = %lld dimensions: expected 1 <= D' <= D = %lld "
-                       "(the trainable parameters; use --proj exact for D' = D)",
+                       "(the trainable parameters; set option proj to exact for D' = D)",
                        ttp_proj_kind_str(kind), (long long)dproj, (long long)D);
     if (kind == TTP_PROJ_KRON && dproj < 1)
         return TTP_ERR(ctx, TTP_ERR_ARG, "projection kron to D' = %lld dimensions: expected D' >= 1 (D = %lld)",
                        (long long)dproj, (long long)D);
+    /* The name is checked where it is opened (ttp_proj_backend_open) and, for
+     * the kernel stage, with its options (ttp_kernel_opts_validate). */
     const char *bname = backend ? backend : "auto";
-    if (strcmp(bname, "cpu") != 0 && strcmp(bname, "cuda") != 0 && strcmp(bname, "auto") != 0)
-        return TTP_ERR(ctx, TTP_ERR_ARG, "projection backend '%s': expected cpu, cuda or auto", bname);
 
     TTP_ALLOC(ctx, st, fail, p, 1, "Jacobian plan");
     p->m = m;

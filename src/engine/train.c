@@ -7,6 +7,7 @@
  */
 #include "ttp_train.h"
 #include "ttp_nc.h"
+#include "ttp_text.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -28,22 +29,22 @@ void ttp_opt_default(ttp_opt *o)
 ttp_status ttp_opt_validate(ttp_ctx *ctx, const ttp_opt *o, int64_t n)
 {
     if (o->loss != TTP_LOSS_MSE && o->loss != TTP_LOSS_CE)
-        return TTP_ERR(ctx, TTP_ERR_ARG, "option --loss: unknown loss %d, expected mse or ce", (int)o->loss);
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option loss: unknown loss %d, expected mse or ce", (int)o->loss);
     if (!(o->lr > 0.0) || !isfinite(o->lr))
-        return TTP_ERR(ctx, TTP_ERR_ARG, "option --lr: learning rate %g, expected a finite value > 0", o->lr);
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option lr: learning rate %g, expected a finite value > 0", o->lr);
     if (o->batch < 0)
-        return TTP_ERR(ctx, TTP_ERR_ARG, "option --batch: %lld, expected 0 (full batch) or 1..N",
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option batch: %lld, expected 0 (full batch) or 1..N",
                        (long long)o->batch);
     if (n > 0 && o->batch > n)
-        return TTP_ERR(ctx, TTP_ERR_ARG, "option --batch: %lld is larger than the %lld training "
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option batch: %lld is larger than the %lld training "
                        "samples (0 or %lld means full batch)", (long long)o->batch, (long long)n,
                        (long long)n);
     if (o->steps <= 0)
-        return TTP_ERR(ctx, TTP_ERR_ARG, "option --steps: %lld, expected >= 1", (long long)o->steps);
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option steps: %lld, expected >= 1", (long long)o->steps);
     if (!(o->momentum >= 0.0 && o->momentum < 1.0))
-        return TTP_ERR(ctx, TTP_ERR_ARG, "option --momentum: %g, expected a value in [0, 1)", o->momentum);
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option momentum: %g, expected a value in [0, 1)", o->momentum);
     if (!(o->wd >= 0.0) || !isfinite(o->wd))
-        return TTP_ERR(ctx, TTP_ERR_ARG, "option --wd: weight decay %g, expected a finite value >= 0", o->wd);
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option wd: weight decay %g, expected a finite value >= 0", o->wd);
     /* Nesterov without momentum is plain SGD: accepted, nothing to check. */
     return TTP_OK;
 }
@@ -70,15 +71,15 @@ ttp_status ttp_train_check(ttp_ctx *ctx, const ttp_model *m, const ttp_data *d, 
         return TTP_ERR(ctx, TTP_ERR_ARG, "dataset has neither labels nor targets to train on");
     if (labels && d->nclasses != m->nout)
         return TTP_ERR(ctx, TTP_ERR_ARG,
-                       "dataset has %d classes but the model's head has %d outputs (fit a fresh "
-                       "head with --new-head %d)", d->nclasses, m->nout, d->nclasses);
+                       "dataset has %d classes but the model's head has %d outputs (fit a fresh %d-output "
+                       "head: option new_head)", d->nclasses, m->nout, d->nclasses);
     if (targets && d->ntargets != m->nout)
         return TTP_ERR(ctx, TTP_ERR_ARG,
                        "dataset has %d targets per sample but the model has %d outputs",
                        d->ntargets, m->nout);
     if (targets && loss == TTP_LOSS_CE)
         return TTP_ERR(ctx, TTP_ERR_ARG,
-                       "option --loss: cross-entropy needs class labels, the dataset has real targets only");
+                       "option loss: cross-entropy needs class labels, the dataset has real targets only");
     if (m->ntrainable == 0)
         return TTP_ERR(ctx, TTP_ERR_ARG, "the model has no trainable layer");
     return TTP_OK;
@@ -250,7 +251,7 @@ ttp_status ttp_train_run(ttp_ctx *ctx, const ttp_comm *comm, ttp_model *m, const
         if (!isfinite(r->loss[t + 1])) {
             st = TTP_ERR(ctx, TTP_ERR_NUMERIC,
                          "training diverged: the loss is %g after step %lld (lr %g; try a smaller "
-                         "--lr)", r->loss[t + 1], (long long)(t + 1), o->lr);
+                         "option lr)", r->loss[t + 1], (long long)(t + 1), o->lr);
             goto fail;
         }
         if ((t + 1) % every == 0) ttp_progress(ctx, "train", (double)(t + 1) / (double)T, t_start);
@@ -378,4 +379,38 @@ fail:
     ttp_nc_out_discard(&f);
     free(steps);
     return st;
+}
+
+ttp_status ttp_train_write_json(ttp_ctx *ctx, const char *path, const ttp_train_result *r, const ttp_opt *o,
+                                const ttp_model *m, const ttp_data *d, const char *model_path,
+                                const char *data_path)
+{
+    ttp_json *j = NULL;
+    TTP_CALL(ctx, ttp_json_open(ctx, path, &j));
+    /* ttp_json_open has opened the top-level object. */
+    ttp_json_str(j, "command", "train");
+    ttp_json_str(j, "model", model_path);
+    ttp_json_str(j, "data", data_path);
+    ttp_json_int(j, "samples", d->n);
+    ttp_json_int(j, "outputs", m->nout);
+    ttp_json_int(j, "trainable_parameters", m->ntrainable);
+    ttp_json_begin_object(j, "settings");
+    ttp_json_str(j, "loss", ttp_loss_str(o->loss));
+    ttp_json_num(j, "lr", o->lr);
+    ttp_json_int(j, "batch", ttp_opt_batch(o, d->n));
+    ttp_json_num(j, "momentum", o->momentum);
+    ttp_json_bool(j, "nesterov", o->nesterov);
+    ttp_json_num(j, "wd", o->wd);
+    ttp_json_int(j, "steps", o->steps);
+    ttp_json_int(j, "seed", (int64_t)o->seed);
+    ttp_json_end_object(j);
+    ttp_json_num(j, "initial_loss", r->loss[0]);
+    ttp_json_num(j, "final_loss", r->loss[r->steps]);
+    ttp_json_num(j, "initial_accuracy", r->acc[0]);
+    ttp_json_num(j, "final_accuracy", r->acc[r->steps]);
+    ttp_json_num(j, "seconds", r->seconds);
+    ttp_json_num(j, "sec_per_step", r->sec_per_step);
+    ttp_json_nums(j, "loss", r->loss, r->steps + 1);
+    ttp_json_nums(j, "accuracy", r->acc, r->steps + 1);
+    return ttp_json_close(ctx, &j);
 }

@@ -81,6 +81,12 @@ ttp_status ttp_train_time_step(ttp_ctx *ctx, const ttp_comm *comm, const ttp_mod
 /* Write a training result (curves, settings, seconds) to NetCDF. */
 ttp_status ttp_train_write(ttp_ctx *ctx, const char *path, const ttp_train_result *r,
                            const ttp_opt *o, const char *model_path, const char *data_path);
+/* The same as JSON (`ttpredict train --json`; one rank writes): the model
+ * trained (m) and the dataset (d) for their sizes, the settings, and the
+ * curves. */
+ttp_status ttp_train_write_json(ttp_ctx *ctx, const char *path, const ttp_train_result *r, const ttp_opt *o,
+                                const ttp_model *m, const ttp_data *d, const char *model_path,
+                                const char *data_path);
 
 #ifdef __cplusplus
 }

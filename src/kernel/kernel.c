@@ -13,6 +13,7 @@
 #include "ttp_jac.h"
 #include "ttp_kbuild.h"
 #include "ttp_net.h"
+#include "ttp_text.h"
 
 #include <limits.h>
 #include <stdlib.h>
@@ -25,16 +26,60 @@ void ttp_kernel_opts_default(ttp_kernel_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->proj = TTP_PROJ_EXACT;
+    /* predict's default since the first release: `kernel` and `predict`
+     * given the same projection build the same kernel (and predict can
+     * reuse it with --kernel) */
+    o->proj_seed = 1;
     o->backend = "auto";
     o->block = 64;
     o->side = -1;
 }
 
+ttp_status ttp_kernel_opts_validate(ttp_ctx *ctx, const ttp_kernel_opts *o, int64_t d)
+{
+    if (o->proj != TTP_PROJ_AUTO && (o->proj < 0 || o->proj >= TTP_PROJ_KIND_COUNT))
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option proj: projection kind %d is unknown", (int)o->proj);
+    const int projected = o->proj != TTP_PROJ_EXACT && o->proj != TTP_PROJ_AUTO;
+    if (o->dproj < 0 || (projected && o->dproj == 0))
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option dproj: projected dimension D′ = %lld: a %s projection needs a "
+                       "positive count (at most D, the trainable weights)", (long long)o->dproj,
+                       ttp_proj_kind_str(o->proj));
+    if (projected && d > 0 && o->dproj > d)
+        return TTP_ERR(ctx, TTP_ERR_ARG,
+                       "option dproj: projected dimension D′ = %lld exceeds the model's D = %lld trainable weights: "
+                       "a %s projection must reduce the dimension (set option proj to exact for G = J)",
+                       (long long)o->dproj, (long long)d, ttp_proj_kind_str(o->proj));
+    if (o->backend && strcmp(o->backend, "cpu") != 0 && strcmp(o->backend, "cuda") != 0 &&
+        strcmp(o->backend, "auto") != 0)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option backend: '%s', expected cpu, cuda or auto", o->backend);
+    if (o->block != 0 && (o->block < 1 || o->block > TTP_GRAM_MAX_BLOCK)) /* 0: the default 64 */
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option block: ScaLAPACK block size %d is out of range: expected 1..%d "
+                       "(typical 32-256; default 64)", o->block, TTP_GRAM_MAX_BLOCK);
+    if (o->top_k < 0)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option top_k: %lld, expected 0 (all eigenpairs) or a positive count",
+                       (long long)o->top_k);
+    if (o->side < -1 || o->side > 1)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option side: %d, expected -1 (auto), 0 (NC × NC) or 1 (D′ × D′)", o->side);
+    return TTP_OK;
+}
+
+void ttp_kernel_opts_resolve(ttp_kernel_opts *o, int64_t d)
+{
+    if (o->proj != TTP_PROJ_AUTO) return;
+    const int64_t dp = o->dproj > 0 ? o->dproj : TTP_KERNEL_AUTO_DPROJ;
+    /* Projecting pays only where the exact kernel would be the larger one. */
+    if (d > 2 * dp) {
+        o->proj = TTP_PROJ_KRON;
+        o->dproj = dp;
+    } else {
+        o->proj = TTP_PROJ_EXACT;
+    }
+}
+
 /* Input checks, identical on every rank, before any heavy work. */
 static ttp_status check_inputs(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *m,
-                               const ttp_data *d, const ttp_kernel_opts *o, int block)
+                               const ttp_data *d, const ttp_kernel_opts *o)
 {
-    TTP_CALL(ctx, ttp_gram_check_block(ctx, block));
     TTP_CALL(ctx, ttp_model_check_input(ctx, m, d->ndim, d->shape, "the kernel's dataset"));
     const int64_t N = d->n, C = m->nout, D = m->ntrainable;
     if (N < 1) return TTP_ERR(ctx, TTP_ERR_ARG, "the dataset has no samples");
@@ -43,18 +88,7 @@ static ttp_status check_inputs(ttp_ctx *ctx, const ttp_comm *comm, const ttp_mod
                        "more ranks (%d) than samples (%lld): every rank needs at least one sample; run "
                        "with at most %lld ranks", comm->size, (long long)N, (long long)N);
     if (D < 1) return TTP_ERR(ctx, TTP_ERR_ARG, "the model has no trainable parameters: its kernel is zero");
-    if (o->proj < 0 || o->proj >= TTP_PROJ_KIND_COUNT)
-        return TTP_ERR(ctx, TTP_ERR_ARG, "projection kind %d is unknown", (int)o->proj);
-    if (o->proj != TTP_PROJ_EXACT) {
-        if (o->dproj <= 0)
-            return TTP_ERR(ctx, TTP_ERR_ARG, "projected dimension D′ = %lld: expected a positive count "
-                           "(at most D = %lld)", (long long)o->dproj, (long long)D);
-        if (o->dproj > D)
-            return TTP_ERR(ctx, TTP_ERR_ARG,
-                           "projected dimension D′ = %lld exceeds the model's D = %lld trainable weights: "
-                           "a %s projection must reduce the dimension (use --proj exact for G = J)",
-                           (long long)o->dproj, (long long)D, ttp_proj_kind_str(o->proj));
-    }
+    TTP_CALL(ctx, ttp_kernel_opts_validate(ctx, o, D));
     const int64_t Kd = o->proj == TTP_PROJ_EXACT ? D : o->dproj;
     if (N * C > INT_MAX || Kd > INT_MAX)
         return TTP_ERR(ctx, TTP_ERR_UNSUPPORTED,
@@ -75,11 +109,6 @@ static ttp_status check_inputs(ttp_ctx *ctx, const ttp_comm *comm, const ttp_mod
                        "the dataset has neither labels nor targets: the kernel's residual projections "
                        "need them");
     }
-    if (o->top_k < 0)
-        return TTP_ERR(ctx, TTP_ERR_ARG, "top-k %lld: expected 0 (all eigenpairs) or a positive count",
-                       (long long)o->top_k);
-    if (o->side < -1 || o->side > 1)
-        return TTP_ERR(ctx, TTP_ERR_ARG, "side %d: expected -1 (auto), 0 (NC × NC) or 1 (D′ × D′)", o->side);
     return TTP_OK;
 }
 
@@ -97,15 +126,18 @@ ttp_status ttp_kernel_build(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model 
     memset(&res, 0, sizeof res);
     *out = NULL;
 
+    /* The automatic projection is settled here for a caller that left it. */
+    ttp_kernel_opts resolved = *opts;
+    ttp_kernel_opts_resolve(&resolved, model->ntrainable);
+    opts = &resolved;
     const int block = opts->block > 0 ? opts->block : 64;
-    if (opts->block < 0) TTP_CALL(ctx, ttp_gram_check_block(ctx, opts->block));
     if (comm->gram == NULL)
         return TTP_ERR(ctx, TTP_ERR_UNSUPPORTED,
                        "this communicator has no distributed Gram builder (ttp_comm.gram is NULL): "
                        "the kernel stage needs one, e.g. from ttp_mpi_comm (mpi/ttp_mpi.h), even on one "
                        "rank");
     const ttp_gram_ops *gops = comm->gram;
-    TTP_CALL(ctx, check_inputs(ctx, comm, model, data, opts, block));
+    TTP_CALL(ctx, check_inputs(ctx, comm, model, data, opts));
 
     const int64_t N = data->n, C = model->nout;
     const int rank = comm->rank, P = comm->size;
@@ -115,7 +147,7 @@ ttp_status ttp_kernel_build(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model 
     const int64_t ns = hi - lo, nrow = ns * C;
 
     /* ---- plan and buffers (a device may exist on one rank only) -------- */
-    st = ttp_jac_plan_create(ctx, model, opts->proj, opts->dproj, opts->seed,
+    st = ttp_jac_plan_create(ctx, model, opts->proj, opts->dproj, opts->proj_seed,
                              opts->backend ? opts->backend : "auto", &plan);
     if (st != TTP_OK) ttp_error_trace(ctx, __FILE__, __LINE__, __func__);
     TTP_CALL_GOTO(ctx, st, done, ttp_comm_agree(ctx, comm, st, "Jacobian set-up"));
@@ -199,7 +231,7 @@ agreed:
     k->d = model->ntrainable;
     k->dproj = K;
     k->proj = ttp_jac_plan_kind(plan);
-    k->seed = opts->seed;
+    k->seed = opts->proj_seed;
     snprintf(k->backend, sizeof k->backend, "%s", ttp_jac_plan_backend(plan));
     k->side = res.side;
     k->neig = res.neig;
@@ -261,4 +293,42 @@ done:
     free(R);
     free(grad);
     return st;
+}
+
+ttp_status ttp_kernel_write_json(ttp_ctx *ctx, const char *path, const ttp_kernel *k, int64_t d,
+                                 const char *out, int nprow, int npcol)
+{
+    const double lmax = k->neig > 0 ? k->eigval[0] : 0.0, lmin = k->neig > 0 ? k->eigval[k->neig - 1] : 0.0;
+    ttp_json *j = NULL;
+    TTP_CALL(ctx, ttp_json_open(ctx, path, &j));
+    ttp_json_str(j, "command", "kernel");
+    ttp_json_str(j, "model", k->model_path);
+    ttp_json_str(j, "data", k->data_path);
+    ttp_json_str(j, "out", out);
+    ttp_json_int(j, "N", k->n);
+    ttp_json_int(j, "C", k->c);
+    ttp_json_int(j, "D", d);
+    ttp_json_int(j, "Dproj", k->dproj);
+    ttp_json_str(j, "projection", ttp_proj_kind_str(k->proj));
+    ttp_json_str(j, "backend", k->backend);
+    ttp_json_int(j, "seed", (int64_t)k->seed);
+    ttp_json_str(j, "side", k->side == 0 ? "nc" : "dproj");
+    ttp_json_int(j, "ranks", k->nranks);
+    ttp_json_int(j, "grid_rows", nprow);
+    ttp_json_int(j, "grid_cols", npcol);
+    ttp_json_str(j, "assembly", k->assembly);
+    ttp_json_num(j, "trace", k->trace);
+    ttp_json_int(j, "kept_eigenvalues", k->neig);
+    ttp_json_num(j, "largest_eigenvalue", lmax);
+    ttp_json_num(j, "smallest_kept_eigenvalue", lmin);
+    ttp_json_num(j, "residual_energy", k->res_energy);
+    ttp_json_num(j, "gradient_energy", k->grad_energy);
+    ttp_json_begin_object(j, "seconds");
+    ttp_json_num(j, "jacobian", k->sec_jac);
+    ttp_json_num(j, "gram", k->sec_gram);
+    ttp_json_num(j, "eigen", k->sec_eig);
+    ttp_json_num(j, "total", k->sec_total);
+    ttp_json_end_object(j);
+    ttp_json_int(j, "peak_memory_per_rank_bytes", k->peak_rss_max);
+    return ttp_json_close(ctx, &j);
 }

@@ -16,11 +16,11 @@ void ttp_predict_opts_default(ttp_predict_opts *o)
 {
     memset(o, 0, sizeof *o);
     ttp_opt_default(&o->opt);
-    o->proj = TTP_PROJ_EXACT;
-    o->dproj = 0;
-    o->proj_seed = 1;
-    o->backend = "auto";
-    o->block = 64;
+    ttp_kernel_opts_default(&o->kernel);
+    /* Project only where the exact kernel would be the larger one (see
+     * TTP_KERNEL_AUTO_DPROJ); the dynamics need the eigenvectors. */
+    o->kernel.proj = TTP_PROJ_AUTO;
+    o->kernel.want_vectors = 1;
     o->sim.ensemble = 16;
     o->sim.seed = 0;
     o->sim.band_lo = 0.05;
@@ -35,41 +35,45 @@ void ttp_predict_opts_default(ttp_predict_opts *o)
 ttp_status ttp_predict_opts_validate(ttp_ctx *ctx, const ttp_predict_opts *o, int64_t n)
 {
     TTP_CALL(ctx, ttp_opt_validate(ctx, &o->opt, n));
+    TTP_CALL(ctx, ttp_kernel_opts_validate(ctx, &o->kernel, 0));
+    /* the dynamics run on Θ = V Λ Vᵀ (or Θ itself): a kernel without either is no use */
+    if (o->kernel_in == NULL && !o->kernel.want_vectors && !o->kernel.want_theta)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option want_vectors: the prediction needs the kernel's eigenvectors "
+                       "(or option want_theta)");
     if (o->sim.ensemble < 1)
-        return TTP_ERR(ctx, TTP_ERR_ARG, "option --ensemble: %d, expected at least 1 trajectory", o->sim.ensemble);
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option ensemble: %d, expected at least 1 trajectory", o->sim.ensemble);
     if (!(o->sim.band_lo >= 0 && o->sim.band_lo < o->sim.band_hi && o->sim.band_hi <= 1))
-        return TTP_ERR(ctx, TTP_ERR_ARG, "option --band: %g..%g, expected 0 <= lo < hi <= 1", o->sim.band_lo,
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option band: %g..%g, expected 0 <= lo < hi <= 1", o->sim.band_lo,
                        o->sim.band_hi);
     if (o->ntt < 1 || o->ntt > TTP_MAX_TT)
-        return TTP_ERR(ctx, TTP_ERR_ARG, "option --tt: %d definitions, expected 1..%d", o->ntt, TTP_MAX_TT);
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option tt: %d definitions, expected 1..%d", o->ntt, TTP_MAX_TT);
     for (int i = 0; i < o->ntt; i++) {
         const ttp_tt_def *t = &o->tt[i];
         if (!(t->value > 0) || !isfinite(t->value))
-            return TTP_ERR(ctx, TTP_ERR_ARG, "option --tt: threshold %g of '%s', expected a finite value > 0",
+            return TTP_ERR(ctx, TTP_ERR_ARG, "option tt: threshold %g of '%s', expected a finite value > 0",
                            t->value, ttp_tt_kind_str(t->kind));
         if ((t->kind == TTP_TT_REL || t->kind == TTP_TT_ACC) && t->value > 1)
-            return TTP_ERR(ctx, TTP_ERR_ARG, "option --tt: %s threshold %g, expected a fraction in (0, 1]",
+            return TTP_ERR(ctx, TTP_ERR_ARG, "option tt: %s threshold %g, expected a fraction in (0, 1]",
                            ttp_tt_kind_str(t->kind), t->value);
         if (t->smooth < 1)
-            return TTP_ERR(ctx, TTP_ERR_ARG, "option --smooth: %d, expected a window of at least 1 step", t->smooth);
+            return TTP_ERR(ctx, TTP_ERR_ARG, "option smooth: %d, expected a window of at least 1 step", t->smooth);
     }
     if (o->subset < 0 || o->subset > n)
-        return TTP_ERR(ctx, TTP_ERR_ARG, "option --subset: %lld, expected 1..%lld (the dataset's size)",
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option subset: %lld, expected 1..%lld (the dataset's size)",
                        (long long)o->subset, (long long)n);
     int64_t n0 = o->subset > 0 ? o->subset : n;
     for (int i = 0; i < o->nextrap; i++)
         if (o->extrap[i] < n0)
             return TTP_ERR(ctx, TTP_ERR_ARG,
-                           "option --extrapolate: N' = %lld is smaller than the %lld samples the kernel is "
+                           "option extrap: N' = %lld is smaller than the %lld samples the kernel is "
                            "computed on; extrapolation only goes to larger datasets",
                            (long long)o->extrap[i], (long long)n0);
     /* The spectrum-only dynamics do not carry weight decay (ttp_sim_sde):
      * say so now rather than after the kernel. */
     if ((o->nextrap > 0 || (o->subset > 0 && o->subset < n)) && o->opt.wd > 0)
         return TTP_ERR(ctx, TTP_ERR_UNSUPPORTED,
-                       "options --subset/--extrapolate: the spectrum-only dynamics do not model weight decay (--wd)");
-    if (o->top_k < 0) return TTP_ERR(ctx, TTP_ERR_ARG, "option --top-k: %lld, expected >= 0", (long long)o->top_k);
-    if (o->time_reps < 0) return TTP_ERR(ctx, TTP_ERR_ARG, "option --time-steps: %d, expected >= 0", o->time_reps);
+                       "options subset/extrap: the spectrum-only dynamics do not model weight decay (option wd)");
+    if (o->time_reps < 0) return TTP_ERR(ctx, TTP_ERR_ARG, "option time_reps: %d, expected >= 0", o->time_reps);
     return TTP_OK;
 }
 
@@ -173,7 +177,7 @@ static ttp_status simulate_measured(ttp_ctx *ctx, const ttp_kernel *k, const ttp
     } else {
         return TTP_ERR(ctx, TTP_ERR_ARG,
                        "the kernel holds neither Theta nor its eigenvectors, which the simulation of "
-                       "%s needs; rebuild it with 'ttpredict kernel --vectors'",
+                       "%s needs; rebuild it with its eigenvectors (option want_vectors)",
                        ttp_opt_batch(&o->opt, k->n) < k->n ? "SGD" : "these dynamics");
     }
     ttp_sim_problem prob = {&th, k->n, k->c, k->f0, k->u0, k->labels, k->targets};
@@ -415,18 +419,7 @@ ttp_status ttp_predict_run(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *
             TTP_CALL_GOTO(ctx, st, done, ttp_kernel_check_provenance(ctx, k, model, kdata));
         }
     } else {
-        ttp_kernel_opts ko;
-        ttp_kernel_opts_default(&ko);
-        ko.proj = o->proj;
-        ko.dproj = o->dproj;
-        ko.seed = o->proj_seed;
-        ko.backend = o->backend;
-        ko.block = o->block;
-        ko.top_k = o->top_k;
-        ko.want_vectors = 1;
-        ko.model_path = o->model_path;
-        ko.data_path = o->data_path;
-        TTP_CALL_GOTO(ctx, st, done, ttp_kernel_build(ctx, comm, model, kdata, &ko, &k));
+        TTP_CALL_GOTO(ctx, st, done, ttp_kernel_build(ctx, comm, model, kdata, &o->kernel, &k));
         if (comm->rank == 0 && o->kernel_out)
             TTP_CALL_GOTO(ctx, st, done, ttp_kernel_write(ctx, o->kernel_out, k));
     }

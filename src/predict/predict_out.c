@@ -13,6 +13,15 @@
 #include "ttp_nc.h"
 #include "ttp_report.h"
 
+/* The projection as the kernel stage settled it (TTP_PROJ_AUTO resolved
+ * for the model's D). */
+static ttp_proj_kind shown_proj(const ttp_prediction *p, const ttp_predict_opts *o)
+{
+    ttp_kernel_opts k = o->kernel;
+    ttp_kernel_opts_resolve(&k, p->d);
+    return k.proj;
+}
+
 /* ---- outputs ------------------------------------------------------------- */
 
 static void describe_tt(const ttp_tt_def *t, char *buf, size_t len)
@@ -51,7 +60,7 @@ void ttp_predict_print(FILE *f, const ttp_prediction *p, const ttp_predict_opts 
     char a[64], b[64], c[64], def[160];
     fprintf(f, "ttpredict predict: %lld samples x %d outputs, D = %lld trainable weights", (long long)p->n, p->c,
             (long long)p->d);
-    if (p->dproj != p->d) fprintf(f, ", projected to D' = %lld (%s)", (long long)p->dproj, ttp_proj_kind_str(o->proj));
+    if (p->dproj != p->d) fprintf(f, ", projected to D' = %lld (%s)", (long long)p->dproj, ttp_proj_kind_str(shown_proj(p, o)));
     fprintf(f, ", %d rank(s)\n", p->nranks);
     fprintf(f, "  optimizer   %s, lr %g, batch %lld, momentum %g, weight decay %g, %s loss, T = %lld steps\n",
             optimizer_name(op, p->n), op->lr, (long long)ttp_opt_batch(op, p->n), op->momentum, op->wd,
@@ -178,9 +187,9 @@ ttp_status ttp_predict_write_json(ttp_ctx *ctx, const char *path, const ttp_pred
     ttp_json_int(j, "steps", T);
     ttp_json_int(j, "seed", (int64_t)o->opt.seed);
     ttp_json_int(j, "ensemble", o->sim.ensemble);
-    ttp_json_str(j, "projection", ttp_proj_kind_str(o->proj));
-    ttp_json_str(j, "model", o->model_path ? o->model_path : "");
-    ttp_json_str(j, "data", o->data_path ? o->data_path : "");
+    ttp_json_str(j, "projection", ttp_proj_kind_str(shown_proj(p, o)));
+    ttp_json_str(j, "model", o->kernel.model_path ? o->kernel.model_path : "");
+    ttp_json_str(j, "data", o->kernel.data_path ? o->kernel.data_path : "");
     ttp_json_end_object(j);
     json_tt(j, &p->main);
     if (p->have_fit) {
@@ -220,7 +229,7 @@ ttp_status ttp_predict_write_nc(ttp_ctx *ctx, const char *path, const ttp_predic
     const ttp_kernel *k = p->kernel;
     TTP_CALL_GOTO(ctx, st, fail, ttp_nc_out_create(ctx, &f, path, NC_CLOBBER | NC_NETCDF4));
     nc = f.id;
-    const char *mp = o->model_path ? o->model_path : "", *dp = o->data_path ? o->data_path : "";
+    const char *mp = o->kernel.model_path ? o->kernel.model_path : "", *dp = o->kernel.data_path ? o->kernel.data_path : "";
     const struct { const char *name, *val; } texts[] = {
         {"ttp_kind", "prediction"}, {"optimizer", optimizer_name(&o->opt, p->n)},
         {"loss", ttp_loss_str(o->opt.loss)}, {"model", mp}, {"data", dp}, {"warning", p->warning},
@@ -392,10 +401,10 @@ ttp_status ttp_predict_write_report(ttp_ctx *ctx, const char *dir, const ttp_pre
                    "with %d rank(s).\n\n", p->main.wall, p->main.wall_lo, p->main.wall_hi, p->sec_per_step,
                 (long long)ttp_opt_batch(&o->opt, p->n), p->nranks);
     fprintf(f, "| setting | value |\n| --- | --- |\n");
-    fprintf(f, "| model | `%s` |\n| data | `%s` |\n", o->model_path ? o->model_path : "", o->data_path ? o->data_path : "");
+    fprintf(f, "| model | `%s` |\n| data | `%s` |\n", o->kernel.model_path ? o->kernel.model_path : "", o->kernel.data_path ? o->kernel.data_path : "");
     fprintf(f, "| samples N × outputs C | %lld × %d |\n", (long long)p->n, p->c);
     fprintf(f, "| trainable weights D, projected D′ | %lld, %lld (%s) |\n", (long long)p->d, (long long)p->dproj,
-            ttp_proj_kind_str(o->proj));
+            ttp_proj_kind_str(shown_proj(p, o)));
     fprintf(f, "| optimizer | %s, lr %g, batch %lld, momentum %g, weight decay %g |\n", optimizer_name(&o->opt, p->n),
             o->opt.lr, (long long)ttp_opt_batch(&o->opt, p->n), o->opt.momentum, o->opt.wd);
     fprintf(f, "| loss | %s |\n| ensemble | %d trajectories |\n", ttp_loss_str(o->opt.loss),

@@ -361,7 +361,7 @@ ttp_status ttp_sim_sde(ttp_ctx *ctx, const double *mu, const double *p, int64_t 
     if (opt->loss != TTP_LOSS_MSE)
         return TTP_ERR(ctx, TTP_ERR_UNSUPPORTED,
                        "the spectrum-only (extrapolated) dynamics model MSE; cross-entropy needs the per-sample "
-                       "kernel: compute the kernel at the target size, or use --loss mse");
+                       "kernel: compute the kernel at the target size, or set option loss to mse");
     if (opt->wd > 0)
         return TTP_ERR(ctx, TTP_ERR_UNSUPPORTED,
                        "the spectrum-only (extrapolated) dynamics do not model weight decay (it needs J w0 per sample)");

@@ -16,7 +16,7 @@
 #define TTP_PREDICT_H
 
 #include "ttp_fit.h"
-#include "ttp_kernel.h"
+#include "ttp_kbuild.h"
 #include "ttp_sim.h"
 #include "ttp_train.h"
 
@@ -29,12 +29,8 @@ extern "C" {
 
 typedef struct ttp_predict_opts {
     ttp_opt opt;             /* optimizer settings, as for `train`            */
-    ttp_proj_kind proj;      /* Jacobian projection (exact by default)       */
-    int64_t dproj;           /* D′ for the projected kinds                   */
-    uint64_t proj_seed;
-    const char *backend;     /* "cpu", "cuda", "auto"                        */
-    int block;               /* ScaLAPACK block size                         */
-    int64_t top_k;           /* 0: all non-zero eigenpairs                   */
+    ttp_kernel_opts kernel;  /* projection, backend, block, top-k, provenance */
+                             /*   (model_path, data_path) of the kernel stage */
     ttp_sim_opts sim;        /* ensemble size, seed, band quantiles          */
     int ntt;                 /* training-time definitions; tt[0] headlines   */
     ttp_tt_def tt[TTP_MAX_TT];
@@ -44,13 +40,16 @@ typedef struct ttp_predict_opts {
     int nextrap;             /*   extrapolate to these sizes (N if none)     */
     int64_t extrap[TTP_MAX_EXTRAP];
     int time_reps;           /* real steps timed for wall-clock (0: skip)    */
-    const char *model_path, *data_path; /* provenance                        */
 } ttp_predict_opts;
 
-/* Defaults: the ttp_opt defaults, exact projection, block 64, ensemble 16,
- * band 5–95 %, one definition (TTP_TT_REL 0.05 of the loss drop), 5 timed steps. */
+/* Defaults (what `ttpredict predict` uses): the ttp_opt defaults, the
+ * ttp_kernel_opts defaults but with the automatic projection (TTP_PROJ_AUTO:
+ * kron at D′ = 1024 for a model of more than 2048 trainable weights, else
+ * exact) and the eigenvectors kept, ensemble 16, band 5–95 %, one definition
+ * (TTP_TT_REL 0.05 of the loss drop), 5 timed steps. */
 void ttp_predict_opts_default(ttp_predict_opts *o);
-/* Check every option against a dataset of n samples, naming the option. */
+/* Check every option against a dataset of n samples (the kernel's options
+ * with ttp_kernel_opts_validate), naming the field (e.g. "option lr"). */
 ttp_status ttp_predict_opts_validate(ttp_ctx *ctx, const ttp_predict_opts *o, int64_t n);
 
 typedef struct ttp_tt_result {

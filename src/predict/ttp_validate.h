@@ -30,10 +30,11 @@ typedef struct ttp_validate_opts {
     int ntt;      ttp_tt_def tt[TTP_MAX_TT];
     int64_t steps;
     uint64_t seed;
-    ttp_predict_opts pred; /* projection, ensemble, band; opt is per case */
+    ttp_predict_opts pred; /* kernel (pred.kernel), ensemble, band; opt is per case */
 } ttp_validate_opts;
 
-/* The default grid for the bundled task (docs/validate.md). */
+/* The default grid for the bundled task (docs/validate.md); its kernel is
+ * kron at D′ = 1024 (clamped to the model's D by ttp_validate_run). */
 void ttp_validate_opts_default(ttp_validate_opts *o);
 /* The small grid the tests use. */
 void ttp_validate_opts_quick(ttp_validate_opts *o);
@@ -79,7 +80,8 @@ void ttp_validation_destroy(ttp_validation **v);
 
 /*
  * Run the grid.  Collective over comm (training and kernels are
- * distributed; rank 0 predicts and holds the full result).  A case whose
+ * distributed; rank 0 predicts and holds the full result).  Every setting
+ * is checked first, naming the field (e.g. "option sizes").  A case whose
  * real training diverges is recorded as such and the grid goes on.
  */
 ttp_status ttp_validate_run(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model,

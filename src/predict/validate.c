@@ -15,8 +15,10 @@ static void common_defaults(ttp_validate_opts *o)
 {
     memset(o, 0, sizeof *o);
     ttp_predict_opts_default(&o->pred);
-    o->pred.proj = TTP_PROJ_KRON;
-    o->pred.dproj = 1024;
+    /* The grid compares one kernel with many real runs: the structured
+     * sketch always (clamped to the model's D, see ttp_validate_run). */
+    o->pred.kernel.proj = TTP_PROJ_KRON;
+    o->pred.kernel.dproj = TTP_KERNEL_AUTO_DPROJ;
     o->pred.time_reps = 0;
     o->steps = 150;
     o->seed = 1;
@@ -54,7 +56,7 @@ void ttp_validate_opts_quick(ttp_validate_opts *o)
     o->tt[0] = (ttp_tt_def){TTP_TT_REL, 0.2, 1};
     o->tt[1] = (ttp_tt_def){TTP_TT_REL, 0.1, 1};
     o->steps = 30;
-    o->pred.dproj = 256;
+    o->pred.kernel.dproj = 256;
     o->pred.sim.ensemble = 4;
 }
 
@@ -153,11 +155,90 @@ done:
     free(rel), free(abse), free(c1), free(c2);
 }
 
-/* Number of cases the grid makes for one dataset size. */
-static int cases_per_size(const ttp_validate_opts *o)
+/* One case of the grid before it runs: which dataset size and which
+ * optimizer settings (the rest of ttp_opt from ttp_opt_default). */
+typedef struct grid_case {
+    int size;        /* index into o->sizes                              */
+    int loss, sgd, batch, lr, mom; /* indices into the lists (batch: SGD) */
+} grid_case;
+
+/*
+ * The grid as a flat list, in the order the table shows it: by dataset size
+ * (one kernel each, so cases of a size are consecutive), then loss, GD
+ * before SGD, batch size, learning rate, momentum.  Returns the count;
+ * cases may be NULL to count only.
+ */
+static int grid_cases(const ttp_validate_opts *o, grid_case *cases)
 {
-    int per_loss = o->nlr * o->nmom * ((o->gd ? 1 : 0) + (o->sgd ? o->nbatch : 0));
-    return o->nloss * per_loss;
+    int n = 0;
+    for (int s = 0; s < o->nsize; s++)
+        for (int l = 0; l < o->nloss; l++)
+            for (int sgd = 0; sgd < 2; sgd++) {
+                if (sgd ? !o->sgd : !o->gd) continue;
+                for (int b = 0; b < (sgd ? o->nbatch : 1); b++)
+                    for (int a = 0; a < o->nlr; a++)
+                        for (int q = 0; q < o->nmom; q++, n++)
+                            if (cases) cases[n] = (grid_case){s, l, sgd, b, a, q};
+            }
+    return n;
+}
+
+/* Check every setting before the first (long) training run. */
+static ttp_status check_grid(ttp_ctx *ctx, const ttp_model *model, const ttp_data *data, const ttp_validate_opts *o)
+{
+    if (grid_cases(o, NULL) == 0)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "validate: the grid is empty (no optimizer, learning rate or loss)");
+    if (o->ntt < 1) return TTP_ERR(ctx, TTP_ERR_ARG, "validate: no training-time definition given (option tt)");
+    for (int s = 0; s < o->nsize; s++) {
+        int64_t n = o->sizes[s] > 0 ? o->sizes[s] : data->n;
+        if (n > data->n || n < 2)
+            return TTP_ERR(ctx, TTP_ERR_ARG, "option sizes: %lld, expected 2..%lld (0 = all samples)",
+                           (long long)o->sizes[s], (long long)data->n);
+        for (int b = 0; o->sgd && b < o->nbatch; b++)
+            if (o->batches[b] < 1 || o->batches[b] >= n)
+                return TTP_ERR(ctx, TTP_ERR_ARG, "option batches: %lld, expected 1..%lld (below the dataset size %lld)",
+                               (long long)o->batches[b], (long long)n - 1, (long long)n);
+    }
+    TTP_CALL(ctx, ttp_kernel_opts_validate(ctx, &o->pred.kernel, 0));
+    for (int l = 0; l < o->nloss; l++) TTP_CALL(ctx, ttp_train_check(ctx, model, data, o->losses[l]));
+    return TTP_OK;
+}
+
+/* Rank 0: the prediction of case c from kernel k, and both curves' times. */
+static ttp_status predict_case(ttp_ctx *ctx, const ttp_kernel *k, const ttp_validate_opts *o, int64_t n,
+                               const ttp_train_result *r, ttp_val_case *c)
+{
+    ttp_status st = TTP_OK;
+    ttp_prediction *p = NULL;
+    ttp_predict_opts po = o->pred;
+    po.opt = c->opt;
+    po.ntt = o->ntt;
+    memcpy(po.tt, o->tt, sizeof po.tt);
+    double tp = ttp_time();
+    TTP_CALL_GOTO(ctx, st, done, ttp_predict_from_kernel(ctx, k, &po, n, NAN, &p));
+    c->sec_predict = ttp_time() - tp;
+    c->valid = p->valid;
+    c->stability = 2.0 * p->stability;
+    snprintf(c->warning, sizeof c->warning, "%s", p->warning);
+    size_t T1 = (size_t)o->steps + 1;
+    TTP_ALLOC(ctx, st, done, c->pred_loss, T1, "curves");
+    TTP_ALLOC(ctx, st, done, c->pred_lo_loss, T1, "curves");
+    TTP_ALLOC(ctx, st, done, c->pred_hi_loss, T1, "curves");
+    TTP_ALLOC(ctx, st, done, c->real_loss, T1, "curves");
+    memcpy(c->pred_loss, p->main.curves->loss, T1 * sizeof(double));
+    memcpy(c->pred_lo_loss, p->main.curves->loss_lo, T1 * sizeof(double));
+    memcpy(c->pred_hi_loss, p->main.curves->loss_hi, T1 * sizeof(double));
+    for (int d = 0; d < o->ntt; d++) {
+        c->pred[d] = p->main.tt[d].steps;
+        c->pred_lo[d] = p->main.tt[d].lo;
+        c->pred_hi[d] = p->main.tt[d].hi;
+        c->real[d] = c->diverged ? -1 : ttp_ttime(&o->tt[d], r->loss, r->acc, o->steps);
+    }
+    if (r) memcpy(c->real_loss, r->loss, T1 * sizeof(double));
+    else for (size_t t = 0; t < T1; t++) c->real_loss[t] = NAN;
+done:
+    ttp_prediction_destroy(&p);
+    return st;
 }
 
 ttp_status ttp_validate_run(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model, const ttp_data *data,
@@ -165,130 +246,84 @@ ttp_status ttp_validate_run(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model 
 {
     ttp_status st = TTP_OK;
     ttp_validation *v = NULL;
+    grid_case *grid = NULL;
     ttp_data *sub = NULL;
     ttp_kernel *k = NULL;
     ttp_model *m = NULL;
     ttp_train_result *r = NULL;
-    ttp_prediction *p = NULL;
     double t0 = ttp_time();
-    const int per = cases_per_size(o);
-    if (per == 0 || o->nsize == 0)
-        return TTP_ERR(ctx, TTP_ERR_ARG, "validate: the grid is empty (no optimizer, learning rate or loss)");
-    if (o->ntt < 1) return TTP_ERR(ctx, TTP_ERR_ARG, "validate: no training-time definition given (--tt)");
-    /* Check every setting before the first (long) training run. */
-    for (int s = 0; s < o->nsize; s++) {
-        int64_t n = o->sizes[s] > 0 ? o->sizes[s] : data->n;
-        if (n > data->n || n < 2)
-            return TTP_ERR(ctx, TTP_ERR_ARG, "option --sizes: %lld, expected 2..%lld (0 = all samples)",
-                           (long long)o->sizes[s], (long long)data->n);
-        for (int b = 0; o->sgd && b < o->nbatch; b++)
-            if (o->batches[b] < 1 || o->batches[b] >= n)
-                return TTP_ERR(ctx, TTP_ERR_ARG, "option --batches: %lld, expected 1..%lld (below the dataset size %lld)",
-                               (long long)o->batches[b], (long long)n - 1, (long long)n);
-    }
-    for (int l = 0; l < o->nloss; l++) TTP_CALL(ctx, ttp_train_check(ctx, model, data, o->losses[l]));
+    TTP_CALL(ctx, check_grid(ctx, model, data, o));
+    const int ncases = grid_cases(o, NULL), per = ncases / o->nsize;
+    TTP_ALLOC(ctx, st, done, grid, (size_t)ncases, "validation grid");
+    grid_cases(o, grid);
     TTP_ALLOC(ctx, st, done, v, 1, "validation");
-    TTP_ALLOC(ctx, st, done, v->cases, (size_t)(per * o->nsize), "validation cases");
+    TTP_ALLOC(ctx, st, done, v->cases, (size_t)ncases, "validation cases");
     v->steps = o->steps;
 
-    for (int s = 0; s < o->nsize; s++) {
-        const ttp_data *dd = data;
-        if (o->sizes[s] > 0 && o->sizes[s] < data->n) {
-            TTP_CALL_GOTO(ctx, st, done, ttp_data_take(ctx, data, o->sizes[s], &sub));
-            dd = sub;
-        }
-        double tk = ttp_time();
-        ttp_kernel_opts ko;
-        ttp_kernel_opts_default(&ko);
-        ko.proj = o->pred.proj;
-        ko.dproj = o->pred.proj == TTP_PROJ_EXACT ? 0 : o->pred.dproj;
-        ko.seed = o->pred.proj_seed;
-        ko.backend = o->pred.backend;
-        ko.block = o->pred.block;
-        ko.want_vectors = 1;
-        TTP_CALL_GOTO(ctx, st, done, ttp_kernel_build(ctx, comm, model, dd, &ko, &k));
-        double sec_kernel = ttp_time() - tk;
+    /* The kernel's options: the grid's default D′ may exceed a small
+     * model's D; then the projection keeps every dimension rather than fail. */
+    ttp_kernel_opts ko = o->pred.kernel;
+    ko.want_vectors = 1;
+    if (ko.proj == TTP_PROJ_EXACT) ko.dproj = 0;
+    else if (ko.proj != TTP_PROJ_AUTO && ko.dproj > model->ntrainable) ko.dproj = model->ntrainable;
 
-        for (int l = 0; l < o->nloss; l++)
-            for (int opt_kind = 0; opt_kind < 2; opt_kind++) {
-                if ((opt_kind == 0 && !o->gd) || (opt_kind == 1 && !o->sgd)) continue;
-                int nb = opt_kind == 0 ? 1 : o->nbatch;
-                for (int b = 0; b < nb; b++)
-                    for (int a = 0; a < o->nlr; a++)
-                        for (int q = 0; q < o->nmom; q++) {
-                            ttp_val_case *c = &v->cases[v->ncases++];
-                            ttp_opt_default(&c->opt);
-                            c->opt.loss = o->losses[l];
-                            c->opt.lr = o->lrs[a];
-                            c->opt.batch = opt_kind == 0 ? 0 : o->batches[b];
-                            c->opt.momentum = o->momenta[q];
-                            c->opt.steps = o->steps;
-                            c->opt.seed = o->seed;
-                            c->sgd = opt_kind == 1;
-                            c->n = dd->n;
-                            c->sec_kernel = sec_kernel;
-                            c->kernel_cases = per;
-                            /* the truth: real fine-tuning from the same weights */
-                            TTP_CALL_GOTO(ctx, st, done, ttp_model_clone(ctx, model, &m));
-                            double tt = ttp_time();
-                            st = ttp_train_run(ctx, comm, m, dd, &c->opt, &r);
-                            c->sec_train = ttp_time() - tt;
-                            if (st == TTP_ERR_NUMERIC) { /* diverged: recorded, the grid goes on */
-                                ttp_error_clear(ctx);
-                                st = TTP_OK;
-                                c->diverged = 1;
-                            } else if (st != TTP_OK) {
-                                ttp_error_trace(ctx, __FILE__, __LINE__, __func__);
-                                goto done;
-                            }
-                            ttp_model_destroy(&m);
-                            if (comm->rank == 0) {
-                                ttp_predict_opts po = o->pred;
-                                po.opt = c->opt;
-                                po.ntt = o->ntt;
-                                memcpy(po.tt, o->tt, sizeof po.tt);
-                                double tp = ttp_time();
-                                TTP_CALL_GOTO(ctx, st, done, ttp_predict_from_kernel(ctx, k, &po, dd->n, NAN, &p));
-                                c->sec_predict = ttp_time() - tp;
-                                c->valid = p->valid;
-                                c->stability = 2.0 * p->stability;
-                                snprintf(c->warning, sizeof c->warning, "%s", p->warning);
-                                size_t T1 = (size_t)o->steps + 1;
-                                TTP_ALLOC(ctx, st, done, c->pred_loss, T1, "curves");
-                                TTP_ALLOC(ctx, st, done, c->pred_lo_loss, T1, "curves");
-                                TTP_ALLOC(ctx, st, done, c->pred_hi_loss, T1, "curves");
-                                TTP_ALLOC(ctx, st, done, c->real_loss, T1, "curves");
-                                memcpy(c->pred_loss, p->main.curves->loss, T1 * sizeof(double));
-                                memcpy(c->pred_lo_loss, p->main.curves->loss_lo, T1 * sizeof(double));
-                                memcpy(c->pred_hi_loss, p->main.curves->loss_hi, T1 * sizeof(double));
-                                for (int d = 0; d < o->ntt; d++) {
-                                    c->pred[d] = p->main.tt[d].steps;
-                                    c->pred_lo[d] = p->main.tt[d].lo;
-                                    c->pred_hi[d] = p->main.tt[d].hi;
-                                    c->real[d] = c->diverged ? -1 : ttp_ttime(&o->tt[d], r->loss, r->acc, o->steps);
-                                }
-                                if (r) memcpy(c->real_loss, r->loss, T1 * sizeof(double));
-                                else for (size_t t = 0; t < T1; t++) c->real_loss[t] = NAN;
-                                ttp_prediction_destroy(&p);
-                            }
-                            ttp_train_result_destroy(&r);
-                            ttp_progress(ctx, "validate", (double)v->ncases / (double)(per * o->nsize), t0);
-                        }
+    const ttp_data *dd = data;
+    double sec_kernel = 0.0;
+    for (int i = 0; i < ncases; i++) {
+        const grid_case *g = &grid[i];
+        if (i == 0 || g->size != grid[i - 1].size) { /* a new dataset size: its kernel */
+            ttp_kernel_destroy(&k);
+            ttp_data_destroy(&sub);
+            dd = data;
+            if (o->sizes[g->size] > 0 && o->sizes[g->size] < data->n) {
+                TTP_CALL_GOTO(ctx, st, done, ttp_data_take(ctx, data, o->sizes[g->size], &sub));
+                dd = sub;
             }
-        ttp_kernel_destroy(&k);
-        ttp_data_destroy(&sub);
+            double tk = ttp_time();
+            TTP_CALL_GOTO(ctx, st, done, ttp_kernel_build(ctx, comm, model, dd, &ko, &k));
+            sec_kernel = ttp_time() - tk;
+        }
+        ttp_val_case *c = &v->cases[v->ncases++];
+        ttp_opt_default(&c->opt);
+        c->opt.loss = o->losses[g->loss];
+        c->opt.lr = o->lrs[g->lr];
+        c->opt.batch = g->sgd ? o->batches[g->batch] : 0;
+        c->opt.momentum = o->momenta[g->mom];
+        c->opt.steps = o->steps;
+        c->opt.seed = o->seed;
+        c->sgd = g->sgd;
+        c->n = dd->n;
+        c->sec_kernel = sec_kernel;
+        c->kernel_cases = per;
+        /* the truth: real fine-tuning from the same weights */
+        TTP_CALL_GOTO(ctx, st, done, ttp_model_clone(ctx, model, &m));
+        double tt = ttp_time();
+        st = ttp_train_run(ctx, comm, m, dd, &c->opt, &r);
+        c->sec_train = ttp_time() - tt;
+        if (st == TTP_ERR_NUMERIC) { /* diverged: recorded, the grid goes on */
+            ttp_error_clear(ctx);
+            st = TTP_OK;
+            c->diverged = 1;
+        } else if (st != TTP_OK) {
+            ttp_error_trace(ctx, __FILE__, __LINE__, __func__);
+            goto done;
+        }
+        ttp_model_destroy(&m);
+        if (comm->rank == 0) TTP_CALL_GOTO(ctx, st, done, predict_case(ctx, k, o, dd->n, r, c));
+        ttp_train_result_destroy(&r);
+        ttp_progress(ctx, "validate", (double)v->ncases / (double)ncases, t0);
     }
     if (comm->rank == 0) totals(v, o);
     v->seconds = ttp_time() - t0;
     *out = v;
     v = NULL;
 done:
-    ttp_prediction_destroy(&p);
     ttp_train_result_destroy(&r);
     ttp_model_destroy(&m);
     ttp_kernel_destroy(&k);
     ttp_data_destroy(&sub);
     ttp_validation_destroy(&v);
+    free(grid);
     return st;
 }
 
