@@ -131,5 +131,29 @@ if [ -n "${TTP_MPIEXEC:-}" ] && [ -x "${TTP_MPIEXEC}" ]; then
     grep -qF "$T/missing.csv" "$T/err" || fail "mpi convert: stderr lacks the file name: $(cat "$T/err")"
 fi
 
+# Output paths are checked before any work: an output that is an input or
+# another output, a directory as a file, a missing directory.  Each exits 2
+# (or 1 for a file-system error), names both options, and leaves the input
+# untouched.
+"$BIN" convert --csv "$T/good.csv" --label-col 4 --out "$T/in.nc" >/dev/null 2>&1 || fail "convert for the path checks"
+cp "$T/in.nc" "$T/in.ref"
+mkdir -p "$T/adir"
+run "predict --out = --data" 2 "--out" "same file as the input --data" -- \
+    "$BIN" predict --data "$T/in.nc" --out "$T/./in.nc" -q
+cmp -s "$T/in.nc" "$T/in.ref" || fail "predict --out = --data changed the dataset"
+run "convert --out = --csv" 2 "--out" "--csv" "destroy the input" -- \
+    "$BIN" convert --csv "$T/good.csv" --label-col 4 --out "$T/good.csv"
+run "predict --out = --json" 2 "--out" "--json" "one output would replace the other" -- \
+    "$BIN" predict --out "$T/a.nc" --json "$T/a.nc" -q
+run "train --out-model = --out" 2 "--out-model" "--out" "one output would replace the other" -- \
+    "$BIN" train --steps 1 --out-model "$T/m.nc" --out "$T/m.nc"
+run "kernel --out is a directory" 2 "--out '$T/adir' is a directory" -- \
+    "$BIN" kernel --out "$T/adir"
+run "validate --report is a file" 2 "--report" "not a directory" -- \
+    "$BIN" validate --quick --report "$T/in.nc" -q
+run "predict --json in a missing directory" 1 "--json" "directory does not exist" -- \
+    "$BIN" predict --json "$T/nowhere/p.json" -q
+[ -e "$T/a.nc" ] || [ -e "$T/m.nc" ] && fail "a refused run wrote an output"
+
 echo "cli_errors: $checks checks, $fails failed"
 [ $fails -eq 0 ]

@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "ttp_core.h"
+#include "ttp_path.h"
 #include "ttp_train.h"
 
 typedef struct ttp_cli {
@@ -132,9 +133,6 @@ ttp_status ttp_cli_tt_list(ttp_ctx *ctx, const char *opt, const char *val, int s
                            int *n);
 /* An unknown option or a missing value (getopt's '?' or ':'). */
 ttp_status ttp_cli_bad_option(ttp_ctx *ctx, const char *cmd, const char *arg);
-/* Before any heavy work: the directory of an output file (or, is_dir, the
- * report directory or its parent) must exist and be writable. */
-ttp_status ttp_cli_check_output(ttp_ctx *ctx, const char *opt, const char *path, int is_dir);
 /* Print "ttpredict <cmd> <version>" and return TTP_OK. */
 ttp_status ttp_cli_version(const char *cmd);
 

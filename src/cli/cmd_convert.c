@@ -193,6 +193,11 @@ ttp_status ttp_cmd_convert(ttp_cli *cli, int argc, char **argv)
         return TTP_ERR(ctx, TTP_ERR_ARG, "ttpredict convert: --label-col applies to --csv input only");
     if (out == NULL)
         return TTP_ERR(ctx, TTP_ERR_ARG, "ttpredict convert: missing --out OUT.nc (the dataset file to write)");
+    const ttp_path_use paths[] = {
+        {images, "--idx-images", TTP_PATH_IN}, {labels, "--idx-labels", TTP_PATH_IN},
+        {csv, "--csv", TTP_PATH_IN},           {out, "--out", TTP_PATH_OUT},
+    };
+    TTP_CALL(ctx, ttp_path_check(ctx, paths, (int)(sizeof paths / sizeof paths[0])));
 
     ttp_status st = TTP_OK;
     if (cli->comm->rank == 0)

@@ -126,6 +126,11 @@ ttp_status ttp_cmd_kernel(ttp_cli *cli, int argc, char **argv)
     const char *data_path = a.data ? a.data : ttp_cli_default_data();
     ko.model_path = model_path;
     ko.data_path = data_path;
+    const ttp_path_use paths[] = {
+        {model_path, "--model", TTP_PATH_IN}, {data_path, "--data", TTP_PATH_IN},
+        {out, "--out", TTP_PATH_OUT},         {json, "--json", TTP_PATH_OUT},
+    };
+    TTP_CALL(ctx, ttp_path_check(ctx, paths, (int)(sizeof paths / sizeof paths[0])));
     ctx->verbose = ttp_cli_verbosity(&a, 0);
 
     ttp_status st = TTP_OK;

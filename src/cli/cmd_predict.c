@@ -113,10 +113,13 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
     o.kernel.model_path = model_path;
     o.kernel.data_path = data_path;
     ctx->verbose = ttp_cli_verbosity(&a, 1);
-    TTP_CALL(ctx, ttp_cli_check_output(ctx, "--out", a.out, 0));
-    TTP_CALL(ctx, ttp_cli_check_output(ctx, "--json", a.json, 0));
-    TTP_CALL(ctx, ttp_cli_check_output(ctx, "--report", a.report, 1));
-    TTP_CALL(ctx, ttp_cli_check_output(ctx, "--save-kernel", o.kernel_out, 0));
+    const ttp_path_use paths[] = {
+        {model_path, "--model", TTP_PATH_IN},        {data_path, "--data", TTP_PATH_IN},
+        {o.kernel_in, "--kernel", TTP_PATH_IN},      {a.out, "--out", TTP_PATH_OUT},
+        {a.json, "--json", TTP_PATH_OUT},            {a.report, "--report", TTP_PATH_OUT_DIR},
+        {o.kernel_out, "--save-kernel", TTP_PATH_OUT},
+    };
+    TTP_CALL(ctx, ttp_path_check(ctx, paths, (int)(sizeof paths / sizeof paths[0])));
     const char *out = a.out, *json = a.json, *report = a.report;
 
     ttp_model *m = NULL;

@@ -139,6 +139,12 @@ ttp_status ttp_cmd_train(ttp_cli *cli, int argc, char **argv)
         return TTP_ERR(ctx, TTP_ERR_ARG, "option --steps: 0 steps only makes sense with --out-model");
     if (!arch && model_path == NULL) model_path = ttp_cli_default_model();
     if (data_path == NULL) data_path = ttp_cli_default_data();
+    const ttp_path_use paths[] = {
+        {model_path, "--model", TTP_PATH_IN}, {data_path, "--data", TTP_PATH_IN},
+        {out_model, "--out-model", TTP_PATH_OUT}, {out, "--out", TTP_PATH_OUT},
+        {json, "--json", TTP_PATH_OUT},
+    };
+    TTP_CALL(ctx, ttp_path_check(ctx, paths, (int)(sizeof paths / sizeof paths[0])));
 
     ttp_status st = TTP_OK;
     ttp_data *d = NULL;

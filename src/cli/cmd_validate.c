@@ -144,10 +144,13 @@ ttp_status ttp_cmd_validate(ttp_cli *cli, int argc, char **argv)
         return TTP_ERR(ctx, TTP_ERR_ARG, "ttpredict validate: unexpected argument '%s'", argv[optind]);
     TTP_CALL(ctx, ttp_kernel_opts_validate(ctx, &o.pred.kernel, 0));
     const char *json = a.json, *report = a.report;
-    TTP_CALL(ctx, ttp_cli_check_output(ctx, "--json", json, 0));
-    TTP_CALL(ctx, ttp_cli_check_output(ctx, "--report", report, 1));
     const char *model_path = a.model ? a.model : ttp_cli_default_model();
     const char *data_path = a.data ? a.data : ttp_cli_default_data();
+    const ttp_path_use paths[] = {
+        {model_path, "--model", TTP_PATH_IN}, {data_path, "--data", TTP_PATH_IN},
+        {json, "--json", TTP_PATH_OUT},       {report, "--report", TTP_PATH_OUT_DIR},
+    };
+    TTP_CALL(ctx, ttp_path_check(ctx, paths, (int)(sizeof paths / sizeof paths[0])));
     o.pred.kernel.model_path = model_path;
     o.pred.kernel.data_path = data_path;
     ctx->verbose = ttp_cli_verbosity(&a, 1);

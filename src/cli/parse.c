@@ -152,32 +152,6 @@ const char *ttp_cli_default_model(void)
     return bundled("default-model.nc", buf, sizeof buf);
 }
 
-ttp_status ttp_cli_check_output(ttp_ctx *ctx, const char *opt, const char *path, int is_dir)
-{
-    char dir[4096];
-    if (path == NULL) return TTP_OK;
-    if (strlen(path) >= sizeof dir) return TTP_ERR(ctx, TTP_ERR_ARG, "option %s: path too long", opt);
-    strcpy(dir, path);
-    if (!is_dir) {
-        char *slash = strrchr(dir, '/');
-        if (slash == NULL) strcpy(dir, ".");
-        else if (slash == dir) dir[1] = '\0';
-        else *slash = '\0';
-    } else {
-        /* a report directory may be created: its parent must be writable */
-        if (access(dir, F_OK) == 0) return access(dir, W_OK) == 0 ? TTP_OK
-            : TTP_ERR(ctx, TTP_ERR_IO, "option %s: directory '%s' is not writable", opt, path);
-        char *slash = strrchr(dir, '/');
-        if (slash == NULL) strcpy(dir, ".");
-        else if (slash == dir) dir[1] = '\0';
-        else *slash = '\0';
-    }
-    if (access(dir, W_OK) != 0)
-        return TTP_ERR(ctx, TTP_ERR_IO, "option %s: cannot write '%s': directory '%s' does not exist or is not writable",
-                       opt, path, dir);
-    return TTP_OK;
-}
-
 void ttp_cli_args_init(ttp_cli_args *a)
 {
     memset(a, 0, sizeof *a);
