@@ -67,9 +67,26 @@ int main(void)
     ttp_json_int(j, "n", 1);
     ttp_json_abort(&j);
     CHECK(access(path2, F_OK) != 0);
-    char tmp[300];
-    ttp_tmpname(path2, tmp, sizeof tmp);
-    CHECK(access(tmp, F_OK) != 0);
+    char *tmp = NULL;
+    CHECK_OK(&ctx, ttp_tmpname(&ctx, path2, &tmp));
+    CHECK(tmp && access(tmp, F_OK) != 0);
+    free(tmp);
+
+    /* A path longer than any fixed buffer: the temporary name is the whole
+     * path plus its suffix, never a cut-off name of some other file. */
+    size_t ln = 6000;
+    char *longp = malloc(ln + 1);
+    if (longp) {
+        memset(longp, 'x', ln);
+        longp[ln] = '\0';
+        CHECK_OK(&ctx, ttp_tmpname(&ctx, longp, &tmp));
+        CHECK(tmp && strncmp(tmp, longp, ln) == 0 && strncmp(tmp + ln, ".tmp.", 5) == 0);
+        free(tmp);
+        /* and writing there fails cleanly (the name is too long), naming the problem */
+        CHECK(ttp_json_open(&ctx, longp, &j) == TTP_ERR_IO && strstr(ctx.msg, "File name too long"));
+        ttp_error_clear(&ctx);
+        free(longp);
+    }
 
     /* Unwritable location: a clear I/O error naming the file. */
     CHECK_FAILS(&ctx, ttp_json_open(&ctx, "/nonexistent-dir/x.json", &j), TTP_ERR_IO, "/nonexistent-dir/x.json");

@@ -7,6 +7,7 @@
 #include "ttp_rng.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -258,15 +259,52 @@ int64_t ttp_batch_indices(uint64_t seed, int64_t n, int64_t b, int64_t step, int
     return hi - lo;
 }
 
-void ttp_tmpname(const char *path, char *tmp, size_t len)
+ttp_status ttp_tmpname(ttp_ctx *ctx, const char *path, char **tmp)
 {
-    snprintf(tmp, len, "%s.tmp.%ld", path, (long)getpid());
+    const size_t len = strlen(path) + 32;
+    *tmp = malloc(len);
+    if (*tmp == NULL) return TTP_ERR(ctx, TTP_ERR_NOMEM, "no memory for a file name of %zu bytes", len);
+    snprintf(*tmp, len, "%s.tmp.%ld", path, (long)getpid());
+    return TTP_OK;
+}
+
+/* fsync a file or directory by name; errno on failure. */
+static int sync_path(const char *path, int dir)
+{
+    int fd = open(path, dir ? O_RDONLY | O_DIRECTORY : O_RDONLY);
+    if (fd < 0) return errno;
+    int rc = fsync(fd) == 0 ? 0 : errno;
+    close(fd);
+    /* Some file systems cannot fsync a directory (EINVAL): the rename
+     * itself is still done, so that is not an error. */
+    return dir && rc == EINVAL ? 0 : rc;
 }
 
 ttp_status ttp_commit_file(ttp_ctx *ctx, const char *tmp, const char *path)
 {
-    if (rename(tmp, path) != 0)
-        return TTP_ERR(ctx, TTP_ERR_IO, "cannot rename '%s' to '%s': %s", tmp, path,
-                       strerror(errno));
+    int e = sync_path(tmp, 0);
+    if (e != 0) {
+        remove(tmp);
+        return TTP_ERR(ctx, TTP_ERR_IO, "cannot write '%s': %s", path, strerror(e));
+    }
+    if (rename(tmp, path) != 0) {
+        e = errno;
+        remove(tmp);
+        return TTP_ERR(ctx, TTP_ERR_IO, "cannot write '%s' (renaming '%s' to it): %s", path, tmp, strerror(e));
+    }
+    const char *slash = strrchr(path, '/');
+    char *dir = NULL;
+    if (slash == NULL) {
+        e = sync_path(".", 1);
+    } else {
+        const size_t n = slash == path ? 1 : (size_t)(slash - path);
+        dir = malloc(n + 1);
+        if (dir == NULL) return TTP_ERR(ctx, TTP_ERR_NOMEM, "no memory for a directory name");
+        memcpy(dir, path, n);
+        dir[n] = '\0';
+        e = sync_path(dir, 1);
+        free(dir);
+    }
+    if (e != 0) return TTP_ERR(ctx, TTP_ERR_IO, "wrote '%s' but could not sync its directory: %s", path, strerror(e));
     return TTP_OK;
 }

@@ -5,9 +5,11 @@
  */
 #include "ttp_nc.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 ttp_status ttp_nc_put_text(ttp_ctx *ctx, int nc, int var, const char *name, const char *val,
                            const char *path)
@@ -57,22 +59,42 @@ ttp_status ttp_nc_out_create(ttp_ctx *ctx, ttp_nc_out *f, const char *path, int 
     f->id = -1;
     f->created = 0;
     f->path = path;
-    ttp_tmpname(path, f->tmp, sizeof f->tmp);
+    f->tmp = NULL;
+    TTP_CALL(ctx, ttp_tmpname(ctx, path, &f->tmp));
     TTP_NC(ctx, st, done, nc_create(f->tmp, mode, &f->id), "creating '%.400s'", f->tmp);
     f->created = 1;
 done:
     return st;
 }
 
+/* NetCDF reports a full disk as an HDF5 error (-101): say it in words when
+ * the destination's file system has no room left. */
+static ttp_status close_error(ttp_ctx *ctx, int rc, const ttp_nc_out *f)
+{
+    struct statvfs sv;
+    const char *slash = strrchr(f->tmp, '/');
+    char dir[4096] = ".";
+    if (slash && (size_t)(slash - f->tmp) < sizeof dir) {
+        memcpy(dir, f->tmp, (size_t)(slash - f->tmp));
+        dir[slash - f->tmp] = '\0';
+        if (dir[0] == '\0') dir[0] = '/', dir[1] = '\0';
+    }
+    if (statvfs(dir, &sv) == 0 && (double)sv.f_bavail * (double)sv.f_frsize < 1048576.0)
+        return TTP_ERR(ctx, TTP_ERR_IO, "cannot write '%.400s': %s (NetCDF: %s)", f->path, strerror(ENOSPC),
+                       nc_strerror(rc));
+    return TTP_ERR(ctx, TTP_ERR_NETCDF, "closing '%.400s': %s (code %d)", f->tmp, nc_strerror(rc), rc);
+}
+
 ttp_status ttp_nc_out_commit(ttp_ctx *ctx, ttp_nc_out *f)
 {
-    ttp_status st = TTP_OK;
     const int rc = nc_close(f->id);
     f->id = -1;
-    TTP_NC(ctx, st, done, rc, "closing '%.400s'", f->tmp);
-    TTP_CALL(ctx, ttp_commit_file(ctx, f->tmp, f->path));
-    f->created = 0;
-done:
+    if (rc != NC_NOERR) return close_error(ctx, rc, f);
+    const ttp_status st = ttp_commit_file(ctx, f->tmp, f->path);
+    f->created = 0; /* committed, or removed by ttp_commit_file */
+    free(f->tmp);
+    f->tmp = NULL;
+    if (st != TTP_OK) ttp_error_trace(ctx, __FILE__, __LINE__, __func__);
     return st;
 }
 
@@ -81,6 +103,8 @@ void ttp_nc_out_discard(ttp_nc_out *f)
     /* nc_abort, not nc_close: the file is thrown away, nothing to flush */
     if (f->id >= 0) nc_abort(f->id);
     f->id = -1;
-    if (f->created) remove(f->tmp);
+    if (f->created && f->tmp) remove(f->tmp);
     f->created = 0;
+    free(f->tmp);
+    f->tmp = NULL;
 }

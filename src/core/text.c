@@ -14,34 +14,61 @@
 
 /* ---- text outputs --------------------------------------------------------- */
 
+static void text_free(ttp_text *t)
+{
+    free(t->path);
+    free(t->tmp);
+    t->path = t->tmp = NULL;
+}
+
 ttp_status ttp_text_open(ttp_ctx *ctx, const char *path, const char *what, ttp_text *t)
 {
+    ttp_status st = TTP_OK;
     memset(t, 0, sizeof *t);
-    snprintf(t->path, sizeof t->path, "%s", path);
-    ttp_tmpname(path, t->tmp, sizeof t->tmp);
+    const size_t len = strlen(path) + 1;
+    TTP_ALLOC(ctx, st, fail, t->path, len, "an output file name");
+    memcpy(t->path, path, len);
+    TTP_CALL_GOTO(ctx, st, fail, ttp_tmpname(ctx, path, &t->tmp));
     t->f = fopen(t->tmp, "w");
-    if (t->f == NULL) return TTP_ERR(ctx, TTP_ERR_IO, "cannot write %s '%s': %s", what, path, strerror(errno));
+    if (t->f == NULL) {
+        /* The reason first: a long path must not push it out of the message. */
+        st = TTP_ERR(ctx, TTP_ERR_IO, "cannot write %s (%s): '%.400s%s'", what, strerror(errno), path,
+                     strlen(path) > 400 ? "..." : "");
+        goto fail;
+    }
     return TTP_OK;
+fail:
+    text_free(t);
+    return st;
 }
 
 ttp_status ttp_text_commit(ttp_ctx *ctx, ttp_text *t)
 {
+    ttp_status st = TTP_OK;
     int bad = ferror(t->f);
-    bad |= fclose(t->f) != 0;
+    int e = bad ? EIO : 0;
+    if (fflush(t->f) != 0 && !bad) bad = 1, e = errno;
+    if (fclose(t->f) != 0 && !bad) bad = 1, e = errno;
     t->f = NULL;
     if (bad) {
         remove(t->tmp);
-        return TTP_ERR(ctx, TTP_ERR_IO, "cannot write '%s'", t->path);
+        st = TTP_ERR(ctx, TTP_ERR_IO, "cannot write '%s': %s", t->path, strerror(e));
+    } else {
+        st = ttp_commit_file(ctx, t->tmp, t->path);
     }
-    return ttp_commit_file(ctx, t->tmp, t->path);
+    text_free(t);
+    return st;
 }
 
 void ttp_text_abort(ttp_text *t)
 {
-    if (t == NULL || t->f == NULL) return;
-    fclose(t->f);
-    t->f = NULL;
-    remove(t->tmp);
+    if (t == NULL) return;
+    if (t->f != NULL) {
+        fclose(t->f);
+        t->f = NULL;
+        remove(t->tmp);
+    }
+    text_free(t);
 }
 
 /* ---- JSON ---------------------------------------------------------------- */

@@ -226,9 +226,17 @@ void ttp_rng_permutation(uint64_t seed, int64_t epoch, int64_t n, int64_t *perm)
 int64_t ttp_batch_indices(uint64_t seed, int64_t n, int64_t b, int64_t step, int64_t *perm,
                           int64_t *cached_epoch, int64_t *idx);
 
-/* Write-then-rename: the temporary name for a final output path. */
-void ttp_tmpname(const char *path, char *tmp, size_t len);
-/* Rename tmp to path (atomic on one filesystem). */
+/* Write-then-rename: the temporary name "<path>.tmp.<pid>" for a final
+ * output path, in a new string (*tmp; the caller frees it): allocated, so a
+ * long path is never cut to the name of another file. */
+ttp_status ttp_tmpname(ttp_ctx *ctx, const char *path, char **tmp);
+/*
+ * Make a finished temporary file the output: fsync it, rename it to path
+ * (atomic on one file system), fsync the directory, so that after a crash
+ * or a power loss the output is either the old file or the whole new one.
+ * On failure the temporary file is removed and the error says why in plain
+ * words ("No space left on device", "Permission denied").
+ */
 ttp_status ttp_commit_file(ttp_ctx *ctx, const char *tmp, const char *path);
 
 #ifdef __cplusplus

@@ -47,9 +47,9 @@ typedef struct ttp_nc_out {
     int id;           /* NetCDF id while open, else -1 */
     int created;      /* tmp exists on disk            */
     const char *path; /* destination (borrowed)        */
-    char tmp[4200];   /* the temporary name            */
+    char *tmp;        /* the temporary name (owned)    */
 } ttp_nc_out;
-#define TTP_NC_OUT_INIT {-1, 0, NULL, {0}}
+#define TTP_NC_OUT_INIT {-1, 0, NULL, NULL}
 
 /* Create f->tmp for `path` with nc_create's `mode`; f->id is the open file.
  * TTP_ERR_NETCDF naming the file on failure. */

@@ -20,7 +20,7 @@ extern "C" {
  * run never leaves a partial file under the requested name. */
 typedef struct ttp_text {
     FILE *f;
-    char path[2048], tmp[2100];
+    char *path, *tmp; /* owned: freed by commit and abort */
 } ttp_text;
 
 ttp_status ttp_text_open(ttp_ctx *ctx, const char *path, const char *what, ttp_text *t);
