@@ -18,6 +18,7 @@
  *   core/    ttp_core.h    status codes, error context, checks, ttp_comm, batches
  *            ttp_rng.h     the counter-based generator
  *            ttp_text.h    text outputs via a temporary name, the JSON writer
+ *            ttp_path.h    the files a command reads and writes, checked up front
  *            ttp_nc.h      NetCDF checks and attribute helpers
  *            ttp_backend.h projection kinds and the backend interface
  *            ttp_gram.h    the distributed Gram interface (implemented in mpi/)
@@ -81,6 +82,7 @@
 #include "ttp_kernel.h"
 #include "ttp_model.h"
 #include "ttp_net.h"
+#include "ttp_path.h"
 #include "ttp_predict.h"
 #include "ttp_proj.h"
 #include "ttp_report.h"
