@@ -19,7 +19,8 @@
  *            ttp_rng.h     the counter-based generator
  *            ttp_text.h    text outputs via a temporary name, the JSON writer
  *            ttp_path.h    the files a command reads and writes, checked up front
- *            ttp_nc.h      NetCDF checks and attribute helpers
+ *            ttp_nc.h      NetCDF checks, attributes, staged writes (for the
+ *                          layers that write files; needs <netcdf.h>, not included here)
  *            ttp_backend.h projection kinds and the backend interface
  *            ttp_gram.h    the distributed Gram interface (implemented in mpi/)
  *   gpu/     ttp_gpu.h     the CUDA backends' table and entry points
