@@ -393,6 +393,7 @@ ttp_status ttp_predict_from_kernel(ttp_ctx *ctx, const ttp_kernel *k, const ttp_
         wall_clock(&p->extrap[i], sec_per_step);
     }
     diagnose(p, o);
+    TTP_CALL_GOTO(ctx, st, fail, ttp_predict_guard(ctx, k, o, p));
     if (p->ce_clamped > 0) {
         size_t u = strlen(p->warning);
         snprintf(p->warning + u, sizeof p->warning - u,
@@ -468,6 +469,7 @@ ttp_status ttp_predict_run(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *
 
     if (comm->rank == 0) {
         TTP_CALL_GOTO(ctx, st, done, ttp_predict_from_kernel(ctx, k, o, data->n, sps, &p));
+        TTP_CALL_GOTO(ctx, st, done, ttp_predict_faith(ctx, model, kdata, k, o, p));
         p->kernel = k;
         k = NULL;
     } else {

@@ -68,6 +68,28 @@ typedef struct ttp_pred_curve {
     double wall, wall_lo, wall_hi; /* seconds: tt × seconds per step         */
 } ttp_pred_curve;
 
+/*
+ * Faithfulness of the linearization, measured (docs/METHOD.md §6b): at a few
+ * steps t of the predicted trajectory (ensemble member 0, the batches of the
+ * real run) the real network is evaluated at the linearized weights
+ * w_t = w₀ + Jᵀ a_t + c_t w₀ and compared with the linear model there.
+ */
+#define TTP_FAITH_MAX 4
+typedef struct ttp_faith {
+    int npoints;                   /* 0: not measured (see note)                */
+    int64_t step[TTP_FAITH_MAX];
+    double loss_lin[TTP_FAITH_MAX];   /* linearized loss at step t             */
+    double loss_real[TTP_FAITH_MAX];  /* real network's loss at w_t             */
+    double out_gap[TTP_FAITH_MAX];    /* ‖F(w_t) − F_lin,t‖ / ‖F_lin,t − F₀‖   */
+    double loss_gap[TTP_FAITH_MAX];   /* (L_lin,t − L(w_t)) / (L₀ − L_lin,t)   */
+    double kernel_gap[TTP_FAITH_MAX]; /* ‖F₀ + J Δw_t − F_lin,t‖ / ‖F_lin,t − F₀‖:
+                                         the projected kernel's share          */
+    double dw_rel[TTP_FAITH_MAX];     /* ‖Δw_t‖ / ‖w₀‖ (trainable part)         */
+    double worst_out_gap, worst_loss_gap; /* largest |·| over the points       */
+    double seconds;
+    char note[160];
+} ttp_faith;
+
 typedef struct ttp_prediction {
     int64_t n, n_kernel;     /* dataset size; samples in the kernel (subset)  */
     int c;
@@ -82,6 +104,9 @@ typedef struct ttp_prediction {
     int64_t ce_clamped;      /* steps whose re-timing ran past the measured horizon */
     double mu_max;           /* top eigenvalue of Θ/N                          */
     double stability;        /* ttp_sim_stability: > 1 means the linear model diverges */
+    double batch_stab_mean, batch_stab_max; /* ttp_sim_stability_batch (SGD; 0 otherwise) */
+    double growth;           /* largest predicted loss (mean or band) over L₀ */
+    ttp_faith faith;         /* measured faithfulness (ttp_predict_faith)     */
     int valid;               /* 0: outside the regime where the method holds  */
     char warning[1024];
     double sec_per_step;     /* measured, at the requested batch size         */
@@ -106,6 +131,48 @@ ttp_status ttp_predict_run(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *
  */
 ttp_status ttp_predict_from_kernel(ttp_ctx *ctx, const ttp_kernel *k, const ttp_predict_opts *o,
                                    int64_t n_target, double sec_per_step, ttp_prediction **out);
+
+/*
+ * Never a silent blow-up (called by ttp_predict_from_kernel after the
+ * stability diagnostic): any non-finite predicted loss, or a mean or band
+ * loss that grows past its initial value, makes the prediction invalid with
+ * a message that says what to change; for SGD the per-batch stability
+ * (ttp_sim_stability_batch over the first epoch's batches, at most 32) is
+ * computed and reported, and a batch above its limit is a warning.  Rank 0.
+ */
+ttp_status ttp_predict_guard(ttp_ctx *ctx, const ttp_kernel *k, const ttp_predict_opts *o, ttp_prediction *p);
+
+/*
+ * Linearized weights without J (docs/METHOD.md §6b).  Runs the function-space
+ * dynamics of ensemble member 0 (batch seed `seed`, the real run's batches)
+ * and accumulates a_t ∈ ℝ^{NC} and c_t with w_t = w₀ + Jᵀ a_t + c_t w₀
+ * (c_t ≠ 0 only with weight decay; w₀ the trainable part).  At the npts
+ * steps `steps` (ascending, ≤ T) it stores F_lin (npts × NC), a (npts × NC),
+ * c (npts) and the linear loss (npts).  Rank 0, not collective.
+ */
+ttp_status ttp_faith_trace(ttp_ctx *ctx, const ttp_sim_problem *prob, const ttp_opt *opt, uint64_t seed, int npts,
+                           const int64_t *steps, double *f_lin, double *a, double *c, double *loss);
+/*
+ * w = w₀ + Jᵀ a + c w₀ on the trainable weights (w: m->nparams, written),
+ * by one backward pass over the data with output cotangents a (N × C): the
+ * exact J at w₀, whatever projection the kernel used.  Not collective.
+ */
+ttp_status ttp_faith_weights(ttp_ctx *ctx, const ttp_model *m, const ttp_data *d, const double *a, double c,
+                             double *w);
+/*
+ * Measure p->faith on the kernel's own samples (skipped, with a note, when
+ * the prediction is extrapolated) and let the gaps decide validity: a loss
+ * gap beyond TTP_FAITH_LOSS_GAP makes the prediction invalid with a
+ * message.  Rank 0, not collective; costs ≈ 3 forward+backward passes over
+ * the data per point.
+ */
+#define TTP_FAITH_LOSS_GAP 0.25
+ttp_status ttp_predict_faith(ttp_ctx *ctx, const ttp_model *m, const ttp_data *d, const ttp_kernel *k,
+                             const ttp_predict_opts *o, ttp_prediction *p);
+/* Print / JSON lines for the faithfulness and guard figures (predict_out.c, validate.c). */
+void ttp_faith_print(FILE *f, const ttp_prediction *p);
+struct ttp_json;
+void ttp_faith_json(struct ttp_json *j, const ttp_prediction *p);
 
 /* Outputs (rank 0): human summary, JSON, NetCDF result, Markdown+SVG report. */
 void ttp_predict_print(FILE *f, const ttp_prediction *p, const ttp_predict_opts *o);
