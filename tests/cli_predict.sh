@@ -26,6 +26,8 @@ done
 ok; grep -q "TRAINING TIME" "$T/out1" || fail "summary lacks the headline: $(cat "$T/out1")"
 ok; [ -s "$T/r1/report.md" ] && [ -s "$T/r1/loss.svg" ] && [ -s "$T/r1/spectrum.svg" ] || fail "report files missing"
 ok; ncdump -h "$T/p1.nc" | grep -q 'ttp_kind = "prediction"' || fail "result file is not a prediction file"
+ok; ncdump -h "$T/p1.nc" | grep -q 'faith_worst_loss_gap' || fail "result file lacks the faithfulness figures"
+ok; grep -q "faithful" "$T/out1" || fail "summary lacks the faithfulness lines: $(cat "$T/out1")"
 
 python3 - "$T/p1.json" "$T/p2.json" <<'PY' || fail "JSON checks (see above)"
 import json, sys
@@ -53,6 +55,12 @@ t = T
 while t >= 0 and abs(L[t] - e) < 0.01:
     t -= 1
 check(eps["steps"] == t + 1, "eps time %s, recomputed %s" % (eps["steps"], t + 1))
+# issue 12: the measured faithfulness and the guard's figures are reported
+fa = a.get("faithfulness", {})
+check(fa.get("points") == 3 and len(fa.get("loss_gap", [])) == 3, "faithfulness not measured: %s" % fa)
+check(all(abs(g) < 1 for g in fa.get("output_gap", [1])), "output gaps out of range: %s" % fa.get("output_gap"))
+check("batch_stability_max" in a and a["batch_stability_max"] > 0, "SGD per-batch stability not reported")
+check(a.get("loss_growth") is not None and a["loss_growth"] <= 1 + 1e-6, "a converging prediction reports growth %s" % a.get("loss_growth"))
 check(abs(a["wall_seconds_predicted"] - a["tt_steps"] * a["seconds_per_step"]) <= 1e-9 * a["wall_seconds_predicted"] + 1e-12,
       "wall-clock is not steps x seconds per step")
 sys.exit(1 if bad else 0)
