@@ -254,9 +254,24 @@ static void check_faith(ttp_ctx *ctx, fixture *fx)
         CHECK(kg < 1e-4);
         CHECK(p->faith.loss_lin[p->faith.npoints - 1] == p->main.curves->loss[o.opt.steps]);
         gaps[i] = p->faith.worst_out_gap;
+        /* the band adds the model uncertainty: GD's noise band is the time
+         * itself, widened by u = the worst output gap */
+        const ttp_tt_result *r = &p->main.tt[0];
+        double u = fmin(p->faith.worst_out_gap, 1.0);
+        CHECK(p->faith.band_widen == u);
+        CHECK(r->noise_lo == r->steps && r->noise_hi == r->steps);
+        if (r->steps > 0) {
+            CHECK(r->lo == (int64_t)floor(r->steps * (1 - u)));
+            int64_t hi = (int64_t)ceil(r->steps * (1 + u));
+            CHECK(r->hi == (hi > o.opt.steps ? -1 : hi));
+        }
         if (i == 0) {
             CHECK(p->faith.worst_out_gap < 1e-2);
             CHECK(p->valid);
+        } else { /* 31 % output gap: past TTP_FAITH_OUT_GAP, said so */
+            CHECK(p->faith.worst_out_gap > TTP_FAITH_OUT_GAP);
+            CHECK(!p->valid);
+            CHECK(strstr(p->warning, "not faithful") != NULL);
         }
         ttp_prediction_destroy(&p);
     }

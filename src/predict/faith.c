@@ -263,6 +263,31 @@ static double norm2(const double *x, int64_t n)
 
 /* ---- the measurement ------------------------------------------------------ */
 
+/*
+ * The band of the members' times covers batch noise only; the measured gap
+ * between the network and its linearization is the model's own uncertainty.
+ * Scaling the band ends by (1 ∓ u) with u the relative output gap needs no
+ * tuned constant; docs/METHOD.md §6b gives its measured coverage.  An end
+ * past T (or never reached) stays "not within the budget" (−1).
+ */
+static void widen_band(ttp_prediction *p, int64_t T, double gap)
+{
+    double u = isfinite(gap) ? fmin(fmax(gap, 0.0), 1.0) : 0.0;
+    p->faith.band_widen = u;
+    for (int i = 0; i < p->main.ntt; i++) {
+        ttp_tt_result *r = &p->main.tt[i];
+        r->noise_lo = r->lo, r->noise_hi = r->hi;
+        int64_t lo = r->lo < 0 ? T + 1 : r->lo, hi = r->hi < 0 ? T + 1 : r->hi;
+        lo = (int64_t)floor((double)lo * (1.0 - u));
+        hi = (int64_t)ceil((double)hi * (1.0 + u));
+        r->lo = lo > T ? -1 : lo;
+        r->hi = hi > T ? -1 : hi;
+    }
+    double sps = p->sec_per_step;
+    p->main.wall_lo = p->main.tt[0].lo >= 0 ? (double)p->main.tt[0].lo * sps : NAN;
+    p->main.wall_hi = p->main.tt[0].hi >= 0 ? (double)p->main.tt[0].hi * sps : NAN;
+}
+
 /* Central-difference step for J Δw: the second-order term cancels, the
  * third is ~1e-6 of the first, and round-off stays ~1e-13 (ε = 10⁻³). */
 #define FD_EPS 1e-3
@@ -353,18 +378,20 @@ ttp_status ttp_predict_faith(ttp_ctx *ctx, const ttp_model *m, const ttp_data *d
     }
     fa->npoints = np;
     fa->seconds = ttp_time() - t0;
-    if (fa->worst_loss_gap > TTP_FAITH_LOSS_GAP) {
+    widen_band(p, T, fa->worst_out_gap);
+    if (fa->worst_loss_gap > TTP_FAITH_LOSS_GAP || fa->worst_out_gap > TTP_FAITH_OUT_GAP) {
         int iw = 0;
         for (int i = 0; i < np; i++)
-            if (fabs(fa->loss_gap[i]) >= fabs(fa->loss_gap[iw])) iw = i;
+            if (fa->out_gap[i] >= fa->out_gap[iw]) iw = i;
         p->valid = 0;
         warn_append(p,
                     "the linearization is not faithful here: at step %lld the real network at the linearized "
-                    "weights has loss %.4g where the linear model has %.4g (%.0f%% of the predicted drop; outputs "
-                    "differ by %.0f%% of their movement); the weights move too far for the linear model, so the "
-                    "real run will train %s than predicted; lower the learning rate%s to stay in the linear regime",
-                    (long long)fa->step[iw], fa->loss_real[iw], fa->loss_lin[iw], 100 * fabs(fa->loss_gap[iw]),
-                    100 * fa->out_gap[iw], fa->loss_gap[iw] > 0 ? "differently (typically faster)" : "differently",
+                    "weights is off the linear model by %.0f%% of the outputs' movement (limit %.0f%%) and has loss "
+                    "%.4g where the linear model has %.4g (%+.0f%% of the predicted drop; limit %.0f%%); the "
+                    "weights move too far for a linear model, so the real training time can differ a lot; lower "
+                    "the learning rate%s to stay in the linear regime",
+                    (long long)fa->step[iw], 100 * fa->out_gap[iw], 100 * TTP_FAITH_OUT_GAP, fa->loss_real[iw],
+                    fa->loss_lin[iw], 100 * fa->loss_gap[iw], 100 * TTP_FAITH_LOSS_GAP,
                     o->opt.momentum > 0 ? " or the momentum" : "");
     }
 done:
@@ -389,6 +416,9 @@ void ttp_faith_print(FILE *f, const ttp_prediction *p)
         fprintf(f, "              %5lld: %.4g/%.4g  %+.1f%%  %.1f%%  %.1f%%  %.3g\n", (long long)fa->step[i],
                 fa->loss_real[i], fa->loss_lin[i], 100 * fa->loss_gap[i], 100 * fa->out_gap[i],
                 100 * fa->kernel_gap[i], fa->dw_rel[i]);
+    fprintf(f, "              band: batch noise %lld .. %lld, widened by the output gap (+-%.0f%%) to %lld .. %lld "
+               "(-1: past T)\n", (long long)p->main.tt[0].noise_lo, (long long)p->main.tt[0].noise_hi,
+            100 * fa->band_widen, (long long)p->main.tt[0].lo, (long long)p->main.tt[0].hi);
 }
 
 void ttp_faith_json(struct ttp_json *j, const ttp_prediction *p)
@@ -413,6 +443,10 @@ void ttp_faith_json(struct ttp_json *j, const ttp_prediction *p)
         ttp_json_num(j, "worst_loss_gap", fa->worst_loss_gap);
         ttp_json_num(j, "worst_output_gap", fa->worst_out_gap);
         ttp_json_num(j, "loss_gap_limit", TTP_FAITH_LOSS_GAP);
+        ttp_json_num(j, "output_gap_limit", TTP_FAITH_OUT_GAP);
+        ttp_json_num(j, "band_widening", fa->band_widen);
+        ttp_json_int(j, "tt_steps_noise_lo", p->main.tt[0].noise_lo);
+        ttp_json_int(j, "tt_steps_noise_hi", p->main.tt[0].noise_hi);
         ttp_json_num(j, "seconds", fa->seconds);
     }
     ttp_json_end_object(j);

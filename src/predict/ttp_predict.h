@@ -56,6 +56,8 @@ ttp_status ttp_predict_opts_validate(ttp_ctx *ctx, const ttp_predict_opts *o, in
 typedef struct ttp_tt_result {
     ttp_tt_def def;
     int64_t steps, lo, hi; /* predicted training time and its band; -1 = not reached by T */
+    int64_t noise_lo, noise_hi; /* the band of batch noise alone, before the model
+                                   uncertainty was added (ttp_predict_faith)     */
 } ttp_tt_result;
 
 /* A prediction at one dataset size. */
@@ -86,6 +88,7 @@ typedef struct ttp_faith {
                                          the projected kernel's share          */
     double dw_rel[TTP_FAITH_MAX];     /* ‖Δw_t‖ / ‖w₀‖ (trainable part)         */
     double worst_out_gap, worst_loss_gap; /* largest |·| over the points       */
+    double band_widen;                /* u: band ends scaled by (1 − u), (1 + u) */
     double seconds;
     char note[160];
 } ttp_faith;
@@ -161,12 +164,16 @@ ttp_status ttp_faith_weights(ttp_ctx *ctx, const ttp_model *m, const ttp_data *d
                              double *w);
 /*
  * Measure p->faith on the kernel's own samples (skipped, with a note, when
- * the prediction is extrapolated) and let the gaps decide validity: a loss
- * gap beyond TTP_FAITH_LOSS_GAP makes the prediction invalid with a
- * message.  Rank 0, not collective; costs ≈ 3 forward+backward passes over
+ * the prediction is extrapolated) and let the gaps decide validity: a worst
+ * output gap beyond TTP_FAITH_OUT_GAP or loss gap beyond TTP_FAITH_LOSS_GAP
+ * (chosen by measurement, docs/METHOD.md §6b) makes the prediction invalid
+ * with a message.  The training-time band then adds the model uncertainty to the
+ * batch noise: its ends become ⌊lo (1 − u)⌋ and ⌈hi (1 + u)⌉ with u the
+ * worst output gap (capped at 1), and the wall-clock band follows.  Rank 0, not collective; costs ≈ 3 forward+backward passes over
  * the data per point.
  */
-#define TTP_FAITH_LOSS_GAP 0.25
+#define TTP_FAITH_LOSS_GAP 0.5
+#define TTP_FAITH_OUT_GAP 0.3
 ttp_status ttp_predict_faith(ttp_ctx *ctx, const ttp_model *m, const ttp_data *d, const ttp_kernel *k,
                              const ttp_predict_opts *o, ttp_prediction *p);
 /* Print / JSON lines for the faithfulness and guard figures (predict_out.c, validate.c). */
