@@ -20,8 +20,8 @@ static void warn_append(ttp_prediction *p, const char *fmt, ...)
 {
     size_t u = strlen(p->warning);
     if (u + 3 >= sizeof p->warning) return;
-    if (u) {
-        p->warning[u++] = ';';
+    if (u) { /* after a full sentence a space, else a semicolon */
+        if (p->warning[u - 1] != '.') p->warning[u++] = ';';
         p->warning[u++] = ' ';
         p->warning[u] = '\0';
     }

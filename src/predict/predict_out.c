@@ -80,9 +80,9 @@ void ttp_predict_print(FILE *f, const ttp_prediction *p, const ttp_predict_opts 
             fprintf(f, "  accuracy    %.4f -> %.4f at step %lld\n", cv->acc[0], cv->acc[T], (long long)T);
     }
     if (isfinite(p->sec_per_step))
-        fprintf(f, "  wall-clock  %.3g s predicted [%.3g .. %.3g] at %.4g s/step (measured: batch %lld, %d rank(s))\n",
+        fprintf(f, "  wall-clock  %.3g s predicted [%.3g .. %.3g] at %.4g s/step (measured: batch %lld, %d rank(s))%s\n",
                 p->main.wall, p->main.wall_lo, p->main.wall_hi, p->sec_per_step,
-                (long long)ttp_opt_batch(op, p->n), p->nranks);
+                (long long)ttp_opt_batch(op, p->n), p->nranks, p->valid ? "" : "; NOT meaningful, see WARNING");
     for (int i = 0; i < p->nextrap; i++) {
         const ttp_pred_curve *e = &p->extrap[i];
         fmt_steps(e->tt[0].steps, T, a, sizeof a);
