@@ -1,6 +1,7 @@
 /*
- * bench_relin.c — experiment: piecewise re-linearization of full-batch GD
- * (issue 12, item 2; not yet a `predict` option).
+ * bench_relin.c — piecewise re-linearization of full-batch GD outside the
+ * pipeline (issue 12, item 2; `predict --relinearize K` is the product's
+ * form, src/predict/relin.c): the experiment that measured it.
  *
  * Every K steps the kernel is rebuilt at the linearized weights
  * w₀ + Jᵀ a_t (ttp_faith_trace + ttp_faith_weights, docs/METHOD.md §6b) and

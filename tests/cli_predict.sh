@@ -109,6 +109,29 @@ expect() { # NAME RC NEEDLE -- CMD...
   grep -qF -- "$needle" "$T/e" || fail "$name: stderr lacks '$needle': $(cat "$T/e")"
 }
 expect "lr 0" 2 "--lr" -- "$BIN" predict --lr 0
+expect "relinearize with SGD" nonzero "--relinearize" -- "$BIN" predict "${Q[@]}" --batch 50 --relinearize 10
+expect "relinearize negative" 2 "--relinearize" -- "$BIN" predict "${Q[@]}" --relinearize -1
+
+# Re-linearization (issue 12): K >= T is the ordinary prediction; K = 10
+# over T = 40 runs four segments and reports them.
+for K in 0 40 10; do
+  timeout 300 "$MPIEXEC" -n 2 "$BIN" predict "${Q[@]}" --lr 0.01 --tt rel:0.1 --relinearize $K \
+      --json "$T/rl$K.json" >/dev/null 2>"$T/rlerr$K"
+  ok; [ -s "$T/rl$K.json" ] || fail "--relinearize $K: $(cat "$T/rlerr$K")"
+done
+ok; python3 - "$T/rl0.json" "$T/rl40.json" "$T/rl10.json" <<'PY' || fail "re-linearization JSON (see above)"
+import json, sys
+a, b, c = (json.load(open(f)) for f in sys.argv[1:4])
+bad = 0
+if a["tt_steps"] != b["tt_steps"] or a["loss"] != b["loss"]:
+    print("FAIL: --relinearize T differs from the ordinary prediction"); bad += 1
+f = c["faithfulness"]
+if f.get("segments") != 4 or f.get("relinearize_every") != 10:
+    print("FAIL: segments %s, every %s" % (f.get("segments"), f.get("relinearize_every"))); bad += 1
+if not (c["tt_steps_lo"] <= c["tt_steps"] <= c["tt_steps_hi"] or c["tt_steps_hi"] < 0):
+    print("FAIL: the band does not hold the time"); bad += 1
+sys.exit(1 if bad else 0)
+PY
 expect "lr negative" 2 "--lr" -- "$BIN" predict --lr -0.1
 expect "lr text" 2 "--lr" -- "$BIN" predict --lr fast
 expect "batch 0" 2 "--batch" -- "$BIN" predict --batch 0

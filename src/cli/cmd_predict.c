@@ -50,6 +50,8 @@ static void usage(FILE *f)
         "  --extrapolate LIST    also predict for these dataset sizes (power-law spectrum)\n"
         "output\n"
         "  --time-steps R        real steps timed for the wall-clock estimate (default 5; 0 = skip)\n"
+        "  --relinearize K       rebuild the kernel at the predicted weights every K steps (GD without\n"
+        "                        momentum; default 0 = off; docs/METHOD.md 6c)\n"
         "  --out FILE            NetCDF result (curves, band, spectrum, settings)\n"
         "  --json FILE           JSON summary (tt_steps, tt_steps_lo, tt_steps_hi, final_loss, ...)\n"
         "  --report DIR          Markdown report with SVG plots\n"
@@ -67,7 +69,7 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
     int quiet = 0, smooth = 1, proj_set = 0;
     enum { O_MODEL = 256, O_DATA, O_TT, O_SMOOTH,
            O_ENS, O_BAND, O_PROJ, O_DPROJ, O_PSEED, O_BACKEND, O_BLOCK, O_TOPK, O_KERNEL, O_SAVEK, O_SUBSET,
-           O_EXTRAP, O_TSTEPS, O_OUT, O_JSON, O_REPORT, O_VERSION };
+           O_EXTRAP, O_TSTEPS, O_OUT, O_JSON, O_REPORT, O_VERSION, O_RELIN };
     static const struct option opts[] = {
         {"model", required_argument, NULL, O_MODEL}, {"data", required_argument, NULL, O_DATA},
         TTP_CLI_OPT_OPTIONS,
@@ -78,7 +80,7 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
         {"block", required_argument, NULL, O_BLOCK}, {"top-k", required_argument, NULL, O_TOPK},
         {"kernel", required_argument, NULL, O_KERNEL}, {"save-kernel", required_argument, NULL, O_SAVEK},
         {"subset", required_argument, NULL, O_SUBSET}, {"extrapolate", required_argument, NULL, O_EXTRAP},
-        {"time-steps", required_argument, NULL, O_TSTEPS}, {"out", required_argument, NULL, O_OUT},
+        {"time-steps", required_argument, NULL, O_TSTEPS}, {"relinearize", required_argument, NULL, O_RELIN}, {"out", required_argument, NULL, O_OUT},
         {"json", required_argument, NULL, O_JSON}, {"report", required_argument, NULL, O_REPORT},
         {"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, O_VERSION}, {NULL, 0, NULL, 0}};
@@ -124,6 +126,7 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
             TTP_CALL(ctx, ttp_cli_int_list(ctx, "--extrapolate", optarg, 1, INT32_MAX, o.extrap, TTP_MAX_EXTRAP, &o.nextrap));
             break;
         case O_TSTEPS: TTP_CALL(ctx, ttp_cli_int(ctx, "--time-steps", optarg, 0, 10000, &iv)); o.time_reps = (int)iv; break;
+        case O_RELIN: TTP_CALL(ctx, ttp_cli_int(ctx, "--relinearize", optarg, 0, 100000000, &o.relin_every)); break;
         case O_OUT: out = optarg; break;
         case O_JSON: json = optarg; break;
         case O_REPORT: report = optarg; break;

@@ -270,7 +270,7 @@ static double norm2(const double *x, int64_t n)
  * tuned constant; docs/METHOD.md §6b gives its measured coverage.  An end
  * past T (or never reached) stays "not within the budget" (−1).
  */
-static void widen_band(ttp_prediction *p, int64_t T, double gap)
+void ttp_faith_widen_band(ttp_prediction *p, int64_t T, double gap)
 {
     double u = isfinite(gap) ? fmin(fmax(gap, 0.0), 1.0) : 0.0;
     p->faith.band_widen = u;
@@ -378,8 +378,11 @@ ttp_status ttp_predict_faith(ttp_ctx *ctx, const ttp_model *m, const ttp_data *d
     }
     fa->npoints = np;
     fa->seconds = ttp_time() - t0;
-    widen_band(p, T, fa->worst_out_gap);
+    ttp_faith_widen_band(p, T, fa->worst_out_gap);
+    fa->valid_before = p->valid;
+    fa->warn_at = strlen(p->warning);
     if (fa->worst_loss_gap > TTP_FAITH_LOSS_GAP || fa->worst_out_gap > TTP_FAITH_OUT_GAP) {
+        fa->invalidated = 1;
         int iw = 0;
         for (int i = 0; i < np; i++)
             if (fa->out_gap[i] >= fa->out_gap[iw]) iw = i;
@@ -416,6 +419,10 @@ void ttp_faith_print(FILE *f, const ttp_prediction *p)
         fprintf(f, "              %5lld: %.4g/%.4g  %+.1f%%  %.1f%%  %.1f%%  %.3g\n", (long long)fa->step[i],
                 fa->loss_real[i], fa->loss_lin[i], 100 * fa->loss_gap[i], 100 * fa->out_gap[i],
                 100 * fa->kernel_gap[i], fa->dw_rel[i]);
+    if (fa->relin_every > 0)
+        fprintf(f, "  relinear.   every %lld steps (%lld kernels); worst output gap at a segment's end %.1f%% "
+                   "(the figures above are those of the first linearization)\n",
+                (long long)fa->relin_every, (long long)fa->segments, 100 * fa->seg_out_gap);
     fprintf(f, "              band: batch noise %lld .. %lld, widened by the output gap (+-%.0f%%) to %lld .. %lld "
                "(-1: past T)\n", (long long)p->main.tt[0].noise_lo, (long long)p->main.tt[0].noise_hi,
             100 * fa->band_widen, (long long)p->main.tt[0].lo, (long long)p->main.tt[0].hi);
@@ -445,6 +452,9 @@ void ttp_faith_json(struct ttp_json *j, const ttp_prediction *p)
         ttp_json_num(j, "loss_gap_limit", TTP_FAITH_LOSS_GAP);
         ttp_json_num(j, "output_gap_limit", TTP_FAITH_OUT_GAP);
         ttp_json_num(j, "band_widening", fa->band_widen);
+        ttp_json_int(j, "relinearize_every", fa->relin_every);
+        ttp_json_int(j, "segments", fa->segments);
+        ttp_json_num(j, "segment_output_gap", fa->seg_out_gap);
         ttp_json_int(j, "tt_steps_noise_lo", p->main.tt[0].noise_lo);
         ttp_json_int(j, "tt_steps_noise_hi", p->main.tt[0].noise_hi);
         ttp_json_num(j, "seconds", fa->seconds);

@@ -69,6 +69,14 @@ ttp_status ttp_predict_opts_validate(ttp_ctx *ctx, const ttp_predict_opts *o, in
         return TTP_ERR(ctx, TTP_ERR_UNSUPPORTED,
                        "options --subset/--extrapolate: the spectrum-only dynamics do not model weight decay (--wd)");
     if (o->top_k < 0) return TTP_ERR(ctx, TTP_ERR_ARG, "option --top-k: %lld, expected >= 0", (long long)o->top_k);
+    if (o->relin_every < 0)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option --relinearize: %lld, expected K >= 1 steps (0: off)",
+                       (long long)o->relin_every);
+    if (o->relin_every > 0 && (ttp_opt_batch(&o->opt, n) < n || o->opt.momentum > 0 || o->nextrap > 0 ||
+                               (o->subset > 0 && o->subset < n) || o->kernel_in))
+        return TTP_ERR(ctx, TTP_ERR_UNSUPPORTED,
+                       "option --relinearize: only full-batch gradient descent without momentum, on the whole "
+                       "dataset and a kernel built here (no --batch, --momentum, --subset, --extrapolate, --kernel)");
     if (o->time_reps < 0) return TTP_ERR(ctx, TTP_ERR_ARG, "option --time-steps: %d, expected >= 0", o->time_reps);
     return TTP_OK;
 }
@@ -476,6 +484,10 @@ ttp_status ttp_predict_run(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *
         TTP_ALLOC(ctx, st, done, p, 1, "prediction");
         p->n = data->n;
     }
+    if (o->relin_every > 0)
+        TTP_CALL_GOTO(ctx, st, done,
+                      ttp_predict_relinearize(ctx, comm, model, kdata, comm->rank == 0 ? p->kernel : NULL, o,
+                                              comm->rank == 0 ? p : NULL));
     p->sec_kernel = sec_kernel;
     p->sec_timing = sec_timing;
     p->nranks = comm->size;

@@ -44,6 +44,8 @@ typedef struct ttp_predict_opts {
     int nextrap;             /*   extrapolate to these sizes (N if none)     */
     int64_t extrap[TTP_MAX_EXTRAP];
     int time_reps;           /* real steps timed for wall-clock (0: skip)    */
+    int64_t relin_every;     /* K > 0: re-linearize every K steps (GD without
+                                momentum; docs/METHOD.md §6c); 0: off        */
     const char *model_path, *data_path; /* provenance                        */
 } ttp_predict_opts;
 
@@ -89,6 +91,10 @@ typedef struct ttp_faith {
     double dw_rel[TTP_FAITH_MAX];     /* ‖Δw_t‖ / ‖w₀‖ (trainable part)         */
     double worst_out_gap, worst_loss_gap; /* largest |·| over the points       */
     double band_widen;                /* u: band ends scaled by (1 − u), (1 + u) */
+    int invalidated, valid_before;    /* this check made it invalid; validity before */
+    size_t warn_at;                   /* where its text starts in the warning     */
+    int64_t relin_every, segments;    /* re-linearization (0: none)               */
+    double seg_out_gap;               /* worst output gap at a segment's end      */
     double seconds;
     char note[160];
 } ttp_faith;
@@ -176,6 +182,21 @@ ttp_status ttp_faith_weights(ttp_ctx *ctx, const ttp_model *m, const ttp_data *d
 #define TTP_FAITH_OUT_GAP 0.3
 ttp_status ttp_predict_faith(ttp_ctx *ctx, const ttp_model *m, const ttp_data *d, const ttp_kernel *k,
                              const ttp_predict_opts *o, ttp_prediction *p);
+/*
+ * Piecewise re-linearization (docs/METHOD.md §6c): every o->relin_every
+ * steps the kernel is rebuilt at the linearized weights and the dynamics
+ * continue from the real network's outputs there; rank 0's prediction p
+ * (from ttp_predict_from_kernel and ttp_predict_faith, with k0 its kernel)
+ * gets the stitched curve, its training times, and a validity measured on
+ * the segments.  Collective over comm (p and k0 may be NULL off rank 0).
+ * Full-batch GD without momentum on the kernel's own samples only
+ * (TTP_ERR_UNSUPPORTED otherwise, checked by ttp_predict_opts_validate).
+ */
+ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model, const ttp_data *d,
+                                   const ttp_kernel *k0, const ttp_predict_opts *o, ttp_prediction *p);
+
+/* Scale the training-time band ends by (1 ∓ u), u = gap capped at 1 (faith.c). */
+void ttp_faith_widen_band(ttp_prediction *p, int64_t T, double gap);
 /* Print / JSON lines for the faithfulness and guard figures (predict_out.c, validate.c). */
 void ttp_faith_print(FILE *f, const ttp_prediction *p);
 struct ttp_json;
