@@ -26,6 +26,8 @@ done
 ok; grep -q "TRAINING TIME" "$T/out1" || fail "summary lacks the headline: $(cat "$T/out1")"
 ok; [ -s "$T/r1/report.md" ] && [ -s "$T/r1/loss.svg" ] && [ -s "$T/r1/spectrum.svg" ] || fail "report files missing"
 ok; ncdump -h "$T/p1.nc" | grep -q 'ttp_kind = "prediction"' || fail "result file is not a prediction file"
+ok; ncdump -h "$T/p1.nc" | grep -q 'faith_worst_loss_gap' || fail "result file lacks the faithfulness figures"
+ok; grep -q "faithful" "$T/out1" || fail "summary lacks the faithfulness lines: $(cat "$T/out1")"
 
 python3 - "$T/p1.json" "$T/p2.json" <<'PY' || fail "JSON checks (see above)"
 import json, sys
@@ -53,6 +55,12 @@ t = T
 while t >= 0 and abs(L[t] - e) < 0.01:
     t -= 1
 check(eps["steps"] == t + 1, "eps time %s, recomputed %s" % (eps["steps"], t + 1))
+# issue 12: the measured faithfulness and the guard's figures are reported
+fa = a.get("faithfulness", {})
+check(fa.get("points") == 3 and len(fa.get("loss_gap", [])) == 3, "faithfulness not measured: %s" % fa)
+check(all(abs(g) < 1 for g in fa.get("output_gap", [1])), "output gaps out of range: %s" % fa.get("output_gap"))
+check("batch_stability_max" in a and a["batch_stability_max"] > 0, "SGD per-batch stability not reported")
+check(a.get("loss_growth") is not None and a["loss_growth"] <= 1 + 1e-6, "a converging prediction reports growth %s" % a.get("loss_growth"))
 check(abs(a["wall_seconds_predicted"] - a["tt_steps"] * a["seconds_per_step"]) <= 1e-9 * a["wall_seconds_predicted"] + 1e-12,
       "wall-clock is not steps x seconds per step")
 sys.exit(1 if bad else 0)
@@ -101,6 +109,29 @@ expect() { # NAME RC NEEDLE -- CMD...
   grep -qF -- "$needle" "$T/e" || fail "$name: stderr lacks '$needle': $(cat "$T/e")"
 }
 expect "lr 0" 2 "--lr" -- "$BIN" predict --lr 0
+expect "relinearize with SGD" nonzero "--relinearize" -- "$BIN" predict "${Q[@]}" --batch 50 --relinearize 10
+expect "relinearize negative" 2 "--relinearize" -- "$BIN" predict "${Q[@]}" --relinearize -1
+
+# Re-linearization (issue 12): K >= T is the ordinary prediction; K = 10
+# over T = 40 runs four segments and reports them.
+for K in 0 40 10; do
+  timeout 300 "$MPIEXEC" -n 2 "$BIN" predict "${Q[@]}" --lr 0.01 --tt rel:0.1 --relinearize $K \
+      --json "$T/rl$K.json" >/dev/null 2>"$T/rlerr$K"
+  ok; [ -s "$T/rl$K.json" ] || fail "--relinearize $K: $(cat "$T/rlerr$K")"
+done
+ok; python3 - "$T/rl0.json" "$T/rl40.json" "$T/rl10.json" <<'PY' || fail "re-linearization JSON (see above)"
+import json, sys
+a, b, c = (json.load(open(f)) for f in sys.argv[1:4])
+bad = 0
+if a["tt_steps"] != b["tt_steps"] or a["loss"] != b["loss"]:
+    print("FAIL: --relinearize T differs from the ordinary prediction"); bad += 1
+f = c["faithfulness"]
+if f.get("segments") != 4 or f.get("relinearize_every") != 10:
+    print("FAIL: segments %s, every %s" % (f.get("segments"), f.get("relinearize_every"))); bad += 1
+if not (c["tt_steps_lo"] <= c["tt_steps"] <= c["tt_steps_hi"] or c["tt_steps_hi"] < 0):
+    print("FAIL: the band does not hold the time"); bad += 1
+sys.exit(1 if bad else 0)
+PY
 expect "lr negative" 2 "--lr" -- "$BIN" predict --lr -0.1
 expect "lr text" 2 "--lr" -- "$BIN" predict --lr fast
 expect "batch 0" 2 "--batch" -- "$BIN" predict --batch 0

@@ -42,6 +42,8 @@ static void usage(FILE *f)
     ttp_cli_help_section(f, "output (rank 0)");
     ttp_cli_help_line(f, "--time-steps R", "real steps timed for the wall-clock estimate (default %d; 0 = skip)",
                       d.time_reps);
+    ttp_cli_help_line(f, "--relinearize K", "rebuild the kernel at the predicted weights every K steps\n"
+                      "(GD without momentum; default %lld = off; docs/METHOD.md 6c)", (long long)d.relin_every);
     ttp_cli_help_line(f, "--out FILE", "NetCDF result (curves, band, spectrum, settings)");
     ttp_cli_help_line(f, "--json FILE", "JSON summary (tt_steps, tt_steps_lo, tt_steps_hi, final_loss, ...)");
     ttp_cli_help_line(f, "--report DIR", "Markdown report with SVG plots");
@@ -57,14 +59,15 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
     ttp_cli_args a;
     ttp_cli_args_init(&a);
     int smooth = o.tt[0].smooth;
-    enum { O_TT = TTP_CLI_O_FIRST_OWN, O_SMOOTH, O_ENS, O_BAND, O_KERNEL, O_SAVEK, O_SUBSET, O_EXTRAP, O_TSTEPS };
+    enum { O_TT = TTP_CLI_O_FIRST_OWN, O_SMOOTH, O_ENS, O_BAND, O_KERNEL, O_SAVEK, O_SUBSET, O_EXTRAP, O_TSTEPS, O_RELIN };
     static const struct option opts[] = {
         TTP_CLI_TASK_OPTIONS, TTP_CLI_OPT_OPTIONS, TTP_CLI_KERNEL_OPTIONS,
         {"tt", required_argument, NULL, O_TT}, {"smooth", required_argument, NULL, O_SMOOTH},
         {"ensemble", required_argument, NULL, O_ENS}, {"band", required_argument, NULL, O_BAND},
         {"kernel", required_argument, NULL, O_KERNEL}, {"save-kernel", required_argument, NULL, O_SAVEK},
         {"subset", required_argument, NULL, O_SUBSET}, {"extrapolate", required_argument, NULL, O_EXTRAP},
-        {"time-steps", required_argument, NULL, O_TSTEPS}, TTP_CLI_OUT_OPTION, TTP_CLI_JSON_OPTION,
+        {"time-steps", required_argument, NULL, O_TSTEPS},
+        {"relinearize", required_argument, NULL, O_RELIN}, TTP_CLI_OUT_OPTION, TTP_CLI_JSON_OPTION,
         TTP_CLI_REPORT_OPTION, TTP_CLI_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
     int c;
     int64_t iv;
@@ -91,6 +94,7 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
             TTP_CALL(ctx, ttp_cli_int_list(ctx, "--extrapolate", optarg, 1, INT32_MAX, o.extrap, TTP_MAX_EXTRAP, &o.nextrap));
             break;
         case O_TSTEPS: TTP_CALL(ctx, ttp_cli_int(ctx, "--time-steps", optarg, 0, 10000, &iv)); o.time_reps = (int)iv; break;
+        case O_RELIN: TTP_CALL(ctx, ttp_cli_int(ctx, "--relinearize", optarg, 0, 100000000, &o.relin_every)); break;
         default: {
             int handled;
             TTP_CALL(ctx, ttp_cli_shared_option(ctx, c, optarg, &a, &o.opt, 1, &o.kernel, &handled));

@@ -314,6 +314,7 @@ static const struct { const char *field, *flag; } flag_table[] = {
     {"want_theta", "--theta"}, {"want_vectors", "--vectors"},
     {"ensemble", "--ensemble"}, {"band", "--band"}, {"tt", "--tt"}, {"smooth", "--smooth"},
     {"subset", "--subset"}, {"extrap", "--extrapolate"}, {"time_reps", "--time-steps"},
+    {"relin_every", "--relinearize"},
     {"kernel_in", "--kernel"}, {"kernel_out", "--save-kernel"},
     {"losses", "--losses"}, {"lrs", "--lrs"}, {"batches", "--batches"}, {"momenta", "--momenta"},
     {"sizes", "--sizes"}, {"new_head", "--new-head"},

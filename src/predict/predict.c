@@ -73,6 +73,14 @@ ttp_status ttp_predict_opts_validate(ttp_ctx *ctx, const ttp_predict_opts *o, in
     if ((o->nextrap > 0 || (o->subset > 0 && o->subset < n)) && o->opt.wd > 0)
         return TTP_ERR(ctx, TTP_ERR_UNSUPPORTED,
                        "options subset/extrap: the spectrum-only dynamics do not model weight decay (option wd)");
+    if (o->relin_every < 0)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option relin_every: %lld, expected K >= 1 steps (0: off)",
+                       (long long)o->relin_every);
+    if (o->relin_every > 0 && (ttp_opt_batch(&o->opt, n) < n || o->opt.momentum > 0 || o->nextrap > 0 ||
+                               (o->subset > 0 && o->subset < n) || o->kernel_in))
+        return TTP_ERR(ctx, TTP_ERR_UNSUPPORTED,
+                       "option relin_every: only full-batch gradient descent without momentum, on the whole "
+                       "dataset and a kernel built here (options batch/momentum/subset/extrap/kernel_in unset)");
     if (o->time_reps < 0) return TTP_ERR(ctx, TTP_ERR_ARG, "option time_reps: %d, expected >= 0", o->time_reps);
     return TTP_OK;
 }
@@ -368,6 +376,7 @@ ttp_status ttp_predict_from_kernel(ttp_ctx *ctx, const ttp_kernel *k, const ttp_
         wall_clock(&p->extrap[i], sec_per_step);
     }
     diagnose(p, o);
+    TTP_CALL_GOTO(ctx, st, fail, ttp_predict_guard(ctx, k, o, p));
     if (p->ce_clamped > 0) {
         size_t u = strlen(p->warning);
         snprintf(p->warning + u, sizeof p->warning - u,
@@ -432,12 +441,17 @@ ttp_status ttp_predict_run(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *
 
     if (comm->rank == 0) {
         TTP_CALL_GOTO(ctx, st, done, ttp_predict_from_kernel(ctx, k, o, data->n, sps, &p));
+        TTP_CALL_GOTO(ctx, st, done, ttp_predict_faith(ctx, model, kdata, k, o, p));
         p->kernel = k;
         k = NULL;
     } else {
         TTP_ALLOC(ctx, st, done, p, 1, "prediction");
         p->n = data->n;
     }
+    if (o->relin_every > 0)
+        TTP_CALL_GOTO(ctx, st, done,
+                      ttp_predict_relinearize(ctx, comm, model, kdata, comm->rank == 0 ? p->kernel : NULL, o,
+                                              comm->rank == 0 ? p : NULL));
     p->sec_kernel = sec_kernel;
     p->sec_timing = sec_timing;
     p->nranks = comm->size;

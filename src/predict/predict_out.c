@@ -89,9 +89,9 @@ void ttp_predict_print(FILE *f, const ttp_prediction *p, const ttp_predict_opts 
             fprintf(f, "  accuracy    %.4f -> %.4f at step %lld\n", cv->acc[0], cv->acc[T], (long long)T);
     }
     if (isfinite(p->sec_per_step))
-        fprintf(f, "  wall-clock  %.3g s predicted [%.3g .. %.3g] at %.4g s/step (measured: batch %lld, %d rank(s))\n",
+        fprintf(f, "  wall-clock  %.3g s predicted [%.3g .. %.3g] at %.4g s/step (measured: batch %lld, %d rank(s))%s\n",
                 p->main.wall, p->main.wall_lo, p->main.wall_hi, p->sec_per_step,
-                (long long)ttp_opt_batch(op, p->n), p->nranks);
+                (long long)ttp_opt_batch(op, p->n), p->nranks, p->valid ? "" : "; NOT meaningful, see WARNING");
     for (int i = 0; i < p->nextrap; i++) {
         const ttp_pred_curve *e = &p->extrap[i];
         fmt_steps(e->tt[0].steps, T, a, sizeof a);
@@ -106,6 +106,7 @@ void ttp_predict_print(FILE *f, const ttp_prediction *p, const ttp_predict_opts 
                 p->fit_mu.r2, p->fit_p.a, p->fit_p.alpha, p->fit_p.alpha_err);
     fprintf(f, "  cost        %.2f s (kernel %.2f, dynamics %.2f, step timing %.2f)\n", p->seconds, p->sec_kernel,
             p->sec_sim, p->sec_timing);
+    ttp_faith_print(f, p);
     if (p->warning[0]) fprintf(f, "  WARNING     %s\n", p->warning);
 }
 
@@ -168,6 +169,7 @@ ttp_status ttp_predict_write_json(ttp_ctx *ctx, const char *path, const ttp_pred
     ttp_json_bool(j, "valid", p->valid);
     ttp_json_str(j, "warning", p->warning);
     ttp_json_num(j, "stability", 2.0 * p->stability);
+    ttp_faith_json(j, p);
     ttp_json_num(j, "mu_max", p->mu_max);
     if (p->ce_kappa > 0) ttp_json_num(j, "ce_curvature", p->ce_kappa);
     ttp_json_int(j, "n", p->n);
@@ -243,6 +245,9 @@ ttp_status ttp_predict_write_nc(ttp_ctx *ctx, const char *path, const ttp_predic
         {"n", (double)p->n}, {"n_kernel", (double)p->n_kernel}, {"c", p->c}, {"d", (double)p->d}, {"dproj", (double)p->dproj},
         {"mu_max", p->mu_max}, {"stability", 2.0 * p->stability}, {"valid", p->valid},
         {"seconds_per_step", p->sec_per_step}, {"wall_seconds_predicted", p->main.wall}, {"seconds", p->seconds},
+        {"batch_stability_mean", 2.0 * p->batch_stab_mean}, {"batch_stability_max", 2.0 * p->batch_stab_max},
+        {"loss_growth", p->growth}, {"faith_points", p->faith.npoints},
+        {"faith_worst_loss_gap", p->faith.worst_loss_gap}, {"faith_worst_output_gap", p->faith.worst_out_gap},
     };
     for (size_t i = 0; i < sizeof sattr / sizeof sattr[0]; i++)
         TTP_NC(ctx, st, fail, nc_put_att_double(nc, NC_GLOBAL, sattr[i].name, NC_DOUBLE, 1, &sattr[i].v),
@@ -414,6 +419,13 @@ ttp_status ttp_predict_write_report(ttp_ctx *ctx, const char *dir, const ttp_pre
                    "(softmax curvature κ = %.4g; docs/METHOD.md §9) |\n", (long long)p->n_kernel, p->ce_kappa);
     fprintf(f, "| μ_max(Θ/N), stability (η κ μ_max over the optimizer's limit, ×2) | %.5g, %.3g (limit 2) |\n", p->mu_max, 2.0 * p->stability);
     fprintf(f, "| final loss (band) | %.5g (%.5g – %.5g) |\n", cv->loss[T], cv->loss_lo[T], cv->loss_hi[T]);
+    if (p->batch_stab_max > 0)
+        fprintf(f, "| per-batch stability, mean / max (limit 2) | %.3g / %.3g |\n", 2 * p->batch_stab_mean,
+                2 * p->batch_stab_max);
+    if (p->faith.npoints > 0)
+        fprintf(f, "| faithfulness: worst loss gap, worst output gap (real net at the linearized weights; "
+                   "docs/METHOD.md §6b) | %.1f %%, %.1f %% |\n", 100 * p->faith.worst_loss_gap,
+                100 * p->faith.worst_out_gap);
     if (isfinite(cv->acc[T])) fprintf(f, "| final accuracy | %.4f |\n", cv->acc[T]);
     fprintf(f, "| cost of this prediction | %.2f s (kernel %.2f s, dynamics %.2f s) |\n\n", p->seconds, p->sec_kernel,
             p->sec_sim);

@@ -545,17 +545,27 @@ double ttp_sim_stability_lr(const ttp_opt *opt, double mu_max)
     return stable_h(opt) / (curvature(opt) * mu_max + opt->wd);
 }
 
-/* Largest eigenvalue of a symmetric n × n row-major matrix (destroyed). */
+/* Largest eigenvalue of a symmetric n × n row-major matrix (destroyed).
+ * dsyevr may use W (n) and ISUPPZ (2n) as workspace whatever the range, so
+ * they are sized for n, not for the one eigenvalue asked for. */
 static ttp_status top_eig(ttp_ctx *ctx, double *a, int64_t n, double *out)
 {
-    lapack_int found = 0, isupp[2];
-    double w[1], z[1];
+    lapack_int found = 0;
+    double *w = malloc(sizeof *w * (size_t)n), z[1];
+    lapack_int *isupp = malloc(sizeof *isupp * (size_t)(2 * n));
+    if (w == NULL || isupp == NULL) {
+        free(w), free(isupp);
+        return TTP_ERR(ctx, TTP_ERR_NOMEM, "cannot allocate the eigenvalue workspace of a %lld x %lld batch kernel",
+                       (long long)n, (long long)n);
+    }
     lapack_int info = LAPACKE_dsyevr(LAPACK_ROW_MAJOR, 'N', 'I', 'U', (lapack_int)n, a, (lapack_int)n, 0.0, 0.0,
                                      (lapack_int)n, (lapack_int)n, 0.0, &found, w, z, 1, isupp);
+    double top = w[0];
+    free(w), free(isupp);
     if (info != 0 || found != 1)
         return TTP_ERR(ctx, TTP_ERR_LAPACK, "dsyevr on the %lld x %lld batch kernel: info %d, %d eigenvalues found",
                        (long long)n, (long long)n, (int)info, (int)found);
-    *out = w[0];
+    *out = top;
     return TTP_OK;
 }
 

@@ -40,6 +40,8 @@ typedef struct ttp_predict_opts {
     int nextrap;             /*   extrapolate to these sizes (N if none)     */
     int64_t extrap[TTP_MAX_EXTRAP];
     int time_reps;           /* real steps timed for wall-clock (0: skip)    */
+    int64_t relin_every;     /* K > 0: re-linearize every K steps (GD without
+                                 momentum; docs/METHOD.md §6c); 0: off        */
 } ttp_predict_opts;
 
 /* Defaults (what `ttpredict predict` uses): the ttp_opt defaults, the
@@ -55,6 +57,8 @@ ttp_status ttp_predict_opts_validate(ttp_ctx *ctx, const ttp_predict_opts *o, in
 typedef struct ttp_tt_result {
     ttp_tt_def def;
     int64_t steps, lo, hi; /* predicted training time and its band; -1 = not reached by T */
+    int64_t noise_lo, noise_hi; /* the band of batch noise alone, before the model
+                                   uncertainty was added (ttp_predict_faith)     */
 } ttp_tt_result;
 
 /* A prediction at one dataset size. */
@@ -66,6 +70,33 @@ typedef struct ttp_pred_curve {
     ttp_tt_result tt[TTP_MAX_TT];
     double wall, wall_lo, wall_hi; /* seconds: tt × seconds per step         */
 } ttp_pred_curve;
+
+/*
+ * Faithfulness of the linearization, measured (docs/METHOD.md §6b): at a few
+ * steps t of the predicted trajectory (ensemble member 0, the batches of the
+ * real run) the real network is evaluated at the linearized weights
+ * w_t = w₀ + Jᵀ a_t + c_t w₀ and compared with the linear model there.
+ */
+#define TTP_FAITH_MAX 4
+typedef struct ttp_faith {
+    int npoints;                   /* 0: not measured (see note)                */
+    int64_t step[TTP_FAITH_MAX];
+    double loss_lin[TTP_FAITH_MAX];   /* linearized loss at step t             */
+    double loss_real[TTP_FAITH_MAX];  /* real network's loss at w_t             */
+    double out_gap[TTP_FAITH_MAX];    /* ‖F(w_t) − F_lin,t‖ / ‖F_lin,t − F₀‖   */
+    double loss_gap[TTP_FAITH_MAX];   /* (L_lin,t − L(w_t)) / (L₀ − L_lin,t)   */
+    double kernel_gap[TTP_FAITH_MAX]; /* ‖F₀ + J Δw_t − F_lin,t‖ / ‖F_lin,t − F₀‖:
+                                         the projected kernel's share          */
+    double dw_rel[TTP_FAITH_MAX];     /* ‖Δw_t‖ / ‖w₀‖ (trainable part)         */
+    double worst_out_gap, worst_loss_gap; /* largest |·| over the points       */
+    double band_widen;                /* u: band ends scaled by (1 − u), (1 + u) */
+    int invalidated, valid_before;    /* this check made it invalid; validity before */
+    size_t warn_at;                   /* where its text starts in the warning     */
+    int64_t relin_every, segments;    /* re-linearization (0: none)               */
+    double seg_out_gap;               /* worst output gap at a segment's end      */
+    double seconds;
+    char note[160];
+} ttp_faith;
 
 typedef struct ttp_prediction {
     int64_t n, n_kernel;     /* dataset size; samples in the kernel (subset)  */
@@ -81,6 +112,9 @@ typedef struct ttp_prediction {
     int64_t ce_clamped;      /* steps whose re-timing ran past the measured horizon */
     double mu_max;           /* top eigenvalue of Θ/N                          */
     double stability;        /* ttp_sim_stability: > 1 means the linear model diverges */
+    double batch_stab_mean, batch_stab_max; /* ttp_sim_stability_batch (SGD; 0 otherwise) */
+    double growth;           /* largest predicted loss (mean or band) over L₀ */
+    ttp_faith faith;         /* measured faithfulness (ttp_predict_faith)     */
     int valid;               /* 0: outside the regime where the method holds  */
     char warning[1024];
     double sec_per_step;     /* measured, at the requested batch size         */
@@ -105,6 +139,67 @@ ttp_status ttp_predict_run(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *
  */
 ttp_status ttp_predict_from_kernel(ttp_ctx *ctx, const ttp_kernel *k, const ttp_predict_opts *o,
                                    int64_t n_target, double sec_per_step, ttp_prediction **out);
+
+/*
+ * Never a silent blow-up (called by ttp_predict_from_kernel after the
+ * stability diagnostic): any non-finite predicted loss, or a mean or band
+ * loss that grows past its initial value, makes the prediction invalid with
+ * a message that says what to change; for SGD the per-batch stability
+ * (ttp_sim_stability_batch over the first epoch's batches, at most 32) is
+ * computed and reported, and a batch above its limit is a warning.  Rank 0.
+ */
+ttp_status ttp_predict_guard(ttp_ctx *ctx, const ttp_kernel *k, const ttp_predict_opts *o, ttp_prediction *p);
+
+/*
+ * Linearized weights without J (docs/METHOD.md §6b).  Runs the function-space
+ * dynamics of ensemble member 0 (batch seed `seed`, the real run's batches)
+ * and accumulates a_t ∈ ℝ^{NC} and c_t with w_t = w₀ + Jᵀ a_t + c_t w₀
+ * (c_t ≠ 0 only with weight decay; w₀ the trainable part).  At the npts
+ * steps `steps` (ascending, ≤ T) it stores F_lin (npts × NC), a (npts × NC),
+ * c (npts) and the linear loss (npts).  Rank 0, not collective.
+ */
+ttp_status ttp_faith_trace(ttp_ctx *ctx, const ttp_sim_problem *prob, const ttp_opt *opt, uint64_t seed, int npts,
+                           const int64_t *steps, double *f_lin, double *a, double *c, double *loss);
+/*
+ * w = w₀ + Jᵀ a + c w₀ on the trainable weights (w: m->nparams, written),
+ * by one backward pass over the data with output cotangents a (N × C): the
+ * exact J at w₀, whatever projection the kernel used.  Not collective.
+ */
+ttp_status ttp_faith_weights(ttp_ctx *ctx, const ttp_model *m, const ttp_data *d, const double *a, double c,
+                             double *w);
+/*
+ * Measure p->faith on the kernel's own samples (skipped, with a note, when
+ * the prediction is extrapolated) and let the gaps decide validity: a worst
+ * output gap beyond TTP_FAITH_OUT_GAP or loss gap beyond TTP_FAITH_LOSS_GAP
+ * (chosen by measurement, docs/METHOD.md §6b) makes the prediction invalid
+ * with a message.  The training-time band then adds the model uncertainty to the
+ * batch noise: its ends become ⌊lo (1 − u)⌋ and ⌈hi (1 + u)⌉ with u the
+ * worst output gap (capped at 1), and the wall-clock band follows.  Rank 0, not collective; costs ≈ 3 forward+backward passes over
+ * the data per point.
+ */
+#define TTP_FAITH_LOSS_GAP 0.5
+#define TTP_FAITH_OUT_GAP 0.3
+ttp_status ttp_predict_faith(ttp_ctx *ctx, const ttp_model *m, const ttp_data *d, const ttp_kernel *k,
+                             const ttp_predict_opts *o, ttp_prediction *p);
+/*
+ * Piecewise re-linearization (docs/METHOD.md §6c): every o->relin_every
+ * steps the kernel is rebuilt at the linearized weights and the dynamics
+ * continue from the real network's outputs there; rank 0's prediction p
+ * (from ttp_predict_from_kernel and ttp_predict_faith, with k0 its kernel)
+ * gets the stitched curve, its training times, and a validity measured on
+ * the segments.  Collective over comm (p and k0 may be NULL off rank 0).
+ * Full-batch GD without momentum on the kernel's own samples only
+ * (TTP_ERR_UNSUPPORTED otherwise, checked by ttp_predict_opts_validate).
+ */
+ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model, const ttp_data *d,
+                                   const ttp_kernel *k0, const ttp_predict_opts *o, ttp_prediction *p);
+
+/* Scale the training-time band ends by (1 ∓ u), u = gap capped at 1 (faith.c). */
+void ttp_faith_widen_band(ttp_prediction *p, int64_t T, double gap);
+/* Print / JSON lines for the faithfulness and guard figures (predict_out.c, validate.c). */
+void ttp_faith_print(FILE *f, const ttp_prediction *p);
+struct ttp_json;
+void ttp_faith_json(struct ttp_json *j, const ttp_prediction *p);
 
 /* Outputs (rank 0): human summary, JSON, NetCDF result, Markdown+SVG report. */
 void ttp_predict_print(FILE *f, const ttp_prediction *p, const ttp_predict_opts *o);

@@ -47,6 +47,8 @@ typedef struct ttp_val_case {
     double stability;        /* 2 × ttp_sim_stability: the linear model diverges above 2 */
     int diverged;            /* the real run's loss became non-finite     */
     char warning[1024];      /* the prediction's warning ("" when none)   */
+    double faith_loss_gap, faith_out_gap; /* worst measured gaps (docs/METHOD.md §6b) */
+    double batch_stab_max;   /* 2 × worst per-batch stability (SGD)        */
     int64_t pred[TTP_MAX_TT], pred_lo[TTP_MAX_TT], pred_hi[TTP_MAX_TT], real[TTP_MAX_TT];
     double sec_train, sec_predict, sec_kernel; /* kernel: of its size, shared */
     int kernel_cases;        /* cases sharing that kernel                  */
@@ -62,6 +64,8 @@ typedef struct ttp_val_totals {
     int sgd_n, sgd_within;   /* SGD pairs, and those within 20 %           */
     int gd_valid_n, gd_valid_within, sgd_valid_n, sgd_valid_within; /* valid regime only */
     int in_band, band_n;     /* real time inside the predicted band (SGD)  */
+    int valid_in_band, valid_band_n; /* the same among unwarned cases      */
+    int cases_warned;        /* cases the prediction marks invalid         */
     double median_rel, median_abs;
     double cost_ratio_oneoff;    /* median over cases: train s / (kernel + dynamics) s */
     double cost_ratio_amortized; /* median: train s / (kernel share + dynamics) s      */

@@ -111,6 +111,7 @@ static void totals(ttp_validation *v, const ttp_validate_opts *o)
         t->sec_predict += c->sec_predict;
         if (i == 0 || c->n != v->cases[i - 1].n) t->sec_kernel += c->sec_kernel;
         t->cases_diverged += c->diverged;
+        t->cases_warned += !c->valid;
         /* a diverged run stopped early: its seconds are no training's cost */
         if (!c->diverged) {
             double pred_cost = c->sec_kernel + c->sec_predict;
@@ -141,6 +142,7 @@ static void totals(ttp_validation *v, const ttp_validate_opts *o)
                 int64_t hi = c->pred_hi[d] < 0 ? v->steps + 1 : c->pred_hi[d];
                 t->band_n++;
                 t->in_band += c->real[d] >= lo && c->real[d] <= hi;
+                if (c->valid) t->valid_band_n++, t->valid_in_band += c->real[d] >= lo && c->real[d] <= hi;
             } else {
                 t->gd_n++, t->gd_within += e <= TTP_VAL_GD_TOL;
                 if (c->valid) t->gd_valid_n++, t->gd_valid_within += e <= TTP_VAL_GD_TOL;
@@ -205,8 +207,8 @@ static ttp_status check_grid(ttp_ctx *ctx, const ttp_model *model, const ttp_dat
 }
 
 /* Rank 0: the prediction of case c from kernel k, and both curves' times. */
-static ttp_status predict_case(ttp_ctx *ctx, const ttp_kernel *k, const ttp_validate_opts *o, int64_t n,
-                               const ttp_train_result *r, ttp_val_case *c)
+static ttp_status predict_case(ttp_ctx *ctx, const ttp_model *model, const ttp_data *dd, const ttp_kernel *k,
+                               const ttp_validate_opts *o, const ttp_train_result *r, ttp_val_case *c)
 {
     ttp_status st = TTP_OK;
     ttp_prediction *p = NULL;
@@ -215,8 +217,12 @@ static ttp_status predict_case(ttp_ctx *ctx, const ttp_kernel *k, const ttp_vali
     po.ntt = o->ntt;
     memcpy(po.tt, o->tt, sizeof po.tt);
     double tp = ttp_time();
-    TTP_CALL_GOTO(ctx, st, done, ttp_predict_from_kernel(ctx, k, &po, n, NAN, &p));
+    TTP_CALL_GOTO(ctx, st, done, ttp_predict_from_kernel(ctx, k, &po, dd->n, NAN, &p));
+    TTP_CALL_GOTO(ctx, st, done, ttp_predict_faith(ctx, model, dd, k, &po, p));
     c->sec_predict = ttp_time() - tp;
+    c->faith_loss_gap = p->faith.worst_loss_gap;
+    c->faith_out_gap = p->faith.worst_out_gap;
+    c->batch_stab_max = 2.0 * p->batch_stab_max;
     c->valid = p->valid;
     c->stability = 2.0 * p->stability;
     snprintf(c->warning, sizeof c->warning, "%s", p->warning);
@@ -309,7 +315,7 @@ ttp_status ttp_validate_run(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model 
             goto done;
         }
         ttp_model_destroy(&m);
-        if (comm->rank == 0) TTP_CALL_GOTO(ctx, st, done, predict_case(ctx, k, o, dd->n, r, c));
+        if (comm->rank == 0) TTP_CALL_GOTO(ctx, st, done, predict_case(ctx, model, dd, k, o, r, c));
         ttp_train_result_destroy(&r);
         ttp_progress(ctx, "validate", (double)v->ncases / (double)ncases, t0);
     }
@@ -338,13 +344,14 @@ void ttp_validate_print(FILE *f, const ttp_validation *v, const ttp_validate_opt
 {
     fprintf(f, "ttpredict validate: %d cases x %d training-time definitions, T = %lld steps\n", v->ncases, o->ntt,
             (long long)v->steps);
-    fprintf(f, "%4s %-4s %-4s %6s %7s %5s %5s %6s  ", "case", "opt", "loss", "N", "lr", "batch", "mom", "stab");
+    fprintf(f, "%4s %-4s %-4s %6s %7s %5s %5s %6s  %5s ", "case", "opt", "loss", "N", "lr", "batch", "mom", "stab", "gap");
     for (int d = 0; d < o->ntt; d++) fprintf(f, " %s:%-5g pred/real ", ttp_tt_kind_str(o->tt[d].kind), o->tt[d].value);
     fprintf(f, " train s  pred s\n");
     for (int i = 0; i < v->ncases; i++) {
         const ttp_val_case *c = &v->cases[i];
         fprintf(f, "%4d %-4s %-4s %6lld %7g %5lld %5g %6.2f%s ", i, opt_name(c), ttp_loss_str(c->opt.loss), (long long)c->n,
                 c->opt.lr, (long long)(c->sgd ? c->opt.batch : c->n), c->opt.momentum, c->stability, c->valid ? " " : "!");
+        fprintf(f, "%4.0f%% ", 100 * c->faith_loss_gap);
         for (int d = 0; d < o->ntt; d++) {
             if (c->diverged) fprintf(f, "  %18s ", "real run diverged");
             else fprintf(f, "  %5lld/%-5lld %5.0f%% ", (long long)c->pred[d], (long long)c->real[d],
@@ -354,7 +361,11 @@ void ttp_validate_print(FILE *f, const ttp_validation *v, const ttp_validate_opt
     }
     const ttp_val_totals *t = &v->tot;
     fprintf(f, "(stab = eta*kappa*mu_max against the optimizer's stability limit, scaled so that the limit is 2 "
-               "(ttp_sim_stability); '!' = above it, outside the method's regime; times -1 = never met by T)\n");
+               "(ttp_sim_stability); '!' = the prediction is warned invalid (outside the regime, blow-up, or not "
+               "faithful); gap = worst loss gap of the real network at the linearized weights; times -1 = never met "
+               "by T)\n");
+    fprintf(f, "  warned (prediction marked invalid): %d of %d cases (%.0f%%)\n", t->cases_warned, v->ncases,
+            v->ncases ? 100.0 * t->cases_warned / v->ncases : NAN);
     fprintf(f, "totals over (case, definition) pairs, relative error |pred - real| / real:\n");
     fprintf(f, "  compared %d pairs; excluded %d whose real run diverged (%d case(s)) or never met the criterion\n",
             t->compared, t->excluded, t->cases_diverged);
@@ -364,6 +375,9 @@ void ttp_validate_print(FILE *f, const ttp_validation *v, const ttp_validate_opt
     if (t->band_n)
         fprintf(f, "  real SGD time inside the predicted %g-%g%% band: %d of %d\n", 100 * o->pred.sim.band_lo,
                 100 * o->pred.sim.band_hi, t->in_band, t->band_n);
+    if (t->valid_band_n)
+        fprintf(f, "  ... among unwarned cases: %d of %d (%.0f%%)\n", t->valid_in_band, t->valid_band_n,
+                100.0 * t->valid_in_band / t->valid_band_n);
     fprintf(f, "  seconds: training %.1f, kernels %.1f, dynamics %.1f; whole grid %.1f\n", t->sec_train, t->sec_kernel,
             t->sec_predict, v->seconds);
     fprintf(f, "headline (paper: 95%% of GD within 13%%, of SGD within 20%%, prediction 30-45x cheaper):\n");
@@ -407,6 +421,9 @@ ttp_status ttp_validate_write_json(ttp_ctx *ctx, const char *path, const ttp_val
         ttp_json_num(j, "momentum", c->opt.momentum);
         ttp_json_bool(j, "valid", c->valid);
         ttp_json_num(j, "stability", c->stability);
+        ttp_json_num(j, "faith_loss_gap", c->faith_loss_gap);
+        ttp_json_num(j, "faith_output_gap", c->faith_out_gap);
+        ttp_json_num(j, "batch_stability_max", c->batch_stab_max);
         ttp_json_bool(j, "real_diverged", c->diverged);
         ttp_json_str(j, "status", c->diverged ? "real run diverged" : "ok");
         ttp_json_str(j, "warning", c->warning);
@@ -449,6 +466,9 @@ ttp_status ttp_validate_write_json(ttp_ctx *ctx, const char *path, const ttp_val
     ttp_json_num(j, "sgd_within_20pct", t->sgd_n ? (double)t->sgd_within / t->sgd_n : NAN);
     ttp_json_num(j, "sgd_valid_within_20pct", t->sgd_valid_n ? (double)t->sgd_valid_within / t->sgd_valid_n : NAN);
     ttp_json_num(j, "sgd_real_in_band", t->band_n ? (double)t->in_band / t->band_n : NAN);
+    ttp_json_num(j, "sgd_valid_real_in_band", t->valid_band_n ? (double)t->valid_in_band / t->valid_band_n : NAN);
+    ttp_json_int(j, "cases_warned", t->cases_warned);
+    ttp_json_num(j, "share_warned", v->ncases ? (double)t->cases_warned / v->ncases : NAN);
     ttp_json_num(j, "median_rel_error", t->median_rel);
     ttp_json_num(j, "median_abs_error", t->median_abs);
     ttp_json_num(j, "cost_ratio_oneoff", t->cost_ratio_oneoff);

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Accuracy of the predictions and of their validity diagnostics (issue 12):
+# `ttpredict validate` over
+#   tasks      bundled (pretrained on digits 0-4, fine-tuned on 5-9) and
+#              split (the reverse: pretrained on 5-9, fine-tuned on 0-4; made
+#              here by tools/make_split.py and `ttpredict train` with the
+#              recipe of tools/make_pretrained.sh)
+#   x GD and SGD (|B| = $BATCH) x momentum $MOMENTA x losses $LOSSES
+#   x learning rates at stability figure $STABS (2 eta kappa mu_max / limit:
+#     the lr is computed per task, loss and momentum from mu_max of Theta/N)
+#   T = $STEPS, training-time definitions rel:0.2, 0.1, 0.05 (validate's default)
+# and prints, per task and in total: unwarned GD within 13 %, unwarned SGD
+# within 20 %, share of cases warned, SGD band coverage (all and unwarned),
+# cost ratio; and the same fractions under the stability-only rule that
+# `predict` used before issue 12 (unwarned = stability < 2), for comparison.
+#
+#   bash benchmarks/accuracy.sh [build dir]
+#   TASKS=bundled STABS="0.3 1.2" LOSSES=mse bash benchmarks/accuracy.sh   # a subset
+# The full grid is 2 tasks x 24 cases; a GD run at N = 750 costs ~10-30 s on
+# two shared cores, so expect 15-25 minutes.  JSON per run in out/accuracy/.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-$root/build}
+[ -x "$build/ttpredict" ] || { echo "accuracy.sh: build first (bash tools/build.sh)" >&2; exit 2; }
+. "$root/tools/mpi-env.sh"
+export OPENBLAS_NUM_THREADS=1
+bin=$build/ttpredict
+out=$root/out/accuracy
+mkdir -p "$out"
+TASKS=${TASKS:-"bundled split"}
+LOSSES=${LOSSES:-"ce mse"}
+MOMENTA=${MOMENTA:-"0 0.9"}
+STABS=${STABS:-"0.3 1.2 2.5"}
+BATCH=${BATCH:-32}
+STEPS=${STEPS:-150}
+NP=${NP:-2}
+
+task_files() { # task -> "model data"
+  case $1 in
+    bundled) echo "$root/data/default-model.nc $root/data/default-data.nc" ;;
+    split)
+      local d=$out/split
+      if [ ! -f "$d/model-04.nc" ]; then
+        mkdir -p "$d"
+        /usr/bin/python3 "$root/tools/make_split.py" "$d" "$root/data/digits.nc" >&2
+        "$bin" train --arch resnet-small --init-seed 1 --data "$d/pretrain-59.nc" --loss ce --lr 0.05 \
+          --batch 64 --momentum 0.9 --wd 5e-3 --steps 150 --seed 1 --out-model "$d/pretrained-59.nc" >/dev/null
+        "$bin" train --model "$d/pretrained-59.nc" --data "$d/finetune-04.nc" --new-head 5 --head-seed 1 \
+          --steps 0 --out-model "$d/model-04.nc" >/dev/null
+      fi
+      echo "$d/model-04.nc $d/finetune-04.nc" ;;
+    *) echo "accuracy.sh: unknown task '$1' (bundled, split)" >&2; exit 2 ;;
+  esac
+}
+
+for task in $TASKS; do
+  read -r model data <<<"$(task_files "$task")"
+  # mu_max of Theta/N with validate's kernel (kron, D' = 1024)
+  "$bin" predict -q --model "$model" --data "$data" --loss mse --lr 1e-6 --steps 2 --time-steps 0 \
+    --proj kron --dproj 1024 --json "$out/$task-mu.json" >/dev/null
+  mu=$(/usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['mu_max'])" "$out/$task-mu.json")
+  echo "== task $task: mu_max(Theta/N) = $mu"
+  for loss in $LOSSES; do
+    for mom in $MOMENTA; do
+      # stability figure s = 2 eta kappa mu / (2 (1 + m))  =>  eta = s (1 + m) / (kappa mu)
+      lrs=$(/usr/bin/python3 -c "
+import sys
+mu, m, kappa = float(sys.argv[1]), float(sys.argv[2]), (1.0 if sys.argv[3] == 'mse' else 0.5)
+print(','.join('%.4g' % (s * (1 + m) / (kappa * mu)) for s in map(float, sys.argv[4].split())))" "$mu" "$mom" "$loss" "$STABS")
+      tag=$task-$loss-m$mom
+      echo "-- $tag: lrs $lrs"
+      mpirun -np "$NP" "$bin" validate -q --model "$model" --data "$data" --losses "$loss" --optimizers gd,sgd \
+        --lrs "$lrs" --batches "$BATCH" --momenta "$mom" --steps "$STEPS" --json "$out/$tag.json" \
+        | sed -n '/^case /,/^(stab/p' | grep -v '^(stab' || true
+    done
+  done
+done
+
+/usr/bin/python3 - "$out" $TASKS <<'PY'
+import glob, json, os, statistics, sys
+out, tasks = sys.argv[1], sys.argv[2:]
+def figures(cases, unwarned):
+    f = dict(gd=[0, 0], sgd=[0, 0], band=[0, 0], uband=[0, 0], warned=0, n=0, cost=[])
+    for c in cases:
+        f['n'] += 1
+        ok = unwarned(c)
+        f['warned'] += not ok
+        if not c['real_diverged'] and c['seconds_predict'] > 0:
+            f['cost'].append(c['seconds_train'] / (c['seconds_kernel'] + c['seconds_predict']))
+        for t in c['times']:
+            if not t['compared']:
+                continue
+            e = t['rel_error'] if t['rel_error'] is not None else float('inf')
+            if c['optimizer'] == 'SGD':
+                f['band'][0] += t['in_band']; f['band'][1] += 1
+                if ok:
+                    f['uband'][0] += t['in_band']; f['uband'][1] += 1
+                    f['sgd'][0] += e <= 0.20; f['sgd'][1] += 1
+            elif ok:
+                f['gd'][0] += e <= 0.13; f['gd'][1] += 1
+    return f
+def pct(a):
+    return '%d/%d (%s)' % (a[0], a[1], ('%.0f%%' % (100.0 * a[0] / a[1])) if a[1] else '-')
+def show(name, cases):
+    new = figures(cases, lambda c: c['valid'])
+    old = figures(cases, lambda c: c['stability'] is not None and c['stability'] < 2)
+    print('%-8s %3d cases | unwarned GD within 13%%: %-13s SGD within 20%%: %-13s warned %s | band: all %s, unwarned %s | cost ratio %.1fx'
+          % (name, new['n'], pct(new['gd']), pct(new['sgd']), pct([new['warned'], new['n']]), pct(new['band']),
+             pct(new['uband']), statistics.median(new['cost']) if new['cost'] else float('nan')))
+    print('%-8s     stability-only rule (before): GD %-13s SGD %-13s warned %s'
+          % ('', pct(old['gd']), pct(old['sgd']), pct([old['warned'], old['n']])))
+allc = []
+print('\nsummary (pairs = case x training-time definition; unwarned = the prediction is marked valid)')
+for t in tasks:
+    cases = []
+    for p in sorted(glob.glob(os.path.join(out, t + '-*-m*.json'))):
+        cases += json.load(open(p))['cases']
+    allc += cases
+    show(t, cases)
+show('total', allc)
+PY

@@ -1,0 +1,463 @@
+/*
+ * faith.c — predictions users can trust (issue 12): the guard that never lets
+ * an exploding predicted loss pass as valid, and the measured faithfulness of
+ * the linearization (the real network evaluated at the linearized weights,
+ * which are known without storing J: w_t = w₀ + Jᵀ a_t + c_t w₀,
+ * docs/METHOD.md §6b).
+ */
+#include "ttp_predict.h"
+#include "ttp_text.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Append "; text" (or "text" when empty) to the prediction's warning. */
+static void warn_append(ttp_prediction *p, const char *fmt, ...)
+{
+    size_t u = strlen(p->warning);
+    if (u + 3 >= sizeof p->warning) return;
+    if (u) { /* after a full sentence a space, else a semicolon */
+        if (p->warning[u - 1] != '.') p->warning[u++] = ';';
+        p->warning[u++] = ' ';
+        p->warning[u] = '\0';
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->warning + u, sizeof p->warning - u, fmt, ap);
+    va_end(ap);
+}
+
+static int theta_of_kernel(const ttp_kernel *k, ttp_theta *th)
+{
+    memset(th, 0, sizeof *th);
+    th->n = k->n;
+    th->c = k->c;
+    if (k->theta) {
+        th->dense = k->theta;
+    } else if (k->eigvec && k->neig > 0) {
+        th->k = k->neig;
+        th->vecs = k->eigvec;
+        th->vals = k->eigval;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+/* ---- the guard ------------------------------------------------------------ */
+
+/*
+ * Round-off tolerance on "grows past L₀": a curve that stays flat (a tiny
+ * learning rate) must not trip it, a real blow-up exceeds it by orders.
+ */
+#define GROWTH_TOL 1e-6
+
+ttp_status ttp_predict_guard(ttp_ctx *ctx, const ttp_kernel *k, const ttp_predict_opts *o, ttp_prediction *p)
+{
+    const int64_t T = o->opt.steps;
+    double worst = 0;
+    int64_t worst_t = -1, nonfinite_t = -1, worst_n = p->n;
+    int worst_band = 0, diverged = 0;
+    for (int i = -1; i < p->nextrap; i++) {
+        const ttp_pred_curve *pc = i < 0 ? &p->main : &p->extrap[i];
+        const ttp_curves *cv = pc->curves;
+        if (cv == NULL) continue;
+        diverged += cv->diverged;
+        double L0 = cv->loss[0];
+        for (int64_t t = 0; t <= T; t++) {
+            if (!isfinite(cv->loss[t]) || !isfinite(cv->loss_hi[t])) {
+                if (nonfinite_t < 0 || t < nonfinite_t) nonfinite_t = t, worst_n = pc->n;
+                break;
+            }
+            double r = fmax(cv->loss[t], cv->loss_hi[t]) / L0;
+            if (r > worst) worst = r, worst_t = t, worst_band = cv->loss_hi[t] > cv->loss[t], worst_n = pc->n;
+        }
+    }
+    p->growth = nonfinite_t >= 0 ? INFINITY : worst;
+
+    /* SGD: does a single batch overshoot on its own samples? */
+    ttp_theta th;
+    const int64_t N = k->n, B = ttp_opt_batch(&o->opt, N);
+    p->batch_stab_mean = p->batch_stab_max = 0;
+    if (B < N && p->n == k->n && theta_of_kernel(k, &th)) {
+        int64_t nb = (N + B - 1) / B;
+        if (nb > 32) nb = 32;
+        ttp_opt bo = o->opt;
+        bo.seed = o->sim.seed ? o->sim.seed : o->opt.seed; /* member 0's batches */
+        TTP_CALL(ctx, ttp_sim_stability_batch(ctx, &th, &bo, nb, &p->batch_stab_mean, &p->batch_stab_max));
+    }
+
+    const double lr_limit = ttp_sim_stability_lr(&o->opt, p->mu_max);
+    char advice[400];
+    snprintf(advice, sizeof advice,
+             "lower the learning rate (full-batch limit %.3g for this optimizer%s)%s%s", lr_limit,
+             B < N ? ", less with small batches" : "", o->opt.momentum > 0 ? ", use a smaller momentum" : "",
+             B < N ? ", or use a larger batch" : "");
+    if (nonfinite_t >= 0 || diverged > 0 || p->growth > 1.0 + GROWTH_TOL) {
+        p->valid = 0;
+        if (nonfinite_t >= 0 || diverged > 0) {
+            char where[96] = "";
+            if (nonfinite_t >= 0) snprintf(where, sizeof where, " from step %lld", (long long)nonfinite_t);
+            warn_append(p,
+                        "the predicted loss blows up (non-finite%s%s at N = %lld): the linearized dynamics diverge "
+                        "at these settings and the predicted time is not meaningful; %s",
+                        where, diverged ? ", diverged ensemble members" : "", (long long)worst_n, advice);
+        } else {
+            warn_append(p,
+                        "the predicted %s loss grows past its initial value (x%.3g at step %lld, N = %lld): the "
+                        "linearized dynamics blow up at these settings and the predicted time is not meaningful; %s",
+                        worst_band ? "upper-band" : "mean", p->growth, (long long)worst_t, (long long)worst_n, advice);
+        }
+    }
+    if (p->batch_stab_mean > 1.0) {
+        p->valid = 0;
+        warn_append(p,
+                    "SGD batches overshoot: per-batch stability %.3g on average (max %.3g; limit 2), so the "
+                    "linearized SGD diverges on typical batches; %s",
+                    2 * p->batch_stab_mean, 2 * p->batch_stab_max, advice);
+    } else if (p->batch_stab_max > 1.0) {
+        warn_append(p,
+                    "some SGD batches overshoot on their own samples (per-batch stability max %.3g, mean %.3g; "
+                    "limit 2): expect a noisier real run than predicted",
+                    2 * p->batch_stab_max, 2 * p->batch_stab_mean);
+    }
+    return TTP_OK;
+}
+
+/* ---- linearized weights --------------------------------------------------- */
+
+ttp_status ttp_faith_trace(ttp_ctx *ctx, const ttp_sim_problem *prob, const ttp_opt *opt, uint64_t seed, int npts,
+                           const int64_t *steps, double *f_lin, double *a_out, double *c_out, double *loss)
+{
+    ttp_status st = TTP_OK;
+    const int64_t N = prob->n, C = prob->c, NC = N * C;
+    const int64_t B = ttp_opt_batch(opt, N);
+    const int full = B >= N;
+    const double lr = opt->lr, mom = opt->momentum, wd = opt->wd;
+    double *F = NULL, *V = NULL, *A = NULL, *g = NULL, *gb = NULL, *b = NULL, *a = NULL, *al = NULL;
+    int64_t *perm = NULL, *idx = NULL, epoch = -1;
+    if (npts < 1) return TTP_OK;
+    for (int i = 0; i < npts; i++)
+        if (steps[i] < 0 || (i > 0 && steps[i] <= steps[i - 1]))
+            return TTP_ERR(ctx, TTP_ERR_ARG, "faithfulness: steps must ascend from 0 (point %d is %lld)", i,
+                           (long long)steps[i]);
+    if (wd > 0 && prob->u0 == NULL)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "weight decay needs u0 = J w0, which this kernel does not carry");
+    TTP_ALLOC(ctx, st, done, F, NC, "linearized outputs");
+    TTP_ALLOC(ctx, st, done, V, NC, "momentum (function space)");
+    TTP_ALLOC(ctx, st, done, A, NC, "step (function space)");
+    TTP_ALLOC(ctx, st, done, g, NC, "loss gradient");
+    TTP_ALLOC(ctx, st, done, gb, B * C, "batch gradient");
+    TTP_ALLOC(ctx, st, done, b, NC, "cotangent of the step");
+    TTP_ALLOC(ctx, st, done, a, NC, "accumulated cotangent a_t");
+    TTP_ALLOC(ctx, st, done, al, NC, "accumulated momentum cotangent");
+    TTP_ALLOC(ctx, st, done, perm, N, "batch permutation");
+    TTP_ALLOC(ctx, st, done, idx, B, "batch indices");
+    memcpy(F, prob->f0, sizeof(double) * (size_t)NC);
+    double c = 0, gam = 0;
+    int ip = 0;
+    for (int64_t t = 0; ip < npts; t++) {
+        double L = ttp_loss_eval(opt->loss, F, prob->labels, prob->targets, N, (int)C, g, NULL);
+        while (ip < npts && steps[ip] == t) {
+            memcpy(f_lin + (size_t)ip * NC, F, sizeof(double) * (size_t)NC);
+            memcpy(a_out + (size_t)ip * NC, a, sizeof(double) * (size_t)NC);
+            c_out[ip] = c;
+            loss[ip] = L;
+            ip++;
+        }
+        if (ip == npts) break;
+        if (!isfinite(L)) { /* blown up: the remaining points are not defined */
+            for (; ip < npts; ip++) {
+                for (int64_t r = 0; r < NC; r++) f_lin[(size_t)ip * NC + r] = a_out[(size_t)ip * NC + r] = NAN;
+                c_out[ip] = loss[ip] = NAN;
+            }
+            break;
+        }
+        /* b: the step's gradient as an output cotangent, grad_w = Jᵀ b + λ w */
+        double scale;
+        if (full) {
+            scale = 1.0 / (double)N;
+            TTP_CALL_GOTO(ctx, st, done, ttp_theta_apply(ctx, prob->theta, NULL, N, g, A));
+            for (int64_t r = 0; r < NC; r++) b[r] = scale * g[r];
+        } else {
+            int64_t nb = ttp_batch_indices(seed, N, B, t, perm, &epoch, idx);
+            scale = 1.0 / (double)nb;
+            memset(b, 0, sizeof(double) * (size_t)NC);
+            for (int64_t s = 0; s < nb; s++) {
+                memcpy(gb + s * C, g + idx[s] * C, sizeof(double) * (size_t)C);
+                for (int64_t q = 0; q < C; q++) b[idx[s] * C + q] = scale * g[idx[s] * C + q];
+            }
+            TTP_CALL_GOTO(ctx, st, done, ttp_theta_apply(ctx, prob->theta, idx, nb, gb, A));
+        }
+        /* function space, exactly as ttp_sim_run ... */
+        for (int64_t r = 0; r < NC; r++) {
+            double ar = scale * A[r];
+            if (wd > 0) ar += wd * (F[r] - prob->f0[r] + prob->u0[r]);
+            V[r] = mom * V[r] + ar;
+            F[r] -= lr * (opt->nesterov ? ar + mom * V[r] : V[r]);
+            /* ... and its preimage: w_t − w₀ = Jᵀ a + c w₀, v = Jᵀ α + γ w₀ */
+            double br = b[r] + wd * a[r];
+            al[r] = mom * al[r] + br;
+            a[r] -= lr * (opt->nesterov ? br + mom * al[r] : al[r]);
+        }
+        double bc = wd * (1.0 + c);
+        gam = mom * gam + bc;
+        c -= lr * (opt->nesterov ? bc + mom * gam : gam);
+    }
+done:
+    free(F), free(V), free(A), free(g), free(gb), free(b), free(a), free(al), free(perm), free(idx);
+    return st;
+}
+
+#define FAITH_CHUNK 64
+
+ttp_status ttp_faith_weights(ttp_ctx *ctx, const ttp_model *m, const ttp_data *d, const double *a, double c,
+                             double *w)
+{
+    ttp_status st = TTP_OK;
+    ttp_net *net = NULL;
+    double *out = NULL, *w0d = NULL, *wd = NULL;
+    const int64_t C = m->nout, D = m->ntrainable;
+    TTP_CALL_GOTO(ctx, st, done, ttp_net_create(ctx, m, FAITH_CHUNK, &net));
+    TTP_ALLOC(ctx, st, done, out, FAITH_CHUNK * C, "outputs");
+    TTP_ALLOC(ctx, st, done, w0d, D, "trainable weights");
+    TTP_ALLOC(ctx, st, done, wd, D, "trainable weights");
+    memset(w, 0, sizeof(double) * (size_t)m->nparams);
+    for (int64_t i0 = 0; i0 < d->n; i0 += FAITH_CHUNK) {
+        int64_t nb = d->n - i0 < FAITH_CHUNK ? d->n - i0 : FAITH_CHUNK;
+        TTP_CALL_GOTO(ctx, st, done, ttp_net_forward(ctx, net, m->w, d->x + i0 * d->dim, nb, out));
+        TTP_CALL_GOTO(ctx, st, done, ttp_net_backward(ctx, net, m->w, a + i0 * C, w, NULL));
+    }
+    /* w now holds Jᵀ a on the trainable entries and 0 elsewhere */
+    for (int64_t j = 0; j < m->nparams; j++) w[j] += m->w[j];
+    if (c != 0) {
+        ttp_model_get_trainable(m, m->w, w0d);
+        ttp_model_get_trainable(m, w, wd);
+        for (int64_t j = 0; j < D; j++) wd[j] += c * w0d[j];
+        ttp_model_set_trainable(m, wd, w);
+    }
+done:
+    ttp_net_destroy(&net);
+    free(out), free(w0d), free(wd);
+    return st;
+}
+
+static ttp_status forward_all(ttp_ctx *ctx, ttp_net *net, const ttp_data *d, const double *w, int64_t C,
+                              double *f)
+{
+    for (int64_t i0 = 0; i0 < d->n; i0 += FAITH_CHUNK) {
+        int64_t nb = d->n - i0 < FAITH_CHUNK ? d->n - i0 : FAITH_CHUNK;
+        TTP_CALL(ctx, ttp_net_forward(ctx, net, w, d->x + i0 * d->dim, nb, f + i0 * C));
+    }
+    return TTP_OK;
+}
+
+static double norm2(const double *x, int64_t n)
+{
+    return cblas_dnrm2((int)n, x, 1);
+}
+
+/* ---- the measurement ------------------------------------------------------ */
+
+/*
+ * The band of the members' times covers batch noise only; the measured gap
+ * between the network and its linearization is the model's own uncertainty.
+ * Scaling the band ends by (1 ∓ u) with u the relative output gap needs no
+ * tuned constant; docs/METHOD.md §6b gives its measured coverage.  An end
+ * past T (or never reached) stays "not within the budget" (−1).
+ */
+void ttp_faith_widen_band(ttp_prediction *p, int64_t T, double gap)
+{
+    double u = isfinite(gap) ? fmin(fmax(gap, 0.0), 1.0) : 0.0;
+    p->faith.band_widen = u;
+    for (int i = 0; i < p->main.ntt; i++) {
+        ttp_tt_result *r = &p->main.tt[i];
+        r->noise_lo = r->lo, r->noise_hi = r->hi;
+        int64_t lo = r->lo < 0 ? T + 1 : r->lo, hi = r->hi < 0 ? T + 1 : r->hi;
+        lo = (int64_t)floor((double)lo * (1.0 - u));
+        hi = (int64_t)ceil((double)hi * (1.0 + u));
+        r->lo = lo > T ? -1 : lo;
+        r->hi = hi > T ? -1 : hi;
+    }
+    double sps = p->sec_per_step;
+    p->main.wall_lo = p->main.tt[0].lo >= 0 ? (double)p->main.tt[0].lo * sps : NAN;
+    p->main.wall_hi = p->main.tt[0].hi >= 0 ? (double)p->main.tt[0].hi * sps : NAN;
+}
+
+/* Central-difference step for J Δw: the second-order term cancels, the
+ * third is ~1e-6 of the first, and round-off stays ~1e-13 (ε = 10⁻³). */
+#define FD_EPS 1e-3
+
+ttp_status ttp_predict_faith(ttp_ctx *ctx, const ttp_model *m, const ttp_data *d, const ttp_kernel *k,
+                             const ttp_predict_opts *o, ttp_prediction *p)
+{
+    ttp_status st = TTP_OK;
+    ttp_faith *fa = &p->faith;
+    ttp_net *net = NULL;
+    double *flin = NULL, *a = NULL, *c = NULL, *ll = NULL, *w = NULL, *fr = NULL, *fp = NULL, *fm = NULL;
+    double *w0d = NULL, *wtd = NULL, *wpm = NULL;
+    ttp_theta th;
+    const double t0 = ttp_time();
+    memset(fa, 0, sizeof *fa);
+    if (p->n != k->n || d->n != k->n) {
+        snprintf(fa->note, sizeof fa->note, "not measured: the prediction is extrapolated from %lld samples",
+                 (long long)k->n);
+        return TTP_OK;
+    }
+    if (m->nout != k->c)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "faithfulness: the model has %d outputs, the kernel %d", (int)m->nout, k->c);
+    if (!theta_of_kernel(k, &th)) {
+        snprintf(fa->note, sizeof fa->note, "not measured: the kernel holds neither Theta nor its eigenvectors");
+        return TTP_OK;
+    }
+    const int64_t T = o->opt.steps, N = k->n, C = k->c, NC = N * C, D = m->ntrainable;
+    int64_t steps[TTP_FAITH_MAX];
+    int np = 0;
+    const int64_t want[3] = {(T + 2) / 4, (T + 1) / 2, T};
+    for (int i = 0; i < 3; i++)
+        if (want[i] >= 1 && (np == 0 || want[i] > steps[np - 1])) steps[np++] = want[i];
+    ttp_sim_problem prob = {&th, N, k->c, k->f0, k->u0, k->labels, k->targets};
+    TTP_ALLOC(ctx, st, done, flin, (size_t)np * NC, "linearized outputs");
+    TTP_ALLOC(ctx, st, done, a, (size_t)np * NC, "cotangents");
+    TTP_ALLOC(ctx, st, done, c, np, "decay coefficients");
+    TTP_ALLOC(ctx, st, done, ll, np, "linearized losses");
+    TTP_ALLOC(ctx, st, done, w, m->nparams, "linearized weights");
+    TTP_ALLOC(ctx, st, done, wpm, m->nparams, "perturbed weights");
+    TTP_ALLOC(ctx, st, done, fr, NC, "real outputs");
+    TTP_ALLOC(ctx, st, done, fp, NC, "outputs at w0 + eps dw");
+    TTP_ALLOC(ctx, st, done, fm, NC, "outputs at w0 - eps dw");
+    TTP_ALLOC(ctx, st, done, w0d, D, "trainable weights");
+    TTP_ALLOC(ctx, st, done, wtd, D, "trainable weights");
+    TTP_CALL_GOTO(ctx, st, done,
+                  ttp_faith_trace(ctx, &prob, &o->opt, o->sim.seed ? o->sim.seed : o->opt.seed, np, steps, flin, a,
+                                  c, ll));
+    TTP_CALL_GOTO(ctx, st, done, ttp_net_create(ctx, m, FAITH_CHUNK, &net));
+    ttp_model_get_trainable(m, m->w, w0d);
+    const double w0n = norm2(w0d, D);
+    double L0 = ttp_loss_eval(o->opt.loss, k->f0, k->labels, k->targets, N, (int)C, NULL, NULL);
+    for (int i = 0; i < np; i++) {
+        const double *fl = flin + (size_t)i * NC;
+        fa->step[i] = steps[i];
+        fa->loss_lin[i] = ll[i];
+        if (!isfinite(ll[i])) { /* the guard has already said why */
+            fa->out_gap[i] = fa->loss_gap[i] = fa->kernel_gap[i] = fa->dw_rel[i] = fa->loss_real[i] = NAN;
+            continue;
+        }
+        TTP_CALL_GOTO(ctx, st, done, ttp_faith_weights(ctx, m, d, a + (size_t)i * NC, c[i], w));
+        TTP_CALL_GOTO(ctx, st, done, forward_all(ctx, net, d, w, C, fr));
+        fa->loss_real[i] = ttp_loss_eval(o->opt.loss, fr, k->labels, k->targets, N, (int)C, NULL, NULL);
+        /* J Δw by central differences along Δw */
+        ttp_model_get_trainable(m, w, wtd);
+        double dwn2 = 0;
+        for (int64_t j = 0; j < D; j++) dwn2 += (wtd[j] - w0d[j]) * (wtd[j] - w0d[j]);
+        fa->dw_rel[i] = w0n > 0 ? sqrt(dwn2) / w0n : NAN;
+        for (int sgn = -1; sgn <= 1; sgn += 2) {
+            memcpy(wpm, m->w, sizeof(double) * (size_t)m->nparams);
+            for (int64_t j = 0; j < m->nparams; j++) wpm[j] += sgn * FD_EPS * (w[j] - m->w[j]);
+            TTP_CALL_GOTO(ctx, st, done, forward_all(ctx, net, d, wpm, C, sgn < 0 ? fm : fp));
+        }
+        double mv = 0, og = 0, kg = 0;
+        for (int64_t r = 0; r < NC; r++) {
+            double jdw = (fp[r] - fm[r]) / (2 * FD_EPS);
+            double lin = fl[r] - k->f0[r];
+            mv += lin * lin;
+            og += (fr[r] - fl[r]) * (fr[r] - fl[r]);
+            kg += (k->f0[r] + jdw - fl[r]) * (k->f0[r] + jdw - fl[r]);
+        }
+        mv = sqrt(mv);
+        fa->out_gap[i] = mv > 0 ? sqrt(og) / mv : 0;
+        fa->kernel_gap[i] = mv > 0 ? sqrt(kg) / mv : 0;
+        double drop = L0 - ll[i];
+        fa->loss_gap[i] = fabs(drop) > 1e-300 ? (ll[i] - fa->loss_real[i]) / fabs(drop) : 0;
+        if (fabs(fa->out_gap[i]) > fa->worst_out_gap) fa->worst_out_gap = fabs(fa->out_gap[i]);
+        if (fabs(fa->loss_gap[i]) > fa->worst_loss_gap) fa->worst_loss_gap = fabs(fa->loss_gap[i]);
+    }
+    fa->npoints = np;
+    fa->seconds = ttp_time() - t0;
+    ttp_faith_widen_band(p, T, fa->worst_out_gap);
+    fa->valid_before = p->valid;
+    fa->warn_at = strlen(p->warning);
+    if (fa->worst_loss_gap > TTP_FAITH_LOSS_GAP || fa->worst_out_gap > TTP_FAITH_OUT_GAP) {
+        fa->invalidated = 1;
+        int iw = 0;
+        for (int i = 0; i < np; i++)
+            if (fa->out_gap[i] >= fa->out_gap[iw]) iw = i;
+        p->valid = 0;
+        warn_append(p,
+                    "the linearization is not faithful here: at step %lld the real network at the linearized "
+                    "weights is off the linear model by %.0f%% of the outputs' movement (limit %.0f%%) and has loss "
+                    "%.4g where the linear model has %.4g (%+.0f%% of the predicted drop; limit %.0f%%); the "
+                    "weights move too far for a linear model, so the real training time can differ a lot; lower "
+                    "the learning rate%s to stay in the linear regime",
+                    (long long)fa->step[iw], 100 * fa->out_gap[iw], 100 * TTP_FAITH_OUT_GAP, fa->loss_real[iw],
+                    fa->loss_lin[iw], 100 * fa->loss_gap[iw], 100 * TTP_FAITH_LOSS_GAP,
+                    o->opt.momentum > 0 ? " or the momentum" : "");
+    }
+done:
+    ttp_net_destroy(&net);
+    free(flin), free(a), free(c), free(ll), free(w), free(fr), free(fp), free(fm), free(w0d), free(wtd), free(wpm);
+    return st;
+}
+
+void ttp_faith_print(FILE *f, const ttp_prediction *p)
+{
+    const ttp_faith *fa = &p->faith;
+    if (p->batch_stab_max > 0)
+        fprintf(f, "  batches     per-batch stability mean %.3g, max %.3g (limit 2; ttp_sim_stability_batch)\n",
+                2 * p->batch_stab_mean, 2 * p->batch_stab_max);
+    if (fa->npoints == 0) {
+        if (fa->note[0]) fprintf(f, "  faithful    %s\n", fa->note);
+        return;
+    }
+    fprintf(f, "  faithful    real net at the linearized weights (step: loss real/linear, loss gap, output gap, "
+               "kernel gap, |dw|/|w0|):\n");
+    for (int i = 0; i < fa->npoints; i++)
+        fprintf(f, "              %5lld: %.4g/%.4g  %+.1f%%  %.1f%%  %.1f%%  %.3g\n", (long long)fa->step[i],
+                fa->loss_real[i], fa->loss_lin[i], 100 * fa->loss_gap[i], 100 * fa->out_gap[i],
+                100 * fa->kernel_gap[i], fa->dw_rel[i]);
+    if (fa->relin_every > 0)
+        fprintf(f, "  relinear.   every %lld steps (%lld kernels); worst output gap at a segment's end %.1f%% "
+                   "(the figures above are those of the first linearization)\n",
+                (long long)fa->relin_every, (long long)fa->segments, 100 * fa->seg_out_gap);
+    fprintf(f, "              band: batch noise %lld .. %lld, widened by the output gap (+-%.0f%%) to %lld .. %lld "
+               "(-1: past T)\n", (long long)p->main.tt[0].noise_lo, (long long)p->main.tt[0].noise_hi,
+            100 * fa->band_widen, (long long)p->main.tt[0].lo, (long long)p->main.tt[0].hi);
+}
+
+void ttp_faith_json(struct ttp_json *j, const ttp_prediction *p)
+{
+    const ttp_faith *fa = &p->faith;
+    ttp_json_num(j, "batch_stability_mean", 2.0 * p->batch_stab_mean);
+    ttp_json_num(j, "batch_stability_max", 2.0 * p->batch_stab_max);
+    ttp_json_num(j, "loss_growth", p->growth);
+    ttp_json_begin_object(j, "faithfulness");
+    ttp_json_int(j, "points", fa->npoints);
+    if (fa->note[0]) ttp_json_str(j, "note", fa->note);
+    if (fa->npoints > 0) {
+        double st[TTP_FAITH_MAX];
+        for (int i = 0; i < fa->npoints; i++) st[i] = (double)fa->step[i];
+        ttp_json_nums(j, "steps", st, fa->npoints);
+        ttp_json_nums(j, "loss_linear", fa->loss_lin, fa->npoints);
+        ttp_json_nums(j, "loss_real", fa->loss_real, fa->npoints);
+        ttp_json_nums(j, "loss_gap", fa->loss_gap, fa->npoints);
+        ttp_json_nums(j, "output_gap", fa->out_gap, fa->npoints);
+        ttp_json_nums(j, "kernel_gap", fa->kernel_gap, fa->npoints);
+        ttp_json_nums(j, "weight_change", fa->dw_rel, fa->npoints);
+        ttp_json_num(j, "worst_loss_gap", fa->worst_loss_gap);
+        ttp_json_num(j, "worst_output_gap", fa->worst_out_gap);
+        ttp_json_num(j, "loss_gap_limit", TTP_FAITH_LOSS_GAP);
+        ttp_json_num(j, "output_gap_limit", TTP_FAITH_OUT_GAP);
+        ttp_json_num(j, "band_widening", fa->band_widen);
+        ttp_json_int(j, "relinearize_every", fa->relin_every);
+        ttp_json_int(j, "segments", fa->segments);
+        ttp_json_num(j, "segment_output_gap", fa->seg_out_gap);
+        ttp_json_int(j, "tt_steps_noise_lo", p->main.tt[0].noise_lo);
+        ttp_json_int(j, "tt_steps_noise_hi", p->main.tt[0].noise_hi);
+        ttp_json_num(j, "seconds", fa->seconds);
+    }
+    ttp_json_end_object(j);
+}

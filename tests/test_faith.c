@@ -1,0 +1,373 @@
+/*
+ * test_faith.c — predictions users can trust (src/predict/faith.c):
+ *   - the linearized weights w₀ + Jᵀ a_t + c_t w₀ from ttp_faith_trace and
+ *     one backward pass (ttp_faith_weights) equal the weights of an explicit
+ *     weight-space linear model F = F₀ + J (w − w₀) trained with the same
+ *     optimizer, J taken by central finite differences of the forward pass
+ *     (an independent reference), for GD, SGD + heavy ball + CE, Nesterov +
+ *     weight decay (MSE and SGD) and GD + CE + weight decay;
+ *   - the traced linear outputs equal F₀ + J (w − w₀) and the traced loss
+ *     equals ensemble member 0 of ttp_sim_run (same batches);
+ *   - ttp_predict_faith on that exact kernel: the kernel gap (J Δw by finite
+ *     differences against the simulated outputs) is round-off, the real
+ *     network agrees with the linear one at a tiny learning rate, and the
+ *     gaps grow with the learning rate;
+ *   - the guard: a simulated SGD blow-up that full-batch stability does not
+ *     see (Θ = diag(10, 1, …), |B| = 1) is marked invalid with a message
+ *     naming the cure; a stable run is not.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "ttpredict.h"
+#include "ttp_test.h"
+
+enum { N = 12, C = 3, NIN = 6 };
+
+static void add_layer(ttp_ctx *ctx, ttp_model *m, ttp_layer_kind kind, const char *name, int in0, int units,
+                      int trainable)
+{
+    ttp_layer L;
+    memset(&L, 0, sizeof L);
+    L.kind = kind;
+    snprintf(L.name, sizeof L.name, "%s", name);
+    L.input[0] = in0, L.input[1] = -1;
+    L.units = units;
+    L.eps = 1e-5;
+    L.trainable = trainable;
+    CHECK_OK(ctx, ttp_model_add(ctx, m, &L, NULL));
+}
+
+/* dense(6→7) → relu → dense(7→3), the first layer frozen so that the
+ * trainable mask matters for the weight-decay term. */
+static ttp_model *tiny_model(ttp_ctx *ctx)
+{
+    const int64_t shape[3] = {NIN, 1, 1};
+    ttp_model *m = NULL;
+    CHECK_OK(ctx, ttp_model_create(ctx, shape, &m));
+    if (!m) return NULL;
+    add_layer(ctx, m, TTP_LAYER_DENSE, "fc1", -1, 7, 0);
+    add_layer(ctx, m, TTP_LAYER_RELU, "relu", 0, 0, 0);
+    add_layer(ctx, m, TTP_LAYER_DENSE, "fc2", 1, 5, 1);
+    add_layer(ctx, m, TTP_LAYER_RELU, "relu2", 2, 0, 0);
+    add_layer(ctx, m, TTP_LAYER_DENSE, "fc3", 3, C, 1);
+    CHECK_OK(ctx, ttp_model_build(ctx, m));
+    ttp_model_init_weights(m, 5, 0);
+    for (int64_t j = 0; j < m->nparams; j++) m->w[j] += 0.1 * ttp_rng_normal(77, (uint64_t)j);
+    return m;
+}
+
+static ttp_data *tiny_data(ttp_ctx *ctx)
+{
+    const int64_t shape[3] = {NIN, 1, 1};
+    ttp_data *d = NULL;
+    CHECK_OK(ctx, ttp_data_create(ctx, N, 1, shape, C, &d));
+    if (!d) return NULL;
+    for (int64_t i = 0; i < N * NIN; i++) d->x[i] = ttp_rng_normal(3, (uint64_t)i);
+    for (int64_t i = 0; i < N; i++) d->y[i] = (int)(i % C);
+    return d;
+}
+
+static void forward(ttp_ctx *ctx, const ttp_model *m, const ttp_data *d, const double *w, double *f)
+{
+    ttp_net *net = NULL;
+    CHECK_OK(ctx, ttp_net_create(ctx, m, N, &net));
+    CHECK_OK(ctx, ttp_net_forward(ctx, net, w, d->x, N, f));
+    ttp_net_destroy(&net);
+}
+
+/* J (NC × D) by central differences in each trainable weight.  Every weight
+ * enters the net piecewise linearly, so the quotient is exact but for
+ * rounding (and kinks, which random data avoids at h = 1e-6). */
+static void fd_jacobian(ttp_ctx *ctx, const ttp_model *m, const ttp_data *d, double *J)
+{
+    const int64_t D = m->ntrainable, NC = N * C;
+    const double h = 1e-6;
+    double *w0d = malloc(sizeof(double) * D), *wd = malloc(sizeof(double) * D);
+    double *w = malloc(sizeof(double) * m->nparams), *fp = malloc(sizeof(double) * NC),
+           *fm = malloc(sizeof(double) * NC);
+    ttp_model_get_trainable(m, m->w, w0d);
+    for (int64_t j = 0; j < D; j++) {
+        for (int s = -1; s <= 1; s += 2) {
+            memcpy(wd, w0d, sizeof(double) * D);
+            wd[j] += s * h;
+            memcpy(w, m->w, sizeof(double) * m->nparams);
+            ttp_model_set_trainable(m, wd, w);
+            forward(ctx, m, d, w, s < 0 ? fm : fp);
+        }
+        for (int64_t r = 0; r < NC; r++) J[r * D + j] = (fp[r] - fm[r]) / (2 * h);
+    }
+    free(w0d), free(wd), free(w), free(fp), free(fm);
+}
+
+/* The explicit weight-space linear model, trained as `ttp train` would. */
+static void explicit_linear(const ttp_opt *o, const double *J, const double *f0, const double *w0d, int64_t D,
+                            const int *labels, int npts, const int64_t *steps, double *wout)
+{
+    const int64_t NC = N * C, B = ttp_opt_batch(o, N);
+    double *w = malloc(sizeof(double) * D), *v = calloc((size_t)D, sizeof(double)), *grad = malloc(sizeof(double) * D);
+    double *F = malloc(sizeof(double) * NC), *g = malloc(sizeof(double) * NC);
+    int64_t perm[N], idx[N], epoch = -1;
+    memcpy(w, w0d, sizeof(double) * D);
+    int ip = 0;
+    for (int64_t t = 0; ip < npts; t++) {
+        if (steps[ip] == t) memcpy(wout + (size_t)ip++ * D, w, sizeof(double) * D);
+        if (ip == npts) break;
+        for (int64_t r = 0; r < NC; r++) {
+            F[r] = f0[r];
+            for (int64_t j = 0; j < D; j++) F[r] += J[r * D + j] * (w[j] - w0d[j]);
+        }
+        ttp_loss_eval(o->loss, F, labels, NULL, N, C, g, NULL);
+        int64_t nb = N;
+        if (B < N) nb = ttp_batch_indices(o->seed, N, B, t, perm, &epoch, idx);
+        else
+            for (int64_t i = 0; i < N; i++) idx[i] = i;
+        for (int64_t j = 0; j < D; j++) {
+            double s = 0;
+            for (int64_t b = 0; b < nb; b++)
+                for (int64_t q = 0; q < C; q++) s += J[(idx[b] * C + q) * D + j] * g[idx[b] * C + q];
+            grad[j] = s / (double)nb + o->wd * w[j];
+        }
+        for (int64_t j = 0; j < D; j++) {
+            v[j] = o->momentum * v[j] + grad[j];
+            w[j] -= o->lr * (o->nesterov ? grad[j] + o->momentum * v[j] : v[j]);
+        }
+    }
+    free(w), free(v), free(grad), free(F), free(g);
+}
+
+typedef struct fixture {
+    ttp_model *m;
+    ttp_data *d;
+    int64_t D;
+    double *J, *theta, *f0, *u0, *w0d;
+    ttp_theta th;
+} fixture;
+
+static void check_weights(ttp_ctx *ctx, fixture *fx, const ttp_opt *o, const char *what)
+{
+    const int64_t NC = N * C, D = fx->D;
+    const int64_t steps[3] = {0, 7, o->steps};
+    const int np = 3;
+    double *flin = malloc(sizeof(double) * np * NC), *a = malloc(sizeof(double) * np * NC), c[3], L[3];
+    double *wref = malloc(sizeof(double) * np * D), *w = malloc(sizeof(double) * fx->m->nparams),
+           *wd = malloc(sizeof(double) * D);
+    ttp_sim_problem prob = {&fx->th, N, C, fx->f0, fx->u0, fx->d->y, NULL};
+    CHECK_OK(ctx, ttp_faith_trace(ctx, &prob, o, o->seed, np, steps, flin, a, c, L));
+    explicit_linear(o, fx->J, fx->f0, fx->w0d, D, fx->d->y, np, steps, wref);
+    /* member 0 of the simulation: the same trajectory */
+    ttp_sim_opts so = {4, 0, 0.05, 0.95};
+    ttp_curves *cv = NULL;
+    CHECK_OK(ctx, ttp_sim_run(ctx, &prob, o, &so, &cv));
+    double worst_w = 0, worst_f = 0, worst_l = 0;
+    for (int i = 0; i < np; i++) {
+        CHECK_OK(ctx, ttp_faith_weights(ctx, fx->m, fx->d, a + (size_t)i * NC, c[i], w));
+        ttp_model_get_trainable(fx->m, w, wd);
+        double num = 0, den = 0;
+        for (int64_t j = 0; j < D; j++) {
+            double ref = wref[(size_t)i * D + j];
+            num += (wd[j] - ref) * (wd[j] - ref);
+            den += (ref - fx->w0d[j]) * (ref - fx->w0d[j]);
+        }
+        double e = i == 0 ? sqrt(num) : sqrt(num / den);
+        if (e > worst_w) worst_w = e;
+        /* the frozen layer stays where it was */
+        CHECK_CLOSE(w[0], fx->m->w[0], 0, 0);
+        /* F_lin = F₀ + J (w_ref − w₀) */
+        double fn = 0, fd = 0;
+        for (int64_t r = 0; r < NC; r++) {
+            double ref = fx->f0[r];
+            for (int64_t j = 0; j < D; j++) ref += fx->J[r * D + j] * (wref[(size_t)i * D + j] - fx->w0d[j]);
+            fn += (flin[(size_t)i * NC + r] - ref) * (flin[(size_t)i * NC + r] - ref);
+            fd += (ref - fx->f0[r]) * (ref - fx->f0[r]);
+        }
+        double ef = i == 0 ? sqrt(fn) : sqrt(fn / fd);
+        if (ef > worst_f) worst_f = ef;
+        double el = fabs(L[i] - cv->member_loss[steps[i]]) / fabs(cv->member_loss[steps[i]]);
+        if (el > worst_l) worst_l = el;
+    }
+    printf("  %-34s weights %.2e  outputs %.2e  loss vs ttp_sim_run member 0 %.2e  (c_T = %.3g)\n", what, worst_w,
+           worst_f, worst_l, c[np - 1]);
+    /* Tolerances: J by differences carries ~1e-9 relative rounding (h = 1e-6);
+     * the traced loss and ttp_sim_run follow the same recurrence. */
+    CHECK(worst_w < 1e-6);
+    CHECK(worst_f < 1e-6);
+    CHECK(worst_l < 1e-11);
+    if (o->wd > 0) CHECK(c[np - 1] != 0);
+    ttp_curves_destroy(&cv);
+    free(flin), free(a), free(wref), free(w), free(wd);
+}
+
+/* A ttp_kernel that borrows the fixture's arrays (never destroyed). */
+static void kernel_of(fixture *fx, ttp_kernel *k, double *eigval)
+{
+    memset(k, 0, sizeof *k);
+    k->n = N;
+    k->c = C;
+    k->d = k->dproj = fx->D;
+    k->f0 = fx->f0;
+    k->u0 = fx->u0;
+    k->labels = fx->d->y;
+    k->theta = fx->theta;
+    /* only eigval[0] (μ_max) is read with a dense Θ: its power iteration */
+    double *v = malloc(sizeof(double) * N * C), *y = malloc(sizeof(double) * N * C), lam = 0;
+    for (int r = 0; r < N * C; r++) v[r] = 1.0;
+    for (int it = 0; it < 500; it++) {
+        cblas_dgemv(CblasRowMajor, CblasNoTrans, N * C, N * C, 1.0, fx->theta, N * C, v, 1, 0.0, y, 1);
+        lam = cblas_dnrm2(N * C, y, 1);
+        for (int r = 0; r < N * C; r++) v[r] = y[r] / lam;
+    }
+    eigval[0] = lam;
+    k->neig = 1;
+    k->eigval = eigval;
+    free(v), free(y);
+}
+
+static void check_faith(ttp_ctx *ctx, fixture *fx)
+{
+    ttp_kernel k;
+    double eig[1];
+    kernel_of(fx, &k, eig);
+    double gaps[2];
+    const double lrs[2] = {1e-3, 0.5};
+    for (int i = 0; i < 2; i++) {
+        ttp_predict_opts o;
+        ttp_predict_opts_default(&o);
+        o.opt.loss = TTP_LOSS_MSE;
+        o.opt.lr = lrs[i] / (eig[0] / N); /* η μ_max */
+        o.opt.steps = 40;
+        o.time_reps = 0;
+        ttp_prediction *p = NULL;
+        CHECK_OK(ctx, ttp_predict_from_kernel(ctx, &k, &o, N, NAN, &p));
+        if (!p) return;
+        CHECK_OK(ctx, ttp_predict_faith(ctx, fx->m, fx->d, &k, &o, p));
+        CHECK(p->faith.npoints == 3);
+        double kg = 0;
+        for (int j = 0; j < p->faith.npoints; j++) kg = fmax(kg, p->faith.kernel_gap[j]);
+        printf("  faith at eta*mu_max = %-5g loss gap %.3g, output gap %.3g, kernel gap %.2e, valid %d\n", lrs[i],
+               p->faith.worst_loss_gap, p->faith.worst_out_gap, kg, p->valid);
+        /* J Δw by differences along Δw (ε = 1e-3) vs Θ a from the trace:
+         * exact kernel, so only the difference quotient's error is left */
+        CHECK(kg < 1e-4);
+        CHECK(p->faith.loss_lin[p->faith.npoints - 1] == p->main.curves->loss[o.opt.steps]);
+        gaps[i] = p->faith.worst_out_gap;
+        /* the band adds the model uncertainty: GD's noise band is the time
+         * itself, widened by u = the worst output gap */
+        const ttp_tt_result *r = &p->main.tt[0];
+        double u = fmin(p->faith.worst_out_gap, 1.0);
+        CHECK(p->faith.band_widen == u);
+        CHECK(r->noise_lo == r->steps && r->noise_hi == r->steps);
+        if (r->steps > 0) {
+            CHECK(r->lo == (int64_t)floor(r->steps * (1 - u)));
+            int64_t hi = (int64_t)ceil(r->steps * (1 + u));
+            CHECK(r->hi == (hi > o.opt.steps ? -1 : hi));
+        }
+        if (i == 0) {
+            CHECK(p->faith.worst_out_gap < 1e-2);
+            CHECK(p->valid);
+        } else { /* 31 % output gap: past TTP_FAITH_OUT_GAP, said so */
+            CHECK(p->faith.worst_out_gap > TTP_FAITH_OUT_GAP);
+            CHECK(!p->valid);
+            CHECK(strstr(p->warning, "not faithful") != NULL);
+        }
+        ttp_prediction_destroy(&p);
+    }
+    CHECK(gaps[1] > 10 * gaps[0]);
+}
+
+/* METHOD.md §6's example: Θ = diag(10, 1, …, 1), N = 20, η = 0.3, |B| = 1. */
+static void check_guard(ttp_ctx *ctx)
+{
+    enum { NG = 20 };
+    double theta[NG * NG] = {0}, f0[NG], tg[NG], eig[NG];
+    for (int i = 0; i < NG; i++) {
+        theta[i * NG + i] = i == 0 ? 10.0 : 1.0;
+        eig[i] = i == 0 ? 10.0 : 1.0;
+        f0[i] = 1.0 + 0.1 * i;
+        tg[i] = 0.0;
+    }
+    ttp_kernel k;
+    memset(&k, 0, sizeof k);
+    k.n = NG, k.c = 1, k.d = k.dproj = NG;
+    k.f0 = f0, k.targets = tg, k.ntargets = 1;
+    k.theta = theta, k.neig = NG, k.eigval = eig;
+    const int64_t batches[2] = {1, 10};
+    for (int i = 0; i < 2; i++) {
+        ttp_predict_opts o;
+        ttp_predict_opts_default(&o);
+        o.opt.loss = TTP_LOSS_MSE;
+        o.opt.lr = 0.3;
+        o.opt.batch = batches[i];
+        o.opt.steps = 400;
+        o.sim.ensemble = 4;
+        o.time_reps = 0;
+        ttp_prediction *p = NULL;
+        CHECK_OK(ctx, ttp_predict_from_kernel(ctx, &k, &o, NG, NAN, &p));
+        if (!p) return;
+        printf("  guard |B| = %-2lld stability %.3g, batch max %.3g, growth %.3g, valid %d: %s\n",
+               (long long)batches[i], 2 * p->stability, 2 * p->batch_stab_max, p->growth, p->valid, p->warning);
+        CHECK(p->stability < 0.5); /* full-batch stability does not see it */
+        if (i == 0) {
+            CHECK(!p->valid);
+            CHECK(p->growth > 1e3);
+            CHECK(strstr(p->warning, "grows past its initial value") || strstr(p->warning, "blows up"));
+            CHECK(strstr(p->warning, "larger batch") != NULL);
+            CHECK(strstr(p->warning, "lower the learning rate") != NULL);
+            CHECK(p->batch_stab_max > 1.0);
+        } else {
+            CHECK(p->valid);
+            CHECK(p->growth <= 1.0 + 1e-6);
+            CHECK(p->batch_stab_max < 1.0);
+        }
+        ttp_prediction_destroy(&p);
+    }
+}
+
+int main(void)
+{
+    ttp_ctx ctx;
+    ttp_ctx_init(&ctx);
+    fixture fx;
+    memset(&fx, 0, sizeof fx);
+    fx.m = tiny_model(&ctx);
+    fx.d = tiny_data(&ctx);
+    if (!fx.m || !fx.d) return ttp_test_end("test_faith");
+    const int64_t D = fx.D = fx.m->ntrainable, NC = N * C;
+    fx.J = malloc(sizeof(double) * NC * D);
+    fx.theta = malloc(sizeof(double) * NC * NC);
+    fx.f0 = malloc(sizeof(double) * NC);
+    fx.u0 = malloc(sizeof(double) * NC);
+    fx.w0d = malloc(sizeof(double) * D);
+    fd_jacobian(&ctx, fx.m, fx.d, fx.J);
+    forward(&ctx, fx.m, fx.d, fx.m->w, fx.f0);
+    ttp_model_get_trainable(fx.m, fx.m->w, fx.w0d);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, NC, NC, D, 1.0, fx.J, D, fx.J, D, 0.0, fx.theta, NC);
+    cblas_dgemv(CblasRowMajor, CblasNoTrans, NC, D, 1.0, fx.J, D, fx.w0d, 1, 0.0, fx.u0, 1);
+    fx.th = (ttp_theta){N, C, fx.theta, 0, NULL, NULL};
+
+    printf("linearized weights w0 + J^T a + c w0 vs the explicit weight-space linear model:\n");
+    ttp_opt o;
+    ttp_opt_default(&o);
+    o.steps = 30;
+    o.loss = TTP_LOSS_MSE, o.lr = 0.05;
+    check_weights(&ctx, &fx, &o, "GD, MSE");
+    o.loss = TTP_LOSS_CE, o.lr = 0.1, o.batch = 5, o.momentum = 0.9; /* short last batch */
+    check_weights(&ctx, &fx, &o, "SGD |B| 5, heavy ball 0.9, CE");
+    o.loss = TTP_LOSS_MSE, o.lr = 0.03, o.batch = 4, o.momentum = 0.7, o.nesterov = 1, o.wd = 0.05;
+    check_weights(&ctx, &fx, &o, "SGD |B| 4, Nesterov 0.7, MSE, wd");
+    o.loss = TTP_LOSS_CE, o.lr = 0.2, o.batch = 0, o.momentum = 0.5, o.nesterov = 0, o.wd = 0.02;
+    check_weights(&ctx, &fx, &o, "GD, heavy ball 0.5, CE, wd");
+
+    printf("faithfulness on the exact kernel:\n");
+    check_faith(&ctx, &fx);
+    printf("the guard:\n");
+    check_guard(&ctx);
+
+    free(fx.J), free(fx.theta), free(fx.f0), free(fx.u0), free(fx.w0d);
+    ttp_model_destroy(&fx.m);
+    ttp_data_destroy(&fx.d);
+    return ttp_test_end("test_faith");
+}
