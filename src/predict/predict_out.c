@@ -88,10 +88,18 @@ void ttp_predict_print(FILE *f, const ttp_prediction *p, const ttp_predict_opts 
         if (isfinite(cv->acc[0]))
             fprintf(f, "  accuracy    %.4f -> %.4f at step %lld\n", cv->acc[0], cv->acc[T], (long long)T);
     }
-    if (isfinite(p->sec_per_step))
-        fprintf(f, "  wall-clock  %.3g s predicted [%.3g .. %.3g] at %.4g s/step (measured: batch %lld, %d rank(s))%s\n",
-                p->main.wall, p->main.wall_lo, p->main.wall_hi, p->sec_per_step,
-                (long long)ttp_opt_batch(op, p->n), p->nranks, p->valid ? "" : "; NOT meaningful, see WARNING");
+    if (isfinite(p->sec_per_step)) {
+        /* A time not reached by T reads as "> T steps' seconds", as the steps do. */
+        char w[3][32];
+        const double wv[3] = {p->main.wall, p->main.wall_lo, p->main.wall_hi};
+        for (int i = 0; i < 3; i++) {
+            if (isfinite(wv[i])) snprintf(w[i], sizeof w[i], "%.3g", wv[i]);
+            else snprintf(w[i], sizeof w[i], "> %.3g", (double)T * p->sec_per_step);
+        }
+        fprintf(f, "  wall-clock  %s s predicted [%s .. %s] at %.4g s/step (measured: batch %lld, %d rank(s))%s\n",
+                w[0], w[1], w[2], p->sec_per_step, (long long)ttp_opt_batch(op, p->n), p->nranks,
+                p->valid ? "" : "; NOT meaningful, see WARNING");
+    }
     for (int i = 0; i < p->nextrap; i++) {
         const ttp_pred_curve *e = &p->extrap[i];
         fmt_steps(e->tt[0].steps, T, a, sizeof a);
