@@ -9,7 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
+
+#include "ttp_rng.h"
 
 ttp_status ttp_nc_put_text(ttp_ctx *ctx, int nc, int var, const char *name, const char *val,
                            const char *path)
@@ -53,6 +56,211 @@ fail:
     return st;
 }
 
+/* ---- content checksums --------------------------------------------------- */
+
+/* Size in bytes of one value of an atomic type, or 0 for the types that are
+ * not hashed (strings, user-defined types). */
+static size_t atomic_size(int nc, nc_type t)
+{
+    size_t sz = 0;
+    if (t == NC_STRING || t > NC_MAX_ATOMIC_TYPE || t <= NC_NAT) return 0;
+    if (nc_inq_type(nc, t, NULL, &sz) != NC_NOERR) return 0;
+    return sz;
+}
+
+/* Hash of variable v's whole content (its values in their own type, read
+ * in chunks of rows so that memory stays bounded); NC error code or
+ * NC_NOERR.  *hashed = 0 for variables that are not hashed. */
+static int hash_var(int nc, int v, uint64_t *out, int *hashed)
+{
+    nc_type t;
+    int nd, dims[NC_MAX_VAR_DIMS];
+    size_t len[NC_MAX_VAR_DIMS], total = 1;
+    *hashed = 0;
+    int rc = nc_inq_var(nc, v, NULL, &t, &nd, dims, NULL);
+    if (rc != NC_NOERR) return rc;
+    const size_t sz = atomic_size(nc, t);
+    if (sz == 0 || nd > NC_MAX_VAR_DIMS) return NC_NOERR;
+    for (int i = 0; i < nd; i++) {
+        if ((rc = nc_inq_dimlen(nc, dims[i], &len[i])) != NC_NOERR) return rc;
+        if (len[i] != 0 && total > SIZE_MAX / len[i]) return NC_EDIMSIZE;
+        total *= len[i];
+    }
+    if (total > SIZE_MAX / sz) return NC_EDIMSIZE;
+    /* chunk along the first dimension: `row` values per slab */
+    const size_t row = (nd == 0 || len[0] == 0) ? total : total / len[0];
+    const size_t nrows = nd == 0 ? 1 : len[0];
+    size_t per = row == 0 ? nrows : ((size_t)1 << 22) / (row * sz + 1);
+    if (per == 0) per = 1;
+    uint64_t h = 0x7474706368656b31ULL ^ (uint64_t)t;
+    unsigned char *buf = NULL;
+    if (total > 0) {
+        buf = malloc((per < nrows ? per : nrows) * row * sz);
+        if (buf == NULL) return NC_ENOMEM;
+    }
+    for (size_t r0 = 0; total > 0 && r0 < nrows; r0 += per) {
+        size_t start[NC_MAX_VAR_DIMS] = {0}, count[NC_MAX_VAR_DIMS];
+        const size_t nr = nrows - r0 < per ? nrows - r0 : per;
+        for (int i = 0; i < nd; i++) count[i] = len[i];
+        if (nd > 0) {
+            start[0] = r0;
+            count[0] = nr;
+        }
+        if ((rc = nc_get_vara(nc, v, start, count, buf)) != NC_NOERR) {
+            free(buf);
+            return rc;
+        }
+        const size_t nb = nr * row * sz;
+        size_t i = 0;
+        for (; i + 8 <= nb; i += 8) {
+            uint64_t w;
+            memcpy(&w, buf + i, 8);
+            h = ttp_mix64(h ^ w) + 0x9e3779b97f4a7c15ULL;
+        }
+        for (; i < nb; i++) h = ttp_mix64(h ^ buf[i]) + 0x9e3779b97f4a7c15ULL;
+    }
+    free(buf);
+    h = ttp_mix64(h ^ (uint64_t)total);
+    *out = h;
+    *hashed = 1;
+    return NC_NOERR;
+}
+
+/* Put a checksum on every variable of the open file (in data mode). */
+static ttp_status checksum_all(ttp_ctx *ctx, int nc, const char *path)
+{
+    ttp_status st = TTP_OK;
+    int nvars = 0;
+    uint64_t *h = NULL;
+    int *ok = NULL;
+    TTP_NC(ctx, st, done, nc_inq_nvars(nc, &nvars), "counting the variables of '%s'", path);
+    if (nvars == 0) return TTP_OK;
+    TTP_ALLOC(ctx, st, done, h, nvars, "checksums");
+    TTP_ALLOC(ctx, st, done, ok, nvars, "checksums");
+    for (int v = 0; v < nvars; v++)
+        TTP_NC(ctx, st, done, hash_var(nc, v, &h[v], &ok[v]), "hashing variable %d of '%s'", v, path);
+    TTP_NC(ctx, st, done, nc_redef(nc), "adding checksums to '%s'", path);
+    for (int v = 0; v < nvars; v++) {
+        char hex[17];
+        if (!ok[v]) continue;
+        snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h[v]);
+        TTP_CALL_GOTO(ctx, st, done, ttp_nc_put_text(ctx, nc, v, TTP_NC_CHECKSUM_ATT, hex, path));
+    }
+    TTP_NC(ctx, st, done, nc_enddef(nc), "adding checksums to '%s'", path);
+done:
+    free(h);
+    free(ok);
+    return st;
+}
+
+/* Bytes of a name in a classic header: length word + padded characters. */
+static int64_t hdr_name(const char *s, int64_t w) { return w + (((int64_t)strlen(s) + 3) & ~(int64_t)3); }
+
+/* Attribute list of var (NC_GLOBAL) in a classic header. */
+static int64_t hdr_atts(int nc, int var, int64_t w)
+{
+    int natts = 0;
+    int64_t b = 4 + w;
+    if (nc_inq_varnatts(nc, var, &natts) != NC_NOERR) return -1;
+    for (int a = 0; a < natts; a++) {
+        char name[NC_MAX_NAME + 1];
+        nc_type t;
+        size_t len;
+        if (nc_inq_attname(nc, var, a, name) != NC_NOERR || nc_inq_att(nc, var, name, &t, &len) != NC_NOERR)
+            return -1;
+        const int64_t sz = (int64_t)atomic_size(nc, t);
+        b += hdr_name(name, w) + 4 + w + (((int64_t)len * sz + 3) & ~(int64_t)3);
+    }
+    return b;
+}
+
+/* For classic, 64-bit-offset and CDF5 files: the least size the header
+ * implies (the header's own bytes plus every variable's data, without the
+ * alignment padding a writer may add), compared with the file's size. */
+static ttp_status check_classic_size(ttp_ctx *ctx, int nc, const char *path)
+{
+    int fmt = 0, ndims = 0, nvars = 0, unlim = -1;
+    if (nc_inq_format(nc, &fmt) != NC_NOERR) return TTP_OK;
+    if (fmt != NC_FORMAT_CLASSIC && fmt != NC_FORMAT_64BIT_OFFSET && fmt != NC_FORMAT_CDF5) return TTP_OK;
+    const int64_t w = fmt == NC_FORMAT_CDF5 ? 8 : 4;    /* length words */
+    const int64_t off = fmt == NC_FORMAT_CLASSIC ? 4 : 8; /* begin field */
+    if (nc_inq(nc, &ndims, &nvars, NULL, &unlim) != NC_NOERR) return TTP_OK;
+    int64_t hdr = 4 + w, data = 0;
+    size_t nrec = 0;
+    if (unlim >= 0) nc_inq_dimlen(nc, unlim, &nrec);
+    hdr += 4 + w;
+    for (int d = 0; d < ndims; d++) {
+        char name[NC_MAX_NAME + 1];
+        if (nc_inq_dimname(nc, d, name) != NC_NOERR) return TTP_OK;
+        hdr += hdr_name(name, w) + w;
+    }
+    const int64_t ga = hdr_atts(nc, NC_GLOBAL, w);
+    if (ga < 0) return TTP_OK;
+    hdr += ga + 4 + w;
+    for (int v = 0; v < nvars; v++) {
+        char name[NC_MAX_NAME + 1];
+        nc_type t;
+        int nd, dims[NC_MAX_VAR_DIMS];
+        if (nc_inq_var(nc, v, name, &t, &nd, dims, NULL) != NC_NOERR) return TTP_OK;
+        const int64_t va = hdr_atts(nc, v, w);
+        if (va < 0) return TTP_OK;
+        hdr += hdr_name(name, w) + w + nd * w + va + 4 + w + off;
+        double vs = (double)atomic_size(nc, t);
+        for (int i = 0; i < nd; i++) {
+            size_t len = 0;
+            if (dims[i] == unlim) continue;
+            nc_inq_dimlen(nc, dims[i], &len);
+            vs *= (double)len;
+        }
+        if (nd > 0 && dims[0] == unlim) vs *= (double)nrec;
+        data += vs > 9e18 ? (int64_t)9e18 : (int64_t)vs;
+        if (data > (int64_t)9e18) data = (int64_t)9e18;
+    }
+    struct stat sb;
+    if (stat(path, &sb) != 0) return TTP_OK;
+    if ((int64_t)sb.st_size < hdr + data)
+        return TTP_ERR(ctx, TTP_ERR_FORMAT,
+                       "%s is truncated: its header describes at least %lld bytes (header %lld, data %lld) "
+                       "but the file has %lld", path, (long long)(hdr + data), (long long)hdr,
+                       (long long)data, (long long)sb.st_size);
+    return TTP_OK;
+}
+
+ttp_status ttp_nc_verify(ttp_ctx *ctx, int nc, const char *path, int *unchecked)
+{
+    ttp_status st = TTP_OK;
+    int nvars = 0, nun = 0;
+    if (unchecked) *unchecked = 0;
+    TTP_CALL(ctx, check_classic_size(ctx, nc, path));
+    TTP_NC(ctx, st, done, nc_inq_nvars(nc, &nvars), "counting the variables of '%s'", path);
+    for (int v = 0; v < nvars; v++) {
+        char *want = NULL, name[NC_MAX_NAME + 1] = "?";
+        uint64_t h = 0;
+        int hashed = 0;
+        nc_inq_varname(nc, v, name);
+        TTP_CALL_GOTO(ctx, st, done, ttp_nc_get_text(ctx, nc, v, TTP_NC_CHECKSUM_ATT, path, &want));
+        if (want == NULL) {
+            nun++;
+            continue;
+        }
+        const int rc = hash_var(nc, v, &h, &hashed);
+        char got[17];
+        snprintf(got, sizeof got, "%016llx", (unsigned long long)h);
+        if (rc != NC_NOERR)
+            st = TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: variable '%s' cannot be read (%s): the file is truncated or "
+                         "damaged", path, name, nc_strerror(rc));
+        else if (hashed && strcmp(want, got) != 0)
+            st = TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: variable '%s' is corrupted (its checksum %.20s was recorded "
+                         "when the file was written, its content now hashes to %s): the file was truncated or "
+                         "altered", path, name, want, got);
+        free(want);
+        if (st != TTP_OK) goto done;
+    }
+    if (unchecked) *unchecked = nun;
+done:
+    return st;
+}
+
 ttp_status ttp_nc_out_create(ttp_ctx *ctx, ttp_nc_out *f, const char *path, int mode)
 {
     ttp_status st = TTP_OK;
@@ -87,6 +295,12 @@ static ttp_status close_error(ttp_ctx *ctx, int rc, const ttp_nc_out *f)
 
 ttp_status ttp_nc_out_commit(ttp_ctx *ctx, ttp_nc_out *f)
 {
+    /* the checksums describe the content as written: computed last */
+    const ttp_status cs = checksum_all(ctx, f->id, f->path);
+    if (cs != TTP_OK) {
+        ttp_error_trace(ctx, __FILE__, __LINE__, __func__);
+        return cs;
+    }
     const int rc = nc_close(f->id);
     f->id = -1;
     if (rc != NC_NOERR) return close_error(ctx, rc, f);

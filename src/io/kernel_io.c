@@ -391,9 +391,12 @@ ttp_status ttp_kernel_read(ttp_ctx *ctx, const char *path, ttp_kernel **out)
         goto fail;
     }
 
-    /* dimensions against the attributes */
+    /* dimensions against the attributes, before anything is allocated or read */
+    int64_t nc_rows = 0, sq = 0;
+    TTP_CALL_GOTO(ctx, st, fail, ttp_size_mul(ctx, k->n, k->c, TTP_SIZE_INT, &nc_rows,
+                                              "kernel file %s: rows N·C", path));
     const int64_t nrow = dim_len(nc, "row"), ns = dim_len(nc, "sample"), nmode = dim_len(nc, "mode");
-    if (nrow != k->n * k->c || ns != k->n) {
+    if (nrow != nc_rows || ns != k->n) {
         st = TTP_ERR(ctx, TTP_ERR_FORMAT, "kernel file %s: dimensions row %lld and sample %lld disagree "
                      "with N %lld, C %d (expected row = N·C and sample = N)", path, (long long)nrow,
                      (long long)ns, (long long)k->n, k->c);
@@ -405,6 +408,25 @@ ttp_status ttp_kernel_read(ttp_ctx *ctx, const char *path, ttp_kernel **out)
                      (long long)dim_len(nc, "col"), (long long)nrow);
         goto fail;
     }
+    /* Θ = G Gᵀ with G of N·C rows and D′ columns has rank ≤ min(N·C, D′) */
+    {
+        const int64_t dcols = k->dproj > 0 ? k->dproj : k->d;
+        if (k->d < 1 || k->dproj < 0 || k->neig > nrow || k->neig > dcols) {
+            st = TTP_ERR(ctx, TTP_ERR_FORMAT, "kernel file %s: %lld modes (dimension mode) with N·C = %lld rows, "
+                         "D = %lld parameters and D' = %lld projected: expected D >= 1 and modes <= min(N·C, D')",
+                         path, (long long)k->neig, (long long)nrow, (long long)k->d, (long long)k->dproj);
+            goto fail;
+        }
+    }
+    if (dim_len(nc, "col") >= 0)
+        TTP_CALL_GOTO(ctx, st, fail, ttp_size_mul(ctx, nrow, nrow, INT64_MAX / (int64_t)sizeof(double), &sq,
+                                                  "kernel file %s: theta (N·C)^2", path));
+    if (dim_len(nc, "target") > 100000) {
+        st = TTP_ERR(ctx, TTP_ERR_FORMAT, "kernel file %s: dimension target is %lld, at most 100000", path,
+                     (long long)dim_len(nc, "target"));
+        goto fail;
+    }
+    TTP_CALL_GOTO(ctx, st, fail, ttp_nc_verify(ctx, nc, path, NULL));
     void *p = NULL;
     TTP_CALL_GOTO(ctx, st, fail, read_var(ctx, nc, path, "f0", 1, "row", NULL, 0, 0, &p));
     k->f0 = p;

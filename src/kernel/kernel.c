@@ -16,6 +16,7 @@
 #include "ttp_text.h"
 
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,6 +75,30 @@ void ttp_kernel_opts_resolve(ttp_kernel_opts *o, int64_t d)
     } else {
         o->proj = TTP_PROJ_EXACT;
     }
+}
+
+/* The outputs F0 and the Jacobian rows of samples [s0, s0+cnt) must be
+ * finite: an overflow (inputs of 1e308, or weights that blow up) would
+ * otherwise become a kernel file full of NaNs that its own reader refuses.
+ * TTP_ERR_NUMERIC naming the first sample and the size of its inputs. */
+static ttp_status check_finite_rows(ttp_ctx *ctx, const ttp_data *data, int64_t s0, int64_t cnt, int64_t C,
+                                    int64_t K, const double *G, const double *f)
+{
+    for (int64_t i = 0; i < cnt; i++) {
+        int bad = 0;
+        for (int64_t c = 0; c < C && !bad; c++) bad = !isfinite(f[i * C + c]);
+        for (int64_t r = 0; r < C * K && !bad; r++) bad = !isfinite(G[(size_t)(i * C) * (size_t)K + (size_t)r]);
+        if (!bad) continue;
+        double xmax = 0.0;
+        const double *x = data->x + (size_t)(s0 + i) * (size_t)data->dim;
+        for (int64_t j = 0; j < data->dim; j++) xmax = fabs(x[j]) > xmax || !isfinite(x[j]) ? fabs(x[j]) : xmax;
+        return TTP_ERR(ctx, TTP_ERR_NUMERIC,
+                       "sample %lld of the dataset gives a non-finite %s (its inputs reach |x| = %g): the "
+                       "network overflows on these inputs; rescale the dataset (e.g. to [0, 1]) or check it",
+                       (long long)(s0 + i), isfinite(f[i * C]) ? "Jacobian row" : "model output",
+                       xmax);
+    }
+    return TTP_OK;
 }
 
 /* Input checks, identical on every rank, before any heavy work. */
@@ -180,6 +205,8 @@ agreed:
                               cnt, G + (size_t)(s * C) * (size_t)K, f0 + (size_t)(lo + s) * C,
                               u0 + (size_t)(lo + s) * C);
             if (st != TTP_OK) ttp_error_trace(ctx, __FILE__, __LINE__, __func__);
+            if (st == TTP_OK) st = check_finite_rows(ctx, data, lo + s, cnt, C, K, G + (size_t)(s * C) * (size_t)K,
+                                                     f0 + (size_t)(lo + s) * C);
             ttp_progress(ctx, "jacobian", (double)(s + cnt) / (double)ns, t_jac);
         }
     }
