@@ -138,6 +138,7 @@ static ttp_status info_one(ttp_ctx *ctx, const char *path)
     ttp_status st = TTP_OK;
     int nc = -1;
     char kind[64] = "";
+    TTP_CALL(ctx, ttp_nc_precheck(ctx, path));
     TTP_NC(ctx, st, done, nc_open(path, NC_NOWRITE, &nc), "cannot open '%s' as a NetCDF file", path);
     size_t len = 0;
     if (nc_inq_attlen(nc, NC_GLOBAL, "ttp_kind", &len) == NC_NOERR && len < sizeof kind) {

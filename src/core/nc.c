@@ -185,7 +185,8 @@ static ttp_status check_classic_size(ttp_ctx *ctx, int nc, const char *path)
     const int64_t w = fmt == NC_FORMAT_CDF5 ? 8 : 4;    /* length words */
     const int64_t off = fmt == NC_FORMAT_CLASSIC ? 4 : 8; /* begin field */
     if (nc_inq(nc, &ndims, &nvars, NULL, &unlim) != NC_NOERR) return TTP_OK;
-    int64_t hdr = 4 + w, data = 0;
+    int64_t hdr = 4 + w;
+    double data = 0.0; /* a hostile header may claim more than int64 holds */
     size_t nrec = 0;
     if (unlim >= 0) nc_inq_dimlen(nc, unlim, &nrec);
     hdr += 4 + w;
@@ -213,16 +214,15 @@ static ttp_status check_classic_size(ttp_ctx *ctx, int nc, const char *path)
             vs *= (double)len;
         }
         if (nd > 0 && dims[0] == unlim) vs *= (double)nrec;
-        data += vs > 9e18 ? (int64_t)9e18 : (int64_t)vs;
-        if (data > (int64_t)9e18) data = (int64_t)9e18;
+        data += vs;
     }
     struct stat sb;
     if (stat(path, &sb) != 0) return TTP_OK;
-    if ((int64_t)sb.st_size < hdr + data)
+    if ((double)sb.st_size < (double)hdr + data)
         return TTP_ERR(ctx, TTP_ERR_FORMAT,
-                       "%s is truncated: its header describes at least %lld bytes (header %lld, data %lld) "
-                       "but the file has %lld", path, (long long)(hdr + data), (long long)hdr,
-                       (long long)data, (long long)sb.st_size);
+                       "%s is truncated: its header describes at least %.0f bytes (header %lld, data %.0f) "
+                       "but the file has %lld", path, (double)hdr + data, (long long)hdr, data,
+                       (long long)sb.st_size);
     return TTP_OK;
 }
 
@@ -258,6 +258,139 @@ ttp_status ttp_nc_verify(ttp_ctx *ctx, int nc, const char *path, int *unchecked)
     }
     if (unchecked) *unchecked = nun;
 done:
+    return st;
+}
+
+/* ---- classic header walk -------------------------------------------------- */
+
+typedef struct {
+    const unsigned char *b;
+    size_t len, pos;
+    int v;          /* 1 classic, 2 64-bit offset, 5 CDF5 */
+    const char *err;
+} hdr_walk;
+
+static int hw_take(hdr_walk *h, size_t n, uint64_t *out)
+{
+    if (h->len - h->pos < n) {
+        h->err = "the header ends early";
+        return 0;
+    }
+    uint64_t x = 0;
+    for (size_t i = 0; i < n; i++) x = x << 8 | h->b[h->pos + i];
+    h->pos += n;
+    if (out) *out = x;
+    return 1;
+}
+/* A count or length: 4 bytes, 8 in CDF5. */
+static int hw_count(hdr_walk *h, uint64_t *out) { return hw_take(h, h->v == 5 ? 8 : 4, out); }
+/* Skip n items of `each` bytes (padded to 4) that must lie in the file. */
+static int hw_skip(hdr_walk *h, uint64_t n, uint64_t each, const char *what)
+{
+    if (each != 0 && n > (h->len - h->pos) / each) {
+        h->err = what;
+        return 0;
+    }
+    const uint64_t bytes = (n * each + 3) & ~(uint64_t)3;
+    if (bytes > h->len - h->pos) {
+        h->err = what;
+        return 0;
+    }
+    h->pos += (size_t)bytes;
+    return 1;
+}
+static int hw_name(hdr_walk *h)
+{
+    uint64_t n;
+    return hw_count(h, &n) && hw_skip(h, n, 1, "a name is longer than the file");
+}
+static size_t hw_type_size(uint64_t t)
+{
+    static const size_t sz[] = {0, 1, 1, 2, 4, 4, 8, 1, 2, 4, 8, 8};
+    return t < sizeof sz / sizeof sz[0] ? sz[t] : 0;
+}
+/* A list: tag (or ABSENT = zero tag and zero count) and its count. */
+static int hw_list(hdr_walk *h, uint64_t want_tag, uint64_t *n)
+{
+    uint64_t tag;
+    if (!hw_take(h, 4, &tag) || !hw_count(h, n)) return 0;
+    if (tag == 0 && *n == 0) return 1;
+    if (tag != want_tag) {
+        h->err = "a list has the wrong tag";
+        return 0;
+    }
+    if (*n > (h->len - h->pos) / 4) {
+        h->err = "a list counts more entries than the file holds";
+        return 0;
+    }
+    return 1;
+}
+static int hw_atts(hdr_walk *h)
+{
+    uint64_t n;
+    if (!hw_list(h, 0x0C, &n)) return 0;
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t t, cnt;
+        if (!hw_name(h) || !hw_take(h, 4, &t) || !hw_count(h, &cnt)) return 0;
+        const size_t sz = hw_type_size(t);
+        if (sz == 0 || (h->v != 5 && t > 6)) {
+            h->err = "an attribute has an unknown type";
+            return 0;
+        }
+        if (!hw_skip(h, cnt, sz, "an attribute holds more values than the file")) return 0;
+    }
+    return 1;
+}
+
+ttp_status ttp_nc_precheck(ttp_ctx *ctx, const char *path)
+{
+    ttp_status st = TTP_OK;
+    unsigned char *buf = NULL;
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) return TTP_OK; /* the reader says why it cannot open it */
+    unsigned char magic[4] = {0};
+    if (fread(magic, 1, 4, f) != 4 || memcmp(magic, "CDF", 3) != 0 ||
+        (magic[3] != 1 && magic[3] != 2 && magic[3] != 5)) {
+        fclose(f);
+        return TTP_OK;
+    }
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0) {
+        fclose(f);
+        return TTP_OK;
+    }
+    /* the header is read whole: at most the file, and at most 64 MiB */
+    size_t len = (size_t)sb.st_size < ((size_t)64 << 20) ? (size_t)sb.st_size : ((size_t)64 << 20);
+    buf = ttp_calloc(ctx, len, 1, "NetCDF header");
+    if (buf == NULL) {
+        fclose(f);
+        return TTP_ERR_NOMEM;
+    }
+    rewind(f);
+    len = fread(buf, 1, len, f);
+    fclose(f);
+    hdr_walk h = {buf, len, 4, magic[3], NULL};
+    uint64_t ndims = 0, nvars = 0, n;
+    int ok = hw_count(&h, NULL) && hw_list(&h, 0x0A, &ndims);
+    for (uint64_t i = 0; ok && i < ndims; i++) ok = hw_name(&h) && hw_count(&h, NULL);
+    ok = ok && hw_atts(&h) && hw_list(&h, 0x0B, &nvars);
+    for (uint64_t i = 0; ok && i < nvars; i++) {
+        uint64_t t;
+        ok = hw_name(&h) && hw_count(&h, &n);
+        if (ok && n > NC_MAX_VAR_DIMS) ok = 0, h.err = "a variable has too many dimensions";
+        for (uint64_t j = 0; ok && j < n; j++) {
+            uint64_t id;
+            ok = hw_count(&h, &id);
+            if (ok && id >= ndims) ok = 0, h.err = "a variable names a dimension that does not exist";
+        }
+        ok = ok && hw_atts(&h) && hw_take(&h, 4, &t) && hw_count(&h, NULL) && hw_take(&h, h.v == 1 ? 4 : 8, NULL);
+        if (ok && (hw_type_size(t) == 0 || (h.v != 5 && t > 6))) ok = 0, h.err = "a variable has an unknown type";
+    }
+    /* a header beyond the 64 MiB read is left to NetCDF */
+    if (!ok && !(len < (size_t)sb.st_size && h.pos >= len - 8))
+        st = TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: the NetCDF header is damaged (%s, at byte %zu of %zu)", path,
+                     h.err ? h.err : "unreadable", h.pos, len);
+    free(buf);
     return st;
 }
 

@@ -80,4 +80,15 @@ void ttp_nc_out_discard(ttp_nc_out *f);
 ttp_status ttp_nc_verify(ttp_ctx *ctx, int nc, const char *path, int *unchecked);
 #define TTP_NC_CHECKSUM_ATT "ttp_checksum"
 
+/*
+ * Before nc_open on an untrusted file: for the classic family (classic,
+ * 64-bit offset, CDF5) walk the header and check every count and length it
+ * holds against the bytes that remain, so that a damaged header is an error
+ * naming the file and the byte instead of the multi-gigabyte allocation
+ * NetCDF's own parser would make for a name length of 2^31 (found by
+ * fuzz_model).  Other files (NetCDF-4/HDF5) pass unchanged.  Not
+ * collective.
+ */
+ttp_status ttp_nc_precheck(ttp_ctx *ctx, const char *path);
+
 #endif /* TTP_NC_H */

@@ -205,6 +205,7 @@ ttp_status ttp_data_read(ttp_ctx *ctx, const char *path, ttp_data **out)
     if (f == NULL)
         return TTP_ERR(ctx, TTP_ERR_IO, "cannot open dataset file '%s': %s", path, strerror(errno));
     fclose(f);
+    TTP_CALL(ctx, ttp_nc_precheck(ctx, path));
     int rc = nc_open(path, NC_NOWRITE, &ncid);
     if (rc == NC_ENOTNC || rc == NC_EHDFERR) {
         ncid = -1;

@@ -781,6 +781,7 @@ ttp_status ttp_model_read(ttp_ctx *ctx, const char *path, ttp_model **out)
     ttp_model *m = NULL;
     char kind[64];
     *out = NULL;
+    TTP_CALL(ctx, ttp_nc_precheck(ctx, path));
     TTP_NC(ctx, st, fail, nc_open(path, NC_NOWRITE, &nc), "opening model file '%s'", path);
     get_text(nc, "ttp_kind", kind, sizeof kind);
     if (strcmp(kind, "model") != 0) {
@@ -799,8 +800,16 @@ ttp_status ttp_model_read(ttp_ctx *ctx, const char *path, ttp_model **out)
         goto fail;
     }
     TTP_NC(ctx, st, fail, nc_get_att_int(nc, NC_GLOBAL, "input_shape", ishape), "reading input_shape of '%s'", path);
-    int have_nout = nc_get_att_int(nc, NC_GLOBAL, "num_outputs", &nout_file) == NC_NOERR;
+    /* one value only: nc_get_att_int writes every value the attribute holds */
+    size_t nlen = 0;
+    int have_nout = nc_inq_attlen(nc, NC_GLOBAL, "num_outputs", &nlen) == NC_NOERR && nlen == 1 &&
+                    nc_get_att_int(nc, NC_GLOBAL, "num_outputs", &nout_file) == NC_NOERR;
     int64_t in_shape[3] = {ishape[0], ishape[1], ishape[2]};
+    if (ishape[0] < 1 || ishape[1] < 1 || ishape[2] < 1) { /* found by fuzz_model: say which file */
+        st = TTP_ERR(ctx, TTP_ERR_FORMAT, "model file '%s': input_shape (%d, %d, %d): every extent must be >= 1",
+                     path, ishape[0], ishape[1], ishape[2]);
+        goto fail;
+    }
     TTP_CALL_GOTO(ctx, st, fail, ttp_model_create(ctx, in_shape, &m));
     get_text(nc, "title", m->title, sizeof m->title);
     get_text(nc, "source", m->source, sizeof m->source);
