@@ -19,6 +19,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Samples per network batch in the Jacobian stage (each is C rows). */
 #define KERNEL_SAMPLES_PER_BATCH 4
@@ -115,11 +116,25 @@ static ttp_status check_inputs(ttp_ctx *ctx, const ttp_comm *comm, const ttp_mod
     if (D < 1) return TTP_ERR(ctx, TTP_ERR_ARG, "the model has no trainable parameters: its kernel is zero");
     TTP_CALL(ctx, ttp_kernel_opts_validate(ctx, o, D));
     const int64_t Kd = o->proj == TTP_PROJ_EXACT ? D : o->dproj;
-    if (N * C > INT_MAX || Kd > INT_MAX)
+    int64_t NC = 0;
+    if (__builtin_mul_overflow(N, C, &NC) || NC > INT_MAX || Kd > INT_MAX)
         return TTP_ERR(ctx, TTP_ERR_UNSUPPORTED,
-                       "N·C = %lld rows and D′ = %lld columns: ScaLAPACK indexes with 32-bit integers "
-                       "(at most %d); project to a smaller D′ or use a subset", (long long)(N * C),
-                       (long long)Kd, INT_MAX);
+                       "N = %lld samples x C = %lld outputs rows and D′ = %lld columns: ScaLAPACK indexes "
+                       "with 32-bit integers (at most %d); project to a smaller D′ or use a subset",
+                       (long long)N, (long long)C, (long long)Kd, INT_MAX);
+    {
+        /* Memory estimate before the heavy stage: this rank's rows of G
+         * (⌈N/P⌉·C × D′ doubles) must fit in the machine's memory. */
+        const double rows = (double)((N + comm->size - 1) / comm->size) * (double)C;
+        const double need = rows * (double)Kd * 8.0;
+        const double phys = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+        if (phys > 0 && need > phys)
+            return TTP_ERR(ctx, TTP_ERR_NOMEM,
+                           "the Jacobian rows of one rank need %.1f GiB (%.0f rows x D′ = %lld columns) but "
+                           "this machine has %.1f GiB: use more ranks (nodes), a smaller D′ (--proj kron "
+                           "--dproj) or a subset", need / 1073741824.0, rows, (long long)Kd,
+                           phys / 1073741824.0);
+    }
     if (d->y != NULL) {
         if (d->nclasses > C)
             return TTP_ERR(ctx, TTP_ERR_ARG,
