@@ -108,6 +108,13 @@ for v in theta eigvec labels eigval f0 p_res; do
     cmp -s "$T/kalt_$v.cdl" "$T/k.cdl" && { fail "alter did not change $v"; continue; }
     refuse_kernel "kernel with $v altered" "$T/kalt_$v.nc" "variable '$v' is corrupted"
 done
+printf 'a,b,label\n0.5,1,0\n2,3,1\n4,5,1\n' >"$T/conv.csv"
+"$BIN" convert --csv "$T/conv.csv" --label-col 3 --out "$T/conv.nc" >/dev/null 2>"$T/err" ||
+    fail "convert of a good CSV: $(cat "$T/err")"
+ncdump -p 9,17 "$T/conv.nc" >"$T/conv.cdl"
+alter "$T/conv.cdl" inputs 7.5 >"$T/dalt.cdl"
+ncgen -k nc4 -o "$T/dalt.nc" "$T/dalt.cdl"
+refuse "dataset with an input altered (info)" "$T/dalt.nc" "variable 'inputs' is corrupted" -- "$BIN" info "$T/dalt.nc"
 alter "$T/model.cdl" params 0.5 >"$T/malt.cdl"
 ncgen -k 64-bit-offset -o "$T/malt.nc" "$T/malt.cdl"
 refuse_model "model with a weight altered" "$T/malt.nc" "variable 'params' is corrupted"
