@@ -98,6 +98,8 @@ static ttp_status info_generic(ttp_ctx *ctx, const char *path, int nc, const cha
     ttp_status st = TTP_OK;
     int ndims, nvars, natts;
     char name[NC_MAX_NAME + 1];
+    /* the same size and checksum checks as the dataset, model and kernel readers */
+    TTP_CALL_GOTO(ctx, st, done, ttp_nc_verify(ctx, nc, path, NULL));
     TTP_NC(ctx, st, done, nc_inq(nc, &ndims, &nvars, &natts, NULL), "reading '%s'", path);
     printf("%s: %s\n  dimensions:", path, kind[0] ? kind : "NetCDF file (not written by ttpredict)");
     for (int i = 0; i < ndims; i++) {
@@ -136,6 +138,7 @@ static ttp_status info_one(ttp_ctx *ctx, const char *path)
     ttp_status st = TTP_OK;
     int nc = -1;
     char kind[64] = "";
+    TTP_CALL(ctx, ttp_nc_precheck(ctx, path));
     TTP_NC(ctx, st, done, nc_open(path, NC_NOWRITE, &nc), "cannot open '%s' as a NetCDF file", path);
     size_t len = 0;
     if (nc_inq_attlen(nc, NC_GLOBAL, "ttp_kind", &len) == NC_NOERR && len < sizeof kind) {

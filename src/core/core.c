@@ -101,6 +101,47 @@ void *ttp_calloc(ttp_ctx *ctx, size_t n, size_t size, const char *what)
     return p;
 }
 
+static ttp_status size_result(ttp_ctx *ctx, int ok, const char *op, int64_t a, int64_t b, int64_t limit,
+                              int64_t r, int64_t *out, const char *fmt, va_list ap)
+{
+    if (ok) {
+        *out = r;
+        return TTP_OK;
+    }
+    char what[512];
+    vsnprintf(what, sizeof what, fmt, ap);
+    *out = 0;
+    if (a < 0 || b < 0)
+        return TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: negative size (%lld %s %lld)", what, (long long)a, op,
+                       (long long)b);
+    return TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: size %lld %s %lld is beyond the limit %lld", what, (long long)a,
+                   op, (long long)b, (long long)limit);
+}
+
+ttp_status ttp_size_mul(ttp_ctx *ctx, int64_t a, int64_t b, int64_t limit, int64_t *out, const char *fmt, ...)
+{
+    if (limit <= 0) limit = INT64_MAX;
+    int64_t r = 0;
+    const int ok = a >= 0 && b >= 0 && !__builtin_mul_overflow(a, b, &r) && r <= limit;
+    va_list ap;
+    va_start(ap, fmt);
+    const ttp_status st = size_result(ctx, ok, "x", a, b, limit, r, out, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+ttp_status ttp_size_add(ttp_ctx *ctx, int64_t a, int64_t b, int64_t limit, int64_t *out, const char *fmt, ...)
+{
+    if (limit <= 0) limit = INT64_MAX;
+    int64_t r = 0;
+    const int ok = a >= 0 && b >= 0 && !__builtin_add_overflow(a, b, &r) && r <= limit;
+    va_list ap;
+    va_start(ap, fmt);
+    const ttp_status st = size_result(ctx, ok, "+", a, b, limit, r, out, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
 double ttp_time(void)
 {
     struct timespec ts;

@@ -9,7 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
+
+#include "ttp_rng.h"
 
 ttp_status ttp_nc_put_text(ttp_ctx *ctx, int nc, int var, const char *name, const char *val,
                            const char *path)
@@ -53,6 +56,365 @@ fail:
     return st;
 }
 
+/* ---- content checksums --------------------------------------------------- */
+
+/* Size in bytes of one value of an atomic type, or 0 for the types that are
+ * not hashed (strings, user-defined types). */
+static size_t atomic_size(int nc, nc_type t)
+{
+    size_t sz = 0;
+    if (t == NC_STRING || t > NC_MAX_ATOMIC_TYPE || t <= NC_NAT) return 0;
+    if (nc_inq_type(nc, t, NULL, &sz) != NC_NOERR) return 0;
+    return sz;
+}
+
+/* Hash of variable v's whole content (its values in their own type, read
+ * in chunks of rows so that memory stays bounded); NC error code or
+ * NC_NOERR.  *hashed = 0 for variables that are not hashed. */
+static int hash_var(int nc, int v, uint64_t *out, int *hashed)
+{
+    nc_type t;
+    int nd, dims[NC_MAX_VAR_DIMS];
+    size_t len[NC_MAX_VAR_DIMS], total = 1;
+    *hashed = 0;
+    int rc = nc_inq_var(nc, v, NULL, &t, &nd, dims, NULL);
+    if (rc != NC_NOERR) return rc;
+    const size_t sz = atomic_size(nc, t);
+    if (sz == 0 || nd > NC_MAX_VAR_DIMS) return NC_NOERR;
+    for (int i = 0; i < nd; i++) {
+        if ((rc = nc_inq_dimlen(nc, dims[i], &len[i])) != NC_NOERR) return rc;
+        if (len[i] != 0 && total > SIZE_MAX / len[i]) return NC_EDIMSIZE;
+        total *= len[i];
+    }
+    if (total > SIZE_MAX / sz) return NC_EDIMSIZE;
+    /* chunk along the first dimension: `row` values per slab */
+    const size_t row = (nd == 0 || len[0] == 0) ? total : total / len[0];
+    const size_t nrows = nd == 0 ? 1 : len[0];
+    size_t per = row == 0 ? nrows : ((size_t)1 << 22) / (row * sz + 1);
+    if (per == 0) per = 1;
+    uint64_t h = 0x7474706368656b31ULL ^ (uint64_t)t;
+    unsigned char *buf = NULL;
+    if (total > 0) {
+        buf = malloc((per < nrows ? per : nrows) * row * sz);
+        if (buf == NULL) return NC_ENOMEM;
+    }
+    for (size_t r0 = 0; total > 0 && r0 < nrows; r0 += per) {
+        size_t start[NC_MAX_VAR_DIMS] = {0}, count[NC_MAX_VAR_DIMS];
+        const size_t nr = nrows - r0 < per ? nrows - r0 : per;
+        for (int i = 0; i < nd; i++) count[i] = len[i];
+        if (nd > 0) {
+            start[0] = r0;
+            count[0] = nr;
+        }
+        if ((rc = nc_get_vara(nc, v, start, count, buf)) != NC_NOERR) {
+            free(buf);
+            return rc;
+        }
+        const size_t nb = nr * row * sz;
+        size_t i = 0;
+        for (; i + 8 <= nb; i += 8) {
+            uint64_t w;
+            memcpy(&w, buf + i, 8);
+            h = ttp_mix64(h ^ w) + 0x9e3779b97f4a7c15ULL;
+        }
+        for (; i < nb; i++) h = ttp_mix64(h ^ buf[i]) + 0x9e3779b97f4a7c15ULL;
+    }
+    free(buf);
+    h = ttp_mix64(h ^ (uint64_t)total);
+    *out = h;
+    *hashed = 1;
+    return NC_NOERR;
+}
+
+/* Put a checksum on every variable of the open file (in data mode). */
+static ttp_status checksum_all(ttp_ctx *ctx, int nc, const char *path)
+{
+    ttp_status st = TTP_OK;
+    int nvars = 0;
+    uint64_t *h = NULL;
+    int *ok = NULL;
+    TTP_NC(ctx, st, done, nc_inq_nvars(nc, &nvars), "counting the variables of '%s'", path);
+    if (nvars == 0) return TTP_OK;
+    TTP_ALLOC(ctx, st, done, h, nvars, "checksums");
+    TTP_ALLOC(ctx, st, done, ok, nvars, "checksums");
+    for (int v = 0; v < nvars; v++)
+        TTP_NC(ctx, st, done, hash_var(nc, v, &h[v], &ok[v]), "hashing variable %d of '%s'", v, path);
+    TTP_NC(ctx, st, done, nc_redef(nc), "adding checksums to '%s'", path);
+    for (int v = 0; v < nvars; v++) {
+        char hex[17];
+        if (!ok[v]) continue;
+        snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h[v]);
+        TTP_CALL_GOTO(ctx, st, done, ttp_nc_put_text(ctx, nc, v, TTP_NC_CHECKSUM_ATT, hex, path));
+    }
+    TTP_NC(ctx, st, done, nc_enddef(nc), "adding checksums to '%s'", path);
+done:
+    free(h);
+    free(ok);
+    return st;
+}
+
+/* Bytes of a name in a classic header: length word + padded characters. */
+static int64_t hdr_name(const char *s, int64_t w) { return w + (((int64_t)strlen(s) + 3) & ~(int64_t)3); }
+
+/* Attribute list of var (NC_GLOBAL) in a classic header. */
+static int64_t hdr_atts(int nc, int var, int64_t w)
+{
+    int natts = 0;
+    int64_t b = 4 + w;
+    if (nc_inq_varnatts(nc, var, &natts) != NC_NOERR) return -1;
+    for (int a = 0; a < natts; a++) {
+        char name[NC_MAX_NAME + 1];
+        nc_type t;
+        size_t len;
+        if (nc_inq_attname(nc, var, a, name) != NC_NOERR || nc_inq_att(nc, var, name, &t, &len) != NC_NOERR)
+            return -1;
+        const int64_t sz = (int64_t)atomic_size(nc, t);
+        b += hdr_name(name, w) + 4 + w + (((int64_t)len * sz + 3) & ~(int64_t)3);
+    }
+    return b;
+}
+
+/* For classic, 64-bit-offset and CDF5 files: the least size the header
+ * implies (the header's own bytes plus every variable's data, without the
+ * alignment padding a writer may add), compared with the file's size. */
+static ttp_status check_classic_size(ttp_ctx *ctx, int nc, const char *path)
+{
+    int fmt = 0, ndims = 0, nvars = 0, unlim = -1;
+    if (nc_inq_format(nc, &fmt) != NC_NOERR) return TTP_OK;
+    if (fmt != NC_FORMAT_CLASSIC && fmt != NC_FORMAT_64BIT_OFFSET && fmt != NC_FORMAT_CDF5) return TTP_OK;
+    const int64_t w = fmt == NC_FORMAT_CDF5 ? 8 : 4;    /* length words */
+    const int64_t off = fmt == NC_FORMAT_CLASSIC ? 4 : 8; /* begin field */
+    if (nc_inq(nc, &ndims, &nvars, NULL, &unlim) != NC_NOERR) return TTP_OK;
+    int64_t hdr = 4 + w;
+    double data = 0.0; /* a hostile header may claim more than int64 holds */
+    size_t nrec = 0;
+    if (unlim >= 0) nc_inq_dimlen(nc, unlim, &nrec);
+    hdr += 4 + w;
+    for (int d = 0; d < ndims; d++) {
+        char name[NC_MAX_NAME + 1];
+        if (nc_inq_dimname(nc, d, name) != NC_NOERR) return TTP_OK;
+        hdr += hdr_name(name, w) + w;
+    }
+    /* an attribute NetCDF cannot describe counts as empty: the sum stays a
+     * lower bound (found by fuzz_dataset: a damaged attribute made this
+     * check give up, and 4·10^9 samples were claimed by a 2 KB file) */
+    int64_t ga = hdr_atts(nc, NC_GLOBAL, w);
+    if (ga < 0) ga = 0;
+    hdr += ga + 4 + w;
+    for (int v = 0; v < nvars; v++) {
+        char name[NC_MAX_NAME + 1];
+        nc_type t;
+        int nd, dims[NC_MAX_VAR_DIMS];
+        if (nc_inq_var(nc, v, name, &t, &nd, dims, NULL) != NC_NOERR) continue;
+        int64_t va = hdr_atts(nc, v, w);
+        if (va < 0) va = 0;
+        hdr += hdr_name(name, w) + w + nd * w + va + 4 + w + off;
+        double vs = (double)atomic_size(nc, t);
+        for (int i = 0; i < nd; i++) {
+            size_t len = 0;
+            if (dims[i] == unlim) continue;
+            nc_inq_dimlen(nc, dims[i], &len);
+            vs *= (double)len;
+        }
+        if (nd > 0 && dims[0] == unlim) vs *= (double)nrec;
+        data += vs;
+    }
+    struct stat sb;
+    if (stat(path, &sb) != 0) return TTP_OK;
+    if ((double)sb.st_size < (double)hdr + data)
+        return TTP_ERR(ctx, TTP_ERR_FORMAT,
+                       "%s is truncated: its header describes at least %.0f bytes (header %lld, data %.0f) "
+                       "but the file has %lld", path, (double)hdr + data, (long long)hdr, data,
+                       (long long)sb.st_size);
+    return TTP_OK;
+}
+
+ttp_status ttp_nc_verify(ttp_ctx *ctx, int nc, const char *path, int *unchecked)
+{
+    ttp_status st = TTP_OK;
+    int nvars = 0, nun = 0;
+    if (unchecked) *unchecked = 0;
+    TTP_CALL(ctx, check_classic_size(ctx, nc, path));
+    TTP_NC(ctx, st, done, nc_inq_nvars(nc, &nvars), "counting the variables of '%s'", path);
+    for (int v = 0; v < nvars; v++) {
+        char *want = NULL, name[NC_MAX_NAME + 1] = "?";
+        uint64_t h = 0;
+        int hashed = 0;
+        nc_inq_varname(nc, v, name);
+        TTP_CALL_GOTO(ctx, st, done, ttp_nc_get_text(ctx, nc, v, TTP_NC_CHECKSUM_ATT, path, &want));
+        if (want == NULL) {
+            nun++;
+            continue;
+        }
+        const int rc = hash_var(nc, v, &h, &hashed);
+        char got[17];
+        snprintf(got, sizeof got, "%016llx", (unsigned long long)h);
+        if (rc != NC_NOERR)
+            st = TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: variable '%s' cannot be read (%s): the file is truncated or "
+                         "damaged", path, name, nc_strerror(rc));
+        else if (hashed && strcmp(want, got) != 0)
+            st = TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: variable '%s' is corrupted (its checksum %.20s was recorded "
+                         "when the file was written, its content now hashes to %s): the file was truncated or "
+                         "altered", path, name, want, got);
+        free(want);
+        if (st != TTP_OK) goto done;
+    }
+    if (unchecked) *unchecked = nun;
+done:
+    return st;
+}
+
+/* ---- classic header walk -------------------------------------------------- */
+
+typedef struct {
+    const unsigned char *b;
+    size_t len, pos;
+    int v;          /* 1 classic, 2 64-bit offset, 5 CDF5 */
+    const char *err;
+} hdr_walk;
+
+static int hw_take(hdr_walk *h, size_t n, uint64_t *out)
+{
+    if (h->len - h->pos < n) {
+        h->err = "the header ends early";
+        return 0;
+    }
+    uint64_t x = 0;
+    for (size_t i = 0; i < n; i++) x = x << 8 | h->b[h->pos + i];
+    h->pos += n;
+    if (out) *out = x;
+    return 1;
+}
+/* A count or length: 4 bytes, 8 in CDF5. */
+static int hw_count(hdr_walk *h, uint64_t *out) { return hw_take(h, h->v == 5 ? 8 : 4, out); }
+/* Skip n items of `each` bytes (padded to 4) that must lie in the file. */
+static int hw_skip(hdr_walk *h, uint64_t n, uint64_t each, const char *what)
+{
+    if (each != 0 && n > (h->len - h->pos) / each) {
+        h->err = what;
+        return 0;
+    }
+    const uint64_t bytes = (n * each + 3) & ~(uint64_t)3;
+    if (bytes > h->len - h->pos) {
+        h->err = what;
+        return 0;
+    }
+    h->pos += (size_t)bytes;
+    return 1;
+}
+static int hw_name(hdr_walk *h)
+{
+    uint64_t n;
+    return hw_count(h, &n) && hw_skip(h, n, 1, "a name is longer than the file");
+}
+static size_t hw_type_size(uint64_t t)
+{
+    static const size_t sz[] = {0, 1, 1, 2, 4, 4, 8, 1, 2, 4, 8, 8};
+    return t < sizeof sz / sizeof sz[0] ? sz[t] : 0;
+}
+/* A list: tag (or ABSENT = zero tag and zero count) and its count. */
+static int hw_list(hdr_walk *h, uint64_t want_tag, uint64_t *n)
+{
+    uint64_t tag;
+    if (!hw_take(h, 4, &tag) || !hw_count(h, n)) return 0;
+    if (tag == 0 && *n == 0) return 1;
+    if (tag != want_tag) {
+        h->err = "a list has the wrong tag";
+        return 0;
+    }
+    if (*n > (h->len - h->pos) / 4) {
+        h->err = "a list counts more entries than the file holds";
+        return 0;
+    }
+    return 1;
+}
+static int hw_atts(hdr_walk *h)
+{
+    uint64_t n;
+    if (!hw_list(h, 0x0C, &n)) return 0;
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t t, cnt;
+        if (!hw_name(h) || !hw_take(h, 4, &t) || !hw_count(h, &cnt)) return 0;
+        const size_t sz = hw_type_size(t);
+        if (sz == 0 || (h->v != 5 && t > 6)) {
+            h->err = "an attribute has an unknown type";
+            return 0;
+        }
+        if (!hw_skip(h, cnt, sz, "an attribute holds more values than the file")) return 0;
+    }
+    return 1;
+}
+
+/* Walk the whole classic header; 0 with h->err set at the first damage. */
+static int walk_header(hdr_walk *h)
+{
+    uint64_t ndims = 0, nvars = 0, n;
+    int ok = hw_count(h, NULL) && hw_list(h, 0x0A, &ndims);
+    for (uint64_t i = 0; ok && i < ndims; i++) ok = hw_name(h) && hw_count(h, NULL);
+    ok = ok && hw_atts(h) && hw_list(h, 0x0B, &nvars);
+    for (uint64_t i = 0; ok && i < nvars; i++) {
+        uint64_t t;
+        ok = hw_name(h) && hw_count(h, &n);
+        if (ok && n > NC_MAX_VAR_DIMS) ok = 0, h->err = "a variable has too many dimensions";
+        for (uint64_t j = 0; ok && j < n; j++) {
+            uint64_t id;
+            ok = hw_count(h, &id);
+            if (ok && id >= ndims) ok = 0, h->err = "a variable names a dimension that does not exist";
+        }
+        ok = ok && hw_atts(h) && hw_take(h, 4, &t) && hw_count(h, NULL) && hw_take(h, h->v == 1 ? 4 : 8, NULL);
+        if (ok && (hw_type_size(t) == 0 || (h->v != 5 && t > 6))) ok = 0, h->err = "a variable has an unknown type";
+    }
+    return ok;
+}
+
+ttp_status ttp_nc_precheck(ttp_ctx *ctx, const char *path)
+{
+    ttp_status st = TTP_OK;
+    unsigned char *buf = NULL;
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) return TTP_OK; /* the reader says why it cannot open it */
+    unsigned char magic[4] = {0};
+    if (fread(magic, 1, 4, f) != 4 || memcmp(magic, "CDF", 3) != 0 ||
+        (magic[3] != 1 && magic[3] != 2 && magic[3] != 5)) {
+        fclose(f);
+        return TTP_OK;
+    }
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0) {
+        fclose(f);
+        return TTP_OK;
+    }
+    /* The header is read from the start: 1 MiB first (every header
+     * ttpredict writes is a few KiB), then up to 64 MiB when the walk runs
+     * off the end of a larger file.  A header longer than that is left to
+     * NetCDF. */
+    hdr_walk h = {NULL, 0, 4, magic[3], NULL};
+    int ok = 0;
+    size_t len = 0;
+    for (size_t cap = (size_t)1 << 20;; cap = (size_t)64 << 20) {
+        len = (size_t)sb.st_size < cap ? (size_t)sb.st_size : cap;
+        free(buf);
+        buf = ttp_calloc(ctx, len, 1, "NetCDF header");
+        if (buf == NULL) {
+            fclose(f);
+            return TTP_ERR_NOMEM;
+        }
+        rewind(f);
+        len = fread(buf, 1, len, f);
+        h = (hdr_walk){buf, len, 4, magic[3], NULL};
+        ok = walk_header(&h);
+        if (ok || len >= (size_t)sb.st_size || cap == ((size_t)64 << 20)) break;
+    }
+    fclose(f);
+    /* ran off the end of a partial read: not evidence of damage */
+    if (!ok && len < (size_t)sb.st_size && h.pos + 65536 > len) ok = 1;
+    if (!ok)
+        st = TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: the NetCDF header is damaged (%s, at byte %zu of %lld)", path,
+                     h.err ? h.err : "unreadable", h.pos, (long long)sb.st_size);
+    free(buf);
+    return st;
+}
+
 ttp_status ttp_nc_out_create(ttp_ctx *ctx, ttp_nc_out *f, const char *path, int mode)
 {
     ttp_status st = TTP_OK;
@@ -87,6 +449,12 @@ static ttp_status close_error(ttp_ctx *ctx, int rc, const ttp_nc_out *f)
 
 ttp_status ttp_nc_out_commit(ttp_ctx *ctx, ttp_nc_out *f)
 {
+    /* the checksums describe the content as written: computed last */
+    const ttp_status cs = checksum_all(ctx, f->id, f->path);
+    if (cs != TTP_OK) {
+        ttp_error_trace(ctx, __FILE__, __LINE__, __func__);
+        return cs;
+    }
     const int rc = nc_close(f->id);
     f->id = -1;
     if (rc != NC_NOERR) return close_error(ctx, rc, f);

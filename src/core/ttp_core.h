@@ -127,6 +127,22 @@ void *ttp_calloc(ttp_ctx *ctx, size_t n, size_t size, const char *what);
         }                                                                       \
     } while (0)
 
+/*
+ * Overflow-checked size arithmetic for every size read from a file or an
+ * option: *out = a·b (ttp_size_mul) or a + b (ttp_size_add) for a, b ≥ 0.
+ * A negative operand or a result beyond `limit` (INT64_MAX when limit ≤ 0)
+ * is TTP_ERR_FORMAT with the printf-style description of what was being
+ * sized ("model file m.nc: input shape"), both operands and the limit, so
+ * that a hostile header becomes a message instead of a huge allocation or a
+ * wrapped product.  Not collective.
+ */
+ttp_status ttp_size_mul(ttp_ctx *ctx, int64_t a, int64_t b, int64_t limit, int64_t *out, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+ttp_status ttp_size_add(ttp_ctx *ctx, int64_t a, int64_t b, int64_t limit, int64_t *out, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+/* The limit for sizes handed to BLAS/LAPACK, whose dimensions are int. */
+#define TTP_SIZE_INT ((int64_t)2147483647)
+
 /* Progress line on stderr from rank 0 when ctx->verbose: stage, percent, elapsed,
  * estimate; at most one line every 2 s, plus each stage's last line. */
 void ttp_progress(ttp_ctx *ctx, const char *stage, double fraction, double t_start);

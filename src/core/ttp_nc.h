@@ -61,4 +61,34 @@ ttp_status ttp_nc_out_commit(ttp_ctx *ctx, ttp_nc_out *f);
  * Nothing to do after a commit or before a create. */
 void ttp_nc_out_discard(ttp_nc_out *f);
 
+/*
+ * Content checksums.  Every file ttpredict writes carries, on each variable,
+ * the text attribute "ttp_checksum" = 16 hex digits of a 64-bit hash of the
+ * variable's values in their NetCDF type (ttp_nc_out_commit adds them), so
+ * that a truncated file or a flipped byte is an error naming the file and
+ * the variable rather than zeros or wrong numbers.
+ *
+ * ttp_nc_verify checks an open file before a reader trusts it: every
+ * variable that has a checksum is read and hashed (a wrong one is
+ * TTP_ERR_FORMAT "variable 'x' is corrupted"); a variable without one
+ * (files written by other tools, or by ttpredict before checksums) is
+ * counted in *unchecked (may be NULL).  For classic and 64-bit-offset files
+ * the file's size is also checked against what the header implies (header
+ * plus every variable's data), since the NetCDF library reads the missing
+ * tail of a truncated classic file as zeros.  Not collective.
+ */
+ttp_status ttp_nc_verify(ttp_ctx *ctx, int nc, const char *path, int *unchecked);
+#define TTP_NC_CHECKSUM_ATT "ttp_checksum"
+
+/*
+ * Before nc_open on an untrusted file: for the classic family (classic,
+ * 64-bit offset, CDF5) walk the header and check every count and length it
+ * holds against the bytes that remain, so that a damaged header is an error
+ * naming the file and the byte instead of the multi-gigabyte allocation
+ * NetCDF's own parser would make for a name length of 2^31 (found by
+ * fuzz_model).  Other files (NetCDF-4/HDF5) pass unchanged.  Not
+ * collective.
+ */
+ttp_status ttp_nc_precheck(ttp_ctx *ctx, const char *path);
+
 #endif /* TTP_NC_H */

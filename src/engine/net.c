@@ -95,6 +95,17 @@ ttp_status ttp_net_create(ttp_ctx *ctx, const ttp_model *m, int64_t nbmax, ttp_n
     for (int l = 0; l < L; l++) {
         const ttp_layer *Ly = &m->layers[l];
         n->size[l] = prod3(Ly->out_shape);
+        {
+            /* BLAS sees batch x positions (the rows of the im2col GEMMs) as
+             * an int: checked once here, so that the (int) casts below hold */
+            int64_t e = 0;
+            const int64_t pos = Ly->in_shape[1] * Ly->in_shape[2] > Ly->out_shape[1] * Ly->out_shape[2]
+                                    ? Ly->in_shape[1] * Ly->in_shape[2]
+                                    : Ly->out_shape[1] * Ly->out_shape[2];
+            TTP_CALL_GOTO(ctx, st, fail, ttp_size_mul(ctx, nbmax, pos, TTP_SIZE_INT, &e,
+                                                      "network: batch of %lld x positions of layer %d '%s'",
+                                                      (long long)nbmax, l, Ly->name));
+        }
         TTP_ALLOC(ctx, st, fail, n->act[l], nbmax * n->size[l], "layer activations");
         TTP_ALLOC(ctx, st, fail, n->grad[l], nbmax * n->size[l], "layer gradients");
         if (Ly->kind == TTP_LAYER_CONV2D) {

@@ -39,8 +39,9 @@ ttp_status ttp_opt_validate(ttp_ctx *ctx, const ttp_opt *o, int64_t n)
         return TTP_ERR(ctx, TTP_ERR_ARG, "option batch: %lld is larger than the %lld training "
                        "samples (0 or %lld means full batch)", (long long)o->batch, (long long)n,
                        (long long)n);
-    if (o->steps <= 0)
-        return TTP_ERR(ctx, TTP_ERR_ARG, "option steps: %lld, expected >= 1", (long long)o->steps);
+    if (o->steps <= 0 || o->steps > TTP_MAX_STEPS)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option steps: %lld, expected 1..%lld", (long long)o->steps,
+                       (long long)TTP_MAX_STEPS);
     if (!(o->momentum >= 0.0 && o->momentum < 1.0))
         return TTP_ERR(ctx, TTP_ERR_ARG, "option momentum: %g, expected a value in [0, 1)", o->momentum);
     if (!(o->wd >= 0.0) || !isfinite(o->wd))

@@ -36,6 +36,11 @@ typedef struct ttp_opt {
 
 /* Defaults: cross-entropy, η = 0.01, full batch, no momentum, no decay, T = 150, seed 1. */
 void ttp_opt_default(ttp_opt *o);
+/* The most optimizer steps a run or a prediction takes: far beyond any
+ * fine-tuning, and low enough that per-step curves (T + 1 values each)
+ * stay allocatable. */
+#define TTP_MAX_STEPS ((int64_t)100000000)
+
 /* Check values against a dataset of n samples; names the offending option. */
 ttp_status ttp_opt_validate(ttp_ctx *ctx, const ttp_opt *o, int64_t n);
 /*

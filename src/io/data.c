@@ -205,6 +205,7 @@ ttp_status ttp_data_read(ttp_ctx *ctx, const char *path, ttp_data **out)
     if (f == NULL)
         return TTP_ERR(ctx, TTP_ERR_IO, "cannot open dataset file '%s': %s", path, strerror(errno));
     fclose(f);
+    TTP_CALL(ctx, ttp_nc_precheck(ctx, path));
     int rc = nc_open(path, NC_NOWRITE, &ncid);
     if (rc == NC_ENOTNC || rc == NC_EHDFERR) {
         ncid = -1;
@@ -266,6 +267,16 @@ ttp_status ttp_data_read(ttp_ctx *ctx, const char *path, ttp_data **out)
         shape[i - 1] = (int64_t)len[i];
     }
     int64_t n = (int64_t)len[0];
+    {
+        /* sizes against what will be allocated, before anything is read */
+        int64_t per = 1, total = 0;
+        for (int i = 1; i < xnd; i++)
+            TTP_CALL_GOTO(ctx, st, done, ttp_size_mul(ctx, per, shape[i - 1], TTP_SIZE_INT, &per,
+                                                      "%s: values per sample of 'inputs'", path));
+        TTP_CALL_GOTO(ctx, st, done, ttp_size_mul(ctx, n, per, INT64_MAX / (int64_t)sizeof(double), &total,
+                                                  "%s: samples x values of 'inputs'", path));
+    }
+    TTP_CALL_GOTO(ctx, st, done, ttp_nc_verify(ctx, ncid, path, NULL));
 
     /* labels(sample), optional; K from the class dimension, else from
      * class_names, else max label + 1. */
@@ -301,8 +312,9 @@ ttp_status ttp_data_read(ttp_ctx *ctx, const char *path, ttp_data **out)
         if (rc == NC_NOERR) {
             size_t k;
             TTP_NC(ctx, st, done, nc_inq_dimlen(ncid, dclass, &k), "%s: dimension 'class'", path);
-            if (k < 1 || k > 1000000) {
-                st = TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: dimension 'class' has length %zu; expected 1 or more classes", path, k);
+            if (k < 1 || k > TTP_DATA_MAX_CLASSES) {
+                st = TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: dimension 'class' has length %zu; expected 1 to %d classes",
+                             path, k, TTP_DATA_MAX_CLASSES);
                 goto done;
             }
             nclasses = (int)k;
@@ -312,7 +324,18 @@ ttp_status ttp_data_read(ttp_ctx *ctx, const char *path, ttp_data **out)
             } else {
                 int mx = 0;
                 for (int64_t i = 0; i < n; i++) mx = labels[i] > mx ? labels[i] : mx;
+                if (mx >= TTP_DATA_MAX_CLASSES) {
+                    st = TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: variable 'labels' holds the label %d, which would make %lld "
+                                 "classes; at most %d are supported", path, mx, (long long)mx + 1,
+                                 TTP_DATA_MAX_CLASSES);
+                    goto done;
+                }
                 nclasses = mx + 1;
+            }
+            if (nclasses > TTP_DATA_MAX_CLASSES) {
+                st = TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: class_names lists %d classes; at most %d are supported", path,
+                             nclasses, TTP_DATA_MAX_CLASSES);
+                goto done;
             }
         } else {
             TTP_NC(ctx, st, done, rc, "%s: dimension 'class'", path);
@@ -369,7 +392,7 @@ ttp_status ttp_data_read(ttp_ctx *ctx, const char *path, ttp_data **out)
         size_t tl[2];
         TTP_NC(ctx, st, done, nc_inq_dimlen(ncid, tdims[0], &tl[0]), "%s: dimension 0 of 'targets'", path);
         TTP_NC(ctx, st, done, nc_inq_dimlen(ncid, tdims[1], &tl[1]), "%s: dimension 1 of 'targets'", path);
-        if ((int64_t)tl[0] != n || tl[1] < 1 || tl[1] > 1000000) {
+        if ((int64_t)tl[0] != n || tl[1] < 1 || tl[1] > TTP_DATA_MAX_CLASSES) {
             st = TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: variable 'targets' is %zu x %zu; expected %lld samples x T >= 1 targets",
                          path, tl[0], tl[1], (long long)n);
             goto done;
@@ -891,10 +914,10 @@ ttp_status ttp_data_from_csv(ttp_ctx *ctx, const char *path, int label_col, ttp_
                 goto done;
             }
             if (c == label_col) {
-                if (v < 0 || v > 1000000 || v != floor(v)) {
+                if (v < 0 || v >= TTP_DATA_MAX_CLASSES || v != floor(v)) {
                     st = TTP_ERR(ctx, TTP_ERR_FORMAT, "CSV file '%s' line %lld, column %lld (the label): '%s' is not a "
-                                 "class index; expected an integer in [0, 1000000]", path, (long long)lineno[l],
-                                 (long long)(c + 1), cells[c]);
+                                 "class index; expected an integer in [0, %d)", path, (long long)lineno[l],
+                                 (long long)(c + 1), cells[c], TTP_DATA_MAX_CLASSES);
                     goto done;
                 }
                 d->y[r] = (int)v;

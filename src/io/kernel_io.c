@@ -324,10 +324,20 @@ static ttp_status get_text(ttp_ctx *ctx, int nc, const char *path, const char *n
     return TTP_OK;
 }
 
+/* A global attribute of exactly one value: nc_get_att_* writes every value
+ * it holds, so a longer one would overwrite what follows the destination
+ * (found by fuzz_kernel: "c" with several values overwrote the kernel's
+ * pointers). */
+static int att_scalar(int nc, const char *name)
+{
+    size_t len = 0;
+    return nc_inq_attlen(nc, NC_GLOBAL, name, &len) == NC_NOERR && len == 1;
+}
+
 #define GET_ATT(fn, name, ptr)                                                                     \
     do {                                                                                           \
-        if (fn(nc, NC_GLOBAL, name, ptr) != NC_NOERR) {                                            \
-            st = TTP_ERR(ctx, TTP_ERR_FORMAT, "kernel file %s: attribute '%s' is missing or not a number", \
+        if (!att_scalar(nc, name) || fn(nc, NC_GLOBAL, name, ptr) != NC_NOERR) {                   \
+            st = TTP_ERR(ctx, TTP_ERR_FORMAT, "kernel file %s: attribute '%s' is missing or not one number", \
                          path, name);                                                              \
             goto fail;                                                                             \
         }                                                                                          \
@@ -342,6 +352,7 @@ ttp_status ttp_kernel_read(ttp_ctx *ctx, const char *path, ttp_kernel **out)
     *out = NULL;
     if (access(path, R_OK) != 0)
         return TTP_ERR(ctx, TTP_ERR_IO, "kernel file %s cannot be read (missing or not readable)", path);
+    TTP_CALL(ctx, ttp_nc_precheck(ctx, path));
     int rc = nc_open(path, NC_NOWRITE, &nc);
     if (rc != NC_NOERR)
         return TTP_ERR(ctx, TTP_ERR_FORMAT, "kernel file %s is not a NetCDF file: %s", path, nc_strerror(rc));
@@ -367,12 +378,12 @@ ttp_status ttp_kernel_read(ttp_ctx *ctx, const char *path, ttp_kernel **out)
     GET_ATT(nc_get_att_double, "res_energy", &k->res_energy);
     GET_ATT(nc_get_att_double, "grad_energy", &k->grad_energy);
     /* timings and sizes are informative: optional */
-    nc_get_att_double(nc, NC_GLOBAL, "sec_jac", &k->sec_jac);
-    nc_get_att_double(nc, NC_GLOBAL, "sec_gram", &k->sec_gram);
-    nc_get_att_double(nc, NC_GLOBAL, "sec_eig", &k->sec_eig);
-    nc_get_att_double(nc, NC_GLOBAL, "sec_total", &k->sec_total);
-    nc_get_att_longlong(nc, NC_GLOBAL, "peak_rss_max", &rss);
-    nc_get_att_int(nc, NC_GLOBAL, "nranks", &k->nranks);
+    if (att_scalar(nc, "sec_jac")) nc_get_att_double(nc, NC_GLOBAL, "sec_jac", &k->sec_jac);
+    if (att_scalar(nc, "sec_gram")) nc_get_att_double(nc, NC_GLOBAL, "sec_gram", &k->sec_gram);
+    if (att_scalar(nc, "sec_eig")) nc_get_att_double(nc, NC_GLOBAL, "sec_eig", &k->sec_eig);
+    if (att_scalar(nc, "sec_total")) nc_get_att_double(nc, NC_GLOBAL, "sec_total", &k->sec_total);
+    if (att_scalar(nc, "peak_rss_max")) nc_get_att_longlong(nc, NC_GLOBAL, "peak_rss_max", &rss);
+    if (att_scalar(nc, "nranks")) nc_get_att_int(nc, NC_GLOBAL, "nranks", &k->nranks);
     k->n = n;
     k->d = d;
     k->dproj = dp;
@@ -381,7 +392,13 @@ ttp_status ttp_kernel_read(ttp_ctx *ctx, const char *path, ttp_kernel **out)
     k->data_fp = dfp;
     k->peak_rss_max = rss;
     TTP_CALL_GOTO(ctx, st, fail, get_text(ctx, nc, path, "projection", buf, sizeof buf, 0));
-    TTP_CALL_GOTO(ctx, st, fail, ttp_proj_kind_parse(ctx, buf, &k->proj));
+    if (ttp_proj_kind_parse(ctx, buf, &k->proj) != TTP_OK || k->proj == TTP_PROJ_AUTO) {
+        /* found by fuzz_kernel: the parser's message did not name the file */
+        ttp_error_clear(ctx);
+        st = TTP_ERR(ctx, TTP_ERR_FORMAT, "kernel file %s: attribute projection is '%.64s', expected exact, "
+                     "rademacher, gaussian or kron", path, buf);
+        goto fail;
+    }
     TTP_CALL_GOTO(ctx, st, fail, get_text(ctx, nc, path, "backend", k->backend, sizeof k->backend, 1));
     TTP_CALL_GOTO(ctx, st, fail, get_text(ctx, nc, path, "model_path", k->model_path, sizeof k->model_path, 1));
     TTP_CALL_GOTO(ctx, st, fail, get_text(ctx, nc, path, "data_path", k->data_path, sizeof k->data_path, 1));
@@ -391,9 +408,12 @@ ttp_status ttp_kernel_read(ttp_ctx *ctx, const char *path, ttp_kernel **out)
         goto fail;
     }
 
-    /* dimensions against the attributes */
+    /* dimensions against the attributes, before anything is allocated or read */
+    int64_t nc_rows = 0, sq = 0;
+    TTP_CALL_GOTO(ctx, st, fail, ttp_size_mul(ctx, k->n, k->c, TTP_SIZE_INT, &nc_rows,
+                                              "kernel file %s: rows N·C", path));
     const int64_t nrow = dim_len(nc, "row"), ns = dim_len(nc, "sample"), nmode = dim_len(nc, "mode");
-    if (nrow != k->n * k->c || ns != k->n) {
+    if (nrow != nc_rows || ns != k->n) {
         st = TTP_ERR(ctx, TTP_ERR_FORMAT, "kernel file %s: dimensions row %lld and sample %lld disagree "
                      "with N %lld, C %d (expected row = N·C and sample = N)", path, (long long)nrow,
                      (long long)ns, (long long)k->n, k->c);
@@ -405,6 +425,25 @@ ttp_status ttp_kernel_read(ttp_ctx *ctx, const char *path, ttp_kernel **out)
                      (long long)dim_len(nc, "col"), (long long)nrow);
         goto fail;
     }
+    /* Θ = G Gᵀ with G of N·C rows and D′ columns has rank ≤ min(N·C, D′) */
+    {
+        const int64_t dcols = k->dproj > 0 ? k->dproj : k->d;
+        if (k->d < 1 || k->dproj < 0 || k->neig > nrow || k->neig > dcols) {
+            st = TTP_ERR(ctx, TTP_ERR_FORMAT, "kernel file %s: %lld modes (dimension mode) with N·C = %lld rows, "
+                         "D = %lld parameters and D' = %lld projected: expected D >= 1 and modes <= min(N·C, D')",
+                         path, (long long)k->neig, (long long)nrow, (long long)k->d, (long long)k->dproj);
+            goto fail;
+        }
+    }
+    if (dim_len(nc, "col") >= 0)
+        TTP_CALL_GOTO(ctx, st, fail, ttp_size_mul(ctx, nrow, nrow, INT64_MAX / (int64_t)sizeof(double), &sq,
+                                                  "kernel file %s: theta (N·C)^2", path));
+    if (dim_len(nc, "target") > 100000) {
+        st = TTP_ERR(ctx, TTP_ERR_FORMAT, "kernel file %s: dimension target is %lld, at most 100000", path,
+                     (long long)dim_len(nc, "target"));
+        goto fail;
+    }
+    TTP_CALL_GOTO(ctx, st, fail, ttp_nc_verify(ctx, nc, path, NULL));
     void *p = NULL;
     TTP_CALL_GOTO(ctx, st, fail, read_var(ctx, nc, path, "f0", 1, "row", NULL, 0, 0, &p));
     k->f0 = p;

@@ -85,6 +85,17 @@ static int64_t prod3(const int64_t s[3])
     return s[0] * s[1] * s[2];
 }
 
+/* Every tensor and every layer's weight count stays within what BLAS can
+ * index (int): checked before prod3 is ever trusted. */
+static ttp_status check_elems(ttp_ctx *ctx, const int64_t s[3], int i, const char *name, const char *what)
+{
+    int64_t e = 1;
+    for (int k = 0; k < 3; k++)
+        TTP_CALL(ctx, ttp_size_mul(ctx, e, s[k], TTP_SIZE_INT, &e, "layer %d '%s': %s (%lld,%lld,%lld)", i, name,
+                                   what, (long long)s[0], (long long)s[1], (long long)s[2]));
+    return TTP_OK;
+}
+
 /* Shape inference and validation of layer i, given the shapes of earlier
  * tensors.  Fills in/out shapes and the parameter/state counts. */
 static ttp_status infer_layer(ttp_ctx *ctx, ttp_model *m, int i)
@@ -108,6 +119,7 @@ static ttp_status infer_layer(ttp_ctx *ctx, ttp_model *m, int i)
         src[k] = j < 0 ? m->in_shape : m->layers[j].out_shape;
     }
     memcpy(L->in_shape, src[0], 3 * sizeof(int64_t));
+    TTP_CALL(ctx, check_elems(ctx, src[0], i, L->name, "input shape"));
     int64_t C = src[0][0], H = src[0][1], W = src[0][2];
     L->nw = 0;
     L->ns = 0;
@@ -118,7 +130,8 @@ static ttp_status infer_layer(ttp_ctx *ctx, ttp_model *m, int i)
                            i, L->name, L->units);
         /* A dense layer reads its input flattened: (C,H,W) is C·H·W features. */
         L->out_shape[0] = L->units, L->out_shape[1] = 1, L->out_shape[2] = 1;
-        L->nw = (int64_t)L->units * prod3(src[0]) + L->units;
+        TTP_CALL(ctx, ttp_size_mul(ctx, L->units, prod3(src[0]) + 1, TTP_SIZE_INT, &L->nw,
+                                   "layer %d '%s' (dense): weights of %d units", i, L->name, L->units));
         break;
     case TTP_LAYER_CONV2D:
     case TTP_LAYER_MAXPOOL:
@@ -136,20 +149,29 @@ static ttp_status infer_layer(ttp_ctx *ctx, ttp_model *m, int i)
             return TTP_ERR(ctx, TTP_ERR_FORMAT,
                            "layer %d '%s' (%s): pad %d >= kernel %d would add all-padding windows",
                            i, L->name, kn, pad, L->kernel);
-        if (H + 2 * pad < L->kernel || W + 2 * pad < L->kernel)
+        int64_t pad2 = 0;
+        TTP_CALL(ctx, ttp_size_mul(ctx, 2, pad, TTP_SIZE_INT, &pad2, "layer %d '%s' (%s): padding", i, L->name, kn));
+        if (H + pad2 < L->kernel || W + pad2 < L->kernel)
             return TTP_ERR(ctx, TTP_ERR_FORMAT,
                            "layer %d '%s' (%s): a %dx%d window does not fit its %lldx%lld input "
                            "(padding %d)", i, L->name, kn, L->kernel, L->kernel, (long long)H,
                            (long long)W, pad);
-        int64_t Ho = (H + 2 * pad - L->kernel) / L->stride + 1;
-        int64_t Wo = (W + 2 * pad - L->kernel) / L->stride + 1;
+        int64_t Ho = (H + pad2 - L->kernel) / L->stride + 1;
+        int64_t Wo = (W + pad2 - L->kernel) / L->stride + 1;
         if (L->kind == TTP_LAYER_CONV2D) {
             if (L->units < 1)
                 return TTP_ERR(ctx, TTP_ERR_FORMAT,
                                "layer %d '%s' (conv2d): units (output channels) = %d, expected >= 1",
                                i, L->name, L->units);
             L->out_shape[0] = L->units;
-            L->nw = (int64_t)L->units * C * L->kernel * L->kernel + L->units;
+            int64_t kk = 0, per = 0;
+            TTP_CALL(ctx, ttp_size_mul(ctx, L->kernel, L->kernel, TTP_SIZE_INT, &kk,
+                                       "layer %d '%s' (conv2d): kernel %d", i, L->name, L->kernel));
+            TTP_CALL(ctx, ttp_size_mul(ctx, C, kk, TTP_SIZE_INT, &per,
+                                       "layer %d '%s' (conv2d): weights per output channel", i, L->name));
+            TTP_CALL(ctx, ttp_size_mul(ctx, L->units, per + 1, TTP_SIZE_INT, &L->nw,
+                                       "layer %d '%s' (conv2d): weights of %d output channels", i, L->name,
+                                       L->units));
         } else {
             L->out_shape[0] = C;
         }
@@ -187,6 +209,7 @@ static ttp_status infer_layer(ttp_ctx *ctx, ttp_model *m, int i)
         return TTP_ERR(ctx, TTP_ERR_FORMAT, "layer %d '%s': unknown layer kind %d", i, L->name,
                        (int)L->kind);
     }
+    TTP_CALL(ctx, check_elems(ctx, L->out_shape, i, L->name, "output shape"));
     return TTP_OK;
 }
 
@@ -200,7 +223,10 @@ static ttp_status layout(ttp_ctx *ctx, ttp_model *m)
         ttp_layer *L = &m->layers[i];
         L->trainable = L->trainable ? 1 : 0;
         L->woff = woff, L->soff = soff;
-        woff += L->nw, soff += L->ns;
+        TTP_CALL(ctx, ttp_size_add(ctx, woff, L->nw, TTP_SIZE_INT, &woff, "layer %d '%s': total parameters", i,
+                                   L->name));
+        TTP_CALL(ctx, ttp_size_add(ctx, soff, L->ns, TTP_SIZE_INT, &soff, "layer %d '%s': total batch-norm "
+                                   "statistics", i, L->name));
         if (L->trainable) ntr += L->nw;
     }
     m->nparams = woff;
@@ -755,6 +781,7 @@ ttp_status ttp_model_read(ttp_ctx *ctx, const char *path, ttp_model **out)
     ttp_model *m = NULL;
     char kind[64];
     *out = NULL;
+    TTP_CALL(ctx, ttp_nc_precheck(ctx, path));
     TTP_NC(ctx, st, fail, nc_open(path, NC_NOWRITE, &nc), "opening model file '%s'", path);
     get_text(nc, "ttp_kind", kind, sizeof kind);
     if (strcmp(kind, "model") != 0) {
@@ -763,6 +790,8 @@ ttp_status ttp_model_read(ttp_ctx *ctx, const char *path, ttp_model **out)
                      "expected 'model'", path, kind);
         goto fail;
     }
+    /* model files are small: checksums and size first, before any count is trusted */
+    TTP_CALL_GOTO(ctx, st, fail, ttp_nc_verify(ctx, nc, path, NULL));
     int ishape[3] = {0, 0, 0}, nout_file = 0;
     nc_type at;
     if (nc_inq_att(nc, NC_GLOBAL, "input_shape", &at, &alen) != NC_NOERR || alen != 3) {
@@ -771,8 +800,16 @@ ttp_status ttp_model_read(ttp_ctx *ctx, const char *path, ttp_model **out)
         goto fail;
     }
     TTP_NC(ctx, st, fail, nc_get_att_int(nc, NC_GLOBAL, "input_shape", ishape), "reading input_shape of '%s'", path);
-    int have_nout = nc_get_att_int(nc, NC_GLOBAL, "num_outputs", &nout_file) == NC_NOERR;
+    /* one value only: nc_get_att_int writes every value the attribute holds */
+    size_t nlen = 0;
+    int have_nout = nc_inq_attlen(nc, NC_GLOBAL, "num_outputs", &nlen) == NC_NOERR && nlen == 1 &&
+                    nc_get_att_int(nc, NC_GLOBAL, "num_outputs", &nout_file) == NC_NOERR;
     int64_t in_shape[3] = {ishape[0], ishape[1], ishape[2]};
+    if (ishape[0] < 1 || ishape[1] < 1 || ishape[2] < 1) { /* found by fuzz_model: say which file */
+        st = TTP_ERR(ctx, TTP_ERR_FORMAT, "model file '%s': input_shape (%d, %d, %d): every extent must be >= 1",
+                     path, ishape[0], ishape[1], ishape[2]);
+        goto fail;
+    }
     TTP_CALL_GOTO(ctx, st, fail, ttp_model_create(ctx, in_shape, &m));
     get_text(nc, "title", m->title, sizeof m->title);
     get_text(nc, "source", m->source, sizeof m->source);
@@ -822,6 +859,11 @@ ttp_status ttp_model_read(ttp_ctx *ctx, const char *path, ttp_model **out)
         TTP_CALL_GOTO(ctx, st, fail, check_layer_var(ctx, nc, vname, "layer_name", dl, 2, path));
         TTP_NC(ctx, st, fail, nc_inq_vardimid(nc, vname, dims), "reading layer_name of '%s'", path);
         TTP_NC(ctx, st, fail, nc_inq_dimlen(nc, dims[1], &nlen), "reading layer_name of '%s'", path);
+        if (nlen > 4096) {
+            st = TTP_ERR(ctx, TTP_ERR_FORMAT, "model file '%s': layer_name is %zu characters wide, at most 4096",
+                         path, nlen);
+            goto fail;
+        }
         TTP_ALLOC(ctx, st, fail, names, L * nlen + 1, "layer names");
         TTP_NC(ctx, st, fail, nc_get_var_text(nc, vname, names), "reading layer_name from '%s'", path);
         for (size_t i = 0; i < L; i++) {

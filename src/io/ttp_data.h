@@ -41,6 +41,12 @@ typedef struct ttp_data {
         history[TTP_ATTR_LEN];
 } ttp_data;
 
+/* The most classes a dataset may have (from its class dimension, its class
+ * names or its largest label + 1): far above any classification benchmark,
+ * and low enough that a hostile label (10^9) cannot make a reader allocate
+ * gigabytes of class names. */
+#define TTP_DATA_MAX_CLASSES 100000
+
 /* Allocate an empty dataset of n samples of the given shape (ndim 1 or 3);
  * labels are allocated when nclasses > 0 (names default to "0", "1", ...). */
 ttp_status ttp_data_create(ttp_ctx *ctx, int64_t n, int ndim, const int64_t *shape, int nclasses,

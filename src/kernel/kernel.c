@@ -16,8 +16,10 @@
 #include "ttp_text.h"
 
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Samples per network batch in the Jacobian stage (each is C rows). */
 #define KERNEL_SAMPLES_PER_BATCH 4
@@ -76,6 +78,30 @@ void ttp_kernel_opts_resolve(ttp_kernel_opts *o, int64_t d)
     }
 }
 
+/* The outputs F0 and the Jacobian rows of samples [s0, s0+cnt) must be
+ * finite: an overflow (inputs of 1e308, or weights that blow up) would
+ * otherwise become a kernel file full of NaNs that its own reader refuses.
+ * TTP_ERR_NUMERIC naming the first sample and the size of its inputs. */
+static ttp_status check_finite_rows(ttp_ctx *ctx, const ttp_data *data, int64_t s0, int64_t cnt, int64_t C,
+                                    int64_t K, const double *G, const double *f)
+{
+    for (int64_t i = 0; i < cnt; i++) {
+        int bad = 0;
+        for (int64_t c = 0; c < C && !bad; c++) bad = !isfinite(f[i * C + c]);
+        for (int64_t r = 0; r < C * K && !bad; r++) bad = !isfinite(G[(size_t)(i * C) * (size_t)K + (size_t)r]);
+        if (!bad) continue;
+        double xmax = 0.0;
+        const double *x = data->x + (size_t)(s0 + i) * (size_t)data->dim;
+        for (int64_t j = 0; j < data->dim; j++) xmax = fabs(x[j]) > xmax || !isfinite(x[j]) ? fabs(x[j]) : xmax;
+        return TTP_ERR(ctx, TTP_ERR_NUMERIC,
+                       "sample %lld of the dataset gives a non-finite %s (its inputs reach |x| = %g): the "
+                       "network overflows on these inputs; rescale the dataset (e.g. to [0, 1]) or check it",
+                       (long long)(s0 + i), isfinite(f[i * C]) ? "Jacobian row" : "model output",
+                       xmax);
+    }
+    return TTP_OK;
+}
+
 /* Input checks, identical on every rank, before any heavy work. */
 static ttp_status check_inputs(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *m,
                                const ttp_data *d, const ttp_kernel_opts *o)
@@ -90,11 +116,25 @@ static ttp_status check_inputs(ttp_ctx *ctx, const ttp_comm *comm, const ttp_mod
     if (D < 1) return TTP_ERR(ctx, TTP_ERR_ARG, "the model has no trainable parameters: its kernel is zero");
     TTP_CALL(ctx, ttp_kernel_opts_validate(ctx, o, D));
     const int64_t Kd = o->proj == TTP_PROJ_EXACT ? D : o->dproj;
-    if (N * C > INT_MAX || Kd > INT_MAX)
+    int64_t NC = 0;
+    if (__builtin_mul_overflow(N, C, &NC) || NC > INT_MAX || Kd > INT_MAX)
         return TTP_ERR(ctx, TTP_ERR_UNSUPPORTED,
-                       "N·C = %lld rows and D′ = %lld columns: ScaLAPACK indexes with 32-bit integers "
-                       "(at most %d); project to a smaller D′ or use a subset", (long long)(N * C),
-                       (long long)Kd, INT_MAX);
+                       "N = %lld samples x C = %lld outputs rows and D′ = %lld columns: ScaLAPACK indexes "
+                       "with 32-bit integers (at most %d); project to a smaller D′ or use a subset",
+                       (long long)N, (long long)C, (long long)Kd, INT_MAX);
+    {
+        /* Memory estimate before the heavy stage: this rank's rows of G
+         * (⌈N/P⌉·C × D′ doubles) must fit in the machine's memory. */
+        const double rows = (double)((N + comm->size - 1) / comm->size) * (double)C;
+        const double need = rows * (double)Kd * 8.0;
+        const double phys = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+        if (phys > 0 && need > phys)
+            return TTP_ERR(ctx, TTP_ERR_NOMEM,
+                           "the Jacobian rows of one rank need %.1f GiB (%.0f rows x D′ = %lld columns) but "
+                           "this machine has %.1f GiB: use more ranks (nodes), a smaller D′ (--proj kron "
+                           "--dproj) or a subset", need / 1073741824.0, rows, (long long)Kd,
+                           phys / 1073741824.0);
+    }
     if (d->y != NULL) {
         if (d->nclasses > C)
             return TTP_ERR(ctx, TTP_ERR_ARG,
@@ -180,6 +220,8 @@ agreed:
                               cnt, G + (size_t)(s * C) * (size_t)K, f0 + (size_t)(lo + s) * C,
                               u0 + (size_t)(lo + s) * C);
             if (st != TTP_OK) ttp_error_trace(ctx, __FILE__, __LINE__, __func__);
+            if (st == TTP_OK) st = check_finite_rows(ctx, data, lo + s, cnt, C, K, G + (size_t)(s * C) * (size_t)K,
+                                                     f0 + (size_t)(lo + s) * C);
             ttp_progress(ctx, "jacobian", (double)(s + cnt) / (double)ns, t_jac);
         }
     }

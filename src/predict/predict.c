@@ -40,8 +40,16 @@ ttp_status ttp_predict_opts_validate(ttp_ctx *ctx, const ttp_predict_opts *o, in
     if (o->kernel_in == NULL && !o->kernel.want_vectors && !o->kernel.want_theta)
         return TTP_ERR(ctx, TTP_ERR_ARG, "option want_vectors: the prediction needs the kernel's eigenvectors "
                        "(or option want_theta)");
-    if (o->sim.ensemble < 1)
-        return TTP_ERR(ctx, TTP_ERR_ARG, "option ensemble: %d, expected at least 1 trajectory", o->sim.ensemble);
+    if (o->sim.ensemble < 1 || o->sim.ensemble > TTP_MAX_ENSEMBLE)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option ensemble: %d, expected 1..%d trajectories", o->sim.ensemble,
+                       TTP_MAX_ENSEMBLE);
+    {
+        /* every member's loss and accuracy at steps 0..T are kept for the band */
+        int64_t vals = 0;
+        TTP_CALL(ctx, ttp_size_mul(ctx, o->opt.steps + 1, 2 * (int64_t)o->sim.ensemble, (int64_t)1 << 31, &vals,
+                                   "options steps (%lld) x ensemble (%d): curve values",
+                                   (long long)o->opt.steps, o->sim.ensemble));
+    }
     if (!(o->sim.band_lo >= 0 && o->sim.band_lo < o->sim.band_hi && o->sim.band_hi <= 1))
         return TTP_ERR(ctx, TTP_ERR_ARG, "option band: %g..%g, expected 0 <= lo < hi <= 1", o->sim.band_lo,
                        o->sim.band_hi);

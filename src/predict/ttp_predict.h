@@ -25,6 +25,7 @@ extern "C" {
 #endif
 
 #define TTP_MAX_TT 8       /* training-time definitions per prediction */
+#define TTP_MAX_ENSEMBLE 100000 /* simulated trajectories per prediction  */
 #define TTP_MAX_EXTRAP 16  /* extrapolation targets                    */
 
 typedef struct ttp_predict_opts {

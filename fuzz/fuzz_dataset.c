@@ -1,0 +1,21 @@
+/*
+ * fuzz_dataset.c — libFuzzer target for the dataset reader (ttp_data_read): any
+ * byte string, written to a file, is either read or refused with a message
+ * naming the file; never a crash, a sanitizer report, a hang or a huge
+ * allocation (libFuzzer's -malloc_limit_mb).
+ */
+#include "fuzz_common.h"
+#include "ttp_data.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (!fuzz_is_classic(data, size)) return 0;
+    const char *path = fuzz_write(data, size, ".nc");
+    ttp_ctx ctx;
+    ttp_ctx_init(&ctx);
+    ttp_data *d = NULL; ttp_status st = ttp_data_read(&ctx, path, &d); ttp_data_destroy(&d);
+    fuzz_check_refusal(&ctx, st, path);
+    unlink(path);
+    return 0;
+}
