@@ -43,7 +43,7 @@ static void usage(FILE *f)
     ttp_cli_help_line(f, "--time-steps R", "real steps timed for the wall-clock estimate (default %d; 0 = skip)",
                       d.time_reps);
     ttp_cli_help_line(f, "--relinearize K", "rebuild the kernel at the predicted weights every K steps\n"
-                      "(GD without momentum; default %lld = off; docs/METHOD.md 6c)", (long long)d.relin_every);
+                      "(GD or SGD, momentum carried; default %lld = off; docs/METHOD.md 6c)", (long long)d.relin_every);
     ttp_cli_help_line(f, "--out FILE", "NetCDF result (curves, band, spectrum, settings)");
     ttp_cli_help_line(f, "--json FILE", "JSON summary (tt_steps, tt_steps_lo, tt_steps_hi, final_loss, ...)");
     ttp_cli_help_line(f, "--report DIR", "Markdown report with SVG plots");

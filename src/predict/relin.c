@@ -3,9 +3,10 @@
  * linearization at w₀ is too fast where the tangent kernel changes during
  * fine-tuning, so every K steps the kernel is rebuilt at the linearized
  * weights w₀ + Jᵀ a_t (faith.c) and the dynamics continue from the real
- * network's outputs there.  Full-batch GD without momentum: no momentum
- * buffer has to be carried into the new linearization and no SGD trajectory
- * has to be chosen.
+ * network's outputs there.  With momentum the weight-space velocity v_s is
+ * carried: each new linearization starts from V = J_new v_s, computed
+ * exactly from the per-sample gradient factors (ttp_jac_jvp).  SGD follows
+ * ensemble member 0, whose batches are the real run's (METHOD §3).
  */
 #include "ttp_predict.h"
 
@@ -13,7 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ttp_jac.h"
 #include "ttp_kbuild.h"
+#include "ttp_net.h"
 
 ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model, const ttp_data *d,
                                    const ttp_kernel *k0, const ttp_predict_opts *o, ttp_prediction *p)
@@ -25,7 +28,12 @@ ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp
     ttp_model *m = NULL;
     ttp_kernel *kr = NULL;
     double *fkeep = NULL, *L = NULL, *A = NULL, *flin = NULL, *a = NULL, *c = NULL, *ll = NULL, *w = NULL;
+    double *vs = NULL, *vn = NULL, *jv = NULL, *al = NULL;
+    ttp_jac_plan *plan = NULL;
+    ttp_net *jnet = NULL;
     int64_t *steps = NULL;
+    const int mom = o->opt.momentum > 0;
+    const uint64_t seed0 = o->sim.seed ? o->sim.seed : o->opt.seed; /* member 0's batches */
     if (K <= 0) return TTP_OK;
     if (root && (p == NULL || k0 == NULL || p->main.curves == NULL || p->n != k0->n))
         return TTP_ERR(ctx, TTP_ERR_ARG, "re-linearization needs the prediction on the kernel's own samples");
@@ -40,6 +48,14 @@ ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp
         TTP_ALLOC(ctx, st, done, c, seg + 1, "decay coefficients");
         TTP_ALLOC(ctx, st, done, ll, seg + 1, "linearized losses");
         TTP_ALLOC(ctx, st, done, steps, seg + 1, "steps");
+        if (mom) {
+            TTP_ALLOC(ctx, st, done, vs, model->nparams, "carried velocity");
+            TTP_ALLOC(ctx, st, done, vn, model->nparams, "next velocity");
+            TTP_ALLOC(ctx, st, done, jv, NC, "J v");
+            TTP_ALLOC(ctx, st, done, al, NC, "momentum cotangent");
+            TTP_CALL_GOTO(ctx, st, done, ttp_jac_plan_create(ctx, m, TTP_PROJ_EXACT, 0, 0, "cpu", &plan));
+            TTP_CALL_GOTO(ctx, st, done, ttp_net_create(ctx, m, 64 * model->nout, &jnet));
+        }
     }
     double worst = 0;
     const double *fprev = NULL; /* the last segment's start outputs (flin's slot 0) */
@@ -73,8 +89,13 @@ ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp
             }
             ttp_sim_problem prob = {&th, ks->n, ks->c, ks->f0, ks->u0, ks->labels, ks->targets};
             for (int64_t j = 0; j <= k; j++) steps[j] = j;
-            TTP_CALL_GOTO(ctx, st, done, ttp_faith_trace(ctx, &prob, &o->opt, o->opt.seed, (int)(k + 1), steps, flin,
-                                                         a, c, ll));
+            ttp_faith_seg sg = {t0, NULL, al, 0, 0, 0};
+            if (mom && t0 > 0) { /* the carried velocity in this linearization: V = J_new v_s, exact */
+                TTP_CALL_GOTO(ctx, st, done, ttp_jac_jvp(ctx, plan, jnet, m->w, vs, d->x, d->n, jv));
+                sg.v0 = jv;
+            }
+            TTP_CALL_GOTO(ctx, st, done, ttp_faith_trace_seg(ctx, &prob, &o->opt, seed0, &sg, (int)(k + 1), steps,
+                                                             flin, a, c, ll));
             for (int64_t j = 0; j <= k; j++) {
                 L[t0 + j] = ll[j];
                 int64_t correct = 0;
@@ -85,6 +106,14 @@ ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp
             memcpy(fkeep, flin + (size_t)k * NC, sizeof(double) * (size_t)NC);
             fprev = flin; /* slot 0: this segment's start, the real outputs ks->f0 */
             TTP_CALL_GOTO(ctx, st, done, ttp_faith_weights(ctx, m, d, a + (size_t)k * NC, c[k], w));
+            if (mom) { /* w = w_s + Jᵀa + c w_s + e v_s;  v = Jᵀα + γ w_s + ε v_s (vs is 0 off the trainable) */
+                TTP_CALL_GOTO(ctx, st, done, ttp_faith_weights(ctx, m, d, al, sg.gam, vn));
+                for (int64_t j = 0; j < model->nparams; j++) {
+                    w[j] += sg.e * vs[j];
+                    vn[j] = vn[j] - m->w[j] + sg.eps * vs[j];
+                }
+                memcpy(vs, vn, sizeof(double) * (size_t)model->nparams);
+            }
         } else {
             memset(w, 0, sizeof(double) * (size_t)model->nparams);
         }
@@ -149,7 +178,10 @@ ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp
     }
 done:
     ttp_kernel_destroy(&kr);
+    ttp_net_destroy(&jnet);
+    ttp_jac_plan_destroy(&plan);
     ttp_model_destroy(&m);
+    free(vs), free(vn), free(jv), free(al);
     free(L), free(A), free(flin), free(a), free(c), free(ll), free(w), free(steps), free(fkeep);
     return st;
 }

@@ -40,8 +40,9 @@ typedef struct ttp_predict_opts {
     int nextrap;             /*   extrapolate to these sizes (N if none)     */
     int64_t extrap[TTP_MAX_EXTRAP];
     int time_reps;           /* real steps timed for wall-clock (0: skip)    */
-    int64_t relin_every;     /* K > 0: re-linearize every K steps (GD without
-                                 momentum; docs/METHOD.md §6c); 0: off        */
+    int64_t relin_every;     /* K > 0: re-linearize every K steps (momentum
+                                 carried, SGD along member 0; docs/METHOD.md
+                                 §6c); 0: off                                 */
 } ttp_predict_opts;
 
 /* Defaults (what `ttpredict predict` uses): the ttp_opt defaults, the
@@ -161,6 +162,22 @@ ttp_status ttp_predict_guard(ttp_ctx *ctx, const ttp_kernel *k, const ttp_predic
 ttp_status ttp_faith_trace(ttp_ctx *ctx, const ttp_sim_problem *prob, const ttp_opt *opt, uint64_t seed, int npts,
                            const int64_t *steps, double *f_lin, double *a, double *c, double *loss);
 /*
+ * One segment of a re-linearized run (docs/METHOD.md §6c): the trace starts
+ * at step t_start of the batch schedule (SGD) with a carried weight-space
+ * velocity v_s whose image v0 = J v_s (NC; NULL: none) is given.  Then
+ *   w_t = w_s + Jᵀ a_t + c_t w_s + e v_s,   v_t = Jᵀ α_t + γ_t w_s + ε_t v_s,
+ * and at the last point alpha (NC, if not NULL), gam, e, eps are returned.
+ */
+typedef struct ttp_faith_seg {
+    int64_t t_start;     /* in: the step the segment starts at            */
+    const double *v0;    /* in: J v_s (NC), or NULL for no velocity       */
+    double *alpha;       /* out: α at the last point (NC), may be NULL    */
+    double gam, e, eps;  /* out: γ, e, ε at the last point                */
+} ttp_faith_seg;
+ttp_status ttp_faith_trace_seg(ttp_ctx *ctx, const ttp_sim_problem *prob, const ttp_opt *opt, uint64_t seed,
+                               ttp_faith_seg *sg, int npts, const int64_t *steps, double *f_lin, double *a,
+                               double *c, double *loss);
+/*
  * w = w₀ + Jᵀ a + c w₀ on the trainable weights (w: m->nparams, written),
  * by one backward pass over the data with output cotangents a (N × C): the
  * exact J at w₀, whatever projection the kernel used.  Not collective.
@@ -188,7 +205,9 @@ ttp_status ttp_predict_faith(ttp_ctx *ctx, const ttp_model *m, const ttp_data *d
  * (from ttp_predict_from_kernel and ttp_predict_faith, with k0 its kernel)
  * gets the stitched curve, its training times, and a validity measured on
  * the segments.  Collective over comm (p and k0 may be NULL off rank 0).
- * Full-batch GD without momentum on the kernel's own samples only
+ * A momentum buffer is carried into each new linearization (V = J_new v,
+ * ttp_jac_jvp); SGD follows ensemble member 0 (the real run's batches) and
+ * its curve becomes the prediction.  On the kernel's own samples only
  * (TTP_ERR_UNSUPPORTED otherwise, checked by ttp_predict_opts_validate).
  */
 ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model, const ttp_data *d,
