@@ -348,7 +348,7 @@ static void check_relin(ttp_ctx *ctx, const ttp_comm *cm, const ttp_model *m0, c
     o.sim.ensemble = 4;
     o.time_reps = 0;
     const int64_t T = opt->steps;
-    ttp_prediction *p0 = NULL, *pT = NULL, *p1 = NULL;
+    ttp_prediction *p0 = NULL, *pT = NULL, *p1 = NULL, *pa = NULL;
     ttp_model *mt = NULL;
     ttp_train_result *tr = NULL;
     CHECK_OK(ctx, ttp_predict_run(ctx, &comm, m0, d, &o, &p0));
@@ -356,20 +356,25 @@ static void check_relin(ttp_ctx *ctx, const ttp_comm *cm, const ttp_model *m0, c
     CHECK_OK(ctx, ttp_predict_run(ctx, &comm, m0, d, &o, &pT));
     o.relin_every = 1;
     CHECK_OK(ctx, ttp_predict_run(ctx, &comm, m0, d, &o, &p1));
+    o.relin_every = TTP_RELIN_AUTO;
+    CHECK_OK(ctx, ttp_predict_run(ctx, &comm, m0, d, &o, &pa));
     CHECK_OK(ctx, ttp_model_clone(ctx, m0, &mt));
     if (mt) CHECK_OK(ctx, ttp_train_run(ctx, &comm, mt, d, opt, &tr));
-    if (!p0 || !pT || !p1 || !tr) goto done;
-    double eT = 0, e1 = 0, lin = 0;
+    if (!p0 || !pT || !p1 || !pa || !tr) goto done;
+    double eT = 0, e1 = 0, lin = 0, ea = 0;
     for (int64_t t = 0; t <= T; t++) {
         /* SGD: K ≥ T follows member 0, the ordinary prediction's member_loss */
         double ref = ttp_opt_batch(opt, N) < N ? p0->main.curves->member_loss[t] : p0->main.curves->loss[t];
         eT = fmax(eT, fabs(pT->main.curves->loss[t] - ref) / fabs(ref));
         /* step T is the last segment's linear model (no segment follows) */
         if (t < T) e1 = fmax(e1, fabs(p1->main.curves->loss[t] - tr->loss[t]) / fabs(tr->loss[t]));
+        ea = fmax(ea, fabs(pa->main.curves->loss[t] - tr->loss[t]) / fabs(tr->loss[t]));
         lin = fmax(lin, fabs(ref - tr->loss[t]) / fabs(tr->loss[t]));
     }
-    printf("  %-34s K = T vs one linearization %.1e;  K = 1 vs train %.1e  (one linearization vs train %.1e)\n",
-           what, eT, e1, lin);
+    printf("  %-34s K = T vs one linearization %.1e;  K = 1 vs train %.1e  (one linearization vs train %.1e)\n"
+           "  %-34s auto: %lld segments, %lld lengths tried, worst segment gap %.3f, vs train %.1e\n",
+           what, eT, e1, lin, "", (long long)pa->faith.segments, (long long)pa->faith.relin_trials,
+           pa->faith.seg_out_gap, ea);
     /* Tolerances: K ≥ T runs the same recurrence as the simulation (the
      * trace and ttp_sim_run agree to round-off); K = 1 takes the real
      * gradient step through Jᵀ (one backward pass) and J v (exact factors),
@@ -378,8 +383,12 @@ static void check_relin(ttp_ctx *ctx, const ttp_comm *cm, const ttp_model *m0, c
     CHECK(e1 < 1e-12);
     CHECK(lin > 1e3 * e1); /* the test has teeth: one linearization is visibly off */
     CHECK(p1->faith.segments == T);
+    /* auto: every segment of two steps or more within its target, and closer to train than one linearization */
+    CHECK(pa->faith.seg_out_gap <= TTP_RELIN_AUTO_GAP);
+    CHECK(pa->faith.relin_trials >= pa->faith.segments);
+    CHECK(ea < lin);
 done:
-    ttp_prediction_destroy(&p0), ttp_prediction_destroy(&pT), ttp_prediction_destroy(&p1);
+    ttp_prediction_destroy(&p0), ttp_prediction_destroy(&pT), ttp_prediction_destroy(&p1), ttp_prediction_destroy(&pa);
     ttp_train_result_destroy(&tr);
     ttp_model_destroy(&mt);
 }

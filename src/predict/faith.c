@@ -440,9 +440,15 @@ void ttp_faith_print(FILE *f, const ttp_prediction *p)
                 fa->loss_real[i], fa->loss_lin[i], 100 * fa->loss_gap[i], 100 * fa->out_gap[i],
                 100 * fa->kernel_gap[i], fa->dw_rel[i]);
     if (fa->relin_every > 0)
-        fprintf(f, "  relinear.   every %lld steps (%lld kernels); worst output gap at a segment's end %.1f%% "
+        fprintf(f, "  relinear.   every %lld steps (%lld kernels, %.1f s); worst output gap at a segment's end %.1f%% "
                    "(the figures above are those of the first linearization)\n",
-                (long long)fa->relin_every, (long long)fa->segments, 100 * fa->seg_out_gap);
+                (long long)fa->relin_every, (long long)fa->segments, fa->relin_seconds, 100 * fa->seg_out_gap);
+    else if (fa->relin_every == TTP_RELIN_AUTO)
+        fprintf(f, "  relinear.   auto: %lld segments = %lld kernels (%lld lengths tried, %.1f s, the first kernel "
+                   "%.1f s); worst output gap at a segment's end %.1f%% (target %.0f%%; the figures above are those "
+                   "of the first linearization)\n",
+                (long long)fa->segments, (long long)fa->segments, (long long)fa->relin_trials, fa->relin_seconds,
+                p->sec_kernel, 100 * fa->seg_out_gap, 100 * TTP_RELIN_AUTO_GAP);
     fprintf(f, "              band: batch noise %lld .. %lld, widened by the output gap (+-%.0f%%) to %lld .. %lld "
                "(-1: past T)\n", (long long)p->main.tt[0].noise_lo, (long long)p->main.tt[0].noise_hi,
             100 * fa->band_widen, (long long)p->main.tt[0].lo, (long long)p->main.tt[0].hi);
@@ -474,6 +480,8 @@ void ttp_faith_json(struct ttp_json *j, const ttp_prediction *p)
         ttp_json_num(j, "band_widening", fa->band_widen);
         ttp_json_int(j, "relinearize_every", fa->relin_every);
         ttp_json_int(j, "segments", fa->segments);
+        ttp_json_int(j, "relinearize_trials", fa->relin_trials);
+        ttp_json_num(j, "relinearize_seconds", fa->relin_seconds);
         ttp_json_num(j, "segment_output_gap", fa->seg_out_gap);
         ttp_json_int(j, "tt_steps_noise_lo", p->main.tt[0].noise_lo);
         ttp_json_int(j, "tt_steps_noise_hi", p->main.tt[0].noise_hi);

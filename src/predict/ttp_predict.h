@@ -24,6 +24,11 @@
 extern "C" {
 #endif
 
+/* relin_every = TTP_RELIN_AUTO: segment lengths chosen so that the real
+ * network stays within TTP_RELIN_AUTO_GAP of each segment's linear model
+ * (half the validity limit TTP_FAITH_OUT_GAP; docs/METHOD.md §6c). */
+#define TTP_RELIN_AUTO (-1)
+#define TTP_RELIN_AUTO_GAP 0.15
 #define TTP_MAX_TT 8       /* training-time definitions per prediction */
 #define TTP_MAX_EXTRAP 16  /* extrapolation targets                    */
 
@@ -93,8 +98,10 @@ typedef struct ttp_faith {
     double band_widen;                /* u: band ends scaled by (1 − u), (1 + u) */
     int invalidated, valid_before;    /* this check made it invalid; validity before */
     size_t warn_at;                   /* where its text starts in the warning     */
-    int64_t relin_every, segments;    /* re-linearization (0: none)               */
+    int64_t relin_every, segments;    /* re-linearization (0: none; TTP_RELIN_AUTO) */
+    int64_t relin_trials;             /* segment lengths tried (auto: > segments) */
     double seg_out_gap;               /* worst output gap at a segment's end      */
+    double relin_seconds;             /* the re-linearization's own cost          */
     double seconds;
     char note[160];
 } ttp_faith;
