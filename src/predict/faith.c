@@ -444,10 +444,10 @@ void ttp_faith_print(FILE *f, const ttp_prediction *p)
                    "(the figures above are those of the first linearization)\n",
                 (long long)fa->relin_every, (long long)fa->segments, fa->relin_seconds, 100 * fa->seg_out_gap);
     else if (fa->relin_every == TTP_RELIN_AUTO)
-        fprintf(f, "  relinear.   auto: %lld segments = %lld kernels (%lld lengths tried, %.1f s, the first kernel "
-                   "%.1f s); worst output gap at a segment's end %.1f%% (target %.0f%%; the figures above are those "
-                   "of the first linearization)\n",
-                (long long)fa->segments, (long long)fa->segments, (long long)fa->relin_trials, fa->relin_seconds,
+        fprintf(f, "  relinear.   auto: %lld segments, %lld kernels rebuilt (%lld lengths tried, %.1f s; the first "
+                   "kernel took %.1f s); worst output gap at a segment's end %.1f%% (target %.0f%%; the figures above "
+                   "are those of the first linearization)\n",
+                (long long)fa->segments, (long long)fa->segments - 1, (long long)fa->relin_trials, fa->relin_seconds,
                 p->sec_kernel, 100 * fa->seg_out_gap, 100 * TTP_RELIN_AUTO_GAP);
     fprintf(f, "              band: batch noise %lld .. %lld, widened by the output gap (+-%.0f%%) to %lld .. %lld "
                "(-1: past T)\n", (long long)p->main.tt[0].noise_lo, (long long)p->main.tt[0].noise_hi,
