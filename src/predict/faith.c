@@ -412,7 +412,8 @@ ttp_status ttp_predict_faith(ttp_ctx *ctx, const ttp_model *m, const ttp_data *d
                     "weights is off the linear model by %.0f%% of the outputs' movement (limit %.0f%%) and has loss "
                     "%.4g where the linear model has %.4g (%+.0f%% of the predicted drop; limit %.0f%%); the "
                     "weights move too far for a linear model, so the real training time can differ a lot; lower "
-                    "the learning rate%s to stay in the linear regime",
+                    "the learning rate%s to stay in the linear regime, or re-linearize (--relinearize auto, "
+                    "docs/METHOD.md 6c)",
                     (long long)fa->step[iw], 100 * fa->out_gap[iw], 100 * TTP_FAITH_OUT_GAP, fa->loss_real[iw],
                     fa->loss_lin[iw], 100 * fa->loss_gap[iw], 100 * TTP_FAITH_LOSS_GAP,
                     o->opt.momentum > 0 ? " or the momentum" : "");
