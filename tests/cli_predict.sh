@@ -109,8 +109,9 @@ expect() { # NAME RC NEEDLE -- CMD...
   grep -qF -- "$needle" "$T/e" || fail "$name: stderr lacks '$needle': $(cat "$T/e")"
 }
 expect "lr 0" 2 "--lr" -- "$BIN" predict --lr 0
-expect "relinearize with SGD" nonzero "--relinearize" -- "$BIN" predict "${Q[@]}" --batch 50 --relinearize 10
+expect "relinearize with a subset" nonzero "--relinearize" -- "$BIN" predict "${Q[@]}" --subset 300 --relinearize 10
 expect "relinearize negative" 2 "--relinearize" -- "$BIN" predict "${Q[@]}" --relinearize -1
+expect "relinearize text" 2 "--relinearize" -- "$BIN" predict "${Q[@]}" --relinearize sometimes
 
 # Re-linearization (issue 12): K >= T is the ordinary prediction; K = 10
 # over T = 40 runs four segments and reports them.

@@ -22,6 +22,7 @@
 
 #include <cblas.h>
 
+#include "ttp_mpi.h"
 #include "ttpredict.h"
 #include "ttp_test.h"
 
@@ -326,10 +327,85 @@ static void check_guard(ttp_ctx *ctx)
     }
 }
 
-int main(void)
+/*
+ * Re-linearization with a carried velocity against independent references:
+ * K ≥ T is the one-linearization prediction, and K = 1 on the exact kernel
+ * is the real training run (each step's linear model takes the real
+ * gradient step at the current weights, V = J v carried exactly), so its
+ * loss curve must equal `ttp_train_run`'s to round-off at steps 0..T−1
+ * (step T is the last segment's linear model: no segment starts there).
+ */
+static void check_relin(ttp_ctx *ctx, const ttp_comm *cm, const ttp_model *m0, const ttp_data *d,
+                        const ttp_opt *opt, const char *what)
+{
+    ttp_comm comm = *cm;
+    ttp_predict_opts o;
+    ttp_predict_opts_default(&o);
+    o.opt = *opt;
+    o.kernel.proj = TTP_PROJ_EXACT;
+    o.kernel.want_theta = 1;
+    o.kernel.backend = "cpu";
+    o.sim.ensemble = 4;
+    o.time_reps = 0;
+    const int64_t T = opt->steps;
+    ttp_prediction *p0 = NULL, *pT = NULL, *p1 = NULL, *pa = NULL;
+    ttp_model *mt = NULL;
+    ttp_train_result *tr = NULL;
+    CHECK_OK(ctx, ttp_predict_run(ctx, &comm, m0, d, &o, &p0));
+    o.relin_every = T;
+    CHECK_OK(ctx, ttp_predict_run(ctx, &comm, m0, d, &o, &pT));
+    o.relin_every = 1;
+    CHECK_OK(ctx, ttp_predict_run(ctx, &comm, m0, d, &o, &p1));
+    o.relin_every = TTP_RELIN_AUTO;
+    CHECK_OK(ctx, ttp_predict_run(ctx, &comm, m0, d, &o, &pa));
+    CHECK_OK(ctx, ttp_model_clone(ctx, m0, &mt));
+    if (mt) CHECK_OK(ctx, ttp_train_run(ctx, &comm, mt, d, opt, &tr));
+    if (!p0 || !pT || !p1 || !pa || !tr) goto done;
+    double eT = 0, e1 = 0, lin = 0, ea = 0;
+    for (int64_t t = 0; t <= T; t++) {
+        /* SGD: K ≥ T follows member 0, the ordinary prediction's member_loss */
+        double ref = ttp_opt_batch(opt, N) < N ? p0->main.curves->member_loss[t] : p0->main.curves->loss[t];
+        eT = fmax(eT, fabs(pT->main.curves->loss[t] - ref) / fabs(ref));
+        /* step T is the last segment's linear model (no segment follows) */
+        if (t < T) e1 = fmax(e1, fabs(p1->main.curves->loss[t] - tr->loss[t]) / fabs(tr->loss[t]));
+        ea = fmax(ea, fabs(pa->main.curves->loss[t] - tr->loss[t]) / fabs(tr->loss[t]));
+        lin = fmax(lin, fabs(ref - tr->loss[t]) / fabs(tr->loss[t]));
+    }
+    printf("  %-34s K = T vs one linearization %.1e;  K = 1 vs train %.1e  (one linearization vs train %.1e)\n"
+           "  %-34s auto: %lld segments, %lld lengths tried, worst segment gap %.3f, vs train %.1e\n",
+           what, eT, e1, lin, "", (long long)pa->faith.segments, (long long)pa->faith.relin_trials,
+           pa->faith.seg_out_gap, ea);
+    /* Tolerances: K ≥ T runs the same recurrence as the simulation (the
+     * trace and ttp_sim_run agree to round-off); K = 1 takes the real
+     * gradient step through Jᵀ (one backward pass) and J v (exact factors),
+     * so only summation order separates it from train (measured ≤ 4.4e-16). */
+    CHECK(eT < 1e-11);
+    CHECK(e1 < 1e-12);
+    CHECK(lin > 1e3 * e1); /* the test has teeth: one linearization is visibly off */
+    CHECK(p1->faith.segments == T);
+    /* auto: every segment of two steps or more within its target, and closer to train than one linearization */
+    CHECK(pa->faith.seg_out_gap <= TTP_RELIN_AUTO_GAP);
+    CHECK(pa->faith.relin_trials >= pa->faith.segments);
+    CHECK(ea < lin);
+done:
+    ttp_prediction_destroy(&p0), ttp_prediction_destroy(&pT), ttp_prediction_destroy(&p1), ttp_prediction_destroy(&pa);
+    ttp_train_result_destroy(&tr);
+    ttp_model_destroy(&mt);
+}
+
+int main(int argc, char **argv)
 {
     ttp_ctx ctx;
     ttp_ctx_init(&ctx);
+    /* the kernel stage of ttp_predict_run needs the ScaLAPACK Gram builder,
+     * which one MPI rank (a singleton, no mpiexec) provides */
+    if (ttp_mpi_init(&ctx, &argc, &argv) != TTP_OK) {
+        fprintf(stderr, "MPI init failed: %s\n", ctx.msg);
+        return 1;
+    }
+    MPI_Comm wc = MPI_COMM_WORLD;
+    ttp_comm world;
+    ttp_mpi_comm(&world, &wc);
     fixture fx;
     memset(&fx, 0, sizeof fx);
     fx.m = tiny_model(&ctx);
@@ -361,6 +437,17 @@ int main(void)
     o.loss = TTP_LOSS_CE, o.lr = 0.2, o.batch = 0, o.momentum = 0.5, o.nesterov = 0, o.wd = 0.02;
     check_weights(&ctx, &fx, &o, "GD, heavy ball 0.5, CE, wd");
 
+    printf("re-linearization with momentum (K = T, K = 1 against train):\n");
+    o.steps = 25, o.batch = 0, o.wd = 0, o.nesterov = 0;
+    o.loss = TTP_LOSS_CE, o.lr = 0.5, o.momentum = 0.9;
+    check_relin(&ctx, &world, fx.m, fx.d, &o, "GD, heavy ball 0.9, CE");
+    o.loss = TTP_LOSS_MSE, o.lr = 0.05, o.momentum = 0.9, o.nesterov = 1, o.wd = 0.01;
+    check_relin(&ctx, &world, fx.m, fx.d, &o, "GD, Nesterov 0.9, MSE, wd");
+    o.loss = TTP_LOSS_CE, o.lr = 0.2, o.momentum = 0.9, o.nesterov = 0, o.wd = 0, o.batch = 5;
+    check_relin(&ctx, &world, fx.m, fx.d, &o, "SGD |B| 5, heavy ball 0.9, CE");
+    o.momentum = 0, o.batch = 0, o.lr = 1.0;
+    check_relin(&ctx, &world, fx.m, fx.d, &o, "GD, no momentum, CE");
+
     printf("faithfulness on the exact kernel:\n");
     check_faith(&ctx, &fx);
     printf("the guard:\n");
@@ -369,5 +456,7 @@ int main(void)
     free(fx.J), free(fx.theta), free(fx.f0), free(fx.u0), free(fx.w0d);
     ttp_model_destroy(&fx.m);
     ttp_data_destroy(&fx.d);
-    return ttp_test_end("test_faith");
+    int rc = ttp_test_end("test_faith");
+    ttp_mpi_finalize();
+    return rc;
 }

@@ -42,8 +42,8 @@ static void usage(FILE *f)
     ttp_cli_help_section(f, "output (rank 0)");
     ttp_cli_help_line(f, "--time-steps R", "real steps timed for the wall-clock estimate (default %d; 0 = skip)",
                       d.time_reps);
-    ttp_cli_help_line(f, "--relinearize K", "rebuild the kernel at the predicted weights every K steps\n"
-                      "(GD without momentum; default %lld = off; docs/METHOD.md 6c)", (long long)d.relin_every);
+    ttp_cli_help_line(f, "--relinearize K|auto", "rebuild the kernel at the predicted weights every K steps, or\n"
+                      "where the linear model drifts (auto); default %lld = off; docs/METHOD.md 6c", (long long)d.relin_every);
     ttp_cli_help_line(f, "--out FILE", "NetCDF result (curves, band, spectrum, settings)");
     ttp_cli_help_line(f, "--json FILE", "JSON summary (tt_steps, tt_steps_lo, tt_steps_hi, final_loss, ...)");
     ttp_cli_help_line(f, "--report DIR", "Markdown report with SVG plots");
@@ -94,7 +94,12 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
             TTP_CALL(ctx, ttp_cli_int_list(ctx, "--extrapolate", optarg, 1, INT32_MAX, o.extrap, TTP_MAX_EXTRAP, &o.nextrap));
             break;
         case O_TSTEPS: TTP_CALL(ctx, ttp_cli_int(ctx, "--time-steps", optarg, 0, 10000, &iv)); o.time_reps = (int)iv; break;
-        case O_RELIN: TTP_CALL(ctx, ttp_cli_int(ctx, "--relinearize", optarg, 0, 100000000, &o.relin_every)); break;
+        case O_RELIN:
+            if (strcmp(optarg, "auto") == 0)
+                o.relin_every = TTP_RELIN_AUTO;
+            else
+                TTP_CALL(ctx, ttp_cli_int(ctx, "--relinearize", optarg, 0, 100000000, &o.relin_every));
+            break;
         default: {
             int handled;
             TTP_CALL(ctx, ttp_cli_shared_option(ctx, c, optarg, &a, &o.opt, 1, &o.kernel, &handled));

@@ -459,6 +459,7 @@ typedef struct {
     double *R;
     int64_t ld;
     double *u0;
+    const double *uv; /* the weights u0 is taken against (normally w)   */
 } sink_state;
 
 /* out (len → k) = Pᵀ v, or v itself when P is NULL (identity). */
@@ -490,14 +491,16 @@ static ttp_status sink_layer(void *user, const ttp_factors *f, ttp_ctx *ctx)
     const int kron = p->kind == TTP_PROJ_KRON;
 
     if (f->kind == TTP_FACTOR_DIRECT) {
-        const double *wl = S->w + J->woff;
+        const double *wl = S->uv + J->woff;
         for (int64_t b = 0; b < nb; b++) {
             const double *g = f->g + b * J->nw;
-            double *row = S->R + b * S->ld;
-            if (kron)
-                vec_block(J->Pv, g, J->lv, J->kv, row + J->gv);
-            else
-                memcpy(row + J->col_off, g, (size_t)J->nw * sizeof *g);
+            if (S->R) {
+                double *row = S->R + b * S->ld;
+                if (kron)
+                    vec_block(J->Pv, g, J->lv, J->kv, row + J->gv);
+                else
+                    memcpy(row + J->col_off, g, (size_t)J->nw * sizeof *g);
+            }
             if (S->u0) {
                 double s = 0.0;
                 for (int64_t j = 0; j < J->nw; j++) s += g[j] * wl[j];
@@ -509,7 +512,7 @@ static ttp_status sink_layer(void *user, const ttp_factors *f, ttp_ctx *ctx)
 
     /* OUTER: delta (nb, m, npos), act (nb, npos, n). */
     const int64_t m = J->m, n = J->n, np = f->npos;
-    const double *W = S->w + J->woff, *bias = W + m * n;
+    const double *W = S->uv + J->woff, *bias = W + m * n;
     double *db = NULL, *pre = NULL, *A = NULL, *Dt = NULL, *dWall = NULL;
     TTP_CALL(ctx, workspace(ctx, p, 0, (size_t)m, &db));
     if (S->u0) {
@@ -520,7 +523,7 @@ static ttp_status sink_layer(void *user, const ttp_factors *f, ttp_ctx *ctx)
     }
     const double *Ab = f->act;
     int64_t lda = n;
-    const int repl = kron && J->mode == KRON_REPL, block = kron && J->mode == KRON_BLOCK;
+    const int repl = S->R && kron && J->mode == KRON_REPL, block = S->R && kron && J->mode == KRON_BLOCK;
     if (repl && J->Pin) {
         /* A (nb·npos, r·k_i) = act · P_in, for the whole batch at once. */
         lda = J->r * J->ki;
@@ -534,13 +537,15 @@ static ttp_status sink_layer(void *user, const ttp_factors *f, ttp_ctx *ctx)
 
     for (int64_t b = 0; b < nb; b++) {
         const double *delta = f->delta + b * m * np;
-        double *row = S->R + b * S->ld;
+        double *row = S->R ? S->R + b * S->ld : NULL;
         for (int64_t o = 0; o < m; o++) {
             double s = 0.0;
             for (int64_t q = 0; q < np; q++) s += delta[o * np + q];
             db[o] = s;
         }
-        if (repl && J->r == 1) {
+        if (!row) {
+            /* J v alone (ttp_jac_jvp): no row is written */
+        } else if (repl && J->r == 1) {
             /* Dt (k_o, npos) = P_outᵀ delta_b; block (k_o, k_i) = Dt · A_b. */
             const double *Db = delta;
             if (J->Pout) {
@@ -570,7 +575,7 @@ static ttp_status sink_layer(void *user, const ttp_factors *f, ttp_ctx *ctx)
             cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)np, 1.0, delta,
                         (int)np, f->act + b * np * n, (int)n, 0.0, dst, (int)n);
         }
-        if (J->has_bias) {
+        if (row && J->has_bias) {
             if (kron)
                 vec_block(J->Pv, db, m, J->kv, row + J->gv);
             else
@@ -737,7 +742,7 @@ ttp_status ttp_jac_rows(ttp_ctx *ctx, ttp_jac_plan *p, ttp_net *net, const doubl
             jrow0 += jrows;
             jrows = 0;
         }
-        sink_state S = {p, w, NULL, 0, u0 ? ub : NULL};
+        sink_state S = {p, w, NULL, 0, u0 ? ub : NULL, w};
         if (dense) {
             S.R = J + jrows * D;
             S.ld = D;
@@ -763,5 +768,57 @@ done:
     free(out);
     free(dout);
     free(ub);
+    return st;
+}
+
+/*
+ * J v by the same per-sample factors as u0 (one backward pass over C copies
+ * of each sample), against v instead of w: exact to round-off, with no
+ * projection and no finite-difference step.  Re-linearization with momentum
+ * (docs/METHOD.md §6c) needs the new linearization's image of the carried
+ * weight-space velocity.
+ */
+ttp_status ttp_jac_jvp(ttp_ctx *ctx, ttp_jac_plan *p, ttp_net *net, const double *w, const double *v,
+                       const double *x, int64_t ns, double *jv)
+{
+    ttp_status st = TTP_OK;
+    double *xb = NULL, *out = NULL, *dout = NULL;
+    if (!p || !net || !w || !v || (ns > 0 && (!x || !jv)))
+        return TTP_ERR(ctx, TTP_ERR_ARG, "ttp_jac_jvp: plan, net, w, v, x or jv is NULL");
+    if (ns <= 0) return TTP_OK;
+    const ttp_model *M = p->m;
+    const int64_t C = M->nout, in = M->in_shape[0] * M->in_shape[1] * M->in_shape[2];
+    int64_t spc = p->spc_cap < ns ? p->spc_cap : ns;
+    TTP_ALLOC(ctx, st, done, xb, spc * C * in, "batch of sample copies");
+    TTP_ALLOC(ctx, st, done, out, spc * C * C, "batch outputs");
+    TTP_ALLOC(ctx, st, done, dout, spc * C * C, "block-identity output gradients");
+    for (int64_t r = 0; r < spc * C; r++) dout[r * C + r % C] = 1.0;
+    for (int64_t s0 = 0; s0 < ns;) {
+        int64_t cnt = ns - s0 < spc ? ns - s0 : spc;
+        for (int64_t s = 0; s < cnt; s++)
+            for (int64_t c = 0; c < C; c++)
+                memcpy(xb + (s * C + c) * in, x + (s0 + s) * in, (size_t)in * sizeof *x);
+        st = ttp_net_forward(ctx, net, w, xb, cnt * C, out);
+        if (st == TTP_ERR_ARG && cnt > 1) { /* the net holds fewer: halve, as ttp_jac_rows */
+            ttp_error_clear(ctx);
+            st = TTP_OK;
+            spc = cnt / 2;
+            p->spc_cap = spc;
+            continue;
+        }
+        if (st != TTP_OK) {
+            ttp_error_trace(ctx, __FILE__, __LINE__, __func__);
+            goto done;
+        }
+        memset(jv + s0 * C, 0, (size_t)(cnt * C) * sizeof *jv);
+        sink_state S = {p, w, NULL, 0, jv + s0 * C, v};
+        ttp_grad_sink sink = {&S, sink_layer};
+        TTP_CALL_GOTO(ctx, st, done, ttp_net_backward_factors(ctx, net, w, dout, &sink));
+        s0 += cnt;
+    }
+done:
+    free(xb);
+    free(out);
+    free(dout);
     return st;
 }

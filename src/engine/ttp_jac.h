@@ -66,6 +66,18 @@ const char *ttp_jac_plan_backend(const ttp_jac_plan *p);
 ttp_status ttp_jac_rows(ttp_ctx *ctx, ttp_jac_plan *p, ttp_net *net, const double *w,
                         const double *x, int64_t ns, double *G, double *f0, double *u0);
 
+/*
+ * Jacobian-vector product J(w) v on ns samples, exact (from the per-sample
+ * gradient factors, as u0; no projection is applied whatever the plan's
+ * kind).  Not collective.
+ *   w   parameter slab at which J is taken;  v  a slab of the same layout
+ *       (only its trainable entries are read)
+ *   x   (ns, in) inputs;  jv  ns·C, overwritten
+ * Costs one backward pass over C copies of each sample.
+ */
+ttp_status ttp_jac_jvp(ttp_ctx *ctx, ttp_jac_plan *p, ttp_net *net, const double *w, const double *v,
+                       const double *x, int64_t ns, double *jv);
+
 #ifdef __cplusplus
 }
 #endif

@@ -133,6 +133,13 @@ ttp_status ttp_predict_guard(ttp_ctx *ctx, const ttp_kernel *k, const ttp_predic
 ttp_status ttp_faith_trace(ttp_ctx *ctx, const ttp_sim_problem *prob, const ttp_opt *opt, uint64_t seed, int npts,
                            const int64_t *steps, double *f_lin, double *a_out, double *c_out, double *loss)
 {
+    return ttp_faith_trace_seg(ctx, prob, opt, seed, NULL, npts, steps, f_lin, a_out, c_out, loss);
+}
+
+ttp_status ttp_faith_trace_seg(ttp_ctx *ctx, const ttp_sim_problem *prob, const ttp_opt *opt, uint64_t seed,
+                               ttp_faith_seg *sg, int npts, const int64_t *steps, double *f_lin, double *a_out,
+                               double *c_out, double *loss)
+{
     ttp_status st = TTP_OK;
     const int64_t N = prob->n, C = prob->c, NC = N * C;
     const int64_t B = ttp_opt_batch(opt, N);
@@ -158,7 +165,14 @@ ttp_status ttp_faith_trace(ttp_ctx *ctx, const ttp_sim_problem *prob, const ttp_
     TTP_ALLOC(ctx, st, done, perm, N, "batch permutation");
     TTP_ALLOC(ctx, st, done, idx, B, "batch indices");
     memcpy(F, prob->f0, sizeof(double) * (size_t)NC);
-    double c = 0, gam = 0;
+    /* A carried velocity v_s enters as V = J v_s in function space and as
+     * the scalars e, ε of w = w_s + Jᵀ a + c w_s + e v_s, v = Jᵀ α + γ w_s + ε v_s. */
+    double c = 0, gam = 0, e = 0, eps = 0;
+    const int64_t t_start = sg ? sg->t_start : 0;
+    if (sg && sg->v0) {
+        memcpy(V, sg->v0, sizeof(double) * (size_t)NC);
+        eps = 1;
+    }
     int ip = 0;
     for (int64_t t = 0; ip < npts; t++) {
         double L = ttp_loss_eval(opt->loss, F, prob->labels, prob->targets, N, (int)C, g, NULL);
@@ -168,6 +182,10 @@ ttp_status ttp_faith_trace(ttp_ctx *ctx, const ttp_sim_problem *prob, const ttp_
             c_out[ip] = c;
             loss[ip] = L;
             ip++;
+            if (ip == npts && sg) {
+                if (sg->alpha) memcpy(sg->alpha, al, sizeof(double) * (size_t)NC);
+                sg->gam = gam, sg->e = e, sg->eps = eps;
+            }
         }
         if (ip == npts) break;
         if (!isfinite(L)) { /* blown up: the remaining points are not defined */
@@ -184,7 +202,7 @@ ttp_status ttp_faith_trace(ttp_ctx *ctx, const ttp_sim_problem *prob, const ttp_
             TTP_CALL_GOTO(ctx, st, done, ttp_theta_apply(ctx, prob->theta, NULL, N, g, A));
             for (int64_t r = 0; r < NC; r++) b[r] = scale * g[r];
         } else {
-            int64_t nb = ttp_batch_indices(seed, N, B, t, perm, &epoch, idx);
+            int64_t nb = ttp_batch_indices(seed, N, B, t_start + t, perm, &epoch, idx);
             scale = 1.0 / (double)nb;
             memset(b, 0, sizeof(double) * (size_t)NC);
             for (int64_t s = 0; s < nb; s++) {
@@ -204,9 +222,11 @@ ttp_status ttp_faith_trace(ttp_ctx *ctx, const ttp_sim_problem *prob, const ttp_
             al[r] = mom * al[r] + br;
             a[r] -= lr * (opt->nesterov ? br + mom * al[r] : al[r]);
         }
-        double bc = wd * (1.0 + c);
+        double bc = wd * (1.0 + c), be = wd * e;
         gam = mom * gam + bc;
         c -= lr * (opt->nesterov ? bc + mom * gam : gam);
+        eps = mom * eps + be;
+        e -= lr * (opt->nesterov ? be + mom * eps : eps);
     }
 done:
     free(F), free(V), free(A), free(g), free(gb), free(b), free(a), free(al), free(perm), free(idx);
@@ -392,7 +412,8 @@ ttp_status ttp_predict_faith(ttp_ctx *ctx, const ttp_model *m, const ttp_data *d
                     "weights is off the linear model by %.0f%% of the outputs' movement (limit %.0f%%) and has loss "
                     "%.4g where the linear model has %.4g (%+.0f%% of the predicted drop; limit %.0f%%); the "
                     "weights move too far for a linear model, so the real training time can differ a lot; lower "
-                    "the learning rate%s to stay in the linear regime",
+                    "the learning rate%s to stay in the linear regime, or re-linearize (--relinearize auto, "
+                    "docs/METHOD.md 6c)",
                     (long long)fa->step[iw], 100 * fa->out_gap[iw], 100 * TTP_FAITH_OUT_GAP, fa->loss_real[iw],
                     fa->loss_lin[iw], 100 * fa->loss_gap[iw], 100 * TTP_FAITH_LOSS_GAP,
                     o->opt.momentum > 0 ? " or the momentum" : "");
@@ -420,9 +441,15 @@ void ttp_faith_print(FILE *f, const ttp_prediction *p)
                 fa->loss_real[i], fa->loss_lin[i], 100 * fa->loss_gap[i], 100 * fa->out_gap[i],
                 100 * fa->kernel_gap[i], fa->dw_rel[i]);
     if (fa->relin_every > 0)
-        fprintf(f, "  relinear.   every %lld steps (%lld kernels); worst output gap at a segment's end %.1f%% "
+        fprintf(f, "  relinear.   every %lld steps (%lld kernels, %.1f s); worst output gap at a segment's end %.1f%% "
                    "(the figures above are those of the first linearization)\n",
-                (long long)fa->relin_every, (long long)fa->segments, 100 * fa->seg_out_gap);
+                (long long)fa->relin_every, (long long)fa->segments, fa->relin_seconds, 100 * fa->seg_out_gap);
+    else if (fa->relin_every == TTP_RELIN_AUTO)
+        fprintf(f, "  relinear.   auto: %lld segments, %lld kernels rebuilt (%lld lengths tried, %.1f s; the first "
+                   "kernel took %.1f s); worst output gap at a segment's end %.1f%% (target %.0f%%; the figures above "
+                   "are those of the first linearization)\n",
+                (long long)fa->segments, (long long)fa->segments - 1, (long long)fa->relin_trials, fa->relin_seconds,
+                p->sec_kernel, 100 * fa->seg_out_gap, 100 * TTP_RELIN_AUTO_GAP);
     fprintf(f, "              band: batch noise %lld .. %lld, widened by the output gap (+-%.0f%%) to %lld .. %lld "
                "(-1: past T)\n", (long long)p->main.tt[0].noise_lo, (long long)p->main.tt[0].noise_hi,
             100 * fa->band_widen, (long long)p->main.tt[0].lo, (long long)p->main.tt[0].hi);
@@ -454,6 +481,8 @@ void ttp_faith_json(struct ttp_json *j, const ttp_prediction *p)
         ttp_json_num(j, "band_widening", fa->band_widen);
         ttp_json_int(j, "relinearize_every", fa->relin_every);
         ttp_json_int(j, "segments", fa->segments);
+        ttp_json_int(j, "relinearize_trials", fa->relin_trials);
+        ttp_json_num(j, "relinearize_seconds", fa->relin_seconds);
         ttp_json_num(j, "segment_output_gap", fa->seg_out_gap);
         ttp_json_int(j, "tt_steps_noise_lo", p->main.tt[0].noise_lo);
         ttp_json_int(j, "tt_steps_noise_hi", p->main.tt[0].noise_hi);

@@ -81,14 +81,13 @@ ttp_status ttp_predict_opts_validate(ttp_ctx *ctx, const ttp_predict_opts *o, in
     if ((o->nextrap > 0 || (o->subset > 0 && o->subset < n)) && o->opt.wd > 0)
         return TTP_ERR(ctx, TTP_ERR_UNSUPPORTED,
                        "options subset/extrap: the spectrum-only dynamics do not model weight decay (option wd)");
-    if (o->relin_every < 0)
-        return TTP_ERR(ctx, TTP_ERR_ARG, "option relin_every: %lld, expected K >= 1 steps (0: off)",
+    if (o->relin_every < 0 && o->relin_every != TTP_RELIN_AUTO)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option relin_every: %lld, expected K >= 1 steps, 0 (off) or auto",
                        (long long)o->relin_every);
-    if (o->relin_every > 0 && (ttp_opt_batch(&o->opt, n) < n || o->opt.momentum > 0 || o->nextrap > 0 ||
-                               (o->subset > 0 && o->subset < n) || o->kernel_in))
+    if (o->relin_every != 0 && (o->nextrap > 0 || (o->subset > 0 && o->subset < n) || o->kernel_in))
         return TTP_ERR(ctx, TTP_ERR_UNSUPPORTED,
-                       "option relin_every: only full-batch gradient descent without momentum, on the whole "
-                       "dataset and a kernel built here (options batch/momentum/subset/extrap/kernel_in unset)");
+                       "option relin_every: only on the whole dataset and a kernel built here (options "
+                       "subset/extrap/kernel_in unset)");
     if (o->time_reps < 0) return TTP_ERR(ctx, TTP_ERR_ARG, "option time_reps: %d, expected >= 0", o->time_reps);
     return TTP_OK;
 }
@@ -456,7 +455,7 @@ ttp_status ttp_predict_run(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *
         TTP_ALLOC(ctx, st, done, p, 1, "prediction");
         p->n = data->n;
     }
-    if (o->relin_every > 0)
+    if (o->relin_every != 0)
         TTP_CALL_GOTO(ctx, st, done,
                       ttp_predict_relinearize(ctx, comm, model, kdata, comm->rank == 0 ? p->kernel : NULL, o,
                                               comm->rank == 0 ? p : NULL));

@@ -1,11 +1,14 @@
 /*
  * relin.c — piecewise re-linearization (issue 12; docs/METHOD.md §6c): one
  * linearization at w₀ is too fast where the tangent kernel changes during
- * fine-tuning, so every K steps the kernel is rebuilt at the linearized
- * weights w₀ + Jᵀ a_t (faith.c) and the dynamics continue from the real
- * network's outputs there.  Full-batch GD without momentum: no momentum
- * buffer has to be carried into the new linearization and no SGD trajectory
- * has to be chosen.
+ * fine-tuning, so the kernel is rebuilt at the linearized weights
+ * w_s + Jᵀ a_t (faith.c) and the dynamics continue from the real network's
+ * outputs there: every K steps, or (TTP_RELIN_AUTO) wherever the real
+ * network leaves the segment's linear model by more than TTP_RELIN_AUTO_GAP.
+ * With momentum the weight-space velocity v_s is carried: each new
+ * linearization starts from V = J_new v_s, computed exactly from the
+ * per-sample gradient factors (ttp_jac_jvp).  SGD follows ensemble member 0,
+ * whose batches are the real run's (METHOD §3).
  */
 #include "ttp_predict.h"
 
@@ -13,23 +16,55 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ttp_jac.h"
 #include "ttp_kbuild.h"
+#include "ttp_net.h"
+
+#define FWD_CHUNK 64
+
+/* Outputs of the real network at slab w on all samples (rank 0). */
+static ttp_status forward_all(ttp_ctx *ctx, ttp_net *net, const ttp_data *d, const double *w, int64_t C, double *f)
+{
+    for (int64_t i0 = 0; i0 < d->n; i0 += FWD_CHUNK) {
+        int64_t nb = d->n - i0 < FWD_CHUNK ? d->n - i0 : FWD_CHUNK;
+        TTP_CALL(ctx, ttp_net_forward(ctx, net, w, d->x + i0 * d->dim, nb, f + i0 * C));
+    }
+    return TTP_OK;
+}
+
+/* ‖x − y‖ / ‖y − z‖ over n entries (0 when y = z). */
+static double rel_gap(const double *x, const double *y, const double *z, int64_t n)
+{
+    double num = 0, den = 0;
+    for (int64_t r = 0; r < n; r++) {
+        num += (x[r] - y[r]) * (x[r] - y[r]);
+        den += (y[r] - z[r]) * (y[r] - z[r]);
+    }
+    return den > 0 ? sqrt(num / den) : 0.0;
+}
 
 ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model, const ttp_data *d,
                                    const ttp_kernel *k0, const ttp_predict_opts *o, ttp_prediction *p)
 {
     ttp_status st = TTP_OK;
     const int64_t T = o->opt.steps, K = o->relin_every;
+    const int autok = K == TTP_RELIN_AUTO;
     const int64_t NC = d->n * model->nout;
     const int root = comm->rank == 0;
     ttp_model *m = NULL;
     ttp_kernel *kr = NULL;
-    double *fkeep = NULL, *L = NULL, *A = NULL, *flin = NULL, *a = NULL, *c = NULL, *ll = NULL, *w = NULL;
+    double *L = NULL, *A = NULL, *flin = NULL, *a = NULL, *c = NULL, *ll = NULL, *w = NULL, *fr = NULL;
+    double *vs = NULL, *vn = NULL, *jv = NULL, *al = NULL;
+    ttp_jac_plan *plan = NULL;
+    ttp_net *jnet = NULL, *fnet = NULL;
     int64_t *steps = NULL;
-    if (K <= 0) return TTP_OK;
+    const int mom = o->opt.momentum > 0;
+    const uint64_t seed0 = o->sim.seed ? o->sim.seed : o->opt.seed; /* member 0's batches */
+    const double t_start = ttp_time();
+    if (K == 0) return TTP_OK;
     if (root && (p == NULL || k0 == NULL || p->main.curves == NULL || p->n != k0->n))
         return TTP_ERR(ctx, TTP_ERR_ARG, "re-linearization needs the prediction on the kernel's own samples");
-    const int64_t seg = K < T ? K : T;
+    const int64_t seg = autok || K > T ? T : K;
     TTP_CALL_GOTO(ctx, st, done, ttp_model_clone(ctx, model, &m));
     TTP_ALLOC(ctx, st, done, w, model->nparams, "linearized weights");
     if (root) {
@@ -40,14 +75,22 @@ ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp
         TTP_ALLOC(ctx, st, done, c, seg + 1, "decay coefficients");
         TTP_ALLOC(ctx, st, done, ll, seg + 1, "linearized losses");
         TTP_ALLOC(ctx, st, done, steps, seg + 1, "steps");
+        TTP_ALLOC(ctx, st, done, fr, NC, "real outputs");
+        TTP_CALL_GOTO(ctx, st, done, ttp_net_create(ctx, m, FWD_CHUNK, &fnet));
+        if (mom) {
+            TTP_ALLOC(ctx, st, done, vs, model->nparams, "carried velocity");
+            TTP_ALLOC(ctx, st, done, vn, model->nparams, "next velocity");
+            TTP_ALLOC(ctx, st, done, jv, NC, "J v");
+            TTP_ALLOC(ctx, st, done, al, NC, "momentum cotangent");
+            TTP_CALL_GOTO(ctx, st, done, ttp_jac_plan_create(ctx, m, TTP_PROJ_EXACT, 0, 0, "cpu", &plan));
+            TTP_CALL_GOTO(ctx, st, done, ttp_net_create(ctx, m, FWD_CHUNK * model->nout, &jnet));
+        }
     }
     double worst = 0;
-    const double *fprev = NULL; /* the last segment's start outputs (flin's slot 0) */
-    if (root) TTP_ALLOC(ctx, st, done, fkeep, NC, "segment end outputs");
-    int64_t nseg = 0;
-    for (int64_t t0 = 0; t0 < T; t0 += K) {
-        const int64_t k = T - t0 < K ? T - t0 : K;
+    int64_t nseg = 0, trials = 0, kprev = T;
+    for (int64_t t0 = 0; t0 < T;) {
         const ttp_kernel *ks = k0;
+        int64_t k = 0;
         if (t0 > 0) { /* the kernel at the current weights, as predict_run builds it */
             TTP_CALL_GOTO(ctx, st, done, ttp_kernel_build(ctx, comm, m, d, &o->kernel, &kr));
             ks = kr;
@@ -62,19 +105,37 @@ ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp
                 st = TTP_ERR(ctx, TTP_ERR_ARG, "re-linearization: the kernel holds neither Theta nor eigenvectors");
                 goto done;
             }
-            /* the real network here against where the last segment's linear model ended */
-            if (fprev) {
-                double num = 0, den = 0;
-                for (int64_t r = 0; r < NC; r++) {
-                    num += (ks->f0[r] - fkeep[r]) * (ks->f0[r] - fkeep[r]);
-                    den += (fkeep[r] - fprev[r]) * (fkeep[r] - fprev[r]);
-                }
-                if (den > 0 && sqrt(num / den) > worst) worst = sqrt(num / den);
-            }
             ttp_sim_problem prob = {&th, ks->n, ks->c, ks->f0, ks->u0, ks->labels, ks->targets};
-            for (int64_t j = 0; j <= k; j++) steps[j] = j;
-            TTP_CALL_GOTO(ctx, st, done, ttp_faith_trace(ctx, &prob, &o->opt, o->opt.seed, (int)(k + 1), steps, flin,
-                                                         a, c, ll));
+            ttp_faith_seg sg = {t0, NULL, al, 0, 0, 0};
+            if (mom && t0 > 0) { /* the carried velocity in this linearization: V = J_new v_s, exact */
+                TTP_CALL_GOTO(ctx, st, done, ttp_jac_jvp(ctx, plan, jnet, m->w, vs, d->x, d->n, jv));
+                sg.v0 = jv;
+            }
+            /* Fixed K: one trial.  Auto: from twice the last accepted length,
+             * halve until the real network at the segment's end stays within
+             * TTP_RELIN_AUTO_GAP of the linear model (relative to the
+             * segment's movement); a trial costs a trace, one backward and one
+             * forward pass, not a kernel. */
+            k = autok ? (2 * kprev < T - t0 ? 2 * kprev : T - t0) : (T - t0 < K ? T - t0 : K);
+            double gap = 0;
+            for (;;) {
+                trials++;
+                for (int64_t j = 0; j <= k; j++) steps[j] = j;
+                TTP_CALL_GOTO(ctx, st, done, ttp_faith_trace_seg(ctx, &prob, &o->opt, seed0, &sg, (int)(k + 1),
+                                                                 steps, flin, a, c, ll));
+                TTP_CALL_GOTO(ctx, st, done, ttp_faith_weights(ctx, m, d, a + (size_t)k * NC, c[k], w));
+                if (mom)
+                    for (int64_t j = 0; j < model->nparams; j++) w[j] += sg.e * vs[j];
+                TTP_CALL_GOTO(ctx, st, done, forward_all(ctx, fnet, d, w, model->nout, fr));
+                gap = rel_gap(fr, flin + (size_t)k * NC, flin, NC);
+                if (!isfinite(ll[k])) gap = INFINITY;
+                if (!autok || gap <= TTP_RELIN_AUTO_GAP || k == 1) break;
+                k = (k + 1) / 2;
+            }
+            /* A one-step segment's linear model never enters the curve (the
+             * curve takes the real network at every boundary, and auto also at
+             * T), so only longer segments speak to validity. */
+            if (k >= 2 && gap > worst) worst = gap;
             for (int64_t j = 0; j <= k; j++) {
                 L[t0 + j] = ll[j];
                 int64_t correct = 0;
@@ -82,54 +143,54 @@ ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp
                               &correct);
                 A[t0 + j] = ks->labels ? (double)correct / (double)ks->n : NAN;
             }
-            memcpy(fkeep, flin + (size_t)k * NC, sizeof(double) * (size_t)NC);
-            fprev = flin; /* slot 0: this segment's start, the real outputs ks->f0 */
-            TTP_CALL_GOTO(ctx, st, done, ttp_faith_weights(ctx, m, d, a + (size_t)k * NC, c[k], w));
+            if (autok && t0 + k == T) { /* the end, like every boundary: the real network there */
+                int64_t correct = 0;
+                L[T] = ttp_loss_eval(o->opt.loss, fr, ks->labels, ks->targets, ks->n, ks->c, NULL, &correct);
+                A[T] = ks->labels ? (double)correct / (double)ks->n : NAN;
+            }
+            if (mom) { /* v = Jᵀα + γ w_s + ε v_s (vs is 0 off the trainable weights) */
+                TTP_CALL_GOTO(ctx, st, done, ttp_faith_weights(ctx, m, d, al, sg.gam, vn));
+                for (int64_t j = 0; j < model->nparams; j++) vn[j] = vn[j] - m->w[j] + sg.eps * vs[j];
+                memcpy(vs, vn, sizeof(double) * (size_t)model->nparams);
+            }
         } else {
             memset(w, 0, sizeof(double) * (size_t)model->nparams);
         }
-        /* every rank needs the new weights: rank 0's, the others' zeros */
+        /* every rank needs the new weights (rank 0's, the others' zeros) and the length */
         TTP_CALL_GOTO(ctx, st, done, comm->allreduce_sum(comm, w, model->nparams, ctx));
+        TTP_CALL_GOTO(ctx, st, done, comm->bcast(comm, &k, (int64_t)sizeof k, 0, ctx));
         memcpy(m->w, w, sizeof(double) * (size_t)model->nparams);
         nseg++;
+        kprev = k;
+        t0 += k;
         ttp_kernel_destroy(&kr);
-    }
-    /* the last segment's end, at the real network */
-    if (root && nseg > 0) {
-        ttp_net *net = NULL;
-        double *fr = NULL;
-        TTP_ALLOC(ctx, st, done, fr, NC, "real outputs");
-        st = ttp_net_create(ctx, m, 64, &net);
-        for (int64_t i0 = 0; st == TTP_OK && i0 < d->n; i0 += 64) {
-            int64_t nb = d->n - i0 < 64 ? d->n - i0 : 64;
-            st = ttp_net_forward(ctx, net, m->w, d->x + i0 * d->dim, nb, fr + i0 * model->nout);
-        }
-        ttp_net_destroy(&net);
-        if (st == TTP_OK) {
-            double num = 0, den = 0;
-            for (int64_t r = 0; r < NC; r++) {
-                num += (fr[r] - fkeep[r]) * (fr[r] - fkeep[r]);
-                den += (fkeep[r] - fprev[r]) * (fkeep[r] - fprev[r]);
-            }
-            if (den > 0 && sqrt(num / den) > worst) worst = sqrt(num / den);
-        }
-        free(fr);
-        if (st != TTP_OK) goto done;
     }
     if (root) {
         ttp_curves *cv = p->main.curves;
+        const int sgd = ttp_opt_batch(&o->opt, d->n) < d->n;
         for (int64_t t = 0; t <= T; t++) {
             cv->loss[t] = cv->loss_lo[t] = cv->loss_hi[t] = cv->member_loss[t] = L[t];
             cv->acc[t] = cv->acc_lo[t] = cv->acc_hi[t] = cv->member_acc[t] = A[t];
         }
         for (int i = 0; i < p->main.ntt; i++) {
             ttp_tt_result *r = &p->main.tt[i];
+            /* SGD: member 0's time, with the one linearization's noise band
+             * carried over as ratios (its members' spread around its mean) */
+            int64_t s0 = r->steps, nlo = r->noise_lo, nhi = r->noise_hi;
             r->steps = r->lo = r->hi = ttp_ttime(&r->def, cv->loss, cv->acc, T);
+            if (sgd && r->steps >= 0 && s0 > 0) {
+                if (nlo >= 0) r->lo = (int64_t)floor((double)r->steps * (double)nlo / (double)s0);
+                r->hi = nhi >= 0 ? (int64_t)ceil((double)r->steps * (double)nhi / (double)s0) : -1;
+                if (r->lo > r->steps) r->lo = r->steps;
+                if (r->hi >= 0 && r->hi < r->steps) r->hi = r->steps;
+                if (r->hi > T) r->hi = -1;
+            }
         }
         p->main.wall = p->main.tt[0].steps >= 0 ? (double)p->main.tt[0].steps * p->sec_per_step : NAN;
         ttp_faith *fa = &p->faith;
         fa->relin_every = K;
         fa->segments = nseg;
+        fa->relin_trials = trials;
         fa->seg_out_gap = worst;
         ttp_faith_widen_band(p, T, worst);
         /* the single linearization's verdict is replaced by the segments' one */
@@ -141,15 +202,26 @@ ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp
         } else if (worst > TTP_FAITH_OUT_GAP) {
             p->valid = 0;
             size_t u = strlen(p->warning);
-            snprintf(p->warning + u, sizeof p->warning - u,
-                     "%sre-linearized every %lld steps, the real network still leaves a segment's linear model by "
-                     "%.0f%% of its movement (limit %.0f%%): use a smaller --relinearize K",
-                     u ? "; " : "", (long long)K, 100 * worst, 100 * TTP_FAITH_OUT_GAP);
+            if (autok)
+                snprintf(p->warning + u, sizeof p->warning - u,
+                         "%sre-linearized automatically down to single steps, the real network still leaves a "
+                         "segment's linear model by %.0f%% of its movement (limit %.0f%%)",
+                         u ? "; " : "", 100 * worst, 100 * TTP_FAITH_OUT_GAP);
+            else
+                snprintf(p->warning + u, sizeof p->warning - u,
+                         "%sre-linearized every %lld steps, the real network still leaves a segment's linear model "
+                         "by %.0f%% of its movement (limit %.0f%%): use a smaller --relinearize K",
+                         u ? "; " : "", (long long)K, 100 * worst, 100 * TTP_FAITH_OUT_GAP);
         }
+        fa->relin_seconds = ttp_time() - t_start;
     }
 done:
     ttp_kernel_destroy(&kr);
+    ttp_net_destroy(&jnet);
+    ttp_net_destroy(&fnet);
+    ttp_jac_plan_destroy(&plan);
     ttp_model_destroy(&m);
-    free(L), free(A), free(flin), free(a), free(c), free(ll), free(w), free(steps), free(fkeep);
+    free(vs), free(vn), free(jv), free(al), free(fr);
+    free(L), free(A), free(flin), free(a), free(c), free(ll), free(w), free(steps);
     return st;
 }

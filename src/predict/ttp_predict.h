@@ -24,6 +24,11 @@
 extern "C" {
 #endif
 
+/* relin_every = TTP_RELIN_AUTO: segment lengths chosen so that the real
+ * network stays within TTP_RELIN_AUTO_GAP of each segment's linear model
+ * (half the validity limit TTP_FAITH_OUT_GAP; docs/METHOD.md §6c). */
+#define TTP_RELIN_AUTO (-1)
+#define TTP_RELIN_AUTO_GAP 0.15
 #define TTP_MAX_TT 8       /* training-time definitions per prediction */
 #define TTP_MAX_ENSEMBLE 100000 /* simulated trajectories per prediction  */
 #define TTP_MAX_EXTRAP 16  /* extrapolation targets                    */
@@ -41,8 +46,9 @@ typedef struct ttp_predict_opts {
     int nextrap;             /*   extrapolate to these sizes (N if none)     */
     int64_t extrap[TTP_MAX_EXTRAP];
     int time_reps;           /* real steps timed for wall-clock (0: skip)    */
-    int64_t relin_every;     /* K > 0: re-linearize every K steps (GD without
-                                 momentum; docs/METHOD.md §6c); 0: off        */
+    int64_t relin_every;     /* K > 0: re-linearize every K steps (momentum
+                                 carried, SGD along member 0; docs/METHOD.md
+                                 §6c); 0: off                                 */
 } ttp_predict_opts;
 
 /* Defaults (what `ttpredict predict` uses): the ttp_opt defaults, the
@@ -93,8 +99,10 @@ typedef struct ttp_faith {
     double band_widen;                /* u: band ends scaled by (1 − u), (1 + u) */
     int invalidated, valid_before;    /* this check made it invalid; validity before */
     size_t warn_at;                   /* where its text starts in the warning     */
-    int64_t relin_every, segments;    /* re-linearization (0: none)               */
+    int64_t relin_every, segments;    /* re-linearization (0: none; TTP_RELIN_AUTO) */
+    int64_t relin_trials;             /* segment lengths tried (auto: > segments) */
     double seg_out_gap;               /* worst output gap at a segment's end      */
+    double relin_seconds;             /* the re-linearization's own cost          */
     double seconds;
     char note[160];
 } ttp_faith;
@@ -162,6 +170,22 @@ ttp_status ttp_predict_guard(ttp_ctx *ctx, const ttp_kernel *k, const ttp_predic
 ttp_status ttp_faith_trace(ttp_ctx *ctx, const ttp_sim_problem *prob, const ttp_opt *opt, uint64_t seed, int npts,
                            const int64_t *steps, double *f_lin, double *a, double *c, double *loss);
 /*
+ * One segment of a re-linearized run (docs/METHOD.md §6c): the trace starts
+ * at step t_start of the batch schedule (SGD) with a carried weight-space
+ * velocity v_s whose image v0 = J v_s (NC; NULL: none) is given.  Then
+ *   w_t = w_s + Jᵀ a_t + c_t w_s + e v_s,   v_t = Jᵀ α_t + γ_t w_s + ε_t v_s,
+ * and at the last point alpha (NC, if not NULL), gam, e, eps are returned.
+ */
+typedef struct ttp_faith_seg {
+    int64_t t_start;     /* in: the step the segment starts at            */
+    const double *v0;    /* in: J v_s (NC), or NULL for no velocity       */
+    double *alpha;       /* out: α at the last point (NC), may be NULL    */
+    double gam, e, eps;  /* out: γ, e, ε at the last point                */
+} ttp_faith_seg;
+ttp_status ttp_faith_trace_seg(ttp_ctx *ctx, const ttp_sim_problem *prob, const ttp_opt *opt, uint64_t seed,
+                               ttp_faith_seg *sg, int npts, const int64_t *steps, double *f_lin, double *a,
+                               double *c, double *loss);
+/*
  * w = w₀ + Jᵀ a + c w₀ on the trainable weights (w: m->nparams, written),
  * by one backward pass over the data with output cotangents a (N × C): the
  * exact J at w₀, whatever projection the kernel used.  Not collective.
@@ -189,7 +213,9 @@ ttp_status ttp_predict_faith(ttp_ctx *ctx, const ttp_model *m, const ttp_data *d
  * (from ttp_predict_from_kernel and ttp_predict_faith, with k0 its kernel)
  * gets the stitched curve, its training times, and a validity measured on
  * the segments.  Collective over comm (p and k0 may be NULL off rank 0).
- * Full-batch GD without momentum on the kernel's own samples only
+ * A momentum buffer is carried into each new linearization (V = J_new v,
+ * ttp_jac_jvp); SGD follows ensemble member 0 (the real run's batches) and
+ * its curve becomes the prediction.  On the kernel's own samples only
  * (TTP_ERR_UNSUPPORTED otherwise, checked by ttp_predict_opts_validate).
  */
 ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model, const ttp_data *d,
