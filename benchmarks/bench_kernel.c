@@ -139,7 +139,8 @@ int main(int argc, char **argv)
     free(G);
     /* all pairs, NC side (Θ is NC × NC); --assembly pdsyrk for PBLAS's SYRK */
     ttp_gram_assembly how = TTP_GRAM_AUTO;
-    if (ttp_gram_assembly_parse(&ctx, arg(argc, argv, "--assembly", "auto"), &how) != TTP_OK) die(&ctx, "--assembly");
+    if (ttp_gram_assembly_parse(&ctx, arg(argc, argv, "--assembly", "auto"), &how) != TTP_OK)
+        die(&ctx, "--assembly");
     ttp_gram_opts o = {0, 0, 0, 0, 0.0, how};
     /* --reps R: the best of R runs of both the yardstick and the stage (the
      * maximum over ranks each time), for a machine shared with other work */
@@ -156,7 +157,8 @@ int main(int argc, char **argv)
         if (ttp_gram_decompose(&ctx, g, &o, &res) != TTP_OK) die(&ctx, "decompose");
         double s3[3] = {res.sec_gram, res.sec_eig, res.sec_assemble};
         MPI_Allreduce(MPI_IN_PLACE, s3, 3, MPI_DOUBLE, MPI_MAX, world);
-        if (it == 0) { /* the first run on the handle: its pages mapped for the first time, as in a real run */
+        if (it ==
+            0) { /* the first run on the handle: its pages mapped for the first time, as in a real run */
             rate1 = rt / P;
             first = s3[2];
         }
@@ -169,18 +171,24 @@ int main(int argc, char **argv)
     const double flops = (double)NC * NC * K; /* SYRK: n(n+1)k ≈ n²k */
     if (rank == 0) {
         double per_rank = flops / sec[2] / P;
-        printf("\n[1] Gram assembly  NC %d, D' %d (%s, best of %d): SYRK/GEMM work %.3f s = %.2f GF/s in all, "
-               "%.2f GF/s per rank\n", NC, K,
-               res.assembly == TTP_GRAM_PDSYRK ? "PBLAS pdsyrk"
-               : res.assembly == TTP_GRAM_SHARED ? "DSYRK/DGEMM tasks in node-shared memory"
-                                                 : "ring of DSYRK/DGEMM", reps, sec[2],
-               flops / sec[2] * 1e-9, per_rank * 1e-9);
-        printf("    cblas_dgemm per core, all %d rank(s) at once (n = 768): %.2f GF/s;  ratio per rank / dgemm = "
-               "%.2f (target >= 0.8)\n", P, rate * 1e-9, per_rank / rate);
+        printf(
+            "\n[1] Gram assembly  NC %d, D' %d (%s, best of %d): SYRK/GEMM work %.3f s = %.2f GF/s in all, "
+            "%.2f GF/s per rank\n",
+            NC, K,
+            res.assembly == TTP_GRAM_PDSYRK   ? "PBLAS pdsyrk"
+            : res.assembly == TTP_GRAM_SHARED ? "DSYRK/DGEMM tasks in node-shared memory"
+                                              : "ring of DSYRK/DGEMM",
+            reps, sec[2], flops / sec[2] * 1e-9, per_rank * 1e-9);
+        printf("    cblas_dgemm per core, all %d rank(s) at once (n = 768): %.2f GF/s;  ratio per rank / "
+               "dgemm = "
+               "%.2f (target >= 0.8)\n",
+               P, rate * 1e-9, per_rank / rate);
         if (reps > 1)
             printf("    first of the %d runs (its buffers and windows touched for the first time): %.3f s, "
-                   "ratio %.2f\n", reps, first, flops / first / P / rate1);
-        printf("    whole Gram stage incl. redistribution into nb x nb blocks: %.3f s (%.2f of DGEMM per rank)\n",
+                   "ratio %.2f\n",
+                   reps, first, flops / first / P / rate1);
+        printf("    whole Gram stage incl. redistribution into nb x nb blocks: %.3f s (%.2f of DGEMM per "
+               "rank)\n",
                sec[0], flops / sec[0] / P / rate);
         printf("    redistribution of G (Cpdgemr2d): %.3f s\n", t_load);
     }
@@ -202,7 +210,8 @@ int main(int argc, char **argv)
         }
         printf("\n[2] eigen-decomposition of the %d x %d Θ (all pairs, vectors):\n", NC, NC);
         printf("    pdsyevd at %d rank(s): %.3f s;  LAPACKE_dsyevd on one core: %.3f s (info %d);  "
-               "speed-up %.2f;  max |Δλ|/λmax %.1e\n", P, sec[1], t, info, t / sec[1], err);
+               "speed-up %.2f;  max |Δλ|/λmax %.1e\n",
+               P, sec[1], t, info, t / sec[1], err);
         free(th);
         free(w);
     }
@@ -215,8 +224,10 @@ int main(int argc, char **argv)
          * (≈ 2n²/P) */
         const double n = NC; /* stages 1-2 decompose the NC side */
         double model = 8.0 * (2.0 * NC * (double)K / P + 5.0 * n * n / P);
-        printf("\n[4] peak memory per rank after the Gram stage and pdsyevd (max over ranks): %.1f MiB;  baseline at start %.1f MiB;\n"
-               "    model O((NC·D' + n²)/P) = 8·(2·NC·D'/P + 5·n²/P) bytes = %.1f MiB  (+ baseline = %.1f MiB)\n",
+        printf("\n[4] peak memory per rank after the Gram stage and pdsyevd (max over ranks): %.1f MiB;  "
+               "baseline at start %.1f MiB;\n"
+               "    model O((NC·D' + n²)/P) = 8·(2·NC·D'/P + 5·n²/P) bytes = %.1f MiB  (+ baseline = %.1f "
+               "MiB)\n",
                rss_gram / 1048576.0, rss0 / 1048576.0, model / 1048576.0, (model + rss0) / 1048576.0);
     }
 
@@ -235,7 +246,8 @@ int main(int argc, char **argv)
         ko.block = nb;
         ko.backend = "cpu";
         ko.proj_seed = 0; /* the seed the recorded numbers were measured with */
-        if (ttp_proj_kind_parse(&ctx, arg(argc, argv, "--proj", "exact"), &ko.proj) != TTP_OK) die(&ctx, "--proj");
+        if (ttp_proj_kind_parse(&ctx, arg(argc, argv, "--proj", "exact"), &ko.proj) != TTP_OK)
+            die(&ctx, "--proj");
         ko.dproj = atoll(arg(argc, argv, "--kdproj", "0"));
         if (ttp_model_read(&ctx, mp, &m) != TTP_OK) die(&ctx, "model");
         if (ttp_data_read(&ctx, dp, &d) != TTP_OK) die(&ctx, "data");
@@ -248,8 +260,9 @@ int main(int argc, char **argv)
             printf("\n[3] kernel stage on %s + %s: N %lld, C %d, D %lld, D' %lld (%s), side %s\n", mp, dp,
                    (long long)k->n, k->c, (long long)k->d, (long long)k->dproj, ttp_proj_kind_str(k->proj),
                    k->side == 0 ? "NC" : "D'");
-            printf("    seconds: jacobian %.3f  gram %.3f  eigen %.3f  total %.3f (wall %.3f) at %d rank(s)\n",
-                   k->sec_jac, k->sec_gram, k->sec_eig, k->sec_total, t, P);
+            printf(
+                "    seconds: jacobian %.3f  gram %.3f  eigen %.3f  total %.3f (wall %.3f) at %d rank(s)\n",
+                k->sec_jac, k->sec_gram, k->sec_eig, k->sec_total, t, P);
             if (t1s) {
                 double t1 = atof(t1s);
                 printf("    strong scaling from 1 rank (t1 = %.3f s): speed-up %.2f, efficiency %.2f\n", t1,
@@ -257,11 +270,12 @@ int main(int argc, char **argv)
             } else {
                 printf("    (give --t1 <total at 1 rank> or TTP_BENCH_T1 for the scaling efficiency)\n");
             }
-            double model = 8.0 * (2.0 * NCk * (double)k->dproj / P + 5.0 * (double)n * n / P) +
-                           8.0 * (double)m->nparams;
-            printf("[4] peak memory per rank (max, whole run so far): %.1f MiB;  model 8·(2·NC·D'/P + 5·n²/P + "
-                   "params) = %.1f MiB + baseline %.1f MiB\n", k->peak_rss_max / 1048576.0,
-                   model / 1048576.0, rss0 / 1048576.0);
+            double model =
+                8.0 * (2.0 * NCk * (double)k->dproj / P + 5.0 * (double)n * n / P) + 8.0 * (double)m->nparams;
+            printf(
+                "[4] peak memory per rank (max, whole run so far): %.1f MiB;  model 8·(2·NC·D'/P + 5·n²/P + "
+                "params) = %.1f MiB + baseline %.1f MiB\n",
+                k->peak_rss_max / 1048576.0, model / 1048576.0, rss0 / 1048576.0);
         }
         ttp_kernel_destroy(&k);
         ttp_model_destroy(&m);
@@ -286,12 +300,14 @@ int main(int argc, char **argv)
         for (int64_t i = lo; i < hi; i++) {
             for (int j = 0; j < K; j++)
                 Gd[(size_t)(i - lo) * K + j] = ttp_rng_normal(6, (uint64_t)(i * K + j)) / (1.0 + j / 64.0);
-            for (int r = 0; r < nrhs; r++) Rd[(size_t)(i - lo) * nrhs + r] = ttp_rng_normal(7 + r, (uint64_t)i);
+            for (int r = 0; r < nrhs; r++)
+                Rd[(size_t)(i - lo) * nrhs + r] = ttp_rng_normal(7 + r, (uint64_t)i);
         }
         MPI_Barrier(world);
         double t = ttp_time();
         /* the caller's rows stay alive through the decomposition, as in ttp_kernel_build */
-        if (ttp_gram_load(&ctx, &comm, nb, NCd, K, lo, hi - lo, Gd, nrhs, Rd, &g) != TTP_OK) die(&ctx, "load (D')");
+        if (ttp_gram_load(&ctx, &comm, nb, NCd, K, lo, hi - lo, Gd, nrhs, Rd, &g) != TTP_OK)
+            die(&ctx, "load (D')");
         ttp_gram_opts od = {0, 1, 0, 1, 0.0, 0};
         if (ttp_gram_decompose(&ctx, g, &od, &res) != TTP_OK) die(&ctx, "decompose (D')");
         t = ttp_time() - t;
@@ -306,16 +322,19 @@ int main(int argc, char **argv)
             const double n = K;
             const double model = 8.0 * (2.0 * NCd * (double)K / P + 5.0 * n * n / P);
             const double vecs = 8.0 * NCd * (double)neig; /* rank 0: the gathered eigenvectors of Θ */
-            printf("\n[5] D' side, NC %d x D' %d, %d projected vectors, eigenvectors of Θ (neig %lld): %.3f s\n",
-                   NCd, K, nrhs, (long long)neig, t);
+            printf(
+                "\n[5] D' side, NC %d x D' %d, %d projected vectors, eigenvectors of Θ (neig %lld): %.3f s\n",
+                NCd, K, nrhs, (long long)neig, t);
             if (!ok) printf("    (the peak could not be reset: it includes the stages above)\n");
-            printf("    model 8·(2·NC·D'/P + 5·D'^2/P) = %.1f MiB per rank; rank 0 also the NC x neig vectors, %.1f MiB\n",
+            printf("    model 8·(2·NC·D'/P + 5·D'^2/P) = %.1f MiB per rank; rank 0 also the NC x neig "
+                   "vectors, %.1f MiB\n",
                    model / 1048576.0, vecs / 1048576.0);
             for (int q = 0; q < P; q++) {
                 const double extra = all[2 * q] - all[2 * q + 1], m = model + (q == 0 ? vecs : 0.0);
-                printf("    rank %d: peak %.1f MiB = baseline %.1f + %.1f MiB;  model %.1f MiB;  ratio %.2f\n", q,
-                       all[2 * q] / 1048576.0, all[2 * q + 1] / 1048576.0, extra / 1048576.0, m / 1048576.0,
-                       extra / m);
+                printf(
+                    "    rank %d: peak %.1f MiB = baseline %.1f + %.1f MiB;  model %.1f MiB;  ratio %.2f\n",
+                    q, all[2 * q] / 1048576.0, all[2 * q + 1] / 1048576.0, extra / 1048576.0, m / 1048576.0,
+                    extra / m);
             }
         }
         free(all);

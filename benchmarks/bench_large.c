@@ -92,7 +92,8 @@ static int make_data(ttp_ctx *ctx, const char *digits_path, const char *out, int
         d->class_names[k] = dup_text(name);
         if (d->class_names[k] == NULL) goto done;
     }
-    const uint64_t kshift = ttp_rng_key(seed, 1), kscale = ttp_rng_key(seed, 2), knoise = ttp_rng_key(seed, 3);
+    const uint64_t kshift = ttp_rng_key(seed, 1), kscale = ttp_rng_key(seed, 2),
+                   knoise = ttp_rng_key(seed, 3);
     for (int64_t j = 0; j < n; j++) {
         const int64_t s = j % S, v = j / S;
         const double *x = src->x + s * 64;
@@ -119,8 +120,10 @@ static int make_data(ttp_ctx *ctx, const char *digits_path, const char *out, int
     snprintf(d->source, sizeof d->source,
              "%s (UCI ML Optical Recognition of Handwritten Digits, Alpaydin & Kaynak 1998), images of 5-9; "
              "copy v >= 1 of each: shift by (dx,dy) in {-1,0,1}^2, scale in [0.9,1.1], noise sigma 0.05, "
-             "clipped to [0,1]", digits_path);
-    snprintf(d->license, sizeof d->license, "CC BY 4.0 (derived from the UCI digits; attribution: Alpaydin & "
+             "clipped to [0,1]",
+             digits_path);
+    snprintf(d->license, sizeof d->license,
+             "CC BY 4.0 (derived from the UCI digits; attribution: Alpaydin & "
              "Kaynak, UCI Machine Learning Repository)");
     snprintf(d->history, sizeof d->history, "bench_large --make-data %s --n %lld --seed %llu", out,
              (long long)n, (unsigned long long)seed);
@@ -187,7 +190,8 @@ int main(int argc, char **argv)
     }
     ttp_kernel_opts ko;
     ttp_kernel_opts_default(&ko);
-    if (ttp_proj_kind_parse(&ctx, arg(argc, argv, "--proj", "kron"), &ko.proj) != TTP_OK) die(&ctx, "--proj", 1);
+    if (ttp_proj_kind_parse(&ctx, arg(argc, argv, "--proj", "kron"), &ko.proj) != TTP_OK)
+        die(&ctx, "--proj", 1);
     ko.dproj = atoll(arg(argc, argv, "--dproj", "1024"));
     ko.top_k = atoll(arg(argc, argv, "--k", "256"));
     ko.side = 1;
@@ -223,17 +227,21 @@ int main(int argc, char **argv)
     if (rank == 0) {
         printf("bench_large: %d rank(s), model %s (D = %lld trainable, C = %d), data %s (N up to %lld)\n", P,
                mpath, (long long)m->ntrainable, m->nout, dpath, (long long)full->n);
-        printf("  kernel: %s projection D' %lld, side D'xD' (G^T G), top K = %lld (pdsyevr), vectors on rank 0; "
-               "OPENBLAS_NUM_THREADS=%s\n", ttp_proj_kind_str(ko.proj), (long long)ko.dproj,
-               (long long)ko.top_k, getenv("OPENBLAS_NUM_THREADS") ? getenv("OPENBLAS_NUM_THREADS") : "(unset)");
-        printf("  dynamics (rank 0): SGD %s, lr %g, batch %lld, %lld steps, ensemble %d, Theta ~ V_K L_K V_K^T\n",
+        printf(
+            "  kernel: %s projection D' %lld, side D'xD' (G^T G), top K = %lld (pdsyevr), vectors on rank 0; "
+            "OPENBLAS_NUM_THREADS=%s\n",
+            ttp_proj_kind_str(ko.proj), (long long)ko.dproj, (long long)ko.top_k,
+            getenv("OPENBLAS_NUM_THREADS") ? getenv("OPENBLAS_NUM_THREADS") : "(unset)");
+        printf("  dynamics (rank 0): SGD %s, lr %g, batch %lld, %lld steps, ensemble %d, Theta ~ V_K L_K "
+               "V_K^T\n",
                opt.loss == TTP_LOSS_CE ? "cross-entropy" : "MSE", opt.lr, (long long)opt.batch,
                (long long)opt.steps, so.ensemble);
         printf("  memory model per rank (bytes): 8 (NC D' + D'^2)/P, + 8 NC K on rank 0, + 8 params, + the "
-               "process baseline (%.0f MiB at start)\n\n", rss0 / MIB);
-        printf("%7s %2s %5s %4s | %7s %7s %7s %7s %7s | %9s %9s %9s %5s | %6s %9s | %s\n", "N", "C", "D'", "K",
-               "jac s", "gram s", "eig s", "sim s", "total s", "peak MiB", "rank0 MiB", "model MiB", "ratio",
-               "trK/tr", "Θ/peak", "SGD loss 0 -> T (acc T), eta*mu_max");
+               "process baseline (%.0f MiB at start)\n\n",
+               rss0 / MIB);
+        printf("%7s %2s %5s %4s | %7s %7s %7s %7s %7s | %9s %9s %9s %5s | %6s %9s | %s\n", "N", "C", "D'",
+               "K", "jac s", "gram s", "eig s", "sim s", "total s", "peak MiB", "rank0 MiB", "model MiB",
+               "ratio", "trK/tr", "Θ/peak", "SGD loss 0 -> T (acc T), eta*mu_max");
     }
 
     row_t rows[64];
@@ -291,9 +299,10 @@ int main(int argc, char **argv)
             r.theta_ratio = 8.0 * NC * NC / r.peak_max;
             printf("%7lld %2d %5lld %4lld | %7.2f %7.2f %7.2f %7.2f %7.2f | %9.0f %9.0f %9.0f %5.2f | %6.3f "
                    "%9.1f | %.4f -> %.4f (%.3f), %.2f\n",
-                   (long long)r.n, k->c, (long long)r.dproj, (long long)r.k, r.jac, r.gram, r.eig, r.sim, r.total,
-                   r.peak_max / MIB, r.peak_r0 / MIB, (r.model + rss0) / MIB, r.peak_max / (r.model + rss0),
-                   r.frac, r.theta_ratio, line_loss[0], line_loss[1], line_loss[2], opt.lr * mu_max);
+                   (long long)r.n, k->c, (long long)r.dproj, (long long)r.k, r.jac, r.gram, r.eig, r.sim,
+                   r.total, r.peak_max / MIB, r.peak_r0 / MIB, (r.model + rss0) / MIB,
+                   r.peak_max / (r.model + rss0), r.frac, r.theta_ratio, line_loss[0], line_loss[1],
+                   line_loss[2], opt.lr * mu_max);
             if (P > 1) {
                 printf("        peak per rank (MiB):");
                 for (int q = 0; q < P; q++) printf(" %.0f", all[q] / MIB);
@@ -311,17 +320,21 @@ int main(int argc, char **argv)
     if (rank == 0 && nn > 0) {
         const row_t *L = &rows[nn - 1];
         const double NC = (double)L->n * m->nout;
-        printf("\nmodel column = 8 (NC D' + D'^2)/P + 8 NC K (rank 0) + 8 params + baseline; ratio = measured "
-               "peak (max over ranks) / model\n");
-        printf("rank 0 never holds Theta: at N = %lld, NC x NC x 8 bytes = %.1f GiB vs measured peak %.2f GiB "
-               "(ratio %.0f) -> %s\n", (long long)L->n, 8.0 * NC * NC / (MIB * 1024), L->peak_max / (MIB * 1024),
-               L->theta_ratio, L->theta_ratio > 1.0 ? "OK" : "FAILED");
+        printf(
+            "\nmodel column = 8 (NC D' + D'^2)/P + 8 NC K (rank 0) + 8 params + baseline; ratio = measured "
+            "peak (max over ranks) / model\n");
+        printf(
+            "rank 0 never holds Theta: at N = %lld, NC x NC x 8 bytes = %.1f GiB vs measured peak %.2f GiB "
+            "(ratio %.0f) -> %s\n",
+            (long long)L->n, 8.0 * NC * NC / (MIB * 1024), L->peak_max / (MIB * 1024), L->theta_ratio,
+            L->theta_ratio > 1.0 ? "OK" : "FAILED");
         if (!(L->theta_ratio > 1.0)) ok = 0;
         printf("HEADLINE: %d rank(s): largest N = %lld (NC = %.0f, D' = %lld, K = %lld): kernel + %lld-step "
                "SGD ensemble in %.1f s (jac %.1f, gram %.1f, eig %.1f, sim %.1f), peak %.0f MiB per rank "
                "(rank 0 %.0f MiB); a dense Theta would be %.0f GiB\n",
                P, (long long)L->n, NC, (long long)L->dproj, (long long)L->k, (long long)opt.steps, L->total,
-               L->jac, L->gram, L->eig, L->sim, L->peak_max / MIB, L->peak_r0 / MIB, 8.0 * NC * NC / (MIB * 1024));
+               L->jac, L->gram, L->eig, L->sim, L->peak_max / MIB, L->peak_r0 / MIB,
+               8.0 * NC * NC / (MIB * 1024));
     }
     MPI_Bcast(&ok, 1, MPI_INT, 0, world);
     ttp_model_destroy(&m);

@@ -79,7 +79,8 @@ static ttp_status null_sink(void *user, const ttp_factors *f, ttp_ctx *ctx)
 static double base_time(ttp_ctx *ctx, ttp_net *net, const ttp_model *m, const double *x, int64_t ns)
 {
     const int64_t C = m->nout, in = m->in_shape[0] * m->in_shape[1] * m->in_shape[2], spc = 16;
-    double *xb = malloc((size_t)(spc * C * in) * sizeof *xb), *out = malloc((size_t)(spc * C * C) * sizeof *out);
+    double *xb = malloc((size_t)(spc * C * in) * sizeof *xb),
+           *out = malloc((size_t)(spc * C * C) * sizeof *out);
     double *dout = calloc((size_t)(spc * C * C), sizeof *dout);
     for (int64_t r = 0; r < spc * C; r++) dout[r * C + r % C] = 1.0;
     ttp_grad_sink sink = {NULL, null_sink};
@@ -87,7 +88,8 @@ static double base_time(ttp_ctx *ctx, ttp_net *net, const ttp_model *m, const do
     for (int64_t s0 = 0; s0 < ns; s0 += spc) {
         int64_t cnt = ns - s0 < spc ? ns - s0 : spc;
         for (int64_t s = 0; s < cnt; s++)
-            for (int64_t c = 0; c < C; c++) memcpy(xb + (s * C + c) * in, x + (s0 + s) * in, (size_t)in * sizeof *x);
+            for (int64_t c = 0; c < C; c++)
+                memcpy(xb + (s * C + c) * in, x + (s0 + s) * in, (size_t)in * sizeof *x);
         if (ttp_net_forward(ctx, net, m->w, xb, cnt * C, out) != TTP_OK ||
             ttp_net_backward_factors(ctx, net, m->w, dout, &sink) != TTP_OK)
             die(ctx, "baseline passes");
@@ -166,8 +168,9 @@ int main(int argc, char **argv)
     for (int64_t i = 0; i < rows * rows; i++) tn += T[i] * T[i];
     tn = sqrt(tn);
     free(J);
-    printf("  net passes alone %.3f s; exact rows %.3f s; top-5 eigenvalues of Θ: %.4g %.4g %.4g %.4g %.4g\n\n",
-           tb, te, lam[0], lam[1], lam[2], lam[3], lam[4]);
+    printf(
+        "  net passes alone %.3f s; exact rows %.3f s; top-5 eigenvalues of Θ: %.4g %.4g %.4g %.4g %.4g\n\n",
+        tb, te, lam[0], lam[1], lam[2], lam[3], lam[4]);
 
     /* kron-cal: KRON with its split calibrated on the first ncal samples */
     const ttp_proj_kind kinds[3] = {TTP_PROJ_RADEMACHER, TTP_PROJ_KRON, TTP_PROJ_KRON};
@@ -201,8 +204,8 @@ int main(int argc, char **argv)
                 R->eig += me / seeds;
                 free(Q), free(G);
             }
-            printf("| %s | %lld | %lld | %.3f | %.3f | %.4f | %.4f |\n", names[kk],
-                   (long long)dps[q], (long long)R->dim, R->t, fmax(R->t - tb, 0.0), R->err, R->eig);
+            printf("| %s | %lld | %lld | %.3f | %.3f | %.4f | %.4f |\n", names[kk], (long long)dps[q],
+                   (long long)R->dim, R->t, fmax(R->t - tb, 0.0), R->err, R->eig);
         }
 
     for (int kk = 1; kk < 3; kk++) {

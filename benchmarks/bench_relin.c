@@ -37,7 +37,8 @@ int main(int argc, char **argv)
     MPI_Comm world = MPI_COMM_WORLD;
     ttp_comm comm;
     ttp_mpi_comm(&comm, &world);
-    const char *mp = argc > 6 ? argv[5] : "data/default-model.nc", *dp = argc > 6 ? argv[6] : "data/default-data.nc";
+    const char *mp = argc > 6 ? argv[5] : "data/default-model.nc",
+               *dp = argc > 6 ? argv[6] : "data/default-data.nc";
     ttp_model *m = NULL;
     ttp_data *d = NULL;
     ttp_status st = TTP_OK;
@@ -78,7 +79,8 @@ int main(int argc, char **argv)
             ttp_theta th = {kr->n, kr->c, kr->theta, kr->neig, kr->eigvec, kr->eigval};
             ttp_sim_problem prob = {&th, kr->n, kr->c, kr->f0, kr->u0, kr->labels, kr->targets};
             for (int j = 0; j <= k; j++) steps[j] = j;
-            if ((st = ttp_faith_trace(&ctx, &prob, &o, o.seed, k + 1, steps, flin, a, c, ll)) != TTP_OK) goto fail;
+            if ((st = ttp_faith_trace(&ctx, &prob, &o, o.seed, k + 1, steps, flin, a, c, ll)) != TTP_OK)
+                goto fail;
             for (int j = 0; j <= k; j++) L[t0 + j] = ll[j];
             if ((st = ttp_faith_weights(&ctx, m, d, a + (size_t)k * NC, c[k], w)) != TTP_OK) goto fail;
             printf("segment %4lld..%-4lld mu_max(Theta/N) %.4g, linear loss %.4g -> %.4g\n", (long long)t0,

@@ -92,10 +92,11 @@ int main(int argc, char **argv)
     for (int64_t k = 0; k < K; k++) lam[k] = (double)N * 50.0 * pow((double)(k + 1), -1.5);
     for (int64_t i = 0; i < NC; i++)
         for (int64_t k = 0; k < K; k++) VL[i * K + k] = V[i * K + k] * lam[k];
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)NC, (int)NC, (int)K, 1.0, VL, (int)K, V, (int)K, 0.0,
-                th, (int)NC);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)NC, (int)NC, (int)K, 1.0, VL, (int)K, V, (int)K,
+                0.0, th, (int)NC);
     for (int64_t i = 0; i < NC; i++) f0[i] = 0.3 * ttp_rng_normal(ttp_rng_key(2020, 2), (uint64_t)i);
-    for (int64_t i = 0; i < N; i++) y[i] = (int)(ttp_rng_u64(ttp_rng_key(2020, 3), (uint64_t)i) % (uint64_t)C);
+    for (int64_t i = 0; i < N; i++)
+        y[i] = (int)(ttp_rng_u64(ttp_rng_key(2020, 3), (uint64_t)i) % (uint64_t)C);
 
     ttp_theta dense = {N, (int)C, th, 0, NULL, NULL}, eig = {N, (int)C, NULL, K, V, lam};
     ttp_sim_problem pd = {&dense, N, (int)C, f0, NULL, y, NULL}, pe = {&eig, N, (int)C, f0, NULL, y, NULL};
@@ -105,28 +106,33 @@ int main(int argc, char **argv)
     o.lr = 1.0 / 50.0;
     o.steps = T;
     printf("bench_sim: N = %lld, C = %lld (NC = %lld), K = %lld modes, T = %lld steps, mu_max(Theta/N) = 50, "
-           "eta = %.3g\n\n", (long long)N, (long long)C, (long long)NC, (long long)K, (long long)T, o.lr);
+           "eta = %.3g\n\n",
+           (long long)N, (long long)C, (long long)NC, (long long)K, (long long)T, o.lr);
 
     ttp_curves *a = NULL, *b = NULL;
     o.batch = 0;
     double gd_d = run(&ctx, &pd, &o, 1, &a), gd_e = run(&ctx, &pe, &o, 1, &b);
     printf("1. GD (full batch)       dense %9.3f ms/step   eigen %9.3f ms/step   dense/eigen %6.2fx   "
-           "(curves agree to %.1e)\n", 1e3 * gd_d, 1e3 * gd_e, gd_d / gd_e, max_rel(a->loss, b->loss, T + 1));
+           "(curves agree to %.1e)\n",
+           1e3 * gd_d, 1e3 * gd_e, gd_d / gd_e, max_rel(a->loss, b->loss, T + 1));
     ttp_curves_destroy(&a), ttp_curves_destroy(&b);
 
     o.batch = B;
     double s1_d = run(&ctx, &pd, &o, 1, &a), s1_e = run(&ctx, &pe, &o, 1, &b);
     printf("2. SGD B=%-4lld 1 member  dense %9.3f ms/step   eigen %9.3f ms/step   dense/eigen %6.2fx   "
-           "(curves agree to %.1e)\n", (long long)B, 1e3 * s1_d, 1e3 * s1_e, s1_d / s1_e,
-           max_rel(a->loss, b->loss, T + 1));
+           "(curves agree to %.1e)\n",
+           (long long)B, 1e3 * s1_d, 1e3 * s1_e, s1_d / s1_e, max_rel(a->loss, b->loss, T + 1));
     ttp_curves_destroy(&a), ttp_curves_destroy(&b);
 
     double sm_d = run(&ctx, &pd, &o, M, &a), sm_e = run(&ctx, &pe, &o, M, &b);
     double diff = max_rel(a->member_loss, b->member_loss, (int64_t)M * (T + 1));
-    printf("3. SGD B=%-4lld M=%-3d      dense %9.0f member-steps/s   eigen %9.0f member-steps/s   eigen/dense "
-           "%6.2fx\n", (long long)B, M, M / sm_d, M / sm_e, sm_d / sm_e);
-    printf("   ensemble vs M single runs: dense %.2fx, eigen (lockstep DGEMM) %.2fx   (members agree to %.1e)\n",
-           M * s1_d / sm_d, M * s1_e / sm_e, diff);
+    printf(
+        "3. SGD B=%-4lld M=%-3d      dense %9.0f member-steps/s   eigen %9.0f member-steps/s   eigen/dense "
+        "%6.2fx\n",
+        (long long)B, M, M / sm_d, M / sm_e, sm_d / sm_e);
+    printf(
+        "   ensemble vs M single runs: dense %.2fx, eigen (lockstep DGEMM) %.2fx   (members agree to %.1e)\n",
+        M * s1_d / sm_d, M * s1_e / sm_e, diff);
     ttp_curves_destroy(&a), ttp_curves_destroy(&b);
 
     /* 4. SDE on the same K modes: p = Vᵀ(F₀ − Y) */

@@ -63,8 +63,8 @@ typedef struct {
 static void run_gemm(void *p)
 {
     gemm_arg *g = p;
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->M, g->N, g->K, 1.0, g->A, g->K, g->B, g->K,
-                0.0, g->C, g->N);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->M, g->N, g->K, 1.0, g->A, g->K, g->B, g->K, 0.0,
+                g->C, g->N);
 }
 
 static int setup(ttp_ctx *ctx, net_arg *a, const ttp_model *m, int64_t nb)
@@ -117,7 +117,8 @@ static int layer_vs_gemm(ttp_ctx *ctx, const char *name, const int64_t shape[3],
     double gf = 2.0 * g.M * g.N * g.K / tg * 1e-9;
     printf("%-34s dgemm M=%d N=%d K=%d: %8.1f us (%5.2f GFLOP/s)\n", name, g.M, g.N, g.K, tg * 1e6, gf);
     printf("%-34s engine forward %8.1f us = %5.2f x dgemm;  forward+backward %8.1f us = %5.2f x dgemm "
-           "(3 GEMMs' worth)\n", "", tf * 1e6, tf / tg, tfb * 1e6, tfb / tg);
+           "(3 GEMMs' worth)\n",
+           "", tf * 1e6, tf / tg, tfb * 1e6, tfb / tg);
     free(g.A), free(g.B), free(g.C);
     teardown(&a);
     ttp_model_destroy(&m);
@@ -157,12 +158,14 @@ int main(int argc, char **argv)
         a.backward = 1;
         double tfb = timeit(run_net, &a);
         sps[i] = (double)nbs[i] / tfb;
-        printf("resnet-small (%lld params) batch %3lld: forward %.3f ms, forward+backward %.3f ms per batch\n",
-               (long long)m->nparams, (long long)nbs[i], tf * 1e3, tfb * 1e3);
+        printf(
+            "resnet-small (%lld params) batch %3lld: forward %.3f ms, forward+backward %.3f ms per batch\n",
+            (long long)m->nparams, (long long)nbs[i], tf * 1e3, tfb * 1e3);
         teardown(&a);
     }
     ttp_model_destroy(&m);
-    printf("\nsamples/s (forward+backward, resnet-small): batch 64: %.0f   batch 256: %.0f\n", sps[0], sps[1]);
+    printf("\nsamples/s (forward+backward, resnet-small): batch 64: %.0f   batch 256: %.0f\n", sps[0],
+           sps[1]);
     return 0;
 fail:
     fprintf(stderr, "bench_train: %s\n", ctx.msg);

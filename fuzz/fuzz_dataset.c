@@ -14,7 +14,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *path = fuzz_write(data, size, ".nc");
     ttp_ctx ctx;
     ttp_ctx_init(&ctx);
-    ttp_data *d = NULL; ttp_status st = ttp_data_read(&ctx, path, &d); ttp_data_destroy(&d);
+    ttp_data *d = NULL;
+    ttp_status st = ttp_data_read(&ctx, path, &d);
+    ttp_data_destroy(&d);
     fuzz_check_refusal(&ctx, st, path);
     unlink(path);
     return 0;

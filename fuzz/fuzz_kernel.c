@@ -14,7 +14,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *path = fuzz_write(data, size, ".nc");
     ttp_ctx ctx;
     ttp_ctx_init(&ctx);
-    ttp_kernel *k = NULL; ttp_status st = ttp_kernel_read(&ctx, path, &k); ttp_kernel_destroy(&k);
+    ttp_kernel *k = NULL;
+    ttp_status st = ttp_kernel_read(&ctx, path, &k);
+    ttp_kernel_destroy(&k);
     fuzz_check_refusal(&ctx, st, path);
     unlink(path);
     return 0;

@@ -14,7 +14,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *path = fuzz_write(data, size, ".nc");
     ttp_ctx ctx;
     ttp_ctx_init(&ctx);
-    ttp_model *m = NULL; ttp_status st = ttp_model_read(&ctx, path, &m); ttp_model_destroy(&m);
+    ttp_model *m = NULL;
+    ttp_status st = ttp_model_read(&ctx, path, &m);
+    ttp_model_destroy(&m);
     fuzz_check_refusal(&ctx, st, path);
     unlink(path);
     return 0;

@@ -21,10 +21,13 @@ const char *ttp_cublas_errstr(int rc)
 {
     switch ((cublasStatus_t)rc) {
     case CUBLAS_STATUS_SUCCESS: return "CUBLAS_STATUS_SUCCESS";
-    case CUBLAS_STATUS_NOT_INITIALIZED: return "CUBLAS_STATUS_NOT_INITIALIZED (no handle, or the CUDA context failed)";
+    case CUBLAS_STATUS_NOT_INITIALIZED:
+        return "CUBLAS_STATUS_NOT_INITIALIZED (no handle, or the CUDA context failed)";
     case CUBLAS_STATUS_ALLOC_FAILED: return "CUBLAS_STATUS_ALLOC_FAILED (device memory exhausted)";
-    case CUBLAS_STATUS_INVALID_VALUE: return "CUBLAS_STATUS_INVALID_VALUE (a size or leading dimension is out of range)";
-    case CUBLAS_STATUS_ARCH_MISMATCH: return "CUBLAS_STATUS_ARCH_MISMATCH (the device lacks a required feature)";
+    case CUBLAS_STATUS_INVALID_VALUE:
+        return "CUBLAS_STATUS_INVALID_VALUE (a size or leading dimension is out of range)";
+    case CUBLAS_STATUS_ARCH_MISMATCH:
+        return "CUBLAS_STATUS_ARCH_MISMATCH (the device lacks a required feature)";
     case CUBLAS_STATUS_MAPPING_ERROR: return "CUBLAS_STATUS_MAPPING_ERROR (texture/memory mapping failed)";
     case CUBLAS_STATUS_EXECUTION_FAILED: return "CUBLAS_STATUS_EXECUTION_FAILED (the kernel failed to run)";
     case CUBLAS_STATUS_INTERNAL_ERROR: return "CUBLAS_STATUS_INTERNAL_ERROR";
@@ -60,8 +63,8 @@ int ttp_gpu_device_count(char *why, size_t len)
 /* Node-local rank from the launcher's environment, or -1 when none is set. */
 static int local_rank_from_env(void)
 {
-    static const char *const vars[] = {"OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID",
-                                       "MPI_LOCALRANKID", "MV2_COMM_WORLD_LOCAL_RANK"};
+    static const char *const vars[] = {"OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID", "MPI_LOCALRANKID",
+                                       "MV2_COMM_WORLD_LOCAL_RANK"};
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
         const char *v = getenv(vars[i]);
         if (v && *v) {
@@ -97,8 +100,7 @@ ttp_status ttp_cuda_reserve(ttp_ctx *ctx, double **p, size_t *cap, size_t n, con
     *p = NULL;
     *cap = 0;
     TTP_CUDA(ctx, st, done, cudaMalloc((void **)p, n * sizeof(double)),
-             "cudaMalloc of %zu doubles (%.1f MiB) for %s", n,
-             (double)n * sizeof(double) / 1048576.0, what);
+             "cudaMalloc of %zu doubles (%.1f MiB) for %s", n, (double)n * sizeof(double) / 1048576.0, what);
     *cap = n;
 done:
     if (st != TTP_OK) *p = NULL;

@@ -26,16 +26,14 @@ ttp_status ttp_gpu_proj_open(ttp_ctx *ctx, ttp_proj_backend *b)
                    "backend 'cuda' requested, but " TTP_NO_CUDA_WHY " " TTP_NO_CUDA_HINT);
 }
 
-ttp_status ttp_gpu_proj_entries(ttp_ctx *ctx, ttp_proj_kind kind, uint64_t key, int64_t k0,
-                                int64_t nk, int64_t j0, int64_t nj, int64_t dproj, double *out)
+ttp_status ttp_gpu_proj_entries(ttp_ctx *ctx, ttp_proj_kind kind, uint64_t key, int64_t k0, int64_t nk,
+                                int64_t j0, int64_t nj, int64_t dproj, double *out)
 {
     (void)kind, (void)key, (void)k0, (void)nk, (void)j0, (void)nj, (void)dproj, (void)out;
-    return TTP_ERR(ctx, TTP_ERR_UNSUPPORTED,
-                   "device projection entries requested, but " TTP_NO_CUDA_WHY);
+    return TTP_ERR(ctx, TTP_ERR_UNSUPPORTED, "device projection entries requested, but " TTP_NO_CUDA_WHY);
 }
 
-ttp_status ttp_gpu_proj_set_tiles(ttp_ctx *ctx, ttp_proj_backend *b, int64_t max_k,
-                                  int64_t max_cols)
+ttp_status ttp_gpu_proj_set_tiles(ttp_ctx *ctx, ttp_proj_backend *b, int64_t max_k, int64_t max_cols)
 {
     (void)b, (void)max_k, (void)max_cols;
     return TTP_ERR(ctx, TTP_ERR_UNSUPPORTED, "cuda tile caps requested, but " TTP_NO_CUDA_WHY);

@@ -54,7 +54,7 @@
 typedef struct {
     int device;
     cublasHandle_t blas;
-    cudaStream_t s_gemm, s_gen;           /* DGEMM + copies; P generation     */
+    cudaStream_t s_gemm, s_gen;            /* DGEMM + copies; P generation     */
     cudaEvent_t gen_done[2], gemm_done[2]; /* per P buffer                     */
     double *dJ, *dG, *dP[2];
     size_t cap_J, cap_G, cap_P[2]; /* doubles held                            */
@@ -75,8 +75,8 @@ static double proj_scale(int64_t dproj)
 
 /* One entry of P: the definition in ttp_proj.h, term for term as in
  * ttp_proj_entry (src/engine/proj.c), so that both sides round alike. */
-__device__ __forceinline__ double proj_entry_dev(int kind, uint64_t key, int64_t k, int64_t j,
-                                                 int64_t dproj, double scale)
+__device__ __forceinline__ double proj_entry_dev(int kind, uint64_t key, int64_t k, int64_t j, int64_t dproj,
+                                                 double scale)
 {
     uint64_t c = (uint64_t)k * (uint64_t)dproj + (uint64_t)j;
     if (kind == TTP_PROJ_RADEMACHER) return (ttp_rng_hash(key, c) & 1u) ? -scale : scale;
@@ -90,9 +90,8 @@ __device__ __forceinline__ double proj_entry_dev(int kind, uint64_t key, int64_t
  * out[kk·sk + jj·sj] = P[k0+kk, j0+jj] for kk < nk, jj < nj.
  * Threads run along k (x) and j (y); grid-stride in both, so any grid works.
  */
-__global__ void proj_gen_kernel(double *out, int64_t sk, int64_t sj, int kind, uint64_t key,
-                                int64_t k0, int64_t nk, int64_t j0, int64_t nj, int64_t dproj,
-                                double scale)
+__global__ void proj_gen_kernel(double *out, int64_t sk, int64_t sj, int kind, uint64_t key, int64_t k0,
+                                int64_t nk, int64_t j0, int64_t nj, int64_t dproj, double scale)
 {
     for (int64_t jj = (int64_t)blockIdx.y * blockDim.y + threadIdx.y; jj < nj;
          jj += (int64_t)gridDim.y * blockDim.y)
@@ -102,9 +101,9 @@ __global__ void proj_gen_kernel(double *out, int64_t sk, int64_t sj, int kind, u
 }
 
 /* Enqueue the generator for an nk × nj block on `stream` and check the launch. */
-static ttp_status proj_gen_launch(ttp_ctx *ctx, cudaStream_t stream, double *out, int64_t sk,
-                                  int64_t sj, ttp_proj_kind kind, uint64_t key, int64_t k0,
-                                  int64_t nk, int64_t j0, int64_t nj, int64_t dproj)
+static ttp_status proj_gen_launch(ttp_ctx *ctx, cudaStream_t stream, double *out, int64_t sk, int64_t sj,
+                                  ttp_proj_kind kind, uint64_t key, int64_t k0, int64_t nk, int64_t j0,
+                                  int64_t nj, int64_t dproj)
 {
     ttp_status st = TTP_OK;
     unsigned bx = 0, by = 0;
@@ -122,8 +121,8 @@ static ttp_status proj_gen_launch(ttp_ctx *ctx, cudaStream_t stream, double *out
     proj_gen_kernel<<<dim3((unsigned)gx, (unsigned)gy), dim3(bx, by), 0, stream>>>(
         out, sk, sj, (int)kind, key, k0, nk, j0, nj, dproj, proj_scale(dproj));
     TTP_CUDA_LAUNCH(ctx, st, done, "proj_gen_kernel(%s, rows %lld..%lld, cols %lld..%lld)",
-                    ttp_proj_kind_str(kind), (long long)k0, (long long)(k0 + nk),
-                    (long long)j0, (long long)(j0 + nj));
+                    ttp_proj_kind_str(kind), (long long)k0, (long long)(k0 + nk), (long long)j0,
+                    (long long)(j0 + nj));
 done:
     return st;
 }
@@ -132,9 +131,8 @@ static ttp_status check_dense_kind(ttp_ctx *ctx, ttp_proj_kind kind, const char 
 {
     if (kind == TTP_PROJ_RADEMACHER || kind == TTP_PROJ_GAUSSIAN) return TTP_OK;
     return TTP_ERR(ctx, TTP_ERR_ARG,
-                   "%s: projection kind %d (%s) is not dense; expected rademacher or gaussian",
-                   who, (int)kind,
-                   (int)kind >= 0 && kind < TTP_PROJ_KIND_COUNT ? ttp_proj_kind_str(kind) : "?");
+                   "%s: projection kind %d (%s) is not dense; expected rademacher or gaussian", who,
+                   (int)kind, (int)kind >= 0 && kind < TTP_PROJ_KIND_COUNT ? ttp_proj_kind_str(kind) : "?");
 }
 
 static void gpu_proj_destroy(void *state)
@@ -161,8 +159,7 @@ static void gpu_proj_destroy(void *state)
 }
 
 /* Tile shape (kt rows of D × tc columns of D′) for a d × D′ projection. */
-static void plan_tiles(const gpu_proj_state *s, int64_t d, int64_t dproj, int64_t *kt,
-                       int64_t *tc)
+static void plan_tiles(const gpu_proj_state *s, int64_t d, int64_t dproj, int64_t *kt, int64_t *tc)
 {
     int64_t k = d, c = dproj;
     if ((uint64_t)d * (uint64_t)dproj > s->budget) {
@@ -180,9 +177,8 @@ static void plan_tiles(const gpu_proj_state *s, int64_t d, int64_t dproj, int64_
 
 /* Generate tile t of the plan into buffer t % 2 on the generator stream,
  * after the DGEMM that last read that buffer. */
-static ttp_status issue_gen(ttp_ctx *ctx, gpu_proj_state *s, int64_t t, int64_t nkt, int64_t kt,
-                            int64_t tc, ttp_proj_kind kind, uint64_t key, int64_t d,
-                            int64_t dproj)
+static ttp_status issue_gen(ttp_ctx *ctx, gpu_proj_state *s, int64_t t, int64_t nkt, int64_t kt, int64_t tc,
+                            ttp_proj_kind kind, uint64_t key, int64_t d, int64_t dproj)
 {
     ttp_status st = TTP_OK;
     int b = (int)(t % 2);
@@ -193,16 +189,15 @@ static ttp_status issue_gen(ttp_ctx *ctx, gpu_proj_state *s, int64_t t, int64_t 
         TTP_CUDA(ctx, st, done, cudaStreamWaitEvent(s->s_gen, s->gemm_done[b], 0),
                  "generator waits for DGEMM of tile %lld", (long long)(t - 2));
     TTP_CALL_GOTO(ctx, st, done,
-                  proj_gen_launch(ctx, s->s_gen, s->dP[b], 1, nk, kind, key, k0, nk, c0, nc,
-                                  dproj));
-    TTP_CUDA(ctx, st, done, cudaEventRecord(s->gen_done[b], s->s_gen),
-             "record generation of tile %lld", (long long)t);
+                  proj_gen_launch(ctx, s->s_gen, s->dP[b], 1, nk, kind, key, k0, nk, c0, nc, dproj));
+    TTP_CUDA(ctx, st, done, cudaEventRecord(s->gen_done[b], s->s_gen), "record generation of tile %lld",
+             (long long)t);
 done:
     return st;
 }
 
-static ttp_status gpu_project(void *state, ttp_proj_kind kind, uint64_t key, const double *J,
-                              int64_t rows, int64_t d, int64_t dproj, double *G, ttp_ctx *ctx)
+static ttp_status gpu_project(void *state, ttp_proj_kind kind, uint64_t key, const double *J, int64_t rows,
+                              int64_t d, int64_t dproj, double *G, ttp_ctx *ctx)
 {
     gpu_proj_state *s = (gpu_proj_state *)state;
     ttp_status st = TTP_OK;
@@ -221,8 +216,7 @@ static ttp_status gpu_project(void *state, ttp_proj_kind kind, uint64_t key, con
     if (kind == TTP_PROJ_EXACT) {
         /* G = J: nothing for the device to do. */
         if (dproj != d)
-            return TTP_ERR(ctx, TTP_ERR_ARG,
-                           "cuda projection: kind exact needs D' = d, got D' %lld, d %lld",
+            return TTP_ERR(ctx, TTP_ERR_ARG, "cuda projection: kind exact needs D' = d, got D' %lld, d %lld",
                            (long long)dproj, (long long)d);
         memcpy(G, J, (size_t)rows * (size_t)d * sizeof(double));
         return TTP_OK;
@@ -240,25 +234,21 @@ static ttp_status gpu_project(void *state, ttp_proj_kind kind, uint64_t key, con
     ntc = (dproj + tc - 1) / tc;
     ntiles = nkt * ntc;
     nbuf = ntiles > 1 ? 2 : 1;
-    reuse = ntiles == 1 && s->cached && s->cache_kind == kind && s->cache_key == key &&
-            s->cache_d == d && s->cache_dproj == dproj;
+    reuse = ntiles == 1 && s->cached && s->cache_kind == kind && s->cache_key == key && s->cache_d == d &&
+            s->cache_dproj == dproj;
     if (!reuse) s->cached = 0; /* dP[0] is about to be overwritten */
 
-    TTP_CALL_GOTO(ctx, st, fail,
-                  ttp_cuda_reserve(ctx, &s->dJ, &s->cap_J, (size_t)rows * (size_t)d, "J"));
-    TTP_CALL_GOTO(ctx, st, fail,
-                  ttp_cuda_reserve(ctx, &s->dG, &s->cap_G, (size_t)rows * (size_t)dproj, "G"));
+    TTP_CALL_GOTO(ctx, st, fail, ttp_cuda_reserve(ctx, &s->dJ, &s->cap_J, (size_t)rows * (size_t)d, "J"));
+    TTP_CALL_GOTO(ctx, st, fail, ttp_cuda_reserve(ctx, &s->dG, &s->cap_G, (size_t)rows * (size_t)dproj, "G"));
     for (int b = 0; b < nbuf; b++)
         TTP_CALL_GOTO(ctx, st, fail,
-                      ttp_cuda_reserve(ctx, &s->dP[b], &s->cap_P[b], (size_t)kt * (size_t)tc,
-                                       "a tile of P"));
+                      ttp_cuda_reserve(ctx, &s->dP[b], &s->cap_P[b], (size_t)kt * (size_t)tc, "a tile of P"));
 
     /* Tile 0's generation goes first, so that it runs while J is copied. */
-    if (!reuse)
-        TTP_CALL_GOTO(ctx, st, fail, issue_gen(ctx, s, 0, nkt, kt, tc, kind, key, d, dproj));
+    if (!reuse) TTP_CALL_GOTO(ctx, st, fail, issue_gen(ctx, s, 0, nkt, kt, tc, kind, key, d, dproj));
     TTP_CUDA(ctx, st, fail,
-             cudaMemcpyAsync(s->dJ, J, (size_t)rows * (size_t)d * sizeof(double),
-                             cudaMemcpyHostToDevice, s->s_gemm),
+             cudaMemcpyAsync(s->dJ, J, (size_t)rows * (size_t)d * sizeof(double), cudaMemcpyHostToDevice,
+                             s->s_gemm),
              "copy J (%lld × %lld) to the device", (long long)rows, (long long)d);
 
     for (t = 0; t < ntiles; t++) {
@@ -266,30 +256,27 @@ static ttp_status gpu_project(void *state, ttp_proj_kind kind, uint64_t key, con
         int64_t ki = t % nkt, k0 = ki * kt, c0 = (t / nkt) * tc;
         int64_t nk = d - k0 < kt ? d - k0 : kt, nc = dproj - c0 < tc ? dproj - c0 : tc;
         if (t + 1 < ntiles)
-            TTP_CALL_GOTO(ctx, st, fail,
-                          issue_gen(ctx, s, t + 1, nkt, kt, tc, kind, key, d, dproj));
+            TTP_CALL_GOTO(ctx, st, fail, issue_gen(ctx, s, t + 1, nkt, kt, tc, kind, key, d, dproj));
         if (!reuse)
             TTP_CUDA(ctx, st, fail, cudaStreamWaitEvent(s->s_gemm, s->gen_done[b], 0),
                      "DGEMM waits for generation of tile %lld", (long long)t);
         /* Gᵀ[c0:c0+nc, :] (+)= (P tile, nk × nc)ᵀ · Jᵀ[k0:k0+nk, :] */
         TTP_CUBLAS(ctx, st, fail,
-                   cublasDgemm(s->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)nc, (int)rows, (int)nk,
-                               &one, s->dP[b], (int)nk, s->dJ + k0, (int)d,
-                               ki == 0 ? &zero : &one, s->dG + c0, (int)dproj),
-                   "cublasDgemm for G tile (cols %lld..%lld, k %lld..%lld, rows %lld)",
-                   (long long)c0, (long long)(c0 + nc), (long long)k0, (long long)(k0 + nk),
-                   (long long)rows);
-        TTP_CUDA(ctx, st, fail, cudaEventRecord(s->gemm_done[b], s->s_gemm),
-                 "record DGEMM of tile %lld", (long long)t);
+                   cublasDgemm(s->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)nc, (int)rows, (int)nk, &one, s->dP[b],
+                               (int)nk, s->dJ + k0, (int)d, ki == 0 ? &zero : &one, s->dG + c0, (int)dproj),
+                   "cublasDgemm for G tile (cols %lld..%lld, k %lld..%lld, rows %lld)", (long long)c0,
+                   (long long)(c0 + nc), (long long)k0, (long long)(k0 + nk), (long long)rows);
+        TTP_CUDA(ctx, st, fail, cudaEventRecord(s->gemm_done[b], s->s_gemm), "record DGEMM of tile %lld",
+                 (long long)t);
     }
 
     TTP_CUDA(ctx, st, fail,
-             cudaMemcpyAsync(G, s->dG, (size_t)rows * (size_t)dproj * sizeof(double),
-                             cudaMemcpyDeviceToHost, s->s_gemm),
+             cudaMemcpyAsync(G, s->dG, (size_t)rows * (size_t)dproj * sizeof(double), cudaMemcpyDeviceToHost,
+                             s->s_gemm),
              "copy G (%lld × %lld) back to the host", (long long)rows, (long long)dproj);
     TTP_CUDA(ctx, st, fail, cudaStreamSynchronize(s->s_gemm),
-             "finish projection of %lld rows (d %lld, D' %lld, %lld tiles)", (long long)rows,
-             (long long)d, (long long)dproj, (long long)ntiles);
+             "finish projection of %lld rows (d %lld, D' %lld, %lld tiles)", (long long)rows, (long long)d,
+             (long long)dproj, (long long)ntiles);
     if (ntiles == 1) {
         s->cached = 1;
         s->cache_kind = kind;
@@ -333,13 +320,11 @@ ttp_status ttp_gpu_proj_open(ttp_ctx *ctx, ttp_proj_backend *b)
     for (int i = 0; i < 2; i++) {
         TTP_CUDA(ctx, st, fail, cudaEventCreateWithFlags(&s->gen_done[i], cudaEventDisableTiming),
                  "create event");
-        TTP_CUDA(ctx, st, fail,
-                 cudaEventCreateWithFlags(&s->gemm_done[i], cudaEventDisableTiming),
+        TTP_CUDA(ctx, st, fail, cudaEventCreateWithFlags(&s->gemm_done[i], cudaEventDisableTiming),
                  "create event");
     }
     TTP_CUBLAS(ctx, st, fail, cublasSetStream(s->blas, s->s_gemm), "cublasSetStream");
-    TTP_CUDA(ctx, st, fail, cudaMemGetInfo(&free_b, &total_b), "cudaMemGetInfo on device %d",
-             dev);
+    TTP_CUDA(ctx, st, fail, cudaMemGetInfo(&free_b, &total_b), "cudaMemGetInfo on device %d", dev);
     s->budget = free_b / 4 / sizeof(double);
     if (s->budget > PROJ_BUDGET_MAX) s->budget = PROJ_BUDGET_MAX;
     if (s->budget < PROJ_BUDGET_MIN) s->budget = PROJ_BUDGET_MIN;
@@ -355,13 +340,11 @@ fail:
     return st;
 }
 
-ttp_status ttp_gpu_proj_set_tiles(ttp_ctx *ctx, ttp_proj_backend *b, int64_t max_k,
-                                  int64_t max_cols)
+ttp_status ttp_gpu_proj_set_tiles(ttp_ctx *ctx, ttp_proj_backend *b, int64_t max_k, int64_t max_cols)
 {
     gpu_proj_state *s = NULL;
     if (!b || b->project != gpu_project || !b->state)
-        return TTP_ERR(ctx, TTP_ERR_ARG,
-                       "ttp_gpu_proj_set_tiles: backend '%s' is not an open cuda backend",
+        return TTP_ERR(ctx, TTP_ERR_ARG, "ttp_gpu_proj_set_tiles: backend '%s' is not an open cuda backend",
                        b && b->name ? b->name : "(null)");
     if (max_k < 0 || max_cols < 0)
         return TTP_ERR(ctx, TTP_ERR_ARG,
@@ -374,8 +357,8 @@ ttp_status ttp_gpu_proj_set_tiles(ttp_ctx *ctx, ttp_proj_backend *b, int64_t max
     return TTP_OK;
 }
 
-ttp_status ttp_gpu_proj_entries(ttp_ctx *ctx, ttp_proj_kind kind, uint64_t key, int64_t k0,
-                                int64_t nk, int64_t j0, int64_t nj, int64_t dproj, double *out)
+ttp_status ttp_gpu_proj_entries(ttp_ctx *ctx, ttp_proj_kind kind, uint64_t key, int64_t k0, int64_t nk,
+                                int64_t j0, int64_t nj, int64_t dproj, double *out)
 {
     ttp_status st = TTP_OK;
     double *d_out = NULL;
@@ -387,17 +370,14 @@ ttp_status ttp_gpu_proj_entries(ttp_ctx *ctx, ttp_proj_kind kind, uint64_t key, 
         return TTP_ERR(ctx, TTP_ERR_ARG,
                        "ttp_gpu_proj_entries: k %lld+%lld, j %lld+%lld, D' %lld; expected "
                        "non-negative ranges with j0 + nj <= D'",
-                       (long long)k0, (long long)nk, (long long)j0, (long long)nj,
-                       (long long)dproj);
+                       (long long)k0, (long long)nk, (long long)j0, (long long)nj, (long long)dproj);
     if (nk == 0 || nj == 0) return TTP_OK;
     if (!out) return TTP_ERR(ctx, TTP_ERR_ARG, "ttp_gpu_proj_entries: out is NULL");
     TTP_CALL(ctx, ttp_cuda_select_device(ctx, &dev));
     n = (size_t)nk * (size_t)nj;
-    TTP_CUDA(ctx, st, done, cudaMalloc((void **)&d_out, n * sizeof(double)),
-             "cudaMalloc of %zu entries", n);
+    TTP_CUDA(ctx, st, done, cudaMalloc((void **)&d_out, n * sizeof(double)), "cudaMalloc of %zu entries", n);
     /* Row-major nk × nj: k strides by nj, j by 1. */
-    TTP_CALL_GOTO(ctx, st, done,
-                  proj_gen_launch(ctx, 0, d_out, nj, 1, kind, key, k0, nk, j0, nj, dproj));
+    TTP_CALL_GOTO(ctx, st, done, proj_gen_launch(ctx, 0, d_out, nj, 1, kind, key, k0, nk, j0, nj, dproj));
     TTP_CUDA(ctx, st, done, cudaMemcpy(out, d_out, n * sizeof(double), cudaMemcpyDeviceToHost),
              "copy %zu entries back", n);
 done:

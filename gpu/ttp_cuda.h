@@ -21,21 +21,19 @@ const char *ttp_cuda_errstr(int rc);
 const char *ttp_cublas_errstr(int rc);
 
 /* A CUDA runtime call that must return cudaSuccess; `...` says what was done. */
-#define TTP_CUDA(ctx, st, label, expr, ...) \
+#define TTP_CUDA(ctx, st, label, expr, ...)                                                                  \
     TTP_CHECK_GEN(ctx, st, label, expr, cudaSuccess, ttp_cuda_errstr, TTP_ERR_CUDA, __VA_ARGS__)
 
 /* A cuBLAS call that must return CUBLAS_STATUS_SUCCESS. */
-#define TTP_CUBLAS(ctx, st, label, expr, ...)                                         \
-    TTP_CHECK_GEN(ctx, st, label, expr, CUBLAS_STATUS_SUCCESS, ttp_cublas_errstr,     \
-                  TTP_ERR_CUDA, __VA_ARGS__)
+#define TTP_CUBLAS(ctx, st, label, expr, ...)                                                                \
+    TTP_CHECK_GEN(ctx, st, label, expr, CUBLAS_STATUS_SUCCESS, ttp_cublas_errstr, TTP_ERR_CUDA, __VA_ARGS__)
 
 /*
  * After every kernel launch: a bad configuration (grid too large, too much
  * shared memory) is reported only by cudaGetLastError, and an earlier
  * asynchronous fault surfaces here too, close to where it happened.
  */
-#define TTP_CUDA_LAUNCH(ctx, st, label, ...) \
-    TTP_CUDA(ctx, st, label, cudaGetLastError(), __VA_ARGS__)
+#define TTP_CUDA_LAUNCH(ctx, st, label, ...) TTP_CUDA(ctx, st, label, cudaGetLastError(), __VA_ARGS__)
 
 /*
  * Pick and set this process's device: the node-local MPI rank (from the

@@ -41,8 +41,8 @@ ttp_status ttp_gpu_proj_open(ttp_ctx *ctx, ttp_proj_backend *b);
  * Requires k0, j0 >= 0, nk, nj >= 0, j0 + nj <= dproj.  Not collective.
  * TTP_ERR_UNSUPPORTED when no CUDA build or no device.
  */
-ttp_status ttp_gpu_proj_entries(ttp_ctx *ctx, ttp_proj_kind kind, uint64_t key, int64_t k0,
-                                int64_t nk, int64_t j0, int64_t nj, int64_t dproj, double *out);
+ttp_status ttp_gpu_proj_entries(ttp_ctx *ctx, ttp_proj_kind kind, uint64_t key, int64_t k0, int64_t nk,
+                                int64_t j0, int64_t nj, int64_t dproj, double *out);
 
 /*
  * Cap the tile of P that the cuda backend `b` (from ttp_gpu_proj_open)
@@ -52,8 +52,7 @@ ttp_status ttp_gpu_proj_entries(ttp_ctx *ctx, ttp_proj_kind kind, uint64_t key, 
  * it beyond DGEMM summation order.  TTP_ERR_ARG when `b` is not a cuda
  * backend or a cap is negative.
  */
-ttp_status ttp_gpu_proj_set_tiles(ttp_ctx *ctx, ttp_proj_backend *b, int64_t max_k,
-                                  int64_t max_cols);
+ttp_status ttp_gpu_proj_set_tiles(ttp_ctx *ctx, ttp_proj_backend *b, int64_t max_k, int64_t max_cols);
 
 /*
  * Local Gram matrix out = Gᵀ G on the device (cuBLAS DSYRK, then mirrored).

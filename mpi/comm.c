@@ -52,8 +52,7 @@ ttp_status ttp_mpi_comm_of(ttp_ctx *ctx, const ttp_comm *c, MPI_Comm *out)
                        "MPI is not initialised (call ttp_mpi_init first, even on one rank: BLACS "
                        "runs over MPI)");
     if (c->impl == NULL && c->size != 1)
-        return TTP_ERR(ctx, TTP_ERR_INTERNAL, "a ttp_comm of %d ranks without an MPI communicator",
-                       c->size);
+        return TTP_ERR(ctx, TTP_ERR_INTERNAL, "a ttp_comm of %d ranks without an MPI communicator", c->size);
     *out = comm_of(c);
     return TTP_OK;
 }

@@ -74,8 +74,8 @@ static int panel_width(int n, int nreq)
 }
 
 /* C (m × n, ld ldc) = Aᵀ B, A K × m and B K × n column-major (ld K). */
-static void gemm_tn(int m, int n, int K, const double *A, const double *B, double *C, int ldc, MPI_Request *req,
-                    int nreq)
+static void gemm_tn(int m, int n, int K, const double *A, const double *B, double *C, int ldc,
+                    MPI_Request *req, int nreq)
 {
     const int pw = panel_width(n, nreq);
     for (int c0 = 0; c0 < n && m > 0; c0 += pw) {
@@ -99,8 +99,9 @@ static void syrk_tn(int n, int K, const double *A, double *C, int ldc, MPI_Reque
         cblas_dsyrk(CblasColMajor, CblasLower, CblasTrans, w, K, 1.0, A + (size_t)c0 * K, K, 0.0,
                     C + c0 + (size_t)c0 * ldc, ldc);
         if (n - c0 - w > 0)
-            cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, n - c0 - w, w, K, 1.0, A + (size_t)(c0 + w) * K,
-                        K, A + (size_t)c0 * K, K, 0.0, C + c0 + w + (size_t)c0 * ldc, ldc);
+            cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, n - c0 - w, w, K, 1.0,
+                        A + (size_t)(c0 + w) * K, K, A + (size_t)c0 * K, K, 0.0,
+                        C + c0 + w + (size_t)c0 * ldc, ldc);
         if (nreq > 0) {
             int flag;
             MPI_Testall(nreq, req, &flag, MPI_STATUSES_IGNORE);
@@ -165,7 +166,8 @@ agreed:
         const int tie = P % 2 == 0 && j == jmax && j > 0;
         double *Ts = T + (size_t)s * mb * ldt; /* columns of block s */
         if (j < jmax) { /* the next shard moves while this one is used (sending it only reads it) */
-            TTP_MPI(ctx, st, done, MPI_Irecv(buf[j % 2], mb, row, (r - 1 + P) % P, 1000 + j, g->comm, &req[0]),
+            TTP_MPI(ctx, st, done,
+                    MPI_Irecv(buf[j % 2], mb, row, (r - 1 + P) % P, 1000 + j, g->comm, &req[0]),
                     "MPI_Irecv of a shard around the ring (step %d)", j);
             TTP_MPI(ctx, st, done, MPI_Isend(cur, mb, row, (r + 1) % P, 1000 + j, g->comm, &req[1]),
                     "MPI_Isend of a shard around the ring (step %d)", j);
@@ -258,9 +260,9 @@ agreed:
         for (int p = q; p < P; p++) {
             const int np = nrow_of(g, p), ld = np > 1 ? np : 1, r0 = p == q ? lo + w : 0;
             double *Tp = g->partW[p] + (size_t)j0 * ld;
-            if (p == q) cblas_dsyrk(CblasColMajor, CblasLower, CblasTrans, w, K, 1.0, Gk, K, 0.0, Tp + lo, ld);
-            if (np - r0 > 0)
-                gemm_tn(np - r0, w, K, g->partG[p] + (size_t)r0 * K, Gk, Tp + r0, ld, NULL, 0);
+            if (p == q)
+                cblas_dsyrk(CblasColMajor, CblasLower, CblasTrans, w, K, 1.0, Gk, K, 0.0, Tp + lo, ld);
+            if (np - r0 > 0) gemm_tn(np - r0, w, K, g->partG[p] + (size_t)r0 * K, Gk, Tp + r0, ld, NULL, 0);
         }
     }
     open = 0;
@@ -359,8 +361,10 @@ agreed:
                 off += sc[q];
             }
             if (off > INT_MAX) {
-                st = TTP_ERR(ctx, TTP_ERR_UNSUPPORTED, "a rank sends %lld Gram entries, beyond 32-bit MPI "
-                             "counts: use more ranks", (long long)off);
+                st = TTP_ERR(ctx, TTP_ERR_UNSUPPORTED,
+                             "a rank sends %lld Gram entries, beyond 32-bit MPI "
+                             "counts: use more ranks",
+                             (long long)off);
                 break;
             }
             total = off;
@@ -424,8 +428,10 @@ agreed3:
                 k += li1 - li0;
             }
             if (k != rc[q]) {
-                st = TTP_ERR(ctx, TTP_ERR_INTERNAL, "Gram redistribution: %lld entries placed from rank %d, "
-                             "%d received", (long long)k, q, rc[q]);
+                st = TTP_ERR(ctx, TTP_ERR_INTERNAL,
+                             "Gram redistribution: %lld entries placed from rank %d, "
+                             "%d received",
+                             (long long)k, q, rc[q]);
                 break;
             }
         }
@@ -485,8 +491,10 @@ static ttp_status shm_work(ttp_ctx *ctx, ttp_gram *g, int assembly, size_t nw, i
     if (assembly == TTP_GRAM_RING || assembly == TTP_GRAM_PDSYRK) return TTP_OK;
     if (g->win_G == MPI_WIN_NULL) {
         if (assembly == TTP_GRAM_SHARED && !g->one_node)
-            return TTP_ERR(ctx, TTP_ERR_ARG, "shared-memory assembly: the %d ranks are not all on one node; "
-                           "use the ring (assembly ring) or auto", g->size);
+            return TTP_ERR(ctx, TTP_ERR_ARG,
+                           "shared-memory assembly: the %d ranks are not all on one node; "
+                           "use the ring (assembly ring) or auto",
+                           g->size);
         if (assembly == TTP_GRAM_SHARED)
             return TTP_ERR(ctx, TTP_ERR_NOMEM,
                            "shared-memory assembly: G's rows need %.1f MiB in %s, %.1f MiB are free there "
@@ -621,8 +629,8 @@ static ttp_status pdsyrk_side(ttp_ctx *ctx, ttp_gram *g, gram_job *job, ttp_gram
     const int nc = job->side == 0, k = nc ? g->K : g->M;
     TTP_CALL(ctx, ensure_A(ctx, g));
     const double ta = ttp_time();
-    pdsyrk_("L", nc ? "T" : "N", &job->n, &k, &D1, g->A, &I1, &I1, g->descA, &D0, job->C, &I1, &I1, job->descC,
-            1, 1);
+    pdsyrk_("L", nc ? "T" : "N", &job->n, &k, &D1, g->A, &I1, &I1, g->descA, &D0, job->C, &I1, &I1,
+            job->descC, 1, 1);
     res->sec_assemble = ttp_time() - ta;
     if (nc && job->opts->want_theta)
         TTP_CALL(ctx, gram_gather_root(ctx, g, g->M, g->M, job->C, 1, 1, job->descC, &res->theta));

@@ -38,8 +38,8 @@ agreed:
 /* Eigen-decomposition of the lower triangle of C (n × n), Z its vectors.
  * All pairs with pdsyevd, or the top kk with pdsyevr; *m receives how many
  * were computed, w (n entries, every rank) their values, ascending. */
-static ttp_status eig(ttp_ctx *ctx, ttp_gram *g, int n, double *C, int *descC, double *Z,
-                      int *descZ, int kk, double *w, int *m)
+static ttp_status eig(ttp_ctx *ctx, ttp_gram *g, int n, double *C, int *descC, double *Z, int *descZ, int kk,
+                      double *w, int *m)
 {
     ttp_status st = TTP_OK;
     double *work = NULL, wq = 0.0;
@@ -51,13 +51,13 @@ static ttp_status eig(ttp_ctx *ctx, ttp_gram *g, int n, double *C, int *descC, d
     const char *name = use_evr ? "pdsyevr" : "pdsyevd";
 
     if (use_evr)
-        pdsyevr_("V", "I", "L", &n, C, &I1, &I1, descC, &vl, &vu, &il, &iu, m, &nz, w, Z, &I1, &I1,
-                 descZ, &wq, &lwork, &iwq, &liwork, &info, 1, 1, 1);
+        pdsyevr_("V", "I", "L", &n, C, &I1, &I1, descC, &vl, &vu, &il, &iu, m, &nz, w, Z, &I1, &I1, descZ,
+                 &wq, &lwork, &iwq, &liwork, &info, 1, 1, 1);
     else
-        pdsyevd_("V", "L", &n, C, &I1, &I1, descC, w, Z, &I1, &I1, descZ, &wq, &lwork, &iwq, &liwork,
-                 &info, 1, 1);
-    TTP_LAPACK(ctx, st, done, info, "%s workspace query (n = %d, block %d, grid %d × %d)", name, n,
-               g->nb, g->nprow, g->npcol);
+        pdsyevd_("V", "L", &n, C, &I1, &I1, descC, w, Z, &I1, &I1, descZ, &wq, &lwork, &iwq, &liwork, &info,
+                 1, 1);
+    TTP_LAPACK(ctx, st, done, info, "%s workspace query (n = %d, block %d, grid %d × %d)", name, n, g->nb,
+               g->nprow, g->npcol);
     /* Margins: some ScaLAPACK versions under-report pdsyevd's integer
      * workspace; the documented minimum is 7n + 8·npcol + 2. */
     /* pdsyevd's query misses what its back-transformation (pdormtr) needs
@@ -75,7 +75,8 @@ static ttp_status eig(ttp_ctx *ctx, ttp_gram *g, int n, double *C, int *descC, d
     if (lw > (double)INT_MAX || liw > INT_MAX) {
         st = TTP_ERR(ctx, TTP_ERR_UNSUPPORTED,
                      "%s needs a workspace of %.0f doubles on a rank, beyond 32-bit indexing: use "
-                     "more ranks or a smaller problem", name, lw);
+                     "more ranks or a smaller problem",
+                     name, lw);
         goto done;
     }
     lwork = (int)lw;
@@ -85,13 +86,13 @@ static ttp_status eig(ttp_ctx *ctx, ttp_gram *g, int n, double *C, int *descC, d
 agreed:
     TTP_CALL_GOTO(ctx, st, done, ttp_comm_agree(ctx, &g->tc, st, "Gram"));
     if (use_evr) {
-        pdsyevr_("V", "I", "L", &n, C, &I1, &I1, descC, &vl, &vu, &il, &iu, m, &nz, w, Z, &I1, &I1,
-                 descZ, work, &lwork, iwork, &liwork, &info, 1, 1, 1);
+        pdsyevr_("V", "I", "L", &n, C, &I1, &I1, descC, &vl, &vu, &il, &iu, m, &nz, w, Z, &I1, &I1, descZ,
+                 work, &lwork, iwork, &liwork, &info, 1, 1, 1);
         if (info == 0 && (*m != kk || nz != kk))
             info = n + 1; /* fewer pairs than asked: report it as a failure */
     } else {
-        pdsyevd_("V", "L", &n, C, &I1, &I1, descC, w, Z, &I1, &I1, descZ, work, &lwork, iwork,
-                 &liwork, &info, 1, 1);
+        pdsyevd_("V", "L", &n, C, &I1, &I1, descC, w, Z, &I1, &I1, descZ, work, &lwork, iwork, &liwork, &info,
+                 1, 1);
         *m = n;
     }
     TTP_LAPACK(ctx, st, done, info, "%s (n = %d, block %d, grid %d × %d)", name, n, g->nb, g->nprow,
@@ -176,7 +177,8 @@ agreed:
                     Wp[(size_t)c * K + i] = Wp[(size_t)(w - 1 - c) * K + i];
                     Wp[(size_t)(w - 1 - c) * K + i] = t;
                 }
-            for (int c = 0; c < w; c++) cblas_dscal(K, 1.0 / sqrt(res->eigval[k0 + c]), Wp + (size_t)c * K, 1);
+            for (int c = 0; c < w; c++)
+                cblas_dscal(K, 1.0 / sqrt(res->eigval[k0 + c]), Wp + (size_t)c * K, 1);
             /* projections k0.. : rows k0.. of proj viewed column-major (neig × nrhs) */
             if (nrhs > 0)
                 cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, w, nrhs, K, 1.0, Wp, K, S, K, 0.0,
@@ -247,8 +249,8 @@ static ttp_status nc_project(ttp_ctx *ctx, ttp_gram *g, double *Z, int *descZ, i
     TTP_ALLOC(ctx, st, agreed, Pt, np, "distributed projections");
 agreed:
     TTP_CALL_GOTO(ctx, st, done, ttp_comm_agree(ctx, &g->tc, st, "Gram"));
-    pdgemm_("N", "N", &g->nrhs, &neig, &g->M, &D1, g->B, &I1, &I1, g->descB, Z, &I1, &jz, descZ, &D0, Pt,
-            &I1, &I1, descP, 1, 1);
+    pdgemm_("N", "N", &g->nrhs, &neig, &g->M, &D1, g->B, &I1, &I1, g->descB, Z, &I1, &jz, descZ, &D0, Pt, &I1,
+            &I1, descP, 1, 1);
     st = gather_reversed(ctx, g, g->nrhs, neig, Pt, 1, descP, "projections", &res->proj);
 done:
     free(Pt);
@@ -341,8 +343,7 @@ static void mirror_lower(double *theta, size_t M)
         for (size_t i = j + 1; i < M; i++) theta[i * M + j] = theta[j * M + i];
 }
 
-ttp_status ttp_gram_decompose(ttp_ctx *ctx, ttp_gram *g, const ttp_gram_opts *opts,
-                              ttp_gram_result *res)
+ttp_status ttp_gram_decompose(ttp_ctx *ctx, ttp_gram *g, const ttp_gram_opts *opts, ttp_gram_result *res)
 {
     ttp_status st = TTP_OK;
     gram_job job;

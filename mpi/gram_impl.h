@@ -54,65 +54,60 @@ extern void Cfree_blacs_system_handle(int handle);
 extern void Cblacs_gridinit(int *ctxt, const char *order, int nprow, int npcol);
 extern void Cblacs_gridinfo(int ctxt, int *nprow, int *npcol, int *myrow, int *mycol);
 extern void Cblacs_gridexit(int ctxt);
-extern void Cpdgemr2d(int m, int n, double *a, int ia, int ja, int *desca, double *b, int ib,
-                      int jb, int *descb, int gctxt);
-extern int numroc_(const int *n, const int *nb, const int *iproc, const int *isrcproc,
-                   const int *nprocs);
-extern void descinit_(int *desc, const int *m, const int *n, const int *mb, const int *nb,
-                      const int *irsrc, const int *icsrc, const int *ictxt, const int *lld,
-                      int *info);
-extern void pdsyrk_(const char *uplo, const char *trans, const int *n, const int *k,
-                    const double *alpha, const double *a, const int *ia, const int *ja,
-                    const int *desca, const double *beta, double *c, const int *ic, const int *jc,
-                    const int *descc, size_t luplo, size_t ltrans);
-extern void pdgemm_(const char *transa, const char *transb, const int *m, const int *n,
-                    const int *k, const double *alpha, const double *a, const int *ia,
-                    const int *ja, const int *desca, const double *b, const int *ib, const int *jb,
-                    const int *descb, const double *beta, double *c, const int *ic, const int *jc,
-                    const int *descc, size_t la, size_t lb);
+extern void Cpdgemr2d(int m, int n, double *a, int ia, int ja, int *desca, double *b, int ib, int jb,
+                      int *descb, int gctxt);
+extern int numroc_(const int *n, const int *nb, const int *iproc, const int *isrcproc, const int *nprocs);
+extern void descinit_(int *desc, const int *m, const int *n, const int *mb, const int *nb, const int *irsrc,
+                      const int *icsrc, const int *ictxt, const int *lld, int *info);
+extern void pdsyrk_(const char *uplo, const char *trans, const int *n, const int *k, const double *alpha,
+                    const double *a, const int *ia, const int *ja, const int *desca, const double *beta,
+                    double *c, const int *ic, const int *jc, const int *descc, size_t luplo, size_t ltrans);
+extern void pdgemm_(const char *transa, const char *transb, const int *m, const int *n, const int *k,
+                    const double *alpha, const double *a, const int *ia, const int *ja, const int *desca,
+                    const double *b, const int *ib, const int *jb, const int *descb, const double *beta,
+                    double *c, const int *ic, const int *jc, const int *descc, size_t la, size_t lb);
 extern void pdsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const int *ia,
-                     const int *ja, const int *desca, double *w, double *z, const int *iz,
-                     const int *jz, const int *descz, double *work, const int *lwork, int *iwork,
-                     const int *liwork, int *info, size_t ljobz, size_t luplo);
+                     const int *ja, const int *desca, double *w, double *z, const int *iz, const int *jz,
+                     const int *descz, double *work, const int *lwork, int *iwork, const int *liwork,
+                     int *info, size_t ljobz, size_t luplo);
 extern void pdsyevr_(const char *jobz, const char *range, const char *uplo, const int *n, double *a,
-                     const int *ia, const int *ja, const int *desca, const double *vl,
-                     const double *vu, const int *il, const int *iu, int *m, int *nz, double *w,
-                     double *z, const int *iz, const int *jz, const int *descz, double *work,
-                     const int *lwork, int *iwork, const int *liwork, int *info, size_t ljobz,
-                     size_t lrange, size_t luplo);
+                     const int *ia, const int *ja, const int *desca, const double *vl, const double *vu,
+                     const int *il, const int *iu, int *m, int *nz, double *w, double *z, const int *iz,
+                     const int *jz, const int *descz, double *work, const int *lwork, int *iwork,
+                     const int *liwork, int *info, size_t ljobz, size_t lrange, size_t luplo);
 
 static const int I0 = 0, I1 = 1;
 static const double D0 = 0.0, D1 = 1.0;
 
 struct ttp_gram {
-    MPI_Comm comm;      /* private duplicate: BLACS traffic never meets the caller's */
-    ttp_comm tc;        /* ttp_comm over comm: ttp_comm_agree on failures       */
+    MPI_Comm comm; /* private duplicate: BLACS traffic never meets the caller's */
+    ttp_comm tc;   /* ttp_comm over comm: ttp_comm_agree on failures       */
     int rank, size;
-    int sys;            /* BLACS system handle of comm                         */
-    int ctxt;           /* nprow × npcol grid                                  */
-    int ctxt_line;      /* 1 × P grid: the row-shard layout, and the global context for Cpdgemr2d */
-    int ctxt_root;      /* 1 × 1 grid holding rank 0 (-1 on the others)        */
-    int ctxt_pcol;      /* P × 1 grid: Θ in row blocks after the ring assembly  */
+    int sys;       /* BLACS system handle of comm                         */
+    int ctxt;      /* nprow × npcol grid                                  */
+    int ctxt_line; /* 1 × P grid: the row-shard layout, and the global context for Cpdgemr2d */
+    int ctxt_root; /* 1 × 1 grid holding rank 0 (-1 on the others)        */
+    int ctxt_pcol; /* P × 1 grid: Θ in row blocks after the ring assembly  */
     int nprow, npcol, myrow, mycol;
     int nb;
-    int M, K, nrhs;     /* G is M × K (NC × D′), R is M × nrhs                  */
-    double *A;          /* Gᵀ, K × M, nb × nb blocks                           */
+    int M, K, nrhs; /* G is M × K (NC × D′), R is M × nrhs                  */
+    double *A;      /* Gᵀ, K × M, nb × nb blocks                           */
     int descA[9];
-    double *B;          /* Rᵀ, nrhs × M (NULL when nrhs == 0)                  */
+    double *B; /* Rᵀ, nrhs × M (NULL when nrhs == 0)                  */
     int descB[9];
-    double frob2;       /* ‖G‖_F² = trace(Θ)                                   */
-    int mb;             /* rows per rank in the equal-block row layout          */
-    double *Gu;         /* this rank's rows [rank·mb, +nrow(rank)) of G, row-major */
-    double *Ru;         /* the same rows of R, mb × nrhs row-major (NULL when nrhs == 0) */
-    int one_node;       /* every rank shares one node's memory                  */
-    MPI_Win win_G;      /* on one node (P > 1): Gu is this rank's part of a
+    double frob2;  /* ‖G‖_F² = trace(Θ)                                   */
+    int mb;        /* rows per rank in the equal-block row layout          */
+    double *Gu;    /* this rank's rows [rank·mb, +nrow(rank)) of G, row-major */
+    double *Ru;    /* the same rows of R, mb × nrhs row-major (NULL when nrhs == 0) */
+    int one_node;  /* every rank shares one node's memory                  */
+    MPI_Win win_G; /* on one node (P > 1): Gu is this rank's part of a
                            node-shared window that every rank can read        */
-    MPI_Win win_W;      /* node-shared work space: Θ's row blocks during the
+    MPI_Win win_W; /* node-shared work space: Θ's row blocks during the
                            assembly, then the eigenvectors (kept until destroy) */
-    double *W;          /* this rank's part of win_W, nW doubles               */
+    double *W;     /* this rank's part of win_W, nW doubles               */
     size_t nW;
     double **partG, **partW; /* every rank's part of win_G and win_W (P each) */
-    MPI_Win win_N;      /* with win_G: node_nc's task counter, *N on rank 0     */
+    MPI_Win win_N;           /* with win_G: node_nc's task counter, *N on rank 0     */
     int64_t *N;
     double shm_need, shm_avail; /* bytes asked for G on the node, and free, at load */
 };
@@ -173,8 +168,8 @@ ttp_status gram_shm_fence(ttp_ctx *ctx, ttp_gram *g, MPI_Win *w, int nw, int ope
 
 /* Gather the m × n submatrix of a distributed matrix at (ia, ja) onto rank 0
  * (column-major, leading dimension m).  Collective; *out is NULL elsewhere. */
-ttp_status gram_gather_root(ttp_ctx *ctx, ttp_gram *g, int m, int n, double *a, int ia, int ja,
-                            int *desca, double **out);
+ttp_status gram_gather_root(ttp_ctx *ctx, ttp_gram *g, int m, int n, double *a, int ia, int ja, int *desca,
+                            double **out);
 
 /* ---- gram_assembly.c --------------------------------------------------- */
 
@@ -182,14 +177,14 @@ ttp_status gram_gather_root(ttp_ctx *ctx, ttp_gram *g, int m, int n, double *a, 
  * assembly strategies. */
 typedef struct gram_job {
     const ttp_gram_opts *opts;
-    int side;       /* 0: Θ = G Gᵀ (NC × NC); 1: GᵀG (D′ × D′)               */
-    int n;          /* order of the matrix decomposed                         */
-    int kk;         /* eigenpairs to compute (n, or top_k when smaller)      */
-    double *C;      /* its lower triangle goes here, nb × nb blocks (descC)   */
+    int side;  /* 0: Θ = G Gᵀ (NC × NC); 1: GᵀG (D′ × D′)               */
+    int n;     /* order of the matrix decomposed                         */
+    int kk;    /* eigenpairs to compute (n, or top_k when smaller)      */
+    double *C; /* its lower triangle goes here, nb × nb blocks (descC)   */
     int descC[9];
-    size_t nzl;     /* this rank's doubles of the eigenvectors: the shared
+    size_t nzl;    /* this rank's doubles of the eigenvectors: the shared
                        work space is sized to take them after Θ              */
-    double t_pick;  /* seconds gram_pick spent (a new shared window is part of
+    double t_pick; /* seconds gram_pick spent (a new shared window is part of
                        the NC side's assembly time)                          */
 } gram_job;
 

@@ -23,8 +23,8 @@ ttp_status gram_desc_grid(ttp_ctx *ctx, ttp_gram *g, int m, int n, int *desc, si
     int lld = mloc > 1 ? mloc : 1, info = 0;
     descinit_(desc, &m, &n, &g->nb, &g->nb, &I0, &I0, &g->ctxt, &lld, &info);
     if (info != 0)
-        return TTP_ERR(ctx, TTP_ERR_LAPACK, "descinit for %s (%d × %d, block %d): info %d", what, m, n,
-                       g->nb, info);
+        return TTP_ERR(ctx, TTP_ERR_LAPACK, "descinit for %s (%d × %d, block %d): info %d", what, m, n, g->nb,
+                       info);
     *nlocal = (size_t)lld * (size_t)(nloc > 0 ? nloc : 0);
     return TTP_OK;
 }
@@ -87,7 +87,8 @@ done:
  * (base: the address of a pointer).  alloc_shared_noncontig lets each
  * rank's part be placed on its own; the parts need not start on a page
  * boundary (Open MPI 4.1 puts them 264 bytes past one).  Collective. */
-ttp_status gram_shm_alloc(ttp_ctx *ctx, ttp_gram *g, size_t n, int unit, const char *what, void *base, MPI_Win *win)
+ttp_status gram_shm_alloc(ttp_ctx *ctx, ttp_gram *g, size_t n, int unit, const char *what, void *base,
+                          MPI_Win *win)
 {
     ttp_status st = TTP_OK;
     MPI_Info info = MPI_INFO_NULL;
@@ -148,7 +149,8 @@ ttp_status gram_shm_fence(ttp_ctx *ctx, ttp_gram *g, MPI_Win *w, int nw, int ope
     for (int i = 0; i < nw; i++) TTP_MPI(ctx, st, done, MPI_Win_sync(w[i]), "MPI_Win_sync");
     TTP_MPI(ctx, st, done, MPI_Barrier(g->comm), "MPI_Barrier of the shared-memory assembly");
     for (int i = 0; i < nw; i++) TTP_MPI(ctx, st, done, MPI_Win_sync(w[i]), "MPI_Win_sync");
-    for (int i = 0; !open && i < nw; i++) TTP_MPI(ctx, st, done, MPI_Win_unlock_all(w[i]), "MPI_Win_unlock_all");
+    for (int i = 0; !open && i < nw; i++)
+        TTP_MPI(ctx, st, done, MPI_Win_unlock_all(w[i]), "MPI_Win_unlock_all");
 done:
     return st;
 }
@@ -158,8 +160,8 @@ done:
  * [q·mb, min((q+1)·mb, M)).  Rows are `width` doubles.  dst has room for mb
  * rows.  One MPI_Alltoallv with a row datatype, so counts stay in rows.
  */
-static ttp_status rebalance(ttp_ctx *ctx, ttp_gram *g, const int64_t *lo, const int64_t *n, int mb,
-                            int width, const double *src, double *dst)
+static ttp_status rebalance(ttp_ctx *ctx, ttp_gram *g, const int64_t *lo, const int64_t *n, int mb, int width,
+                            const double *src, double *dst)
 {
     ttp_status st = TTP_OK;
     int P = g->size, r = g->rank;
@@ -185,8 +187,7 @@ static ttp_status rebalance(ttp_ctx *ctx, ttp_gram *g, const int64_t *lo, const 
     }
     TTP_MPI(ctx, st, done, MPI_Type_contiguous(width, MPI_DOUBLE, &row), "MPI_Type_contiguous(%d)", width);
     TTP_MPI(ctx, st, done, MPI_Type_commit(&row), "MPI_Type_commit");
-    TTP_MPI(ctx, st, done,
-            MPI_Alltoallv(src, sc, sd, row, dst, rc, rd, row, g->comm),
+    TTP_MPI(ctx, st, done, MPI_Alltoallv(src, sc, sd, row, dst, rc, rd, row, g->comm),
             "MPI_Alltoallv of rows of %d doubles", width);
 done:
     if (row != MPI_DATATYPE_NULL) MPI_Type_free(&row);
@@ -197,9 +198,9 @@ done:
     return st;
 }
 
-ttp_status ttp_gram_load(ttp_ctx *ctx, const ttp_comm *comm, int block, int64_t nrows,
-                         int64_t ncols, int64_t row_lo, int64_t nloc, const double *G, int nrhs,
-                         const double *R, ttp_gram **out)
+ttp_status ttp_gram_load(ttp_ctx *ctx, const ttp_comm *comm, int block, int64_t nrows, int64_t ncols,
+                         int64_t row_lo, int64_t nloc, const double *G, int nrhs, const double *R,
+                         ttp_gram **out)
 {
     ttp_status st = TTP_OK;
     ttp_gram *g = NULL;
@@ -212,7 +213,8 @@ ttp_status ttp_gram_load(ttp_ctx *ctx, const ttp_comm *comm, int block, int64_t 
     if (nrows < 1 || ncols < 1 || nrows > INT_MAX || ncols > INT_MAX)
         return TTP_ERR(ctx, TTP_ERR_ARG,
                        "G is %lld × %lld: both dimensions must be in [1, %d] (ScaLAPACK indexes "
-                       "with 32-bit integers)", (long long)nrows, (long long)ncols, INT_MAX);
+                       "with 32-bit integers)",
+                       (long long)nrows, (long long)ncols, INT_MAX);
     if (nrhs < 0 || (nrhs > 0 && R == NULL && nloc > 0))
         return TTP_ERR(ctx, TTP_ERR_ARG, "nrhs %d with %s right-hand sides", nrhs, R ? "given" : "no");
 
@@ -227,7 +229,8 @@ ttp_status ttp_gram_load(ttp_ctx *ctx, const ttp_comm *comm, int block, int64_t 
     {
         MPI_Comm node = MPI_COMM_NULL;
         int nn = 0;
-        TTP_MPI(ctx, st, fail, MPI_Comm_split_type(g->comm, MPI_COMM_TYPE_SHARED, g->rank, MPI_INFO_NULL, &node),
+        TTP_MPI(ctx, st, fail,
+                MPI_Comm_split_type(g->comm, MPI_COMM_TYPE_SHARED, g->rank, MPI_INFO_NULL, &node),
                 "MPI_Comm_split_type(MPI_COMM_TYPE_SHARED)");
         MPI_Comm_size(node, &nn);
         MPI_Comm_free(&node);
@@ -259,8 +262,8 @@ ttp_status ttp_gram_load(ttp_ctx *ctx, const ttp_comm *comm, int block, int64_t 
             if (lo[q] != expect || cnt[q] < 0) {
                 st = TTP_ERR(ctx, TTP_ERR_ARG,
                              "row shards are not contiguous in rank order: rank %d holds rows [%lld, "
-                             "%lld), expected to start at %lld", q, (long long)lo[q],
-                             (long long)(lo[q] + cnt[q]), (long long)expect);
+                             "%lld), expected to start at %lld",
+                             q, (long long)lo[q], (long long)(lo[q] + cnt[q]), (long long)expect);
                 goto fail;
             }
             expect += cnt[q];
@@ -314,14 +317,15 @@ ttp_status ttp_gram_load(ttp_ctx *ctx, const ttp_comm *comm, int block, int64_t 
         int room = 0;
         TTP_CALL_GOTO(ctx, st, fail,
                       gram_shm_room(ctx, g, sizeof(double) * (double)mb * (double)g->K, &room, &g->shm_need,
-                               &g->shm_avail));
+                                    &g->shm_avail));
         if (room) {
             int *model = NULL, flag = 0;
             TTP_CALL_GOTO(ctx, st, fail,
-                          gram_shm_alloc(ctx, g, (size_t)mb * (size_t)g->K, sizeof(double), "the rows of G", &g->Gu,
-                                    &g->win_G));
-            TTP_CALL_GOTO(ctx, st, fail,
-                          gram_shm_alloc(ctx, g, g->rank == 0, sizeof(int64_t), "a task counter", &g->N, &g->win_N));
+                          gram_shm_alloc(ctx, g, (size_t)mb * (size_t)g->K, sizeof(double), "the rows of G",
+                                         &g->Gu, &g->win_G));
+            TTP_CALL_GOTO(
+                ctx, st, fail,
+                gram_shm_alloc(ctx, g, g->rank == 0, sizeof(int64_t), "a task counter", &g->N, &g->win_N));
             TTP_ALLOC(ctx, st, agreed_t, g->partG, P, "window table");
             TTP_ALLOC(ctx, st, agreed_t, g->partW, P, "window table");
         agreed_t:
@@ -394,8 +398,10 @@ void ttp_gram_destroy(ttp_gram **gp)
     if (g->ctxt_line >= 0 && g->ctxt_line != g->sys) Cblacs_gridexit(g->ctxt_line);
     if (g->ctxt >= 0 && g->ctxt != g->sys) Cblacs_gridexit(g->ctxt);
     if (g->sys >= 0) Cfree_blacs_system_handle(g->sys);
-    if (g->win_G != MPI_WIN_NULL) MPI_Win_free(&g->win_G); /* Gu lives in it */
-    else free(g->Gu);
+    if (g->win_G != MPI_WIN_NULL)
+        MPI_Win_free(&g->win_G); /* Gu lives in it */
+    else
+        free(g->Gu);
     if (g->win_W != MPI_WIN_NULL) MPI_Win_free(&g->win_W);
     if (g->win_N != MPI_WIN_NULL) MPI_Win_free(&g->win_N);
     free(g->partG);

@@ -19,7 +19,7 @@ extern "C" {
 const char *ttp_mpi_errstr(int rc);
 
 /* Check an MPI call: on failure record TTP_ERR_MPI with MPI's own text. */
-#define TTP_MPI(ctx, st, label, expr, ...) \
+#define TTP_MPI(ctx, st, label, expr, ...)                                                                   \
     TTP_CHECK_GEN(ctx, st, label, expr, MPI_SUCCESS, ttp_mpi_errstr, TTP_ERR_MPI, __VA_ARGS__)
 
 /* The MPI communicator behind a ttp_comm: its own for one from

@@ -42,9 +42,9 @@ extern const ttp_gram_ops ttp_scalapack_ops;
  * G's rows go into an MPI-3 node-shared window instead of the heap, so that
  * the shared assembly reads them in place.
  */
-ttp_status ttp_gram_load(ttp_ctx *ctx, const ttp_comm *comm, int block, int64_t nrows,
-                         int64_t ncols, int64_t row_lo, int64_t nloc, const double *G, int nrhs,
-                         const double *R, ttp_gram **out);
+ttp_status ttp_gram_load(ttp_ctx *ctx, const ttp_comm *comm, int block, int64_t nrows, int64_t ncols,
+                         int64_t row_lo, int64_t nloc, const double *G, int nrhs, const double *R,
+                         ttp_gram **out);
 /* Free the grid and the distributed arrays.  Collective (BLACS frees its
  * communicators); accepts NULL and sets *g to NULL. */
 void ttp_gram_destroy(ttp_gram **g);
@@ -64,8 +64,7 @@ void ttp_gram_grid_shape(int P, int *nprow, int *npcol);
  * formed (unless want_theta).  Eigenvector signs are those ScaLAPACK returns.
  * ScaLAPACK failures are TTP_ERR_LAPACK naming the routine and info.
  */
-ttp_status ttp_gram_decompose(ttp_ctx *ctx, ttp_gram *g, const ttp_gram_opts *opts,
-                              ttp_gram_result *res);
+ttp_status ttp_gram_decompose(ttp_ctx *ctx, ttp_gram *g, const ttp_gram_opts *opts, ttp_gram_result *res);
 #ifdef __cplusplus
 }
 #endif

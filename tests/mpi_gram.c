@@ -52,7 +52,7 @@ static void reference(int M, int K, double *G, double *theta, double *w)
 typedef struct {
     int M, K, side, nb;
     int64_t topk;
-    int even; /* 1: equal row blocks (G used in place); 0: ttp_shard's uneven split */
+    int even;     /* 1: equal row blocks (G used in place); 0: ttp_shard's uneven split */
     int assembly; /* a ttp_gram_assembly */
 } gcase;
 
@@ -82,18 +82,23 @@ static void run_case(ttp_ctx *ctx, const ttp_comm *comm, gcase c)
     ttp_gram_destroy(&g);
     /* what formed Θ: the one asked for (AUTO: either of the two defaults; on
      * one rank the ring's single step, in place) */
-    if (c.assembly == TTP_GRAM_PDSYRK) CHECK(res.assembly == TTP_GRAM_PDSYRK);
-    else if (c.assembly == TTP_GRAM_RING || comm->size == 1) CHECK(res.assembly == TTP_GRAM_RING);
-    else if (c.assembly == TTP_GRAM_SHARED) CHECK(res.assembly == TTP_GRAM_SHARED);
-    else CHECK(res.assembly == TTP_GRAM_SHARED || res.assembly == TTP_GRAM_RING);
+    if (c.assembly == TTP_GRAM_PDSYRK)
+        CHECK(res.assembly == TTP_GRAM_PDSYRK);
+    else if (c.assembly == TTP_GRAM_RING || comm->size == 1)
+        CHECK(res.assembly == TTP_GRAM_RING);
+    else if (c.assembly == TTP_GRAM_SHARED)
+        CHECK(res.assembly == TTP_GRAM_SHARED);
+    else
+        CHECK(res.assembly == TTP_GRAM_SHARED || res.assembly == TTP_GRAM_RING);
 
     const int rank_g = M < K ? M : K; /* G has full rank min(M, K) */
-    const int64_t expect = c.topk > 0 && c.topk < (c.side == 0 ? M : K) ? (c.topk < rank_g ? c.topk : rank_g)
-                                                                        : rank_g;
+    const int64_t expect =
+        c.topk > 0 && c.topk < (c.side == 0 ? M : K) ? (c.topk < rank_g ? c.topk : rank_g) : rank_g;
     CHECK(res.neig == expect);
     if (res.neig != expect || ctx->code != TTP_OK)
         fprintf(stderr, "case M=%d K=%d side=%d nb=%d topk=%lld even=%d asm=%d: neig %lld expected %lld\n", M,
-                K, c.side, c.nb, (long long)c.topk, c.even, c.assembly, (long long)res.neig, (long long)expect);
+                K, c.side, c.nb, (long long)c.topk, c.even, c.assembly, (long long)res.neig,
+                (long long)expect);
     double fro = 0.0;
     for (size_t i = 0; i < (size_t)M * K; i++) fro += G[i] * G[i];
     CHECK_CLOSE(res.trace, fro, 0.0, 1e-12);
@@ -124,7 +129,8 @@ static void run_case(ttp_ctx *ctx, const ttp_comm *comm, gcase c)
             double r2 = 0.0, n2 = 0.0;
             for (int i = 0; i < M; i++) {
                 double tv = 0.0;
-                for (int j = 0; j < M; j++) tv += ref[(size_t)i * M + j] * res.eigvec[(size_t)j * res.neig + k];
+                for (int j = 0; j < M; j++)
+                    tv += ref[(size_t)i * M + j] * res.eigvec[(size_t)j * res.neig + k];
                 double e = tv - res.eigval[k] * res.eigvec[(size_t)i * res.neig + k];
                 r2 += e * e;
                 n2 += res.eigvec[(size_t)i * res.neig + k] * res.eigvec[(size_t)i * res.neig + k];
@@ -134,8 +140,8 @@ static void run_case(ttp_ctx *ctx, const ttp_comm *comm, gcase c)
         }
         CHECK(rmax <= 1e-11 * lmax);
         if (rmax > 1e-11 * lmax)
-            fprintf(stderr, "case M=%d K=%d side=%d nb=%d topk=%lld even=%d: residual %g, norm err %g\n", M, K,
-                    c.side, c.nb, (long long)c.topk, c.even, rmax / lmax, nerr);
+            fprintf(stderr, "case M=%d K=%d side=%d nb=%d topk=%lld even=%d: residual %g, norm err %g\n", M,
+                    K, c.side, c.nb, (long long)c.topk, c.even, rmax / lmax, nerr);
         CHECK(nerr <= 1e-10);
         /* Projections against the reference vectors: |p_k| (signs are free;
          * the eigenvalues of random G are simple). */
@@ -168,8 +174,9 @@ static void bad_inputs(ttp_ctx *ctx, const ttp_comm *comm)
     CHECK(g == NULL);
     if (comm->size > 1) {
         /* one row for P ranks: rank 0 holds it, the others nothing */
-        CHECK_FAILS(ctx, ttp_gram_load(ctx, comm, 4, 1, 2, comm->rank == 0 ? 0 : 1, comm->rank == 0 ? 1 : 0,
-                                       G, 0, NULL, &g),
+        CHECK_FAILS(ctx,
+                    ttp_gram_load(ctx, comm, 4, 1, 2, comm->rank == 0 ? 0 : 1, comm->rank == 0 ? 1 : 0, G, 0,
+                                  NULL, &g),
                     TTP_ERR_ARG, "more ranks");
         /* overlapping shards: every rank claims rows [0, 1) */
         CHECK_FAILS(ctx, ttp_gram_load(ctx, comm, 4, 8, 1, 0, 1, G, 0, NULL, &g), TTP_ERR_ARG,
@@ -239,8 +246,8 @@ static void serial_kernel(ttp_ctx *ctx, const ttp_model *m, const ttp_data *d, c
     *w = calloc((size_t)NC, sizeof **w);
     *V = calloc((size_t)(NC * NC), sizeof **V);
     if (plan && net) CHECK_OK(ctx, ttp_jac_rows(ctx, plan, net, m->w, d->x, N, *G, *f0, NULL));
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)NC, (int)NC, (int)K, 1.0, *G, (int)K, *G, (int)K,
-                0.0, *V, (int)NC);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)NC, (int)NC, (int)K, 1.0, *G, (int)K, *G,
+                (int)K, 0.0, *V, (int)NC);
     CHECK(LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'L', (int)NC, *V, (int)NC, *w) == 0);
     ttp_net_destroy(&net);
     ttp_jac_plan_destroy(&plan);
@@ -313,7 +320,8 @@ static void kernel_case(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *m, 
         if (r) {
             CHECK(r->n == k->n && r->c == k->c && r->d == k->d && r->dproj == k->dproj && r->proj == k->proj);
             CHECK(r->seed == k->seed && r->side == k->side && r->neig == k->neig && r->nranks == k->nranks);
-            CHECK(r->model_fp == k->model_fp && r->data_fp == k->data_fp && r->peak_rss_max == k->peak_rss_max);
+            CHECK(r->model_fp == k->model_fp && r->data_fp == k->data_fp &&
+                  r->peak_rss_max == k->peak_rss_max);
             CHECK(strcmp(r->model_path, "small-model") == 0 && strcmp(r->backend, k->backend) == 0);
             CHECK(r->trace == k->trace && r->res_energy == k->res_energy && r->sec_total == k->sec_total);
             CHECK(memcmp(r->eigval, k->eigval, sizeof *r->eigval * (size_t)k->neig) == 0);
@@ -378,10 +386,10 @@ static void kernel_tests(ttp_ctx *ctx, const ttp_comm *comm)
     ttp_model *m = small_model(ctx);
     ttp_data *d = small_data(ctx, 12, 4); /* N·C = 36 rows, D = 51 */
     if (m == NULL || d == NULL) goto done;
-    kernel_case(ctx, comm, m, d, TTP_PROJ_EXACT, 0, -1, 0, 1);        /* NC side (36 < 51) */
-    kernel_case(ctx, comm, m, d, TTP_PROJ_EXACT, 0, 1, 0, 0);         /* D′ side forced      */
-    kernel_case(ctx, comm, m, d, TTP_PROJ_RADEMACHER, 16, -1, 0, 0);  /* D′ side (16 < 36)   */
-    kernel_case(ctx, comm, m, d, TTP_PROJ_GAUSSIAN, 20, 0, 6, 0);     /* top-6, NC side      */
+    kernel_case(ctx, comm, m, d, TTP_PROJ_EXACT, 0, -1, 0, 1);       /* NC side (36 < 51) */
+    kernel_case(ctx, comm, m, d, TTP_PROJ_EXACT, 0, 1, 0, 0);        /* D′ side forced      */
+    kernel_case(ctx, comm, m, d, TTP_PROJ_RADEMACHER, 16, -1, 0, 0); /* D′ side (16 < 36)   */
+    kernel_case(ctx, comm, m, d, TTP_PROJ_GAUSSIAN, 20, 0, 6, 0);    /* top-6, NC side      */
 
     /* bad input is refused before any heavy work, with what was wrong */
     ttp_kernel *k = NULL;

@@ -111,8 +111,8 @@ static void checks_rank0(ttp_ctx *ctx, const ttp_model *m, const ttp_data *d, co
     if (!theta || !V || !w || !r0 || !pref || !reference_rows(ctx, m, d, &G, &f0, &u0)) goto done;
 
     /* Θ = G Gᵀ, both triangles; V its eigenvectors (ascending w). */
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)NC, (int)NC, DPROJ, 1.0, G, DPROJ, G, DPROJ, 0.0,
-                theta, (int)NC);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)NC, (int)NC, DPROJ, 1.0, G, DPROJ, G, DPROJ,
+                0.0, theta, (int)NC);
     memcpy(V, theta, sizeof *V * (size_t)NC * NC);
     CHECK(LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'L', (int)NC, V, (int)NC, w) == 0);
     const double lmax = w[NC - 1];
@@ -174,7 +174,8 @@ static void checks_rank0(ttp_ctx *ctx, const ttp_model *m, const ttp_data *d, co
     }
     free(tu);
     printf("top-%d via D' side at %d rank(s): max rel eigenvalue error %.2e, max residual/lmax %.2e, "
-           "max 1-|u.v| %.2e\n", KTOP, P, worst_val, worst_res, worst_dir);
+           "max 1-|u.v| %.2e\n",
+           KTOP, P, worst_val, worst_res, worst_dir);
     CHECK(bad_val == 0);
     CHECK(bad_res == 0);
     CHECK(bad_dir == 0);
@@ -204,15 +205,18 @@ static void checks_rank0(ttp_ctx *ctx, const ttp_model *m, const ttp_data *d, co
     cfg[1].nesterov = 1, cfg[1].steps = 60, cfg[1].seed = 9;
     cfg[2].loss = TTP_LOSS_MSE, cfg[2].lr = 1.0 / mu_max, cfg[2].batch = 0, cfg[2].steps = 60;
     for (int i = 0; i < 3; i++) {
-        ttp_curves *a = simulate(ctx, &eig, d, f0, u0, &cfg[i]), *b = simulate(ctx, &dense, d, f0, u0, &cfg[i]);
+        ttp_curves *a = simulate(ctx, &eig, d, f0, u0, &cfg[i]),
+                   *b = simulate(ctx, &dense, d, f0, u0, &cfg[i]);
         if (a && b) {
             const double e = curve_err(a, b, 1e-12);
             printf("K = rank: config %d (%s, batch %lld): max rel loss difference eigen vs dense %.2e; "
-                   "loss %.4f -> %.4f\n", i, cfg[i].loss == TTP_LOSS_CE ? "CE" : "MSE", (long long)cfg[i].batch, e,
-                   b->loss[0], b->loss[b->steps]);
+                   "loss %.4f -> %.4f\n",
+                   i, cfg[i].loss == TTP_LOSS_CE ? "CE" : "MSE", (long long)cfg[i].batch, e, b->loss[0],
+                   b->loss[b->steps]);
             CHECK(e <= 1e-9);
             CHECK(a->diverged == 0 && b->diverged == 0);
-            for (int64_t t = 0; t <= a->steps; t++) CHECK(fabs(a->acc[t] - b->acc[t]) <= 1.0 / (double)N + 1e-12);
+            for (int64_t t = 0; t <= a->steps; t++)
+                CHECK(fabs(a->acc[t] - b->acc[t]) <= 1.0 / (double)N + 1e-12);
             CHECK(b->loss[b->steps] < 0.9 * b->loss[0]); /* it trained: not a vacuous comparison */
         }
         ttp_curves_destroy(&a);
@@ -224,8 +228,8 @@ static void checks_rank0(ttp_ctx *ctx, const ttp_model *m, const ttp_data *d, co
         double eout = res2;
         for (int64_t q = 0; q < KTOP; q++) eout -= pref[q] * pref[q];
         const double bound = eout / (2.0 * (double)N);
-        printf("K = %d of %lld: energy outside the top K E = %.4e of |r0|^2 = %.4e (bound E/2N = %.4e)\n", KTOP,
-               (long long)rank, eout, res2, bound);
+        printf("K = %d of %lld: energy outside the top K E = %.4e of |r0|^2 = %.4e (bound E/2N = %.4e)\n",
+               KTOP, (long long)rank, eout, res2, bound);
         CHECK(eout > 1e-3 * res2); /* the tail matters here: the bound is not vacuous */
         ttp_theta top = {N, (int)C, NULL, ktop->neig, ktop->eigvec, ktop->eigval};
         /* (a) GD + MSE: exact difference from the reference spectrum */
@@ -243,8 +247,9 @@ static void checks_rank0(ttp_ctx *ctx, const ttp_model *m, const ttp_data *d, co
                 if (!(fabs(diff - form) <= 1e-9 * b->loss[0])) bad_form++;
                 if (!(diff >= -1e-12 * b->loss[0] && diff <= bound * (1 + 1e-9))) bad_bound++;
             }
-            printf("GD MSE, K = %d: L^K_T - L_T = %.4e (closed form from the reference spectrum), bound %.4e\n",
-                   KTOP, a->loss[gd.steps] - b->loss[gd.steps], bound);
+            printf(
+                "GD MSE, K = %d: L^K_T - L_T = %.4e (closed form from the reference spectrum), bound %.4e\n",
+                KTOP, a->loss[gd.steps] - b->loss[gd.steps], bound);
             CHECK(bad_form == 0);
             CHECK(bad_bound == 0);
         }
@@ -264,7 +269,8 @@ static void checks_rank0(ttp_ctx *ctx, const ttp_model *m, const ttp_data *d, co
                 if (a->member_loss[i] - bound < floor_gap) floor_gap = a->member_loss[i] - bound;
             }
             printf("SGD MSE batch %lld, K = %d: max |L^K_t - L_t| = %.4e = %.2f of the bound E/2N; "
-                   "min L^K_t - E/2N = %.2e\n", (long long)sgd.batch, KTOP, worst, worst / bound, floor_gap);
+                   "min L^K_t - E/2N = %.2e\n",
+                   (long long)sgd.batch, KTOP, worst, worst / bound, floor_gap);
             CHECK(worst <= bound);
             CHECK(floor_gap >= -1e-9 * bound);
         }
@@ -308,7 +314,8 @@ int main(int argc, char **argv)
         o.top_k = 0;
         CHECK_OK(&ctx, ttp_kernel_build(&ctx, &comm, m, d, &o, &kall));
         if (comm.rank == 0 && ktop && kall) checks_rank0(&ctx, m, d, ktop, kall, comm.size);
-        if (comm.rank != 0 && ktop) CHECK(ktop->eigvec == NULL && ktop->f0 == NULL); /* vectors on rank 0 only */
+        if (comm.rank != 0 && ktop)
+            CHECK(ktop->eigvec == NULL && ktop->f0 == NULL); /* vectors on rank 0 only */
     }
     ttp_kernel_destroy(&ktop);
     ttp_kernel_destroy(&kall);

@@ -46,7 +46,8 @@ static void make_data(ttp_data *d, double *x, int *y, int64_t n, int64_t dim, in
         double best = -1e300;
         for (int c = 0; c < classes; c++) {
             double s = 0.0;
-            for (int64_t j = 0; j < dim; j++) s += x[i * dim + j] * ttp_rng_normal(78, (uint64_t)(c * dim + j));
+            for (int64_t j = 0; j < dim; j++)
+                s += x[i * dim + j] * ttp_rng_normal(78, (uint64_t)(c * dim + j));
             if (s > best) best = s, y[i] = c;
         }
     }
@@ -66,7 +67,8 @@ static ttp_model *small_model(ttp_ctx *ctx)
     for (size_t i = 0; i < sizeof ls / sizeof ls[0]; i++) CHECK_OK(ctx, ttp_model_add(ctx, m, &ls[i], NULL));
     CHECK_OK(ctx, ttp_model_build(ctx, m));
     ttp_model_init_weights(m, 5, 0);
-    for (int c = 0; c < 3; c++) m->state[m->layers[1].soff + c] = 0.1 * c, m->state[m->layers[1].soff + 3 + c] = 1.0 + 0.2 * c;
+    for (int c = 0; c < 3; c++)
+        m->state[m->layers[1].soff + c] = 0.1 * c, m->state[m->layers[1].soff + 3 + c] = 1.0 + 0.2 * c;
     return m;
 }
 
@@ -104,14 +106,16 @@ static void compare_runs(ttp_ctx *ctx, const ttp_comm *world, const char *what, 
             el = fmax(el, rel(ra->loss[t], rb->loss[t]));
             ea = fmax(ea, fabs(ra->acc[t] - rb->acc[t]));
         }
-        for (int64_t j = 0; j < a->nparams; j++) ew = fmax(ew, fabs(a->w[j] - b->w[j]) / (1.0 + fabs(b->w[j])));
+        for (int64_t j = 0; j < a->nparams; j++)
+            ew = fmax(ew, fabs(a->w[j] - b->w[j]) / (1.0 + fabs(b->w[j])));
         printf("  %-34s P=%d loss %.6f -> %.6f (acc %.3f -> %.3f); vs serial: loss %.1e, weights %.1e, "
-               "acc %.1e; across ranks %.1e\n", what, world->size, ra->loss[0], ra->loss[o->steps],
-               ra->acc[0], ra->acc[o->steps], el, ew, ea, across);
+               "acc %.1e; across ranks %.1e\n",
+               what, world->size, ra->loss[0], ra->loss[o->steps], ra->acc[0], ra->acc[o->steps], el, ew, ea,
+               across);
         CHECK(rb != NULL);
         CHECK(el <= 1e-9);
         CHECK(ew <= 1e-9);
-        CHECK(ea <= 1.0 / N + 1e-12); /* a near-tie may flip one argmax */
+        CHECK(ea <= 1.0 / N + 1e-12);            /* a near-tie may flip one argmax */
         CHECK(ra->loss[o->steps] < ra->loss[0]); /* it trains */
         CHECK(ra->sec_per_step > 0.0 && ra->seconds >= ra->sec_per_step * (double)o->steps);
         /* the result file holds the curves and the settings */
@@ -151,8 +155,8 @@ static void compare_runs(ttp_ctx *ctx, const ttp_comm *world, const char *what, 
 enum { TN = 6, TF = 4 };
 
 /* Mean loss over the samples idx[0..nb) at weights w (forward pass only). */
-static double batch_loss(ttp_ctx *ctx, ttp_net *net, const ttp_model *m, const ttp_data *d,
-                         const double *w, const int64_t *idx, int64_t nb, ttp_loss_kind k)
+static double batch_loss(ttp_ctx *ctx, ttp_net *net, const ttp_model *m, const ttp_data *d, const double *w,
+                         const int64_t *idx, int64_t nb, ttp_loss_kind k)
 {
     double xb[TN * TF], out[TN * 2];
     int lb[TN];
@@ -202,7 +206,14 @@ static void test_update_rule(ttp_ctx *ctx, const ttp_comm *world)
     int64_t P = m0->nparams;
     ttp_net *net = NULL;
     CHECK_OK(ctx, ttp_net_create(ctx, m0, TN, &net));
-    struct { const char *name; ttp_loss_kind loss; int64_t batch; double mom; int nest; double wd; } cases[] = {
+    struct {
+        const char *name;
+        ttp_loss_kind loss;
+        int64_t batch;
+        double mom;
+        int nest;
+        double wd;
+    } cases[] = {
         {"GD, MSE, weight decay", TTP_LOSS_MSE, 0, 0.0, 0, 0.01},
         {"GD heavy ball, CE", TTP_LOSS_CE, 0, 0.9, 0, 0.0},
         {"SGD |B|=4 Nesterov, MSE, wd", TTP_LOSS_MSE, 4, 0.7, 1, 0.02},
@@ -267,7 +278,8 @@ int main(int argc, char **argv)
     o.loss = TTP_LOSS_CE, o.lr = 0.05, o.batch = 10, o.momentum = 0.9, o.wd = 1e-3, o.steps = 12, o.seed = 3;
     compare_runs(&ctx, &world, "SGD |B|=10 momentum 0.9, CE, wd", &o);
     ttp_opt_default(&o);
-    o.loss = TTP_LOSS_MSE, o.lr = 0.05, o.batch = 7, o.momentum = 0.5, o.nesterov = 1, o.steps = 12, o.seed = 4;
+    o.loss = TTP_LOSS_MSE, o.lr = 0.05, o.batch = 7, o.momentum = 0.5, o.nesterov = 1, o.steps = 12,
+    o.seed = 4;
     compare_runs(&ctx, &world, "SGD |B|=7 Nesterov 0.5, MSE", &o);
 
     test_update_rule(&ctx, &world);

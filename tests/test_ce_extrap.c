@@ -70,8 +70,9 @@ static void test_warp(ttp_ctx *ctx)
     CHECK_OK(ctx, ttp_curves_warp(ctx, src, s0, s0, T, &out, &clamped));
     if (out) {
         int same = 1;
-        for (int t = 0; t <= T; t++) same &= out->loss[t] == src->loss[t] && out->member_loss[(M - 1) * (T + 1) + t] ==
-                                                                               src->member_loss[(M - 1) * (T0 + 1) + t];
+        for (int t = 0; t <= T; t++)
+            same &= out->loss[t] == src->loss[t] &&
+                    out->member_loss[(M - 1) * (T + 1) + t] == src->member_loss[(M - 1) * (T0 + 1) + t];
         CHECK(same);
         CHECK(clamped == 0);
         ttp_curves_destroy(&out);
@@ -118,7 +119,8 @@ static void build_theta(const double *phi, int n, double *theta)
             double s = 0;
             for (int k = 0; k < D; k++) s += phi[(size_t)i * D + k] * phi[(size_t)j * D + k];
             for (int a = 0; a < C; a++)
-                for (int b = 0; b < C; b++) theta[((size_t)i * C + a) * (size_t)(n * C) + (size_t)j * C + b] = a == b ? s : 0.0;
+                for (int b = 0; b < C; b++)
+                    theta[((size_t)i * C + a) * (size_t)(n * C) + (size_t)j * C + b] = a == b ? s : 0.0;
         }
 }
 
@@ -142,7 +144,8 @@ static void test_extrapolation(ttp_ctx *ctx)
     double *th_n = malloc(sizeof *th_n * (size_t)N * C * N * C), *w = malloc(sizeof *w * (size_t)D * C);
     int *y = malloc(sizeof *y * N);
     for (int i = 0; i < N; i++)
-        for (int j = 0; j < D; j++) phi[(size_t)i * D + j] = pow(j + 1.0, -alpha / 2) * ttp_rng_normal(11, (uint64_t)i * D + j);
+        for (int j = 0; j < D; j++)
+            phi[(size_t)i * D + j] = pow(j + 1.0, -alpha / 2) * ttp_rng_normal(11, (uint64_t)i * D + j);
     for (int j = 0; j < D * C; j++) w[j] = ttp_rng_normal(12, (uint64_t)j);
     for (int i = 0; i < N; i++) {
         double best = -1e300;
@@ -205,7 +208,8 @@ static void test_extrapolation(ttp_ctx *ctx)
     }
     k->neig = keep;
     /* eigvec is NC × neig row-major: compact the rows (stride m → keep) */
-    for (int i = 0; i < m; i++) memmove(k->eigvec + (size_t)i * keep, k->eigvec + (size_t)i * m, sizeof(double) * keep);
+    for (int i = 0; i < m; i++)
+        memmove(k->eigvec + (size_t)i * keep, k->eigvec + (size_t)i * m, sizeof(double) * keep);
     k->grad_energy = k->res_energy = 0;
     for (int i = 0; i < m; i++) k->grad_energy += g[i] * g[i], k->res_energy += r[i] * r[i];
     CHECK(exact_times(ctx, k->theta, N0, f0, y, &o.opt, o.tt, 3, naive) == 0);
@@ -217,11 +221,13 @@ static void test_extrapolation(ttp_ctx *ctx)
         CHECK(p->main.extrapolated == 1 && p->main.n == N);
         for (int i = 0; i < 3; i++) {
             const int64_t x = p->main.tt[i].steps;
-            const double e = fabs((double)(x - truth[i])) / truth[i], e0 = fabs((double)(naive[i] - truth[i])) / truth[i];
-            printf("rel %.2f: truth at N %lld, re-timed from N0 %lld (error %.1f%%), N0 as is %lld (error %.1f%%)\n",
+            const double e = fabs((double)(x - truth[i])) / truth[i],
+                         e0 = fabs((double)(naive[i] - truth[i])) / truth[i];
+            printf("rel %.2f: truth at N %lld, re-timed from N0 %lld (error %.1f%%), N0 as is %lld (error "
+                   "%.1f%%)\n",
                    fr[i], (long long)truth[i], (long long)x, 100 * e, (long long)naive[i], 100 * e0);
-            CHECK(x > 0 && e <= 0.15);       /* the method's accuracy on this problem */
-            if (i > 0) CHECK(e < 0.5 * e0);  /* and the re-timing is what earns it */
+            CHECK(x > 0 && e <= 0.15);      /* the method's accuracy on this problem */
+            if (i > 0) CHECK(e < 0.5 * e0); /* and the re-timing is what earns it */
         }
     }
     ttp_prediction_destroy(&p);

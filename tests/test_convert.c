@@ -106,7 +106,8 @@ static void test_idx(ttp_ctx *ctx)
     ttp_data_destroy(&d);
 
     /* a labels file given as images: wrong magic */
-    EXPECT_FAIL(ctx, ttp_data_from_idx(ctx, pl, NULL, &d), TTP_ERR_FORMAT, pl, "magic number 0x00000801, expected 0x00000803");
+    EXPECT_FAIL(ctx, ttp_data_from_idx(ctx, pl, NULL, &d), TTP_ERR_FORMAT, pl,
+                "magic number 0x00000801, expected 0x00000803");
     /* truncated images */
     const char *pt = in_dir("trunc.idx");
     write_bytes(pt, img, sizeof img - 1);
@@ -171,19 +172,22 @@ static void test_csv(ttp_ctx *ctx)
     EXPECT_FAIL(ctx, ttp_data_from_csv(ctx, p, -1, &d), TTP_ERR_FORMAT, p, "line 3: 4 columns, expected 3");
     p = in_dir("text.csv");
     write_text(p, "1,2,3\n4,x,6\n");
-    EXPECT_FAIL(ctx, ttp_data_from_csv(ctx, p, 0, &d), TTP_ERR_FORMAT, p, "line 2, column 2: 'x' is not a finite number");
+    EXPECT_FAIL(ctx, ttp_data_from_csv(ctx, p, 0, &d), TTP_ERR_FORMAT, p,
+                "line 2, column 2: 'x' is not a finite number");
     p = in_dir("text2.csv");
     write_text(p, "a,b\n1,2\n3,\n");
     EXPECT_FAIL(ctx, ttp_data_from_csv(ctx, p, -1, &d), TTP_ERR_FORMAT, p, "line 3, column 2: empty cell");
     p = in_dir("nan.csv");
     write_text(p, "1,nan\n");
-    EXPECT_FAIL(ctx, ttp_data_from_csv(ctx, p, -1, &d), TTP_ERR_FORMAT, p, "line 1, column 2: 'nan' is not a finite");
+    EXPECT_FAIL(ctx, ttp_data_from_csv(ctx, p, -1, &d), TTP_ERR_FORMAT, p,
+                "line 1, column 2: 'nan' is not a finite");
     p = in_dir("lab.csv");
     write_text(p, "1,2.5\n");
     EXPECT_FAIL(ctx, ttp_data_from_csv(ctx, p, 1, &d), TTP_ERR_FORMAT, p, "line 1, column 2 (the label)");
     write_text(p, "1,-1\n");
     EXPECT_FAIL(ctx, ttp_data_from_csv(ctx, p, 1, &d), TTP_ERR_FORMAT, p, "'-1' is not a class index");
-    EXPECT_FAIL(ctx, ttp_data_from_csv(ctx, p, 2, &d), TTP_ERR_ARG, p, "label column 3 (1-based) does not exist");
+    EXPECT_FAIL(ctx, ttp_data_from_csv(ctx, p, 2, &d), TTP_ERR_ARG, p,
+                "label column 3 (1-based) does not exist");
     p = in_dir("only.csv");
     write_text(p, "x,y\n");
     EXPECT_FAIL(ctx, ttp_data_from_csv(ctx, p, -1, &d), TTP_ERR_FORMAT, p, "no data lines");
@@ -206,9 +210,9 @@ int main(void)
     }
     test_idx(&ctx);
     test_csv(&ctx);
-    static const char *files[] = {"img.idx", "lab.idx", "idx.nc", "trunc.idx", "lab2.idx", "h.csv", "n.csv",
-                                  "ragged.csv", "ragged2.csv", "text.csv", "text2.csv", "nan.csv", "lab.csv",
-                                  "only.csv", "empty.csv"};
+    static const char *files[] = {"img.idx",   "lab.idx", "idx.nc",     "trunc.idx",   "lab2.idx",
+                                  "h.csv",     "n.csv",   "ragged.csv", "ragged2.csv", "text.csv",
+                                  "text2.csv", "nan.csv", "lab.csv",    "only.csv",    "empty.csv"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) remove(in_dir(files[i]));
     if (rmdir(dir) != 0) fprintf(stderr, "note: %s left behind\n", dir);
     return ttp_test_end("test_convert");

@@ -75,7 +75,8 @@ static void test_round_trip(ttp_ctx *ctx)
     CHECK(access(in_dir(tmpname), F_OK) != 0); /* renamed, not left behind */
     CHECK_OK(ctx, ttp_data_read(ctx, p, &r));
     if (r) {
-        CHECK(r->n == 7 && r->ndim == 3 && r->shape[0] == 2 && r->shape[1] == 3 && r->shape[2] == 4 && r->dim == 24);
+        CHECK(r->n == 7 && r->ndim == 3 && r->shape[0] == 2 && r->shape[1] == 3 && r->shape[2] == 4 &&
+              r->dim == 24);
         int same = 1;
         for (int64_t i = 0; i < d->n * d->dim; i++)
             same &= memcmp(&r->x[i], &d->x[i], sizeof(double)) == 0; /* bit for bit */
@@ -113,7 +114,8 @@ static void test_round_trip(ttp_ctx *ctx)
     size_t at6 = 6;
     CHECK(nc_get_var1_int(ncid, v, &at6, &y6) == NC_NOERR && y6 == d->y[6]);
     int dc;
-    CHECK(nc_inq_dimid(ncid, "class", &dc) == NC_NOERR && nc_inq_dimlen(ncid, dc, &len) == NC_NOERR && len == 3);
+    CHECK(nc_inq_dimid(ncid, "class", &dc) == NC_NOERR && nc_inq_dimlen(ncid, dc, &len) == NC_NOERR &&
+          len == 3);
     CHECK(nc_inq_attlen(ncid, NC_GLOBAL, "ttp_kind", &len) == NC_NOERR && len == 7);
     nc_get_att_text(ncid, NC_GLOBAL, "ttp_kind", text);
     CHECK(strncmp(text, "dataset", 7) == 0);
@@ -224,7 +226,8 @@ static void test_subsets(ttp_ctx *ctx)
     }
     ttp_data_destroy(&o);
     CHECK_OK(ctx, ttp_data_take(ctx, d, 10, &o));
-    if (o) for (int i = 0; i < 10; i++) CHECK(o->x[i] == i && o->y[i] == d->y[i]);
+    if (o)
+        for (int i = 0; i < 10; i++) CHECK(o->x[i] == i && o->y[i] == d->y[i]);
     ttp_data_destroy(&o);
     EXPECT_FAIL(ctx, ttp_data_take(ctx, d, 11, &o), TTP_ERR_ARG, "11", "1..10");
     EXPECT_FAIL(ctx, ttp_data_take(ctx, d, 0, &o), TTP_ERR_ARG, "0 samples", NULL);
@@ -254,7 +257,8 @@ static void make_file(const char *path, const fixture *fx)
     nc_def_dim(ncid, "feature", 3, &df);
     nc_def_dim(ncid, "extra", 2, &dx);
     if (fx->kind) nc_put_att_text(ncid, NC_GLOBAL, "ttp_kind", strlen(fx->kind), fx->kind);
-    if (fx->class_names) nc_put_att_text(ncid, NC_GLOBAL, "class_names", strlen(fx->class_names), fx->class_names);
+    if (fx->class_names)
+        nc_put_att_text(ncid, NC_GLOBAL, "class_names", strlen(fx->class_names), fx->class_names);
     if (fx->nclass) nc_def_dim(ncid, "class", (size_t)fx->nclass, &dc);
     int vx = -1, vy = -1;
     if (fx->inputs) {
@@ -262,8 +266,10 @@ static void make_file(const char *path, const fixture *fx)
         nc_def_var(ncid, "inputs", NC_DOUBLE, fx->xnd, dims, &vx);
     }
     if (fx->nlabels) {
-        if (fx->nlabels == 4) dl = ds;
-        else nc_def_dim(ncid, "other", (size_t)fx->nlabels, &dl);
+        if (fx->nlabels == 4)
+            dl = ds;
+        else
+            nc_def_dim(ncid, "other", (size_t)fx->nlabels, &dl);
         nc_def_var(ncid, "labels", NC_INT, 1, &dl, &vy);
     }
     nc_enddef(ncid);
@@ -290,8 +296,9 @@ static void test_bad_files(ttp_ctx *ctx)
     const char *p = in_dir("good.nc");
     make_file(p, &good);
     CHECK_OK(ctx, ttp_data_read(ctx, p, &d));
-    if (d) CHECK(d->n == 4 && d->dim == 3 && d->nclasses == 2 && d->y[1] == 1 && d->x[11] == 11 &&
-                 strcmp(d->class_names[1], "yes") == 0);
+    if (d)
+        CHECK(d->n == 4 && d->dim == 3 && d->nclasses == 2 && d->y[1] == 1 && d->x[11] == 11 &&
+              strcmp(d->class_names[1], "yes") == 0);
     ttp_data_destroy(&d);
 
     p = in_dir("missing.nc");
@@ -320,13 +327,15 @@ static void test_bad_files(ttp_ctx *ctx)
     fx.nlabels = 3;
     p = in_dir("labels3.nc");
     make_file(p, &fx);
-    EXPECT_FAIL(ctx, ttp_data_read(ctx, p, &d), TTP_ERR_FORMAT, p, "'labels' has 3 entries but 'inputs' has 4 samples");
+    EXPECT_FAIL(ctx, ttp_data_read(ctx, p, &d), TTP_ERR_FORMAT, p,
+                "'labels' has 3 entries but 'inputs' has 4 samples");
 
     fx = good;
     fx.bad_label = 2;
     p = in_dir("label2.nc");
     make_file(p, &fx);
-    EXPECT_FAIL(ctx, ttp_data_read(ctx, p, &d), TTP_ERR_FORMAT, p, "sample 1 has label 2; expected a value in [0, 2)");
+    EXPECT_FAIL(ctx, ttp_data_read(ctx, p, &d), TTP_ERR_FORMAT, p,
+                "sample 1 has label 2; expected a value in [0, 2)");
     fx.bad_label = -1;
     make_file(p, &fx);
     EXPECT_FAIL(ctx, ttp_data_read(ctx, p, &d), TTP_ERR_FORMAT, p, "sample 1 has label -1");
@@ -347,7 +356,8 @@ static void test_bad_files(ttp_ctx *ctx)
     fx.kind = "model";
     p = in_dir("model.nc");
     make_file(p, &fx);
-    EXPECT_FAIL(ctx, ttp_data_read(ctx, p, &d), TTP_ERR_FORMAT, p, "ttp_kind is \"model\", expected \"dataset\"");
+    EXPECT_FAIL(ctx, ttp_data_read(ctx, p, &d), TTP_ERR_FORMAT, p,
+                "ttp_kind is \"model\", expected \"dataset\"");
 
     fx = good;
     fx.kind = NULL;
@@ -442,9 +452,9 @@ done:
 
 static void cleanup(void)
 {
-    static const char *files[] = {"rt.nc", "feat.nc", "good.nc", "text.nc", "noinputs.nc", "inputs3d.nc",
-                                  "labels3.nc", "label2.nc", "names3.nc", "nan.nc", "model.nc", "nokind.nc",
-                                  "nok.nc"};
+    static const char *files[] = {"rt.nc",       "feat.nc",    "good.nc",   "text.nc",   "noinputs.nc",
+                                  "inputs3d.nc", "labels3.nc", "label2.nc", "names3.nc", "nan.nc",
+                                  "model.nc",    "nokind.nc",  "nok.nc"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) remove(in_dir(files[i]));
     if (rmdir(dir) != 0) fprintf(stderr, "note: %s left behind (unexpected files in it)\n", dir);
 }

@@ -109,7 +109,8 @@ static void explicit_linear(const ttp_opt *o, const double *J, const double *f0,
                             const int *labels, int npts, const int64_t *steps, double *wout)
 {
     const int64_t NC = N * C, B = ttp_opt_batch(o, N);
-    double *w = malloc(sizeof(double) * D), *v = calloc((size_t)D, sizeof(double)), *grad = malloc(sizeof(double) * D);
+    double *w = malloc(sizeof(double) * D), *v = calloc((size_t)D, sizeof(double)),
+           *grad = malloc(sizeof(double) * D);
     double *F = malloc(sizeof(double) * NC), *g = malloc(sizeof(double) * NC);
     int64_t perm[N], idx[N], epoch = -1;
     memcpy(w, w0d, sizeof(double) * D);
@@ -123,7 +124,8 @@ static void explicit_linear(const ttp_opt *o, const double *J, const double *f0,
         }
         ttp_loss_eval(o->loss, F, labels, NULL, N, C, g, NULL);
         int64_t nb = N;
-        if (B < N) nb = ttp_batch_indices(o->seed, N, B, t, perm, &epoch, idx);
+        if (B < N)
+            nb = ttp_batch_indices(o->seed, N, B, t, perm, &epoch, idx);
         else
             for (int64_t i = 0; i < N; i++) idx[i] = i;
         for (int64_t j = 0; j < D; j++) {
@@ -190,8 +192,8 @@ static void check_weights(ttp_ctx *ctx, fixture *fx, const ttp_opt *o, const cha
         double el = fabs(L[i] - cv->member_loss[steps[i]]) / fabs(cv->member_loss[steps[i]]);
         if (el > worst_l) worst_l = el;
     }
-    printf("  %-34s weights %.2e  outputs %.2e  loss vs ttp_sim_run member 0 %.2e  (c_T = %.3g)\n", what, worst_w,
-           worst_f, worst_l, c[np - 1]);
+    printf("  %-34s weights %.2e  outputs %.2e  loss vs ttp_sim_run member 0 %.2e  (c_T = %.3g)\n", what,
+           worst_w, worst_f, worst_l, c[np - 1]);
     /* Tolerances: J by differences carries ~1e-9 relative rounding (h = 1e-6);
      * the traced loss and ttp_sim_run follow the same recurrence. */
     CHECK(worst_w < 1e-6);
@@ -248,8 +250,8 @@ static void check_faith(ttp_ctx *ctx, fixture *fx)
         CHECK(p->faith.npoints == 3);
         double kg = 0;
         for (int j = 0; j < p->faith.npoints; j++) kg = fmax(kg, p->faith.kernel_gap[j]);
-        printf("  faith at eta*mu_max = %-5g loss gap %.3g, output gap %.3g, kernel gap %.2e, valid %d\n", lrs[i],
-               p->faith.worst_loss_gap, p->faith.worst_out_gap, kg, p->valid);
+        printf("  faith at eta*mu_max = %-5g loss gap %.3g, output gap %.3g, kernel gap %.2e, valid %d\n",
+               lrs[i], p->faith.worst_loss_gap, p->faith.worst_out_gap, kg, p->valid);
         /* J Δw by differences along Δw (ε = 1e-3) vs Θ a from the trace:
          * exact kernel, so only the difference quotient's error is left */
         CHECK(kg < 1e-4);
@@ -309,7 +311,8 @@ static void check_guard(ttp_ctx *ctx)
         CHECK_OK(ctx, ttp_predict_from_kernel(ctx, &k, &o, NG, NAN, &p));
         if (!p) return;
         printf("  guard |B| = %-2lld stability %.3g, batch max %.3g, growth %.3g, valid %d: %s\n",
-               (long long)batches[i], 2 * p->stability, 2 * p->batch_stab_max, p->growth, p->valid, p->warning);
+               (long long)batches[i], 2 * p->stability, 2 * p->batch_stab_max, p->growth, p->valid,
+               p->warning);
         CHECK(p->stability < 0.5); /* full-batch stability does not see it */
         if (i == 0) {
             CHECK(!p->valid);
@@ -371,10 +374,11 @@ static void check_relin(ttp_ctx *ctx, const ttp_comm *cm, const ttp_model *m0, c
         ea = fmax(ea, fabs(pa->main.curves->loss[t] - tr->loss[t]) / fabs(tr->loss[t]));
         lin = fmax(lin, fabs(ref - tr->loss[t]) / fabs(tr->loss[t]));
     }
-    printf("  %-34s K = T vs one linearization %.1e;  K = 1 vs train %.1e  (one linearization vs train %.1e)\n"
-           "  %-34s auto: %lld segments, %lld lengths tried, worst segment gap %.3f, vs train %.1e\n",
-           what, eT, e1, lin, "", (long long)pa->faith.segments, (long long)pa->faith.relin_trials,
-           pa->faith.seg_out_gap, ea);
+    printf(
+        "  %-34s K = T vs one linearization %.1e;  K = 1 vs train %.1e  (one linearization vs train %.1e)\n"
+        "  %-34s auto: %lld segments, %lld lengths tried, worst segment gap %.3f, vs train %.1e\n",
+        what, eT, e1, lin, "", (long long)pa->faith.segments, (long long)pa->faith.relin_trials,
+        pa->faith.seg_out_gap, ea);
     /* Tolerances: K ≥ T runs the same recurrence as the simulation (the
      * trace and ttp_sim_run agree to round-off); K = 1 takes the real
      * gradient step through Jᵀ (one backward pass) and J v (exact factors),
@@ -388,7 +392,8 @@ static void check_relin(ttp_ctx *ctx, const ttp_comm *cm, const ttp_model *m0, c
     CHECK(pa->faith.relin_trials >= pa->faith.segments);
     CHECK(ea < lin);
 done:
-    ttp_prediction_destroy(&p0), ttp_prediction_destroy(&pT), ttp_prediction_destroy(&p1), ttp_prediction_destroy(&pa);
+    ttp_prediction_destroy(&p0), ttp_prediction_destroy(&pT), ttp_prediction_destroy(&p1),
+        ttp_prediction_destroy(&pa);
     ttp_train_result_destroy(&tr);
     ttp_model_destroy(&mt);
 }

@@ -73,7 +73,8 @@ static void wls_ref(const double *y, int k_lo, int k_hi, double *a, double *alph
 
 static void noisy_powerlaw(double *y, int n, double a, double alpha, double sigma, uint64_t key)
 {
-    for (int k = 1; k <= n; k++) y[k - 1] = a * pow(k, -alpha) * exp(sigma * ttp_rng_normal(key, (uint64_t)k));
+    for (int k = 1; k <= n; k++)
+        y[k - 1] = a * pow(k, -alpha) * exp(sigma * ttp_rng_normal(key, (uint64_t)k));
 }
 
 /*
@@ -126,7 +127,7 @@ static void test_noisy(ttp_ctx *ctx)
     printf("noisy power law (5 %%, 1000 modes, %d seeds): alpha mean %.5f, scatter %.5f, mean reported "
            "alpha_err %.5f (ratio %.2f), sandwich estimate %.5f (ratio %.2f)\n",
            SEEDS, mean, sdv, rep, rep / sdv, sand / SEEDS, sand / SEEDS / sdv);
-    CHECK(fabs(mean - 1.5) < 3 * sdv / sqrt(SEEDS) + 1e-4); /* unbiased */
+    CHECK(fabs(mean - 1.5) < 3 * sdv / sqrt(SEEDS) + 1e-4);       /* unbiased */
     CHECK(sand / SEEDS > 0.8 * sdv && sand / SEEDS < 1.25 * sdv); /* the reference is right */
     CHECK(rep > 0.5 * sdv && rep < 2.0 * sdv);
 }
@@ -170,7 +171,7 @@ static void test_auto(ttp_ctx *ctx)
     CHECK_OK(ctx, ttp_fit_powerlaw_auto(ctx, e, 200, &f));
     printf("exponential decay exp(-k/20), 200 modes: auto range %lld-%lld, r2 %.3f, ok %d, note \"%s\"\n",
            (long long)f.k_lo, (long long)f.k_hi, f.r2, f.ok, f.note);
-    {   /* what the suggested fix would see: the chosen law over k_lo..usable */
+    { /* what the suggested fix would see: the chosen law over k_lo..usable */
         double sw = 0, sl = 0, rr = 0, tot = 0;
         for (int k = (int)f.k_lo; k <= 200; k++) sw += 1.0 / k, sl += log(e[k - 1]) / k;
         for (int k = (int)f.k_lo; k <= 200; k++) {
@@ -224,8 +225,9 @@ static void test_extrapolate(ttp_ctx *ctx)
         double tot = 0;
         for (int k = 0; k < k1; k++) tot += e1[k];
         CHECK_CLOSE(tot, energy, 0, 1e-12); /* per-sample energy conserved */
-        CHECK(sc > 0 && sc < 1.0);          /* the tail carries energy − held, spread thinner than b·k^−β */
-        printf("extrapolate N0=%lld -> 400 (C=%d): %lld modes, kept 60, energy %.6g (held %.6g), tail scale %.4f\n",
+        CHECK(sc > 0 && sc < 1.0); /* the tail carries energy − held, spread thinner than b·k^−β */
+        printf("extrapolate N0=%lld -> 400 (C=%d): %lld modes, kept 60, energy %.6g (held %.6g), tail scale "
+               "%.4f\n",
                (long long)n0, c, (long long)k1, tot, held, sc);
     }
     free(m1), free(e1);
@@ -278,14 +280,16 @@ static int measure_family(int n, int c, uint64_t key, double *mu, double *p)
 {
     int nc = n * c;
     double *U = malloc(sizeof *U * (size_t)nc * nc), *th = malloc(sizeof *th * (size_t)nc * nc);
-    double *G = malloc(sizeof *G * (size_t)nc * nc), *r = malloc(sizeof *r * (size_t)nc), *w = malloc(sizeof *w * (size_t)nc);
+    double *G = malloc(sizeof *G * (size_t)nc * nc), *r = malloc(sizeof *r * (size_t)nc),
+           *w = malloc(sizeof *w * (size_t)nc);
     orthonormal(U, nc, key);
     for (int i = 0; i < nc; i++)
         for (int k = 0; k < nc; k++) G[i * nc + k] = U[i * nc + k] * sqrt((double)n * pow(k + 1.0, -1.5));
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nc, nc, nc, 1.0, G, nc, G, nc, 0.0, th, nc);
     for (int i = 0; i < nc; i++) r[i] = 0;
     for (int k = 0; k < nc; k++) {
-        double pk = (ttp_rng_u64(key + 1, (uint64_t)k) & 1 ? 1 : -1) * sqrt((double)n * family_p2n(k + 1, nc));
+        double pk =
+            (ttp_rng_u64(key + 1, (uint64_t)k) & 1 ? 1 : -1) * sqrt((double)n * family_p2n(k + 1, nc));
         cblas_daxpy(nc, pk, U + k, nc, r, 1);
     }
     int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', nc, th, nc, w);
@@ -318,7 +322,8 @@ static void test_family(ttp_ctx *ctx)
     CHECK(measure_family(N0, C, 601, mu0, p0) == 0);
     ttp_powerlaw fmu, fp;
     CHECK_OK(ctx, ttp_fit_powerlaw_auto(ctx, mu, NC, &fmu));
-    printf("designed spectrum k^-1.5 (NC = %d, LAPACK eigenvalues): auto fit modes %lld-%lld alpha %.8f a %.8f\n",
+    printf("designed spectrum k^-1.5 (NC = %d, LAPACK eigenvalues): auto fit modes %lld-%lld alpha %.8f a "
+           "%.8f\n",
            NC, (long long)fmu.k_lo, (long long)fmu.k_hi, fmu.alpha, fmu.a);
     CHECK_CLOSE(fmu.alpha, 1.5, 0, 1e-6);
     CHECK_CLOSE(fmu.a, 1.0, 0, 1e-6);
@@ -345,12 +350,15 @@ static void test_family(ttp_ctx *ctx)
             e_small = fmax(e_small, fabs(small[t] - direct[t]) / direct[t]);
         }
         ttp_tt_def d = {TTP_TT_REL, 0.05, 1};
-        int64_t td = ttp_ttime(&d, direct, NULL, T), tx = ttp_ttime(&d, extra, NULL, T), ts = ttp_ttime(&d, small, NULL, T);
-        printf("  extrapolated N0=%d -> N=%d (kept %lld modes; fits mu %lld-%lld, p %lld-%lld) vs direct, GD-MSE "
+        int64_t td = ttp_ttime(&d, direct, NULL, T), tx = ttp_ttime(&d, extra, NULL, T),
+                ts = ttp_ttime(&d, small, NULL, T);
+        printf("  extrapolated N0=%d -> N=%d (kept %lld modes; fits mu %lld-%lld, p %lld-%lld) vs direct, "
+               "GD-MSE "
                "lr %.1f T %d: max rel loss diff %.2e (N0 curve itself %.4f); rel-0.05 time direct %lld, "
                "extrapolated %lld, N0 %lld\n",
                N0, N, (long long)(fmu.k_hi < K0 ? fmu.k_hi : K0), (long long)fmu.k_lo, (long long)fmu.k_hi,
-               (long long)fp.k_lo, (long long)fp.k_hi, lr, T, e, e_small, (long long)td, (long long)tx, (long long)ts);
+               (long long)fp.k_lo, (long long)fp.k_hi, lr, T, e, e_small, (long long)td, (long long)tx,
+               (long long)ts);
         CHECK(e < 1e-8);
         CHECK(td > 10 && tx == td);
         CHECK(e_small > 0.05); /* not vacuous: extrapolation had something to correct */
@@ -361,13 +369,15 @@ static void test_family(ttp_ctx *ctx)
         double *m2 = NULL, *e2 = NULL, *x2 = malloc(sizeof *x2 * (T + 1));
         int64_t k2 = 0;
         CHECK_OK(ctx, ttp_fit_powerlaw(ctx, mu0, K0, 1, K0, &fall));
-        CHECK_OK(ctx, ttp_fit_extrapolate(ctx, mu0, p2n0, K0, energy, N0, C, N, 0, &fall, &fp, &m2, &e2, &k2));
+        CHECK_OK(ctx,
+                 ttp_fit_extrapolate(ctx, mu0, p2n0, K0, energy, N0, C, N, 0, &fall, &fp, &m2, &e2, &k2));
         if (m2 && e2) {
             double h2 = 0, e2max = 0;
             for (int k = 0; k < k2; k++) pv[k] = sqrt(e2[k] * N), h2 += e2[k];
             CHECK_OK(ctx, ttp_sim_gd_mse_closed(ctx, m2, pv, k2, N, lr, T, fmax(0, energy - h2) / 2, x2));
             for (int t = 0; t <= T; t++) e2max = fmax(e2max, fabs(x2[t] - direct[t]) / direct[t]);
-            printf("  same, mu law fitted over all %d measured modes: max rel loss diff %.4f, rel-0.05 time %lld\n",
+            printf("  same, mu law fitted over all %d measured modes: max rel loss diff %.4f, rel-0.05 time "
+                   "%lld\n",
                    K0, e2max, (long long)ttp_ttime(&d, x2, NULL, T));
             CHECK(e2max < 1e-8);
         }
@@ -446,9 +456,9 @@ static void test_drawn(ttp_ctx *ctx)
     for (int k = 0; k < N0; k++) p2n0[k] = p0[k] * p0[k] / N0, energy += p2n0[k];
     CHECK_OK(ctx, ttp_fit_powerlaw_auto(ctx, mu0, N0, &fmu));
     CHECK_OK(ctx, ttp_fit_energy_law(ctx, p2n0, N0, &fp)); /* what predict uses */
-    printf("  fits at N0 = %d: mu modes %lld-%lld alpha %.4f; p^2/N modes %lld-%lld beta %.4f (r2 %.3f)\n", N0,
-           (long long)fmu.k_lo, (long long)fmu.k_hi, fmu.alpha, (long long)fp.k_lo, (long long)fp.k_hi, fp.alpha,
-           fp.r2);
+    printf("  fits at N0 = %d: mu modes %lld-%lld alpha %.4f; p^2/N modes %lld-%lld beta %.4f (r2 %.3f)\n",
+           N0, (long long)fmu.k_lo, (long long)fmu.k_hi, fmu.alpha, (long long)fp.k_lo, (long long)fp.k_hi,
+           fp.alpha, fp.r2);
     double *m1 = NULL, *e1 = NULL;
     int64_t k1 = 0;
     CHECK_OK(ctx, ttp_fit_extrapolate(ctx, mu0, p2n0, N0, energy, N0, 1, N, 0, &fmu, &fp, &m1, &e1, &k1));
@@ -464,10 +474,13 @@ static void test_drawn(ttp_ctx *ctx)
             e_small = fmax(e_small, fabs(small[t] - direct[t]) / direct[t]);
         }
         ttp_tt_def d = {TTP_TT_REL, 0.05, 1};
-        int64_t td = ttp_ttime(&d, direct, NULL, T), tx = ttp_ttime(&d, extra, NULL, T), ts = ttp_ttime(&d, small, NULL, T);
-        printf("  GD-MSE (lr 1/mu_max, T %d): extrapolated N0=%d -> N=%d vs direct at N: max rel loss diff %.4f "
-               "(the N0 curve itself: %.4f); rel-0.05 time direct %lld, extrapolated %lld, N0 %lld; L_T %.4g / %.4g\n",
-               T, N0, N, e, e_small, (long long)td, (long long)tx, (long long)ts, direct[T], extra[T]);
+        int64_t td = ttp_ttime(&d, direct, NULL, T), tx = ttp_ttime(&d, extra, NULL, T),
+                ts = ttp_ttime(&d, small, NULL, T);
+        printf(
+            "  GD-MSE (lr 1/mu_max, T %d): extrapolated N0=%d -> N=%d vs direct at N: max rel loss diff %.4f "
+            "(the N0 curve itself: %.4f); rel-0.05 time direct %lld, extrapolated %lld, N0 %lld; L_T %.4g / "
+            "%.4g\n",
+            T, N0, N, e, e_small, (long long)td, (long long)tx, (long long)ts, direct[T], extra[T]);
         CHECK(td > 10 && fabs((double)(tx - td)) <= 0.20 * (double)td);
         free(pv);
     }
@@ -497,7 +510,8 @@ static void test_energy_law(ttp_ctx *ctx)
         err_oct += fabs(ft.alpha - beta) / seeds;
         err_direct += fabs(fd.alpha - beta) / seeds;
     }
-    printf("energy law (beta %.2f, chi2_1 scatter, %d seeds): mean |error| octave-average fit %.4f, direct fit %.4f\n",
+    printf("energy law (beta %.2f, chi2_1 scatter, %d seeds): mean |error| octave-average fit %.4f, direct "
+           "fit %.4f\n",
            beta, seeds, err_oct, err_direct);
     CHECK(err_oct < 0.2);
     CHECK(err_oct < 0.75 * err_direct);

@@ -112,14 +112,13 @@ static void check_entries(ttp_ctx *ctx)
                 for (size_t e = 0; e < sizeof keys / sizeof *keys; e++) {
                     int64_t dp = dprojs[a], nj = dp < 40 ? dp : 40;
                     int64_t j0 = dp - nj; /* the last columns: j0 > 0 when D′ > 40 */
-                    ttp_status s = ttp_gpu_proj_entries(ctx, (ttp_proj_kind)kind, keys[e],
-                                                        k0s[c], nk, j0, nj, dp, dev);
+                    ttp_status s =
+                        ttp_gpu_proj_entries(ctx, (ttp_proj_kind)kind, keys[e], k0s[c], nk, j0, nj, dp, dev);
                     CHECK_OK(ctx, s);
                     if (s != TTP_OK) continue;
                     for (int64_t k = 0; k < nk; k++)
                         for (int64_t j = 0; j < nj; j++) {
-                            double ref = ttp_proj_entry((ttp_proj_kind)kind, keys[e],
-                                                        k0s[c] + k, j0 + j, dp);
+                            double ref = ttp_proj_entry((ttp_proj_kind)kind, keys[e], k0s[c] + k, j0 + j, dp);
                             double got = dev[k * nj + j];
                             total++;
                             same += memcmp(&ref, &got, sizeof ref) == 0;
@@ -127,17 +126,16 @@ static void check_entries(ttp_ctx *ctx)
                         }
                 }
         printf("  %s entries: %lld of %lld bit-identical, %lld beyond 8 ulp\n",
-               ttp_proj_kind_str((ttp_proj_kind)kind), (long long)same, (long long)total,
-               (long long)far);
+               ttp_proj_kind_str((ttp_proj_kind)kind), (long long)same, (long long)total, (long long)far);
         if (kind == TTP_PROJ_RADEMACHER) CHECK(same == total);
         CHECK(far == 0);
         CHECK(total > 0);
     }
     /* Bad ranges are refused, not clipped. */
-    CHECK_FAILS(ctx, ttp_gpu_proj_entries(ctx, TTP_PROJ_GAUSSIAN, 1, 0, 2, 3, 2, 4, dev),
-                TTP_ERR_ARG, "j0 + nj");
-    CHECK_FAILS(ctx, ttp_gpu_proj_entries(ctx, TTP_PROJ_KRON, 1, 0, 2, 0, 2, 4, dev),
-                TTP_ERR_ARG, "not dense");
+    CHECK_FAILS(ctx, ttp_gpu_proj_entries(ctx, TTP_PROJ_GAUSSIAN, 1, 0, 2, 3, 2, 4, dev), TTP_ERR_ARG,
+                "j0 + nj");
+    CHECK_FAILS(ctx, ttp_gpu_proj_entries(ctx, TTP_PROJ_KRON, 1, 0, 2, 0, 2, 4, dev), TTP_ERR_ARG,
+                "not dense");
     free(dev);
 }
 
@@ -149,9 +147,8 @@ static void check_entries(ttp_ctx *ctx)
  * A few entries are also checked against the direct sum Σ_k J[r,k] P[k,j],
  * which shares no code with either DGEMM path.
  */
-static void check_project(ttp_ctx *ctx, ttp_proj_backend *gpu, ttp_proj_backend *cpu,
-                          ttp_proj_kind kind, uint64_t key, int64_t rows, int64_t d,
-                          int64_t dproj, const char *label)
+static void check_project(ttp_ctx *ctx, ttp_proj_backend *gpu, ttp_proj_backend *cpu, ttp_proj_kind kind,
+                          uint64_t key, int64_t rows, int64_t d, int64_t dproj, const char *label)
 {
     double *J = random_matrix(rows, d, key ^ 0xabcdefULL);
     double *Gg = malloc((size_t)(rows * dproj) * sizeof *Gg);
@@ -250,8 +247,8 @@ int main(void)
             double J[6] = {1, 2, 3, 4, 5, 6}, G[6] = {0};
             CHECK_OK(&ctx, gpu.project(gpu.state, TTP_PROJ_EXACT, 1, J, 2, 3, 3, G, &ctx));
             CHECK(memcmp(J, G, sizeof J) == 0);
-            CHECK_FAILS(&ctx, gpu.project(gpu.state, TTP_PROJ_KRON, 1, J, 2, 3, 3, G, &ctx),
-                        TTP_ERR_ARG, "not dense");
+            CHECK_FAILS(&ctx, gpu.project(gpu.state, TTP_PROJ_KRON, 1, J, 2, 3, 3, G, &ctx), TTP_ERR_ARG,
+                        "not dense");
         }
         CHECK_FAILS(&ctx, ttp_gpu_proj_set_tiles(&ctx, &cpu, 1, 1), TTP_ERR_ARG, "not an open cuda");
     }

@@ -29,8 +29,8 @@
 #include "ttp_jac.h"
 #include "ttp_test.h"
 
-static void add_layer(ttp_ctx *ctx, ttp_model *m, ttp_layer_kind kind, const char *name, int in0,
-                      int in1, int units, int kernel, int stride, int pad, int trainable)
+static void add_layer(ttp_ctx *ctx, ttp_model *m, ttp_layer_kind kind, const char *name, int in0, int in1,
+                      int units, int kernel, int stride, int pad, int trainable)
 {
     ttp_layer L;
     memset(&L, 0, sizeof L);
@@ -52,7 +52,8 @@ static void randomize(ttp_model *m, uint64_t seed)
         ttp_layer *L = &m->layers[l];
         if (L->kind == TTP_LAYER_DENSE || L->kind == TTP_LAYER_CONV2D) {
             for (int64_t o = 0; o < L->units; o++)
-                m->w[L->woff + L->nw - L->units + o] = 0.2 * ttp_rng_normal(seed + 1, (uint64_t)(L->woff + o));
+                m->w[L->woff + L->nw - L->units + o] =
+                    0.2 * ttp_rng_normal(seed + 1, (uint64_t)(L->woff + o));
         } else if (L->kind == TTP_LAYER_BATCHNORM) {
             int64_t C = L->in_shape[0];
             for (int64_t c = 0; c < C; c++) {
@@ -206,7 +207,8 @@ static double *check_exact(ttp_ctx *ctx, ttp_model *m, const double *x, int64_t 
         memset(R, 0, (size_t)(rows * K) * sizeof *R);
         for (int64_t r = 0; r < rows; r++)
             for (int64_t k = 0; k < D; k++)
-                for (int64_t j = 0; j < K; j++) R[r * K + j] += J[r * D + k] * ttp_proj_entry((ttp_proj_kind)kind, 77, k, j, K);
+                for (int64_t j = 0; j < K; j++)
+                    R[r * K + j] += J[r * D + k] * ttp_proj_entry((ttp_proj_kind)kind, 77, k, j, K);
         CHECK(rel_fro(G, R, rows * K) < 1e-13);
         /* u0 is taken before projection: the same as for exact */
         for (int64_t r = 0; r < rows; r++) CHECK(u1[r] == u0[r]);
@@ -217,10 +219,13 @@ static double *check_exact(ttp_ctx *ctx, ttp_model *m, const double *x, int64_t 
     char needle[64];
     snprintf(needle, sizeof needle, "D = %lld", (long long)D);
     ttp_jac_plan *bad = NULL;
-    CHECK_FAILS(ctx, ttp_jac_plan_create(ctx, m, TTP_PROJ_RADEMACHER, D + 1, 1, "cpu", &bad), TTP_ERR_ARG, needle);
-    CHECK_FAILS(ctx, ttp_jac_plan_create(ctx, m, TTP_PROJ_GAUSSIAN, 0, 1, "cpu", &bad), TTP_ERR_ARG, "D' = 0");
+    CHECK_FAILS(ctx, ttp_jac_plan_create(ctx, m, TTP_PROJ_RADEMACHER, D + 1, 1, "cpu", &bad), TTP_ERR_ARG,
+                needle);
+    CHECK_FAILS(ctx, ttp_jac_plan_create(ctx, m, TTP_PROJ_GAUSSIAN, 0, 1, "cpu", &bad), TTP_ERR_ARG,
+                "D' = 0");
     CHECK_FAILS(ctx, ttp_jac_plan_create(ctx, m, TTP_PROJ_KRON, -3, 1, "cpu", &bad), TTP_ERR_ARG, "D' = -3");
-    CHECK_FAILS(ctx, ttp_jac_plan_create(ctx, m, TTP_PROJ_RADEMACHER, 4, 1, "fpga", &bad), TTP_ERR_ARG, "fpga");
+    CHECK_FAILS(ctx, ttp_jac_plan_create(ctx, m, TTP_PROJ_RADEMACHER, 4, 1, "fpga", &bad), TTP_ERR_ARG,
+                "fpga");
     CHECK(bad == NULL);
     free(G), free(R);
 
@@ -256,7 +261,8 @@ static void check_closed_form(const ttp_model *m, const double *x, int64_t ns, c
                 for (int64_t c2 = 0; c2 < C; c2++) {
                     double t = c == c2 ? hh + 1.0 : 0.0;
                     for (int64_t k = 0; k < nh; k++)
-                        if (z[i * nh + k] > 0 && z[j * nh + k] > 0) t += W2[c * nh + k] * W2[c2 * nh + k] * xx;
+                        if (z[i * nh + k] > 0 && z[j * nh + k] > 0)
+                            t += W2[c * nh + k] * W2[c2 * nh + k] * xx;
                     T[(i * C + c) * rows + j * C + c2] = t;
                 }
         }
@@ -284,7 +290,8 @@ static void check_batching(ttp_ctx *ctx, ttp_model *m, const double *x, const ch
         double *f1 = calloc((size_t)(ns * C), sizeof *f1), *f7 = calloc((size_t)(ns * C), sizeof *f7);
         CHECK_OK(ctx, ttp_jac_rows(ctx, p, net, m->w, x, ns, G7, f7, u7));
         for (int64_t s = 0; s < ns; s++)
-            CHECK_OK(ctx, ttp_jac_rows(ctx, p, net, m->w, x + s * in, 1, G1 + s * C * K, f1 + s * C, u1 + s * C));
+            CHECK_OK(ctx,
+                     ttp_jac_rows(ctx, p, net, m->w, x + s * in, 1, G1 + s * C * K, f1 + s * C, u1 + s * C));
         int same = memcmp(G1, G7, (size_t)(ns * C * K) * sizeof *G1) == 0 &&
                    memcmp(u1, u7, (size_t)(ns * C) * sizeof *u1) == 0 &&
                    memcmp(f1, f7, (size_t)(ns * C) * sizeof *f1) == 0;
@@ -321,7 +328,7 @@ static void check_kron_unbiased(ttp_ctx *ctx, ttp_model *m, const double *x, int
     double *T = gram(J, rows, D), *acc = calloc((size_t)(rows * rows), sizeof *acc);
     double *u0 = calloc((size_t)rows, sizeof *u0), *ue = calloc((size_t)rows, sizeof *ue), s2 = 0;
     int64_t K = 0;
-    {   /* u0 for KRON equals u0 for EXACT (taken before projection) */
+    { /* u0 for KRON equals u0 for EXACT (taken before projection) */
         ttp_jac_plan *pe = NULL;
         double *Je = malloc((size_t)(rows * D) * sizeof *Je);
         CHECK_OK(ctx, ttp_jac_plan_create(ctx, m, TTP_PROJ_EXACT, 0, 0, "cpu", &pe));
@@ -359,7 +366,9 @@ static void check_kron_unbiased(ttp_ctx *ctx, ttp_model *m, const double *x, int
     }
     double eS = rel_fro(acc, T, rows * rows), s1 = sqrt(s2);
     printf("%s KRON%s D'=%lld (asked %lld): Gram error one seed (rms) %.3f, mean of %d seeds %.4f "
-           "(σ₁/√S = %.4f)\n", name, calibrate ? " calibrated" : "", (long long)K, (long long)dproj, s1, S, eS, s1 / sqrt((double)S));
+           "(σ₁/√S = %.4f)\n",
+           name, calibrate ? " calibrated" : "", (long long)K, (long long)dproj, s1, S, eS,
+           s1 / sqrt((double)S));
     CHECK(s1 > 0.01); /* the sketch is not secretly exact */
     CHECK(eS < 2.0 * s1 / sqrt((double)S));
     CHECK(K >= dproj - 2 && K <= dproj + 2);

@@ -133,8 +133,8 @@ static double fd_check(ttp_ctx *ctx, const char *what, ttp_model *m, int64_t nb,
         }
     }
     if (worst > 1.0)
-        fprintf(stderr, "  %s: worst %s[%lld]: backward %.12g vs finite difference %.12g\n", what,
-                worst_what, (long long)worst_idx, worst_a, worst_b);
+        fprintf(stderr, "  %s: worst %s[%lld]: backward %.12g vs finite difference %.12g\n", what, worst_what,
+                (long long)worst_idx, worst_a, worst_b);
     printf("  %-44s nb=%lld D=%6lld  worst normalised error %.3g\n", what, (long long)nb,
            (long long)m->ntrainable, worst);
     ttp_net_destroy(&net);
@@ -172,7 +172,8 @@ static void test_single_layers(ttp_ctx *ctx)
     const int combos[][3] = {{1, 1, 0}, {3, 1, 1}, {3, 2, 1}, {2, 2, 0}, {3, 1, 0}, {5, 2, 2}, {2, 1, 1}};
     for (size_t c = 0; c < sizeof combos / sizeof combos[0]; c++) {
         int k = combos[c][0], s = combos[c][1], p = combos[c][2];
-        int64_t shape[3] = {1 + (int64_t)(unif() * 3), k + 1 + (int64_t)(unif() * 4), k + (int64_t)(unif() * 5)};
+        int64_t shape[3] = {1 + (int64_t)(unif() * 3), k + 1 + (int64_t)(unif() * 4),
+                            k + (int64_t)(unif() * 5)};
         int units = 1 + (int)(unif() * 4);
         ttp_model *m = single(ctx, shape, lay(TTP_LAYER_CONV2D, -1, -1, units, k, s, p));
         snprintf(what, sizeof what, "conv2d k%d s%d p%d (%lld,%lld,%lld)->(%lld,%lld,%lld)", k, s, p,
@@ -190,11 +191,19 @@ static void test_single_layers(ttp_ctx *ctx)
         ttp_model_destroy(&m);
     }
     /* parameter-free layers: input gradients */
-    struct { ttp_layer_kind k; int kernel, stride; const char *name; } pl[] = {
-        {TTP_LAYER_RELU, 0, 0, "relu"},       {TTP_LAYER_MAXPOOL, 2, 2, "maxpool k2 s2"},
-        {TTP_LAYER_MAXPOOL, 3, 1, "maxpool k3 s1"}, {TTP_LAYER_MAXPOOL, 3, 2, "maxpool k3 s2"},
-        {TTP_LAYER_AVGPOOL, 2, 2, "avgpool k2 s2"}, {TTP_LAYER_AVGPOOL, 3, 1, "avgpool k3 s1"},
-        {TTP_LAYER_AVGPOOL, 2, 1, "avgpool k2 s1"}, {TTP_LAYER_GAP, 0, 0, "gap"},
+    struct {
+        ttp_layer_kind k;
+        int kernel, stride;
+        const char *name;
+    } pl[] = {
+        {TTP_LAYER_RELU, 0, 0, "relu"},
+        {TTP_LAYER_MAXPOOL, 2, 2, "maxpool k2 s2"},
+        {TTP_LAYER_MAXPOOL, 3, 1, "maxpool k3 s1"},
+        {TTP_LAYER_MAXPOOL, 3, 2, "maxpool k3 s2"},
+        {TTP_LAYER_AVGPOOL, 2, 2, "avgpool k2 s2"},
+        {TTP_LAYER_AVGPOOL, 3, 1, "avgpool k3 s1"},
+        {TTP_LAYER_AVGPOOL, 2, 1, "avgpool k2 s1"},
+        {TTP_LAYER_GAP, 0, 0, "gap"},
         {TTP_LAYER_FLATTEN, 0, 0, "flatten"},
     };
     for (size_t i = 0; i < sizeof pl / sizeof pl[0]; i++) {
@@ -216,22 +225,23 @@ static void test_graphs(ttp_ctx *ctx)
         ttp_model *m = NULL;
         CHECK_OK(ctx, ttp_model_create(ctx, shape, &m));
         ttp_layer ls[] = {
-            lay(TTP_LAYER_CONV2D, -1, -1, 3, 3, 1, 1),  /* 0 */
-            lay(TTP_LAYER_CONV2D, -1, -1, 3, 1, 1, 0),  /* 1: second consumer of the input */
-            lay(TTP_LAYER_ADD, 0, 1, 0, 0, 0, 0),       /* 2 */
-            lay(TTP_LAYER_RELU, 2, -1, 0, 0, 0, 0),     /* 3 */
-            lay(TTP_LAYER_BATCHNORM, 3, -1, 0, 0, 0, 0),/* 4 */
-            lay(TTP_LAYER_ADD, 4, 3, 0, 0, 0, 0),       /* 5: 3 read twice */
-            lay(TTP_LAYER_ADD, 5, 5, 0, 0, 0, 0),       /* 6: same operand twice */
-            lay(TTP_LAYER_CONV2D, 3, -1, 3, 3, 2, 1),   /* 7: third consumer of 3 */
-            lay(TTP_LAYER_AVGPOOL, 6, -1, 0, 2, 2, 0),  /* 8 */
-            lay(TTP_LAYER_GAP, 7, -1, 0, 0, 0, 0),      /* 9 */
-            lay(TTP_LAYER_FLATTEN, 8, -1, 0, 0, 0, 0),  /* 10 */
-            lay(TTP_LAYER_DENSE, 10, -1, 3, 0, 0, 0),   /* 11 */
-            lay(TTP_LAYER_ADD, 11, 9, 0, 0, 0, 0),      /* 12 */
-            lay(TTP_LAYER_DENSE, 12, -1, 4, 0, 0, 0),   /* 13 */
+            lay(TTP_LAYER_CONV2D, -1, -1, 3, 3, 1, 1),   /* 0 */
+            lay(TTP_LAYER_CONV2D, -1, -1, 3, 1, 1, 0),   /* 1: second consumer of the input */
+            lay(TTP_LAYER_ADD, 0, 1, 0, 0, 0, 0),        /* 2 */
+            lay(TTP_LAYER_RELU, 2, -1, 0, 0, 0, 0),      /* 3 */
+            lay(TTP_LAYER_BATCHNORM, 3, -1, 0, 0, 0, 0), /* 4 */
+            lay(TTP_LAYER_ADD, 4, 3, 0, 0, 0, 0),        /* 5: 3 read twice */
+            lay(TTP_LAYER_ADD, 5, 5, 0, 0, 0, 0),        /* 6: same operand twice */
+            lay(TTP_LAYER_CONV2D, 3, -1, 3, 3, 2, 1),    /* 7: third consumer of 3 */
+            lay(TTP_LAYER_AVGPOOL, 6, -1, 0, 2, 2, 0),   /* 8 */
+            lay(TTP_LAYER_GAP, 7, -1, 0, 0, 0, 0),       /* 9 */
+            lay(TTP_LAYER_FLATTEN, 8, -1, 0, 0, 0, 0),   /* 10 */
+            lay(TTP_LAYER_DENSE, 10, -1, 3, 0, 0, 0),    /* 11 */
+            lay(TTP_LAYER_ADD, 11, 9, 0, 0, 0, 0),       /* 12 */
+            lay(TTP_LAYER_DENSE, 12, -1, 4, 0, 0, 0),    /* 13 */
         };
-        for (size_t i = 0; i < sizeof ls / sizeof ls[0]; i++) CHECK_OK(ctx, ttp_model_add(ctx, m, &ls[i], NULL));
+        for (size_t i = 0; i < sizeof ls / sizeof ls[0]; i++)
+            CHECK_OK(ctx, ttp_model_add(ctx, m, &ls[i], NULL));
         CHECK_OK(ctx, ttp_model_build(ctx, m));
         randomize(m);
         CHECK(fd_check(ctx, "residual graph (multi-consumer tensors)", m, 3, 1) <= 1.0);
@@ -326,8 +336,8 @@ static void test_factors(ttp_ctx *ctx, ttp_model *m, const char *what)
             if (fabs(rb.per[b * D + j] - gt[j]) > err_one) err_one = fabs(rb.per[b * D + j] - gt[j]);
     }
     /* Same products summed in a different order: agreement to ~1e-13 of scale. */
-    printf("  factors %-36s calls %d, |sum - batch| %.2e, |per-sample - single| %.2e (scale %.3g)\n",
-           what, rb.calls, err_sum, err_one, scale);
+    printf("  factors %-36s calls %d, |sum - batch| %.2e, |per-sample - single| %.2e (scale %.3g)\n", what,
+           rb.calls, err_sum, err_one, scale);
     CHECK(err_sum <= 1e-12 * (scale > 1 ? scale : 1));
     CHECK(err_one <= 1e-12 * (scale > 1 ? scale : 1));
     ttp_net_destroy(&net);
@@ -426,7 +436,8 @@ int main(void)
             lay(TTP_LAYER_RELU, 1, -1, 0, 0, 0, 0),    lay(TTP_LAYER_ADD, 2, 0, 0, 0, 0, 0),
             lay(TTP_LAYER_GAP, 3, -1, 0, 0, 0, 0),     lay(TTP_LAYER_DENSE, 4, -1, 3, 0, 0, 0),
         };
-        for (size_t i = 0; i < sizeof ls / sizeof ls[0]; i++) CHECK_OK(&ctx, ttp_model_add(&ctx, m, &ls[i], NULL));
+        for (size_t i = 0; i < sizeof ls / sizeof ls[0]; i++)
+            CHECK_OK(&ctx, ttp_model_add(&ctx, m, &ls[i], NULL));
         CHECK_OK(&ctx, ttp_model_build(&ctx, m));
         randomize(m);
         test_factors(&ctx, m, "strided conv + residual + gap");

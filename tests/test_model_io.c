@@ -35,9 +35,9 @@ static void check_same(const ttp_model *a, const ttp_model *b)
     for (int i = 0; i < a->nlayers; i++) {
         const ttp_layer *x = &a->layers[i], *y = &b->layers[i];
         CHECK(x->kind == y->kind && strcmp(x->name, y->name) == 0 && x->input[0] == y->input[0] &&
-              x->units == y->units && x->kernel == y->kernel && x->stride == y->stride &&
-              x->pad == y->pad && x->eps == y->eps && x->trainable == y->trainable &&
-              x->woff == y->woff && x->nw == y->nw && x->soff == y->soff);
+              x->units == y->units && x->kernel == y->kernel && x->stride == y->stride && x->pad == y->pad &&
+              x->eps == y->eps && x->trainable == y->trainable && x->woff == y->woff && x->nw == y->nw &&
+              x->soff == y->soff);
         if (x->kind == TTP_LAYER_ADD) CHECK(x->input[1] == y->input[1]);
         for (int k = 0; k < 3; k++) CHECK(x->out_shape[k] == y->out_shape[k]);
     }
@@ -154,8 +154,19 @@ typedef struct {
 static raw raw_good(void)
 {
     raw r = {{TTP_LAYER_CONV2D, TTP_LAYER_FLATTEN, TTP_LAYER_DENSE},
-             {-1, 0, 1}, {-1, -1, -1}, {2, 0, 3}, {3, 0, 0}, {1, 0, 0}, {1, 0, 0},
-             {20, 0, 99}, 1, 119, "model", {1, 4, 4}, -1, 0};
+             {-1, 0, 1},
+             {-1, -1, -1},
+             {2, 0, 3},
+             {3, 0, 0},
+             {1, 0, 0},
+             {1, 0, 0},
+             {20, 0, 99},
+             1,
+             119,
+             "model",
+             {1, 4, 4},
+             -1,
+             0};
     return r;
 }
 
@@ -165,17 +176,20 @@ static int raw_write(const char *path, const raw *r)
     if (nc_create(path, NC_CLOBBER, &nc) != NC_NOERR) return 0;
     nc_def_dim(nc, "layer", 3, &dl);
     nc_def_dim(nc, "param", (size_t)r->nparams, &dp);
-    const char *names[] = {"layer_kind", "layer_input0", "layer_input1", "layer_units",
-                           "layer_kernel", "layer_stride", "layer_pad", "layer_nweights"};
+    const char *names[] = {"layer_kind",   "layer_input0", "layer_input1", "layer_units",
+                           "layer_kernel", "layer_stride", "layer_pad",    "layer_nweights"};
     const int *vals[] = {r->kind, r->in0, r->in1, r->units, r->kernel, r->stride, r->pad, r->nweights};
     int vars[8], dx, d2[2];
     int nv = r->with_nweights ? 8 : 7;
     nc_def_dim(nc, "extra", 9, &dx);
     d2[0] = dl, d2[1] = dx;
     for (int i = 0; i < nv; i++) {
-        if (i == r->spoil_var && r->spoil_kind == 1) nc_def_var(nc, names[i], NC_INT, 1, &dx, &vars[i]);
-        else if (i == r->spoil_var) nc_def_var(nc, names[i], NC_INT, 2, d2, &vars[i]);
-        else nc_def_var(nc, names[i], NC_INT, 1, &dl, &vars[i]);
+        if (i == r->spoil_var && r->spoil_kind == 1)
+            nc_def_var(nc, names[i], NC_INT, 1, &dx, &vars[i]);
+        else if (i == r->spoil_var)
+            nc_def_var(nc, names[i], NC_INT, 2, d2, &vars[i]);
+        else
+            nc_def_var(nc, names[i], NC_INT, 1, &dl, &vars[i]);
     }
     nc_def_var(nc, "params", NC_DOUBLE, 1, &dp, &v);
     nc_put_att_text(nc, NC_GLOBAL, "ttp_kind", strlen(r->ttp_kind), r->ttp_kind);
@@ -202,9 +216,11 @@ static void expect_bad(ttp_ctx *ctx, const raw *r, const char *needle, const cha
     ttp_status s = ttp_model_read(ctx, p, &m);
     int ok = s == TTP_ERR_FORMAT && strstr(ctx->msg, needle) && (!needle2 || strstr(ctx->msg, needle2));
     CHECK(ok);
-    if (!ok) fprintf(stderr, "  expected '%s'/'%s', got %s: %s\n", needle, needle2 ? needle2 : "",
-                     ttp_status_str(s), ctx->msg);
-    else printf("  rejected as expected: %s\n", ctx->msg);
+    if (!ok)
+        fprintf(stderr, "  expected '%s'/'%s', got %s: %s\n", needle, needle2 ? needle2 : "",
+                ttp_status_str(s), ctx->msg);
+    else
+        printf("  rejected as expected: %s\n", ctx->msg);
     CHECK(m == NULL);
     ttp_error_clear(ctx);
 }
@@ -255,7 +271,8 @@ static void test_bad_files(ttp_ctx *ctx)
     expect_bad(ctx, &r, "layer_units has 2 dimension(s)", "expected 1");
     r = raw_good(), r.spoil_var = 7, r.spoil_kind = 1;
     expect_bad(ctx, &r, "layer_nweights lies on dimension 'extra'", NULL);
-    CHECK_FAILS(ctx, ttp_model_read(ctx, "/nonexistent/model.nc", &m), TTP_ERR_NETCDF, "/nonexistent/model.nc");
+    CHECK_FAILS(ctx, ttp_model_read(ctx, "/nonexistent/model.nc", &m), TTP_ERR_NETCDF,
+                "/nonexistent/model.nc");
     /* an unwritable destination fails cleanly and leaves nothing */
     int64_t shape[3] = {1, 8, 8};
     CHECK_OK(ctx, ttp_model_resnet_small(ctx, shape, 5, 1, &m));
@@ -271,8 +288,10 @@ static void test_checks(ttp_ctx *ctx)
     if (!m) return;
     int64_t ok3[3] = {1, 8, 8}, bad3[3] = {1, 8, 7}, f64[1] = {64};
     CHECK_OK(ctx, ttp_model_check_input(ctx, m, 3, ok3, "data.nc"));
-    CHECK_FAILS(ctx, ttp_model_check_input(ctx, m, 3, bad3, "data.nc"), TTP_ERR_ARG, "accepts inputs of shape (1, 8, 8)");
-    CHECK_FAILS(ctx, ttp_model_check_input(ctx, m, 1, f64, "data.nc"), TTP_ERR_ARG, "data.nc: samples of shape (64, 1, 1)");
+    CHECK_FAILS(ctx, ttp_model_check_input(ctx, m, 3, bad3, "data.nc"), TTP_ERR_ARG,
+                "accepts inputs of shape (1, 8, 8)");
+    CHECK_FAILS(ctx, ttp_model_check_input(ctx, m, 1, f64, "data.nc"), TTP_ERR_ARG,
+                "data.nc: samples of shape (64, 1, 1)");
     /* a vector-input model reads an image of the same size flattened */
     ttp_model *v = NULL;
     int64_t vs[3] = {64, 1, 1};
@@ -315,7 +334,8 @@ static void test_checks(ttp_ctx *ctx)
     ttp_comm serial;
     ttp_comm_serial(&serial);
     ttp_train_result *res = NULL;
-    CHECK_FAILS(ctx, ttp_train_run(ctx, &serial, m, &d, &o, &res), TTP_ERR_ARG, "3-output head: option new_head");
+    CHECK_FAILS(ctx, ttp_train_run(ctx, &serial, m, &d, &o, &res), TTP_ERR_ARG,
+                "3-output head: option new_head");
     CHECK(res == NULL);
 
     /* option validation names the option */

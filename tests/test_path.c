@@ -35,9 +35,9 @@ int main(void)
     CHECK(mkdir("sub", 0700) == 0);
 
     /* distinct files pass; NULL and "" entries are skipped */
-    ttp_path_use ok[] = {{"in.nc", "--data", TTP_PATH_IN}, {"out.nc", "--out", TTP_PATH_OUT},
+    ttp_path_use ok[] = {{"in.nc", "--data", TTP_PATH_IN},   {"out.nc", "--out", TTP_PATH_OUT},
                          {"o.json", "--json", TTP_PATH_OUT}, {"rep", "--report", TTP_PATH_OUT_DIR},
-                         {NULL, "--kernel", TTP_PATH_IN}, {"", "--x", TTP_PATH_OUT}};
+                         {NULL, "--kernel", TTP_PATH_IN},    {"", "--x", TTP_PATH_OUT}};
     CHECK_OK(ctx, ttp_path_check(ctx, ok, 6));
     /* an input may be named twice (the same file read by two options) */
     ttp_path_use two_in[] = {{"in.nc", "--data", TTP_PATH_IN}, {"./in.nc", "--model", TTP_PATH_IN}};
@@ -45,12 +45,14 @@ int main(void)
 
     /* an output that is an input: by name, through ./, through a directory */
     ttp_path_use over[] = {{"in.nc", "--data", TTP_PATH_IN}, {"in.nc", "--out", TTP_PATH_OUT}};
-    CHECK_FAILS(ctx, ttp_path_check(ctx, over, 2), TTP_ERR_ARG, "--out 'in.nc' is the same file as the input --data");
+    CHECK_FAILS(ctx, ttp_path_check(ctx, over, 2), TTP_ERR_ARG,
+                "--out 'in.nc' is the same file as the input --data");
     ttp_path_use over2[] = {{"in.nc", "--data", TTP_PATH_IN}, {"sub/../in.nc", "--out", TTP_PATH_OUT}};
     CHECK_FAILS(ctx, ttp_path_check(ctx, over2, 2), TTP_ERR_ARG, "destroy the input");
     /* two outputs that are one file, whether it exists or not */
     ttp_path_use dup[] = {{"a.nc", "--out", TTP_PATH_OUT}, {"./a.nc", "--json", TTP_PATH_OUT}};
-    CHECK_FAILS(ctx, ttp_path_check(ctx, dup, 2), TTP_ERR_ARG, "--out 'a.nc' and --json './a.nc' are the same file");
+    CHECK_FAILS(ctx, ttp_path_check(ctx, dup, 2), TTP_ERR_ARG,
+                "--out 'a.nc' and --json './a.nc' are the same file");
     ttp_path_use dup2[] = {{"in.nc", "--out-model", TTP_PATH_OUT}, {"in.nc", "--out", TTP_PATH_OUT}};
     CHECK_FAILS(ctx, ttp_path_check(ctx, dup2, 2), TTP_ERR_ARG, "one output would replace the other");
     /* a directory as an output file, a file as an output directory */
@@ -70,7 +72,8 @@ int main(void)
     memcpy(longp, "sub/", 4);
     ttp_path_use lp[] = {{longp, "--out", TTP_PATH_OUT}};
     ttp_status s = ttp_path_check(ctx, lp, 1);
-    CHECK(s == TTP_OK || s == TTP_ERR_IO); /* the name may be too long for the file system: an error, no crash */
+    CHECK(s == TTP_OK ||
+          s == TTP_ERR_IO); /* the name may be too long for the file system: an error, no crash */
     ttp_error_clear(ctx);
 
     remove("in.nc");

@@ -63,7 +63,8 @@ static void test_entries(void)
                 uint64_t c = (uint64_t)(k * dp + j);
                 double s = 1.0 / sqrt((double)dp);
                 double r = (ttp_rng_hash(keys[e], c) & 1u) ? -s : s;
-                double u1 = ttp_rng_hash_uniform(keys[e], 2 * c), u2 = ttp_rng_hash_uniform(keys[e], 2 * c + 1);
+                double u1 = ttp_rng_hash_uniform(keys[e], 2 * c),
+                       u2 = ttp_rng_hash_uniform(keys[e], 2 * c + 1);
                 double g = sqrt(-2.0 * log(u1 < 1e-300 ? 1e-300 : u1)) * cos(6.283185307179586 * u2) * s;
                 bad += ttp_proj_entry(TTP_PROJ_RADEMACHER, keys[e], k, j, dp) != r;
                 bad += ttp_proj_entry(TTP_PROJ_GAUSSIAN, keys[e], k, j, dp) != g;
@@ -78,7 +79,8 @@ static void test_entries(void)
     /* a different key gives a different matrix */
     int same = 0;
     for (int64_t k = 0; k < 64; k++)
-        same += ttp_proj_entry(TTP_PROJ_RADEMACHER, 1, k, 0, 8) == ttp_proj_entry(TTP_PROJ_RADEMACHER, 2, k, 0, 8);
+        same += ttp_proj_entry(TTP_PROJ_RADEMACHER, 1, k, 0, 8) ==
+                ttp_proj_entry(TTP_PROJ_RADEMACHER, 2, k, 0, 8);
     CHECK(same > 16 && same < 48);
 }
 
@@ -163,7 +165,8 @@ static void test_moments(void)
     for (int kind = TTP_PROJ_RADEMACHER; kind <= TTP_PROJ_GAUSSIAN; kind++) {
         double *P = malloc((size_t)N * sizeof *P);
         for (int64_t k = 0; k < D; k++)
-            for (int64_t j = 0; j < dp; j++) P[k * dp + j] = ttp_proj_entry((ttp_proj_kind)kind, 11, k, j, dp);
+            for (int64_t j = 0; j < dp; j++)
+                P[k * dp + j] = ttp_proj_entry((ttp_proj_kind)kind, 11, k, j, dp);
         double m1 = 0, m2 = 0, m4 = 0;
         for (int64_t i = 0; i < N; i++) {
             double z = P[i] * sqrt((double)dp);
@@ -173,8 +176,10 @@ static void test_moments(void)
         /* 4σ bands for N = 1.2·10⁵ standard entries */
         CHECK(fabs(m1) < 4.0 / sqrt((double)N));
         CHECK(fabs(m2 - 1.0) < 4.0 * sqrt(2.0 / N) + 1e-12);
-        if (kind == TTP_PROJ_GAUSSIAN) CHECK(fabs(m4 - 3.0) < 4.0 * sqrt(96.0 / N));
-        else CHECK(fabs(m4 - 1.0) < 1e-12);
+        if (kind == TTP_PROJ_GAUSSIAN)
+            CHECK(fabs(m4 - 3.0) < 4.0 * sqrt(96.0 / N));
+        else
+            CHECK(fabs(m4 - 1.0) < 1e-12);
         /* P Pᵀ: diagonal mean 1, off-diagonal mean 0 with variance 1/D′ */
         double *Q = malloc((size_t)(D * D) * sizeof *Q);
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)D, (int)D, (int)dp, 1.0, P, (int)dp, P,
@@ -183,12 +188,16 @@ static void test_moments(void)
         int64_t no = 0;
         for (int64_t a = 0; a < D; a++)
             for (int64_t c = 0; c < D; c++) {
-                if (a == c) dm += Q[a * D + c];
-                else if (c > a) om += Q[a * D + c], ov += Q[a * D + c] * Q[a * D + c], no++;
+                if (a == c)
+                    dm += Q[a * D + c];
+                else if (c > a)
+                    om += Q[a * D + c], ov += Q[a * D + c] * Q[a * D + c], no++;
             }
         dm /= D, om /= no, ov /= no;
-        if (kind == TTP_PROJ_RADEMACHER) CHECK(fabs(dm - 1.0) < 1e-12);
-        else CHECK(fabs(dm - 1.0) < 4.0 * sqrt(2.0 / dp / D));
+        if (kind == TTP_PROJ_RADEMACHER)
+            CHECK(fabs(dm - 1.0) < 1e-12);
+        else
+            CHECK(fabs(dm - 1.0) < 4.0 * sqrt(2.0 / dp / D));
         CHECK(fabs(om) < 4.0 * sqrt(1.0 / dp / no));
         CHECK(fabs(ov * dp - 1.0) < 0.05);
         free(Q), free(P);
@@ -247,7 +256,8 @@ static void test_dense_slope(ttp_ctx *ctx)
         for (int q = 0; q < NDP; q++) {
             err[q] = 0;
             for (int sd = 0; sd < NSEED; sd++) {
-                CHECK_OK(ctx, b.project(b.state, (ttp_proj_kind)kind, 1000 + sd, J, rows, d, (int64_t)dps[q], G, ctx));
+                CHECK_OK(ctx, b.project(b.state, (ttp_proj_kind)kind, 1000 + sd, J, rows, d, (int64_t)dps[q],
+                                        G, ctx));
                 err[q] += gram_err(G, rows, (int64_t)dps[q], T) / NSEED;
             }
         }
@@ -290,7 +300,8 @@ static void test_kron_slope(ttp_ctx *ctx)
     CHECK_OK(ctx, ttp_model_add(ctx, m, &L, NULL));
     CHECK_OK(ctx, ttp_model_build(ctx, m));
     ttp_model_init_weights(m, 5, 0);
-    for (int64_t i = 0; i < nh; i++) m->w[m->layers[0].woff + nh * nin + i] = 0.1 * ttp_rng_normal(6, (uint64_t)i);
+    for (int64_t i = 0; i < nh; i++)
+        m->w[m->layers[0].woff + nh * nin + i] = 0.1 * ttp_rng_normal(6, (uint64_t)i);
     const int64_t D = m->ntrainable;
     CHECK(D == nh * nin + nh);
     x = malloc((size_t)(ns * nin) * sizeof *x);
@@ -310,7 +321,8 @@ static void test_kron_slope(ttp_ctx *ctx)
     for (int q = 0; q < NDP; q++) {
         err[q] = err1[q] = errd[q] = 0;
         for (int sd = 0; sd < NSEED; sd++) {
-            CHECK_OK(ctx, ttp_jac_plan_create(ctx, m, TTP_PROJ_KRON, (int64_t)dps[q], 300 + sd, "cpu", &plan));
+            CHECK_OK(ctx,
+                     ttp_jac_plan_create(ctx, m, TTP_PROJ_KRON, (int64_t)dps[q], 300 + sd, "cpu", &plan));
             if (!plan) continue;
             int64_t K = ttp_jac_plan_dim(plan);
             CHECK(K >= dps[q] * 0.95 && K <= dps[q] * 1.05);
@@ -318,7 +330,8 @@ static void test_kron_slope(ttp_ctx *ctx)
             err[q] += gram_err(G, rows, K, T) / NSEED;
             ttp_jac_plan_destroy(&plan);
             /* dense rademacher on the same rows, for comparison */
-            CHECK_OK(ctx, ttp_jac_plan_create(ctx, m, TTP_PROJ_RADEMACHER, (int64_t)dps[q], 300 + sd, "cpu", &plan));
+            CHECK_OK(ctx, ttp_jac_plan_create(ctx, m, TTP_PROJ_RADEMACHER, (int64_t)dps[q], 300 + sd, "cpu",
+                                              &plan));
             if (!plan) continue;
             CHECK_OK(ctx, ttp_jac_rows(ctx, plan, net, m->w, x, ns, G, NULL, NULL));
             errd[q] += gram_err(G, rows, (int64_t)dps[q], T) / NSEED;
@@ -328,17 +341,20 @@ static void test_kron_slope(ttp_ctx *ctx)
              * built here from the exact rows: vec(P_outᵀ dW P_in), bias exact. */
             const int64_t s = (int64_t)dps[q] - nh;
             int64_t ko = (int64_t)llround(sqrt((double)s * nh / nin)), ki = s / ko, k1 = ko * ki + nh;
-            double *Po = malloc((size_t)(nh * ko) * sizeof *Po), *Pi = malloc((size_t)(nin * ki) * sizeof *Pi);
+            double *Po = malloc((size_t)(nh * ko) * sizeof *Po),
+                   *Pi = malloc((size_t)(nin * ki) * sizeof *Pi);
             double *tmp = malloc((size_t)(ko * nin) * sizeof *tmp);
             for (int64_t o = 0; o < nh; o++)
-                for (int64_t a = 0; a < ko; a++) Po[o * ko + a] = ttp_proj_entry(TTP_PROJ_RADEMACHER, 500 + sd, o, a, ko);
+                for (int64_t a = 0; a < ko; a++)
+                    Po[o * ko + a] = ttp_proj_entry(TTP_PROJ_RADEMACHER, 500 + sd, o, a, ko);
             for (int64_t i = 0; i < nin; i++)
-                for (int64_t c = 0; c < ki; c++) Pi[i * ki + c] = ttp_proj_entry(TTP_PROJ_RADEMACHER, 600 + sd, i, c, ki);
+                for (int64_t c = 0; c < ki; c++)
+                    Pi[i * ki + c] = ttp_proj_entry(TTP_PROJ_RADEMACHER, 600 + sd, i, c, ki);
             for (int64_t r = 0; r < rows; r++) {
                 const double *dW = Jx + r * D;
                 double *out = Gs + r * k1;
-                cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ko, (int)nin, (int)nh, 1.0, Po, (int)ko,
-                            dW, (int)nin, 0.0, tmp, (int)nin);
+                cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ko, (int)nin, (int)nh, 1.0, Po,
+                            (int)ko, dW, (int)nin, 0.0, tmp, (int)nin);
                 cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)ko, (int)ki, (int)nin, 1.0, tmp,
                             (int)nin, Pi, (int)ki, 0.0, out, (int)ki);
                 memcpy(out + ko * ki, dW + nh * nin, (size_t)nh * sizeof *out);

@@ -21,7 +21,10 @@ static char *slurp(const char *path)
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);
     char *s = calloc((size_t)n + 1, 1);
-    if (fread(s, 1, (size_t)n, f) != (size_t)n) { free(s); s = NULL; }
+    if (fread(s, 1, (size_t)n, f) != (size_t)n) {
+        free(s);
+        s = NULL;
+    }
     fclose(f);
     return s;
 }
@@ -89,7 +92,8 @@ int main(void)
     }
 
     /* Unwritable location: a clear I/O error naming the file. */
-    CHECK_FAILS(&ctx, ttp_json_open(&ctx, "/nonexistent-dir/x.json", &j), TTP_ERR_IO, "/nonexistent-dir/x.json");
+    CHECK_FAILS(&ctx, ttp_json_open(&ctx, "/nonexistent-dir/x.json", &j), TTP_ERR_IO,
+                "/nonexistent-dir/x.json");
 
     /* SVG: on axes [0,10]x[0,10] the point (5,5) lands at the plot centre. */
     double x[3] = {0, 5, 10}, y[3] = {0, 5, 10};

@@ -85,7 +85,11 @@ static void test_full_batch(ttp_ctx *ctx, const sys *s)
     o.steps = T;
     o.batch = N;
     ttp_sim_opts so = {M, 0, 0.05, 0.95};
-    const struct { double lr, m; int nest; const char *name; } cases[3] = {
+    const struct {
+        double lr, m;
+        int nest;
+        const char *name;
+    } cases[3] = {
         {1.5, 0.0, 0, "GD"}, {0.5, 0.7, 0, "GD + momentum 0.7"}, {0.5, 0.7, 1, "GD + Nesterov 0.7"}};
     for (int c = 0; c < 3; c++) {
         o.lr = cases[c].lr, o.momentum = cases[c].m, o.nesterov = cases[c].nest;
@@ -114,7 +118,8 @@ static void test_full_batch(ttp_ctx *ctx, const sys *s)
  */
 static void iid_sgd(const sys *s, double lr, double mom, int members, double *mean)
 {
-    double *F = malloc(sizeof(double) * NC), *V = malloc(sizeof(double) * NC), *A = malloc(sizeof(double) * NC);
+    double *F = malloc(sizeof(double) * NC), *V = malloc(sizeof(double) * NC),
+           *A = malloc(sizeof(double) * NC);
     int64_t perm[N];
     for (int t = 0; t <= T; t++) mean[t] = 0;
     for (int m = 0; m < members; m++) {
@@ -139,7 +144,8 @@ static void iid_sgd(const sys *s, double lr, double mom, int members, double *me
                 for (int c = 0; c < C; c++) {
                     int64_t q = perm[b] * C + c;
                     double r = F[q] - (c == s->y[perm[b]] ? 1.0 : 0.0);
-                    cblas_daxpy(NC, r / BATCH, s->theta + q * NC, 1, A, 1); /* Θ symmetric: column q = row q */
+                    cblas_daxpy(NC, r / BATCH, s->theta + q * NC, 1, A,
+                                1); /* Θ symmetric: column q = row q */
                 }
             for (int i = 0; i < NC; i++) {
                 V[i] = mom * V[i] + A[i];
@@ -176,7 +182,10 @@ static void test_sgd(ttp_ctx *ctx, const sys *s)
     o.batch = BATCH;
     o.seed = 5;
     ttp_sim_opts so = {M, 0, 0.05, 0.95};
-    const struct { double lr, m; const char *name; } cases[2] = {{1.0, 0.0, "SGD"}, {0.3, 0.7, "SGD + momentum 0.7"}};
+    const struct {
+        double lr, m;
+        const char *name;
+    } cases[2] = {{1.0, 0.0, "SGD"}, {0.3, 0.7, "SGD + momentum 0.7"}};
     for (int c = 0; c < 2; c++) {
         o.lr = cases[c].lr, o.momentum = cases[c].m;
         ttp_curves *ex = NULL, *sd = NULL, *sd0 = NULL, *sdr = NULL;
@@ -196,10 +205,12 @@ static void test_sgd(ttp_ctx *ctx, const sys *s)
             bex = fmax(bex, (ex->loss_hi[t] - ex->loss_lo[t]) / ex->loss[t]);
             bsd = fmax(bsd, (sd->loss_hi[t] - sd->loss_lo[t]) / sd->loss[t]);
         }
-        printf("B = %d, %-18s (M = %d): mean loss max rel diff: SDE vs exact epoch schedule %.3f, SDE vs "
-               "exact iid batches %.3f (M = %d; noise-free SDE vs iid %.3f)\n"
-               "    L_T: GD-like %.5g, exact %.5g, iid %.5g, SDE %.5g; band width/mean: exact %.3f, SDE %.3f\n",
-               BATCH, cases[c].name, M, e, e_iid, MREF, e0_iid, sd0->loss[T], ex->loss[T], iid[T], sd->loss[T], bex, bsd);
+        printf(
+            "B = %d, %-18s (M = %d): mean loss max rel diff: SDE vs exact epoch schedule %.3f, SDE vs "
+            "exact iid batches %.3f (M = %d; noise-free SDE vs iid %.3f)\n"
+            "    L_T: GD-like %.5g, exact %.5g, iid %.5g, SDE %.5g; band width/mean: exact %.3f, SDE %.3f\n",
+            BATCH, cases[c].name, M, e, e_iid, MREF, e0_iid, sd0->loss[T], ex->loss[T], iid[T], sd->loss[T],
+            bex, bsd);
         CHECK(e < 0.10);
         CHECK(e_iid < 0.05);
         /* the noise term matters: without it the iid curve is missed by more

@@ -46,8 +46,8 @@ static void rand_labels(int *y, int64_t n, int c, uint64_t key)
 /* Θ = J Jᵀ (NC × NC) for J (NC × D), row-major. */
 static void gram(const double *J, int64_t nc, int64_t d, double *theta)
 {
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nc, (int)nc, (int)d, 1.0, J, (int)d, J, (int)d, 0.0,
-                theta, (int)nc);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nc, (int)nc, (int)d, 1.0, J, (int)d, J, (int)d,
+                0.0, theta, (int)nc);
 }
 
 /* All eigenpairs of a symmetric n × n matrix, DESCENDING: vals (n), vecs
@@ -119,7 +119,8 @@ static void test_closed_form(ttp_ctx *ctx)
     if (cv) {
         CHECK(cv->members == 1); /* GD is deterministic: one trajectory whatever the ensemble */
         double e = max_rel_diff(cv->loss, ref, T + 1);
-        printf("closed form vs ttp_sim_run (GD, MSE, N=%lld C=%lld D=%lld): max rel diff %.2e; L0 %.4g -> LT %.4g\n",
+        printf("closed form vs ttp_sim_run (GD, MSE, N=%lld C=%lld D=%lld): max rel diff %.2e; L0 %.4g -> LT "
+               "%.4g\n",
                (long long)N, (long long)C, (long long)D, e, ref[0], ref[T]);
         CHECK(e < 1e-10);
         /* the test is not vacuous: the loss moves (half the modes are Θ's null
@@ -135,7 +136,8 @@ static void test_closed_form(ttp_ctx *ctx)
     /* `rest` is a constant offset */
     CHECK_OK(ctx, ttp_sim_gd_mse_closed(ctx, mu, p, NC, N, lr, T, 0.25, lib));
     CHECK_CLOSE(lib[T], ref[T] + 0.25, 0, 1e-12);
-    free(G), free(th), free(vals), free(vecs), free(f0), free(r0), free(mu), free(p), free(ref), free(lib), free(y);
+    free(G), free(th), free(vals), free(vecs), free(f0), free(r0), free(mu), free(p), free(ref), free(lib),
+        free(y);
 }
 
 /* ---- 2. weight space ------------------------------------------------------ */
@@ -161,7 +163,8 @@ static void weight_run(const wsys *s, const ttp_opt *o, uint64_t seed, double *l
     const int64_t N = s->n, C = s->c, NC = N * C, D = s->d, T = o->steps;
     const int64_t B = ttp_opt_batch(o, N);
     double *w = malloc(sizeof *w * (size_t)D), *v = calloc((size_t)D, sizeof *v);
-    double *F = malloc(sizeof *F * (size_t)NC), *g = malloc(sizeof *g * (size_t)NC), *gr = malloc(sizeof *gr * (size_t)D);
+    double *F = malloc(sizeof *F * (size_t)NC), *g = malloc(sizeof *g * (size_t)NC),
+           *gr = malloc(sizeof *gr * (size_t)D);
     double *dw = malloc(sizeof *dw * (size_t)D);
     int64_t *perm = malloc(sizeof *perm * (size_t)N), *idx = malloc(sizeof *idx * (size_t)N), epoch = -1;
     memcpy(w, s->w0, sizeof *w * (size_t)D);
@@ -233,7 +236,8 @@ static void weight_case(ttp_ctx *ctx, const char *name, const wsys *s, const ttp
         for (int m = 0; m < nm; m++) {
             double e = max_rel_diff(cv->member_loss + m * T1, wl + m * T1, T1);
             if (!(e <= worst)) worst = e;
-            for (int64_t t = 0; t < T1; t++) worst_acc = fmax(worst_acc, fabs(cv->member_acc[m * T1 + t] - wa[m * T1 + t]));
+            for (int64_t t = 0; t < T1; t++)
+                worst_acc = fmax(worst_acc, fabs(cv->member_acc[m * T1 + t] - wa[m * T1 + t]));
         }
         printf("weight space vs %s simulation, %-32s (%d member%s): max rel loss diff %.2e, acc diff %.2g, "
                "L0 %.4g -> LT %.4g\n",
@@ -369,7 +373,8 @@ static void test_theta_apply(ttp_ctx *ctx)
     }
     CHECK(ea < 1e-12 * scale);
     CHECK(eb < 1e-11 * scale);
-    printf("theta_apply: subset and full, dense and eigen vs naive loops: max abs err %.2e / %.2e (scale %.3g)\n",
+    printf("theta_apply: subset and full, dense and eigen vs naive loops: max abs err %.2e / %.2e (scale "
+           "%.3g)\n",
            ea, eb, scale);
     ttp_theta none = {N, (int)C, NULL, 0, NULL, NULL};
     CHECK_FAILS(ctx, ttp_theta_apply(ctx, &none, NULL, N, vf, a), TTP_ERR_ARG, "eigenpairs");
@@ -378,7 +383,8 @@ static void test_theta_apply(ttp_ctx *ctx)
 
 /* ---- 4. training times ---------------------------------------------------- */
 
-static int64_t tt(ttp_tt_kind kind, double value, int smooth, const double *loss, const double *acc, int64_t T)
+static int64_t tt(ttp_tt_kind kind, double value, int smooth, const double *loss, const double *acc,
+                  int64_t T)
 {
     ttp_tt_def d = {kind, value, smooth};
     return ttp_ttime(&d, loss, acc, T);
@@ -387,20 +393,20 @@ static int64_t tt(ttp_tt_kind kind, double value, int smooth, const double *loss
 static void test_ttime(void)
 {
     /* Expected values worked out by hand from the definitions in ttp_sim.h. */
-    const double eps[] = {10, 5, 2, 1.5, 1.1, 1.0};        /* L_T = 1 */
-    CHECK(tt(TTP_TT_EPS, 0.2, 1, eps, NULL, 5) == 4);      /* |1.1 − 1| = 0.1 < 0.2; |1.5 − 1| no */
+    const double eps[] = {10, 5, 2, 1.5, 1.1, 1.0};   /* L_T = 1 */
+    CHECK(tt(TTP_TT_EPS, 0.2, 1, eps, NULL, 5) == 4); /* |1.1 − 1| = 0.1 < 0.2; |1.5 − 1| no */
     CHECK(tt(TTP_TT_EPS, 0.6, 1, eps, NULL, 5) == 3);
     CHECK(tt(TTP_TT_EPS, 100, 1, eps, NULL, 5) == 0);
-    CHECK(tt(TTP_TT_EPS, 0.01, 1, eps, NULL, 5) == 5);     /* only L_T itself */
-    const double rel[] = {10, 6, 3, 1.5, 1.2, 1.0};        /* L0 − LT = 9 */
-    CHECK(tt(TTP_TT_REL, 0.1, 1, rel, NULL, 5) == 3);      /* 0.5 ≤ 0.9 < 2 */
-    CHECK(tt(TTP_TT_REL, 0.25, 1, rel, NULL, 5) == 2);     /* 2 ≤ 2.25 < 5 */
+    CHECK(tt(TTP_TT_EPS, 0.01, 1, eps, NULL, 5) == 5); /* only L_T itself */
+    const double rel[] = {10, 6, 3, 1.5, 1.2, 1.0};    /* L0 − LT = 9 */
+    CHECK(tt(TTP_TT_REL, 0.1, 1, rel, NULL, 5) == 3);  /* 0.5 ≤ 0.9 < 2 */
+    CHECK(tt(TTP_TT_REL, 0.25, 1, rel, NULL, 5) == 2); /* 2 ≤ 2.25 < 5 */
     CHECK(tt(TTP_TT_LOSS, 1.3, 1, rel, NULL, 5) == 4);
-    CHECK(tt(TTP_TT_LOSS, 0.5, 1, rel, NULL, 5) == -1);    /* never reached */
+    CHECK(tt(TTP_TT_LOSS, 0.5, 1, rel, NULL, 5) == -1); /* never reached */
     const double acc[] = {0.2, 0.5, 0.8, 0.95, 0.97, 0.99};
     CHECK(tt(TTP_TT_ACC, 0.9, 1, rel, acc, 5) == 3);
     CHECK(tt(TTP_TT_ACC, 0.995, 1, rel, acc, 5) == -1);
-    CHECK(tt(TTP_TT_ACC, 0.9, 1, rel, NULL, 5) == -1);     /* no accuracy curve */
+    CHECK(tt(TTP_TT_ACC, 0.9, 1, rel, NULL, 5) == -1); /* no accuracy curve */
     /* "holds from then on": an early dip that rises above the threshold again */
     const double dip[] = {10, 0.5, 3, 2, 0.8, 0.7};
     CHECK(tt(TTP_TT_LOSS, 1.0, 1, dip, NULL, 5) == 4);
@@ -424,8 +430,9 @@ static void test_ttime(void)
     const double blown[] = {1, 0.5, 0.4, INFINITY};
     CHECK(tt(TTP_TT_REL, 0.5, 1, blown, NULL, 3) == -1);
     CHECK(tt(TTP_TT_LOSS, 10, 1, blown, NULL, 3) == -1);
-    CHECK(strcmp(ttp_tt_kind_str(TTP_TT_EPS), "eps") == 0 && strcmp(ttp_tt_kind_str(TTP_TT_REL), "rel") == 0 &&
-          strcmp(ttp_tt_kind_str(TTP_TT_LOSS), "loss") == 0 && strcmp(ttp_tt_kind_str(TTP_TT_ACC), "acc") == 0);
+    CHECK(
+        strcmp(ttp_tt_kind_str(TTP_TT_EPS), "eps") == 0 && strcmp(ttp_tt_kind_str(TTP_TT_REL), "rel") == 0 &&
+        strcmp(ttp_tt_kind_str(TTP_TT_LOSS), "loss") == 0 && strcmp(ttp_tt_kind_str(TTP_TT_ACC), "acc") == 0);
 }
 
 /* ---- 5. divergence -------------------------------------------------------- */
@@ -675,8 +682,9 @@ static void test_stability(ttp_ctx *ctx)
             CHECK_CLOSE(mean, rmean, 0, 1e-9);
             CHECK_CLOSE(max, rmax, 0, 1e-9);
         }
-        printf("batch stability B=6, %s: mean %.4f max %.4f (full-batch %.4f)\n", trunc ? "top-5 pairs" : "all pairs",
-               rmean, rmax, ttp_sim_stability(&o, trunc ? vals[0] / N : mu_max));
+        printf("batch stability B=6, %s: mean %.4f max %.4f (full-batch %.4f)\n",
+               trunc ? "top-5 pairs" : "all pairs", rmean, rmax,
+               ttp_sim_stability(&o, trunc ? vals[0] / N : mu_max));
     }
     CHECK_FAILS(ctx, ttp_sim_stability_batch(ctx, &dense, &o, 0, &mean, &max), TTP_ERR_ARG, "at least 1");
 
@@ -705,7 +713,8 @@ static void test_stability(ttp_ctx *ctx)
         CHECK(full < 1e-3);
         CHECK(!(sgd < 1e6));
         printf("batch effect: diag(10, 1...) eta 0.3: full-batch stability 0.075, L_T/L_0 %.3g; B=1 batch "
-               "stability max 1.5, L_T/L_0 %.3g\n", full, sgd);
+               "stability max 1.5, L_T/L_0 %.3g\n",
+               full, sgd);
     }
     free(J), free(th), free(vals), free(vecs), free(thk), free(vk);
 }
@@ -717,7 +726,7 @@ static void test_quantile(void)
     const double v[4] = {10, 20, 30, 50}, one = 7;
     CHECK_CLOSE(ttp_quantile(v, 2, 0.25, TTP_QUANTILE_LINEAR), 12.5, 1e-12, 0);
     CHECK(ttp_quantile(v, 2, 0.25, TTP_QUANTILE_NEAREST) == 10);
-    CHECK(ttp_quantile(v, 2, 0.75, TTP_QUANTILE_NEAREST) == 20); /* h = 0.75 rounds up */
+    CHECK(ttp_quantile(v, 2, 0.75, TTP_QUANTILE_NEAREST) == 20);               /* h = 0.75 rounds up */
     CHECK_CLOSE(ttp_quantile(v, 4, 0.9, TTP_QUANTILE_LINEAR), 44.0, 1e-12, 0); /* h = 2.7 */
     CHECK(ttp_quantile(v, 4, 0.9, TTP_QUANTILE_NEAREST) == 50);
     CHECK(ttp_quantile(v, 4, 1.0, TTP_QUANTILE_LINEAR) == 50);

@@ -43,7 +43,8 @@ int main(int argc, char **argv)
         const ttp_kernel *k = p->kernel;
         double *mu = calloc((size_t)k->neig, sizeof *mu), *loss = calloc(41, sizeof *loss);
         double kept = 0;
-        for (int64_t i = 0; i < k->neig; i++) mu[i] = k->eigval[i] / (double)k->n, kept += k->p_res[i] * k->p_res[i];
+        for (int64_t i = 0; i < k->neig; i++)
+            mu[i] = k->eigval[i] / (double)k->n, kept += k->p_res[i] * k->p_res[i];
         double rest = (k->res_energy - kept) / (2.0 * (double)k->n);
         CHECK_OK(&ctx, ttp_sim_gd_mse_closed(&ctx, mu, k->p_res, k->neig, k->n, o.opt.lr, 40, rest, loss));
         for (int t = 0; t <= 40; t++) CHECK_CLOSE(p->main.curves->loss[t], loss[t], 1e-12, 1e-9);

@@ -39,14 +39,31 @@ ttp_status ttp_cmd_validate(ttp_cli *cli, int argc, char **argv);
  * whether it was one of them.
  */
 enum {
-    TTP_CLI_O_LOSS = 200, TTP_CLI_O_LR, TTP_CLI_O_BATCH, TTP_CLI_O_MOM, TTP_CLI_O_NEST, TTP_CLI_O_WD,
-    TTP_CLI_O_STEPS, TTP_CLI_O_SEED,
-    TTP_CLI_O_MODEL, TTP_CLI_O_DATA,
-    TTP_CLI_O_PROJ, TTP_CLI_O_DPROJ, TTP_CLI_O_PSEED, TTP_CLI_O_BACKEND, TTP_CLI_O_BLOCK, TTP_CLI_O_TOPK,
-    TTP_CLI_O_OUT, TTP_CLI_O_JSON, TTP_CLI_O_REPORT, TTP_CLI_O_VERSION,
+    TTP_CLI_O_LOSS = 200,
+    TTP_CLI_O_LR,
+    TTP_CLI_O_BATCH,
+    TTP_CLI_O_MOM,
+    TTP_CLI_O_NEST,
+    TTP_CLI_O_WD,
+    TTP_CLI_O_STEPS,
+    TTP_CLI_O_SEED,
+    TTP_CLI_O_MODEL,
+    TTP_CLI_O_DATA,
+    TTP_CLI_O_PROJ,
+    TTP_CLI_O_DPROJ,
+    TTP_CLI_O_PSEED,
+    TTP_CLI_O_BACKEND,
+    TTP_CLI_O_BLOCK,
+    TTP_CLI_O_TOPK,
+    TTP_CLI_O_OUT,
+    TTP_CLI_O_JSON,
+    TTP_CLI_O_REPORT,
+    TTP_CLI_O_VERSION,
     TTP_CLI_O_FIRST_OWN /* a command's own codes start here */
 };
 #define TTP_CLI_SHORT ":hvq"
+/* The option tables stay as aligned rows (clang-format would split them). */
+// clang-format off
 #define TTP_CLI_TASK_OPTIONS \
     {"model", required_argument, NULL, TTP_CLI_O_MODEL}, {"data", required_argument, NULL, TTP_CLI_O_DATA}
 #define TTP_CLI_OPT_OPTIONS                                                                   \
@@ -68,12 +85,13 @@ enum {
 #define TTP_CLI_COMMON_OPTIONS                                                                \
     {"verbose", no_argument, NULL, 'v'}, {"quiet", no_argument, NULL, 'q'},                   \
         {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, TTP_CLI_O_VERSION}
+// clang-format on
 
 /* What the shared groups set besides the library's option structs. */
 typedef struct ttp_cli_args {
-    const char *model, *data;       /* NULL: the bundled task            */
+    const char *model, *data;        /* NULL: the bundled task            */
     const char *out, *json, *report; /* NULL: not written                */
-    int verbose;                    /* -1: the command's default; 0 -q; 1 -v */
+    int verbose;                     /* -1: the command's default; 0 -q; 1 -v */
     int help, version;
 } ttp_cli_args;
 
@@ -117,10 +135,9 @@ void ttp_cli_help_common(FILE *f, int verbose_default);
 void ttp_cli_flag_names(char *msg, size_t cap);
 
 /* Option values: parse or fail naming the option and what was expected. */
-ttp_status ttp_cli_double(ttp_ctx *ctx, const char *opt, const char *val, double lo, int lo_incl,
-                          double hi, double *out);
-ttp_status ttp_cli_int(ttp_ctx *ctx, const char *opt, const char *val, int64_t lo, int64_t hi,
-                       int64_t *out);
+ttp_status ttp_cli_double(ttp_ctx *ctx, const char *opt, const char *val, double lo, int lo_incl, double hi,
+                          double *out);
+ttp_status ttp_cli_int(ttp_ctx *ctx, const char *opt, const char *val, int64_t lo, int64_t hi, int64_t *out);
 /* Comma-separated list of doubles / ints ("0.01,0.02"); *n receives the count. */
 ttp_status ttp_cli_double_list(ttp_ctx *ctx, const char *opt, const char *val, double lo, int lo_incl,
                                double hi, double *out, int cap, int *n);
@@ -129,8 +146,8 @@ ttp_status ttp_cli_int_list(ttp_ctx *ctx, const char *opt, const char *val, int6
 /* Training-time definitions "rel:0.05,eps:0.01" (ttp_tt_def_parse each),
  * with the given smoothing window; errors name the option. */
 struct ttp_tt_def;
-ttp_status ttp_cli_tt_list(ttp_ctx *ctx, const char *opt, const char *val, int smooth, struct ttp_tt_def *out, int cap,
-                           int *n);
+ttp_status ttp_cli_tt_list(ttp_ctx *ctx, const char *opt, const char *val, int smooth, struct ttp_tt_def *out,
+                           int cap, int *n);
 /* An unknown option or a missing value (getopt's '?' or ':'). */
 ttp_status ttp_cli_bad_option(ttp_ctx *ctx, const char *cmd, const char *arg);
 /* Print "ttpredict <cmd> <version>" and return TTP_OK. */

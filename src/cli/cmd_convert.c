@@ -14,28 +14,33 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: ttpredict convert --idx-images F [--idx-labels F] --out OUT.nc [options]\n"
-            "       ttpredict convert --csv F [--label-col K] --out OUT.nc [options]\n"
-            "\n"
-            "Make a ttpredict dataset file (NetCDF, see docs/formats/dataset.md).\n");
+    fprintf(f, "usage: ttpredict convert --idx-images F [--idx-labels F] --out OUT.nc [options]\n"
+               "       ttpredict convert --csv F [--label-col K] --out OUT.nc [options]\n"
+               "\n"
+               "Make a ttpredict dataset file (NetCDF, see docs/formats/dataset.md).\n");
     ttp_cli_help_section(f, "input (exactly one)");
-    ttp_cli_help_line(f, "--idx-images F", "IDX images file (magic 0x00000803: unsigned bytes, N x H x W,\n"
+    ttp_cli_help_line(f, "--idx-images F",
+                      "IDX images file (magic 0x00000803: unsigned bytes, N x H x W,\n"
                       "uncompressed); pixels are scaled by 1/255, shape (1, H, W)");
     ttp_cli_help_line(f, "--idx-labels F", "IDX labels file (magic 0x00000801), one label per image");
-    ttp_cli_help_line(f, "--csv F", "one sample per line, comma-separated numbers; a first line\n"
+    ttp_cli_help_line(f, "--csv F",
+                      "one sample per line, comma-separated numbers; a first line\n"
                       "with any non-numeric cell is taken as a header and skipped");
-    ttp_cli_help_line(f, "--label-col K", "CSV column holding the integer class label, counting from 1\n"
+    ttp_cli_help_line(f, "--label-col K",
+                      "CSV column holding the integer class label, counting from 1\n"
                       "(default: no labels); the other columns are the features");
     ttp_cli_help_section(f, "output");
     ttp_cli_help_line(f, "--out FILE", "the dataset file to write (replaced only once complete)");
-    ttp_cli_help_line(f, "--shape C,H,W", "store CSV features as images of C channels, H x W\n"
+    ttp_cli_help_line(f, "--shape C,H,W",
+                      "store CSV features as images of C channels, H x W\n"
                       "(C*H*W must equal the number of features)");
-    ttp_cli_help_line(f, "--class-names L", "class names separated by ';' (default \"0;1;...\"); at least\n"
+    ttp_cli_help_line(f, "--class-names L",
+                      "class names separated by ';' (default \"0;1;...\"); at least\n"
                       "max label + 1 names");
     ttp_cli_help_line(f, "--title T", "provenance: the dataset's title");
     ttp_cli_help_line(f, "--source S", "provenance: where the data comes from");
-    ttp_cli_help_line(f, "--license L", "provenance: the data's license (the history attribute\n"
+    ttp_cli_help_line(f, "--license L",
+                      "provenance: the data's license (the history attribute\n"
                       "records this command line)");
     ttp_cli_help_common(f, 0);
     fprintf(f, "\n"
@@ -55,8 +60,10 @@ static ttp_status set_names(ttp_ctx *ctx, ttp_data *d, const char *list)
     for (const char *p = list; *p; p++) k += *p == ';';
     if (d->nclasses == 0) return TTP_ERR(ctx, TTP_ERR_ARG, "option --class-names: the input has no labels");
     if (k < d->nclasses)
-        return TTP_ERR(ctx, TTP_ERR_ARG, "option --class-names: %d names given, but the labels go up to %d; expected "
-                       "at least %d names separated by ';'", k, d->nclasses - 1, d->nclasses);
+        return TTP_ERR(ctx, TTP_ERR_ARG,
+                       "option --class-names: %d names given, but the labels go up to %d; expected "
+                       "at least %d names separated by ';'",
+                       k, d->nclasses - 1, d->nclasses);
     TTP_ALLOC(ctx, st, fail, names, (size_t)k, "class names");
     const char *p = list;
     for (int i = 0; i < k; i++) {
@@ -97,9 +104,11 @@ static ttp_status convert(ttp_cli *cli, const char *idx_images, const char *idx_
     if (nshape == 3) {
         int64_t prod = shape[0] * shape[1] * shape[2];
         if (prod != d->dim) {
-            st = TTP_ERR(ctx, TTP_ERR_ARG, "option --shape: %lld x %lld x %lld = %lld values per sample, but '%s' has %lld "
-                         "features per sample", (long long)shape[0], (long long)shape[1], (long long)shape[2],
-                         (long long)prod, idx_images ? idx_images : csv, (long long)d->dim);
+            st = TTP_ERR(ctx, TTP_ERR_ARG,
+                         "option --shape: %lld x %lld x %lld = %lld values per sample, but '%s' has %lld "
+                         "features per sample",
+                         (long long)shape[0], (long long)shape[1], (long long)shape[2], (long long)prod,
+                         idx_images ? idx_images : csv, (long long)d->dim);
             goto done;
         }
         d->ndim = 3;
@@ -112,10 +121,14 @@ static ttp_status convert(ttp_cli *cli, const char *idx_images, const char *idx_
     snprintf(d->history, TTP_ATTR_LEN, "%s", history);
     TTP_CALL_GOTO(ctx, st, done, ttp_data_write(ctx, out, d));
     printf("wrote %s: %lld samples of shape ", out, (long long)d->n);
-    if (d->ndim == 1) printf("(%lld)", (long long)d->shape[0]);
-    else printf("(%lld,%lld,%lld)", (long long)d->shape[0], (long long)d->shape[1], (long long)d->shape[2]);
-    if (d->nclasses > 0) printf(", %d classes", d->nclasses);
-    else printf(", no labels");
+    if (d->ndim == 1)
+        printf("(%lld)", (long long)d->shape[0]);
+    else
+        printf("(%lld,%lld,%lld)", (long long)d->shape[0], (long long)d->shape[1], (long long)d->shape[2]);
+    if (d->nclasses > 0)
+        printf(", %d classes", d->nclasses);
+    else
+        printf(", no labels");
     printf("\n");
 done:
     ttp_data_destroy(&d);
@@ -125,19 +138,33 @@ done:
 ttp_status ttp_cmd_convert(ttp_cli *cli, int argc, char **argv)
 {
     ttp_ctx *ctx = cli->ctx;
-    enum { O_IMAGES = TTP_CLI_O_FIRST_OWN, O_LABELS, O_CSV, O_LABELCOL, O_SHAPE, O_NAMES, O_TITLE, O_SOURCE,
-           O_LICENSE };
-    static const struct option opts[] = {
-        {"idx-images", required_argument, NULL, O_IMAGES}, {"idx-labels", required_argument, NULL, O_LABELS},
-        {"csv", required_argument, NULL, O_CSV},           {"label-col", required_argument, NULL, O_LABELCOL},
-        TTP_CLI_OUT_OPTION,                                {"shape", required_argument, NULL, O_SHAPE},
-        {"class-names", required_argument, NULL, O_NAMES}, {"title", required_argument, NULL, O_TITLE},
-        {"source", required_argument, NULL, O_SOURCE},     {"license", required_argument, NULL, O_LICENSE},
-        TTP_CLI_COMMON_OPTIONS,                            {NULL, 0, NULL, 0}};
+    enum {
+        O_IMAGES = TTP_CLI_O_FIRST_OWN,
+        O_LABELS,
+        O_CSV,
+        O_LABELCOL,
+        O_SHAPE,
+        O_NAMES,
+        O_TITLE,
+        O_SOURCE,
+        O_LICENSE
+    };
+    static const struct option opts[] = {{"idx-images", required_argument, NULL, O_IMAGES},
+                                         {"idx-labels", required_argument, NULL, O_LABELS},
+                                         {"csv", required_argument, NULL, O_CSV},
+                                         {"label-col", required_argument, NULL, O_LABELCOL},
+                                         TTP_CLI_OUT_OPTION,
+                                         {"shape", required_argument, NULL, O_SHAPE},
+                                         {"class-names", required_argument, NULL, O_NAMES},
+                                         {"title", required_argument, NULL, O_TITLE},
+                                         {"source", required_argument, NULL, O_SOURCE},
+                                         {"license", required_argument, NULL, O_LICENSE},
+                                         TTP_CLI_COMMON_OPTIONS,
+                                         {NULL, 0, NULL, 0}};
     ttp_cli_args a;
     ttp_cli_args_init(&a);
-    const char *images = NULL, *labels = NULL, *csv = NULL, *names = NULL, *title = NULL,
-               *source = NULL, *license = NULL;
+    const char *images = NULL, *labels = NULL, *csv = NULL, *names = NULL, *title = NULL, *source = NULL,
+               *license = NULL;
     int64_t label_col = 0, shape[3] = {0, 0, 0};
     int nshape = 0;
 
@@ -156,12 +183,15 @@ ttp_status ttp_cmd_convert(ttp_cli *cli, int argc, char **argv)
         case O_IMAGES: images = optarg; break;
         case O_LABELS: labels = optarg; break;
         case O_CSV: csv = optarg; break;
-        case O_LABELCOL: TTP_CALL(ctx, ttp_cli_int(ctx, "--label-col", optarg, 1, 1000000, &label_col)); break;
+        case O_LABELCOL:
+            TTP_CALL(ctx, ttp_cli_int(ctx, "--label-col", optarg, 1, 1000000, &label_col));
+            break;
         case O_SHAPE:
             TTP_CALL(ctx, ttp_cli_int_list(ctx, "--shape", optarg, 1, 1 << 30, shape, 3, &nshape));
             if (nshape != 3)
-                return TTP_ERR(ctx, TTP_ERR_ARG, "option --shape: '%s' has %d values, expected C,H,W (3 values)",
-                               optarg, nshape);
+                return TTP_ERR(ctx, TTP_ERR_ARG,
+                               "option --shape: '%s' has %d values, expected C,H,W (3 values)", optarg,
+                               nshape);
             break;
         case O_NAMES: names = optarg; break;
         case O_TITLE: title = optarg; break;
@@ -182,20 +212,25 @@ ttp_status ttp_cmd_convert(ttp_cli *cli, int argc, char **argv)
     const char *out = a.out;
     ctx->verbose = ttp_cli_verbosity(&a, 0);
     if (optind < argc)
-        return TTP_ERR(ctx, TTP_ERR_ARG, "ttpredict convert: unexpected argument '%s' (see 'ttpredict convert --help')",
+        return TTP_ERR(ctx, TTP_ERR_ARG,
+                       "ttpredict convert: unexpected argument '%s' (see 'ttpredict convert --help')",
                        argv[optind]);
     if ((images != NULL) == (csv != NULL))
-        return TTP_ERR(ctx, TTP_ERR_ARG, "ttpredict convert: give exactly one input, --idx-images F or --csv F "
+        return TTP_ERR(ctx, TTP_ERR_ARG,
+                       "ttpredict convert: give exactly one input, --idx-images F or --csv F "
                        "(see 'ttpredict convert --help')");
     if (labels && !images)
         return TTP_ERR(ctx, TTP_ERR_ARG, "ttpredict convert: --idx-labels needs --idx-images");
     if (label_col > 0 && !csv)
         return TTP_ERR(ctx, TTP_ERR_ARG, "ttpredict convert: --label-col applies to --csv input only");
     if (out == NULL)
-        return TTP_ERR(ctx, TTP_ERR_ARG, "ttpredict convert: missing --out OUT.nc (the dataset file to write)");
+        return TTP_ERR(ctx, TTP_ERR_ARG,
+                       "ttpredict convert: missing --out OUT.nc (the dataset file to write)");
     const ttp_path_use paths[] = {
-        {images, "--idx-images", TTP_PATH_IN}, {labels, "--idx-labels", TTP_PATH_IN},
-        {csv, "--csv", TTP_PATH_IN},           {out, "--out", TTP_PATH_OUT},
+        {images, "--idx-images", TTP_PATH_IN},
+        {labels, "--idx-labels", TTP_PATH_IN},
+        {csv, "--csv", TTP_PATH_IN},
+        {out, "--out", TTP_PATH_OUT},
     };
     TTP_CALL(ctx, ttp_path_check(ctx, paths, (int)(sizeof paths / sizeof paths[0])));
 

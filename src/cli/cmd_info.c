@@ -47,7 +47,8 @@ static ttp_status info_dataset(ttp_ctx *ctx, const char *path)
         for (int64_t i = 0; count && i < d->n; i++) count[d->y[i]]++;
         printf("  classes:  %d\n", d->nclasses);
         for (int k = 0; count && k < d->nclasses; k++)
-            printf("    %2d %-12s %lld samples\n", k, d->class_names ? d->class_names[k] : "", (long long)count[k]);
+            printf("    %2d %-12s %lld samples\n", k, d->class_names ? d->class_names[k] : "",
+                   (long long)count[k]);
         free(count);
     }
     if (d->ntargets > 0) printf("  targets:  %d real values per sample\n", d->ntargets);
@@ -86,8 +87,8 @@ static ttp_status info_kernel(ttp_ctx *ctx, const char *path)
         printf("  eigenvalues of Theta/N: largest %.6g, smallest kept %.6g\n", k->eigval[0] / (double)k->n,
                k->eigval[k->neig - 1] / (double)k->n);
     printf("  stored: %s%s\n", k->eigvec ? "eigenvectors " : "", k->theta ? "Theta" : "");
-    printf("  computed for model %s, data %s, on %d rank(s): %.2fs\n", k->model_path, k->data_path,
-           k->nranks, k->sec_total);
+    printf("  computed for model %s, data %s, on %d rank(s): %.2fs\n", k->model_path, k->data_path, k->nranks,
+           k->sec_total);
     ttp_kernel_destroy(&k);
     return TTP_OK;
 }
@@ -116,16 +117,20 @@ static ttp_status info_generic(ttp_ctx *ctx, const char *path, int nc, const cha
     for (int i = 0; i < natts; i++) {
         nc_type t;
         size_t len;
-        TTP_NC(ctx, st, done, nc_inq_attname(nc, NC_GLOBAL, i, name), "reading attribute %d of '%s'", i, path);
-        TTP_NC(ctx, st, done, nc_inq_att(nc, NC_GLOBAL, name, &t, &len), "reading attribute %s of '%s'", name, path);
+        TTP_NC(ctx, st, done, nc_inq_attname(nc, NC_GLOBAL, i, name), "reading attribute %d of '%s'", i,
+               path);
+        TTP_NC(ctx, st, done, nc_inq_att(nc, NC_GLOBAL, name, &t, &len), "reading attribute %s of '%s'", name,
+               path);
         if (t == NC_CHAR && len < 4096) {
             char v[4096];
-            TTP_NC(ctx, st, done, nc_get_att_text(nc, NC_GLOBAL, name, v), "reading attribute %s of '%s'", name, path);
+            TTP_NC(ctx, st, done, nc_get_att_text(nc, NC_GLOBAL, name, v), "reading attribute %s of '%s'",
+                   name, path);
             v[len] = '\0';
             printf("  %-22s %s\n", name, v);
         } else if ((t == NC_DOUBLE || t == NC_INT || t == NC_INT64 || t == NC_FLOAT) && len == 1) {
             double v;
-            TTP_NC(ctx, st, done, nc_get_att_double(nc, NC_GLOBAL, name, &v), "reading attribute %s of '%s'", name, path);
+            TTP_NC(ctx, st, done, nc_get_att_double(nc, NC_GLOBAL, name, &v), "reading attribute %s of '%s'",
+                   name, path);
             printf("  %-22s %.10g\n", name, v);
         }
     }
@@ -142,7 +147,8 @@ static ttp_status info_one(ttp_ctx *ctx, const char *path)
     TTP_NC(ctx, st, done, nc_open(path, NC_NOWRITE, &nc), "cannot open '%s' as a NetCDF file", path);
     size_t len = 0;
     if (nc_inq_attlen(nc, NC_GLOBAL, "ttp_kind", &len) == NC_NOERR && len < sizeof kind) {
-        TTP_NC(ctx, st, done, nc_get_att_text(nc, NC_GLOBAL, "ttp_kind", kind), "reading ttp_kind of '%s'", path);
+        TTP_NC(ctx, st, done, nc_get_att_text(nc, NC_GLOBAL, "ttp_kind", kind), "reading ttp_kind of '%s'",
+               path);
         kind[len] = '\0';
     }
     if (strcmp(kind, "dataset") == 0) {
@@ -182,7 +188,8 @@ ttp_status ttp_cmd_info(ttp_cli *cli, int argc, char **argv)
     }
     cli->ctx->verbose = ttp_cli_verbosity(&a, 0);
     if (optind >= argc)
-        return TTP_ERR(cli->ctx, TTP_ERR_ARG, "ttpredict info: no file given (usage: ttpredict info FILE...)");
+        return TTP_ERR(cli->ctx, TTP_ERR_ARG,
+                       "ttpredict info: no file given (usage: ttpredict info FILE...)");
     if (cli->comm->rank != 0) return TTP_OK; /* reading is cheap; rank 0 reports */
     for (int i = optind; i < argc; i++) TTP_CALL(cli->ctx, info_one(cli->ctx, argv[i]));
     return TTP_OK;

@@ -17,19 +17,19 @@ static void usage(FILE *f)
 {
     ttp_kernel_opts d;
     ttp_kernel_opts_default(&d);
-    fprintf(f,
-            "usage: [mpirun -np P] ttpredict kernel [options] --out theta.nc\n"
-            "\n"
-            "Compute every sample's output Jacobian at the pretrained weights (rank r takes\n"
-            "a contiguous shard of the samples), project it to D' columns, and assemble the\n"
-            "kernel Theta = G G^T (NC x NC) block-cyclic with ScaLAPACK; decompose whichever\n"
-            "of Theta or G^T G (D' x D') is smaller.  The file holds the non-zero spectrum of\n"
-            "Theta (not divided by N), the projections of the residual F0 - Y and of the\n"
-            "cross-entropy gradient on its eigenvectors, F0, and the model/data fingerprints.\n");
+    fprintf(f, "usage: [mpirun -np P] ttpredict kernel [options] --out theta.nc\n"
+               "\n"
+               "Compute every sample's output Jacobian at the pretrained weights (rank r takes\n"
+               "a contiguous shard of the samples), project it to D' columns, and assemble the\n"
+               "kernel Theta = G G^T (NC x NC) block-cyclic with ScaLAPACK; decompose whichever\n"
+               "of Theta or G^T G (D' x D') is smaller.  The file holds the non-zero spectrum of\n"
+               "Theta (not divided by N), the projections of the residual F0 - Y and of the\n"
+               "cross-entropy gradient on its eigenvectors, F0, and the model/data fingerprints.\n");
     ttp_cli_help_task(f);
     ttp_cli_help_kernel(f, &d, "exact: G = J");
     ttp_cli_help_line(f, "--side S", "auto | nc | dproj: which Gram matrix to decompose (default auto)");
-    ttp_cli_help_line(f, "--assembly A", "auto | shared | ring | pdsyrk: how Theta is formed (default auto:\n"
+    ttp_cli_help_line(f, "--assembly A",
+                      "auto | shared | ring | pdsyrk: how Theta is formed (default auto:\n"
                       "node-shared memory when all ranks are on one node, else the ring)");
     ttp_cli_help_section(f, "output (rank 0)");
     ttp_cli_help_line(f, "--out FILE", "the kernel file (required; docs/formats/kernel.md)");
@@ -72,11 +72,16 @@ ttp_status ttp_cmd_kernel(ttp_cli *cli, int argc, char **argv)
 {
     ttp_ctx *ctx = cli->ctx;
     enum { O_SIDE = TTP_CLI_O_FIRST_OWN, O_ASSEMBLY, O_THETA, O_VECTORS };
-    static const struct option opts[] = {
-        TTP_CLI_TASK_OPTIONS, TTP_CLI_KERNEL_OPTIONS,
-        {"side", required_argument, NULL, O_SIDE}, {"assembly", required_argument, NULL, O_ASSEMBLY},
-        TTP_CLI_OUT_OPTION, {"theta", no_argument, NULL, O_THETA}, {"vectors", no_argument, NULL, O_VECTORS},
-        TTP_CLI_JSON_OPTION, TTP_CLI_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {TTP_CLI_TASK_OPTIONS,
+                                         TTP_CLI_KERNEL_OPTIONS,
+                                         {"side", required_argument, NULL, O_SIDE},
+                                         {"assembly", required_argument, NULL, O_ASSEMBLY},
+                                         TTP_CLI_OUT_OPTION,
+                                         {"theta", no_argument, NULL, O_THETA},
+                                         {"vectors", no_argument, NULL, O_VECTORS},
+                                         TTP_CLI_JSON_OPTION,
+                                         TTP_CLI_COMMON_OPTIONS,
+                                         {NULL, 0, NULL, 0}};
     ttp_cli_args a;
     ttp_cli_args_init(&a);
     ttp_kernel_opts ko;
@@ -88,16 +93,20 @@ ttp_status ttp_cmd_kernel(ttp_cli *cli, int argc, char **argv)
     while ((c = getopt_long(argc, argv, TTP_CLI_SHORT, opts, NULL)) != -1) {
         switch (c) {
         case O_SIDE:
-            if (strcmp(optarg, "auto") == 0) ko.side = -1;
-            else if (strcmp(optarg, "nc") == 0) ko.side = 0;
-            else if (strcmp(optarg, "dproj") == 0) ko.side = 1;
-            else return TTP_ERR(ctx, TTP_ERR_ARG, "option --side: '%s', expected auto, nc or dproj", optarg);
+            if (strcmp(optarg, "auto") == 0)
+                ko.side = -1;
+            else if (strcmp(optarg, "nc") == 0)
+                ko.side = 0;
+            else if (strcmp(optarg, "dproj") == 0)
+                ko.side = 1;
+            else
+                return TTP_ERR(ctx, TTP_ERR_ARG, "option --side: '%s', expected auto, nc or dproj", optarg);
             break;
         case O_ASSEMBLY:
             if (ttp_gram_assembly_parse(ctx, optarg, &ko.assembly) != TTP_OK) {
                 ttp_error_clear(ctx);
-                return TTP_ERR(ctx, TTP_ERR_ARG, "option --assembly: '%s', expected auto, shared, ring or pdsyrk",
-                               optarg);
+                return TTP_ERR(ctx, TTP_ERR_ARG,
+                               "option --assembly: '%s', expected auto, shared, ring or pdsyrk", optarg);
             }
             break;
         case O_THETA: ko.want_theta = 1; break;
@@ -115,11 +124,13 @@ ttp_status ttp_cmd_kernel(ttp_cli *cli, int argc, char **argv)
         if (a.version) return cli->comm->rank == 0 ? ttp_cli_version("kernel") : TTP_OK;
     }
     if (optind < argc)
-        return TTP_ERR(ctx, TTP_ERR_ARG, "ttpredict kernel: unexpected argument '%s' (see 'ttpredict kernel --help')",
+        return TTP_ERR(ctx, TTP_ERR_ARG,
+                       "ttpredict kernel: unexpected argument '%s' (see 'ttpredict kernel --help')",
                        argv[optind]);
     const char *out = a.out, *json = a.json;
     if (out == NULL)
-        return TTP_ERR(ctx, TTP_ERR_ARG, "ttpredict kernel: --out FILE.nc is required (where to write the kernel)");
+        return TTP_ERR(ctx, TTP_ERR_ARG,
+                       "ttpredict kernel: --out FILE.nc is required (where to write the kernel)");
     /* Every option is checked now, before any file is read. */
     TTP_CALL(ctx, ttp_kernel_opts_validate(ctx, &ko, 0));
     const char *model_path = a.model ? a.model : ttp_cli_default_model();
@@ -127,8 +138,10 @@ ttp_status ttp_cmd_kernel(ttp_cli *cli, int argc, char **argv)
     ko.model_path = model_path;
     ko.data_path = data_path;
     const ttp_path_use paths[] = {
-        {model_path, "--model", TTP_PATH_IN}, {data_path, "--data", TTP_PATH_IN},
-        {out, "--out", TTP_PATH_OUT},         {json, "--json", TTP_PATH_OUT},
+        {model_path, "--model", TTP_PATH_IN},
+        {data_path, "--data", TTP_PATH_IN},
+        {out, "--out", TTP_PATH_OUT},
+        {json, "--json", TTP_PATH_OUT},
     };
     TTP_CALL(ctx, ttp_path_check(ctx, paths, (int)(sizeof paths / sizeof paths[0])));
     ctx->verbose = ttp_cli_verbosity(&a, 0);

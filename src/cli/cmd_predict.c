@@ -13,37 +13,41 @@ static void usage(FILE *f)
 {
     ttp_predict_opts d;
     ttp_predict_opts_default(&d);
-    fprintf(f,
-        "usage: [mpirun -np P] ttpredict predict [options]\n"
-        "\n"
-        "Predict how many steps fine-tuning takes to converge, with a band and the wall-clock\n"
-        "time, without training: the kernel (empirical NTK) is built across the ranks and the\n"
-        "linearized training is simulated on rank 0 (docs/METHOD.md).\n");
+    fprintf(f, "usage: [mpirun -np P] ttpredict predict [options]\n"
+               "\n"
+               "Predict how many steps fine-tuning takes to converge, with a band and the wall-clock\n"
+               "time, without training: the kernel (empirical NTK) is built across the ranks and the\n"
+               "linearized training is simulated on rank 0 (docs/METHOD.md).\n");
     ttp_cli_help_task(f);
     ttp_cli_help_opt(f, &d.opt);
     ttp_cli_help_section(f, "training time");
-    ttp_cli_help_line(f, "--tt LIST", "definitions, first is the headline (default rel:%g):\n"
+    ttp_cli_help_line(f, "--tt LIST",
+                      "definitions, first is the headline (default rel:%g):\n"
                       "  rel:F   L_t - L_T <= F (L_0 - L_T)\n"
                       "  eps:E   |L_t - L_T| < E (mean loss; the paper's summed-loss\n"
                       "          epsilon is E times N)\n"
                       "  loss:V  L_t <= V          acc:A   accuracy >= A\n"
-                      "the time is the first step from which the criterion holds to T", d.tt[0].value);
+                      "the time is the first step from which the criterion holds to T",
+                      d.tt[0].value);
     ttp_cli_help_line(f, "--smooth W", "trailing moving average over W steps before the test (default %d)",
                       d.tt[0].smooth);
     ttp_cli_help_line(f, "--ensemble M", "SGD trajectories (default %d)", d.sim.ensemble);
     ttp_cli_help_line(f, "--band LO,HI", "band quantiles (default %g,%g)", d.sim.band_lo, d.sim.band_hi);
     ttp_cli_help_kernel(f, &d.kernel, ttp_proj_kind_str(d.kernel.proj));
-    ttp_cli_help_line(f, "--kernel FILE", "reuse a kernel from 'ttpredict kernel --vectors' (checked\n"
+    ttp_cli_help_line(f, "--kernel FILE",
+                      "reuse a kernel from 'ttpredict kernel --vectors' (checked\n"
                       "against the model and data)");
     ttp_cli_help_line(f, "--save-kernel FILE", "also write the kernel built here");
     ttp_cli_help_section(f, "larger datasets");
     ttp_cli_help_line(f, "--subset N0", "build the kernel on N0 samples (stratified) and extrapolate");
     ttp_cli_help_line(f, "--extrapolate LIST", "also predict for these dataset sizes (power-law spectrum)");
     ttp_cli_help_section(f, "output (rank 0)");
-    ttp_cli_help_line(f, "--time-steps R", "real steps timed for the wall-clock estimate (default %d; 0 = skip)",
-                      d.time_reps);
-    ttp_cli_help_line(f, "--relinearize K|auto", "rebuild the kernel at the predicted weights every K steps, or\n"
-                      "where the linear model drifts (auto); default %lld = off; docs/METHOD.md 6c", (long long)d.relin_every);
+    ttp_cli_help_line(f, "--time-steps R",
+                      "real steps timed for the wall-clock estimate (default %d; 0 = skip)", d.time_reps);
+    ttp_cli_help_line(f, "--relinearize K|auto",
+                      "rebuild the kernel at the predicted weights every K steps, or\n"
+                      "where the linear model drifts (auto); default %lld = off; docs/METHOD.md 6c",
+                      (long long)d.relin_every);
     ttp_cli_help_line(f, "--out FILE", "NetCDF result (curves, band, spectrum, settings)");
     ttp_cli_help_line(f, "--json FILE", "JSON summary (tt_steps, tt_steps_lo, tt_steps_hi, final_loss, ...)");
     ttp_cli_help_line(f, "--report DIR", "Markdown report with SVG plots");
@@ -59,16 +63,36 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
     ttp_cli_args a;
     ttp_cli_args_init(&a);
     int smooth = o.tt[0].smooth;
-    enum { O_TT = TTP_CLI_O_FIRST_OWN, O_SMOOTH, O_ENS, O_BAND, O_KERNEL, O_SAVEK, O_SUBSET, O_EXTRAP, O_TSTEPS, O_RELIN };
-    static const struct option opts[] = {
-        TTP_CLI_TASK_OPTIONS, TTP_CLI_OPT_OPTIONS, TTP_CLI_KERNEL_OPTIONS,
-        {"tt", required_argument, NULL, O_TT}, {"smooth", required_argument, NULL, O_SMOOTH},
-        {"ensemble", required_argument, NULL, O_ENS}, {"band", required_argument, NULL, O_BAND},
-        {"kernel", required_argument, NULL, O_KERNEL}, {"save-kernel", required_argument, NULL, O_SAVEK},
-        {"subset", required_argument, NULL, O_SUBSET}, {"extrapolate", required_argument, NULL, O_EXTRAP},
-        {"time-steps", required_argument, NULL, O_TSTEPS},
-        {"relinearize", required_argument, NULL, O_RELIN}, TTP_CLI_OUT_OPTION, TTP_CLI_JSON_OPTION,
-        TTP_CLI_REPORT_OPTION, TTP_CLI_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
+    enum {
+        O_TT = TTP_CLI_O_FIRST_OWN,
+        O_SMOOTH,
+        O_ENS,
+        O_BAND,
+        O_KERNEL,
+        O_SAVEK,
+        O_SUBSET,
+        O_EXTRAP,
+        O_TSTEPS,
+        O_RELIN
+    };
+    static const struct option opts[] = {TTP_CLI_TASK_OPTIONS,
+                                         TTP_CLI_OPT_OPTIONS,
+                                         TTP_CLI_KERNEL_OPTIONS,
+                                         {"tt", required_argument, NULL, O_TT},
+                                         {"smooth", required_argument, NULL, O_SMOOTH},
+                                         {"ensemble", required_argument, NULL, O_ENS},
+                                         {"band", required_argument, NULL, O_BAND},
+                                         {"kernel", required_argument, NULL, O_KERNEL},
+                                         {"save-kernel", required_argument, NULL, O_SAVEK},
+                                         {"subset", required_argument, NULL, O_SUBSET},
+                                         {"extrapolate", required_argument, NULL, O_EXTRAP},
+                                         {"time-steps", required_argument, NULL, O_TSTEPS},
+                                         {"relinearize", required_argument, NULL, O_RELIN},
+                                         TTP_CLI_OUT_OPTION,
+                                         TTP_CLI_JSON_OPTION,
+                                         TTP_CLI_REPORT_OPTION,
+                                         TTP_CLI_COMMON_OPTIONS,
+                                         {NULL, 0, NULL, 0}};
     int c;
     int64_t iv;
     double band[2];
@@ -78,12 +102,19 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
     while ((c = getopt_long(argc, argv, TTP_CLI_SHORT, opts, NULL)) != -1) {
         switch (c) {
         case O_TT: TTP_CALL(ctx, ttp_cli_tt_list(ctx, "--tt", optarg, 1, o.tt, TTP_MAX_TT, &o.ntt)); break;
-        case O_SMOOTH: TTP_CALL(ctx, ttp_cli_int(ctx, "--smooth", optarg, 1, 100000, &iv)); smooth = (int)iv; break;
-        case O_ENS: TTP_CALL(ctx, ttp_cli_int(ctx, "--ensemble", optarg, 1, 100000, &iv)); o.sim.ensemble = (int)iv; break;
+        case O_SMOOTH:
+            TTP_CALL(ctx, ttp_cli_int(ctx, "--smooth", optarg, 1, 100000, &iv));
+            smooth = (int)iv;
+            break;
+        case O_ENS:
+            TTP_CALL(ctx, ttp_cli_int(ctx, "--ensemble", optarg, 1, 100000, &iv));
+            o.sim.ensemble = (int)iv;
+            break;
         case O_BAND:
             TTP_CALL(ctx, ttp_cli_double_list(ctx, "--band", optarg, 0, 1, 1, band, 2, &nb));
             if (nb != 2 || !(band[0] < band[1]))
-                return TTP_ERR(ctx, TTP_ERR_ARG, "option --band: '%s', expected LO,HI with 0 <= LO < HI <= 1", optarg);
+                return TTP_ERR(ctx, TTP_ERR_ARG, "option --band: '%s', expected LO,HI with 0 <= LO < HI <= 1",
+                               optarg);
             o.sim.band_lo = band[0];
             o.sim.band_hi = band[1];
             break;
@@ -91,9 +122,13 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
         case O_SAVEK: o.kernel_out = optarg; break;
         case O_SUBSET: TTP_CALL(ctx, ttp_cli_int(ctx, "--subset", optarg, 1, INT64_MAX, &o.subset)); break;
         case O_EXTRAP:
-            TTP_CALL(ctx, ttp_cli_int_list(ctx, "--extrapolate", optarg, 1, INT32_MAX, o.extrap, TTP_MAX_EXTRAP, &o.nextrap));
+            TTP_CALL(ctx, ttp_cli_int_list(ctx, "--extrapolate", optarg, 1, INT32_MAX, o.extrap,
+                                           TTP_MAX_EXTRAP, &o.nextrap));
             break;
-        case O_TSTEPS: TTP_CALL(ctx, ttp_cli_int(ctx, "--time-steps", optarg, 0, 10000, &iv)); o.time_reps = (int)iv; break;
+        case O_TSTEPS:
+            TTP_CALL(ctx, ttp_cli_int(ctx, "--time-steps", optarg, 0, 10000, &iv));
+            o.time_reps = (int)iv;
+            break;
         case O_RELIN:
             if (strcmp(optarg, "auto") == 0)
                 o.relin_every = TTP_RELIN_AUTO;
@@ -113,7 +148,8 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
         if (a.version) return cli->comm->rank == 0 ? ttp_cli_version("predict") : TTP_OK;
     }
     if (optind < argc)
-        return TTP_ERR(ctx, TTP_ERR_ARG, "ttpredict predict: unexpected argument '%s' (options start with --)", argv[optind]);
+        return TTP_ERR(ctx, TTP_ERR_ARG,
+                       "ttpredict predict: unexpected argument '%s' (options start with --)", argv[optind]);
     for (int i = 0; i < o.ntt; i++) o.tt[i].smooth = smooth;
     /* Every option is checked now, before any file is read. */
     TTP_CALL(ctx, ttp_kernel_opts_validate(ctx, &o.kernel, 0));
@@ -123,9 +159,12 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
     o.kernel.data_path = data_path;
     ctx->verbose = ttp_cli_verbosity(&a, 1);
     const ttp_path_use paths[] = {
-        {model_path, "--model", TTP_PATH_IN},        {data_path, "--data", TTP_PATH_IN},
-        {o.kernel_in, "--kernel", TTP_PATH_IN},      {a.out, "--out", TTP_PATH_OUT},
-        {a.json, "--json", TTP_PATH_OUT},            {a.report, "--report", TTP_PATH_OUT_DIR},
+        {model_path, "--model", TTP_PATH_IN},
+        {data_path, "--data", TTP_PATH_IN},
+        {o.kernel_in, "--kernel", TTP_PATH_IN},
+        {a.out, "--out", TTP_PATH_OUT},
+        {a.json, "--json", TTP_PATH_OUT},
+        {a.report, "--report", TTP_PATH_OUT_DIR},
         {o.kernel_out, "--save-kernel", TTP_PATH_OUT},
     };
     TTP_CALL(ctx, ttp_path_check(ctx, paths, (int)(sizeof paths / sizeof paths[0])));
@@ -143,8 +182,9 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
         if (out) TTP_CALL_GOTO(ctx, st, done, ttp_predict_write_nc(ctx, out, p, &o));
         if (json) TTP_CALL_GOTO(ctx, st, done, ttp_predict_write_json(ctx, json, p, &o));
         if (report) TTP_CALL_GOTO(ctx, st, done, ttp_predict_write_report(ctx, report, p, &o));
-        if (out || json || report) printf("  written    %s%s%s%s%s%s\n", out ? out : "", out ? " " : "", json ? json : "",
-                                          json ? " " : "", report ? report : "", report ? "/report.md" : "");
+        if (out || json || report)
+            printf("  written    %s%s%s%s%s%s\n", out ? out : "", out ? " " : "", json ? json : "",
+                   json ? " " : "", report ? report : "", report ? "/report.md" : "");
     }
 done:
     ttp_prediction_destroy(&p);

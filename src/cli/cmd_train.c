@@ -16,13 +16,12 @@ static void usage(FILE *f)
 {
     ttp_opt d;
     ttp_opt_default(&d);
-    fprintf(f,
-            "usage: [mpirun -np P] ttpredict train [options]\n"
-            "\n"
-            "Fine-tune a model on a dataset for real and record the training loss and\n"
-            "accuracy on the whole training set after every step (steps 0..T).  The\n"
-            "conventions (mean loss, batch-mean gradient, heavy-ball momentum, the seeded\n"
-            "epoch-permutation batches) are exactly those `ttpredict predict` simulates.\n");
+    fprintf(f, "usage: [mpirun -np P] ttpredict train [options]\n"
+               "\n"
+               "Fine-tune a model on a dataset for real and record the training loss and\n"
+               "accuracy on the whole training set after every step (steps 0..T).  The\n"
+               "conventions (mean loss, batch-mean gradient, heavy-ball momentum, the seeded\n"
+               "epoch-permutation batches) are exactly those `ttpredict predict` simulates.\n");
     ttp_cli_help_task(f);
     ttp_cli_help_line(f, "--arch resnet-small", "train the bundled architecture from scratch instead");
     ttp_cli_help_line(f, "--classes K", "outputs of that architecture (default: the dataset's classes)");
@@ -77,13 +76,18 @@ ttp_status ttp_cmd_train(ttp_cli *cli, int argc, char **argv)
 {
     ttp_ctx *ctx = cli->ctx;
     enum { O_ARCH = TTP_CLI_O_FIRST_OWN, O_CLASSES, O_INITSEED, O_NEWHEAD, O_HEADSEED, O_OUTMODEL };
-    static const struct option opts[] = {
-        TTP_CLI_TASK_OPTIONS,
-        {"arch", required_argument, NULL, O_ARCH},         {"classes", required_argument, NULL, O_CLASSES},
-        {"init-seed", required_argument, NULL, O_INITSEED}, {"new-head", required_argument, NULL, O_NEWHEAD},
-        {"head-seed", required_argument, NULL, O_HEADSEED}, TTP_CLI_OPT_OPTIONS,
-        {"out-model", required_argument, NULL, O_OUTMODEL}, TTP_CLI_OUT_OPTION, TTP_CLI_JSON_OPTION,
-        TTP_CLI_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {TTP_CLI_TASK_OPTIONS,
+                                         {"arch", required_argument, NULL, O_ARCH},
+                                         {"classes", required_argument, NULL, O_CLASSES},
+                                         {"init-seed", required_argument, NULL, O_INITSEED},
+                                         {"new-head", required_argument, NULL, O_NEWHEAD},
+                                         {"head-seed", required_argument, NULL, O_HEADSEED},
+                                         TTP_CLI_OPT_OPTIONS,
+                                         {"out-model", required_argument, NULL, O_OUTMODEL},
+                                         TTP_CLI_OUT_OPTION,
+                                         TTP_CLI_JSON_OPTION,
+                                         TTP_CLI_COMMON_OPTIONS,
+                                         {NULL, 0, NULL, 0}};
     const char *arch = NULL, *out_model = NULL;
     ttp_cli_args a;
     ttp_cli_args_init(&a);
@@ -105,14 +109,18 @@ ttp_status ttp_cmd_train(ttp_cli *cli, int argc, char **argv)
         switch (c) {
         case O_ARCH:
             if (strcmp(optarg, "resnet-small") != 0)
-                return TTP_ERR(ctx, TTP_ERR_ARG, "option --arch: unknown architecture '%s', expected resnet-small",
-                               optarg);
+                return TTP_ERR(ctx, TTP_ERR_ARG,
+                               "option --arch: unknown architecture '%s', expected resnet-small", optarg);
             arch = optarg;
             break;
         case O_CLASSES: TTP_CALL(ctx, ttp_cli_int(ctx, "--classes", optarg, 1, 1 << 20, &classes)); break;
-        case O_INITSEED: TTP_CALL(ctx, ttp_cli_int(ctx, "--init-seed", optarg, 0, INT64_MAX, &init_seed)); break;
+        case O_INITSEED:
+            TTP_CALL(ctx, ttp_cli_int(ctx, "--init-seed", optarg, 0, INT64_MAX, &init_seed));
+            break;
         case O_NEWHEAD: TTP_CALL(ctx, ttp_cli_int(ctx, "--new-head", optarg, 1, 1 << 20, &new_head)); break;
-        case O_HEADSEED: TTP_CALL(ctx, ttp_cli_int(ctx, "--head-seed", optarg, 0, INT64_MAX, &head_seed)); break;
+        case O_HEADSEED:
+            TTP_CALL(ctx, ttp_cli_int(ctx, "--head-seed", optarg, 0, INT64_MAX, &head_seed));
+            break;
         case O_OUTMODEL: out_model = optarg; break;
         default: {
             int handled;
@@ -129,18 +137,20 @@ ttp_status ttp_cmd_train(ttp_cli *cli, int argc, char **argv)
     const char *model_path = a.model, *data_path = a.data, *out = a.out, *json = a.json;
     ctx->verbose = ttp_cli_verbosity(&a, 0);
     if (optind < argc)
-        return TTP_ERR(ctx, TTP_ERR_ARG, "ttpredict train: unexpected argument '%s' (see 'ttpredict train --help')",
+        return TTP_ERR(ctx, TTP_ERR_ARG,
+                       "ttpredict train: unexpected argument '%s' (see 'ttpredict train --help')",
                        argv[optind]);
     if (arch && model_path)
         return TTP_ERR(ctx, TTP_ERR_ARG, "ttpredict train: give --model or --arch, not both");
     if (!arch && (classes > 0))
-        return TTP_ERR(ctx, TTP_ERR_ARG, "option --classes: applies to --arch only (use --new-head K for a model file)");
+        return TTP_ERR(ctx, TTP_ERR_ARG,
+                       "option --classes: applies to --arch only (use --new-head K for a model file)");
     if (o.steps == 0 && out_model == NULL)
         return TTP_ERR(ctx, TTP_ERR_ARG, "option --steps: 0 steps only makes sense with --out-model");
     if (!arch && model_path == NULL) model_path = ttp_cli_default_model();
     if (data_path == NULL) data_path = ttp_cli_default_data();
     const ttp_path_use paths[] = {
-        {model_path, "--model", TTP_PATH_IN}, {data_path, "--data", TTP_PATH_IN},
+        {model_path, "--model", TTP_PATH_IN},     {data_path, "--data", TTP_PATH_IN},
         {out_model, "--out-model", TTP_PATH_OUT}, {out, "--out", TTP_PATH_OUT},
         {json, "--json", TTP_PATH_OUT},
     };
@@ -156,8 +166,8 @@ ttp_status ttp_cmd_train(ttp_cli *cli, int argc, char **argv)
         int64_t shape[3] = {d->shape[0], d->ndim == 3 ? d->shape[1] : 1, d->ndim == 3 ? d->shape[2] : 1};
         int k = classes > 0 ? (int)classes : d->nclasses > 0 ? d->nclasses : d->ntargets;
         if (k < 1) {
-            st = TTP_ERR(ctx, TTP_ERR_ARG, "option --classes: the dataset '%s' has no labels, give --classes K",
-                         data_path);
+            st = TTP_ERR(ctx, TTP_ERR_ARG,
+                         "option --classes: the dataset '%s' has no labels, give --classes K", data_path);
             goto done;
         }
         TTP_CALL_GOTO(ctx, st, done, ttp_model_resnet_small(ctx, shape, k, (uint64_t)init_seed, &m));
@@ -166,7 +176,8 @@ ttp_status ttp_cmd_train(ttp_cli *cli, int argc, char **argv)
         TTP_CALL_GOTO(ctx, st, done, ttp_model_read(ctx, model_path, &m));
         snprintf(mdesc, sizeof mdesc, "%s", model_path);
     }
-    if (new_head > 0) TTP_CALL_GOTO(ctx, st, done, ttp_model_replace_head(ctx, m, (int)new_head, (uint64_t)head_seed));
+    if (new_head > 0)
+        TTP_CALL_GOTO(ctx, st, done, ttp_model_replace_head(ctx, m, (int)new_head, (uint64_t)head_seed));
     if (o.steps > 0) TTP_CALL_GOTO(ctx, st, done, ttp_opt_validate(ctx, &o, d->n));
     TTP_CALL_GOTO(ctx, st, done, ttp_train_check(ctx, m, d, o.loss));
     if (o.steps > 0) TTP_CALL_GOTO(ctx, st, done, ttp_train_run(ctx, cli->comm, m, d, &o, &r));
@@ -180,11 +191,11 @@ ttp_status ttp_cmd_train(ttp_cli *cli, int argc, char **argv)
                      d->license);
         if (o.steps > 0 && d->title[0] != '\0') {
             size_t sl = strlen(m->source);
-            snprintf(m->source + sl, sizeof m->source - sl, "%strained on: %.1000s", sl ? "; " : "", d->title);
+            snprintf(m->source + sl, sizeof m->source - sl, "%strained on: %.1000s", sl ? "; " : "",
+                     d->title);
         }
     }
-    if (cli->comm->rank == 0)
-        st = write_outputs(ctx, m, d, &o, r, mdesc, data_path, out_model, out, json);
+    if (cli->comm->rank == 0) st = write_outputs(ctx, m, d, &o, r, mdesc, data_path, out_model, out, json);
     /* Every rank waits for rank 0's outcome: none leaves early. */
     st = ttp_comm_agree(ctx, cli->comm, st, "output (rank 0 writes)");
     if (st != TTP_OK) ttp_error_trace(ctx, __FILE__, __LINE__, __func__);

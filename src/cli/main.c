@@ -20,8 +20,7 @@ typedef struct {
 static const command commands[] = {
     {"predict", ttp_cmd_predict,
      "predict the steps (and wall-clock time) fine-tuning takes to converge, with a band"},
-    {"kernel", ttp_cmd_kernel,
-     "build the projected empirical NTK and its spectrum with ScaLAPACK"},
+    {"kernel", ttp_cmd_kernel, "build the projected empirical NTK and its spectrum with ScaLAPACK"},
     {"train", ttp_cmd_train, "fine-tune for real (the ground truth), recording loss and accuracy"},
     {"validate", ttp_cmd_validate, "run train and predict over a grid and report their agreement"},
     {"info", ttp_cmd_info, "describe a dataset, model, kernel or result file"},
@@ -31,23 +30,21 @@ static const command commands[] = {
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: [mpirun -np P] ttpredict <command> [options]\n"
-            "\n"
-            "Predict how many optimizer steps fine-tuning a pretrained network will take,\n"
-            "without training it: the network is linearized at its pretrained weights, the\n"
-            "empirical neural tangent kernel of the training set is built across MPI ranks,\n"
-            "and the linearized training dynamics are simulated.\n"
-            "\n"
-            "commands:\n");
+    fprintf(f, "usage: [mpirun -np P] ttpredict <command> [options]\n"
+               "\n"
+               "Predict how many optimizer steps fine-tuning a pretrained network will take,\n"
+               "without training it: the network is linearized at its pretrained weights, the\n"
+               "empirical neural tangent kernel of the training set is built across MPI ranks,\n"
+               "and the linearized training dynamics are simulated.\n"
+               "\n"
+               "commands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++) fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f,
-            "\n"
-            "With no --model/--data every command uses the bundled default task: a small\n"
-            "ResNet pretrained on 8x8 digits 0-4, fine-tuned on digits 5-9 (150 each).\n"
-            "\n"
-            "  ttpredict <command> --help     options of one command\n"
-            "  ttpredict --version\n");
+    fprintf(f, "\n"
+               "With no --model/--data every command uses the bundled default task: a small\n"
+               "ResNet pretrained on 8x8 digits 0-4, fine-tuned on digits 5-9 (150 each).\n"
+               "\n"
+               "  ttpredict <command> --help     options of one command\n"
+               "  ttpredict --version\n");
 }
 
 int main(int argc, char **argv)
@@ -79,8 +76,10 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < NCOMMANDS; i++)
         if (strcmp(argv[1], commands[i].name) == 0) cmd = &commands[i];
     if (cmd == NULL) {
-        st = TTP_ERR(&ctx, TTP_ERR_ARG, "unknown command '%s' (expected one of: predict, kernel, "
-                     "train, validate, info, convert; see 'ttpredict --help')", argv[1]);
+        st = TTP_ERR(&ctx, TTP_ERR_ARG,
+                     "unknown command '%s' (expected one of: predict, kernel, "
+                     "train, validate, info, convert; see 'ttpredict --help')",
+                     argv[1]);
     } else {
         st = cmd->run(&cli, argc - 1, argv + 1);
     }

@@ -14,8 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
-ttp_status ttp_cli_double(ttp_ctx *ctx, const char *opt, const char *val, double lo, int lo_incl,
-                          double hi, double *out)
+ttp_status ttp_cli_double(ttp_ctx *ctx, const char *opt, const char *val, double lo, int lo_incl, double hi,
+                          double *out)
 {
     char *end = NULL;
     if (val == NULL || *val == '\0')
@@ -25,14 +25,13 @@ ttp_status ttp_cli_double(ttp_ctx *ctx, const char *opt, const char *val, double
     if (errno != 0 || end == val || *end != '\0' || !isfinite(v))
         return TTP_ERR(ctx, TTP_ERR_ARG, "option %s: '%s' is not a number", opt, val);
     if ((lo_incl ? v < lo : v <= lo) || v > hi)
-        return TTP_ERR(ctx, TTP_ERR_ARG, "option %s: %s is out of range, expected a value in %s%g, %g]",
-                       opt, val, lo_incl ? "[" : "(", lo, hi);
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option %s: %s is out of range, expected a value in %s%g, %g]", opt,
+                       val, lo_incl ? "[" : "(", lo, hi);
     *out = v;
     return TTP_OK;
 }
 
-ttp_status ttp_cli_int(ttp_ctx *ctx, const char *opt, const char *val, int64_t lo, int64_t hi,
-                       int64_t *out)
+ttp_status ttp_cli_int(ttp_ctx *ctx, const char *opt, const char *val, int64_t lo, int64_t hi, int64_t *out)
 {
     char *end = NULL;
     if (val == NULL || *val == '\0')
@@ -50,20 +49,19 @@ ttp_status ttp_cli_int(ttp_ctx *ctx, const char *opt, const char *val, int64_t l
 
 /* Split a comma-separated list and hand each item to `one`. */
 static ttp_status each_item(ttp_ctx *ctx, const char *opt, const char *val, int cap, int *n,
-                            ttp_status (*one)(ttp_ctx *, const char *, const char *, void *, int),
-                            void *arg)
+                            ttp_status (*one)(ttp_ctx *, const char *, const char *, void *, int), void *arg)
 {
     char buf[4096];
     if (val == NULL || *val == '\0')
         return TTP_ERR(ctx, TTP_ERR_ARG, "option %s: missing value, expected a comma-separated list", opt);
     if (strlen(val) >= sizeof buf)
-        return TTP_ERR(ctx, TTP_ERR_ARG, "option %s: list too long (over %zu characters)", opt, sizeof buf - 1);
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option %s: list too long (over %zu characters)", opt,
+                       sizeof buf - 1);
     strcpy(buf, val);
     int k = 0;
     char *save = NULL;
     for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        if (k >= cap)
-            return TTP_ERR(ctx, TTP_ERR_ARG, "option %s: more than %d values given", opt, cap);
+        if (k >= cap) return TTP_ERR(ctx, TTP_ERR_ARG, "option %s: more than %d values given", opt, cap);
         TTP_CALL(ctx, one(ctx, opt, tok, arg, k));
         k++;
     }
@@ -72,8 +70,15 @@ static ttp_status each_item(ttp_ctx *ctx, const char *opt, const char *val, int 
     return TTP_OK;
 }
 
-typedef struct { double lo, hi; int lo_incl; double *out; } dl_arg;
-typedef struct { int64_t lo, hi; int64_t *out; } il_arg;
+typedef struct {
+    double lo, hi;
+    int lo_incl;
+    double *out;
+} dl_arg;
+typedef struct {
+    int64_t lo, hi;
+    int64_t *out;
+} il_arg;
 
 static ttp_status one_double(ttp_ctx *ctx, const char *opt, const char *tok, void *a, int k)
 {
@@ -104,8 +109,8 @@ ttp_status ttp_cli_int_list(ttp_ctx *ctx, const char *opt, const char *val, int6
 ttp_status ttp_cli_bad_option(ttp_ctx *ctx, const char *cmd, const char *arg)
 {
     return TTP_ERR(ctx, TTP_ERR_ARG,
-                   "ttpredict %s: unknown option or missing value in '%s' (see 'ttpredict %s --help')",
-                   cmd, arg ? arg : "?", cmd);
+                   "ttpredict %s: unknown option or missing value in '%s' (see 'ttpredict %s --help')", cmd,
+                   arg ? arg : "?", cmd);
 }
 
 ttp_status ttp_cli_version(const char *cmd)
@@ -163,22 +168,27 @@ int ttp_cli_verbosity(const ttp_cli_args *a, int dflt)
     return a->verbose >= 0 ? a->verbose : dflt;
 }
 
-static ttp_status opt_option(ttp_ctx *ctx, int c, const char *arg, int64_t steps_min, ttp_opt *o, int *handled)
+static ttp_status opt_option(ttp_ctx *ctx, int c, const char *arg, int64_t steps_min, ttp_opt *o,
+                             int *handled)
 {
     int64_t v;
     *handled = 1;
     switch (c) {
     case TTP_CLI_O_LOSS:
-        if (strcmp(arg, "mse") == 0) o->loss = TTP_LOSS_MSE;
-        else if (strcmp(arg, "ce") == 0) o->loss = TTP_LOSS_CE;
-        else return TTP_ERR(ctx, TTP_ERR_ARG, "option --loss: '%s', expected mse or ce", arg);
+        if (strcmp(arg, "mse") == 0)
+            o->loss = TTP_LOSS_MSE;
+        else if (strcmp(arg, "ce") == 0)
+            o->loss = TTP_LOSS_CE;
+        else
+            return TTP_ERR(ctx, TTP_ERR_ARG, "option --loss: '%s', expected mse or ce", arg);
         return TTP_OK;
     case TTP_CLI_O_LR: return ttp_cli_double(ctx, "--lr", arg, 0.0, 0, 1e6, &o->lr);
     case TTP_CLI_O_BATCH: return ttp_cli_int(ctx, "--batch", arg, 1, INT64_MAX, &o->batch);
     case TTP_CLI_O_MOM:
         TTP_CALL(ctx, ttp_cli_double(ctx, "--momentum", arg, 0.0, 1, 1.0, &o->momentum));
         if (o->momentum >= 1.0)
-            return TTP_ERR(ctx, TTP_ERR_ARG, "option --momentum: %s is out of range, expected a value in [0, 1)", arg);
+            return TTP_ERR(ctx, TTP_ERR_ARG,
+                           "option --momentum: %s is out of range, expected a value in [0, 1)", arg);
         return TTP_OK;
     case TTP_CLI_O_NEST: o->nesterov = 1; return TTP_OK;
     case TTP_CLI_O_WD: return ttp_cli_double(ctx, "--wd", arg, 0.0, 1, 1e6, &o->wd);
@@ -251,8 +261,10 @@ void ttp_cli_help_line(FILE *f, const char *opt, const char *fmt, ...)
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
     /* an option wider than its column gets the description on the next line */
-    if ((int)strlen(opt) + 2 >= TTP_CLI_HELP_COL) fprintf(f, "  %s\n%*s", opt, TTP_CLI_HELP_COL, "");
-    else fprintf(f, "  %-*s", TTP_CLI_HELP_COL - 2, opt);
+    if ((int)strlen(opt) + 2 >= TTP_CLI_HELP_COL)
+        fprintf(f, "  %s\n%*s", opt, TTP_CLI_HELP_COL, "");
+    else
+        fprintf(f, "  %-*s", TTP_CLI_HELP_COL - 2, opt);
     for (const char *p = text; *p; p++) {
         fputc(*p, f);
         if (*p == '\n' && p[1]) fprintf(f, "%*s", TTP_CLI_HELP_COL, "");
@@ -271,22 +283,26 @@ void ttp_cli_help_task(FILE *f)
 void ttp_cli_help_opt(FILE *f, const ttp_opt *d)
 {
     ttp_cli_help_section(f, "optimizer (the same meaning for train, predict and validate)");
-    ttp_cli_help_line(f, "--loss mse|ce", "½‖f − onehot(y)‖² or cross-entropy (default %s)", ttp_loss_str(d->loss));
+    ttp_cli_help_line(f, "--loss mse|ce", "½‖f − onehot(y)‖² or cross-entropy (default %s)",
+                      ttp_loss_str(d->loss));
     ttp_cli_help_line(f, "--lr X", "learning rate > 0 (default %g)", d->lr);
     ttp_cli_help_line(f, "--batch B", "batch size in 1..N; omitted (or N): full-batch gradient descent");
     ttp_cli_help_line(f, "--momentum M", "heavy-ball momentum in [0, 1) (default %g)", d->momentum);
     ttp_cli_help_line(f, "--nesterov", "Nesterov momentum");
     ttp_cli_help_line(f, "--wd L", "weight decay >= 0 (default %g)", d->wd);
     ttp_cli_help_line(f, "--steps T", "optimizer steps T >= 1 (default %lld)", (long long)d->steps);
-    ttp_cli_help_line(f, "--seed S", "seed of the batch permutations (default %llu)", (unsigned long long)d->seed);
+    ttp_cli_help_line(f, "--seed S", "seed of the batch permutations (default %llu)",
+                      (unsigned long long)d->seed);
 }
 
 void ttp_cli_help_kernel(FILE *f, const ttp_kernel_opts *d, const char *proj_default)
 {
     ttp_cli_help_section(f, "kernel (the same meaning for kernel, predict and validate)");
-    ttp_cli_help_line(f, "--proj KIND", "exact | rademacher | gaussian | kron | auto (default %s)\n"
-                      "auto: kron at D' (default %d) when the model has more than\n2 D' trainable weights, else exact",
-                      proj_default, TTP_KERNEL_AUTO_DPROJ);
+    ttp_cli_help_line(
+        f, "--proj KIND",
+        "exact | rademacher | gaussian | kron | auto (default %s)\n"
+        "auto: kron at D' (default %d) when the model has more than\n2 D' trainable weights, else exact",
+        proj_default, TTP_KERNEL_AUTO_DPROJ);
     ttp_cli_help_line(f, "--dproj D'", "projected dimension 1..D (required for rademacher, gaussian, kron)");
     ttp_cli_help_line(f, "--proj-seed S", "projection seed (default %llu)", (unsigned long long)d->proj_seed);
     ttp_cli_help_line(f, "--backend B", "cpu | cuda | auto (default %s)", d->backend ? d->backend : "auto");
@@ -306,18 +322,43 @@ void ttp_cli_help_common(FILE *f, int verbose_default)
 
 /* ---- field names → flags --------------------------------------------------- */
 
-static const struct { const char *field, *flag; } flag_table[] = {
-    {"loss", "--loss"}, {"lr", "--lr"}, {"batch", "--batch"}, {"momentum", "--momentum"},
-    {"nesterov", "--nesterov"}, {"wd", "--wd"}, {"steps", "--steps"}, {"seed", "--seed"},
-    {"proj", "--proj"}, {"dproj", "--dproj"}, {"proj_seed", "--proj-seed"}, {"backend", "--backend"},
-    {"block", "--block"}, {"top_k", "--top-k"}, {"side", "--side"}, {"assembly", "--assembly"},
-    {"want_theta", "--theta"}, {"want_vectors", "--vectors"},
-    {"ensemble", "--ensemble"}, {"band", "--band"}, {"tt", "--tt"}, {"smooth", "--smooth"},
-    {"subset", "--subset"}, {"extrap", "--extrapolate"}, {"time_reps", "--time-steps"},
+static const struct {
+    const char *field, *flag;
+} flag_table[] = {
+    {"loss", "--loss"},
+    {"lr", "--lr"},
+    {"batch", "--batch"},
+    {"momentum", "--momentum"},
+    {"nesterov", "--nesterov"},
+    {"wd", "--wd"},
+    {"steps", "--steps"},
+    {"seed", "--seed"},
+    {"proj", "--proj"},
+    {"dproj", "--dproj"},
+    {"proj_seed", "--proj-seed"},
+    {"backend", "--backend"},
+    {"block", "--block"},
+    {"top_k", "--top-k"},
+    {"side", "--side"},
+    {"assembly", "--assembly"},
+    {"want_theta", "--theta"},
+    {"want_vectors", "--vectors"},
+    {"ensemble", "--ensemble"},
+    {"band", "--band"},
+    {"tt", "--tt"},
+    {"smooth", "--smooth"},
+    {"subset", "--subset"},
+    {"extrap", "--extrapolate"},
+    {"time_reps", "--time-steps"},
     {"relin_every", "--relinearize"},
-    {"kernel_in", "--kernel"}, {"kernel_out", "--save-kernel"},
-    {"losses", "--losses"}, {"lrs", "--lrs"}, {"batches", "--batches"}, {"momenta", "--momenta"},
-    {"sizes", "--sizes"}, {"new_head", "--new-head"},
+    {"kernel_in", "--kernel"},
+    {"kernel_out", "--save-kernel"},
+    {"losses", "--losses"},
+    {"lrs", "--lrs"},
+    {"batches", "--batches"},
+    {"momenta", "--momenta"},
+    {"sizes", "--sizes"},
+    {"new_head", "--new-head"},
 };
 
 static const char *flag_of(const char *field, size_t len)
@@ -345,8 +386,10 @@ void ttp_cli_flag_names(char *msg, size_t cap)
                 size_t n = flag ? strlen(flag) : len;
                 for (size_t i = 0; i < n && o + 1 < sizeof out; i++) out[o++] = src[i];
                 p += len;
-                if (len && *p == '/' && o + 1 < sizeof out) out[o++] = *p++;
-                else break;
+                if (len && *p == '/' && o + 1 < sizeof out)
+                    out[o++] = *p++;
+                else
+                    break;
             }
         } else {
             out[o++] = *p++;
@@ -356,7 +399,8 @@ void ttp_cli_flag_names(char *msg, size_t cap)
     snprintf(msg, cap, "%s", out);
 }
 
-ttp_status ttp_cli_tt_list(ttp_ctx *ctx, const char *opt, const char *val, int smooth, ttp_tt_def *out, int cap, int *n)
+ttp_status ttp_cli_tt_list(ttp_ctx *ctx, const char *opt, const char *val, int smooth, ttp_tt_def *out,
+                           int cap, int *n)
 {
     char buf[1024];
     if (val == NULL || *val == '\0')

@@ -5,8 +5,7 @@
 
 #include <string.h>
 
-static const char *const kind_names[TTP_PROJ_KIND_COUNT] = {"exact", "rademacher", "gaussian",
-                                                            "kron"};
+static const char *const kind_names[TTP_PROJ_KIND_COUNT] = {"exact", "rademacher", "gaussian", "kron"};
 
 const char *ttp_proj_kind_str(ttp_proj_kind k)
 {

@@ -43,8 +43,8 @@ void ttp_ctx_init(ttp_ctx *ctx)
     memset(ctx, 0, sizeof *ctx);
 }
 
-ttp_status ttp_error_set(ttp_ctx *ctx, ttp_status code, const char *file, int line,
-                         const char *func, const char *fmt, ...)
+ttp_status ttp_error_set(ttp_ctx *ctx, ttp_status code, const char *file, int line, const char *func,
+                         const char *fmt, ...)
 {
     if (ctx == NULL) return code;
     /* Keep the first (innermost) message: it names the real cause. */
@@ -96,8 +96,8 @@ void *ttp_calloc(ttp_ctx *ctx, size_t n, size_t size, const char *what)
     }
     void *p = calloc(n, size);
     if (p == NULL)
-        TTP_ERR(ctx, TTP_ERR_NOMEM, "cannot allocate %.1f MiB for %s",
-                (double)n * (double)size / 1048576.0, what);
+        TTP_ERR(ctx, TTP_ERR_NOMEM, "cannot allocate %.1f MiB for %s", (double)n * (double)size / 1048576.0,
+                what);
     return p;
 }
 
@@ -164,8 +164,8 @@ void ttp_progress(ttp_ctx *ctx, const char *stage, double fraction, double t_sta
     ctx->progress_last = now;
     double el = now - t_start;
     double eta = fraction > 1e-9 ? el * (1.0 - fraction) / fraction : 0.0;
-    fprintf(stderr, "ttpredict: %-10s %5.1f%%  elapsed %7.1fs  remaining ~%6.1fs\n", stage,
-            100.0 * fraction, el, eta);
+    fprintf(stderr, "ttpredict: %-10s %5.1f%%  elapsed %7.1fs  remaining ~%6.1fs\n", stage, 100.0 * fraction,
+            el, eta);
 }
 
 /* ---- serial communicator ------------------------------------------------ */
@@ -206,8 +206,8 @@ ttp_status ttp_comm_agree(ttp_ctx *ctx, const ttp_comm *comm, ttp_status st, con
     const ttp_status rc = comm->allreduce_max_int(comm, &v, ctx);
     if (rc != TTP_OK) return st != TTP_OK ? st : rc;
     if (v != 0 && st == TTP_OK)
-        return TTP_ERR(ctx, (ttp_status)v, "another rank failed in the %s stage (%s); see its message",
-                       stage, ttp_status_str((ttp_status)v));
+        return TTP_ERR(ctx, (ttp_status)v, "another rank failed in the %s stage (%s); see its message", stage,
+                       ttp_status_str((ttp_status)v));
     return st;
 }
 
@@ -331,7 +331,8 @@ ttp_status ttp_commit_file(ttp_ctx *ctx, const char *tmp, const char *path)
     if (rename(tmp, path) != 0) {
         e = errno;
         remove(tmp);
-        return TTP_ERR(ctx, TTP_ERR_IO, "cannot write '%s' (renaming '%s' to it): %s", path, tmp, strerror(e));
+        return TTP_ERR(ctx, TTP_ERR_IO, "cannot write '%s' (renaming '%s' to it): %s", path, tmp,
+                       strerror(e));
     }
     const char *slash = strrchr(path, '/');
     char *dir = NULL;
@@ -346,6 +347,7 @@ ttp_status ttp_commit_file(ttp_ctx *ctx, const char *tmp, const char *path)
         e = sync_path(dir, 1);
         free(dir);
     }
-    if (e != 0) return TTP_ERR(ctx, TTP_ERR_IO, "wrote '%s' but could not sync its directory: %s", path, strerror(e));
+    if (e != 0)
+        return TTP_ERR(ctx, TTP_ERR_IO, "wrote '%s' but could not sync its directory: %s", path, strerror(e));
     return TTP_OK;
 }

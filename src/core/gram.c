@@ -13,7 +13,8 @@ ttp_status ttp_gram_check_block(ttp_ctx *ctx, int nb)
     if (nb < 1 || nb > TTP_GRAM_MAX_BLOCK)
         return TTP_ERR(ctx, TTP_ERR_ARG,
                        "ScaLAPACK block size %d is out of range: expected 1..%d (typical 32-256; "
-                       "default 64)", nb, TTP_GRAM_MAX_BLOCK);
+                       "default 64)",
+                       nb, TTP_GRAM_MAX_BLOCK);
     return TTP_OK;
 }
 
@@ -43,4 +44,3 @@ void ttp_gram_result_clear(ttp_gram_result *res)
     free(res->theta);
     memset(res, 0, sizeof *res);
 }
-

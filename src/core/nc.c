@@ -14,8 +14,7 @@
 
 #include "ttp_rng.h"
 
-ttp_status ttp_nc_put_text(ttp_ctx *ctx, int nc, int var, const char *name, const char *val,
-                           const char *path)
+ttp_status ttp_nc_put_text(ttp_ctx *ctx, int nc, int var, const char *name, const char *val, const char *path)
 {
     ttp_status st = TTP_OK;
     TTP_NC(ctx, st, done, nc_put_att_text(nc, var, name, strlen(val), val), "writing attribute '%s' of '%s'",
@@ -35,7 +34,8 @@ ttp_status ttp_nc_get_text(ttp_ctx *ctx, int nc, int var, const char *name, cons
     if (rc == NC_ENOTATT) return TTP_OK;
     TTP_NC(ctx, st, fail, rc, "attribute '%s' of '%s'", name, path);
     if (type == NC_STRING && len == 1) {
-        TTP_NC(ctx, st, fail, nc_get_att_string(nc, var, name, &s), "reading attribute '%s' of '%s'", name, path);
+        TTP_NC(ctx, st, fail, nc_get_att_string(nc, var, name, &s), "reading attribute '%s' of '%s'", name,
+               path);
         const size_t n = s ? strlen(s) : 0;
         *out = ttp_calloc(ctx, n + 1, 1, "attribute");
         if (*out != NULL && n > 0) memcpy(*out, s, n);
@@ -43,8 +43,9 @@ ttp_status ttp_nc_get_text(ttp_ctx *ctx, int nc, int var, const char *name, cons
         return *out != NULL ? TTP_OK : TTP_ERR_NOMEM;
     }
     if (type != NC_CHAR)
-        return TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: attribute '%s' is not text (NetCDF type %d), expected a string",
-                       path, name, (int)type);
+        return TTP_ERR(ctx, TTP_ERR_FORMAT,
+                       "%s: attribute '%s' is not text (NetCDF type %d), expected a string", path, name,
+                       (int)type);
     *out = ttp_calloc(ctx, len + 1, 1, "attribute");
     if (*out == NULL) return TTP_ERR_NOMEM;
     TTP_NC(ctx, st, fail, nc_get_att_text(nc, var, name, *out), "reading attribute '%s' of '%s'", name, path);
@@ -154,7 +155,10 @@ done:
 }
 
 /* Bytes of a name in a classic header: length word + padded characters. */
-static int64_t hdr_name(const char *s, int64_t w) { return w + (((int64_t)strlen(s) + 3) & ~(int64_t)3); }
+static int64_t hdr_name(const char *s, int64_t w)
+{
+    return w + (((int64_t)strlen(s) + 3) & ~(int64_t)3);
+}
 
 /* Attribute list of var (NC_GLOBAL) in a classic header. */
 static int64_t hdr_atts(int nc, int var, int64_t w)
@@ -182,7 +186,7 @@ static ttp_status check_classic_size(ttp_ctx *ctx, int nc, const char *path)
     int fmt = 0, ndims = 0, nvars = 0, unlim = -1;
     if (nc_inq_format(nc, &fmt) != NC_NOERR) return TTP_OK;
     if (fmt != NC_FORMAT_CLASSIC && fmt != NC_FORMAT_64BIT_OFFSET && fmt != NC_FORMAT_CDF5) return TTP_OK;
-    const int64_t w = fmt == NC_FORMAT_CDF5 ? 8 : 4;    /* length words */
+    const int64_t w = fmt == NC_FORMAT_CDF5 ? 8 : 4;      /* length words */
     const int64_t off = fmt == NC_FORMAT_CLASSIC ? 4 : 8; /* begin field */
     if (nc_inq(nc, &ndims, &nvars, NULL, &unlim) != NC_NOERR) return TTP_OK;
     int64_t hdr = 4 + w;
@@ -224,8 +228,8 @@ static ttp_status check_classic_size(ttp_ctx *ctx, int nc, const char *path)
     if ((double)sb.st_size < (double)hdr + data)
         return TTP_ERR(ctx, TTP_ERR_FORMAT,
                        "%s is truncated: its header describes at least %.0f bytes (header %lld, data %.0f) "
-                       "but the file has %lld", path, (double)hdr + data, (long long)hdr, data,
-                       (long long)sb.st_size);
+                       "but the file has %lld",
+                       path, (double)hdr + data, (long long)hdr, data, (long long)sb.st_size);
     return TTP_OK;
 }
 
@@ -250,12 +254,17 @@ ttp_status ttp_nc_verify(ttp_ctx *ctx, int nc, const char *path, int *unchecked)
         char got[17];
         snprintf(got, sizeof got, "%016llx", (unsigned long long)h);
         if (rc != NC_NOERR)
-            st = TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: variable '%s' cannot be read (%s): the file is truncated or "
-                         "damaged", path, name, nc_strerror(rc));
+            st = TTP_ERR(ctx, TTP_ERR_FORMAT,
+                         "%s: variable '%s' cannot be read (%s): the file is truncated or "
+                         "damaged",
+                         path, name, nc_strerror(rc));
         else if (hashed && strcmp(want, got) != 0)
-            st = TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: variable '%s' is corrupted (its checksum %.20s was recorded "
-                         "when the file was written, its content now hashes to %s): the file was truncated or "
-                         "altered", path, name, want, got);
+            st =
+                TTP_ERR(ctx, TTP_ERR_FORMAT,
+                        "%s: variable '%s' is corrupted (its checksum %.20s was recorded "
+                        "when the file was written, its content now hashes to %s): the file was truncated or "
+                        "altered",
+                        path, name, want, got);
         free(want);
         if (st != TTP_OK) goto done;
     }
@@ -269,7 +278,7 @@ done:
 typedef struct {
     const unsigned char *b;
     size_t len, pos;
-    int v;          /* 1 classic, 2 64-bit offset, 5 CDF5 */
+    int v; /* 1 classic, 2 64-bit offset, 5 CDF5 */
     const char *err;
 } hdr_walk;
 
@@ -286,7 +295,10 @@ static int hw_take(hdr_walk *h, size_t n, uint64_t *out)
     return 1;
 }
 /* A count or length: 4 bytes, 8 in CDF5. */
-static int hw_count(hdr_walk *h, uint64_t *out) { return hw_take(h, h->v == 5 ? 8 : 4, out); }
+static int hw_count(hdr_walk *h, uint64_t *out)
+{
+    return hw_take(h, h->v == 5 ? 8 : 4, out);
+}
 /* Skip n items of `each` bytes (padded to 4) that must lie in the file. */
 static int hw_skip(hdr_walk *h, uint64_t n, uint64_t each, const char *what)
 {
@@ -361,8 +373,10 @@ static int walk_header(hdr_walk *h)
             ok = hw_count(h, &id);
             if (ok && id >= ndims) ok = 0, h->err = "a variable names a dimension that does not exist";
         }
-        ok = ok && hw_atts(h) && hw_take(h, 4, &t) && hw_count(h, NULL) && hw_take(h, h->v == 1 ? 4 : 8, NULL);
-        if (ok && (hw_type_size(t) == 0 || (h->v != 5 && t > 6))) ok = 0, h->err = "a variable has an unknown type";
+        ok =
+            ok && hw_atts(h) && hw_take(h, 4, &t) && hw_count(h, NULL) && hw_take(h, h->v == 1 ? 4 : 8, NULL);
+        if (ok && (hw_type_size(t) == 0 || (h->v != 5 && t > 6)))
+            ok = 0, h->err = "a variable has an unknown type";
     }
     return ok;
 }

@@ -124,8 +124,8 @@ ttp_status ttp_path_check(ttp_ctx *ctx, const ttp_path_use *uses, int n)
             if (uses[j].role == TTP_PATH_IN)
                 st = TTP_ERR(ctx, TTP_ERR_ARG,
                              "%s '%s' is the same file as the input %s '%s': writing it would destroy "
-                             "the input; choose another name", uses[i].what, uses[i].path, uses[j].what,
-                             uses[j].path);
+                             "the input; choose another name",
+                             uses[i].what, uses[i].path, uses[j].what, uses[j].path);
             else
                 st = TTP_ERR(ctx, TTP_ERR_ARG,
                              "%s '%s' and %s '%s' are the same file: one output would replace the other",

@@ -116,10 +116,14 @@ static void json_string(FILE *f, const char *s)
 {
     fputc('"', f);
     for (const unsigned char *c = (const unsigned char *)(s ? s : ""); *c; c++) {
-        if (*c == '"' || *c == '\\') fprintf(f, "\\%c", *c);
-        else if (*c == '\n') fputs("\\n", f);
-        else if (*c < 0x20) fprintf(f, "\\u%04x", *c);
-        else fputc(*c, f);
+        if (*c == '"' || *c == '\\')
+            fprintf(f, "\\%c", *c);
+        else if (*c == '\n')
+            fputs("\\n", f);
+        else if (*c < 0x20)
+            fprintf(f, "\\u%04x", *c);
+        else
+            fputc(*c, f);
     }
     fputc('"', f);
 }
@@ -141,15 +145,29 @@ static void json_close_one(ttp_json *j)
     fprintf(j->f, "\n%*s%c", 2 * j->depth, "", j->closer[j->depth]);
 }
 
-void ttp_json_begin_object(ttp_json *j, const char *key) { json_open(j, key, '{', '}'); }
-void ttp_json_begin_array(ttp_json *j, const char *key) { json_open(j, key, '[', ']'); }
-void ttp_json_end_object(ttp_json *j) { if (j->depth > 1) json_close_one(j); }
-void ttp_json_end_array(ttp_json *j) { if (j->depth > 1) json_close_one(j); }
+void ttp_json_begin_object(ttp_json *j, const char *key)
+{
+    json_open(j, key, '{', '}');
+}
+void ttp_json_begin_array(ttp_json *j, const char *key)
+{
+    json_open(j, key, '[', ']');
+}
+void ttp_json_end_object(ttp_json *j)
+{
+    if (j->depth > 1) json_close_one(j);
+}
+void ttp_json_end_array(ttp_json *j)
+{
+    if (j->depth > 1) json_close_one(j);
+}
 
 static void json_number(FILE *f, double v)
 {
-    if (isfinite(v)) fprintf(f, "%.10g", v);
-    else fputs("null", f);
+    if (isfinite(v))
+        fprintf(f, "%.10g", v);
+    else
+        fputs("null", f);
 }
 
 void ttp_json_num(ttp_json *j, const char *key, double v)

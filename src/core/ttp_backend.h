@@ -42,8 +42,8 @@ ttp_status ttp_proj_kind_parse(ttp_ctx *ctx, const char *s, ttp_proj_kind *k);
 typedef struct ttp_proj_backend {
     const char *name; /* "cpu", "cuda" */
     void *state;
-    ttp_status (*project)(void *state, ttp_proj_kind kind, uint64_t key, const double *J,
-                          int64_t rows, int64_t d, int64_t dproj, double *G, ttp_ctx *ctx);
+    ttp_status (*project)(void *state, ttp_proj_kind kind, uint64_t key, const double *J, int64_t rows,
+                          int64_t d, int64_t dproj, double *G, ttp_ctx *ctx);
     void (*destroy)(void *state);
 } ttp_proj_backend;
 

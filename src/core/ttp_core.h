@@ -57,36 +57,34 @@ typedef struct ttp_ctx {
 
 void ttp_ctx_init(ttp_ctx *ctx);
 /* Record an error; returns code so that it can be returned directly. */
-ttp_status ttp_error_set(ttp_ctx *ctx, ttp_status code, const char *file, int line,
-                         const char *func, const char *fmt, ...)
-    __attribute__((format(printf, 6, 7)));
+ttp_status ttp_error_set(ttp_ctx *ctx, ttp_status code, const char *file, int line, const char *func,
+                         const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 /* Append one frame to the trace of an error already set. */
 void ttp_error_trace(ttp_ctx *ctx, const char *file, int line, const char *func);
 /* Clear a recorded error (used when an error is expected and handled). */
 void ttp_error_clear(ttp_ctx *ctx);
 
 /* Set an error and return it from the current function. */
-#define TTP_ERR(ctx, code, ...) \
-    ttp_error_set((ctx), (code), __FILE__, __LINE__, __func__, __VA_ARGS__)
+#define TTP_ERR(ctx, code, ...) ttp_error_set((ctx), (code), __FILE__, __LINE__, __func__, __VA_ARGS__)
 
 /* Call a ttp function; on failure add a trace frame and return its status. */
-#define TTP_CALL(ctx, expr)                                        \
-    do {                                                           \
-        ttp_status ttp_s_ = (expr);                                \
-        if (ttp_s_ != TTP_OK) {                                    \
-            ttp_error_trace((ctx), __FILE__, __LINE__, __func__);  \
-            return ttp_s_;                                         \
-        }                                                          \
+#define TTP_CALL(ctx, expr)                                                                                  \
+    do {                                                                                                     \
+        ttp_status ttp_s_ = (expr);                                                                          \
+        if (ttp_s_ != TTP_OK) {                                                                              \
+            ttp_error_trace((ctx), __FILE__, __LINE__, __func__);                                            \
+            return ttp_s_;                                                                                   \
+        }                                                                                                    \
     } while (0)
 
 /* Same, but for functions with one cleanup path: set `st` and goto `label`. */
-#define TTP_CALL_GOTO(ctx, st, label, expr)                        \
-    do {                                                           \
-        (st) = (expr);                                             \
-        if ((st) != TTP_OK) {                                      \
-            ttp_error_trace((ctx), __FILE__, __LINE__, __func__);  \
-            goto label;                                            \
-        }                                                          \
+#define TTP_CALL_GOTO(ctx, st, label, expr)                                                                  \
+    do {                                                                                                     \
+        (st) = (expr);                                                                                       \
+        if ((st) != TTP_OK) {                                                                                \
+            ttp_error_trace((ctx), __FILE__, __LINE__, __func__);                                            \
+            goto label;                                                                                      \
+        }                                                                                                    \
     } while (0)
 
 /*
@@ -97,34 +95,33 @@ void ttp_error_clear(ttp_ctx *ctx);
  * (info codes), TTP_CUDA / TTP_CUBLAS (gpu/ttp_gpu.h).
  */
 const char *ttp_errstr_none(int rc);
-#define TTP_CHECK_GEN(ctx, st, label, expr, ok, strfn, code, ...)          \
-    do {                                                                    \
-        int ttp_rc_ = (int)(expr);                                          \
-        if (ttp_rc_ != (ok)) {                                              \
-            char ttp_w_[512];                                               \
-            snprintf(ttp_w_, sizeof ttp_w_, __VA_ARGS__);                   \
-            (st) = ttp_error_set((ctx), (code), __FILE__, __LINE__, __func__, \
-                                 "%s: %s (code %d)", ttp_w_, strfn(ttp_rc_),  \
-                                 ttp_rc_);                                  \
-            goto label;                                                     \
-        }                                                                   \
+#define TTP_CHECK_GEN(ctx, st, label, expr, ok, strfn, code, ...)                                            \
+    do {                                                                                                     \
+        int ttp_rc_ = (int)(expr);                                                                           \
+        if (ttp_rc_ != (ok)) {                                                                               \
+            char ttp_w_[512];                                                                                \
+            snprintf(ttp_w_, sizeof ttp_w_, __VA_ARGS__);                                                    \
+            (st) = ttp_error_set((ctx), (code), __FILE__, __LINE__, __func__, "%s: %s (code %d)", ttp_w_,    \
+                                 strfn(ttp_rc_), ttp_rc_);                                                   \
+            goto label;                                                                                      \
+        }                                                                                                    \
     } while (0)
 
 /* LAPACK/ScaLAPACK `info` check (0 is success). */
 const char *ttp_lapack_infostr(int info);
-#define TTP_LAPACK(ctx, st, label, info, ...) \
+#define TTP_LAPACK(ctx, st, label, info, ...)                                                                \
     TTP_CHECK_GEN(ctx, st, label, info, 0, ttp_lapack_infostr, TTP_ERR_LAPACK, __VA_ARGS__)
 
 /* Allocation helpers: zeroed, overflow-checked; record TTP_ERR_NOMEM. */
 void *ttp_calloc(ttp_ctx *ctx, size_t n, size_t size, const char *what);
-#define TTP_ALLOC(ctx, st, label, ptr, n, what)                                  \
-    do {                                                                        \
-        (ptr) = ttp_calloc((ctx), (size_t)(n), sizeof *(ptr), (what));          \
-        if ((ptr) == NULL) {                                                    \
-            (st) = TTP_ERR_NOMEM;                                               \
-            ttp_error_trace((ctx), __FILE__, __LINE__, __func__);               \
-            goto label;                                                         \
-        }                                                                       \
+#define TTP_ALLOC(ctx, st, label, ptr, n, what)                                                              \
+    do {                                                                                                     \
+        (ptr) = ttp_calloc((ctx), (size_t)(n), sizeof *(ptr), (what));                                       \
+        if ((ptr) == NULL) {                                                                                 \
+            (st) = TTP_ERR_NOMEM;                                                                            \
+            ttp_error_trace((ctx), __FILE__, __LINE__, __func__);                                            \
+            goto label;                                                                                      \
+        }                                                                                                    \
     } while (0)
 
 /*

@@ -51,29 +51,29 @@ const char *ttp_gram_assembly_str(ttp_gram_assembly a);
 ttp_status ttp_gram_assembly_parse(ttp_ctx *ctx, const char *s, ttp_gram_assembly *out);
 
 typedef struct ttp_gram_opts {
-    int64_t top_k;    /* 0: every eigenpair (pdsyevd); K > 0: the K largest (pdsyevr) */
-    int want_vectors; /* gather the kept eigenvectors of Θ on rank 0          */
-    int want_theta;   /* gather Θ (NC × NC) on rank 0                         */
-    int side;         /* -1 auto (the smaller), 0 the NC side, 1 the D′ side  */
-    double rel_tol;   /* "non-zero" threshold; 0 means TTP_GRAM_REL_TOL       */
+    int64_t top_k;              /* 0: every eigenpair (pdsyevd); K > 0: the K largest (pdsyevr) */
+    int want_vectors;           /* gather the kept eigenvectors of Θ on rank 0          */
+    int want_theta;             /* gather Θ (NC × NC) on rank 0                         */
+    int side;                   /* -1 auto (the smaller), 0 the NC side, 1 the D′ side  */
+    double rel_tol;             /* "non-zero" threshold; 0 means TTP_GRAM_REL_TOL       */
     ttp_gram_assembly assembly; /* how the Gram matrix is formed          */
 } ttp_gram_opts;
 
 /* What ttp_gram_decompose returns.  Arrays live on rank 0 only (NULL on the
  * other ranks); the scalars are valid on every rank. */
 typedef struct ttp_gram_result {
-    int side;        /* the side decomposed: 0 NC×NC, 1 D′×D′             */
-    int64_t dim;     /* its order n (NC or D′)                             */
-    int64_t ncomp;   /* eigenpairs computed (n, or min(K, n) with top_k)   */
-    int64_t neig;    /* of those, kept as non-zero: λ > rel_tol·λmax·n     */
+    int side;      /* the side decomposed: 0 NC×NC, 1 D′×D′             */
+    int64_t dim;   /* its order n (NC or D′)                             */
+    int64_t ncomp; /* eigenpairs computed (n, or min(K, n) with top_k)   */
+    int64_t neig;  /* of those, kept as non-zero: λ > rel_tol·λmax·n     */
     double lambda_max, lambda_min_kept;
-    double *eigval;  /* neig, descending: eigenvalues of Θ = G Gᵀ          */
-    double *eigvec;  /* NC × neig row-major (want_vectors), unit columns   */
-    double *proj;    /* nrhs × neig row-major: p[r, k] = v_kᵀ R[:, r]      */
-    double *theta;   /* NC × NC row-major (want_theta), symmetric          */
-    double trace;    /* trace(Θ) = ‖G‖_F², every rank                      */
-    double sec_gram, sec_eig; /* wall seconds (this rank)                  */
-    double sec_assemble;      /* of sec_gram: the SYRK/GEMM work itself, without
+    double *eigval;             /* neig, descending: eigenvalues of Θ = G Gᵀ          */
+    double *eigvec;             /* NC × neig row-major (want_vectors), unit columns   */
+    double *proj;               /* nrhs × neig row-major: p[r, k] = v_kᵀ R[:, r]      */
+    double *theta;              /* NC × NC row-major (want_theta), symmetric          */
+    double trace;               /* trace(Θ) = ‖G‖_F², every rank                      */
+    double sec_gram, sec_eig;   /* wall seconds (this rank)                  */
+    double sec_assemble;        /* of sec_gram: the SYRK/GEMM work itself, without
                                  redistribution and gathers (this rank)    */
     ttp_gram_assembly assembly; /* what formed Θ or GᵀG (never AUTO)     */
 } ttp_gram_result;
@@ -94,8 +94,7 @@ typedef struct ttp_gram_ops {
     ttp_status (*load)(ttp_ctx *ctx, const ttp_comm *comm, int block, int64_t nrows, int64_t ncols,
                        int64_t row_lo, int64_t nloc, const double *G, int nrhs, const double *R,
                        ttp_gram **out);
-    ttp_status (*decompose)(ttp_ctx *ctx, ttp_gram *g, const ttp_gram_opts *opts,
-                            ttp_gram_result *res);
+    ttp_status (*decompose)(ttp_ctx *ctx, ttp_gram *g, const ttp_gram_opts *opts, ttp_gram_result *res);
     void (*destroy)(ttp_gram **g);
 } ttp_gram_ops;
 

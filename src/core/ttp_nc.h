@@ -13,7 +13,7 @@
 /* Check a NetCDF call; on failure record TTP_ERR_NETCDF with NetCDF's text
  * and the printf-style description of what was being done (name the file
  * and the variable). */
-#define TTP_NC(ctx, st, label, expr, ...) \
+#define TTP_NC(ctx, st, label, expr, ...)                                                                    \
     TTP_CHECK_GEN(ctx, st, label, expr, NC_NOERR, nc_strerror, TTP_ERR_NETCDF, __VA_ARGS__)
 
 /* Write text attribute `name` = val (strlen(val) characters, no NUL) on
@@ -49,7 +49,9 @@ typedef struct ttp_nc_out {
     const char *path; /* destination (borrowed)        */
     char *tmp;        /* the temporary name (owned)    */
 } ttp_nc_out;
+// clang-format off
 #define TTP_NC_OUT_INIT {-1, 0, NULL, NULL}
+// clang-format on
 
 /* Create f->tmp for `path` with nc_create's `mode`; f->id is the open file.
  * TTP_ERR_NETCDF naming the file on failure. */

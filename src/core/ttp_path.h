@@ -15,9 +15,9 @@ extern "C" {
 #endif
 
 typedef enum {
-    TTP_PATH_IN = 0,  /* a file that is read                              */
-    TTP_PATH_OUT,     /* a file that is written (through a temporary name) */
-    TTP_PATH_OUT_DIR  /* a directory that is created if missing and filled */
+    TTP_PATH_IN = 0, /* a file that is read                              */
+    TTP_PATH_OUT,    /* a file that is written (through a temporary name) */
+    TTP_PATH_OUT_DIR /* a directory that is created if missing and filled */
 } ttp_path_role;
 
 typedef struct ttp_path_use {

@@ -121,7 +121,7 @@ typedef struct {
     /* vector block (OUTER bias or all of a DIRECT layer): lv values → kv
      * columns at gv */
     int64_t lv, kv, gv;
-    double *Pv; /* lv × kv; NULL = identity */
+    double *Pv;           /* lv × kv; NULL = identity */
     int w_exact, v_exact; /* the split made the block exact */
     double tw, tv;        /* importance of the weight / vector block */
 } jac_layer;
@@ -129,13 +129,13 @@ typedef struct {
 struct ttp_jac_plan {
     const ttp_model *m; /* borrowed */
     ttp_proj_kind kind;
-    int64_t D, dim; /* trainable parameters; columns of G */
+    int64_t D, dim;    /* trainable parameters; columns of G */
     int64_t dproj_req; /* D′ asked for */
     uint64_t seed;
     ttp_proj_backend be; /* dense kinds only */
     int have_be;
     int nl;
-    jac_layer *L; /* per model layer */
+    jac_layer *L;    /* per model layer */
     int64_t spc_cap; /* samples per net call that the last net accepted */
     /* workspaces, grown on demand */
     double *ws[5];
@@ -151,8 +151,8 @@ static int64_t clip64(int64_t v, int64_t lo, int64_t hi)
 
 /* A Rademacher matrix rows × cols (row-major) of ±scale, sign from the
  * lowest bit of ttp_rng_hash(key, i·cols + j). */
-static ttp_status rademacher_matrix(ttp_ctx *ctx, uint64_t key, int64_t rows, int64_t cols,
-                                    double scale, double **out)
+static ttp_status rademacher_matrix(ttp_ctx *ctx, uint64_t key, int64_t rows, int64_t cols, double scale,
+                                    double **out)
 {
     ttp_status st = TTP_OK;
     double *P = NULL;
@@ -180,12 +180,12 @@ static void kron_choose(jac_layer *J, double s)
         return;
     }
     const int64_t si = s < 1.0 ? 1 : llround(s);
-#define KRON_TAKE(md, o, i, rr, kk)                                            \
-    do {                                                                       \
-        if (best < 0 || c < best) {                                            \
-            best = c;                                                          \
-            J->mode = (md), J->ko = (o), J->ki = (i), J->r = (rr), J->kw = (kk); \
-        }                                                                      \
+#define KRON_TAKE(md, o, i, rr, kk)                                                                          \
+    do {                                                                                                     \
+        if (best < 0 || c < best) {                                                                          \
+            best = c;                                                                                        \
+            J->mode = (md), J->ko = (o), J->ki = (i), J->r = (rr), J->kw = (kk);                             \
+        }                                                                                                    \
     } while (0)
     /* rank-one replicas u_t ⊗ v_t: V = 4 */
     c = np * (double)si * (m + n + 1.0);
@@ -318,7 +318,8 @@ ttp_status ttp_jac_plan_create(ttp_ctx *ctx, const ttp_model *m, ttp_proj_kind k
                        "(the trainable parameters; set option proj to exact for D' = D)",
                        ttp_proj_kind_str(kind), (long long)dproj, (long long)D);
     if (kind == TTP_PROJ_KRON && dproj < 1)
-        return TTP_ERR(ctx, TTP_ERR_ARG, "projection kron to D' = %lld dimensions: expected D' >= 1 (D = %lld)",
+        return TTP_ERR(ctx, TTP_ERR_ARG,
+                       "projection kron to D' = %lld dimensions: expected D' >= 1 (D = %lld)",
                        (long long)dproj, (long long)D);
     /* The name is checked where it is opened (ttp_proj_backend_open) and, for
      * the kernel stage, with its options (ttp_kernel_opts_validate). */
@@ -373,15 +374,15 @@ ttp_status ttp_jac_plan_create(ttp_ctx *ctx, const ttp_model *m, ttp_proj_kind k
                 break;
             default:
                 st = TTP_ERR(ctx, TTP_ERR_UNSUPPORTED,
-                             "layer %d '%s' (%s) has trainable parameters but no Jacobian rule",
-                             l, Ly->name, ttp_layer_kind_str(Ly->kind));
+                             "layer %d '%s' (%s) has trainable parameters but no Jacobian rule", l, Ly->name,
+                             ttp_layer_kind_str(Ly->kind));
                 goto fail;
             }
         }
         if (col != D) {
             st = TTP_ERR(ctx, TTP_ERR_INTERNAL,
-                         "trainable layers hold %lld parameters, the model says D = %lld",
-                         (long long)col, (long long)D);
+                         "trainable layers hold %lld parameters, the model says D = %lld", (long long)col,
+                         (long long)D);
             goto fail;
         }
     }
@@ -477,8 +478,8 @@ static ttp_status sink_layer(void *user, const ttp_factors *f, ttp_ctx *ctx)
     sink_state *S = user;
     ttp_jac_plan *p = S->p;
     if (f->layer < 0 || f->layer >= p->nl || !p->L[f->layer].active)
-        return TTP_ERR(ctx, TTP_ERR_INTERNAL, "gradient factors for layer %d, which the plan has no trainable entry for",
-                       f->layer);
+        return TTP_ERR(ctx, TTP_ERR_INTERNAL,
+                       "gradient factors for layer %d, which the plan has no trainable entry for", f->layer);
     const jac_layer *J = &p->L[f->layer];
     const int64_t nb = f->nb;
     if (f->kind != J->kind || f->col_off != J->col_off || f->nw != J->nw ||
@@ -518,8 +519,8 @@ static ttp_status sink_layer(void *user, const ttp_factors *f, ttp_ctx *ctx)
     if (S->u0) {
         /* pre (nb·npos, m) = act · Wᵀ: W a_p for every sample and position. */
         TTP_CALL(ctx, workspace(ctx, p, 1, (size_t)(nb * np * m), &pre));
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(nb * np), (int)m, (int)n, 1.0,
-                    f->act, (int)n, W, (int)n, 0.0, pre, (int)m);
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(nb * np), (int)m, (int)n, 1.0, f->act,
+                    (int)n, W, (int)n, 0.0, pre, (int)m);
     }
     const double *Ab = f->act;
     int64_t lda = n;
@@ -528,8 +529,8 @@ static ttp_status sink_layer(void *user, const ttp_factors *f, ttp_ctx *ctx)
         /* A (nb·npos, r·k_i) = act · P_in, for the whole batch at once. */
         lda = J->r * J->ki;
         TTP_CALL(ctx, workspace(ctx, p, 2, (size_t)(nb * np * lda), &A));
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(nb * np), (int)lda, (int)n, 1.0,
-                    f->act, (int)n, J->Pin, (int)lda, 0.0, A, (int)lda);
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(nb * np), (int)lda, (int)n, 1.0, f->act,
+                    (int)n, J->Pin, (int)lda, 0.0, A, (int)lda);
         Ab = A;
     }
     if (repl && J->Pout) TTP_CALL(ctx, workspace(ctx, p, 3, (size_t)(J->r * J->ko * np), &Dt));
@@ -553,8 +554,8 @@ static ttp_status sink_layer(void *user, const ttp_factors *f, ttp_ctx *ctx)
                             J->Pout, (int)J->ko, delta, (int)np, 0.0, Dt, (int)np);
                 Db = Dt;
             }
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)J->ko, (int)J->ki, (int)np,
-                        1.0, Db, (int)np, Ab + b * np * lda, (int)lda, 0.0, row + J->gw, (int)J->ki);
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)J->ko, (int)J->ki, (int)np, 1.0, Db,
+                        (int)np, Ab + b * np * lda, (int)lda, 0.0, row + J->gw, (int)J->ki);
         } else if (repl) {
             /* r rank-one replicas (k_o = k_i = 1, see kron_choose):
              * DtT (npos, r) = delta_bᵀ P_out; column t = Σ_p DtT[p,t]·A_b[p,t]. */
@@ -592,8 +593,8 @@ static ttp_status sink_layer(void *user, const ttp_factors *f, ttp_ctx *ctx)
         }
     }
     if (block) /* rows' blocks (nb, kw) = dW (nb, m·n) · P_w */
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, (int)J->kw, (int)(m * n), 1.0,
-                    dWall, (int)(m * n), J->Pw, (int)J->kw, 0.0, S->R + J->gw, (int)S->ld);
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, (int)J->kw, (int)(m * n), 1.0, dWall,
+                    (int)(m * n), J->Pw, (int)J->kw, 0.0, S->R + J->gw, (int)S->ld);
     return TTP_OK;
 }
 
@@ -602,8 +603,8 @@ static ttp_status calib_layer(void *user, const ttp_factors *f, ttp_ctx *ctx)
 {
     ttp_jac_plan *p = user;
     if (f->layer < 0 || f->layer >= p->nl || !p->L[f->layer].active)
-        return TTP_ERR(ctx, TTP_ERR_INTERNAL, "gradient factors for layer %d, which the plan has no trainable entry for",
-                       f->layer);
+        return TTP_ERR(ctx, TTP_ERR_INTERNAL,
+                       "gradient factors for layer %d, which the plan has no trainable entry for", f->layer);
     jac_layer *J = &p->L[f->layer];
     if (f->kind == TTP_FACTOR_DIRECT) {
         for (int64_t i = 0; i < f->nb * f->nw; i++) J->tv += f->g[i] * f->g[i];
@@ -635,7 +636,8 @@ ttp_status ttp_jac_plan_calibrate(ttp_ctx *ctx, ttp_jac_plan *p, ttp_net *net, c
     if (!p || !net || !w || (ns > 0 && !x))
         return TTP_ERR(ctx, TTP_ERR_ARG, "ttp_jac_plan_calibrate: plan, net, w or x is NULL");
     if (ns < 1)
-        return TTP_ERR(ctx, TTP_ERR_ARG, "ttp_jac_plan_calibrate: %lld samples, expected >= 1", (long long)ns);
+        return TTP_ERR(ctx, TTP_ERR_ARG, "ttp_jac_plan_calibrate: %lld samples, expected >= 1",
+                       (long long)ns);
     if (p->kind != TTP_PROJ_KRON) return TTP_OK;
     const ttp_model *M = p->m;
     const int64_t C = M->nout, in = M->in_shape[0] * M->in_shape[1] * M->in_shape[2];
@@ -675,8 +677,8 @@ done:
     return st;
 }
 
-ttp_status ttp_jac_rows(ttp_ctx *ctx, ttp_jac_plan *p, ttp_net *net, const double *w,
-                        const double *x, int64_t ns, double *G, double *f0, double *u0)
+ttp_status ttp_jac_rows(ttp_ctx *ctx, ttp_jac_plan *p, ttp_net *net, const double *w, const double *x,
+                        int64_t ns, double *G, double *f0, double *u0)
 {
     ttp_status st = TTP_OK;
     double *xb = NULL, *out = NULL, *dout = NULL, *ub = NULL, *J = NULL;
@@ -737,8 +739,8 @@ ttp_status ttp_jac_rows(ttp_ctx *ctx, ttp_jac_plan *p, ttp_net *net, const doubl
                 for (int64_t c = 0; c < C; c++) f0[(s0 + s) * C + c] = out[(s * C) * C + c];
 
         if (dense && (jrows + cnt * C > jcap)) {
-            TTP_CALL_GOTO(ctx, st, done, p->be.project(p->be.state, p->kind, p->seed, J, jrows, D, K,
-                                                       G + jrow0 * K, ctx));
+            TTP_CALL_GOTO(ctx, st, done,
+                          p->be.project(p->be.state, p->kind, p->seed, J, jrows, D, K, G + jrow0 * K, ctx));
             jrow0 += jrows;
             jrows = 0;
         }
@@ -751,7 +753,8 @@ ttp_status ttp_jac_rows(ttp_ctx *ctx, ttp_jac_plan *p, ttp_net *net, const doubl
             S.ld = K;
         }
         /* Layers without factors (none today) must read as zero columns. */
-        for (int64_t r = 0; r < cnt * C; r++) memset(S.R + r * S.ld, 0, (size_t)(dense ? D : K) * sizeof(double));
+        for (int64_t r = 0; r < cnt * C; r++)
+            memset(S.R + r * S.ld, 0, (size_t)(dense ? D : K) * sizeof(double));
         memset(ub, 0, (size_t)(cnt * C) * sizeof *ub);
         ttp_grad_sink sink = {&S, sink_layer};
         TTP_CALL_GOTO(ctx, st, done, ttp_net_backward_factors(ctx, net, w, dout, &sink));

@@ -23,19 +23,19 @@
 struct ttp_net {
     const ttp_model *m;
     int64_t nbmax;
-    int64_t nb;        /* batch of the last forward; 0 before the first one   */
-    int64_t in_size;   /* values per input sample                            */
-    int64_t *size;     /* values per sample of each layer's output           */
-    double *x;         /* (nbmax, in) copy of the last input                 */
-    double *gx;        /* (nbmax, in) input gradient                         */
-    double **act;      /* per layer (nbmax, size[l])                         */
-    double **grad;     /* per layer (nbmax, size[l]) gradient of the output  */
-    double **col;      /* conv layers: (nbmax, npos, in_ch·k·k) im2col       */
-    int64_t **amax;    /* maxpool layers: (nbmax, size[l]) argmax in input   */
-    double *wsa;       /* conv workspace (nbmax·npos, out_ch), BN factors    */
-    double *wsb;       /* conv workspace (nbmax·npos, in_ch·k·k)             */
-    char *up;          /* layer's output gradient matters for some parameter */
-    int64_t *col_off;  /* first column among trainable parameters            */
+    int64_t nb;       /* batch of the last forward; 0 before the first one   */
+    int64_t in_size;  /* values per input sample                            */
+    int64_t *size;    /* values per sample of each layer's output           */
+    double *x;        /* (nbmax, in) copy of the last input                 */
+    double *gx;       /* (nbmax, in) input gradient                         */
+    double **act;     /* per layer (nbmax, size[l])                         */
+    double **grad;    /* per layer (nbmax, size[l]) gradient of the output  */
+    double **col;     /* conv layers: (nbmax, npos, in_ch·k·k) im2col       */
+    int64_t **amax;   /* maxpool layers: (nbmax, size[l]) argmax in input   */
+    double *wsa;      /* conv workspace (nbmax·npos, out_ch), BN factors    */
+    double *wsb;      /* conv workspace (nbmax·npos, in_ch·k·k)             */
+    char *up;         /* layer's output gradient matters for some parameter */
+    int64_t *col_off; /* first column among trainable parameters            */
 };
 
 static int64_t prod3(const int64_t s[3])
@@ -74,7 +74,8 @@ ttp_status ttp_net_create(ttp_ctx *ctx, const ttp_model *m, int64_t nbmax, ttp_n
     ttp_status st = TTP_OK;
     ttp_net *n = NULL;
     *out = NULL;
-    if (nbmax < 1) return TTP_ERR(ctx, TTP_ERR_ARG, "network batch capacity %lld, expected >= 1", (long long)nbmax);
+    if (nbmax < 1)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "network batch capacity %lld, expected >= 1", (long long)nbmax);
     if (m->w == NULL || m->nlayers < 1)
         return TTP_ERR(ctx, TTP_ERR_ARG, "network: the model is not built (call ttp_model_build)");
     int L = m->nlayers;
@@ -102,9 +103,10 @@ ttp_status ttp_net_create(ttp_ctx *ctx, const ttp_model *m, int64_t nbmax, ttp_n
             const int64_t pos = Ly->in_shape[1] * Ly->in_shape[2] > Ly->out_shape[1] * Ly->out_shape[2]
                                     ? Ly->in_shape[1] * Ly->in_shape[2]
                                     : Ly->out_shape[1] * Ly->out_shape[2];
-            TTP_CALL_GOTO(ctx, st, fail, ttp_size_mul(ctx, nbmax, pos, TTP_SIZE_INT, &e,
-                                                      "network: batch of %lld x positions of layer %d '%s'",
-                                                      (long long)nbmax, l, Ly->name));
+            TTP_CALL_GOTO(ctx, st, fail,
+                          ttp_size_mul(ctx, nbmax, pos, TTP_SIZE_INT, &e,
+                                       "network: batch of %lld x positions of layer %d '%s'",
+                                       (long long)nbmax, l, Ly->name));
         }
         TTP_ALLOC(ctx, st, fail, n->act[l], nbmax * n->size[l], "layer activations");
         TTP_ALLOC(ctx, st, fail, n->grad[l], nbmax * n->size[l], "layer gradients");
@@ -150,8 +152,8 @@ static void dense_fwd(const ttp_layer *L, const double *w, const double *x, int6
     int64_t m = L->units, nin = prod3(L->in_shape);
     const double *W = w + L->woff, *bias = W + m * nin;
     for (int64_t b = 0; b < nb; b++) memcpy(y + b * m, bias, (size_t)m * sizeof(double));
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, (int)m, (int)nin, 1.0, x,
-                (int)nin, W, (int)nin, 1.0, y, (int)m);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, (int)m, (int)nin, 1.0, x, (int)nin, W,
+                (int)nin, 1.0, y, (int)m);
 }
 
 /* im2col of one sample: x (C, H, W) → col (npos, C·k·k), patch entries in
@@ -170,8 +172,8 @@ static void im2col(const ttp_layer *L, const double *x, double *col)
                     int64_t ih = oh * s - p + ki;
                     for (int64_t kj = 0; kj < k; kj++) {
                         int64_t iw = ow * s - p + kj;
-                        row[(c * k + ki) * k + kj] = (ih >= 0 && ih < H && iw >= 0 && iw < W)
-                                                         ? x[(c * H + ih) * W + iw] : 0.0;
+                        row[(c * k + ki) * k + kj] =
+                            (ih >= 0 && ih < H && iw >= 0 && iw < W) ? x[(c * H + ih) * W + iw] : 0.0;
                     }
                 }
         }
@@ -209,8 +211,8 @@ static void conv_fwd(ttp_net *net, int l, const double *w, const double *x, int6
     const double *W = w + L->woff, *bias = W + m * n;
     double *col = net->col[l], *T = net->wsa;
     for (int64_t b = 0; b < nb; b++) im2col(L, x + b * in, col + b * npos * n);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(nb * npos), (int)m, (int)n, 1.0, col,
-                (int)n, W, (int)n, 0.0, T, (int)m);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(nb * npos), (int)m, (int)n, 1.0, col, (int)n,
+                W, (int)n, 0.0, T, (int)m);
     for (int64_t b = 0; b < nb; b++)
         for (int64_t o = 0; o < m; o++) {
             double *yo = y + (b * m + o) * npos;
@@ -238,8 +240,10 @@ static void pool_fwd(const ttp_layer *L, const double *x, int64_t nb, double *y,
                         for (int64_t kj = 0; kj < k; kj++) {
                             int64_t idx = (oh * s + ki) * W + (ow * s + kj);
                             double v = xc[idx];
-                            if (!is_max) acc += v;
-                            else if (v > acc) acc = v, arg = idx; /* first maximum wins ties */
+                            if (!is_max)
+                                acc += v;
+                            else if (v > acc)
+                                acc = v, arg = idx; /* first maximum wins ties */
                         }
                     y[o] = is_max ? acc : acc * inv;
                     if (is_max) amax[o] = c * H * W + arg;
@@ -249,8 +253,8 @@ static void pool_fwd(const ttp_layer *L, const double *x, int64_t nb, double *y,
 
 /* Batch norm, inference form, per channel c of (nb, C, HW):
  * y = γ_c (x − μ_c) / sqrt(σ²_c + eps) + β_c with frozen μ, σ². */
-static void bn_fwd(const ttp_model *M, const ttp_layer *L, const double *w, const double *x,
-                   int64_t nb, double *y)
+static void bn_fwd(const ttp_model *M, const ttp_layer *L, const double *w, const double *x, int64_t nb,
+                   double *y)
 {
     int64_t C = L->in_shape[0], hw = L->in_shape[1] * L->in_shape[2];
     const double *g = w + L->woff, *be = g + C, *mu = M->state + L->soff, *var = mu + C;
@@ -301,8 +305,7 @@ ttp_status ttp_net_forward(ttp_ctx *ctx, ttp_net *net, const double *w, const do
             break;
         }
         default:
-            return TTP_ERR(ctx, TTP_ERR_INTERNAL, "layer %d '%s': unknown kind %d", l, L->name,
-                           (int)L->kind);
+            return TTP_ERR(ctx, TTP_ERR_INTERNAL, "layer %d '%s': unknown kind %d", l, L->name, (int)L->kind);
         }
     }
     net->nb = nb;
@@ -321,8 +324,8 @@ static double *grad_target(ttp_net *n, int j, int want_gx)
 }
 
 typedef struct {
-    double *grad_w;       /* summed mode: add here (NULL: no weight gradient) */
-    ttp_grad_sink *sink;  /* factor mode                                      */
+    double *grad_w;      /* summed mode: add here (NULL: no weight gradient) */
+    ttp_grad_sink *sink; /* factor mode                                      */
 } bwd_mode;
 
 static ttp_status backward_impl(ttp_ctx *ctx, ttp_net *net, const double *w, const double *dout,
@@ -331,9 +334,9 @@ static ttp_status backward_impl(ttp_ctx *ctx, ttp_net *net, const double *w, con
     const ttp_model *M = net->m;
     int64_t nb = net->nb;
     int want_gx = grad_x != NULL;
-    if (nb < 1)
-        return TTP_ERR(ctx, TTP_ERR_ARG, "backward pass without a forward pass on this network");
-    for (int l = 0; l < M->nlayers; l++) memset(net->grad[l], 0, (size_t)(nb * net->size[l]) * sizeof(double));
+    if (nb < 1) return TTP_ERR(ctx, TTP_ERR_ARG, "backward pass without a forward pass on this network");
+    for (int l = 0; l < M->nlayers; l++)
+        memset(net->grad[l], 0, (size_t)(nb * net->size[l]) * sizeof(double));
     if (want_gx) memset(net->gx, 0, (size_t)(nb * net->in_size) * sizeof(double));
     memcpy(net->grad[M->nlayers - 1], dout, (size_t)(nb * M->nout) * sizeof(double));
 
@@ -351,18 +354,18 @@ static ttp_status backward_impl(ttp_ctx *ctx, ttp_net *net, const double *w, con
             const double *W = w + L->woff;
             if (params && mode.grad_w) {
                 double *dW = mode.grad_w + L->woff, *db = dW + m * n;
-                cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)m, (int)n, (int)nb, 1.0,
-                            dy, (int)m, in, (int)n, 1.0, dW, (int)n);
+                cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)m, (int)n, (int)nb, 1.0, dy, (int)m,
+                            in, (int)n, 1.0, dW, (int)n);
                 for (int64_t b = 0; b < nb; b++)
                     for (int64_t o = 0; o < m; o++) db[o] += dy[b * m + o];
             } else if (params) {
-                ttp_factors f = {TTP_FACTOR_OUTER, l, L->woff, L->nw, net->col_off[l], nb, m, n, 1,
-                                 1, dy, in, NULL};
+                ttp_factors f = {
+                    TTP_FACTOR_OUTER, l, L->woff, L->nw, net->col_off[l], nb, m, n, 1, 1, dy, in, NULL};
                 TTP_CALL(ctx, mode.sink->layer(mode.sink->user, &f, ctx));
             }
             if (dx)
-                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, (int)n, (int)m, 1.0,
-                            dy, (int)m, W, (int)n, 1.0, dx, (int)n);
+                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, (int)n, (int)m, 1.0, dy,
+                            (int)m, W, (int)n, 1.0, dx, (int)n);
             break;
         }
         case TTP_LAYER_CONV2D: {
@@ -372,8 +375,8 @@ static ttp_status backward_impl(ttp_ctx *ctx, ttp_net *net, const double *w, con
             const double *W = w + L->woff, *col = net->col[l];
             double *DT = net->wsa; /* (nb·npos, m) */
             if (params && mode.sink) {
-                ttp_factors f = {TTP_FACTOR_OUTER, l, L->woff, L->nw, net->col_off[l], nb, m, n, npos,
-                                 1, dy, col, NULL};
+                ttp_factors f = {
+                    TTP_FACTOR_OUTER, l, L->woff, L->nw, net->col_off[l], nb, m, n, npos, 1, dy, col, NULL};
                 TTP_CALL(ctx, mode.sink->layer(mode.sink->user, &f, ctx));
             }
             if (!(params && mode.grad_w) && dx == NULL) break;
@@ -385,8 +388,8 @@ static ttp_status backward_impl(ttp_ctx *ctx, ttp_net *net, const double *w, con
                 }
             if (params && mode.grad_w) {
                 double *dW = mode.grad_w + L->woff, *db = dW + m * n;
-                cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)m, (int)n, (int)(nb * npos),
-                            1.0, DT, (int)m, col, (int)n, 1.0, dW, (int)n);
+                cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)m, (int)n, (int)(nb * npos), 1.0,
+                            DT, (int)m, col, (int)n, 1.0, dW, (int)n);
                 for (int64_t bo = 0; bo < nb * m; bo++) {
                     double s = 0.0;
                     for (int64_t p = 0; p < npos; p++) s += dy[bo * npos + p];
@@ -395,8 +398,8 @@ static ttp_status backward_impl(ttp_ctx *ctx, ttp_net *net, const double *w, con
             }
             if (dx) {
                 double *dcol = net->wsb; /* (nb·npos, n) */
-                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(nb * npos), (int)n, (int)m,
-                            1.0, DT, (int)m, W, (int)n, 0.0, dcol, (int)n);
+                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(nb * npos), (int)n, (int)m, 1.0,
+                            DT, (int)m, W, (int)n, 0.0, dcol, (int)n);
                 for (int64_t b = 0; b < nb; b++) col2im_add(L, dcol + b * npos * n, dx + b * isz);
             }
             break;
@@ -429,8 +432,8 @@ static ttp_status backward_impl(ttp_ctx *ctx, ttp_net *net, const double *w, con
                     for (int64_t b = 0; b < nb; b++)
                         for (int64_t j = 0; j < 2 * C; j++) dg[j] += G[b * 2 * C + j];
                 } else {
-                    ttp_factors f = {TTP_FACTOR_DIRECT, l, L->woff, L->nw, net->col_off[l], nb, 0, 0, 0,
-                                     0, NULL, NULL, G};
+                    ttp_factors f = {
+                        TTP_FACTOR_DIRECT, l, L->woff, L->nw, net->col_off[l], nb, 0, 0, 0, 0, NULL, NULL, G};
                     TTP_CALL(ctx, mode.sink->layer(mode.sink->user, &f, ctx));
                 }
             }
@@ -486,24 +489,23 @@ static ttp_status backward_impl(ttp_ctx *ctx, ttp_net *net, const double *w, con
             break;
         }
         default:
-            return TTP_ERR(ctx, TTP_ERR_INTERNAL, "layer %d '%s': unknown kind %d", l, L->name,
-                           (int)L->kind);
+            return TTP_ERR(ctx, TTP_ERR_INTERNAL, "layer %d '%s': unknown kind %d", l, L->name, (int)L->kind);
         }
     }
     if (want_gx) memcpy(grad_x, net->gx, (size_t)(nb * net->in_size) * sizeof(double));
     return TTP_OK;
 }
 
-ttp_status ttp_net_backward(ttp_ctx *ctx, ttp_net *net, const double *w, const double *dout,
-                            double *grad_w, double *grad_x)
+ttp_status ttp_net_backward(ttp_ctx *ctx, ttp_net *net, const double *w, const double *dout, double *grad_w,
+                            double *grad_x)
 {
     bwd_mode mode = {grad_w, NULL};
     TTP_CALL(ctx, backward_impl(ctx, net, w, dout, mode, grad_x));
     return TTP_OK;
 }
 
-ttp_status ttp_net_backward_factors(ttp_ctx *ctx, ttp_net *net, const double *w,
-                                    const double *dout, ttp_grad_sink *sink)
+ttp_status ttp_net_backward_factors(ttp_ctx *ctx, ttp_net *net, const double *w, const double *dout,
+                                    ttp_grad_sink *sink)
 {
     if (sink == NULL || sink->layer == NULL)
         return TTP_ERR(ctx, TTP_ERR_ARG, "backward factors: no sink given");

@@ -85,8 +85,7 @@ static ttp_status reserve(ttp_ctx *ctx, cpu_proj_state *s, size_t n)
 {
     if (n <= s->cap) return TTP_OK;
     double *t = realloc(s->tile, n * sizeof *t);
-    if (!t)
-        return TTP_ERR(ctx, TTP_ERR_NOMEM, "cpu projection: %zu doubles for a tile of P", n);
+    if (!t) return TTP_ERR(ctx, TTP_ERR_NOMEM, "cpu projection: %zu doubles for a tile of P", n);
     s->tile = t;
     s->cap = n;
     s->cached = 0;
@@ -94,16 +93,16 @@ static ttp_status reserve(ttp_ctx *ctx, cpu_proj_state *s, size_t n)
 }
 
 /* out (nk × nc, row-major, ld) = P[k0:k0+nk, c0:c0+nc] */
-static void gen_tile(double *out, int64_t ld, ttp_proj_kind kind, uint64_t key, int64_t k0,
-                     int64_t nk, int64_t c0, int64_t nc, int64_t dproj)
+static void gen_tile(double *out, int64_t ld, ttp_proj_kind kind, uint64_t key, int64_t k0, int64_t nk,
+                     int64_t c0, int64_t nc, int64_t dproj)
 {
     for (int64_t kk = 0; kk < nk; kk++)
         for (int64_t jj = 0; jj < nc; jj++)
             out[kk * ld + jj] = ttp_proj_entry(kind, key, k0 + kk, c0 + jj, dproj);
 }
 
-static ttp_status cpu_project(void *state, ttp_proj_kind kind, uint64_t key, const double *J,
-                              int64_t rows, int64_t d, int64_t dproj, double *G, ttp_ctx *ctx)
+static ttp_status cpu_project(void *state, ttp_proj_kind kind, uint64_t key, const double *J, int64_t rows,
+                              int64_t d, int64_t dproj, double *G, ttp_ctx *ctx)
 {
     cpu_proj_state *s = state;
     if (!s) return TTP_ERR(ctx, TTP_ERR_ARG, "cpu projection: backend state is NULL (not open?)");
@@ -116,8 +115,7 @@ static ttp_status cpu_project(void *state, ttp_proj_kind kind, uint64_t key, con
     if (!J || !G) return TTP_ERR(ctx, TTP_ERR_ARG, "cpu projection: J or G is NULL");
     if (kind == TTP_PROJ_EXACT) {
         if (dproj != d)
-            return TTP_ERR(ctx, TTP_ERR_ARG,
-                           "cpu projection: kind exact needs D' = d, got D' %lld, d %lld",
+            return TTP_ERR(ctx, TTP_ERR_ARG, "cpu projection: kind exact needs D' = d, got D' %lld, d %lld",
                            (long long)dproj, (long long)d);
         memcpy(G, J, (size_t)rows * (size_t)d * sizeof(double));
         return TTP_OK;
@@ -249,8 +247,8 @@ ttp_status ttp_proj_backend_open(ttp_ctx *ctx, const char *name, ttp_proj_backen
         size_t len = strlen(choices);
         snprintf(choices + len, sizeof choices - len, ", %s", dev[i].name);
     }
-    return TTP_ERR(ctx, TTP_ERR_ARG, "projection backend '%s': expected %s or auto",
-                   name ? name : "(null)", choices);
+    return TTP_ERR(ctx, TTP_ERR_ARG, "projection backend '%s': expected %s or auto", name ? name : "(null)",
+                   choices);
 }
 
 void ttp_proj_backend_close(ttp_proj_backend *b)

@@ -36,9 +36,10 @@ ttp_status ttp_opt_validate(ttp_ctx *ctx, const ttp_opt *o, int64_t n)
         return TTP_ERR(ctx, TTP_ERR_ARG, "option batch: %lld, expected 0 (full batch) or 1..N",
                        (long long)o->batch);
     if (n > 0 && o->batch > n)
-        return TTP_ERR(ctx, TTP_ERR_ARG, "option batch: %lld is larger than the %lld training "
-                       "samples (0 or %lld means full batch)", (long long)o->batch, (long long)n,
-                       (long long)n);
+        return TTP_ERR(ctx, TTP_ERR_ARG,
+                       "option batch: %lld is larger than the %lld training "
+                       "samples (0 or %lld means full batch)",
+                       (long long)o->batch, (long long)n, (long long)n);
     if (o->steps <= 0 || o->steps > TTP_MAX_STEPS)
         return TTP_ERR(ctx, TTP_ERR_ARG, "option steps: %lld, expected 1..%lld", (long long)o->steps,
                        (long long)TTP_MAX_STEPS);
@@ -73,16 +74,15 @@ ttp_status ttp_train_check(ttp_ctx *ctx, const ttp_model *m, const ttp_data *d, 
     if (labels && d->nclasses != m->nout)
         return TTP_ERR(ctx, TTP_ERR_ARG,
                        "dataset has %d classes but the model's head has %d outputs (fit a fresh %d-output "
-                       "head: option new_head)", d->nclasses, m->nout, d->nclasses);
+                       "head: option new_head)",
+                       d->nclasses, m->nout, d->nclasses);
     if (targets && d->ntargets != m->nout)
-        return TTP_ERR(ctx, TTP_ERR_ARG,
-                       "dataset has %d targets per sample but the model has %d outputs",
+        return TTP_ERR(ctx, TTP_ERR_ARG, "dataset has %d targets per sample but the model has %d outputs",
                        d->ntargets, m->nout);
     if (targets && loss == TTP_LOSS_CE)
         return TTP_ERR(ctx, TTP_ERR_ARG,
                        "option loss: cross-entropy needs class labels, the dataset has real targets only");
-    if (m->ntrainable == 0)
-        return TTP_ERR(ctx, TTP_ERR_ARG, "the model has no trainable layer");
+    if (m->ntrainable == 0) return TTP_ERR(ctx, TTP_ERR_ARG, "the model has no trainable layer");
     return TTP_OK;
 }
 
@@ -133,9 +133,9 @@ fail:
 /* Gather samples idx[0..nb) (or lo..lo+nb when idx is NULL) into the batch
  * buffers and run the forward pass; returns the summed loss and the count
  * of correct predictions; with grad, leaves ∂ℓ_b/∂f_b · scale in k->gout. */
-static ttp_status batch_loss(ttp_ctx *ctx, work *k, const ttp_model *m, const ttp_data *d,
-                             const double *w, ttp_loss_kind loss, const int64_t *idx, int64_t lo,
-                             int64_t nb, int grad, double scale, double *lsum, int64_t *ncorrect)
+static ttp_status batch_loss(ttp_ctx *ctx, work *k, const ttp_model *m, const ttp_data *d, const double *w,
+                             ttp_loss_kind loss, const int64_t *idx, int64_t lo, int64_t nb, int grad,
+                             double scale, double *lsum, int64_t *ncorrect)
 {
     const int *labels;
     const double *targets;
@@ -144,8 +144,10 @@ static ttp_status batch_loss(ttp_ctx *ctx, work *k, const ttp_model *m, const tt
     for (int64_t b = 0; b < nb; b++) {
         int64_t i = idx ? idx[b] : lo + b;
         memcpy(k->xb + b * d->dim, d->x + i * d->dim, (size_t)d->dim * sizeof(double));
-        if (labels) k->lb[b] = labels[i];
-        else memcpy(k->tb + b * C, targets + i * C, (size_t)C * sizeof(double));
+        if (labels)
+            k->lb[b] = labels[i];
+        else
+            memcpy(k->tb + b * C, targets + i * C, (size_t)C * sizeof(double));
     }
     TTP_CALL(ctx, ttp_net_forward(ctx, k->net, w, k->xb, nb, k->out));
     double mean = ttp_loss_eval(loss, k->out, labels ? k->lb : NULL, labels ? NULL : k->tb, nb, C,
@@ -158,9 +160,8 @@ static ttp_status batch_loss(ttp_ctx *ctx, work *k, const ttp_model *m, const tt
 
 /* Mean loss and accuracy on the whole training set: each rank its share,
  * one reduction of (loss sum, correct count). */
-static ttp_status evaluate(ttp_ctx *ctx, const ttp_comm *comm, work *k, const ttp_model *m,
-                           const ttp_data *d, const double *w, ttp_loss_kind loss, double *L,
-                           double *acc)
+static ttp_status evaluate(ttp_ctx *ctx, const ttp_comm *comm, work *k, const ttp_model *m, const ttp_data *d,
+                           const double *w, ttp_loss_kind loss, double *L, double *acc)
 {
     int64_t lo, hi;
     double s[2] = {0.0, 0.0};
@@ -181,9 +182,9 @@ static ttp_status evaluate(ttp_ctx *ctx, const ttp_comm *comm, work *k, const tt
 /* One optimizer step on the batch idx[0..nbt): this rank's contiguous share
  * of the batch, gradients summed over ranks, then the update of ttp_train.h.
  * g is the full-slab gradient scratch; gt, wt, v are D-vectors. */
-static ttp_status opt_step(ttp_ctx *ctx, const ttp_comm *comm, work *k, const ttp_model *m,
-                           const ttp_data *d, double *w, const ttp_opt *o, const int64_t *idx,
-                           int64_t nbt, double *g, double *gt, double *wt, double *v)
+static ttp_status opt_step(ttp_ctx *ctx, const ttp_comm *comm, work *k, const ttp_model *m, const ttp_data *d,
+                           double *w, const ttp_opt *o, const int64_t *idx, int64_t nbt, double *g,
+                           double *gt, double *wt, double *v)
 {
     int64_t lo, hi, D = m->ntrainable;
     ttp_shard(nbt, comm->rank, comm->size, &lo, &hi);
@@ -192,8 +193,8 @@ static ttp_status opt_step(ttp_ctx *ctx, const ttp_comm *comm, work *k, const tt
         double ls;
         int64_t nc;
         /* Gradient of (1/|B|) Σ_{i∈B} ℓ_i: the 1/|B| goes into dℓ/df. */
-        TTP_CALL(ctx, batch_loss(ctx, k, m, d, w, o->loss, idx + lo, 0, hi - lo, 1,
-                                 1.0 / (double)nbt, &ls, &nc));
+        TTP_CALL(ctx,
+                 batch_loss(ctx, k, m, d, w, o->loss, idx + lo, 0, hi - lo, 1, 1.0 / (double)nbt, &ls, &nc));
         TTP_CALL(ctx, ttp_net_backward(ctx, k->net, w, k->gout, g, NULL));
     }
     ttp_model_get_trainable(m, g, gt);
@@ -247,12 +248,13 @@ ttp_status ttp_train_run(ttp_ctx *ctx, const ttp_comm *comm, ttp_model *m, const
         int64_t nbt = ttp_batch_indices(o->seed, n, B, t, perm, &epoch, idx);
         TTP_CALL_GOTO(ctx, st, fail, opt_step(ctx, comm, &k, m, d, m->w, o, idx, nbt, g, gt, wt, v));
         t_steps += ttp_time() - t0;
-        TTP_CALL_GOTO(ctx, st, fail, evaluate(ctx, comm, &k, m, d, m->w, o->loss, &r->loss[t + 1],
-                                              &r->acc[t + 1]));
+        TTP_CALL_GOTO(ctx, st, fail,
+                      evaluate(ctx, comm, &k, m, d, m->w, o->loss, &r->loss[t + 1], &r->acc[t + 1]));
         if (!isfinite(r->loss[t + 1])) {
             st = TTP_ERR(ctx, TTP_ERR_NUMERIC,
                          "training diverged: the loss is %g after step %lld (lr %g; try a smaller "
-                         "option lr)", r->loss[t + 1], (long long)(t + 1), o->lr);
+                         "option lr)",
+                         r->loss[t + 1], (long long)(t + 1), o->lr);
             goto fail;
         }
         if ((t + 1) % every == 0) ttp_progress(ctx, "train", (double)(t + 1) / (double)T, t_start);
@@ -278,8 +280,8 @@ fail:
     return st;
 }
 
-ttp_status ttp_train_time_step(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *m,
-                               const ttp_data *d, const ttp_opt *o, int reps, double *sec_per_step)
+ttp_status ttp_train_time_step(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *m, const ttp_data *d,
+                               const ttp_opt *o, int reps, double *sec_per_step)
 {
     ttp_status st = TTP_OK;
     work k;
@@ -322,8 +324,8 @@ done:
     return st;
 }
 
-ttp_status ttp_train_write(ttp_ctx *ctx, const char *path, const ttp_train_result *r,
-                           const ttp_opt *o, const char *model_path, const char *data_path)
+ttp_status ttp_train_write(ttp_ctx *ctx, const char *path, const ttp_train_result *r, const ttp_opt *o,
+                           const char *model_path, const char *data_path)
 {
     ttp_status st = TTP_OK;
     ttp_nc_out f = TTP_NC_OUT_INIT;
@@ -331,16 +333,22 @@ ttp_status ttp_train_write(ttp_ctx *ctx, const char *path, const ttp_train_resul
     int *steps = NULL;
     TTP_CALL_GOTO(ctx, st, fail, ttp_nc_out_create(ctx, &f, path, NC_CLOBBER | NC_64BIT_OFFSET));
     nc = f.id;
-    TTP_NC(ctx, st, fail, nc_def_dim(nc, "step", (size_t)(r->steps + 1), &ds), "defining dimension step in '%s'", path);
-    TTP_NC(ctx, st, fail, nc_def_var(nc, "step", NC_INT, 1, &ds, &vstep), "defining variable step in '%s'", path);
-    TTP_NC(ctx, st, fail, nc_def_var(nc, "loss", NC_DOUBLE, 1, &ds, &vl), "defining variable loss in '%s'", path);
-    TTP_NC(ctx, st, fail, nc_def_var(nc, "accuracy", NC_DOUBLE, 1, &ds, &va), "defining variable accuracy in '%s'", path);
+    TTP_NC(ctx, st, fail, nc_def_dim(nc, "step", (size_t)(r->steps + 1), &ds),
+           "defining dimension step in '%s'", path);
+    TTP_NC(ctx, st, fail, nc_def_var(nc, "step", NC_INT, 1, &ds, &vstep), "defining variable step in '%s'",
+           path);
+    TTP_NC(ctx, st, fail, nc_def_var(nc, "loss", NC_DOUBLE, 1, &ds, &vl), "defining variable loss in '%s'",
+           path);
+    TTP_NC(ctx, st, fail, nc_def_var(nc, "accuracy", NC_DOUBLE, 1, &ds, &va),
+           "defining variable accuracy in '%s'", path);
     static const char lname[] = "mean training loss on the whole training set after each step";
     static const char aname[] = "training accuracy (fraction of argmax predictions that are right)";
     TTP_CALL_GOTO(ctx, st, fail, ttp_nc_put_text(ctx, nc, vl, "long_name", lname, path));
     TTP_CALL_GOTO(ctx, st, fail, ttp_nc_put_text(ctx, nc, va, "long_name", aname, path));
 
-    struct { const char *name, *val; } texts[] = {
+    struct {
+        const char *name, *val;
+    } texts[] = {
         {"ttp_kind", "train_result"},
         {"loss_kind", ttp_loss_str(o->loss)},
         {"model", model_path ? model_path : ""},
@@ -350,8 +358,11 @@ ttp_status ttp_train_write(ttp_ctx *ctx, const char *path, const ttp_train_resul
     };
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
         TTP_CALL_GOTO(ctx, st, fail, ttp_nc_put_text(ctx, nc, NC_GLOBAL, texts[i].name, texts[i].val, path));
-    struct { const char *name; double val; } nums[] = {
-        {"lr", o->lr},           {"momentum", o->momentum},   {"weight_decay", o->wd},
+    struct {
+        const char *name;
+        double val;
+    } nums[] = {
+        {"lr", o->lr},           {"momentum", o->momentum},         {"weight_decay", o->wd},
         {"seconds", r->seconds}, {"sec_per_step", r->sec_per_step},
     };
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)

@@ -18,8 +18,7 @@ extern "C" {
  *   out  cols × cols, row-major = column-major (symmetric), caller-owned
  * Not collective: each rank forms the Gram of its own rows.
  */
-ttp_status ttp_gram_local_cpu(ttp_ctx *ctx, const double *G, int64_t rows, int64_t cols,
-                              double *out);
+ttp_status ttp_gram_local_cpu(ttp_ctx *ctx, const double *G, int64_t rows, int64_t cols, double *out);
 
 #ifdef __cplusplus
 }

@@ -63,8 +63,8 @@ const char *ttp_jac_plan_backend(const ttp_jac_plan *p);
  *   f0    ns·C network outputs at w (may be NULL)
  *   u0    ns·C values J_row · w_trainable, taken before projection (may be NULL)
  */
-ttp_status ttp_jac_rows(ttp_ctx *ctx, ttp_jac_plan *p, ttp_net *net, const double *w,
-                        const double *x, int64_t ns, double *G, double *f0, double *u0);
+ttp_status ttp_jac_rows(ttp_ctx *ctx, ttp_jac_plan *p, ttp_net *net, const double *w, const double *x,
+                        int64_t ns, double *G, double *f0, double *u0);
 
 /*
  * Jacobian-vector product J(w) v on ns samples, exact (from the per-sample

@@ -38,8 +38,8 @@ ttp_status ttp_net_forward(ttp_ctx *ctx, ttp_net *net, const double *w, const do
  *           (entries of non-trainable layers are left untouched); may be NULL
  *   grad_x  (nb, in) input gradient, or NULL
  */
-ttp_status ttp_net_backward(ttp_ctx *ctx, ttp_net *net, const double *w, const double *dout,
-                            double *grad_w, double *grad_x);
+ttp_status ttp_net_backward(ttp_ctx *ctx, ttp_net *net, const double *w, const double *dout, double *grad_w,
+                            double *grad_x);
 
 /*
  * Per-sample gradient factors of one trainable layer, handed to a sink by
@@ -77,8 +77,8 @@ typedef struct ttp_grad_sink {
  * order).  This is what the Jacobian builder uses: a batch made of C copies
  * of a sample with dout = the C×C identity yields the C Jacobian rows.
  */
-ttp_status ttp_net_backward_factors(ttp_ctx *ctx, ttp_net *net, const double *w,
-                                    const double *dout, ttp_grad_sink *sink);
+ttp_status ttp_net_backward_factors(ttp_ctx *ctx, ttp_net *net, const double *w, const double *dout,
+                                    ttp_grad_sink *sink);
 
 /* Losses, shared by training and the simulated dynamics.  Per-sample loss:
  *   MSE  ½‖f − y‖² with y the one-hot label (or the real target)

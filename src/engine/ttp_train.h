@@ -25,13 +25,13 @@ extern "C" {
 
 typedef struct ttp_opt {
     ttp_loss_kind loss;
-    double lr;        /* η > 0                                  */
-    int64_t batch;    /* |B|; <= 0 or >= N: full batch            */
-    double momentum;  /* m in [0, 1)                            */
-    int nesterov;     /* 1: Nesterov momentum                     */
-    double wd;        /* λ >= 0                                 */
-    int64_t steps;    /* T >= 1                                 */
-    uint64_t seed;    /* batch permutation stream               */
+    double lr;       /* η > 0                                  */
+    int64_t batch;   /* |B|; <= 0 or >= N: full batch            */
+    double momentum; /* m in [0, 1)                            */
+    int nesterov;    /* 1: Nesterov momentum                     */
+    double wd;       /* λ >= 0                                 */
+    int64_t steps;   /* T >= 1                                 */
+    uint64_t seed;   /* batch permutation stream               */
 } ttp_opt;
 
 /* Defaults: cross-entropy, η = 0.01, full batch, no momentum, no decay, T = 150, seed 1. */
@@ -80,12 +80,12 @@ ttp_status ttp_train_run(ttp_ctx *ctx, const ttp_comm *comm, ttp_model *m, const
  * afterwards).  Collective over comm; the figure the prediction turns into
  * wall-clock time.
  */
-ttp_status ttp_train_time_step(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *m,
-                               const ttp_data *d, const ttp_opt *o, int reps, double *sec_per_step);
+ttp_status ttp_train_time_step(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *m, const ttp_data *d,
+                               const ttp_opt *o, int reps, double *sec_per_step);
 
 /* Write a training result (curves, settings, seconds) to NetCDF. */
-ttp_status ttp_train_write(ttp_ctx *ctx, const char *path, const ttp_train_result *r,
-                           const ttp_opt *o, const char *model_path, const char *data_path);
+ttp_status ttp_train_write(ttp_ctx *ctx, const char *path, const ttp_train_result *r, const ttp_opt *o,
+                           const char *model_path, const char *data_path);
 /* The same as JSON (`ttpredict train --json`; one rank writes): the model
  * trained (m) and the dataset (d) for their sizes, the settings, and the
  * curves. */

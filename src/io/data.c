@@ -46,11 +46,14 @@ ttp_status ttp_data_create(ttp_ctx *ctx, int64_t n, int ndim, const int64_t *sha
     ttp_data *d = NULL;
     if (out == NULL) return TTP_ERR(ctx, TTP_ERR_ARG, "ttp_data_create: out is NULL");
     *out = NULL;
-    if (n < 1) return TTP_ERR(ctx, TTP_ERR_ARG, "ttp_data_create: %lld samples, expected at least 1", (long long)n);
+    if (n < 1)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "ttp_data_create: %lld samples, expected at least 1", (long long)n);
     if (ndim != 1 && ndim != 3)
-        return TTP_ERR(ctx, TTP_ERR_ARG, "ttp_data_create: ndim %d, expected 1 (features) or 3 (channel, height, width)", ndim);
+        return TTP_ERR(ctx, TTP_ERR_ARG,
+                       "ttp_data_create: ndim %d, expected 1 (features) or 3 (channel, height, width)", ndim);
     if (shape == NULL) return TTP_ERR(ctx, TTP_ERR_ARG, "ttp_data_create: shape is NULL");
-    if (nclasses < 0) return TTP_ERR(ctx, TTP_ERR_ARG, "ttp_data_create: %d classes, expected >= 0", nclasses);
+    if (nclasses < 0)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "ttp_data_create: %d classes, expected >= 0", nclasses);
     int64_t dim = 1;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 1 || shape[i] > ((int64_t)1 << 31))
@@ -58,10 +61,12 @@ ttp_status ttp_data_create(ttp_ctx *ctx, int64_t n, int ndim, const int64_t *sha
                            (long long)shape[i]);
         dim *= shape[i];
         if (dim > ((int64_t)1 << 40))
-            return TTP_ERR(ctx, TTP_ERR_ARG, "ttp_data_create: %lld values per sample is too many", (long long)dim);
+            return TTP_ERR(ctx, TTP_ERR_ARG, "ttp_data_create: %lld values per sample is too many",
+                           (long long)dim);
     }
     if (n > INT64_MAX / dim / (int64_t)sizeof(double))
-        return TTP_ERR(ctx, TTP_ERR_ARG, "ttp_data_create: %lld x %lld values overflow", (long long)n, (long long)dim);
+        return TTP_ERR(ctx, TTP_ERR_ARG, "ttp_data_create: %lld x %lld values overflow", (long long)n,
+                       (long long)dim);
 
     TTP_ALLOC(ctx, st, fail, d, 1, "dataset");
     d->n = n;
@@ -125,13 +130,15 @@ ttp_status ttp_data_validate(ttp_ctx *ctx, const ttp_data *d, const char *where)
 {
     const char *w = where ? where : "dataset";
     if (d == NULL) return TTP_ERR(ctx, TTP_ERR_ARG, "%s: dataset is NULL", w);
-    if (d->n < 1) return TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: %lld samples, expected at least 1", w, (long long)d->n);
+    if (d->n < 1)
+        return TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: %lld samples, expected at least 1", w, (long long)d->n);
     if (d->ndim != 1 && d->ndim != 3)
         return TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: ndim %d, expected 1 or 3", w, d->ndim);
     int64_t dim = 1;
     for (int i = 0; i < 3; i++) {
         if (d->shape[i] < 1)
-            return TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: shape[%d] = %lld, expected >= 1", w, i, (long long)d->shape[i]);
+            return TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: shape[%d] = %lld, expected >= 1", w, i,
+                           (long long)d->shape[i]);
         dim *= d->shape[i];
     }
     if (dim != d->dim)
@@ -140,25 +147,30 @@ ttp_status ttp_data_validate(ttp_ctx *ctx, const ttp_data *d, const char *where)
     if (d->x == NULL) return TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: inputs missing", w);
     for (int64_t i = 0; i < d->n * d->dim; i++)
         if (!isfinite(d->x[i]))
-            return TTP_ERR(ctx, TTP_ERR_NUMERIC, "%s: inputs of sample %lld (value %lld of %lld) is %s; inputs must be finite",
-                           w, (long long)(i / d->dim), (long long)(i % d->dim), (long long)d->dim,
+            return TTP_ERR(ctx, TTP_ERR_NUMERIC,
+                           "%s: inputs of sample %lld (value %lld of %lld) is %s; inputs must be finite", w,
+                           (long long)(i / d->dim), (long long)(i % d->dim), (long long)d->dim,
                            isnan(d->x[i]) ? "NaN" : "Inf");
     if (d->nclasses < 0) return TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: %d classes", w, d->nclasses);
     if (d->nclasses > 0) {
         if (d->y == NULL) return TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: %d classes but no labels", w, d->nclasses);
         for (int64_t i = 0; i < d->n; i++)
             if (d->y[i] < 0 || d->y[i] >= d->nclasses)
-                return TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: label of sample %lld is %d, expected a value in [0, %d) (K = %d classes)",
+                return TTP_ERR(ctx, TTP_ERR_FORMAT,
+                               "%s: label of sample %lld is %d, expected a value in [0, %d) (K = %d classes)",
                                w, (long long)i, d->y[i], d->nclasses, d->nclasses);
         if (d->class_names)
             for (int k = 0; k < d->nclasses; k++)
-                if (d->class_names[k] == NULL || d->class_names[k][0] == '\0' || strchr(d->class_names[k], ';'))
-                    return TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: class name %d is %s; names must be non-empty and contain no ';'",
-                                   w, k, d->class_names[k] ? d->class_names[k] : "missing");
+                if (d->class_names[k] == NULL || d->class_names[k][0] == '\0' ||
+                    strchr(d->class_names[k], ';'))
+                    return TTP_ERR(ctx, TTP_ERR_FORMAT,
+                                   "%s: class name %d is %s; names must be non-empty and contain no ';'", w,
+                                   k, d->class_names[k] ? d->class_names[k] : "missing");
     }
     if (d->ntargets < 0) return TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: %d targets", w, d->ntargets);
     if (d->ntargets > 0) {
-        if (d->targets == NULL) return TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: %d targets declared but none stored", w, d->ntargets);
+        if (d->targets == NULL)
+            return TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: %d targets declared but none stored", w, d->ntargets);
         for (int64_t i = 0; i < d->n * d->ntargets; i++)
             if (!isfinite(d->targets[i]))
                 return TTP_ERR(ctx, TTP_ERR_NUMERIC, "%s: target %lld of sample %lld is not finite", w,
@@ -180,8 +192,8 @@ static int count_names(const char *s)
 
 static int is_integer_type(nc_type t)
 {
-    return t == NC_BYTE || t == NC_UBYTE || t == NC_SHORT || t == NC_USHORT || t == NC_INT ||
-           t == NC_UINT || t == NC_INT64 || t == NC_UINT64;
+    return t == NC_BYTE || t == NC_UBYTE || t == NC_SHORT || t == NC_USHORT || t == NC_INT || t == NC_UINT ||
+           t == NC_INT64 || t == NC_UINT64;
 }
 
 static int is_numeric_type(nc_type t)
@@ -209,8 +221,10 @@ ttp_status ttp_data_read(ttp_ctx *ctx, const char *path, ttp_data **out)
     int rc = nc_open(path, NC_NOWRITE, &ncid);
     if (rc == NC_ENOTNC || rc == NC_EHDFERR) {
         ncid = -1;
-        st = TTP_ERR(ctx, TTP_ERR_FORMAT, "'%s' is not a NetCDF file (%s); expected a dataset written by "
-                     "'ttpredict convert' or in the format of docs/formats/dataset.md", path, nc_strerror(rc));
+        st = TTP_ERR(ctx, TTP_ERR_FORMAT,
+                     "'%s' is not a NetCDF file (%s); expected a dataset written by "
+                     "'ttpredict convert' or in the format of docs/formats/dataset.md",
+                     path, nc_strerror(rc));
         goto done;
     }
     if (rc != NC_NOERR) ncid = -1;
@@ -218,12 +232,15 @@ ttp_status ttp_data_read(ttp_ctx *ctx, const char *path, ttp_data **out)
 
     TTP_CALL_GOTO(ctx, st, done, ttp_nc_get_text(ctx, ncid, NC_GLOBAL, "ttp_kind", path, &kind));
     if (kind == NULL) {
-        st = TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: global attribute 'ttp_kind' is missing; expected ttp_kind = \"dataset\"", path);
+        st = TTP_ERR(ctx, TTP_ERR_FORMAT,
+                     "%s: global attribute 'ttp_kind' is missing; expected ttp_kind = \"dataset\"", path);
         goto done;
     }
     if (strcmp(kind, "dataset") != 0) {
-        st = TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: global attribute ttp_kind is \"%s\", expected \"dataset\" "
-                     "(is this a %s file?)", path, kind, kind);
+        st = TTP_ERR(ctx, TTP_ERR_FORMAT,
+                     "%s: global attribute ttp_kind is \"%s\", expected \"dataset\" "
+                     "(is this a %s file?)",
+                     path, kind, kind);
         goto done;
     }
 
@@ -231,29 +248,37 @@ ttp_status ttp_data_read(ttp_ctx *ctx, const char *path, ttp_data **out)
     int vx;
     rc = nc_inq_varid(ncid, "inputs", &vx);
     if (rc == NC_ENOTVAR) {
-        st = TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: no variable 'inputs'; expected double inputs(sample, feature) "
-                     "or inputs(sample, channel, height, width)", path);
+        st = TTP_ERR(ctx, TTP_ERR_FORMAT,
+                     "%s: no variable 'inputs'; expected double inputs(sample, feature) "
+                     "or inputs(sample, channel, height, width)",
+                     path);
         goto done;
     }
     TTP_NC(ctx, st, done, rc, "%s: variable 'inputs'", path);
     nc_type xtype;
     int xnd, xdims[NC_MAX_VAR_DIMS];
-    TTP_NC(ctx, st, done, nc_inq_var(ncid, vx, NULL, &xtype, &xnd, xdims, NULL), "%s: variable 'inputs'", path);
+    TTP_NC(ctx, st, done, nc_inq_var(ncid, vx, NULL, &xtype, &xnd, xdims, NULL), "%s: variable 'inputs'",
+           path);
     if (xnd != 2 && xnd != 4) {
-        st = TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: variable 'inputs' has %d dimensions; expected 2 (sample, feature) "
-                     "or 4 (sample, channel, height, width)", path, xnd);
+        st = TTP_ERR(ctx, TTP_ERR_FORMAT,
+                     "%s: variable 'inputs' has %d dimensions; expected 2 (sample, feature) "
+                     "or 4 (sample, channel, height, width)",
+                     path, xnd);
         goto done;
     }
     if (!is_numeric_type(xtype)) {
-        st = TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: variable 'inputs' is not numeric (NetCDF type %d); expected double",
-                     path, (int)xtype);
+        st = TTP_ERR(ctx, TTP_ERR_FORMAT,
+                     "%s: variable 'inputs' is not numeric (NetCDF type %d); expected double", path,
+                     (int)xtype);
         goto done;
     }
     size_t len[4];
     for (int i = 0; i < xnd; i++)
-        TTP_NC(ctx, st, done, nc_inq_dimlen(ncid, xdims[i], &len[i]), "%s: dimension %d of 'inputs'", path, i);
+        TTP_NC(ctx, st, done, nc_inq_dimlen(ncid, xdims[i], &len[i]), "%s: dimension %d of 'inputs'", path,
+               i);
     if (len[0] == 0) {
-        st = TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: variable 'inputs' has 0 samples (its first dimension); expected at least 1", path);
+        st = TTP_ERR(ctx, TTP_ERR_FORMAT,
+                     "%s: variable 'inputs' has 0 samples (its first dimension); expected at least 1", path);
         goto done;
     }
     int64_t shape[3];
@@ -271,10 +296,12 @@ ttp_status ttp_data_read(ttp_ctx *ctx, const char *path, ttp_data **out)
         /* sizes against what will be allocated, before anything is read */
         int64_t per = 1, total = 0;
         for (int i = 1; i < xnd; i++)
-            TTP_CALL_GOTO(ctx, st, done, ttp_size_mul(ctx, per, shape[i - 1], TTP_SIZE_INT, &per,
-                                                      "%s: values per sample of 'inputs'", path));
-        TTP_CALL_GOTO(ctx, st, done, ttp_size_mul(ctx, n, per, INT64_MAX / (int64_t)sizeof(double), &total,
-                                                  "%s: samples x values of 'inputs'", path));
+            TTP_CALL_GOTO(ctx, st, done,
+                          ttp_size_mul(ctx, per, shape[i - 1], TTP_SIZE_INT, &per,
+                                       "%s: values per sample of 'inputs'", path));
+        TTP_CALL_GOTO(ctx, st, done,
+                      ttp_size_mul(ctx, n, per, INT64_MAX / (int64_t)sizeof(double), &total,
+                                   "%s: samples x values of 'inputs'", path));
     }
     TTP_CALL_GOTO(ctx, st, done, ttp_nc_verify(ctx, ncid, path, NULL));
 
@@ -282,27 +309,35 @@ ttp_status ttp_data_read(ttp_ctx *ctx, const char *path, ttp_data **out)
      * class_names, else max label + 1. */
     int vy = -1, nclasses = 0;
     rc = nc_inq_varid(ncid, "labels", &vy);
-    if (rc == NC_ENOTVAR) vy = -1;
-    else TTP_NC(ctx, st, done, rc, "%s: variable 'labels'", path);
+    if (rc == NC_ENOTVAR)
+        vy = -1;
+    else
+        TTP_NC(ctx, st, done, rc, "%s: variable 'labels'", path);
     TTP_CALL_GOTO(ctx, st, done, ttp_nc_get_text(ctx, ncid, NC_GLOBAL, "class_names", path, &names));
     if (vy >= 0) {
         nc_type ytype;
         int ynd, ydims[NC_MAX_VAR_DIMS];
-        TTP_NC(ctx, st, done, nc_inq_var(ncid, vy, NULL, &ytype, &ynd, ydims, NULL), "%s: variable 'labels'", path);
+        TTP_NC(ctx, st, done, nc_inq_var(ncid, vy, NULL, &ytype, &ynd, ydims, NULL), "%s: variable 'labels'",
+               path);
         if (ynd != 1) {
-            st = TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: variable 'labels' has %d dimensions; expected 1 (sample)", path, ynd);
+            st = TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: variable 'labels' has %d dimensions; expected 1 (sample)",
+                         path, ynd);
             goto done;
         }
         if (!is_integer_type(ytype)) {
-            st = TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: variable 'labels' is not of an integer type (NetCDF type %d); "
-                         "expected int labels(sample)", path, (int)ytype);
+            st = TTP_ERR(ctx, TTP_ERR_FORMAT,
+                         "%s: variable 'labels' is not of an integer type (NetCDF type %d); "
+                         "expected int labels(sample)",
+                         path, (int)ytype);
             goto done;
         }
         size_t ylen;
         TTP_NC(ctx, st, done, nc_inq_dimlen(ncid, ydims[0], &ylen), "%s: dimension of 'labels'", path);
         if ((int64_t)ylen != n) {
-            st = TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: variable 'labels' has %zu entries but 'inputs' has %lld samples; "
-                         "expected one label per sample", path, ylen, (long long)n);
+            st = TTP_ERR(ctx, TTP_ERR_FORMAT,
+                         "%s: variable 'labels' has %zu entries but 'inputs' has %lld samples; "
+                         "expected one label per sample",
+                         path, ylen, (long long)n);
             goto done;
         }
         TTP_ALLOC(ctx, st, done, labels, (size_t)n, "labels");
@@ -313,8 +348,9 @@ ttp_status ttp_data_read(ttp_ctx *ctx, const char *path, ttp_data **out)
             size_t k;
             TTP_NC(ctx, st, done, nc_inq_dimlen(ncid, dclass, &k), "%s: dimension 'class'", path);
             if (k < 1 || k > TTP_DATA_MAX_CLASSES) {
-                st = TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: dimension 'class' has length %zu; expected 1 to %d classes",
-                             path, k, TTP_DATA_MAX_CLASSES);
+                st = TTP_ERR(ctx, TTP_ERR_FORMAT,
+                             "%s: dimension 'class' has length %zu; expected 1 to %d classes", path, k,
+                             TTP_DATA_MAX_CLASSES);
                 goto done;
             }
             nclasses = (int)k;
@@ -325,31 +361,36 @@ ttp_status ttp_data_read(ttp_ctx *ctx, const char *path, ttp_data **out)
                 int mx = 0;
                 for (int64_t i = 0; i < n; i++) mx = labels[i] > mx ? labels[i] : mx;
                 if (mx >= TTP_DATA_MAX_CLASSES) {
-                    st = TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: variable 'labels' holds the label %d, which would make %lld "
-                                 "classes; at most %d are supported", path, mx, (long long)mx + 1,
-                                 TTP_DATA_MAX_CLASSES);
+                    st = TTP_ERR(ctx, TTP_ERR_FORMAT,
+                                 "%s: variable 'labels' holds the label %d, which would make %lld "
+                                 "classes; at most %d are supported",
+                                 path, mx, (long long)mx + 1, TTP_DATA_MAX_CLASSES);
                     goto done;
                 }
                 nclasses = mx + 1;
             }
             if (nclasses > TTP_DATA_MAX_CLASSES) {
-                st = TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: class_names lists %d classes; at most %d are supported", path,
-                             nclasses, TTP_DATA_MAX_CLASSES);
+                st =
+                    TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: class_names lists %d classes; at most %d are supported",
+                            path, nclasses, TTP_DATA_MAX_CLASSES);
                 goto done;
             }
         } else {
             TTP_NC(ctx, st, done, rc, "%s: dimension 'class'", path);
         }
         if (names && count_names(names) != nclasses) {
-            st = TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: global attribute class_names lists %d names (\"%s\") but there are "
-                         "K = %d classes; expected %d names separated by ';'", path, count_names(names), names,
-                         nclasses, nclasses);
+            st = TTP_ERR(ctx, TTP_ERR_FORMAT,
+                         "%s: global attribute class_names lists %d names (\"%s\") but there are "
+                         "K = %d classes; expected %d names separated by ';'",
+                         path, count_names(names), names, nclasses, nclasses);
             goto done;
         }
         for (int64_t i = 0; i < n; i++)
             if (labels[i] < 0 || labels[i] >= nclasses) {
-                st = TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: variable 'labels': sample %lld has label %d; expected a value in "
-                             "[0, %d) (K = %d classes)", path, (long long)i, labels[i], nclasses, nclasses);
+                st = TTP_ERR(ctx, TTP_ERR_FORMAT,
+                             "%s: variable 'labels': sample %lld has label %d; expected a value in "
+                             "[0, %d) (K = %d classes)",
+                             path, (long long)i, labels[i], nclasses, nclasses);
                 goto done;
             }
     }
@@ -366,7 +407,8 @@ ttp_status ttp_data_read(ttp_ctx *ctx, const char *path, ttp_data **out)
                 char *semi = strchr(p, ';');
                 if (semi) *semi = '\0';
                 if (*p == '\0') {
-                    st = TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: global attribute class_names: name %d is empty", path, k);
+                    st = TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: global attribute class_names: name %d is empty",
+                                 path, k);
                     goto done;
                 }
                 TTP_CALL_GOTO(ctx, st, done, set_class_name(ctx, d, k, p));
@@ -383,23 +425,28 @@ ttp_status ttp_data_read(ttp_ctx *ctx, const char *path, ttp_data **out)
     if (rc == NC_NOERR) {
         int tnd, tdims[NC_MAX_VAR_DIMS];
         nc_type ttype;
-        TTP_NC(ctx, st, done, nc_inq_var(ncid, vt, NULL, &ttype, &tnd, tdims, NULL), "%s: variable 'targets'", path);
+        TTP_NC(ctx, st, done, nc_inq_var(ncid, vt, NULL, &ttype, &tnd, tdims, NULL), "%s: variable 'targets'",
+               path);
         if (tnd != 2 || !is_numeric_type(ttype)) {
-            st = TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: variable 'targets' must be double targets(sample, target); it has %d "
-                         "dimensions (NetCDF type %d)", path, tnd, (int)ttype);
+            st = TTP_ERR(ctx, TTP_ERR_FORMAT,
+                         "%s: variable 'targets' must be double targets(sample, target); it has %d "
+                         "dimensions (NetCDF type %d)",
+                         path, tnd, (int)ttype);
             goto done;
         }
         size_t tl[2];
         TTP_NC(ctx, st, done, nc_inq_dimlen(ncid, tdims[0], &tl[0]), "%s: dimension 0 of 'targets'", path);
         TTP_NC(ctx, st, done, nc_inq_dimlen(ncid, tdims[1], &tl[1]), "%s: dimension 1 of 'targets'", path);
         if ((int64_t)tl[0] != n || tl[1] < 1 || tl[1] > TTP_DATA_MAX_CLASSES) {
-            st = TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: variable 'targets' is %zu x %zu; expected %lld samples x T >= 1 targets",
-                         path, tl[0], tl[1], (long long)n);
+            st = TTP_ERR(ctx, TTP_ERR_FORMAT,
+                         "%s: variable 'targets' is %zu x %zu; expected %lld samples x T >= 1 targets", path,
+                         tl[0], tl[1], (long long)n);
             goto done;
         }
         d->ntargets = (int)tl[1];
         TTP_ALLOC(ctx, st, done, d->targets, (size_t)n * tl[1], "targets");
-        TTP_NC(ctx, st, done, nc_get_var_double(ncid, vt, d->targets), "%s: reading variable 'targets'", path);
+        TTP_NC(ctx, st, done, nc_get_var_double(ncid, vt, d->targets), "%s: reading variable 'targets'",
+               path);
     } else if (rc != NC_ENOTVAR) {
         TTP_NC(ctx, st, done, rc, "%s: variable 'targets'", path);
     }
@@ -445,27 +492,33 @@ ttp_status ttp_data_write(ttp_ctx *ctx, const char *path, const ttp_data *d)
     TTP_NC(ctx, st, fail, nc_def_dim(ncid, "sample", (size_t)d->n, &ds), "%s: dimension 'sample'", path);
     dims[0] = ds;
     if (d->ndim == 1) {
-        TTP_NC(ctx, st, fail, nc_def_dim(ncid, "feature", (size_t)d->shape[0], &dims[1]), "%s: dimension 'feature'", path);
+        TTP_NC(ctx, st, fail, nc_def_dim(ncid, "feature", (size_t)d->shape[0], &dims[1]),
+               "%s: dimension 'feature'", path);
         nd = 2;
     } else {
         static const char *dn[3] = {"channel", "height", "width"};
         for (int i = 0; i < 3; i++)
-            TTP_NC(ctx, st, fail, nc_def_dim(ncid, dn[i], (size_t)d->shape[i], &dims[1 + i]), "%s: dimension '%s'", path, dn[i]);
+            TTP_NC(ctx, st, fail, nc_def_dim(ncid, dn[i], (size_t)d->shape[i], &dims[1 + i]),
+                   "%s: dimension '%s'", path, dn[i]);
         nd = 4;
     }
     int vx, vy = -1, vt = -1, dc, dt;
     if (d->nclasses > 0)
-        TTP_NC(ctx, st, fail, nc_def_dim(ncid, "class", (size_t)d->nclasses, &dc), "%s: dimension 'class'", path);
-    TTP_NC(ctx, st, fail, nc_def_var(ncid, "inputs", NC_DOUBLE, nd, dims, &vx), "%s: variable 'inputs'", path);
+        TTP_NC(ctx, st, fail, nc_def_dim(ncid, "class", (size_t)d->nclasses, &dc), "%s: dimension 'class'",
+               path);
+    TTP_NC(ctx, st, fail, nc_def_var(ncid, "inputs", NC_DOUBLE, nd, dims, &vx), "%s: variable 'inputs'",
+           path);
     TTP_NC(ctx, st, fail, nc_def_var_deflate(ncid, vx, 1, 1, 4), "%s: compression of 'inputs'", path);
     if (d->nclasses > 0) {
         TTP_NC(ctx, st, fail, nc_def_var(ncid, "labels", NC_INT, 1, &ds, &vy), "%s: variable 'labels'", path);
         TTP_NC(ctx, st, fail, nc_def_var_deflate(ncid, vy, 1, 1, 4), "%s: compression of 'labels'", path);
     }
     if (d->ntargets > 0) {
-        TTP_NC(ctx, st, fail, nc_def_dim(ncid, "target", (size_t)d->ntargets, &dt), "%s: dimension 'target'", path);
+        TTP_NC(ctx, st, fail, nc_def_dim(ncid, "target", (size_t)d->ntargets, &dt), "%s: dimension 'target'",
+               path);
         int td[2] = {ds, dt};
-        TTP_NC(ctx, st, fail, nc_def_var(ncid, "targets", NC_DOUBLE, 2, td, &vt), "%s: variable 'targets'", path);
+        TTP_NC(ctx, st, fail, nc_def_var(ncid, "targets", NC_DOUBLE, 2, td, &vt), "%s: variable 'targets'",
+               path);
     }
     TTP_CALL_GOTO(ctx, st, fail, ttp_nc_put_text(ctx, ncid, NC_GLOBAL, "ttp_kind", "dataset", path));
     if (d->nclasses > 0) {
@@ -474,20 +527,25 @@ ttp_status ttp_data_write(ttp_ctx *ctx, const char *path, const ttp_data *d)
         TTP_ALLOC(ctx, st, fail, names, total, "class names");
         char *p = names;
         for (int k = 0; k < d->nclasses; k++) {
-            if (d->class_names) p += sprintf(p, "%s%s", k ? ";" : "", d->class_names[k]);
-            else p += sprintf(p, "%s%d", k ? ";" : "", k);
+            if (d->class_names)
+                p += sprintf(p, "%s%s", k ? ";" : "", d->class_names[k]);
+            else
+                p += sprintf(p, "%s%d", k ? ";" : "", k);
         }
         TTP_CALL_GOTO(ctx, st, fail, ttp_nc_put_text(ctx, ncid, NC_GLOBAL, "class_names", names, path));
     }
     static const char *prov[4] = {"title", "source", "license", "history"};
     const char *val[4] = {d->title, d->source, d->license, d->history};
     for (int i = 0; i < 4; i++)
-        if (val[i][0] != '\0') TTP_CALL_GOTO(ctx, st, fail, ttp_nc_put_text(ctx, ncid, NC_GLOBAL, prov[i], val[i], path));
+        if (val[i][0] != '\0')
+            TTP_CALL_GOTO(ctx, st, fail, ttp_nc_put_text(ctx, ncid, NC_GLOBAL, prov[i], val[i], path));
     TTP_NC(ctx, st, fail, nc_enddef(ncid), "%s: leaving define mode", path);
 
     TTP_NC(ctx, st, fail, nc_put_var_double(ncid, vx, d->x), "%s: writing variable 'inputs'", path);
     if (vy >= 0) TTP_NC(ctx, st, fail, nc_put_var_int(ncid, vy, d->y), "%s: writing variable 'labels'", path);
-    if (vt >= 0) TTP_NC(ctx, st, fail, nc_put_var_double(ncid, vt, d->targets), "%s: writing variable 'targets'", path);
+    if (vt >= 0)
+        TTP_NC(ctx, st, fail, nc_put_var_double(ncid, vt, d->targets), "%s: writing variable 'targets'",
+               path);
     TTP_CALL_GOTO(ctx, st, fail, ttp_nc_out_commit(ctx, &f));
     free(names);
     return TTP_OK;
@@ -547,12 +605,14 @@ ttp_status ttp_data_select_classes(ttp_ctx *ctx, const ttp_data *d, const int *c
     if (d->nclasses == 0)
         return TTP_ERR(ctx, TTP_ERR_ARG, "ttp_data_select_classes: the dataset has no labels");
     if (classes == NULL || nsel < 1)
-        return TTP_ERR(ctx, TTP_ERR_ARG, "ttp_data_select_classes: %d classes selected, expected at least 1", nsel);
+        return TTP_ERR(ctx, TTP_ERR_ARG, "ttp_data_select_classes: %d classes selected, expected at least 1",
+                       nsel);
     TTP_ALLOC(ctx, st, done, map, (size_t)d->nclasses, "class map");
     for (int k = 0; k < d->nclasses; k++) map[k] = -1;
     for (int s = 0; s < nsel; s++) {
         if (classes[s] < 0 || classes[s] >= d->nclasses) {
-            st = TTP_ERR(ctx, TTP_ERR_ARG, "ttp_data_select_classes: class %d is not in [0, %d)", classes[s], d->nclasses);
+            st = TTP_ERR(ctx, TTP_ERR_ARG, "ttp_data_select_classes: class %d is not in [0, %d)", classes[s],
+                         d->nclasses);
             goto done;
         }
         if (map[classes[s]] >= 0) {
@@ -598,7 +658,8 @@ ttp_status ttp_data_take(ttp_ctx *ctx, const ttp_data *d, int64_t n, ttp_data **
     *out = NULL;
     TTP_CALL(ctx, ttp_data_validate(ctx, d, "ttp_data_take"));
     if (n < 1 || n > d->n)
-        return TTP_ERR(ctx, TTP_ERR_ARG, "ttp_data_take: %lld samples requested, expected 1..%lld (the dataset's size)",
+        return TTP_ERR(ctx, TTP_ERR_ARG,
+                       "ttp_data_take: %lld samples requested, expected 1..%lld (the dataset's size)",
                        (long long)n, (long long)d->n);
     TTP_ALLOC(ctx, st, done, idx, (size_t)n, "selection");
     int64_t m = 0;
@@ -674,7 +735,8 @@ static ttp_status slurp(ttp_ctx *ctx, const char *path, const char *what, unsign
     rewind(f);
     TTP_ALLOC(ctx, st, done, *buf, (size_t)size + 1, what);
     if (size > 0 && fread(*buf, 1, (size_t)size, f) != (size_t)size) {
-        st = TTP_ERR(ctx, TTP_ERR_IO, "cannot read %s '%s': %s", what, path, ferror(f) ? strerror(errno) : "short read");
+        st = TTP_ERR(ctx, TTP_ERR_IO, "cannot read %s '%s': %s", what, path,
+                     ferror(f) ? strerror(errno) : "short read");
         free(*buf);
         *buf = NULL;
         goto done;
@@ -692,21 +754,23 @@ static uint32_t be32(const unsigned char *p)
 }
 
 /* Check an IDX header: ubyte data (type 0x08) with `nd` dimensions. */
-static ttp_status idx_header(ttp_ctx *ctx, const char *path, const char *what, const unsigned char *buf, size_t len,
-                             int nd, uint32_t *dims)
+static ttp_status idx_header(ttp_ctx *ctx, const char *path, const char *what, const unsigned char *buf,
+                             size_t len, int nd, uint32_t *dims)
 {
     uint32_t want = 0x00000800u | (uint32_t)nd;
     if (len < 4)
-        return TTP_ERR(ctx, TTP_ERR_FORMAT, "%s '%s': %zu bytes, too short for an IDX header", what, path, len);
+        return TTP_ERR(ctx, TTP_ERR_FORMAT, "%s '%s': %zu bytes, too short for an IDX header", what, path,
+                       len);
     uint32_t magic = be32(buf);
     if (magic != want)
-        return TTP_ERR(ctx, TTP_ERR_FORMAT, "%s '%s': IDX magic number 0x%08x, expected 0x%08x (unsigned bytes, "
-                       "%d dimension%s; big-endian; is the file still gzip-compressed?)", what, path, magic, want,
-                       nd, nd > 1 ? "s" : "");
+        return TTP_ERR(ctx, TTP_ERR_FORMAT,
+                       "%s '%s': IDX magic number 0x%08x, expected 0x%08x (unsigned bytes, "
+                       "%d dimension%s; big-endian; is the file still gzip-compressed?)",
+                       what, path, magic, want, nd, nd > 1 ? "s" : "");
     size_t head = 4 + 4 * (size_t)nd;
     if (len < head)
-        return TTP_ERR(ctx, TTP_ERR_FORMAT, "%s '%s': %zu bytes, too short for an IDX header of %zu bytes", what, path,
-                       len, head);
+        return TTP_ERR(ctx, TTP_ERR_FORMAT, "%s '%s': %zu bytes, too short for an IDX header of %zu bytes",
+                       what, path, len, head);
     uint64_t total = 1;
     for (int i = 0; i < nd; i++) {
         dims[i] = be32(buf + 4 + 4 * i);
@@ -715,9 +779,11 @@ static ttp_status idx_header(ttp_ctx *ctx, const char *path, const char *what, c
             return TTP_ERR(ctx, TTP_ERR_FORMAT, "%s '%s': IDX dimensions too large", what, path);
     }
     if (len != head + total)
-        return TTP_ERR(ctx, TTP_ERR_FORMAT, "%s '%s': %zu bytes, expected %llu (a %zu-byte header and %llu values); "
-                       "the file is %s", what, path, len, (unsigned long long)(head + total), head,
-                       (unsigned long long)total, len < head + total ? "truncated" : "longer than its header says");
+        return TTP_ERR(ctx, TTP_ERR_FORMAT,
+                       "%s '%s': %zu bytes, expected %llu (a %zu-byte header and %llu values); "
+                       "the file is %s",
+                       what, path, len, (unsigned long long)(head + total), head, (unsigned long long)total,
+                       len < head + total ? "truncated" : "longer than its header says");
     return TTP_OK;
 }
 
@@ -733,8 +799,8 @@ ttp_status ttp_data_from_idx(ttp_ctx *ctx, const char *images, const char *label
     TTP_CALL_GOTO(ctx, st, done, slurp(ctx, images, "IDX images file", &ib, &ilen));
     TTP_CALL_GOTO(ctx, st, done, idx_header(ctx, images, "IDX images file", ib, ilen, 3, idim));
     if (idim[0] == 0 || idim[1] == 0 || idim[2] == 0) {
-        st = TTP_ERR(ctx, TTP_ERR_FORMAT, "IDX images file '%s': dimensions %u x %u x %u; expected none zero", images,
-                     idim[0], idim[1], idim[2]);
+        st = TTP_ERR(ctx, TTP_ERR_FORMAT, "IDX images file '%s': dimensions %u x %u x %u; expected none zero",
+                     images, idim[0], idim[1], idim[2]);
         goto done;
     }
     int K = 0;
@@ -742,8 +808,10 @@ ttp_status ttp_data_from_idx(ttp_ctx *ctx, const char *images, const char *label
         TTP_CALL_GOTO(ctx, st, done, slurp(ctx, labels, "IDX labels file", &lb, &llen));
         TTP_CALL_GOTO(ctx, st, done, idx_header(ctx, labels, "IDX labels file", lb, llen, 1, ldim));
         if (ldim[0] != idim[0]) {
-            st = TTP_ERR(ctx, TTP_ERR_FORMAT, "IDX labels file '%s' has %u labels but images file '%s' has %u images; "
-                         "expected one label per image", labels, ldim[0], images, idim[0]);
+            st = TTP_ERR(ctx, TTP_ERR_FORMAT,
+                         "IDX labels file '%s' has %u labels but images file '%s' has %u images; "
+                         "expected one label per image",
+                         labels, ldim[0], images, idim[0]);
             goto done;
         }
         for (uint32_t i = 0; i < ldim[0]; i++) K = lb[8 + i] + 1 > K ? lb[8 + i] + 1 : K;
@@ -753,8 +821,8 @@ ttp_status ttp_data_from_idx(ttp_ctx *ctx, const char *images, const char *label
     /* Pixel bytes 0..255 become [0, 1], the usual scaling for MNIST-like data. */
     for (int64_t i = 0; i < d->n * d->dim; i++) d->x[i] = ib[16 + i] / 255.0;
     for (int64_t i = 0; K > 0 && i < d->n; i++) d->y[i] = lb[8 + i];
-    snprintf(d->history, TTP_ATTR_LEN, "converted from IDX images '%s'%s%s%s", images, labels ? " and labels '" : "",
-             labels ? labels : "", labels ? "'" : "");
+    snprintf(d->history, TTP_ATTR_LEN, "converted from IDX images '%s'%s%s%s", images,
+             labels ? " and labels '" : "", labels ? labels : "", labels ? "'" : "");
     *out = d;
     d = NULL;
 done:
@@ -825,7 +893,8 @@ ttp_status ttp_data_from_csv(ttp_ctx *ctx, const char *path, int label_col, ttp_
     if (out == NULL || path == NULL) return TTP_ERR(ctx, TTP_ERR_ARG, "ttp_data_from_csv: NULL argument");
     *out = NULL;
     if (label_col < -1)
-        return TTP_ERR(ctx, TTP_ERR_ARG, "ttp_data_from_csv: label column %d, expected -1 (none) or a column index >= 0",
+        return TTP_ERR(ctx, TTP_ERR_ARG,
+                       "ttp_data_from_csv: label column %d, expected -1 (none) or a column index >= 0",
                        label_col);
     TTP_CALL_GOTO(ctx, st, done, slurp(ctx, path, "CSV file", &buf, &len));
     if (memchr(buf, '\0', len)) {
@@ -879,13 +948,16 @@ ttp_status ttp_data_from_csv(ttp_ctx *ctx, const char *path, int label_col, ttp_
         goto done;
     }
     if (label_col >= ncol) {
-        st = TTP_ERR(ctx, TTP_ERR_ARG, "CSV file '%s': label column %d (1-based) does not exist; the file has %lld "
-                     "columns", path, label_col + 1, (long long)ncol);
+        st = TTP_ERR(ctx, TTP_ERR_ARG,
+                     "CSV file '%s': label column %d (1-based) does not exist; the file has %lld "
+                     "columns",
+                     path, label_col + 1, (long long)ncol);
         goto done;
     }
     int64_t nfeat = ncol - (label_col >= 0);
     if (nfeat < 1) {
-        st = TTP_ERR(ctx, TTP_ERR_FORMAT, "CSV file '%s': only the label column; expected at least one feature column", path);
+        st = TTP_ERR(ctx, TTP_ERR_FORMAT,
+                     "CSV file '%s': only the label column; expected at least one feature column", path);
         goto done;
     }
 
@@ -897,8 +969,9 @@ ttp_status ttp_data_from_csv(ttp_ctx *ctx, const char *path, int label_col, ttp_
         int64_t l = first + r;
         int64_t got = split(lines[l], cells, ncol);
         if (got != ncol) {
-            st = TTP_ERR(ctx, TTP_ERR_FORMAT, "CSV file '%s' line %lld: %lld columns, expected %lld (as on line %lld)",
-                         path, (long long)lineno[l], (long long)got, (long long)ncol, (long long)lineno[0]);
+            st = TTP_ERR(ctx, TTP_ERR_FORMAT,
+                         "CSV file '%s' line %lld: %lld columns, expected %lld (as on line %lld)", path,
+                         (long long)lineno[l], (long long)got, (long long)ncol, (long long)lineno[0]);
             goto done;
         }
         int64_t f = 0;
@@ -906,18 +979,22 @@ ttp_status ttp_data_from_csv(ttp_ctx *ctx, const char *path, int label_col, ttp_
             double v;
             if (!cell_number(cells[c], &v)) {
                 if (cells[c][0] == '\0')
-                    st = TTP_ERR(ctx, TTP_ERR_FORMAT, "CSV file '%s' line %lld, column %lld: empty cell, expected a number",
-                                 path, (long long)lineno[l], (long long)(c + 1));
+                    st = TTP_ERR(ctx, TTP_ERR_FORMAT,
+                                 "CSV file '%s' line %lld, column %lld: empty cell, expected a number", path,
+                                 (long long)lineno[l], (long long)(c + 1));
                 else
-                    st = TTP_ERR(ctx, TTP_ERR_FORMAT, "CSV file '%s' line %lld, column %lld: '%s' is not a finite number",
-                                 path, (long long)lineno[l], (long long)(c + 1), cells[c]);
+                    st = TTP_ERR(ctx, TTP_ERR_FORMAT,
+                                 "CSV file '%s' line %lld, column %lld: '%s' is not a finite number", path,
+                                 (long long)lineno[l], (long long)(c + 1), cells[c]);
                 goto done;
             }
             if (c == label_col) {
                 if (v < 0 || v >= TTP_DATA_MAX_CLASSES || v != floor(v)) {
-                    st = TTP_ERR(ctx, TTP_ERR_FORMAT, "CSV file '%s' line %lld, column %lld (the label): '%s' is not a "
-                                 "class index; expected an integer in [0, %d)", path, (long long)lineno[l],
-                                 (long long)(c + 1), cells[c], TTP_DATA_MAX_CLASSES);
+                    st = TTP_ERR(ctx, TTP_ERR_FORMAT,
+                                 "CSV file '%s' line %lld, column %lld (the label): '%s' is not a "
+                                 "class index; expected an integer in [0, %d)",
+                                 path, (long long)lineno[l], (long long)(c + 1), cells[c],
+                                 TTP_DATA_MAX_CLASSES);
                     goto done;
                 }
                 d->y[r] = (int)v;
@@ -940,7 +1017,8 @@ ttp_status ttp_data_from_csv(ttp_ctx *ctx, const char *path, int label_col, ttp_
             TTP_CALL_GOTO(ctx, st, done, set_class_name(ctx, d, k, nb));
         }
     }
-    snprintf(d->history, TTP_ATTR_LEN, "converted from CSV '%s'%s", path, header ? " (header line skipped)" : "");
+    snprintf(d->history, TTP_ATTR_LEN, "converted from CSV '%s'%s", path,
+             header ? " (header line skipped)" : "");
     *out = d;
     d = NULL;
 done:

@@ -50,7 +50,8 @@ void ttp_kernel_destroy(ttp_kernel **kp)
 
 /* ---- fingerprints -------------------------------------------------------- */
 
-#define FP_MIX(h, v) ((h) = ttp_mix64((h) ^ ((uint64_t)(v) + 0x9e3779b97f4a7c15ULL + ((h) << 6) + ((h) >> 2))))
+#define FP_MIX(h, v)                                                                                         \
+    ((h) = ttp_mix64((h) ^ ((uint64_t)(v) + 0x9e3779b97f4a7c15ULL + ((h) << 6) + ((h) >> 2))))
 
 static uint64_t fp_doubles(uint64_t h, const double *x, int64_t n)
 {
@@ -88,8 +89,8 @@ ttp_status ttp_kernel_check_provenance(ttp_ctx *ctx, const ttp_kernel *k, const 
             return TTP_ERR(ctx, TTP_ERR_ARG,
                            "kernel file %s was computed for another model (it records model '%s', "
                            "fingerprint %016llx; the model given has fingerprint %016llx): rebuild "
-                           "it with 'ttpredict kernel'", where, k->model_path,
-                           (unsigned long long)k->model_fp, (unsigned long long)fp);
+                           "it with 'ttpredict kernel'",
+                           where, k->model_path, (unsigned long long)k->model_fp, (unsigned long long)fp);
         if (model->nout != k->c)
             return TTP_ERR(ctx, TTP_ERR_ARG,
                            "kernel file %s was computed for another model (%d outputs, the model has %d)",
@@ -101,12 +102,13 @@ ttp_status ttp_kernel_check_provenance(ttp_ctx *ctx, const ttp_kernel *k, const 
             return TTP_ERR(ctx, TTP_ERR_ARG,
                            "kernel file %s was computed for another dataset (it records data '%s', "
                            "fingerprint %016llx; the dataset given has fingerprint %016llx): rebuild "
-                           "it with 'ttpredict kernel'", where, k->data_path,
-                           (unsigned long long)k->data_fp, (unsigned long long)fp);
+                           "it with 'ttpredict kernel'",
+                           where, k->data_path, (unsigned long long)k->data_fp, (unsigned long long)fp);
         if (data->n != k->n)
             return TTP_ERR(ctx, TTP_ERR_ARG,
                            "kernel file %s was computed for another dataset (%lld samples, the dataset "
-                           "has %lld)", where, (long long)k->n, (long long)data->n);
+                           "has %lld)",
+                           where, (long long)k->n, (long long)data->n);
     }
     return TTP_OK;
 }
@@ -119,15 +121,15 @@ ttp_status ttp_kernel_write(ttp_ctx *ctx, const char *path, const ttp_kernel *k)
     ttp_nc_out f = TTP_NC_OUT_INIT;
     int nc = -1;
     int d_row, d_col, d_sample, d_target, d_mode;
-    int v_f0, v_u0, v_lab = -1, v_tgt = -1, v_val = -1, v_vec = -1, v_pres = -1, v_pgrad = -1,
-        v_theta = -1;
+    int v_f0, v_u0, v_lab = -1, v_tgt = -1, v_val = -1, v_vec = -1, v_pres = -1, v_pgrad = -1, v_theta = -1;
     const int64_t nrow = k->n * (int64_t)k->c;
 
     if (k->n < 1 || k->c < 1 || k->f0 == NULL || k->u0 == NULL || k->neig < 0 ||
         (k->neig > 0 && (k->eigval == NULL || k->p_res == NULL)))
         return TTP_ERR(ctx, TTP_ERR_ARG,
                        "kernel to write to %s is incomplete (N %lld, C %d, neig %lld; f0, u0, eigval "
-                       "and p_res are required)", path, (long long)k->n, k->c, (long long)k->neig);
+                       "and p_res are required)",
+                       path, (long long)k->n, k->c, (long long)k->neig);
     TTP_CALL_GOTO(ctx, st, fail, ttp_nc_out_create(ctx, &f, path, NC_NETCDF4 | NC_CLOBBER));
     nc = f.id;
 
@@ -136,7 +138,8 @@ ttp_status ttp_kernel_write(ttp_ctx *ctx, const char *path, const ttp_kernel *k)
     TTP_NC(ctx, st, fail, nc_def_dim(nc, "sample", (size_t)k->n, &d_sample),
            "defining dimension sample in %s", path);
     if (k->theta)
-        TTP_NC(ctx, st, fail, nc_def_dim(nc, "col", (size_t)nrow, &d_col), "defining dimension col in %s", path);
+        TTP_NC(ctx, st, fail, nc_def_dim(nc, "col", (size_t)nrow, &d_col), "defining dimension col in %s",
+               path);
     if (k->targets && k->ntargets > 0)
         TTP_NC(ctx, st, fail, nc_def_dim(nc, "target", (size_t)k->ntargets, &d_target),
                "defining dimension target in %s", path);
@@ -150,25 +153,31 @@ ttp_status ttp_kernel_write(ttp_ctx *ctx, const char *path, const ttp_kernel *k)
     TTP_NC(ctx, st, fail, nc_def_var(nc, "f0", NC_DOUBLE, 1, &d_row, &v_f0), "defining f0 in %s", path);
     TTP_NC(ctx, st, fail, nc_def_var(nc, "u0", NC_DOUBLE, 1, &d_row, &v_u0), "defining u0 in %s", path);
     if (k->labels)
-        TTP_NC(ctx, st, fail, nc_def_var(nc, "labels", NC_INT, 1, &d_sample, &v_lab), "defining labels in %s", path);
+        TTP_NC(ctx, st, fail, nc_def_var(nc, "labels", NC_INT, 1, &d_sample, &v_lab), "defining labels in %s",
+               path);
     if (k->targets && k->ntargets > 0) {
         int dd[2] = {d_sample, d_target};
-        TTP_NC(ctx, st, fail, nc_def_var(nc, "targets", NC_DOUBLE, 2, dd, &v_tgt), "defining targets in %s", path);
+        TTP_NC(ctx, st, fail, nc_def_var(nc, "targets", NC_DOUBLE, 2, dd, &v_tgt), "defining targets in %s",
+               path);
     }
     if (k->neig > 0) {
-        TTP_NC(ctx, st, fail, nc_def_var(nc, "eigval", NC_DOUBLE, 1, &d_mode, &v_val), "defining eigval in %s", path);
-        TTP_NC(ctx, st, fail, nc_def_var(nc, "p_res", NC_DOUBLE, 1, &d_mode, &v_pres), "defining p_res in %s", path);
+        TTP_NC(ctx, st, fail, nc_def_var(nc, "eigval", NC_DOUBLE, 1, &d_mode, &v_val),
+               "defining eigval in %s", path);
+        TTP_NC(ctx, st, fail, nc_def_var(nc, "p_res", NC_DOUBLE, 1, &d_mode, &v_pres), "defining p_res in %s",
+               path);
         if (k->p_grad)
             TTP_NC(ctx, st, fail, nc_def_var(nc, "p_grad", NC_DOUBLE, 1, &d_mode, &v_pgrad),
                    "defining p_grad in %s", path);
         if (k->eigvec) {
             int dd[2] = {d_row, d_mode};
-            TTP_NC(ctx, st, fail, nc_def_var(nc, "eigvec", NC_DOUBLE, 2, dd, &v_vec), "defining eigvec in %s", path);
+            TTP_NC(ctx, st, fail, nc_def_var(nc, "eigvec", NC_DOUBLE, 2, dd, &v_vec), "defining eigvec in %s",
+                   path);
         }
     }
     if (k->theta) {
         int dd[2] = {d_row, d_col};
-        TTP_NC(ctx, st, fail, nc_def_var(nc, "theta", NC_DOUBLE, 2, dd, &v_theta), "defining theta in %s", path);
+        TTP_NC(ctx, st, fail, nc_def_var(nc, "theta", NC_DOUBLE, 2, dd, &v_theta), "defining theta in %s",
+               path);
     }
 
     /* settings and provenance */
@@ -179,31 +188,39 @@ ttp_status ttp_kernel_write(ttp_ctx *ctx, const char *path, const ttp_kernel *k)
         int c = k->c, side = k->side, nr = k->nranks;
         TTP_CALL_GOTO(ctx, st, fail, ttp_nc_put_text(ctx, nc, G, "ttp_kind", "kernel", path));
         TTP_CALL_GOTO(ctx, st, fail, ttp_nc_put_text(ctx, nc, G, "ttp_version", TTP_VERSION, path));
+        TTP_CALL_GOTO(
+            ctx, st, fail,
+            ttp_nc_put_text(ctx, nc, G, "conventions",
+                            "rows sample-major (i*C + c); eigval: eigenvalues of Theta = G G^T (not "
+                            "divided by N), descending, non-zero part; eigvec(row, mode) unit "
+                            "columns; p_res = V^T (F0 - Y); p_grad = V^T (softmax(F0) - onehot)",
+                            path));
         TTP_CALL_GOTO(ctx, st, fail,
-                      ttp_nc_put_text(ctx, nc, G, "conventions",
-                               "rows sample-major (i*C + c); eigval: eigenvalues of Theta = G G^T (not "
-                               "divided by N), descending, non-zero part; eigvec(row, mode) unit "
-                               "columns; p_res = V^T (F0 - Y); p_grad = V^T (softmax(F0) - onehot)",
-                               path));
-        TTP_CALL_GOTO(ctx, st, fail, ttp_nc_put_text(ctx, nc, G, "projection", ttp_proj_kind_str(k->proj), path));
+                      ttp_nc_put_text(ctx, nc, G, "projection", ttp_proj_kind_str(k->proj), path));
         TTP_CALL_GOTO(ctx, st, fail, ttp_nc_put_text(ctx, nc, G, "backend", k->backend, path));
         TTP_CALL_GOTO(ctx, st, fail, ttp_nc_put_text(ctx, nc, G, "model_path", k->model_path, path));
         TTP_CALL_GOTO(ctx, st, fail, ttp_nc_put_text(ctx, nc, G, "data_path", k->data_path, path));
-        TTP_NC(ctx, st, fail, nc_put_att_longlong(nc, G, "n", NC_INT64, 1, &n), "writing attribute n of %s", path);
+        TTP_NC(ctx, st, fail, nc_put_att_longlong(nc, G, "n", NC_INT64, 1, &n), "writing attribute n of %s",
+               path);
         TTP_NC(ctx, st, fail, nc_put_att_int(nc, G, "c", NC_INT, 1, &c), "writing attribute c of %s", path);
-        TTP_NC(ctx, st, fail, nc_put_att_longlong(nc, G, "d", NC_INT64, 1, &d), "writing attribute d of %s", path);
+        TTP_NC(ctx, st, fail, nc_put_att_longlong(nc, G, "d", NC_INT64, 1, &d), "writing attribute d of %s",
+               path);
         TTP_NC(ctx, st, fail, nc_put_att_longlong(nc, G, "dproj", NC_INT64, 1, &dp),
                "writing attribute dproj of %s", path);
         TTP_NC(ctx, st, fail, nc_put_att_ulonglong(nc, G, "seed", NC_UINT64, 1, &seed),
                "writing attribute seed of %s", path);
-        TTP_NC(ctx, st, fail, nc_put_att_int(nc, G, "side", NC_INT, 1, &side), "writing attribute side of %s", path);
+        TTP_NC(ctx, st, fail, nc_put_att_int(nc, G, "side", NC_INT, 1, &side), "writing attribute side of %s",
+               path);
         TTP_NC(ctx, st, fail, nc_put_att_ulonglong(nc, G, "model_fingerprint", NC_UINT64, 1, &mfp),
                "writing attribute model_fingerprint of %s", path);
         TTP_NC(ctx, st, fail, nc_put_att_ulonglong(nc, G, "data_fingerprint", NC_UINT64, 1, &dfp),
                "writing attribute data_fingerprint of %s", path);
-        const struct { const char *name; double v; } dbl[] = {
-            {"trace", k->trace},       {"res_energy", k->res_energy}, {"grad_energy", k->grad_energy},
-            {"sec_jac", k->sec_jac},   {"sec_gram", k->sec_gram},     {"sec_eig", k->sec_eig},
+        const struct {
+            const char *name;
+            double v;
+        } dbl[] = {
+            {"trace", k->trace},         {"res_energy", k->res_energy}, {"grad_energy", k->grad_energy},
+            {"sec_jac", k->sec_jac},     {"sec_gram", k->sec_gram},     {"sec_eig", k->sec_eig},
             {"sec_total", k->sec_total},
         };
         for (size_t i = 0; i < sizeof dbl / sizeof dbl[0]; i++)
@@ -211,19 +228,26 @@ ttp_status ttp_kernel_write(ttp_ctx *ctx, const char *path, const ttp_kernel *k)
                    "writing attribute %s of %s", dbl[i].name, path);
         TTP_NC(ctx, st, fail, nc_put_att_longlong(nc, G, "peak_rss_max", NC_INT64, 1, &rss),
                "writing attribute peak_rss_max of %s", path);
-        TTP_NC(ctx, st, fail, nc_put_att_int(nc, G, "nranks", NC_INT, 1, &nr), "writing attribute nranks of %s", path);
+        TTP_NC(ctx, st, fail, nc_put_att_int(nc, G, "nranks", NC_INT, 1, &nr),
+               "writing attribute nranks of %s", path);
     }
     TTP_NC(ctx, st, fail, nc_enddef(nc), "ending definitions of %s", path);
 
     TTP_NC(ctx, st, fail, nc_put_var_double(nc, v_f0, k->f0), "writing f0 to %s", path);
     TTP_NC(ctx, st, fail, nc_put_var_double(nc, v_u0, k->u0), "writing u0 to %s", path);
     if (v_lab >= 0) TTP_NC(ctx, st, fail, nc_put_var_int(nc, v_lab, k->labels), "writing labels to %s", path);
-    if (v_tgt >= 0) TTP_NC(ctx, st, fail, nc_put_var_double(nc, v_tgt, k->targets), "writing targets to %s", path);
-    if (v_val >= 0) TTP_NC(ctx, st, fail, nc_put_var_double(nc, v_val, k->eigval), "writing eigval to %s", path);
-    if (v_pres >= 0) TTP_NC(ctx, st, fail, nc_put_var_double(nc, v_pres, k->p_res), "writing p_res to %s", path);
-    if (v_pgrad >= 0) TTP_NC(ctx, st, fail, nc_put_var_double(nc, v_pgrad, k->p_grad), "writing p_grad to %s", path);
-    if (v_vec >= 0) TTP_NC(ctx, st, fail, nc_put_var_double(nc, v_vec, k->eigvec), "writing eigvec to %s", path);
-    if (v_theta >= 0) TTP_NC(ctx, st, fail, nc_put_var_double(nc, v_theta, k->theta), "writing theta to %s", path);
+    if (v_tgt >= 0)
+        TTP_NC(ctx, st, fail, nc_put_var_double(nc, v_tgt, k->targets), "writing targets to %s", path);
+    if (v_val >= 0)
+        TTP_NC(ctx, st, fail, nc_put_var_double(nc, v_val, k->eigval), "writing eigval to %s", path);
+    if (v_pres >= 0)
+        TTP_NC(ctx, st, fail, nc_put_var_double(nc, v_pres, k->p_res), "writing p_res to %s", path);
+    if (v_pgrad >= 0)
+        TTP_NC(ctx, st, fail, nc_put_var_double(nc, v_pgrad, k->p_grad), "writing p_grad to %s", path);
+    if (v_vec >= 0)
+        TTP_NC(ctx, st, fail, nc_put_var_double(nc, v_vec, k->eigvec), "writing eigvec to %s", path);
+    if (v_theta >= 0)
+        TTP_NC(ctx, st, fail, nc_put_var_double(nc, v_theta, k->theta), "writing theta to %s", path);
     TTP_CALL_GOTO(ctx, st, fail, ttp_nc_out_commit(ctx, &f));
     return TTP_OK;
 fail:
@@ -258,7 +282,8 @@ static ttp_status read_var(ttp_ctx *ctx, int nc, const char *path, const char *n
         if (optional) return TTP_OK;
         return TTP_ERR(ctx, TTP_ERR_FORMAT, "kernel file %s: variable '%s' is missing", path, name);
     }
-    TTP_NC(ctx, st, done, nc_inq_var(nc, id, NULL, &type, &nd, dims, NULL), "inspecting '%s' in %s", name, path);
+    TTP_NC(ctx, st, done, nc_inq_var(nc, id, NULL, &type, &nd, dims, NULL), "inspecting '%s' in %s", name,
+           path);
     if (nd != ndims) {
         st = TTP_ERR(ctx, TTP_ERR_FORMAT, "kernel file %s: variable '%s' has %d dimensions, expected %d",
                      path, name, nd, ndims);
@@ -271,8 +296,8 @@ static ttp_status read_var(ttp_ctx *ctx, int nc, const char *path, const char *n
         TTP_NC(ctx, st, done, nc_inq_dim(nc, dims[i], dn, &len), "inspecting '%s' in %s", name, path);
         if (strcmp(dn, want[i]) != 0) {
             st = TTP_ERR(ctx, TTP_ERR_FORMAT,
-                         "kernel file %s: variable '%s' dimension %d is '%s', expected '%s'", path, name,
-                         i, dn, want[i]);
+                         "kernel file %s: variable '%s' dimension %d is '%s', expected '%s'", path, name, i,
+                         dn, want[i]);
             goto done;
         }
         count *= len;
@@ -289,8 +314,10 @@ static ttp_status read_var(ttp_ctx *ctx, int nc, const char *path, const char *n
         TTP_NC(ctx, st, done, nc_get_var_double(nc, id, p), "reading '%s' from %s", name, path);
         for (size_t i = 0; i < count; i++)
             if (!isfinite(p[i])) {
-                st = TTP_ERR(ctx, TTP_ERR_FORMAT, "kernel file %s: variable '%s' holds a non-finite "
-                             "value at index %zu", path, name, i);
+                st = TTP_ERR(ctx, TTP_ERR_FORMAT,
+                             "kernel file %s: variable '%s' holds a non-finite "
+                             "value at index %zu",
+                             path, name, i);
                 goto done;
             }
     }
@@ -303,8 +330,8 @@ done:
 
 /* A global text attribute into out (cap bytes): absent is "" when
  * optional, else an error; longer than cap − 1 characters is an error. */
-static ttp_status get_text(ttp_ctx *ctx, int nc, const char *path, const char *name, char *out,
-                           size_t cap, int optional)
+static ttp_status get_text(ttp_ctx *ctx, int nc, const char *path, const char *name, char *out, size_t cap,
+                           int optional)
 {
     char *s = NULL;
     out[0] = '\0';
@@ -316,8 +343,10 @@ static ttp_status get_text(ttp_ctx *ctx, int nc, const char *path, const char *n
     const size_t len = strlen(s);
     if (len >= cap) {
         free(s);
-        return TTP_ERR(ctx, TTP_ERR_FORMAT, "kernel file %s: attribute '%s' is too long (%zu characters, "
-                       "at most %zu)", path, name, len, cap - 1);
+        return TTP_ERR(ctx, TTP_ERR_FORMAT,
+                       "kernel file %s: attribute '%s' is too long (%zu characters, "
+                       "at most %zu)",
+                       path, name, len, cap - 1);
     }
     memcpy(out, s, len + 1);
     free(s);
@@ -334,13 +363,13 @@ static int att_scalar(int nc, const char *name)
     return nc_inq_attlen(nc, NC_GLOBAL, name, &len) == NC_NOERR && len == 1;
 }
 
-#define GET_ATT(fn, name, ptr)                                                                     \
-    do {                                                                                           \
-        if (!att_scalar(nc, name) || fn(nc, NC_GLOBAL, name, ptr) != NC_NOERR) {                   \
+#define GET_ATT(fn, name, ptr)                                                                               \
+    do {                                                                                                     \
+        if (!att_scalar(nc, name) || fn(nc, NC_GLOBAL, name, ptr) != NC_NOERR) {                             \
             st = TTP_ERR(ctx, TTP_ERR_FORMAT, "kernel file %s: attribute '%s' is missing or not one number", \
-                         path, name);                                                              \
-            goto fail;                                                                             \
-        }                                                                                          \
+                         path, name);                                                                        \
+            goto fail;                                                                                       \
+        }                                                                                                    \
     } while (0)
 
 ttp_status ttp_kernel_read(ttp_ctx *ctx, const char *path, ttp_kernel **out)
@@ -395,28 +424,34 @@ ttp_status ttp_kernel_read(ttp_ctx *ctx, const char *path, ttp_kernel **out)
     if (ttp_proj_kind_parse(ctx, buf, &k->proj) != TTP_OK || k->proj == TTP_PROJ_AUTO) {
         /* found by fuzz_kernel: the parser's message did not name the file */
         ttp_error_clear(ctx);
-        st = TTP_ERR(ctx, TTP_ERR_FORMAT, "kernel file %s: attribute projection is '%.64s', expected exact, "
-                     "rademacher, gaussian or kron", path, buf);
+        st = TTP_ERR(ctx, TTP_ERR_FORMAT,
+                     "kernel file %s: attribute projection is '%.64s', expected exact, "
+                     "rademacher, gaussian or kron",
+                     path, buf);
         goto fail;
     }
     TTP_CALL_GOTO(ctx, st, fail, get_text(ctx, nc, path, "backend", k->backend, sizeof k->backend, 1));
-    TTP_CALL_GOTO(ctx, st, fail, get_text(ctx, nc, path, "model_path", k->model_path, sizeof k->model_path, 1));
+    TTP_CALL_GOTO(ctx, st, fail,
+                  get_text(ctx, nc, path, "model_path", k->model_path, sizeof k->model_path, 1));
     TTP_CALL_GOTO(ctx, st, fail, get_text(ctx, nc, path, "data_path", k->data_path, sizeof k->data_path, 1));
     if (k->n < 1 || k->c < 1 || (k->side != 0 && k->side != 1)) {
-        st = TTP_ERR(ctx, TTP_ERR_FORMAT, "kernel file %s: N %lld, C %d, side %d: expected N, C >= 1 and "
-                     "side 0 or 1", path, (long long)k->n, k->c, k->side);
+        st = TTP_ERR(ctx, TTP_ERR_FORMAT,
+                     "kernel file %s: N %lld, C %d, side %d: expected N, C >= 1 and "
+                     "side 0 or 1",
+                     path, (long long)k->n, k->c, k->side);
         goto fail;
     }
 
     /* dimensions against the attributes, before anything is allocated or read */
     int64_t nc_rows = 0, sq = 0;
-    TTP_CALL_GOTO(ctx, st, fail, ttp_size_mul(ctx, k->n, k->c, TTP_SIZE_INT, &nc_rows,
-                                              "kernel file %s: rows N·C", path));
+    TTP_CALL_GOTO(ctx, st, fail,
+                  ttp_size_mul(ctx, k->n, k->c, TTP_SIZE_INT, &nc_rows, "kernel file %s: rows N·C", path));
     const int64_t nrow = dim_len(nc, "row"), ns = dim_len(nc, "sample"), nmode = dim_len(nc, "mode");
     if (nrow != nc_rows || ns != k->n) {
-        st = TTP_ERR(ctx, TTP_ERR_FORMAT, "kernel file %s: dimensions row %lld and sample %lld disagree "
-                     "with N %lld, C %d (expected row = N·C and sample = N)", path, (long long)nrow,
-                     (long long)ns, (long long)k->n, k->c);
+        st = TTP_ERR(ctx, TTP_ERR_FORMAT,
+                     "kernel file %s: dimensions row %lld and sample %lld disagree "
+                     "with N %lld, C %d (expected row = N·C and sample = N)",
+                     path, (long long)nrow, (long long)ns, (long long)k->n, k->c);
         goto fail;
     }
     k->neig = nmode < 0 ? 0 : nmode;
@@ -429,15 +464,18 @@ ttp_status ttp_kernel_read(ttp_ctx *ctx, const char *path, ttp_kernel **out)
     {
         const int64_t dcols = k->dproj > 0 ? k->dproj : k->d;
         if (k->d < 1 || k->dproj < 0 || k->neig > nrow || k->neig > dcols) {
-            st = TTP_ERR(ctx, TTP_ERR_FORMAT, "kernel file %s: %lld modes (dimension mode) with N·C = %lld rows, "
-                         "D = %lld parameters and D' = %lld projected: expected D >= 1 and modes <= min(N·C, D')",
-                         path, (long long)k->neig, (long long)nrow, (long long)k->d, (long long)k->dproj);
+            st = TTP_ERR(
+                ctx, TTP_ERR_FORMAT,
+                "kernel file %s: %lld modes (dimension mode) with N·C = %lld rows, "
+                "D = %lld parameters and D' = %lld projected: expected D >= 1 and modes <= min(N·C, D')",
+                path, (long long)k->neig, (long long)nrow, (long long)k->d, (long long)k->dproj);
             goto fail;
         }
     }
     if (dim_len(nc, "col") >= 0)
-        TTP_CALL_GOTO(ctx, st, fail, ttp_size_mul(ctx, nrow, nrow, INT64_MAX / (int64_t)sizeof(double), &sq,
-                                                  "kernel file %s: theta (N·C)^2", path));
+        TTP_CALL_GOTO(ctx, st, fail,
+                      ttp_size_mul(ctx, nrow, nrow, INT64_MAX / (int64_t)sizeof(double), &sq,
+                                   "kernel file %s: theta (N·C)^2", path));
     if (dim_len(nc, "target") > 100000) {
         st = TTP_ERR(ctx, TTP_ERR_FORMAT, "kernel file %s: dimension target is %lld, at most 100000", path,
                      (long long)dim_len(nc, "target"));
@@ -464,7 +502,8 @@ ttp_status ttp_kernel_read(ttp_ctx *ctx, const char *path, ttp_kernel **out)
     if (k->labels == NULL && k->ntargets != k->c) {
         st = TTP_ERR(ctx, TTP_ERR_FORMAT,
                      "kernel file %s: targets have %d column(s) (dimension target) but the kernel has "
-                     "%d outputs per sample (dimension output)", path, k->ntargets, k->c);
+                     "%d outputs per sample (dimension output)",
+                     path, k->ntargets, k->c);
         goto fail;
     }
     TTP_CALL_GOTO(ctx, st, fail, read_var(ctx, nc, path, "theta", 2, "row", "col", 1, 0, &p));
@@ -487,8 +526,10 @@ ttp_status ttp_kernel_read(ttp_ctx *ctx, const char *path, ttp_kernel **out)
         k->eigvec = p;
         for (int64_t i = 0; i < k->neig; i++)
             if (!(k->eigval[i] > 0) || (i > 0 && k->eigval[i] > k->eigval[i - 1])) {
-                st = TTP_ERR(ctx, TTP_ERR_FORMAT, "kernel file %s: eigval[%lld] = %g: eigenvalues must be "
-                             "positive and descending", path, (long long)i, k->eigval[i]);
+                st = TTP_ERR(ctx, TTP_ERR_FORMAT,
+                             "kernel file %s: eigval[%lld] = %g: eigenvalues must be "
+                             "positive and descending",
+                             path, (long long)i, k->eigval[i]);
                 goto fail;
             }
     }

@@ -19,10 +19,10 @@
 #include <string.h>
 
 static const char *const kind_names[TTP_LAYER_KIND_COUNT] = {
-    [TTP_LAYER_DENSE] = "dense",         [TTP_LAYER_CONV2D] = "conv2d",
-    [TTP_LAYER_RELU] = "relu",           [TTP_LAYER_BATCHNORM] = "batchnorm",
-    [TTP_LAYER_MAXPOOL] = "maxpool",     [TTP_LAYER_AVGPOOL] = "avgpool",
-    [TTP_LAYER_GAP] = "gap",             [TTP_LAYER_FLATTEN] = "flatten",
+    [TTP_LAYER_DENSE] = "dense",     [TTP_LAYER_CONV2D] = "conv2d",
+    [TTP_LAYER_RELU] = "relu",       [TTP_LAYER_BATCHNORM] = "batchnorm",
+    [TTP_LAYER_MAXPOOL] = "maxpool", [TTP_LAYER_AVGPOOL] = "avgpool",
+    [TTP_LAYER_GAP] = "gap",         [TTP_LAYER_FLATTEN] = "flatten",
     [TTP_LAYER_ADD] = "add",
 };
 
@@ -65,8 +65,7 @@ void ttp_model_destroy(ttp_model **pm)
 ttp_status ttp_model_add(ttp_ctx *ctx, ttp_model *m, const ttp_layer *layer, int *index)
 {
     if ((int)layer->kind < 0 || layer->kind >= TTP_LAYER_KIND_COUNT)
-        return TTP_ERR(ctx, TTP_ERR_ARG, "layer %d: unknown layer kind %d", m->nlayers,
-                       (int)layer->kind);
+        return TTP_ERR(ctx, TTP_ERR_ARG, "layer %d: unknown layer kind %d", m->nlayers, (int)layer->kind);
     /* Grow by one: models have tens of layers, so simplicity wins. */
     ttp_layer *nl = realloc(m->layers, (size_t)(m->nlayers + 1) * sizeof *nl);
     if (nl == NULL) return TTP_ERR(ctx, TTP_ERR_NOMEM, "cannot grow the layer list");
@@ -91,8 +90,8 @@ static ttp_status check_elems(ttp_ctx *ctx, const int64_t s[3], int i, const cha
 {
     int64_t e = 1;
     for (int k = 0; k < 3; k++)
-        TTP_CALL(ctx, ttp_size_mul(ctx, e, s[k], TTP_SIZE_INT, &e, "layer %d '%s': %s (%lld,%lld,%lld)", i, name,
-                                   what, (long long)s[0], (long long)s[1], (long long)s[2]));
+        TTP_CALL(ctx, ttp_size_mul(ctx, e, s[k], TTP_SIZE_INT, &e, "layer %d '%s': %s (%lld,%lld,%lld)", i,
+                                   name, what, (long long)s[0], (long long)s[1], (long long)s[2]));
     return TTP_OK;
 }
 
@@ -126,8 +125,8 @@ static ttp_status infer_layer(ttp_ctx *ctx, ttp_model *m, int i)
     switch (L->kind) {
     case TTP_LAYER_DENSE:
         if (L->units < 1)
-            return TTP_ERR(ctx, TTP_ERR_FORMAT, "layer %d '%s' (dense): units = %d, expected >= 1",
-                           i, L->name, L->units);
+            return TTP_ERR(ctx, TTP_ERR_FORMAT, "layer %d '%s' (dense): units = %d, expected >= 1", i,
+                           L->name, L->units);
         /* A dense layer reads its input flattened: (C,H,W) is C·H·W features. */
         L->out_shape[0] = L->units, L->out_shape[1] = 1, L->out_shape[2] = 1;
         TTP_CALL(ctx, ttp_size_mul(ctx, L->units, prod3(src[0]) + 1, TTP_SIZE_INT, &L->nw,
@@ -138,31 +137,32 @@ static ttp_status infer_layer(ttp_ctx *ctx, ttp_model *m, int i)
     case TTP_LAYER_AVGPOOL: {
         int pad = L->kind == TTP_LAYER_CONV2D ? L->pad : 0;
         if (L->kind != TTP_LAYER_CONV2D && L->pad != 0)
-            return TTP_ERR(ctx, TTP_ERR_FORMAT,
-                           "layer %d '%s' (%s): pad = %d, pooling takes no padding", i, L->name, kn,
-                           L->pad);
+            return TTP_ERR(ctx, TTP_ERR_FORMAT, "layer %d '%s' (%s): pad = %d, pooling takes no padding", i,
+                           L->name, kn, L->pad);
         if (L->kernel < 1 || L->stride < 1 || pad < 0)
             return TTP_ERR(ctx, TTP_ERR_FORMAT,
                            "layer %d '%s' (%s): kernel %d, stride %d, pad %d; expected kernel >= 1, "
-                           "stride >= 1, pad >= 0", i, L->name, kn, L->kernel, L->stride, pad);
+                           "stride >= 1, pad >= 0",
+                           i, L->name, kn, L->kernel, L->stride, pad);
         if (pad >= L->kernel)
             return TTP_ERR(ctx, TTP_ERR_FORMAT,
-                           "layer %d '%s' (%s): pad %d >= kernel %d would add all-padding windows",
-                           i, L->name, kn, pad, L->kernel);
+                           "layer %d '%s' (%s): pad %d >= kernel %d would add all-padding windows", i,
+                           L->name, kn, pad, L->kernel);
         int64_t pad2 = 0;
-        TTP_CALL(ctx, ttp_size_mul(ctx, 2, pad, TTP_SIZE_INT, &pad2, "layer %d '%s' (%s): padding", i, L->name, kn));
+        TTP_CALL(ctx, ttp_size_mul(ctx, 2, pad, TTP_SIZE_INT, &pad2, "layer %d '%s' (%s): padding", i,
+                                   L->name, kn));
         if (H + pad2 < L->kernel || W + pad2 < L->kernel)
             return TTP_ERR(ctx, TTP_ERR_FORMAT,
                            "layer %d '%s' (%s): a %dx%d window does not fit its %lldx%lld input "
-                           "(padding %d)", i, L->name, kn, L->kernel, L->kernel, (long long)H,
-                           (long long)W, pad);
+                           "(padding %d)",
+                           i, L->name, kn, L->kernel, L->kernel, (long long)H, (long long)W, pad);
         int64_t Ho = (H + pad2 - L->kernel) / L->stride + 1;
         int64_t Wo = (W + pad2 - L->kernel) / L->stride + 1;
         if (L->kind == TTP_LAYER_CONV2D) {
             if (L->units < 1)
                 return TTP_ERR(ctx, TTP_ERR_FORMAT,
-                               "layer %d '%s' (conv2d): units (output channels) = %d, expected >= 1",
-                               i, L->name, L->units);
+                               "layer %d '%s' (conv2d): units (output channels) = %d, expected >= 1", i,
+                               L->name, L->units);
             L->out_shape[0] = L->units;
             int64_t kk = 0, per = 0;
             TTP_CALL(ctx, ttp_size_mul(ctx, L->kernel, L->kernel, TTP_SIZE_INT, &kk,
@@ -180,34 +180,27 @@ static ttp_status infer_layer(ttp_ctx *ctx, ttp_model *m, int i)
     }
     case TTP_LAYER_BATCHNORM:
         if (!(L->eps > 0.0) || !isfinite(L->eps))
-            return TTP_ERR(ctx, TTP_ERR_FORMAT, "layer %d '%s' (batchnorm): eps = %g, expected > 0",
-                           i, L->name, L->eps);
+            return TTP_ERR(ctx, TTP_ERR_FORMAT, "layer %d '%s' (batchnorm): eps = %g, expected > 0", i,
+                           L->name, L->eps);
         memcpy(L->out_shape, src[0], 3 * sizeof(int64_t));
         L->nw = 2 * C;
         L->ns = 2 * C;
         break;
-    case TTP_LAYER_RELU:
-        memcpy(L->out_shape, src[0], 3 * sizeof(int64_t));
-        break;
-    case TTP_LAYER_GAP:
-        L->out_shape[0] = C, L->out_shape[1] = 1, L->out_shape[2] = 1;
-        break;
-    case TTP_LAYER_FLATTEN:
-        L->out_shape[0] = prod3(src[0]), L->out_shape[1] = 1, L->out_shape[2] = 1;
-        break;
+    case TTP_LAYER_RELU: memcpy(L->out_shape, src[0], 3 * sizeof(int64_t)); break;
+    case TTP_LAYER_GAP: L->out_shape[0] = C, L->out_shape[1] = 1, L->out_shape[2] = 1; break;
+    case TTP_LAYER_FLATTEN: L->out_shape[0] = prod3(src[0]), L->out_shape[1] = 1, L->out_shape[2] = 1; break;
     case TTP_LAYER_ADD:
         if (src[0][0] != src[1][0] || src[0][1] != src[1][1] || src[0][2] != src[1][2])
             return TTP_ERR(ctx, TTP_ERR_FORMAT,
                            "layer %d '%s' (add): operand shapes differ: (%lld,%lld,%lld) from "
-                           "input %d and (%lld,%lld,%lld) from input %d", i, L->name,
-                           (long long)src[0][0], (long long)src[0][1], (long long)src[0][2],
-                           L->input[0], (long long)src[1][0], (long long)src[1][1],
-                           (long long)src[1][2], L->input[1]);
+                           "input %d and (%lld,%lld,%lld) from input %d",
+                           i, L->name, (long long)src[0][0], (long long)src[0][1], (long long)src[0][2],
+                           L->input[0], (long long)src[1][0], (long long)src[1][1], (long long)src[1][2],
+                           L->input[1]);
         memcpy(L->out_shape, src[0], 3 * sizeof(int64_t));
         break;
     default:
-        return TTP_ERR(ctx, TTP_ERR_FORMAT, "layer %d '%s': unknown layer kind %d", i, L->name,
-                       (int)L->kind);
+        return TTP_ERR(ctx, TTP_ERR_FORMAT, "layer %d '%s': unknown layer kind %d", i, L->name, (int)L->kind);
     }
     TTP_CALL(ctx, check_elems(ctx, L->out_shape, i, L->name, "output shape"));
     return TTP_OK;
@@ -223,10 +216,12 @@ static ttp_status layout(ttp_ctx *ctx, ttp_model *m)
         ttp_layer *L = &m->layers[i];
         L->trainable = L->trainable ? 1 : 0;
         L->woff = woff, L->soff = soff;
-        TTP_CALL(ctx, ttp_size_add(ctx, woff, L->nw, TTP_SIZE_INT, &woff, "layer %d '%s': total parameters", i,
-                                   L->name));
-        TTP_CALL(ctx, ttp_size_add(ctx, soff, L->ns, TTP_SIZE_INT, &soff, "layer %d '%s': total batch-norm "
-                                   "statistics", i, L->name));
+        TTP_CALL(ctx, ttp_size_add(ctx, woff, L->nw, TTP_SIZE_INT, &woff, "layer %d '%s': total parameters",
+                                   i, L->name));
+        TTP_CALL(ctx, ttp_size_add(ctx, soff, L->ns, TTP_SIZE_INT, &soff,
+                                   "layer %d '%s': total batch-norm "
+                                   "statistics",
+                                   i, L->name));
         if (L->trainable) ntr += L->nw;
     }
     m->nparams = woff;
@@ -279,8 +274,8 @@ static void init_layer(ttp_model *m, int i, uint64_t seed)
     uint64_t key = ttp_rng_key(seed, (uint64_t)i);
     double *w = m->w + L->woff;
     if (L->kind == TTP_LAYER_DENSE || L->kind == TTP_LAYER_CONV2D) {
-        int64_t fan_in = L->kind == TTP_LAYER_DENSE ? prod3(L->in_shape)
-                                                    : L->in_shape[0] * L->kernel * L->kernel;
+        int64_t fan_in =
+            L->kind == TTP_LAYER_DENSE ? prod3(L->in_shape) : L->in_shape[0] * L->kernel * L->kernel;
         int64_t nweights = L->nw - L->units;
         double sd = sqrt(2.0 / (double)fan_in);
         for (int64_t j = 0; j < nweights; j++) w[j] = sd * ttp_rng_normal(key, (uint64_t)j);
@@ -306,8 +301,7 @@ ttp_status ttp_model_replace_head(ttp_ctx *ctx, ttp_model *m, int nout, uint64_t
     if (nout < 1) return TTP_ERR(ctx, TTP_ERR_ARG, "new head: %d outputs, expected >= 1", nout);
     for (int i = m->nlayers - 1; i >= 0 && head < 0; i--)
         if (m->layers[i].kind == TTP_LAYER_DENSE) head = i;
-    if (head < 0)
-        return TTP_ERR(ctx, TTP_ERR_ARG, "new head: the model has no dense layer to replace");
+    if (head < 0) return TTP_ERR(ctx, TTP_ERR_ARG, "new head: the model has no dense layer to replace");
     TTP_ALLOC(ctx, st, fail, old, m->nlayers, "layer copy");
     memcpy(old, m->layers, (size_t)m->nlayers * sizeof *old);
     m->layers[head].units = nout;
@@ -388,37 +382,37 @@ static ttp_layer mk(ttp_layer_kind kind, const char *name, int in0, int in1, int
     return L;
 }
 
-ttp_status ttp_model_resnet_small(ttp_ctx *ctx, const int64_t in_shape[3], int nclasses,
-                                  uint64_t seed, ttp_model **out)
+ttp_status ttp_model_resnet_small(ttp_ctx *ctx, const int64_t in_shape[3], int nclasses, uint64_t seed,
+                                  ttp_model **out)
 {
     ttp_status st = TTP_OK;
     ttp_model *m = NULL;
     *out = NULL;
-    if (nclasses < 1)
-        return TTP_ERR(ctx, TTP_ERR_ARG, "resnet-small: %d classes, expected >= 1", nclasses);
+    if (nclasses < 1) return TTP_ERR(ctx, TTP_ERR_ARG, "resnet-small: %d classes, expected >= 1", nclasses);
     TTP_CALL(ctx, ttp_model_create(ctx, in_shape, &m));
     const ttp_layer L[] = {
-        mk(TTP_LAYER_CONV2D, "stem_conv", -1, -1, 8, 3, 1, 1),    /* 0 */
-        mk(TTP_LAYER_BATCHNORM, "stem_bn", 0, -1, 0, 0, 0, 0),    /* 1 */
-        mk(TTP_LAYER_RELU, "stem_relu", 1, -1, 0, 0, 0, 0),       /* 2 */
-        mk(TTP_LAYER_CONV2D, "block_conv1", 2, -1, 8, 3, 1, 1),   /* 3 */
-        mk(TTP_LAYER_BATCHNORM, "block_bn1", 3, -1, 0, 0, 0, 0),  /* 4 */
-        mk(TTP_LAYER_RELU, "block_relu1", 4, -1, 0, 0, 0, 0),     /* 5 */
-        mk(TTP_LAYER_CONV2D, "block_conv2", 5, -1, 8, 3, 1, 1),   /* 6 */
-        mk(TTP_LAYER_BATCHNORM, "block_bn2", 6, -1, 0, 0, 0, 0),  /* 7 */
-        mk(TTP_LAYER_ADD, "block_add", 7, 2, 0, 0, 0, 0),         /* 8: skip from 2 */
-        mk(TTP_LAYER_RELU, "block_relu2", 8, -1, 0, 0, 0, 0),     /* 9 */
-        mk(TTP_LAYER_MAXPOOL, "pool", 9, -1, 0, 2, 2, 0),         /* 10 */
-        mk(TTP_LAYER_FLATTEN, "flatten", 10, -1, 0, 0, 0, 0),     /* 11 */
-        mk(TTP_LAYER_DENSE, "fc1", 11, -1, 32, 0, 0, 0),          /* 12 */
-        mk(TTP_LAYER_RELU, "fc1_relu", 12, -1, 0, 0, 0, 0),       /* 13 */
-        mk(TTP_LAYER_DENSE, "head", 13, -1, nclasses, 0, 0, 0),   /* 14 */
+        mk(TTP_LAYER_CONV2D, "stem_conv", -1, -1, 8, 3, 1, 1),   /* 0 */
+        mk(TTP_LAYER_BATCHNORM, "stem_bn", 0, -1, 0, 0, 0, 0),   /* 1 */
+        mk(TTP_LAYER_RELU, "stem_relu", 1, -1, 0, 0, 0, 0),      /* 2 */
+        mk(TTP_LAYER_CONV2D, "block_conv1", 2, -1, 8, 3, 1, 1),  /* 3 */
+        mk(TTP_LAYER_BATCHNORM, "block_bn1", 3, -1, 0, 0, 0, 0), /* 4 */
+        mk(TTP_LAYER_RELU, "block_relu1", 4, -1, 0, 0, 0, 0),    /* 5 */
+        mk(TTP_LAYER_CONV2D, "block_conv2", 5, -1, 8, 3, 1, 1),  /* 6 */
+        mk(TTP_LAYER_BATCHNORM, "block_bn2", 6, -1, 0, 0, 0, 0), /* 7 */
+        mk(TTP_LAYER_ADD, "block_add", 7, 2, 0, 0, 0, 0),        /* 8: skip from 2 */
+        mk(TTP_LAYER_RELU, "block_relu2", 8, -1, 0, 0, 0, 0),    /* 9 */
+        mk(TTP_LAYER_MAXPOOL, "pool", 9, -1, 0, 2, 2, 0),        /* 10 */
+        mk(TTP_LAYER_FLATTEN, "flatten", 10, -1, 0, 0, 0, 0),    /* 11 */
+        mk(TTP_LAYER_DENSE, "fc1", 11, -1, 32, 0, 0, 0),         /* 12 */
+        mk(TTP_LAYER_RELU, "fc1_relu", 12, -1, 0, 0, 0, 0),      /* 13 */
+        mk(TTP_LAYER_DENSE, "head", 13, -1, nclasses, 0, 0, 0),  /* 14 */
     };
     for (size_t i = 0; i < sizeof L / sizeof L[0]; i++)
         TTP_CALL_GOTO(ctx, st, fail, ttp_model_add(ctx, m, &L[i], NULL));
     TTP_CALL_GOTO(ctx, st, fail, ttp_model_build(ctx, m));
     ttp_model_init_weights(m, seed, 0);
-    snprintf(m->title, sizeof m->title, "resnet-small: conv-bn-relu, one residual block, maxpool, "
+    snprintf(m->title, sizeof m->title,
+             "resnet-small: conv-bn-relu, one residual block, maxpool, "
              "two dense layers");
     snprintf(m->source, sizeof m->source, "ttpredict ttp_model_resnet_small (init seed %llu)",
              (unsigned long long)seed);
@@ -471,8 +465,10 @@ ttp_status ttp_model_check_input(ttp_ctx *ctx, const ttp_model *m, int ndim, con
                                  const char *where)
 {
     int64_t s[3] = {1, 1, 1};
-    if (ndim == 1) s[0] = shape[0];
-    else if (ndim == 3) memcpy(s, shape, sizeof s);
+    if (ndim == 1)
+        s[0] = shape[0];
+    else if (ndim == 3)
+        memcpy(s, shape, sizeof s);
     else
         return TTP_ERR(ctx, TTP_ERR_ARG, "%s: samples have %d dimensions, expected 1 or 3",
                        where ? where : "input", ndim);
@@ -483,30 +479,32 @@ ttp_status ttp_model_check_input(ttp_ctx *ctx, const ttp_model *m, int ndim, con
     if (!same && !flat_ok)
         return TTP_ERR(ctx, TTP_ERR_ARG,
                        "%s: samples of shape (%lld, %lld, %lld) (%lld values), but the model "
-                       "accepts inputs of shape (%lld, %lld, %lld)", where ? where : "input",
-                       (long long)s[0], (long long)s[1], (long long)s[2], (long long)prod3(s),
-                       (long long)t[0], (long long)t[1], (long long)t[2]);
+                       "accepts inputs of shape (%lld, %lld, %lld)",
+                       where ? where : "input", (long long)s[0], (long long)s[1], (long long)s[2],
+                       (long long)prod3(s), (long long)t[0], (long long)t[1], (long long)t[2]);
     return TTP_OK;
 }
 
 void ttp_model_print(const ttp_model *m, FILE *f)
 {
-    fprintf(f, "model: input (%lld, %lld, %lld), %d layers, %d outputs, %lld parameters "
+    fprintf(f,
+            "model: input (%lld, %lld, %lld), %d layers, %d outputs, %lld parameters "
             "(%lld trainable), %lld state values\n",
-            (long long)m->in_shape[0], (long long)m->in_shape[1], (long long)m->in_shape[2],
-            m->nlayers, m->nout, (long long)m->nparams, (long long)m->ntrainable,
-            (long long)m->nstate);
-    fprintf(f, "  %3s  %-16s %-10s %-9s %-16s %-16s %9s %s\n", "#", "name", "kind", "inputs",
-            "in (C,H,W)", "out (C,H,W)", "params", "");
+            (long long)m->in_shape[0], (long long)m->in_shape[1], (long long)m->in_shape[2], m->nlayers,
+            m->nout, (long long)m->nparams, (long long)m->ntrainable, (long long)m->nstate);
+    fprintf(f, "  %3s  %-16s %-10s %-9s %-16s %-16s %9s %s\n", "#", "name", "kind", "inputs", "in (C,H,W)",
+            "out (C,H,W)", "params", "");
     for (int i = 0; i < m->nlayers; i++) {
         const ttp_layer *L = &m->layers[i];
         char in[32], ins[32], outs[32], extra[64] = "";
-        if (L->kind == TTP_LAYER_ADD) snprintf(in, sizeof in, "%d,%d", L->input[0], L->input[1]);
-        else snprintf(in, sizeof in, "%d", L->input[0]);
-        snprintf(ins, sizeof ins, "%lld,%lld,%lld", (long long)L->in_shape[0],
-                 (long long)L->in_shape[1], (long long)L->in_shape[2]);
-        snprintf(outs, sizeof outs, "%lld,%lld,%lld", (long long)L->out_shape[0],
-                 (long long)L->out_shape[1], (long long)L->out_shape[2]);
+        if (L->kind == TTP_LAYER_ADD)
+            snprintf(in, sizeof in, "%d,%d", L->input[0], L->input[1]);
+        else
+            snprintf(in, sizeof in, "%d", L->input[0]);
+        snprintf(ins, sizeof ins, "%lld,%lld,%lld", (long long)L->in_shape[0], (long long)L->in_shape[1],
+                 (long long)L->in_shape[2]);
+        snprintf(outs, sizeof outs, "%lld,%lld,%lld", (long long)L->out_shape[0], (long long)L->out_shape[1],
+                 (long long)L->out_shape[2]);
         if (L->kind == TTP_LAYER_CONV2D)
             snprintf(extra, sizeof extra, "k%d s%d p%d", L->kernel, L->stride, L->pad);
         else if (L->kind == TTP_LAYER_MAXPOOL || L->kind == TTP_LAYER_AVGPOOL)
@@ -546,8 +544,8 @@ void ttp_model_set_trainable(const ttp_model *m, const double *src, double *w)
 #define NAME_LEN 64
 
 /* Per-layer integer variables, in file order. */
-static const char *const int_vars[] = {"layer_kind",  "layer_input0", "layer_input1",
-                                       "layer_units", "layer_kernel", "layer_stride",
+static const char *const int_vars[] = {"layer_kind",  "layer_input0",    "layer_input1",
+                                       "layer_units", "layer_kernel",    "layer_stride",
                                        "layer_pad",   "layer_trainable", "layer_nweights"};
 #define N_INT_VARS ((int)(sizeof int_vars / sizeof int_vars[0]))
 
@@ -597,28 +595,37 @@ ttp_status ttp_model_write(ttp_ctx *ctx, const char *path, const ttp_model *m)
     TTP_CALL_GOTO(ctx, st, fail, ttp_nc_out_create(ctx, &f, path, NC_CLOBBER | NC_64BIT_OFFSET));
     nc = f.id;
     TTP_NC(ctx, st, fail, nc_def_dim(nc, "layer", (size_t)L, &dl), "defining dimension layer in '%s'", path);
-    TTP_NC(ctx, st, fail, nc_def_dim(nc, "name_len", NAME_LEN, &dn), "defining dimension name_len in '%s'", path);
+    TTP_NC(ctx, st, fail, nc_def_dim(nc, "name_len", NAME_LEN, &dn), "defining dimension name_len in '%s'",
+           path);
     /* A zero-length fixed dimension would be the unlimited one in NetCDF:
      * empty slabs are left out instead (the reader takes absence as 0). */
     if (m->nparams > 0)
-        TTP_NC(ctx, st, fail, nc_def_dim(nc, "param", (size_t)m->nparams, &dp), "defining dimension param in '%s'", path);
+        TTP_NC(ctx, st, fail, nc_def_dim(nc, "param", (size_t)m->nparams, &dp),
+               "defining dimension param in '%s'", path);
     if (m->nstate > 0)
-        TTP_NC(ctx, st, fail, nc_def_dim(nc, "state", (size_t)m->nstate, &ds), "defining dimension state in '%s'", path);
+        TTP_NC(ctx, st, fail, nc_def_dim(nc, "state", (size_t)m->nstate, &ds),
+               "defining dimension state in '%s'", path);
     for (int v = 0; v < N_INT_VARS; v++)
         TTP_NC(ctx, st, fail, nc_def_var(nc, int_vars[v], NC_INT, 1, &dl, &vint[v]),
                "defining variable %s in '%s'", int_vars[v], path);
-    TTP_NC(ctx, st, fail, nc_def_var(nc, "layer_eps", NC_DOUBLE, 1, &dl, &veps), "defining variable layer_eps in '%s'", path);
+    TTP_NC(ctx, st, fail, nc_def_var(nc, "layer_eps", NC_DOUBLE, 1, &dl, &veps),
+           "defining variable layer_eps in '%s'", path);
     int dims2[2] = {dl, dn};
-    TTP_NC(ctx, st, fail, nc_def_var(nc, "layer_name", NC_CHAR, 2, dims2, &vname), "defining variable layer_name in '%s'", path);
+    TTP_NC(ctx, st, fail, nc_def_var(nc, "layer_name", NC_CHAR, 2, dims2, &vname),
+           "defining variable layer_name in '%s'", path);
     if (dp >= 0)
-        TTP_NC(ctx, st, fail, nc_def_var(nc, "params", NC_DOUBLE, 1, &dp, &vp), "defining variable params in '%s'", path);
+        TTP_NC(ctx, st, fail, nc_def_var(nc, "params", NC_DOUBLE, 1, &dp, &vp),
+               "defining variable params in '%s'", path);
     if (ds >= 0)
-        TTP_NC(ctx, st, fail, nc_def_var(nc, "state", NC_DOUBLE, 1, &ds, &vs), "defining variable state in '%s'", path);
+        TTP_NC(ctx, st, fail, nc_def_var(nc, "state", NC_DOUBLE, 1, &ds, &vs),
+               "defining variable state in '%s'", path);
 
     TTP_CALL_GOTO(ctx, st, fail, ttp_nc_put_text(ctx, nc, NC_GLOBAL, "ttp_kind", "model", path));
     int ishape[3] = {(int)m->in_shape[0], (int)m->in_shape[1], (int)m->in_shape[2]};
-    TTP_NC(ctx, st, fail, nc_put_att_int(nc, NC_GLOBAL, "input_shape", NC_INT, 3, ishape), "writing attribute input_shape of '%s'", path);
-    TTP_NC(ctx, st, fail, nc_put_att_int(nc, NC_GLOBAL, "num_outputs", NC_INT, 1, &m->nout), "writing attribute num_outputs of '%s'", path);
+    TTP_NC(ctx, st, fail, nc_put_att_int(nc, NC_GLOBAL, "input_shape", NC_INT, 3, ishape),
+           "writing attribute input_shape of '%s'", path);
+    TTP_NC(ctx, st, fail, nc_put_att_int(nc, NC_GLOBAL, "num_outputs", NC_INT, 1, &m->nout),
+           "writing attribute num_outputs of '%s'", path);
     TTP_CALL_GOTO(ctx, st, fail, ttp_nc_put_text(ctx, nc, NC_GLOBAL, "title", m->title, path));
     TTP_CALL_GOTO(ctx, st, fail, ttp_nc_put_text(ctx, nc, NC_GLOBAL, "source", m->source, path));
     TTP_CALL_GOTO(ctx, st, fail, ttp_nc_put_text(ctx, nc, NC_GLOBAL, "license", m->license, path));
@@ -662,13 +669,13 @@ static void get_text(int nc, const char *name, char *buf, size_t len)
 {
     char *s = NULL;
     buf[0] = '\0';
-    if (ttp_nc_get_text(NULL, nc, NC_GLOBAL, name, "", &s) == TTP_OK && s != NULL) snprintf(buf, len, "%s", s);
+    if (ttp_nc_get_text(NULL, nc, NC_GLOBAL, name, "", &s) == TTP_OK && s != NULL)
+        snprintf(buf, len, "%s", s);
     free(s);
 }
 
 /* Length of an optional 1-D variable's dimension; 0 and *var = -1 when absent. */
-static ttp_status opt_var_len(ttp_ctx *ctx, int nc, const char *name, const char *path, int *var,
-                              size_t *len)
+static ttp_status opt_var_len(ttp_ctx *ctx, int nc, const char *name, const char *path, int *var, size_t *len)
 {
     ttp_status st = TTP_OK;
     int nd = 0, dim;
@@ -728,8 +735,8 @@ static ttp_status check_counts(ttp_ctx *ctx, const ttp_model *m, const int *nw_f
             if (nw_file[i] != L->nw)
                 return TTP_ERR(ctx, TTP_ERR_FORMAT,
                                "model file '%s': layer %d '%s' (%s) stores %d weights but its "
-                               "shapes need %lld", path, i, L->name, ttp_layer_kind_str(L->kind),
-                               nw_file[i], (long long)L->nw);
+                               "shapes need %lld",
+                               path, i, L->name, ttp_layer_kind_str(L->kind), nw_file[i], (long long)L->nw);
         }
     }
     if ((int64_t)nparams != m->nparams) {
@@ -743,16 +750,17 @@ static ttp_status check_counts(ttp_ctx *ctx, const ttp_model *m, const int *nw_f
             return TTP_ERR(ctx, TTP_ERR_FORMAT,
                            "model file '%s': weights count does not match the layer shapes: params "
                            "holds %zu values, but layer %d '%s' (%s) needs [%lld, %lld) (the "
-                           "layers need %lld in all)", path, nparams, bi, bad->name,
-                           ttp_layer_kind_str(bad->kind), (long long)bad->woff,
+                           "layers need %lld in all)",
+                           path, nparams, bi, bad->name, ttp_layer_kind_str(bad->kind), (long long)bad->woff,
                            (long long)(bad->woff + bad->nw), (long long)m->nparams);
         for (int i = m->nlayers - 1; i >= 0 && !bad; i--)
             if (m->layers[i].nw > 0) bad = &m->layers[i], bi = i;
         return TTP_ERR(ctx, TTP_ERR_FORMAT,
                        "model file '%s': weights count does not match the layer shapes: params "
                        "holds %zu values, %lld more than the layers need (the last layer with "
-                       "weights is %d '%s')", path, nparams,
-                       (long long)((int64_t)nparams - m->nparams), bi, bad ? bad->name : "none");
+                       "weights is %d '%s')",
+                       path, nparams, (long long)((int64_t)nparams - m->nparams), bi,
+                       bad ? bad->name : "none");
     }
     if ((int64_t)nstate != m->nstate) {
         for (int i = 0; i < m->nlayers; i++) {
@@ -760,12 +768,12 @@ static ttp_status check_counts(ttp_ctx *ctx, const ttp_model *m, const int *nw_f
             if (L->ns > 0 && L->soff + L->ns > (int64_t)nstate)
                 return TTP_ERR(ctx, TTP_ERR_FORMAT,
                                "model file '%s': state holds %zu values, but layer %d '%s' "
-                               "(batchnorm) needs [%lld, %lld)", path, nstate, i, L->name,
-                               (long long)L->soff, (long long)(L->soff + L->ns));
+                               "(batchnorm) needs [%lld, %lld)",
+                               path, nstate, i, L->name, (long long)L->soff, (long long)(L->soff + L->ns));
         }
         return TTP_ERR(ctx, TTP_ERR_FORMAT,
-                       "model file '%s': state holds %zu values, the batch-norm layers need %lld",
-                       path, nstate, (long long)m->nstate);
+                       "model file '%s': state holds %zu values, the batch-norm layers need %lld", path,
+                       nstate, (long long)m->nstate);
     }
     return TTP_OK;
 }
@@ -787,7 +795,8 @@ ttp_status ttp_model_read(ttp_ctx *ctx, const char *path, ttp_model **out)
     if (strcmp(kind, "model") != 0) {
         st = TTP_ERR(ctx, TTP_ERR_FORMAT,
                      "'%s' is not a ttpredict model file: global attribute ttp_kind is '%s', "
-                     "expected 'model'", path, kind);
+                     "expected 'model'",
+                     path, kind);
         goto fail;
     }
     /* model files are small: checksums and size first, before any count is trusted */
@@ -799,15 +808,17 @@ ttp_status ttp_model_read(ttp_ctx *ctx, const char *path, ttp_model **out)
                      "model file '%s': global attribute input_shape is missing or not 3 integers", path);
         goto fail;
     }
-    TTP_NC(ctx, st, fail, nc_get_att_int(nc, NC_GLOBAL, "input_shape", ishape), "reading input_shape of '%s'", path);
+    TTP_NC(ctx, st, fail, nc_get_att_int(nc, NC_GLOBAL, "input_shape", ishape), "reading input_shape of '%s'",
+           path);
     /* one value only: nc_get_att_int writes every value the attribute holds */
     size_t nlen = 0;
     int have_nout = nc_inq_attlen(nc, NC_GLOBAL, "num_outputs", &nlen) == NC_NOERR && nlen == 1 &&
                     nc_get_att_int(nc, NC_GLOBAL, "num_outputs", &nout_file) == NC_NOERR;
     int64_t in_shape[3] = {ishape[0], ishape[1], ishape[2]};
     if (ishape[0] < 1 || ishape[1] < 1 || ishape[2] < 1) { /* found by fuzz_model: say which file */
-        st = TTP_ERR(ctx, TTP_ERR_FORMAT, "model file '%s': input_shape (%d, %d, %d): every extent must be >= 1",
-                     path, ishape[0], ishape[1], ishape[2]);
+        st = TTP_ERR(ctx, TTP_ERR_FORMAT,
+                     "model file '%s': input_shape (%d, %d, %d): every extent must be >= 1", path, ishape[0],
+                     ishape[1], ishape[2]);
         goto fail;
     }
     TTP_CALL_GOTO(ctx, st, fail, ttp_model_create(ctx, in_shape, &m));
@@ -833,7 +844,8 @@ ttp_status ttp_model_read(ttp_ctx *ctx, const char *path, ttp_model **out)
             /* Optional: layer_nweights (exact per-layer count check), and the
              * attributes a layer kind does not use may be left out. */
             if (v == 0 || v == 1) {
-                st = TTP_ERR(ctx, TTP_ERR_FORMAT, "model file '%s': variable %s is missing", path, int_vars[v]);
+                st = TTP_ERR(ctx, TTP_ERR_FORMAT, "model file '%s': variable %s is missing", path,
+                             int_vars[v]);
                 goto fail;
             }
             for (size_t i = 0; i < L; i++)
@@ -860,8 +872,8 @@ ttp_status ttp_model_read(ttp_ctx *ctx, const char *path, ttp_model **out)
         TTP_NC(ctx, st, fail, nc_inq_vardimid(nc, vname, dims), "reading layer_name of '%s'", path);
         TTP_NC(ctx, st, fail, nc_inq_dimlen(nc, dims[1], &nlen), "reading layer_name of '%s'", path);
         if (nlen > 4096) {
-            st = TTP_ERR(ctx, TTP_ERR_FORMAT, "model file '%s': layer_name is %zu characters wide, at most 4096",
-                         path, nlen);
+            st = TTP_ERR(ctx, TTP_ERR_FORMAT,
+                         "model file '%s': layer_name is %zu characters wide, at most 4096", path, nlen);
             goto fail;
         }
         TTP_ALLOC(ctx, st, fail, names, L * nlen + 1, "layer names");
@@ -875,8 +887,8 @@ ttp_status ttp_model_read(ttp_ctx *ctx, const char *path, ttp_model **out)
     for (size_t i = 0; i < L; i++) {
         ttp_layer *Ly = &m->layers[i];
         if ((int)Ly->kind < 0 || Ly->kind >= TTP_LAYER_KIND_COUNT) {
-            st = TTP_ERR(ctx, TTP_ERR_FORMAT, "model file '%s': layer %zu has unknown kind %d", path,
-                         i, (int)Ly->kind);
+            st = TTP_ERR(ctx, TTP_ERR_FORMAT, "model file '%s': layer %zu has unknown kind %d", path, i,
+                         (int)Ly->kind);
             goto fail;
         }
         if (Ly->name[0] == '\0') snprintf(Ly->name, sizeof Ly->name, "%s%zu", kind_names[Ly->kind], i);
@@ -896,8 +908,8 @@ ttp_status ttp_model_read(ttp_ctx *ctx, const char *path, ttp_model **out)
     TTP_CALL_GOTO(ctx, st, fail, check_counts(ctx, m, nwf, nparams, nstate, path));
     if (have_nout && nout_file != m->nout) {
         st = TTP_ERR(ctx, TTP_ERR_FORMAT,
-                     "model file '%s': num_outputs is %d but the last layer '%s' gives %d", path,
-                     nout_file, m->layers[L - 1].name, m->nout);
+                     "model file '%s': num_outputs is %d but the last layer '%s' gives %d", path, nout_file,
+                     m->layers[L - 1].name, m->nout);
         goto fail;
     }
     TTP_CALL_GOTO(ctx, st, fail, ttp_model_build(ctx, m));
@@ -907,14 +919,17 @@ ttp_status ttp_model_read(ttp_ctx *ctx, const char *path, ttp_model **out)
         const ttp_layer *Ly = &m->layers[i];
         for (int64_t j = 0; j < Ly->nw; j++)
             if (!isfinite(m->w[Ly->woff + j])) {
-                st = TTP_ERR(ctx, TTP_ERR_FORMAT, "model file '%s': layer %zu '%s' has a non-finite "
-                             "weight at position %lld", path, i, Ly->name, (long long)j);
+                st = TTP_ERR(ctx, TTP_ERR_FORMAT,
+                             "model file '%s': layer %zu '%s' has a non-finite "
+                             "weight at position %lld",
+                             path, i, Ly->name, (long long)j);
                 goto fail;
             }
         for (int64_t j = 0; j < Ly->ns; j++) {
             double v = m->state[Ly->soff + j];
             if (!isfinite(v) || (j >= Ly->ns / 2 && v + Ly->eps <= 0.0)) {
-                st = TTP_ERR(ctx, TTP_ERR_FORMAT, "model file '%s': layer %zu '%s' has an invalid "
+                st = TTP_ERR(ctx, TTP_ERR_FORMAT,
+                             "model file '%s': layer %zu '%s' has an invalid "
                              "batch-norm statistic %g at position %lld (means finite, variances >= 0)",
                              path, i, Ly->name, v, (long long)j);
                 goto fail;

@@ -37,8 +37,7 @@ typedef struct ttp_data {
     int ntargets;       /* T; 0 when there are no real targets                */
     double *targets;    /* N × T, or NULL                                     */
     char **class_names; /* K strings, or NULL                                 */
-    char title[TTP_ATTR_LEN], source[TTP_ATTR_LEN], license[TTP_ATTR_LEN],
-        history[TTP_ATTR_LEN];
+    char title[TTP_ATTR_LEN], source[TTP_ATTR_LEN], license[TTP_ATTR_LEN], history[TTP_ATTR_LEN];
 } ttp_data;
 
 /* The most classes a dataset may have (from its class dimension, its class

@@ -27,34 +27,34 @@ extern "C" {
 #endif
 
 typedef struct ttp_kernel {
-    int64_t n;             /* N samples                                          */
-    int c;                 /* C outputs per sample                               */
-    int64_t d, dproj;      /* D trainable weights, D′ projected dimension        */
-    ttp_proj_kind proj;    /* projection used for G = J P                        */
-    uint64_t seed;         /* projection key                                     */
-    char backend[16];      /* "cpu" or "cuda": who applied the projection        */
-    int side;              /* 0: NC×NC Θ decomposed, 1: D′×D′ GᵀG decomposed      */
-    double *f0, *u0;       /* NC: outputs at w₀, and J w₀ (before projection)    */
-    int *labels;           /* N labels, or NULL                                  */
-    double *targets;       /* N × ntargets real targets, or NULL                 */
+    int64_t n;          /* N samples                                          */
+    int c;              /* C outputs per sample                               */
+    int64_t d, dproj;   /* D trainable weights, D′ projected dimension        */
+    ttp_proj_kind proj; /* projection used for G = J P                        */
+    uint64_t seed;      /* projection key                                     */
+    char backend[16];   /* "cpu" or "cuda": who applied the projection        */
+    int side;           /* 0: NC×NC Θ decomposed, 1: D′×D′ GᵀG decomposed      */
+    double *f0, *u0;    /* NC: outputs at w₀, and J w₀ (before projection)    */
+    int *labels;        /* N labels, or NULL                                  */
+    double *targets;    /* N × ntargets real targets, or NULL                 */
     int ntargets;
-    int64_t neig;          /* number of kept (non-zero) eigenpairs               */
-    double *eigval;        /* neig eigenvalues of Θ (not /N), descending         */
-    double *eigvec;        /* NC × neig row-major, or NULL                       */
-    double *p_res;         /* neig: Vᵀ(F0 − Y), Y one-hot labels or the targets  */
-    double *p_grad;        /* neig: Vᵀ g_CE(F0) (softmax(F0) − one-hot), or NULL  */
-    double res_energy;     /* ‖F0 − Y‖²: Σ p_res² falls short of it by the        */
-    double grad_energy;    /* ‖g_CE(F0)‖²   energy outside the kept modes         */
-    double *theta;         /* NC × NC row-major, or NULL                          */
-    double trace;          /* trace(Θ) = ‖G‖_F²                                   */
+    int64_t neig;               /* number of kept (non-zero) eigenpairs               */
+    double *eigval;             /* neig eigenvalues of Θ (not /N), descending         */
+    double *eigvec;             /* NC × neig row-major, or NULL                       */
+    double *p_res;              /* neig: Vᵀ(F0 − Y), Y one-hot labels or the targets  */
+    double *p_grad;             /* neig: Vᵀ g_CE(F0) (softmax(F0) − one-hot), or NULL  */
+    double res_energy;          /* ‖F0 − Y‖²: Σ p_res² falls short of it by the        */
+    double grad_energy;         /* ‖g_CE(F0)‖²   energy outside the kept modes         */
+    double *theta;              /* NC × NC row-major, or NULL                          */
+    double trace;               /* trace(Θ) = ‖G‖_F²                                   */
     uint64_t model_fp, data_fp; /* provenance: ttp_model_fingerprint, ttp_data_fingerprint */
     char model_path[1024], data_path[1024];
     double sec_jac, sec_gram, sec_eig, sec_total; /* wall seconds per stage (max over ranks) */
-    int64_t peak_rss_max;  /* bytes, max over ranks                               */
-    int nranks;            /* MPI ranks that built it                             */
-    char assembly[16];     /* how the Gram matrix was formed: "shared", "ring",
+    int64_t peak_rss_max;                         /* bytes, max over ranks                               */
+    int nranks;                                   /* MPI ranks that built it                             */
+    char assembly[16];                            /* how the Gram matrix was formed: "shared", "ring",
                               "pdsyrk" (not stored in the file)                  */
-    char path[1024];       /* the file it was read from ("" when built here): named
+    char path[1024];                              /* the file it was read from ("" when built here): named
                               by ttp_kernel_check_provenance's messages           */
 } ttp_kernel;
 

@@ -56,16 +56,16 @@ const char *ttp_layer_kind_str(ttp_layer_kind k);
 typedef struct ttp_layer {
     ttp_layer_kind kind;
     char name[64];
-    int input[2];      /* producer of each input: -1 network input, else layer */
-    int units;         /* dense: outputs; conv2d: output channels            */
-    int kernel;        /* conv2d / pooling: square window size               */
-    int stride;        /* conv2d / pooling                                   */
-    int pad;           /* conv2d: zero padding on each side                  */
-    double eps;        /* batchnorm                                          */
-    int trainable;     /* 1: parameters are fine-tuned and in the Jacobian   */
+    int input[2];                      /* producer of each input: -1 network input, else layer */
+    int units;                         /* dense: outputs; conv2d: output channels            */
+    int kernel;                        /* conv2d / pooling: square window size               */
+    int stride;                        /* conv2d / pooling                                   */
+    int pad;                           /* conv2d: zero padding on each side                  */
+    double eps;                        /* batchnorm                                          */
+    int trainable;                     /* 1: parameters are fine-tuned and in the Jacobian   */
     int64_t in_shape[3], out_shape[3]; /* filled by ttp_model_build          */
-    int64_t woff, nw;  /* parameter range in the slab                        */
-    int64_t soff, ns;  /* frozen state range                                 */
+    int64_t woff, nw;                  /* parameter range in the slab                        */
+    int64_t soff, ns;                  /* frozen state range                                 */
 } ttp_layer;
 
 typedef struct ttp_model {
@@ -76,8 +76,8 @@ typedef struct ttp_model {
     int64_t nparams;     /* size of w                                           */
     double *w;           /* parameter slab                                      */
     int64_t nstate;
-    double *state;       /* frozen batch-norm statistics                        */
-    int64_t ntrainable;  /* D: parameters in trainable layers                   */
+    double *state;      /* frozen batch-norm statistics                        */
+    int64_t ntrainable; /* D: parameters in trainable layers                   */
     char title[4096], source[4096], license[4096], history[4096];
 } ttp_model;
 
@@ -122,8 +122,8 @@ void ttp_model_print(const ttp_model *m, FILE *f);
  * built, every layer trainable, He-initialised from seed.  (Added by the
  * engine; additive to the original API.)
  */
-ttp_status ttp_model_resnet_small(ttp_ctx *ctx, const int64_t in_shape[3], int nclasses,
-                                  uint64_t seed, ttp_model **out);
+ttp_status ttp_model_resnet_small(ttp_ctx *ctx, const int64_t in_shape[3], int nclasses, uint64_t seed,
+                                  ttp_model **out);
 /* A 64-bit hash of the input shape, every layer's attributes and the exact
  * bits of the parameters and statistics (for provenance of derived files). */
 uint64_t ttp_model_fingerprint(const ttp_model *m);

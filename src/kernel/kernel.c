@@ -43,25 +43,31 @@ ttp_status ttp_kernel_opts_validate(ttp_ctx *ctx, const ttp_kernel_opts *o, int6
         return TTP_ERR(ctx, TTP_ERR_ARG, "option proj: projection kind %d is unknown", (int)o->proj);
     const int projected = o->proj != TTP_PROJ_EXACT && o->proj != TTP_PROJ_AUTO;
     if (o->dproj < 0 || (projected && o->dproj == 0))
-        return TTP_ERR(ctx, TTP_ERR_ARG, "option dproj: projected dimension D′ = %lld: a %s projection needs a "
-                       "positive count (at most D, the trainable weights)", (long long)o->dproj,
-                       ttp_proj_kind_str(o->proj));
-    if (projected && d > 0 && o->dproj > d)
         return TTP_ERR(ctx, TTP_ERR_ARG,
-                       "option dproj: projected dimension D′ = %lld exceeds the model's D = %lld trainable weights: "
-                       "a %s projection must reduce the dimension (set option proj to exact for G = J)",
-                       (long long)o->dproj, (long long)d, ttp_proj_kind_str(o->proj));
+                       "option dproj: projected dimension D′ = %lld: a %s projection needs a "
+                       "positive count (at most D, the trainable weights)",
+                       (long long)o->dproj, ttp_proj_kind_str(o->proj));
+    if (projected && d > 0 && o->dproj > d)
+        return TTP_ERR(
+            ctx, TTP_ERR_ARG,
+            "option dproj: projected dimension D′ = %lld exceeds the model's D = %lld trainable weights: "
+            "a %s projection must reduce the dimension (set option proj to exact for G = J)",
+            (long long)o->dproj, (long long)d, ttp_proj_kind_str(o->proj));
     if (o->backend && strcmp(o->backend, "cpu") != 0 && strcmp(o->backend, "cuda") != 0 &&
         strcmp(o->backend, "auto") != 0)
         return TTP_ERR(ctx, TTP_ERR_ARG, "option backend: '%s', expected cpu, cuda or auto", o->backend);
     if (o->block != 0 && (o->block < 1 || o->block > TTP_GRAM_MAX_BLOCK)) /* 0: the default 64 */
-        return TTP_ERR(ctx, TTP_ERR_ARG, "option block: ScaLAPACK block size %d is out of range: expected 1..%d "
-                       "(typical 32-256; default 64)", o->block, TTP_GRAM_MAX_BLOCK);
+        return TTP_ERR(ctx, TTP_ERR_ARG,
+                       "option block: ScaLAPACK block size %d is out of range: expected 1..%d "
+                       "(typical 32-256; default 64)",
+                       o->block, TTP_GRAM_MAX_BLOCK);
     if (o->top_k < 0)
-        return TTP_ERR(ctx, TTP_ERR_ARG, "option top_k: %lld, expected 0 (all eigenpairs) or a positive count",
+        return TTP_ERR(ctx, TTP_ERR_ARG,
+                       "option top_k: %lld, expected 0 (all eigenpairs) or a positive count",
                        (long long)o->top_k);
     if (o->side < -1 || o->side > 1)
-        return TTP_ERR(ctx, TTP_ERR_ARG, "option side: %d, expected -1 (auto), 0 (NC × NC) or 1 (D′ × D′)", o->side);
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option side: %d, expected -1 (auto), 0 (NC × NC) or 1 (D′ × D′)",
+                       o->side);
     return TTP_OK;
 }
 
@@ -88,23 +94,24 @@ static ttp_status check_finite_rows(ttp_ctx *ctx, const ttp_data *data, int64_t 
     for (int64_t i = 0; i < cnt; i++) {
         int bad = 0;
         for (int64_t c = 0; c < C && !bad; c++) bad = !isfinite(f[i * C + c]);
-        for (int64_t r = 0; r < C * K && !bad; r++) bad = !isfinite(G[(size_t)(i * C) * (size_t)K + (size_t)r]);
+        for (int64_t r = 0; r < C * K && !bad; r++)
+            bad = !isfinite(G[(size_t)(i * C) * (size_t)K + (size_t)r]);
         if (!bad) continue;
         double xmax = 0.0;
         const double *x = data->x + (size_t)(s0 + i) * (size_t)data->dim;
-        for (int64_t j = 0; j < data->dim; j++) xmax = fabs(x[j]) > xmax || !isfinite(x[j]) ? fabs(x[j]) : xmax;
+        for (int64_t j = 0; j < data->dim; j++)
+            xmax = fabs(x[j]) > xmax || !isfinite(x[j]) ? fabs(x[j]) : xmax;
         return TTP_ERR(ctx, TTP_ERR_NUMERIC,
                        "sample %lld of the dataset gives a non-finite %s (its inputs reach |x| = %g): the "
                        "network overflows on these inputs; rescale the dataset (e.g. to [0, 1]) or check it",
-                       (long long)(s0 + i), isfinite(f[i * C]) ? "Jacobian row" : "model output",
-                       xmax);
+                       (long long)(s0 + i), isfinite(f[i * C]) ? "Jacobian row" : "model output", xmax);
     }
     return TTP_OK;
 }
 
 /* Input checks, identical on every rank, before any heavy work. */
-static ttp_status check_inputs(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *m,
-                               const ttp_data *d, const ttp_kernel_opts *o)
+static ttp_status check_inputs(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *m, const ttp_data *d,
+                               const ttp_kernel_opts *o)
 {
     TTP_CALL(ctx, ttp_model_check_input(ctx, m, d->ndim, d->shape, "the kernel's dataset"));
     const int64_t N = d->n, C = m->nout, D = m->ntrainable;
@@ -112,7 +119,8 @@ static ttp_status check_inputs(ttp_ctx *ctx, const ttp_comm *comm, const ttp_mod
     if (comm->size > N)
         return TTP_ERR(ctx, TTP_ERR_ARG,
                        "more ranks (%d) than samples (%lld): every rank needs at least one sample; run "
-                       "with at most %lld ranks", comm->size, (long long)N, (long long)N);
+                       "with at most %lld ranks",
+                       comm->size, (long long)N, (long long)N);
     if (D < 1) return TTP_ERR(ctx, TTP_ERR_ARG, "the model has no trainable parameters: its kernel is zero");
     TTP_CALL(ctx, ttp_kernel_opts_validate(ctx, o, D));
     const int64_t Kd = o->proj == TTP_PROJ_EXACT ? D : o->dproj;
@@ -132,18 +140,21 @@ static ttp_status check_inputs(ttp_ctx *ctx, const ttp_comm *comm, const ttp_mod
             return TTP_ERR(ctx, TTP_ERR_NOMEM,
                            "the Jacobian rows of one rank need %.1f GiB (%.0f rows x D′ = %lld columns) but "
                            "this machine has %.1f GiB: use more ranks (nodes), a smaller D′ (--proj kron "
-                           "--dproj) or a subset", need / 1073741824.0, rows, (long long)Kd,
-                           phys / 1073741824.0);
+                           "--dproj) or a subset",
+                           need / 1073741824.0, rows, (long long)Kd, phys / 1073741824.0);
     }
     if (d->y != NULL) {
         if (d->nclasses > C)
             return TTP_ERR(ctx, TTP_ERR_ARG,
                            "the dataset has %d classes but the model has %lld outputs: labels must index "
-                           "the outputs (replace the model's head)", d->nclasses, (long long)C);
+                           "the outputs (replace the model's head)",
+                           d->nclasses, (long long)C);
     } else if (d->targets != NULL) {
         if (d->ntargets != C)
-            return TTP_ERR(ctx, TTP_ERR_ARG, "the dataset has %d targets per sample but the model has %lld "
-                           "outputs", d->ntargets, (long long)C);
+            return TTP_ERR(ctx, TTP_ERR_ARG,
+                           "the dataset has %d targets per sample but the model has %lld "
+                           "outputs",
+                           d->ntargets, (long long)C);
     } else {
         return TTP_ERR(ctx, TTP_ERR_ARG,
                        "the dataset has neither labels nor targets: the kernel's residual projections "
@@ -152,8 +163,8 @@ static ttp_status check_inputs(ttp_ctx *ctx, const ttp_comm *comm, const ttp_mod
     return TTP_OK;
 }
 
-ttp_status ttp_kernel_build(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model,
-                            const ttp_data *data, const ttp_kernel_opts *opts, ttp_kernel **out)
+ttp_status ttp_kernel_build(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model, const ttp_data *data,
+                            const ttp_kernel_opts *opts, ttp_kernel **out)
 {
     ttp_status st = TTP_OK;
     const double t_start = ttp_time();
@@ -216,12 +227,13 @@ agreed:
         const int64_t chunk = ns / 20 > KERNEL_SAMPLES_PER_BATCH ? ns / 20 : KERNEL_SAMPLES_PER_BATCH;
         for (int64_t s = 0; s < ns && st == TTP_OK; s += chunk) {
             const int64_t cnt = s + chunk < ns ? chunk : ns - s;
-            st = ttp_jac_rows(ctx, plan, net, model->w, data->x + (size_t)(lo + s) * (size_t)data->dim,
-                              cnt, G + (size_t)(s * C) * (size_t)K, f0 + (size_t)(lo + s) * C,
+            st = ttp_jac_rows(ctx, plan, net, model->w, data->x + (size_t)(lo + s) * (size_t)data->dim, cnt,
+                              G + (size_t)(s * C) * (size_t)K, f0 + (size_t)(lo + s) * C,
                               u0 + (size_t)(lo + s) * C);
             if (st != TTP_OK) ttp_error_trace(ctx, __FILE__, __LINE__, __func__);
-            if (st == TTP_OK) st = check_finite_rows(ctx, data, lo + s, cnt, C, K, G + (size_t)(s * C) * (size_t)K,
-                                                     f0 + (size_t)(lo + s) * C);
+            if (st == TTP_OK)
+                st = check_finite_rows(ctx, data, lo + s, cnt, C, K, G + (size_t)(s * C) * (size_t)K,
+                                       f0 + (size_t)(lo + s) * C);
             ttp_progress(ctx, "jacobian", (double)(s + cnt) / (double)ns, t_jac);
         }
     }
@@ -256,8 +268,7 @@ agreed:
 
     /* ---- Gram matrix and eigenpairs ------------------------------------ */
     const double t_gram = ttp_time();
-    TTP_CALL_GOTO(ctx, st, done,
-                  gops->load(ctx, comm, block, N * C, K, lo * C, nrow, G, nrhs, R, &gram));
+    TTP_CALL_GOTO(ctx, st, done, gops->load(ctx, comm, block, N * C, K, lo * C, nrow, G, nrhs, R, &gram));
     free(G); /* the block-cyclic copy is all that is needed from here */
     G = NULL;
     free(R);

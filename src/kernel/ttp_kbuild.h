@@ -38,8 +38,8 @@ typedef struct ttp_kernel_opts {
     int block;           /* ScaLAPACK block size (0: 64)                       */
     int64_t top_k;       /* 0 = all eigenpairs                                 */
     int want_theta, want_vectors;
-    int side;            /* -1 auto, 0 NC, 1 D′                                */
-    ttp_gram_assembly assembly; /* TTP_GRAM_AUTO unless asked                   */
+    int side;                           /* -1 auto, 0 NC, 1 D′                                */
+    ttp_gram_assembly assembly;         /* TTP_GRAM_AUTO unless asked                   */
     const char *model_path, *data_path; /* recorded as provenance (may be NULL) */
 } ttp_kernel_opts;
 
@@ -78,8 +78,8 @@ void ttp_kernel_opts_resolve(ttp_kernel_opts *o, int64_t d);
  * ttp_gram_decompose, with R = [F0 − Y, softmax(F0) − onehot(y)] as the
  * vectors projected.  peak_rss_max is the maximum over ranks.
  */
-ttp_status ttp_kernel_build(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model,
-                            const ttp_data *data, const ttp_kernel_opts *opts, ttp_kernel **out);
+ttp_status ttp_kernel_build(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model, const ttp_data *data,
+                            const ttp_kernel_opts *opts, ttp_kernel **out);
 
 /*
  * The kernel's summary as JSON (`ttpredict kernel --json`), rank 0: k as

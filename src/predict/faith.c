@@ -102,15 +102,18 @@ ttp_status ttp_predict_guard(ttp_ctx *ctx, const ttp_kernel *k, const ttp_predic
         if (nonfinite_t >= 0 || diverged > 0) {
             char where[96] = "";
             if (nonfinite_t >= 0) snprintf(where, sizeof where, " from step %lld", (long long)nonfinite_t);
-            warn_append(p,
-                        "the predicted loss blows up (non-finite%s%s at N = %lld): the linearized dynamics diverge "
-                        "at these settings and the predicted time is not meaningful; %s",
-                        where, diverged ? ", diverged ensemble members" : "", (long long)worst_n, advice);
+            warn_append(
+                p,
+                "the predicted loss blows up (non-finite%s%s at N = %lld): the linearized dynamics diverge "
+                "at these settings and the predicted time is not meaningful; %s",
+                where, diverged ? ", diverged ensemble members" : "", (long long)worst_n, advice);
         } else {
-            warn_append(p,
-                        "the predicted %s loss grows past its initial value (x%.3g at step %lld, N = %lld): the "
-                        "linearized dynamics blow up at these settings and the predicted time is not meaningful; %s",
-                        worst_band ? "upper-band" : "mean", p->growth, (long long)worst_t, (long long)worst_n, advice);
+            warn_append(
+                p,
+                "the predicted %s loss grows past its initial value (x%.3g at step %lld, N = %lld): the "
+                "linearized dynamics blow up at these settings and the predicted time is not meaningful; %s",
+                worst_band ? "upper-band" : "mean", p->growth, (long long)worst_t, (long long)worst_n,
+                advice);
         }
     }
     if (p->batch_stab_mean > 1.0) {
@@ -120,25 +123,27 @@ ttp_status ttp_predict_guard(ttp_ctx *ctx, const ttp_kernel *k, const ttp_predic
                     "linearized SGD diverges on typical batches; %s",
                     2 * p->batch_stab_mean, 2 * p->batch_stab_max, advice);
     } else if (p->batch_stab_max > 1.0) {
-        warn_append(p,
-                    "some SGD batches overshoot on their own samples (per-batch stability max %.3g, mean %.3g; "
-                    "limit 2): expect a noisier real run than predicted",
-                    2 * p->batch_stab_max, 2 * p->batch_stab_mean);
+        warn_append(
+            p,
+            "some SGD batches overshoot on their own samples (per-batch stability max %.3g, mean %.3g; "
+            "limit 2): expect a noisier real run than predicted",
+            2 * p->batch_stab_max, 2 * p->batch_stab_mean);
     }
     return TTP_OK;
 }
 
 /* ---- linearized weights --------------------------------------------------- */
 
-ttp_status ttp_faith_trace(ttp_ctx *ctx, const ttp_sim_problem *prob, const ttp_opt *opt, uint64_t seed, int npts,
-                           const int64_t *steps, double *f_lin, double *a_out, double *c_out, double *loss)
+ttp_status ttp_faith_trace(ttp_ctx *ctx, const ttp_sim_problem *prob, const ttp_opt *opt, uint64_t seed,
+                           int npts, const int64_t *steps, double *f_lin, double *a_out, double *c_out,
+                           double *loss)
 {
     return ttp_faith_trace_seg(ctx, prob, opt, seed, NULL, npts, steps, f_lin, a_out, c_out, loss);
 }
 
 ttp_status ttp_faith_trace_seg(ttp_ctx *ctx, const ttp_sim_problem *prob, const ttp_opt *opt, uint64_t seed,
-                               ttp_faith_seg *sg, int npts, const int64_t *steps, double *f_lin, double *a_out,
-                               double *c_out, double *loss)
+                               ttp_faith_seg *sg, int npts, const int64_t *steps, double *f_lin,
+                               double *a_out, double *c_out, double *loss)
 {
     ttp_status st = TTP_OK;
     const int64_t N = prob->n, C = prob->c, NC = N * C;
@@ -190,7 +195,8 @@ ttp_status ttp_faith_trace_seg(ttp_ctx *ctx, const ttp_sim_problem *prob, const 
         if (ip == npts) break;
         if (!isfinite(L)) { /* blown up: the remaining points are not defined */
             for (; ip < npts; ip++) {
-                for (int64_t r = 0; r < NC; r++) f_lin[(size_t)ip * NC + r] = a_out[(size_t)ip * NC + r] = NAN;
+                for (int64_t r = 0; r < NC; r++)
+                    f_lin[(size_t)ip * NC + r] = a_out[(size_t)ip * NC + r] = NAN;
                 c_out[ip] = loss[ip] = NAN;
             }
             break;
@@ -329,9 +335,11 @@ ttp_status ttp_predict_faith(ttp_ctx *ctx, const ttp_model *m, const ttp_data *d
         return TTP_OK;
     }
     if (m->nout != k->c)
-        return TTP_ERR(ctx, TTP_ERR_ARG, "faithfulness: the model has %d outputs, the kernel %d", (int)m->nout, k->c);
+        return TTP_ERR(ctx, TTP_ERR_ARG, "faithfulness: the model has %d outputs, the kernel %d",
+                       (int)m->nout, k->c);
     if (!theta_of_kernel(k, &th)) {
-        snprintf(fa->note, sizeof fa->note, "not measured: the kernel holds neither Theta nor its eigenvectors");
+        snprintf(fa->note, sizeof fa->note,
+                 "not measured: the kernel holds neither Theta nor its eigenvectors");
         return TTP_OK;
     }
     const int64_t T = o->opt.steps, N = k->n, C = k->c, NC = N * C, D = m->ntrainable;
@@ -353,8 +361,8 @@ ttp_status ttp_predict_faith(ttp_ctx *ctx, const ttp_model *m, const ttp_data *d
     TTP_ALLOC(ctx, st, done, w0d, D, "trainable weights");
     TTP_ALLOC(ctx, st, done, wtd, D, "trainable weights");
     TTP_CALL_GOTO(ctx, st, done,
-                  ttp_faith_trace(ctx, &prob, &o->opt, o->sim.seed ? o->sim.seed : o->opt.seed, np, steps, flin, a,
-                                  c, ll));
+                  ttp_faith_trace(ctx, &prob, &o->opt, o->sim.seed ? o->sim.seed : o->opt.seed, np, steps,
+                                  flin, a, c, ll));
     TTP_CALL_GOTO(ctx, st, done, ttp_net_create(ctx, m, FAITH_CHUNK, &net));
     ttp_model_get_trainable(m, m->w, w0d);
     const double w0n = norm2(w0d, D);
@@ -407,20 +415,22 @@ ttp_status ttp_predict_faith(ttp_ctx *ctx, const ttp_model *m, const ttp_data *d
         for (int i = 0; i < np; i++)
             if (fa->out_gap[i] >= fa->out_gap[iw]) iw = i;
         p->valid = 0;
-        warn_append(p,
-                    "the linearization is not faithful here: at step %lld the real network at the linearized "
-                    "weights is off the linear model by %.0f%% of the outputs' movement (limit %.0f%%) and has loss "
-                    "%.4g where the linear model has %.4g (%+.0f%% of the predicted drop; limit %.0f%%); the "
-                    "weights move too far for a linear model, so the real training time can differ a lot; lower "
-                    "the learning rate%s to stay in the linear regime, or re-linearize (--relinearize auto, "
-                    "docs/METHOD.md 6c)",
-                    (long long)fa->step[iw], 100 * fa->out_gap[iw], 100 * TTP_FAITH_OUT_GAP, fa->loss_real[iw],
-                    fa->loss_lin[iw], 100 * fa->loss_gap[iw], 100 * TTP_FAITH_LOSS_GAP,
-                    o->opt.momentum > 0 ? " or the momentum" : "");
+        warn_append(
+            p,
+            "the linearization is not faithful here: at step %lld the real network at the linearized "
+            "weights is off the linear model by %.0f%% of the outputs' movement (limit %.0f%%) and has loss "
+            "%.4g where the linear model has %.4g (%+.0f%% of the predicted drop; limit %.0f%%); the "
+            "weights move too far for a linear model, so the real training time can differ a lot; lower "
+            "the learning rate%s to stay in the linear regime, or re-linearize (--relinearize auto, "
+            "docs/METHOD.md 6c)",
+            (long long)fa->step[iw], 100 * fa->out_gap[iw], 100 * TTP_FAITH_OUT_GAP, fa->loss_real[iw],
+            fa->loss_lin[iw], 100 * fa->loss_gap[iw], 100 * TTP_FAITH_LOSS_GAP,
+            o->opt.momentum > 0 ? " or the momentum" : "");
     }
 done:
     ttp_net_destroy(&net);
-    free(flin), free(a), free(c), free(ll), free(w), free(fr), free(fp), free(fm), free(w0d), free(wtd), free(wpm);
+    free(flin), free(a), free(c), free(ll), free(w), free(fr), free(fp), free(fm), free(w0d), free(wtd),
+        free(wpm);
     return st;
 }
 
@@ -428,31 +438,42 @@ void ttp_faith_print(FILE *f, const ttp_prediction *p)
 {
     const ttp_faith *fa = &p->faith;
     if (p->batch_stab_max > 0)
-        fprintf(f, "  batches     per-batch stability mean %.3g, max %.3g (limit 2; ttp_sim_stability_batch)\n",
+        fprintf(f,
+                "  batches     per-batch stability mean %.3g, max %.3g (limit 2; ttp_sim_stability_batch)\n",
                 2 * p->batch_stab_mean, 2 * p->batch_stab_max);
     if (fa->npoints == 0) {
         if (fa->note[0]) fprintf(f, "  faithful    %s\n", fa->note);
         return;
     }
-    fprintf(f, "  faithful    real net at the linearized weights (step: loss real/linear, loss gap, output gap, "
-               "kernel gap, |dw|/|w0|):\n");
+    fprintf(f,
+            "  faithful    real net at the linearized weights (step: loss real/linear, loss gap, output gap, "
+            "kernel gap, |dw|/|w0|):\n");
     for (int i = 0; i < fa->npoints; i++)
         fprintf(f, "              %5lld: %.4g/%.4g  %+.1f%%  %.1f%%  %.1f%%  %.3g\n", (long long)fa->step[i],
                 fa->loss_real[i], fa->loss_lin[i], 100 * fa->loss_gap[i], 100 * fa->out_gap[i],
                 100 * fa->kernel_gap[i], fa->dw_rel[i]);
     if (fa->relin_every > 0)
-        fprintf(f, "  relinear.   every %lld steps (%lld kernels, %.1f s); worst output gap at a segment's end %.1f%% "
-                   "(the figures above are those of the first linearization)\n",
-                (long long)fa->relin_every, (long long)fa->segments, fa->relin_seconds, 100 * fa->seg_out_gap);
+        fprintf(f,
+                "  relinear.   every %lld steps (%lld kernels, %.1f s); worst output gap at a segment's end "
+                "%.1f%% "
+                "(the figures above are those of the first linearization)\n",
+                (long long)fa->relin_every, (long long)fa->segments, fa->relin_seconds,
+                100 * fa->seg_out_gap);
     else if (fa->relin_every == TTP_RELIN_AUTO)
-        fprintf(f, "  relinear.   auto: %lld segments, %lld kernels rebuilt (%lld lengths tried, %.1f s; the first "
-                   "kernel took %.1f s); worst output gap at a segment's end %.1f%% (target %.0f%%; the figures above "
-                   "are those of the first linearization)\n",
-                (long long)fa->segments, (long long)fa->segments - 1, (long long)fa->relin_trials, fa->relin_seconds,
-                p->sec_kernel, 100 * fa->seg_out_gap, 100 * TTP_RELIN_AUTO_GAP);
-    fprintf(f, "              band: batch noise %lld .. %lld, widened by the output gap (+-%.0f%%) to %lld .. %lld "
-               "(-1: past T)\n", (long long)p->main.tt[0].noise_lo, (long long)p->main.tt[0].noise_hi,
-            100 * fa->band_widen, (long long)p->main.tt[0].lo, (long long)p->main.tt[0].hi);
+        fprintf(
+            f,
+            "  relinear.   auto: %lld segments, %lld kernels rebuilt (%lld lengths tried, %.1f s; the first "
+            "kernel took %.1f s); worst output gap at a segment's end %.1f%% (target %.0f%%; the figures "
+            "above "
+            "are those of the first linearization)\n",
+            (long long)fa->segments, (long long)fa->segments - 1, (long long)fa->relin_trials,
+            fa->relin_seconds, p->sec_kernel, 100 * fa->seg_out_gap, 100 * TTP_RELIN_AUTO_GAP);
+    fprintf(
+        f,
+        "              band: batch noise %lld .. %lld, widened by the output gap (+-%.0f%%) to %lld .. %lld "
+        "(-1: past T)\n",
+        (long long)p->main.tt[0].noise_lo, (long long)p->main.tt[0].noise_hi, 100 * fa->band_widen,
+        (long long)p->main.tt[0].lo, (long long)p->main.tt[0].hi);
 }
 
 void ttp_faith_json(struct ttp_json *j, const ttp_prediction *p)

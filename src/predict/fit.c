@@ -12,13 +12,15 @@ ttp_status ttp_fit_powerlaw(ttp_ctx *ctx, const double *y, int64_t n, int64_t k_
                             ttp_powerlaw *out)
 {
     if (k_lo < 1 || k_hi > n || k_hi - k_lo + 1 < 3)
-        return TTP_ERR(ctx, TTP_ERR_ARG, "power-law fit: range %lld..%lld of %lld values, expected at least 3 modes",
+        return TTP_ERR(ctx, TTP_ERR_ARG,
+                       "power-law fit: range %lld..%lld of %lld values, expected at least 3 modes",
                        (long long)k_lo, (long long)k_hi, (long long)n);
     double sw = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
     for (int64_t k = k_lo; k <= k_hi; k++) {
         double v = y[k - 1];
         if (!(v > 0) || !isfinite(v))
-            return TTP_ERR(ctx, TTP_ERR_ARG, "power-law fit: value %g at mode %lld, expected > 0", v, (long long)k);
+            return TTP_ERR(ctx, TTP_ERR_ARG, "power-law fit: value %g at mode %lld, expected > 0", v,
+                           (long long)k);
         double w = 1.0 / (double)k, x = log((double)k), l = log(v);
         sw += w, sx += w * x, sy += w * l, sxx += w * x * x, sxy += w * x * l;
     }
@@ -54,8 +56,9 @@ ttp_status ttp_fit_powerlaw(ttp_ctx *ctx, const double *y, int64_t n, int64_t k_
     out->a_err = out->a * sqrt(vi > 0 ? vi : 0);
     out->ok = out->r2 >= TTP_FIT_R2_MIN;
     if (!out->ok)
-        snprintf(out->note, sizeof out->note, "not a power law within tolerance: R2 %.3f < %.2f over modes %lld-%lld",
-                 out->r2, TTP_FIT_R2_MIN, (long long)k_lo, (long long)k_hi);
+        snprintf(out->note, sizeof out->note,
+                 "not a power law within tolerance: R2 %.3f < %.2f over modes %lld-%lld", out->r2,
+                 TTP_FIT_R2_MIN, (long long)k_lo, (long long)k_hi);
     return TTP_OK;
 }
 
@@ -66,9 +69,11 @@ ttp_status ttp_fit_powerlaw_auto(ttp_ctx *ctx, const double *y, int64_t n, ttp_p
     for (int64_t k = 0; k < n; k++) top = fmax(top, y[k]);
     while (usable < n && y[usable] > 1e-10 * top && isfinite(y[usable])) usable++;
     if (usable < TTP_FIT_MIN_POINTS)
-        return TTP_ERR(ctx, TTP_ERR_ARG,
-                       "spectrum too short to fit a power law: %lld usable modes (above 1e-10 of the largest), "
-                       "at least %d needed", (long long)usable, TTP_FIT_MIN_POINTS);
+        return TTP_ERR(
+            ctx, TTP_ERR_ARG,
+            "spectrum too short to fit a power law: %lld usable modes (above 1e-10 of the largest), "
+            "at least %d needed",
+            (long long)usable, TTP_FIT_MIN_POINTS);
     ttp_powerlaw best;
     double best_score = INFINITY;
     int found = 0;
@@ -102,7 +107,11 @@ ttp_status ttp_fit_powerlaw_auto(ttp_ctx *ctx, const double *y, int64_t n, ttp_p
         double r2all = tot > 0 ? 1.0 - rr / tot : 1.0;
         if (r2all < TTP_FIT_R2_MIN && best.ok) {
             best.ok = 0;
-            snprintf(best.note, sizeof best.note, "not a power law within tolerance: the law fitted on modes %lld-%lld has R2 %.3f < %.2f over modes %lld-%lld", (long long)best.k_lo, (long long)best.k_hi, r2all, TTP_FIT_R2_MIN, (long long)best.k_lo, (long long)end);
+            snprintf(best.note, sizeof best.note,
+                     "not a power law within tolerance: the law fitted on modes %lld-%lld has R2 %.3f < %.2f "
+                     "over modes %lld-%lld",
+                     (long long)best.k_lo, (long long)best.k_hi, r2all, TTP_FIT_R2_MIN, (long long)best.k_lo,
+                     (long long)end);
         }
     }
     *out = best;
@@ -175,8 +184,10 @@ ttp_status ttp_fit_energy_law(ttp_ctx *ctx, const double *e, int64_t n, ttp_powe
     TTP_ALLOC(ctx, st, done, avg, m, "octave averages");
     double run = 0; /* Σ e_j for j in [k, 2k): slide by adding 2k−1, 2k and dropping k−1 */
     for (int64_t k = 1; k <= m; k++) {
-        if (k == 1) run = e[0];
-        else run += e[2 * k - 3] + e[2 * k - 2] - e[k - 2];
+        if (k == 1)
+            run = e[0];
+        else
+            run += e[2 * k - 3] + e[2 * k - 2] - e[k - 2];
         avg[k - 1] = run / (double)k;
     }
     ttp_powerlaw f;

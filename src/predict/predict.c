@@ -38,7 +38,8 @@ ttp_status ttp_predict_opts_validate(ttp_ctx *ctx, const ttp_predict_opts *o, in
     TTP_CALL(ctx, ttp_kernel_opts_validate(ctx, &o->kernel, 0));
     /* the dynamics run on Θ = V Λ Vᵀ (or Θ itself): a kernel without either is no use */
     if (o->kernel_in == NULL && !o->kernel.want_vectors && !o->kernel.want_theta)
-        return TTP_ERR(ctx, TTP_ERR_ARG, "option want_vectors: the prediction needs the kernel's eigenvectors "
+        return TTP_ERR(ctx, TTP_ERR_ARG,
+                       "option want_vectors: the prediction needs the kernel's eigenvectors "
                        "(or option want_theta)");
     if (o->sim.ensemble < 1 || o->sim.ensemble > TTP_MAX_ENSEMBLE)
         return TTP_ERR(ctx, TTP_ERR_ARG, "option ensemble: %d, expected 1..%d trajectories", o->sim.ensemble,
@@ -46,8 +47,8 @@ ttp_status ttp_predict_opts_validate(ttp_ctx *ctx, const ttp_predict_opts *o, in
     {
         /* every member's loss and accuracy at steps 0..T are kept for the band */
         int64_t vals = 0;
-        TTP_CALL(ctx, ttp_size_mul(ctx, o->opt.steps + 1, 2 * (int64_t)o->sim.ensemble, (int64_t)1 << 31, &vals,
-                                   "options steps (%lld) x ensemble (%d): curve values",
+        TTP_CALL(ctx, ttp_size_mul(ctx, o->opt.steps + 1, 2 * (int64_t)o->sim.ensemble, (int64_t)1 << 31,
+                                   &vals, "options steps (%lld) x ensemble (%d): curve values",
                                    (long long)o->opt.steps, o->sim.ensemble));
     }
     if (!(o->sim.band_lo >= 0 && o->sim.band_lo < o->sim.band_hi && o->sim.band_hi <= 1))
@@ -64,7 +65,8 @@ ttp_status ttp_predict_opts_validate(ttp_ctx *ctx, const ttp_predict_opts *o, in
             return TTP_ERR(ctx, TTP_ERR_ARG, "option tt: %s threshold %g, expected a fraction in (0, 1]",
                            ttp_tt_kind_str(t->kind), t->value);
         if (t->smooth < 1)
-            return TTP_ERR(ctx, TTP_ERR_ARG, "option smooth: %d, expected a window of at least 1 step", t->smooth);
+            return TTP_ERR(ctx, TTP_ERR_ARG, "option smooth: %d, expected a window of at least 1 step",
+                           t->smooth);
     }
     if (o->subset < 0 || o->subset > n)
         return TTP_ERR(ctx, TTP_ERR_ARG, "option subset: %lld, expected 1..%lld (the dataset's size)",
@@ -79,8 +81,9 @@ ttp_status ttp_predict_opts_validate(ttp_ctx *ctx, const ttp_predict_opts *o, in
     /* The spectrum-only dynamics do not carry weight decay (ttp_sim_sde):
      * say so now rather than after the kernel. */
     if ((o->nextrap > 0 || (o->subset > 0 && o->subset < n)) && o->opt.wd > 0)
-        return TTP_ERR(ctx, TTP_ERR_UNSUPPORTED,
-                       "options subset/extrap: the spectrum-only dynamics do not model weight decay (option wd)");
+        return TTP_ERR(
+            ctx, TTP_ERR_UNSUPPORTED,
+            "options subset/extrap: the spectrum-only dynamics do not model weight decay (option wd)");
     if (o->relin_every < 0 && o->relin_every != TTP_RELIN_AUTO)
         return TTP_ERR(ctx, TTP_ERR_ARG, "option relin_every: %lld, expected K >= 1 steps, 0 (off) or auto",
                        (long long)o->relin_every);
@@ -88,7 +91,8 @@ ttp_status ttp_predict_opts_validate(ttp_ctx *ctx, const ttp_predict_opts *o, in
         return TTP_ERR(ctx, TTP_ERR_UNSUPPORTED,
                        "option relin_every: only on the whole dataset and a kernel built here (options "
                        "subset/extrap/kernel_in unset)");
-    if (o->time_reps < 0) return TTP_ERR(ctx, TTP_ERR_ARG, "option time_reps: %d, expected >= 0", o->time_reps);
+    if (o->time_reps < 0)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option time_reps: %d, expected >= 0", o->time_reps);
     return TTP_OK;
 }
 
@@ -156,16 +160,20 @@ static void diagnose(ttp_prediction *p, const ttp_predict_opts *o)
     p->warning[0] = '\0';
     if (p->stability > 1.0) {
         p->valid = 0;
-        snprintf(p->warning, sizeof p->warning,
-                 "outside the method's regime: the linearized %s diverges at this learning rate (stability %.3g > 2; "
-                 "mu_max of Theta/N = %.4g, %s loss). The real network may still converge (catapult regime); the "
-                 "predicted time is not meaningful. Learning rates below %.3g are inside the regime.",
-                 o->opt.momentum > 0 ? (o->opt.nesterov ? "Nesterov" : "heavy-ball") : "gradient descent",
-                 2.0 * p->stability, p->mu_max, ttp_loss_str(o->opt.loss), ttp_sim_stability_lr(&o->opt, p->mu_max));
+        snprintf(
+            p->warning, sizeof p->warning,
+            "outside the method's regime: the linearized %s diverges at this learning rate (stability %.3g > "
+            "2; "
+            "mu_max of Theta/N = %.4g, %s loss). The real network may still converge (catapult regime); the "
+            "predicted time is not meaningful. Learning rates below %.3g are inside the regime.",
+            o->opt.momentum > 0 ? (o->opt.nesterov ? "Nesterov" : "heavy-ball") : "gradient descent",
+            2.0 * p->stability, p->mu_max, ttp_loss_str(o->opt.loss),
+            ttp_sim_stability_lr(&o->opt, p->mu_max));
     } else if (p->stability > 0.5) {
-        snprintf(p->warning, sizeof p->warning,
-                 "close to the stability limit: stability %.3g (limit 2); predictions degrade as the limit nears",
-                 2.0 * p->stability);
+        snprintf(
+            p->warning, sizeof p->warning,
+            "close to the stability limit: stability %.3g (limit 2); predictions degrade as the limit nears",
+            2.0 * p->stability);
     }
     int64_t T = o->opt.steps;
     if (p->main.curves && !isfinite(p->main.curves->loss[T]) && p->valid) {
@@ -239,7 +247,8 @@ static ttp_status spectrum_curves(ttp_ctx *ctx, const ttp_kernel *k, ttp_predict
         ttp_curves *cv = NULL;
         TTP_CALL_GOTO(ctx, st, done, ttp_curves_create(ctx, opt->steps, 1, &cv));
         *out = cv;
-        TTP_CALL_GOTO(ctx, st, done, ttp_sim_gd_mse_closed(ctx, mu1, pvec, k1, n1, opt->lr, opt->steps, rest, cv->loss));
+        TTP_CALL_GOTO(ctx, st, done,
+                      ttp_sim_gd_mse_closed(ctx, mu1, pvec, k1, n1, opt->lr, opt->steps, rest, cv->loss));
         for (int64_t t = 0; t <= opt->steps; t++) {
             cv->loss_lo[t] = cv->loss_hi[t] = cv->member_loss[t] = cv->loss[t];
             cv->acc[t] = cv->acc_lo[t] = cv->acc_hi[t] = cv->member_acc[t] = NAN;
@@ -279,7 +288,8 @@ static void ce_base_clear(ce_base *b)
 }
 
 static ttp_status simulate_extrapolated(ttp_ctx *ctx, const ttp_kernel *k, ttp_prediction *p,
-                                        const ttp_predict_opts *o, int64_t n1, ce_base *base, ttp_pred_curve *pc)
+                                        const ttp_predict_opts *o, int64_t n1, ce_base *base,
+                                        ttp_pred_curve *pc)
 {
     ttp_status st = TTP_OK;
     const int ce = o->opt.loss == TTP_LOSS_CE;
@@ -294,7 +304,8 @@ static ttp_status simulate_extrapolated(ttp_ctx *ctx, const ttp_kernel *k, ttp_p
     if (!ce) return spectrum_curves(ctx, k, p, pk, energy, n1, &o->opt, &o->sim, &pc->curves);
 
     if (k->labels == NULL || k->f0 == NULL)
-        return TTP_ERR(ctx, TTP_ERR_ARG, "cross-entropy extrapolation needs the kernel's outputs F0 and labels");
+        return TTP_ERR(ctx, TTP_ERR_ARG,
+                       "cross-entropy extrapolation needs the kernel's outputs F0 and labels");
     /* Twice the horizon at n0: a larger dataset is slower, but the fits can
      * make n1's progress run a little ahead of n0's at first. */
     ttp_predict_opts o0 = *o;
@@ -313,8 +324,8 @@ static ttp_status simulate_extrapolated(ttp_ctx *ctx, const ttp_kernel *k, ttp_p
         TTP_CALL_GOTO(ctx, st, done, spectrum_curves(ctx, k, p, pk, energy, k->n, &sur0, &o->sim, &base->s0));
     }
     TTP_CALL_GOTO(ctx, st, done,
-                  ttp_curves_warp(ctx, base->measured.curves, base->s0->loss, s1->loss, o->opt.steps, &pc->curves,
-                                  &clamped));
+                  ttp_curves_warp(ctx, base->measured.curves, base->s0->loss, s1->loss, o->opt.steps,
+                                  &pc->curves, &clamped));
     if (clamped > p->ce_clamped) p->ce_clamped = clamped;
 done:
     ttp_curves_destroy(&s1);
@@ -386,16 +397,19 @@ ttp_status ttp_predict_from_kernel(ttp_ctx *ctx, const ttp_kernel *k, const ttp_
     TTP_CALL_GOTO(ctx, st, fail, ttp_predict_guard(ctx, k, o, p));
     if (p->ce_clamped > 0) {
         size_t u = strlen(p->warning);
-        snprintf(p->warning + u, sizeof p->warning - u,
-                 "%scross-entropy re-timing: %lld step(s) fall past twice the budget at the kernel's size and "
-                 "take its last value", u ? "; " : "", (long long)p->ce_clamped);
+        snprintf(
+            p->warning + u, sizeof p->warning - u,
+            "%scross-entropy re-timing: %lld step(s) fall past twice the budget at the kernel's size and "
+            "take its last value",
+            u ? "; " : "", (long long)p->ce_clamped);
     }
     if (need_fit) { /* extrapolated numbers rest on the fits: say when they are poor */
         const ttp_powerlaw *bad = !p->fit_mu.ok ? &p->fit_mu : !p->fit_p.ok ? &p->fit_p : NULL;
         if (bad) {
             size_t u = strlen(p->warning);
-            snprintf(p->warning + u, sizeof p->warning - u, "%sextrapolation rests on a poor power-law fit of the %s: %s",
-                     u ? "; " : "", bad == &p->fit_mu ? "spectrum" : "residual energies", bad->note);
+            snprintf(p->warning + u, sizeof p->warning - u,
+                     "%sextrapolation rests on a poor power-law fit of the %s: %s", u ? "; " : "",
+                     bad == &p->fit_mu ? "spectrum" : "residual energies", bad->note);
         }
     }
     p->sec_sim = ttp_time() - t0;
@@ -410,8 +424,8 @@ fail:
 
 /* ---- the collective pipeline ------------------------------------------- */
 
-ttp_status ttp_predict_run(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model,
-                           const ttp_data *data, const ttp_predict_opts *o, ttp_prediction **out)
+ttp_status ttp_predict_run(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model, const ttp_data *data,
+                           const ttp_predict_opts *o, ttp_prediction **out)
 {
     ttp_status st = TTP_OK;
     ttp_data *sub = NULL;
@@ -443,7 +457,8 @@ ttp_status ttp_predict_run(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *
 
     double tt = ttp_time();
     if (o->time_reps > 0)
-        TTP_CALL_GOTO(ctx, st, done, ttp_train_time_step(ctx, comm, model, data, &o->opt, o->time_reps, &sps));
+        TTP_CALL_GOTO(ctx, st, done,
+                      ttp_train_time_step(ctx, comm, model, data, &o->opt, o->time_reps, &sps));
     double sec_timing = ttp_time() - tt;
 
     if (comm->rank == 0) {

@@ -41,14 +41,17 @@ static void describe_tt(const ttp_tt_def *t, char *buf, size_t len)
 
 static void fmt_steps(int64_t s, int64_t T, char *buf, size_t len)
 {
-    if (s < 0) snprintf(buf, len, "> %lld", (long long)T);
-    else snprintf(buf, len, "%lld", (long long)s);
+    if (s < 0)
+        snprintf(buf, len, "> %lld", (long long)T);
+    else
+        snprintf(buf, len, "%lld", (long long)s);
 }
 
 static const char *optimizer_name(const ttp_opt *o, int64_t n)
 {
     int sgd = ttp_opt_batch(o, n) < n;
-    if (o->momentum > 0) return o->nesterov ? (sgd ? "SGD+Nesterov" : "GD+Nesterov") : (sgd ? "SGD+momentum" : "GD+momentum");
+    if (o->momentum > 0)
+        return o->nesterov ? (sgd ? "SGD+Nesterov" : "GD+Nesterov") : (sgd ? "SGD+momentum" : "GD+momentum");
     return sgd ? "SGD" : "GD";
 }
 
@@ -58,9 +61,10 @@ void ttp_predict_print(FILE *f, const ttp_prediction *p, const ttp_predict_opts 
     int64_t T = op->steps;
     const ttp_curves *cv = p->main.curves;
     char a[64], b[64], c[64], def[160];
-    fprintf(f, "ttpredict predict: %lld samples x %d outputs, D = %lld trainable weights", (long long)p->n, p->c,
-            (long long)p->d);
-    if (p->dproj != p->d) fprintf(f, ", projected to D' = %lld (%s)", (long long)p->dproj, ttp_proj_kind_str(shown_proj(p, o)));
+    fprintf(f, "ttpredict predict: %lld samples x %d outputs, D = %lld trainable weights", (long long)p->n,
+            p->c, (long long)p->d);
+    if (p->dproj != p->d)
+        fprintf(f, ", projected to D' = %lld (%s)", (long long)p->dproj, ttp_proj_kind_str(shown_proj(p, o)));
     fprintf(f, ", %d rank(s)\n", p->nranks);
     fprintf(f, "  optimizer   %s, lr %g, batch %lld, momentum %g, weight decay %g, %s loss, T = %lld steps\n",
             optimizer_name(op, p->n), op->lr, (long long)ttp_opt_batch(op, p->n), op->momentum, op->wd,
@@ -69,18 +73,23 @@ void ttp_predict_print(FILE *f, const ttp_prediction *p, const ttp_predict_opts 
         fprintf(f, "  kernel      on %lld of the %lld samples; spectrum extrapolated by power laws\n",
                 (long long)p->n_kernel, (long long)p->n);
     if (p->ce_kappa > 0)
-        fprintf(f, "  cross-ent.  exact dynamics on the %lld samples, re-timed by the spectrum (softmax curvature %.4g)\n",
+        fprintf(f,
+                "  cross-ent.  exact dynamics on the %lld samples, re-timed by the spectrum (softmax "
+                "curvature %.4g)\n",
                 (long long)p->n_kernel, p->ce_kappa);
-    fprintf(f, "  spectrum    mu_max(Theta/N) = %.5g, stability %.3g (limit 2: eta*kappa*mu_max scaled by the optimizer's limit)\n", p->mu_max,
-            2.0 * p->stability);
+    fprintf(f,
+            "  spectrum    mu_max(Theta/N) = %.5g, stability %.3g (limit 2: eta*kappa*mu_max scaled by the "
+            "optimizer's limit)\n",
+            p->mu_max, 2.0 * p->stability);
     for (int i = 0; i < p->main.ntt; i++) {
         const ttp_tt_result *r = &p->main.tt[i];
         describe_tt(&r->def, def, sizeof def);
         fmt_steps(r->steps, T, a, sizeof a);
         fmt_steps(r->lo, T, b, sizeof b);
         fmt_steps(r->hi, T, c, sizeof c);
-        fprintf(f, "  %s %s steps  [%g-%g%% band: %s .. %s]   (%s)\n", i == 0 ? "TRAINING TIME" : "  also       ", a,
-                100 * o->sim.band_lo, 100 * o->sim.band_hi, b, c, def);
+        fprintf(f, "  %s %s steps  [%g-%g%% band: %s .. %s]   (%s)\n",
+                i == 0 ? "TRAINING TIME" : "  also       ", a, 100 * o->sim.band_lo, 100 * o->sim.band_hi, b,
+                c, def);
     }
     if (cv) {
         fprintf(f, "  loss        %.5g -> %.5g at step %lld (band %.5g .. %.5g)\n", cv->loss[0], cv->loss[T],
@@ -93,27 +102,33 @@ void ttp_predict_print(FILE *f, const ttp_prediction *p, const ttp_predict_opts 
         char w[3][32];
         const double wv[3] = {p->main.wall, p->main.wall_lo, p->main.wall_hi};
         for (int i = 0; i < 3; i++) {
-            if (isfinite(wv[i])) snprintf(w[i], sizeof w[i], "%.3g", wv[i]);
-            else snprintf(w[i], sizeof w[i], "> %.3g", (double)T * p->sec_per_step);
+            if (isfinite(wv[i]))
+                snprintf(w[i], sizeof w[i], "%.3g", wv[i]);
+            else
+                snprintf(w[i], sizeof w[i], "> %.3g", (double)T * p->sec_per_step);
         }
-        fprintf(f, "  wall-clock  %s s predicted [%s .. %s] at %.4g s/step (measured: batch %lld, %d rank(s))%s\n",
-                w[0], w[1], w[2], p->sec_per_step, (long long)ttp_opt_batch(op, p->n), p->nranks,
-                p->valid ? "" : "; NOT meaningful, see WARNING");
+        fprintf(
+            f,
+            "  wall-clock  %s s predicted [%s .. %s] at %.4g s/step (measured: batch %lld, %d rank(s))%s\n",
+            w[0], w[1], w[2], p->sec_per_step, (long long)ttp_opt_batch(op, p->n), p->nranks,
+            p->valid ? "" : "; NOT meaningful, see WARNING");
     }
     for (int i = 0; i < p->nextrap; i++) {
         const ttp_pred_curve *e = &p->extrap[i];
         fmt_steps(e->tt[0].steps, T, a, sizeof a);
         fmt_steps(e->tt[0].lo, T, b, sizeof b);
         fmt_steps(e->tt[0].hi, T, c, sizeof c);
-        fprintf(f, "  N' = %-7lld %s steps [%s .. %s], final loss %.5g, wall-clock %.3g s\n", (long long)e->n, a, b, c,
-                e->curves->loss[T], e->wall);
+        fprintf(f, "  N' = %-7lld %s steps [%s .. %s], final loss %.5g, wall-clock %.3g s\n", (long long)e->n,
+                a, b, c, e->curves->loss[T], e->wall);
     }
     if (p->have_fit)
-        fprintf(f, "  fits        mu_k ~ %.3g k^-%.3f (+-%.3f, modes %lld-%lld, R2 %.4f);  p_k^2/N ~ %.3g k^-%.3f (+-%.3f)\n",
-                p->fit_mu.a, p->fit_mu.alpha, p->fit_mu.alpha_err, (long long)p->fit_mu.k_lo, (long long)p->fit_mu.k_hi,
-                p->fit_mu.r2, p->fit_p.a, p->fit_p.alpha, p->fit_p.alpha_err);
-    fprintf(f, "  cost        %.2f s (kernel %.2f, dynamics %.2f, step timing %.2f)\n", p->seconds, p->sec_kernel,
-            p->sec_sim, p->sec_timing);
+        fprintf(f,
+                "  fits        mu_k ~ %.3g k^-%.3f (+-%.3f, modes %lld-%lld, R2 %.4f);  p_k^2/N ~ %.3g "
+                "k^-%.3f (+-%.3f)\n",
+                p->fit_mu.a, p->fit_mu.alpha, p->fit_mu.alpha_err, (long long)p->fit_mu.k_lo,
+                (long long)p->fit_mu.k_hi, p->fit_mu.r2, p->fit_p.a, p->fit_p.alpha, p->fit_p.alpha_err);
+    fprintf(f, "  cost        %.2f s (kernel %.2f, dynamics %.2f, step timing %.2f)\n", p->seconds,
+            p->sec_kernel, p->sec_sim, p->sec_timing);
     ttp_faith_print(f, p);
     if (p->warning[0]) fprintf(f, "  WARNING     %s\n", p->warning);
 }
@@ -153,7 +168,8 @@ static void json_fit(ttp_json *j, const char *key, const ttp_powerlaw *f)
     ttp_json_end_object(j);
 }
 
-ttp_status ttp_predict_write_json(ttp_ctx *ctx, const char *path, const ttp_prediction *p, const ttp_predict_opts *o)
+ttp_status ttp_predict_write_json(ttp_ctx *ctx, const char *path, const ttp_prediction *p,
+                                  const ttp_predict_opts *o)
 {
     ttp_json *j = NULL;
     int64_t T = o->opt.steps;
@@ -229,7 +245,8 @@ ttp_status ttp_predict_write_json(ttp_ctx *ctx, const char *path, const ttp_pred
     return ttp_json_close(ctx, &j);
 }
 
-ttp_status ttp_predict_write_nc(ttp_ctx *ctx, const char *path, const ttp_prediction *p, const ttp_predict_opts *o)
+ttp_status ttp_predict_write_nc(ttp_ctx *ctx, const char *path, const ttp_prediction *p,
+                                const ttp_predict_opts *o)
 {
     ttp_status st = TTP_OK;
     ttp_nc_out f = TTP_NC_OUT_INIT;
@@ -239,83 +256,126 @@ ttp_status ttp_predict_write_nc(ttp_ctx *ctx, const char *path, const ttp_predic
     const ttp_kernel *k = p->kernel;
     TTP_CALL_GOTO(ctx, st, fail, ttp_nc_out_create(ctx, &f, path, NC_CLOBBER | NC_NETCDF4));
     nc = f.id;
-    const char *mp = o->kernel.model_path ? o->kernel.model_path : "", *dp = o->kernel.data_path ? o->kernel.data_path : "";
-    const struct { const char *name, *val; } texts[] = {
-        {"ttp_kind", "prediction"}, {"optimizer", optimizer_name(&o->opt, p->n)},
-        {"loss", ttp_loss_str(o->opt.loss)}, {"model", mp}, {"data", dp}, {"warning", p->warning},
+    const char *mp = o->kernel.model_path ? o->kernel.model_path : "",
+               *dp = o->kernel.data_path ? o->kernel.data_path : "";
+    const struct {
+        const char *name, *val;
+    } texts[] = {
+        {"ttp_kind", "prediction"},
+        {"optimizer", optimizer_name(&o->opt, p->n)},
+        {"loss", ttp_loss_str(o->opt.loss)},
+        {"model", mp},
+        {"data", dp},
+        {"warning", p->warning},
     };
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
         TTP_CALL_GOTO(ctx, st, fail, ttp_nc_put_text(ctx, nc, NC_GLOBAL, texts[i].name, texts[i].val, path));
-    struct { const char *name; double v; } sattr[] = {
-        {"lr", o->opt.lr}, {"batch", (double)ttp_opt_batch(&o->opt, p->n)}, {"momentum", o->opt.momentum},
-        {"nesterov", o->opt.nesterov}, {"weight_decay", o->opt.wd}, {"steps", (double)T}, {"seed", (double)o->opt.seed},
-        {"ensemble", o->sim.ensemble}, {"band_lo", o->sim.band_lo}, {"band_hi", o->sim.band_hi},
-        {"n", (double)p->n}, {"n_kernel", (double)p->n_kernel}, {"c", p->c}, {"d", (double)p->d}, {"dproj", (double)p->dproj},
-        {"mu_max", p->mu_max}, {"stability", 2.0 * p->stability}, {"valid", p->valid},
-        {"seconds_per_step", p->sec_per_step}, {"wall_seconds_predicted", p->main.wall}, {"seconds", p->seconds},
-        {"batch_stability_mean", 2.0 * p->batch_stab_mean}, {"batch_stability_max", 2.0 * p->batch_stab_max},
-        {"loss_growth", p->growth}, {"faith_points", p->faith.npoints},
-        {"faith_worst_loss_gap", p->faith.worst_loss_gap}, {"faith_worst_output_gap", p->faith.worst_out_gap},
+    struct {
+        const char *name;
+        double v;
+    } sattr[] = {
+        {"lr", o->opt.lr},
+        {"batch", (double)ttp_opt_batch(&o->opt, p->n)},
+        {"momentum", o->opt.momentum},
+        {"nesterov", o->opt.nesterov},
+        {"weight_decay", o->opt.wd},
+        {"steps", (double)T},
+        {"seed", (double)o->opt.seed},
+        {"ensemble", o->sim.ensemble},
+        {"band_lo", o->sim.band_lo},
+        {"band_hi", o->sim.band_hi},
+        {"n", (double)p->n},
+        {"n_kernel", (double)p->n_kernel},
+        {"c", p->c},
+        {"d", (double)p->d},
+        {"dproj", (double)p->dproj},
+        {"mu_max", p->mu_max},
+        {"stability", 2.0 * p->stability},
+        {"valid", p->valid},
+        {"seconds_per_step", p->sec_per_step},
+        {"wall_seconds_predicted", p->main.wall},
+        {"seconds", p->seconds},
+        {"batch_stability_mean", 2.0 * p->batch_stab_mean},
+        {"batch_stability_max", 2.0 * p->batch_stab_max},
+        {"loss_growth", p->growth},
+        {"faith_points", p->faith.npoints},
+        {"faith_worst_loss_gap", p->faith.worst_loss_gap},
+        {"faith_worst_output_gap", p->faith.worst_out_gap},
     };
     for (size_t i = 0; i < sizeof sattr / sizeof sattr[0]; i++)
         TTP_NC(ctx, st, fail, nc_put_att_double(nc, NC_GLOBAL, sattr[i].name, NC_DOUBLE, 1, &sattr[i].v),
                "writing attribute %s of '%s'", sattr[i].name, path);
     TTP_NC(ctx, st, fail, nc_def_dim(nc, "step", (size_t)T + 1, &dstep), "writing '%s'", path);
     TTP_NC(ctx, st, fail, nc_def_dim(nc, "tt", (size_t)p->main.ntt, &dtt), "writing '%s'", path);
-    if (k && k->neig > 0) TTP_NC(ctx, st, fail, nc_def_dim(nc, "mode", (size_t)k->neig, &deig), "writing '%s'", path);
-    if (p->nextrap > 0) TTP_NC(ctx, st, fail, nc_def_dim(nc, "extrapolation", (size_t)p->nextrap, &dex), "writing '%s'", path);
+    if (k && k->neig > 0)
+        TTP_NC(ctx, st, fail, nc_def_dim(nc, "mode", (size_t)k->neig, &deig), "writing '%s'", path);
+    if (p->nextrap > 0)
+        TTP_NC(ctx, st, fail, nc_def_dim(nc, "extrapolation", (size_t)p->nextrap, &dex), "writing '%s'",
+               path);
     const char *cname[6] = {"loss", "loss_lo", "loss_hi", "accuracy", "accuracy_lo", "accuracy_hi"};
     const double *cdat[6] = {cv->loss, cv->loss_lo, cv->loss_hi, cv->acc, cv->acc_lo, cv->acc_hi};
     int vid[6], vtt[3], veig = -1, vex = -1, vexl = -1, vextt = -1;
     for (int i = 0; i < 6; i++)
-        TTP_NC(ctx, st, fail, nc_def_var(nc, cname[i], NC_DOUBLE, 1, &dstep, &vid[i]), "defining %s in '%s'", cname[i], path);
+        TTP_NC(ctx, st, fail, nc_def_var(nc, cname[i], NC_DOUBLE, 1, &dstep, &vid[i]), "defining %s in '%s'",
+               cname[i], path);
     const char *tname[3] = {"tt_steps", "tt_steps_lo", "tt_steps_hi"};
     for (int i = 0; i < 3; i++)
-        TTP_NC(ctx, st, fail, nc_def_var(nc, tname[i], NC_INT64, 1, &dtt, &vtt[i]), "defining %s in '%s'", tname[i], path);
+        TTP_NC(ctx, st, fail, nc_def_var(nc, tname[i], NC_INT64, 1, &dtt, &vtt[i]), "defining %s in '%s'",
+               tname[i], path);
     int vthr;
-    TTP_NC(ctx, st, fail, nc_def_var(nc, "tt_threshold", NC_DOUBLE, 1, &dtt, &vthr), "defining tt_threshold in '%s'", path);
+    TTP_NC(ctx, st, fail, nc_def_var(nc, "tt_threshold", NC_DOUBLE, 1, &dtt, &vthr),
+           "defining tt_threshold in '%s'", path);
     {
         /* The definitions in words, in the order of the tt dimension. */
         char defs[TTP_MAX_TT * 170] = "", one[160];
         for (int i = 0; i < p->main.ntt; i++) {
             describe_tt(&p->main.tt[i].def, one, sizeof one);
             size_t u = strlen(defs);
-            snprintf(defs + u, sizeof defs - u, "%s%s: %s", i ? "; " : "", ttp_tt_kind_str(p->main.tt[i].def.kind), one);
+            snprintf(defs + u, sizeof defs - u, "%s%s: %s", i ? "; " : "",
+                     ttp_tt_kind_str(p->main.tt[i].def.kind), one);
         }
         TTP_CALL_GOTO(ctx, st, fail, ttp_nc_put_text(ctx, nc, NC_GLOBAL, "tt_definitions", defs, path));
         const char *ln = "first step from which the criterion holds until T (-1: not within T)";
         TTP_CALL_GOTO(ctx, st, fail, ttp_nc_put_text(ctx, nc, vtt[0], "long_name", ln, path));
     }
     if (deig >= 0)
-        TTP_NC(ctx, st, fail, nc_def_var(nc, "eigenvalue_over_n", NC_DOUBLE, 1, &deig, &veig), "defining eigenvalues in '%s'", path);
+        TTP_NC(ctx, st, fail, nc_def_var(nc, "eigenvalue_over_n", NC_DOUBLE, 1, &deig, &veig),
+               "defining eigenvalues in '%s'", path);
     if (dex >= 0) {
         int dims[2] = {dex, dstep};
-        TTP_NC(ctx, st, fail, nc_def_var(nc, "extrapolation_n", NC_INT64, 1, &dex, &vex), "writing '%s'", path);
-        TTP_NC(ctx, st, fail, nc_def_var(nc, "extrapolation_tt_steps", NC_INT64, 1, &dex, &vextt), "writing '%s'", path);
-        TTP_NC(ctx, st, fail, nc_def_var(nc, "extrapolation_loss", NC_DOUBLE, 2, dims, &vexl), "writing '%s'", path);
+        TTP_NC(ctx, st, fail, nc_def_var(nc, "extrapolation_n", NC_INT64, 1, &dex, &vex), "writing '%s'",
+               path);
+        TTP_NC(ctx, st, fail, nc_def_var(nc, "extrapolation_tt_steps", NC_INT64, 1, &dex, &vextt),
+               "writing '%s'", path);
+        TTP_NC(ctx, st, fail, nc_def_var(nc, "extrapolation_loss", NC_DOUBLE, 2, dims, &vexl), "writing '%s'",
+               path);
     }
     TTP_NC(ctx, st, fail, nc_enddef(nc), "writing '%s'", path);
     for (int i = 0; i < 6; i++)
         TTP_NC(ctx, st, fail, nc_put_var_double(nc, vid[i], cdat[i]), "writing %s to '%s'", cname[i], path);
     for (int i = 0; i < p->main.ntt; i++) {
         size_t idx = (size_t)i;
-        TTP_NC(ctx, st, fail, nc_put_var1_double(nc, vthr, &idx, &p->main.tt[i].def.value), "writing '%s'", path);
+        TTP_NC(ctx, st, fail, nc_put_var1_double(nc, vthr, &idx, &p->main.tt[i].def.value), "writing '%s'",
+               path);
         long long v[3] = {p->main.tt[i].steps, p->main.tt[i].lo, p->main.tt[i].hi};
         for (int q = 0; q < 3; q++)
-            TTP_NC(ctx, st, fail, nc_put_var1_longlong(nc, vtt[q], &idx, &v[q]), "writing %s to '%s'", tname[q], path);
+            TTP_NC(ctx, st, fail, nc_put_var1_longlong(nc, vtt[q], &idx, &v[q]), "writing %s to '%s'",
+                   tname[q], path);
     }
     if (veig >= 0)
         for (int64_t i = 0; i < k->neig; i++) {
             size_t idx = (size_t)i;
             double v = k->eigval[i] / (double)k->n;
-            TTP_NC(ctx, st, fail, nc_put_var1_double(nc, veig, &idx, &v), "writing eigenvalues to '%s'", path);
+            TTP_NC(ctx, st, fail, nc_put_var1_double(nc, veig, &idx, &v), "writing eigenvalues to '%s'",
+                   path);
         }
     for (int i = 0; i < p->nextrap; i++) {
         size_t idx = (size_t)i, start[2] = {(size_t)i, 0}, count[2] = {1, (size_t)T + 1};
         long long nn = p->extrap[i].n, ts = p->extrap[i].tt[0].steps;
         TTP_NC(ctx, st, fail, nc_put_var1_longlong(nc, vex, &idx, &nn), "writing '%s'", path);
         TTP_NC(ctx, st, fail, nc_put_var1_longlong(nc, vextt, &idx, &ts), "writing '%s'", path);
-        TTP_NC(ctx, st, fail, nc_put_vara_double(nc, vexl, start, count, p->extrap[i].curves->loss), "writing '%s'", path);
+        TTP_NC(ctx, st, fail, nc_put_vara_double(nc, vexl, start, count, p->extrap[i].curves->loss),
+               "writing '%s'", path);
     }
     TTP_CALL_GOTO(ctx, st, fail, ttp_nc_out_commit(ctx, &f));
     return TTP_OK;
@@ -326,7 +386,8 @@ fail:
 
 static const char *const palette[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"};
 
-ttp_status ttp_predict_write_report(ttp_ctx *ctx, const char *dir, const ttp_prediction *p, const ttp_predict_opts *o)
+ttp_status ttp_predict_write_report(ttp_ctx *ctx, const char *dir, const ttp_prediction *p,
+                                    const ttp_predict_opts *o)
 {
     ttp_status st = TTP_OK;
     char path[4096], def[160], a[64], b[64], c[64];
@@ -344,14 +405,22 @@ ttp_status ttp_predict_write_report(ttp_ctx *ctx, const char *dir, const ttp_pre
     ttp_series s[1 + TTP_MAX_EXTRAP];
     memset(s, 0, sizeof s);
     int ns = 0;
-    s[ns++] = (ttp_series){"predicted loss (mean, band)", steps, cv->loss, cv->loss_lo, cv->loss_hi, T + 1, palette[0], 0, 0};
+    s[ns++] = (ttp_series){
+        "predicted loss (mean, band)", steps, cv->loss, cv->loss_lo, cv->loss_hi, T + 1, palette[0], 0, 0};
     char labels[TTP_MAX_EXTRAP][64];
     for (int i = 0; i < p->nextrap && ns < 1 + TTP_MAX_EXTRAP; i++) {
         snprintf(labels[i], sizeof labels[i], "extrapolated to N' = %lld", (long long)p->extrap[i].n);
-        s[ns++] = (ttp_series){labels[i], steps, p->extrap[i].curves->loss, NULL, NULL, T + 1, palette[1 + i % 5], 1, 0};
+        s[ns++] = (ttp_series){
+            labels[i], steps, p->extrap[i].curves->loss, NULL, NULL, T + 1, palette[1 + i % 5], 1, 0};
     }
-    ttp_plot pl = {"Predicted training loss of the linearized network", "step", "mean training loss", 0, 0, 0,
-                   p->main.tt[0].steps >= 0 ? (double)p->main.tt[0].steps : NAN, "predicted training time"};
+    ttp_plot pl = {"Predicted training loss of the linearized network",
+                   "step",
+                   "mean training loss",
+                   0,
+                   0,
+                   0,
+                   p->main.tt[0].steps >= 0 ? (double)p->main.tt[0].steps : NAN,
+                   "predicted training time"};
     snprintf(path, sizeof path, "%s/loss.svg", dir);
     TTP_CALL_GOTO(ctx, st, done, ttp_svg_write(ctx, path, &pl, s, ns));
 
@@ -366,21 +435,23 @@ ttp_status ttp_predict_write_report(ttp_ctx *ctx, const char *dir, const ttp_pre
             mu[i] = k->eigval[i] / (double)k->n;
             fit[i] = p->have_fit ? p->fit_mu.a * pow(kx[i], -p->fit_mu.alpha) : NAN;
         }
-        ttp_series sp[3] = {{"eigenvalues of Theta/N (measured)", kx, mu, NULL, NULL, k->neig, palette[0], 0, 1},
-                            {"power-law fit", kx, fit, NULL, NULL, k->neig, palette[1], 1, 0},
-                            {NULL, NULL, NULL, NULL, NULL, 0, palette[2], 1, 0}};
+        ttp_series sp[3] = {
+            {"eigenvalues of Theta/N (measured)", kx, mu, NULL, NULL, k->neig, palette[0], 0, 1},
+            {"power-law fit", kx, fit, NULL, NULL, k->neig, palette[1], 1, 0},
+            {NULL, NULL, NULL, NULL, NULL, 0, palette[2], 1, 0}};
         int nsp = p->have_fit ? 2 : 1;
         char exlabel[96];
         int64_t nbig = p->n;
         for (int i = 0; i < p->nextrap; i++) nbig = p->extrap[i].n > nbig ? p->extrap[i].n : nbig;
         if (p->have_fit && nbig > k->n) { /* the spectrum the largest extrapolation uses */
-            double *p2n = NULL, *m1 = NULL, *e1 = NULL, energy = o->opt.loss == TTP_LOSS_MSE ? k->res_energy : k->grad_energy;
+            double *p2n = NULL, *m1 = NULL, *e1 = NULL,
+                   energy = o->opt.loss == TTP_LOSS_MSE ? k->res_energy : k->grad_energy;
             const double *pk = o->opt.loss == TTP_LOSS_MSE ? k->p_res : k->p_grad;
             int64_t k1 = 0;
             TTP_ALLOC(ctx, st, done, p2n, k->neig, "report energies");
             for (int64_t i = 0; i < k->neig; i++) p2n[i] = pk ? pk[i] * pk[i] / (double)k->n : 0.0;
-            st = ttp_fit_extrapolate(ctx, mu, p2n, k->neig, energy / (double)k->n, k->n, k->c, nbig, k->d, &p->fit_mu,
-                                     &p->fit_p, &m1, &e1, &k1);
+            st = ttp_fit_extrapolate(ctx, mu, p2n, k->neig, energy / (double)k->n, k->n, k->c, nbig, k->d,
+                                     &p->fit_mu, &p->fit_p, &m1, &e1, &k1);
             free(p2n);
             free(e1);
             if (st != TTP_OK) goto done;
@@ -410,33 +481,43 @@ ttp_status ttp_predict_write_report(ttp_ctx *ctx, const char *dir, const ttp_pre
     fprintf(f, "**%s steps** (%g–%g %% band: %s – %s) until %s, out of a budget of T = %lld steps.\n\n", a,
             100 * o->sim.band_lo, 100 * o->sim.band_hi, b, c, def, (long long)T);
     if (isfinite(p->main.wall))
-        fprintf(f, "Wall-clock: **%.3g s** (%.3g – %.3g s) at %.4g s per step, measured on this machine at batch %lld "
-                   "with %d rank(s).\n\n", p->main.wall, p->main.wall_lo, p->main.wall_hi, p->sec_per_step,
+        fprintf(f,
+                "Wall-clock: **%.3g s** (%.3g – %.3g s) at %.4g s per step, measured on this machine at "
+                "batch %lld "
+                "with %d rank(s).\n\n",
+                p->main.wall, p->main.wall_lo, p->main.wall_hi, p->sec_per_step,
                 (long long)ttp_opt_batch(&o->opt, p->n), p->nranks);
     fprintf(f, "| setting | value |\n| --- | --- |\n");
-    fprintf(f, "| model | `%s` |\n| data | `%s` |\n", o->kernel.model_path ? o->kernel.model_path : "", o->kernel.data_path ? o->kernel.data_path : "");
+    fprintf(f, "| model | `%s` |\n| data | `%s` |\n", o->kernel.model_path ? o->kernel.model_path : "",
+            o->kernel.data_path ? o->kernel.data_path : "");
     fprintf(f, "| samples N × outputs C | %lld × %d |\n", (long long)p->n, p->c);
-    fprintf(f, "| trainable weights D, projected D′ | %lld, %lld (%s) |\n", (long long)p->d, (long long)p->dproj,
-            ttp_proj_kind_str(shown_proj(p, o)));
-    fprintf(f, "| optimizer | %s, lr %g, batch %lld, momentum %g, weight decay %g |\n", optimizer_name(&o->opt, p->n),
-            o->opt.lr, (long long)ttp_opt_batch(&o->opt, p->n), o->opt.momentum, o->opt.wd);
+    fprintf(f, "| trainable weights D, projected D′ | %lld, %lld (%s) |\n", (long long)p->d,
+            (long long)p->dproj, ttp_proj_kind_str(shown_proj(p, o)));
+    fprintf(f, "| optimizer | %s, lr %g, batch %lld, momentum %g, weight decay %g |\n",
+            optimizer_name(&o->opt, p->n), o->opt.lr, (long long)ttp_opt_batch(&o->opt, p->n),
+            o->opt.momentum, o->opt.wd);
     fprintf(f, "| loss | %s |\n| ensemble | %d trajectories |\n", ttp_loss_str(o->opt.loss),
             ttp_opt_batch(&o->opt, p->n) < p->n ? o->sim.ensemble : 1);
     if (p->ce_kappa > 0)
-        fprintf(f, "| cross-entropy at N′ | exact dynamics on the %lld kernel samples, re-timed by the spectrum "
-                   "(softmax curvature κ = %.4g; docs/METHOD.md §9) |\n", (long long)p->n_kernel, p->ce_kappa);
-    fprintf(f, "| μ_max(Θ/N), stability (η κ μ_max over the optimizer's limit, ×2) | %.5g, %.3g (limit 2) |\n", p->mu_max, 2.0 * p->stability);
+        fprintf(f,
+                "| cross-entropy at N′ | exact dynamics on the %lld kernel samples, re-timed by the spectrum "
+                "(softmax curvature κ = %.4g; docs/METHOD.md §9) |\n",
+                (long long)p->n_kernel, p->ce_kappa);
+    fprintf(f,
+            "| μ_max(Θ/N), stability (η κ μ_max over the optimizer's limit, ×2) | %.5g, %.3g (limit 2) |\n",
+            p->mu_max, 2.0 * p->stability);
     fprintf(f, "| final loss (band) | %.5g (%.5g – %.5g) |\n", cv->loss[T], cv->loss_lo[T], cv->loss_hi[T]);
     if (p->batch_stab_max > 0)
         fprintf(f, "| per-batch stability, mean / max (limit 2) | %.3g / %.3g |\n", 2 * p->batch_stab_mean,
                 2 * p->batch_stab_max);
     if (p->faith.npoints > 0)
-        fprintf(f, "| faithfulness: worst loss gap, worst output gap (real net at the linearized weights; "
-                   "docs/METHOD.md §6b) | %.1f %%, %.1f %% |\n", 100 * p->faith.worst_loss_gap,
-                100 * p->faith.worst_out_gap);
+        fprintf(f,
+                "| faithfulness: worst loss gap, worst output gap (real net at the linearized weights; "
+                "docs/METHOD.md §6b) | %.1f %%, %.1f %% |\n",
+                100 * p->faith.worst_loss_gap, 100 * p->faith.worst_out_gap);
     if (isfinite(cv->acc[T])) fprintf(f, "| final accuracy | %.4f |\n", cv->acc[T]);
-    fprintf(f, "| cost of this prediction | %.2f s (kernel %.2f s, dynamics %.2f s) |\n\n", p->seconds, p->sec_kernel,
-            p->sec_sim);
+    fprintf(f, "| cost of this prediction | %.2f s (kernel %.2f s, dynamics %.2f s) |\n\n", p->seconds,
+            p->sec_kernel, p->sec_sim);
     if (p->main.ntt > 1) {
         fprintf(f, "| training-time definition | steps | band |\n| --- | --- | --- |\n");
         for (int i = 0; i < p->main.ntt; i++) {
@@ -451,24 +532,29 @@ ttp_status ttp_predict_write_report(ttp_ctx *ctx, const char *dir, const ttp_pre
     fprintf(f, "![predicted loss](loss.svg)\n\n");
     if (have_spec) fprintf(f, "![spectrum](spectrum.svg)\n\n");
     if (p->have_fit)
-        fprintf(f, "Power laws: μ_k ≈ %.4g·k^−%.3f (±%.3f, modes %lld–%lld, R² %.4f%s); p_k²/N ≈ %.4g·k^−%.3f (±%.3f, R² %.4f%s).\n\n",
-                p->fit_mu.a, p->fit_mu.alpha, p->fit_mu.alpha_err, (long long)p->fit_mu.k_lo, (long long)p->fit_mu.k_hi,
-                p->fit_mu.r2, p->fit_mu.ok ? "" : ", poor fit", p->fit_p.a, p->fit_p.alpha, p->fit_p.alpha_err,
-                p->fit_p.r2, p->fit_p.ok ? "" : ", poor fit");
+        fprintf(f,
+                "Power laws: μ_k ≈ %.4g·k^−%.3f (±%.3f, modes %lld–%lld, R² %.4f%s); p_k²/N ≈ %.4g·k^−%.3f "
+                "(±%.3f, R² %.4f%s).\n\n",
+                p->fit_mu.a, p->fit_mu.alpha, p->fit_mu.alpha_err, (long long)p->fit_mu.k_lo,
+                (long long)p->fit_mu.k_hi, p->fit_mu.r2, p->fit_mu.ok ? "" : ", poor fit", p->fit_p.a,
+                p->fit_p.alpha, p->fit_p.alpha_err, p->fit_p.r2, p->fit_p.ok ? "" : ", poor fit");
     if (p->nextrap > 0) {
-        fprintf(f, "| N′ | training time | band | final loss | wall-clock |\n| --- | --- | --- | --- | --- |\n");
+        fprintf(f,
+                "| N′ | training time | band | final loss | wall-clock |\n| --- | --- | --- | --- | --- |\n");
         for (int i = 0; i < p->nextrap; i++) {
             const ttp_pred_curve *e = &p->extrap[i];
             fmt_steps(e->tt[0].steps, T, a, sizeof a);
             fmt_steps(e->tt[0].lo, T, b, sizeof b);
             fmt_steps(e->tt[0].hi, T, c, sizeof c);
-            fprintf(f, "| %lld | %s | %s – %s | %.5g | %.3g s |\n", (long long)e->n, a, b, c, e->curves->loss[T], e->wall);
+            fprintf(f, "| %lld | %s | %s – %s | %.5g | %.3g s |\n", (long long)e->n, a, b, c,
+                    e->curves->loss[T], e->wall);
         }
         fprintf(f, "\n");
     }
-    fprintf(f, "The method: docs/METHOD.md. The prediction simulates the network linearized at its pretrained "
-               "weights; it holds while the fine-tuned weights stay near them and the stability number above "
-               "stays well below 2.\n");
+    fprintf(f,
+            "The method: docs/METHOD.md. The prediction simulates the network linearized at its pretrained "
+            "weights; it holds while the fine-tuned weights stay near them and the stability number above "
+            "stays well below 2.\n");
     TTP_CALL_GOTO(ctx, st, done, ttp_text_commit(ctx, &md));
 done:
     ttp_text_abort(&md);

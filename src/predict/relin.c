@@ -23,7 +23,8 @@
 #define FWD_CHUNK 64
 
 /* Outputs of the real network at slab w on all samples (rank 0). */
-static ttp_status forward_all(ttp_ctx *ctx, ttp_net *net, const ttp_data *d, const double *w, int64_t C, double *f)
+static ttp_status forward_all(ttp_ctx *ctx, ttp_net *net, const ttp_data *d, const double *w, int64_t C,
+                              double *f)
 {
     for (int64_t i0 = 0; i0 < d->n; i0 += FWD_CHUNK) {
         int64_t nb = d->n - i0 < FWD_CHUNK ? d->n - i0 : FWD_CHUNK;
@@ -43,8 +44,9 @@ static double rel_gap(const double *x, const double *y, const double *z, int64_t
     return den > 0 ? sqrt(num / den) : 0.0;
 }
 
-ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model, const ttp_data *d,
-                                   const ttp_kernel *k0, const ttp_predict_opts *o, ttp_prediction *p)
+ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model,
+                                   const ttp_data *d, const ttp_kernel *k0, const ttp_predict_opts *o,
+                                   ttp_prediction *p)
 {
     ttp_status st = TTP_OK;
     const int64_t T = o->opt.steps, K = o->relin_every;
@@ -99,10 +101,13 @@ ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp
             ttp_theta th;
             memset(&th, 0, sizeof th);
             th.n = ks->n, th.c = ks->c;
-            if (ks->theta) th.dense = ks->theta;
-            else th.k = ks->neig, th.vecs = ks->eigvec, th.vals = ks->eigval;
+            if (ks->theta)
+                th.dense = ks->theta;
+            else
+                th.k = ks->neig, th.vecs = ks->eigvec, th.vals = ks->eigval;
             if (th.dense == NULL && th.vecs == NULL) {
-                st = TTP_ERR(ctx, TTP_ERR_ARG, "re-linearization: the kernel holds neither Theta nor eigenvectors");
+                st = TTP_ERR(ctx, TTP_ERR_ARG,
+                             "re-linearization: the kernel holds neither Theta nor eigenvectors");
                 goto done;
             }
             ttp_sim_problem prob = {&th, ks->n, ks->c, ks->f0, ks->u0, ks->labels, ks->targets};
@@ -121,8 +126,9 @@ ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp
             for (;;) {
                 trials++;
                 for (int64_t j = 0; j <= k; j++) steps[j] = j;
-                TTP_CALL_GOTO(ctx, st, done, ttp_faith_trace_seg(ctx, &prob, &o->opt, seed0, &sg, (int)(k + 1),
-                                                                 steps, flin, a, c, ll));
+                TTP_CALL_GOTO(ctx, st, done,
+                              ttp_faith_trace_seg(ctx, &prob, &o->opt, seed0, &sg, (int)(k + 1), steps, flin,
+                                                  a, c, ll));
                 TTP_CALL_GOTO(ctx, st, done, ttp_faith_weights(ctx, m, d, a + (size_t)k * NC, c[k], w));
                 if (mom)
                     for (int64_t j = 0; j < model->nparams; j++) w[j] += sg.e * vs[j];
@@ -203,13 +209,15 @@ ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp
             p->valid = 0;
             size_t u = strlen(p->warning);
             if (autok)
-                snprintf(p->warning + u, sizeof p->warning - u,
-                         "%sre-linearized automatically down to single steps, the real network still leaves a "
-                         "segment's linear model by %.0f%% of its movement (limit %.0f%%)",
-                         u ? "; " : "", 100 * worst, 100 * TTP_FAITH_OUT_GAP);
+                snprintf(
+                    p->warning + u, sizeof p->warning - u,
+                    "%sre-linearized automatically down to single steps, the real network still leaves a "
+                    "segment's linear model by %.0f%% of its movement (limit %.0f%%)",
+                    u ? "; " : "", 100 * worst, 100 * TTP_FAITH_OUT_GAP);
             else
                 snprintf(p->warning + u, sizeof p->warning - u,
-                         "%sre-linearized every %lld steps, the real network still leaves a segment's linear model "
+                         "%sre-linearized every %lld steps, the real network still leaves a segment's linear "
+                         "model "
                          "by %.0f%% of its movement (limit %.0f%%): use a smaller --relinearize K",
                          u ? "; " : "", (long long)K, 100 * worst, 100 * TTP_FAITH_OUT_GAP);
         }

@@ -49,13 +49,19 @@ static void grow(axis *a, double v)
 
 static void finish_axis(axis *a)
 {
-    if (!(a->lo <= a->hi)) { a->lo = a->log ? 1 : 0; a->hi = a->log ? 10 : 1; }
+    if (!(a->lo <= a->hi)) {
+        a->lo = a->log ? 1 : 0;
+        a->hi = a->log ? 10 : 1;
+    }
     if (a->log) {
         a->lo = pow(10.0, floor(log10(a->lo)));
         a->hi = pow(10.0, ceil(log10(a->hi)));
         if (a->hi <= a->lo) a->hi = a->lo * 10;
     } else {
-        if (a->hi == a->lo) { a->lo -= 0.5; a->hi += 0.5; }
+        if (a->hi == a->lo) {
+            a->lo -= 0.5;
+            a->hi += 0.5;
+        }
         double st = nice_step(a->hi - a->lo, 6);
         a->lo = floor(a->lo / st) * st;
         a->hi = ceil(a->hi / st) * st;
@@ -66,11 +72,15 @@ static void finish_axis(axis *a)
 static void tick(FILE *f, int horizontal, double p, double v)
 {
     if (horizontal)
-        fprintf(f, "<line x1='%.1f' y1='%d' x2='%.1f' y2='%d' class='grid'/>"
-                   "<text x='%.1f' y='%d' text-anchor='middle'>%g</text>\n", p, MT, p, H - MB, p, H - MB + 18, v);
+        fprintf(f,
+                "<line x1='%.1f' y1='%d' x2='%.1f' y2='%d' class='grid'/>"
+                "<text x='%.1f' y='%d' text-anchor='middle'>%g</text>\n",
+                p, MT, p, H - MB, p, H - MB + 18, v);
     else
-        fprintf(f, "<line x1='%d' y1='%.1f' x2='%d' y2='%.1f' class='grid'/>"
-                   "<text x='%d' y='%.1f' text-anchor='end'>%g</text>\n", ML, p, W - MR, p, ML - 6, p + 4, v);
+        fprintf(f,
+                "<line x1='%d' y1='%.1f' x2='%d' y2='%.1f' class='grid'/>"
+                "<text x='%d' y='%.1f' text-anchor='end'>%g</text>\n",
+                ML, p, W - MR, p, ML - 6, p + 4, v);
 }
 
 static void ticks(FILE *f, const axis *a, int horizontal)
@@ -88,10 +98,14 @@ static void ticks(FILE *f, const axis *a, int horizontal)
 static void text_escaped(FILE *f, const char *s)
 {
     for (; s && *s; s++) {
-        if (*s == '<') fputs("&lt;", f);
-        else if (*s == '>') fputs("&gt;", f);
-        else if (*s == '&') fputs("&amp;", f);
-        else fputc(*s, f);
+        if (*s == '<')
+            fputs("&lt;", f);
+        else if (*s == '>')
+            fputs("&gt;", f);
+        else if (*s == '&')
+            fputs("&amp;", f);
+        else
+            fputc(*s, f);
     }
 }
 
@@ -121,10 +135,14 @@ ttp_status ttp_svg_write(ttp_ctx *ctx, const char *path, const ttp_plot *p, cons
     finish_axis(&ax);
     finish_axis(&ay);
 
-    fprintf(f, "<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' viewBox='0 0 %d %d' "
-               "font-family='sans-serif' font-size='12'>\n", W, H, W, H);
-    fprintf(f, "<style>.grid{stroke:#e3e3e3;stroke-width:1}</style>\n"
-               "<rect width='%d' height='%d' fill='white'/>\n", W, H);
+    fprintf(f,
+            "<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' viewBox='0 0 %d %d' "
+            "font-family='sans-serif' font-size='12'>\n",
+            W, H, W, H);
+    fprintf(f,
+            "<style>.grid{stroke:#e3e3e3;stroke-width:1}</style>\n"
+            "<rect width='%d' height='%d' fill='white'/>\n",
+            W, H);
     ticks(f, &ax, 1);
     ticks(f, &ay, 0);
     fprintf(f, "<rect x='%d' y='%d' width='%d' height='%d' fill='none' stroke='#444'/>\n", ML, MT,
@@ -133,7 +151,8 @@ ttp_status ttp_svg_write(ttp_ctx *ctx, const char *path, const ttp_plot *p, cons
     text_escaped(f, p->title);
     fprintf(f, "</text>\n<text x='%d' y='%d' text-anchor='middle'>", (ML + W - MR) / 2, H - 14);
     text_escaped(f, p->xlabel);
-    fprintf(f, "</text>\n<text transform='translate(18,%d) rotate(-90)' text-anchor='middle'>", (MT + H - MB) / 2);
+    fprintf(f, "</text>\n<text transform='translate(18,%d) rotate(-90)' text-anchor='middle'>",
+            (MT + H - MB) / 2);
     text_escaped(f, p->ylabel);
     fputs("</text>\n", f);
 
@@ -143,14 +162,17 @@ ttp_status ttp_svg_write(ttp_ctx *ctx, const char *path, const ttp_plot *p, cons
                 tx(&ay, ax.hi, H - MB, MT));
     if (isfinite(p->vline) && usable(p->vline, ax.log) && p->vline >= ax.lo && p->vline <= ax.hi) {
         double vx = tx(&ax, p->vline, ML, W - MR);
-        fprintf(f, "<line x1='%.1f' y1='%d' x2='%.1f' y2='%d' stroke='#888' stroke-dasharray='6 3'/>\n", vx, MT, vx, H - MB);
+        fprintf(f, "<line x1='%.1f' y1='%d' x2='%.1f' y2='%d' stroke='#888' stroke-dasharray='6 3'/>\n", vx,
+                MT, vx, H - MB);
         if (p->vline_label) { /* at the foot of the line, clear of the legend */
             fprintf(f, "<text x='%.1f' y='%d' fill='#555'>", vx + 4, H - MB - 8);
             text_escaped(f, p->vline_label);
             fputs("</text>\n", f);
         }
     }
-    fprintf(f, "<clipPath id='plot'><rect x='%d' y='%d' width='%d' height='%d'/></clipPath>\n<g clip-path='url(#plot)'>\n",
+    fprintf(f,
+            "<clipPath id='plot'><rect x='%d' y='%d' width='%d' height='%d'/></clipPath>\n<g "
+            "clip-path='url(#plot)'>\n",
             ML, MT, W - ML - MR, H - MT - MB);
     for (int k = 0; k < ns; k++) {
         const ttp_series *q = &s[k];
@@ -160,7 +182,8 @@ ttp_status ttp_svg_write(ttp_ctx *ctx, const char *path, const ttp_plot *p, cons
             int first = 1;
             for (int64_t i = 0; i < q->n; i++)
                 if (usable(sx(q, i), ax.log) && usable(q->hi[i], ay.log) && usable(q->lo[i], ay.log)) {
-                    fprintf(f, "%c%.1f %.1f ", first ? 'M' : 'L', tx(&ax, sx(q, i), ML, W - MR), tx(&ay, q->hi[i], H - MB, MT));
+                    fprintf(f, "%c%.1f %.1f ", first ? 'M' : 'L', tx(&ax, sx(q, i), ML, W - MR),
+                            tx(&ay, q->hi[i], H - MB, MT));
                     first = 0;
                 }
             for (int64_t i = q->n - 1; i >= 0; i--)
@@ -171,15 +194,19 @@ ttp_status ttp_svg_write(ttp_ctx *ctx, const char *path, const ttp_plot *p, cons
         if (q->markers) {
             for (int64_t i = 0; i < q->n; i++)
                 if (usable(sx(q, i), ax.log) && usable(q->y[i], ay.log))
-                    fprintf(f, "<circle cx='%.1f' cy='%.1f' r='3' fill='%s'/>\n", tx(&ax, sx(q, i), ML, W - MR),
-                            tx(&ay, q->y[i], H - MB, MT), col);
+                    fprintf(f, "<circle cx='%.1f' cy='%.1f' r='3' fill='%s'/>\n",
+                            tx(&ax, sx(q, i), ML, W - MR), tx(&ay, q->y[i], H - MB, MT), col);
         } else {
             fprintf(f, "<path fill='none' stroke='%s' stroke-width='2'%s d='", col,
                     q->dashed ? " stroke-dasharray='7 4'" : "");
             int pen = 0;
             for (int64_t i = 0; i < q->n; i++) {
-                if (!usable(sx(q, i), ax.log) || !usable(q->y[i], ay.log)) { pen = 0; continue; }
-                fprintf(f, "%c%.1f %.1f ", pen ? 'L' : 'M', tx(&ax, sx(q, i), ML, W - MR), tx(&ay, q->y[i], H - MB, MT));
+                if (!usable(sx(q, i), ax.log) || !usable(q->y[i], ay.log)) {
+                    pen = 0;
+                    continue;
+                }
+                fprintf(f, "%c%.1f %.1f ", pen ? 'L' : 'M', tx(&ax, sx(q, i), ML, W - MR),
+                        tx(&ay, q->y[i], H - MB, MT));
                 pen = 1;
             }
             fputs("'/>\n", f);
@@ -187,17 +214,18 @@ ttp_status ttp_svg_write(ttp_ctx *ctx, const char *path, const ttp_plot *p, cons
     }
     fputs("</g>\n", f);
     if (ns > 0) /* legend box */
-        fprintf(f, "<rect x='%d' y='%d' width='252' height='%d' fill='white' fill-opacity='0.85' stroke='#ccc'/>\n",
-                W - MR - 256, MT + 4, 18 * ns + 6);
+        fprintf(
+            f,
+            "<rect x='%d' y='%d' width='252' height='%d' fill='white' fill-opacity='0.85' stroke='#ccc'/>\n",
+            W - MR - 256, MT + 4, 18 * ns + 6);
     for (int k = 0; k < ns; k++) { /* legend */
         int y = MT + 16 + 18 * k;
         const char *col = s[k].color ? s[k].color : "#1f77b4";
-        fprintf(f, "<rect x='%d' y='%d' width='16' height='4' fill='%s'/><text x='%d' y='%d'>", W - MR - 250, y - 4, col,
-                W - MR - 228, y + 1);
+        fprintf(f, "<rect x='%d' y='%d' width='16' height='4' fill='%s'/><text x='%d' y='%d'>", W - MR - 250,
+                y - 4, col, W - MR - 228, y + 1);
         text_escaped(f, s[k].label);
         fputs("</text>\n", f);
     }
     fputs("</svg>\n", f);
     return ttp_text_commit(ctx, &out);
 }
-

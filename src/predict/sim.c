@@ -35,16 +35,19 @@ ttp_status ttp_theta_apply(ttp_ctx *ctx, const ttp_theta *th, const int64_t *sam
     if (th->vecs == NULL || th->vals == NULL || th->k <= 0)
         return TTP_ERR(ctx, TTP_ERR_ARG, "Theta operator has neither a dense matrix nor eigenpairs");
     double *z = calloc((size_t)th->k, sizeof *z);
-    if (z == NULL) return TTP_ERR(ctx, TTP_ERR_NOMEM, "cannot allocate %lld eigen coefficients", (long long)th->k);
+    if (z == NULL)
+        return TTP_ERR(ctx, TTP_ERR_NOMEM, "cannot allocate %lld eigen coefficients", (long long)th->k);
     if (samples == NULL) {
-        cblas_dgemv(CblasRowMajor, CblasTrans, (int)NC, (int)th->k, 1.0, th->vecs, (int)th->k, v, 1, 0.0, z, 1);
+        cblas_dgemv(CblasRowMajor, CblasTrans, (int)NC, (int)th->k, 1.0, th->vecs, (int)th->k, v, 1, 0.0, z,
+                    1);
     } else {
         for (int64_t s = 0; s < ns; s++)
             cblas_dgemv(CblasRowMajor, CblasTrans, (int)C, (int)th->k, 1.0, th->vecs + samples[s] * C * th->k,
                         (int)th->k, v + s * C, 1, 1.0, z, 1);
     }
     for (int64_t j = 0; j < th->k; j++) z[j] *= th->vals[j];
-    cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)NC, (int)th->k, 1.0, th->vecs, (int)th->k, z, 1, 0.0, out, 1);
+    cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)NC, (int)th->k, 1.0, th->vecs, (int)th->k, z, 1, 0.0, out,
+                1);
     free(z);
     return TTP_OK;
 }
@@ -63,16 +66,16 @@ static void theta_apply_members(const ttp_theta *th, int M, int64_t *const *samp
     for (int m = 0; m < M; m++) {
         /* z_m = V_Sᵀ v_m into column m of Z (K × M, row-major): stride M */
         for (int64_t s = 0; s < ns[m]; s++)
-            cblas_dgemv(CblasRowMajor, CblasTrans, (int)C, (int)K, 1.0, th->vecs + samples[m][s] * C * K, (int)K,
-                        v[m] + s * C, 1, 1.0, Z + m, M);
+            cblas_dgemv(CblasRowMajor, CblasTrans, (int)C, (int)K, 1.0, th->vecs + samples[m][s] * C * K,
+                        (int)K, v[m] + s * C, 1, 1.0, Z + m, M);
     }
     for (int64_t j = 0; j < K; j++)
         for (int m = 0; m < M; m++) Z[j * M + m] *= th->vals[j];
     if (M == 1) /* OpenBLAS's DGEMM packs its operands even for one column */
         cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)NC, (int)K, 1.0, th->vecs, (int)K, Z, 1, 0.0, out, 1);
     else
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)NC, M, (int)K, 1.0, th->vecs, (int)K, Z, M, 0.0,
-                    out, M);
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)NC, M, (int)K, 1.0, th->vecs, (int)K, Z,
+                    M, 0.0, out, M);
 }
 
 /* ---- curves -------------------------------------------------------------- */
@@ -178,8 +181,10 @@ ttp_status ttp_curves_warp(ttp_ctx *ctx, const ttp_curves *src, const double *s0
     int64_t nclamp = 0;
     *out = NULL;
     if (steps < 0 || !(s0[0] > 0) || !(s1[0] > 0))
-        return TTP_ERR(ctx, TTP_ERR_ARG, "re-timing curves: %lld steps, progress starting at %g and %g "
-                       "(expected steps >= 0 and positive starting values)", (long long)steps, s0[0], s1[0]);
+        return TTP_ERR(ctx, TTP_ERR_ARG,
+                       "re-timing curves: %lld steps, progress starting at %g and %g "
+                       "(expected steps >= 0 and positive starting values)",
+                       (long long)steps, s0[0], s1[0]);
     TTP_ALLOC(ctx, st, done, m0, (size_t)T0 + 1, "progress envelope");
     TTP_ALLOC(ctx, st, done, tau, (size_t)steps + 1, "re-timed steps");
     /* running minima: progress that only moves forward */
@@ -210,8 +215,10 @@ ttp_status ttp_curves_warp(ttp_ctx *ctx, const ttp_curves *src, const double *s0
         cv->acc_lo[t] = at_tau(src->acc_lo, T0, tau[t]);
         cv->acc_hi[t] = at_tau(src->acc_hi, T0, tau[t]);
         for (int64_t m = 0; m < M; m++) {
-            cv->member_loss[(size_t)m * (steps + 1) + t] = at_tau(src->member_loss + (size_t)m * (T0 + 1), T0, tau[t]);
-            cv->member_acc[(size_t)m * (steps + 1) + t] = at_tau(src->member_acc + (size_t)m * (T0 + 1), T0, tau[t]);
+            cv->member_loss[(size_t)m * (steps + 1) + t] =
+                at_tau(src->member_loss + (size_t)m * (T0 + 1), T0, tau[t]);
+            cv->member_acc[(size_t)m * (steps + 1) + t] =
+                at_tau(src->member_acc + (size_t)m * (T0 + 1), T0, tau[t]);
         }
     }
     *out = cv;
@@ -331,7 +338,8 @@ ttp_status ttp_sim_run(ttp_ctx *ctx, const ttp_sim_problem *p, const ttp_opt *op
     cv = NULL;
 done:
     ttp_curves_destroy(&cv);
-    free(F), free(V), free(A), free(g), free(gb), free(Z), free(perm), free(idx), free(nbs), free(idxp), free(gbp);
+    free(F), free(V), free(A), free(g), free(gb), free(Z), free(perm), free(idx), free(nbs), free(idxp),
+        free(gbp);
     free(epoch), free(dead);
     return st;
 }
@@ -339,7 +347,8 @@ done:
 ttp_status ttp_sim_gd_mse_closed(ttp_ctx *ctx, const double *mu, const double *p, int64_t k, int64_t n,
                                  double lr, int64_t steps, double rest, double *loss)
 {
-    if (n <= 0 || k < 0) return TTP_ERR(ctx, TTP_ERR_ARG, "closed form: n = %lld, k = %lld", (long long)n, (long long)k);
+    if (n <= 0 || k < 0)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "closed form: n = %lld, k = %lld", (long long)n, (long long)k);
     for (int64_t t = 0; t <= steps; t++) {
         double s = 0;
         for (int64_t j = 0; j < k; j++) {
@@ -359,12 +368,14 @@ ttp_status ttp_sim_sde(ttp_ctx *ctx, const double *mu, const double *p, int64_t 
 {
     ttp_status st = TTP_OK;
     if (opt->loss != TTP_LOSS_MSE)
-        return TTP_ERR(ctx, TTP_ERR_UNSUPPORTED,
-                       "the spectrum-only (extrapolated) dynamics model MSE; cross-entropy needs the per-sample "
-                       "kernel: compute the kernel at the target size, or set option loss to mse");
+        return TTP_ERR(
+            ctx, TTP_ERR_UNSUPPORTED,
+            "the spectrum-only (extrapolated) dynamics model MSE; cross-entropy needs the per-sample "
+            "kernel: compute the kernel at the target size, or set option loss to mse");
     if (opt->wd > 0)
-        return TTP_ERR(ctx, TTP_ERR_UNSUPPORTED,
-                       "the spectrum-only (extrapolated) dynamics do not model weight decay (it needs J w0 per sample)");
+        return TTP_ERR(
+            ctx, TTP_ERR_UNSUPPORTED,
+            "the spectrum-only (extrapolated) dynamics do not model weight decay (it needs J w0 per sample)");
     const int64_t B = ttp_opt_batch(opt, n), T = opt->steps;
     const int full = B >= n;
     const int M = full ? 1 : (so->ensemble > 0 ? so->ensemble : 1);
@@ -459,7 +470,8 @@ ttp_status ttp_tt_kind_parse(ttp_ctx *ctx, const char *s, ttp_tt_kind *out)
             *out = (ttp_tt_kind)k;
             return TTP_OK;
         }
-    return TTP_ERR(ctx, TTP_ERR_ARG, "training-time kind '%s': expected eps, rel, loss or acc", s ? s : "(null)");
+    return TTP_ERR(ctx, TTP_ERR_ARG, "training-time kind '%s': expected eps, rel, loss or acc",
+                   s ? s : "(null)");
 }
 
 ttp_status ttp_tt_def_parse(ttp_ctx *ctx, const char *s, ttp_tt_def *out)
@@ -476,7 +488,8 @@ ttp_status ttp_tt_def_parse(ttp_ctx *ctx, const char *s, ttp_tt_def *out)
     char *end = NULL;
     d.value = strtod(colon + 1, &end);
     if (end == colon + 1 || *end != '\0' || !isfinite(d.value))
-        return TTP_ERR(ctx, TTP_ERR_ARG, "training-time definition '%s': '%s' is not a finite number", s, colon + 1);
+        return TTP_ERR(ctx, TTP_ERR_ARG, "training-time definition '%s': '%s' is not a finite number", s,
+                       colon + 1);
     int ok = 1;
     const char *want = "";
     switch (d.kind) {
@@ -486,8 +499,8 @@ ttp_status ttp_tt_def_parse(ttp_ctx *ctx, const char *s, ttp_tt_def *out)
     default: break;
     }
     if (!ok)
-        return TTP_ERR(ctx, TTP_ERR_ARG, "training-time definition '%s': %s value %g, expected %s", s, kind, d.value,
-                       want);
+        return TTP_ERR(ctx, TTP_ERR_ARG, "training-time definition '%s': %s value %g, expected %s", s, kind,
+                       d.value, want);
     *out = d;
     return TTP_OK;
 }
@@ -498,7 +511,8 @@ ttp_status ttp_ttime_band(ttp_ctx *ctx, const ttp_tt_def *def, const ttp_curves 
     ttp_status st = TTP_OK;
     double *tm = NULL; /* step counts: exact in a double */
     if (!(band_lo >= 0 && band_lo <= band_hi && band_hi <= 1))
-        return TTP_ERR(ctx, TTP_ERR_ARG, "training-time band [%g, %g]: expected 0 <= lo <= hi <= 1", band_lo, band_hi);
+        return TTP_ERR(ctx, TTP_ERR_ARG, "training-time band [%g, %g]: expected 0 <= lo <= hi <= 1", band_lo,
+                       band_hi);
     const int64_t T = cv->steps;
     const int M = cv->members;
     *t = ttp_ttime(def, cv->loss, cv->acc, T);
@@ -555,16 +569,18 @@ static ttp_status top_eig(ttp_ctx *ctx, double *a, int64_t n, double *out)
     lapack_int *isupp = malloc(sizeof *isupp * (size_t)(2 * n));
     if (w == NULL || isupp == NULL) {
         free(w), free(isupp);
-        return TTP_ERR(ctx, TTP_ERR_NOMEM, "cannot allocate the eigenvalue workspace of a %lld x %lld batch kernel",
-                       (long long)n, (long long)n);
+        return TTP_ERR(ctx, TTP_ERR_NOMEM,
+                       "cannot allocate the eigenvalue workspace of a %lld x %lld batch kernel", (long long)n,
+                       (long long)n);
     }
-    lapack_int info = LAPACKE_dsyevr(LAPACK_ROW_MAJOR, 'N', 'I', 'U', (lapack_int)n, a, (lapack_int)n, 0.0, 0.0,
-                                     (lapack_int)n, (lapack_int)n, 0.0, &found, w, z, 1, isupp);
+    lapack_int info = LAPACKE_dsyevr(LAPACK_ROW_MAJOR, 'N', 'I', 'U', (lapack_int)n, a, (lapack_int)n, 0.0,
+                                     0.0, (lapack_int)n, (lapack_int)n, 0.0, &found, w, z, 1, isupp);
     double top = w[0];
     free(w), free(isupp);
     if (info != 0 || found != 1)
-        return TTP_ERR(ctx, TTP_ERR_LAPACK, "dsyevr on the %lld x %lld batch kernel: info %d, %d eigenvalues found",
-                       (long long)n, (long long)n, (int)info, (int)found);
+        return TTP_ERR(ctx, TTP_ERR_LAPACK,
+                       "dsyevr on the %lld x %lld batch kernel: info %d, %d eigenvalues found", (long long)n,
+                       (long long)n, (int)info, (int)found);
     *out = top;
     return TTP_OK;
 }
@@ -579,9 +595,11 @@ ttp_status ttp_sim_stability_batch(ttp_ctx *ctx, const ttp_theta *th, const ttp_
     double *a = NULL, *vb = NULL;
     int64_t *perm = NULL, *idx = NULL, epoch = -1;
     if (th->dense == NULL && (th->vecs == NULL || th->vals == NULL || K <= 0))
-        return TTP_ERR(ctx, TTP_ERR_ARG, "stability: Theta operator has neither a dense matrix nor eigenpairs");
+        return TTP_ERR(ctx, TTP_ERR_ARG,
+                       "stability: Theta operator has neither a dense matrix nor eigenpairs");
     if (!full && nbatches < 1)
-        return TTP_ERR(ctx, TTP_ERR_ARG, "stability: %lld batches sampled, expected at least 1", (long long)nbatches);
+        return TTP_ERR(ctx, TTP_ERR_ARG, "stability: %lld batches sampled, expected at least 1",
+                       (long long)nbatches);
     if (full) nbatches = 1;
     const int64_t BC = B * C;
     /* The eigen form goes through the smaller of the two Gram sides. */
@@ -603,8 +621,8 @@ ttp_status ttp_sim_stability_batch(ttp_ctx *ctx, const ttp_theta *th, const ttp_
             for (int64_t i = 0; i < nb; i++)
                 for (int64_t ci = 0; ci < C; ci++)
                     for (int64_t j = 0; j < nb; j++)
-                        memcpy(a + (i * C + ci) * nbc + j * C, th->dense + (idx[i] * C + ci) * NC + idx[j] * C,
-                               sizeof(double) * (size_t)C);
+                        memcpy(a + (i * C + ci) * nbc + j * C,
+                               th->dense + (idx[i] * C + ci) * NC + idx[j] * C, sizeof(double) * (size_t)C);
         } else {
             /* rows of V Λ^½ for the batch's outputs */
             for (int64_t i = 0; i < nb; i++)
@@ -613,10 +631,11 @@ ttp_status ttp_sim_stability_batch(ttp_ctx *ctx, const ttp_theta *th, const ttp_
                         vb[(i * C + ci) * K + j] =
                             th->vecs[(idx[i] * C + ci) * K + j] * sqrt(th->vals[j] > 0 ? th->vals[j] : 0.0);
             if (small) /* (V_B Λ^½)ᵀ (V_B Λ^½): K × K, same non-zero spectrum */
-                cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)K, (int)nbc, 1.0, vb, (int)K, 0.0, a, (int)K);
+                cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)K, (int)nbc, 1.0, vb, (int)K, 0.0, a,
+                            (int)K);
             else
-                cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)nbc, (int)K, 1.0, vb, (int)K, 0.0, a,
-                            (int)nbc);
+                cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)nbc, (int)K, 1.0, vb, (int)K, 0.0,
+                            a, (int)nbc);
         }
         double lmax = 0;
         TTP_CALL_GOTO(ctx, st, done, top_eig(ctx, a, ord, &lmax));

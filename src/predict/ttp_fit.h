@@ -19,7 +19,7 @@ typedef struct ttp_powerlaw {
     double r2;               /* coefficient of determination in log-log         */
     double rms_log_resid;    /* RMS of log(y) − log(fit), natural log            */
     int64_t k_lo, k_hi;
-    int ok;                  /* 0: poor fit (r2 below TTP_FIT_R2_MIN): warn      */
+    int ok; /* 0: poor fit (r2 below TTP_FIT_R2_MIN): warn      */
     char note[256];
 } ttp_powerlaw;
 

@@ -29,24 +29,24 @@ extern "C" {
  * (half the validity limit TTP_FAITH_OUT_GAP; docs/METHOD.md §6c). */
 #define TTP_RELIN_AUTO (-1)
 #define TTP_RELIN_AUTO_GAP 0.15
-#define TTP_MAX_TT 8       /* training-time definitions per prediction */
+#define TTP_MAX_TT 8            /* training-time definitions per prediction */
 #define TTP_MAX_ENSEMBLE 100000 /* simulated trajectories per prediction  */
-#define TTP_MAX_EXTRAP 16  /* extrapolation targets                    */
+#define TTP_MAX_EXTRAP 16       /* extrapolation targets                    */
 
 typedef struct ttp_predict_opts {
-    ttp_opt opt;             /* optimizer settings, as for `train`            */
-    ttp_kernel_opts kernel;  /* projection, backend, block, top-k, provenance */
-                             /*   (model_path, data_path) of the kernel stage */
-    ttp_sim_opts sim;        /* ensemble size, seed, band quantiles          */
-    int ntt;                 /* training-time definitions; tt[0] headlines   */
+    ttp_opt opt;            /* optimizer settings, as for `train`            */
+    ttp_kernel_opts kernel; /* projection, backend, block, top-k, provenance */
+                            /*   (model_path, data_path) of the kernel stage */
+    ttp_sim_opts sim;       /* ensemble size, seed, band quantiles          */
+    int ntt;                /* training-time definitions; tt[0] headlines   */
     ttp_tt_def tt[TTP_MAX_TT];
-    const char *kernel_in;   /* reuse a kernel file (provenance checked)     */
-    const char *kernel_out;  /* also write the kernel                        */
-    int64_t subset;          /* N0 < N: kernel on a stratified subset, then  */
-    int nextrap;             /*   extrapolate to these sizes (N if none)     */
+    const char *kernel_in;  /* reuse a kernel file (provenance checked)     */
+    const char *kernel_out; /* also write the kernel                        */
+    int64_t subset;         /* N0 < N: kernel on a stratified subset, then  */
+    int nextrap;            /*   extrapolate to these sizes (N if none)     */
     int64_t extrap[TTP_MAX_EXTRAP];
-    int time_reps;           /* real steps timed for wall-clock (0: skip)    */
-    int64_t relin_every;     /* K > 0: re-linearize every K steps (momentum
+    int time_reps;       /* real steps timed for wall-clock (0: skip)    */
+    int64_t relin_every; /* K > 0: re-linearize every K steps (momentum
                                  carried, SGD along member 0; docs/METHOD.md
                                  §6c); 0: off                                 */
 } ttp_predict_opts;
@@ -63,16 +63,16 @@ ttp_status ttp_predict_opts_validate(ttp_ctx *ctx, const ttp_predict_opts *o, in
 
 typedef struct ttp_tt_result {
     ttp_tt_def def;
-    int64_t steps, lo, hi; /* predicted training time and its band; -1 = not reached by T */
+    int64_t steps, lo, hi;      /* predicted training time and its band; -1 = not reached by T */
     int64_t noise_lo, noise_hi; /* the band of batch noise alone, before the model
                                    uncertainty was added (ttp_predict_faith)     */
 } ttp_tt_result;
 
 /* A prediction at one dataset size. */
 typedef struct ttp_pred_curve {
-    int64_t n;               /* dataset size                                  */
-    int extrapolated;        /* 1: from the fitted spectrum, 0: measured Θ    */
-    ttp_curves *curves;      /* loss/accuracy mean and band at steps 0..T     */
+    int64_t n;          /* dataset size                                  */
+    int extrapolated;   /* 1: from the fitted spectrum, 0: measured Θ    */
+    ttp_curves *curves; /* loss/accuracy mean and band at steps 0..T     */
     int ntt;
     ttp_tt_result tt[TTP_MAX_TT];
     double wall, wall_lo, wall_hi; /* seconds: tt × seconds per step         */
@@ -86,47 +86,47 @@ typedef struct ttp_pred_curve {
  */
 #define TTP_FAITH_MAX 4
 typedef struct ttp_faith {
-    int npoints;                   /* 0: not measured (see note)                */
+    int npoints; /* 0: not measured (see note)                */
     int64_t step[TTP_FAITH_MAX];
-    double loss_lin[TTP_FAITH_MAX];   /* linearized loss at step t             */
-    double loss_real[TTP_FAITH_MAX];  /* real network's loss at w_t             */
-    double out_gap[TTP_FAITH_MAX];    /* ‖F(w_t) − F_lin,t‖ / ‖F_lin,t − F₀‖   */
-    double loss_gap[TTP_FAITH_MAX];   /* (L_lin,t − L(w_t)) / (L₀ − L_lin,t)   */
-    double kernel_gap[TTP_FAITH_MAX]; /* ‖F₀ + J Δw_t − F_lin,t‖ / ‖F_lin,t − F₀‖:
+    double loss_lin[TTP_FAITH_MAX];       /* linearized loss at step t             */
+    double loss_real[TTP_FAITH_MAX];      /* real network's loss at w_t             */
+    double out_gap[TTP_FAITH_MAX];        /* ‖F(w_t) − F_lin,t‖ / ‖F_lin,t − F₀‖   */
+    double loss_gap[TTP_FAITH_MAX];       /* (L_lin,t − L(w_t)) / (L₀ − L_lin,t)   */
+    double kernel_gap[TTP_FAITH_MAX];     /* ‖F₀ + J Δw_t − F_lin,t‖ / ‖F_lin,t − F₀‖:
                                          the projected kernel's share          */
-    double dw_rel[TTP_FAITH_MAX];     /* ‖Δw_t‖ / ‖w₀‖ (trainable part)         */
+    double dw_rel[TTP_FAITH_MAX];         /* ‖Δw_t‖ / ‖w₀‖ (trainable part)         */
     double worst_out_gap, worst_loss_gap; /* largest |·| over the points       */
-    double band_widen;                /* u: band ends scaled by (1 − u), (1 + u) */
-    int invalidated, valid_before;    /* this check made it invalid; validity before */
-    size_t warn_at;                   /* where its text starts in the warning     */
-    int64_t relin_every, segments;    /* re-linearization (0: none; TTP_RELIN_AUTO) */
-    int64_t relin_trials;             /* segment lengths tried (auto: > segments) */
-    double seg_out_gap;               /* worst output gap at a segment's end      */
-    double relin_seconds;             /* the re-linearization's own cost          */
+    double band_widen;                    /* u: band ends scaled by (1 − u), (1 + u) */
+    int invalidated, valid_before;        /* this check made it invalid; validity before */
+    size_t warn_at;                       /* where its text starts in the warning     */
+    int64_t relin_every, segments;        /* re-linearization (0: none; TTP_RELIN_AUTO) */
+    int64_t relin_trials;                 /* segment lengths tried (auto: > segments) */
+    double seg_out_gap;                   /* worst output gap at a segment's end      */
+    double relin_seconds;                 /* the re-linearization's own cost          */
     double seconds;
     char note[160];
 } ttp_faith;
 
 typedef struct ttp_prediction {
-    int64_t n, n_kernel;     /* dataset size; samples in the kernel (subset)  */
+    int64_t n, n_kernel; /* dataset size; samples in the kernel (subset)  */
     int c;
     int64_t d, dproj;
-    ttp_pred_curve main;     /* at N (extrapolated from N0 when subset < N)   */
+    ttp_pred_curve main; /* at N (extrapolated from N0 when subset < N)   */
     int nextrap;
     ttp_pred_curve extrap[TTP_MAX_EXTRAP];
-    ttp_kernel *kernel;      /* rank 0: spectrum, projections (owned)         */
+    ttp_kernel *kernel; /* rank 0: spectrum, projections (owned)         */
     int have_fit;
     ttp_powerlaw fit_mu, fit_p; /* spectrum and residual-energy power laws   */
-    double ce_kappa;         /* cross-entropy extrapolation: softmax curvature κ at F₀ (0 otherwise) */
-    int64_t ce_clamped;      /* steps whose re-timing ran past the measured horizon */
-    double mu_max;           /* top eigenvalue of Θ/N                          */
-    double stability;        /* ttp_sim_stability: > 1 means the linear model diverges */
+    double ce_kappa;            /* cross-entropy extrapolation: softmax curvature κ at F₀ (0 otherwise) */
+    int64_t ce_clamped;         /* steps whose re-timing ran past the measured horizon */
+    double mu_max;              /* top eigenvalue of Θ/N                          */
+    double stability;           /* ttp_sim_stability: > 1 means the linear model diverges */
     double batch_stab_mean, batch_stab_max; /* ttp_sim_stability_batch (SGD; 0 otherwise) */
-    double growth;           /* largest predicted loss (mean or band) over L₀ */
-    ttp_faith faith;         /* measured faithfulness (ttp_predict_faith)     */
-    int valid;               /* 0: outside the regime where the method holds  */
+    double growth;                          /* largest predicted loss (mean or band) over L₀ */
+    ttp_faith faith;                        /* measured faithfulness (ttp_predict_faith)     */
+    int valid;                              /* 0: outside the regime where the method holds  */
     char warning[1024];
-    double sec_per_step;     /* measured, at the requested batch size         */
+    double sec_per_step; /* measured, at the requested batch size         */
     double sec_kernel, sec_sim, sec_timing, seconds;
     int nranks;
 } ttp_prediction;
@@ -138,8 +138,8 @@ void ttp_prediction_destroy(ttp_prediction **p);
  * model, data and options); rank 0 receives the full result, the other
  * ranks the scalars.  Every option is checked before any heavy work.
  */
-ttp_status ttp_predict_run(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model,
-                           const ttp_data *data, const ttp_predict_opts *o, ttp_prediction **out);
+ttp_status ttp_predict_run(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model, const ttp_data *data,
+                           const ttp_predict_opts *o, ttp_prediction **out);
 
 /*
  * The rank-0 part alone: dynamics, training times, fits and extrapolation
@@ -167,8 +167,8 @@ ttp_status ttp_predict_guard(ttp_ctx *ctx, const ttp_kernel *k, const ttp_predic
  * steps `steps` (ascending, ≤ T) it stores F_lin (npts × NC), a (npts × NC),
  * c (npts) and the linear loss (npts).  Rank 0, not collective.
  */
-ttp_status ttp_faith_trace(ttp_ctx *ctx, const ttp_sim_problem *prob, const ttp_opt *opt, uint64_t seed, int npts,
-                           const int64_t *steps, double *f_lin, double *a, double *c, double *loss);
+ttp_status ttp_faith_trace(ttp_ctx *ctx, const ttp_sim_problem *prob, const ttp_opt *opt, uint64_t seed,
+                           int npts, const int64_t *steps, double *f_lin, double *a, double *c, double *loss);
 /*
  * One segment of a re-linearized run (docs/METHOD.md §6c): the trace starts
  * at step t_start of the batch schedule (SGD) with a carried weight-space
@@ -177,10 +177,10 @@ ttp_status ttp_faith_trace(ttp_ctx *ctx, const ttp_sim_problem *prob, const ttp_
  * and at the last point alpha (NC, if not NULL), gam, e, eps are returned.
  */
 typedef struct ttp_faith_seg {
-    int64_t t_start;     /* in: the step the segment starts at            */
-    const double *v0;    /* in: J v_s (NC), or NULL for no velocity       */
-    double *alpha;       /* out: α at the last point (NC), may be NULL    */
-    double gam, e, eps;  /* out: γ, e, ε at the last point                */
+    int64_t t_start;    /* in: the step the segment starts at            */
+    const double *v0;   /* in: J v_s (NC), or NULL for no velocity       */
+    double *alpha;      /* out: α at the last point (NC), may be NULL    */
+    double gam, e, eps; /* out: γ, e, ε at the last point                */
 } ttp_faith_seg;
 ttp_status ttp_faith_trace_seg(ttp_ctx *ctx, const ttp_sim_problem *prob, const ttp_opt *opt, uint64_t seed,
                                ttp_faith_seg *sg, int npts, const int64_t *steps, double *f_lin, double *a,
@@ -218,8 +218,9 @@ ttp_status ttp_predict_faith(ttp_ctx *ctx, const ttp_model *m, const ttp_data *d
  * its curve becomes the prediction.  On the kernel's own samples only
  * (TTP_ERR_UNSUPPORTED otherwise, checked by ttp_predict_opts_validate).
  */
-ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model, const ttp_data *d,
-                                   const ttp_kernel *k0, const ttp_predict_opts *o, ttp_prediction *p);
+ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model,
+                                   const ttp_data *d, const ttp_kernel *k0, const ttp_predict_opts *o,
+                                   ttp_prediction *p);
 
 /* Scale the training-time band ends by (1 ∓ u), u = gap capped at 1 (faith.c). */
 void ttp_faith_widen_band(ttp_prediction *p, int64_t T, double gap);

@@ -57,19 +57,19 @@ typedef struct ttp_sim_problem {
 } ttp_sim_problem;
 
 typedef struct ttp_sim_opts {
-    int ensemble;          /* M ≥ 1 trajectories (SGD)                 */
-    uint64_t seed;         /* 0: member m uses batch seed opt.seed + m */
+    int ensemble;            /* M ≥ 1 trajectories (SGD)                 */
+    uint64_t seed;           /* 0: member m uses batch seed opt.seed + m */
     double band_lo, band_hi; /* quantiles of the band (0.05, 0.95)    */
 } ttp_sim_opts;
 
 /* Curves at steps 0..T: mean over members and the band quantiles. */
 typedef struct ttp_curves {
-    int64_t steps;         /* T                                       */
-    int members;           /* M                                       */
+    int64_t steps;                    /* T                                       */
+    int members;                      /* M                                       */
     double *loss, *loss_lo, *loss_hi; /* T+1 each                      */
     double *acc, *acc_lo, *acc_hi;    /* T+1 each (NaN without labels) */
     double *member_loss, *member_acc; /* M × (T+1)                     */
-    int diverged;          /* members whose loss became non-finite    */
+    int diverged;                     /* members whose loss became non-finite    */
 } ttp_curves;
 
 ttp_status ttp_curves_create(ttp_ctx *ctx, int64_t steps, int members, ttp_curves **out);
@@ -85,8 +85,8 @@ void ttp_curves_summarize(ttp_curves *c, double band_lo, double band_hi);
  * sequence of `ttp train --seed opt->seed`).  A member whose loss becomes
  * non-finite stops; its remaining points are +inf and `diverged` counts it.
  */
-ttp_status ttp_sim_run(ttp_ctx *ctx, const ttp_sim_problem *p, const ttp_opt *opt,
-                       const ttp_sim_opts *so, ttp_curves **out);
+ttp_status ttp_sim_run(ttp_ctx *ctx, const ttp_sim_problem *p, const ttp_opt *opt, const ttp_sim_opts *so,
+                       ttp_curves **out);
 
 /*
  * Closed form of full-batch GD with MSE on the spectrum:

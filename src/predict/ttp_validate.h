@@ -21,13 +21,19 @@ extern "C" {
 #define TTP_VAL_SGD_TOL 0.20
 
 typedef struct ttp_validate_opts {
-    int nloss;    ttp_loss_kind losses[2];
-    int gd, sgd;  /* which optimizers                                   */
-    int nlr;      double lrs[TTP_VAL_MAX_LIST];
-    int nbatch;   int64_t batches[TTP_VAL_MAX_LIST];   /* SGD only      */
-    int nmom;     double momenta[TTP_VAL_MAX_LIST];
-    int nsize;    int64_t sizes[TTP_VAL_MAX_LIST];     /* 0: all N      */
-    int ntt;      ttp_tt_def tt[TTP_MAX_TT];
+    int nloss;
+    ttp_loss_kind losses[2];
+    int gd, sgd; /* which optimizers                                   */
+    int nlr;
+    double lrs[TTP_VAL_MAX_LIST];
+    int nbatch;
+    int64_t batches[TTP_VAL_MAX_LIST]; /* SGD only      */
+    int nmom;
+    double momenta[TTP_VAL_MAX_LIST];
+    int nsize;
+    int64_t sizes[TTP_VAL_MAX_LIST]; /* 0: all N      */
+    int ntt;
+    ttp_tt_def tt[TTP_MAX_TT];
     int64_t steps;
     uint64_t seed;
     ttp_predict_opts pred; /* kernel (pred.kernel), ensemble, band; opt is per case */
@@ -43,32 +49,32 @@ typedef struct ttp_val_case {
     int64_t n;
     ttp_opt opt;
     int sgd;
-    int valid;               /* the prediction's regime diagnostic        */
-    double stability;        /* 2 × ttp_sim_stability: the linear model diverges above 2 */
-    int diverged;            /* the real run's loss became non-finite     */
-    char warning[1024];      /* the prediction's warning ("" when none)   */
+    int valid;                            /* the prediction's regime diagnostic        */
+    double stability;                     /* 2 × ttp_sim_stability: the linear model diverges above 2 */
+    int diverged;                         /* the real run's loss became non-finite     */
+    char warning[1024];                   /* the prediction's warning ("" when none)   */
     double faith_loss_gap, faith_out_gap; /* worst measured gaps (docs/METHOD.md §6b) */
-    double batch_stab_max;   /* 2 × worst per-batch stability (SGD)        */
+    double batch_stab_max;                /* 2 × worst per-batch stability (SGD)        */
     int64_t pred[TTP_MAX_TT], pred_lo[TTP_MAX_TT], pred_hi[TTP_MAX_TT], real[TTP_MAX_TT];
     double sec_train, sec_predict, sec_kernel; /* kernel: of its size, shared */
-    int kernel_cases;        /* cases sharing that kernel                  */
+    int kernel_cases;                          /* cases sharing that kernel                  */
     double *real_loss, *pred_loss, *pred_lo_loss, *pred_hi_loss; /* T+1 each */
 } ttp_val_case;
 
 typedef struct ttp_val_totals {
-    int compared;            /* (case, definition) pairs whose real run met the criterion */
-    int excluded;            /* real run never met the criterion or diverged */
-    int pred_unreached;      /* compared pairs whose prediction never met it: misses */
-    int cases_diverged;      /* cases whose real run diverged               */
-    int gd_n, gd_within;     /* GD pairs, and those within 13 %            */
-    int sgd_n, sgd_within;   /* SGD pairs, and those within 20 %           */
+    int compared;          /* (case, definition) pairs whose real run met the criterion */
+    int excluded;          /* real run never met the criterion or diverged */
+    int pred_unreached;    /* compared pairs whose prediction never met it: misses */
+    int cases_diverged;    /* cases whose real run diverged               */
+    int gd_n, gd_within;   /* GD pairs, and those within 13 %            */
+    int sgd_n, sgd_within; /* SGD pairs, and those within 20 %           */
     int gd_valid_n, gd_valid_within, sgd_valid_n, sgd_valid_within; /* valid regime only */
-    int in_band, band_n;     /* real time inside the predicted band (SGD)  */
+    int in_band, band_n;             /* real time inside the predicted band (SGD)  */
     int valid_in_band, valid_band_n; /* the same among unwarned cases      */
-    int cases_warned;        /* cases the prediction marks invalid         */
+    int cases_warned;                /* cases the prediction marks invalid         */
     double median_rel, median_abs;
-    double cost_ratio_oneoff;    /* median over cases: train s / (kernel + dynamics) s */
-    double cost_ratio_amortized; /* median: train s / (kernel share + dynamics) s      */
+    double cost_ratio_oneoff;                  /* median over cases: train s / (kernel + dynamics) s */
+    double cost_ratio_amortized;               /* median: train s / (kernel share + dynamics) s      */
     double sec_train, sec_kernel, sec_predict; /* sums over the grid (each kernel once) */
 } ttp_val_totals;
 
@@ -88,8 +94,8 @@ void ttp_validation_destroy(ttp_validation **v);
  * is checked first, naming the field (e.g. "option sizes").  A case whose
  * real training diverges is recorded as such and the grid goes on.
  */
-ttp_status ttp_validate_run(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model,
-                            const ttp_data *data, const ttp_validate_opts *o, ttp_validation **out);
+ttp_status ttp_validate_run(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model, const ttp_data *data,
+                            const ttp_validate_opts *o, ttp_validation **out);
 
 /* Rank 0: table on f (one row per case, the totals, the headline figures
  * last), JSON (cases + totals), Markdown report + scatter.svg (predicted vs

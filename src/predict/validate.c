@@ -101,8 +101,10 @@ static void totals(ttp_validation *v, const ttp_validate_opts *o)
     ttp_val_totals *t = &v->tot;
     memset(t, 0, sizeof *t);
     int npairs = v->ncases * o->ntt, nm = 0;
-    double *rel = calloc((size_t)(npairs + 1), sizeof *rel), *abse = calloc((size_t)(npairs + 1), sizeof *abse);
-    double *c1 = calloc((size_t)(v->ncases + 1), sizeof *c1), *c2 = calloc((size_t)(v->ncases + 1), sizeof *c2);
+    double *rel = calloc((size_t)(npairs + 1), sizeof *rel),
+           *abse = calloc((size_t)(npairs + 1), sizeof *abse);
+    double *c1 = calloc((size_t)(v->ncases + 1), sizeof *c1),
+           *c2 = calloc((size_t)(v->ncases + 1), sizeof *c2);
     if (!rel || !abse || !c1 || !c2) goto done;
     int nc = 0;
     for (int i = 0; i < v->ncases; i++) {
@@ -116,7 +118,8 @@ static void totals(ttp_validation *v, const ttp_validate_opts *o)
         if (!c->diverged) {
             double pred_cost = c->sec_kernel + c->sec_predict;
             c1[nc] = c->sec_train / pred_cost;
-            c2[nc] = c->sec_train / (c->sec_kernel / (c->kernel_cases > 0 ? c->kernel_cases : 1) + c->sec_predict);
+            c2[nc] =
+                c->sec_train / (c->sec_kernel / (c->kernel_cases > 0 ? c->kernel_cases : 1) + c->sec_predict);
             nc++;
         }
         for (int d = 0; d < o->ntt; d++) {
@@ -160,7 +163,7 @@ done:
 /* One case of the grid before it runs: which dataset size and which
  * optimizer settings (the rest of ttp_opt from ttp_opt_default). */
 typedef struct grid_case {
-    int size;        /* index into o->sizes                              */
+    int size;                      /* index into o->sizes                              */
     int loss, sgd, batch, lr, mom; /* indices into the lists (batch: SGD) */
 } grid_case;
 
@@ -186,11 +189,13 @@ static int grid_cases(const ttp_validate_opts *o, grid_case *cases)
 }
 
 /* Check every setting before the first (long) training run. */
-static ttp_status check_grid(ttp_ctx *ctx, const ttp_model *model, const ttp_data *data, const ttp_validate_opts *o)
+static ttp_status check_grid(ttp_ctx *ctx, const ttp_model *model, const ttp_data *data,
+                             const ttp_validate_opts *o)
 {
     if (grid_cases(o, NULL) == 0)
         return TTP_ERR(ctx, TTP_ERR_ARG, "validate: the grid is empty (no optimizer, learning rate or loss)");
-    if (o->ntt < 1) return TTP_ERR(ctx, TTP_ERR_ARG, "validate: no training-time definition given (option tt)");
+    if (o->ntt < 1)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "validate: no training-time definition given (option tt)");
     for (int s = 0; s < o->nsize; s++) {
         int64_t n = o->sizes[s] > 0 ? o->sizes[s] : data->n;
         if (n > data->n || n < 2)
@@ -198,7 +203,8 @@ static ttp_status check_grid(ttp_ctx *ctx, const ttp_model *model, const ttp_dat
                            (long long)o->sizes[s], (long long)data->n);
         for (int b = 0; o->sgd && b < o->nbatch; b++)
             if (o->batches[b] < 1 || o->batches[b] >= n)
-                return TTP_ERR(ctx, TTP_ERR_ARG, "option batches: %lld, expected 1..%lld (below the dataset size %lld)",
+                return TTP_ERR(ctx, TTP_ERR_ARG,
+                               "option batches: %lld, expected 1..%lld (below the dataset size %lld)",
                                (long long)o->batches[b], (long long)n - 1, (long long)n);
     }
     TTP_CALL(ctx, ttp_kernel_opts_validate(ctx, &o->pred.kernel, 0));
@@ -240,8 +246,10 @@ static ttp_status predict_case(ttp_ctx *ctx, const ttp_model *model, const ttp_d
         c->pred_hi[d] = p->main.tt[d].hi;
         c->real[d] = c->diverged ? -1 : ttp_ttime(&o->tt[d], r->loss, r->acc, o->steps);
     }
-    if (r) memcpy(c->real_loss, r->loss, T1 * sizeof(double));
-    else for (size_t t = 0; t < T1; t++) c->real_loss[t] = NAN;
+    if (r)
+        memcpy(c->real_loss, r->loss, T1 * sizeof(double));
+    else
+        for (size_t t = 0; t < T1; t++) c->real_loss[t] = NAN;
 done:
     ttp_prediction_destroy(&p);
     return st;
@@ -270,8 +278,10 @@ ttp_status ttp_validate_run(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model 
      * model's D; then the projection keeps every dimension rather than fail. */
     ttp_kernel_opts ko = o->pred.kernel;
     ko.want_vectors = 1;
-    if (ko.proj == TTP_PROJ_EXACT) ko.dproj = 0;
-    else if (ko.proj != TTP_PROJ_AUTO && ko.dproj > model->ntrainable) ko.dproj = model->ntrainable;
+    if (ko.proj == TTP_PROJ_EXACT)
+        ko.dproj = 0;
+    else if (ko.proj != TTP_PROJ_AUTO && ko.dproj > model->ntrainable)
+        ko.dproj = model->ntrainable;
 
     const ttp_data *dd = data;
     double sec_kernel = 0.0;
@@ -342,33 +352,44 @@ static const char *opt_name(const ttp_val_case *c)
 
 void ttp_validate_print(FILE *f, const ttp_validation *v, const ttp_validate_opts *o)
 {
-    fprintf(f, "ttpredict validate: %d cases x %d training-time definitions, T = %lld steps\n", v->ncases, o->ntt,
-            (long long)v->steps);
-    fprintf(f, "%4s %-4s %-4s %6s %7s %5s %5s %6s  %5s ", "case", "opt", "loss", "N", "lr", "batch", "mom", "stab", "gap");
-    for (int d = 0; d < o->ntt; d++) fprintf(f, " %s:%-5g pred/real ", ttp_tt_kind_str(o->tt[d].kind), o->tt[d].value);
+    fprintf(f, "ttpredict validate: %d cases x %d training-time definitions, T = %lld steps\n", v->ncases,
+            o->ntt, (long long)v->steps);
+    fprintf(f, "%4s %-4s %-4s %6s %7s %5s %5s %6s  %5s ", "case", "opt", "loss", "N", "lr", "batch", "mom",
+            "stab", "gap");
+    for (int d = 0; d < o->ntt; d++)
+        fprintf(f, " %s:%-5g pred/real ", ttp_tt_kind_str(o->tt[d].kind), o->tt[d].value);
     fprintf(f, " train s  pred s\n");
     for (int i = 0; i < v->ncases; i++) {
         const ttp_val_case *c = &v->cases[i];
-        fprintf(f, "%4d %-4s %-4s %6lld %7g %5lld %5g %6.2f%s ", i, opt_name(c), ttp_loss_str(c->opt.loss), (long long)c->n,
-                c->opt.lr, (long long)(c->sgd ? c->opt.batch : c->n), c->opt.momentum, c->stability, c->valid ? " " : "!");
+        fprintf(f, "%4d %-4s %-4s %6lld %7g %5lld %5g %6.2f%s ", i, opt_name(c), ttp_loss_str(c->opt.loss),
+                (long long)c->n, c->opt.lr, (long long)(c->sgd ? c->opt.batch : c->n), c->opt.momentum,
+                c->stability, c->valid ? " " : "!");
         fprintf(f, "%4.0f%% ", 100 * c->faith_loss_gap);
         for (int d = 0; d < o->ntt; d++) {
-            if (c->diverged) fprintf(f, "  %18s ", "real run diverged");
-            else fprintf(f, "  %5lld/%-5lld %5.0f%% ", (long long)c->pred[d], (long long)c->real[d],
-                         c->real[d] > 0 && c->pred[d] >= 0 ? 100.0 * fabs((double)(c->pred[d] - c->real[d])) / (double)c->real[d] : NAN);
+            if (c->diverged)
+                fprintf(f, "  %18s ", "real run diverged");
+            else
+                fprintf(f, "  %5lld/%-5lld %5.0f%% ", (long long)c->pred[d], (long long)c->real[d],
+                        c->real[d] > 0 && c->pred[d] >= 0
+                            ? 100.0 * fabs((double)(c->pred[d] - c->real[d])) / (double)c->real[d]
+                            : NAN);
         }
         fprintf(f, " %7.2f %7.2f\n", c->sec_train, c->sec_predict + c->sec_kernel / c->kernel_cases);
     }
     const ttp_val_totals *t = &v->tot;
-    fprintf(f, "(stab = eta*kappa*mu_max against the optimizer's stability limit, scaled so that the limit is 2 "
-               "(ttp_sim_stability); '!' = the prediction is warned invalid (outside the regime, blow-up, or not "
-               "faithful); gap = worst loss gap of the real network at the linearized weights; times -1 = never met "
-               "by T)\n");
+    fprintf(
+        f,
+        "(stab = eta*kappa*mu_max against the optimizer's stability limit, scaled so that the limit is 2 "
+        "(ttp_sim_stability); '!' = the prediction is warned invalid (outside the regime, blow-up, or not "
+        "faithful); gap = worst loss gap of the real network at the linearized weights; times -1 = never met "
+        "by T)\n");
     fprintf(f, "  warned (prediction marked invalid): %d of %d cases (%.0f%%)\n", t->cases_warned, v->ncases,
             v->ncases ? 100.0 * t->cases_warned / v->ncases : NAN);
     fprintf(f, "totals over (case, definition) pairs, relative error |pred - real| / real:\n");
-    fprintf(f, "  compared %d pairs; excluded %d whose real run diverged (%d case(s)) or never met the criterion\n",
-            t->compared, t->excluded, t->cases_diverged);
+    fprintf(
+        f,
+        "  compared %d pairs; excluded %d whose real run diverged (%d case(s)) or never met the criterion\n",
+        t->compared, t->excluded, t->cases_diverged);
     if (t->pred_unreached)
         fprintf(f, "  %d compared pair(s) whose prediction never met the criterion by T count as misses\n",
                 t->pred_unreached);
@@ -378,23 +399,28 @@ void ttp_validate_print(FILE *f, const ttp_validation *v, const ttp_validate_opt
     if (t->valid_band_n)
         fprintf(f, "  ... among unwarned cases: %d of %d (%.0f%%)\n", t->valid_in_band, t->valid_band_n,
                 100.0 * t->valid_in_band / t->valid_band_n);
-    fprintf(f, "  seconds: training %.1f, kernels %.1f, dynamics %.1f; whole grid %.1f\n", t->sec_train, t->sec_kernel,
-            t->sec_predict, v->seconds);
+    fprintf(f, "  seconds: training %.1f, kernels %.1f, dynamics %.1f; whole grid %.1f\n", t->sec_train,
+            t->sec_kernel, t->sec_predict, v->seconds);
     fprintf(f, "headline (paper: 95%% of GD within 13%%, of SGD within 20%%, prediction 30-45x cheaper):\n");
     if (t->gd_n)
-        fprintf(f, "  GD within 13%%:  %d of %d (%.0f%%); in the valid regime %d of %d (%.0f%%)\n", t->gd_within, t->gd_n,
-                100.0 * t->gd_within / t->gd_n, t->gd_valid_within, t->gd_valid_n,
+        fprintf(f, "  GD within 13%%:  %d of %d (%.0f%%); in the valid regime %d of %d (%.0f%%)\n",
+                t->gd_within, t->gd_n, 100.0 * t->gd_within / t->gd_n, t->gd_valid_within, t->gd_valid_n,
                 t->gd_valid_n ? 100.0 * t->gd_valid_within / t->gd_valid_n : NAN);
     if (t->sgd_n)
-        fprintf(f, "  SGD within 20%%: %d of %d (%.0f%%); in the valid regime %d of %d (%.0f%%)\n", t->sgd_within, t->sgd_n,
-                100.0 * t->sgd_within / t->sgd_n, t->sgd_valid_within, t->sgd_valid_n,
-                t->sgd_valid_n ? 100.0 * t->sgd_valid_within / t->sgd_valid_n : NAN);
-    fprintf(f, "  median relative error %.1f%%, median absolute error %.1f steps\n", 100 * t->median_rel, t->median_abs);
-    fprintf(f, "  cost ratio (training s / prediction s, median): %.1fx with the kernel in each prediction, %.1fx with "
-               "the kernel shared by its size's cases\n", t->cost_ratio_oneoff, t->cost_ratio_amortized);
+        fprintf(f, "  SGD within 20%%: %d of %d (%.0f%%); in the valid regime %d of %d (%.0f%%)\n",
+                t->sgd_within, t->sgd_n, 100.0 * t->sgd_within / t->sgd_n, t->sgd_valid_within,
+                t->sgd_valid_n, t->sgd_valid_n ? 100.0 * t->sgd_valid_within / t->sgd_valid_n : NAN);
+    fprintf(f, "  median relative error %.1f%%, median absolute error %.1f steps\n", 100 * t->median_rel,
+            t->median_abs);
+    fprintf(f,
+            "  cost ratio (training s / prediction s, median): %.1fx with the kernel in each prediction, "
+            "%.1fx with "
+            "the kernel shared by its size's cases\n",
+            t->cost_ratio_oneoff, t->cost_ratio_amortized);
 }
 
-ttp_status ttp_validate_write_json(ttp_ctx *ctx, const char *path, const ttp_validation *v, const ttp_validate_opts *o)
+ttp_status ttp_validate_write_json(ttp_ctx *ctx, const char *path, const ttp_validation *v,
+                                   const ttp_validate_opts *o)
 {
     ttp_json *j = NULL;
     const ttp_val_totals *t = &v->tot;
@@ -440,7 +466,8 @@ ttp_status ttp_validate_write_json(ttp_ctx *ctx, const char *path, const ttp_val
             ttp_json_int(j, "real", c->real[d]);
             int ok = !c->diverged && c->real[d] > 0 && c->pred[d] >= 0;
             ttp_json_num(j, "abs_error", ok ? fabs((double)(c->pred[d] - c->real[d])) : NAN);
-            ttp_json_num(j, "rel_error", ok ? fabs((double)(c->pred[d] - c->real[d])) / (double)c->real[d] : NAN);
+            ttp_json_num(j, "rel_error",
+                         ok ? fabs((double)(c->pred[d] - c->real[d])) / (double)c->real[d] : NAN);
             /* compared: counts in the totals (a prediction of −1 is then a miss) */
             ttp_json_bool(j, "compared", !c->diverged && c->real[d] > 0);
             if (c->sgd) {
@@ -461,12 +488,15 @@ ttp_status ttp_validate_write_json(ttp_ctx *ctx, const char *path, const ttp_val
     ttp_json_int(j, "cases_real_diverged", t->cases_diverged);
     ttp_json_int(j, "gd_pairs", t->gd_n);
     ttp_json_num(j, "gd_within_13pct", t->gd_n ? (double)t->gd_within / t->gd_n : NAN);
-    ttp_json_num(j, "gd_valid_within_13pct", t->gd_valid_n ? (double)t->gd_valid_within / t->gd_valid_n : NAN);
+    ttp_json_num(j, "gd_valid_within_13pct",
+                 t->gd_valid_n ? (double)t->gd_valid_within / t->gd_valid_n : NAN);
     ttp_json_int(j, "sgd_pairs", t->sgd_n);
     ttp_json_num(j, "sgd_within_20pct", t->sgd_n ? (double)t->sgd_within / t->sgd_n : NAN);
-    ttp_json_num(j, "sgd_valid_within_20pct", t->sgd_valid_n ? (double)t->sgd_valid_within / t->sgd_valid_n : NAN);
+    ttp_json_num(j, "sgd_valid_within_20pct",
+                 t->sgd_valid_n ? (double)t->sgd_valid_within / t->sgd_valid_n : NAN);
     ttp_json_num(j, "sgd_real_in_band", t->band_n ? (double)t->in_band / t->band_n : NAN);
-    ttp_json_num(j, "sgd_valid_real_in_band", t->valid_band_n ? (double)t->valid_in_band / t->valid_band_n : NAN);
+    ttp_json_num(j, "sgd_valid_real_in_band",
+                 t->valid_band_n ? (double)t->valid_in_band / t->valid_band_n : NAN);
     ttp_json_int(j, "cases_warned", t->cases_warned);
     ttp_json_num(j, "share_warned", v->ncases ? (double)t->cases_warned / v->ncases : NAN);
     ttp_json_num(j, "median_rel_error", t->median_rel);
@@ -480,7 +510,8 @@ ttp_status ttp_validate_write_json(ttp_ctx *ctx, const char *path, const ttp_val
     return ttp_json_close(ctx, &j);
 }
 
-ttp_status ttp_validate_write_report(ttp_ctx *ctx, const char *dir, const ttp_validation *v, const ttp_validate_opts *o)
+ttp_status ttp_validate_write_report(ttp_ctx *ctx, const char *dir, const ttp_validation *v,
+                                     const ttp_validate_opts *o)
 {
     ttp_status st = TTP_OK;
     char path[4096];
@@ -499,9 +530,12 @@ ttp_status ttp_validate_write_report(ttp_ctx *ctx, const char *dir, const ttp_va
         for (int d = 0; d < o->ntt; d++) {
             const ttp_val_case *c = &v->cases[i];
             if (c->diverged || c->real[d] <= 0 || c->pred[d] < 0) continue;
-            if (!c->valid) xx[nx] = (double)c->real[d], xy[nx++] = (double)c->pred[d];
-            else if (c->sgd) sx[ns] = (double)c->real[d], sy[ns++] = (double)c->pred[d];
-            else gx[ng] = (double)c->real[d], gy[ng++] = (double)c->pred[d];
+            if (!c->valid)
+                xx[nx] = (double)c->real[d], xy[nx++] = (double)c->pred[d];
+            else if (c->sgd)
+                sx[ns] = (double)c->real[d], sy[ns++] = (double)c->pred[d];
+            else
+                gx[ng] = (double)c->real[d], gy[ng++] = (double)c->pred[d];
         }
     /* the tolerance cones y = (1 ± tol) x up to the largest time shown */
     double top = 1.0;
@@ -521,22 +555,33 @@ ttp_status ttp_validate_write_report(ttp_ctx *ctx, const char *dir, const ttp_va
     int nsc = 0;
     for (int i = 0; i < 5; i++) /* no legend entry for a kind the grid lacks */
         if (all[i].n > 0 && (i < 3 || (i == 3 ? ng > 0 : ns > 0))) sc[nsc++] = all[i];
-    ttp_plot pl = {"Predicted vs real training time (steps)", "real training time", "predicted training time", 0, 0, 1,
-                   NAN, NULL};
+    ttp_plot pl = {"Predicted vs real training time (steps)",
+                   "real training time",
+                   "predicted training time",
+                   0,
+                   0,
+                   1,
+                   NAN,
+                   NULL};
     snprintf(path, sizeof path, "%s/scatter.svg", dir);
     TTP_CALL_GOTO(ctx, st, done, ttp_svg_write(ctx, path, &pl, sc, nsc));
     /* one example: the first SGD case (else the first case) */
     int ex = 0;
     for (int i = 0; i < v->ncases; i++)
-        if (v->cases[i].sgd && !v->cases[i].diverged) { ex = i; break; }
+        if (v->cases[i].sgd && !v->cases[i].diverged) {
+            ex = i;
+            break;
+        }
     const ttp_val_case *c = &v->cases[ex];
     TTP_ALLOC(ctx, st, done, steps, v->steps + 1, "axis");
     for (int64_t t = 0; t <= v->steps; t++) steps[t] = (double)t;
-    ttp_series cu[2] = {{"predicted (mean, band)", steps, c->pred_loss, c->pred_lo_loss, c->pred_hi_loss, v->steps + 1, "#1f77b4", 0, 0},
+    ttp_series cu[2] = {{"predicted (mean, band)", steps, c->pred_loss, c->pred_lo_loss, c->pred_hi_loss,
+                         v->steps + 1, "#1f77b4", 0, 0},
                         {"real fine-tuning", steps, c->real_loss, NULL, NULL, v->steps + 1, "#d62728", 1, 0}};
     char title[200];
-    snprintf(title, sizeof title, "%s, %s loss, lr %g, batch %lld, momentum %g", opt_name(c), ttp_loss_str(c->opt.loss),
-             c->opt.lr, (long long)(c->sgd ? c->opt.batch : c->n), c->opt.momentum);
+    snprintf(title, sizeof title, "%s, %s loss, lr %g, batch %lld, momentum %g", opt_name(c),
+             ttp_loss_str(c->opt.loss), c->opt.lr, (long long)(c->sgd ? c->opt.batch : c->n),
+             c->opt.momentum);
     ttp_plot pc = {title, "step", "mean training loss", 0, 0, 0, NAN, NULL};
     snprintf(path, sizeof path, "%s/example.svg", dir);
     TTP_CALL_GOTO(ctx, st, done, ttp_svg_write(ctx, path, &pc, cu, 2));
@@ -546,43 +591,57 @@ ttp_status ttp_validate_write_report(ttp_ctx *ctx, const char *dir, const ttp_va
     f = md.f;
     const ttp_val_totals *t = &v->tot;
     fprintf(f, "# ttpredict validate: predictions against real fine-tuning\n\n");
-    fprintf(f, "%d cases × %d training-time definitions, T = %lld steps. ", v->ncases, o->ntt, (long long)v->steps);
-    fprintf(f, "%d pairs compared, %d excluded (real run diverged — %d case(s) — or never met the criterion); %d "
-               "compared prediction(s) never met the criterion by T and count as misses.\n\n",
-            t->compared, t->excluded, t->cases_diverged, t->pred_unreached);
+    fprintf(f, "%d cases × %d training-time definitions, T = %lld steps. ", v->ncases, o->ntt,
+            (long long)v->steps);
+    fprintf(
+        f,
+        "%d pairs compared, %d excluded (real run diverged — %d case(s) — or never met the criterion); %d "
+        "compared prediction(s) never met the criterion by T and count as misses.\n\n",
+        t->compared, t->excluded, t->cases_diverged, t->pred_unreached);
     fprintf(f, "| figure | value | paper |\n| --- | --- | --- |\n");
     if (t->gd_n)
-        fprintf(f, "| GD within 13 %% (valid regime) | %.0f %% (%.0f %%) | 95 %% |\n", 100.0 * t->gd_within / t->gd_n,
+        fprintf(f, "| GD within 13 %% (valid regime) | %.0f %% (%.0f %%) | 95 %% |\n",
+                100.0 * t->gd_within / t->gd_n,
                 t->gd_valid_n ? 100.0 * t->gd_valid_within / t->gd_valid_n : NAN);
     if (t->sgd_n)
-        fprintf(f, "| SGD within 20 %% (valid regime) | %.0f %% (%.0f %%) | 95 %% |\n", 100.0 * t->sgd_within / t->sgd_n,
+        fprintf(f, "| SGD within 20 %% (valid regime) | %.0f %% (%.0f %%) | 95 %% |\n",
+                100.0 * t->sgd_within / t->sgd_n,
                 t->sgd_valid_n ? 100.0 * t->sgd_valid_within / t->sgd_valid_n : NAN);
     fprintf(f, "| median relative error | %.1f %% | |\n| median absolute error | %.1f steps | 0–21 steps |\n",
             100 * t->median_rel, t->median_abs);
-    fprintf(f, "| cost ratio, kernel in each prediction | %.1f× | 30–45× |\n| cost ratio, kernel shared by the grid | %.1f× | |\n\n",
+    fprintf(f,
+            "| cost ratio, kernel in each prediction | %.1f× | 30–45× |\n| cost ratio, kernel shared by the "
+            "grid | %.1f× | |\n\n",
             t->cost_ratio_oneoff, t->cost_ratio_amortized);
     fprintf(f, "![predicted vs real](scatter.svg)\n\n![example](example.svg)\n\n");
     fprintf(f, "## Cases\n\nCells: predicted [band] / real steps, −1 = never met by T. Stability: η·κ·μ_max "
-               "against the optimizer's stability limit, scaled so that the limit is 2 (the linear model diverges above).\n\n| # | optimizer | loss | N | lr | batch | momentum | stability |");
+               "against the optimizer's stability limit, scaled so that the limit is 2 (the linear model "
+               "diverges above).\n\n| # | optimizer | loss | N | lr | batch | momentum | stability |");
     for (int d = 0; d < o->ntt; d++) fprintf(f, " %s:%g |", ttp_tt_kind_str(o->tt[d].kind), o->tt[d].value);
     fprintf(f, " train s | predict s | note |\n|");
     for (int d = 0; d < 11 + o->ntt; d++) fprintf(f, " --- |");
     fprintf(f, "\n");
     for (int i = 0; i < v->ncases; i++) {
         const ttp_val_case *q = &v->cases[i];
-        fprintf(f, "| %d | %s | %s | %lld | %g | %lld | %g | %.2f |", i, opt_name(q), ttp_loss_str(q->opt.loss),
-                (long long)q->n, q->opt.lr, (long long)(q->sgd ? q->opt.batch : q->n), q->opt.momentum, q->stability);
+        fprintf(f, "| %d | %s | %s | %lld | %g | %lld | %g | %.2f |", i, opt_name(q),
+                ttp_loss_str(q->opt.loss), (long long)q->n, q->opt.lr,
+                (long long)(q->sgd ? q->opt.batch : q->n), q->opt.momentum, q->stability);
         for (int d = 0; d < o->ntt; d++) {
             fprintf(f, " %lld", (long long)q->pred[d]);
             if (q->sgd) fprintf(f, " [%lld, %lld]", (long long)q->pred_lo[d], (long long)q->pred_hi[d]);
-            if (q->diverged) fprintf(f, " / diverged |");
-            else fprintf(f, " / %lld |", (long long)q->real[d]);
+            if (q->diverged)
+                fprintf(f, " / diverged |");
+            else
+                fprintf(f, " / %lld |", (long long)q->real[d]);
         }
         fprintf(f, " %.2f | %.2f | %s |\n", q->sec_train, q->sec_predict,
-                q->diverged ? "real run diverged" : q->warning[0] ? q->warning : "");
+                q->diverged     ? "real run diverged"
+                : q->warning[0] ? q->warning
+                                : "");
     }
     fprintf(f, "\nDefinitions: ");
-    for (int d = 0; d < o->ntt; d++) fprintf(f, "%s%s:%g", d ? ", " : "", ttp_tt_kind_str(o->tt[d].kind), o->tt[d].value);
+    for (int d = 0; d < o->ntt; d++)
+        fprintf(f, "%s%s:%g", d ? ", " : "", ttp_tt_kind_str(o->tt[d].kind), o->tt[d].value);
     fprintf(f, " (docs/METHOD.md).\n");
     TTP_CALL_GOTO(ctx, st, done, ttp_text_commit(ctx, &md));
 done:
