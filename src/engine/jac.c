@@ -677,6 +677,32 @@ done:
     return st;
 }
 
+/*
+ * The forward pass shared by ttp_jac_rows and ttp_jac_jvp: each of the *cnt
+ * samples at x copied C times (one copy per output row, for the block-
+ * identity cotangents of the backward pass) into xb, then the network's
+ * forward pass into out.  The net holds fewer samples than a plan may ask
+ * (its capacity is not exposed): then *cnt is halved, remembered in the
+ * plan for the next call, and *retry set, so the caller retries the block.
+ */
+static ttp_status forward_copies(ttp_ctx *ctx, ttp_jac_plan *p, ttp_net *net, const double *w, const double *x,
+                                 int64_t *cnt, int64_t C, int64_t in, double *xb, double *out, int *retry)
+{
+    *retry = 0;
+    for (int64_t s = 0; s < *cnt; s++)
+        for (int64_t c = 0; c < C; c++) memcpy(xb + (s * C + c) * in, x + s * in, (size_t)in * sizeof *x);
+    ttp_status st = ttp_net_forward(ctx, net, w, xb, *cnt * C, out);
+    if (st == TTP_ERR_ARG && *cnt > 1) {
+        ttp_error_clear(ctx);
+        *cnt /= 2;
+        p->spc_cap = *cnt;
+        *retry = 1;
+        return TTP_OK;
+    }
+    if (st != TTP_OK) ttp_error_trace(ctx, __FILE__, __LINE__, __func__);
+    return st;
+}
+
 ttp_status ttp_jac_rows(ttp_ctx *ctx, ttp_jac_plan *p, ttp_net *net, const double *w, const double *x,
                         int64_t ns, double *G, double *f0, double *u0)
 {
@@ -717,22 +743,11 @@ ttp_status ttp_jac_rows(ttp_ctx *ctx, ttp_jac_plan *p, ttp_net *net, const doubl
     int64_t jrows = 0, jrow0 = 0; /* buffered full rows, and G's row of the first */
     for (int64_t s0 = 0; s0 < ns;) {
         int64_t cnt = ns - s0 < spc ? ns - s0 : spc;
-        for (int64_t s = 0; s < cnt; s++)
-            for (int64_t c = 0; c < C; c++)
-                memcpy(xb + (s * C + c) * in, x + (s0 + s) * in, (size_t)in * sizeof *x);
-        st = ttp_net_forward(ctx, net, w, xb, cnt * C, out);
-        if (st == TTP_ERR_ARG && cnt > 1) {
-            /* The net holds fewer samples than asked (its capacity is not
-             * exposed): halve and retry; the plan remembers for next time. */
-            ttp_error_clear(ctx);
-            st = TTP_OK;
-            spc = cnt / 2;
-            p->spc_cap = spc;
+        int retry = 0;
+        TTP_CALL_GOTO(ctx, st, done, forward_copies(ctx, p, net, w, x + s0 * in, &cnt, C, in, xb, out, &retry));
+        if (retry) { /* the net held fewer samples: cnt was halved */
+            spc = cnt;
             continue;
-        }
-        if (st != TTP_OK) {
-            ttp_error_trace(ctx, __FILE__, __LINE__, __func__);
-            goto done;
         }
         if (f0)
             for (int64_t s = 0; s < cnt; s++)
@@ -798,20 +813,11 @@ ttp_status ttp_jac_jvp(ttp_ctx *ctx, ttp_jac_plan *p, ttp_net *net, const double
     for (int64_t r = 0; r < spc * C; r++) dout[r * C + r % C] = 1.0;
     for (int64_t s0 = 0; s0 < ns;) {
         int64_t cnt = ns - s0 < spc ? ns - s0 : spc;
-        for (int64_t s = 0; s < cnt; s++)
-            for (int64_t c = 0; c < C; c++)
-                memcpy(xb + (s * C + c) * in, x + (s0 + s) * in, (size_t)in * sizeof *x);
-        st = ttp_net_forward(ctx, net, w, xb, cnt * C, out);
-        if (st == TTP_ERR_ARG && cnt > 1) { /* the net holds fewer: halve, as ttp_jac_rows */
-            ttp_error_clear(ctx);
-            st = TTP_OK;
-            spc = cnt / 2;
-            p->spc_cap = spc;
+        int retry = 0;
+        TTP_CALL_GOTO(ctx, st, done, forward_copies(ctx, p, net, w, x + s0 * in, &cnt, C, in, xb, out, &retry));
+        if (retry) { /* the net held fewer samples: cnt was halved */
+            spc = cnt;
             continue;
-        }
-        if (st != TTP_OK) {
-            ttp_error_trace(ctx, __FILE__, __LINE__, __func__);
-            goto done;
         }
         memset(jv + s0 * C, 0, (size_t)(cnt * C) * sizeof *jv);
         sink_state S = {p, w, NULL, 0, jv + s0 * C, v};
