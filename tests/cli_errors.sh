@@ -155,5 +155,9 @@ run "predict --json in a missing directory" 1 "--json" "directory does not exist
     "$BIN" predict --json "$T/nowhere/p.json" -q
 [ -e "$T/a.nc" ] || [ -e "$T/m.nc" ] && fail "a refused run wrote an output"
 
+# Absurd sizes are option errors (exit 2) naming both options, before any work.
+run "predict steps x ensemble" 2 "--steps/--ensemble" "more than 2^31 curve values" -- \
+    "$BIN" predict --steps 100000000 --ensemble 100 -q
+
 echo "cli_errors: $checks checks, $fails failed"
 [ $fails -eq 0 ]

@@ -47,9 +47,12 @@ ttp_status ttp_predict_opts_validate(ttp_ctx *ctx, const ttp_predict_opts *o, in
     {
         /* every member's loss and accuracy at steps 0..T are kept for the band */
         int64_t vals = 0;
-        TTP_CALL(ctx, ttp_size_mul(ctx, o->opt.steps + 1, 2 * (int64_t)o->sim.ensemble, (int64_t)1 << 31,
-                                   &vals, "options steps (%lld) x ensemble (%d): curve values",
-                                   (long long)o->opt.steps, o->sim.ensemble));
+        if (ttp_size_mul(NULL, o->opt.steps + 1, 2 * (int64_t)o->sim.ensemble, (int64_t)1 << 31, &vals,
+                         "curve values") != TTP_OK)
+            return TTP_ERR(ctx, TTP_ERR_ARG,
+                           "options steps/ensemble: %lld steps x %d trajectories would keep more than 2^31 "
+                           "curve values; expected fewer steps or a smaller ensemble",
+                           (long long)o->opt.steps, o->sim.ensemble);
     }
     if (!(o->sim.band_lo >= 0 && o->sim.band_lo < o->sim.band_hi && o->sim.band_hi <= 1))
         return TTP_ERR(ctx, TTP_ERR_ARG, "option band: %g..%g, expected 0 <= lo < hi <= 1", o->sim.band_lo,
