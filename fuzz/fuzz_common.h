@@ -55,4 +55,26 @@ static inline void fuzz_check_refusal(const ttp_ctx *ctx, ttp_status st, const c
     }
 }
 
+/*
+ * The whole target for a NetCDF reader `read(ctx, path, &obj)` with its
+ * `destroy(&obj)`: classic-family inputs only, written to a file, read,
+ * freed, and a refusal must name the file.  Each fuzz_<kind>.c is this one
+ * line, so the targets cannot drift apart.
+ */
+#define TTP_FUZZ_NC_READER(type, read, destroy)                                                              \
+    int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);                                            \
+    int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)                                             \
+    {                                                                                                        \
+        if (!fuzz_is_classic(data, size)) return 0;                                                          \
+        const char *path = fuzz_write(data, size, ".nc");                                                    \
+        ttp_ctx ctx;                                                                                         \
+        ttp_ctx_init(&ctx);                                                                                  \
+        type *obj = NULL;                                                                                    \
+        ttp_status st = read(&ctx, path, &obj);                                                              \
+        destroy(&obj);                                                                                       \
+        fuzz_check_refusal(&ctx, st, path);                                                                  \
+        unlink(path);                                                                                        \
+        return 0;                                                                                            \
+    }
+
 #endif

@@ -7,17 +7,4 @@
 #include "fuzz_common.h"
 #include "ttp_data.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-    if (!fuzz_is_classic(data, size)) return 0;
-    const char *path = fuzz_write(data, size, ".nc");
-    ttp_ctx ctx;
-    ttp_ctx_init(&ctx);
-    ttp_data *d = NULL;
-    ttp_status st = ttp_data_read(&ctx, path, &d);
-    ttp_data_destroy(&d);
-    fuzz_check_refusal(&ctx, st, path);
-    unlink(path);
-    return 0;
-}
+TTP_FUZZ_NC_READER(ttp_data, ttp_data_read, ttp_data_destroy)

@@ -7,17 +7,4 @@
 #include "fuzz_common.h"
 #include "ttp_kernel.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-    if (!fuzz_is_classic(data, size)) return 0;
-    const char *path = fuzz_write(data, size, ".nc");
-    ttp_ctx ctx;
-    ttp_ctx_init(&ctx);
-    ttp_kernel *k = NULL;
-    ttp_status st = ttp_kernel_read(&ctx, path, &k);
-    ttp_kernel_destroy(&k);
-    fuzz_check_refusal(&ctx, st, path);
-    unlink(path);
-    return 0;
-}
+TTP_FUZZ_NC_READER(ttp_kernel, ttp_kernel_read, ttp_kernel_destroy)

@@ -7,17 +7,4 @@
 #include "fuzz_common.h"
 #include "ttp_model.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-    if (!fuzz_is_classic(data, size)) return 0;
-    const char *path = fuzz_write(data, size, ".nc");
-    ttp_ctx ctx;
-    ttp_ctx_init(&ctx);
-    ttp_model *m = NULL;
-    ttp_status st = ttp_model_read(&ctx, path, &m);
-    ttp_model_destroy(&m);
-    fuzz_check_refusal(&ctx, st, path);
-    unlink(path);
-    return 0;
-}
+TTP_FUZZ_NC_READER(ttp_model, ttp_model_read, ttp_model_destroy)
