@@ -81,7 +81,8 @@ int ttp_onnx_available(void)
 
 static const char supported_ops[] =
     "Gemm, MatMul (+ Add bias), Conv, BatchNormalization, MaxPool, AveragePool, GlobalAveragePool, "
-    "Flatten, Reshape (flattening), Add (residual), Relu, Sigmoid, Tanh, LeakyRelu, Gelu (and its "
+    "Flatten, Reshape (flattening), Pad (all zero), Add (residual), Relu, Sigmoid, Tanh, LeakyRelu, Gelu "
+    "(and its "
     "Div/Erf/Add/Mul form), Identity, Dropout, Constant";
 
 /* ---- values: what a tensor of the graph is ---------------------------- */
@@ -327,14 +328,15 @@ static ttp_status tensor_value(reader *r, const Onnx__TensorProto *t, const char
         return OERR(r, TTP_ERR_FORMAT, "%s is a segment of a tensor, which is not supported", what);
     size_t esz;
     switch (dt) {
+    case ONNX__TENSOR_PROTO__DATA_TYPE__BOOL: esz = 1; break;
     case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT:
     case ONNX__TENSOR_PROTO__DATA_TYPE__INT32: esz = 4; break;
     case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE:
     case ONNX__TENSOR_PROTO__DATA_TYPE__INT64: esz = 8; break;
     default:
         return OERR(r, TTP_ERR_FORMAT,
-                    "%s has element type %d; supported are float32 (1), float64 (11), int64 (7) and "
-                    "int32 (6)",
+                    "%s has element type %d; supported are float32 (1), float64 (11), int64 (7), "
+                    "int32 (6) and bool (9)",
                     what, dt);
     }
     if (t->n_dims > 8)
@@ -370,7 +372,9 @@ static ttp_status tensor_value(reader *r, const Onnx__TensorProto *t, const char
         double x;
         if (t->has_raw_data) {
             const uint8_t *b = t->raw_data.data + (size_t)i * esz;
-            if (dt == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
+            if (dt == ONNX__TENSOR_PROTO__DATA_TYPE__BOOL)
+                x = b[0] != 0;
+            else if (dt == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
                 x = le_f32(b);
             else if (dt == ONNX__TENSOR_PROTO__DATA_TYPE__INT32)
                 x = (double)(int32_t)((uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
@@ -385,7 +389,7 @@ static ttp_status tensor_value(reader *r, const Onnx__TensorProto *t, const char
             x = dt == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT    ? (double)t->float_data[i]
                 : dt == ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE ? t->double_data[i]
                 : dt == ONNX__TENSOR_PROTO__DATA_TYPE__INT64  ? (double)t->int64_data[i]
-                                                              : (double)t->int32_data[i];
+                                                              : (double)t->int32_data[i]; /* int32, bool */
         }
         if (!isfinite(x))
             return OERR(r, TTP_ERR_FORMAT, "%s: element %lld is %g, expected a finite value", what,
@@ -1103,6 +1107,26 @@ static ttp_status eval_node(reader *r, const Onnx__NodeProto *n, int idx)
                         (long long)attr_int(n, "axis", 1));
         TTP_CALL(r->ctx, need_act(r, n, idx, 0, 0, &x));
         TTP_CALL(r->ctx, op_flatten_like(r, n, idx, x, &res));
+    } else if (strcmp(op, "Pad") == 0) {
+        /* torch emits an all-zero Pad before some pooling nodes: a no-op */
+        static const char *const known[] = {"mode", "pads", "value", NULL};
+        value *x = NULL, *p = NULL;
+        TTP_CALL(r->ctx, check_attrs(r, n, idx, known));
+        TTP_CALL(r->ctx, need_act(r, n, idx, 0, 0, &x));
+        const Onnx__AttributeProto *pa = attr(n, "pads");
+        int zero = 1;
+        if (pa)
+            for (size_t k = 0; k < pa->n_ints; k++) zero &= pa->ints[k] == 0;
+        else {
+            TTP_CALL(r->ctx, need_const(r, n, idx, 1, &p));
+            for (int64_t k = 0; k < p->n; k++) zero &= p->data[k] == 0.0;
+        }
+        if (!zero)
+            return OERR(r, TTP_ERR_FORMAT,
+                        "%s: Pad is supported only with all pads zero (a no-op); padding belongs in the pads "
+                        "attribute of Conv",
+                        ns);
+        res = *x;
     } else if (strcmp(op, "Reshape") == 0)
         TTP_CALL(r->ctx, op_reshape(r, n, idx, &res));
     else if (ak >= 0) {
