@@ -39,6 +39,7 @@ static void check_same(const ttp_model *a, const ttp_model *b)
               x->eps == y->eps && x->trainable == y->trainable && x->woff == y->woff && x->nw == y->nw &&
               x->soff == y->soff);
         if (x->kind == TTP_LAYER_ADD) CHECK(x->input[1] == y->input[1]);
+        if (x->kind == TTP_LAYER_LEAKYRELU) CHECK(x->alpha == y->alpha);
         for (int k = 0; k < 3; k++) CHECK(x->out_shape[k] == y->out_shape[k]);
     }
     CHECK(memcmp(a->w, b->w, (size_t)a->nparams * sizeof(double)) == 0);
@@ -103,6 +104,44 @@ static void test_round_trip(ttp_ctx *ctx)
     CHECK(mlp->nstate == 0 && mlp->nparams == 6 * 4 + 4 + 4 * 3 + 3);
     ttp_model_destroy(&r);
     ttp_model_destroy(&mlp);
+
+    /* the elementwise activations, leaky_relu's slope bit for bit */
+    {
+        const ttp_layer_kind acts[4] = {TTP_LAYER_SIGMOID, TTP_LAYER_TANH, TTP_LAYER_LEAKYRELU,
+                                        TTP_LAYER_GELU};
+        ttp_model *am = NULL;
+        CHECK_OK(ctx, ttp_model_create(ctx, fs, &am));
+        for (int q = 0; q < 4 && am; q++) {
+            memset(&L, 0, sizeof L);
+            L.kind = TTP_LAYER_DENSE, L.input[0] = 2 * q - 1, L.input[1] = -1, L.units = 5, L.trainable = 1;
+            CHECK_OK(ctx, ttp_model_add(ctx, am, &L, NULL));
+            memset(&L, 0, sizeof L);
+            L.kind = acts[q], L.input[0] = 2 * q, L.input[1] = -1, L.alpha = q == 2 ? 0.3217 : 0.0;
+            CHECK_OK(ctx, ttp_model_add(ctx, am, &L, NULL));
+        }
+        CHECK_OK(ctx, ttp_model_build(ctx, am));
+        fill_random(am, 6);
+        path_of(p, sizeof p, "acts.nc");
+        CHECK_OK(ctx, ttp_model_write(ctx, p, am));
+        CHECK_OK(ctx, ttp_model_read(ctx, p, &r));
+        if (r) {
+            check_same(am, r);
+            CHECK(r->layers[5].alpha == 0.3217);
+            for (int q = 0; q < 4; q++)
+                CHECK(strcmp(ttp_layer_kind_str(r->layers[2 * q + 1].kind),
+                             (const char *[]){"sigmoid", "tanh", "leaky_relu", "gelu"}[q]) == 0);
+        }
+        ttp_model_destroy(&r);
+        /* the slope is part of the fingerprint (kernel files record it) */
+        ttp_model *c2 = NULL;
+        CHECK_OK(ctx, ttp_model_clone(ctx, am, &c2));
+        if (c2) {
+            c2->layers[5].alpha = 0.25;
+            CHECK(ttp_model_fingerprint(c2) != ttp_model_fingerprint(am));
+        }
+        ttp_model_destroy(&c2);
+        ttp_model_destroy(&am);
+    }
 
     /* clone is deep; replace_head keeps the body and changes the head */
     ttp_model *c = NULL;
@@ -235,6 +274,12 @@ static void test_bad_files(ttp_ctx *ctx)
     CHECK(raw_write(p, &r));
     CHECK_OK(ctx, ttp_model_read(ctx, p, &m));
     CHECK(m && m->nparams == 119 && m->nout == 3 && m->w[118] == 0.01 * 118);
+    ttp_model_destroy(&m);
+    /* a leaky_relu in a file without layer_alpha takes the default slope 0.01 */
+    r.kind[1] = TTP_LAYER_LEAKYRELU;
+    CHECK(raw_write(p, &r));
+    CHECK_OK(ctx, ttp_model_read(ctx, p, &m));
+    CHECK(m && m->layers[1].kind == TTP_LAYER_LEAKYRELU && m->layers[1].alpha == 0.01 && m->nout == 3);
     ttp_model_destroy(&m);
 
     r = raw_good(), r.nparams = 118; /* one weight short: the head is cut */
@@ -384,6 +429,8 @@ static void test_build_errors(ttp_ctx *ctx)
     CHECK_FAILS(ctx, ttp_model_build(ctx, m), TTP_ERR_FORMAT, "stride");
     m->layers[0].kind = TTP_LAYER_BATCHNORM, m->layers[0].eps = 0;
     CHECK_FAILS(ctx, ttp_model_build(ctx, m), TTP_ERR_FORMAT, "eps");
+    m->layers[0].kind = TTP_LAYER_LEAKYRELU, m->layers[0].alpha = NAN;
+    CHECK_FAILS(ctx, ttp_model_build(ctx, m), TTP_ERR_FORMAT, "alpha");
     m->layers[0].kind = TTP_LAYER_DENSE, m->layers[0].units = 0;
     CHECK_FAILS(ctx, ttp_model_build(ctx, m), TTP_ERR_FORMAT, "units");
     m->layers[0].units = 3;

@@ -25,7 +25,8 @@
  * layer (L); per-layer variables layer_kind(layer) (int, ttp_layer_kind),
  * layer_input0/1(layer), layer_units(layer), layer_kernel, layer_stride,
  * layer_pad, layer_trainable, layer_nweights (optional, checked), layer_eps
- * (double); a char variable layer_name(layer, name_len); dimensions param (P)
+ * (double), layer_alpha (double, optional: written when a leaky_relu layer
+ * exists, absent means 0.01 for leaky_relu); a char variable layer_name(layer, name_len); dimensions param (P)
  * and state (S) with double variables params(param) and state(state), left
  * out when empty.
  */
@@ -45,9 +46,13 @@ typedef enum {
     TTP_LAYER_BATCHNORM,
     TTP_LAYER_MAXPOOL,
     TTP_LAYER_AVGPOOL,
-    TTP_LAYER_GAP,     /* global average pooling: (C,H,W) -> (C,1,1) */
-    TTP_LAYER_FLATTEN, /* (C,H,W) -> (C*H*W,1,1), no data movement    */
-    TTP_LAYER_ADD,     /* residual add of two tensors of equal shape  */
+    TTP_LAYER_GAP,       /* global average pooling: (C,H,W) -> (C,1,1) */
+    TTP_LAYER_FLATTEN,   /* (C,H,W) -> (C*H*W,1,1), no data movement    */
+    TTP_LAYER_ADD,       /* residual add of two tensors of equal shape  */
+    TTP_LAYER_SIGMOID,   /* elementwise 1 / (1 + exp(-x))                       */
+    TTP_LAYER_TANH,      /* elementwise tanh(x)                                 */
+    TTP_LAYER_LEAKYRELU, /* elementwise x > 0 ? x : alpha·x                     */
+    TTP_LAYER_GELU,      /* elementwise 0.5·x·(1 + erf(x/√2)), the exact form   */
     TTP_LAYER_KIND_COUNT
 } ttp_layer_kind;
 
@@ -62,6 +67,7 @@ typedef struct ttp_layer {
     int stride;                        /* conv2d / pooling                                   */
     int pad;                           /* conv2d: zero padding on each side                  */
     double eps;                        /* batchnorm                                          */
+    double alpha;                      /* leaky_relu: slope for x < 0 (file default 0.01)    */
     int trainable;                     /* 1: parameters are fine-tuned and in the Jacobian   */
     int64_t in_shape[3], out_shape[3]; /* filled by ttp_model_build          */
     int64_t woff, nw;                  /* parameter range in the slab                        */
