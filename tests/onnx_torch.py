@@ -24,6 +24,9 @@ elsewhere) what tests/onnx_check.c compares against:
   manifest.txt       one line per case: name dtype N C P NJ LR fwd_only
 
 Every supported operator and activation appears in at least one network.
+ONNX stores LeakyRelu's alpha and BatchNormalization's epsilon as float32
+attributes, so the networks use values float32 holds exactly (0.25, 2^-10):
+otherwise the export itself differs from the torch model by ~1e-9.
 A variant of the MLP ("mlp_edit") is rewritten at the ONNX level to carry
 what torch never emits: Gemm with transB = 0, alpha and beta; a Dropout and
 an Identity; a Constant node; typed (non-raw) double data; a bool input.
@@ -73,7 +76,7 @@ class MLP(nn.Module):
     def forward(self, x):
         h = self.drop(torch.tanh(self.fc1(x)))
         h = torch.sigmoid(h @ self.W + self.b)
-        h = F.leaky_relu(self.fc2(h), 0.2)
+        h = F.leaky_relu(self.fc2(h), 0.25)
         return self.fc3(h)
 
 
@@ -92,7 +95,7 @@ class ConvBN(nn.Module):
         self.gelu = nn.GELU()
 
     def forward(self, x):  # (N,3,8,8)
-        h = F.leaky_relu(self.bn1(self.c1(x)), 0.05)  # (6,8,8)
+        h = F.leaky_relu(self.bn1(self.c1(x)), 0.0625)  # (6,8,8)
         h = F.max_pool2d(h, 2)  # (6,4,4)
         h = self.gelu(self.bn2(self.c2(h)))  # (8,4,4)
         h = F.avg_pool2d(h, 2, stride=1)  # (8,3,3)
@@ -148,7 +151,7 @@ class ResNet18(nn.Module):
         super().__init__()
         self.stem = nn.Conv2d(3, widths[0], 3, padding=1)
         self.bn = nn.BatchNorm2d(widths[0])
-        acts = [nn.ReLU(), nn.ReLU(), nn.LeakyReLU(0.1), nn.GELU()]
+        acts = [nn.ReLU(), nn.ReLU(), nn.LeakyReLU(0.125), nn.GELU()]
         blocks, cin = [], widths[0]
         for i, w in enumerate(widths):
             for j in range(2):
@@ -294,6 +297,16 @@ manifest.append(f"mlp_edit f64 {N} {y.shape[1]} 0 0 {LR} 1")
 case("convbn", ConvBN().double(), (3, 8, 8), 11)
 case("residual", Residual().double(), (4, 6, 6), 17)
 case("resnet18", ResNet18().double(), (3, 32, 32), 14)
+# the exports together use every operator the reader maps (Gelu appears as
+# its Div/Erf/Add/Mul subgraph: torch 1.13 has no opset with the Gelu op)
+seen = set()
+for fn in os.listdir(OUT):
+    if fn.endswith(".onnx"):
+        seen |= {n.op_type for n in onnx.load(os.path.join(OUT, fn)).graph.node}
+want = {"Gemm", "MatMul", "Add", "Conv", "BatchNormalization", "MaxPool", "AveragePool", "GlobalAveragePool",
+        "Flatten", "Reshape", "Relu", "Sigmoid", "Tanh", "LeakyRelu", "Div", "Erf", "Mul", "Identity", "Dropout",
+        "Constant"}
+assert want <= seen, "operators not exercised: %s" % sorted(want - seen)
 with open(os.path.join(OUT, "manifest.txt"), "w") as f:
     f.write("\n".join(manifest) + "\n")
 print("onnx_torch.py: wrote", len(manifest), "cases to", OUT)

@@ -877,6 +877,10 @@ static ttp_status op_matmul(reader *r, const Onnx__NodeProto *n, int idx, value 
 static int act_kind(const char *op)
 {
     if (strcmp(op, "Relu") == 0) return TTP_LAYER_RELU;
+    if (strcmp(op, "Sigmoid") == 0) return TTP_LAYER_SIGMOID;
+    if (strcmp(op, "Tanh") == 0) return TTP_LAYER_TANH;
+    if (strcmp(op, "LeakyRelu") == 0) return TTP_LAYER_LEAKYRELU;
+    if (strcmp(op, "Gelu") == 0) return TTP_LAYER_GELU;
     return -1;
 }
 
@@ -928,11 +932,12 @@ static ttp_status op_add(reader *r, const Onnx__NodeProto *n, int idx, value *ou
                 ns, kind_what(a->kind), kind_what(b->kind));
 }
 
+/* The end of the GELU subgraph: one gelu layer on x. */
 static ttp_status gelu_layer(reader *r, const value *x, const Onnx__NodeProto *n, int idx, value *out)
 {
-    (void)x, (void)out;
-    return OERR(r, TTP_ERR_UNSUPPORTED, "%s: GELU is not available in this build of the engine",
-                node_str(n, idx).s);
+    value in = *x;
+    in.kind = V_ACT;
+    return elementwise(r, TTP_LAYER_GELU, &in, n, idx, out);
 }
 
 static ttp_status op_mul_div(reader *r, const Onnx__NodeProto *n, int idx, int div, value *out)
@@ -1131,10 +1136,27 @@ static ttp_status eval_node(reader *r, const Onnx__NodeProto *n, int idx)
         TTP_CALL(r->ctx, op_reshape(r, n, idx, &res));
     else if (ak >= 0) {
         value *x = NULL;
-        static const char *const known[] = {NULL};
-        TTP_CALL(r->ctx, check_attrs(r, n, idx, known));
+        static const char *const none[] = {NULL}, *const leaky[] = {"alpha", NULL},
+                                 *const gelu[] = {"approximate", NULL};
+        TTP_CALL(r->ctx, check_attrs(r, n, idx,
+                                     ak == TTP_LAYER_LEAKYRELU ? leaky
+                                     : ak == TTP_LAYER_GELU    ? gelu
+                                                               : none));
+        if (ak == TTP_LAYER_GELU) {
+            const Onnx__AttributeProto *a = attr(n, "approximate");
+            if (a && a->has_s && !(a->s.len == 4 && memcmp(a->s.data, "none", 4) == 0))
+                return OERR(r, TTP_ERR_FORMAT,
+                            "%s: attribute approximate = '%.*s': only the exact (erf) GELU is supported", ns,
+                            (int)(a->s.len > 20 ? 20 : a->s.len), (const char *)a->s.data);
+        }
         TTP_CALL(r->ctx, need_act(r, n, idx, 0, 0, &x));
         TTP_CALL(r->ctx, elementwise(r, (ttp_layer_kind)ak, x, n, idx, &res));
+        if (ak == TTP_LAYER_LEAKYRELU) {
+            double al = attr_float(n, "alpha", 0.01);
+            if (!isfinite(al))
+                return OERR(r, TTP_ERR_FORMAT, "%s: attribute alpha = %g, expected a finite slope", ns, al);
+            r->layers[res.layer].L.alpha = al;
+        }
     } else
         return OERR(r, TTP_ERR_FORMAT, "%s: operator '%.60s' is not supported (supported: %s)", ns, op,
                     supported_ops);
@@ -1275,13 +1297,25 @@ static ttp_status topo_sort(reader *r, int *order)
             if (--indeg[adj[e]] == 0) queue[tail++] = adj[e];
     }
     if (tail != N) {
+        /* Walk back through unordered producers: after N steps the walk is
+         * on a cycle, so the message names a node of the cycle itself. */
         size_t k = 0;
         while (k < N && indeg[k] == 0) k++;
-        st = OERR(
-            r, TTP_ERR_FORMAT,
-            "the graph has a cycle: %s (and %zu node(s) in all) depend on their own outputs; ONNX graphs "
-            "must be acyclic",
-            node_str(g->node[k], (int)k).s, N - tail);
+        for (size_t step = 0; step < N; step++) {
+            const Onnx__NodeProto *n = g->node[k];
+            for (size_t i = 0; i < n->n_input; i++) {
+                if (n->input[i] == NULL || n->input[i][0] == '\0') continue;
+                int p = r->producer[find_id(r, n->input[i])];
+                if (p >= 0 && indeg[p] > 0) {
+                    k = (size_t)p;
+                    break;
+                }
+            }
+        }
+        st = OERR(r, TTP_ERR_FORMAT,
+                  "the graph has a cycle through %s (%zu node(s) cannot be ordered); ONNX graphs must be "
+                  "acyclic",
+                  node_str(g->node[k], (int)k).s, N - tail);
     }
 done:
     free(indeg), free(queue), free(adj_start), free(adj);
