@@ -2,7 +2,8 @@
 # cli_onnx.sh — ONNX models on the command line: --model reads ONNX or NetCDF
 # by the file's first bytes (not its name), `convert --onnx` writes a model
 # file whose provenance names the ONNX file and its producer, `--new-head`
-# works on an imported network, and every bad file of tests/onnx_bad.py
+# works on an imported network, the forms torch does not export read right,
+# and every bad file of tests/onnx_bad.py
 # (truncated, not protobuf, a cycle, a missing initializer, an unsupported
 # operator, grouped or dilated convolution, asymmetric pads, ceil_mode, two
 # outputs, a dynamic spatial dimension, an old opset) is refused with a
@@ -71,6 +72,16 @@ run "predict with ONNX" 0 -- "$BIN" predict --model "$T/good.onnx" --data "$data
     --out "$T/p.nc" -q
 run "same model, NetCDF" 0 -- "$BIN" predict --model "$T/good.nc" --data "$data" --steps 3 --lr 0.01 \
     --out "$T/q.nc" -q
+
+# --- forms torch does not export (Gelu of opset 20, MatMul without bias, a
+# scalar Gemm bias, Reshape (0, -1) from a Constant, typed data): forward
+# outputs against numpy (onnx_check, tests/onnx_check.c)
+if [ -n "${TTP_ONNX_CHECK:-}" ] && [ -x "$TTP_ONNX_CHECK" ]; then
+    checks=$((checks + 1))
+    OPENBLAS_NUM_THREADS=1 "$TTP_ONNX_CHECK" "$T" 2 || fail "onnx_check on the good variants"
+else
+    fail "onnx_check not built (TTP_ONNX_CHECK)"
+fi
 
 # --- bad files ---------------------------------------------------------------
 bad() { run "$1" nonzero "$T/$1.onnx" "${@:2}" -- "$BIN" info "$T/$1.onnx"; }

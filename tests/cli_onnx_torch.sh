@@ -21,4 +21,4 @@ if [ -n "${TTP_BIN:-}" ] && "$TTP_BIN" info "$out/mlp.onnx" 2>&1 | grep -q "with
     echo "SKIP: this ttpredict was built without ONNX support"
     exit 77
 fi
-OPENBLAS_NUM_THREADS=1 "$TTP_ONNX_CHECK" "$out"
+OPENBLAS_NUM_THREADS=1 "$TTP_ONNX_CHECK" "$out" 9

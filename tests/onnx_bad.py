@@ -1,6 +1,8 @@
 #!/usr/bin/python3
-"""onnx_bad.py — small ONNX files, one good and many bad, made with the onnx
-package's helpers (no torch) for tests/cli_onnx.sh and as fuzzing seeds.
+"""onnx_bad.py — small ONNX files, good and bad, made with the onnx package's
+helpers (no torch) for tests/cli_onnx.sh and as fuzzing seeds; the good ones
+come with inputs and numpy's outputs (x.bin, y.bin, manifest.txt) for
+tests/onnx_check.c.
 
     /usr/bin/python3 tests/onnx_bad.py OUTDIR
 
@@ -87,4 +89,76 @@ save(model(good_nodes(), good_inits(),
 save(model(good_nodes(), good_inits(),
            inputs=[helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1, "H", 8])]), "bad_dynamic_shape.onnx")
 save(model(good_nodes(), good_inits(), opset=7, check=False), "bad_opset.onnx")
+
+# ---- good variants, forward checked against numpy by onnx_check ------------
+# (forms torch does not export: MatMul without bias, a scalar Gemm bias,
+# Reshape to (0, -1) from a Constant node, the Gelu operator of opset 20,
+# typed float32 data, strided Conv and AveragePool)
+from math import erf, sqrt
+
+
+def np_conv(x, w, b, stride, pad):
+    n, c, h, wd = x.shape
+    m, _, k, _ = w.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    ho, wo = (h + 2 * pad - k) // stride + 1, (wd + 2 * pad - k) // stride + 1
+    y = np.zeros((n, m, ho, wo))
+    for i in range(ho):
+        for j in range(wo):
+            patch = xp[:, :, i * stride:i * stride + k, j * stride:j * stride + k]
+            y[:, :, i, j] = np.tensordot(patch, w, axes=([1, 2, 3], [1, 2, 3])) + b
+    return y
+
+
+def np_pool(x, k, stride, op):
+    n, c, h, wd = x.shape
+    ho, wo = (h - k) // stride + 1, (wd - k) // stride + 1
+    y = np.zeros((n, c, ho, wo))
+    for i in range(ho):
+        for j in range(wo):
+            y[:, :, i, j] = op(x[:, :, i * stride:i * stride + k, j * stride:j * stride + k], axis=(2, 3))
+    return y
+
+
+def f64(name, a, typed=False):
+    a = np.asarray(a, dtype=np.float64)
+    if typed:
+        return helper.make_tensor(name, TensorProto.DOUBLE, a.shape, a.reshape(-1).tolist())
+    return numpy_helper.from_array(a, name)
+
+
+manifest = []
+xs = rng.standard_normal((6, 1, 8, 8))
+W1, B1 = rng.standard_normal((3, 1, 3, 3)), rng.standard_normal(3)
+M1 = rng.standard_normal((3 * 2 * 2, 6))
+G2, C2 = rng.standard_normal((6, 4)), 0.7
+n = [helper.make_node("Conv", ["x", "W1", "B1"], ["c"], name="conv_s2", strides=[2, 2], pads=[1, 1, 1, 1]),
+     helper.make_node("Gelu", ["c"], ["g"], name="gelu"),
+     helper.make_node("AveragePool", ["g"], ["p"], name="avg", kernel_shape=[2, 2], strides=[2, 2]),
+     helper.make_node("Constant", [], ["shape"], name="shape", value_ints=[0, -1]),
+     helper.make_node("Reshape", ["p", "shape"], ["f"], name="reshape"),
+     helper.make_node("MatMul", ["f", "M1"], ["mm"], name="matmul_nobias"),
+     helper.make_node("Gemm", ["mm", "G2", "C2"], ["y"], name="gemm_scalar_bias")]
+inits = [f64("W1", W1), helper.make_tensor("B1", TensorProto.FLOAT, [3], B1.astype(np.float32).tolist()),
+         f64("M1", M1, typed=True), f64("G2", G2), f64("C2", [C2])]
+m = model(n, inits, inputs=[helper.make_tensor_value_info("x", TensorProto.DOUBLE, ["N", 1, 8, 8])],
+          outputs=[helper.make_tensor_value_info("y", TensorProto.DOUBLE, ["N", 4])], opset=20, check=False)
+save(m, "good_variants.onnx")
+h = np_conv(xs, W1, B1.astype(np.float32).astype(np.float64), 2, 1)
+h = 0.5 * h * (1.0 + np.vectorize(erf)(h / sqrt(2.0)))
+h = np_pool(h, 2, 2, np.mean).reshape(6, -1)
+y = (h @ M1) @ G2 + C2
+xs.astype("<f8").tofile(os.path.join(OUT, "good_variants.x.bin"))
+y.astype("<f8").tofile(os.path.join(OUT, "good_variants.y.bin"))
+manifest.append("good_variants f64 6 4 0 0 0.1 1")
+# the good model itself (float32 weights, float32 reference in float64 arithmetic)
+ini = {t.name: numpy_helper.to_array(t).astype(np.float64) for t in good.graph.initializer}
+h = np.maximum(np_conv(xs, ini["W"], ini["B"], 1, 1), 0.0)
+h = np_pool(h, 2, 2, np.max).reshape(6, -1)
+y = h @ ini["FW"].T + ini["FB"]
+xs.astype("<f8").tofile(os.path.join(OUT, "good.x.bin"))
+y.astype("<f8").tofile(os.path.join(OUT, "good.y.bin"))
+manifest.append("good f64 6 5 0 0 0.1 1")
+with open(os.path.join(OUT, "manifest.txt"), "w") as f:
+    f.write("\n".join(manifest) + "\n")
 print("onnx_bad.py: wrote", len([f for f in os.listdir(OUT) if f.endswith(".onnx")]), "files to", OUT)
