@@ -566,6 +566,12 @@ static ttp_status make_dense(reader *r, const value *in, const Onnx__NodeProto *
         for (int64_t i = 0; i < nin; i++)
             w[o * nin + i] = alpha * (transposed ? W[i * nout + o] : W[o * nin + i]);
     for (int64_t o = 0; o < nout; o++) w[nout * nin + o] = b ? beta * b[o] : 0.0;
+    for (int64_t k = 0; k < nw; k++)
+        if (!isfinite(w[k])) {
+            free(w);
+            return OERR(r, TTP_ERR_FORMAT, "%s: alpha or beta times the weights is not finite",
+                        node_str(n, idx).s);
+        }
     layer_init(&L, TTP_LAYER_DENSE, in, n, idx);
     L.units = (int)nout;
     *out = *in;
@@ -1023,7 +1029,7 @@ static ttp_status op_reshape(reader *r, const Onnx__NodeProto *n, int idx, value
         sh[0] = sa->ints[0], sh[1] = sa->ints[1];
     } else {
         TTP_CALL(r->ctx, need_const(r, n, idx, 1, &s));
-        if (s->n != 2) goto unsupported;
+        if (s->n != 2 || !(fabs(s->data[0]) < 4e18) || !(fabs(s->data[1]) < 4e18)) goto unsupported;
         sh[0] = (int64_t)s->data[0], sh[1] = (int64_t)s->data[1];
     }
     int64_t F = x->shape[0] * x->shape[1] * x->shape[2];
