@@ -467,7 +467,8 @@ static ttp_status window(reader *r, const Onnx__NodeProto *n, int idx, int64_t k
                          int allow_pad)
 {
     int64_t ks[2], st[2], pd[4], dl[2];
-    const char *ns = node_str(n, idx).s;
+    nodestr nsb = node_str(n, idx);
+    const char *ns = nsb.s;
     TTP_CALL(r->ctx, check_auto_pad(r, n, idx));
     TTP_CALL(r->ctx, attr_ints(r, n, idx, "kernel_shape", 2, -1, ks));
     if (ks[0] < 0) ks[0] = kh, ks[1] = kw;
@@ -709,7 +710,8 @@ static ttp_status op_conv(reader *r, const Onnx__NodeProto *n, int idx, value *o
 {
     static const char *const known[] = {"auto_pad", "dilations", "group", "kernel_shape",
                                         "pads",     "strides",   NULL};
-    const char *ns = node_str(n, idx).s;
+    nodestr nsb = node_str(n, idx);
+    const char *ns = nsb.s;
     value *x = NULL, *W = NULL;
     TTP_CALL(r->ctx, check_attrs(r, n, idx, known));
     if (attr_int(n, "group", 1) != 1)
@@ -756,7 +758,8 @@ static ttp_status op_pool(reader *r, const Onnx__NodeProto *n, int idx, ttp_laye
                                        "pads",     "storage_order", "strides",   NULL};
     static const char *const kavg[] = {"auto_pad",     "ceil_mode", "count_include_pad", "dilations",
                                        "kernel_shape", "pads",      "strides",           NULL};
-    const char *ns = node_str(n, idx).s;
+    nodestr nsb = node_str(n, idx);
+    const char *ns = nsb.s;
     value *x = NULL;
     TTP_CALL(r->ctx, check_attrs(r, n, idx, kind == TTP_LAYER_MAXPOOL ? kmax : kavg));
     if (attr(n, "kernel_shape") == NULL)
@@ -781,7 +784,8 @@ static ttp_status op_pool(reader *r, const Onnx__NodeProto *n, int idx, ttp_laye
 static ttp_status op_batchnorm(reader *r, const Onnx__NodeProto *n, int idx, value *out)
 {
     static const char *const known[] = {"epsilon", "momentum", "training_mode", "spatial", "is_test", NULL};
-    const char *ns = node_str(n, idx).s;
+    nodestr nsb = node_str(n, idx);
+    const char *ns = nsb.s;
     value *x = NULL;
     TTP_CALL(r->ctx, check_attrs(r, n, idx, known));
     if (attr_int(n, "training_mode", 0) != 0)
@@ -824,7 +828,8 @@ static ttp_status op_batchnorm(reader *r, const Onnx__NodeProto *n, int idx, val
 static ttp_status op_gemm(reader *r, const Onnx__NodeProto *n, int idx, value *out)
 {
     static const char *const known[] = {"alpha", "beta", "transA", "transB", "broadcast", NULL};
-    const char *ns = node_str(n, idx).s;
+    nodestr nsb = node_str(n, idx);
+    const char *ns = nsb.s;
     value *x = NULL, *B = NULL;
     TTP_CALL(r->ctx, check_attrs(r, n, idx, known));
     if (attr_int(n, "transA", 0) != 0)
@@ -893,7 +898,8 @@ static int act_kind(const char *op)
 static ttp_status op_add(reader *r, const Onnx__NodeProto *n, int idx, value *out)
 {
     static const char *const known[] = {"axis", "broadcast", NULL};
-    const char *ns = node_str(n, idx).s;
+    nodestr nsb = node_str(n, idx);
+    const char *ns = nsb.s;
     TTP_CALL(r->ctx, check_attrs(r, n, idx, known));
     value *a = input_val(r, n, 0), *b = input_val(r, n, 1);
     if (a == NULL || b == NULL) return OERR(r, TTP_ERR_FORMAT, "%s: needs two inputs", ns);
@@ -949,7 +955,8 @@ static ttp_status gelu_layer(reader *r, const value *x, const Onnx__NodeProto *n
 static ttp_status op_mul_div(reader *r, const Onnx__NodeProto *n, int idx, int div, value *out)
 {
     static const char *const known[] = {"axis", "broadcast", NULL};
-    const char *ns = node_str(n, idx).s;
+    nodestr nsb = node_str(n, idx);
+    const char *ns = nsb.s;
     TTP_CALL(r->ctx, check_attrs(r, n, idx, known));
     value *a = input_val(r, n, 0), *b = input_val(r, n, 1);
     if (a == NULL || b == NULL) return OERR(r, TTP_ERR_FORMAT, "%s: needs two inputs", ns);
@@ -1018,7 +1025,8 @@ static ttp_status op_flatten_like(reader *r, const Onnx__NodeProto *n, int idx, 
 static ttp_status op_reshape(reader *r, const Onnx__NodeProto *n, int idx, value *out)
 {
     static const char *const known[] = {"allowzero", "shape", NULL};
-    const char *ns = node_str(n, idx).s;
+    nodestr nsb = node_str(n, idx);
+    const char *ns = nsb.s;
     value *x = NULL, *s = NULL;
     TTP_CALL(r->ctx, check_attrs(r, n, idx, known));
     TTP_CALL(r->ctx, need_act(r, n, idx, 0, 0, &x));
@@ -1048,7 +1056,8 @@ unsupported:
 static ttp_status eval_node(reader *r, const Onnx__NodeProto *n, int idx)
 {
     const char *op = n->op_type ? n->op_type : "";
-    const char *ns = node_str(n, idx).s;
+    nodestr nsb = node_str(n, idx);
+    const char *ns = nsb.s;
     value res;
     memset(&res, 0, sizeof res);
     res.layer = -1;
@@ -1239,11 +1248,10 @@ static ttp_status register_names(reader *r)
         const Onnx__NodeProto *n = g->node[k];
         for (size_t o = 0; o < n->n_output; o++) {
             if (n->output[o] == NULL || n->output[o][0] == '\0') continue;
-            int id = add_name(r, n->output[o], &ex);
+            add_name(r, n->output[o], &ex);
             if (ex >= 0)
                 return OERR(r, TTP_ERR_FORMAT, "%s: output '%.*s' is already defined elsewhere in the graph",
                             node_str(n, (int)k).s, MAX_NAME, n->output[o]);
-            (void)id;
         }
     }
     return TTP_OK;
