@@ -81,7 +81,8 @@ int ttp_onnx_available(void)
 
 static const char supported_ops[] =
     "Gemm, MatMul (+ Add bias), Conv, BatchNormalization, MaxPool, AveragePool, GlobalAveragePool, "
-    "Flatten, Reshape (flattening), Pad (all zero), Add (residual), Relu, Sigmoid, Tanh, LeakyRelu, Gelu "
+    "Flatten, Reshape (flattening; its shape constant or from Shape/Gather/Unsqueeze/Concat), Pad (all "
+    "zero),  Add (residual), Relu, Sigmoid, Tanh, LeakyRelu, Gelu "
     "(and its "
     "Div/Erf/Add/Mul form), Identity, Dropout, Constant";
 
@@ -96,7 +97,11 @@ typedef enum {
     V_GELU_ERF,  /* erf(x / √2)                                             */
     V_GELU_ERF1, /* 1 + erf(x / √2)                                         */
     V_GELU_X2,   /* x · (1 + erf(x / √2)), i.e. 2·gelu(x)                   */
-    V_GELU_HALF  /* x / 2                                                   */
+    V_GELU_HALF, /* x / 2                                                   */
+    V_SHAPE,     /* Shape(x): x's dimensions, the batch one symbolic         */
+    V_BATCH,     /* Gather(Shape(x), 0): the batch size, a scalar           */
+    V_BATCH1,    /* Unsqueeze of it: the 1-D tensor [N]                      */
+    V_FLATSPEC   /* Concat([N], [s]): the shape (N, s) for a Reshape        */
 } vkind;
 
 typedef struct value {
@@ -114,6 +119,7 @@ typedef struct value {
     const double *mm;
     int64_t mm_k, mm_n;
     const char *mm_name; /* node name, for the layer */
+    int64_t spec;        /* V_FLATSPEC: s */
 } value;
 
 typedef struct pend_layer {
@@ -599,6 +605,11 @@ static const char *kind_what(vkind k)
     case V_CONST: return "a constant";
     case V_ACT: return "a computed tensor";
     case V_MATMUL: return "a MatMul product";
+    case V_SHAPE:
+    case V_BATCH:
+    case V_BATCH1:
+    case V_FLATSPEC:
+        return "a step of computing a shape (Shape, Gather, Unsqueeze, Concat) for a flattening Reshape";
     default: return "a step of the GELU pattern (x/sqrt(2), erf, +1, *x, *0.5)";
     }
 }
@@ -1032,7 +1043,10 @@ static ttp_status op_reshape(reader *r, const Onnx__NodeProto *n, int idx, value
     TTP_CALL(r->ctx, need_act(r, n, idx, 0, 0, &x));
     int64_t sh[2] = {0, 0};
     const Onnx__AttributeProto *sa = attr(n, "shape"); /* opset < 5 form */
-    if (sa) {
+    value *sv = input_val(r, n, 1);
+    if (sv && sv->kind == V_FLATSPEC) {
+        sh[0] = 0, sh[1] = sv->spec; /* (N, s) with N the batch itself */
+    } else if (sa) {
         if (sa->n_ints != 2) goto unsupported;
         sh[0] = sa->ints[0], sh[1] = sa->ints[1];
     } else {
@@ -1051,6 +1065,84 @@ unsupported:
                 "%s: Reshape is supported only where it flattens (N, C, H, W) to (N, C*H*W) with a constant "
                 "shape (-1, C*H*W), (0, C*H*W) or (0, -1); this one asks for another shape",
                 ns);
+}
+
+/*
+ * x.view(x.size(0), -1) exports as Shape -> Gather(0) -> Unsqueeze -> Concat
+ * with a constant -> Reshape.  These four are followed symbolically, with
+ * the batch size kept a symbol, as far as that pattern needs; anything else
+ * they might compute is refused.
+ */
+static ttp_status op_shape_calc(reader *r, const Onnx__NodeProto *n, int idx, const char *op, value *out)
+{
+    nodestr nsb = node_str(n, idx);
+    const char *ns = nsb.s;
+    value *a = input_val(r, n, 0);
+    if (a == NULL) return OERR(r, TTP_ERR_FORMAT, "%s: input 0 is missing", ns);
+    if (strcmp(op, "Shape") == 0) {
+        static const char *const known[] = {NULL};
+        TTP_CALL(r->ctx, check_attrs(r, n, idx, known));
+        TTP_CALL(r->ctx, materialize(r, a, n, idx));
+        if (a->kind != V_ACT) goto unsupported;
+        *out = *a;
+        out->kind = V_SHAPE;
+        return TTP_OK;
+    }
+    if (strcmp(op, "Gather") == 0) {
+        static const char *const known[] = {"axis", NULL};
+        TTP_CALL(r->ctx, check_attrs(r, n, idx, known));
+        value *i = input_val(r, n, 1);
+        if (a->kind != V_SHAPE || attr_int(n, "axis", 0) != 0 || i == NULL || i->kind != V_CONST ||
+            i->n != 1 || i->ndims != 0)
+            goto unsupported;
+        double k = i->data[0];
+        if (k < 0) k += a->rank;
+        if (k == 0) {
+            *out = *a;
+            out->kind = V_BATCH;
+            return TTP_OK;
+        }
+        if (!(k >= 1 && k < a->rank) || k != floor(k)) goto unsupported;
+        double *d = NULL;
+        TTP_CALL(r->ctx, pool_alloc(r, 1, &d));
+        d[0] = (double)a->shape[(int)k - 1]; /* (N, C, H, W) or (N, F) */
+        memset(out, 0, sizeof *out);
+        out->kind = V_CONST, out->n = 1, out->data = d, out->ndims = 0;
+        return TTP_OK;
+    }
+    if (strcmp(op, "Unsqueeze") == 0) {
+        static const char *const known[] = {"axes", NULL};
+        TTP_CALL(r->ctx, check_attrs(r, n, idx, known));
+        const Onnx__AttributeProto *ax = attr(n, "axes");
+        value *av = input_val(r, n, 1);
+        int axes0 = ax ? (ax->n_ints == 1 && ax->ints[0] == 0)
+                       : (av && av->kind == V_CONST && av->n == 1 && av->data[0] == 0.0);
+        if (!axes0 || (a->kind != V_BATCH && !(a->kind == V_CONST && a->n == 1 && a->ndims == 0)))
+            goto unsupported;
+        *out = *a;
+        if (a->kind == V_BATCH)
+            out->kind = V_BATCH1;
+        else
+            out->ndims = 1, out->dims[0] = 1;
+        return TTP_OK;
+    }
+    /* Concat([N], [s]) on axis 0 */
+    static const char *const known[] = {"axis", NULL};
+    TTP_CALL(r->ctx, check_attrs(r, n, idx, known));
+    value *b = input_val(r, n, 1);
+    if (n->n_input != 2 || attr_int(n, "axis", 0) != 0 || a->kind != V_BATCH1 || b == NULL ||
+        b->kind != V_CONST || b->n != 1 || !(fabs(b->data[0]) < 4e18))
+        goto unsupported;
+    *out = *a;
+    out->kind = V_FLATSPEC;
+    out->spec = (int64_t)b->data[0];
+    return TTP_OK;
+unsupported:
+    return OERR(
+        r, TTP_ERR_FORMAT,
+        "%s: %s is supported only as a step of computing the shape (N, -1) of a flattening Reshape "
+        "(x.view(x.size(0), -1): Shape, Gather of index 0, Unsqueeze on axis 0, Concat with a constant)",
+        ns, op);
 }
 
 static ttp_status eval_node(reader *r, const Onnx__NodeProto *n, int idx)
@@ -1127,6 +1219,9 @@ static ttp_status eval_node(reader *r, const Onnx__NodeProto *n, int idx)
                         (long long)attr_int(n, "axis", 1));
         TTP_CALL(r->ctx, need_act(r, n, idx, 0, 0, &x));
         TTP_CALL(r->ctx, op_flatten_like(r, n, idx, x, &res));
+    } else if (strcmp(op, "Shape") == 0 || strcmp(op, "Gather") == 0 || strcmp(op, "Unsqueeze") == 0 ||
+               strcmp(op, "Concat") == 0) {
+        TTP_CALL(r->ctx, op_shape_calc(r, n, idx, op, &res));
     } else if (strcmp(op, "Pad") == 0) {
         /* torch emits an all-zero Pad before some pooling nodes: a no-op */
         static const char *const known[] = {"mode", "pads", "value", NULL};
