@@ -48,6 +48,7 @@ static ttp_status write_outputs(ttp_ctx *ctx, const ttp_kernel *k, int64_t d, co
     printf("ttpredict kernel: %s on %s\n", k->model_path, k->data_path);
     printf("  N %lld samples, C %d outputs, D %lld weights, D' %lld (%s, backend %s)\n", (long long)k->n,
            k->c, (long long)d, (long long)k->dproj, ttp_proj_kind_str(k->proj), k->backend);
+    printf("  trainable layers: %s\n", k->trainable);
     printf("  decomposed the %s side (%lld x %lld) on a %d x %d grid of %d ranks (assembly %s)\n",
            k->side == 0 ? "NC" : "D'", (long long)(k->side == 0 ? k->n * k->c : k->dproj),
            (long long)(k->side == 0 ? k->n * k->c : k->dproj), nprow, npcol, k->nranks, k->assembly);

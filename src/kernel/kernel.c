@@ -362,6 +362,7 @@ ttp_status ttp_kernel_write_json(ttp_ctx *ctx, const char *path, const ttp_kerne
     ttp_json_int(j, "N", k->n);
     ttp_json_int(j, "C", k->c);
     ttp_json_int(j, "D", d);
+    ttp_json_str(j, "trainable_layers", k->trainable);
     ttp_json_int(j, "Dproj", k->dproj);
     ttp_json_str(j, "projection", ttp_proj_kind_str(k->proj));
     ttp_json_str(j, "backend", k->backend);
