@@ -23,7 +23,10 @@
  *   - rows do not depend on how samples are batched (seven calls of one
  *     sample vs one call of seven), bit for bit, for every kind;
  *   - D′ out of range is refused, naming D′ and D;
- *   - ttp_jac_jvp equals J v with J the exact rows (C).
+ *   - ttp_jac_jvp equals J v with J the exact rows (C);
+ *   - ttp_model_select_trainable (B): the rows with last:1 are the trailing
+ *     (head) block of the full rows and their Θ that block's Gram matrix;
+ *     with "conv1,fc" they are those two blocks side by side.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -438,6 +441,59 @@ static void check_jvp(ttp_ctx *ctx, ttp_model *m, const double *x, int64_t ns, c
     free(v), free(vt), free(jv);
 }
 
+/* Rows of B with a subset of layers trainable against column blocks of the
+ * full rows J (D columns).  Each kept column is computed by the same
+ * factors either way, so the blocks agree to rounding (1e-14 relative). */
+static void check_train_layers(ttp_ctx *ctx, const ttp_model *full, const double *x, int64_t ns,
+                               const double *J)
+{
+    const int64_t C = full->nout, D = full->ntrainable, rows = ns * C;
+    const struct {
+        const char *spec;
+        const char *layers[2];
+    } cases[] = {{"last:1", {"fc", NULL}}, {"conv1,fc", {"conv1", "fc"}}, {"fc,conv1", {"conv1", "fc"}}};
+    for (size_t q = 0; q < sizeof cases / sizeof cases[0]; q++) {
+        ttp_model *m = NULL;
+        CHECK_OK(ctx, ttp_model_clone(ctx, full, &m));
+        if (!m) return;
+        CHECK_OK(ctx, ttp_model_select_trainable(ctx, m, cases[q].spec));
+        /* the reference: the chosen layers' columns of J, in slab order */
+        int64_t D1 = 0, col = 0;
+        double *ref = malloc((size_t)(rows * D) * sizeof *ref);
+        for (int l = 0; l < full->nlayers; l++) {
+            const ttp_layer *L = &full->layers[l];
+            if (!L->trainable) continue;
+            int keep = 0;
+            for (int t = 0; t < 2; t++)
+                keep |= cases[q].layers[t] && strcmp(L->name, cases[q].layers[t]) == 0;
+            if (keep) {
+                for (int64_t r = 0; r < rows; r++)
+                    memcpy(ref + r * D + D1, J + r * D + col, (size_t)L->nw * sizeof *ref);
+                D1 += L->nw;
+            }
+            col += L->nw;
+        }
+        CHECK(m->ntrainable == D1 && D1 > 0 && D1 < D);
+        for (int64_t r = 1; r < rows; r++) memmove(ref + r * D1, ref + r * D, (size_t)D1 * sizeof *ref);
+        ttp_net *net = NULL;
+        ttp_jac_plan *p = NULL;
+        double *G = calloc((size_t)(rows * D1), sizeof *G);
+        CHECK_OK(ctx, ttp_net_create(ctx, m, 2 * C, &net));
+        CHECK_OK(ctx, ttp_jac_plan_create(ctx, m, TTP_PROJ_EXACT, 0, 0, "cpu", &p));
+        CHECK_OK(ctx, ttp_jac_rows(ctx, p, net, m->w, x, ns, G, NULL, NULL));
+        double eg = rel_fro(G, ref, rows * D1);
+        double *T1 = gram(G, rows, D1), *Tref = gram(ref, rows, D1);
+        double et = rel_fro(T1, Tref, rows * rows);
+        printf("train layers %-9s D = %lld of %lld: rows vs J's block %.2e, Θ vs the block's Gram %.2e\n",
+               cases[q].spec, (long long)D1, (long long)D, eg, et);
+        CHECK(eg < 1e-14 && et < 1e-14);
+        free(G), free(T1), free(Tref), free(ref);
+        ttp_jac_plan_destroy(&p);
+        ttp_net_destroy(&net);
+        ttp_model_destroy(&m);
+    }
+}
+
 /* Calibration: a no-op for other kinds, refuses an empty sample set. */
 static void check_calibrate_args(ttp_ctx *ctx, ttp_model *m, const double *x)
 {
@@ -475,6 +531,7 @@ int main(void)
     check_kron_unbiased(&ctx, b, xb, nsb, Jb, 64, 1, "model B");
     check_calibrate_args(&ctx, b, xb);
     check_batching(&ctx, b, xb, "model B");
+    check_train_layers(&ctx, b, xb, nsb, Jb);
 
     ttp_model *c = model_c(&ctx);
     if (c) {

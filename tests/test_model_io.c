@@ -413,6 +413,60 @@ static void test_checks(ttp_ctx *ctx)
     ttp_model_destroy(&m);
 }
 
+/* --train-layers as a library call: which layers, D, the fingerprint, and
+ * the errors (each names option train_layers and what was expected). */
+static void test_select_trainable(ttp_ctx *ctx)
+{
+    int64_t shape[3] = {1, 8, 8};
+    ttp_model *m = NULL;
+    char names[256];
+    CHECK_OK(ctx, ttp_model_resnet_small(ctx, shape, 5, 3, &m));
+    if (!m) return;
+    const int64_t D = m->ntrainable;
+    const uint64_t fp = ttp_model_fingerprint(m);
+    ttp_model_trainable_names(m, names, sizeof names);
+    CHECK(strcmp(names, "all") == 0);
+    /* the head alone: 32·5 + 5 */
+    CHECK_OK(ctx, ttp_model_select_trainable(ctx, m, "last:1"));
+    CHECK(m->ntrainable == 165 && m->layers[m->nlayers - 1].trainable && !m->layers[0].trainable);
+    ttp_model_trainable_names(m, names, sizeof names);
+    CHECK(strcmp(names, "head") == 0);
+    CHECK(ttp_model_fingerprint(m) != fp);
+    /* last:2 skips the parameter-free relu between fc1 and the head */
+    CHECK_OK(ctx, ttp_model_select_trainable(ctx, m, "last:2"));
+    CHECK(m->ntrainable == 165 + m->layers[12].nw);
+    ttp_model_trainable_names(m, names, sizeof names);
+    CHECK(strcmp(names, "fc1,head") == 0);
+    CHECK_OK(ctx, ttp_model_select_trainable(ctx, m, "stem_conv,head,stem_conv"));
+    CHECK(m->ntrainable == m->layers[0].nw + 165);
+    /* a D recomputed in place equals what a fresh layout gives */
+    {
+        int64_t d1 = m->ntrainable;
+        ttp_model *c = NULL;
+        CHECK_OK(ctx, ttp_model_clone(ctx, m, &c));
+        CHECK_OK(ctx, ttp_model_build(ctx, c));
+        CHECK(c && c->ntrainable == d1);
+        ttp_model_destroy(&c);
+    }
+    /* "all" restores the model as it was, fingerprint included (the flags
+     * of parameter-free layers are left alone) */
+    CHECK_OK(ctx, ttp_model_select_trainable(ctx, m, "all"));
+    CHECK(m->ntrainable == D && ttp_model_fingerprint(m) == fp);
+    CHECK_OK(ctx, ttp_model_select_trainable(ctx, m, "last:8"));
+    CHECK(m->ntrainable == D);
+    /* errors leave the model unchanged */
+    CHECK_FAILS(ctx, ttp_model_select_trainable(ctx, m, "nope"), TTP_ERR_ARG, "no layer named 'nope'");
+    CHECK_FAILS(ctx, ttp_model_select_trainable(ctx, m, "head,nope"), TTP_ERR_ARG, "'stem_conv' (conv2d)");
+    CHECK_FAILS(ctx, ttp_model_select_trainable(ctx, m, "stem_relu"), TTP_ERR_ARG, "has no parameters");
+    CHECK_FAILS(ctx, ttp_model_select_trainable(ctx, m, "last:0"), TTP_ERR_ARG, "K an integer in 1..8");
+    CHECK_FAILS(ctx, ttp_model_select_trainable(ctx, m, "last:9"), TTP_ERR_ARG, "option train_layers");
+    CHECK_FAILS(ctx, ttp_model_select_trainable(ctx, m, "last:x"), TTP_ERR_ARG, "last:K");
+    CHECK_FAILS(ctx, ttp_model_select_trainable(ctx, m, ""), TTP_ERR_ARG, "expected all, last:K");
+    CHECK_FAILS(ctx, ttp_model_select_trainable(ctx, m, ",,"), TTP_ERR_ARG, "names no layer");
+    CHECK(m->ntrainable == D && ttp_model_fingerprint(m) == fp);
+    ttp_model_destroy(&m);
+}
+
 /* Building rejects bad graphs too (the library API, not only the reader). */
 static void test_build_errors(ttp_ctx *ctx)
 {
@@ -455,6 +509,7 @@ int main(void)
     test_bad_files(&ctx);
     test_checks(&ctx);
     test_build_errors(&ctx);
+    test_select_trainable(&ctx);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
     return ttp_test_end("test_model_io");

@@ -537,6 +537,127 @@ void ttp_model_print(const ttp_model *m, FILE *f)
     }
 }
 
+/* "name (kind), ..." of the layers with parameters, cut to fit buf. */
+static void param_layer_names(const ttp_model *m, char *buf, size_t len)
+{
+    size_t u = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < m->nlayers && u < len; i++) {
+        const ttp_layer *L = &m->layers[i];
+        if (L->nw == 0) continue;
+        int k =
+            snprintf(buf + u, len - u, "%s'%s' (%s)", u ? ", " : "", L->name, ttp_layer_kind_str(L->kind));
+        if (k < 0 || (size_t)k >= len - u) { /* cut: end with "..." */
+            if (len >= 4) memcpy(buf + len - 4, "...", 4);
+            return;
+        }
+        u += (size_t)k;
+    }
+}
+
+void ttp_model_trainable_names(const ttp_model *m, char *buf, size_t len)
+{
+    int all = 1, any = 0;
+    size_t u = 0;
+    if (len == 0) return;
+    buf[0] = '\0';
+    for (int i = 0; i < m->nlayers; i++)
+        if (m->layers[i].nw > 0) {
+            if (!m->layers[i].trainable)
+                all = 0;
+            else
+                any = 1;
+        }
+    if (all || !any) {
+        snprintf(buf, len, "%s", any ? "all" : "none");
+        return;
+    }
+    for (int i = 0; i < m->nlayers; i++) {
+        const ttp_layer *L = &m->layers[i];
+        if (L->nw == 0 || !L->trainable) continue;
+        int k = snprintf(buf + u, len - u, "%s%s", u ? "," : "", L->name);
+        if (k < 0 || (size_t)k >= len - u) { /* cut: end with "..." */
+            if (len >= 4) memcpy(buf + len - 4, "...", 4);
+            return;
+        }
+        u += (size_t)k;
+    }
+}
+
+ttp_status ttp_model_select_trainable(ttp_ctx *ctx, ttp_model *m, const char *spec)
+{
+    ttp_status st = TTP_OK;
+    char *want = NULL, *buf = NULL, names[640];
+    int nparam = 0;
+    if (spec == NULL || spec[0] == '\0')
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option train_layers: empty, expected all, last:K or NAME,NAME,...");
+    if (m == NULL || m->nlayers < 1 || m->w == NULL)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option train_layers: the model is not built");
+    for (int i = 0; i < m->nlayers; i++) nparam += m->layers[i].nw > 0;
+    if (nparam == 0)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option train_layers: the model has no layer with parameters");
+    TTP_ALLOC(ctx, st, done, want, m->nlayers, "trainable flags");
+    if (strcmp(spec, "all") == 0) {
+        for (int i = 0; i < m->nlayers; i++) want[i] = m->layers[i].nw > 0;
+    } else if (strncmp(spec, "last:", 5) == 0) {
+        char *end = NULL;
+        long k = strtol(spec + 5, &end, 10);
+        if (end == spec + 5 || *end != '\0' || k < 1 || k > nparam) {
+            st = TTP_ERR(ctx, TTP_ERR_ARG,
+                         "option train_layers: '%s', expected last:K with K an integer in 1..%d (the model "
+                         "has %d layers with parameters)",
+                         spec, nparam, nparam);
+            goto done;
+        }
+        for (int i = m->nlayers - 1; i >= 0 && k > 0; i--)
+            if (m->layers[i].nw > 0) want[i] = 1, k--;
+    } else {
+        size_t n = strlen(spec);
+        TTP_ALLOC(ctx, st, done, buf, n + 1, "option train_layers");
+        memcpy(buf, spec, n + 1);
+        char *save = NULL;
+        int count = 0;
+        for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+            int found = -1;
+            for (int i = 0; i < m->nlayers && found < 0; i++)
+                if (strcmp(m->layers[i].name, tok) == 0) found = i;
+            if (found < 0) {
+                param_layer_names(m, names, sizeof names);
+                st = TTP_ERR(ctx, TTP_ERR_ARG,
+                             "option train_layers: the model has no layer named '%s'; the layers with "
+                             "parameters are: %s",
+                             tok, names);
+                goto done;
+            }
+            if (m->layers[found].nw == 0) {
+                param_layer_names(m, names, sizeof names);
+                st = TTP_ERR(ctx, TTP_ERR_ARG,
+                             "option train_layers: layer %d '%s' (%s) has no parameters to train; the layers "
+                             "with parameters are: %s",
+                             found, tok, ttp_layer_kind_str(m->layers[found].kind), names);
+                goto done;
+            }
+            want[found] = 1;
+            count++;
+        }
+        if (count == 0) {
+            st = TTP_ERR(ctx, TTP_ERR_ARG, "option train_layers: '%s' names no layer", spec);
+            goto done;
+        }
+    }
+    /* the same sum as the layout's: D over the trainable layers */
+    m->ntrainable = 0;
+    for (int i = 0; i < m->nlayers; i++) {
+        ttp_layer *L = &m->layers[i];
+        if (L->nw > 0) L->trainable = want[i];
+        if (L->trainable) m->ntrainable += L->nw;
+    }
+done:
+    free(want);
+    free(buf);
+    return st;
+}
+
 void ttp_model_get_trainable(const ttp_model *m, const double *w, double *dst)
 {
     int64_t k = 0;

@@ -134,6 +134,28 @@ ttp_status ttp_model_resnet_small(ttp_ctx *ctx, const int64_t in_shape[3], int n
  * bits of the parameters and statistics (for provenance of derived files). */
 uint64_t ttp_model_fingerprint(const ttp_model *m);
 
+/*
+ * Choose the trainable layers of a built model from a text spec (the
+ * --train-layers option):
+ *   "all"            every layer with parameters
+ *   "last:K"         the last K layers with parameters (K >= 1, at most
+ *                    their number); the others frozen
+ *   "NAME,NAME,..."  exactly these layers (each must exist and have
+ *                    parameters); the others frozen
+ * Only layers with parameters change: the flag of a parameter-free layer
+ * means nothing and is kept, so "all" on an all-trainable model leaves the
+ * fingerprint as it was.  D (m->ntrainable) is recomputed; weights and the
+ * slab layout are untouched.  Errors name option train_layers and, for an
+ * unknown name, list the layers that have parameters.  On error the model
+ * is unchanged.  Not collective (every rank applies the same spec).
+ */
+ttp_status ttp_model_select_trainable(ttp_ctx *ctx, ttp_model *m, const char *spec);
+/* The trainable layers with parameters as text, for provenance and
+ * messages: "all" when every layer with parameters is trainable, else
+ * their names joined by ',' ("none" when there is none); cut to len with
+ * "...". */
+void ttp_model_trainable_names(const ttp_model *m, char *buf, size_t len);
+
 /* Copy the trainable parameters (D values, slab order) into/out of dst. */
 void ttp_model_get_trainable(const ttp_model *m, const double *w, double *dst);
 void ttp_model_set_trainable(const ttp_model *m, const double *src, double *w);
