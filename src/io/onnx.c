@@ -1323,7 +1323,8 @@ static ttp_status graph_input(reader *r, int *in_id, int64_t shape[3], int *rank
         shape[k - 1] = d->dim_value;
     }
     *rank = (int)nd;
-    *in_id = find_id(r, nm);
+    *in_id = nm[0] ? find_id(r, nm) : -1;
+    if (*in_id < 0) return OERR(r, TTP_ERR_FORMAT, "the graph input has no name");
     return TTP_OK;
 }
 
