@@ -131,17 +131,12 @@ static ttp_status check_inputs(ttp_ctx *ctx, const ttp_comm *comm, const ttp_mod
                        "with 32-bit integers (at most %d); project to a smaller D′ or use a subset",
                        (long long)N, (long long)C, (long long)Kd, INT_MAX);
     {
-        /* Memory estimate before the heavy stage: this rank's rows of G
-         * (⌈N/P⌉·C × D′ doubles) must fit in the machine's memory. */
-        const double rows = (double)((N + comm->size - 1) / comm->size) * (double)C;
-        const double need = rows * (double)Kd * 8.0;
-        const double phys = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
-        if (phys > 0 && need > phys)
-            return TTP_ERR(ctx, TTP_ERR_NOMEM,
-                           "the Jacobian rows of one rank need %.1f GiB (%.0f rows x D′ = %lld columns) but "
-                           "this machine has %.1f GiB: use more ranks (nodes), a smaller D′ (--proj kron "
-                           "--dproj) or a subset",
-                           need / 1073741824.0, rows, (long long)Kd, phys / 1073741824.0);
+        /* Memory per rank before the heavy stages (ttp_plan_estimate): a run
+         * that would not fit is refused with what would make it fit. */
+        ttp_plan_in in = {N, comm->size, 0, 0, 0, 0.0};
+        ttp_plan plan;
+        TTP_CALL(ctx, ttp_plan_estimate(ctx, o, m, &in, &plan));
+        TTP_CALL(ctx, ttp_plan_check(ctx, &plan));
     }
     if (d->y != NULL) {
         if (d->nclasses > C)
