@@ -66,7 +66,8 @@ static void print_plan(const ttp_plan *p, const char *what, int measured)
     if (!p->fits) {
         printf("  would fit with:");
         if (p->fit_ranks) printf(" %d ranks;", p->fit_ranks);
-        if (p->fit_dproj) printf(" --dproj %lld%s;", (long long)p->fit_dproj, p->dproj == p->d ? " --proj kron" : "");
+        if (p->fit_dproj)
+            printf(" --dproj %lld%s;", (long long)p->fit_dproj, p->dproj == p->d ? " --proj kron" : "");
         if (p->fit_top_k) printf(" --top-k %lld;", (long long)p->fit_top_k);
         if (p->fit_subset) printf(" --subset %lld;", (long long)p->fit_subset);
         if (!p->fit_ranks && !p->fit_dproj && !p->fit_top_k && !p->fit_subset) printf(" nothing tried");
@@ -131,7 +132,9 @@ ttp_status ttp_cmd_plan(ttp_cli *cli, int argc, char **argv)
             break;
         case O_THETA: theta = 1; break;
         case O_VECTORS: vectors = 1; break;
-        case O_MEM: TTP_CALL(ctx, ttp_cli_bytes(ctx, "--mem-per-rank", optarg, &o.kernel.mem_per_rank)); break;
+        case O_MEM:
+            TTP_CALL(ctx, ttp_cli_bytes(ctx, "--mem-per-rank", optarg, &o.kernel.mem_per_rank));
+            break;
         default: {
             int handled;
             if (c == TTP_CLI_O_PROJ) proj_given = 1;
@@ -146,7 +149,8 @@ ttp_status ttp_cmd_plan(ttp_cli *cli, int argc, char **argv)
         if (a.version) return cli->comm->rank == 0 ? ttp_cli_version("plan") : TTP_OK;
     }
     if (optind < argc)
-        return TTP_ERR(ctx, TTP_ERR_ARG, "ttpredict plan: unexpected argument '%s' (see 'ttpredict plan --help')",
+        return TTP_ERR(ctx, TTP_ERR_ARG,
+                       "ttpredict plan: unexpected argument '%s' (see 'ttpredict plan --help')",
                        argv[optind]);
     if (a.out || a.report) return ttp_cli_bad_option(ctx, "plan", a.out ? "--out" : "--report");
     if (for_kernel) {
@@ -179,11 +183,13 @@ ttp_status ttp_cmd_plan(ttp_cli *cli, int argc, char **argv)
     TTP_CALL_GOTO(ctx, st, done, ttp_kernel_opts_validate(ctx, &o.kernel, m->ntrainable));
     if (o.subset > n)
         TTP_CALL_GOTO(ctx, st, done,
-                      TTP_ERR(ctx, TTP_ERR_ARG, "option --subset: %lld, expected 1..%lld (the dataset's size)",
+                      TTP_ERR(ctx, TTP_ERR_ARG,
+                              "option --subset: %lld, expected 1..%lld (the dataset's size)",
                               (long long)o.subset, (long long)n));
     if (cli->comm->rank == 0) {
         const double rate = ttp_plan_probe_rate();
-        ttp_plan_in in = {o.subset > 0 ? o.subset : n, (int)ranks, o.sim.ensemble, o.opt.steps, o.opt.batch, rate};
+        ttp_plan_in in = {
+            o.subset > 0 ? o.subset : n, (int)ranks, o.sim.ensemble, o.opt.steps, o.opt.batch, rate};
         ttp_plan p;
         TTP_CALL_GOTO(ctx, st, done, ttp_plan_estimate(ctx, &o.kernel, m, &in, &p));
         print_plan(&p, for_kernel ? "kernel" : "predict", 1);

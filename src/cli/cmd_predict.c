@@ -142,7 +142,9 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
             else
                 TTP_CALL(ctx, ttp_cli_int(ctx, "--relinearize", optarg, 0, 100000000, &o.relin_every));
             break;
-        case O_MEM: TTP_CALL(ctx, ttp_cli_bytes(ctx, "--mem-per-rank", optarg, &o.kernel.mem_per_rank)); break;
+        case O_MEM:
+            TTP_CALL(ctx, ttp_cli_bytes(ctx, "--mem-per-rank", optarg, &o.kernel.mem_per_rank));
+            break;
         case O_CKPT:
         case O_RESUME:
             o.kernel.checkpoint_dir = optarg;

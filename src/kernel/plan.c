@@ -94,9 +94,11 @@ ttp_status ttp_plan_estimate(ttp_ctx *ctx, const ttp_kernel_opts *opts, const tt
                              const ttp_plan_in *in, ttp_plan *out)
 {
     memset(out, 0, sizeof *out);
-    if (in->n < 1) return TTP_ERR(ctx, TTP_ERR_ARG, "the plan needs at least one sample (got N = %lld)",
-                                  (long long)in->n);
-    if (in->ranks < 1) return TTP_ERR(ctx, TTP_ERR_ARG, "the plan needs at least one rank (got %d)", in->ranks);
+    if (in->n < 1)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "the plan needs at least one sample (got N = %lld)",
+                       (long long)in->n);
+    if (in->ranks < 1)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "the plan needs at least one rank (got %d)", in->ranks);
     if (!(opts->mem_per_rank >= 0) || !isfinite(opts->mem_per_rank))
         return TTP_ERR(ctx, TTP_ERR_ARG, "option mem_per_rank: %g bytes, expected a positive size",
                        opts->mem_per_rank);
@@ -196,21 +198,24 @@ ttp_status ttp_plan_check(ttp_ctx *ctx, const ttp_plan *p)
         if (u < sizeof fix) u += (size_t)snprintf(fix + u, sizeof fix - u, __VA_ARGS__);                     \
     } while (0)
     if (p->fit_ranks) ADD("%s%d ranks (mpirun -np %d)", u ? ", or " : "", p->fit_ranks, p->fit_ranks);
-    if (p->fit_dproj) ADD("%soption dproj %lld%s", u ? ", or " : "", (long long)p->fit_dproj,
-                          p->dproj == p->d ? " with option proj kron" : "");
+    if (p->fit_dproj)
+        ADD("%soption dproj %lld%s", u ? ", or " : "", (long long)p->fit_dproj,
+            p->dproj == p->d ? " with option proj kron" : "");
     if (p->fit_top_k) ADD("%soption top_k %lld", u ? ", or " : "", (long long)p->fit_top_k);
     if (p->fit_subset) ADD("%soption subset %lld (predict)", u ? ", or " : "", (long long)p->fit_subset);
     char h[8][32];
-    if (!u) ADD("nothing tried fits: rank 0's gathered results alone need %s", human(h[0], p->gather_bytes));
+    const int none = u == 0;
+    if (none) ADD("rank 0's gathered results alone need %s", human(h[0], p->gather_bytes));
 #undef ADD
     return TTP_ERR(ctx, TTP_ERR_NOMEM,
                    "the run needs an estimated %s per rank (model %s, Jacobian rows %s, Gram %s, eigen %s, "
                    "gathered on rank 0 %s, ensemble %s; N %lld, C %lld, D′ %lld, %d rank(s)) but %s is "
-                   "available per rank (%s); it would fit with %s (see `ttpredict plan`)",
+                   "available per rank (%s); %s %s (see `ttpredict plan`)",
                    human(h[0], p->peak_bytes), human(h[1], p->model_bytes), human(h[2], p->jac_bytes),
                    human(h[3], p->gram_bytes), human(h[4], p->eig_bytes), human(h[5], p->gather_bytes),
                    human(h[6], p->ensemble_bytes), (long long)p->n, (long long)p->c, (long long)p->dproj,
-                   p->ranks, human(h[7], p->mem_avail), p->mem_source, fix);
+                   p->ranks, human(h[7], p->mem_avail), p->mem_source,
+                   none ? "no more ranks, smaller D′, top-k or subset would fit:" : "it would fit with", fix);
 }
 
 double ttp_plan_probe_rate(void)

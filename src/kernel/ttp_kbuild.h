@@ -111,12 +111,12 @@ ttp_status ttp_kernel_build(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model 
 #define TTP_PLAN_RATE 2e9 /* flop/s per rank when none is measured */
 
 typedef struct ttp_plan_in {
-    int64_t n;           /* samples the kernel is built on                      */
-    int ranks;           /* P                                                   */
-    int ensemble;        /* M trajectories of the dynamics (0: kernel only)     */
-    int64_t steps;       /* T                                                   */
-    int64_t batch;       /* B (0: full batch)                                   */
-    double rate;         /* flop/s per rank (0: TTP_PLAN_RATE)                  */
+    int64_t n;     /* samples the kernel is built on                      */
+    int ranks;     /* P                                                   */
+    int ensemble;  /* M trajectories of the dynamics (0: kernel only)     */
+    int64_t steps; /* T                                                   */
+    int64_t batch; /* B (0: full batch)                                   */
+    double rate;   /* flop/s per rank (0: TTP_PLAN_RATE)                  */
 } ttp_plan_in;
 
 typedef struct ttp_plan {
@@ -124,13 +124,13 @@ typedef struct ttp_plan {
     int ranks, side;            /* side 0: NC × NC, 1: D′ × D′                 */
     int64_t dim, kept;          /* s and K                                     */
     double model_bytes, jac_bytes, gram_bytes, eig_bytes, gather_bytes, ensemble_bytes;
-    double peak_bytes;          /* per rank, rank 0 (the largest)              */
+    double peak_bytes; /* per rank, rank 0 (the largest)              */
     double flops_jac, flops_gram, flops_eig, flops_sim;
     double sec_jac, sec_gram, sec_eig, sec_sim, sec_total;
-    double rate;                /* flop/s per rank used                        */
-    double mem_avail;           /* bytes per rank available                    */
-    const char *mem_source;     /* "MemAvailable" or "option mem_per_rank"     */
-    int fits;                   /* peak_bytes ≤ mem_avail                      */
+    double rate;            /* flop/s per rank used                        */
+    double mem_avail;       /* bytes per rank available                    */
+    const char *mem_source; /* "MemAvailable" or "option mem_per_rank"     */
+    int fits;               /* peak_bytes ≤ mem_avail                      */
     /* what would fit (0: nothing of that kind found) */
     int fit_ranks;
     int64_t fit_dproj, fit_top_k, fit_subset;
