@@ -83,7 +83,7 @@ rc=$?; ok
 [ $rc -ne 0 ] && grep -q "jac-r1-b0.bin is damaged" "$T/err_d" || fail "a damaged piece: exit $rc, $(cat "$T/err_d")"
 
 # ---- the estimate before the heavy stages ----------------------------------
-"$BIN" predict --data "$T/small.nc" --mem-per-rank 1M -q --out "$T/p.nc" >"$T/pout" 2>"$T/perr"
+"$BIN" predict --data "$T/small.nc" --mem-per-rank 163M -q --out "$T/p.nc" >"$T/pout" 2>"$T/perr"
 rc=$?; ok
 [ $rc -ne 0 ] && [ ! -e "$T/p.nc" ] || fail "predict with --mem-per-rank 64K exited $rc"
 ok; grep -q "per rank" "$T/perr" && grep -q "would fit with" "$T/perr" && grep -q -- "--mem-per-rank" "$T/perr" \
@@ -101,7 +101,7 @@ for k in ("N", "C", "D", "Dproj", "ranks", "side", "kept", "bytes_per_rank", "fl
           "fit_subset"):
     if k not in j: print("FAIL: plan JSON lacks", k); bad += 1
 b = j.get("bytes_per_rank", {})
-for k in ("model", "jacobian", "gram", "eigen", "gathered", "ensemble", "peak"):
+for k in ("runtime", "model", "jacobian", "gram", "eigen", "gathered", "ensemble", "peak"):
     if k not in b: print("FAIL: plan JSON bytes_per_rank lacks", k); bad += 1
 if j.get("N") != 40 or j.get("C") != 5: print("FAIL: plan N/C", j.get("N"), j.get("C")); bad += 1
 if j.get("available_bytes_per_rank") != 65536: print("FAIL: available", j.get("available_bytes_per_rank")); bad += 1

@@ -3,7 +3,7 @@
  * against byte and flop counts worked out by hand from the closed forms for
  * small cases: a dense projection decomposed on the D′ side with an
  * ensemble, the exact kernel on the NC side with top-k and Θ, the automatic
- * projection; the refusal at one byte less than the peak, naming the rank
+ * projection (each peak with the runtime's TTP_PLAN_BASELINE); the refusal at one byte less than the peak, naming the rank
  * count that fits.
  */
 #include <string.h>
@@ -31,17 +31,17 @@ int main(void)
     o.proj = TTP_PROJ_RADEMACHER;
     o.dproj = 256;
     o.want_vectors = 1;
-    o.mem_per_rank = 2514432.0;
+    o.mem_per_rank = TTP_PLAN_BASELINE + 3038720.0;
     ttp_plan_in in = {100, 2, 4, 10, 20, 1e9};
     CHECK_OK(ctx, ttp_plan_estimate(ctx, &o, &m, &in, &p));
     CHECK(p.side == 1 && p.dim == 256 && p.kept == 256 && p.nc == 500 && p.dproj == 256);
     CHECK_CLOSE(p.model_bytes, 8.0 * 2 * 12000, 0, 0);
     CHECK_CLOSE(p.jac_bytes, 8.0 * (250 * 256 + 250 * 3 + 2 * 500), 0, 0);  /* 526000 */
     CHECK_CLOSE(p.gram_bytes, 8.0 * (500 * 256 / 2 + 256 * 256 / 2), 0, 0); /* 774144 */
-    CHECK_CLOSE(p.eig_bytes, 8.0 * (2 * 256 * 256 / 2), 0, 0);              /* 524288 */
+    CHECK_CLOSE(p.eig_bytes, 8.0 * (4 * 256 * 256 / 2), 0, 0);              /* 1048576 */
     CHECK_CLOSE(p.gather_bytes, 8.0 * 500 * 256, 0, 0);                     /* 1024000 */
     CHECK_CLOSE(p.ensemble_bytes, 8.0 * (4 * (4 * 500 + 20 * 5 + 100 + 256 + 2 * 11) + 6 * 11), 0, 0);
-    CHECK_CLOSE(p.peak_bytes, 192000.0 + 774144 + 524288 + 1024000, 0, 0); /* 2514432 */
+    CHECK_CLOSE(p.peak_bytes, TTP_PLAN_BASELINE + 192000.0 + 774144 + 1048576 + 1024000, 0, 0); /* 3038720 */
     CHECK_CLOSE(p.flops_jac, 100.0 * (2 * 10000 + 4 * 5 * 10000) / 2 + 2.0 * 500 * 10000 * 256 / 2, 0, 1e-15);
     CHECK_CLOSE(p.flops_gram, 256.0 * 500 * 256 / 2, 0, 1e-15);
     CHECK_CLOSE(p.flops_eig, 5.0 * 256 * 256 * 256 / 2, 0, 1e-15);
@@ -50,8 +50,8 @@ int main(void)
     CHECK(p.fits);
     CHECK_OK(ctx, ttp_plan_check(ctx, &p));
 
-    /* one byte less: refused; 4 ranks fit (peak 192000 + 8·(32000 + 16384 + 32768) + 1024000) */
-    o.mem_per_rank = 2514431.0;
+    /* one byte less: refused; 4 ranks fit (peak 192000 + 8·(32000 + 16384 + 65536) + 1024000) */
+    o.mem_per_rank = TTP_PLAN_BASELINE + 3038719.0;
     CHECK_OK(ctx, ttp_plan_estimate(ctx, &o, &m, &in, &p));
     CHECK(!p.fits);
     CHECK(p.fit_ranks == 4);
@@ -62,9 +62,10 @@ int main(void)
     {
         ttp_plan_in in4 = in;
         in4.ranks = 4;
-        o.mem_per_rank = 2514431.0;
+        o.mem_per_rank = TTP_PLAN_BASELINE + 3038719.0;
         CHECK_OK(ctx, ttp_plan_estimate(ctx, &o, &m, &in4, &p));
-        CHECK_CLOSE(p.peak_bytes, 192000.0 + 8.0 * (32000 + 16384 + 32768) + 1024000, 0, 0);
+        CHECK_CLOSE(p.peak_bytes, TTP_PLAN_BASELINE + 192000.0 + 8.0 * (32000 + 16384 + 65536) + 1024000, 0,
+                    0);
         CHECK(p.fits);
     }
 

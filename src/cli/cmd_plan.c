@@ -51,6 +51,7 @@ static void print_plan(const ttp_plan *p, const char *what, int measured)
     printf("  decomposes the %s side (%lld x %lld), keeps %lld eigenpairs\n", p->side == 0 ? "NC" : "D'",
            (long long)p->dim, (long long)p->dim, (long long)p->kept);
     printf("  memory per rank (MiB):\n");
+    printf("    runtime           %12.1f\n", p->base_bytes / MiB);
     printf("    model             %12.1f\n", p->model_bytes / MiB);
     printf("    jacobian block    %12.1f\n", p->jac_bytes / MiB);
     printf("    gram (G, Theta)   %12.1f\n", p->gram_bytes / MiB);
@@ -58,8 +59,10 @@ static void print_plan(const ttp_plan *p, const char *what, int measured)
     printf("    gathered (rank 0) %12.1f\n", p->gather_bytes / MiB);
     printf("    ensemble (rank 0) %12.1f\n", p->ensemble_bytes / MiB);
     printf("    peak              %12.1f of %.1f available per rank (%s): %s\n", p->peak_bytes / MiB,
-           p->mem_avail / MiB, p->mem_source, p->fits ? "fits" : "does NOT fit");
-    printf("  seconds at %.2f GFLOP/s per rank (%s): jacobian %.3g, gram %.3g, eigen %.3g, ensemble %.3g, "
+           p->mem_avail / MiB, strcmp(p->mem_source, "MemAvailable") == 0 ? "MemAvailable" : "--mem-per-rank",
+           p->fits ? "fits" : "does NOT fit");
+    printf("  seconds at the DGEMM rate, %.2f GFLOP/s per rank (%s; a lower bound): jacobian %.3g, gram "
+           "%.3g, eigen %.3g, ensemble %.3g, "
            "total %.3g\n",
            p->rate / 1e9, measured ? "measured" : "assumed", p->sec_jac, p->sec_gram, p->sec_eig, p->sec_sim,
            p->sec_total);

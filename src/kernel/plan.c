@@ -57,7 +57,7 @@ static void estimate(const ttp_kernel_opts *o, int64_t D, int64_t C, int64_t npa
     p->model_bytes = 8.0 * 2.0 * (double)nparams;
     p->jac_bytes = 8.0 * (rows * dp + rows * 3.0 + 2.0 * nc);
     p->gram_bytes = 8.0 * (nc * dp / P + s * s / P);
-    p->eig_bytes = 8.0 * (2.0 * s * s / P);
+    p->eig_bytes = 8.0 * (4.0 * s * s / P);
     p->gather_bytes = 8.0 * ((o->want_vectors ? nc * k : 0.0) + (o->want_theta ? nc * nc : 0.0));
     p->ensemble_bytes = 0.0;
     if (in->ensemble > 0) {
@@ -70,7 +70,8 @@ static void estimate(const ttp_kernel_opts *o, int64_t D, int64_t C, int64_t npa
     const double sim = p->gather_bytes + p->ensemble_bytes;
     double peak = load > decomp ? load : decomp;
     peak = sim > peak ? sim : peak;
-    p->peak_bytes = p->model_bytes + peak;
+    p->base_bytes = TTP_PLAN_BASELINE;
+    p->peak_bytes = p->base_bytes + p->model_bytes + peak;
 
     const double Dd = (double)D;
     p->flops_jac = (double)N * (2.0 * Dd + 4.0 * (double)C * Dd) / P;
@@ -203,19 +204,22 @@ ttp_status ttp_plan_check(ttp_ctx *ctx, const ttp_plan *p)
             p->dproj == p->d ? " with option proj kron" : "");
     if (p->fit_top_k) ADD("%soption top_k %lld", u ? ", or " : "", (long long)p->fit_top_k);
     if (p->fit_subset) ADD("%soption subset %lld (predict)", u ? ", or " : "", (long long)p->fit_subset);
-    char h[8][32];
+    char h[9][32];
     const int none = u == 0;
-    if (none) ADD("rank 0's gathered results alone need %s", human(h[0], p->gather_bytes));
+    if (none)
+        ADD("the runtime, the model and rank 0's gathered results alone need %s",
+            human(h[0], p->base_bytes + p->model_bytes + p->gather_bytes));
 #undef ADD
-    return TTP_ERR(ctx, TTP_ERR_NOMEM,
-                   "the run needs an estimated %s per rank (model %s, Jacobian rows %s, Gram %s, eigen %s, "
-                   "gathered on rank 0 %s, ensemble %s; N %lld, C %lld, D′ %lld, %d rank(s)) but %s is "
-                   "available per rank (%s); %s %s (see `ttpredict plan`)",
-                   human(h[0], p->peak_bytes), human(h[1], p->model_bytes), human(h[2], p->jac_bytes),
-                   human(h[3], p->gram_bytes), human(h[4], p->eig_bytes), human(h[5], p->gather_bytes),
-                   human(h[6], p->ensemble_bytes), (long long)p->n, (long long)p->c, (long long)p->dproj,
-                   p->ranks, human(h[7], p->mem_avail), p->mem_source,
-                   none ? "no more ranks, smaller D′, top-k or subset would fit:" : "it would fit with", fix);
+    return TTP_ERR(
+        ctx, TTP_ERR_NOMEM,
+        "the run needs an estimated %s per rank (runtime %s, model %s, Jacobian rows %s, Gram %s, eigen %s, "
+        "gathered on rank 0 %s, ensemble %s; N %lld, C %lld, D′ %lld, %d rank(s)) but %s is "
+        "available per rank (%s); %s %s (see `ttpredict plan`)",
+        human(h[0], p->peak_bytes), human(h[8], p->base_bytes), human(h[1], p->model_bytes),
+        human(h[2], p->jac_bytes), human(h[3], p->gram_bytes), human(h[4], p->eig_bytes),
+        human(h[5], p->gather_bytes), human(h[6], p->ensemble_bytes), (long long)p->n, (long long)p->c,
+        (long long)p->dproj, p->ranks, human(h[7], p->mem_avail), p->mem_source,
+        none ? "no more ranks, smaller D′, top-k or subset would fit:" : "it would fit with", fix);
 }
 
 double ttp_plan_probe_rate(void)
@@ -251,6 +255,7 @@ ttp_status ttp_plan_write_json(ttp_ctx *ctx, const char *path, const ttp_plan *p
     ttp_json_int(j, "side_dim", p->dim);
     ttp_json_int(j, "kept", p->kept);
     ttp_json_begin_object(j, "bytes_per_rank");
+    ttp_json_num(j, "runtime", p->base_bytes);
     ttp_json_num(j, "model", p->model_bytes);
     ttp_json_num(j, "jacobian", p->jac_bytes);
     ttp_json_num(j, "gram", p->gram_bytes);

@@ -95,20 +95,24 @@ ttp_status ttp_kernel_build(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model 
  *   jacobian   ⌈N/P⌉C · D′ (this rank's rows of G) + ⌈N/P⌉C · 3 (residual,
  *              gradient) + 2 NC (F0, u0 on every rank)
  *   gram       NC · D′ / P (the distributed copy of G) + s² / P (Θ or GᵀG)
- *   eigen      2 s² / P (eigenvectors and the solver's workspace)
+ *   eigen      4 s² / P (eigenvectors and the solver's workspace; with the
+ *              Gram, the 5 s² / P measured in docs/large-n.md)
  *   gathered   rank 0: NC · K eigenvectors (option want_vectors) + NC² (Θ,
  *              option want_theta)
  *   ensemble   rank 0 (predict): M (4 NC + B C + N + K + 2 (T + 1)) + 6 (T + 1)
  *   model      2 × the model's parameters (weights and the network's buffers)
- * Peak per rank = model + max(jacobian + NC·D′/P (G while it is copied),
+ *   runtime    TTP_PLAN_BASELINE (MPI, OpenBLAS, the CUDA runtime)
+ * Peak per rank = runtime + model + max(jacobian + NC·D′/P (G while it is copied),
  * gram + eigen + gathered, gathered + ensemble).
  * Flops: Jacobian N (2D + 4CD) / P plus the projection (dense 2 NC D D′ / P,
  * kron 2 NC √D D′ / P); Gram s · NC · D′ / P; eigen 5 s³ / P (all pairs) or
  * (4/3 s³ + 2 s² K) / P (top-K); ensemble 4 T M NC K on rank 0.  Seconds are
  * flops over a rate (flop/s per rank: measured by ttp_plan_probe_rate, or
- * TTP_PLAN_RATE): an order of magnitude, not a promise.
+ * TTP_PLAN_RATE): the time at the DGEMM rate, a lower bound (the Jacobian's
+ * small batches and the eigensolver run well below it).
  */
-#define TTP_PLAN_RATE 2e9 /* flop/s per rank when none is measured */
+#define TTP_PLAN_RATE 2e9                     /* flop/s per rank when none is measured   */
+#define TTP_PLAN_BASELINE (160.0 * 1048576.0) /* bytes of a rank before any work (docs/large-n.md) */
 
 typedef struct ttp_plan_in {
     int64_t n;     /* samples the kernel is built on                      */
@@ -123,7 +127,7 @@ typedef struct ttp_plan {
     int64_t n, c, d, dproj, nc; /* sizes, D′ resolved (D for exact)           */
     int ranks, side;            /* side 0: NC × NC, 1: D′ × D′                 */
     int64_t dim, kept;          /* s and K                                     */
-    double model_bytes, jac_bytes, gram_bytes, eig_bytes, gather_bytes, ensemble_bytes;
+    double base_bytes, model_bytes, jac_bytes, gram_bytes, eig_bytes, gather_bytes, ensemble_bytes;
     double peak_bytes; /* per rank, rank 0 (the largest)              */
     double flops_jac, flops_gram, flops_eig, flops_sim;
     double sec_jac, sec_gram, sec_eig, sec_sim, sec_total;
