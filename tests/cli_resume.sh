@@ -8,7 +8,8 @@
 # with other options on that DIR is refused naming the difference (exit 2),
 # --resume on an empty DIR is refused, a damaged piece is an error naming it.
 # Also: a tiny --mem-per-rank makes predict refuse before any work, with the
-# estimate and the options that would fit; `plan --json` has its fields.
+# estimate and the options that would fit; `plan --json` has its fields;
+# slurm/submit.sh --model sizes a job with `ttpredict plan`.
 set -u
 BIN=${TTP_BIN:-}
 MPIEXEC=${TTP_MPIEXEC:-mpiexec}
@@ -28,7 +29,18 @@ with open(sys.argv[1], "w") as f:
         f.write(",".join("%.6f" % random.gauss(0, 1) for _ in range(64)) + ",%d\n" % (i % 5))
 PY
 "$BIN" convert --csv "$T/small.csv" --label-col 65 --shape 1,8,8 --out "$T/small.nc" >/dev/null 2>"$T/cerr"
-ok; [ -s "$T/small.nc" ] || { fail "convert: $(cat "$T/cerr")"; echo "cli_resume: $checks checks, $fails failed"; exit 1; }
+ok; [ -s "$T/small.nc" ] || { fail "convert: $(cat "$T/cerr")"; # slurm/submit.sh sizes a job with `ttpredict plan` when given the model
+SRC=${TTP_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
+MODEL=${TTP_DATA_DIR:-$SRC/data}/default-model.nc
+line=$(TTP_BIN=$BIN bash "$SRC/slurm/submit.sh" --model "$MODEL" --n 50000 --dproj 1024 --top-k 256 --mem-per-task-gb 4 \
+       --dry-run -- predict 2>&1 | tail -1)
+ok; echo "$line" | grep -Eq -- "--ntasks=[0-9]+ --mem-per-cpu=[0-9]+M" || fail "submit.sh --model: $line"
+TTP_BIN=$BIN bash "$SRC/slurm/submit.sh" --model "$MODEL" --n 50000 --dproj 1024 --mem-per-task-gb 1 --dry-run \
+  -- predict >/dev/null 2>"$T/serr"
+rc=$?; ok
+[ $rc -eq 2 ] && grep -q "fit_subset" "$T/serr" || fail "submit.sh --model with too little memory: exit $rc, $(cat "$T/serr")"
+
+echo "cli_resume: $checks checks, $fails failed"; exit 1; }
 
 K=(kernel --data "$T/small.nc" --proj kron --dproj 256 --theta --vectors -q)
 run() { timeout 300 "$MPIEXEC" -n 2 "$BIN" "${K[@]}" "$@"; }
@@ -114,6 +126,17 @@ ok; grep -q '"fits": true' "$T/plan2.json" || fail "64G per rank does not fit: $
 "$BIN" plan --mem-per-rank 12Q >/dev/null 2>"$T/qerr"
 rc=$?; ok
 [ $rc -eq 2 ] && grep -q -- "--mem-per-rank" "$T/qerr" || fail "a bad size: exit $rc, $(cat "$T/qerr")"
+
+# slurm/submit.sh sizes a job with `ttpredict plan` when given the model
+SRC=${TTP_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
+MODEL=${TTP_DATA_DIR:-$SRC/data}/default-model.nc
+line=$(TTP_BIN=$BIN bash "$SRC/slurm/submit.sh" --model "$MODEL" --n 50000 --dproj 1024 --top-k 256 --mem-per-task-gb 4 \
+       --dry-run -- predict 2>&1 | tail -1)
+ok; echo "$line" | grep -Eq -- "--ntasks=[0-9]+ --mem-per-cpu=[0-9]+M" || fail "submit.sh --model: $line"
+TTP_BIN=$BIN bash "$SRC/slurm/submit.sh" --model "$MODEL" --n 50000 --dproj 1024 --mem-per-task-gb 1 --dry-run \
+  -- predict >/dev/null 2>"$T/serr"
+rc=$?; ok
+[ $rc -eq 2 ] && grep -q "fit_subset" "$T/serr" || fail "submit.sh --model with too little memory: exit $rc, $(cat "$T/serr")"
 
 echo "cli_resume: $checks checks, $fails failed"
 [ $fails -eq 0 ]
