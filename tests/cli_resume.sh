@@ -63,9 +63,12 @@ ok; [ -s "$T/ck/manifest.txt" ] && [ -s "$T/ck/jac-r0-b1.bin" ] && [ -s "$T/ck/j
 ok; [ ! -e "$T/ck/jac-r0-b2.bin" ] && [ ! -e "$T/ck/eigen-r0.bin" ] || fail "the stopped run went past block 2"
 ok; ls "$T/ck" | grep -q tmp && fail "a temporary file is left in the checkpoint directory: $(ls "$T/ck")"
 
+# what a SIGKILL'ed writer leaves: its temporary file, removed on resume
+: >"$T/ck/jac-r0-b2.bin.tmp.99999"
 run --resume "$T/ck" --out "$T/a.nc" >/dev/null 2>"$T/err_resume"
 rc=$?; ok
 [ $rc -eq 0 ] && [ -s "$T/a.nc" ] || fail "resumed run exited $rc: $(cat "$T/err_resume")"
+ok; ls "$T/ck" | grep -q tmp && fail "a stale temporary file survived the resume: $(ls "$T/ck")"
 same "$T/ref.nc" "$T/a.nc" "resumed run"
 ok; [ -s "$T/ck/eigen-r0.bin" ] && [ -s "$T/ck/eigen-r1.bin" ] || fail "no eigen-stage checkpoint"
 

@@ -15,6 +15,7 @@
 #include "ttp_net.h"
 #include "ttp_text.h"
 
+#include <dirent.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -210,6 +211,26 @@ static ttp_status ckpt_manifest_check(ttp_ctx *ctx, const char *dir, const ckpt_
 done:
     free(path);
     return st;
+}
+
+/* A killed run leaves the temporary file of the piece it was writing
+ * ("<piece>.bin.tmp.<pid>"): remove them before the run starts writing. */
+static void ckpt_remove_stale(const char *dir)
+{
+    DIR *dp = opendir(dir);
+    if (dp == NULL) return;
+    struct dirent *e;
+    while ((e = readdir(dp)) != NULL) {
+        if (strstr(e->d_name, ".bin.tmp.") == NULL && strstr(e->d_name, "manifest.txt.tmp.") == NULL)
+            continue;
+        size_t n = strlen(dir) + strlen(e->d_name) + 2;
+        char *p = malloc(n);
+        if (p == NULL) break;
+        snprintf(p, n, "%s/%s", dir, e->d_name);
+        remove(p);
+        free(p);
+    }
+    closedir(dp);
 }
 
 static ttp_status ckpt_manifest_write(ttp_ctx *ctx, const char *dir, const ckpt_key *k)
@@ -437,6 +458,7 @@ agreed:
                     "option checkpoint_dir: %s holds no checkpointed run (no manifest.txt) to resume; "
                     "start the run with --checkpoint instead",
                     ck.dir);
+            if (st == TTP_OK && found) ckpt_remove_stale(ck.dir);
             if (st == TTP_OK && !found) st = ckpt_manifest_write(ctx, ck.dir, keys);
         }
         TTP_CALL_GOTO(ctx, st, done, ttp_comm_agree(ctx, comm, st, "checkpoint manifest"));
