@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # cli_resume.sh — long runs survive preemption (`--checkpoint DIR`,
-# `--resume DIR`): at 2 ranks a kernel run that stops after its second
+# `--resume DIR`): at 2 ranks (and 1, 4) a kernel run that stops after its second
 # checkpointed Jacobian block (the test hook TTP_TEST_KILL_AFTER_BLOCK, as a
 # preempted job would) is resumed and gives the same numbers, bit for bit
 # (Θ, eigenvalues, eigenvectors, projections, F0), as an uninterrupted run;
@@ -77,6 +77,17 @@ run --checkpoint "$T/ck" --out "$T/b.nc" >/dev/null 2>"$T/err_b"
 rc=$?; ok
 [ $rc -eq 0 ] || fail "rerun on the finished checkpoint exited $rc: $(cat "$T/err_b")"
 same "$T/ref.nc" "$T/b.nc" "run from the eigen checkpoint"
+
+# at 1 and 4 ranks too: stop after the first block, resume, the same bits
+for np in 1 4; do
+  timeout 300 "$MPIEXEC" -n $np "$BIN" "${K[@]}" --out "$T/ref$np.nc" >/dev/null 2>"$T/err_ref$np"
+  TTP_TEST_KILL_AFTER_BLOCK=1 timeout 300 "$MPIEXEC" -n $np "$BIN" "${K[@]}" --checkpoint "$T/ck$np" \
+    --out "$T/r$np.nc" >/dev/null 2>&1
+  timeout 300 "$MPIEXEC" -n $np "$BIN" "${K[@]}" --resume "$T/ck$np" --out "$T/r$np.nc" >/dev/null 2>"$T/err_r$np"
+  rc=$?; ok
+  [ $rc -eq 0 ] && [ -s "$T/ref$np.nc" ] || fail "$np rank(s): resume exited $rc: $(cat "$T/err_ref$np" "$T/err_r$np")"
+  same "$T/ref$np.nc" "$T/r$np.nc" "resumed run at $np rank(s)"
+done
 
 # another run's options on this directory: refused, naming the difference
 run --proj-seed 7 --checkpoint "$T/ck" --out "$T/c.nc" >/dev/null 2>"$T/err_c"
