@@ -66,6 +66,12 @@ ttp_status ttp_kernel_opts_validate(ttp_ctx *ctx, const ttp_kernel_opts *o, int6
         return TTP_ERR(ctx, TTP_ERR_ARG,
                        "option top_k: %lld, expected 0 (all eigenpairs) or a positive count",
                        (long long)o->top_k);
+    if (!(o->mem_per_rank >= 0) || !isfinite(o->mem_per_rank))
+        return TTP_ERR(ctx, TTP_ERR_ARG,
+                       "option mem_per_rank: %g bytes, expected a positive size (0: MemAvailable)",
+                       o->mem_per_rank);
+    if (o->checkpoint_dir != NULL && o->checkpoint_dir[0] == '\0')
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option checkpoint_dir: empty, expected a directory");
     if (o->side < -1 || o->side > 1)
         return TTP_ERR(ctx, TTP_ERR_ARG, "option side: %d, expected -1 (auto), 0 (NC × NC) or 1 (D′ × D′)",
                        o->side);
@@ -467,9 +473,10 @@ agreed:
         ckpt_arr arr[7] = {{scal, 12}, {NULL, -1}, {NULL, -1}, {NULL, -1},
                            {NULL, -1}, {NULL, -1}, {NULL, -1}};
         int found = 0;
-        st = ckpt_read(ctx, &ck, "eigen-r%d.bin", 0, arr, 7, &found);
-        int miss = st != TTP_OK || !found;
-        if (st == TTP_OK) st = comm->allreduce_max_int(comm, &miss, ctx);
+        const ttp_status rst = ckpt_read(ctx, &ck, "eigen-r%d.bin", 0, arr, 7, &found);
+        int miss = rst != TTP_OK || !found;
+        st = comm->allreduce_max_int(comm, &miss, ctx); /* every rank, whatever it found */
+        if (st == TTP_OK) st = rst;
         if (st == TTP_OK && !miss) {
             have_eig = 1;
             res.side = (int)scal[0];

@@ -78,6 +78,21 @@ void ttp_kernel_opts_resolve(ttp_kernel_opts *o, int64_t d);
  * a dataset whose sample shape the model does not accept, labels that do
  * not fit the model's outputs, no labels and no targets.
  *
+ * Then the memory per rank is estimated (ttp_plan_estimate) and a run that
+ * would not fit is refused (ttp_plan_check: TTP_ERR_NOMEM naming what would
+ * fit).
+ *
+ * With checkpoint_dir, rank 0 creates the directory and checks or writes its
+ * manifest.txt (the model's and data's fingerprints, N, C, projection, D′,
+ * projection seed, backend, ranks, block, top_k, side, assembly, theta,
+ * vectors; a different run's directory is TTP_ERR_ARG naming the first
+ * difference, and so is a directory without a manifest when
+ * resume_required); every rank then writes each block of its Jacobian rows
+ * (jac-r<rank>-b<block>.bin) and, after the decomposition, its share of the
+ * result (eigen-r<rank>.bin), each atomically (ttp_text_commit), and reads
+ * back what is already there, so that a rerun after a kill gives the same
+ * kernel bit for bit.  The shared directory must be visible to every rank.
+ *
  * Stages (seconds and progress lines for each): per-rank Jacobian rows of
  * its contiguous sample shard (ttp_shard), then ttp_gram_load and
  * ttp_gram_decompose, with R = [F0 − Y, softmax(F0) − onehot(y)] as the
