@@ -179,6 +179,7 @@ ttp_status ttp_cmd_plan(ttp_cli *cli, int argc, char **argv)
     ttp_model *m = NULL;
     ttp_data *d = NULL;
     TTP_CALL_GOTO(ctx, st, done, ttp_model_read(ctx, model_path, &m));
+    TTP_CALL_GOTO(ctx, st, done, ttp_cli_train_layers(ctx, &a, m));
     if (n == 0) {
         TTP_CALL_GOTO(ctx, st, done, ttp_data_read(ctx, data_path, &d));
         n = d->n;
