@@ -12,6 +12,7 @@
 
 #include "ttp_core.h"
 #include "ttp_path.h"
+#include "ttp_task.h"
 #include "ttp_train.h"
 
 typedef struct ttp_cli {
@@ -61,6 +62,7 @@ enum {
     TTP_CLI_O_REPORT,
     TTP_CLI_O_VERSION,
     TTP_CLI_O_TRAINLAYERS,
+    TTP_CLI_O_TASK,
     TTP_CLI_O_FIRST_OWN /* a command's own codes start here */
 };
 #define TTP_CLI_SHORT ":hvq"
@@ -68,7 +70,8 @@ enum {
 // clang-format off
 #define TTP_CLI_TASK_OPTIONS \
     {"model", required_argument, NULL, TTP_CLI_O_MODEL}, {"data", required_argument, NULL, TTP_CLI_O_DATA}, \
-        {"train-layers", required_argument, NULL, TTP_CLI_O_TRAINLAYERS}
+        {"train-layers", required_argument, NULL, TTP_CLI_O_TRAINLAYERS}, \
+        {"task", required_argument, NULL, TTP_CLI_O_TASK}
 #define TTP_CLI_OPT_OPTIONS                                                                   \
     {"loss", required_argument, NULL, TTP_CLI_O_LOSS}, {"lr", required_argument, NULL, TTP_CLI_O_LR}, \
         {"batch", required_argument, NULL, TTP_CLI_O_BATCH},                                  \
@@ -93,6 +96,7 @@ enum {
 /* What the shared groups set besides the library's option structs. */
 typedef struct ttp_cli_args {
     const char *model, *data;        /* NULL: the bundled task            */
+    const ttp_task_info *task;       /* --task; NULL: the default task    */
     const char *train_layers;        /* NULL: as the model file marks them */
     const char *out, *json, *report; /* NULL: not written                */
     int verbose;                     /* -1: the command's default; 0 -q; 1 -v */
@@ -169,11 +173,12 @@ ttp_status ttp_cli_bad_option(ttp_ctx *ctx, const char *cmd, const char *arg);
 /* Print "ttpredict <cmd> <version>" and return TTP_OK. */
 ttp_status ttp_cli_version(const char *cmd);
 
-/* The bundled default task: data/default-data.nc (digits 5–9, 150 images
- * each) and data/default-model.nc (a small ResNet pretrained on digits 0–4,
- * with a fresh 5-class head).  Looked up in $TTP_DATA_DIR, then in the
- * source tree's data/ (compiled in), then next to the executable. */
-const char *ttp_cli_default_data(void);
-const char *ttp_cli_default_model(void);
+/* The bundled task's files (ttp_task.h): the one --task named, else the
+ * default task (data/default-model.nc, a small ResNet pretrained on digits
+ * 0–4 with a fresh 5-class head; data/default-data.nc, digits 5–9, 150
+ * images each).  Looked up in $TTP_DATA_DIR, then in the source tree's data/
+ * (compiled in), then in ../share/ttpredict next to the executable. */
+const char *ttp_cli_default_data(const ttp_cli_args *a);
+const char *ttp_cli_default_model(const ttp_cli_args *a);
 
 #endif /* TTP_CLI_H */

@@ -19,12 +19,15 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: ttpredict info FILE [FILE...]\n"
+               "       ttpredict info --task NAME [FILE...]\n"
                "\n"
                "Describe ttpredict NetCDF files: datasets (samples, shape, classes and their\n"
                "counts, provenance), models (layers, shapes, parameter counts), kernels (sizes,\n"
                "projection, spectrum) and train/predict results (variables and settings).\n"
                "Files are read with the same checks as the other commands, so a file that\n"
                "passes `info` is accepted by them.\n");
+    ttp_cli_help_section(f, "bundled task");
+    ttp_cli_help_line(f, "--task NAME", "describe a bundled task's model and dataset too: default | wide");
     ttp_cli_help_common(f, 0);
 }
 
@@ -172,7 +175,8 @@ done:
 
 ttp_status ttp_cmd_info(ttp_cli *cli, int argc, char **argv)
 {
-    static const struct option opts[] = {TTP_CLI_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        TTP_CLI_COMMON_OPTIONS, {"task", required_argument, NULL, TTP_CLI_O_TASK}, {NULL, 0, NULL, 0}};
     ttp_cli_args a;
     ttp_cli_args_init(&a);
     int c;
@@ -189,10 +193,15 @@ ttp_status ttp_cmd_info(ttp_cli *cli, int argc, char **argv)
         if (a.version) return cli->comm->rank == 0 ? ttp_cli_version("info") : TTP_OK;
     }
     cli->ctx->verbose = ttp_cli_verbosity(&a, 0);
-    if (optind >= argc)
+    if (optind >= argc && a.task == NULL)
         return TTP_ERR(cli->ctx, TTP_ERR_ARG,
-                       "ttpredict info: no file given (usage: ttpredict info FILE...)");
+                       "ttpredict info: no file given (usage: ttpredict info FILE... or --task NAME)");
     if (cli->comm->rank != 0) return TTP_OK; /* reading is cheap; rank 0 reports */
+    if (a.task) {
+        printf("task %s: %s\n", a.task->name, a.task->summary);
+        TTP_CALL(cli->ctx, info_one(cli->ctx, ttp_cli_default_model(&a)));
+        TTP_CALL(cli->ctx, info_one(cli->ctx, ttp_cli_default_data(&a)));
+    }
     for (int i = optind; i < argc; i++) TTP_CALL(cli->ctx, info_one(cli->ctx, argv[i]));
     return TTP_OK;
 }

@@ -145,8 +145,8 @@ ttp_status ttp_cmd_kernel(ttp_cli *cli, int argc, char **argv)
                        "ttpredict kernel: --out FILE.nc is required (where to write the kernel)");
     /* Every option is checked now, before any file is read. */
     TTP_CALL(ctx, ttp_kernel_opts_validate(ctx, &ko, 0));
-    const char *model_path = a.model ? a.model : ttp_cli_default_model();
-    const char *data_path = a.data ? a.data : ttp_cli_default_data();
+    const char *model_path = a.model ? a.model : ttp_cli_default_model(&a);
+    const char *data_path = a.data ? a.data : ttp_cli_default_data(&a);
     ko.model_path = model_path;
     ko.data_path = data_path;
     const ttp_path_use paths[] = {

@@ -167,8 +167,8 @@ ttp_status ttp_cmd_plan(ttp_cli *cli, int argc, char **argv)
     o.kernel.want_theta = theta;
     o.kernel.side = side;
     TTP_CALL(ctx, ttp_kernel_opts_validate(ctx, &o.kernel, 0));
-    const char *model_path = a.model ? a.model : ttp_cli_default_model();
-    const char *data_path = a.data ? a.data : ttp_cli_default_data();
+    const char *model_path = a.model ? a.model : ttp_cli_default_model(&a);
+    const char *data_path = a.data ? a.data : ttp_cli_default_data(&a);
     const ttp_path_use paths[] = {
         {model_path, "--model", TTP_PATH_IN},
         {n > 0 ? NULL : data_path, "--data", TTP_PATH_IN},

@@ -169,8 +169,8 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
     for (int i = 0; i < o.ntt; i++) o.tt[i].smooth = smooth;
     /* Every option is checked now, before any file is read. */
     TTP_CALL(ctx, ttp_kernel_opts_validate(ctx, &o.kernel, 0));
-    const char *model_path = a.model ? a.model : ttp_cli_default_model();
-    const char *data_path = a.data ? a.data : ttp_cli_default_data();
+    const char *model_path = a.model ? a.model : ttp_cli_default_model(&a);
+    const char *data_path = a.data ? a.data : ttp_cli_default_data(&a);
     o.kernel.model_path = model_path;
     o.kernel.data_path = data_path;
     ctx->verbose = ttp_cli_verbosity(&a, 1);

@@ -148,8 +148,8 @@ ttp_status ttp_cmd_train(ttp_cli *cli, int argc, char **argv)
                        "option --classes: applies to --arch only (use --new-head K for a model file)");
     if (o.steps == 0 && out_model == NULL)
         return TTP_ERR(ctx, TTP_ERR_ARG, "option --steps: 0 steps only makes sense with --out-model");
-    if (!arch && model_path == NULL) model_path = ttp_cli_default_model();
-    if (data_path == NULL) data_path = ttp_cli_default_data();
+    if (!arch && model_path == NULL) model_path = ttp_cli_default_model(&a);
+    if (data_path == NULL) data_path = ttp_cli_default_data(&a);
     const ttp_path_use paths[] = {
         {model_path, "--model", TTP_PATH_IN},     {data_path, "--data", TTP_PATH_IN},
         {out_model, "--out-model", TTP_PATH_OUT}, {out, "--out", TTP_PATH_OUT},

@@ -194,8 +194,8 @@ ttp_status ttp_cmd_validate(ttp_cli *cli, int argc, char **argv)
         return TTP_ERR(ctx, TTP_ERR_ARG, "ttpredict validate: unexpected argument '%s'", argv[optind]);
     TTP_CALL(ctx, ttp_kernel_opts_validate(ctx, &o.pred.kernel, 0));
     const char *json = a.json, *report = a.report;
-    const char *model_path = a.model ? a.model : ttp_cli_default_model();
-    const char *data_path = a.data ? a.data : ttp_cli_default_data();
+    const char *model_path = a.model ? a.model : ttp_cli_default_model(&a);
+    const char *data_path = a.data ? a.data : ttp_cli_default_data(&a);
     const ttp_path_use paths[] = {
         {model_path, "--model", TTP_PATH_IN},
         {data_path, "--data", TTP_PATH_IN},

@@ -178,16 +178,22 @@ static const char *bundled(const char *file, char *buf, size_t len)
     return buf;
 }
 
-const char *ttp_cli_default_data(void)
+static const ttp_task_info *task_of(const ttp_cli_args *a)
 {
-    static char buf[2048];
-    return bundled("default-data.nc", buf, sizeof buf);
+    int n;
+    return a && a->task ? a->task : &ttp_task_list(&n)[0];
 }
 
-const char *ttp_cli_default_model(void)
+const char *ttp_cli_default_data(const ttp_cli_args *a)
 {
     static char buf[2048];
-    return bundled("default-model.nc", buf, sizeof buf);
+    return bundled(task_of(a)->data_file, buf, sizeof buf);
+}
+
+const char *ttp_cli_default_model(const ttp_cli_args *a)
+{
+    static char buf[2048];
+    return bundled(task_of(a)->model_file, buf, sizeof buf);
 }
 
 void ttp_cli_args_init(ttp_cli_args *a)
@@ -272,6 +278,7 @@ ttp_status ttp_cli_shared_option(ttp_ctx *ctx, int c, const char *arg, ttp_cli_a
     case TTP_CLI_O_MODEL: a->model = arg; return TTP_OK;
     case TTP_CLI_O_DATA: a->data = arg; return TTP_OK;
     case TTP_CLI_O_TRAINLAYERS: a->train_layers = arg; return TTP_OK;
+    case TTP_CLI_O_TASK: return ttp_task_find(ctx, arg, &a->task);
     case TTP_CLI_O_OUT: a->out = arg; return TTP_OK;
     case TTP_CLI_O_JSON: a->json = arg; return TTP_OK;
     case TTP_CLI_O_REPORT: a->report = arg; return TTP_OK;
@@ -319,6 +326,9 @@ void ttp_cli_help_task(FILE *f)
                             "0-4 with a fresh 5-class head, fine-tuned on digits 5-9)");
     ttp_cli_help_line(f, "--model FILE", "model file: NetCDF (docs/formats/model.md) or ONNX");
     ttp_cli_help_line(f, "--data FILE", "dataset file (NetCDF, docs/formats/dataset.md)");
+    ttp_cli_help_line(f, "--task NAME",
+                      "a bundled task instead of the default: default | wide (a wide\n"
+                      "ResNet, 1,226,501 weights, same digits); --model/--data override it");
     ttp_cli_help_line(f, "--train-layers L",
                       "all | last:K | NAME,NAME,...: the layers fine-tuned (and in the\n"
                       "Jacobian); last:K = the last K layers with weights (default: as\n"
@@ -393,6 +403,7 @@ static const struct {
     {"wd", "--wd"},
     {"steps", "--steps"},
     {"seed", "--seed"},
+    {"task", "--task"},
     {"proj", "--proj"},
     {"dproj", "--dproj"},
     {"proj_seed", "--proj-seed"},
