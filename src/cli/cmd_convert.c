@@ -333,14 +333,14 @@ ttp_status ttp_cmd_convert(ttp_cli *cli, int argc, char **argv)
         return TTP_ERR(ctx, TTP_ERR_ARG,
                        "ttpredict convert: unexpected argument '%s' (see 'ttpredict convert --help')",
                        argv[optind]);
-    if ((ca.idx_images != NULL) + (ca.csv != NULL) + (ca.npy_x != NULL) != 1)
-        return TTP_ERR(ctx, TTP_ERR_ARG,
-                       "ttpredict convert: give exactly one input, --idx-images F, --csv F or "
-                       "--npy-inputs F (see 'ttpredict convert --help')");
     if (ca.idx_labels && !ca.idx_images)
         return TTP_ERR(ctx, TTP_ERR_ARG, "ttpredict convert: --idx-labels needs --idx-images");
     if (ca.npy_y && !ca.npy_x)
         return TTP_ERR(ctx, TTP_ERR_ARG, "ttpredict convert: --npy-labels needs --npy-inputs");
+    if ((ca.idx_images != NULL) + (ca.csv != NULL) + (ca.npy_x != NULL) != 1)
+        return TTP_ERR(ctx, TTP_ERR_ARG,
+                       "ttpredict convert: give exactly one input, --idx-images F, --csv F or "
+                       "--npy-inputs F (see 'ttpredict convert --help')");
     if ((label_col > 0 || ca.csv_opts.label_name || ndrop > 0 || ca.csv_opts.header != -1) && !ca.csv)
         return TTP_ERR(ctx, TTP_ERR_ARG,
                        "ttpredict convert: --label-col, --drop-cols and --header apply to --csv input only");
