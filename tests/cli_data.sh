@@ -81,6 +81,12 @@ paste -d' ' <(values "$T/bc.nc" input_mean) <(values "$T/bc.nc" input_scale) >"$
 checks=$((checks + 1))
 paste -d' ' "$T/want" "$T/got" | awk '{ for (i = 1; i <= 2; i++) if ((($i - $(i + 2)) ^ 2) > (1e-9 * $i) ^ 2) bad = 1 } END { exit bad }' ||
     fail "bc mean/scale: want $(cat "$T/want"), got $(cat "$T/got")"
+# a constant column: scale 1, and convert says which
+printf 'a,b,c\n1,5,2\n2,5,-1\n3,5,4\n' >"$T/const.csv"
+ok "$BIN" convert --csv "$T/const.csv" --standardize --out "$T/const.nc"
+has "constant" "$T/out" "1 input value has zero variance, so scale 1 (only centred): 2 (counting from 1)"
+checks=$((checks + 1))
+[ "$(values "$T/const.nc" input_scale | sed -n 2p)" = "1" ] || fail "constant column: scale $(values "$T/const.nc" input_scale | sed -n 2p)"
 # a second file scaled like the first
 printf 'id,diagnosis,radius_mean,texture_mean,area\n1,B,17.99,10.38,1001\n' >"$T/bc2.csv"
 ok "$BIN" convert --csv "$T/bc2.csv" --label-col diagnosis --drop-cols 1 --standardize-like "$T/bc.nc" --out "$T/bc2.nc"

@@ -56,8 +56,9 @@ static void test_standardize(ttp_ctx *ctx)
      * feature 1 mean 250, deviations -150,50,-50,150: var 50000/4 = 12500 */
     const double mean[3] = {4, 250, 5}, scale[3] = {sqrt(9.5), sqrt(12500), 1};
     int64_t nconst = -1;
-    CHECK_OK(ctx, ttp_data_standardize(ctx, d, &nconst));
-    CHECK(nconst == 1);
+    unsigned char constant[3] = {9, 9, 9};
+    CHECK_OK(ctx, ttp_data_standardize(ctx, d, constant, &nconst));
+    CHECK(nconst == 1 && constant[0] == 0 && constant[1] == 0 && constant[2] == 1);
     CHECK(d->mean != NULL && d->scale != NULL);
     for (int j = 0; d->mean && j < 3; j++) {
         CHECK_CLOSE(d->mean[j], mean[j], 0, 1e-15);
@@ -73,7 +74,7 @@ static void test_standardize(ttp_ctx *ctx)
         CHECK_CLOSE((double)(s2 / 4), 1, 0, 1e-14);
     }
     CHECK(d->x[2] == 0 && d->x[11] == 0);
-    CHECK_FAILS(ctx, ttp_data_standardize(ctx, d, NULL), TTP_ERR_ARG, "already standardized");
+    CHECK_FAILS(ctx, ttp_data_standardize(ctx, d, NULL, NULL), TTP_ERR_ARG, "already standardized");
 
     /* another dataset scaled like d */
     const double raw2[6] = {7, 0, 5, -1, 250, 6};

@@ -126,6 +126,7 @@ static ttp_status convert(ttp_cli *cli, const conv_args *c)
     ttp_ctx *ctx = cli->ctx;
     ttp_status st = TTP_OK;
     ttp_data *d = NULL, *ref = NULL;
+    unsigned char *constant = NULL;
     const char *in = c->idx_images ? c->idx_images : c->csv ? c->csv : c->npy_x;
     if (c->idx_images)
         TTP_CALL_GOTO(ctx, st, done, ttp_data_from_idx(ctx, c->idx_images, c->idx_labels, &d));
@@ -148,7 +149,10 @@ static ttp_status convert(ttp_cli *cli, const conv_args *c)
     }
     if (c->class_names) TTP_CALL_GOTO(ctx, st, done, set_names(ctx, d, c->class_names));
     int64_t nconst = 0;
-    if (c->standardize) TTP_CALL_GOTO(ctx, st, done, ttp_data_standardize(ctx, d, &nconst));
+    if (c->standardize) {
+        TTP_ALLOC(ctx, st, done, constant, (size_t)d->dim, "zero-variance flags");
+        TTP_CALL_GOTO(ctx, st, done, ttp_data_standardize(ctx, d, constant, &nconst));
+    }
     if (c->like) {
         TTP_CALL_GOTO(ctx, st, done, ttp_data_read(ctx, c->like, &ref));
         TTP_CALL_GOTO(ctx, st, done, ttp_data_standardize_like(ctx, d, ref, c->like));
@@ -196,8 +200,7 @@ static ttp_status convert(ttp_cli *cli, const conv_args *c)
                nconst > 1 ? "s have" : " has");
         int shown = 0;
         for (int64_t j = 0; j < d->dim && shown < 20; j++)
-            if (d->scale[j] == 1.0) {
-                /* scale 1 is also a genuine unit deviation: show the index either way */
+            if (constant[j]) {
                 printf(" %lld", (long long)j + 1);
                 shown++;
             }
@@ -205,6 +208,7 @@ static ttp_status convert(ttp_cli *cli, const conv_args *c)
     }
     if (c->like) printf("standardized like %s (its input_mean and input_scale, stored here too)\n", c->like);
 done:
+    free(constant);
     ttp_data_destroy(&d);
     ttp_data_destroy(&ref);
     return st;
@@ -275,7 +279,7 @@ ttp_status ttp_cmd_convert(ttp_cli *cli, int argc, char **argv)
         case O_CSV: ca.csv = optarg; break;
         case O_LABELCOL:
             /* a number counts columns; anything else names a header cell */
-            if (optarg[0] >= '0' && optarg[0] <= '9') {
+            if ((optarg[0] >= '0' && optarg[0] <= '9') || optarg[0] == '-' || optarg[0] == '+') {
                 TTP_CALL(ctx, ttp_cli_int(ctx, "--label-col", optarg, 1, 1000000, &label_col));
                 ca.csv_opts.label_name = NULL;
             } else {

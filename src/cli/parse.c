@@ -410,6 +410,7 @@ static const struct {
     {"per_class", "--per-class"},
     {"pick", "--pick"},
     {"header", "--header"},
+    {"label_col", "--label-col"},
 };
 
 static const char *flag_of(const char *field, size_t len)

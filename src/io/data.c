@@ -1006,7 +1006,7 @@ fail:
     return st;
 }
 
-ttp_status ttp_data_standardize(ttp_ctx *ctx, ttp_data *d, int64_t *nconst)
+ttp_status ttp_data_standardize(ttp_ctx *ctx, ttp_data *d, unsigned char *constant, int64_t *nconst)
 {
     ttp_status st = TTP_OK;
     double *mean = NULL, *scale = NULL;
@@ -1031,10 +1031,12 @@ ttp_status ttp_data_standardize(ttp_ctx *ctx, ttp_data *d, int64_t *nconst)
     for (int64_t j = 0; j < d->dim; j++) {
         scale[j] = sqrt(scale[j] / (double)d->n); /* population deviation, as most scalers use */
         /* zero, or rounding noise of a constant column: centre it only */
-        if (!(scale[j] > 1e-12 * (fabs(mean[j]) > 1 ? fabs(mean[j]) : 1))) {
+        int zero = !(scale[j] > 1e-12 * (fabs(mean[j]) > 1 ? fabs(mean[j]) : 1));
+        if (zero) {
             scale[j] = 1;
             nc++;
         }
+        if (constant) constant[j] = (unsigned char)zero;
     }
     TTP_CALL_GOTO(ctx, st, done, apply_scaling(ctx, d, mean, scale));
     if (nconst) *nconst = nc;
@@ -1328,7 +1330,7 @@ ttp_status ttp_data_from_csv_opts(ttp_ctx *ctx, const char *path, const ttp_csv_
         if (label_col < 0) {
             st = TTP_ERR(ctx, TTP_ERR_ARG,
                          "CSV file '%s': no cell of the first line (line %lld) is '%s'; expected the "
-                         "name of the label column in a header line",
+                         "name of the label column in a header line, or its number (option label_col)",
                          path, (long long)lineno[0], o->label_name);
             goto done;
         }

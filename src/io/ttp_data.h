@@ -131,13 +131,14 @@ ttp_status ttp_data_from_npy(ttp_ctx *ctx, const char *x_path, const char *y_pat
 
 /*
  * Standardize in place: mean_j and scale_j = the population standard
- * deviation of input value j over the samples (scale 1 where it is zero:
- * a constant feature is only centred), inputs become (x - mean) / scale, and
- * both vectors are kept in d (written as input_mean / input_scale).
- * *nconst (may be NULL) receives the number of zero-variance features.
+ * deviation of input value j over the samples (scale 1 where it is zero, up
+ * to rounding: a constant feature is only centred), inputs become
+ * (x - mean) / scale, and both vectors are kept in d (written as input_mean /
+ * input_scale).  constant (may be NULL; d->dim entries) receives 1 for each
+ * zero-variance value, 0 for the others; *nconst (may be NULL) their count.
  * Refused when d is already standardized.
  */
-ttp_status ttp_data_standardize(ttp_ctx *ctx, ttp_data *d, int64_t *nconst);
+ttp_status ttp_data_standardize(ttp_ctx *ctx, ttp_data *d, unsigned char *constant, int64_t *nconst);
 /* Apply ref's stored mean and scale to d (same values per sample required;
  * ref must be standardized, d must not be) and keep them in d. */
 ttp_status ttp_data_standardize_like(ttp_ctx *ctx, ttp_data *d, const ttp_data *ref, const char *ref_name);
