@@ -10,9 +10,9 @@
  * padded with spaces and a final newline, then the data.  The dict is parsed
  * strictly: exactly the three keys, each once, with values of the expected
  * kind; anything else is an error naming the field, so that a file from an
- * unexpected writer is refused rather than misread.  The data size implied
- * by descr and shape is checked against the file size before anything is
- * allocated for it.
+ * unexpected writer is refused rather than misread.  Only the header is read
+ * first; the data size implied by descr and shape is checked against the
+ * file size before the data is allocated or read.
  */
 #include <errno.h>
 #include <math.h>
@@ -82,9 +82,11 @@ static int word(cur *c, const char *w)
     return 0;
 }
 
-/* Parse and check the header of file `path` (the whole file in buf). */
-static ttp_status parse_header(ttp_ctx *ctx, const char *path, const unsigned char *buf, size_t len,
-                               npy_header *h)
+/* Parse and check the header of file `path`: buf holds its first `avail`
+ * bytes (all of the header, or NPY_HEAD_MAX), len is the file's size. */
+#define NPY_HEAD_MAX ((size_t)1 << 20)
+static ttp_status parse_header(ttp_ctx *ctx, const char *path, const unsigned char *buf, size_t avail,
+                               size_t len, npy_header *h)
 {
     memset(h, 0, sizeof *h);
     if (len < 10 || memcmp(buf, "\x93NUMPY", 6) != 0)
@@ -112,6 +114,11 @@ static ttp_status parse_header(ttp_ctx *ctx, const char *path, const unsigned ch
                        ".npy file '%s': header length %zu runs past the end of the file (%zu bytes); the "
                        "file is truncated",
                        path, hlen, len);
+    if (pre + hlen > avail)
+        return TTP_ERR(ctx, TTP_ERR_FORMAT,
+                       ".npy file '%s': header length %zu; expected at most %zu bytes (numpy writes a few "
+                       "hundred)",
+                       path, hlen, NPY_HEAD_MAX - pre);
     h->offset = pre + hlen;
     cur c = {(const char *)buf + pre, (const char *)buf + pre + hlen};
     int seen_descr = 0, seen_fortran = 0, seen_shape = 0;
@@ -277,29 +284,41 @@ static double value_at(const npy_header *h, const unsigned char *data, int64_t i
     }
 }
 
-static ttp_status slurp_npy(ttp_ctx *ctx, const char *path, unsigned char **buf, size_t *len)
+/* Open a .npy file, parse its header, check the data size its header implies
+ * against the file's size, and only then read the data into *data (the
+ * caller frees it). */
+static ttp_status read_npy(ttp_ctx *ctx, const char *path, npy_header *h, unsigned char **data)
 {
-    *buf = NULL;
+    ttp_status st = TTP_OK;
+    unsigned char *head = NULL;
+    *data = NULL;
     FILE *f = fopen(path, "rb");
     if (f == NULL) return TTP_ERR(ctx, TTP_ERR_IO, "cannot open .npy file '%s': %s", path, strerror(errno));
-    ttp_status st = TTP_OK;
     long size = -1;
     if (fseek(f, 0, SEEK_END) == 0) size = ftell(f);
-    if (size < 0) {
+    if (size < 0 || fseek(f, 0, SEEK_SET) != 0) {
         st = TTP_ERR(ctx, TTP_ERR_IO, "cannot read the size of .npy file '%s': %s", path, strerror(errno));
         goto done;
     }
-    rewind(f);
-    TTP_ALLOC(ctx, st, done, *buf, (size_t)size + 1, ".npy file");
-    if (size > 0 && fread(*buf, 1, (size_t)size, f) != (size_t)size) {
+    size_t avail = (size_t)size < NPY_HEAD_MAX ? (size_t)size : NPY_HEAD_MAX;
+    TTP_ALLOC(ctx, st, done, head, avail + 1, ".npy header");
+    if (fread(head, 1, avail, f) != avail) {
         st = TTP_ERR(ctx, TTP_ERR_IO, "cannot read .npy file '%s': %s", path,
                      ferror(f) ? strerror(errno) : "short read");
-        free(*buf);
-        *buf = NULL;
         goto done;
     }
-    *len = (size_t)size;
+    TTP_CALL_GOTO(ctx, st, done, parse_header(ctx, path, head, avail, (size_t)size, h));
+    size_t nbytes = (size_t)h->count * (size_t)h->size;
+    TTP_ALLOC(ctx, st, done, *data, nbytes + 1, ".npy data");
+    if (fseek(f, (long)h->offset, SEEK_SET) != 0 || fread(*data, 1, nbytes, f) != nbytes) {
+        st = TTP_ERR(ctx, TTP_ERR_IO, "cannot read the data of .npy file '%s': %s", path,
+                     ferror(f) ? strerror(errno) : "short read");
+        free(*data);
+        *data = NULL;
+        goto done;
+    }
 done:
+    free(head);
     fclose(f);
     return st;
 }
@@ -307,14 +326,12 @@ done:
 ttp_status ttp_data_from_npy(ttp_ctx *ctx, const char *x_path, const char *y_path, ttp_data **out)
 {
     ttp_status st = TTP_OK;
-    unsigned char *xb = NULL, *yb = NULL;
-    size_t xl = 0, yl = 0;
+    unsigned char *xb = NULL, *yb = NULL; /* the arrays' data */
     ttp_data *d = NULL;
     npy_header hx, hy;
     if (out == NULL || x_path == NULL) return TTP_ERR(ctx, TTP_ERR_ARG, "ttp_data_from_npy: NULL argument");
     *out = NULL;
-    TTP_CALL_GOTO(ctx, st, done, slurp_npy(ctx, x_path, &xb, &xl));
-    TTP_CALL_GOTO(ctx, st, done, parse_header(ctx, x_path, xb, xl, &hx));
+    TTP_CALL_GOTO(ctx, st, done, read_npy(ctx, x_path, &hx, &xb));
     if (hx.nd != 2 && hx.nd != 3 && hx.nd != 4) {
         st = TTP_ERR(ctx, TTP_ERR_FORMAT,
                      ".npy file '%s': header field 'shape' has %d dimensions; expected features of shape "
@@ -338,8 +355,7 @@ ttp_status ttp_data_from_npy(ttp_ctx *ctx, const char *x_path, const char *y_pat
 
     int K = 0;
     if (y_path) {
-        TTP_CALL_GOTO(ctx, st, done, slurp_npy(ctx, y_path, &yb, &yl));
-        TTP_CALL_GOTO(ctx, st, done, parse_header(ctx, y_path, yb, yl, &hy));
+        TTP_CALL_GOTO(ctx, st, done, read_npy(ctx, y_path, &hy, &yb));
         if (hy.kind != 'i' && hy.kind != 'u') {
             st = TTP_ERR(ctx, TTP_ERR_FORMAT,
                          ".npy file '%s': header field 'descr' is '%s'; labels must be of an integer type "
@@ -356,7 +372,7 @@ ttp_status ttp_data_from_npy(ttp_ctx *ctx, const char *x_path, const char *y_pat
             goto done;
         }
         for (int64_t i = 0; i < n; i++) {
-            double v = value_at(&hy, yb + hy.offset, i);
+            double v = value_at(&hy, yb, i);
             if (v < 0 || v >= TTP_DATA_MAX_CLASSES) {
                 st = TTP_ERR(ctx, TTP_ERR_FORMAT,
                              ".npy file '%s': label %lld is %.0f; expected a class index in [0, %d)", y_path,
@@ -368,7 +384,7 @@ ttp_status ttp_data_from_npy(ttp_ctx *ctx, const char *x_path, const char *y_pat
     }
     TTP_CALL_GOTO(ctx, st, done, ttp_data_create(ctx, n, ndim, shape, K, &d));
     for (int64_t i = 0; i < hx.count; i++) {
-        double v = value_at(&hx, xb + hx.offset, i);
+        double v = value_at(&hx, xb, i);
         if (!isfinite(v)) {
             st = TTP_ERR(ctx, TTP_ERR_NUMERIC,
                          ".npy file '%s': value %lld of sample %lld is %s; inputs must be finite", x_path,
@@ -377,7 +393,7 @@ ttp_status ttp_data_from_npy(ttp_ctx *ctx, const char *x_path, const char *y_pat
         }
         d->x[i] = v;
     }
-    for (int64_t i = 0; K > 0 && i < n; i++) d->y[i] = (int)value_at(&hy, yb + hy.offset, i);
+    for (int64_t i = 0; K > 0 && i < n; i++) d->y[i] = (int)value_at(&hy, yb, i);
     snprintf(d->history, TTP_ATTR_LEN, "converted from .npy '%s' (%s)%s%s%s", x_path, hx.descr,
              y_path ? " and labels '" : "", y_path ? y_path : "", y_path ? "'" : "");
     *out = d;
