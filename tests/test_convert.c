@@ -259,7 +259,22 @@ static void test_csv_header(ttp_ctx *ctx)
     CHECK_OK(ctx, ttp_data_from_csv(ctx, p, 13, &d));
     if (d) check_wine(d);
     ttp_data_destroy(&d);
+    /* scikit-learn's copy: a first line "178,13,class_0,class_1,class_2" of
+     * another width, with text in it */
+    p = in_dir("wine3.csv");
+    q = text + sprintf(text, "178,13,class_0,class_1,class_2\n");
+    r = wine_rows;
+    while (*r) {
+        const char *comma = strchr(r, ','), *nl = strchr(r, '\n');
+        q += sprintf(q, "%.*s,%.*s\n", (int)(nl - comma - 1), comma + 1, (int)(comma - r), r);
+        r = nl + 1;
+    }
+    write_text(p, text);
+    CHECK_OK(ctx, ttp_data_from_csv(ctx, p, 13, &d));
+    if (d) check_wine(d);
+    ttp_data_destroy(&d);
     /* the label column by its header name */
+    p = in_dir("wine2.csv");
     ttp_csv_opts o = {-1, "Class", NULL, 0, -1};
     CHECK_OK(ctx, ttp_data_from_csv_opts(ctx, p, &o, &d));
     if (d) check_wine(d);

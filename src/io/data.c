@@ -1482,7 +1482,14 @@ ttp_status ttp_data_from_csv_opts(ttp_ctx *ctx, const char *path, const ttp_csv_
             double v;
             if (role[c] == COL_DROP) continue;
             if (role[c] == COL_LABEL && string_labels) {
-                char **hit = bsearch(&cells[c], uniq, (size_t)K, sizeof *uniq, cmp_str);
+                /* the label pass's copy of this cell is among the sorted names */
+                char **hit = bsearch(&labtext[r], uniq, (size_t)K, sizeof *uniq, cmp_str);
+                if (hit == NULL) {
+                    st =
+                        TTP_ERR(ctx, TTP_ERR_FORMAT, "CSV file '%s' line %lld: label '%s' changed while read",
+                                path, (long long)lineno[l], labtext[r]);
+                    goto done;
+                }
                 d->y[r] = (int)(hit - uniq);
                 continue;
             }
