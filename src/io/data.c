@@ -968,8 +968,9 @@ ttp_status ttp_data_split(ttp_ctx *ctx, const ttp_data *d, const ttp_split_opts 
             }
         }
         char pnote[TTP_ATTR_LEN];
-        snprintf(pnote, sizeof pnote, "%s (part %d of %d%s)", note ? note : "split", p + 1, np,
-                 K > 0 && o->relabel ? ", classes renumbered from 0" : "");
+        /* at most half the attribute, so that gather keeps some of the old history */
+        snprintf(pnote, sizeof pnote, "%.*s (part %d of %d%s)", TTP_ATTR_LEN / 2, note ? note : "split",
+                 p + 1, np, K > 0 && o->relabel ? ", classes renumbered from 0" : "");
         TTP_CALL_GOTO(ctx, st, done,
                       gather(ctx, d, idx, m, kp, K > 0 && o->relabel ? map : NULL,
                              K > 0 && o->relabel ? name_of : NULL, pnote, &parts[p]));
