@@ -94,14 +94,17 @@ ttp_status ttp_data_from_csv(ttp_ctx *ctx, const char *path, int label_col, ttp_
 /*
  * CSV options.  Columns count from 0 here (the command line counts from 1).
  *
- * Header rule: the DATA lines decide the column count W (the cell count of
- * the second non-blank line; every line after the first must have W cells).
- * The first non-blank line is a header when
- *   header = 1, or (header = -1, automatic) when
- *   - its cell count differs from W (e.g. "178,13,3" above 14-column data), or
- *   - any of its cells outside the label and dropped columns is not a number.
- * header = 0 forces the first line to be data.  A one-line file has W = its
- * own width.  A header's cells are never used as class names.
+ * Header rule: the DATA lines decide the column count.  W = the cell count
+ * of the second non-blank line, "confirmed" when the third has it too.  The
+ * first non-blank line is a header when header = 1 (or label_name is given),
+ * or, with header = -1 (automatic), when
+ *   - any of its cells outside the label and dropped columns is not a
+ *     number (a textual header), or
+ *   - its cell count differs from a confirmed W ("178,13,3" above 14-column
+ *     data).
+ * Otherwise (and always with header = 0) it is data and sets the width.  A
+ * two-line file of two widths is therefore a width error on line 2, not a
+ * guessed header.  A header's cells never become class names.
  *
  * Labels: when every cell of the label column is a non-negative integer, the
  * labels are those integers (K = max + 1, names "0".."K-1"); otherwise every
@@ -109,12 +112,14 @@ ttp_status ttp_data_from_csv(ttp_ctx *ctx, const char *path, int label_col, ttp_
  * labels 0..K-1 and are stored as the class names ("B;M").
  */
 typedef struct ttp_csv_opts {
-    int label_col;          /* 0-based label column, -1: none                    */
-    const char *label_name; /* or: the header cell naming it (NULL: unused) */
-    const int *drop;        /* ndrop 0-based columns to ignore (an id column), or NULL */
+    int label_col;          /* 0-based label column, -1: none                 */
+    const char *label_name; /* or the header cell naming it (NULL: unused)    */
+    const int *drop;        /* ndrop 0-based columns to ignore, or NULL       */
     int ndrop;
-    int header; /* -1 automatic (above), 0 no header, 1 header         */
+    int header; /* -1 automatic (above), 0 no header, 1 header    */
 } ttp_csv_opts;
+/* Serial (under MPI one rank converts).  Errors name the file, the line and
+ * the column (1-based) and what was expected. */
 ttp_status ttp_data_from_csv_opts(ttp_ctx *ctx, const char *path, const ttp_csv_opts *o, ttp_data **out);
 
 /*
@@ -126,6 +131,7 @@ ttp_status ttp_data_from_csv_opts(ttp_ctx *ctx, const char *path, const ttp_csv_
  * fortran_order True is refused with the way to re-save the array.  The
  * header dict is parsed strictly (exactly the keys descr, fortran_order,
  * shape) and the data size checked against the file size before reading.
+ * Serial.  Errors name the file and the header field.
  */
 ttp_status ttp_data_from_npy(ttp_ctx *ctx, const char *x_path, const char *y_path, ttp_data **out);
 
@@ -136,7 +142,7 @@ ttp_status ttp_data_from_npy(ttp_ctx *ctx, const char *x_path, const char *y_pat
  * (x - mean) / scale, and both vectors are kept in d (written as input_mean /
  * input_scale).  constant (may be NULL; d->dim entries) receives 1 for each
  * zero-variance value, 0 for the others; *nconst (may be NULL) their count.
- * Refused when d is already standardized.
+ * Refused when d is already standardized.  Serial.
  */
 ttp_status ttp_data_standardize(ttp_ctx *ctx, ttp_data *d, unsigned char *constant, int64_t *nconst);
 /* Apply ref's stored mean and scale to d (same values per sample required;
@@ -161,7 +167,8 @@ ttp_status ttp_data_standardize_like(ttp_ctx *ctx, ttp_data *d, const ttp_data *
  * increasing order of their old labels (the classes the part is drawn from:
  * its group, or all of d's classes); names follow.  Unlabelled data can be
  * split by fraction or per_class (then over all samples).
- * parts receives nparts datasets (the caller destroys them).
+ * parts receives nparts datasets (the caller destroys them); on failure
+ * none.  Serial, and the same on every machine for the same arguments.
  */
 typedef enum { TTP_SPLIT_FIRST = 0, TTP_SPLIT_RANDOM = 1 } ttp_split_pick;
 #define TTP_SPLIT_MAX_PARTS 64
