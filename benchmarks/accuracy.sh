@@ -3,7 +3,7 @@
 # `ttpredict validate` over
 #   tasks      bundled (pretrained on digits 0-4, fine-tuned on 5-9) and
 #              split (the reverse: pretrained on 5-9, fine-tuned on 0-4; made
-#              here by tools/make_split.py and `ttpredict train` with the
+#              here by `ttpredict split` and `ttpredict train` with the
 #              recipe of tools/make_pretrained.sh)
 #   x GD and SGD (|B| = $BATCH) x momentum $MOMENTA x losses $LOSSES
 #   x learning rates at stability figure $STABS (2 eta kappa mu_max / limit:
@@ -42,7 +42,10 @@ task_files() { # task -> "model data"
       local d=$out/split
       if [ ! -f "$d/model-04.nc" ]; then
         mkdir -p "$d"
-        /usr/bin/python3 "$root/tools/make_split.py" "$d" "$root/data/digits.nc" >&2
+        # every image of digits 5-9 (labels 0-4), and the first 150 of each of 0-4
+        "$bin" split --data "$root/data/digits.nc" --classes 5-9 --relabel --out "$d/pretrain-59.nc" >&2
+        "$bin" split --data "$root/data/digits.nc" --classes 0-4 --per-class 150 --relabel \
+          --out "$d/finetune-04.nc" >&2
         "$bin" train --arch resnet-small --init-seed 1 --data "$d/pretrain-59.nc" --loss ce --lr 0.05 \
           --batch 64 --momentum 0.9 --wd 5e-3 --steps 150 --seed 1 --out-model "$d/pretrained-59.nc" >/dev/null
         "$bin" train --model "$d/pretrained-59.nc" --data "$d/finetune-04.nc" --new-head 5 --head-seed 1 \

@@ -1,6 +1,7 @@
 /*
  * fuzz_csv.c — libFuzzer target for the CSV converter (ttp_data_from_csv):
- * the first byte picks the label column (none, 1..3), the rest is the file.
+ * the first byte picks the label column (none, 1..3), the header mode
+ * (auto, no, yes) and whether column 1 is dropped; the rest is the file.
  */
 #include "fuzz_common.h"
 #include "ttp_data.h"
@@ -14,7 +15,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ttp_ctx ctx;
     ttp_ctx_init(&ctx);
     ttp_data *d = NULL;
-    ttp_status st = ttp_data_from_csv(&ctx, path, label_col, &d);
+    const int drop[1] = {0};
+    ttp_csv_opts o = {label_col - 1, NULL, drop, (data[0] >> 4) & 1, (data[0] >> 2) % 3 - 1};
+    ttp_status st = ttp_data_from_csv_opts(&ctx, path, &o, &d);
     ttp_data_destroy(&d);
     fuzz_check_refusal(&ctx, st, path);
     unlink(path);

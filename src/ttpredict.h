@@ -24,7 +24,7 @@
  *            ttp_backend.h projection kinds and the backend interface
  *            ttp_gram.h    the distributed Gram interface (implemented in mpi/)
  *   gpu/     ttp_gpu.h     the CUDA backends' table and entry points
- *   io/      ttp_data.h    datasets: NetCDF format, IDX/CSV converters, subsets
+ *   io/      ttp_data.h    datasets: NetCDF format, IDX/CSV/.npy converters, standardization, splits
  *            ttp_model.h   layer graphs, parameter slab, NetCDF model format
  *            ttp_onnx.h    ONNX models read into layer graphs; ttp_model_load
  *            ttp_kernel.h  the kernel result and its file

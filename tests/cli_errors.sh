@@ -67,8 +67,9 @@ run "unknown option" 2 "--no-such-option" -- \
     "$BIN" convert --no-such-option --csv "$T/good.csv" --out "$T/o.nc"
 run "negative label column" 2 "--label-col" "-5" -- \
     "$BIN" convert --csv x.csv --label-col -5 --out "$T/o.nc"
+# (not a number: the name of a header cell, which good.csv lacks)
 run "label column not a number" 2 "--label-col" "abc" -- \
-    "$BIN" convert --csv x.csv --label-col abc --out "$T/o.nc"
+    "$BIN" convert --csv "$T/good.csv" --label-col abc --out "$T/o.nc"
 run "label column past the end" 2 "label column 9" "4 columns" -- \
     "$BIN" convert --csv "$T/good.csv" --label-col 9 --out "$T/o.nc"
 run "missing value" 2 "--out" -- \

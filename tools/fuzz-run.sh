@@ -48,6 +48,10 @@ CDL
     fi ;;
 csv) printf '\001a,b,label\n0.5,1,0\n2,3,1\n' >"$seeds/1.csv"; printf '\0001,2,3\n4,5,6\n' >"$seeds/2.csv" ;;
 idx) printf '\000\020\000\000\010\003\000\000\000\002\000\000\000\002\000\000\000\002\001\002\003\004\005\006\007\010\000\000\010\001\000\000\000\002\001\002' >"$seeds/1.idx" ;;
+npy) /usr/bin/python3 -c "import numpy as np, io, sys
+x, y = io.BytesIO(), io.BytesIO()
+np.save(x, np.arange(6, dtype='<f4').reshape(3, 2)); np.save(y, np.array([0, 1, 0], dtype='<i8'))
+b = x.getvalue(); sys.stdout.buffer.write(len(b).to_bytes(2, 'big') + b + y.getvalue())" >"$seeds/1.npy" ;;
 esac
 for f in "$root"/fuzz/seeds/"$t"/*; do [ -f "$f" ] && cp "$f" "$seeds/"; done
 for f in "$root"/tests/corpus/fuzz_"$t"-*; do [ -f "$f" ] && cp "$f" "$seeds/"; done

@@ -30,6 +30,7 @@ ttp_status ttp_cmd_train(ttp_cli *cli, int argc, char **argv);
 ttp_status ttp_cmd_kernel(ttp_cli *cli, int argc, char **argv);
 ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv);
 ttp_status ttp_cmd_validate(ttp_cli *cli, int argc, char **argv);
+ttp_status ttp_cmd_split(ttp_cli *cli, int argc, char **argv);
 ttp_status ttp_cmd_plan(ttp_cli *cli, int argc, char **argv);
 
 /*
@@ -163,6 +164,10 @@ ttp_status ttp_cli_double_list(ttp_ctx *ctx, const char *opt, const char *val, d
                                double hi, double *out, int cap, int *n);
 ttp_status ttp_cli_int_list(ttp_ctx *ctx, const char *opt, const char *val, int64_t lo, int64_t hi,
                             int64_t *out, int cap, int *n);
+/* Comma-separated integers and ranges ("0-4,7"), each in [lo, hi]; ranges
+ * are expanded in order; at most cap values; *n receives the count. */
+ttp_status ttp_cli_range_list(ttp_ctx *ctx, const char *opt, const char *val, int64_t lo, int64_t hi,
+                              int *out, int cap, int *n);
 /* Training-time definitions "rel:0.05,eps:0.01" (ttp_tt_def_parse each),
  * with the given smoothing window; errors name the option. */
 struct ttp_tt_def;

@@ -1,9 +1,10 @@
 /*
  * cmd_convert.c — `ttpredict convert`: make a dataset file (the NetCDF
- * format of docs/formats/dataset.md) from IDX (MNIST-style) or CSV files,
- * or a model file (docs/formats/model.md) from an ONNX network.
- * Parsing and printing only; the conversion is ttp_data_from_idx /
- * ttp_data_from_csv and ttp_data_write.  Under MPI only rank 0 reads and
+ * format of docs/formats/dataset.md) from IDX (MNIST-style), CSV or NumPy
+ * .npy files, optionally standardized, or a model file (docs/formats/model.md)
+ * from an ONNX network.  Parsing and printing only; the
+ * conversion is ttp_data_from_idx / _from_csv_opts / _from_npy,
+ * ttp_data_standardize(_like) and ttp_data_write.  Under MPI only rank 0 reads and
  * writes; the other ranks wait for it so that none finishes early.
  */
 #include <getopt.h>
@@ -11,13 +12,14 @@
 #include <string.h>
 
 #include "cli.h"
-#include "ttp_onnx.h"
 #include "ttp_data.h"
+#include "ttp_onnx.h"
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: ttpredict convert --idx-images F [--idx-labels F] --out OUT.nc [options]\n"
                "       ttpredict convert --csv F [--label-col K] --out OUT.nc [options]\n"
+               "       ttpredict convert --npy-inputs X.npy [--npy-labels Y.npy] --out OUT.nc [options]\n"
                "       ttpredict convert --onnx NET.onnx --out NET.nc [options]\n"
                "\n"
                "Make a ttpredict dataset file (NetCDF, see docs/formats/dataset.md), or a model\n"
@@ -28,11 +30,23 @@ static void usage(FILE *f)
                       "uncompressed); pixels are scaled by 1/255, shape (1, H, W)");
     ttp_cli_help_line(f, "--idx-labels F", "IDX labels file (magic 0x00000801), one label per image");
     ttp_cli_help_line(f, "--csv F",
-                      "one sample per line, comma-separated numbers; a first line\n"
-                      "with any non-numeric cell is taken as a header and skipped");
+                      "one sample per line, comma-separated; the data lines set the\n"
+                      "column count; a first line of another width, or with a\n"
+                      "non-numeric feature cell, is a header and skipped");
     ttp_cli_help_line(f, "--label-col K",
-                      "CSV column holding the integer class label, counting from 1\n"
-                      "(default: no labels); the other columns are the features");
+                      "CSV column holding the class label, counting from 1, or the\n"
+                      "header's name for it (default: no labels); integer labels\n"
+                      "are class indices, text labels (M/B) become classes in\n"
+                      "sorted order and name them");
+    ttp_cli_help_line(f, "--drop-cols L",
+                      "CSV columns to ignore, counting from 1 (\"1\", \"1,33\", \"2-4\")");
+    ttp_cli_help_line(f, "--header H",
+                      "CSV first line: auto (default, the rule above), yes (always\n"
+                      "a header) or no (always data)");
+    ttp_cli_help_line(f, "--npy-inputs F",
+                      "NumPy .npy features, shape (N,F), (N,H,W) or (N,C,H,W),\n"
+                      "float32/float64/integer, little-endian, C order");
+    ttp_cli_help_line(f, "--npy-labels F", "NumPy .npy labels, shape (N,), an integer type");
     ttp_cli_help_line(f, "--onnx F",
                       "an ONNX network (e.g. from torch.onnx.export) to write as a\n"
                       "model file; README \"Bring your own network\" lists the operators");
@@ -44,6 +58,12 @@ static void usage(FILE *f)
     ttp_cli_help_line(f, "--class-names L",
                       "class names separated by ';' (default \"0;1;...\"); at least\n"
                       "max label + 1 names");
+    ttp_cli_help_line(f, "--standardize",
+                      "subtract each input value's mean and divide by its standard\n"
+                      "deviation (1 where it is zero); both are stored in the file");
+    ttp_cli_help_line(f, "--standardize-like F",
+                      "apply the mean and scale stored in dataset F (e.g. scale a\n"
+                      "fine-tuning set like its pretraining set)");
     ttp_cli_help_line(f, "--title T", "provenance: the dataset's title");
     ttp_cli_help_line(f, "--source S", "provenance: where the data comes from");
     ttp_cli_help_line(f, "--license L",
@@ -51,8 +71,9 @@ static void usage(FILE *f)
                       "records this command line)");
     ttp_cli_help_common(f, 0);
     fprintf(f, "\n"
-               "Classes are the label values 0..K-1 with K = max label + 1.\n"
-               "example:\n"
+               "Integer labels: classes 0..K-1 with K = max label + 1.\n"
+               "examples:\n"
+               "  ttpredict convert --csv wdbc.csv --label-col 2 --drop-cols 1 --standardize --out bc.nc\n"
                "  ttpredict convert --idx-images t10k-images-idx3-ubyte \\\n"
                "      --idx-labels t10k-labels-idx1-ubyte --out mnist-test.nc --title \"MNIST test\"\n");
 }
@@ -117,50 +138,108 @@ done:
     return st;
 }
 
+/* What the command line asked for. */
+typedef struct {
+    const char *idx_images, *idx_labels, *csv, *npy_x, *npy_y;
+    ttp_csv_opts csv_opts;
+    int64_t shape[3];
+    int nshape;
+    int standardize;
+    const char *like;
+    const char *class_names, *out, *title, *source, *license, *history;
+} conv_args;
+
 /* The conversion itself (rank 0). */
-static ttp_status convert(ttp_cli *cli, const char *idx_images, const char *idx_labels, const char *csv,
-                          int label_col, const int64_t *shape, int nshape, const char *class_names,
-                          const char *out, const char *title, const char *source, const char *license,
-                          const char *history)
+static ttp_status convert(ttp_cli *cli, const conv_args *c)
 {
     ttp_ctx *ctx = cli->ctx;
     ttp_status st = TTP_OK;
-    ttp_data *d = NULL;
-    if (idx_images)
-        TTP_CALL_GOTO(ctx, st, done, ttp_data_from_idx(ctx, idx_images, idx_labels, &d));
+    ttp_data *d = NULL, *ref = NULL;
+    unsigned char *constant = NULL;
+    const char *in = c->idx_images ? c->idx_images : c->csv ? c->csv : c->npy_x;
+    if (c->idx_images)
+        TTP_CALL_GOTO(ctx, st, done, ttp_data_from_idx(ctx, c->idx_images, c->idx_labels, &d));
+    else if (c->csv)
+        TTP_CALL_GOTO(ctx, st, done, ttp_data_from_csv_opts(ctx, c->csv, &c->csv_opts, &d));
     else
-        TTP_CALL_GOTO(ctx, st, done, ttp_data_from_csv(ctx, csv, label_col, &d));
-    if (nshape == 3) {
-        int64_t prod = shape[0] * shape[1] * shape[2];
+        TTP_CALL_GOTO(ctx, st, done, ttp_data_from_npy(ctx, c->npy_x, c->npy_y, &d));
+    if (c->nshape == 3) {
+        int64_t prod = c->shape[0] * c->shape[1] * c->shape[2];
         if (prod != d->dim) {
             st = TTP_ERR(ctx, TTP_ERR_ARG,
                          "option --shape: %lld x %lld x %lld = %lld values per sample, but '%s' has %lld "
                          "features per sample",
-                         (long long)shape[0], (long long)shape[1], (long long)shape[2], (long long)prod,
-                         idx_images ? idx_images : csv, (long long)d->dim);
+                         (long long)c->shape[0], (long long)c->shape[1], (long long)c->shape[2],
+                         (long long)prod, in, (long long)d->dim);
             goto done;
         }
         d->ndim = 3;
-        for (int i = 0; i < 3; i++) d->shape[i] = shape[i];
+        for (int i = 0; i < 3; i++) d->shape[i] = c->shape[i];
     }
-    if (class_names) TTP_CALL_GOTO(ctx, st, done, set_names(ctx, d, class_names));
-    if (title) snprintf(d->title, TTP_ATTR_LEN, "%s", title);
-    if (source) snprintf(d->source, TTP_ATTR_LEN, "%s", source);
-    if (license) snprintf(d->license, TTP_ATTR_LEN, "%s", license);
-    snprintf(d->history, TTP_ATTR_LEN, "%s", history);
-    TTP_CALL_GOTO(ctx, st, done, ttp_data_write(ctx, out, d));
-    printf("wrote %s: %lld samples of shape ", out, (long long)d->n);
+    if (c->class_names) TTP_CALL_GOTO(ctx, st, done, set_names(ctx, d, c->class_names));
+    int64_t nconst = 0;
+    if (c->standardize) {
+        TTP_ALLOC(ctx, st, done, constant, (size_t)d->dim, "zero-variance flags");
+        TTP_CALL_GOTO(ctx, st, done, ttp_data_standardize(ctx, d, constant, &nconst));
+    }
+    if (c->like) {
+        TTP_CALL_GOTO(ctx, st, done, ttp_data_read(ctx, c->like, &ref));
+        TTP_CALL_GOTO(ctx, st, done, ttp_data_standardize_like(ctx, d, ref, c->like));
+    }
+    if (c->title) snprintf(d->title, TTP_ATTR_LEN, "%s", c->title);
+    if (c->source) snprintf(d->source, TTP_ATTR_LEN, "%s", c->source);
+    if (c->license) snprintf(d->license, TTP_ATTR_LEN, "%s", c->license);
+    {
+        /* the command line, then what the converter noted (a skipped header) */
+        char note[TTP_ATTR_LEN];
+        snprintf(note, sizeof note, "%s", d->history);
+        snprintf(d->history, TTP_ATTR_LEN, "%s: %.*s", c->history, TTP_ATTR_LEN / 2, note);
+    }
+    TTP_CALL_GOTO(ctx, st, done, ttp_data_write(ctx, c->out, d));
+    printf("wrote %s: %lld samples of shape ", c->out, (long long)d->n);
     if (d->ndim == 1)
         printf("(%lld)", (long long)d->shape[0]);
     else
         printf("(%lld,%lld,%lld)", (long long)d->shape[0], (long long)d->shape[1], (long long)d->shape[2]);
-    if (d->nclasses > 0)
-        printf(", %d classes", d->nclasses);
-    else
+    if (d->nclasses > 0) {
+        printf(", %d classes (", d->nclasses);
+        for (int k = 0; k < d->nclasses && k < 12; k++) printf("%s%s", k ? ";" : "", d->class_names[k]);
+        printf("%s)", d->nclasses > 12 ? ";..." : "");
+    } else {
         printf(", no labels");
+    }
     printf("\n");
+    if (d->nclasses > 0) {
+        int64_t *count = calloc((size_t)d->nclasses, sizeof *count);
+        int empty = 0;
+        for (int64_t i = 0; count && i < d->n; i++) count[d->y[i]]++;
+        for (int k = 0; count && k < d->nclasses; k++) empty += count[k] == 0;
+        if (empty)
+            printf("note: %d of the %d classes have no samples (integer labels are class indices, K = max "
+                   "label + 1; 'ttpredict split --relabel' renumbers)\n",
+                   empty, d->nclasses);
+        free(count);
+    }
+    if (c->standardize)
+        printf("standardized: mean and scale of each of the %lld input values stored (input_mean, "
+               "input_scale)%s\n",
+               (long long)d->dim, nconst ? "" : "; no feature is constant");
+    if (c->standardize && nconst) {
+        printf("note: %lld input value%s zero variance, so scale 1 (only centred):", (long long)nconst,
+               nconst > 1 ? "s have" : " has");
+        int shown = 0;
+        for (int64_t j = 0; j < d->dim && shown < 20; j++)
+            if (constant[j]) {
+                printf(" %lld", (long long)j + 1);
+                shown++;
+            }
+        printf("%s (counting from 1)\n", nconst > shown ? " ..." : "");
+    }
+    if (c->like) printf("standardized like %s (its input_mean and input_scale, stored here too)\n", c->like);
 done:
+    free(constant);
     ttp_data_destroy(&d);
+    ttp_data_destroy(&ref);
     return st;
 }
 
@@ -177,6 +256,12 @@ ttp_status ttp_cmd_convert(ttp_cli *cli, int argc, char **argv)
         O_TITLE,
         O_SOURCE,
         O_LICENSE,
+        O_DROP,
+        O_HEADER,
+        O_NPYX,
+        O_NPYY,
+        O_STD,
+        O_LIKE,
         O_ONNX
     };
     static const struct option opts[] = {{"idx-images", required_argument, NULL, O_IMAGES},
@@ -189,15 +274,25 @@ ttp_status ttp_cmd_convert(ttp_cli *cli, int argc, char **argv)
                                          {"title", required_argument, NULL, O_TITLE},
                                          {"source", required_argument, NULL, O_SOURCE},
                                          {"license", required_argument, NULL, O_LICENSE},
+                                         {"drop-cols", required_argument, NULL, O_DROP},
+                                         {"header", required_argument, NULL, O_HEADER},
+                                         {"npy-inputs", required_argument, NULL, O_NPYX},
+                                         {"npy-labels", required_argument, NULL, O_NPYY},
+                                         {"standardize", no_argument, NULL, O_STD},
+                                         {"standardize-like", required_argument, NULL, O_LIKE},
                                          {"onnx", required_argument, NULL, O_ONNX},
                                          TTP_CLI_COMMON_OPTIONS,
                                          {NULL, 0, NULL, 0}};
     ttp_cli_args a;
     ttp_cli_args_init(&a);
-    const char *images = NULL, *labels = NULL, *csv = NULL, *names = NULL, *title = NULL, *source = NULL,
-               *license = NULL, *onnx = NULL;
-    int64_t label_col = 0, shape[3] = {0, 0, 0};
-    int nshape = 0;
+    conv_args ca;
+    memset(&ca, 0, sizeof ca);
+    ca.csv_opts.label_col = -1;
+    ca.csv_opts.header = -1;
+    int64_t label_col = 0;
+    int drop[4096];
+    int ndrop = 0;
+    const char *onnx = NULL;
 
     /* The history attribute: the command line as given (before getopt
      * permutes argv). */
@@ -211,24 +306,52 @@ ttp_status ttp_cmd_convert(ttp_cli *cli, int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, TTP_CLI_SHORT, opts, NULL)) != -1) {
         switch (c) {
-        case O_IMAGES: images = optarg; break;
-        case O_LABELS: labels = optarg; break;
-        case O_CSV: csv = optarg; break;
+        case O_IMAGES: ca.idx_images = optarg; break;
+        case O_LABELS: ca.idx_labels = optarg; break;
+        case O_CSV: ca.csv = optarg; break;
         case O_LABELCOL:
-            TTP_CALL(ctx, ttp_cli_int(ctx, "--label-col", optarg, 1, 1000000, &label_col));
+            /* a number counts columns; anything else names a header cell */
+            if ((optarg[0] >= '0' && optarg[0] <= '9') || optarg[0] == '-' || optarg[0] == '+') {
+                TTP_CALL(ctx, ttp_cli_int(ctx, "--label-col", optarg, 1, 1000000, &label_col));
+                ca.csv_opts.label_name = NULL;
+            } else {
+                if (optarg[0] == '\0')
+                    return TTP_ERR(ctx, TTP_ERR_ARG,
+                                   "option --label-col: empty; expected a column number or a header name");
+                ca.csv_opts.label_name = optarg;
+                label_col = 0;
+            }
             break;
+        case O_DROP:
+            TTP_CALL(ctx, ttp_cli_range_list(ctx, "--drop-cols", optarg, 1, 1000000, drop,
+                                             (int)(sizeof drop / sizeof drop[0]), &ndrop));
+            break;
+        case O_HEADER:
+            if (strcmp(optarg, "auto") == 0)
+                ca.csv_opts.header = -1;
+            else if (strcmp(optarg, "yes") == 0)
+                ca.csv_opts.header = 1;
+            else if (strcmp(optarg, "no") == 0)
+                ca.csv_opts.header = 0;
+            else
+                return TTP_ERR(ctx, TTP_ERR_ARG, "option --header: '%s', expected auto, yes or no", optarg);
+            break;
+        case O_NPYX: ca.npy_x = optarg; break;
+        case O_NPYY: ca.npy_y = optarg; break;
+        case O_STD: ca.standardize = 1; break;
+        case O_LIKE: ca.like = optarg; break;
+        case O_ONNX: onnx = optarg; break;
         case O_SHAPE:
-            TTP_CALL(ctx, ttp_cli_int_list(ctx, "--shape", optarg, 1, 1 << 30, shape, 3, &nshape));
-            if (nshape != 3)
+            TTP_CALL(ctx, ttp_cli_int_list(ctx, "--shape", optarg, 1, 1 << 30, ca.shape, 3, &ca.nshape));
+            if (ca.nshape != 3)
                 return TTP_ERR(ctx, TTP_ERR_ARG,
                                "option --shape: '%s' has %d values, expected C,H,W (3 values)", optarg,
-                               nshape);
+                               ca.nshape);
             break;
-        case O_NAMES: names = optarg; break;
-        case O_TITLE: title = optarg; break;
-        case O_SOURCE: source = optarg; break;
-        case O_LICENSE: license = optarg; break;
-        case O_ONNX: onnx = optarg; break;
+        case O_NAMES: ca.class_names = optarg; break;
+        case O_TITLE: ca.title = optarg; break;
+        case O_SOURCE: ca.source = optarg; break;
+        case O_LICENSE: ca.license = optarg; break;
         default: {
             int handled;
             TTP_CALL(ctx, ttp_cli_shared_option(ctx, c, optarg, &a, NULL, 0, NULL, &handled));
@@ -247,34 +370,52 @@ ttp_status ttp_cmd_convert(ttp_cli *cli, int argc, char **argv)
         return TTP_ERR(ctx, TTP_ERR_ARG,
                        "ttpredict convert: unexpected argument '%s' (see 'ttpredict convert --help')",
                        argv[optind]);
-    if ((images != NULL) + (csv != NULL) + (onnx != NULL) != 1)
-        return TTP_ERR(ctx, TTP_ERR_ARG,
-                       "ttpredict convert: give exactly one input, --idx-images F, --csv F or --onnx F "
-                       "(see 'ttpredict convert --help')");
-    if (onnx && (labels || label_col > 0 || nshape || names))
-        return TTP_ERR(ctx, TTP_ERR_ARG,
-                       "ttpredict convert: --onnx takes no dataset options (--idx-labels, --label-col, "
-                       "--shape, --class-names)");
-    if (labels && !images)
+    if (ca.idx_labels && !ca.idx_images)
         return TTP_ERR(ctx, TTP_ERR_ARG, "ttpredict convert: --idx-labels needs --idx-images");
-    if (label_col > 0 && !csv)
-        return TTP_ERR(ctx, TTP_ERR_ARG, "ttpredict convert: --label-col applies to --csv input only");
+    if (ca.npy_y && !ca.npy_x)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "ttpredict convert: --npy-labels needs --npy-inputs");
+    if ((ca.idx_images != NULL) + (ca.csv != NULL) + (ca.npy_x != NULL) + (onnx != NULL) != 1)
+        return TTP_ERR(ctx, TTP_ERR_ARG,
+                       "ttpredict convert: give exactly one input, --idx-images F, --csv F, "
+                       "--npy-inputs F or --onnx F (see 'ttpredict convert --help')");
+    if (onnx &&
+        (label_col > 0 || ca.csv_opts.label_name || ca.nshape || ca.class_names || ca.standardize || ca.like))
+        return TTP_ERR(ctx, TTP_ERR_ARG,
+                       "ttpredict convert: --onnx takes no dataset options (--label-col, --shape, "
+                       "--class-names, --standardize, --standardize-like)");
+    if ((label_col > 0 || ca.csv_opts.label_name || ndrop > 0 || ca.csv_opts.header != -1) && !ca.csv)
+        return TTP_ERR(ctx, TTP_ERR_ARG,
+                       "ttpredict convert: --label-col, --drop-cols and --header apply to --csv input only");
+    if (ca.standardize && ca.like)
+        return TTP_ERR(ctx, TTP_ERR_ARG,
+                       "ttpredict convert: give --standardize (this file's own mean and scale) or "
+                       "--standardize-like F (another file's), not both");
     if (out == NULL)
         return TTP_ERR(ctx, TTP_ERR_ARG,
-                       "ttpredict convert: missing --out OUT.nc (the dataset or model file to write)");
+                       "ttpredict convert: missing --out OUT.nc (the dataset file to write)");
     const ttp_path_use paths[] = {
-        {images, "--idx-images", TTP_PATH_IN}, {labels, "--idx-labels", TTP_PATH_IN},
-        {csv, "--csv", TTP_PATH_IN},           {onnx, "--onnx", TTP_PATH_IN},
+        {ca.idx_images, "--idx-images", TTP_PATH_IN},
+        {ca.idx_labels, "--idx-labels", TTP_PATH_IN},
+        {ca.csv, "--csv", TTP_PATH_IN},
+        {ca.npy_x, "--npy-inputs", TTP_PATH_IN},
+        {ca.npy_y, "--npy-labels", TTP_PATH_IN},
+        {ca.like, "--standardize-like", TTP_PATH_IN},
+        {onnx, "--onnx", TTP_PATH_IN},
         {out, "--out", TTP_PATH_OUT},
     };
     TTP_CALL(ctx, ttp_path_check(ctx, paths, (int)(sizeof paths / sizeof paths[0])));
+    ca.csv_opts.label_col = (int)label_col - 1;
+    for (int i = 0; i < ndrop; i++) drop[i]--;
+    ca.csv_opts.drop = drop;
+    ca.csv_opts.ndrop = ndrop;
+    ca.out = out;
+    ca.history = history;
 
     ttp_status st = TTP_OK;
     if (cli->comm->rank == 0 && onnx)
-        st = convert_onnx(cli, onnx, out, title, source, license, history);
+        st = convert_onnx(cli, onnx, out, ca.title, ca.source, ca.license, history);
     else if (cli->comm->rank == 0)
-        st = convert(cli, images, labels, csv, (int)label_col - 1, shape, nshape, names, out, title, source,
-                     license, history);
+        st = convert(cli, &ca);
     /* Every rank waits for rank 0's outcome so that none leaves early. */
     st = ttp_comm_agree(ctx, cli->comm, st, "convert (rank 0 writes)");
     if (st != TTP_OK) ttp_error_trace(ctx, __FILE__, __LINE__, __func__);

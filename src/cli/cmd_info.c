@@ -62,6 +62,21 @@ static ttp_status info_dataset(ttp_ctx *ctx, const char *path)
         if (i == 0 || d->x[i] > hi) hi = d->x[i];
     }
     printf("  inputs:   values in [%g, %g]\n", lo, hi);
+    if (d->mean) {
+        /* the stored standardization: inputs = (raw - input_mean) / input_scale */
+        double mlo = d->mean[0], mhi = d->mean[0], slo = d->scale[0], shi = d->scale[0];
+        for (int64_t j = 1; j < d->dim; j++) {
+            mlo = d->mean[j] < mlo ? d->mean[j] : mlo;
+            mhi = d->mean[j] > mhi ? d->mean[j] : mhi;
+            slo = d->scale[j] < slo ? d->scale[j] : slo;
+            shi = d->scale[j] > shi ? d->scale[j] : shi;
+        }
+        printf("  standardized: inputs = (raw - input_mean) / input_scale per input value;\n"
+               "            input_mean in [%g, %g], input_scale in [%g, %g]\n",
+               mlo, mhi, slo, shi);
+    } else {
+        printf("  standardized: no\n");
+    }
     print_provenance(d->title, d->source, d->license, d->history);
     ttp_data_destroy(&d);
     return TTP_OK;

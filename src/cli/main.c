@@ -24,7 +24,8 @@ static const command commands[] = {
     {"train", ttp_cmd_train, "fine-tune for real (the ground truth), recording loss and accuracy"},
     {"validate", ttp_cmd_validate, "run train and predict over a grid and report their agreement"},
     {"info", ttp_cmd_info, "describe a dataset, model, kernel or result file"},
-    {"convert", ttp_cmd_convert, "make a dataset file from IDX (MNIST-style) or CSV files"},
+    {"convert", ttp_cmd_convert, "make a dataset file from IDX (MNIST-style), CSV or .npy files"},
+    {"split", ttp_cmd_split, "make dataset files from classes, fractions or N per class of one"},
     {"plan", ttp_cmd_plan, "estimate memory per rank and time of predict or kernel before running it"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -79,7 +80,7 @@ int main(int argc, char **argv)
     if (cmd == NULL) {
         st = TTP_ERR(&ctx, TTP_ERR_ARG,
                      "unknown command '%s' (expected one of: predict, kernel, "
-                     "train, validate, info, convert, plan; see 'ttpredict --help')",
+                     "train, validate, info, convert, split, plan; see 'ttpredict --help')",
                      argv[1]);
     } else {
         st = cmd->run(&cli, argc - 1, argv + 1);

@@ -139,6 +139,51 @@ ttp_status ttp_cli_int_list(ttp_ctx *ctx, const char *opt, const char *val, int6
     return each_item(ctx, opt, val, cap, n, one_int, &a);
 }
 
+typedef struct {
+    int64_t lo, hi;
+    int *out;
+    int cap, n;
+} rl_arg;
+
+static ttp_status one_range(ttp_ctx *ctx, const char *opt, const char *tok, void *arg, int k)
+{
+    rl_arg *r = arg;
+    (void)k;
+    char a[64];
+    const char *dash = strchr(tok + (tok[0] == '-'), '-');
+    int64_t from, to;
+    if (dash == NULL) {
+        TTP_CALL(ctx, ttp_cli_int(ctx, opt, tok, r->lo, r->hi, &from));
+        to = from;
+    } else {
+        size_t len = (size_t)(dash - tok);
+        if (len >= sizeof a) return TTP_ERR(ctx, TTP_ERR_ARG, "option %s: '%s' is not a range A-B", opt, tok);
+        memcpy(a, tok, len);
+        a[len] = '\0';
+        TTP_CALL(ctx, ttp_cli_int(ctx, opt, a, r->lo, r->hi, &from));
+        TTP_CALL(ctx, ttp_cli_int(ctx, opt, dash + 1, r->lo, r->hi, &to));
+        if (to < from)
+            return TTP_ERR(ctx, TTP_ERR_ARG, "option %s: range '%s' runs backwards; expected A-B with A <= B",
+                           opt, tok);
+    }
+    for (int64_t v = from; v <= to; v++) {
+        if (r->n >= r->cap)
+            return TTP_ERR(ctx, TTP_ERR_ARG, "option %s: more than %d values given", opt, r->cap);
+        r->out[r->n++] = (int)v;
+    }
+    return TTP_OK;
+}
+
+ttp_status ttp_cli_range_list(ttp_ctx *ctx, const char *opt, const char *val, int64_t lo, int64_t hi,
+                              int *out, int cap, int *n)
+{
+    rl_arg r = {lo, hi, out, cap, 0};
+    int items;
+    TTP_CALL(ctx, each_item(ctx, opt, val, 1 << 20, &items, one_range, &r));
+    *n = r.n;
+    return TTP_OK;
+}
+
 ttp_status ttp_cli_bad_option(ttp_ctx *ctx, const char *cmd, const char *arg)
 {
     return TTP_ERR(ctx, TTP_ERR_ARG,
@@ -430,6 +475,13 @@ static const struct {
     {"momenta", "--momenta"},
     {"sizes", "--sizes"},
     {"new_head", "--new-head"},
+    {"drop_cols", "--drop-cols"},
+    {"classes", "--classes"},
+    {"fraction", "--fraction"},
+    {"per_class", "--per-class"},
+    {"pick", "--pick"},
+    {"header", "--header"},
+    {"label_col", "--label-col"},
     {"mem_per_rank", "--mem-per-rank"},
     {"checkpoint_dir", "--checkpoint"},
     {"train_layers", "--train-layers"},

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "ttp_nc.h"
+#include "ttp_rng.h"
 
 /* ------------------------------------------------------------------------ */
 /* Allocation                                                                */
@@ -102,6 +103,8 @@ void ttp_data_destroy(ttp_data **dp)
     free(d->x);
     free(d->y);
     free(d->targets);
+    free(d->mean);
+    free(d->scale);
     if (d->class_names) {
         for (int k = 0; k < d->nclasses; k++) free(d->class_names[k]);
         free(d->class_names);
@@ -167,6 +170,14 @@ ttp_status ttp_data_validate(ttp_ctx *ctx, const ttp_data *d, const char *where)
                                    "%s: class name %d is %s; names must be non-empty and contain no ';'", w,
                                    k, d->class_names[k] ? d->class_names[k] : "missing");
     }
+    if ((d->mean == NULL) != (d->scale == NULL))
+        return TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: input_mean and input_scale must be given together", w);
+    for (int64_t j = 0; d->mean && j < d->dim; j++)
+        if (!isfinite(d->mean[j]) || !isfinite(d->scale[j]) || !(d->scale[j] > 0))
+            return TTP_ERR(ctx, TTP_ERR_FORMAT,
+                           "%s: standardization of input value %lld: mean %g, scale %g; expected a finite "
+                           "mean and a finite scale > 0",
+                           w, (long long)j, d->mean[j], d->scale[j]);
     if (d->ntargets < 0) return TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: %d targets", w, d->ntargets);
     if (d->ntargets > 0) {
         if (d->targets == NULL)
@@ -199,6 +210,54 @@ static int is_integer_type(nc_type t)
 static int is_numeric_type(nc_type t)
 {
     return is_integer_type(t) || t == NC_FLOAT || t == NC_DOUBLE;
+}
+
+/* The optional input_mean / input_scale pair: both or neither, each with
+ * the per-sample shape of 'inputs' (nd dimensions of d->shape). */
+static ttp_status read_standardization(ttp_ctx *ctx, int ncid, const char *path, int nd, ttp_data *d)
+{
+    ttp_status st = TTP_OK;
+    static const char *names[2] = {"input_mean", "input_scale"};
+    int vid[2];
+    for (int v = 0; v < 2; v++) {
+        int rc = nc_inq_varid(ncid, names[v], &vid[v]);
+        if (rc == NC_ENOTVAR)
+            vid[v] = -1;
+        else
+            TTP_NC(ctx, st, done, rc, "%s: variable '%s'", path, names[v]);
+    }
+    if (vid[0] < 0 && vid[1] < 0) return TTP_OK;
+    if (vid[0] < 0 || vid[1] < 0) {
+        st = TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: variable '%s' without '%s'; expected both or neither", path,
+                     names[vid[0] < 0], names[vid[0] >= 0]);
+        goto done;
+    }
+    for (int v = 0; v < 2; v++) {
+        nc_type t;
+        int vnd, vdims[NC_MAX_VAR_DIMS];
+        TTP_NC(ctx, st, done, nc_inq_var(ncid, vid[v], NULL, &t, &vnd, vdims, NULL), "%s: variable '%s'",
+               path, names[v]);
+        int ok = vnd == nd && is_numeric_type(t);
+        for (int i = 0; ok && i < nd; i++) {
+            size_t l;
+            TTP_NC(ctx, st, done, nc_inq_dimlen(ncid, vdims[i], &l), "%s: dimension %d of '%s'", path, i,
+                   names[v]);
+            ok = (int64_t)l == d->shape[i];
+        }
+        if (!ok) {
+            st = TTP_ERR(ctx, TTP_ERR_FORMAT,
+                         "%s: variable '%s' must be numeric with the per-sample shape of 'inputs' "
+                         "(%d dimension%s: %lld values)",
+                         path, names[v], nd, nd > 1 ? "s" : "", (long long)d->dim);
+            goto done;
+        }
+        double **dst = v == 0 ? &d->mean : &d->scale;
+        TTP_ALLOC(ctx, st, done, *dst, (size_t)d->dim, names[v]);
+        TTP_NC(ctx, st, done, nc_get_var_double(ncid, vid[v], *dst), "%s: reading variable '%s'", path,
+               names[v]);
+    }
+done:
+    return st;
 }
 
 ttp_status ttp_data_read(ttp_ctx *ctx, const char *path, ttp_data **out)
@@ -451,6 +510,8 @@ ttp_status ttp_data_read(ttp_ctx *ctx, const char *path, ttp_data **out)
         TTP_NC(ctx, st, done, rc, "%s: variable 'targets'", path);
     }
 
+    TTP_CALL_GOTO(ctx, st, done, read_standardization(ctx, ncid, path, xnd - 1, d));
+
     static const char *prov[4] = {"title", "source", "license", "history"};
     char *dst[4] = {d->title, d->source, d->license, d->history};
     for (int i = 0; i < 4; i++) {
@@ -520,6 +581,20 @@ ttp_status ttp_data_write(ttp_ctx *ctx, const char *path, const ttp_data *d)
         TTP_NC(ctx, st, fail, nc_def_var(ncid, "targets", NC_DOUBLE, 2, td, &vt), "%s: variable 'targets'",
                path);
     }
+    int vm = -1, vs = -1;
+    if (d->mean) {
+        TTP_NC(ctx, st, fail, nc_def_var(ncid, "input_mean", NC_DOUBLE, nd - 1, dims + 1, &vm),
+               "%s: variable 'input_mean'", path);
+        TTP_NC(ctx, st, fail, nc_def_var(ncid, "input_scale", NC_DOUBLE, nd - 1, dims + 1, &vs),
+               "%s: variable 'input_scale'", path);
+        TTP_CALL_GOTO(ctx, st, fail,
+                      ttp_nc_put_text(ctx, ncid, vm, "long_name",
+                                      "per-feature mean subtracted from the raw inputs", path));
+        TTP_CALL_GOTO(ctx, st, fail,
+                      ttp_nc_put_text(ctx, ncid, vs, "long_name",
+                                      "per-feature divisor: inputs = (raw - input_mean) / input_scale",
+                                      path));
+    }
     TTP_CALL_GOTO(ctx, st, fail, ttp_nc_put_text(ctx, ncid, NC_GLOBAL, "ttp_kind", "dataset", path));
     if (d->nclasses > 0) {
         size_t total = 1;
@@ -546,6 +621,12 @@ ttp_status ttp_data_write(ttp_ctx *ctx, const char *path, const ttp_data *d)
     if (vt >= 0)
         TTP_NC(ctx, st, fail, nc_put_var_double(ncid, vt, d->targets), "%s: writing variable 'targets'",
                path);
+    if (vm >= 0) {
+        TTP_NC(ctx, st, fail, nc_put_var_double(ncid, vm, d->mean), "%s: writing variable 'input_mean'",
+               path);
+        TTP_NC(ctx, st, fail, nc_put_var_double(ncid, vs, d->scale), "%s: writing variable 'input_scale'",
+               path);
+    }
     TTP_CALL_GOTO(ctx, st, fail, ttp_nc_out_commit(ctx, &f));
     free(names);
     return TTP_OK;
@@ -579,6 +660,12 @@ static ttp_status gather(ttp_ctx *ctx, const ttp_data *d, const int64_t *idx, in
         for (int64_t j = 0; j < m; j++)
             memcpy(o->targets + j * d->ntargets, d->targets + idx[j] * d->ntargets,
                    (size_t)d->ntargets * sizeof(double));
+    }
+    if (d->mean) {
+        TTP_ALLOC(ctx, st, fail, o->mean, (size_t)d->dim, "input_mean");
+        TTP_ALLOC(ctx, st, fail, o->scale, (size_t)d->dim, "input_scale");
+        memcpy(o->mean, d->mean, (size_t)d->dim * sizeof(double));
+        memcpy(o->scale, d->scale, (size_t)d->dim * sizeof(double));
     }
     set_attr(o->title, d->title);
     set_attr(o->source, d->source);
@@ -711,6 +798,275 @@ done:
     free(quota);
     free(taken);
     return st;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Splits                                                                    */
+
+int ttp_split_nparts(const ttp_split_opts *o)
+{
+    if (o == NULL) return 0;
+    if (o->fraction > 0 || o->per_class > 0) return 2;
+    if (o->ngroups > 0) return o->ngroups + (o->rest ? 1 : 0);
+    return 0;
+}
+
+/* Choose which samples of each class go to part 0 (the quota), the others
+ * of the eligible ones to part 1: part[i] is -1 (not eligible) on entry for
+ * the samples left out.  Classes are cls(i) = y[i], or one class when d is
+ * unlabelled. */
+static ttp_status split_quota(ttp_ctx *ctx, const ttp_data *d, const ttp_split_opts *o, int *part)
+{
+    ttp_status st = TTP_OK;
+    int nk = d->nclasses > 0 ? d->nclasses : 1;
+    int64_t *count = NULL, *start = NULL, *list = NULL, *fill = NULL;
+    TTP_ALLOC(ctx, st, done, count, (size_t)nk, "class counts");
+    TTP_ALLOC(ctx, st, done, start, (size_t)nk + 1, "class offsets");
+    TTP_ALLOC(ctx, st, done, fill, (size_t)nk, "class offsets");
+    TTP_ALLOC(ctx, st, done, list, (size_t)d->n, "class members");
+    for (int64_t i = 0; i < d->n; i++)
+        if (part[i] >= 0) count[d->nclasses > 0 ? d->y[i] : 0]++;
+    for (int k = 0; k < nk; k++) start[k + 1] = start[k] + count[k];
+    for (int64_t i = 0; i < d->n; i++)
+        if (part[i] >= 0) {
+            int k = d->nclasses > 0 ? d->y[i] : 0;
+            list[start[k] + fill[k]++] = i; /* file order within each class */
+        }
+    uint64_t counter = 0;
+    for (int k = 0; k < nk; k++) {
+        int64_t nkk = count[k], q;
+        if (nkk == 0) continue; /* a class with no samples here has none to give */
+        if (o->per_class > 0) {
+            if (nkk < o->per_class) {
+                st = TTP_ERR(ctx, TTP_ERR_ARG,
+                             "option per_class: %lld samples of each class asked for, but class %d ('%s') "
+                             "has only %lld",
+                             (long long)o->per_class, k,
+                             d->class_names && d->nclasses > 0 ? d->class_names[k] : "all", (long long)nkk);
+                goto done;
+            }
+            q = o->per_class;
+        } else {
+            q = llround(o->fraction * (double)nkk);
+        }
+        int64_t *m = list + start[k];
+        if (o->pick == TTP_SPLIT_RANDOM)
+            /* partial Fisher-Yates: the first q entries become a uniform
+             * random q-subset; the generator is counter-based, so the
+             * choice is the same on every machine */
+            for (int64_t t = 0; t < q; t++) {
+                int64_t j = t + (int64_t)(ttp_rng_hash_uniform(o->seed, counter++) * (double)(nkk - t));
+                if (j >= nkk) j = nkk - 1;
+                int64_t tmp = m[t];
+                m[t] = m[j];
+                m[j] = tmp;
+            }
+        for (int64_t t = 0; t < nkk; t++) part[m[t]] = t < q ? 0 : 1;
+    }
+done:
+    free(count);
+    free(start);
+    free(fill);
+    free(list);
+    return st;
+}
+
+ttp_status ttp_data_split(ttp_ctx *ctx, const ttp_data *d, const ttp_split_opts *o, const char *note,
+                          ttp_data **parts)
+{
+    ttp_status st = TTP_OK;
+    int *group_of = NULL, *part = NULL, *map = NULL, *name_of = NULL;
+    int64_t *idx = NULL;
+    if (o == NULL || parts == NULL) return TTP_ERR(ctx, TTP_ERR_ARG, "ttp_data_split: NULL argument");
+    int np = ttp_split_nparts(o);
+    for (int p = 0; p < np; p++) parts[p] = NULL;
+    TTP_CALL(ctx, ttp_data_validate(ctx, d, "ttp_data_split"));
+    int quota = o->fraction > 0 || o->per_class > 0;
+    if (np == 0)
+        return TTP_ERR(ctx, TTP_ERR_ARG,
+                       "ttp_data_split: no way of splitting chosen; expected class groups (option "
+                       "classes), a fraction (option fraction) or a count per class (option per_class)");
+    if (o->fraction != 0 && !(o->fraction > 0 && o->fraction < 1))
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option fraction: %g, expected a value in (0, 1)", o->fraction);
+    if (o->fraction > 0 && o->per_class > 0)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "options fraction/per_class: give one of them, not both");
+    if (o->per_class < 0)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option per_class: %lld, expected >= 1", (long long)o->per_class);
+    if (o->ngroups < 0 || o->ngroups >= TTP_SPLIT_MAX_PARTS)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option classes: %d groups, expected 0 to %d", o->ngroups,
+                       TTP_SPLIT_MAX_PARTS - 1);
+    if (quota && (o->ngroups > 1 || o->rest))
+        return TTP_ERR(ctx, TTP_ERR_ARG,
+                       "option classes: with a fraction or a count per class, give one group of classes "
+                       "(their samples are split) and no rest");
+    if (o->ngroups > 0 && d->nclasses == 0)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option classes: the dataset has no labels to select classes by");
+    if (o->pick != TTP_SPLIT_FIRST && o->pick != TTP_SPLIT_RANDOM)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option pick: %d, expected first or random", (int)o->pick);
+    int K = d->nclasses;
+
+    TTP_ALLOC(ctx, st, done, part, (size_t)d->n, "parts");
+    if (K > 0) {
+        TTP_ALLOC(ctx, st, done, group_of, (size_t)K, "class groups");
+        for (int k = 0; k < K; k++) group_of[k] = o->ngroups > 0 ? -1 : 0;
+        for (int g = 0; g < o->ngroups; g++) {
+            if (o->group_len[g] < 1) {
+                st = TTP_ERR(ctx, TTP_ERR_ARG, "option classes: group %d is empty", g + 1);
+                goto done;
+            }
+            for (int j = 0; j < o->group_len[g]; j++) {
+                int k = o->groups[g][j];
+                if (k < 0 || k >= K) {
+                    st = TTP_ERR(ctx, TTP_ERR_ARG,
+                                 "option classes: class %d (group %d) does not exist; the dataset has "
+                                 "classes 0 to %d",
+                                 k, g + 1, K - 1);
+                    goto done;
+                }
+                if (group_of[k] >= 0) {
+                    st = TTP_ERR(ctx, TTP_ERR_ARG,
+                                 "option classes: class %d is in group %d and again in group %d; expected "
+                                 "each class in at most one group",
+                                 k, group_of[k] + 1, g + 1);
+                    goto done;
+                }
+                group_of[k] = g;
+            }
+        }
+    }
+    for (int64_t i = 0; i < d->n; i++) {
+        int g = K > 0 ? group_of[d->y[i]] : 0;
+        part[i] = g >= 0 ? g : o->rest ? o->ngroups : -1;
+    }
+    if (quota) TTP_CALL_GOTO(ctx, st, done, split_quota(ctx, d, o, part));
+
+    TTP_ALLOC(ctx, st, done, idx, (size_t)d->n, "selection");
+    if (K > 0) {
+        TTP_ALLOC(ctx, st, done, map, (size_t)K, "class map");
+        TTP_ALLOC(ctx, st, done, name_of, (size_t)K, "class names");
+    }
+    for (int p = 0; p < np; p++) {
+        int64_t m = 0;
+        for (int64_t i = 0; i < d->n; i++)
+            if (part[i] == p) idx[m++] = i;
+        if (m == 0) {
+            st = TTP_ERR(ctx, TTP_ERR_ARG,
+                         "ttp_data_split: part %d of %d would hold no samples; expected every part "
+                         "non-empty",
+                         p + 1, np);
+            goto done;
+        }
+        /* the classes this part is drawn from, in increasing order */
+        int kp = K;
+        if (K > 0 && o->relabel) {
+            int g = quota ? 0 : p < o->ngroups ? p : -1;
+            kp = 0;
+            for (int k = 0; k < K; k++) {
+                int from = o->ngroups == 0 || group_of[k] == g;
+                map[k] = from ? kp : -1;
+                if (from) name_of[kp++] = k;
+            }
+        }
+        char pnote[TTP_ATTR_LEN];
+        /* at most half the attribute, so that gather keeps some of the old history */
+        snprintf(pnote, sizeof pnote, "%.*s (part %d of %d%s)", TTP_ATTR_LEN / 2, note ? note : "split",
+                 p + 1, np, K > 0 && o->relabel ? ", classes renumbered from 0" : "");
+        TTP_CALL_GOTO(ctx, st, done,
+                      gather(ctx, d, idx, m, kp, K > 0 && o->relabel ? map : NULL,
+                             K > 0 && o->relabel ? name_of : NULL, pnote, &parts[p]));
+    }
+done:
+    if (st != TTP_OK)
+        for (int p = 0; p < np; p++) ttp_data_destroy(&parts[p]);
+    free(group_of);
+    free(part);
+    free(map);
+    free(name_of);
+    free(idx);
+    return st;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Standardization                                                           */
+
+static ttp_status apply_scaling(ttp_ctx *ctx, ttp_data *d, const double *mean, const double *scale)
+{
+    ttp_status st = TTP_OK;
+    TTP_ALLOC(ctx, st, fail, d->mean, (size_t)d->dim, "input_mean");
+    TTP_ALLOC(ctx, st, fail, d->scale, (size_t)d->dim, "input_scale");
+    memcpy(d->mean, mean, (size_t)d->dim * sizeof(double));
+    memcpy(d->scale, scale, (size_t)d->dim * sizeof(double));
+    for (int64_t i = 0; i < d->n; i++)
+        for (int64_t j = 0; j < d->dim; j++)
+            d->x[i * d->dim + j] = (d->x[i * d->dim + j] - mean[j]) / scale[j];
+    return TTP_OK;
+fail:
+    free(d->mean);
+    free(d->scale);
+    d->mean = d->scale = NULL;
+    return st;
+}
+
+ttp_status ttp_data_standardize(ttp_ctx *ctx, ttp_data *d, unsigned char *constant, int64_t *nconst)
+{
+    ttp_status st = TTP_OK;
+    double *mean = NULL, *scale = NULL;
+    TTP_CALL(ctx, ttp_data_validate(ctx, d, "ttp_data_standardize"));
+    if (d->mean)
+        return TTP_ERR(ctx, TTP_ERR_ARG,
+                       "ttp_data_standardize: the dataset is already standardized (it carries input_mean "
+                       "and input_scale)");
+    TTP_ALLOC(ctx, st, done, mean, (size_t)d->dim, "means");
+    TTP_ALLOC(ctx, st, done, scale, (size_t)d->dim, "scales");
+    /* Two passes (mean, then the squared deviations from it): one pass of
+     * sums of squares loses the digits of features far from zero. */
+    for (int64_t i = 0; i < d->n; i++)
+        for (int64_t j = 0; j < d->dim; j++) mean[j] += d->x[i * d->dim + j];
+    for (int64_t j = 0; j < d->dim; j++) mean[j] /= (double)d->n;
+    for (int64_t i = 0; i < d->n; i++)
+        for (int64_t j = 0; j < d->dim; j++) {
+            double e = d->x[i * d->dim + j] - mean[j];
+            scale[j] += e * e;
+        }
+    int64_t nc = 0;
+    for (int64_t j = 0; j < d->dim; j++) {
+        scale[j] = sqrt(scale[j] / (double)d->n); /* population deviation, as most scalers use */
+        /* zero, or rounding noise of a constant column: centre it only */
+        int zero = !(scale[j] > 1e-12 * (fabs(mean[j]) > 1 ? fabs(mean[j]) : 1));
+        if (zero) {
+            scale[j] = 1;
+            nc++;
+        }
+        if (constant) constant[j] = (unsigned char)zero;
+    }
+    TTP_CALL_GOTO(ctx, st, done, apply_scaling(ctx, d, mean, scale));
+    if (nconst) *nconst = nc;
+done:
+    free(mean);
+    free(scale);
+    return st;
+}
+
+ttp_status ttp_data_standardize_like(ttp_ctx *ctx, ttp_data *d, const ttp_data *ref, const char *ref_name)
+{
+    const char *rn = ref_name ? ref_name : "the reference dataset";
+    TTP_CALL(ctx, ttp_data_validate(ctx, d, "ttp_data_standardize_like"));
+    if (ref == NULL) return TTP_ERR(ctx, TTP_ERR_ARG, "ttp_data_standardize_like: ref is NULL");
+    if (ref->mean == NULL)
+        return TTP_ERR(ctx, TTP_ERR_ARG,
+                       "%s is not standardized (it has no input_mean / input_scale); expected a dataset "
+                       "made with standardization",
+                       rn);
+    if (d->mean)
+        return TTP_ERR(ctx, TTP_ERR_ARG,
+                       "ttp_data_standardize_like: the dataset is already standardized (it carries "
+                       "input_mean and input_scale)");
+    if (ref->dim != d->dim)
+        return TTP_ERR(ctx, TTP_ERR_ARG,
+                       "%s has %lld values per sample but this dataset %lld; the scaling applies only to "
+                       "data of the same features",
+                       rn, (long long)ref->dim, (long long)d->dim);
+    return apply_scaling(ctx, d, ref->mean, ref->scale);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -884,18 +1240,46 @@ static int blank(const char *s)
 
 ttp_status ttp_data_from_csv(ttp_ctx *ctx, const char *path, int label_col, ttp_data **out)
 {
+    ttp_csv_opts o = {label_col, NULL, NULL, 0, -1};
+    return ttp_data_from_csv_opts(ctx, path, &o, out);
+}
+
+static int64_t count_cells(const char *line)
+{
+    int64_t n = 1;
+    for (const char *p = line; *p; p++) n += *p == ',';
+    return n;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* What a column is: 0 feature, 1 label, 2 dropped. */
+enum { COL_FEATURE = 0, COL_LABEL = 1, COL_DROP = 2 };
+
+ttp_status ttp_data_from_csv_opts(ttp_ctx *ctx, const char *path, const ttp_csv_opts *o, ttp_data **out)
+{
     ttp_status st = TTP_OK;
     unsigned char *buf = NULL;
     size_t len = 0;
-    char **lines = NULL, **cells = NULL;
-    int64_t *lineno = NULL;
+    char **lines = NULL, **cells = NULL, *copy = NULL, **labtext = NULL, **uniq = NULL;
+    int64_t *lineno = NULL, n_lab = 0;
+    unsigned char *role = NULL;
     ttp_data *d = NULL;
-    if (out == NULL || path == NULL) return TTP_ERR(ctx, TTP_ERR_ARG, "ttp_data_from_csv: NULL argument");
+    if (out == NULL || path == NULL || o == NULL)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "ttp_data_from_csv: NULL argument");
     *out = NULL;
+    int label_col = o->label_col;
     if (label_col < -1)
         return TTP_ERR(ctx, TTP_ERR_ARG,
                        "ttp_data_from_csv: label column %d, expected -1 (none) or a column index >= 0",
                        label_col);
+    if (o->header < -1 || o->header > 1)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "ttp_data_from_csv: header %d, expected -1, 0 or 1", o->header);
+    if (o->ndrop < 0 || (o->ndrop > 0 && o->drop == NULL))
+        return TTP_ERR(ctx, TTP_ERR_ARG, "ttp_data_from_csv: %d dropped columns but no list", o->ndrop);
     TTP_CALL_GOTO(ctx, st, done, slurp(ctx, path, "CSV file", &buf, &len));
     if (memchr(buf, '\0', len)) {
         st = TTP_ERR(ctx, TTP_ERR_FORMAT, "CSV file '%s' contains NUL bytes; expected text", path);
@@ -923,76 +1307,212 @@ ttp_status ttp_data_from_csv(ttp_ctx *ctx, const char *path, int label_col, ttp_
         goto done;
     }
 
-    /* The column count comes from the first line; a first line with any
-     * non-numeric cell is a header (names), not a sample. */
-    int64_t ncol = 1;
-    for (char *p = lines[0]; *p; p++) ncol += *p == ',';
-    TTP_ALLOC(ctx, st, done, cells, (size_t)ncol, "CSV cells");
-    int header = 0;
-    {
-        char *copy = dup_str(ctx, lines[0], "CSV header");
-        if (copy == NULL) {
-            st = TTP_ERR_NOMEM;
+    /* The header rule (ttp_data_h, ttp_csv_opts): the data lines decide the
+     * column count.  wdata is the second line's width, confirmed when the
+     * third line has it too; a first line of another width is a header only
+     * against a confirmed width, so a ragged two-line file stays an error on
+     * its second line rather than a header guess. */
+    int64_t w0 = count_cells(lines[0]), wdata = nl >= 2 ? count_cells(lines[1]) : w0;
+    int confirmed = nl >= 3 && count_cells(lines[2]) == wdata;
+    int64_t cellcap = w0 > wdata ? w0 : wdata;
+    TTP_ALLOC(ctx, st, done, cells, (size_t)cellcap, "CSV cells");
+    copy = dup_str(ctx, lines[0], "CSV header");
+    if (copy == NULL) {
+        st = TTP_ERR_NOMEM;
+        goto done;
+    }
+    split(copy, cells, cellcap);
+
+    /* A label column named by its header cell. */
+    if (o->label_name) {
+        label_col = -1;
+        for (int64_t c = 0; c < w0 && label_col < 0; c++)
+            if (strcmp(cells[c], o->label_name) == 0) label_col = (int)c;
+        if (label_col < 0) {
+            st = TTP_ERR(ctx, TTP_ERR_ARG,
+                         "CSV file '%s': no cell of the first line (line %lld) is '%s'; expected the "
+                         "name of the label column in a header line, or its number (option label_col)",
+                         path, (long long)lineno[0], o->label_name);
             goto done;
         }
-        split(copy, cells, ncol);
-        for (int64_t c = 0; c < ncol && !header; c++) {
-            double v;
-            header = !cell_parses(cells[c], &v);
+        if (w0 != wdata) {
+            st = TTP_ERR(ctx, TTP_ERR_ARG,
+                         "CSV file '%s': the header (line %lld) has %lld cells but the data %lld columns, "
+                         "so its names do not match the columns; give the label column by number",
+                         path, (long long)lineno[0], (long long)w0, (long long)wdata);
+            goto done;
         }
-        free(copy);
     }
-    int64_t first = header ? 1 : 0, n = nl - first;
-    if (n < 1) {
+
+    /* Header: forced, or a first line with a non-numeric cell where the
+     * data has numbers (label and dropped columns may hold text in the data
+     * too, so they do not count), or of another width than the confirmed
+     * data width ("178,13,3" above 14 columns). */
+    int header = o->header == 1 || o->label_name != NULL;
+    const char *why = o->header == 1 ? "as asked" : "its cells name the columns";
+    if (o->header == -1 && !header) {
+        for (int64_t c = 0; c < w0 && !header; c++) {
+            double v;
+            int skip = c == label_col;
+            for (int i = 0; i < o->ndrop; i++) skip |= o->drop[i] == c;
+            if (!skip && !cell_parses(cells[c], &v)) {
+                header = 1;
+                why = "it has a non-numeric cell";
+            }
+        }
+        if (!header && w0 != wdata && confirmed) {
+            header = 1;
+            why = "its cell count differs from the data's";
+        }
+    }
+    int64_t ncol = header ? wdata : w0, wref = header ? lineno[1] : lineno[0];
+    if (header && nl < 2) {
         st = TTP_ERR(ctx, TTP_ERR_FORMAT, "CSV file '%s' has a header line but no data lines", path);
         goto done;
     }
     if (label_col >= ncol) {
         st = TTP_ERR(ctx, TTP_ERR_ARG,
-                     "CSV file '%s': label column %d (1-based) does not exist; the file has %lld "
-                     "columns",
-                     path, label_col + 1, (long long)ncol);
+                     "CSV file '%s': label column %d (1-based) does not exist; the data lines (as line "
+                     "%lld) have %lld columns",
+                     path, label_col + 1, (long long)wref, (long long)ncol);
         goto done;
     }
-    int64_t nfeat = ncol - (label_col >= 0);
+    TTP_ALLOC(ctx, st, done, role, (size_t)ncol, "CSV columns");
+    if (label_col >= 0) role[label_col] = COL_LABEL;
+    for (int i = 0; i < o->ndrop; i++) {
+        int c = o->drop[i];
+        if (c < 0 || c >= ncol) {
+            st = TTP_ERR(ctx, TTP_ERR_ARG,
+                         "CSV file '%s': dropped column %d (1-based, option drop_cols) does not exist; the "
+                         "data lines (as line %lld) have %lld columns",
+                         path, c + 1, (long long)wref, (long long)ncol);
+            goto done;
+        }
+        if (c == label_col) {
+            st = TTP_ERR(ctx, TTP_ERR_ARG,
+                         "CSV file '%s': column %d is both the label column and dropped (option drop_cols)",
+                         path, c + 1);
+            goto done;
+        }
+        role[c] = COL_DROP;
+    }
+    int64_t nfeat = 0;
+    for (int64_t c = 0; c < ncol; c++) nfeat += role[c] == COL_FEATURE;
     if (nfeat < 1) {
         st = TTP_ERR(ctx, TTP_ERR_FORMAT,
-                     "CSV file '%s': only the label column; expected at least one feature column", path);
+                     "CSV file '%s': no feature column is left (%lld columns: the label and dropped "
+                     "ones); expected at least one",
+                     path, (long long)ncol);
         goto done;
     }
+    int64_t first = header ? 1 : 0, n = nl - first;
+    /* a width error on line 2 of a file whose first line may be a header */
+    const char *hint =
+        !header && o->header == -1 && w0 != wdata ? "; if line 1 is a header, say so (option header)" : "";
 
-    /* Labels are checked while parsing; K = max label + 1. */
+    /* Labels: integers when every label cell is a number (each must then be
+     * a class index), else strings, each distinct one a class. */
+    int string_labels = 0;
+    int64_t K = 0;
+    if (label_col >= 0) {
+        TTP_ALLOC(ctx, st, done, labtext, (size_t)n, "CSV labels");
+        n_lab = n;
+        for (int64_t r = 0; r < n; r++) {
+            int64_t l = first + r;
+            /* on a copy: the feature pass below splits the line itself */
+            free(copy);
+            copy = dup_str(ctx, lines[l], "CSV line");
+            if (copy == NULL) {
+                st = TTP_ERR_NOMEM;
+                goto done;
+            }
+            int64_t got = split(copy, cells, cellcap);
+            if (got != ncol) {
+                st = TTP_ERR(ctx, TTP_ERR_FORMAT,
+                             "CSV file '%s' line %lld: %lld columns, expected %lld (as on line %lld)%s", path,
+                             (long long)lineno[l], (long long)got, (long long)ncol, (long long)wref, hint);
+                goto done;
+            }
+            if (cells[label_col][0] == '\0') {
+                st = TTP_ERR(ctx, TTP_ERR_FORMAT,
+                             "CSV file '%s' line %lld, column %lld (the label): empty cell, expected a "
+                             "class label",
+                             path, (long long)lineno[l], (long long)label_col + 1);
+                goto done;
+            }
+            labtext[r] = dup_str(ctx, cells[label_col], "CSV label");
+            if (labtext[r] == NULL) {
+                st = TTP_ERR_NOMEM;
+                goto done;
+            }
+            double v;
+            if (!cell_parses(labtext[r], &v)) string_labels = 1;
+        }
+        if (string_labels) {
+            TTP_ALLOC(ctx, st, done, uniq, (size_t)n, "CSV labels");
+            memcpy(uniq, labtext, (size_t)n * sizeof *uniq);
+            qsort(uniq, (size_t)n, sizeof *uniq, cmp_str);
+            for (int64_t r = 0; r < n; r++)
+                if (K == 0 || strcmp(uniq[r], uniq[K - 1]) != 0) uniq[K++] = uniq[r];
+            if (K > TTP_DATA_MAX_CLASSES) {
+                st =
+                    TTP_ERR(ctx, TTP_ERR_FORMAT,
+                            "CSV file '%s' column %lld (the label): %lld distinct labels; at most %d classes "
+                            "are supported",
+                            path, (long long)label_col + 1, (long long)K, TTP_DATA_MAX_CLASSES);
+                goto done;
+            }
+        }
+    }
+
     int64_t shape[3] = {nfeat, 1, 1};
-    TTP_CALL_GOTO(ctx, st, done, ttp_data_create(ctx, n, 1, shape, label_col >= 0 ? 1 : 0, &d));
+    TTP_CALL_GOTO(ctx, st, done,
+                  ttp_data_create(ctx, n, 1, shape, label_col >= 0 ? (int)(K > 0 ? K : 1) : 0, &d));
     int maxlab = 0;
     for (int64_t r = 0; r < n; r++) {
         int64_t l = first + r;
-        int64_t got = split(lines[l], cells, ncol);
+        int64_t got = split(lines[l], cells, cellcap);
         if (got != ncol) {
             st = TTP_ERR(ctx, TTP_ERR_FORMAT,
-                         "CSV file '%s' line %lld: %lld columns, expected %lld (as on line %lld)", path,
-                         (long long)lineno[l], (long long)got, (long long)ncol, (long long)lineno[0]);
+                         "CSV file '%s' line %lld: %lld columns, expected %lld (as on line %lld)%s", path,
+                         (long long)lineno[l], (long long)got, (long long)ncol, (long long)wref, hint);
             goto done;
         }
         int64_t f = 0;
         for (int64_t c = 0; c < ncol; c++) {
             double v;
+            if (role[c] == COL_DROP) continue;
+            if (role[c] == COL_LABEL && string_labels) {
+                /* the label pass's copy of this cell is among the sorted names */
+                char **hit = bsearch(&labtext[r], uniq, (size_t)K, sizeof *uniq, cmp_str);
+                if (hit == NULL) {
+                    st =
+                        TTP_ERR(ctx, TTP_ERR_FORMAT, "CSV file '%s' line %lld: label '%s' changed while read",
+                                path, (long long)lineno[l], labtext[r]);
+                    goto done;
+                }
+                d->y[r] = (int)(hit - uniq);
+                continue;
+            }
             if (!cell_number(cells[c], &v)) {
                 if (cells[c][0] == '\0')
                     st = TTP_ERR(ctx, TTP_ERR_FORMAT,
-                                 "CSV file '%s' line %lld, column %lld: empty cell, expected a number", path,
-                                 (long long)lineno[l], (long long)(c + 1));
+                                 "CSV file '%s' line %lld, column %lld: empty cell, expected a number%s",
+                                 path, (long long)lineno[l], (long long)(c + 1),
+                                 c + 1 == ncol ? " (if every line ends with a comma, drop this last column: "
+                                                 "option drop_cols)"
+                                               : "");
                 else
                     st = TTP_ERR(ctx, TTP_ERR_FORMAT,
                                  "CSV file '%s' line %lld, column %lld: '%s' is not a finite number", path,
                                  (long long)lineno[l], (long long)(c + 1), cells[c]);
                 goto done;
             }
-            if (c == label_col) {
+            if (role[c] == COL_LABEL) {
                 if (v < 0 || v >= TTP_DATA_MAX_CLASSES || v != floor(v)) {
                     st = TTP_ERR(ctx, TTP_ERR_FORMAT,
                                  "CSV file '%s' line %lld, column %lld (the label): '%s' is not a "
-                                 "class index; expected an integer in [0, %d)",
+                                 "class index; expected an integer in [0, %d) (or text labels)",
                                  path, (long long)lineno[l], (long long)(c + 1), cells[c],
                                  TTP_DATA_MAX_CLASSES);
                     goto done;
@@ -1004,7 +1524,18 @@ ttp_status ttp_data_from_csv(ttp_ctx *ctx, const char *path, int label_col, ttp_
             }
         }
     }
-    if (label_col >= 0 && maxlab + 1 != d->nclasses) {
+    if (string_labels) {
+        for (int64_t k = 0; k < K; k++) {
+            if (strchr(uniq[k], ';')) {
+                st = TTP_ERR(ctx, TTP_ERR_FORMAT,
+                             "CSV file '%s' column %d (the label): label '%s' contains ';', which "
+                             "separates class names; expected labels without ';'",
+                             path, label_col + 1, uniq[k]);
+                goto done;
+            }
+            TTP_CALL_GOTO(ctx, st, done, set_class_name(ctx, d, (int)k, uniq[k]));
+        }
+    } else if (label_col >= 0 && maxlab + 1 != d->nclasses) {
         /* Rebuild the names for K = max + 1 classes. */
         for (int k = 0; k < d->nclasses; k++) free(d->class_names[k]);
         free(d->class_names);
@@ -1017,8 +1548,9 @@ ttp_status ttp_data_from_csv(ttp_ctx *ctx, const char *path, int label_col, ttp_
             TTP_CALL_GOTO(ctx, st, done, set_class_name(ctx, d, k, nb));
         }
     }
-    snprintf(d->history, TTP_ATTR_LEN, "converted from CSV '%s'%s", path,
-             header ? " (header line skipped)" : "");
+    snprintf(d->history, TTP_ATTR_LEN, "converted from CSV '%s'%s%s%s%s", path,
+             header ? " (line 1 skipped as a header: " : "", header ? why : "", header ? ")" : "",
+             string_labels ? " (text labels, sorted, as class names)" : "");
     *out = d;
     d = NULL;
 done:
@@ -1026,6 +1558,11 @@ done:
     free(lines);
     free(lineno);
     free(cells);
+    free(copy);
+    for (int64_t r = 0; labtext && r < n_lab; r++) free(labtext[r]);
+    free(labtext);
+    free(uniq);
+    free(role);
     ttp_data_destroy(&d);
     return st;
 }
