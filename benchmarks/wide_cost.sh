@@ -9,7 +9,8 @@
 #   train:   `ttpredict train` for the same settings; its optimizer seconds per
 #            step times T ("steps"), and its whole run including the loss on
 #            the whole set after every step ("whole");
-#   ratio:   training / prediction (how many times cheaper predicting is).
+#   ratio:   training / prediction (how many times cheaper predicting is), also
+#            against the kernel and dynamics stages alone.
 # Full training for T = 150 is long on a small machine, so by default train
 # runs GD_STEPS (3) and SGD_STEPS (10) steps and its per-step seconds are
 # scaled to T (the printout says so); GD_STEPS=150 SGD_STEPS=150 run it all.
@@ -48,19 +49,23 @@ done
 import json, sys
 out, T, np_ = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 print(f"\nwide_cost.sh: --task wide (1,226,501 weights, N = 750), T = {T}, {np_} ranks, seconds")
-print(f"{'opt':10} {'predict':>8} {'kernel':>8} {'dynamics':>8} {'train':>9} {'steps':>9} {'s/step':>8} "
-      f"{'whole/pred':>10} {'steps/pred':>10}")
+print(f"{'opt':10} {'predict':>8} {'kernel':>8} {'dynamics':>8} {'other':>7} {'train':>9} {'steps':>9} "
+      f"{'s/step':>8} {'whole/pred':>10} {'steps/pred':>10} {'steps/k+d':>9}")
 for opt, name in (("gd", "GD full"), ("sgd", "SGD |B|50")):
     p = json.load(open(f"{out}/{opt}-predict.json"))
     t = json.load(open(f"{out}/{opt}-train.json"))
     ran = t["settings"]["steps"]
     whole = t["seconds"] * T / ran
     steps = t["sec_per_step"] * T
+    kd = p["seconds_kernel"] + p["seconds_dynamics"]
+    other = p["seconds"] - kd - p["seconds_step_timing"]
     note = "" if ran == T else f"  (trained {ran} steps, scaled to {T})"
-    print(f"{name:10} {p['seconds']:8.2f} {p['seconds_kernel']:8.2f} {p['seconds_dynamics']:8.2f} "
+    print(f"{name:10} {p['seconds']:8.2f} {p['seconds_kernel']:8.2f} {p['seconds_dynamics']:8.2f} {other:7.2f} "
           f"{whole:9.2f} {steps:9.2f} {t['sec_per_step']:8.4f} {whole / p['seconds']:9.1f}x "
-          f"{steps / p['seconds']:9.1f}x{note}")
-print("whole/pred: training with its per-step loss on the whole set, over the prediction;\n"
-      "steps/pred: the optimizer steps alone over the prediction.")
+          f"{steps / p['seconds']:9.1f}x {steps / kd:8.1f}x{note}")
+print("predict: the whole command; other: its reading, checks and the faithfulness check (the real\n"
+      "network run at the linearized weights); train: `ttpredict train` with its per-step loss on\n"
+      "the whole set (whole), or its optimizer steps alone (steps).  whole/pred and steps/pred:\n"
+      "over the whole prediction; steps/k+d: over its kernel and dynamics stages.")
 PY
 echo "wide_cost.sh: whole script $(( $(date +%s) - t0 )) s"
