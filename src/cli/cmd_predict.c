@@ -43,7 +43,12 @@ static void usage(FILE *f)
     ttp_cli_help_line(f, "--extrapolate LIST", "also predict for these dataset sizes (power-law spectrum)");
     ttp_cli_help_section(f, "output (rank 0)");
     ttp_cli_help_line(f, "--time-steps R",
-                      "real steps timed for the wall-clock estimate (default %d; 0 = skip)", d.time_reps);
+                      "timings for the wall-clock estimate: repetitions of the probe, or\n"
+                      "real steps with --step-timing measure (default %d; 0 = skip)",
+                      d.time_reps);
+    ttp_cli_help_line(f, "--step-timing HOW",
+                      "model: seconds per step from a probe of two small batches and\n"
+                      "the network's cost model (default); measure: time full steps");
     ttp_cli_help_line(f, "--relinearize K|auto",
                       "rebuild the kernel at the predicted weights every K steps, or\n"
                       "where the linear model drifts (auto); default %lld = off; docs/METHOD.md 6c",
@@ -73,7 +78,8 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
         O_SUBSET,
         O_EXTRAP,
         O_TSTEPS,
-        O_RELIN
+        O_RELIN,
+        O_STIMING
     };
     static const struct option opts[] = {TTP_CLI_TASK_OPTIONS,
                                          TTP_CLI_OPT_OPTIONS,
@@ -88,6 +94,7 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
                                          {"extrapolate", required_argument, NULL, O_EXTRAP},
                                          {"time-steps", required_argument, NULL, O_TSTEPS},
                                          {"relinearize", required_argument, NULL, O_RELIN},
+                                         {"step-timing", required_argument, NULL, O_STIMING},
                                          TTP_CLI_OUT_OPTION,
                                          TTP_CLI_JSON_OPTION,
                                          TTP_CLI_REPORT_OPTION,
@@ -125,6 +132,7 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
             TTP_CALL(ctx, ttp_cli_int_list(ctx, "--extrapolate", optarg, 1, INT32_MAX, o.extrap,
                                            TTP_MAX_EXTRAP, &o.nextrap));
             break;
+        case O_STIMING: TTP_CALL(ctx, ttp_step_timing_parse(ctx, optarg, &o.step_timing)); break;
         case O_TSTEPS:
             TTP_CALL(ctx, ttp_cli_int(ctx, "--time-steps", optarg, 0, 10000, &iv));
             o.time_reps = (int)iv;
