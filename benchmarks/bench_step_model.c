@@ -4,7 +4,7 @@
  * networks the cost benchmarks use.
  *
  *   mpirun -np P build/benchmarks/bench_step_model compare TASK [--batches 1,10,...] [--reps R]
- *   build/benchmarks/bench_step_model write DIR
+ *   build/benchmarks/bench_step_model write DIR [N]
  *
  * TASK is `bundled` (data/default-model.nc on data/default-data.nc), `wide`
  * (the wide CNN below, He-initialised, on default-data.nc) or `mlp` (the
@@ -15,12 +15,13 @@
  * probe's statistic too) and the model's relative error;
  * then the mean and largest |error| over the batches.
  *
- * `write DIR` writes wide-cnn.nc, mlp301k.nc and digits250.nc for the
- * command-line benchmarks (benchmarks/cost.sh):
+ * `write DIR [N]` writes wide-cnn.nc, mlp301k.nc and digits250.nc (with N:
+ * digitsN.nc, the first N images of digits.nc) for the command-line
+ * benchmarks (benchmarks/cost.sh, the memory check in benchmarks/README.md):
  *   wide CNN  conv3x3 1→64→192→256→256 (pad 1, ReLU after each) on 8×8,
  *             global average pool, dense → 5:  1,145,413 weights
  *   MLP       flatten, dense 64→512, ReLU, dense 512→512, ReLU, dense →10:
- *             300,554 weights
+ *             301,066 weights
  */
 #include <math.h>
 #include <stdio.h>
@@ -91,7 +92,7 @@ static ttp_status mlp(ttp_ctx *ctx, ttp_model **out)
     return TTP_OK;
 }
 
-static ttp_status load_task(ttp_ctx *ctx, const char *task, ttp_model **m, ttp_data **d)
+static ttp_status load_task(ttp_ctx *ctx, const char *task, ttp_model **m, ttp_data **d, int64_t nmlp)
 {
     char path[1024];
     *m = NULL;
@@ -100,7 +101,7 @@ static ttp_status load_task(ttp_ctx *ctx, const char *task, ttp_model **m, ttp_d
         ttp_data *all = NULL;
         snprintf(path, sizeof path, "%s/digits.nc", TTP_DATA_DIR);
         TTP_CALL(ctx, ttp_data_read(ctx, path, &all));
-        ttp_status st = ttp_data_take(ctx, all, 250, d);
+        ttp_status st = ttp_data_take(ctx, all, nmlp, d);
         ttp_data_destroy(&all);
         TTP_CALL(ctx, st);
         return mlp(ctx, m);
@@ -116,7 +117,7 @@ static ttp_status load_task(ttp_ctx *ctx, const char *task, ttp_model **m, ttp_d
     return TTP_OK;
 }
 
-static int write_models(ttp_ctx *ctx, const char *dir)
+static int write_models(ttp_ctx *ctx, const char *dir, int64_t n)
 {
     char path[1024];
     ttp_model *m = NULL;
@@ -126,11 +127,11 @@ static int write_models(ttp_ctx *ctx, const char *dir)
     ok = ok && ttp_model_write(ctx, path, m) == TTP_OK;
     if (ok) printf("%s: %lld weights\n", path, (long long)m->ntrainable);
     ttp_model_destroy(&m);
-    ok = ok && load_task(ctx, "mlp", &m, &d) == TTP_OK;
+    ok = ok && load_task(ctx, "mlp", &m, &d, n) == TTP_OK;
     snprintf(path, sizeof path, "%s/mlp301k.nc", dir);
     ok = ok && ttp_model_write(ctx, path, m) == TTP_OK;
     if (ok) printf("%s: %lld weights\n", path, (long long)m->ntrainable);
-    snprintf(path, sizeof path, "%s/digits250.nc", dir);
+    snprintf(path, sizeof path, "%s/digits%lld.nc", dir, (long long)n);
     ok = ok && ttp_data_write(ctx, path, d) == TTP_OK;
     if (ok) printf("%s: %lld samples\n", path, (long long)d->n);
     ttp_model_destroy(&m);
@@ -143,7 +144,8 @@ int main(int argc, char **argv)
 {
     ttp_ctx ctx;
     ttp_ctx_init(&ctx);
-    if (argc >= 3 && strcmp(argv[1], "write") == 0) return write_models(&ctx, argv[2]);
+    if (argc >= 3 && strcmp(argv[1], "write") == 0)
+        return write_models(&ctx, argv[2], argc >= 4 ? atoll(argv[3]) : 250);
     if (argc < 3 || strcmp(argv[1], "compare") != 0) {
         fprintf(stderr, "usage: bench_step_model compare bundled|wide|mlp [--batches LIST] [--reps R]\n"
                         "       bench_step_model write DIR\n");
@@ -159,7 +161,7 @@ int main(int argc, char **argv)
     ttp_model *m = NULL;
     ttp_data *d = NULL;
     int rc = 1;
-    if (load_task(&ctx, argv[2], &m, &d) != TTP_OK) goto done;
+    if (load_task(&ctx, argv[2], &m, &d, 250) != TTP_OK) goto done;
     const int reps = atoi(arg(argc, argv, "--reps", "3"));
     int64_t batches[32];
     int nb = 0;

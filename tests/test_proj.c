@@ -153,7 +153,8 @@ static void test_naive(ttp_ctx *ctx)
                  * same bits */
                 double *G2 = malloc((size_t)(rows * dp) * sizeof *G2);
                 CHECK_OK(ctx, b.project(b.state, (ttp_proj_kind)kind, 3, J, 1, d, dp, G2, ctx));
-                CHECK_OK(ctx, b.project(b.state, (ttp_proj_kind)kind, 3, J + d, rows - 1, d, dp, G2 + dp, ctx));
+                CHECK_OK(ctx,
+                         b.project(b.state, (ttp_proj_kind)kind, 3, J + d, rows - 1, d, dp, G2 + dp, ctx));
                 CHECK(memcmp(G, G2, (size_t)(rows * dp) * sizeof *G) == 0);
                 ttp_proj_cpu_store_limit(&b, -1.0);
                 CHECK_OK(ctx, b.project(b.state, (ttp_proj_kind)kind, 3, J, rows, d, dp, G2, ctx));

@@ -80,7 +80,7 @@ typedef struct {
     int64_t cache_d, cache_dproj;
     double *pad, *padg; /* PROJ_ROW_BLOCK rows of J and of G, for the last block */
     size_t pad_cap, padg_cap;
-    double *store; /* every tile of a large P, in the order of the loop below */
+    double *store;   /* every tile of a large P, in the order of the loop below */
     int store_state; /* 0 none, 1 holds P for the store_* key, -1 did not fit it */
     ttp_proj_kind store_kind;
     uint64_t store_key;
@@ -110,10 +110,21 @@ static ttp_status reserve(ttp_ctx *ctx, cpu_proj_state *s, size_t n)
     return TTP_OK;
 }
 
-/* out (nk × nc, row-major, ld) = P[k0:k0+nk, c0:c0+nc] */
+/* out (nk × nc, row-major, ld) = P[k0:k0+nk, c0:c0+nc].  Rademacher entries
+ * are ttp_proj_entry's expression with the scale 1/√D′ computed once (the
+ * same double, so the same bits); Gaussian ones call it as they are. */
 static void gen_tile(double *out, int64_t ld, ttp_proj_kind kind, uint64_t key, int64_t k0, int64_t nk,
                      int64_t c0, int64_t nc, int64_t dproj)
 {
+    if (kind == TTP_PROJ_RADEMACHER) {
+        const double scale = 1.0 / sqrt((double)dproj);
+        for (int64_t kk = 0; kk < nk; kk++) {
+            const uint64_t c = (uint64_t)(k0 + kk) * (uint64_t)dproj + (uint64_t)c0;
+            for (int64_t jj = 0; jj < nc; jj++)
+                out[kk * ld + jj] = (ttp_rng_hash(key, c + (uint64_t)jj) & 1u) ? -scale : scale;
+        }
+        return;
+    }
     for (int64_t kk = 0; kk < nk; kk++)
         for (int64_t jj = 0; jj < nc; jj++)
             out[kk * ld + jj] = ttp_proj_entry(kind, key, k0 + kk, c0 + jj, dproj);
