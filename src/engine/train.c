@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 void ttp_opt_default(ttp_opt *o)
@@ -368,6 +369,14 @@ static double last_level_cache(void)
     return best > 0.0 ? best : 32.0 * 1048576.0;
 }
 
+/* Seconds of CPU this process has used (user and system). */
+static double cpu_time(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0) return 0.0;
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 /* Fastest of reps timed gradient calls of nb samples (after one untimed). */
 static ttp_status time_grad(ttp_ctx *ctx, work *k, const ttp_model *m, const ttp_data *d, const double *w,
                             const ttp_opt *o, const int64_t *idx, int64_t nb, int reps, double *g,
@@ -390,7 +399,7 @@ ttp_status ttp_train_step_model(ttp_ctx *ctx, const ttp_comm *comm, const ttp_mo
     work k;
     int64_t *perm = NULL, *idx = NULL, epoch = -1;
     double *w = NULL, *g = NULL, *gt = NULL, *wt = NULL, *v = NULL;
-    const double t_start = ttp_time();
+    const double t_start = ttp_time(), cpu_start = cpu_time();
     memset(&k, 0, sizeof k);
     memset(out, 0, sizeof *out);
     if (reps < 1) return TTP_ERR(ctx, TTP_ERR_ARG, "step timing: %d repetitions, expected >= 1", reps);
@@ -427,7 +436,7 @@ ttp_status ttp_train_step_model(ttp_ctx *ctx, const ttp_comm *comm, const ttp_mo
     int64_t nbt = ttp_batch_indices(o->seed, n, B, 0, perm, &epoch, idx), a, b;
     ttp_shard(nbt, comm->rank, comm->size, &a, &b);
     const int64_t *mine = idx + (b - a >= hi ? a : 0);
-    double f[4] = {0.0, 0.0, 0.0, 0.0}; /* t_call, seconds per sample, t_update, bandwidth */
+    double f[5] = {0.0, 0.0, 0.0, 0.0, 1.0}; /* t_call, s/sample, t_update, bandwidth, cpu share */
     {
         double t_hi = 0.0, t_lo = 0.0;
         TTP_CALL_GOTO(ctx, st, done, time_grad(ctx, &k, m, d, w, o, mine, hi, reps, g, &t_hi));
@@ -480,7 +489,14 @@ ttp_status ttp_train_step_model(ttp_ctx *ctx, const ttp_comm *comm, const ttp_mo
         f[3] = isfinite(best) && best > 0.0 ? 2.0 * (double)nbytes / best : 0.0;
         out->cache_bytes = L / (double)P;
     }
-    TTP_CALL_GOTO(ctx, st, done, comm->allreduce_sum(comm, f, 4, ctx));
+    {
+        /* the share of a core this process got over the probe: a short
+         * call runs within one time slice, a whole step does not */
+        const double wall = ttp_time() - t_start, cpu = cpu_time() - cpu_start;
+        f[4] = wall > 0.0 && cpu > 0.0 ? (cpu < wall ? cpu / wall : 1.0) : 1.0;
+    }
+    TTP_CALL_GOTO(ctx, st, done, comm->allreduce_sum(comm, f, 5, ctx));
+    out->cpu_share = f[4] / (double)P;
     out->bandwidth = f[3] / (double)P;
     out->sec_call = f[0] / (double)P;
     out->rate = f[1] > 0.0 ? out->flops_per_sample / (f[1] / (double)P) : 0.0;
@@ -519,7 +535,8 @@ double ttp_step_model_eval(const ttp_step_model *sm, int64_t batch)
         const double extra = out_of_cache(sm, (double)s) - out_of_cache(sm, sm->probe_share);
         if (extra > 0.0) per_sample += extra * sm->bytes_per_sample / sm->bandwidth;
     }
-    return sm->sec_call + (double)s * per_sample + sm->sec_update;
+    const double share = sm->cpu_share > 0.0 && sm->cpu_share <= 1.0 ? sm->cpu_share : 1.0;
+    return (sm->sec_call + (double)s * per_sample + sm->sec_update) / share;
 }
 
 ttp_status ttp_train_write(ttp_ctx *ctx, const char *path, const ttp_train_result *r, const ttp_opt *o,

@@ -116,7 +116,10 @@ void ttp_model_cost(const ttp_model *m, ttp_layer_cost *per_layer, ttp_layer_cos
  * b ≈ s/32 and at least 8), t_update from timing the update itself, W from
  * timing a copy larger than the cache; each timed `reps` times after a
  * warm-up, the fastest kept.  Shares of at most TTP_STEP_PROBE_DIRECT
- * samples are timed as they are.
+ * samples are timed as they are.  On a machine shared with other work the
+ * whole is divided by the share of a core the process got over the probe
+ * (CPU seconds over wall seconds, 1 on an idle machine): a short timed call
+ * runs within one time slice, a whole step does not.
  */
 #define TTP_STEP_PROBE_DIRECT 16
 typedef struct ttp_step_model {
@@ -131,6 +134,7 @@ typedef struct ttp_step_model {
     double sec_call, sec_update; /* t_call, t_update                               */
     double bandwidth;            /* W, bytes/s of a copy larger than the cache     */
     double cache_bytes;          /* L / P: a rank's part of the last-level cache    */
+    double cpu_share;            /* CPU over wall seconds during the probe (<= 1)   */
     double sec_per_step;         /* t(B)                                           */
     double sec_probe;            /* what the probe itself cost                     */
 } ttp_step_model;

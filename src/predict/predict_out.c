@@ -206,6 +206,8 @@ ttp_status ttp_predict_write_json(ttp_ctx *ctx, const char *path, const ttp_pred
         ttp_json_num(j, "flops_per_second", sm->rate);
         ttp_json_num(j, "seconds_per_call", sm->sec_call);
         ttp_json_num(j, "seconds_update", sm->sec_update);
+        ttp_json_num(j, "cpu_share", sm->cpu_share);
+        ttp_json_num(j, "bandwidth_bytes_per_second", sm->bandwidth);
         ttp_json_int(j, "probe_batch_hi", sm->probe_hi);
         ttp_json_int(j, "probe_batch_lo", sm->probe_lo);
         ttp_json_end_object(j);
