@@ -79,6 +79,16 @@ void ttp_model_cost(const ttp_model *m, ttp_layer_cost *per_layer, ttp_layer_cos
             c.flops_bwd = up_in ? 2.0 * out : 0.0;
             c.bytes = w8 * (3.0 * out + 4.0 * out);
             break;
+        case TTP_LAYER_SIGMOID:
+        case TTP_LAYER_TANH:
+        case TTP_LAYER_GELU:
+            /* a transcendental a value (exp, tanh, erf: counted as 10 flops)
+             * and its derivative */
+            c.flops_fwd = 10.0 * out;
+            c.flops_bwd = up_in ? 3.0 * out : 0.0;
+            c.bytes = w8 * (2.0 * in + 4.0 * out);
+            break;
+        case TTP_LAYER_LEAKYRELU:
         case TTP_LAYER_RELU:
             c.flops_fwd = out;
             c.flops_bwd = up_in ? out : 0.0;
