@@ -85,7 +85,7 @@ for task in tasks:
         elif reuse:  # the kernel came from the GD run's file: charge its build
             pred += kernel_gd - pk
             pk = kernel_gd
-        ran = t["steps"]
+        ran = t["settings"]["steps"]
         scale = T / ran
         train = t["seconds"] * scale
         steps = t["sec_per_step"] * T

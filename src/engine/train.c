@@ -399,7 +399,7 @@ ttp_status ttp_train_step_model(ttp_ctx *ctx, const ttp_comm *comm, const ttp_mo
     work k;
     int64_t *perm = NULL, *idx = NULL, epoch = -1;
     double *w = NULL, *g = NULL, *gt = NULL, *wt = NULL, *v = NULL;
-    const double t_start = ttp_time(), cpu_start = cpu_time();
+    const double t_start = ttp_time();
     memset(&k, 0, sizeof k);
     memset(out, 0, sizeof *out);
     if (reps < 1) return TTP_ERR(ctx, TTP_ERR_ARG, "step timing: %d repetitions, expected >= 1", reps);
@@ -437,6 +437,7 @@ ttp_status ttp_train_step_model(ttp_ctx *ctx, const ttp_comm *comm, const ttp_mo
     ttp_shard(nbt, comm->rank, comm->size, &a, &b);
     const int64_t *mine = idx + (b - a >= hi ? a : 0);
     double f[5] = {0.0, 0.0, 0.0, 0.0, 1.0}; /* t_call, s/sample, t_update, bandwidth, cpu share */
+    double probe_wall = ttp_time(), probe_cpu = cpu_time();
     {
         double t_hi = 0.0, t_lo = 0.0;
         TTP_CALL_GOTO(ctx, st, done, time_grad(ctx, &k, m, d, w, o, mine, hi, reps, g, &t_hi));
@@ -454,6 +455,8 @@ ttp_status ttp_train_step_model(ttp_ctx *ctx, const ttp_comm *comm, const ttp_mo
             }
         }
     }
+    probe_wall = ttp_time() - probe_wall;
+    probe_cpu = cpu_time() - probe_cpu;
     {
         /* the reduction and update, timed on their own (every rank calls) */
         double best = INFINITY;
@@ -490,9 +493,10 @@ ttp_status ttp_train_step_model(ttp_ctx *ctx, const ttp_comm *comm, const ttp_mo
         out->cache_bytes = L / (double)P;
     }
     {
-        /* the share of a core this process got over the probe: a short
-         * call runs within one time slice, a whole step does not */
-        const double wall = ttp_time() - t_start, cpu = cpu_time() - cpu_start;
+        /* the share of a core this process got over the gradient probes
+         * (local work only: a rank waiting in MPI may sleep): a short call
+         * runs within one time slice, a whole step does not */
+        const double wall = probe_wall, cpu = probe_cpu;
         f[4] = wall > 0.0 && cpu > 0.0 ? (cpu < wall ? cpu / wall : 1.0) : 1.0;
     }
     TTP_CALL_GOTO(ctx, st, done, comm->allreduce_sum(comm, f, 5, ctx));
@@ -536,7 +540,7 @@ double ttp_step_model_eval(const ttp_step_model *sm, int64_t batch)
         if (extra > 0.0) per_sample += extra * sm->bytes_per_sample / sm->bandwidth;
     }
     const double share = sm->cpu_share > 0.0 && sm->cpu_share <= 1.0 ? sm->cpu_share : 1.0;
-    return (sm->sec_call + (double)s * per_sample + sm->sec_update) / share;
+    return (sm->sec_call + (double)s * per_sample) / share + sm->sec_update;
 }
 
 ttp_status ttp_train_write(ttp_ctx *ctx, const char *path, const ttp_train_result *r, const ttp_opt *o,

@@ -117,9 +117,10 @@ void ttp_model_cost(const ttp_model *m, ttp_layer_cost *per_layer, ttp_layer_cos
  * timing a copy larger than the cache; each timed `reps` times after a
  * warm-up, the fastest kept.  Shares of at most TTP_STEP_PROBE_DIRECT
  * samples are timed as they are.  On a machine shared with other work the
- * whole is divided by the share of a core the process got over the probe
- * (CPU seconds over wall seconds, 1 on an idle machine): a short timed call
- * runs within one time slice, a whole step does not.
+ * local part (t_call and the samples) is divided by the share u of a core
+ * the process got over the gradient probes (CPU seconds over wall seconds,
+ * 1 on an idle machine): a short timed call runs within one time slice, a
+ * whole step does not.
  */
 #define TTP_STEP_PROBE_DIRECT 16
 typedef struct ttp_step_model {
