@@ -539,8 +539,7 @@ double ttp_step_model_eval(const ttp_step_model *sm, int64_t batch)
         const double extra = out_of_cache(sm, (double)s) - out_of_cache(sm, sm->probe_share);
         if (extra > 0.0) per_sample += extra * sm->bytes_per_sample / sm->bandwidth;
     }
-    const double share = sm->cpu_share > 0.0 && sm->cpu_share <= 1.0 ? sm->cpu_share : 1.0;
-    return (sm->sec_call + (double)s * per_sample) / share + sm->sec_update;
+    return sm->sec_call + (double)s * per_sample + sm->sec_update;
 }
 
 ttp_status ttp_train_write(ttp_ctx *ctx, const char *path, const ttp_train_result *r, const ttp_opt *o,

@@ -116,11 +116,11 @@ void ttp_model_cost(const ttp_model *m, ttp_layer_cost *per_layer, ttp_layer_cos
  * b ≈ s/32 and at least 8), t_update from timing the update itself, W from
  * timing a copy larger than the cache; each timed `reps` times after a
  * warm-up, the fastest kept.  Shares of at most TTP_STEP_PROBE_DIRECT
- * samples are timed as they are.  On a machine shared with other work the
- * local part (t_call and the samples) is divided by the share u of a core
- * the process got over the gradient probes (CPU seconds over wall seconds,
- * 1 on an idle machine): a short timed call runs within one time slice, a
- * whole step does not.
+ * samples are timed as they are.  The share of a core the process got over
+ * the gradient probes (CPU over wall seconds, 1 on an idle machine) is
+ * reported in cpu_share as a sign of a loaded machine; it is not applied
+ * (dividing by it overshot on a shared machine, where it also counts the
+ * probes' page faults and waits).
  */
 #define TTP_STEP_PROBE_DIRECT 16
 typedef struct ttp_step_model {
