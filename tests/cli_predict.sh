@@ -63,6 +63,11 @@ check("batch_stability_max" in a and a["batch_stability_max"] > 0, "SGD per-batc
 check(a.get("loss_growth") is not None and a["loss_growth"] <= 1 + 1e-6, "a converging prediction reports growth %s" % a.get("loss_growth"))
 check(abs(a["wall_seconds_predicted"] - a["tt_steps"] * a["seconds_per_step"]) <= 1e-9 * a["wall_seconds_predicted"] + 1e-12,
       "wall-clock is not steps x seconds per step")
+# the default seconds per step: the probe and the cost model, its parts reported
+sm = a.get("step_model", {})
+check(a.get("step_timing") == "model", "step_timing %s, expected model" % a.get("step_timing"))
+check(sm.get("flops_per_sample", 0) > 0 and sm.get("flops_per_second", 0) > 0 and sm.get("seconds_update", -1) >= 0,
+      "step model figures missing: %s" % sm)
 sys.exit(1 if bad else 0)
 PY
 ok
@@ -149,6 +154,17 @@ expect "dproj > D" 2 "exceeds" -- "$BIN" predict --proj rademacher --dproj 10000
 expect "kernel for another dataset" 2 "another dataset" -- "$BIN" predict -q --kernel "$T/k.nc" --time-steps 0 \
     --data "${TTP_DATA_DIR:-data}/pretrain-data.nc"
 expect "subset > N" 2 "--subset" -- "$BIN" predict --subset 5000
+expect "step timing word" 2 "--step-timing" -- "$BIN" predict --step-timing guess
+
+# Real full steps timed on request (--step-timing measure): the same
+# prediction in steps, the summary saying how the seconds were found.
+timeout 300 "$BIN" predict "${Q[@]}" --batch 50 --ensemble 4 --lr 0.01 --tt rel:0.1,eps:0.01 --kernel "$T/k.nc" \
+    --step-timing measure --json "$T/pm.json" >/dev/null 2>"$T/pmerr"
+ok; python3 -c "
+import json; a=json.load(open('$T/pm.json')); b=json.load(open('$T/pk.json'))
+assert a['step_timing'] == 'measure' and 'step_model' not in a, a.get('step_timing')
+assert a['tt_steps'] == b['tt_steps'] and a['seconds_per_step'] > 0
+" || fail "--step-timing measure: $(cat "$T/pmerr")"
 expect "extrapolate below N" 2 "smaller than" -- "$BIN" predict --extrapolate 10
 expect "wd extrapolation" 1 "weight decay" -- "$BIN" predict --wd 0.001 --extrapolate 3000
 

@@ -45,7 +45,12 @@ static void usage(FILE *f)
     ttp_cli_help_line(f, "--extrapolate LIST", "also predict for these dataset sizes (power-law spectrum)");
     ttp_cli_help_section(f, "output (rank 0)");
     ttp_cli_help_line(f, "--time-steps R",
-                      "real steps timed for the wall-clock estimate (default %d; 0 = skip)", d.time_reps);
+                      "timings for the wall-clock estimate: repetitions of the probe, or\n"
+                      "real steps with --step-timing measure (default %d; 0 = skip)",
+                      d.time_reps);
+    ttp_cli_help_line(f, "--step-timing HOW",
+                      "model: seconds per step from a probe of two small batches and\n"
+                      "the network's cost model (default); measure: time full steps");
     ttp_cli_help_line(f, "--relinearize K|auto",
                       "rebuild the kernel at the predicted weights every K steps, or\n"
                       "where the linear model drifts (auto); default %lld = off; docs/METHOD.md 6c",
@@ -78,7 +83,8 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
         O_RELIN,
         O_MEM,
         O_CKPT,
-        O_RESUME
+        O_RESUME,
+        O_STIMING
     };
     static const struct option opts[] = {TTP_CLI_TASK_OPTIONS,
                                          TTP_CLI_OPT_OPTIONS,
@@ -96,6 +102,7 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
                                          {"mem-per-rank", required_argument, NULL, O_MEM},
                                          {"checkpoint", required_argument, NULL, O_CKPT},
                                          {"resume", required_argument, NULL, O_RESUME},
+                                         {"step-timing", required_argument, NULL, O_STIMING},
                                          TTP_CLI_OUT_OPTION,
                                          TTP_CLI_JSON_OPTION,
                                          TTP_CLI_REPORT_OPTION,
@@ -133,6 +140,7 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
             TTP_CALL(ctx, ttp_cli_int_list(ctx, "--extrapolate", optarg, 1, INT32_MAX, o.extrap,
                                            TTP_MAX_EXTRAP, &o.nextrap));
             break;
+        case O_STIMING: TTP_CALL(ctx, ttp_step_timing_parse(ctx, optarg, &o.step_timing)); break;
         case O_TSTEPS:
             TTP_CALL(ctx, ttp_cli_int(ctx, "--time-steps", optarg, 0, 10000, &iv));
             o.time_reps = (int)iv;

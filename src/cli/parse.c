@@ -455,6 +455,7 @@ static const struct {
     {"subset", "--subset"},
     {"extrap", "--extrapolate"},
     {"time_reps", "--time-steps"},
+    {"step_timing", "--step-timing"},
     {"relin_every", "--relinearize"},
     {"kernel_in", "--kernel"},
     {"kernel_out", "--save-kernel"},

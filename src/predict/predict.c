@@ -32,6 +32,22 @@ void ttp_predict_opts_default(ttp_predict_opts *o)
     o->time_reps = 5;
 }
 
+const char *ttp_step_timing_str(int t)
+{
+    return t == TTP_STEP_TIMING_MODEL ? "model" : t == TTP_STEP_TIMING_MEASURE ? "measure" : "none";
+}
+
+ttp_status ttp_step_timing_parse(ttp_ctx *ctx, const char *s, int *out)
+{
+    if (strcmp(s, "model") == 0)
+        *out = TTP_STEP_TIMING_MODEL;
+    else if (strcmp(s, "measure") == 0)
+        *out = TTP_STEP_TIMING_MEASURE;
+    else
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option step_timing: '%s', expected model or measure", s);
+    return TTP_OK;
+}
+
 ttp_status ttp_predict_opts_validate(ttp_ctx *ctx, const ttp_predict_opts *o, int64_t n)
 {
     TTP_CALL(ctx, ttp_opt_validate(ctx, &o->opt, n));
@@ -94,6 +110,8 @@ ttp_status ttp_predict_opts_validate(ttp_ctx *ctx, const ttp_predict_opts *o, in
         return TTP_ERR(ctx, TTP_ERR_UNSUPPORTED,
                        "option relin_every: only on the whole dataset and a kernel built here (options "
                        "subset/extrap/kernel_in unset)");
+    if (o->step_timing != TTP_STEP_TIMING_MODEL && o->step_timing != TTP_STEP_TIMING_MEASURE)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option step_timing: %d, expected model or measure", o->step_timing);
     if (o->time_reps < 0)
         return TTP_ERR(ctx, TTP_ERR_ARG, "option time_reps: %d, expected >= 0", o->time_reps);
     return TTP_OK;
@@ -371,6 +389,7 @@ ttp_status ttp_predict_from_kernel(ttp_ctx *ctx, const ttp_kernel *k, const ttp_
     p->d = k->d;
     p->dproj = k->dproj;
     p->sec_per_step = sec_per_step;
+    p->step_timing = -1; /* ttp_predict_run says how sec_per_step was found */
     p->mu_max = k->neig > 0 ? k->eigval[0] / (double)k->n : 0.0;
     p->nranks = k->nranks;
 
@@ -468,9 +487,16 @@ ttp_status ttp_predict_run(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *
     double sec_kernel = ttp_time() - tk;
 
     double tt = ttp_time();
-    if (o->time_reps > 0)
+    ttp_step_model sm;
+    memset(&sm, 0, sizeof sm);
+    if (o->time_reps > 0 && o->step_timing == TTP_STEP_TIMING_MEASURE)
         TTP_CALL_GOTO(ctx, st, done,
                       ttp_train_time_step(ctx, comm, model, data, &o->opt, o->time_reps, &sps));
+    else if (o->time_reps > 0) {
+        TTP_CALL_GOTO(ctx, st, done,
+                      ttp_train_step_model(ctx, comm, model, data, &o->opt, o->time_reps, &sm));
+        sps = sm.sec_per_step;
+    }
     double sec_timing = ttp_time() - tt;
 
     if (comm->rank == 0) {
@@ -488,6 +514,8 @@ ttp_status ttp_predict_run(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *
                                               comm->rank == 0 ? p : NULL));
     p->sec_kernel = sec_kernel;
     p->sec_timing = sec_timing;
+    p->step_timing = o->time_reps > 0 ? o->step_timing : -1;
+    p->step_model = sm;
     p->nranks = comm->size;
     p->seconds = ttp_time() - t0;
     *out = p;

@@ -109,11 +109,18 @@ void ttp_predict_print(FILE *f, const ttp_prediction *p, const ttp_predict_opts 
             else
                 snprintf(w[i], sizeof w[i], "> %.3g", (double)T * p->sec_per_step);
         }
-        fprintf(
-            f,
-            "  wall-clock  %s s predicted [%s .. %s] at %.4g s/step (measured: batch %lld, %d rank(s))%s\n",
-            w[0], w[1], w[2], p->sec_per_step, (long long)ttp_opt_batch(op, p->n), p->nranks,
-            p->valid ? "" : "; NOT meaningful, see WARNING");
+        char how[160];
+        const ttp_step_model *sm = &p->step_model;
+        if (p->step_timing == TTP_STEP_TIMING_MODEL)
+            snprintf(how, sizeof how,
+                     "cost model: %.3g GFLOP/sample at %.3g GFLOP/s from a probe of %lld+%lld samples",
+                     sm->flops_per_sample * 1e-9, sm->rate * 1e-9, (long long)sm->probe_hi,
+                     (long long)sm->probe_lo);
+        else
+            snprintf(how, sizeof how, "%s", p->step_timing == TTP_STEP_TIMING_MEASURE ? "measured" : "given");
+        fprintf(f, "  wall-clock  %s s predicted [%s .. %s] at %.4g s/step (%s; batch %lld, %d rank(s))%s\n",
+                w[0], w[1], w[2], p->sec_per_step, how, (long long)ttp_opt_batch(op, p->n), p->nranks,
+                p->valid ? "" : "; NOT meaningful, see WARNING");
     }
     for (int i = 0; i < p->nextrap; i++) {
         const ttp_pred_curve *e = &p->extrap[i];
@@ -192,6 +199,21 @@ ttp_status ttp_predict_write_json(ttp_ctx *ctx, const char *path, const ttp_pred
     ttp_json_num(j, "seconds_kernel", p->sec_kernel);
     ttp_json_num(j, "seconds_dynamics", p->sec_sim);
     ttp_json_num(j, "seconds_step_timing", p->sec_timing);
+    ttp_json_str(j, "step_timing", ttp_step_timing_str(p->step_timing));
+    if (p->step_timing == TTP_STEP_TIMING_MODEL) {
+        const ttp_step_model *sm = &p->step_model;
+        ttp_json_begin_object(j, "step_model");
+        ttp_json_num(j, "flops_per_sample", sm->flops_per_sample);
+        ttp_json_num(j, "bytes_per_sample", sm->bytes_per_sample);
+        ttp_json_num(j, "flops_per_second", sm->rate);
+        ttp_json_num(j, "seconds_per_call", sm->sec_call);
+        ttp_json_num(j, "seconds_update", sm->sec_update);
+        ttp_json_num(j, "cpu_share", sm->cpu_share);
+        ttp_json_num(j, "bandwidth_bytes_per_second", sm->bandwidth);
+        ttp_json_int(j, "probe_batch_hi", sm->probe_hi);
+        ttp_json_int(j, "probe_batch_lo", sm->probe_lo);
+        ttp_json_end_object(j);
+    }
     ttp_json_bool(j, "valid", p->valid);
     ttp_json_str(j, "warning", p->warning);
     ttp_json_num(j, "stability", 2.0 * p->stability);

@@ -33,6 +33,14 @@ extern "C" {
 #define TTP_MAX_ENSEMBLE 100000 /* simulated trajectories per prediction  */
 #define TTP_MAX_EXTRAP 16       /* extrapolation targets                    */
 
+/* How the seconds per step are found: a probe of two small batches and the
+ * cost model of the network (ttp_train_step_model; a few percent of one
+ * step), or real full steps timed (ttp_train_time_step). */
+typedef enum { TTP_STEP_TIMING_MODEL = 0, TTP_STEP_TIMING_MEASURE = 1 } ttp_step_timing;
+/* "model", "measure"; and back (TTP_ERR_ARG naming the word and the choices). */
+const char *ttp_step_timing_str(int t);
+ttp_status ttp_step_timing_parse(ttp_ctx *ctx, const char *s, int *out);
+
 typedef struct ttp_predict_opts {
     ttp_opt opt;            /* optimizer settings, as for `train`            */
     ttp_kernel_opts kernel; /* projection, backend, block, top-k, provenance */
@@ -46,6 +54,8 @@ typedef struct ttp_predict_opts {
     int nextrap;            /*   extrapolate to these sizes (N if none)     */
     int64_t extrap[TTP_MAX_EXTRAP];
     int time_reps;       /* real steps timed for wall-clock (0: skip)    */
+    int step_timing;     /* TTP_STEP_TIMING_MODEL (probe + cost model) or
+                            TTP_STEP_TIMING_MEASURE (time_reps full steps) */
     int64_t relin_every; /* K > 0: re-linearize every K steps (momentum
                                  carried, SGD along member 0; docs/METHOD.md
                                  §6c); 0: off                                 */
@@ -55,7 +65,8 @@ typedef struct ttp_predict_opts {
  * ttp_kernel_opts defaults but with the automatic projection (TTP_PROJ_AUTO:
  * kron at D′ = 1024 for a model of more than 2048 trainable weights, else
  * exact) and the eigenvectors kept, ensemble 16, band 5–95 %, one definition
- * (TTP_TT_REL 0.05 of the loss drop), 5 timed steps. */
+ * (TTP_TT_REL 0.05 of the loss drop), the step-time model from a probe
+ * timed 5 times. */
 void ttp_predict_opts_default(ttp_predict_opts *o);
 /* Check every option against a dataset of n samples (the kernel's options
  * with ttp_kernel_opts_validate), naming the field (e.g. "option lr"). */
@@ -126,7 +137,9 @@ typedef struct ttp_prediction {
     ttp_faith faith;                        /* measured faithfulness (ttp_predict_faith)     */
     int valid;                              /* 0: outside the regime where the method holds  */
     char warning[1024];
-    double sec_per_step; /* measured, at the requested batch size         */
+    double sec_per_step;       /* at the requested batch size (model or measured) */
+    int step_timing;           /* how it was found (ttp_step_timing); -1: not at all */
+    ttp_step_model step_model; /* the fitted model (step_timing MODEL)    */
     double sec_kernel, sec_sim, sec_timing, seconds;
     int nranks;
 } ttp_prediction;
