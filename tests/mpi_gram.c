@@ -75,7 +75,7 @@ static void run_case(ttp_ctx *ctx, const ttp_comm *comm, gcase c)
     ttp_gram *g = NULL;
     ttp_gram_result res;
     memset(&res, 0, sizeof res);
-    ttp_gram_opts o = {c.topk, 1, 1, c.side, 0.0, c.assembly};
+    ttp_gram_opts o = {c.topk, 1, 1, c.side, 0.0, c.assembly, 0};
     CHECK_OK(ctx, ttp_gram_load(ctx, comm, c.nb, M, K, lo, hi - lo, G + (size_t)lo * K, nrhs,
                                 R + (size_t)lo * nrhs, &g));
     if (g) CHECK_OK(ctx, ttp_gram_decompose(ctx, g, &o, &res));
@@ -189,7 +189,7 @@ static void bad_inputs(ttp_ctx *ctx, const ttp_comm *comm)
     CHECK_OK(ctx, ttp_gram_load(ctx, comm, 2, 8, 1, lo, hi - lo, G + lo, 0, NULL, &g));
     if (g) {
         ttp_gram_result res;
-        ttp_gram_opts o = {0, 0, 0, 0, 0.0, 9};
+        ttp_gram_opts o = {0, 0, 0, 0, 0.0, 9, 0};
         CHECK_FAILS(ctx, ttp_gram_decompose(ctx, g, &o, &res), TTP_ERR_ARG, "assembly 9");
         ttp_gram_destroy(&g);
     }

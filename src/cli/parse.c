@@ -351,6 +351,7 @@ static const struct {
     {"extrap", "--extrapolate"},
     {"time_reps", "--time-steps"},
     {"relin_every", "--relinearize"},
+    {"dynamics", "--dynamics"},
     {"kernel_in", "--kernel"},
     {"kernel_out", "--save-kernel"},
     {"losses", "--losses"},

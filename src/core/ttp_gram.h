@@ -57,6 +57,8 @@ typedef struct ttp_gram_opts {
     int side;                   /* -1 auto (the smaller), 0 the NC side, 1 the D′ side  */
     double rel_tol;             /* "non-zero" threshold; 0 means TTP_GRAM_REL_TOL       */
     ttp_gram_assembly assembly; /* how the Gram matrix is formed          */
+    int no_eig;                 /* 1: form Θ only (NC side; gathered with want_theta): no
+                                 eigenpairs, neig = 0; the caller needs Θ, not its spectrum */
 } ttp_gram_opts;
 
 /* What ttp_gram_decompose returns.  Arrays live on rank 0 only (NULL on the
