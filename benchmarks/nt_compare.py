@@ -24,6 +24,7 @@ shell script reads, with max_rel_err = max|Θ_nt − Θ_ttp| / max|Θ_ttp|.
 import os
 import sys
 import time
+import types
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("JAX_ENABLE_X64", "1")
@@ -33,6 +34,12 @@ import jax  # noqa: E402
 jax.config.update("jax_enable_x64", True)
 import jax.numpy as jnp  # noqa: E402
 import netCDF4  # noqa: E402
+
+# neural-tangents' package imports its TensorFlow port (nt.experimental,
+# through jax2tf) on import; the JAX functions used here do not need it, so
+# the script installs neural-tangents without TensorFlow and stands an empty
+# module in for that sub-package.
+sys.modules.setdefault("neural_tangents.experimental", types.ModuleType("neural_tangents.experimental"))
 import neural_tangents as nt  # noqa: E402
 import numpy as np  # noqa: E402
 
@@ -95,7 +102,7 @@ def make_apply(layers):
                                                  precision=jax.lax.Precision.HIGHEST)
                 h = h + b[None, :, None, None]
             elif k == "relu":
-                h = jnp.maximum(h, 0.0)
+                h = jax.nn.relu(h)  # derivative 0 at 0, as in ttpredict (jnp.maximum gives ½)
             elif k == "gap":
                 h = jnp.mean(h, axis=(2, 3))
             elif k == "flatten":

@@ -7,7 +7,9 @@
 #
 # Environment: BUILD (default build), RANKS (2), NT_VENV (default
 # $BUILD/nt-venv: created here with python3 -m venv and filled from PyPI
-# with jax==0.4.25, jaxlib==0.4.25, neural-tangents==0.6.5, netCDF4),
+# with jax==0.4.25, jaxlib==0.4.25, numpy<2 and ml-dtypes<0.5 (jaxlib
+# 0.4.25 is built against NumPy 1), netCDF4, and neural-tangents==0.6.5
+# without its TensorFlow dependencies),
 # PYTHON (the interpreter that makes the venv; default: python3 on PATH if
 # it is 3.9–3.12, else /usr/bin/python3), REPS (timed calls after the
 # first, default 2), OUT (work folder, default $BUILD/nt-compare).
@@ -41,7 +43,7 @@ done
 [ -f "$ROOT/tools/mpi-env.sh" ] && source "$ROOT/tools/mpi-env.sh"
 MPIRUN=${MPIRUN:-mpirun}
 
-if [ ! -x "$NT_VENV/bin/python" ] || ! "$NT_VENV/bin/python" -c "import jax, neural_tangents, netCDF4" 2>/dev/null; then
+if [ ! -x "$NT_VENV/bin/python" ] || ! "$NT_VENV/bin/python" -c "import jax, frozendict, netCDF4, importlib.util as u; assert u.find_spec('neural_tangents')" 2>/dev/null; then
     if [ -z "${PYTHON:-}" ]; then
         PYTHON=/usr/bin/python3
         if command -v python3 >/dev/null &&
@@ -51,7 +53,9 @@ if [ ! -x "$NT_VENV/bin/python" ] || ! "$NT_VENV/bin/python" -c "import jax, neu
     fi
     echo "nt_compare: creating $NT_VENV with $PYTHON and installing jax 0.4.25, neural-tangents 0.6.5 from PyPI" >&2
     "$PYTHON" -m venv "$NT_VENV"
-    "$NT_VENV/bin/pip" install -q jax==0.4.25 jaxlib==0.4.25 neural-tangents==0.6.5 netCDF4
+    "$NT_VENV/bin/pip" install -q jax==0.4.25 jaxlib==0.4.25 "numpy<2" "ml-dtypes<0.5" frozendict netCDF4
+    # without its TensorFlow dependencies: nt_compare.py uses only the JAX part
+    "$NT_VENV/bin/pip" install -q --no-deps neural-tangents==0.6.5
 fi
 
 mkdir -p "$OUT"

@@ -464,6 +464,10 @@ ttp_status ttp_predict_path(ttp_ctx *ctx, const ttp_predict_opts *o, int64_t d, 
             return TTP_ERR(ctx, TTP_ERR_UNSUPPORTED,
                            "option dynamics: direct cannot serve here: %s; use eigen or auto", why);
         *out = TTP_DYN_EIGEN;
+        if (o->kernel_in) { /* nothing is built here: no costs to show */
+            if (fe) *fe = 0.0;
+            if (fd) *fd = 0.0;
+        }
         return TTP_OK;
     }
     *out = o->dynamics != TTP_DYN_AUTO ? o->dynamics : dir < eig ? TTP_DYN_DIRECT : TTP_DYN_EIGEN;

@@ -74,7 +74,8 @@ typedef struct ttp_predict_opts {
  *   eigen   m²·max(NC, D′) (Gram) + 4m³ (all eigenpairs) [+ 2·NC·D′·m:
  *           Θ's vectors from the D′ side] + T·M·(2bm + 2·NC·m)
  *   direct  NC²·D′ (Θ) + 2·NC²·(4K + 40) (Lanczos, K pairs) + T·M·2b·NC
- * TTP_ERR_UNSUPPORTED when DIRECT is asked where it cannot serve.
+ * (both 0 with a reused kernel).  TTP_ERR_UNSUPPORTED when DIRECT is asked
+ * where it cannot serve.
  */
 ttp_status ttp_predict_path(ttp_ctx *ctx, const ttp_predict_opts *o, int64_t d, int64_t n, int c,
                             ttp_dyn_path *out, double *fe, double *fd);
