@@ -9,14 +9,15 @@
  *
  *   mpirun -np P build/benchmarks/bench_dyn [--n N] [--steps T] [--batch B]
  *          [--ensemble M] [--lr LR] [--loss ce|mse]
- *          [--write-model FILE] [--write-data FILE] [--only-write]
+ *          [--write-model FILE] [--write-data FILE] [--only-write] [--first-direct]
  *
  * Prints, per path, seconds of the Jacobian, Gram, eigen (Lanczos for
  * direct), kernel stage and dynamics, the ratio eigen/direct of
  * kernel + dynamics, and whether the two loss curves and training times
  * agree (max |ΔL|/L₀).  --write-model/--write-data save the network and
  * the N samples in the ttpredict formats (for benchmarks/nt_compare.sh);
- * --only-write stops there.
+ * --only-write stops there; --first-direct runs the direct path first
+ * (its line is printed as soon as it is done).
  */
 #include <math.h>
 #include <stdio.h>
@@ -84,7 +85,7 @@ int main(int argc, char **argv)
     ttp_mpi_comm(&comm, &world);
     ctx.verbose = 0;
     int64_t n = 500, steps = 150, batch = 0;
-    int ens = 16, only_write = 0;
+    int ens = 16, only_write = 0, first_direct = 0;
     double lr = 0.5;
     const char *loss = "ce", *wmodel = NULL, *wdata = NULL;
     for (int i = 1; i < argc; i++) {
@@ -107,6 +108,8 @@ int main(int argc, char **argv)
             wdata = v, i++;
         else if (!strcmp(a, "--only-write"))
             only_write = 1;
+        else if (!strcmp(a, "--first-direct"))
+            first_direct = 1;
         else {
             if (comm.rank == 0) fprintf(stderr, "bench_dyn: unknown option '%s'\n", a);
             ttp_mpi_finalize();
@@ -149,9 +152,14 @@ int main(int argc, char **argv)
                (long long)m->ntrainable, (long long)d->n, m->nout, (long long)(d->n * m->nout), comm.size,
                loss, (long long)steps, (long long)ttp_opt_batch(&o.opt, d->n), ens, fe, fd,
                ttp_dyn_path_str(autop));
-    for (int k = 0; k < 2; k++) {
+    for (int r = 0; r < 2; r++) {
+        const int k = first_direct ? 1 - r : r; /* p[0] is always the eigen path's */
         o.dynamics = k == 0 ? TTP_DYN_EIGEN : TTP_DYN_DIRECT;
         if (ttp_predict_run(&ctx, &comm, m, d, &o, &p[k]) != TTP_OK) goto fail;
+        if (comm.rank == 0)
+            printf("  %-6s  kernel %7.2f  dynamics %6.2f s\n", ttp_dyn_path_str(p[k]->path), p[k]->sec_kernel,
+                   p[k]->sec_sim);
+        fflush(stdout);
     }
     if (comm.rank == 0) {
         double tot[2];

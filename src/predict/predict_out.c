@@ -199,6 +199,11 @@ ttp_status ttp_predict_write_json(ttp_ctx *ctx, const char *path, const ttp_pred
     ttp_json_num(j, "seconds_kernel", p->sec_kernel);
     ttp_json_num(j, "seconds_dynamics", p->sec_sim);
     ttp_json_num(j, "seconds_step_timing", p->sec_timing);
+    if (p->kernel) { /* the kernel stage's parts (a reused kernel: as it was built) */
+        ttp_json_num(j, "seconds_kernel_jacobian", p->kernel->sec_jac);
+        ttp_json_num(j, "seconds_kernel_gram", p->kernel->sec_gram);
+        ttp_json_num(j, "seconds_kernel_eigen", p->kernel->sec_eig);
+    }
     ttp_json_str(j, "dynamics_path", ttp_dyn_path_str(p->path));
     ttp_json_num(j, "flops_eigen_path", p->flops_eigen);
     ttp_json_num(j, "flops_direct_path", p->flops_direct);
