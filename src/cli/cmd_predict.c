@@ -41,6 +41,7 @@ static void usage(FILE *f)
     ttp_cli_help_line(f, "--dynamics auto|eigen|direct",
                       "run the dynamics on Theta's eigenpairs or as products with Theta\n"
                       "(top eigenpairs by Lanczos); auto: fewer flops (default)");
+    ttp_cli_help_run(f, 1);
     ttp_cli_help_section(f, "larger datasets");
     ttp_cli_help_line(f, "--subset N0", "build the kernel on N0 samples (stratified) and extrapolate");
     ttp_cli_help_line(f, "--extrapolate LIST", "also predict for these dataset sizes (power-law spectrum)");
@@ -77,7 +78,10 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
         O_EXTRAP,
         O_TSTEPS,
         O_RELIN,
-        O_DYN
+        O_DYN,
+        O_MEM,
+        O_CKPT,
+        O_RESUME
     };
     static const struct option opts[] = {TTP_CLI_TASK_OPTIONS,
                                          TTP_CLI_OPT_OPTIONS,
@@ -93,6 +97,9 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
                                          {"time-steps", required_argument, NULL, O_TSTEPS},
                                          {"relinearize", required_argument, NULL, O_RELIN},
                                          {"dynamics", required_argument, NULL, O_DYN},
+                                         {"mem-per-rank", required_argument, NULL, O_MEM},
+                                         {"checkpoint", required_argument, NULL, O_CKPT},
+                                         {"resume", required_argument, NULL, O_RESUME},
                                          TTP_CLI_OUT_OPTION,
                                          TTP_CLI_JSON_OPTION,
                                          TTP_CLI_REPORT_OPTION,
@@ -151,6 +158,14 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
                 return TTP_ERR(ctx, TTP_ERR_ARG, "option --dynamics: '%s', expected auto, eigen or direct",
                                optarg);
             break;
+        case O_MEM:
+            TTP_CALL(ctx, ttp_cli_bytes(ctx, "--mem-per-rank", optarg, &o.kernel.mem_per_rank));
+            break;
+        case O_CKPT:
+        case O_RESUME:
+            o.kernel.checkpoint_dir = optarg;
+            o.kernel.resume_required = c == O_RESUME;
+            break;
         default: {
             int handled;
             TTP_CALL(ctx, ttp_cli_shared_option(ctx, c, optarg, &a, &o.opt, 1, &o.kernel, &handled));
@@ -174,6 +189,7 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
     o.kernel.model_path = model_path;
     o.kernel.data_path = data_path;
     ctx->verbose = ttp_cli_verbosity(&a, 1);
+    o.kernel.stop_after_block = ttp_cli_test_stop_after_block();
     const ttp_path_use paths[] = {
         {model_path, "--model", TTP_PATH_IN},
         {data_path, "--data", TTP_PATH_IN},

@@ -494,6 +494,15 @@ ttp_status ttp_predict_run(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *
         kdata = sub;
     }
 
+    if (o->kernel_in == NULL) {
+        /* memory per rank of the kernel and the ensemble after it (the
+         * kernel stage checks its own part again) */
+        ttp_plan_in in = {kdata->n, comm->size, o->sim.ensemble, o->opt.steps, o->opt.batch, 0.0};
+        ttp_plan plan;
+        TTP_CALL_GOTO(ctx, st, done, ttp_plan_estimate(ctx, &o->kernel, model, &in, &plan));
+        TTP_CALL_GOTO(ctx, st, done, ttp_plan_check(ctx, &plan));
+    }
+
     ttp_dyn_path path = TTP_DYN_EIGEN;
     double fe = 0.0, fd = 0.0;
     TTP_CALL_GOTO(ctx, st, done,
