@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "ttp_onnx.h"
 #include "ttp_kbuild.h"
 #include "ttp_scalapack.h"
 
@@ -163,7 +164,7 @@ ttp_status ttp_cmd_kernel(ttp_cli *cli, int argc, char **argv)
     ttp_model *m = NULL;
     ttp_kernel *k = NULL;
     TTP_CALL_GOTO(ctx, st, done, ttp_data_read(ctx, data_path, &d));
-    TTP_CALL_GOTO(ctx, st, done, ttp_model_read(ctx, model_path, &m));
+    TTP_CALL_GOTO(ctx, st, done, ttp_model_load(ctx, model_path, &m));
     TTP_CALL_GOTO(ctx, st, done, ttp_cli_train_layers(ctx, &a, m));
     TTP_CALL_GOTO(ctx, st, done, ttp_kernel_build(ctx, cli->comm, m, d, &ko, &k));
     if (cli->comm->rank == 0) {

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "ttp_onnx.h"
 #include "ttp_predict.h"
 
 static void usage(FILE *f)
@@ -178,7 +179,7 @@ ttp_status ttp_cmd_plan(ttp_cli *cli, int argc, char **argv)
     ttp_status st = TTP_OK;
     ttp_model *m = NULL;
     ttp_data *d = NULL;
-    TTP_CALL_GOTO(ctx, st, done, ttp_model_read(ctx, model_path, &m));
+    TTP_CALL_GOTO(ctx, st, done, ttp_model_load(ctx, model_path, &m));
     TTP_CALL_GOTO(ctx, st, done, ttp_cli_train_layers(ctx, &a, m));
     if (n == 0) {
         TTP_CALL_GOTO(ctx, st, done, ttp_data_read(ctx, data_path, &d));

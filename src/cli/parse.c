@@ -317,7 +317,7 @@ void ttp_cli_help_task(FILE *f)
 {
     ttp_cli_help_section(f, "model and data (default: the bundled task, a small ResNet pretrained on digits\n"
                             "0-4 with a fresh 5-class head, fine-tuned on digits 5-9)");
-    ttp_cli_help_line(f, "--model FILE", "model file (NetCDF, docs/formats/model.md)");
+    ttp_cli_help_line(f, "--model FILE", "model file: NetCDF (docs/formats/model.md) or ONNX");
     ttp_cli_help_line(f, "--data FILE", "dataset file (NetCDF, docs/formats/dataset.md)");
     ttp_cli_help_line(f, "--train-layers L",
                       "all | last:K | NAME,NAME,...: the layers fine-tuned (and in the\n"
