@@ -337,6 +337,9 @@ static ttp_status plan(ttp_ctx *ctx, const ttp_gram *g, const ttp_gram_opts *opt
     if (opts->top_k < 0)
         return TTP_ERR(ctx, TTP_ERR_ARG, "top-k %lld: expected 0 (all) or a positive count",
                        (long long)opts->top_k);
+    if (opts->no_eig && opts->side != 0)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "Gram without eigenpairs: side %d, expected 0 (Θ itself, NC × NC)",
+                       opts->side);
     if (opts->assembly < TTP_GRAM_AUTO || opts->assembly > TTP_GRAM_SHARED)
         return TTP_ERR(ctx, TTP_ERR_ARG, "assembly %d: expected 0 (auto), 1 (pdsyrk), 2 (ring) or 3 (shared)",
                        opts->assembly);
@@ -390,6 +393,7 @@ agreed:
     if (job.side == 1 && opts->want_theta) TTP_CALL_GOTO(ctx, st, done, how->theta(ctx, g, &job, res));
     if (res->theta) mirror_lower(res->theta, (size_t)g->M);
     res->sec_gram = ttp_time() - t0;
+    if (opts->no_eig) goto done; /* Θ is the result */
 
     /* ---- eigenpairs, then projections and eigenvectors of Θ ------------- */
     t0 = ttp_time();

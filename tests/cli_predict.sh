@@ -82,6 +82,17 @@ import json,sys; a=json.load(open('$T/p1.json')); b=json.load(open('$T/pk.json')
 sys.exit(0 if a['tt_steps']==b['tt_steps'] and abs(a['final_loss']-b['final_loss'])<=1e-9*abs(a['final_loss']) else 1)" \
   || fail "prediction from the kernel file differs: $(cat "$T/pkerr")"
 
+# The direct dynamics path (products with Θ, top pairs by Lanczos) gives the
+# same prediction as the eigen path that auto takes here, and says so.
+timeout 300 "$MPIEXEC" -n 2 "$BIN" predict "${Q[@]}" --batch 50 --ensemble 4 --lr 0.01 --tt rel:0.1,eps:0.01 \
+    --dynamics direct --json "$T/pd.json" >"$T/pdout" 2>"$T/pderr"
+ok; python3 -c "
+import json,sys; a=json.load(open('$T/p2.json')); b=json.load(open('$T/pd.json'))
+sys.exit(0 if a['dynamics_path']=='eigen' and b['dynamics_path']=='direct' and a['tt_steps']==b['tt_steps'] and
+         abs(a['final_loss']-b['final_loss'])<=1e-9*abs(a['final_loss']) else 1)" \
+  || fail "direct dynamics path differs from the eigen path: $(cat "$T/pderr")"
+ok; grep -q "dynamics    direct" "$T/pdout" || fail "summary does not name the direct path: $(cat "$T/pdout")"
+
 # Cross-entropy from a subset: the exact dynamics on N0 re-timed by the
 # spectrum (same answer at 1 and 2 ranks; the extrapolation at N0 itself is
 # the exact N0 prediction, not re-timed).
@@ -117,6 +128,8 @@ expect "lr 0" 2 "--lr" -- "$BIN" predict --lr 0
 expect "relinearize with a subset" nonzero "--relinearize" -- "$BIN" predict "${Q[@]}" --subset 300 --relinearize 10
 expect "relinearize negative" 2 "--relinearize" -- "$BIN" predict "${Q[@]}" --relinearize -1
 expect "relinearize text" 2 "--relinearize" -- "$BIN" predict "${Q[@]}" --relinearize sometimes
+expect "dynamics text" 2 "--dynamics" -- "$BIN" predict "${Q[@]}" --dynamics fast
+expect "dynamics direct with a subset" nonzero "dynamics" -- "$BIN" predict "${Q[@]}" --subset 300 --dynamics direct
 
 # Re-linearization (issue 12): K >= T is the ordinary prediction; K = 10
 # over T = 40 runs four segments and reports them.

@@ -80,7 +80,7 @@ static void run_case(ttp_ctx *ctx, const ttp_comm *comm, gcase c)
     ttp_gram *g = NULL;
     ttp_gram_result res;
     memset(&res, 0, sizeof res);
-    ttp_gram_opts o = {c.topk, 1, 1, c.side, 0.0, c.assembly, g_gather};
+    ttp_gram_opts o = {c.topk, 1, 1, c.side, 0.0, c.assembly, g_gather, 0};
     if (g_owned) {
         double *mine = malloc(sizeof *mine * ((size_t)(hi - lo) * K + 1));
         memcpy(mine, G + (size_t)lo * K, sizeof *mine * (size_t)(hi - lo) * K);
@@ -202,7 +202,7 @@ static void bad_inputs(ttp_ctx *ctx, const ttp_comm *comm)
     CHECK_OK(ctx, ttp_gram_load(ctx, comm, 2, 8, 1, lo, hi - lo, G + lo, 0, NULL, &g));
     if (g) {
         ttp_gram_result res;
-        ttp_gram_opts o = {0, 0, 0, 0, 0.0, 9, 0};
+        ttp_gram_opts o = {0, 0, 0, 0, 0.0, 9, 0, 0};
         CHECK_FAILS(ctx, ttp_gram_decompose(ctx, g, &o, &res), TTP_ERR_ARG, "assembly 9");
         ttp_gram_destroy(&g);
     }

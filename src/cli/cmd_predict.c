@@ -39,6 +39,9 @@ static void usage(FILE *f)
                       "reuse a kernel from 'ttpredict kernel --vectors' (checked\n"
                       "against the model and data)");
     ttp_cli_help_line(f, "--save-kernel FILE", "also write the kernel built here");
+    ttp_cli_help_line(f, "--dynamics auto|eigen|direct",
+                      "run the dynamics on Theta's eigenpairs or as products with Theta\n"
+                      "(top eigenpairs by Lanczos); auto: fewer flops (default)");
     ttp_cli_help_run(f, 1);
     ttp_cli_help_section(f, "larger datasets");
     ttp_cli_help_line(f, "--subset N0", "build the kernel on N0 samples (stratified) and extrapolate");
@@ -81,6 +84,7 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
         O_EXTRAP,
         O_TSTEPS,
         O_RELIN,
+        O_DYN,
         O_MEM,
         O_CKPT,
         O_RESUME,
@@ -99,6 +103,7 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
                                          {"extrapolate", required_argument, NULL, O_EXTRAP},
                                          {"time-steps", required_argument, NULL, O_TSTEPS},
                                          {"relinearize", required_argument, NULL, O_RELIN},
+                                         {"dynamics", required_argument, NULL, O_DYN},
                                          {"mem-per-rank", required_argument, NULL, O_MEM},
                                          {"checkpoint", required_argument, NULL, O_CKPT},
                                          {"resume", required_argument, NULL, O_RESUME},
@@ -150,6 +155,17 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
                 o.relin_every = TTP_RELIN_AUTO;
             else
                 TTP_CALL(ctx, ttp_cli_int(ctx, "--relinearize", optarg, 0, 100000000, &o.relin_every));
+            break;
+        case O_DYN:
+            if (strcmp(optarg, "auto") == 0)
+                o.dynamics = TTP_DYN_AUTO;
+            else if (strcmp(optarg, "eigen") == 0)
+                o.dynamics = TTP_DYN_EIGEN;
+            else if (strcmp(optarg, "direct") == 0)
+                o.dynamics = TTP_DYN_DIRECT;
+            else
+                return TTP_ERR(ctx, TTP_ERR_ARG, "option --dynamics: '%s', expected auto, eigen or direct",
+                               optarg);
             break;
         case O_MEM:
             TTP_CALL(ctx, ttp_cli_bytes(ctx, "--mem-per-rank", optarg, &o.kernel.mem_per_rank));

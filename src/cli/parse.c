@@ -457,6 +457,7 @@ static const struct {
     {"time_reps", "--time-steps"},
     {"step_timing", "--step-timing"},
     {"relin_every", "--relinearize"},
+    {"dynamics", "--dynamics"},
     {"kernel_in", "--kernel"},
     {"kernel_out", "--save-kernel"},
     {"losses", "--losses"},

@@ -73,6 +73,8 @@ typedef struct ttp_gram_opts {
     ttp_gram_assembly assembly; /* how the Gram matrix is formed          */
     int64_t gather_bytes;       /* largest piece of a gather to rank 0, bytes;
                                    0: TTP_GRAM_GATHER_BYTES (tests pass less) */
+    int no_eig;                 /* 1: form Θ only (NC side; gathered with want_theta): no
+                                 eigenpairs, neig = 0; the caller needs Θ, not its spectrum */
 } ttp_gram_opts;
 
 /* What ttp_gram_decompose returns.  Arrays live on rank 0 only (NULL on the

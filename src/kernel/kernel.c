@@ -15,6 +15,7 @@
 #include "ttp_net.h"
 #include "ttp_text.h"
 
+#include <cblas.h>
 #include <dirent.h>
 #include <limits.h>
 #include <math.h>
@@ -400,7 +401,7 @@ ttp_status ttp_kernel_build(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model 
     ttp_net *net = NULL;
     ttp_gram *gram = NULL;
     ttp_gram_result res;
-    double *G = NULL, *f0 = NULL, *u0 = NULL, *R = NULL, *grad = NULL;
+    double *G = NULL, *f0 = NULL, *u0 = NULL, *R = NULL, *grad = NULL, *Rall = NULL, *lvec = NULL;
     memset(&res, 0, sizeof res);
     *out = NULL;
 
@@ -573,6 +574,16 @@ agreed:
                 }
             }
     }
+    /* Direct path: the top pairs come from Θ on rank 0, which then needs
+     * every rank's residual rows (NC·nrhs values, small next to Θ). */
+    const int direct = opts->direct_k > 0;
+    if (direct) {
+        TTP_ALLOC(ctx, st, agreed_d, Rall, (size_t)(N * C) * nrhs, "residual rows of every rank");
+        memcpy(Rall + (size_t)(lo * C) * nrhs, R, sizeof *R * (size_t)nrow * nrhs);
+    agreed_d:
+        TTP_CALL_GOTO(ctx, st, done, ttp_comm_agree(ctx, comm, st, "residual rows"));
+        TTP_CALL_GOTO(ctx, st, done, comm->allreduce_sum(comm, Rall, N * C * nrhs, ctx));
+    }
     /* F0 and u0 whole on every rank (NC values: small next to G). */
     TTP_CALL_GOTO(ctx, st, done, comm->allreduce_sum(comm, f0, N * C, ctx));
     TTP_CALL_GOTO(ctx, st, done, comm->allreduce_sum(comm, u0, N * C, ctx));
@@ -590,9 +601,49 @@ agreed:
     free(R);
     R = NULL;
     ttp_gram_opts go = {
-        opts->top_k, opts->want_vectors, opts->want_theta, opts->side, 0.0, opts->assembly, 0};
+        opts->top_k, opts->want_vectors, opts->want_theta, opts->side, 0.0, opts->assembly, 0, 0};
+    if (direct) { /* Θ itself, on rank 0: no decomposition */
+        go.top_k = 0;
+        go.want_vectors = 0;
+        go.want_theta = 1;
+        go.side = 0;
+        go.no_eig = 1;
+    }
     TTP_CALL_GOTO(ctx, st, done, gops->decompose(ctx, gram, &go, &res));
     gops->destroy(&gram);
+    if (direct) {
+        /* the top of the spectrum and the residual's energies on it, by
+         * Lanczos on rank 0; the kept pairs are those the eigen path keeps
+         * (λ > TTP_GRAM_REL_TOL·λmax·NC) */
+        const double t_lz = ttp_time();
+        const int64_t NC = N * C, kk = opts->direct_k < NC ? opts->direct_k : NC;
+        int64_t nconv = 0, iters = 0;
+        double nk = 0.0;
+        if (rank == 0) {
+            TTP_ALLOC(ctx, st, agreed_l, res.eigval, (size_t)kk, "top eigenvalues");
+            TTP_ALLOC(ctx, st, agreed_l, lvec, (size_t)NC * (size_t)kk, "top eigenvectors");
+            TTP_ALLOC(ctx, st, agreed_l, res.proj, (size_t)kk * nrhs, "projections");
+            TTP_CALL_GOTO(ctx, st, agreed_l,
+                          ttp_kernel_top_eigs(ctx, res.theta, NC, kk, TTP_KERNEL_LANCZOS_TOL, res.eigval,
+                                              lvec, &nconv, &iters));
+            int64_t keep = 0;
+            while (keep < nconv && res.eigval[0] > 0 &&
+                   res.eigval[keep] > TTP_GRAM_REL_TOL * res.eigval[0] * (double)NC)
+                keep++;
+            /* proj is nrhs × neig row-major: p[r, j] = v_jᵀ R[:, r] */
+            for (int r = 0; r < nrhs; r++)
+                cblas_dgemv(CblasRowMajor, CblasTrans, (int)NC, (int)keep, 1.0, lvec, (int)kk, Rall + r, nrhs,
+                            0.0, res.proj + (size_t)r * (size_t)keep, 1);
+            nk = (double)keep;
+        }
+    agreed_l:
+        TTP_CALL_GOTO(ctx, st, done, ttp_comm_agree(ctx, comm, st, "Lanczos"));
+        TTP_CALL_GOTO(ctx, st, done, comm->allreduce_sum(comm, &nk, 1, ctx));
+        res.neig = res.ncomp = (int64_t)nk;
+        res.sec_eig = ttp_time() - t_lz;
+        free(lvec);
+        lvec = NULL;
+    }
     ttp_progress(ctx, "gram+eigen", 1.0, t_gram);
     if (ck.dir) {
         /* the eigen stage, as this rank holds it (the arrays on rank 0) */
@@ -691,6 +742,8 @@ done:
     free(u0);
     free(R);
     free(grad);
+    free(Rall);
+    free(lvec);
     return st;
 }
 

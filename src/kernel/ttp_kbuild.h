@@ -40,6 +40,8 @@ typedef struct ttp_kernel_opts {
     int want_theta, want_vectors;
     int side;                           /* -1 auto, 0 NC, 1 D′                                */
     ttp_gram_assembly assembly;         /* TTP_GRAM_AUTO unless asked                   */
+    int64_t direct_k;                   /* > 0: no eigen-decomposition: Θ gathered (NC  */
+                                        /*   side) and its top direct_k pairs by Lanczos */
     const char *model_path, *data_path; /* recorded as provenance (may be NULL) */
     double mem_per_rank;                /* bytes a rank may use (0: this node's MemAvailable
                                            shared by its ranks); ttp_plan_check      */
@@ -100,6 +102,24 @@ void ttp_kernel_opts_resolve(ttp_kernel_opts *o, int64_t d);
  */
 ttp_status ttp_kernel_build(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model, const ttp_data *data,
                             const ttp_kernel_opts *opts, ttp_kernel **out);
+
+/* Ritz residual ‖Θy − θy‖ below which a Lanczos pair counts as converged,
+ * relative to the largest eigenvalue: eigenvalues are then exact to
+ * rounding (their error goes as the residual squared over the gap). */
+#define TTP_KERNEL_LANCZOS_TOL 1e-10
+
+/*
+ * The k largest eigenpairs of the dense symmetric n × n matrix theta
+ * (row-major; both triangles) by Lanczos with full re-orthogonalisation
+ * (kernel/lanczos.c), without a full decomposition: O(n²) a product, a few
+ * tens of products.  vals (k) receives the eigenvalues, descending; vecs
+ * (n × k row-major) the unit eigenvectors.  *nconv (≤ k) is how many top
+ * pairs met the residual test ‖Θy − θy‖ ≤ tol·|θ_max| within the basis
+ * cap (8k + 200 vectors, or n, where every pair is exact); only those are
+ * written.  *iters: products taken.  Not collective; deterministic.
+ */
+ttp_status ttp_kernel_top_eigs(ttp_ctx *ctx, const double *theta, int64_t n, int64_t k, double tol,
+                               double *vals, double *vecs, int64_t *nconv, int64_t *iters);
 
 /* ---- plan: memory per rank and time, before the heavy stages ---------------
  *

@@ -444,6 +444,55 @@ fail:
     return st;
 }
 
+/* ---- the dynamics path ---------------------------------------------------- */
+
+const char *ttp_dyn_path_str(ttp_dyn_path p)
+{
+    switch (p) {
+    case TTP_DYN_AUTO: return "auto";
+    case TTP_DYN_EIGEN: return "eigen";
+    case TTP_DYN_DIRECT: return "direct";
+    }
+    return "?";
+}
+
+ttp_status ttp_predict_path(ttp_ctx *ctx, const ttp_predict_opts *o, int64_t d, int64_t n, int c,
+                            ttp_dyn_path *out, double *fe, double *fd)
+{
+    ttp_kernel_opts ko = o->kernel;
+    ttp_kernel_opts_resolve(&ko, d);
+    const int64_t n0 = o->subset > 0 && o->subset < n ? o->subset : n;
+    const double NC = (double)n0 * c, Dp = (double)(ko.proj == TTP_PROJ_EXACT ? d : ko.dproj);
+    const double m = NC < Dp ? NC : Dp, big = NC < Dp ? Dp : NC, T = (double)o->opt.steps;
+    const int64_t B = ttp_opt_batch(&o->opt, n0);
+    const double M = B >= n0 ? 1.0 : (double)o->sim.ensemble, b = (double)B * c;
+    const double K = TTP_PREDICT_DIRECT_K;
+    const double eig = m * m * big + 4.0 * m * m * m + (Dp < NC ? 2.0 * NC * Dp * m : 0.0) +
+                       T * M * (2.0 * b * m + 2.0 * NC * m);
+    const double dir = NC * NC * Dp + 2.0 * NC * NC * (4.0 * K + 40.0) + T * M * 2.0 * b * NC;
+    if (fe) *fe = eig;
+    if (fd) *fd = dir;
+    const char *why = o->kernel_in ? "a reused kernel (option kernel_in) holds its eigenpairs"
+                      : n0 < n || o->nextrap > 0
+                          ? "extrapolation (options subset/extrap) needs the whole spectrum"
+                      : o->relin_every != 0 ? "re-linearization (option relin_every) runs on eigenpairs"
+                      : o->kernel.top_k > 0 ? "a truncated spectrum (option top_k) is an eigen-path choice"
+                                            : NULL;
+    if (why) {
+        if (o->dynamics == TTP_DYN_DIRECT)
+            return TTP_ERR(ctx, TTP_ERR_UNSUPPORTED,
+                           "option dynamics: direct cannot serve here: %s; use eigen or auto", why);
+        *out = TTP_DYN_EIGEN;
+        if (o->kernel_in) { /* nothing is built here: no costs to show */
+            if (fe) *fe = 0.0;
+            if (fd) *fd = 0.0;
+        }
+        return TTP_OK;
+    }
+    *out = o->dynamics != TTP_DYN_AUTO ? o->dynamics : dir < eig ? TTP_DYN_DIRECT : TTP_DYN_EIGEN;
+    return TTP_OK;
+}
+
 /* ---- the collective pipeline ------------------------------------------- */
 
 ttp_status ttp_predict_run(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model, const ttp_data *data,
@@ -473,6 +522,13 @@ ttp_status ttp_predict_run(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *
         TTP_CALL_GOTO(ctx, st, done, ttp_plan_check(ctx, &plan));
     }
 
+    ttp_dyn_path path = TTP_DYN_EIGEN;
+    double fe = 0.0, fd = 0.0;
+    TTP_CALL_GOTO(ctx, st, done,
+                  ttp_predict_path(ctx, o, model->ntrainable, data->n, model->nout, &path, &fe, &fd));
+    ttp_kernel_opts kopts = o->kernel;
+    if (path == TTP_DYN_DIRECT) kopts.direct_k = TTP_PREDICT_DIRECT_K;
+
     double tk = ttp_time();
     if (o->kernel_in) {
         if (comm->rank == 0) {
@@ -480,7 +536,7 @@ ttp_status ttp_predict_run(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *
             TTP_CALL_GOTO(ctx, st, done, ttp_kernel_check_provenance(ctx, k, model, kdata));
         }
     } else {
-        TTP_CALL_GOTO(ctx, st, done, ttp_kernel_build(ctx, comm, model, kdata, &o->kernel, &k));
+        TTP_CALL_GOTO(ctx, st, done, ttp_kernel_build(ctx, comm, model, kdata, &kopts, &k));
         if (comm->rank == 0 && o->kernel_out)
             TTP_CALL_GOTO(ctx, st, done, ttp_kernel_write(ctx, o->kernel_out, k));
     }
@@ -516,6 +572,9 @@ ttp_status ttp_predict_run(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *
     p->sec_timing = sec_timing;
     p->step_timing = o->time_reps > 0 ? o->step_timing : -1;
     p->step_model = sm;
+    p->path = path;
+    p->flops_eigen = fe;
+    p->flops_direct = fd;
     p->nranks = comm->size;
     p->seconds = ttp_time() - t0;
     *out = p;

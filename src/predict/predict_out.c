@@ -83,6 +83,15 @@ void ttp_predict_print(FILE *f, const ttp_prediction *p, const ttp_predict_opts 
             "  spectrum    mu_max(Theta/N) = %.5g, stability %.3g (limit 2: eta*kappa*mu_max scaled by the "
             "optimizer's limit)\n",
             p->mu_max, 2.0 * p->stability);
+    if (p->path == TTP_DYN_DIRECT)
+        fprintf(
+            f,
+            "  dynamics    direct: products with Theta, top %lld eigenpairs by Lanczos (%.3g flops against "
+            "%.3g for the full eigen-decomposition)\n",
+            (long long)(p->kernel ? p->kernel->neig : 0), p->flops_direct, p->flops_eigen);
+    else if (p->path == TTP_DYN_EIGEN && p->flops_eigen > 0)
+        fprintf(f, "  dynamics    eigen: full eigen-decomposition (%.3g flops; products with Theta: %.3g)\n",
+                p->flops_eigen, p->flops_direct);
     for (int i = 0; i < p->main.ntt; i++) {
         const ttp_tt_result *r = &p->main.tt[i];
         describe_tt(&r->def, def, sizeof def);
@@ -214,6 +223,14 @@ ttp_status ttp_predict_write_json(ttp_ctx *ctx, const char *path, const ttp_pred
         ttp_json_int(j, "probe_batch_lo", sm->probe_lo);
         ttp_json_end_object(j);
     }
+    if (p->kernel) { /* the kernel stage's parts (a reused kernel: as it was built) */
+        ttp_json_num(j, "seconds_kernel_jacobian", p->kernel->sec_jac);
+        ttp_json_num(j, "seconds_kernel_gram", p->kernel->sec_gram);
+        ttp_json_num(j, "seconds_kernel_eigen", p->kernel->sec_eig);
+    }
+    ttp_json_str(j, "dynamics_path", ttp_dyn_path_str(p->path));
+    ttp_json_num(j, "flops_eigen_path", p->flops_eigen);
+    ttp_json_num(j, "flops_direct_path", p->flops_direct);
     ttp_json_bool(j, "valid", p->valid);
     ttp_json_str(j, "warning", p->warning);
     ttp_json_num(j, "stability", 2.0 * p->stability);

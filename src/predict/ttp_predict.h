@@ -40,6 +40,16 @@ typedef enum { TTP_STEP_TIMING_MODEL = 0, TTP_STEP_TIMING_MEASURE = 1 } ttp_step
 /* "model", "measure"; and back (TTP_ERR_ARG naming the word and the choices). */
 const char *ttp_step_timing_str(int t);
 ttp_status ttp_step_timing_parse(ttp_ctx *ctx, const char *s, int *out);
+/* How the measured dynamics get Θ (docs/METHOD.md §2).  EIGEN: the full
+ * eigen-decomposition, dynamics on V Λ Vᵀ (what extrapolation, the closed
+ * form and a reused kernel need).  DIRECT: Θ itself on rank 0, the
+ * dynamics as products with it, and only the top TTP_PREDICT_DIRECT_K
+ * pairs by Lanczos (μ_max, the report's spectrum and fits).  AUTO: the one
+ * with fewer flops (ttp_predict_path). */
+typedef enum { TTP_DYN_AUTO = 0, TTP_DYN_EIGEN, TTP_DYN_DIRECT } ttp_dyn_path;
+const char *ttp_dyn_path_str(ttp_dyn_path p);
+/* Top eigenpairs the direct path computes (Lanczos). */
+#define TTP_PREDICT_DIRECT_K 32
 
 typedef struct ttp_predict_opts {
     ttp_opt opt;            /* optimizer settings, as for `train`            */
@@ -59,7 +69,25 @@ typedef struct ttp_predict_opts {
     int64_t relin_every; /* K > 0: re-linearize every K steps (momentum
                                  carried, SGD along member 0; docs/METHOD.md
                                  §6c); 0: off                                 */
+    ttp_dyn_path dynamics; /* eigen, direct or auto (the default)          */
 } ttp_predict_opts;
+
+/*
+ * The dynamics path for options o on a model of d trainable weights and a
+ * dataset of n samples (every rank alike; not collective): EIGEN where
+ * the direct path cannot serve (a reused kernel, a subset or
+ * extrapolation, re-linearization, a truncated spectrum asked by top_k),
+ * else o->dynamics, and for AUTO the path with fewer estimated flops
+ * (*fe, *fd; either may be NULL):
+ *   m = min(NC, D′), T steps, M members (1 for full batch), b = |B|·C
+ *   eigen   m²·max(NC, D′) (Gram) + 4m³ (all eigenpairs) [+ 2·NC·D′·m:
+ *           Θ's vectors from the D′ side] + T·M·(2bm + 2·NC·m)
+ *   direct  NC²·D′ (Θ) + 2·NC²·(4K + 40) (Lanczos, K pairs) + T·M·2b·NC
+ * (both 0 with a reused kernel).  TTP_ERR_UNSUPPORTED when DIRECT is asked
+ * where it cannot serve.
+ */
+ttp_status ttp_predict_path(ttp_ctx *ctx, const ttp_predict_opts *o, int64_t d, int64_t n, int c,
+                            ttp_dyn_path *out, double *fe, double *fd);
 
 /* Defaults (what `ttpredict predict` uses): the ttp_opt defaults, the
  * ttp_kernel_opts defaults but with the automatic projection (TTP_PROJ_AUTO:
@@ -141,6 +169,8 @@ typedef struct ttp_prediction {
     int step_timing;           /* how it was found (ttp_step_timing); -1: not at all */
     ttp_step_model step_model; /* the fitted model (step_timing MODEL)    */
     double sec_kernel, sec_sim, sec_timing, seconds;
+    ttp_dyn_path path;                /* the dynamics path that ran (never AUTO)   */
+    double flops_eigen, flops_direct; /* ttp_predict_path's estimates (0: not asked) */
     int nranks;
 } ttp_prediction;
 
