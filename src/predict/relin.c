@@ -82,14 +82,18 @@ ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp
         TTP_ALLOC(ctx, st, done, fr, NC, "real outputs");
         TTP_CALL_GOTO(ctx, st, done, ttp_net_create(ctx, m, FWD_CHUNK, &fnet));
         if (mom) {
-            TTP_ALLOC(ctx, st, done, vs, model->nparams, "carried velocity");
             TTP_ALLOC(ctx, st, done, vn, model->nparams, "next velocity");
-            TTP_ALLOC(ctx, st, done, jv, NC, "J v");
             TTP_ALLOC(ctx, st, done, al, NC, "momentum cotangent");
-            TTP_CALL_GOTO(ctx, st, done, ttp_jac_plan_create(ctx, m, TTP_PROJ_EXACT, 0, 0, "cpu", &plan));
-            TTP_CALL_GOTO(ctx, st, done, ttp_net_create(ctx, m, FWD_CHUNK * model->nout, &jnet));
         }
     }
+    if (mom) { /* J v is computed by every rank on its shard */
+        TTP_ALLOC(ctx, st, done, vs, model->nparams, "carried velocity");
+        TTP_ALLOC(ctx, st, done, jv, NC, "J v");
+        TTP_CALL_GOTO(ctx, st, done, ttp_jac_plan_create(ctx, m, TTP_PROJ_EXACT, 0, 0, "cpu", &plan));
+        TTP_CALL_GOTO(ctx, st, done, ttp_net_create(ctx, m, FWD_CHUNK * model->nout, &jnet));
+    }
+    int64_t lo = 0, hi = 0;
+    ttp_shard(d->n, comm->rank, comm->size, &lo, &hi);
     double worst = 0;
     int64_t nseg = 0, trials = 0, kprev = T;
     int capped = 0;
@@ -100,6 +104,17 @@ ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp
             ttp_kernel_rows_clear(&kr);
             TTP_CALL_GOTO(ctx, st, done, ttp_kernel_factor(ctx, comm, m, d, &o->kernel, &kr));
             f0s = kr.f0, u0s = kr.u0;
+        }
+        if (mom && t0 > 0) { /* the carried velocity in this linearization: V = J_new v_s, exact */
+            TTP_CALL_GOTO(ctx, st, done,
+                          comm->bcast(comm, vs, (int64_t)sizeof(double) * model->nparams, 0, ctx));
+            memset(jv, 0, sizeof(double) * (size_t)NC);
+            if (hi > lo)
+                st = ttp_jac_jvp(ctx, plan, jnet, m->w, vs, d->x + (size_t)lo * (size_t)d->dim, hi - lo,
+                                 jv + lo * model->nout);
+            if (st != TTP_OK) ttp_error_trace(ctx, __FILE__, __LINE__, __func__);
+            TTP_CALL_GOTO(ctx, st, done, ttp_comm_agree(ctx, comm, st, "J v"));
+            TTP_CALL_GOTO(ctx, st, done, comm->allreduce_sum(comm, jv, NC, ctx));
         }
         if (root) {
             ttp_theta th;
@@ -126,10 +141,7 @@ ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp
             const ttp_kernel *ks = k0; /* labels and targets do not change */
             ttp_sim_problem prob = {&th, ks->n, ks->c, f0s, u0s, ks->labels, ks->targets};
             ttp_faith_seg sg = {t0, NULL, al, 0, 0, 0};
-            if (mom && t0 > 0) { /* the carried velocity in this linearization: V = J_new v_s, exact */
-                TTP_CALL_GOTO(ctx, st, done, ttp_jac_jvp(ctx, plan, jnet, m->w, vs, d->x, d->n, jv));
-                sg.v0 = jv;
-            }
+            if (mom && t0 > 0) sg.v0 = jv;
             /* Fixed K: one trial.  Auto: from twice the last accepted length,
              * halve until the real network at the segment's end stays within
              * TTP_RELIN_AUTO_GAP of the linear model (relative to the
