@@ -151,6 +151,22 @@ if not (c["tt_steps_lo"] <= c["tt_steps"] <= c["tt_steps_hi"] or c["tt_steps_hi"
     print("FAIL: the band does not hold the time"); bad += 1
 sys.exit(1 if bad else 0)
 PY
+# With momentum, J v of the carried velocity is computed on every rank's shard:
+# 1 and 2 ranks give the same re-linearized prediction.
+for np_ in 1 2; do
+  timeout 300 "$MPIEXEC" -n $np_ "$BIN" predict "${Q[@]}" --lr 0.005 --momentum 0.9 --tt rel:0.1 --relinearize 10 \
+      --json "$T/rlm$np_.json" >/dev/null 2>"$T/rlmerr$np_"
+  ok; [ -s "$T/rlm$np_.json" ] || fail "--relinearize 10 --momentum 0.9 at $np_ rank(s): $(cat "$T/rlmerr$np_")"
+done
+ok; python3 - "$T/rlm1.json" "$T/rlm2.json" <<'PY' || fail "re-linearization with momentum depends on the rank count"
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+la, lb = a["loss"], b["loss"]
+bad = a["tt_steps"] != b["tt_steps"] or a["faithfulness"]["segments"] != 4
+bad = bad or max(abs(x - y) / abs(y) for x, y in zip(la, lb)) > 1e-9
+print("FAIL" if bad else "ok", a["tt_steps"], b["tt_steps"], a["faithfulness"]["segments"])
+sys.exit(1 if bad else 0)
+PY
 expect "lr negative" 2 "--lr" -- "$BIN" predict --lr -0.1
 expect "lr text" 2 "--lr" -- "$BIN" predict --lr fast
 expect "batch 0" 2 "--batch" -- "$BIN" predict --batch 0

@@ -785,3 +785,68 @@ ttp_status ttp_kernel_write_json(ttp_ctx *ctx, const char *path, const ttp_kerne
     ttp_json_int(j, "peak_memory_per_rank_bytes", k->peak_rss_max);
     return ttp_json_close(ctx, &j);
 }
+
+ttp_status ttp_kernel_factor(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model, const ttp_data *data,
+                             const ttp_kernel_opts *opts, ttp_kernel_rows *out)
+{
+    ttp_status st = TTP_OK;
+    ttp_jac_plan *plan = NULL;
+    ttp_net *net = NULL;
+    double *G = NULL, *f0 = NULL, *u0 = NULL;
+    memset(out, 0, sizeof *out);
+    /* the same settled options, plan and calibration as ttp_kernel_build */
+    ttp_kernel_opts resolved = *opts;
+    ttp_kernel_opts_resolve(&resolved, model->ntrainable);
+    opts = &resolved;
+    TTP_CALL(ctx, check_inputs(ctx, comm, model, data, opts));
+    const int64_t N = data->n, C = model->nout;
+    int64_t lo, hi;
+    ttp_shard(N, comm->rank, comm->size, &lo, &hi);
+    st = ttp_jac_plan_create(ctx, model, opts->proj, opts->dproj, opts->proj_seed,
+                             opts->backend ? opts->backend : "auto", &plan);
+    if (st == TTP_OK) st = ttp_net_create(ctx, model, KERNEL_SAMPLES_PER_BATCH * C, &net);
+    if (st == TTP_OK && opts->proj == TTP_PROJ_KRON)
+        st = ttp_jac_plan_calibrate(ctx, plan, net, model->w, data->x, N < 10 ? N : 10);
+    if (st != TTP_OK) ttp_error_trace(ctx, __FILE__, __LINE__, __func__);
+    TTP_CALL_GOTO(ctx, st, done, ttp_comm_agree(ctx, comm, st, "Jacobian set-up"));
+    const int64_t K = ttp_jac_plan_dim(plan);
+    /* every rank holds the whole (zeroed) G and fills its shard's rows; one
+     * sum brings it to every rank (NC·D′ values, the size of one G) */
+    double *Gs = NULL;
+    TTP_ALLOC(ctx, st, agreed, G, (size_t)N * C * (size_t)K, "G = J P");
+    TTP_ALLOC(ctx, st, agreed, f0, (size_t)N * C, "F0");
+    TTP_ALLOC(ctx, st, agreed, u0, (size_t)N * C, "u0");
+    memset(G, 0, sizeof *G * (size_t)N * C * (size_t)K);
+    memset(f0, 0, sizeof *f0 * (size_t)N * C);
+    memset(u0, 0, sizeof *u0 * (size_t)N * C);
+    Gs = G + (size_t)(lo * C) * (size_t)K;
+    for (int64_t s = 0; s < hi - lo && st == TTP_OK; s += KERNEL_SAMPLES_PER_BATCH) {
+        const int64_t cnt = s + KERNEL_SAMPLES_PER_BATCH < hi - lo ? KERNEL_SAMPLES_PER_BATCH : hi - lo - s;
+        st = ttp_jac_rows(ctx, plan, net, model->w, data->x + (size_t)(lo + s) * (size_t)data->dim, cnt,
+                          Gs + (size_t)(s * C) * (size_t)K, f0 + (size_t)(lo + s) * C,
+                          u0 + (size_t)(lo + s) * C);
+        if (st == TTP_OK)
+            st = check_finite_rows(ctx, data, lo + s, cnt, C, K, Gs + (size_t)(s * C) * (size_t)K,
+                                   f0 + (size_t)(lo + s) * C);
+        if (st != TTP_OK) ttp_error_trace(ctx, __FILE__, __LINE__, __func__);
+    }
+agreed:
+    TTP_CALL_GOTO(ctx, st, done, ttp_comm_agree(ctx, comm, st, "Jacobian"));
+    TTP_CALL_GOTO(ctx, st, done, comm->allreduce_sum(comm, G, N * C * K, ctx));
+    TTP_CALL_GOTO(ctx, st, done, comm->allreduce_sum(comm, f0, N * C, ctx));
+    TTP_CALL_GOTO(ctx, st, done, comm->allreduce_sum(comm, u0, N * C, ctx));
+    out->n = N, out->c = (int)C, out->k = K;
+    out->g = G, out->f0 = f0, out->u0 = u0;
+    G = f0 = u0 = NULL;
+done:
+    ttp_net_destroy(&net);
+    ttp_jac_plan_destroy(&plan);
+    free(G), free(f0), free(u0);
+    return st;
+}
+
+void ttp_kernel_rows_clear(ttp_kernel_rows *r)
+{
+    free(r->g), free(r->f0), free(r->u0);
+    memset(r, 0, sizeof *r);
+}

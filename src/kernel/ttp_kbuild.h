@@ -196,6 +196,27 @@ double ttp_plan_probe_rate(void);
 ttp_status ttp_plan_write_json(ttp_ctx *ctx, const char *path, const ttp_plan *p);
 
 /*
+ * The kernel in factor form, Θ = G Gᵀ with G = J P (NC × D′), without the
+ * Gram matrix or its eigenpairs: the rows ttp_kernel_build computes (same
+ * settled options, plan, calibration and rows, so G Gᵀ is the Θ it would
+ * decompose), summed onto every rank.  What re-linearization needs at each
+ * new point (docs/METHOD.md §6c): applying Θ[:, B] v = G (G_Bᵀ v) costs
+ * O(NC·D′), and the O(NC²·D′) Gram and the eigensolver are skipped.
+ * Collective; every rank receives g, f0 (outputs at model->w) and u0
+ * (J w_trainable, exact).  Free with ttp_kernel_rows_clear.
+ */
+typedef struct ttp_kernel_rows {
+    int64_t n, k; /* samples; D′ (columns of g)             */
+    int c;        /* outputs per sample                     */
+    double *g;    /* (n·c) × k row-major, sample-major rows */
+    double *f0;   /* n·c outputs                            */
+    double *u0;   /* n·c values J w (trainable part)        */
+} ttp_kernel_rows;
+ttp_status ttp_kernel_factor(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model, const ttp_data *data,
+                             const ttp_kernel_opts *opts, ttp_kernel_rows *out);
+void ttp_kernel_rows_clear(ttp_kernel_rows *r);
+
+/*
  * The kernel's summary as JSON (`ttpredict kernel --json`), rank 0: k as
  * built, d the model's trainable weights, out the kernel file's path, and
  * the nprow × npcol process grid it was decomposed on.

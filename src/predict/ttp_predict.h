@@ -29,6 +29,10 @@ extern "C" {
  * (half the validity limit TTP_FAITH_OUT_GAP; docs/METHOD.md §6c). */
 #define TTP_RELIN_AUTO (-1)
 #define TTP_RELIN_AUTO_GAP 0.15
+/* Auto never builds more than this many linearizations (the first included):
+ * at the cap the rest of the horizon is one segment, and its measured gap
+ * widens the band and decides validity (docs/METHOD.md §6c). */
+#define TTP_RELIN_MAX_SEGMENTS 32
 #define TTP_MAX_TT 8            /* training-time definitions per prediction */
 #define TTP_MAX_ENSEMBLE 100000 /* simulated trajectories per prediction  */
 #define TTP_MAX_EXTRAP 16       /* extrapolation targets                    */
@@ -141,6 +145,7 @@ typedef struct ttp_faith {
     int64_t relin_every, segments;        /* re-linearization (0: none; TTP_RELIN_AUTO) */
     int64_t relin_trials;                 /* segment lengths tried (auto: > segments) */
     double seg_out_gap;                   /* worst output gap at a segment's end      */
+    int relin_capped;                     /* auto reached TTP_RELIN_MAX_SEGMENTS      */
     double relin_seconds;                 /* the re-linearization's own cost          */
     double seconds;
     char note[160];
