@@ -359,6 +359,9 @@ static const struct {
     {"momenta", "--momenta"},
     {"sizes", "--sizes"},
     {"new_head", "--new-head"},
+    {"wds", "--wds"},
+    {"budget", "--budget"},
+    {"budget_steps", "--budget-steps"},
 };
 
 static const char *flag_of(const char *field, size_t len)
