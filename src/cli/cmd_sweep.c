@@ -33,6 +33,11 @@ static void usage(FILE *f)
                       "pick the soonest valid setting whose predicted wall-clock\n"
                       "to the target is within SECONDS (needs --time-steps > 0)");
     ttp_cli_help_line(f, "--budget-steps T", "the same with a budget in optimizer steps");
+    ttp_cli_help_line(f, "--faith all|best",
+                      "measure the linearization's faithfulness for every setting\n"
+                      "(all, the default: each row is what predict gives) or, in\n"
+                      "table order, only until the best setting is found (best:\n"
+                      "the same answer, far cheaper; other rows say not checked)");
     ttp_cli_help_section(f, "training time (the target)");
     ttp_cli_help_line(f, "--tt LIST",
                       "definitions as for predict, the first is the target (default\n"
@@ -82,7 +87,8 @@ ttp_status ttp_cmd_sweep(ttp_cli *cli, int argc, char **argv)
         O_MOMENTA,
         O_WDS,
         O_BUDGET,
-        O_BUDGET_STEPS
+        O_BUDGET_STEPS,
+        O_FAITH
     };
     static const struct option opts[] = {TTP_CLI_TASK_OPTIONS,
                                          TTP_CLI_OPT_OPTIONS,
@@ -101,6 +107,7 @@ ttp_status ttp_cmd_sweep(ttp_cli *cli, int argc, char **argv)
                                          {"wds", required_argument, NULL, O_WDS},
                                          {"budget", required_argument, NULL, O_BUDGET},
                                          {"budget-steps", required_argument, NULL, O_BUDGET_STEPS},
+                                         {"faith", required_argument, NULL, O_FAITH},
                                          TTP_CLI_OUT_OPTION,
                                          TTP_CLI_JSON_OPTION,
                                          TTP_CLI_REPORT_OPTION,
@@ -166,6 +173,12 @@ ttp_status ttp_cmd_sweep(ttp_cli *cli, int argc, char **argv)
         case O_BUDGET: TTP_CALL(ctx, ttp_cli_double(ctx, "--budget", optarg, 0, 0, 1e12, &o.budget)); break;
         case O_BUDGET_STEPS:
             TTP_CALL(ctx, ttp_cli_int(ctx, "--budget-steps", optarg, 1, TTP_MAX_STEPS, &o.budget_steps));
+            break;
+        case O_FAITH:
+            if (strcmp(optarg, "all") == 0 || strcmp(optarg, "best") == 0)
+                o.faith_all = strcmp(optarg, "all") == 0;
+            else
+                return TTP_ERR(ctx, TTP_ERR_ARG, "option --faith: '%s', expected all or best", optarg);
             break;
         default: {
             int handled;

@@ -17,6 +17,8 @@
  * warning itself says what to change. */
 static const char *status_word(const ttp_prediction *p)
 {
+    if (p->valid && p->faith.npoints == 0 && strncmp(p->faith.note, "not measured: the sweep", 23) == 0)
+        return "ok so far (faithfulness not checked)";
     if (p->valid) return p->warning[0] ? "ok, warning" : "ok";
     if (p->stability > 1.0) return "UNSTABLE";
     if (!(p->growth <= 1.0 + 1e-6)) return "BLOWS UP";
@@ -167,6 +169,7 @@ static void json_setting(ttp_json *j, const ttp_sweep_result *r, int64_t i, int6
     ttp_json_num(j, "faith_worst_loss_gap", p->faith.worst_loss_gap);
     ttp_json_num(j, "faith_worst_output_gap", p->faith.worst_out_gap);
     ttp_json_bool(j, "valid", p->valid);
+    ttp_json_bool(j, "faith_checked", r->faith_checked[i]);
     ttp_json_str(j, "status", status_word(p));
     ttp_json_str(j, "warning", p->warning);
     ttp_json_end_object(j);

@@ -39,6 +39,10 @@ typedef struct ttp_sweep_opts {
     double momenta[TTP_SWEEP_MAX_LIST];
     double wds[TTP_SWEEP_MAX_LIST];
     int64_t steps[TTP_SWEEP_MAX_LIST];
+    int faith_all;        /* 1 (default): measure every setting's faithfulness, as
+                             `predict` does; 0: only as far as needed to name the best
+                             setting (in table order, until one stays valid): the best
+                             is the same, the others' rows say "not checked"          */
     double budget;        /* seconds of training allowed (0: none)      */
     int64_t budget_steps; /* optimizer steps allowed (0: none)          */
 } ttp_sweep_opts;
@@ -62,14 +66,15 @@ ttp_status ttp_sweep_opts_validate(ttp_ctx *ctx, const ttp_sweep_opts *o, int64_
 
 typedef struct ttp_sweep_result {
     int64_t count;
-    ttp_predict_opts *opts; /* count: each setting's options            */
-    ttp_prediction **pred;  /* count: each setting's prediction (rank 0; NULL elsewhere) */
-    int64_t *order;         /* count: settings by predicted wall-clock (by steps when
+    ttp_predict_opts *opts;       /* count: each setting's options            */
+    ttp_prediction **pred;        /* count: each setting's prediction (rank 0; NULL elsewhere) */
+    int64_t *order;               /* count: settings by predicted wall-clock (by steps when
                                not timed); settings that do not converge within
                                their T last, in grid order               */
-    int64_t best;           /* the first valid converged setting of `order` within the
+    int64_t best;                 /* the first valid converged setting of `order` within the
                                budget; -1 if none                         */
-    int nbatch;             /* distinct batch sizes, and their measured seconds per step */
+    unsigned char *faith_checked; /* count: 1 where the faithfulness was measured */
+    int nbatch;                   /* distinct batch sizes, and their measured seconds per step */
     int64_t batch[TTP_SWEEP_MAX_LIST];
     double sec_per_step[TTP_SWEEP_MAX_LIST];
     ttp_kernel *kernel; /* rank 0 (owned)                               */
