@@ -106,16 +106,16 @@ void ttp_sweep_print(FILE *f, const ttp_sweep_result *r, const ttp_sweep_opts *o
     if (r->best >= 0) {
         const ttp_prediction *p = r->pred[r->best];
         const ttp_predict_opts *b = &r->opts[r->best];
-        char hi[32], w[32], whi[32];
+        char lo[32], hi[32], w[32];
+        fmt_steps(p->main.tt[0].lo, b->opt.steps, lo, sizeof lo);
         fmt_steps(p->main.tt[0].hi, b->opt.steps, hi, sizeof hi);
         fmt_secs(p->main.wall, w, sizeof w);
-        fmt_secs(p->main.wall_hi, whi, sizeof whi);
         fprintf(
             f,
-            "  BEST        lr %g, batch %lld, momentum %g, wd %g, T %lld: %lld steps (band up to %s), %s s "
-            "(up to %s s), final loss %.5g: the soonest valid setting%s\n",
+            "  BEST        lr %g, batch %lld, momentum %g, wd %g, T %lld: %lld steps (band %s..%s), %s s, "
+            "final loss %.5g: the soonest valid setting%s\n",
             b->opt.lr, (long long)ttp_opt_batch(&b->opt, r->n), b->opt.momentum, b->opt.wd,
-            (long long)b->opt.steps, (long long)p->main.tt[0].steps, hi, w, whi, final_loss(p, b), budget);
+            (long long)b->opt.steps, (long long)p->main.tt[0].steps, lo, hi, w, final_loss(p, b), budget);
         if (p->warning[0]) fprintf(f, "  its warning %s\n", p->warning);
     } else {
         fprintf(f,
