@@ -37,7 +37,7 @@ static void usage(FILE *f)
                       "measure the linearization's faithfulness for every setting\n"
                       "(all, the default: each row is what predict gives) or, in\n"
                       "table order, only until the best setting is found (best:\n"
-                      "the same answer, far cheaper; other rows say not checked)");
+                      "the same answer, cheaper; the other rows say not checked)");
     ttp_cli_help_section(f, "training time (the target)");
     ttp_cli_help_line(f, "--tt LIST",
                       "definitions as for predict, the first is the target (default\n"
