@@ -166,6 +166,88 @@ static int within_budget(const ttp_sweep_opts *o, const ttp_prediction *p)
     return 1;
 }
 
+/* ---- spreading the settings over the ranks ------------------------------ */
+
+/* Every rank gets rank 0's kernel (the arrays the dynamics and the checks
+ * read), so that each can run its share of the settings.  Collective. */
+static ttp_status bcast_kernel(ttp_ctx *ctx, const ttp_comm *comm, ttp_kernel **kp)
+{
+    ttp_status st = TTP_OK;
+    ttp_kernel head, *k = comm->rank == 0 ? *kp : NULL;
+    if (comm->rank == 0) head = *k;
+    TTP_CALL(ctx, comm->bcast(comm, &head, (int64_t)sizeof head, 0, ctx));
+    if (comm->rank != 0) {
+        TTP_CALL(ctx, ttp_kernel_create(ctx, &k));
+        *k = head; /* the scalars; the array pointers are replaced below */
+        k->f0 = k->u0 = k->eigval = k->eigvec = k->p_res = k->p_grad = k->theta = k->targets = NULL;
+        k->labels = NULL;
+        *kp = k;
+    }
+    const int64_t NC = head.n * head.c;
+    struct {
+        void **dst;
+        const void *present;
+        int64_t bytes;
+    } arr[] = {
+        {(void **)&k->f0, head.f0, NC * (int64_t)sizeof(double)},
+        {(void **)&k->u0, head.u0, NC * (int64_t)sizeof(double)},
+        {(void **)&k->labels, head.labels, head.n * (int64_t)sizeof(int)},
+        {(void **)&k->targets, head.targets, head.n * head.ntargets * (int64_t)sizeof(double)},
+        {(void **)&k->eigval, head.eigval, head.neig * (int64_t)sizeof(double)},
+        {(void **)&k->eigvec, head.eigvec, NC * head.neig * (int64_t)sizeof(double)},
+        {(void **)&k->p_res, head.p_res, head.neig * (int64_t)sizeof(double)},
+        {(void **)&k->p_grad, head.p_grad, head.neig * (int64_t)sizeof(double)},
+        {(void **)&k->theta, head.theta, NC * NC * (int64_t)sizeof(double)},
+    };
+    for (size_t i = 0; i < sizeof arr / sizeof arr[0]; i++) {
+        if (arr[i].present == NULL || arr[i].bytes <= 0) continue;
+        if (comm->rank != 0) {
+            *arr[i].dst = malloc((size_t)arr[i].bytes);
+            if (*arr[i].dst == NULL)
+                st = TTP_ERR(ctx, TTP_ERR_NOMEM, "cannot allocate %lld bytes of the kernel's arrays",
+                             (long long)arr[i].bytes);
+        }
+        TTP_CALL(ctx, ttp_comm_agree(ctx, comm, st, "receiving the kernel"));
+        TTP_CALL(ctx, comm->bcast(comm, *arr[i].dst, arr[i].bytes, 0, ctx));
+    }
+    return TTP_OK;
+}
+
+/* Setting i's prediction, computed on rank `owner`, to every rank: the
+ * struct, then its curves (what the outputs read).  Collective. */
+static ttp_status bcast_prediction(ttp_ctx *ctx, const ttp_comm *comm, int owner, ttp_prediction **pp)
+{
+    ttp_status st = TTP_OK;
+    ttp_prediction *p = comm->rank == owner ? *pp : NULL;
+    int64_t dims[2] = {0, 0};
+    if (comm->rank == owner) dims[0] = p->main.curves->steps, dims[1] = p->main.curves->members;
+    TTP_CALL(ctx, comm->bcast(comm, dims, (int64_t)sizeof dims, owner, ctx));
+    if (comm->rank != owner) {
+        p = calloc(1, sizeof *p);
+        if (p == NULL) st = TTP_ERR(ctx, TTP_ERR_NOMEM, "cannot allocate a prediction");
+    }
+    TTP_CALL(ctx, ttp_comm_agree(ctx, comm, st, "receiving a prediction"));
+    ttp_curves *cv = comm->rank == owner ? p->main.curves : NULL;
+    TTP_CALL(ctx, comm->bcast(comm, p, (int64_t)sizeof *p, owner, ctx));
+    if (comm->rank != owner) {
+        p->main.curves = NULL;
+        p->kernel = NULL;
+        for (int i = 0; i < TTP_MAX_EXTRAP; i++) p->extrap[i].curves = NULL;
+        p->nextrap = 0;
+        *pp = p;
+        st = ttp_curves_create(ctx, dims[0], (int)dims[1], &cv);
+        p->main.curves = cv;
+    }
+    TTP_CALL(ctx, ttp_comm_agree(ctx, comm, st, "receiving a prediction"));
+    const int64_t T1 = dims[0] + 1, M = dims[1];
+    double *a[8] = {cv->loss,   cv->loss_lo, cv->loss_hi,     cv->acc,
+                    cv->acc_lo, cv->acc_hi,  cv->member_loss, cv->member_acc};
+    for (int i = 0; i < 8; i++)
+        TTP_CALL(ctx, comm->bcast(comm, a[i], (i < 6 ? T1 : T1 * M) * (int64_t)sizeof(double), owner, ctx));
+    TTP_CALL(ctx, comm->bcast(comm, &cv->diverged, (int64_t)sizeof cv->diverged, owner, ctx));
+    return TTP_OK;
+}
+
 ttp_status ttp_sweep_run(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model, const ttp_data *data,
                          const ttp_sweep_opts *o, ttp_sweep_result **out)
 {
@@ -208,35 +290,50 @@ ttp_status ttp_sweep_run(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *mo
     }
     r->sec_timing = ttp_time() - tt;
 
+    /* The settings are spread round-robin over the ranks, each with rank
+     * 0's kernel; rank 0 then gathers every prediction.  A setting's numbers
+     * do not depend on the rank that computed them (same code, same data). */
+    if (comm->size > 1) {
+        if (comm->rank != 0) ttp_kernel_destroy(&r->kernel);
+        TTP_CALL_GOTO(ctx, st, done, bcast_kernel(ctx, comm, &r->kernel));
+    }
+    const ttp_kernel *k = r->kernel;
+    double ts = ttp_time();
+    r->n_kernel = k->n;
+    r->c = k->c;
+    r->d = k->d;
+    r->dproj = k->dproj;
+    r->mu_max = k->neig > 0 ? k->eigval[0] / (double)k->n : 0.0;
+    TTP_ALLOC(ctx, st, done, r->pred, (size_t)r->count, "sweep predictions");
+    for (int64_t i = 0; i < r->count; i++) {
+        r->faith_checked[i] = (unsigned char)o->faith_all;
+        if (i % comm->size != comm->rank) continue;
+        const int64_t b = ttp_opt_batch(&r->opts[i].opt, data->n);
+        double sps = NAN;
+        for (int j = 0; j < r->nbatch; j++)
+            if (r->batch[j] == b) sps = r->sec_per_step[j];
+        /* one progress line for the sweep, not a "dynamics" line per setting */
+        const int verbose = ctx->verbose;
+        ctx->verbose = 0;
+        if (o->faith_all)
+            st = ttp_predict_setting(ctx, model, kdata, k, &r->opts[i], data->n, sps, &r->pred[i]);
+        else
+            st = ttp_predict_from_kernel(ctx, k, &r->opts[i], data->n, sps, &r->pred[i]);
+        ctx->verbose = verbose;
+        if (st != TTP_OK) break;
+        r->pred[i]->nranks = comm->size;
+        ttp_progress(ctx, "settings", (double)(i + 1) / (double)r->count, ts);
+    }
+    if (comm->size > 1) {
+        TTP_CALL_GOTO(ctx, st, done, ttp_comm_agree(ctx, comm, st, "the sweep's settings"));
+        for (int64_t i = 0; i < r->count; i++)
+            TTP_CALL_GOTO(ctx, st, done, bcast_prediction(ctx, comm, (int)(i % comm->size), &r->pred[i]));
+    } else if (st != TTP_OK) {
+        goto done;
+    }
+    r->sec_settings = ttp_time() - ts;
+    order_settings(r);
     if (comm->rank == 0) {
-        const ttp_kernel *k = r->kernel;
-        double ts = ttp_time();
-        r->n_kernel = k->n;
-        r->c = k->c;
-        r->d = k->d;
-        r->dproj = k->dproj;
-        r->mu_max = k->neig > 0 ? k->eigval[0] / (double)k->n : 0.0;
-        TTP_ALLOC(ctx, st, done, r->pred, (size_t)r->count, "sweep predictions");
-        for (int64_t i = 0; i < r->count; i++) {
-            const int64_t b = ttp_opt_batch(&r->opts[i].opt, data->n);
-            double sps = NAN;
-            for (int j = 0; j < r->nbatch; j++)
-                if (r->batch[j] == b) sps = r->sec_per_step[j];
-            /* one progress line for the sweep, not a "dynamics" line per setting */
-            const int verbose = ctx->verbose;
-            ctx->verbose = 0;
-            if (o->faith_all)
-                st = ttp_predict_setting(ctx, model, kdata, k, &r->opts[i], data->n, sps, &r->pred[i]);
-            else
-                st = ttp_predict_from_kernel(ctx, k, &r->opts[i], data->n, sps, &r->pred[i]);
-            r->faith_checked[i] = (unsigned char)o->faith_all;
-            ctx->verbose = verbose;
-            if (st != TTP_OK) goto done;
-            r->pred[i]->nranks = comm->size;
-            ttp_progress(ctx, "settings", (double)(i + 1) / (double)r->count, ts);
-        }
-        r->sec_settings = ttp_time() - ts;
-        order_settings(r);
         /* Faithfulness can only make a setting invalid and does not move its
          * training time, so measuring it in table order until a candidate
          * survives names the same best setting as measuring every one. */

@@ -91,8 +91,10 @@ void ttp_sweep_result_destroy(ttp_sweep_result **r);
 /*
  * The sweep.  Collective over comm (every rank passes the same model, data
  * and options): the kernel across the ranks, one timing per distinct batch
- * size, then every setting on rank 0.  Other ranks receive the settings and
- * the timing, not the predictions.
+ * size, then the settings spread round-robin over the ranks (each gets the
+ * kernel from rank 0) and gathered, so that every rank holds every
+ * prediction; the order, the best setting and (with faith_all = 0) the
+ * faithfulness checks it needs are rank 0's.
  */
 ttp_status ttp_sweep_run(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model, const ttp_data *data,
                          const ttp_sweep_opts *o, ttp_sweep_result **out);
