@@ -159,5 +159,25 @@ run "predict --json in a missing directory" 1 "--json" "directory does not exist
 run "predict steps x ensemble" 2 "--steps/--ensemble" "more than 2^31 curve values" -- \
     "$BIN" predict --steps 100000000 --ensemble 100 -q
 
+# --train-layers: an unknown layer name is an option error (exit 2) naming
+# it and listing the layers that have weights; so is last:K out of range.
+# A kernel built with one choice is refused by predict with another.
+run "train-layers unknown name" 2 "--train-layers" "no layer named 'nope'" "'stem_conv' (conv2d)" "'head' (dense)" -- \
+    "$BIN" predict --train-layers head,nope -q
+run "train-layers parameter-free layer" 2 "--train-layers" "'stem_relu' (relu) has no parameters" -- \
+    "$BIN" kernel --train-layers stem_relu --out "$T/k_relu.nc"
+run "train-layers last:0" 2 "--train-layers" "last:K with K an integer in 1..8" -- \
+    "$BIN" train --train-layers last:0 --steps 1
+run "train-layers last:x" 2 "--train-layers" "'last:x'" -- \
+    "$BIN" validate --quick --train-layers last:x -q
+[ -e "$T/k_relu.nc" ] && fail "a refused kernel run wrote its output"
+checks=$((checks + 1))
+if "$BIN" kernel --train-layers last:1 --out "$T/k_head.nc" -q >"$T/out" 2>"$T/err"; then
+    run "kernel reused with other trainable layers" 2 "trainable layers head" "trainable layers all" \
+        "--train-layers" -- "$BIN" predict --kernel "$T/k_head.nc" -q
+else
+    fail "kernel --train-layers last:1: $(cat "$T/err")"
+fi
+
 echo "cli_errors: $checks checks, $fails failed"
 [ $fails -eq 0 ]

@@ -11,7 +11,10 @@
  * (2) Independently of the engine's backward pass, the first optimizer steps
  *     on a tiny model equal the update rule of ttp_train.h applied to the
  *     central-difference gradient (h = 1e-6, error ~1e-10) of the batch loss,
- *     the batch taken from ttp_batch_indices: checked to 1e-7 absolute.
+ *     the batch taken from ttp_batch_indices: checked to 1e-7 absolute; and
+ *     with only the last layer trainable (ttp_model_select_trainable
+ *     "last:1"), the rule moves that layer alone and the first stays bit
+ *     for bit.
  * Runs at 1, 2 and 4 ranks (ctest).
  */
 #include <netcdf.h>
@@ -213,11 +216,15 @@ static void test_update_rule(ttp_ctx *ctx, const ttp_comm *world)
         double mom;
         int nest;
         double wd;
+        const char *train_layers; /* NULL: every layer */
     } cases[] = {
-        {"GD, MSE, weight decay", TTP_LOSS_MSE, 0, 0.0, 0, 0.01},
-        {"GD heavy ball, CE", TTP_LOSS_CE, 0, 0.9, 0, 0.0},
-        {"SGD |B|=4 Nesterov, MSE, wd", TTP_LOSS_MSE, 4, 0.7, 1, 0.02},
+        {"GD, MSE, weight decay", TTP_LOSS_MSE, 0, 0.0, 0, 0.01, NULL},
+        {"GD heavy ball, CE", TTP_LOSS_CE, 0, 0.9, 0, 0.0, NULL},
+        {"SGD |B|=4 Nesterov, MSE, wd", TTP_LOSS_MSE, 4, 0.7, 1, 0.02, NULL},
+        {"SGD |B|=4 heavy ball, CE, wd, last:1", TTP_LOSS_CE, 4, 0.5, 0, 0.02, "last:1"},
     };
+    /* the last layer's slab range: what last:1 trains */
+    const int64_t head0 = m0->layers[2].woff;
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         ttp_opt o;
         ttp_opt_default(&o);
@@ -230,7 +237,7 @@ static void test_update_rule(ttp_ctx *ctx, const ttp_comm *world)
         for (int64_t t = 0; t < 2; t++) {
             int64_t nb = ttp_batch_indices(o.seed, TN, ttp_opt_batch(&o, TN), t, perm, &ep, idx);
             fd_grad(ctx, net, m0, &d, w, idx, nb, o.loss, g);
-            for (int64_t j = 0; j < P; j++) {
+            for (int64_t j = cases[c].train_layers ? head0 : 0; j < P; j++) {
                 double gj = g[j] + o.wd * w[j];
                 v[j] = o.momentum * v[j] + gj;
                 w[j] -= o.lr * (o.momentum == 0.0 ? gj : o.nesterov ? gj + o.momentum * v[j] : v[j]);
@@ -239,7 +246,12 @@ static void test_update_rule(ttp_ctx *ctx, const ttp_comm *world)
         ttp_model *m = NULL;
         ttp_train_result *r = NULL;
         CHECK_OK(ctx, ttp_model_clone(ctx, m0, &m));
+        if (cases[c].train_layers) {
+            CHECK_OK(ctx, ttp_model_select_trainable(ctx, m, cases[c].train_layers));
+            CHECK(m->ntrainable == P - head0);
+        }
         CHECK_OK(ctx, ttp_train_run(ctx, world, m, &d, &o, &r));
+        if (cases[c].train_layers) CHECK(memcmp(m->w, m0->w, (size_t)head0 * sizeof *m->w) == 0);
         double err = 0.0;
         for (int64_t j = 0; j < P; j++) err = fmax(err, fabs(m->w[j] - w[j]));
         /* the curve is the full-set loss at those weights */
@@ -247,7 +259,7 @@ static void test_update_rule(ttp_ctx *ctx, const ttp_comm *world)
         for (int i = 0; i < TN; i++) all[i] = i;
         double L2 = batch_loss(ctx, net, m0, &d, w, all, TN, o.loss);
         if (world->rank == 0)
-            printf("  2 steps %-30s |w - w_ref(FD)| %.2e, loss(2) %.10f vs %.10f\n", cases[c].name, err,
+            printf("  2 steps %-38s |w - w_ref(FD)| %.2e, loss(2) %.10f vs %.10f\n", cases[c].name, err,
                    r ? r->loss[2] : NAN, L2);
         CHECK(err <= 1e-7);
         CHECK(r && fabs(r->loss[2] - L2) <= 1e-7);

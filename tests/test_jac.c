@@ -4,6 +4,10 @@
  *   A  dense(6→7) → relu → dense(7→3)
  *   B  conv3x3(2→3) → BN → relu → conv3x3(3→3) → BN → add(skip) → relu →
  *      maxpool 2 → flatten → dense(27→4)        (inputs 2×6×6)
+ *   C  conv3x3(2→3) → gelu → flatten → dense(48→6) → sigmoid → dense(6→5)
+ *      → tanh → dense(5→5) → leaky_relu(0.2) → dense(5→3)  (inputs 2×4×4),
+ *      the smooth activations (central differences are then exact to
+ *      O(h²) ≈ 1e-12 instead of to rounding)
  * Checks:
  *   - EXACT rows against central finite differences of the forward pass in
  *     every trainable weight (both nets are piecewise linear in any single
@@ -18,7 +22,11 @@
  *     same as for EXACT; KRON with D′ = D gives the exact rows;
  *   - rows do not depend on how samples are batched (seven calls of one
  *     sample vs one call of seven), bit for bit, for every kind;
- *   - D′ out of range is refused, naming D′ and D.
+ *   - D′ out of range is refused, naming D′ and D;
+ *   - ttp_jac_jvp equals J v with J the exact rows (C);
+ *   - ttp_model_select_trainable (B): the rows with last:1 are the trailing
+ *     (head) block of the full rows and their Θ that block's Gram matrix;
+ *     with "conv1,fc" they are those two blocks side by side.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -98,6 +106,28 @@ static ttp_model *model_b(ttp_ctx *ctx)
     add_layer(ctx, m, TTP_LAYER_DENSE, "fc", 8, -1, 4, 0, 0, 0, 1);      /* 9 */
     CHECK_OK(ctx, ttp_model_build(ctx, m));
     randomize(m, 29);
+    return m;
+}
+
+static ttp_model *model_c(ttp_ctx *ctx)
+{
+    const int64_t shape[3] = {2, 4, 4};
+    ttp_model *m = NULL;
+    CHECK_OK(ctx, ttp_model_create(ctx, shape, &m));
+    if (!m) return NULL;
+    add_layer(ctx, m, TTP_LAYER_CONV2D, "conv", -1, -1, 3, 3, 1, 1, 1);    /* 0 */
+    add_layer(ctx, m, TTP_LAYER_GELU, "gelu", 0, -1, 0, 0, 0, 0, 0);       /* 1 */
+    add_layer(ctx, m, TTP_LAYER_FLATTEN, "flat", 1, -1, 0, 0, 0, 0, 0);    /* 2 */
+    add_layer(ctx, m, TTP_LAYER_DENSE, "fc1", 2, -1, 6, 0, 0, 0, 1);       /* 3 */
+    add_layer(ctx, m, TTP_LAYER_SIGMOID, "sig", 3, -1, 0, 0, 0, 0, 0);     /* 4 */
+    add_layer(ctx, m, TTP_LAYER_DENSE, "fc2", 4, -1, 5, 0, 0, 0, 1);       /* 5 */
+    add_layer(ctx, m, TTP_LAYER_TANH, "tanh", 5, -1, 0, 0, 0, 0, 0);       /* 6 */
+    add_layer(ctx, m, TTP_LAYER_DENSE, "fc3", 6, -1, 5, 0, 0, 0, 1);       /* 7 */
+    add_layer(ctx, m, TTP_LAYER_LEAKYRELU, "leaky", 7, -1, 0, 0, 0, 0, 0); /* 8 */
+    add_layer(ctx, m, TTP_LAYER_DENSE, "fc4", 8, -1, 3, 0, 0, 0, 1);       /* 9 */
+    if (m->nlayers == 10) m->layers[8].alpha = 0.2;
+    CHECK_OK(ctx, ttp_model_build(ctx, m));
+    randomize(m, 41);
     return m;
 }
 
@@ -295,7 +325,14 @@ static void check_batching(ttp_ctx *ctx, ttp_model *m, const double *x, const ch
         int same = memcmp(G1, G7, (size_t)(ns * C * K) * sizeof *G1) == 0 &&
                    memcmp(u1, u7, (size_t)(ns * C) * sizeof *u1) == 0 &&
                    memcmp(f1, f7, (size_t)(ns * C) * sizeof *f1) == 0;
-        if (!same) fprintf(stderr, "%s: %s rows depend on batching\n", name, ttp_proj_kind_str(kinds[q]));
+        if (!same) {
+            double dg = 0, du = 0, df = 0;
+            for (int64_t i = 0; i < ns * C * K; i++) dg = fmax(dg, fabs(G1[i] - G7[i]));
+            for (int64_t i = 0; i < ns * C; i++)
+                du = fmax(du, fabs(u1[i] - u7[i])), df = fmax(df, fabs(f1[i] - f7[i]));
+            fprintf(stderr, "%s: %s rows depend on batching: G %.3g u %.3g f %.3g\n", name,
+                    ttp_proj_kind_str(kinds[q]), dg, du, df);
+        }
         CHECK(same);
         free(G1), free(G7), free(u1), free(u7), free(f1), free(f7);
         ttp_jac_plan_destroy(&p);
@@ -376,6 +413,87 @@ static void check_kron_unbiased(ttp_ctx *ctx, ttp_model *m, const double *x, int
     ttp_net_destroy(&net);
 }
 
+/* J v from ttp_jac_jvp against the exact rows times v (the trainable part
+ * of a random slab); to rounding of the two summation orders. */
+static void check_jvp(ttp_ctx *ctx, ttp_model *m, const double *x, int64_t ns, const double *J)
+{
+    const int64_t C = m->nout, D = m->ntrainable, rows = ns * C;
+    ttp_net *net = NULL;
+    ttp_jac_plan *p = NULL;
+    double *v = malloc((size_t)m->nparams * sizeof *v), *vt = malloc((size_t)D * sizeof *vt);
+    double *jv = calloc((size_t)rows, sizeof *jv);
+    for (int64_t j = 0; j < m->nparams; j++) v[j] = ttp_rng_normal(71, (uint64_t)j);
+    ttp_model_get_trainable(m, v, vt);
+    CHECK_OK(ctx, ttp_net_create(ctx, m, 2 * C, &net));
+    CHECK_OK(ctx, ttp_jac_plan_create(ctx, m, TTP_PROJ_KRON, D / 4, 3, "cpu", &p));
+    CHECK_OK(ctx, ttp_jac_jvp(ctx, p, net, m->w, v, x, ns, jv));
+    double worst = 0;
+    for (int64_t r = 0; r < rows; r++) {
+        double s = 0, a = 0;
+        for (int64_t k = 0; k < D; k++) s += J[r * D + k] * vt[k], a += fabs(J[r * D + k] * vt[k]);
+        double e = fabs(jv[r] - s) / (1e-13 * a + 1e-300);
+        if (e > worst) worst = e;
+    }
+    printf("jvp: worst |J v − rows·v| / (1e-13 Σ|J_k v_k|) = %.3g\n", worst);
+    CHECK(worst <= 1.0);
+    ttp_jac_plan_destroy(&p);
+    ttp_net_destroy(&net);
+    free(v), free(vt), free(jv);
+}
+
+/* Rows of B with a subset of layers trainable against column blocks of the
+ * full rows J (D columns).  Each kept column is computed by the same
+ * factors either way, so the blocks agree to rounding (1e-14 relative). */
+static void check_train_layers(ttp_ctx *ctx, const ttp_model *full, const double *x, int64_t ns,
+                               const double *J)
+{
+    const int64_t C = full->nout, D = full->ntrainable, rows = ns * C;
+    const struct {
+        const char *spec;
+        const char *layers[2];
+    } cases[] = {{"last:1", {"fc", NULL}}, {"conv1,fc", {"conv1", "fc"}}, {"fc,conv1", {"conv1", "fc"}}};
+    for (size_t q = 0; q < sizeof cases / sizeof cases[0]; q++) {
+        ttp_model *m = NULL;
+        CHECK_OK(ctx, ttp_model_clone(ctx, full, &m));
+        if (!m) return;
+        CHECK_OK(ctx, ttp_model_select_trainable(ctx, m, cases[q].spec));
+        /* the reference: the chosen layers' columns of J, in slab order */
+        int64_t D1 = 0, col = 0;
+        double *ref = malloc((size_t)(rows * D) * sizeof *ref);
+        for (int l = 0; l < full->nlayers; l++) {
+            const ttp_layer *L = &full->layers[l];
+            if (!L->trainable) continue;
+            int keep = 0;
+            for (int t = 0; t < 2; t++)
+                keep |= cases[q].layers[t] && strcmp(L->name, cases[q].layers[t]) == 0;
+            if (keep) {
+                for (int64_t r = 0; r < rows; r++)
+                    memcpy(ref + r * D + D1, J + r * D + col, (size_t)L->nw * sizeof *ref);
+                D1 += L->nw;
+            }
+            col += L->nw;
+        }
+        CHECK(m->ntrainable == D1 && D1 > 0 && D1 < D);
+        for (int64_t r = 1; r < rows; r++) memmove(ref + r * D1, ref + r * D, (size_t)D1 * sizeof *ref);
+        ttp_net *net = NULL;
+        ttp_jac_plan *p = NULL;
+        double *G = calloc((size_t)(rows * D1), sizeof *G);
+        CHECK_OK(ctx, ttp_net_create(ctx, m, 2 * C, &net));
+        CHECK_OK(ctx, ttp_jac_plan_create(ctx, m, TTP_PROJ_EXACT, 0, 0, "cpu", &p));
+        CHECK_OK(ctx, ttp_jac_rows(ctx, p, net, m->w, x, ns, G, NULL, NULL));
+        double eg = rel_fro(G, ref, rows * D1);
+        double *T1 = gram(G, rows, D1), *Tref = gram(ref, rows, D1);
+        double et = rel_fro(T1, Tref, rows * rows);
+        printf("train layers %-9s D = %lld of %lld: rows vs J's block %.2e, Θ vs the block's Gram %.2e\n",
+               cases[q].spec, (long long)D1, (long long)D, eg, et);
+        CHECK(eg < 1e-14 && et < 1e-14);
+        free(G), free(T1), free(Tref), free(ref);
+        ttp_jac_plan_destroy(&p);
+        ttp_net_destroy(&net);
+        ttp_model_destroy(&m);
+    }
+}
+
 /* Calibration: a no-op for other kinds, refuses an empty sample set. */
 static void check_calibrate_args(ttp_ctx *ctx, ttp_model *m, const double *x)
 {
@@ -413,6 +531,21 @@ int main(void)
     check_kron_unbiased(&ctx, b, xb, nsb, Jb, 64, 1, "model B");
     check_calibrate_args(&ctx, b, xb);
     check_batching(&ctx, b, xb, "model B");
+    check_train_layers(&ctx, b, xb, nsb, Jb);
+
+    ttp_model *c = model_c(&ctx);
+    if (c) {
+        double *xc = inputs(c, 8, 5);
+        double *Jc = check_exact(&ctx, c, xc, 4, "model C (activations)");
+        check_jvp(&ctx, c, xc, 4, Jc);
+        /* Batching invariance is not asserted for C: at these shapes
+         * OpenBLAS's DGEMM rounds a dense layer's output row differently
+         * depending on the row's position in the batch (~4e-16; the same
+         * with relu in place of the activations), so the C copies of a
+         * sample are not bit-identical inside a larger batch. */
+        free(Jc), free(xc);
+        ttp_model_destroy(&c);
+    }
 
     free(Ja), free(Jb), free(xa), free(xb);
     ttp_model_destroy(&a);

@@ -216,6 +216,78 @@ static void test_single_layers(ttp_ctx *ctx)
     }
 }
 
+/*
+ * The elementwise activations: forward against closed forms written here
+ * independently of net.c (sigmoid as ½(1 + tanh(x/2)), tanh through exp,
+ * GELU as ½x(1 + erf(x/√2))) to 1e-14 relative plus a few ulps of |x|; the input gradient of each alone and the weight and
+ * input gradients of a dense → act → dense → act … chain against central
+ * differences (smooth away from leaky_relu's kink, which random inputs miss
+ * as relu's does).
+ */
+static double closed_form(ttp_layer_kind k, double alpha, double x)
+{
+    switch (k) {
+    case TTP_LAYER_SIGMOID: return 0.5 * (1.0 + tanh(0.5 * x));
+    case TTP_LAYER_TANH: return (1.0 - exp(-2.0 * x)) / (1.0 + exp(-2.0 * x));
+    case TTP_LAYER_LEAKYRELU: return x >= 0.0 ? x : alpha * x;
+    default: return 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
+    }
+}
+
+static void test_activations(ttp_ctx *ctx)
+{
+    const ttp_layer_kind kinds[4] = {TTP_LAYER_SIGMOID, TTP_LAYER_TANH, TTP_LAYER_LEAKYRELU, TTP_LAYER_GELU};
+    const double alpha = 0.137;
+    char what[128];
+    for (int q = 0; q < 4; q++) {
+        int64_t shape[3] = {2, 4, 3};
+        ttp_layer L = lay(kinds[q], -1, -1, 0, 0, 0, 0);
+        L.alpha = alpha;
+        ttp_model *m = single(ctx, shape, L);
+        if (!m) continue;
+        const char *kn = ttp_layer_kind_str(kinds[q]);
+        /* forward vs closed form, on a spread from -8 to 8 plus random values */
+        enum { NB = 2, N = NB * 24 };
+        double x[N], y[N], worst = 0.0;
+        for (int i = 0; i < N; i++) x[i] = i < 24 ? -8.0 + 16.0 * i / 23.0 : 3.0 * rnd();
+        ttp_net *net = NULL;
+        CHECK_OK(ctx, ttp_net_create(ctx, m, NB, &net));
+        CHECK_OK(ctx, ttp_net_forward(ctx, net, m->w, x, NB, y));
+        for (int i = 0; i < N; i++) {
+            double ref = closed_form(kinds[q], alpha, x[i]);
+            /* the references cancel near 0 (tanh) and far below it
+             * (sigmoid, gelu): an absolute term of a few ulps of |x| */
+            double e = fabs(y[i] - ref) / (1e-15 * fmax(1.0, fabs(x[i])) + 1e-14 * fabs(ref));
+            if (e > worst) worst = e;
+        }
+        printf("  %-44s forward vs closed form: worst normalised error %.2e\n", kn, worst);
+        CHECK(worst <= 1.0);
+        ttp_net_destroy(&net);
+        snprintf(what, sizeof what, "%s (2,4,3)", kn);
+        CHECK(fd_check(ctx, what, m, 3, 1) <= 1.0);
+        ttp_model_destroy(&m);
+    }
+    /* the weights before and after each activation: dense(5→6) → sigmoid →
+     * dense(→6) → tanh → dense(→6) → leaky_relu → dense(→6) → gelu → dense(→3) */
+    int64_t shape[3] = {5, 1, 1};
+    ttp_model *m = NULL;
+    CHECK_OK(ctx, ttp_model_create(ctx, shape, &m));
+    if (!m) return;
+    for (int q = 0; q < 4; q++) {
+        ttp_layer d = lay(TTP_LAYER_DENSE, 2 * q - 1, -1, 6, 0, 0, 0),
+                  a = lay(kinds[q], 2 * q, -1, 0, 0, 0, 0);
+        a.alpha = alpha;
+        CHECK_OK(ctx, ttp_model_add(ctx, m, &d, NULL));
+        CHECK_OK(ctx, ttp_model_add(ctx, m, &a, NULL));
+    }
+    ttp_layer head = lay(TTP_LAYER_DENSE, 7, -1, 3, 0, 0, 0);
+    CHECK_OK(ctx, ttp_model_add(ctx, m, &head, NULL));
+    CHECK_OK(ctx, ttp_model_build(ctx, m));
+    randomize(m);
+    CHECK(fd_check(ctx, "dense chain through all four activations", m, 3, 1) <= 1.0);
+    ttp_model_destroy(&m);
+}
+
 /* Graphs: add of two branches, add of a tensor with itself, a tensor with
  * three consumers, a frozen layer inside, and the bundled resnet-small. */
 static void test_graphs(ttp_ctx *ctx)
@@ -404,6 +476,8 @@ int main(void)
     ttp_ctx_init(&ctx);
     printf("single layers vs central differences (h = 1e-6):\n");
     test_single_layers(&ctx);
+    printf("activations (sigmoid, tanh, leaky_relu, gelu):\n");
+    test_activations(&ctx);
     printf("graphs:\n");
     test_graphs(&ctx);
     printf("per-sample factors:\n");

@@ -39,6 +39,7 @@ static void check_same(const ttp_model *a, const ttp_model *b)
               x->eps == y->eps && x->trainable == y->trainable && x->woff == y->woff && x->nw == y->nw &&
               x->soff == y->soff);
         if (x->kind == TTP_LAYER_ADD) CHECK(x->input[1] == y->input[1]);
+        if (x->kind == TTP_LAYER_LEAKYRELU) CHECK(x->alpha == y->alpha);
         for (int k = 0; k < 3; k++) CHECK(x->out_shape[k] == y->out_shape[k]);
     }
     CHECK(memcmp(a->w, b->w, (size_t)a->nparams * sizeof(double)) == 0);
@@ -103,6 +104,44 @@ static void test_round_trip(ttp_ctx *ctx)
     CHECK(mlp->nstate == 0 && mlp->nparams == 6 * 4 + 4 + 4 * 3 + 3);
     ttp_model_destroy(&r);
     ttp_model_destroy(&mlp);
+
+    /* the elementwise activations, leaky_relu's slope bit for bit */
+    {
+        const ttp_layer_kind acts[4] = {TTP_LAYER_SIGMOID, TTP_LAYER_TANH, TTP_LAYER_LEAKYRELU,
+                                        TTP_LAYER_GELU};
+        ttp_model *am = NULL;
+        CHECK_OK(ctx, ttp_model_create(ctx, fs, &am));
+        for (int q = 0; q < 4 && am; q++) {
+            memset(&L, 0, sizeof L);
+            L.kind = TTP_LAYER_DENSE, L.input[0] = 2 * q - 1, L.input[1] = -1, L.units = 5, L.trainable = 1;
+            CHECK_OK(ctx, ttp_model_add(ctx, am, &L, NULL));
+            memset(&L, 0, sizeof L);
+            L.kind = acts[q], L.input[0] = 2 * q, L.input[1] = -1, L.alpha = q == 2 ? 0.3217 : 0.0;
+            CHECK_OK(ctx, ttp_model_add(ctx, am, &L, NULL));
+        }
+        CHECK_OK(ctx, ttp_model_build(ctx, am));
+        fill_random(am, 6);
+        path_of(p, sizeof p, "acts.nc");
+        CHECK_OK(ctx, ttp_model_write(ctx, p, am));
+        CHECK_OK(ctx, ttp_model_read(ctx, p, &r));
+        if (r) {
+            check_same(am, r);
+            CHECK(r->layers[5].alpha == 0.3217);
+            for (int q = 0; q < 4; q++)
+                CHECK(strcmp(ttp_layer_kind_str(r->layers[2 * q + 1].kind),
+                             (const char *[]){"sigmoid", "tanh", "leaky_relu", "gelu"}[q]) == 0);
+        }
+        ttp_model_destroy(&r);
+        /* the slope is part of the fingerprint (kernel files record it) */
+        ttp_model *c2 = NULL;
+        CHECK_OK(ctx, ttp_model_clone(ctx, am, &c2));
+        if (c2) {
+            c2->layers[5].alpha = 0.25;
+            CHECK(ttp_model_fingerprint(c2) != ttp_model_fingerprint(am));
+        }
+        ttp_model_destroy(&c2);
+        ttp_model_destroy(&am);
+    }
 
     /* clone is deep; replace_head keeps the body and changes the head */
     ttp_model *c = NULL;
@@ -236,6 +275,12 @@ static void test_bad_files(ttp_ctx *ctx)
     CHECK_OK(ctx, ttp_model_read(ctx, p, &m));
     CHECK(m && m->nparams == 119 && m->nout == 3 && m->w[118] == 0.01 * 118);
     ttp_model_destroy(&m);
+    /* a leaky_relu in a file without layer_alpha takes the default slope 0.01 */
+    r.kind[1] = TTP_LAYER_LEAKYRELU;
+    CHECK(raw_write(p, &r));
+    CHECK_OK(ctx, ttp_model_read(ctx, p, &m));
+    CHECK(m && m->layers[1].kind == TTP_LAYER_LEAKYRELU && m->layers[1].alpha == 0.01 && m->nout == 3);
+    ttp_model_destroy(&m);
 
     r = raw_good(), r.nparams = 118; /* one weight short: the head is cut */
     expect_bad(ctx, &r, "layer 2", "'dense2'");
@@ -368,6 +413,60 @@ static void test_checks(ttp_ctx *ctx)
     ttp_model_destroy(&m);
 }
 
+/* --train-layers as a library call: which layers, D, the fingerprint, and
+ * the errors (each names option train_layers and what was expected). */
+static void test_select_trainable(ttp_ctx *ctx)
+{
+    int64_t shape[3] = {1, 8, 8};
+    ttp_model *m = NULL;
+    char names[256];
+    CHECK_OK(ctx, ttp_model_resnet_small(ctx, shape, 5, 3, &m));
+    if (!m) return;
+    const int64_t D = m->ntrainable;
+    const uint64_t fp = ttp_model_fingerprint(m);
+    ttp_model_trainable_names(m, names, sizeof names);
+    CHECK(strcmp(names, "all") == 0);
+    /* the head alone: 32·5 + 5 */
+    CHECK_OK(ctx, ttp_model_select_trainable(ctx, m, "last:1"));
+    CHECK(m->ntrainable == 165 && m->layers[m->nlayers - 1].trainable && !m->layers[0].trainable);
+    ttp_model_trainable_names(m, names, sizeof names);
+    CHECK(strcmp(names, "head") == 0);
+    CHECK(ttp_model_fingerprint(m) != fp);
+    /* last:2 skips the parameter-free relu between fc1 and the head */
+    CHECK_OK(ctx, ttp_model_select_trainable(ctx, m, "last:2"));
+    CHECK(m->ntrainable == 165 + m->layers[12].nw);
+    ttp_model_trainable_names(m, names, sizeof names);
+    CHECK(strcmp(names, "fc1,head") == 0);
+    CHECK_OK(ctx, ttp_model_select_trainable(ctx, m, "stem_conv,head,stem_conv"));
+    CHECK(m->ntrainable == m->layers[0].nw + 165);
+    /* a D recomputed in place equals what a fresh layout gives */
+    {
+        int64_t d1 = m->ntrainable;
+        ttp_model *c = NULL;
+        CHECK_OK(ctx, ttp_model_clone(ctx, m, &c));
+        CHECK_OK(ctx, ttp_model_build(ctx, c));
+        CHECK(c && c->ntrainable == d1);
+        ttp_model_destroy(&c);
+    }
+    /* "all" restores the model as it was, fingerprint included (the flags
+     * of parameter-free layers are left alone) */
+    CHECK_OK(ctx, ttp_model_select_trainable(ctx, m, "all"));
+    CHECK(m->ntrainable == D && ttp_model_fingerprint(m) == fp);
+    CHECK_OK(ctx, ttp_model_select_trainable(ctx, m, "last:8"));
+    CHECK(m->ntrainable == D);
+    /* errors leave the model unchanged */
+    CHECK_FAILS(ctx, ttp_model_select_trainable(ctx, m, "nope"), TTP_ERR_ARG, "no layer named 'nope'");
+    CHECK_FAILS(ctx, ttp_model_select_trainable(ctx, m, "head,nope"), TTP_ERR_ARG, "'stem_conv' (conv2d)");
+    CHECK_FAILS(ctx, ttp_model_select_trainable(ctx, m, "stem_relu"), TTP_ERR_ARG, "has no parameters");
+    CHECK_FAILS(ctx, ttp_model_select_trainable(ctx, m, "last:0"), TTP_ERR_ARG, "K an integer in 1..8");
+    CHECK_FAILS(ctx, ttp_model_select_trainable(ctx, m, "last:9"), TTP_ERR_ARG, "option train_layers");
+    CHECK_FAILS(ctx, ttp_model_select_trainable(ctx, m, "last:x"), TTP_ERR_ARG, "last:K");
+    CHECK_FAILS(ctx, ttp_model_select_trainable(ctx, m, ""), TTP_ERR_ARG, "expected all, last:K");
+    CHECK_FAILS(ctx, ttp_model_select_trainable(ctx, m, ",,"), TTP_ERR_ARG, "names no layer");
+    CHECK(m->ntrainable == D && ttp_model_fingerprint(m) == fp);
+    ttp_model_destroy(&m);
+}
+
 /* Building rejects bad graphs too (the library API, not only the reader). */
 static void test_build_errors(ttp_ctx *ctx)
 {
@@ -384,6 +483,8 @@ static void test_build_errors(ttp_ctx *ctx)
     CHECK_FAILS(ctx, ttp_model_build(ctx, m), TTP_ERR_FORMAT, "stride");
     m->layers[0].kind = TTP_LAYER_BATCHNORM, m->layers[0].eps = 0;
     CHECK_FAILS(ctx, ttp_model_build(ctx, m), TTP_ERR_FORMAT, "eps");
+    m->layers[0].kind = TTP_LAYER_LEAKYRELU, m->layers[0].alpha = NAN;
+    CHECK_FAILS(ctx, ttp_model_build(ctx, m), TTP_ERR_FORMAT, "alpha");
     m->layers[0].kind = TTP_LAYER_DENSE, m->layers[0].units = 0;
     CHECK_FAILS(ctx, ttp_model_build(ctx, m), TTP_ERR_FORMAT, "units");
     m->layers[0].units = 3;
@@ -408,6 +509,7 @@ int main(void)
     test_bad_files(&ctx);
     test_checks(&ctx);
     test_build_errors(&ctx);
+    test_select_trainable(&ctx);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
     return ttp_test_end("test_model_io");

@@ -60,13 +60,15 @@ enum {
     TTP_CLI_O_JSON,
     TTP_CLI_O_REPORT,
     TTP_CLI_O_VERSION,
+    TTP_CLI_O_TRAINLAYERS,
     TTP_CLI_O_FIRST_OWN /* a command's own codes start here */
 };
 #define TTP_CLI_SHORT ":hvq"
 /* The option tables stay as aligned rows (clang-format would split them). */
 // clang-format off
 #define TTP_CLI_TASK_OPTIONS \
-    {"model", required_argument, NULL, TTP_CLI_O_MODEL}, {"data", required_argument, NULL, TTP_CLI_O_DATA}
+    {"model", required_argument, NULL, TTP_CLI_O_MODEL}, {"data", required_argument, NULL, TTP_CLI_O_DATA}, \
+        {"train-layers", required_argument, NULL, TTP_CLI_O_TRAINLAYERS}
 #define TTP_CLI_OPT_OPTIONS                                                                   \
     {"loss", required_argument, NULL, TTP_CLI_O_LOSS}, {"lr", required_argument, NULL, TTP_CLI_O_LR}, \
         {"batch", required_argument, NULL, TTP_CLI_O_BATCH},                                  \
@@ -91,6 +93,7 @@ enum {
 /* What the shared groups set besides the library's option structs. */
 typedef struct ttp_cli_args {
     const char *model, *data;        /* NULL: the bundled task            */
+    const char *train_layers;        /* NULL: as the model file marks them */
     const char *out, *json, *report; /* NULL: not written                */
     int verbose;                     /* -1: the command's default; 0 -q; 1 -v */
     int help, version;
@@ -107,6 +110,8 @@ void ttp_cli_args_init(ttp_cli_args *a);
 struct ttp_kernel_opts;
 ttp_status ttp_cli_shared_option(ttp_ctx *ctx, int c, const char *arg, ttp_cli_args *a, ttp_opt *o,
                                  int64_t steps_min, struct ttp_kernel_opts *k, int *handled);
+/* --train-layers, when given, on a loaded model (after --new-head). */
+ttp_status ttp_cli_train_layers(ttp_ctx *ctx, const ttp_cli_args *a, ttp_model *m);
 /* The verbosity asked for, or the command's default (1 for the commands
  * whose progress lines are on unless -q, 0 for those off unless -v). */
 int ttp_cli_verbosity(const ttp_cli_args *a, int dflt);

@@ -48,6 +48,7 @@ static ttp_status write_outputs(ttp_ctx *ctx, const ttp_kernel *k, int64_t d, co
     printf("ttpredict kernel: %s on %s\n", k->model_path, k->data_path);
     printf("  N %lld samples, C %d outputs, D %lld weights, D' %lld (%s, backend %s)\n", (long long)k->n,
            k->c, (long long)d, (long long)k->dproj, ttp_proj_kind_str(k->proj), k->backend);
+    printf("  trainable layers: %s\n", k->trainable);
     printf("  decomposed the %s side (%lld x %lld) on a %d x %d grid of %d ranks (assembly %s)\n",
            k->side == 0 ? "NC" : "D'", (long long)(k->side == 0 ? k->n * k->c : k->dproj),
            (long long)(k->side == 0 ? k->n * k->c : k->dproj), nprow, npcol, k->nranks, k->assembly);
@@ -152,6 +153,7 @@ ttp_status ttp_cmd_kernel(ttp_cli *cli, int argc, char **argv)
     ttp_kernel *k = NULL;
     TTP_CALL_GOTO(ctx, st, done, ttp_data_read(ctx, data_path, &d));
     TTP_CALL_GOTO(ctx, st, done, ttp_model_read(ctx, model_path, &m));
+    TTP_CALL_GOTO(ctx, st, done, ttp_cli_train_layers(ctx, &a, m));
     TTP_CALL_GOTO(ctx, st, done, ttp_kernel_build(ctx, cli->comm, m, d, &ko, &k));
     if (cli->comm->rank == 0) {
         int nprow, npcol;

@@ -174,6 +174,7 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
     ttp_data *d = NULL;
     ttp_prediction *p = NULL;
     TTP_CALL_GOTO(ctx, st, done, ttp_model_read(ctx, model_path, &m));
+    TTP_CALL_GOTO(ctx, st, done, ttp_cli_train_layers(ctx, &a, m));
     TTP_CALL_GOTO(ctx, st, done, ttp_data_read(ctx, data_path, &d));
     TTP_CALL_GOTO(ctx, st, done, ttp_predict_opts_validate(ctx, &o, d->n));
     TTP_CALL_GOTO(ctx, st, done, ttp_predict_run(ctx, cli->comm, m, d, &o, &p));

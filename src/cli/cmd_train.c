@@ -178,6 +178,7 @@ ttp_status ttp_cmd_train(ttp_cli *cli, int argc, char **argv)
     }
     if (new_head > 0)
         TTP_CALL_GOTO(ctx, st, done, ttp_model_replace_head(ctx, m, (int)new_head, (uint64_t)head_seed));
+    TTP_CALL_GOTO(ctx, st, done, ttp_cli_train_layers(ctx, &a, m));
     if (o.steps > 0) TTP_CALL_GOTO(ctx, st, done, ttp_opt_validate(ctx, &o, d->n));
     TTP_CALL_GOTO(ctx, st, done, ttp_train_check(ctx, m, d, o.loss));
     if (o.steps > 0) TTP_CALL_GOTO(ctx, st, done, ttp_train_run(ctx, cli->comm, m, d, &o, &r));

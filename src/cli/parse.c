@@ -163,6 +163,13 @@ void ttp_cli_args_init(ttp_cli_args *a)
     a->verbose = -1;
 }
 
+ttp_status ttp_cli_train_layers(ttp_ctx *ctx, const ttp_cli_args *a, ttp_model *m)
+{
+    if (a->train_layers == NULL) return TTP_OK;
+    TTP_CALL(ctx, ttp_model_select_trainable(ctx, m, a->train_layers));
+    return TTP_OK;
+}
+
 int ttp_cli_verbosity(const ttp_cli_args *a, int dflt)
 {
     return a->verbose >= 0 ? a->verbose : dflt;
@@ -231,6 +238,7 @@ ttp_status ttp_cli_shared_option(ttp_ctx *ctx, int c, const char *arg, ttp_cli_a
     switch (c) {
     case TTP_CLI_O_MODEL: a->model = arg; return TTP_OK;
     case TTP_CLI_O_DATA: a->data = arg; return TTP_OK;
+    case TTP_CLI_O_TRAINLAYERS: a->train_layers = arg; return TTP_OK;
     case TTP_CLI_O_OUT: a->out = arg; return TTP_OK;
     case TTP_CLI_O_JSON: a->json = arg; return TTP_OK;
     case TTP_CLI_O_REPORT: a->report = arg; return TTP_OK;
@@ -278,6 +286,10 @@ void ttp_cli_help_task(FILE *f)
                             "0-4 with a fresh 5-class head, fine-tuned on digits 5-9)");
     ttp_cli_help_line(f, "--model FILE", "model file (NetCDF, docs/formats/model.md)");
     ttp_cli_help_line(f, "--data FILE", "dataset file (NetCDF, docs/formats/dataset.md)");
+    ttp_cli_help_line(f, "--train-layers L",
+                      "all | last:K | NAME,NAME,...: the layers fine-tuned (and in the\n"
+                      "Jacobian); last:K = the last K layers with weights (default: as\n"
+                      "the model file marks them)");
 }
 
 void ttp_cli_help_opt(FILE *f, const ttp_opt *d)
@@ -362,6 +374,7 @@ static const struct {
     {"wds", "--wds"},
     {"budget", "--budget"},
     {"budget_steps", "--budget-steps"},
+    {"train_layers", "--train-layers"},
 };
 
 static const char *flag_of(const char *field, size_t len)

@@ -267,6 +267,65 @@ static void bn_fwd(const ttp_model *M, const ttp_layer *L, const double *w, cons
         }
 }
 
+/* ---- elementwise activations ---------------------------------------------
+ * Forward values and derivatives, one place for both passes.  The
+ * derivative takes the input x and the output y, whichever is cheaper:
+ * sigmoid' = y(1 − y), tanh' = 1 − y², gelu' = Φ(x) + x φ(x). */
+
+static double sigmoid(double x)
+{
+    /* never exp of a large positive number: no overflow, full accuracy */
+    if (x >= 0.0) return 1.0 / (1.0 + exp(-x));
+    double e = exp(x);
+    return e / (1.0 + e);
+}
+
+#define TTP_SQRT1_2 0.70710678118654752440     /* 1/√2  */
+#define TTP_INV_SQRT2PI 0.39894228040143267794 /* 1/√(2π) */
+
+static void act_fwd(const ttp_layer *L, const double *x, int64_t n, double *y)
+{
+    switch (L->kind) {
+    case TTP_LAYER_SIGMOID:
+        for (int64_t i = 0; i < n; i++) y[i] = sigmoid(x[i]);
+        break;
+    case TTP_LAYER_TANH:
+        for (int64_t i = 0; i < n; i++) y[i] = tanh(x[i]);
+        break;
+    case TTP_LAYER_LEAKYRELU:
+        for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.0 ? x[i] : L->alpha * x[i];
+        break;
+    default: /* TTP_LAYER_GELU */
+        /* erfc(−x/√2) = 1 + erf(x/√2) without the cancellation for x << 0 */
+        for (int64_t i = 0; i < n; i++) y[i] = 0.5 * x[i] * erfc(-x[i] * TTP_SQRT1_2);
+        break;
+    }
+}
+
+/* dx += f'(x) ⊙ dy */
+static void act_bwd(const ttp_layer *L, const double *x, const double *y, const double *dy, int64_t n,
+                    double *dx)
+{
+    switch (L->kind) {
+    case TTP_LAYER_SIGMOID:
+        for (int64_t i = 0; i < n; i++) dx[i] += y[i] * (1.0 - y[i]) * dy[i];
+        break;
+    case TTP_LAYER_TANH:
+        for (int64_t i = 0; i < n; i++) dx[i] += (1.0 - y[i] * y[i]) * dy[i];
+        break;
+    case TTP_LAYER_LEAKYRELU:
+        for (int64_t i = 0; i < n; i++) dx[i] += (x[i] > 0.0 ? 1.0 : L->alpha) * dy[i];
+        break;
+    default: /* TTP_LAYER_GELU */
+        for (int64_t i = 0; i < n; i++) {
+            double cdf = 0.5 * erfc(-x[i] * TTP_SQRT1_2);
+            double pdf = TTP_INV_SQRT2PI * exp(-0.5 * x[i] * x[i]);
+            dx[i] += (cdf + x[i] * pdf) * dy[i];
+        }
+        break;
+    }
+}
+
 ttp_status ttp_net_forward(ttp_ctx *ctx, ttp_net *net, const double *w, const double *x, int64_t nb,
                            double *out)
 {
@@ -286,6 +345,10 @@ ttp_status ttp_net_forward(ttp_ctx *ctx, ttp_net *net, const double *w, const do
         case TTP_LAYER_RELU:
             for (int64_t i = 0; i < nb * sz; i++) y[i] = in[i] > 0.0 ? in[i] : 0.0;
             break;
+        case TTP_LAYER_SIGMOID:
+        case TTP_LAYER_TANH:
+        case TTP_LAYER_LEAKYRELU:
+        case TTP_LAYER_GELU: act_fwd(L, in, nb * sz, y); break;
         case TTP_LAYER_BATCHNORM: bn_fwd(M, L, w, in, nb, y); break;
         case TTP_LAYER_MAXPOOL:
         case TTP_LAYER_AVGPOOL: pool_fwd(L, in, nb, y, net->amax[l]); break;
@@ -410,6 +473,10 @@ static ttp_status backward_impl(ttp_ctx *ctx, ttp_net *net, const double *w, con
                 if (y[i] > 0.0) dx[i] += dy[i];
             break;
         }
+        case TTP_LAYER_SIGMOID:
+        case TTP_LAYER_TANH:
+        case TTP_LAYER_LEAKYRELU:
+        case TTP_LAYER_GELU: act_bwd(L, in, net->act[l], dy, nb * sz, dx); break;
         case TTP_LAYER_BATCHNORM: {
             int64_t C = L->in_shape[0], hw = L->in_shape[1] * L->in_shape[2];
             const double *g = w + L->woff, *mu = M->state + L->soff, *var = mu + C;

@@ -85,12 +85,19 @@ ttp_status ttp_kernel_check_provenance(ttp_ctx *ctx, const ttp_kernel *k, const 
     const char *where = k->path[0] ? k->path : "(in memory)";
     if (model != NULL) {
         uint64_t fp = ttp_model_fingerprint(model);
-        if (fp != k->model_fp)
+        if (fp != k->model_fp) {
+            /* the fingerprint covers the weights and which layers are
+             * trainable: name both sides' trainable layers */
+            char tr[256];
+            ttp_model_trainable_names(model, tr, sizeof tr);
             return TTP_ERR(ctx, TTP_ERR_ARG,
                            "kernel file %s was computed for another model (it records model '%s', "
-                           "fingerprint %016llx; the model given has fingerprint %016llx): rebuild "
-                           "it with 'ttpredict kernel'",
-                           where, k->model_path, (unsigned long long)k->model_fp, (unsigned long long)fp);
+                           "trainable layers %.256s, fingerprint %016llx; the model given has trainable "
+                           "layers %s, fingerprint %016llx): rebuild it with 'ttpredict kernel' from the "
+                           "same weights and option train_layers",
+                           where, k->model_path, k->trainable[0] ? k->trainable : "(not recorded)",
+                           (unsigned long long)k->model_fp, tr, (unsigned long long)fp);
+        }
         if (model->nout != k->c)
             return TTP_ERR(ctx, TTP_ERR_ARG,
                            "kernel file %s was computed for another model (%d outputs, the model has %d)",
@@ -200,6 +207,7 @@ ttp_status ttp_kernel_write(ttp_ctx *ctx, const char *path, const ttp_kernel *k)
         TTP_CALL_GOTO(ctx, st, fail, ttp_nc_put_text(ctx, nc, G, "backend", k->backend, path));
         TTP_CALL_GOTO(ctx, st, fail, ttp_nc_put_text(ctx, nc, G, "model_path", k->model_path, path));
         TTP_CALL_GOTO(ctx, st, fail, ttp_nc_put_text(ctx, nc, G, "data_path", k->data_path, path));
+        TTP_CALL_GOTO(ctx, st, fail, ttp_nc_put_text(ctx, nc, G, "trainable_layers", k->trainable, path));
         TTP_NC(ctx, st, fail, nc_put_att_longlong(nc, G, "n", NC_INT64, 1, &n), "writing attribute n of %s",
                path);
         TTP_NC(ctx, st, fail, nc_put_att_int(nc, G, "c", NC_INT, 1, &c), "writing attribute c of %s", path);
@@ -434,6 +442,8 @@ ttp_status ttp_kernel_read(ttp_ctx *ctx, const char *path, ttp_kernel **out)
     TTP_CALL_GOTO(ctx, st, fail,
                   get_text(ctx, nc, path, "model_path", k->model_path, sizeof k->model_path, 1));
     TTP_CALL_GOTO(ctx, st, fail, get_text(ctx, nc, path, "data_path", k->data_path, sizeof k->data_path, 1));
+    TTP_CALL_GOTO(ctx, st, fail,
+                  get_text(ctx, nc, path, "trainable_layers", k->trainable, sizeof k->trainable, 1));
     if (k->n < 1 || k->c < 1 || (k->side != 0 && k->side != 1)) {
         st = TTP_ERR(ctx, TTP_ERR_FORMAT,
                      "kernel file %s: N %lld, C %d, side %d: expected N, C >= 1 and "

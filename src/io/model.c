@@ -23,7 +23,9 @@ static const char *const kind_names[TTP_LAYER_KIND_COUNT] = {
     [TTP_LAYER_RELU] = "relu",       [TTP_LAYER_BATCHNORM] = "batchnorm",
     [TTP_LAYER_MAXPOOL] = "maxpool", [TTP_LAYER_AVGPOOL] = "avgpool",
     [TTP_LAYER_GAP] = "gap",         [TTP_LAYER_FLATTEN] = "flatten",
-    [TTP_LAYER_ADD] = "add",
+    [TTP_LAYER_ADD] = "add",         [TTP_LAYER_SIGMOID] = "sigmoid",
+    [TTP_LAYER_TANH] = "tanh",       [TTP_LAYER_LEAKYRELU] = "leaky_relu",
+    [TTP_LAYER_GELU] = "gelu",
 };
 
 const char *ttp_layer_kind_str(ttp_layer_kind k)
@@ -186,7 +188,17 @@ static ttp_status infer_layer(ttp_ctx *ctx, ttp_model *m, int i)
         L->nw = 2 * C;
         L->ns = 2 * C;
         break;
-    case TTP_LAYER_RELU: memcpy(L->out_shape, src[0], 3 * sizeof(int64_t)); break;
+    case TTP_LAYER_LEAKYRELU:
+        if (!isfinite(L->alpha))
+            return TTP_ERR(ctx, TTP_ERR_FORMAT,
+                           "layer %d '%s' (leaky_relu): alpha = %g, expected a finite slope", i, L->name,
+                           L->alpha);
+        memcpy(L->out_shape, src[0], 3 * sizeof(int64_t));
+        break;
+    case TTP_LAYER_RELU:
+    case TTP_LAYER_SIGMOID:
+    case TTP_LAYER_TANH:
+    case TTP_LAYER_GELU: memcpy(L->out_shape, src[0], 3 * sizeof(int64_t)); break;
     case TTP_LAYER_GAP: L->out_shape[0] = C, L->out_shape[1] = 1, L->out_shape[2] = 1; break;
     case TTP_LAYER_FLATTEN: L->out_shape[0] = prod3(src[0]), L->out_shape[1] = 1, L->out_shape[2] = 1; break;
     case TTP_LAYER_ADD:
@@ -444,6 +456,12 @@ uint64_t ttp_model_fingerprint(const ttp_model *m)
         uint64_t b;
         memcpy(&b, &L->eps, sizeof b);
         FP_MIX(b);
+        /* only where it acts, so fingerprints of models without leaky_relu
+         * (and the kernel files that record them) stay as they were */
+        if (L->kind == TTP_LAYER_LEAKYRELU) {
+            memcpy(&b, &L->alpha, sizeof b);
+            FP_MIX(b);
+        }
     }
     for (int64_t j = 0; m->w && j < m->nparams; j++) {
         uint64_t b;
@@ -511,10 +529,133 @@ void ttp_model_print(const ttp_model *m, FILE *f)
             snprintf(extra, sizeof extra, "k%d s%d", L->kernel, L->stride);
         else if (L->kind == TTP_LAYER_BATCHNORM)
             snprintf(extra, sizeof extra, "eps %g", L->eps);
+        else if (L->kind == TTP_LAYER_LEAKYRELU)
+            snprintf(extra, sizeof extra, "alpha %g", L->alpha);
         if (L->nw > 0 && !L->trainable) strncat(extra, extra[0] ? " frozen" : "frozen", 10);
         fprintf(f, "  %3d  %-16.16s %-10s %-9s %-16s %-16s %9lld %s\n", i, L->name,
                 ttp_layer_kind_str(L->kind), in, ins, outs, (long long)L->nw, extra);
     }
+}
+
+/* "name (kind), ..." of the layers with parameters, cut to fit buf. */
+static void param_layer_names(const ttp_model *m, char *buf, size_t len)
+{
+    size_t u = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < m->nlayers && u < len; i++) {
+        const ttp_layer *L = &m->layers[i];
+        if (L->nw == 0) continue;
+        int k =
+            snprintf(buf + u, len - u, "%s'%s' (%s)", u ? ", " : "", L->name, ttp_layer_kind_str(L->kind));
+        if (k < 0 || (size_t)k >= len - u) { /* cut: end with "..." */
+            if (len >= 4) memcpy(buf + len - 4, "...", 4);
+            return;
+        }
+        u += (size_t)k;
+    }
+}
+
+void ttp_model_trainable_names(const ttp_model *m, char *buf, size_t len)
+{
+    int all = 1, any = 0;
+    size_t u = 0;
+    if (len == 0) return;
+    buf[0] = '\0';
+    for (int i = 0; i < m->nlayers; i++)
+        if (m->layers[i].nw > 0) {
+            if (!m->layers[i].trainable)
+                all = 0;
+            else
+                any = 1;
+        }
+    if (all || !any) {
+        snprintf(buf, len, "%s", any ? "all" : "none");
+        return;
+    }
+    for (int i = 0; i < m->nlayers; i++) {
+        const ttp_layer *L = &m->layers[i];
+        if (L->nw == 0 || !L->trainable) continue;
+        int k = snprintf(buf + u, len - u, "%s%s", u ? "," : "", L->name);
+        if (k < 0 || (size_t)k >= len - u) { /* cut: end with "..." */
+            if (len >= 4) memcpy(buf + len - 4, "...", 4);
+            return;
+        }
+        u += (size_t)k;
+    }
+}
+
+ttp_status ttp_model_select_trainable(ttp_ctx *ctx, ttp_model *m, const char *spec)
+{
+    ttp_status st = TTP_OK;
+    char *want = NULL, *buf = NULL, names[640];
+    int nparam = 0;
+    if (spec == NULL || spec[0] == '\0')
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option train_layers: empty, expected all, last:K or NAME,NAME,...");
+    if (m == NULL || m->nlayers < 1 || m->w == NULL)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option train_layers: the model is not built");
+    for (int i = 0; i < m->nlayers; i++) nparam += m->layers[i].nw > 0;
+    if (nparam == 0)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option train_layers: the model has no layer with parameters");
+    TTP_ALLOC(ctx, st, done, want, m->nlayers, "trainable flags");
+    if (strcmp(spec, "all") == 0) {
+        for (int i = 0; i < m->nlayers; i++) want[i] = m->layers[i].nw > 0;
+    } else if (strncmp(spec, "last:", 5) == 0) {
+        char *end = NULL;
+        long k = strtol(spec + 5, &end, 10);
+        if (end == spec + 5 || *end != '\0' || k < 1 || k > nparam) {
+            st = TTP_ERR(ctx, TTP_ERR_ARG,
+                         "option train_layers: '%s', expected last:K with K an integer in 1..%d (the model "
+                         "has %d layers with parameters)",
+                         spec, nparam, nparam);
+            goto done;
+        }
+        for (int i = m->nlayers - 1; i >= 0 && k > 0; i--)
+            if (m->layers[i].nw > 0) want[i] = 1, k--;
+    } else {
+        size_t n = strlen(spec);
+        TTP_ALLOC(ctx, st, done, buf, n + 1, "option train_layers");
+        memcpy(buf, spec, n + 1);
+        char *save = NULL;
+        int count = 0;
+        for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+            int found = -1;
+            for (int i = 0; i < m->nlayers && found < 0; i++)
+                if (strcmp(m->layers[i].name, tok) == 0) found = i;
+            if (found < 0) {
+                param_layer_names(m, names, sizeof names);
+                st = TTP_ERR(ctx, TTP_ERR_ARG,
+                             "option train_layers: the model has no layer named '%s'; the layers with "
+                             "parameters are: %s",
+                             tok, names);
+                goto done;
+            }
+            if (m->layers[found].nw == 0) {
+                param_layer_names(m, names, sizeof names);
+                st = TTP_ERR(ctx, TTP_ERR_ARG,
+                             "option train_layers: layer %d '%s' (%s) has no parameters to train; the layers "
+                             "with parameters are: %s",
+                             found, tok, ttp_layer_kind_str(m->layers[found].kind), names);
+                goto done;
+            }
+            want[found] = 1;
+            count++;
+        }
+        if (count == 0) {
+            st = TTP_ERR(ctx, TTP_ERR_ARG, "option train_layers: '%s' names no layer", spec);
+            goto done;
+        }
+    }
+    /* the same sum as the layout's: D over the trainable layers */
+    m->ntrainable = 0;
+    for (int i = 0; i < m->nlayers; i++) {
+        ttp_layer *L = &m->layers[i];
+        if (L->nw > 0) L->trainable = want[i];
+        if (L->trainable) m->ntrainable += L->nw;
+    }
+done:
+    free(want);
+    free(buf);
+    return st;
 }
 
 void ttp_model_get_trainable(const ttp_model *m, const double *w, double *dst)
@@ -583,8 +724,8 @@ ttp_status ttp_model_write(ttp_ctx *ctx, const char *path, const ttp_model *m)
 {
     ttp_status st = TTP_OK;
     ttp_nc_out f = TTP_NC_OUT_INIT;
-    int nc = -1, dl, dn, dp = -1, ds = -1, vint[N_INT_VARS], veps, vname, vp = -1, vs = -1;
-    int *ibuf = NULL;
+    int nc = -1, dl, dn, dp = -1, ds = -1, vint[N_INT_VARS], veps, valpha = -1, vname, vp = -1, vs = -1;
+    int *ibuf = NULL, has_alpha = 0;
     double *dbuf = NULL;
     char *names = NULL;
     int L = m->nlayers;
@@ -610,6 +751,12 @@ ttp_status ttp_model_write(ttp_ctx *ctx, const char *path, const ttp_model *m)
                "defining variable %s in '%s'", int_vars[v], path);
     TTP_NC(ctx, st, fail, nc_def_var(nc, "layer_eps", NC_DOUBLE, 1, &dl, &veps),
            "defining variable layer_eps in '%s'", path);
+    /* layer_alpha only where a layer uses it: files of other models keep
+     * exactly the variables (and bytes) they always had */
+    for (int i = 0; i < L; i++) has_alpha |= m->layers[i].kind == TTP_LAYER_LEAKYRELU;
+    if (has_alpha)
+        TTP_NC(ctx, st, fail, nc_def_var(nc, "layer_alpha", NC_DOUBLE, 1, &dl, &valpha),
+               "defining variable layer_alpha in '%s'", path);
     int dims2[2] = {dl, dn};
     TTP_NC(ctx, st, fail, nc_def_var(nc, "layer_name", NC_CHAR, 2, dims2, &vname),
            "defining variable layer_name in '%s'", path);
@@ -631,7 +778,8 @@ ttp_status ttp_model_write(ttp_ctx *ctx, const char *path, const ttp_model *m)
     TTP_CALL_GOTO(ctx, st, fail, ttp_nc_put_text(ctx, nc, NC_GLOBAL, "license", m->license, path));
     TTP_CALL_GOTO(ctx, st, fail, ttp_nc_put_text(ctx, nc, NC_GLOBAL, "history", m->history, path));
     static const char kinds_doc[] = "0 dense, 1 conv2d, 2 relu, 3 batchnorm, 4 maxpool, "
-                                    "5 avgpool, 6 gap, 7 flatten, 8 add";
+                                    "5 avgpool, 6 gap, 7 flatten, 8 add, 9 sigmoid, 10 tanh, "
+                                    "11 leaky_relu, 12 gelu";
     TTP_CALL_GOTO(ctx, st, fail, ttp_nc_put_text(ctx, nc, vint[0], "flag_meanings", kinds_doc, path));
     TTP_NC(ctx, st, fail, nc_enddef(nc), "ending the definitions of '%s'", path);
 
@@ -647,6 +795,11 @@ ttp_status ttp_model_write(ttp_ctx *ctx, const char *path, const ttp_model *m)
         strncpy(names + (size_t)i * NAME_LEN, m->layers[i].name, NAME_LEN);
     }
     TTP_NC(ctx, st, fail, nc_put_var_double(nc, veps, dbuf), "writing layer_eps to '%s'", path);
+    if (has_alpha) {
+        for (int i = 0; i < L; i++)
+            dbuf[i] = m->layers[i].kind == TTP_LAYER_LEAKYRELU ? m->layers[i].alpha : 0.0;
+        TTP_NC(ctx, st, fail, nc_put_var_double(nc, valpha, dbuf), "writing layer_alpha to '%s'", path);
+    }
     TTP_NC(ctx, st, fail, nc_put_var_text(nc, vname, names), "writing layer_name to '%s'", path);
     if (vp >= 0) TTP_NC(ctx, st, fail, nc_put_var_double(nc, vp, m->w), "writing params to '%s'", path);
     if (vs >= 0) TTP_NC(ctx, st, fail, nc_put_var_double(nc, vs, m->state), "writing state to '%s'", path);
@@ -781,7 +934,7 @@ static ttp_status check_counts(ttp_ctx *ctx, const ttp_model *m, const int *nw_f
 ttp_status ttp_model_read(ttp_ctx *ctx, const char *path, ttp_model **out)
 {
     ttp_status st = TTP_OK;
-    int nc = -1, dl, vname, veps, vp, vs;
+    int nc = -1, dl, vname, veps, valpha, vp, vs;
     size_t L = 0, nparams = 0, nstate = 0, alen = 0;
     int *ibuf = NULL, *nwf = NULL;
     double *dbuf = NULL;
@@ -864,6 +1017,13 @@ ttp_status ttp_model_read(ttp_ctx *ctx, const char *path, ttp_model **out)
         TTP_CALL_GOTO(ctx, st, fail, check_layer_var(ctx, nc, veps, "layer_eps", dl, 1, path));
         TTP_NC(ctx, st, fail, nc_get_var_double(nc, veps, dbuf), "reading layer_eps from '%s'", path);
         for (size_t i = 0; i < L; i++) m->layers[i].eps = dbuf[i];
+    }
+    /* optional; only leaky_relu reads it, with the common default slope 0.01 */
+    for (size_t i = 0; i < L; i++) m->layers[i].alpha = 0.01;
+    if (nc_inq_varid(nc, "layer_alpha", &valpha) == NC_NOERR) {
+        TTP_CALL_GOTO(ctx, st, fail, check_layer_var(ctx, nc, valpha, "layer_alpha", dl, 1, path));
+        TTP_NC(ctx, st, fail, nc_get_var_double(nc, valpha, dbuf), "reading layer_alpha from '%s'", path);
+        for (size_t i = 0; i < L; i++) m->layers[i].alpha = dbuf[i];
     }
     if (nc_inq_varid(nc, "layer_name", &vname) == NC_NOERR) {
         int dims[2];

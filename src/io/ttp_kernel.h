@@ -49,6 +49,8 @@ typedef struct ttp_kernel {
     double trace;               /* trace(Θ) = ‖G‖_F²                                   */
     uint64_t model_fp, data_fp; /* provenance: ttp_model_fingerprint, ttp_data_fingerprint */
     char model_path[1024], data_path[1024];
+    char trainable[1024];                         /* the model's trainable layers (ttp_model_trainable_names);
+                             informative, the fingerprint covers them */
     double sec_jac, sec_gram, sec_eig, sec_total; /* wall seconds per stage (max over ranks) */
     int64_t peak_rss_max;                         /* bytes, max over ranks                               */
     int nranks;                                   /* MPI ranks that built it                             */

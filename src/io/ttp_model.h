@@ -25,7 +25,8 @@
  * layer (L); per-layer variables layer_kind(layer) (int, ttp_layer_kind),
  * layer_input0/1(layer), layer_units(layer), layer_kernel, layer_stride,
  * layer_pad, layer_trainable, layer_nweights (optional, checked), layer_eps
- * (double); a char variable layer_name(layer, name_len); dimensions param (P)
+ * (double), layer_alpha (double, optional: written when a leaky_relu layer
+ * exists, absent means 0.01 for leaky_relu); a char variable layer_name(layer, name_len); dimensions param (P)
  * and state (S) with double variables params(param) and state(state), left
  * out when empty.
  */
@@ -45,9 +46,13 @@ typedef enum {
     TTP_LAYER_BATCHNORM,
     TTP_LAYER_MAXPOOL,
     TTP_LAYER_AVGPOOL,
-    TTP_LAYER_GAP,     /* global average pooling: (C,H,W) -> (C,1,1) */
-    TTP_LAYER_FLATTEN, /* (C,H,W) -> (C*H*W,1,1), no data movement    */
-    TTP_LAYER_ADD,     /* residual add of two tensors of equal shape  */
+    TTP_LAYER_GAP,       /* global average pooling: (C,H,W) -> (C,1,1) */
+    TTP_LAYER_FLATTEN,   /* (C,H,W) -> (C*H*W,1,1), no data movement    */
+    TTP_LAYER_ADD,       /* residual add of two tensors of equal shape  */
+    TTP_LAYER_SIGMOID,   /* elementwise 1 / (1 + exp(-x))                       */
+    TTP_LAYER_TANH,      /* elementwise tanh(x)                                 */
+    TTP_LAYER_LEAKYRELU, /* elementwise x > 0 ? x : alpha·x                     */
+    TTP_LAYER_GELU,      /* elementwise 0.5·x·(1 + erf(x/√2)), the exact form   */
     TTP_LAYER_KIND_COUNT
 } ttp_layer_kind;
 
@@ -62,6 +67,7 @@ typedef struct ttp_layer {
     int stride;                        /* conv2d / pooling                                   */
     int pad;                           /* conv2d: zero padding on each side                  */
     double eps;                        /* batchnorm                                          */
+    double alpha;                      /* leaky_relu: slope for x < 0 (file default 0.01)    */
     int trainable;                     /* 1: parameters are fine-tuned and in the Jacobian   */
     int64_t in_shape[3], out_shape[3]; /* filled by ttp_model_build          */
     int64_t woff, nw;                  /* parameter range in the slab                        */
@@ -127,6 +133,28 @@ ttp_status ttp_model_resnet_small(ttp_ctx *ctx, const int64_t in_shape[3], int n
 /* A 64-bit hash of the input shape, every layer's attributes and the exact
  * bits of the parameters and statistics (for provenance of derived files). */
 uint64_t ttp_model_fingerprint(const ttp_model *m);
+
+/*
+ * Choose the trainable layers of a built model from a text spec (the
+ * --train-layers option):
+ *   "all"            every layer with parameters
+ *   "last:K"         the last K layers with parameters (K >= 1, at most
+ *                    their number); the others frozen
+ *   "NAME,NAME,..."  exactly these layers (each must exist and have
+ *                    parameters); the others frozen
+ * Only layers with parameters change: the flag of a parameter-free layer
+ * means nothing and is kept, so "all" on an all-trainable model leaves the
+ * fingerprint as it was.  D (m->ntrainable) is recomputed; weights and the
+ * slab layout are untouched.  Errors name option train_layers and, for an
+ * unknown name, list the layers that have parameters.  On error the model
+ * is unchanged.  Not collective (every rank applies the same spec).
+ */
+ttp_status ttp_model_select_trainable(ttp_ctx *ctx, ttp_model *m, const char *spec);
+/* The trainable layers with parameters as text, for provenance and
+ * messages: "all" when every layer with parameters is trainable, else
+ * their names joined by ',' ("none" when there is none); cut to len with
+ * "...". */
+void ttp_model_trainable_names(const ttp_model *m, char *buf, size_t len);
 
 /* Copy the trainable parameters (D values, slab order) into/out of dst. */
 void ttp_model_get_trainable(const ttp_model *m, const double *w, double *dst);

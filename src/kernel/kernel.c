@@ -294,6 +294,7 @@ agreed:
     k->model_fp = ttp_model_fingerprint(model);
     k->data_fp = ttp_data_fingerprint(data);
     snprintf(k->model_path, sizeof k->model_path, "%s", opts->model_path ? opts->model_path : "");
+    ttp_model_trainable_names(model, k->trainable, sizeof k->trainable);
     snprintf(k->data_path, sizeof k->data_path, "%s", opts->data_path ? opts->data_path : "");
     k->nranks = P;
     snprintf(k->assembly, sizeof k->assembly, "%s", ttp_gram_assembly_str(res.assembly));
@@ -361,6 +362,7 @@ ttp_status ttp_kernel_write_json(ttp_ctx *ctx, const char *path, const ttp_kerne
     ttp_json_int(j, "N", k->n);
     ttp_json_int(j, "C", k->c);
     ttp_json_int(j, "D", d);
+    ttp_json_str(j, "trainable_layers", k->trainable);
     ttp_json_int(j, "Dproj", k->dproj);
     ttp_json_str(j, "projection", ttp_proj_kind_str(k->proj));
     ttp_json_str(j, "backend", k->backend);

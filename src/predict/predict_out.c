@@ -63,6 +63,8 @@ void ttp_predict_print(FILE *f, const ttp_prediction *p, const ttp_predict_opts 
     char a[64], b[64], c[64], def[160];
     fprintf(f, "ttpredict predict: %lld samples x %d outputs, D = %lld trainable weights", (long long)p->n,
             p->c, (long long)p->d);
+    if (p->kernel && p->kernel->trainable[0] && strcmp(p->kernel->trainable, "all") != 0)
+        fprintf(f, " (in %s)", p->kernel->trainable);
     if (p->dproj != p->d)
         fprintf(f, ", projected to D' = %lld (%s)", (long long)p->dproj, ttp_proj_kind_str(shown_proj(p, o)));
     fprintf(f, ", %d rank(s)\n", p->nranks);
@@ -208,6 +210,7 @@ ttp_status ttp_predict_write_json(ttp_ctx *ctx, const char *path, const ttp_pred
     ttp_json_int(j, "n_kernel", p->n_kernel);
     ttp_json_int(j, "c", p->c);
     ttp_json_int(j, "d", p->d);
+    if (p->kernel && p->kernel->trainable[0]) ttp_json_str(j, "trainable_layers", p->kernel->trainable);
     ttp_json_int(j, "dproj", p->dproj);
     ttp_json_int(j, "ranks", p->nranks);
     ttp_json_begin_object(j, "settings");
