@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "ttp_kbuild.h"
+#include "ttp_onnx.h"
 #include "ttp_scalapack.h"
 #include "ttp_mpi.h"
 
@@ -249,7 +250,7 @@ int main(int argc, char **argv)
         if (ttp_proj_kind_parse(&ctx, arg(argc, argv, "--proj", "exact"), &ko.proj) != TTP_OK)
             die(&ctx, "--proj");
         ko.dproj = atoll(arg(argc, argv, "--kdproj", "0"));
-        if (ttp_model_read(&ctx, mp, &m) != TTP_OK) die(&ctx, "model");
+        if (ttp_model_load(&ctx, mp, &m) != TTP_OK) die(&ctx, "model");
         if (ttp_data_read(&ctx, dp, &d) != TTP_OK) die(&ctx, "data");
         MPI_Barrier(world);
         double t = ttp_time();

@@ -38,6 +38,7 @@
 #include <string.h>
 
 #include "ttp_kbuild.h"
+#include "ttp_onnx.h"
 #include "ttp_scalapack.h"
 #include "ttp_mpi.h"
 #include "ttp_sim.h"
@@ -211,7 +212,7 @@ int main(int argc, char **argv)
     const int64_t rss0 = ttp_peak_rss();
     ttp_model *m = NULL;
     ttp_data *full = NULL;
-    if (ttp_model_read(&ctx, mpath, &m) != TTP_OK) die(&ctx, "model", 1);
+    if (ttp_model_load(&ctx, mpath, &m) != TTP_OK) die(&ctx, "model", 1);
     if (ttp_data_read(&ctx, dpath, &full) != TTP_OK) die(&ctx, "data", 1);
 
     int64_t ns[64];

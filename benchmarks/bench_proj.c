@@ -28,6 +28,7 @@
 
 #include "ttp_data.h"
 #include "ttp_jac.h"
+#include "ttp_onnx.h"
 
 #ifndef TTP_DATA_DIR
 #define TTP_DATA_DIR "data"
@@ -122,7 +123,7 @@ int main(int argc, char **argv)
     double *x = NULL;
     int64_t ns = nreq;
     const char *source;
-    if (ttp_model_read(&ctx, mp, &m) == TTP_OK && ttp_data_read(&ctx, dp, &data) == TTP_OK) {
+    if (ttp_model_load(&ctx, mp, &m) == TTP_OK && ttp_data_read(&ctx, dp, &data) == TTP_OK) {
         ttp_data *sub = NULL;
         if (ns > data->n) ns = data->n;
         if (ttp_data_take(&ctx, data, ns, &sub) != TTP_OK) die(&ctx, "taking samples");

@@ -44,7 +44,7 @@ int main(int argc, char **argv)
     ttp_status st = TTP_OK;
     double *L = NULL, *flin = NULL, *a = NULL, *c = NULL, *ll = NULL, *w = NULL;
     int64_t *steps = NULL;
-    if (ttp_model_read(&ctx, mp, &m) != TTP_OK || ttp_data_read(&ctx, dp, &d) != TTP_OK) goto fail;
+    if (ttp_model_load(&ctx, mp, &m) != TTP_OK || ttp_data_read(&ctx, dp, &d) != TTP_OK) goto fail;
     ttp_opt o;
     ttp_opt_default(&o);
     o.loss = strcmp(argv[1], "ce") == 0 ? TTP_LOSS_CE : TTP_LOSS_MSE;

@@ -26,6 +26,7 @@
  *   gpu/     ttp_gpu.h     the CUDA backends' table and entry points
  *   io/      ttp_data.h    datasets: NetCDF format, IDX/CSV converters, subsets
  *            ttp_model.h   layer graphs, parameter slab, NetCDF model format
+ *            ttp_onnx.h    ONNX models read into layer graphs; ttp_model_load
  *            ttp_kernel.h  the kernel result and its file
  *   engine/  ttp_net.h     forward/backward engine, per-sample gradient factors, losses
  *            ttp_train.h   optimizer settings and real (data-parallel) fine-tuning
@@ -84,6 +85,7 @@
 #include "ttp_kernel.h"
 #include "ttp_model.h"
 #include "ttp_net.h"
+#include "ttp_onnx.h"
 #include "ttp_path.h"
 #include "ttp_predict.h"
 #include "ttp_proj.h"

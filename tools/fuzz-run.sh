@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run one libFuzzer target for a fixed time (ctest label `fuzz`).
 #   bash tools/fuzz-run.sh TARGET EXE SECONDS ARTIFACT_DIR
-# Seeds: the bundled files of the target's kind, small files made here, and
+# Seeds: the bundled files of the target's kind, small files made here or
+# kept in fuzz/seeds/TARGET/, and
 # the regression inputs tests/corpus/fuzz_TARGET-*.  Fails on any crash,
 # sanitizer report, per-input timeout (10 s) or allocation over 2 GiB; the
 # input that did it is left in ARTIFACT_DIR (copy it to tests/corpus/ as
@@ -48,6 +49,7 @@ CDL
 csv) printf '\001a,b,label\n0.5,1,0\n2,3,1\n' >"$seeds/1.csv"; printf '\0001,2,3\n4,5,6\n' >"$seeds/2.csv" ;;
 idx) printf '\000\020\000\000\010\003\000\000\000\002\000\000\000\002\000\000\000\002\001\002\003\004\005\006\007\010\000\000\010\001\000\000\000\002\001\002' >"$seeds/1.idx" ;;
 esac
+for f in "$root"/fuzz/seeds/"$t"/*; do [ -f "$f" ] && cp "$f" "$seeds/"; done
 for f in "$root"/tests/corpus/fuzz_"$t"-*; do [ -f "$f" ] && cp "$f" "$seeds/"; done
 mkdir -p "$art"
 # detect_leaks=0: NetCDF/HDF5 keep global state on some error paths that

@@ -8,6 +8,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config openmpi-bin libopenmpi-dev libscalapack-openmpi-dev
       libopenblas-dev liblapacke-dev libnetcdf-dev netcdf-bin
+      libonnx-dev protobuf-c-compiler libprotobuf-c-dev
       slurmctld slurmd slurm-client munge)
 missing=()
 for p in "${pkgs[@]}"; do

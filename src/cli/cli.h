@@ -30,6 +30,7 @@ ttp_status ttp_cmd_kernel(ttp_cli *cli, int argc, char **argv);
 ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv);
 ttp_status ttp_cmd_sweep(ttp_cli *cli, int argc, char **argv);
 ttp_status ttp_cmd_validate(ttp_cli *cli, int argc, char **argv);
+ttp_status ttp_cmd_plan(ttp_cli *cli, int argc, char **argv);
 
 /*
  * Option groups shared by the commands, so that a flag name means one thing
@@ -144,6 +145,16 @@ void ttp_cli_flag_names(char *msg, size_t cap);
 ttp_status ttp_cli_double(ttp_ctx *ctx, const char *opt, const char *val, double lo, int lo_incl, double hi,
                           double *out);
 ttp_status ttp_cli_int(ttp_ctx *ctx, const char *opt, const char *val, int64_t lo, int64_t hi, int64_t *out);
+/* A size in bytes: a number with an optional K, M, G or T suffix (powers of
+ * 1024), e.g. "8G"; must be > 0. */
+ttp_status ttp_cli_bytes(ttp_ctx *ctx, const char *opt, const char *val, double *out);
+/* Help of the run options of kernel and predict: --mem-per-rank, and with
+ * checkpoint set --checkpoint and --resume. */
+void ttp_cli_help_run(FILE *f, int checkpoint);
+/* The test hook TTP_TEST_KILL_AFTER_BLOCK=k from the environment (0 when
+ * unset): the kernel stage fails after its k-th checkpointed Jacobian
+ * block, as a killed run would stop (tests/cli_resume.sh). */
+int ttp_cli_test_stop_after_block(void);
 /* Comma-separated list of doubles / ints ("0.01,0.02"); *n receives the count. */
 ttp_status ttp_cli_double_list(ttp_ctx *ctx, const char *opt, const char *val, double lo, int lo_incl,
                                double hi, double *out, int cap, int *n);

@@ -1,6 +1,7 @@
 /*
  * cmd_convert.c — `ttpredict convert`: make a dataset file (the NetCDF
- * format of docs/formats/dataset.md) from IDX (MNIST-style) or CSV files.
+ * format of docs/formats/dataset.md) from IDX (MNIST-style) or CSV files,
+ * or a model file (docs/formats/model.md) from an ONNX network.
  * Parsing and printing only; the conversion is ttp_data_from_idx /
  * ttp_data_from_csv and ttp_data_write.  Under MPI only rank 0 reads and
  * writes; the other ranks wait for it so that none finishes early.
@@ -10,14 +11,17 @@
 #include <string.h>
 
 #include "cli.h"
+#include "ttp_onnx.h"
 #include "ttp_data.h"
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: ttpredict convert --idx-images F [--idx-labels F] --out OUT.nc [options]\n"
                "       ttpredict convert --csv F [--label-col K] --out OUT.nc [options]\n"
+               "       ttpredict convert --onnx NET.onnx --out NET.nc [options]\n"
                "\n"
-               "Make a ttpredict dataset file (NetCDF, see docs/formats/dataset.md).\n");
+               "Make a ttpredict dataset file (NetCDF, see docs/formats/dataset.md), or a model\n"
+               "file (docs/formats/model.md) from an ONNX network.\n");
     ttp_cli_help_section(f, "input (exactly one)");
     ttp_cli_help_line(f, "--idx-images F",
                       "IDX images file (magic 0x00000803: unsigned bytes, N x H x W,\n"
@@ -29,6 +33,9 @@ static void usage(FILE *f)
     ttp_cli_help_line(f, "--label-col K",
                       "CSV column holding the integer class label, counting from 1\n"
                       "(default: no labels); the other columns are the features");
+    ttp_cli_help_line(f, "--onnx F",
+                      "an ONNX network (e.g. from torch.onnx.export) to write as a\n"
+                      "model file; README \"Bring your own network\" lists the operators");
     ttp_cli_help_section(f, "output");
     ttp_cli_help_line(f, "--out FILE", "the dataset file to write (replaced only once complete)");
     ttp_cli_help_line(f, "--shape C,H,W",
@@ -85,6 +92,28 @@ static ttp_status set_names(ttp_ctx *ctx, ttp_data *d, const char *list)
 fail:
     for (int i = 0; names && i < k; i++) free(names[i]);
     free(names);
+    return st;
+}
+
+/* An ONNX network as a model file (rank 0); the provenance names the ONNX
+ * file and its producer unless --title/--source/--license say otherwise. */
+static ttp_status convert_onnx(ttp_cli *cli, const char *onnx, const char *out, const char *title,
+                               const char *source, const char *license, const char *history)
+{
+    ttp_ctx *ctx = cli->ctx;
+    ttp_status st = TTP_OK;
+    ttp_model *m = NULL;
+    TTP_CALL_GOTO(ctx, st, done, ttp_onnx_read(ctx, onnx, &m));
+    if (title) snprintf(m->title, sizeof m->title, "%s", title);
+    if (source) snprintf(m->source, sizeof m->source, "%s", source);
+    if (license) snprintf(m->license, sizeof m->license, "%s", license);
+    snprintf(m->history, sizeof m->history, "%.1500s (from ONNX: %.2000s)", history, m->source);
+    TTP_CALL_GOTO(ctx, st, done, ttp_model_write(ctx, out, m));
+    printf("wrote %s: %d layers, %lld parameters (%lld trainable), input (%lld,%lld,%lld), %d outputs\n", out,
+           m->nlayers, (long long)m->nparams, (long long)m->ntrainable, (long long)m->in_shape[0],
+           (long long)m->in_shape[1], (long long)m->in_shape[2], m->nout);
+done:
+    ttp_model_destroy(&m);
     return st;
 }
 
@@ -147,7 +176,8 @@ ttp_status ttp_cmd_convert(ttp_cli *cli, int argc, char **argv)
         O_NAMES,
         O_TITLE,
         O_SOURCE,
-        O_LICENSE
+        O_LICENSE,
+        O_ONNX
     };
     static const struct option opts[] = {{"idx-images", required_argument, NULL, O_IMAGES},
                                          {"idx-labels", required_argument, NULL, O_LABELS},
@@ -159,12 +189,13 @@ ttp_status ttp_cmd_convert(ttp_cli *cli, int argc, char **argv)
                                          {"title", required_argument, NULL, O_TITLE},
                                          {"source", required_argument, NULL, O_SOURCE},
                                          {"license", required_argument, NULL, O_LICENSE},
+                                         {"onnx", required_argument, NULL, O_ONNX},
                                          TTP_CLI_COMMON_OPTIONS,
                                          {NULL, 0, NULL, 0}};
     ttp_cli_args a;
     ttp_cli_args_init(&a);
     const char *images = NULL, *labels = NULL, *csv = NULL, *names = NULL, *title = NULL, *source = NULL,
-               *license = NULL;
+               *license = NULL, *onnx = NULL;
     int64_t label_col = 0, shape[3] = {0, 0, 0};
     int nshape = 0;
 
@@ -197,6 +228,7 @@ ttp_status ttp_cmd_convert(ttp_cli *cli, int argc, char **argv)
         case O_TITLE: title = optarg; break;
         case O_SOURCE: source = optarg; break;
         case O_LICENSE: license = optarg; break;
+        case O_ONNX: onnx = optarg; break;
         default: {
             int handled;
             TTP_CALL(ctx, ttp_cli_shared_option(ctx, c, optarg, &a, NULL, 0, NULL, &handled));
@@ -215,27 +247,32 @@ ttp_status ttp_cmd_convert(ttp_cli *cli, int argc, char **argv)
         return TTP_ERR(ctx, TTP_ERR_ARG,
                        "ttpredict convert: unexpected argument '%s' (see 'ttpredict convert --help')",
                        argv[optind]);
-    if ((images != NULL) == (csv != NULL))
+    if ((images != NULL) + (csv != NULL) + (onnx != NULL) != 1)
         return TTP_ERR(ctx, TTP_ERR_ARG,
-                       "ttpredict convert: give exactly one input, --idx-images F or --csv F "
+                       "ttpredict convert: give exactly one input, --idx-images F, --csv F or --onnx F "
                        "(see 'ttpredict convert --help')");
+    if (onnx && (labels || label_col > 0 || nshape || names))
+        return TTP_ERR(ctx, TTP_ERR_ARG,
+                       "ttpredict convert: --onnx takes no dataset options (--idx-labels, --label-col, "
+                       "--shape, --class-names)");
     if (labels && !images)
         return TTP_ERR(ctx, TTP_ERR_ARG, "ttpredict convert: --idx-labels needs --idx-images");
     if (label_col > 0 && !csv)
         return TTP_ERR(ctx, TTP_ERR_ARG, "ttpredict convert: --label-col applies to --csv input only");
     if (out == NULL)
         return TTP_ERR(ctx, TTP_ERR_ARG,
-                       "ttpredict convert: missing --out OUT.nc (the dataset file to write)");
+                       "ttpredict convert: missing --out OUT.nc (the dataset or model file to write)");
     const ttp_path_use paths[] = {
-        {images, "--idx-images", TTP_PATH_IN},
-        {labels, "--idx-labels", TTP_PATH_IN},
-        {csv, "--csv", TTP_PATH_IN},
+        {images, "--idx-images", TTP_PATH_IN}, {labels, "--idx-labels", TTP_PATH_IN},
+        {csv, "--csv", TTP_PATH_IN},           {onnx, "--onnx", TTP_PATH_IN},
         {out, "--out", TTP_PATH_OUT},
     };
     TTP_CALL(ctx, ttp_path_check(ctx, paths, (int)(sizeof paths / sizeof paths[0])));
 
     ttp_status st = TTP_OK;
-    if (cli->comm->rank == 0)
+    if (cli->comm->rank == 0 && onnx)
+        st = convert_onnx(cli, onnx, out, title, source, license, history);
+    else if (cli->comm->rank == 0)
         st = convert(cli, images, labels, csv, (int)label_col - 1, shape, nshape, names, out, title, source,
                      license, history);
     /* Every rank waits for rank 0's outcome so that none leaves early. */

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "ttp_onnx.h"
 #include "ttp_data.h"
 #include "ttp_kernel.h"
 #include "ttp_model.h"
@@ -66,7 +67,7 @@ static ttp_status info_dataset(ttp_ctx *ctx, const char *path)
 static ttp_status info_model(ttp_ctx *ctx, const char *path)
 {
     ttp_model *m = NULL;
-    TTP_CALL(ctx, ttp_model_read(ctx, path, &m));
+    TTP_CALL(ctx, ttp_model_load(ctx, path, &m));
     printf("%s: model\n", path);
     ttp_model_print(m, stdout);
     print_provenance(m->title, m->source, m->license, m->history);
@@ -143,6 +144,7 @@ static ttp_status info_one(ttp_ctx *ctx, const char *path)
     ttp_status st = TTP_OK;
     int nc = -1;
     char kind[64] = "";
+    if (ttp_model_file_is_onnx(path)) return info_model(ctx, path);
     TTP_CALL(ctx, ttp_nc_precheck(ctx, path));
     TTP_NC(ctx, st, done, nc_open(path, NC_NOWRITE, &nc), "cannot open '%s' as a NetCDF file", path);
     size_t len = 0;

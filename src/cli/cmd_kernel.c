@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "ttp_onnx.h"
 #include "ttp_kbuild.h"
 #include "ttp_scalapack.h"
 
@@ -31,6 +32,7 @@ static void usage(FILE *f)
     ttp_cli_help_line(f, "--assembly A",
                       "auto | shared | ring | pdsyrk: how Theta is formed (default auto:\n"
                       "node-shared memory when all ranks are on one node, else the ring)");
+    ttp_cli_help_run(f, 1);
     ttp_cli_help_section(f, "output (rank 0)");
     ttp_cli_help_line(f, "--out FILE", "the kernel file (required; docs/formats/kernel.md)");
     ttp_cli_help_line(f, "--theta", "also store Theta itself (NC x NC, gathered on rank 0)");
@@ -72,11 +74,14 @@ static ttp_status write_outputs(ttp_ctx *ctx, const ttp_kernel *k, int64_t d, co
 ttp_status ttp_cmd_kernel(ttp_cli *cli, int argc, char **argv)
 {
     ttp_ctx *ctx = cli->ctx;
-    enum { O_SIDE = TTP_CLI_O_FIRST_OWN, O_ASSEMBLY, O_THETA, O_VECTORS };
+    enum { O_SIDE = TTP_CLI_O_FIRST_OWN, O_ASSEMBLY, O_THETA, O_VECTORS, O_MEM, O_CKPT, O_RESUME };
     static const struct option opts[] = {TTP_CLI_TASK_OPTIONS,
                                          TTP_CLI_KERNEL_OPTIONS,
                                          {"side", required_argument, NULL, O_SIDE},
                                          {"assembly", required_argument, NULL, O_ASSEMBLY},
+                                         {"mem-per-rank", required_argument, NULL, O_MEM},
+                                         {"checkpoint", required_argument, NULL, O_CKPT},
+                                         {"resume", required_argument, NULL, O_RESUME},
                                          TTP_CLI_OUT_OPTION,
                                          {"theta", no_argument, NULL, O_THETA},
                                          {"vectors", no_argument, NULL, O_VECTORS},
@@ -112,6 +117,12 @@ ttp_status ttp_cmd_kernel(ttp_cli *cli, int argc, char **argv)
             break;
         case O_THETA: ko.want_theta = 1; break;
         case O_VECTORS: ko.want_vectors = 1; break;
+        case O_MEM: TTP_CALL(ctx, ttp_cli_bytes(ctx, "--mem-per-rank", optarg, &ko.mem_per_rank)); break;
+        case O_CKPT:
+        case O_RESUME:
+            ko.checkpoint_dir = optarg;
+            ko.resume_required = c == O_RESUME;
+            break;
         default: {
             int handled;
             TTP_CALL(ctx, ttp_cli_shared_option(ctx, c, optarg, &a, NULL, 0, &ko, &handled));
@@ -146,13 +157,14 @@ ttp_status ttp_cmd_kernel(ttp_cli *cli, int argc, char **argv)
     };
     TTP_CALL(ctx, ttp_path_check(ctx, paths, (int)(sizeof paths / sizeof paths[0])));
     ctx->verbose = ttp_cli_verbosity(&a, 0);
+    ko.stop_after_block = ttp_cli_test_stop_after_block();
 
     ttp_status st = TTP_OK;
     ttp_data *d = NULL;
     ttp_model *m = NULL;
     ttp_kernel *k = NULL;
     TTP_CALL_GOTO(ctx, st, done, ttp_data_read(ctx, data_path, &d));
-    TTP_CALL_GOTO(ctx, st, done, ttp_model_read(ctx, model_path, &m));
+    TTP_CALL_GOTO(ctx, st, done, ttp_model_load(ctx, model_path, &m));
     TTP_CALL_GOTO(ctx, st, done, ttp_cli_train_layers(ctx, &a, m));
     TTP_CALL_GOTO(ctx, st, done, ttp_kernel_build(ctx, cli->comm, m, d, &ko, &k));
     if (cli->comm->rank == 0) {

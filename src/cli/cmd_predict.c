@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "ttp_onnx.h"
 #include "ttp_predict.h"
 
 static void usage(FILE *f)
@@ -38,6 +39,7 @@ static void usage(FILE *f)
                       "reuse a kernel from 'ttpredict kernel --vectors' (checked\n"
                       "against the model and data)");
     ttp_cli_help_line(f, "--save-kernel FILE", "also write the kernel built here");
+    ttp_cli_help_run(f, 1);
     ttp_cli_help_section(f, "larger datasets");
     ttp_cli_help_line(f, "--subset N0", "build the kernel on N0 samples (stratified) and extrapolate");
     ttp_cli_help_line(f, "--extrapolate LIST", "also predict for these dataset sizes (power-law spectrum)");
@@ -73,7 +75,10 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
         O_SUBSET,
         O_EXTRAP,
         O_TSTEPS,
-        O_RELIN
+        O_RELIN,
+        O_MEM,
+        O_CKPT,
+        O_RESUME
     };
     static const struct option opts[] = {TTP_CLI_TASK_OPTIONS,
                                          TTP_CLI_OPT_OPTIONS,
@@ -88,6 +93,9 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
                                          {"extrapolate", required_argument, NULL, O_EXTRAP},
                                          {"time-steps", required_argument, NULL, O_TSTEPS},
                                          {"relinearize", required_argument, NULL, O_RELIN},
+                                         {"mem-per-rank", required_argument, NULL, O_MEM},
+                                         {"checkpoint", required_argument, NULL, O_CKPT},
+                                         {"resume", required_argument, NULL, O_RESUME},
                                          TTP_CLI_OUT_OPTION,
                                          TTP_CLI_JSON_OPTION,
                                          TTP_CLI_REPORT_OPTION,
@@ -135,6 +143,14 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
             else
                 TTP_CALL(ctx, ttp_cli_int(ctx, "--relinearize", optarg, 0, 100000000, &o.relin_every));
             break;
+        case O_MEM:
+            TTP_CALL(ctx, ttp_cli_bytes(ctx, "--mem-per-rank", optarg, &o.kernel.mem_per_rank));
+            break;
+        case O_CKPT:
+        case O_RESUME:
+            o.kernel.checkpoint_dir = optarg;
+            o.kernel.resume_required = c == O_RESUME;
+            break;
         default: {
             int handled;
             TTP_CALL(ctx, ttp_cli_shared_option(ctx, c, optarg, &a, &o.opt, 1, &o.kernel, &handled));
@@ -158,6 +174,7 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
     o.kernel.model_path = model_path;
     o.kernel.data_path = data_path;
     ctx->verbose = ttp_cli_verbosity(&a, 1);
+    o.kernel.stop_after_block = ttp_cli_test_stop_after_block();
     const ttp_path_use paths[] = {
         {model_path, "--model", TTP_PATH_IN},
         {data_path, "--data", TTP_PATH_IN},
@@ -173,7 +190,7 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
     ttp_model *m = NULL;
     ttp_data *d = NULL;
     ttp_prediction *p = NULL;
-    TTP_CALL_GOTO(ctx, st, done, ttp_model_read(ctx, model_path, &m));
+    TTP_CALL_GOTO(ctx, st, done, ttp_model_load(ctx, model_path, &m));
     TTP_CALL_GOTO(ctx, st, done, ttp_cli_train_layers(ctx, &a, m));
     TTP_CALL_GOTO(ctx, st, done, ttp_data_read(ctx, data_path, &d));
     TTP_CALL_GOTO(ctx, st, done, ttp_predict_opts_validate(ctx, &o, d->n));

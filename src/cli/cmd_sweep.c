@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "ttp_onnx.h"
 #include "ttp_sweep.h"
 
 static void usage(FILE *f)
@@ -220,7 +221,7 @@ ttp_status ttp_cmd_sweep(ttp_cli *cli, int argc, char **argv)
     ttp_model *m = NULL;
     ttp_data *d = NULL;
     ttp_sweep_result *r = NULL;
-    TTP_CALL_GOTO(ctx, st, done, ttp_model_read(ctx, model_path, &m));
+    TTP_CALL_GOTO(ctx, st, done, ttp_model_load(ctx, model_path, &m));
     TTP_CALL_GOTO(ctx, st, done, ttp_cli_train_layers(ctx, &a, m));
     TTP_CALL_GOTO(ctx, st, done, ttp_data_read(ctx, data_path, &d));
     TTP_CALL_GOTO(ctx, st, done, ttp_sweep_run(ctx, cli->comm, m, d, &o, &r));

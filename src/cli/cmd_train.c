@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "ttp_onnx.h"
 #include "ttp_train.h"
 
 static void usage(FILE *f)
@@ -173,7 +174,7 @@ ttp_status ttp_cmd_train(ttp_cli *cli, int argc, char **argv)
         TTP_CALL_GOTO(ctx, st, done, ttp_model_resnet_small(ctx, shape, k, (uint64_t)init_seed, &m));
         snprintf(mdesc, sizeof mdesc, "resnet-small (init seed %lld)", (long long)init_seed);
     } else {
-        TTP_CALL_GOTO(ctx, st, done, ttp_model_read(ctx, model_path, &m));
+        TTP_CALL_GOTO(ctx, st, done, ttp_model_load(ctx, model_path, &m));
         snprintf(mdesc, sizeof mdesc, "%s", model_path);
     }
     if (new_head > 0)

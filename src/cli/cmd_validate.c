@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "ttp_onnx.h"
 #include "ttp_validate.h"
 
 /* "0.005,0.01": a default list as the help shows it (from the library's
@@ -208,7 +209,7 @@ ttp_status ttp_cmd_validate(ttp_cli *cli, int argc, char **argv)
     ttp_model *m = NULL;
     ttp_data *d = NULL;
     ttp_validation *v = NULL;
-    TTP_CALL_GOTO(ctx, st, done, ttp_model_read(ctx, model_path, &m));
+    TTP_CALL_GOTO(ctx, st, done, ttp_model_load(ctx, model_path, &m));
     TTP_CALL_GOTO(ctx, st, done, ttp_cli_train_layers(ctx, &a, m));
     TTP_CALL_GOTO(ctx, st, done, ttp_data_read(ctx, data_path, &d));
     TTP_CALL_GOTO(ctx, st, done, ttp_validate_run(ctx, cli->comm, m, d, &o, &v));

@@ -26,6 +26,7 @@ static const command commands[] = {
     {"validate", ttp_cmd_validate, "run train and predict over a grid and report their agreement"},
     {"info", ttp_cmd_info, "describe a dataset, model, kernel or result file"},
     {"convert", ttp_cmd_convert, "make a dataset file from IDX (MNIST-style) or CSV files"},
+    {"plan", ttp_cmd_plan, "estimate memory per rank and time of predict or kernel before running it"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -79,7 +80,7 @@ int main(int argc, char **argv)
     if (cmd == NULL) {
         st = TTP_ERR(&ctx, TTP_ERR_ARG,
                      "unknown command '%s' (expected one of: predict, sweep, kernel, "
-                     "train, validate, info, convert; see 'ttpredict --help')",
+                     "train, validate, info, convert, plan; see 'ttpredict --help')",
                      argv[1]);
     } else {
         st = cmd->run(&cli, argc - 1, argv + 1);

@@ -47,6 +47,39 @@ ttp_status ttp_cli_int(ttp_ctx *ctx, const char *opt, const char *val, int64_t l
     return TTP_OK;
 }
 
+int ttp_cli_test_stop_after_block(void)
+{
+    const char *v = getenv("TTP_TEST_KILL_AFTER_BLOCK");
+    return v ? atoi(v) : 0;
+}
+
+ttp_status ttp_cli_bytes(ttp_ctx *ctx, const char *opt, const char *val, double *out)
+{
+    char *end = NULL;
+    if (val == NULL || *val == '\0')
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option %s: missing value, expected a size such as 8G", opt);
+    errno = 0;
+    double v = strtod(val, &end);
+    double mul = 1.0;
+    if (end != val && *end != '\0' && end[1] == '\0') {
+        switch (toupper((unsigned char)*end)) {
+        case 'K': mul = 1024.0; break;
+        case 'M': mul = 1048576.0; break;
+        case 'G': mul = 1073741824.0; break;
+        case 'T': mul = 1099511627776.0; break;
+        default: mul = 0.0;
+        }
+        if (mul > 0) end++;
+    }
+    if (errno != 0 || end == val || *end != '\0' || !isfinite(v) || !(v > 0))
+        return TTP_ERR(ctx, TTP_ERR_ARG,
+                       "option %s: '%s', expected a positive size in bytes with an optional K, M, G or T "
+                       "suffix (e.g. 8G)",
+                       opt, val);
+    *out = v * mul;
+    return TTP_OK;
+}
+
 /* Split a comma-separated list and hand each item to `one`. */
 static ttp_status each_item(ttp_ctx *ctx, const char *opt, const char *val, int cap, int *n,
                             ttp_status (*one)(ttp_ctx *, const char *, const char *, void *, int), void *arg)
@@ -284,7 +317,7 @@ void ttp_cli_help_task(FILE *f)
 {
     ttp_cli_help_section(f, "model and data (default: the bundled task, a small ResNet pretrained on digits\n"
                             "0-4 with a fresh 5-class head, fine-tuned on digits 5-9)");
-    ttp_cli_help_line(f, "--model FILE", "model file (NetCDF, docs/formats/model.md)");
+    ttp_cli_help_line(f, "--model FILE", "model file: NetCDF (docs/formats/model.md) or ONNX");
     ttp_cli_help_line(f, "--data FILE", "dataset file (NetCDF, docs/formats/dataset.md)");
     ttp_cli_help_line(f, "--train-layers L",
                       "all | last:K | NAME,NAME,...: the layers fine-tuned (and in the\n"
@@ -321,6 +354,21 @@ void ttp_cli_help_kernel(FILE *f, const ttp_kernel_opts *d, const char *proj_def
     ttp_cli_help_line(f, "--block NB", "ScaLAPACK block size 1..%d (default %d)", TTP_GRAM_MAX_BLOCK,
                       d->block > 0 ? d->block : 64);
     ttp_cli_help_line(f, "--top-k K", "keep the K largest eigenpairs (pdsyevr; default all)");
+}
+
+void ttp_cli_help_run(FILE *f, int checkpoint)
+{
+    ttp_cli_help_section(f, "memory and long runs");
+    ttp_cli_help_line(f, "--mem-per-rank SIZE",
+                      "memory a rank may use, e.g. 8G (default: this node's\n"
+                      "MemAvailable shared by its ranks); a run estimated not to\n"
+                      "fit is refused before any heavy work (see 'ttpredict plan')");
+    if (!checkpoint) return;
+    ttp_cli_help_line(f, "--checkpoint DIR",
+                      "checkpoint the Jacobian blocks and the eigen stage into DIR\n"
+                      "(each rank its own files); a rerun with the same DIR resumes\n"
+                      "and gives the identical kernel");
+    ttp_cli_help_line(f, "--resume DIR", "as --checkpoint, but DIR must hold a matching earlier run");
 }
 
 void ttp_cli_help_common(FILE *f, int verbose_default)
@@ -374,6 +422,8 @@ static const struct {
     {"wds", "--wds"},
     {"budget", "--budget"},
     {"budget_steps", "--budget-steps"},
+    {"mem_per_rank", "--mem-per-rank"},
+    {"checkpoint_dir", "--checkpoint"},
     {"train_layers", "--train-layers"},
 };
 

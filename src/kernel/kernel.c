@@ -15,6 +15,7 @@
 #include "ttp_net.h"
 #include "ttp_text.h"
 
+#include <dirent.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -65,6 +66,12 @@ ttp_status ttp_kernel_opts_validate(ttp_ctx *ctx, const ttp_kernel_opts *o, int6
         return TTP_ERR(ctx, TTP_ERR_ARG,
                        "option top_k: %lld, expected 0 (all eigenpairs) or a positive count",
                        (long long)o->top_k);
+    if (!(o->mem_per_rank >= 0) || !isfinite(o->mem_per_rank))
+        return TTP_ERR(ctx, TTP_ERR_ARG,
+                       "option mem_per_rank: %g bytes, expected a positive size (0: MemAvailable)",
+                       o->mem_per_rank);
+    if (o->checkpoint_dir != NULL && o->checkpoint_dir[0] == '\0')
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option checkpoint_dir: empty, expected a directory");
     if (o->side < -1 || o->side > 1)
         return TTP_ERR(ctx, TTP_ERR_ARG, "option side: %d, expected -1 (auto), 0 (NC × NC) or 1 (D′ × D′)",
                        o->side);
@@ -109,6 +116,224 @@ static ttp_status check_finite_rows(ttp_ctx *ctx, const ttp_data *data, int64_t 
     return TTP_OK;
 }
 
+/* ---- checkpoints (option checkpoint_dir) ----------------------------------
+ * DIR/manifest.txt (rank 0): what the run is, one "key value" per line; a
+ * run given a DIR whose manifest differs is refused naming the first
+ * difference.  DIR/jac-r<rank>-b<block>.bin: one block of this rank's
+ * Jacobian rows (G, F0, u0 of its samples); DIR/eigen-r<rank>.bin: the
+ * decomposition's result as this rank holds it.  Each piece: a header with
+ * the run's hash, the doubles, and a 64-bit FNV-1a checksum of everything
+ * before it; written to a temporary name, fsync'ed and renamed
+ * (ttp_text_commit), so a killed run leaves whole pieces or none. */
+
+typedef struct ckpt_run {
+    const char *dir;
+    uint64_t hash;
+    int rank;
+} ckpt_run;
+
+#define CKPT_MAGIC 0x31544b4350545454ULL /* "TTTPCKT1" */
+
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+typedef struct ckpt_key {
+    const char *name;
+    char value[96];
+} ckpt_key;
+
+enum { CKPT_NKEYS = 16 };
+
+/* What must be equal for a piece of one run to be a piece of another. */
+static void ckpt_keys(const ttp_model *m, const ttp_data *d, const ttp_kernel_opts *o, const char *backend,
+                      int64_t K, int P, ckpt_key *k)
+{
+    int i = 0;
+#define KEY(nm, ...) (k[i].name = nm, snprintf(k[i].value, sizeof k[i].value, __VA_ARGS__), i++)
+    KEY("format", "%d", 1);
+    KEY("model_fingerprint", "%016llx", (unsigned long long)ttp_model_fingerprint(m));
+    KEY("data_fingerprint", "%016llx", (unsigned long long)ttp_data_fingerprint(d));
+    KEY("samples", "%lld", (long long)d->n);
+    KEY("outputs", "%lld", (long long)m->nout);
+    KEY("projection", "%s", ttp_proj_kind_str(o->proj));
+    KEY("dproj", "%lld", (long long)K);
+    KEY("projection_seed", "%llu", (unsigned long long)o->proj_seed);
+    KEY("backend", "%s", backend);
+    KEY("ranks", "%d", P);
+    KEY("block", "%d", o->block > 0 ? o->block : 64);
+    KEY("top_k", "%lld", (long long)o->top_k);
+    KEY("vectors", "%d", o->want_vectors);
+    KEY("theta", "%d", o->want_theta);
+    KEY("side", "%d", o->side);
+    KEY("assembly", "%s", ttp_gram_assembly_str(o->assembly));
+#undef KEY
+}
+
+static char *ckpt_path(ttp_ctx *ctx, const char *dir, const char *fmt, int a, int b)
+{
+    size_t n = strlen(dir) + 64;
+    char *p = malloc(n);
+    if (p == NULL) {
+        TTP_ERR(ctx, TTP_ERR_NOMEM, "checkpoint path");
+        return NULL;
+    }
+    int u = snprintf(p, n, "%s/", dir);
+    snprintf(p + u, n - (size_t)u, fmt, a, b);
+    return p;
+}
+
+/* Compare DIR/manifest.txt with this run's keys: *found = 0 when absent. */
+static ttp_status ckpt_manifest_check(ttp_ctx *ctx, const char *dir, const ckpt_key *k, int *found)
+{
+    char *path = ckpt_path(ctx, dir, "manifest.txt", 0, 0);
+    if (path == NULL) return TTP_ERR_NOMEM;
+    ttp_status st = TTP_OK;
+    FILE *f = fopen(path, "r");
+    *found = f != NULL;
+    if (f == NULL) goto done;
+    for (int i = 0; i < CKPT_NKEYS; i++) {
+        char line[256], name[64], value[128];
+        int ok = 0;
+        rewind(f);
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "%63s %127s", name, value) == 2 && strcmp(name, k[i].name) == 0) {
+                ok = 1;
+                break;
+            }
+        if (!ok || strcmp(value, k[i].value) != 0) {
+            st = TTP_ERR(ctx, TTP_ERR_ARG,
+                         "option checkpoint_dir: %s holds the checkpoints of a different run: its %s is %s, "
+                         "this run's %s; resume with the same model, data and options, or give another "
+                         "directory (or remove this one)",
+                         path, k[i].name, ok ? value : "missing", k[i].value);
+            break;
+        }
+    }
+    fclose(f);
+done:
+    free(path);
+    return st;
+}
+
+/* A killed run leaves the temporary file of the piece it was writing
+ * ("<piece>.bin.tmp.<pid>"): remove them before the run starts writing. */
+static void ckpt_remove_stale(const char *dir)
+{
+    DIR *dp = opendir(dir);
+    if (dp == NULL) return;
+    struct dirent *e;
+    while ((e = readdir(dp)) != NULL) {
+        if (strstr(e->d_name, ".bin.tmp.") == NULL && strstr(e->d_name, "manifest.txt.tmp.") == NULL)
+            continue;
+        size_t n = strlen(dir) + strlen(e->d_name) + 2;
+        char *p = malloc(n);
+        if (p == NULL) break;
+        snprintf(p, n, "%s/%s", dir, e->d_name);
+        remove(p);
+        free(p);
+    }
+    closedir(dp);
+}
+
+static ttp_status ckpt_manifest_write(ttp_ctx *ctx, const char *dir, const ckpt_key *k)
+{
+    char *path = ckpt_path(ctx, dir, "manifest.txt", 0, 0);
+    if (path == NULL) return TTP_ERR_NOMEM;
+    ttp_text t;
+    ttp_status st = ttp_text_open(ctx, path, "checkpoint manifest", &t);
+    if (st == TTP_OK) {
+        fprintf(t.f, "# ttpredict kernel checkpoint: the run these pieces belong to\n");
+        for (int i = 0; i < CKPT_NKEYS; i++) fprintf(t.f, "%s %s\n", k[i].name, k[i].value);
+        st = ttp_text_commit(ctx, &t);
+    }
+    free(path);
+    return st;
+}
+
+/* A piece: header (magic, hash, rank, a, b, count of arrays), then per array
+ * its length and doubles, then the checksum. */
+typedef struct ckpt_arr {
+    double *v;
+    int64_t n;
+} ckpt_arr;
+
+static ttp_status ckpt_write(ttp_ctx *ctx, const ckpt_run *r, const char *fmt, int b, const ckpt_arr *a,
+                             int na)
+{
+    char *path = ckpt_path(ctx, r->dir, fmt, r->rank, b);
+    if (path == NULL) return TTP_ERR_NOMEM;
+    ttp_text t;
+    ttp_status st = ttp_text_open(ctx, path, "checkpoint", &t);
+    if (st == TTP_OK) {
+        uint64_t h = 0xcbf29ce484222325ULL;
+        const uint64_t head[5] = {CKPT_MAGIC, r->hash, (uint64_t)r->rank, (uint64_t)b, (uint64_t)na};
+        int ok = fwrite(head, sizeof head, 1, t.f) == 1;
+        h = fnv1a(h, head, sizeof head);
+        for (int i = 0; i < na && ok; i++) {
+            ok = fwrite(&a[i].n, sizeof a[i].n, 1, t.f) == 1;
+            h = fnv1a(h, &a[i].n, sizeof a[i].n);
+            if (ok && a[i].n > 0) ok = fwrite(a[i].v, sizeof(double), (size_t)a[i].n, t.f) == (size_t)a[i].n;
+            h = fnv1a(h, a[i].v, sizeof(double) * (size_t)a[i].n);
+        }
+        if (ok) ok = fwrite(&h, sizeof h, 1, t.f) == 1;
+        st = ttp_text_commit(ctx, &t); /* reports a failed write (disk full) in plain words */
+        if (st == TTP_OK && !ok) st = TTP_ERR(ctx, TTP_ERR_IO, "writing checkpoint %s failed", path);
+    }
+    free(path);
+    return st;
+}
+
+/* Read a piece into arrays of the given lengths (a[i].n; a length of -1
+ * takes the stored one into a new array).  *found = 0 when the file is
+ * absent; a damaged or foreign piece is an error naming it. */
+static ttp_status ckpt_read(ttp_ctx *ctx, const ckpt_run *r, const char *fmt, int b, ckpt_arr *a, int na,
+                            int *found)
+{
+    char *path = ckpt_path(ctx, r->dir, fmt, r->rank, b);
+    if (path == NULL) return TTP_ERR_NOMEM;
+    ttp_status st = TTP_OK;
+    FILE *f = fopen(path, "rb");
+    *found = f != NULL;
+    if (f == NULL) {
+        free(path);
+        return TTP_OK;
+    }
+    uint64_t h = 0xcbf29ce484222325ULL, head[5], sum = 0;
+    int ok = fread(head, sizeof head, 1, f) == 1 && head[0] == CKPT_MAGIC && head[1] == r->hash &&
+             head[2] == (uint64_t)r->rank && head[3] == (uint64_t)b && head[4] == (uint64_t)na;
+    h = fnv1a(h, head, sizeof head);
+    for (int i = 0; i < na && ok; i++) {
+        int64_t n = 0;
+        ok = fread(&n, sizeof n, 1, f) == 1 && n >= 0 && n <= ((int64_t)1 << 40) &&
+             (a[i].n < 0 || n == a[i].n);
+        if (!ok) break;
+        h = fnv1a(h, &n, sizeof n);
+        if (a[i].n < 0) {
+            a[i].v = n > 0 ? ttp_calloc(ctx, (size_t)n, sizeof(double), "checkpointed result") : NULL;
+            if (n > 0 && a[i].v == NULL) {
+                st = TTP_ERR_NOMEM;
+                break;
+            }
+            a[i].n = n;
+        }
+        if (n > 0) ok = fread(a[i].v, sizeof(double), (size_t)n, f) == (size_t)n;
+        h = fnv1a(h, a[i].v, sizeof(double) * (size_t)n);
+    }
+    if (st == TTP_OK && ok) ok = fread(&sum, sizeof sum, 1, f) == 1 && sum == h && fgetc(f) == EOF;
+    fclose(f);
+    if (st == TTP_OK && !ok)
+        st = TTP_ERR(ctx, TTP_ERR_FORMAT,
+                     "checkpoint %s is damaged or from another run (header, length or checksum wrong): "
+                     "remove it to have it recomputed",
+                     path);
+    free(path);
+    return st;
+}
+
 /* Input checks, identical on every rank, before any heavy work. */
 static ttp_status check_inputs(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *m, const ttp_data *d,
                                const ttp_kernel_opts *o)
@@ -131,17 +356,12 @@ static ttp_status check_inputs(ttp_ctx *ctx, const ttp_comm *comm, const ttp_mod
                        "with 32-bit integers (at most %d); project to a smaller D′ or use a subset",
                        (long long)N, (long long)C, (long long)Kd, INT_MAX);
     {
-        /* Memory estimate before the heavy stage: this rank's rows of G
-         * (⌈N/P⌉·C × D′ doubles) must fit in the machine's memory. */
-        const double rows = (double)((N + comm->size - 1) / comm->size) * (double)C;
-        const double need = rows * (double)Kd * 8.0;
-        const double phys = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
-        if (phys > 0 && need > phys)
-            return TTP_ERR(ctx, TTP_ERR_NOMEM,
-                           "the Jacobian rows of one rank need %.1f GiB (%.0f rows x D′ = %lld columns) but "
-                           "this machine has %.1f GiB: use more ranks (nodes), a smaller D′ (--proj kron "
-                           "--dproj) or a subset",
-                           need / 1073741824.0, rows, (long long)Kd, phys / 1073741824.0);
+        /* Memory per rank before the heavy stages (ttp_plan_estimate): a run
+         * that would not fit is refused with what would make it fit. */
+        ttp_plan_in in = {N, comm->size, 0, 0, 0, 0.0};
+        ttp_plan plan;
+        TTP_CALL(ctx, ttp_plan_estimate(ctx, o, m, &in, &plan));
+        TTP_CALL(ctx, ttp_plan_check(ctx, &plan));
     }
     if (d->y != NULL) {
         if (d->nclasses > C)
@@ -221,27 +441,114 @@ ttp_status ttp_kernel_build(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model 
 agreed:
     TTP_CALL_GOTO(ctx, st, done, ttp_comm_agree(ctx, comm, st, "Jacobian set-up"));
 
+    /* ---- checkpoints: the manifest, and a finished eigen stage --------- */
+    ckpt_run ck = {opts->checkpoint_dir, 0, rank};
+    int have_eig = 0;
+    double en[2] = {0.0, 0.0}, sec_jac = 0.0;
+    if (ck.dir) {
+        ckpt_key keys[CKPT_NKEYS];
+        ckpt_keys(model, data, opts, ttp_jac_plan_backend(plan), K, P, keys);
+        uint64_t h = 0xcbf29ce484222325ULL;
+        for (int i = 0; i < CKPT_NKEYS; i++) {
+            h = fnv1a(h, keys[i].name, strlen(keys[i].name) + 1);
+            h = fnv1a(h, keys[i].value, strlen(keys[i].value) + 1);
+        }
+        ck.hash = h;
+        if (rank == 0) {
+            int found = 0;
+            st = ttp_mkdir(ctx, ck.dir);
+            if (st == TTP_OK) st = ckpt_manifest_check(ctx, ck.dir, keys, &found);
+            if (st == TTP_OK && !found && opts->resume_required)
+                st = TTP_ERR(
+                    ctx, TTP_ERR_ARG,
+                    "option checkpoint_dir: %s holds no checkpointed run (no manifest.txt) to resume; "
+                    "start the run with --checkpoint instead",
+                    ck.dir);
+            if (st == TTP_OK && found) ckpt_remove_stale(ck.dir);
+            if (st == TTP_OK && !found) st = ckpt_manifest_write(ctx, ck.dir, keys);
+        }
+        TTP_CALL_GOTO(ctx, st, done, ttp_comm_agree(ctx, comm, st, "checkpoint manifest"));
+        /* the eigen stage is taken from the checkpoint only when every rank has its piece */
+        double scal[12];
+        ckpt_arr arr[7] = {{scal, 12}, {NULL, -1}, {NULL, -1}, {NULL, -1},
+                           {NULL, -1}, {NULL, -1}, {NULL, -1}};
+        int found = 0;
+        const ttp_status rst = ckpt_read(ctx, &ck, "eigen-r%d.bin", 0, arr, 7, &found);
+        int miss = rst != TTP_OK || !found;
+        st = comm->allreduce_max_int(comm, &miss, ctx); /* every rank, whatever it found */
+        if (st == TTP_OK) st = rst;
+        if (st == TTP_OK && !miss) {
+            have_eig = 1;
+            res.side = (int)scal[0];
+            res.dim = (int64_t)scal[1];
+            res.ncomp = (int64_t)scal[2];
+            res.neig = (int64_t)scal[3];
+            res.lambda_max = scal[4];
+            res.lambda_min_kept = scal[5];
+            res.trace = scal[6];
+            res.assembly = (ttp_gram_assembly)(int)scal[7];
+            en[0] = scal[8];
+            en[1] = scal[9];
+            res.sec_gram = scal[10];
+            res.sec_eig = scal[11];
+            res.eigval = arr[1].v;
+            res.eigvec = arr[2].v;
+            res.proj = arr[3].v;
+            res.theta = arr[4].v;
+            arr[1].v = arr[2].v = arr[3].v = arr[4].v = NULL;
+            if (rank == 0) {
+                if (arr[5].n != N * C || arr[6].n != N * C)
+                    st =
+                        TTP_ERR(ctx, TTP_ERR_FORMAT, "checkpoint eigen-r0.bin in %s lacks F0 and u0", ck.dir);
+                else {
+                    free(f0);
+                    free(u0);
+                    f0 = arr[5].v;
+                    u0 = arr[6].v;
+                    arr[5].v = arr[6].v = NULL;
+                }
+            }
+        }
+        for (int i = 1; i < 7; i++) free(arr[i].v);
+        TTP_CALL_GOTO(ctx, st, done, ttp_comm_agree(ctx, comm, st, "checkpoint of the eigen stage"));
+        if (have_eig) ttp_progress(ctx, "gram+eigen (from the checkpoint)", 1.0, ttp_time());
+    }
+    if (have_eig) goto result;
+
     /* ---- Jacobian rows of this rank's samples -------------------------- */
     const double t_jac = ttp_time();
     {
         const int64_t chunk = ns / 20 > KERNEL_SAMPLES_PER_BATCH ? ns / 20 : KERNEL_SAMPLES_PER_BATCH;
-        for (int64_t s = 0; s < ns && st == TTP_OK; s += chunk) {
+        int computed = 0, b = 0;
+        for (int64_t s = 0; s < ns && st == TTP_OK; s += chunk, b++) {
             const int64_t cnt = s + chunk < ns ? chunk : ns - s;
-            st = ttp_jac_rows(ctx, plan, net, model->w, data->x + (size_t)(lo + s) * (size_t)data->dim, cnt,
-                              G + (size_t)(s * C) * (size_t)K, f0 + (size_t)(lo + s) * C,
-                              u0 + (size_t)(lo + s) * C);
-            if (st != TTP_OK) ttp_error_trace(ctx, __FILE__, __LINE__, __func__);
-            if (st == TTP_OK)
-                st = check_finite_rows(ctx, data, lo + s, cnt, C, K, G + (size_t)(s * C) * (size_t)K,
-                                       f0 + (size_t)(lo + s) * C);
+            double *Gb = G + (size_t)(s * C) * (size_t)K, *fb = f0 + (size_t)(lo + s) * C,
+                   *ub = u0 + (size_t)(lo + s) * C;
+            ckpt_arr arr[3] = {{Gb, cnt * C * K}, {fb, cnt * C}, {ub, cnt * C}};
+            int found = 0;
+            if (ck.dir) st = ckpt_read(ctx, &ck, "jac-r%d-b%d.bin", b, arr, 3, &found);
+            if (st == TTP_OK && !found) {
+                st = ttp_jac_rows(ctx, plan, net, model->w, data->x + (size_t)(lo + s) * (size_t)data->dim,
+                                  cnt, Gb, fb, ub);
+                if (st != TTP_OK) ttp_error_trace(ctx, __FILE__, __LINE__, __func__);
+                if (st == TTP_OK) st = check_finite_rows(ctx, data, lo + s, cnt, C, K, Gb, fb);
+                if (st == TTP_OK && ck.dir) {
+                    st = ckpt_write(ctx, &ck, "jac-r%d-b%d.bin", b, arr, 3);
+                    computed++;
+                    if (st == TTP_OK && opts->stop_after_block > 0 && computed >= opts->stop_after_block)
+                        st = TTP_ERR(ctx, TTP_ERR_IO,
+                                     "stopped after %d checkpointed Jacobian block(s), as the test hook "
+                                     "TTP_TEST_KILL_AFTER_BLOCK asks",
+                                     computed);
+                }
+            }
             ttp_progress(ctx, "jacobian", (double)(s + cnt) / (double)ns, t_jac);
         }
     }
     TTP_CALL_GOTO(ctx, st, done, ttp_comm_agree(ctx, comm, st, "Jacobian"));
-    const double sec_jac = ttp_time() - t_jac;
+    sec_jac = ttp_time() - t_jac;
 
     /* ---- residual F0 − Y and CE gradient softmax(F0) − onehot ---------- */
-    double en[2] = {0.0, 0.0};
     {
         const double *f = f0 + (size_t)lo * C;
         if (data->y) ttp_loss_eval(TTP_LOSS_CE, f, data->y + lo, NULL, ns, (int)C, grad, NULL);
@@ -277,8 +584,34 @@ agreed:
     TTP_CALL_GOTO(ctx, st, done, gops->decompose(ctx, gram, &go, &res));
     gops->destroy(&gram);
     ttp_progress(ctx, "gram+eigen", 1.0, t_gram);
+    if (ck.dir) {
+        /* the eigen stage, as this rank holds it (the arrays on rank 0) */
+        double scal[12] = {res.side,
+                           (double)res.dim,
+                           (double)res.ncomp,
+                           (double)res.neig,
+                           res.lambda_max,
+                           res.lambda_min_kept,
+                           res.trace,
+                           (double)res.assembly,
+                           en[0],
+                           en[1],
+                           res.sec_gram,
+                           res.sec_eig};
+        const int r0 = rank == 0;
+        ckpt_arr arr[7] = {{scal, 12},
+                           {res.eigval, res.eigval ? res.neig : 0},
+                           {res.eigvec, res.eigvec ? N * C * res.neig : 0},
+                           {res.proj, res.proj ? nrhs * res.neig : 0},
+                           {res.theta, res.theta ? N * C * N * C : 0},
+                           {f0, r0 ? N * C : 0},
+                           {u0, r0 ? N * C : 0}};
+        st = ckpt_write(ctx, &ck, "eigen-r%d.bin", 0, arr, 7);
+        TTP_CALL_GOTO(ctx, st, done, ttp_comm_agree(ctx, comm, st, "checkpoint of the eigen stage"));
+    }
 
     /* ---- the result ----------------------------------------------------- */
+result:
     k->n = N;
     k->c = (int)C;
     k->d = model->ntrainable;

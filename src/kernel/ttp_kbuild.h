@@ -41,6 +41,11 @@ typedef struct ttp_kernel_opts {
     int side;                           /* -1 auto, 0 NC, 1 D′                                */
     ttp_gram_assembly assembly;         /* TTP_GRAM_AUTO unless asked                   */
     const char *model_path, *data_path; /* recorded as provenance (may be NULL) */
+    double mem_per_rank;                /* bytes a rank may use (0: this node's MemAvailable
+                                           shared by its ranks); ttp_plan_check      */
+    const char *checkpoint_dir;         /* checkpoint into (and resume from) this directory */
+    int resume_required;                /* 1: the directory must hold a matching run      */
+    int stop_after_block;               /* test hook: fail after this many Jacobian blocks */
 } ttp_kernel_opts;
 
 /* Defaults (the one place they live): exact projection, D′ 0, projection
@@ -73,6 +78,21 @@ void ttp_kernel_opts_resolve(ttp_kernel_opts *o, int64_t d);
  * a dataset whose sample shape the model does not accept, labels that do
  * not fit the model's outputs, no labels and no targets.
  *
+ * Then the memory per rank is estimated (ttp_plan_estimate) and a run that
+ * would not fit is refused (ttp_plan_check: TTP_ERR_NOMEM naming what would
+ * fit).
+ *
+ * With checkpoint_dir, rank 0 creates the directory and checks or writes its
+ * manifest.txt (the model's and data's fingerprints, N, C, projection, D′,
+ * projection seed, backend, ranks, block, top_k, side, assembly, theta,
+ * vectors; a different run's directory is TTP_ERR_ARG naming the first
+ * difference, and so is a directory without a manifest when
+ * resume_required); every rank then writes each block of its Jacobian rows
+ * (jac-r<rank>-b<block>.bin) and, after the decomposition, its share of the
+ * result (eigen-r<rank>.bin), each atomically (ttp_text_commit), and reads
+ * back what is already there, so that a rerun after a kill gives the same
+ * kernel bit for bit.  The shared directory must be visible to every rank.
+ *
  * Stages (seconds and progress lines for each): per-rank Jacobian rows of
  * its contiguous sample shard (ttp_shard), then ttp_gram_load and
  * ttp_gram_decompose, with R = [F0 − Y, softmax(F0) − onehot(y)] as the
@@ -80,6 +100,80 @@ void ttp_kernel_opts_resolve(ttp_kernel_opts *o, int64_t d);
  */
 ttp_status ttp_kernel_build(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model, const ttp_data *data,
                             const ttp_kernel_opts *opts, ttp_kernel **out);
+
+/* ---- plan: memory per rank and time, before the heavy stages ---------------
+ *
+ * The estimate from the problem's sizes alone (N samples, C outputs, D
+ * trainable weights, D′ columns of G, P ranks; s = the order of the matrix
+ * decomposed, min(NC, D′) on the auto side; K the eigenpairs kept), in
+ * doubles of 8 bytes (docs/large-n.md):
+ *   jacobian   ⌈N/P⌉C · D′ (this rank's rows of G) + ⌈N/P⌉C · 3 (residual,
+ *              gradient) + 2 NC (F0, u0 on every rank)
+ *   gram       NC · D′ / P (the distributed copy of G) + s² / P (Θ or GᵀG)
+ *   eigen      4 s² / P (eigenvectors and the solver's workspace; with the
+ *              Gram, the 5 s² / P measured in docs/large-n.md)
+ *   gathered   rank 0: NC · K eigenvectors (option want_vectors) + NC² (Θ,
+ *              option want_theta)
+ *   ensemble   rank 0 (predict): M (4 NC + B C + N + K + 2 (T + 1)) + 6 (T + 1)
+ *   model      2 × the model's parameters (weights and the network's buffers)
+ *   runtime    TTP_PLAN_BASELINE (MPI, OpenBLAS, the CUDA runtime)
+ * Peak per rank = runtime + model + max(jacobian + NC·D′/P (G while it is copied),
+ * gram + eigen + gathered, gathered + ensemble).
+ * Flops: Jacobian N (2D + 4CD) / P plus the projection (dense 2 NC D D′ / P,
+ * kron 2 NC √D D′ / P); Gram s · NC · D′ / P; eigen 5 s³ / P (all pairs) or
+ * (4/3 s³ + 2 s² K) / P (top-K); ensemble 4 T M NC K on rank 0.  Seconds are
+ * flops over a rate (flop/s per rank: measured by ttp_plan_probe_rate, or
+ * TTP_PLAN_RATE): the time at the DGEMM rate, a lower bound (the Jacobian's
+ * small batches and the eigensolver run well below it).
+ */
+#define TTP_PLAN_RATE 2e9                     /* flop/s per rank when none is measured   */
+#define TTP_PLAN_BASELINE (160.0 * 1048576.0) /* bytes of a rank before any work (docs/large-n.md) */
+
+typedef struct ttp_plan_in {
+    int64_t n;     /* samples the kernel is built on                      */
+    int ranks;     /* P                                                   */
+    int ensemble;  /* M trajectories of the dynamics (0: kernel only)     */
+    int64_t steps; /* T                                                   */
+    int64_t batch; /* B (0: full batch)                                   */
+    double rate;   /* flop/s per rank (0: TTP_PLAN_RATE)                  */
+} ttp_plan_in;
+
+typedef struct ttp_plan {
+    int64_t n, c, d, dproj, nc; /* sizes, D′ resolved (D for exact)           */
+    int ranks, side;            /* side 0: NC × NC, 1: D′ × D′                 */
+    int64_t dim, kept;          /* s and K                                     */
+    double base_bytes, model_bytes, jac_bytes, gram_bytes, eig_bytes, gather_bytes, ensemble_bytes;
+    double peak_bytes; /* per rank, rank 0 (the largest)              */
+    double flops_jac, flops_gram, flops_eig, flops_sim;
+    double sec_jac, sec_gram, sec_eig, sec_sim, sec_total;
+    double rate;            /* flop/s per rank used                        */
+    double mem_avail;       /* bytes per rank available                    */
+    const char *mem_source; /* "MemAvailable" or "option mem_per_rank"     */
+    int fits;               /* peak_bytes ≤ mem_avail                      */
+    /* what would fit (0: nothing of that kind found) */
+    int fit_ranks;
+    int64_t fit_dproj, fit_top_k, fit_subset;
+} ttp_plan;
+
+/*
+ * Estimate memory per rank and time for building the kernel of `model` on
+ * in->n samples with the options o (proj auto resolved here) on in->ranks
+ * ranks, and for in->ensemble > 0 the dynamics after it.  Available memory:
+ * o->mem_per_rank when > 0, else MemAvailable (/proc/meminfo) shared by
+ * min(P, online CPUs) ranks on this node.  Also searches what would fit:
+ * the fewest ranks (doubling, at the same memory per rank), the largest D′
+ * (halving; projected or kron), the largest top_k (halving) and the largest
+ * subset (halving).  Not collective; no allocation.
+ */
+ttp_status ttp_plan_estimate(ttp_ctx *ctx, const ttp_kernel_opts *o, const ttp_model *model,
+                             const ttp_plan_in *in, ttp_plan *out);
+/* TTP_ERR_NOMEM with the estimate per stage and what would make it fit
+ * (options named by field) when !p->fits; TTP_OK otherwise. */
+ttp_status ttp_plan_check(ttp_ctx *ctx, const ttp_plan *p);
+/* flop/s of this rank measured on a small DGEMM (a few milliseconds). */
+double ttp_plan_probe_rate(void);
+/* The plan as JSON (`ttpredict plan --json`). */
+ttp_status ttp_plan_write_json(ttp_ctx *ctx, const char *path, const ttp_plan *p);
 
 /*
  * The kernel's summary as JSON (`ttpredict kernel --json`), rank 0: k as

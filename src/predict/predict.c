@@ -516,6 +516,16 @@ ttp_status ttp_predict_run(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *
     TTP_CALL_GOTO(ctx, st, done, ttp_predict_opts_validate(ctx, o, data->n));
     TTP_CALL_GOTO(ctx, st, done, ttp_train_check(ctx, model, data, o->opt.loss));
 
+    if (o->kernel_in == NULL) {
+        /* memory per rank of the kernel and the ensemble after it (the
+         * kernel stage checks its own part again) */
+        const int64_t nk = o->subset > 0 && o->subset < data->n ? o->subset : data->n; /* kernel samples */
+        ttp_plan_in in = {nk, comm->size, o->sim.ensemble, o->opt.steps, o->opt.batch, 0.0};
+        ttp_plan plan;
+        TTP_CALL_GOTO(ctx, st, done, ttp_plan_estimate(ctx, &o->kernel, model, &in, &plan));
+        TTP_CALL_GOTO(ctx, st, done, ttp_plan_check(ctx, &plan));
+    }
+
     double tk = ttp_time();
     TTP_CALL_GOTO(ctx, st, done, ttp_predict_kernel(ctx, comm, model, data, o, &sub, &k));
     const ttp_data *kdata = sub ? sub : data;

@@ -94,7 +94,10 @@ ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp
         const ttp_kernel *ks = k0;
         int64_t k = 0;
         if (t0 > 0) { /* the kernel at the current weights, as predict_run builds it */
-            TTP_CALL_GOTO(ctx, st, done, ttp_kernel_build(ctx, comm, m, d, &o->kernel, &kr));
+            ttp_kernel_opts ko = o->kernel;
+            ko.checkpoint_dir = NULL; /* checkpoints hold the kernel at w₀ only */
+            ko.stop_after_block = 0;
+            TTP_CALL_GOTO(ctx, st, done, ttp_kernel_build(ctx, comm, m, d, &ko, &kr));
             ks = kr;
         }
         if (root) {

@@ -1,0 +1,105 @@
+/*
+ * test_plan.c — ttp_plan_estimate and ttp_plan_check (kernel/ttp_kbuild.h)
+ * against byte and flop counts worked out by hand from the closed forms for
+ * small cases: a dense projection decomposed on the D′ side with an
+ * ensemble, the exact kernel on the NC side with top-k and Θ, the automatic
+ * projection (each peak with the runtime's TTP_PLAN_BASELINE); the refusal at one byte less than the peak, naming the rank
+ * count that fits.
+ */
+#include <string.h>
+
+#include "ttp_kbuild.h"
+#include "ttp_test.h"
+
+int main(void)
+{
+    ttp_ctx c;
+    ttp_ctx_init(&c);
+    ttp_ctx *ctx = &c;
+    ttp_model m;
+    memset(&m, 0, sizeof m);
+    ttp_plan p;
+
+    /* N 100, C 5 (NC 500), D 10000, rademacher D′ 256 on 2 ranks: the D′
+     * side (s = K = 256), eigenvectors gathered, ensemble 4 over T 10 steps
+     * of batches of 20. */
+    m.nout = 5;
+    m.ntrainable = 10000;
+    m.nparams = 12000;
+    ttp_kernel_opts o;
+    ttp_kernel_opts_default(&o);
+    o.proj = TTP_PROJ_RADEMACHER;
+    o.dproj = 256;
+    o.want_vectors = 1;
+    o.mem_per_rank = TTP_PLAN_BASELINE + 3038720.0;
+    ttp_plan_in in = {100, 2, 4, 10, 20, 1e9};
+    CHECK_OK(ctx, ttp_plan_estimate(ctx, &o, &m, &in, &p));
+    CHECK(p.side == 1 && p.dim == 256 && p.kept == 256 && p.nc == 500 && p.dproj == 256);
+    CHECK_CLOSE(p.model_bytes, 8.0 * 2 * 12000, 0, 0);
+    CHECK_CLOSE(p.jac_bytes, 8.0 * (250 * 256 + 250 * 3 + 2 * 500), 0, 0);  /* 526000 */
+    CHECK_CLOSE(p.gram_bytes, 8.0 * (500 * 256 / 2 + 256 * 256 / 2), 0, 0); /* 774144 */
+    CHECK_CLOSE(p.eig_bytes, 8.0 * (4 * 256 * 256 / 2), 0, 0);              /* 1048576 */
+    CHECK_CLOSE(p.gather_bytes, 8.0 * 500 * 256, 0, 0);                     /* 1024000 */
+    CHECK_CLOSE(p.ensemble_bytes, 8.0 * (4 * (4 * 500 + 20 * 5 + 100 + 256 + 2 * 11) + 6 * 11), 0, 0);
+    CHECK_CLOSE(p.peak_bytes, TTP_PLAN_BASELINE + 192000.0 + 774144 + 1048576 + 1024000, 0, 0); /* 3038720 */
+    CHECK_CLOSE(p.flops_jac, 100.0 * (2 * 10000 + 4 * 5 * 10000) / 2 + 2.0 * 500 * 10000 * 256 / 2, 0, 1e-15);
+    CHECK_CLOSE(p.flops_gram, 256.0 * 500 * 256 / 2, 0, 1e-15);
+    CHECK_CLOSE(p.flops_eig, 5.0 * 256 * 256 * 256 / 2, 0, 1e-15);
+    CHECK_CLOSE(p.flops_sim, 4.0 * 10 * 4 * 500 * 256, 0, 1e-15);
+    CHECK_CLOSE(p.sec_total, (p.flops_jac + p.flops_gram + p.flops_eig + p.flops_sim) / 1e9, 0, 1e-14);
+    CHECK(p.fits);
+    CHECK_OK(ctx, ttp_plan_check(ctx, &p));
+
+    /* one byte less: refused; 4 ranks fit (peak 192000 + 8·(32000 + 16384 + 65536) + 1024000) */
+    o.mem_per_rank = TTP_PLAN_BASELINE + 3038719.0;
+    CHECK_OK(ctx, ttp_plan_estimate(ctx, &o, &m, &in, &p));
+    CHECK(!p.fits);
+    CHECK(p.fit_ranks == 4);
+    CHECK(p.fit_dproj > 0 && p.fit_dproj < 256);
+    CHECK(p.fit_subset > 0 && p.fit_subset < 100);
+    CHECK_FAILS(ctx, ttp_plan_check(ctx, &p), TTP_ERR_NOMEM, "4 ranks (mpirun -np 4)");
+    CHECK_FAILS(ctx, ttp_plan_check(ctx, &p), TTP_ERR_NOMEM, "option mem_per_rank");
+    {
+        ttp_plan_in in4 = in;
+        in4.ranks = 4;
+        o.mem_per_rank = TTP_PLAN_BASELINE + 3038719.0;
+        CHECK_OK(ctx, ttp_plan_estimate(ctx, &o, &m, &in4, &p));
+        CHECK_CLOSE(p.peak_bytes, TTP_PLAN_BASELINE + 192000.0 + 8.0 * (32000 + 16384 + 65536) + 1024000, 0,
+                    0);
+        CHECK(p.fits);
+    }
+
+    /* exact kernel, N 50, C 2, D 300 on one rank: the NC side (s 100), top-k
+     * 10, Θ and the vectors gathered, no ensemble. */
+    m.nout = 2;
+    m.ntrainable = 300;
+    m.nparams = 300;
+    ttp_kernel_opts_default(&o);
+    o.top_k = 10;
+    o.want_vectors = 1;
+    o.want_theta = 1;
+    o.mem_per_rank = 1e12;
+    ttp_plan_in in2 = {50, 1, 0, 0, 0, 0.0};
+    CHECK_OK(ctx, ttp_plan_estimate(ctx, &o, &m, &in2, &p));
+    CHECK(p.side == 0 && p.dim == 100 && p.kept == 10 && p.dproj == 300);
+    CHECK_CLOSE(p.jac_bytes, 8.0 * (100 * 300 + 100 * 3 + 2 * 100), 0, 0);
+    CHECK_CLOSE(p.gram_bytes, 8.0 * (100 * 300 + 100 * 100), 0, 0);
+    CHECK_CLOSE(p.gather_bytes, 8.0 * (100 * 10 + 100 * 100), 0, 0);
+    CHECK_CLOSE(p.ensemble_bytes, 0.0, 0, 0);
+    CHECK_CLOSE(p.flops_eig, 4.0 / 3.0 * 1e6 + 2.0 * 1e4 * 10, 0, 1e-14);
+    CHECK_CLOSE(p.flops_jac, 50.0 * (2 * 300 + 4 * 2 * 300), 0, 1e-15); /* exact: no projection */
+    CHECK_CLOSE(p.rate, TTP_PLAN_RATE, 0, 0);
+    CHECK(p.fits);
+
+    /* automatic projection: kron at D′ 1024 for D 5000 > 2 · 1024 */
+    m.ntrainable = 5000;
+    o.proj = TTP_PROJ_AUTO;
+    o.dproj = 0;
+    CHECK_OK(ctx, ttp_plan_estimate(ctx, &o, &m, &in2, &p));
+    CHECK(p.dproj == TTP_KERNEL_AUTO_DPROJ);
+
+    /* bad sizes */
+    in2.n = 0;
+    CHECK_FAILS(ctx, ttp_plan_estimate(ctx, &o, &m, &in2, &p), TTP_ERR_ARG, "at least one sample");
+    return ttp_test_end("test_plan");
+}
