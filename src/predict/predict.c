@@ -203,6 +203,24 @@ static void diagnose(ttp_prediction *p, const ttp_predict_opts *o)
     }
 }
 
+/*
+ * The largest stable learning rate of this optimizer, so that a first run is
+ * never a blind probe.  Both stability figures are linear in η (η (κ μ + λ)
+ * over the optimizer's limit), so the rate at which each reaches 1 is the
+ * current rate divided by it: the full-batch limit from μ_max, and for SGD
+ * the rate at which the MEAN per-batch figure (what ttp_predict_guard treats
+ * as divergence) reaches 1.
+ */
+static void stable_lr(ttp_prediction *p, const ttp_predict_opts *o)
+{
+    p->lr_stable_full = ttp_sim_stability_lr(&o->opt, p->mu_max);
+    p->lr_stable = p->lr_stable_full;
+    if (p->batch_stab_mean > 0) {
+        double lb = o->opt.lr / p->batch_stab_mean;
+        if (lb < p->lr_stable) p->lr_stable = lb;
+    }
+}
+
 /* ---- the rank-0 part ---------------------------------------------------- */
 
 static ttp_status simulate_measured(ttp_ctx *ctx, const ttp_kernel *k, const ttp_predict_opts *o,
@@ -417,6 +435,7 @@ ttp_status ttp_predict_from_kernel(ttp_ctx *ctx, const ttp_kernel *k, const ttp_
     }
     diagnose(p, o);
     TTP_CALL_GOTO(ctx, st, fail, ttp_predict_guard(ctx, k, o, p));
+    stable_lr(p, o);
     if (p->ce_clamped > 0) {
         size_t u = strlen(p->warning);
         snprintf(
@@ -495,6 +514,71 @@ ttp_status ttp_predict_path(ttp_ctx *ctx, const ttp_predict_opts *o, int64_t d, 
 
 /* ---- the collective pipeline ------------------------------------------- */
 
+ttp_status ttp_predict_step_seconds(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model,
+                                    const ttp_data *data, const ttp_opt *opt, int reps, int how,
+                                    double *sec_per_step, ttp_step_model *sm)
+{
+    *sec_per_step = NAN;
+    if (sm) memset(sm, 0, sizeof *sm);
+    if (reps <= 0) return TTP_OK;
+    if (how == TTP_STEP_TIMING_MEASURE)
+        return ttp_train_time_step(ctx, comm, model, data, opt, reps, sec_per_step);
+    ttp_step_model m;
+    TTP_CALL(ctx, ttp_train_step_model(ctx, comm, model, data, opt, reps, &m));
+    *sec_per_step = m.sec_per_step;
+    if (sm) *sm = m;
+    return TTP_OK;
+}
+
+ttp_status ttp_predict_kernel(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model,
+                              const ttp_data *data, const ttp_predict_opts *o, ttp_data **kdata_out,
+                              ttp_kernel **k_out)
+{
+    ttp_status st = TTP_OK;
+    ttp_data *sub = NULL;
+    ttp_kernel *k = NULL;
+    const ttp_data *kdata = data;
+    *kdata_out = NULL;
+    *k_out = NULL;
+    if (o->subset > 0 && o->subset < data->n) {
+        TTP_CALL_GOTO(ctx, st, fail, ttp_data_take(ctx, data, o->subset, &sub));
+        kdata = sub;
+    }
+    if (o->kernel_in) {
+        if (comm->rank == 0) {
+            TTP_CALL_GOTO(ctx, st, fail, ttp_kernel_read(ctx, o->kernel_in, &k));
+            TTP_CALL_GOTO(ctx, st, fail, ttp_kernel_check_provenance(ctx, k, model, kdata));
+        }
+    } else {
+        TTP_CALL_GOTO(ctx, st, fail, ttp_kernel_build(ctx, comm, model, kdata, &o->kernel, &k));
+        if (comm->rank == 0 && o->kernel_out)
+            TTP_CALL_GOTO(ctx, st, fail, ttp_kernel_write(ctx, o->kernel_out, k));
+    }
+    *kdata_out = sub;
+    *k_out = k;
+    return TTP_OK;
+fail:
+    ttp_kernel_destroy(&k);
+    ttp_data_destroy(&sub);
+    return st;
+}
+
+ttp_status ttp_predict_setting(ttp_ctx *ctx, const ttp_model *model, const ttp_data *kdata,
+                               const ttp_kernel *k, const ttp_predict_opts *o, int64_t n_target,
+                               double sec_per_step, ttp_prediction **out)
+{
+    ttp_status st = TTP_OK;
+    ttp_prediction *p = NULL;
+    *out = NULL;
+    TTP_CALL(ctx, ttp_predict_from_kernel(ctx, k, o, n_target, sec_per_step, &p));
+    TTP_CALL_GOTO(ctx, st, fail, ttp_predict_faith(ctx, model, kdata, k, o, p));
+    *out = p;
+    return TTP_OK;
+fail:
+    ttp_prediction_destroy(&p);
+    return st;
+}
+
 ttp_status ttp_predict_run(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model, const ttp_data *data,
                            const ttp_predict_opts *o, ttp_prediction **out)
 {
@@ -507,16 +591,12 @@ ttp_status ttp_predict_run(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *
     /* Everything that can be checked is checked before the heavy stages. */
     TTP_CALL_GOTO(ctx, st, done, ttp_predict_opts_validate(ctx, o, data->n));
     TTP_CALL_GOTO(ctx, st, done, ttp_train_check(ctx, model, data, o->opt.loss));
-    const ttp_data *kdata = data;
-    if (o->subset > 0 && o->subset < data->n) {
-        TTP_CALL_GOTO(ctx, st, done, ttp_data_take(ctx, data, o->subset, &sub));
-        kdata = sub;
-    }
 
     if (o->kernel_in == NULL) {
         /* memory per rank of the kernel and the ensemble after it (the
          * kernel stage checks its own part again) */
-        ttp_plan_in in = {kdata->n, comm->size, o->sim.ensemble, o->opt.steps, o->opt.batch, 0.0};
+        const int64_t nk = o->subset > 0 && o->subset < data->n ? o->subset : data->n; /* kernel samples */
+        ttp_plan_in in = {nk, comm->size, o->sim.ensemble, o->opt.steps, o->opt.batch, 0.0};
         ttp_plan plan;
         TTP_CALL_GOTO(ctx, st, done, ttp_plan_estimate(ctx, &o->kernel, model, &in, &plan));
         TTP_CALL_GOTO(ctx, st, done, ttp_plan_check(ctx, &plan));
@@ -530,34 +610,22 @@ ttp_status ttp_predict_run(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *
     if (path == TTP_DYN_DIRECT) kopts.direct_k = TTP_PREDICT_DIRECT_K;
 
     double tk = ttp_time();
-    if (o->kernel_in) {
-        if (comm->rank == 0) {
-            TTP_CALL_GOTO(ctx, st, done, ttp_kernel_read(ctx, o->kernel_in, &k));
-            TTP_CALL_GOTO(ctx, st, done, ttp_kernel_check_provenance(ctx, k, model, kdata));
-        }
-    } else {
-        TTP_CALL_GOTO(ctx, st, done, ttp_kernel_build(ctx, comm, model, kdata, &kopts, &k));
-        if (comm->rank == 0 && o->kernel_out)
-            TTP_CALL_GOTO(ctx, st, done, ttp_kernel_write(ctx, o->kernel_out, k));
-    }
+    /* the kernel options with the direct path's Lanczos pairs */
+    ttp_predict_opts ok = *o;
+    ok.kernel = kopts;
+    TTP_CALL_GOTO(ctx, st, done, ttp_predict_kernel(ctx, comm, model, data, &ok, &sub, &k));
+    const ttp_data *kdata = sub ? sub : data;
     double sec_kernel = ttp_time() - tk;
 
     double tt = ttp_time();
     ttp_step_model sm;
-    memset(&sm, 0, sizeof sm);
-    if (o->time_reps > 0 && o->step_timing == TTP_STEP_TIMING_MEASURE)
-        TTP_CALL_GOTO(ctx, st, done,
-                      ttp_train_time_step(ctx, comm, model, data, &o->opt, o->time_reps, &sps));
-    else if (o->time_reps > 0) {
-        TTP_CALL_GOTO(ctx, st, done,
-                      ttp_train_step_model(ctx, comm, model, data, &o->opt, o->time_reps, &sm));
-        sps = sm.sec_per_step;
-    }
+    TTP_CALL_GOTO(
+        ctx, st, done,
+        ttp_predict_step_seconds(ctx, comm, model, data, &o->opt, o->time_reps, o->step_timing, &sps, &sm));
     double sec_timing = ttp_time() - tt;
 
     if (comm->rank == 0) {
-        TTP_CALL_GOTO(ctx, st, done, ttp_predict_from_kernel(ctx, k, o, data->n, sps, &p));
-        TTP_CALL_GOTO(ctx, st, done, ttp_predict_faith(ctx, model, kdata, k, o, p));
+        TTP_CALL_GOTO(ctx, st, done, ttp_predict_setting(ctx, model, kdata, k, o, data->n, sps, &p));
         p->kernel = k;
         k = NULL;
     } else {

@@ -67,10 +67,10 @@ typedef struct ttp_predict_opts {
     int64_t subset;         /* N0 < N: kernel on a stratified subset, then  */
     int nextrap;            /*   extrapolate to these sizes (N if none)     */
     int64_t extrap[TTP_MAX_EXTRAP];
-    int time_reps;       /* real steps timed for wall-clock (0: skip)    */
-    int step_timing;     /* TTP_STEP_TIMING_MODEL (probe + cost model) or
+    int time_reps;         /* real steps timed for wall-clock (0: skip)    */
+    int step_timing;       /* TTP_STEP_TIMING_MODEL (probe + cost model) or
                             TTP_STEP_TIMING_MEASURE (time_reps full steps) */
-    int64_t relin_every; /* K > 0: re-linearize every K steps (momentum
+    int64_t relin_every;   /* K > 0: re-linearize every K steps (momentum
                                  carried, SGD along member 0; docs/METHOD.md
                                  §6c); 0: off                                 */
     ttp_dyn_path dynamics; /* eigen, direct or auto (the default)          */
@@ -166,6 +166,10 @@ typedef struct ttp_prediction {
     double mu_max;              /* top eigenvalue of Θ/N                          */
     double stability;           /* ttp_sim_stability: > 1 means the linear model diverges */
     double batch_stab_mean, batch_stab_max; /* ttp_sim_stability_batch (SGD; 0 otherwise) */
+    double lr_stable_full;                  /* largest stable lr, full batch (ttp_sim_stability_lr) */
+    double lr_stable;                       /* largest stable lr of this optimizer: the full-batch
+                                               limit, or for SGD the lr at which the mean per-batch
+                                               stability reaches 1 when that is lower             */
     double growth;                          /* largest predicted loss (mean or band) over L₀ */
     ttp_faith faith;                        /* measured faithfulness (ttp_predict_faith)     */
     int valid;                              /* 0: outside the regime where the method holds  */
@@ -188,6 +192,40 @@ void ttp_prediction_destroy(ttp_prediction **p);
  */
 ttp_status ttp_predict_run(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model, const ttp_data *data,
                            const ttp_predict_opts *o, ttp_prediction **out);
+
+/*
+ * The stages of ttp_predict_run, shared with the sweep (ttp_sweep.h), which
+ * builds one kernel and runs the per-setting stage for many settings.
+ *
+ * ttp_predict_kernel: the kernel for o (read from o->kernel_in on rank 0
+ * with its provenance checked, or built across the ranks and written to
+ * o->kernel_out), on a stratified subset of o->subset samples when that is
+ * smaller than N: *kdata receives that subset (owned by the caller; NULL
+ * when the kernel is on all of data).  Collective; *k is NULL off rank 0
+ * for a kernel read from a file.
+ */
+ttp_status ttp_predict_kernel(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model,
+                              const ttp_data *data, const ttp_predict_opts *o, ttp_data **kdata,
+                              ttp_kernel **k);
+/*
+ * Seconds per optimizer step at opt's batch size: the one place that sets
+ * the wall-clock scale.  how = TTP_STEP_TIMING_MODEL: the probe and cost
+ * model of ttp_train_step_model (its figures in *sm when sm is not NULL);
+ * TTP_STEP_TIMING_MEASURE: `reps` real steps timed by ttp_train_time_step.
+ * NaN when reps is 0.  Collective.
+ */
+ttp_status ttp_predict_step_seconds(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model,
+                                    const ttp_data *data, const ttp_opt *opt, int reps, int how,
+                                    double *sec_per_step, ttp_step_model *sm);
+/*
+ * One setting on an existing kernel: ttp_predict_from_kernel then
+ * ttp_predict_faith on kdata (the kernel's samples).  Everything `predict`
+ * reports for one setting except the re-linearization.  Rank 0, not
+ * collective.
+ */
+ttp_status ttp_predict_setting(ttp_ctx *ctx, const ttp_model *model, const ttp_data *kdata,
+                               const ttp_kernel *k, const ttp_predict_opts *o, int64_t n_target,
+                               double sec_per_step, ttp_prediction **out);
 
 /*
  * The rank-0 part alone: dynamics, training times, fits and extrapolation
@@ -276,6 +314,11 @@ void ttp_faith_widen_band(ttp_prediction *p, int64_t T, double gap);
 void ttp_faith_print(FILE *f, const ttp_prediction *p);
 struct ttp_json;
 void ttp_faith_json(struct ttp_json *j, const ttp_prediction *p);
+
+/* A training-time definition in words ("L_t <= 0.3"), and the optimizer's
+ * name for a dataset of n samples ("SGD+momentum"); predict_out.c. */
+void ttp_tt_describe(const ttp_tt_def *t, char *buf, size_t len);
+const char *ttp_opt_describe(const ttp_opt *o, int64_t n);
 
 /* Outputs (rank 0): human summary, JSON, NetCDF result, Markdown+SVG report. */
 void ttp_predict_print(FILE *f, const ttp_prediction *p, const ttp_predict_opts *o);
