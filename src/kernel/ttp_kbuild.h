@@ -139,7 +139,9 @@ ttp_status ttp_kernel_top_eigs(ttp_ctx *ctx, const double *theta, int64_t n, int
  *   runtime    TTP_PLAN_BASELINE (MPI, OpenBLAS, the CUDA runtime)
  * Peak per rank = runtime + model + max(jacobian + NC·D′/P (G while it is copied),
  * gram + eigen + gathered, gathered + ensemble).
- * Flops: Jacobian N (2D + 4CD) / P plus the projection (dense 2 NC D D′ / P,
+ * Flops: Jacobian N C (F + B) / P, F and B the forward and backward flops of
+ * one sample (ttp_model_cost; N (2D + 4CD) / P for a model given by its sizes
+ * only), plus the projection (dense 2 NC D D′ / P,
  * kron 2 NC √D D′ / P); Gram s · NC · D′ / P; eigen 5 s³ / P (all pairs) or
  * (4/3 s³ + 2 s² K) / P (top-K); ensemble 4 T M NC K on rank 0.  Seconds are
  * flops over a rate (flop/s per rank: measured by ttp_plan_probe_rate, or
