@@ -16,6 +16,9 @@
 #
 #   bash benchmarks/accuracy.sh [build dir]
 #   TASKS=bundled STABS="0.3 1.2" LOSSES=mse bash benchmarks/accuracy.sh   # a subset
+#   RELIN=auto bash benchmarks/accuracy.sh   # validate --relinearize auto; the summary then shows the
+#                                             # one linearization and the re-linearized prediction
+#                                             # of the same real runs side by side, with their cost
 # The full grid is 2 tasks x 24 cases; a GD run at N = 750 costs ~10-30 s on
 # two shared cores, so expect 15-25 minutes.  JSON per run in out/accuracy/.
 set -euo pipefail
@@ -34,6 +37,7 @@ STABS=${STABS:-"0.3 1.2 2.5"}
 BATCH=${BATCH:-32}
 STEPS=${STEPS:-150}
 NP=${NP:-2}
+RELIN=${RELIN:-0}
 
 task_files() { # task -> "model data"
   case $1 in
@@ -73,7 +77,7 @@ print(','.join('%.4g' % (s * (1 + m) / (kappa * mu)) for s in map(float, sys.arg
       tag=$task-$loss-m$mom
       echo "-- $tag: lrs $lrs"
       mpirun -np "$NP" "$bin" validate -q --model "$model" --data "$data" --losses "$loss" --optimizers gd,sgd \
-        --lrs "$lrs" --batches "$BATCH" --momenta "$mom" --steps "$STEPS" --json "$out/$tag.json" \
+        --lrs "$lrs" --batches "$BATCH" --momenta "$mom" --steps "$STEPS" --relinearize "$RELIN" --json "$out/$tag.json" \
         | sed -n '/^case /,/^(stab/p' | grep -v '^(stab' || true
     done
   done
@@ -82,18 +86,23 @@ done
 /usr/bin/python3 - "$out" $TASKS <<'PY'
 import glob, json, os, statistics, sys
 out, tasks = sys.argv[1], sys.argv[2:]
-def figures(cases, unwarned):
-    f = dict(gd=[0, 0], sgd=[0, 0], band=[0, 0], uband=[0, 0], warned=0, n=0, cost=[])
+def figures(cases, unwarned, one=False):
+    f = dict(gd=[0, 0], sgd=[0, 0], band=[0, 0], uband=[0, 0], warned=0, n=0, cost=[], segs=[])
     for c in cases:
         f['n'] += 1
         ok = unwarned(c)
         f['warned'] += not ok
+        f['segs'].append(c.get('segments', 1))
         if not c['real_diverged'] and c['seconds_predict'] > 0:
             f['cost'].append(c['seconds_train'] / (c['seconds_kernel'] + c['seconds_predict']))
         for t in c['times']:
             if not t['compared']:
                 continue
-            e = t['rel_error'] if t['rel_error'] is not None else float('inf')
+            if one:  # the one linearization's time of the same case (validate --relinearize)
+                p = t.get('predicted_one_linearization', t['predicted'])
+                e = abs(p - t['real']) / t['real'] if p is not None and p >= 0 else float('inf')
+            else:
+                e = t['rel_error'] if t['rel_error'] is not None else float('inf')
             if c['optimizer'] == 'SGD':
                 f['band'][0] += t['in_band']; f['band'][1] += 1
                 if ok:
@@ -107,9 +116,14 @@ def pct(a):
 def show(name, cases):
     new = figures(cases, lambda c: c['valid'])
     old = figures(cases, lambda c: c['stability'] is not None and c['stability'] < 2)
-    print('%-8s %3d cases | unwarned GD within 13%%: %-13s SGD within 20%%: %-13s warned %s | band: all %s, unwarned %s | cost ratio %.1fx'
+    print('%-8s %3d cases | unwarned GD within 13%%: %-13s SGD within 20%%: %-13s warned %s | band: all %s, unwarned %s | cost ratio %.1fx | linearizations median %s (max %s)'
           % (name, new['n'], pct(new['gd']), pct(new['sgd']), pct([new['warned'], new['n']]), pct(new['band']),
-             pct(new['uband']), statistics.median(new['cost']) if new['cost'] else float('nan')))
+             pct(new['uband']), statistics.median(new['cost']) if new['cost'] else float('nan'),
+             statistics.median(new['segs']) if new['segs'] else '-', max(new['segs']) if new['segs'] else '-'))
+    if any('valid_one_linearization' in c for c in cases):
+        one = figures(cases, lambda c: c.get('valid_one_linearization', c['valid']), one=True)
+        print('%-8s     one linearization (--relinearize 0): GD %-13s SGD %-13s warned %s'
+              % ('', pct(one['gd']), pct(one['sgd']), pct([one['warned'], one['n']])))
     print('%-8s     stability-only rule (before): GD %-13s SGD %-13s warned %s'
           % ('', pct(old['gd']), pct(old['sgd']), pct([old['warned'], old['n']])))
 allc = []

@@ -142,7 +142,7 @@ int main(int argc, char **argv)
     ttp_gram_assembly how = TTP_GRAM_AUTO;
     if (ttp_gram_assembly_parse(&ctx, arg(argc, argv, "--assembly", "auto"), &how) != TTP_OK)
         die(&ctx, "--assembly");
-    ttp_gram_opts o = {0, 0, 0, 0, 0.0, how};
+    ttp_gram_opts o = {0, 0, 0, 0, 0.0, how, 0, 0};
     /* --reps R: the best of R runs of both the yardstick and the stage (the
      * maximum over ranks each time), for a machine shared with other work */
     const int reps = atoi(arg(argc, argv, "--reps", "1")) > 1 ? atoi(arg(argc, argv, "--reps", "1")) : 1;
@@ -309,7 +309,7 @@ int main(int argc, char **argv)
         /* the caller's rows stay alive through the decomposition, as in ttp_kernel_build */
         if (ttp_gram_load(&ctx, &comm, nb, NCd, K, lo, hi - lo, Gd, nrhs, Rd, &g) != TTP_OK)
             die(&ctx, "load (D')");
-        ttp_gram_opts od = {0, 1, 0, 1, 0.0, 0};
+        ttp_gram_opts od = {0, 1, 0, 1, 0.0, 0, 0, 0};
         if (ttp_gram_decompose(&ctx, g, &od, &res) != TTP_OK) die(&ctx, "decompose (D')");
         t = ttp_time() - t;
         ttp_gram_destroy(&g);

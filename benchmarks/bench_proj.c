@@ -2,6 +2,7 @@
  * bench_proj.c — accuracy and cost of the projected Jacobian rows (src/engine/jac.c)
  *   OPENBLAS_NUM_THREADS=1 build/benchmarks/bench_proj [--n N] [--seeds S]
  *                                  [--model M --data D] [--backend cpu|cuda|auto]
+ *   OPENBLAS_NUM_THREADS=1 build/benchmarks/bench_proj --stream D,DP,ROWS   (see stream())
  *
  * On the bundled task (data/default-model.nc, data/default-data.nc; else
  * resnet-small on synthetic inputs) with N (default 100) samples:
@@ -105,10 +106,58 @@ typedef struct {
     double t, err, eig;
 } result;
 
+/*
+ * --stream D,DP,ROWS: the dense sketch's projection alone as the kernel
+ * stage drives it, rows of a D-weight Jacobian (random) in blocks of
+ * 64 MiB / (8 D) rows (jac.c's buffer of full rows: 27 rows at D = 301k),
+ * to D′ = DP, for ROWS rows: P's tiles stored once for every block (the
+ * default) against generated again for every block (as before the store;
+ * ttp_proj_cpu_store_limit -1).  Prints both times and checks the bits agree.
+ */
+static int stream(ttp_ctx *ctx, const char *spec)
+{
+    long long D = 0, DP = 0, rows = 0;
+    if (sscanf(spec, "%lld,%lld,%lld", &D, &DP, &rows) != 3 || D < 1 || DP < 1 || rows < 1) {
+        fprintf(stderr, "bench_proj: --stream D,DP,ROWS, got '%s'\n", spec);
+        return 2;
+    }
+    const int64_t blk = ((int64_t)64 << 20) / (8 * D) > 1 ? ((int64_t)64 << 20) / (8 * D) : 1;
+    double *J = malloc((size_t)(blk * D) * sizeof *J), *G[2];
+    G[0] = malloc((size_t)(rows * DP) * sizeof(double));
+    G[1] = malloc((size_t)(rows * DP) * sizeof(double));
+    if (!J || !G[0] || !G[1]) {
+        fprintf(stderr, "bench_proj: out of memory for --stream %s\n", spec);
+        return 1;
+    }
+    for (int64_t i = 0; i < blk * D; i++) J[i] = ttp_rng_normal(5, (uint64_t)i);
+    double t[2];
+    for (int pass = 0; pass < 2; pass++) {
+        ttp_proj_backend b;
+        if (ttp_proj_cpu(ctx, &b) != TTP_OK) die(ctx, "cpu backend");
+        ttp_proj_cpu_store_limit(&b, pass == 0 ? 0.0 : -1.0);
+        double t0 = ttp_time();
+        for (int64_t r0 = 0; r0 < rows; r0 += blk) {
+            const int64_t nr = rows - r0 < blk ? rows - r0 : blk;
+            if (b.project(b.state, TTP_PROJ_RADEMACHER, 7, J, nr, D, DP, G[pass] + r0 * DP, ctx) != TTP_OK)
+                die(ctx, "projection");
+        }
+        t[pass] = ttp_time() - t0;
+        ttp_proj_backend_close(&b);
+    }
+    const int same = memcmp(G[0], G[1], (size_t)(rows * DP) * sizeof(double)) == 0;
+    printf("bench_proj --stream: D %lld -> D' %lld, %lld rows in blocks of %lld\n"
+           "  P stored once: %.3f s;  P generated per block (before): %.3f s;  speed-up %.1fx;  "
+           "bits %s\n",
+           D, DP, rows, (long long)blk, t[0], t[1], t[1] / t[0], same ? "identical" : "DIFFER");
+    free(J), free(G[0]), free(G[1]);
+    return same ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     ttp_ctx ctx;
     ttp_ctx_init(&ctx);
+    if (arg(argc, argv, "--stream", NULL)) return stream(&ctx, arg(argc, argv, "--stream", NULL));
     const int64_t nreq = atoll(arg(argc, argv, "--n", "100"));
     const int seeds = atoi(arg(argc, argv, "--seeds", "3"));
     const char *backend = arg(argc, argv, "--backend", "cpu");

@@ -23,14 +23,26 @@ ttp_status gram_gather_root(ttp_ctx *ctx, ttp_gram *g, int m, int n, double *a, 
 {
     ttp_status st = TTP_OK;
     double *buf = NULL;
+    int64_t w = 0;
     int d[9];
     *out = NULL;
-    if (g->rank == 0) TTP_ALLOC(ctx, st, agreed, buf, (size_t)m * (size_t)n, "gathered matrix on rank 0");
+    /* Column pieces below ScaLAPACK's 32-bit buffer sizes (TTP_GRAM_GATHER_BYTES):
+     * an NC × NC Θ passes 2^31 bytes at NC = 16,384.  Every rank computes
+     * the same piece width; the check also ran before any work (load). */
+    st = ttp_gram_gather_cols(ctx, m, n, g->gather_bytes, &w);
+    if (st == TTP_OK && g->rank == 0)
+        TTP_ALLOC(ctx, st, agreed, buf, (size_t)m * (size_t)n, "gathered matrix on rank 0");
 agreed:
     TTP_CALL(ctx, ttp_comm_agree(ctx, &g->tc, st, "Gram"));
-    desc_raw(d, g->rank == 0 ? g->ctxt_root : -1, m, n, m, n, m);
     double one = 0.0;
-    Cpdgemr2d(m, n, a, ia, ja, desca, buf ? buf : &one, 1, 1, d, g->ctxt_line);
+    for (int64_t j0 = 0; j0 < n; j0 += w) {
+        const int nc = (int)(n - j0 < w ? n - j0 : w);
+        /* the piece lands at its own offset (size_t arithmetic here, not
+         * ScaLAPACK's int), as an m × nc matrix with leading dimension m */
+        desc_raw(d, g->rank == 0 ? g->ctxt_root : -1, m, nc, m, nc, m);
+        Cpdgemr2d(m, nc, a, ia, ja + (int)j0, desca, buf ? buf + (size_t)j0 * (size_t)m : &one, 1, 1, d,
+                  g->ctxt_line);
+    }
     *out = buf;
     return TTP_OK;
 }
@@ -325,6 +337,9 @@ static ttp_status plan(ttp_ctx *ctx, const ttp_gram *g, const ttp_gram_opts *opt
     if (opts->top_k < 0)
         return TTP_ERR(ctx, TTP_ERR_ARG, "top-k %lld: expected 0 (all) or a positive count",
                        (long long)opts->top_k);
+    if (opts->no_eig && opts->side != 0)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "Gram without eigenpairs: side %d, expected 0 (Θ itself, NC × NC)",
+                       opts->side);
     if (opts->assembly < TTP_GRAM_AUTO || opts->assembly > TTP_GRAM_SHARED)
         return TTP_ERR(ctx, TTP_ERR_ARG, "assembly %d: expected 0 (auto), 1 (pdsyrk), 2 (ring) or 3 (shared)",
                        opts->assembly);
@@ -354,6 +369,13 @@ ttp_status ttp_gram_decompose(ttp_ctx *ctx, ttp_gram *g, const ttp_gram_opts *op
     memset(res, 0, sizeof *res);
     memset(&job, 0, sizeof job);
     TTP_CALL(ctx, plan(ctx, g, opts, &job));
+    g->gather_bytes = opts->gather_bytes;
+    {
+        /* Θ and the eigenvectors reach rank 0 in column pieces: a piece of
+         * one column must be possible, checked before the assembly's work. */
+        int64_t w = 0;
+        TTP_CALL(ctx, ttp_gram_gather_cols(ctx, g->M, g->M, opts->gather_bytes, &w));
+    }
     res->side = job.side;
     res->dim = job.n;
     res->trace = g->frob2;
@@ -371,6 +393,7 @@ agreed:
     if (job.side == 1 && opts->want_theta) TTP_CALL_GOTO(ctx, st, done, how->theta(ctx, g, &job, res));
     if (res->theta) mirror_lower(res->theta, (size_t)g->M);
     res->sec_gram = ttp_time() - t0;
+    if (opts->no_eig) goto done; /* Θ is the result */
 
     /* ---- eigenpairs, then projections and eigenvectors of Θ ------------- */
     t0 = ttp_time();
@@ -387,4 +410,5 @@ done:
     return st;
 }
 
-const ttp_gram_ops ttp_scalapack_ops = {"scalapack", ttp_gram_load, ttp_gram_decompose, ttp_gram_destroy};
+const ttp_gram_ops ttp_scalapack_ops = {"scalapack", ttp_gram_load, ttp_gram_decompose, ttp_gram_destroy,
+                                        ttp_gram_load_owned};

@@ -110,6 +110,7 @@ struct ttp_gram {
     MPI_Win win_N;           /* with win_G: node_nc's task counter, *N on rank 0     */
     int64_t *N;
     double shm_need, shm_avail; /* bytes asked for G on the node, and free, at load */
+    int64_t gather_bytes;       /* piece size of gathers to rank 0 (ttp_gram_opts) */
 };
 
 /* Rows of G that rank q holds in the equal-block layout. */

@@ -160,28 +160,45 @@ done:
  * [q·mb, min((q+1)·mb, M)).  Rows are `width` doubles.  dst has room for mb
  * rows.  One MPI_Alltoallv with a row datatype, so counts stay in rows.
  */
-static ttp_status rebalance(ttp_ctx *ctx, ttp_gram *g, const int64_t *lo, const int64_t *n, int mb, int width,
-                            const double *src, double *dst)
+/*
+ * Piece r of npiece of that move: rank q sends the rows
+ * [lo_q + ⌊n_q·r/npiece⌋, lo_q + ⌊n_q·(r+1)/npiece⌋) of its shard (src
+ * still points at the shard's first row), every rank computing every
+ * rank's piece alike.  In pieces, a caller that owns its shard can give
+ * back the part already moved before the next piece (ttp_gram_load_owned),
+ * so that G is not held twice.  Collective (one MPI_Alltoallv a piece).
+ */
+static void piece_of(int64_t lo, int64_t n, int npiece, int r, int64_t *a, int64_t *b)
+{
+    *a = lo + n * r / npiece;
+    *b = lo + n * (r + 1) / npiece;
+}
+
+static ttp_status rebalance_piece(ttp_ctx *ctx, ttp_gram *g, const int64_t *lo, const int64_t *n, int mb,
+                                  int width, const double *src, double *dst, int npiece, int r)
 {
     ttp_status st = TTP_OK;
-    int P = g->size, r = g->rank;
+    int P = g->size, me = g->rank;
     int *sc = NULL, *sd = NULL, *rc = NULL, *rd = NULL;
     MPI_Datatype row = MPI_DATATYPE_NULL;
     TTP_ALLOC(ctx, st, done, sc, P, "alltoallv counts");
     TTP_ALLOC(ctx, st, done, sd, P, "alltoallv counts");
     TTP_ALLOC(ctx, st, done, rc, P, "alltoallv counts");
     TTP_ALLOC(ctx, st, done, rd, P, "alltoallv counts");
-    int64_t mylo = (int64_t)r * mb, myhi = mylo + mb < g->M ? mylo + mb : g->M;
+    int64_t mylo = (int64_t)me * mb, myhi = mylo + mb < g->M ? mylo + mb : g->M, plo, phi;
     if (myhi < mylo) myhi = mylo;
+    piece_of(lo[me], n[me], npiece, r, &plo, &phi);
     for (int q = 0; q < P; q++) {
-        /* what I send to q: my shard ∩ q's block */
+        /* what I send to q: my piece ∩ q's block */
         int64_t qlo = (int64_t)q * mb, qhi = qlo + mb < g->M ? qlo + mb : g->M;
-        int64_t a = lo[r] > qlo ? lo[r] : qlo, b = lo[r] + n[r] < qhi ? lo[r] + n[r] : qhi;
+        int64_t a = plo > qlo ? plo : qlo, b = phi < qhi ? phi : qhi;
         sc[q] = b > a ? (int)(b - a) : 0;
-        sd[q] = b > a ? (int)(a - lo[r]) : 0;
-        /* what I receive from q: q's shard ∩ my block */
-        a = lo[q] > mylo ? lo[q] : mylo;
-        b = lo[q] + n[q] < myhi ? lo[q] + n[q] : myhi;
+        sd[q] = b > a ? (int)(a - lo[me]) : 0;
+        /* what I receive from q: q's piece ∩ my block */
+        int64_t qa, qb;
+        piece_of(lo[q], n[q], npiece, r, &qa, &qb);
+        a = qa > mylo ? qa : mylo;
+        b = qb < myhi ? qb : myhi;
         rc[q] = b > a ? (int)(b - a) : 0;
         rd[q] = b > a ? (int)(a - mylo) : 0;
     }
@@ -198,9 +215,36 @@ done:
     return st;
 }
 
-ttp_status ttp_gram_load(ttp_ctx *ctx, const ttp_comm *comm, int block, int64_t nrows, int64_t ncols,
-                         int64_t row_lo, int64_t nloc, const double *G, int nrhs, const double *R,
-                         ttp_gram **out)
+static ttp_status rebalance(ttp_ctx *ctx, ttp_gram *g, const int64_t *lo, const int64_t *n, int mb, int width,
+                            const double *src, double *dst)
+{
+    return rebalance_piece(ctx, g, lo, n, mb, width, src, dst, 1, 0);
+}
+
+/* Pieces in which an owned shard is moved and given back (see
+ * rebalance_piece): the shard and the equal-block copy overlap by at most
+ * 1/LOAD_PIECES of G. */
+#define LOAD_PIECES 16
+
+/* Give back the rows [keep, ·) of an owned shard of `width`-double rows:
+ * realloc shrinks a large block in place and unmaps its tail (glibc:
+ * mremap), so the pages moved out stop counting. */
+static void shrink_rows(double **own, int64_t keep, int width)
+{
+    if (keep <= 0) {
+        free(*own);
+        *own = NULL;
+        return;
+    }
+    double *t = realloc(*own, sizeof **own * (size_t)keep * (size_t)width);
+    if (t) *own = t; /* a failed shrink keeps the old block: harmless */
+}
+
+/* ttp_gram_load and ttp_gram_load_owned: own is NULL (G borrowed) or the
+ * caller's pointer to G (the handle adopts or frees it on every path). */
+static ttp_status load_impl(ttp_ctx *ctx, const ttp_comm *comm, int block, int64_t nrows, int64_t ncols,
+                            int64_t row_lo, int64_t nloc, const double *G, double **own, int nrhs,
+                            const double *R, ttp_gram **out)
 {
     ttp_status st = TTP_OK;
     ttp_gram *g = NULL;
@@ -345,20 +389,7 @@ ttp_status ttp_gram_load(ttp_ctx *ctx, const ttp_comm *comm, int block, int64_t 
             }
         }
     }
-    if (g->win_G == MPI_WIN_NULL)
-        TTP_ALLOC(ctx, st, agreed0, g->Gu, (size_t)mb * (size_t)g->K, "equal-block rows of G");
-    if (nrhs > 0) TTP_ALLOC(ctx, st, agreed0, g->Ru, (size_t)mb * (size_t)nrhs, "equal-block rows of R");
-agreed0:
-    TTP_CALL_GOTO(ctx, st, fail, ttp_comm_agree(ctx, &g->tc, st, "Gram"));
-    if (uneven) {
-        TTP_CALL_GOTO(ctx, st, fail, rebalance(ctx, g, lo, cnt, mb, g->K, G, g->Gu));
-        if (nrhs > 0) TTP_CALL_GOTO(ctx, st, fail, rebalance(ctx, g, lo, cnt, mb, nrhs, R, g->Ru));
-    } else if (nloc > 0) {
-        memcpy(g->Gu, G, sizeof *G * (size_t)nloc * (size_t)g->K);
-        if (nrhs > 0) memcpy(g->Ru, R, sizeof *R * (size_t)nloc * (size_t)nrhs);
-    }
-
-    /* trace(Θ) = ‖G‖_F², from the rows this rank holds. */
+    /* trace(Θ) = ‖G‖_F², from the rows this rank holds (before they move). */
     {
         double s = 0.0;
         const size_t nv = (size_t)nloc * (size_t)g->K;
@@ -366,6 +397,45 @@ agreed0:
         TTP_MPI(ctx, st, fail, MPI_Allreduce(MPI_IN_PLACE, &s, 1, MPI_DOUBLE, MPI_SUM, g->comm),
                 "MPI_Allreduce of ‖G‖²");
         g->frob2 = s;
+    }
+    /* An owned shard that already is this rank's equal block, outside a
+     * node-shared window (one rank, or shards that match), is adopted: no
+     * copy at all.  Every rank decides alike (uneven and the window are
+     * collective facts). */
+    const int adopt = own != NULL && !uneven && g->win_G == MPI_WIN_NULL;
+    if (adopt) {
+        double *t =
+            realloc(*own, sizeof *t * ((size_t)mb * (size_t)g->K > 0 ? (size_t)mb * (size_t)g->K : 1));
+        if (t == NULL) {
+            st = TTP_ERR(ctx, TTP_ERR_NOMEM, "out of memory: equal-block rows of G (%d × %d doubles)", mb,
+                         g->K);
+        } else {
+            g->Gu = t;
+            *own = NULL;
+        }
+    } else if (g->win_G == MPI_WIN_NULL) {
+        TTP_ALLOC(ctx, st, agreed0, g->Gu, (size_t)mb * (size_t)g->K, "equal-block rows of G");
+    }
+    if (nrhs > 0) TTP_ALLOC(ctx, st, agreed0, g->Ru, (size_t)mb * (size_t)nrhs, "equal-block rows of R");
+agreed0:
+    TTP_CALL_GOTO(ctx, st, fail, ttp_comm_agree(ctx, &g->tc, st, "Gram"));
+    if (own != NULL && !adopt) {
+        /* Moved in pieces from the shard's end, each piece's rows given back
+         * before the next: at most 1/LOAD_PIECES of G is held twice. */
+        for (int r = LOAD_PIECES - 1; r >= 0; r--) {
+            TTP_CALL_GOTO(ctx, st, fail,
+                          rebalance_piece(ctx, g, lo, cnt, mb, g->K, *own, g->Gu, LOAD_PIECES, r));
+            int64_t a, b;
+            piece_of(lo[g->rank], cnt[g->rank], LOAD_PIECES, r, &a, &b);
+            shrink_rows(own, a - lo[g->rank], g->K);
+        }
+        if (nrhs > 0) TTP_CALL_GOTO(ctx, st, fail, rebalance(ctx, g, lo, cnt, mb, nrhs, R, g->Ru));
+    } else if (uneven) {
+        TTP_CALL_GOTO(ctx, st, fail, rebalance(ctx, g, lo, cnt, mb, g->K, G, g->Gu));
+        if (nrhs > 0) TTP_CALL_GOTO(ctx, st, fail, rebalance(ctx, g, lo, cnt, mb, nrhs, R, g->Ru));
+    } else if (nloc > 0) {
+        if (!adopt) memcpy(g->Gu, G, sizeof *G * (size_t)nloc * (size_t)g->K);
+        if (nrhs > 0) memcpy(g->Ru, R, sizeof *R * (size_t)nloc * (size_t)nrhs);
     }
 
     /* Block-cyclic B = Rᵀ (the NC side's projections) now; A = Gᵀ only for
@@ -386,7 +456,25 @@ fail:
     ttp_gram_destroy(&g);
     free(lo);
     free(cnt);
+    if (own != NULL) {
+        free(*own);
+        *own = NULL;
+    }
     return st;
+}
+
+ttp_status ttp_gram_load(ttp_ctx *ctx, const ttp_comm *comm, int block, int64_t nrows, int64_t ncols,
+                         int64_t row_lo, int64_t nloc, const double *G, int nrhs, const double *R,
+                         ttp_gram **out)
+{
+    return load_impl(ctx, comm, block, nrows, ncols, row_lo, nloc, G, NULL, nrhs, R, out);
+}
+
+ttp_status ttp_gram_load_owned(ttp_ctx *ctx, const ttp_comm *comm, int block, int64_t nrows, int64_t ncols,
+                               int64_t row_lo, int64_t nloc, double **G, int nrhs, const double *R,
+                               ttp_gram **out)
+{
+    return load_impl(ctx, comm, block, nrows, ncols, row_lo, nloc, G ? *G : NULL, G, nrhs, R, out);
 }
 
 void ttp_gram_destroy(ttp_gram **gp)

@@ -45,6 +45,18 @@ extern const ttp_gram_ops ttp_scalapack_ops;
 ttp_status ttp_gram_load(ttp_ctx *ctx, const ttp_comm *comm, int block, int64_t nrows, int64_t ncols,
                          int64_t row_lo, int64_t nloc, const double *G, int nrhs, const double *R,
                          ttp_gram **out);
+/*
+ * ttp_gram_load with G owned: *G was allocated with malloc and the handle
+ * takes it on every path (*G is NULL on return).  A shard that already is
+ * the rank's equal row block, outside a node-shared window (one rank, or
+ * shards that match), is kept as it is: no copy.  Otherwise its rows move
+ * in pieces and each piece's memory is given back before the next, so G is
+ * never held twice (peak: G plus 1/16 of it).  Results are those of
+ * ttp_gram_load.  Collective.
+ */
+ttp_status ttp_gram_load_owned(ttp_ctx *ctx, const ttp_comm *comm, int block, int64_t nrows, int64_t ncols,
+                               int64_t row_lo, int64_t nloc, double **G, int nrhs, const double *R,
+                               ttp_gram **out);
 /* Free the grid and the distributed arrays.  Collective (BLACS frees its
  * communicators); accepts NULL and sets *g to NULL. */
 void ttp_gram_destroy(ttp_gram **g);

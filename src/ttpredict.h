@@ -36,6 +36,7 @@
  *   predict/ ttp_sim.h     linearized dynamics, training-time definitions, SDE
  *            ttp_fit.h     power-law fits and spectrum extrapolation
  *            ttp_predict.h the prediction pipeline and its outputs
+ *            ttp_sweep.h   many optimizer settings from one kernel
  *            ttp_validate.h predictions against real fine-tuning over a grid
  *            ttp_report.h  SVG plots
  *   mpi/     ttp_mpi.h, ttp_scalapack.h: the MPI communicator and the
@@ -91,6 +92,7 @@
 #include "ttp_report.h"
 #include "ttp_rng.h"
 #include "ttp_sim.h"
+#include "ttp_sweep.h"
 #include "ttp_text.h"
 #include "ttp_train.h"
 #include "ttp_validate.h"

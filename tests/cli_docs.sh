@@ -20,14 +20,14 @@ if [ -z "$BIN" ] || [ ! -x "$BIN" ]; then echo "SKIP: ttpredict binary not found
 if ! command -v python3 >/dev/null; then echo "SKIP: python3 not found"; exit 77; fi
 T=$(mktemp -d /tmp/ttp_cli_docs.XXXXXX)
 trap 'rm -rf "$T"' EXIT
-for c in predict kernel train validate info convert split plan; do
+for c in predict sweep kernel train validate info convert split plan; do
     "$BIN" "$c" --help >"$T/$c.help" 2>&1 || { echo "FAIL: ttpredict $c --help exited non-zero"; exit 1; }
 done
 python3 - "$SRC" "$T" <<'PY'
 import glob, os, re, sys
 
 src, tmp = sys.argv[1], sys.argv[2]
-cmds = ["predict", "kernel", "train", "validate", "info", "convert", "split", "plan"]
+cmds = ["predict", "sweep", "kernel", "train", "validate", "info", "convert", "split", "plan"]
 HELP_COL = 24
 FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
 fails = []

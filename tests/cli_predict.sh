@@ -63,6 +63,11 @@ check("batch_stability_max" in a and a["batch_stability_max"] > 0, "SGD per-batc
 check(a.get("loss_growth") is not None and a["loss_growth"] <= 1 + 1e-6, "a converging prediction reports growth %s" % a.get("loss_growth"))
 check(abs(a["wall_seconds_predicted"] - a["tt_steps"] * a["seconds_per_step"]) <= 1e-9 * a["wall_seconds_predicted"] + 1e-12,
       "wall-clock is not steps x seconds per step")
+# the default seconds per step: the probe and the cost model, its parts reported
+sm = a.get("step_model", {})
+check(a.get("step_timing") == "model", "step_timing %s, expected model" % a.get("step_timing"))
+check(sm.get("flops_per_sample", 0) > 0 and sm.get("flops_per_second", 0) > 0 and sm.get("seconds_update", -1) >= 0,
+      "step model figures missing: %s" % sm)
 sys.exit(1 if bad else 0)
 PY
 ok
@@ -76,6 +81,17 @@ ok; python3 -c "
 import json,sys; a=json.load(open('$T/p1.json')); b=json.load(open('$T/pk.json'))
 sys.exit(0 if a['tt_steps']==b['tt_steps'] and abs(a['final_loss']-b['final_loss'])<=1e-9*abs(a['final_loss']) else 1)" \
   || fail "prediction from the kernel file differs: $(cat "$T/pkerr")"
+
+# The direct dynamics path (products with Θ, top pairs by Lanczos) gives the
+# same prediction as the eigen path that auto takes here, and says so.
+timeout 300 "$MPIEXEC" -n 2 "$BIN" predict "${Q[@]}" --batch 50 --ensemble 4 --lr 0.01 --tt rel:0.1,eps:0.01 \
+    --dynamics direct --json "$T/pd.json" >"$T/pdout" 2>"$T/pderr"
+ok; python3 -c "
+import json,sys; a=json.load(open('$T/p2.json')); b=json.load(open('$T/pd.json'))
+sys.exit(0 if a['dynamics_path']=='eigen' and b['dynamics_path']=='direct' and a['tt_steps']==b['tt_steps'] and
+         abs(a['final_loss']-b['final_loss'])<=1e-9*abs(a['final_loss']) else 1)" \
+  || fail "direct dynamics path differs from the eigen path: $(cat "$T/pderr")"
+ok; grep -q "dynamics    direct" "$T/pdout" || fail "summary does not name the direct path: $(cat "$T/pdout")"
 
 # Cross-entropy from a subset: the exact dynamics on N0 re-timed by the
 # spectrum (same answer at 1 and 2 ranks; the extrapolation at N0 itself is
@@ -112,6 +128,8 @@ expect "lr 0" 2 "--lr" -- "$BIN" predict --lr 0
 expect "relinearize with a subset" nonzero "--relinearize" -- "$BIN" predict "${Q[@]}" --subset 300 --relinearize 10
 expect "relinearize negative" 2 "--relinearize" -- "$BIN" predict "${Q[@]}" --relinearize -1
 expect "relinearize text" 2 "--relinearize" -- "$BIN" predict "${Q[@]}" --relinearize sometimes
+expect "dynamics text" 2 "--dynamics" -- "$BIN" predict "${Q[@]}" --dynamics fast
+expect "dynamics direct with a subset" nonzero "dynamics" -- "$BIN" predict "${Q[@]}" --subset 300 --dynamics direct
 
 # Re-linearization (issue 12): K >= T is the ordinary prediction; K = 10
 # over T = 40 runs four segments and reports them.
@@ -133,6 +151,22 @@ if not (c["tt_steps_lo"] <= c["tt_steps"] <= c["tt_steps_hi"] or c["tt_steps_hi"
     print("FAIL: the band does not hold the time"); bad += 1
 sys.exit(1 if bad else 0)
 PY
+# With momentum, J v of the carried velocity is computed on every rank's shard:
+# 1 and 2 ranks give the same re-linearized prediction.
+for np_ in 1 2; do
+  timeout 300 "$MPIEXEC" -n $np_ "$BIN" predict "${Q[@]}" --lr 0.005 --momentum 0.9 --tt rel:0.1 --relinearize 10 \
+      --json "$T/rlm$np_.json" >/dev/null 2>"$T/rlmerr$np_"
+  ok; [ -s "$T/rlm$np_.json" ] || fail "--relinearize 10 --momentum 0.9 at $np_ rank(s): $(cat "$T/rlmerr$np_")"
+done
+ok; python3 - "$T/rlm1.json" "$T/rlm2.json" <<'PY' || fail "re-linearization with momentum depends on the rank count"
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+la, lb = a["loss"], b["loss"]
+bad = a["tt_steps"] != b["tt_steps"] or a["faithfulness"]["segments"] != 4
+bad = bad or max(abs(x - y) / abs(y) for x, y in zip(la, lb)) > 1e-9
+print("FAIL" if bad else "ok", a["tt_steps"], b["tt_steps"], a["faithfulness"]["segments"])
+sys.exit(1 if bad else 0)
+PY
 expect "lr negative" 2 "--lr" -- "$BIN" predict --lr -0.1
 expect "lr text" 2 "--lr" -- "$BIN" predict --lr fast
 expect "batch 0" 2 "--batch" -- "$BIN" predict --batch 0
@@ -149,6 +183,17 @@ expect "dproj > D" 2 "exceeds" -- "$BIN" predict --proj rademacher --dproj 10000
 expect "kernel for another dataset" 2 "another dataset" -- "$BIN" predict -q --kernel "$T/k.nc" --time-steps 0 \
     --data "${TTP_DATA_DIR:-data}/pretrain-data.nc"
 expect "subset > N" 2 "--subset" -- "$BIN" predict --subset 5000
+expect "step timing word" 2 "--step-timing" -- "$BIN" predict --step-timing guess
+
+# Real full steps timed on request (--step-timing measure): the same
+# prediction in steps, the summary saying how the seconds were found.
+timeout 300 "$BIN" predict "${Q[@]}" --batch 50 --ensemble 4 --lr 0.01 --tt rel:0.1,eps:0.01 --kernel "$T/k.nc" \
+    --step-timing measure --json "$T/pm.json" >/dev/null 2>"$T/pmerr"
+ok; python3 -c "
+import json; a=json.load(open('$T/pm.json')); b=json.load(open('$T/pk.json'))
+assert a['step_timing'] == 'measure' and 'step_model' not in a, a.get('step_timing')
+assert a['tt_steps'] == b['tt_steps'] and a['seconds_per_step'] > 0
+" || fail "--step-timing measure: $(cat "$T/pmerr")"
 expect "extrapolate below N" 2 "smaller than" -- "$BIN" predict --extrapolate 10
 expect "wd extrapolation" 1 "weight decay" -- "$BIN" predict --wd 0.001 --extrapolate 3000
 

@@ -31,6 +31,25 @@ timeout 300 "$MPIEXEC" -n 2 "$BIN" validate --quick -q --lrs 0.005,0.02,50 --jso
 checks=$((checks + 1))
 grep -q "real run diverged" "$T/dout" || fail "table does not mark the diverged case: $(cat "$T/dout")"
 checks=$((checks + 1))
+# --relinearize 10 (T = 30): three linearizations per case; the one-linearization
+# times it keeps alongside are those of the plain run above (same real runs, kernel).
+checks=$((checks + 1))
+timeout 300 "$MPIEXEC" -n 2 "$BIN" validate --quick -q --relinearize 10 --json "$T/rl.json" >/dev/null 2>"$T/rlerr" \
+  || fail "validate --relinearize 10 failed: $(cat "$T/rlerr")"
+checks=$((checks + 1))
+python3 - "$T/v.json" "$T/rl.json" <<'PY' || fail "relinearize JSON checks"
+import json, sys
+v, r = (json.load(open(f)) for f in sys.argv[1:3])
+bad = 0
+for a, b in zip(v["cases"], r["cases"]):
+    if b["segments"] != 3 or a["segments"] != 1:
+        print("FAIL: segments %s (plain %s), expected 3 (1)" % (b["segments"], a["segments"])); bad += 1
+    if [t["predicted"] for t in a["times"]] != [t["predicted_one_linearization"] for t in b["times"]]:
+        print("FAIL: one-linearization times differ from the plain run"); bad += 1
+    if [t["real"] for t in a["times"]] != [t["real"] for t in b["times"]]:
+        print("FAIL: real times differ between the runs"); bad += 1
+sys.exit(1 if bad else 0)
+PY
 python3 - "$T/v.json" "$T/d.json" <<'PY' || fail "JSON checks"
 import json, sys, math
 # (the JSON writer keeps 10 significant digits: compare to 1e-9)
@@ -91,7 +110,8 @@ check(unreached > 0, "the lr-0.02 predictions (outside the regime) should never 
 sys.exit(1 if bad else 0)
 PY
 for bad in "--lrs 0:--lrs" "--lrs 0.1,abc:--lrs" "--momenta 1:--momenta" "--batches 0:--batches" "--losses hinge:--losses" \
-           "--optimizers adam:--optimizers" "--sizes 100000:--sizes" "--tt rel:2:--tt"; do
+           "--optimizers adam:--optimizers" "--sizes 100000:--sizes" "--tt rel:2:--tt" \
+           "--relinearize sometimes:--relinearize" "--relinearize -3:--relinearize"; do
   opt=${bad%:*}; needle=${bad##*:}
   checks=$((checks + 1))
   # shellcheck disable=SC2086

@@ -56,6 +56,11 @@ typedef struct {
     int assembly; /* a ttp_gram_assembly */
 } gcase;
 
+/* Gather piece bytes for run_case (0: the default); small values force many pieces. */
+static int64_t g_gather = 0;
+/* 1: run_case hands G over (ttp_gram_load_owned: adopted, or moved in pieces) */
+static int g_owned = 0;
+
 static void run_case(ttp_ctx *ctx, const ttp_comm *comm, gcase c)
 {
     const int M = c.M, K = c.K, nrhs = 2;
@@ -75,9 +80,17 @@ static void run_case(ttp_ctx *ctx, const ttp_comm *comm, gcase c)
     ttp_gram *g = NULL;
     ttp_gram_result res;
     memset(&res, 0, sizeof res);
-    ttp_gram_opts o = {c.topk, 1, 1, c.side, 0.0, c.assembly};
-    CHECK_OK(ctx, ttp_gram_load(ctx, comm, c.nb, M, K, lo, hi - lo, G + (size_t)lo * K, nrhs,
-                                R + (size_t)lo * nrhs, &g));
+    ttp_gram_opts o = {c.topk, 1, 1, c.side, 0.0, c.assembly, g_gather, 0};
+    if (g_owned) {
+        double *mine = malloc(sizeof *mine * ((size_t)(hi - lo) * K + 1));
+        memcpy(mine, G + (size_t)lo * K, sizeof *mine * (size_t)(hi - lo) * K);
+        CHECK_OK(ctx, ttp_gram_load_owned(ctx, comm, c.nb, M, K, lo, hi - lo, &mine, nrhs,
+                                          R + (size_t)lo * nrhs, &g));
+        CHECK(mine == NULL);
+    } else {
+        CHECK_OK(ctx, ttp_gram_load(ctx, comm, c.nb, M, K, lo, hi - lo, G + (size_t)lo * K, nrhs,
+                                    R + (size_t)lo * nrhs, &g));
+    }
     if (g) CHECK_OK(ctx, ttp_gram_decompose(ctx, g, &o, &res));
     ttp_gram_destroy(&g);
     /* what formed Θ: the one asked for (AUTO: either of the two defaults; on
@@ -189,7 +202,7 @@ static void bad_inputs(ttp_ctx *ctx, const ttp_comm *comm)
     CHECK_OK(ctx, ttp_gram_load(ctx, comm, 2, 8, 1, lo, hi - lo, G + lo, 0, NULL, &g));
     if (g) {
         ttp_gram_result res;
-        ttp_gram_opts o = {0, 0, 0, 0, 0.0, 9};
+        ttp_gram_opts o = {0, 0, 0, 0, 0.0, 9, 0, 0};
         CHECK_FAILS(ctx, ttp_gram_decompose(ctx, g, &o, &res), TTP_ERR_ARG, "assembly 9");
         ttp_gram_destroy(&g);
     }
@@ -461,6 +474,26 @@ int main(int argc, char **argv)
     run_case(&ctx, &comm, (gcase){1100, 24, 0, 32, 0, 0, TTP_GRAM_RING});
     /* D′ side past one panel of 128 eigenvectors of GᵀG (dp_project), uneven shards */
     run_case(&ctx, &comm, (gcase){300, 150, 1, 16, 0, 0, 0});
+    /* Θ and the eigenvectors gathered to rank 0 in column pieces (below
+     * ScaLAPACK's 32-bit buffer sizes): 3 columns of 30 a piece, the last
+     * piece short; both sides, every assembly. */
+    for (int side = 0; side <= 1; side++) {
+        g_gather = 3 * 30 * 8;
+        run_case(&ctx, &comm, (gcase){30, 13, side, 4, 0, 0, TTP_GRAM_RING});
+        run_case(&ctx, &comm, (gcase){30, 13, side, 4, 0, 1, TTP_GRAM_PDSYRK});
+        g_gather = 14 * 8;
+        run_case(&ctx, &comm, (gcase){14, 33, side, 3, 0, 0, TTP_GRAM_AUTO});
+    }
+    g_gather = 0;
+    /* G handed over: adopted in place (even shards off a shared window) or
+     * moved in pieces (uneven; shared windows), every assembly */
+    g_owned = 1;
+    for (int as = 0; as < nas; as++) {
+        run_case(&ctx, &comm, (gcase){30, 13, 0, 4, 0, 0, as});
+        run_case(&ctx, &comm, (gcase){30, 13, 1, 4, 0, 1, as});
+        run_case(&ctx, &comm, (gcase){14, 33, -1, 3, 0, 0, as});
+    }
+    g_owned = 0;
     bad_inputs(&ctx, &comm);
     kernel_tests(&ctx, &comm);
 

@@ -98,6 +98,41 @@ int main(void)
     CHECK_OK(ctx, ttp_plan_estimate(ctx, &o, &m, &in2, &p));
     CHECK(p.dproj == TTP_KERNEL_AUTO_DPROJ);
 
+    /* a built conv net (1×8×8 → conv3×3 1→4, pad 1 → GAP → dense 4→2): the
+     * Jacobian stage runs C copies of each sample forward and back, and a
+     * conv layer costs per output position.  Hand count per copy:
+     *   conv  forward 2·64·9·4 + 64·4 (bias) = 4864; backward dW 2·64·9·4
+     *         + db 64·4 = 4864 (the input gets no gradient)
+     *   gap   forward 256; backward 256
+     *   dense forward 2·4·2 + 2 = 18; backward dW and db 18, dx 2·4·2 = 16
+     * 10292 flops (4864 + 4864 + 256 + 256 + 18 + 34), against 2D + 4CD = 2·50 + 8·50 = 500 for the weights
+     * alone. */
+    {
+        const int64_t shape[3] = {1, 8, 8};
+        ttp_model *cm = NULL;
+        CHECK_OK(ctx, ttp_model_create(ctx, shape, &cm));
+        ttp_layer L;
+        memset(&L, 0, sizeof L);
+        L.kind = TTP_LAYER_CONV2D, L.input[0] = -1, L.input[1] = -1, L.units = 4, L.kernel = 3, L.stride = 1,
+        L.pad = 1, L.trainable = 1;
+        CHECK_OK(ctx, ttp_model_add(ctx, cm, &L, NULL));
+        memset(&L, 0, sizeof L);
+        L.kind = TTP_LAYER_GAP, L.input[0] = 0, L.input[1] = -1;
+        CHECK_OK(ctx, ttp_model_add(ctx, cm, &L, NULL));
+        memset(&L, 0, sizeof L);
+        L.kind = TTP_LAYER_DENSE, L.input[0] = 1, L.input[1] = -1, L.units = 2, L.trainable = 1;
+        CHECK_OK(ctx, ttp_model_add(ctx, cm, &L, NULL));
+        CHECK_OK(ctx, ttp_model_build(ctx, cm));
+        CHECK(cm->ntrainable == 50);
+        ttp_kernel_opts_default(&o);
+        o.proj = TTP_PROJ_EXACT;
+        o.mem_per_rank = 1e12;
+        ttp_plan_in in3 = {10, 2, 0, 0, 0, 1e9};
+        CHECK_OK(ctx, ttp_plan_estimate(ctx, &o, cm, &in3, &p));
+        CHECK_CLOSE(p.flops_jac, 10.0 * 2 * 10292 / 2, 0, 1e-15);
+        ttp_model_destroy(&cm);
+    }
+
     /* bad sizes */
     in2.n = 0;
     CHECK_FAILS(ctx, ttp_plan_estimate(ctx, &o, &m, &in2, &p), TTP_ERR_ARG, "at least one sample");

@@ -88,7 +88,8 @@ static void test_entries(void)
  * The CPU backend reproduces P exactly: with J = unit rows e_k, G's row is
  * P[k, :] bit for bit (every other product is 0·x).  d·D′ = 9·10⁶ exceeds
  * the cache limit, so this runs the tiled path (k-tiles of 8192, column
- * tiles of 256); the small case runs the cached whole-P path.
+ * tiles of 256), with the tiles stored once and with them generated per
+ * call; the small case runs the cached whole-P path.
  */
 static void test_tiles(ttp_ctx *ctx)
 {
@@ -111,6 +112,11 @@ static void test_tiles(ttp_ctx *ctx)
             double *G2 = calloc((size_t)(5 * dp), sizeof *G2);
             CHECK_OK(ctx, b.project(b.state, (ttp_proj_kind)kind, 99, J, 5, d, dp, G2, ctx));
             CHECK(memcmp(G, G2, (size_t)(5 * dp) * sizeof *G) == 0);
+            /* and with the tiles generated again for every call (no stored P) */
+            ttp_proj_cpu_store_limit(&b, -1.0);
+            CHECK_OK(ctx, b.project(b.state, (ttp_proj_kind)kind, 99, J, 5, d, dp, G2, ctx));
+            CHECK(memcmp(G, G2, (size_t)(5 * dp) * sizeof *G) == 0);
+            ttp_proj_cpu_store_limit(&b, 0.0);
             free(J), free(G), free(G2);
         }
     }
@@ -141,6 +147,21 @@ static void test_naive(ttp_ctx *ctx)
                     for (int64_t r = 0; r < rows; r++) R[r * dp + j] += J[r * d + k] * pk;
                 }
             CHECK_OK(ctx, b.project(b.state, (ttp_proj_kind)kind, 3, J, rows, d, dp, G, ctx));
+            {
+                /* the large case's P stored as tiles (default), in two
+                 * calls that split the rows, and generated per call: the
+                 * same bits */
+                double *G2 = malloc((size_t)(rows * dp) * sizeof *G2);
+                CHECK_OK(ctx, b.project(b.state, (ttp_proj_kind)kind, 3, J, 1, d, dp, G2, ctx));
+                CHECK_OK(ctx,
+                         b.project(b.state, (ttp_proj_kind)kind, 3, J + d, rows - 1, d, dp, G2 + dp, ctx));
+                CHECK(memcmp(G, G2, (size_t)(rows * dp) * sizeof *G) == 0);
+                ttp_proj_cpu_store_limit(&b, -1.0);
+                CHECK_OK(ctx, b.project(b.state, (ttp_proj_kind)kind, 3, J, rows, d, dp, G2, ctx));
+                CHECK(memcmp(G, G2, (size_t)(rows * dp) * sizeof *G) == 0);
+                ttp_proj_cpu_store_limit(&b, 0.0);
+                free(G2);
+            }
             double num = 0, den = 0;
             for (int64_t i = 0; i < rows * dp; i++) {
                 num += (G[i] - R[i]) * (G[i] - R[i]);

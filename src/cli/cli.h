@@ -29,6 +29,7 @@ ttp_status ttp_cmd_convert(ttp_cli *cli, int argc, char **argv);
 ttp_status ttp_cmd_train(ttp_cli *cli, int argc, char **argv);
 ttp_status ttp_cmd_kernel(ttp_cli *cli, int argc, char **argv);
 ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv);
+ttp_status ttp_cmd_sweep(ttp_cli *cli, int argc, char **argv);
 ttp_status ttp_cmd_validate(ttp_cli *cli, int argc, char **argv);
 ttp_status ttp_cmd_split(ttp_cli *cli, int argc, char **argv);
 ttp_status ttp_cmd_plan(ttp_cli *cli, int argc, char **argv);

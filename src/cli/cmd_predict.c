@@ -39,13 +39,21 @@ static void usage(FILE *f)
                       "reuse a kernel from 'ttpredict kernel --vectors' (checked\n"
                       "against the model and data)");
     ttp_cli_help_line(f, "--save-kernel FILE", "also write the kernel built here");
+    ttp_cli_help_line(f, "--dynamics auto|eigen|direct",
+                      "run the dynamics on Theta's eigenpairs or as products with Theta\n"
+                      "(top eigenpairs by Lanczos); auto: fewer flops (default)");
     ttp_cli_help_run(f, 1);
     ttp_cli_help_section(f, "larger datasets");
     ttp_cli_help_line(f, "--subset N0", "build the kernel on N0 samples (stratified) and extrapolate");
     ttp_cli_help_line(f, "--extrapolate LIST", "also predict for these dataset sizes (power-law spectrum)");
     ttp_cli_help_section(f, "output (rank 0)");
     ttp_cli_help_line(f, "--time-steps R",
-                      "real steps timed for the wall-clock estimate (default %d; 0 = skip)", d.time_reps);
+                      "timings for the wall-clock estimate: repetitions of the probe, or\n"
+                      "real steps with --step-timing measure (default %d; 0 = skip)",
+                      d.time_reps);
+    ttp_cli_help_line(f, "--step-timing HOW",
+                      "model: seconds per step from a probe of two small batches and\n"
+                      "the network's cost model (default); measure: time full steps");
     ttp_cli_help_line(f, "--relinearize K|auto",
                       "rebuild the kernel at the predicted weights every K steps, or\n"
                       "where the linear model drifts (auto); default %lld = off; docs/METHOD.md 6c",
@@ -76,9 +84,11 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
         O_EXTRAP,
         O_TSTEPS,
         O_RELIN,
+        O_DYN,
         O_MEM,
         O_CKPT,
-        O_RESUME
+        O_RESUME,
+        O_STIMING
     };
     static const struct option opts[] = {TTP_CLI_TASK_OPTIONS,
                                          TTP_CLI_OPT_OPTIONS,
@@ -93,9 +103,11 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
                                          {"extrapolate", required_argument, NULL, O_EXTRAP},
                                          {"time-steps", required_argument, NULL, O_TSTEPS},
                                          {"relinearize", required_argument, NULL, O_RELIN},
+                                         {"dynamics", required_argument, NULL, O_DYN},
                                          {"mem-per-rank", required_argument, NULL, O_MEM},
                                          {"checkpoint", required_argument, NULL, O_CKPT},
                                          {"resume", required_argument, NULL, O_RESUME},
+                                         {"step-timing", required_argument, NULL, O_STIMING},
                                          TTP_CLI_OUT_OPTION,
                                          TTP_CLI_JSON_OPTION,
                                          TTP_CLI_REPORT_OPTION,
@@ -133,6 +145,7 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
             TTP_CALL(ctx, ttp_cli_int_list(ctx, "--extrapolate", optarg, 1, INT32_MAX, o.extrap,
                                            TTP_MAX_EXTRAP, &o.nextrap));
             break;
+        case O_STIMING: TTP_CALL(ctx, ttp_step_timing_parse(ctx, optarg, &o.step_timing)); break;
         case O_TSTEPS:
             TTP_CALL(ctx, ttp_cli_int(ctx, "--time-steps", optarg, 0, 10000, &iv));
             o.time_reps = (int)iv;
@@ -142,6 +155,17 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
                 o.relin_every = TTP_RELIN_AUTO;
             else
                 TTP_CALL(ctx, ttp_cli_int(ctx, "--relinearize", optarg, 0, 100000000, &o.relin_every));
+            break;
+        case O_DYN:
+            if (strcmp(optarg, "auto") == 0)
+                o.dynamics = TTP_DYN_AUTO;
+            else if (strcmp(optarg, "eigen") == 0)
+                o.dynamics = TTP_DYN_EIGEN;
+            else if (strcmp(optarg, "direct") == 0)
+                o.dynamics = TTP_DYN_DIRECT;
+            else
+                return TTP_ERR(ctx, TTP_ERR_ARG, "option --dynamics: '%s', expected auto, eigen or direct",
+                               optarg);
             break;
         case O_MEM:
             TTP_CALL(ctx, ttp_cli_bytes(ctx, "--mem-per-rank", optarg, &o.kernel.mem_per_rank));

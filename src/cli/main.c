@@ -20,6 +20,7 @@ typedef struct {
 static const command commands[] = {
     {"predict", ttp_cmd_predict,
      "predict the steps (and wall-clock time) fine-tuning takes to converge, with a band"},
+    {"sweep", ttp_cmd_sweep, "predict many optimizer settings from one kernel, sorted by wall-clock"},
     {"kernel", ttp_cmd_kernel, "build the projected empirical NTK and its spectrum with ScaLAPACK"},
     {"train", ttp_cmd_train, "fine-tune for real (the ground truth), recording loss and accuracy"},
     {"validate", ttp_cmd_validate, "run train and predict over a grid and report their agreement"},
@@ -79,7 +80,7 @@ int main(int argc, char **argv)
         if (strcmp(argv[1], commands[i].name) == 0) cmd = &commands[i];
     if (cmd == NULL) {
         st = TTP_ERR(&ctx, TTP_ERR_ARG,
-                     "unknown command '%s' (expected one of: predict, kernel, "
+                     "unknown command '%s' (expected one of: predict, sweep, kernel, "
                      "train, validate, info, convert, split, plan; see 'ttpredict --help')",
                      argv[1]);
     } else {

@@ -24,6 +24,20 @@ extern "C" {
 #define TTP_GRAM_MAX_BLOCK 4096
 /* Default relative threshold for "non-zero" eigenvalues: λ > rel_tol·λmax·n. */
 #define TTP_GRAM_REL_TOL 1e-12
+/* ScaLAPACK's redistribution (pdgemr2d) sizes its buffers in 32-bit bytes:
+ * one call moves less than 2^31 bytes or fails with "xxmr2d: out of
+ * memory".  Gathers to rank 0 go in column pieces of at most this many
+ * bytes (a margin below 2^31 for the library's own headers). */
+#define TTP_GRAM_GATHER_BYTES ((int64_t)1 << 30)
+
+/*
+ * Columns per piece when an m × n column-major matrix is gathered in column
+ * pieces of at most max_bytes (<= 0: TTP_GRAM_GATHER_BYTES; never above
+ * it): *cols in [1, n].  TTP_ERR_UNSUPPORTED, with the sizes, when a single
+ * column (8·m bytes) is already over the limit.  Not collective; pure size
+ * arithmetic, so a caller can refuse before any heavy work.
+ */
+ttp_status ttp_gram_gather_cols(ttp_ctx *ctx, int64_t m, int64_t n, int64_t max_bytes, int64_t *cols);
 
 /* Check a block size before any heavy work: 1 ≤ nb ≤ TTP_GRAM_MAX_BLOCK,
  * else TTP_ERR_ARG naming the value and the accepted range.  Not collective. */
@@ -57,6 +71,10 @@ typedef struct ttp_gram_opts {
     int side;                   /* -1 auto (the smaller), 0 the NC side, 1 the D′ side  */
     double rel_tol;             /* "non-zero" threshold; 0 means TTP_GRAM_REL_TOL       */
     ttp_gram_assembly assembly; /* how the Gram matrix is formed          */
+    int64_t gather_bytes;       /* largest piece of a gather to rank 0, bytes;
+                                   0: TTP_GRAM_GATHER_BYTES (tests pass less) */
+    int no_eig;                 /* 1: form Θ only (NC side; gathered with want_theta): no
+                                 eigenpairs, neig = 0; the caller needs Θ, not its spectrum */
 } ttp_gram_opts;
 
 /* What ttp_gram_decompose returns.  Arrays live on rank 0 only (NULL on the
@@ -85,8 +103,8 @@ typedef struct ttp_gram ttp_gram; /* opaque: the implementation's grid and distr
 
 /*
  * The operations an implementation provides; their contracts are those of
- * ttp_gram_load, ttp_gram_decompose and ttp_gram_destroy in
- * mpi/ttp_scalapack.h.  All three are collective over the communicator
+ * ttp_gram_load, ttp_gram_decompose, ttp_gram_destroy and
+ * ttp_gram_load_owned in mpi/ttp_scalapack.h.  All are collective over the communicator
  * that `load` was given.
  */
 typedef struct ttp_gram_ops {
@@ -96,6 +114,11 @@ typedef struct ttp_gram_ops {
                        ttp_gram **out);
     ttp_status (*decompose)(ttp_ctx *ctx, ttp_gram *g, const ttp_gram_opts *opts, ttp_gram_result *res);
     void (*destroy)(ttp_gram **g);
+    /* load taking ownership of *G (malloc'd; NULL on return): G is not held
+     * twice (ttp_gram_load_owned) */
+    ttp_status (*load_owned)(ttp_ctx *ctx, const ttp_comm *comm, int block, int64_t nrows, int64_t ncols,
+                             int64_t row_lo, int64_t nloc, double **G, int nrhs, const double *R,
+                             ttp_gram **out);
 } ttp_gram_ops;
 
 #ifdef __cplusplus

@@ -3,12 +3,19 @@
  * shared with the CUDA kernels, the kind names, the CPU reference backend
  * (P generated tile by tile, applied with DGEMM) and backend selection.
  *
- * The CPU backend never holds more of P than one tile (PROJ_TILE_K rows of D
- * × PROJ_TILE_COLS columns of D′), except that when the whole of P is small
- * (≤ PROJ_CACHE_MAX doubles) it is generated once and kept between calls
- * with the same (kind, key, d, D′): ttp_jac_rows calls the backend once per
- * block of rows, and regenerating P costs d·D′ hashes per call whatever the
- * number of rows, which would dominate for short blocks.
+ * P is generated once and kept between calls with the same (kind, key, d,
+ * D′): ttp_jac_rows calls the backend once per block of rows (as few as a
+ * handful when D is large, since a block of full rows is bounded in bytes),
+ * and regenerating P costs d·D′ hashes per call whatever the number of
+ * rows, which dominates (a 301k-weight model at D′ = 1024 has 27-row
+ * blocks).  When the whole of P is small (≤ PROJ_CACHE_MAX doubles) it is
+ * one matrix; otherwise its tiles (PROJ_TILE_K rows of D × PROJ_TILE_COLS
+ * columns of D′) are kept one after the other, each generated once, and
+ * every block of rows streams through them, while they fit in a quarter
+ * of the memory free at the first call (PROJ_STORE_SHARE).  Beyond that
+ * only one tile is held and tiles are generated again for every call.
+ * Stored or regenerated, a tile holds the same numbers in the same layout
+ * and meets the same DGEMM, so the results are the same bits.
  *
  * Reproducibility: a row of G is computed by the same sequence of DGEMM
  * calls of the same shapes (blocks of PROJ_ROW_BLOCK rows, zero-padded) and
@@ -20,6 +27,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cblas.h>
 
@@ -36,6 +44,9 @@
 #define PROJ_ROW_BLOCK 32
 /* Whole P kept between calls when it has at most this many entries (64 MiB). */
 #define PROJ_CACHE_MAX ((int64_t)8 << 20)
+/* Larger P kept as its tiles when it takes at most 1/PROJ_STORE_SHARE of the
+ * memory free at the first call for it. */
+#define PROJ_STORE_SHARE 4
 
 /*
  * The definition in ttp_proj.h.  gpu/proj.cu evaluates the same expression
@@ -69,6 +80,12 @@ typedef struct {
     int64_t cache_d, cache_dproj;
     double *pad, *padg; /* PROJ_ROW_BLOCK rows of J and of G, for the last block */
     size_t pad_cap, padg_cap;
+    double *store;   /* every tile of a large P, in the order of the loop below */
+    int store_state; /* 0 none, 1 holds P for the store_* key, -1 did not fit it */
+    ttp_proj_kind store_kind;
+    uint64_t store_key;
+    int64_t store_d, store_dproj;
+    double store_max; /* bytes a stored P may take; 0: 1/PROJ_STORE_SHARE of free memory, < 0: never */
 } cpu_proj_state;
 
 static void cpu_proj_destroy(void *state)
@@ -78,6 +95,7 @@ static void cpu_proj_destroy(void *state)
     free(s->tile);
     free(s->pad);
     free(s->padg);
+    free(s->store);
     free(s);
 }
 
@@ -92,10 +110,21 @@ static ttp_status reserve(ttp_ctx *ctx, cpu_proj_state *s, size_t n)
     return TTP_OK;
 }
 
-/* out (nk × nc, row-major, ld) = P[k0:k0+nk, c0:c0+nc] */
+/* out (nk × nc, row-major, ld) = P[k0:k0+nk, c0:c0+nc].  Rademacher entries
+ * are ttp_proj_entry's expression with the scale 1/√D′ computed once (the
+ * same double, so the same bits); Gaussian ones call it as they are. */
 static void gen_tile(double *out, int64_t ld, ttp_proj_kind kind, uint64_t key, int64_t k0, int64_t nk,
                      int64_t c0, int64_t nc, int64_t dproj)
 {
+    if (kind == TTP_PROJ_RADEMACHER) {
+        const double scale = 1.0 / sqrt((double)dproj);
+        for (int64_t kk = 0; kk < nk; kk++) {
+            const uint64_t c = (uint64_t)(k0 + kk) * (uint64_t)dproj + (uint64_t)c0;
+            for (int64_t jj = 0; jj < nc; jj++)
+                out[kk * ld + jj] = (ttp_rng_hash(key, c + (uint64_t)jj) & 1u) ? -scale : scale;
+        }
+        return;
+    }
     for (int64_t kk = 0; kk < nk; kk++)
         for (int64_t jj = 0; jj < nc; jj++)
             out[kk * ld + jj] = ttp_proj_entry(kind, key, k0 + kk, c0 + jj, dproj);
@@ -167,20 +196,49 @@ static ttp_status cpu_project(void *state, ttp_proj_kind kind, uint64_t key, con
             s->cache_d = d;
             s->cache_dproj = dproj;
         }
-    } else {
+    } else if (!(s->store_kind == kind && s->store_key == key && s->store_d == d && s->store_dproj == dproj &&
+                 s->store_state != 0)) {
+        /* A new large P: keep its tiles when they fit the memory free now. */
+        free(s->store);
+        s->store = NULL;
+        s->store_state = -1;
+        s->store_kind = kind;
+        s->store_key = key;
+        s->store_d = d;
+        s->store_dproj = dproj;
+        const double need = (double)d * (double)dproj * (double)sizeof(double);
+        const double avail = (double)sysconf(_SC_AVPHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+        const double cap = s->store_max != 0.0 ? s->store_max : avail / PROJ_STORE_SHARE;
+        if (cap > 0 && need <= cap && (s->store = malloc((size_t)need)) != NULL) {
+            size_t off = 0;
+            for (int64_t c0 = 0; c0 < dproj; c0 += tc) {
+                const int64_t nc = dproj - c0 < tc ? dproj - c0 : tc;
+                for (int64_t k0 = 0; k0 < d; k0 += kt) {
+                    const int64_t nk = d - k0 < kt ? d - k0 : kt;
+                    gen_tile(s->store + off, nc, kind, key, k0, nk, c0, nc, dproj);
+                    off += (size_t)(nk * nc);
+                }
+            }
+            s->store_state = 1;
+        }
+    }
+    const int stored = !whole && s->store_state == 1;
+    if (!whole && !stored) {
         TTP_CALL(ctx, reserve(ctx, s, (size_t)(kt * tc)));
         s->cached = 0;
     }
 
     /* G[:, c0:c0+nc] (+)= J[:, k0:k0+nk] · P[k0:k0+nk, c0:c0+nc], one tile of
      * P at a time (a single tile when P is whole), over all row blocks. */
+    size_t off = 0; /* the tile's place in s->store */
     for (int64_t c0 = 0; c0 < dproj; c0 += tc) {
         const int64_t nc = dproj - c0 < tc ? dproj - c0 : tc;
         for (int64_t k0 = 0; k0 < d; k0 += kt) {
             const int64_t nk = d - k0 < kt ? d - k0 : kt;
-            const double *P = s->tile + (whole ? k0 * dproj + c0 : 0);
+            const double *P = whole ? s->tile + k0 * dproj + c0 : stored ? s->store + off : s->tile;
             const int64_t ldp = whole ? dproj : nc;
-            if (!whole) gen_tile(s->tile, nc, kind, key, k0, nk, c0, nc, dproj);
+            if (!whole && !stored) gen_tile(s->tile, nc, kind, key, k0, nk, c0, nc, dproj);
+            off += (size_t)(nk * nc);
             for (int64_t blk = 0; blk <= nfull; blk++) {
                 const int pad = blk == nfull;
                 if (pad && rest == 0) break;
@@ -209,6 +267,16 @@ ttp_status ttp_proj_cpu(ttp_ctx *ctx, ttp_proj_backend *b)
     return TTP_OK;
 fail:
     return st;
+}
+
+void ttp_proj_cpu_store_limit(ttp_proj_backend *b, double max_bytes)
+{
+    if (b == NULL || b->project != cpu_project || b->state == NULL) return;
+    cpu_proj_state *s = b->state;
+    s->store_max = max_bytes;
+    free(s->store);
+    s->store = NULL;
+    s->store_state = 0;
 }
 
 /*

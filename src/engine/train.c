@@ -10,8 +10,11 @@
 #include "ttp_text.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 void ttp_opt_default(ttp_opt *o)
 {
@@ -182,21 +185,27 @@ static ttp_status evaluate(ttp_ctx *ctx, const ttp_comm *comm, work *k, const tt
 /* One optimizer step on the batch idx[0..nbt): this rank's contiguous share
  * of the batch, gradients summed over ranks, then the update of ttp_train.h.
  * g is the full-slab gradient scratch; gt, wt, v are D-vectors. */
-static ttp_status opt_step(ttp_ctx *ctx, const ttp_comm *comm, work *k, const ttp_model *m, const ttp_data *d,
-                           double *w, const ttp_opt *o, const int64_t *idx, int64_t nbt, double *g,
-                           double *gt, double *wt, double *v)
+/* This rank's part of a step: the gradient of its nloc samples idx[0..nloc)
+ * of a batch of nbt, into the full-slab scratch g. */
+static ttp_status step_grad(ttp_ctx *ctx, work *k, const ttp_model *m, const ttp_data *d, const double *w,
+                            const ttp_opt *o, const int64_t *idx, int64_t nloc, int64_t nbt, double *g)
 {
-    int64_t lo, hi, D = m->ntrainable;
-    ttp_shard(nbt, comm->rank, comm->size, &lo, &hi);
     memset(g, 0, (size_t)m->nparams * sizeof(double));
-    if (hi > lo) {
+    if (nloc > 0) {
         double ls;
         int64_t nc;
         /* Gradient of (1/|B|) Σ_{i∈B} ℓ_i: the 1/|B| goes into dℓ/df. */
-        TTP_CALL(ctx,
-                 batch_loss(ctx, k, m, d, w, o->loss, idx + lo, 0, hi - lo, 1, 1.0 / (double)nbt, &ls, &nc));
+        TTP_CALL(ctx, batch_loss(ctx, k, m, d, w, o->loss, idx, 0, nloc, 1, 1.0 / (double)nbt, &ls, &nc));
         TTP_CALL(ctx, ttp_net_backward(ctx, k->net, w, k->gout, g, NULL));
     }
+    return TTP_OK;
+}
+
+/* The rest of a step: the gradient summed over ranks and the update. */
+static ttp_status step_update(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *m, double *w,
+                              const ttp_opt *o, const double *g, double *gt, double *wt, double *v)
+{
+    int64_t D = m->ntrainable;
     ttp_model_get_trainable(m, g, gt);
     TTP_CALL(ctx, comm->allreduce_sum(comm, gt, D, ctx));
     ttp_model_get_trainable(m, w, wt);
@@ -210,6 +219,16 @@ static ttp_status opt_step(ttp_ctx *ctx, const ttp_comm *comm, work *k, const tt
     }
     ttp_model_set_trainable(m, wt, w);
     return TTP_OK;
+}
+
+static ttp_status opt_step(ttp_ctx *ctx, const ttp_comm *comm, work *k, const ttp_model *m, const ttp_data *d,
+                           double *w, const ttp_opt *o, const int64_t *idx, int64_t nbt, double *g,
+                           double *gt, double *wt, double *v)
+{
+    int64_t lo, hi;
+    ttp_shard(nbt, comm->rank, comm->size, &lo, &hi);
+    TTP_CALL(ctx, step_grad(ctx, k, m, d, w, o, idx + lo, hi - lo, nbt, g));
+    return step_update(ctx, comm, m, w, o, g, gt, wt, v);
 }
 
 ttp_status ttp_train_run(ttp_ctx *ctx, const ttp_comm *comm, ttp_model *m, const ttp_data *d,
@@ -322,6 +341,205 @@ done:
     free(wt);
     free(v);
     return st;
+}
+
+/* Bytes of the last-level cache: /sys's figure for CPU 0's highest level
+ * (the cache a core really shares; sysconf may report a package's total),
+ * else sysconf, else 32 MiB. */
+static double last_level_cache(void)
+{
+    double best = 0.0;
+    for (int i = 0; i < 8; i++) {
+        char path[96], buf[64];
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/size", i);
+        FILE *f = fopen(path, "r");
+        if (f == NULL) break;
+        if (fgets(buf, sizeof buf, f)) {
+            char *end = NULL;
+            double v = strtod(buf, &end);
+            if (end && (*end == 'K' || *end == 'k')) v *= 1024.0;
+            if (end && (*end == 'M' || *end == 'm')) v *= 1048576.0;
+            if (v > best) best = v;
+        }
+        fclose(f);
+    }
+#ifdef _SC_LEVEL3_CACHE_SIZE
+    if (best <= 0.0) best = (double)sysconf(_SC_LEVEL3_CACHE_SIZE);
+#endif
+    return best > 0.0 ? best : 32.0 * 1048576.0;
+}
+
+/* Seconds of CPU this process has used (user and system). */
+static double cpu_time(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0) return 0.0;
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Fastest of reps timed gradient calls of nb samples (after one untimed). */
+static ttp_status time_grad(ttp_ctx *ctx, work *k, const ttp_model *m, const ttp_data *d, const double *w,
+                            const ttp_opt *o, const int64_t *idx, int64_t nb, int reps, double *g,
+                            double *best)
+{
+    *best = INFINITY;
+    for (int r = 0; r <= reps; r++) {
+        double t0 = ttp_time();
+        TTP_CALL(ctx, step_grad(ctx, k, m, d, w, o, idx, nb, nb, g));
+        double t = ttp_time() - t0;
+        if (r > 0 && t < *best) *best = t;
+    }
+    return TTP_OK;
+}
+
+ttp_status ttp_train_step_model(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *m, const ttp_data *d,
+                                const ttp_opt *o, int reps, ttp_step_model *out)
+{
+    ttp_status st = TTP_OK;
+    work k;
+    int64_t *perm = NULL, *idx = NULL, epoch = -1;
+    double *w = NULL, *g = NULL, *gt = NULL, *wt = NULL, *v = NULL;
+    const double t_start = ttp_time();
+    memset(&k, 0, sizeof k);
+    memset(out, 0, sizeof *out);
+    if (reps < 1) return TTP_ERR(ctx, TTP_ERR_ARG, "step timing: %d repetitions, expected >= 1", reps);
+    TTP_CALL(ctx, ttp_opt_validate(ctx, o, d->n));
+    TTP_CALL(ctx, ttp_train_check(ctx, m, d, o->loss));
+    const int64_t n = d->n, B = ttp_opt_batch(o, n), D = m->ntrainable, P = comm->size;
+    const int64_t share = (B + P - 1) / P;
+    ttp_layer_cost tot;
+    ttp_model_cost(m, NULL, &tot);
+    out->batch = B;
+    out->share = share;
+    out->nranks = comm->size;
+    out->flops_per_sample = tot.flops_fwd + tot.flops_bwd;
+    out->bytes_per_sample = tot.bytes;
+    out->weight_bytes = tot.weight_bytes;
+    /* the probe's batches: the share itself when small, else b and b/2 with
+     * b ≈ s/32 (at least 8), so that the probe costs a few percent of a step */
+    const int direct = share <= TTP_STEP_PROBE_DIRECT;
+    int64_t hi = direct ? share : share / 32;
+    if (!direct && hi < 8) hi = 8;
+    const int64_t lo = direct ? share : hi / 2;
+    out->probe_lo = lo;
+    out->probe_hi = hi;
+    TTP_CALL_GOTO(ctx, st, done, work_init(ctx, &k, m, d, hi));
+    TTP_ALLOC(ctx, st, done, perm, n, "batch permutation");
+    TTP_ALLOC(ctx, st, done, idx, B, "batch indices");
+    TTP_ALLOC(ctx, st, done, w, m->nparams, "weight copy");
+    memcpy(w, m->w, (size_t)m->nparams * sizeof(double));
+    TTP_ALLOC(ctx, st, done, g, m->nparams, "gradient");
+    TTP_ALLOC(ctx, st, done, gt, D, "trainable gradient");
+    TTP_ALLOC(ctx, st, done, wt, D, "trainable weights");
+    TTP_ALLOC(ctx, st, done, v, D, "momentum buffer");
+    /* the first batch's samples; this rank's contiguous part of them */
+    int64_t nbt = ttp_batch_indices(o->seed, n, B, 0, perm, &epoch, idx), a, b;
+    ttp_shard(nbt, comm->rank, comm->size, &a, &b);
+    const int64_t *mine = idx + (b - a >= hi ? a : 0);
+    double f[5] = {0.0, 0.0, 0.0, 0.0, 1.0}; /* t_call, s/sample, t_update, bandwidth, cpu share */
+    double probe_wall = ttp_time(), probe_cpu = cpu_time();
+    {
+        double t_hi = 0.0, t_lo = 0.0;
+        TTP_CALL_GOTO(ctx, st, done, time_grad(ctx, &k, m, d, w, o, mine, hi, reps, g, &t_hi));
+        if (direct) {
+            f[1] = t_hi / (double)hi;
+        } else {
+            TTP_CALL_GOTO(ctx, st, done, time_grad(ctx, &k, m, d, w, o, mine, lo, reps, g, &t_lo));
+            f[1] = (t_hi - t_lo) / (double)(hi - lo);
+            f[0] = t_hi - f[1] * (double)hi;
+            /* timing noise can tilt the line: keep it through the larger
+             * probe with a non-negative intercept and slope */
+            if (f[1] <= 0.0 || f[0] < 0.0) {
+                f[1] = t_hi / (double)hi;
+                f[0] = 0.0;
+            }
+        }
+    }
+    probe_wall = ttp_time() - probe_wall;
+    probe_cpu = cpu_time() - probe_cpu;
+    {
+        /* the reduction and update, timed on their own (every rank calls) */
+        double best = INFINITY;
+        for (int r = 0; r <= reps; r++) {
+            double t0 = ttp_time();
+            TTP_CALL_GOTO(ctx, st, done, step_update(ctx, comm, m, w, o, g, gt, wt, v));
+            double t = ttp_time() - t0;
+            if (r > 0 && t < best) best = t;
+        }
+        f[2] = best;
+    }
+    {
+        /* memory bandwidth: a copy from and to twice a rank's part of the
+         * cache (at least 16 MiB each), every rank at once as in a step;
+         * only where the step's working set leaves the cache */
+        const double L = last_level_cache(), Lr = L / (double)P;
+        const size_t nbytes = (size_t)(2.0 * Lr > 16.0 * 1048576.0 ? 2.0 * Lr : 16.0 * 1048576.0);
+        const int needed = (double)share * out->bytes_per_sample > Lr;
+        char *src = needed ? malloc(nbytes) : NULL, *dst = needed ? malloc(nbytes) : NULL;
+        double best = INFINITY;
+        if (src && dst) {
+            memset(src, 1, nbytes);
+            memset(dst, 0, nbytes);
+            for (int r = 0; r < (reps < 3 ? reps : 3); r++) {
+                double t0 = ttp_time();
+                memcpy(dst, src, nbytes);
+                double t = ttp_time() - t0;
+                if (t < best) best = t;
+            }
+        }
+        free(src);
+        free(dst);
+        f[3] = isfinite(best) && best > 0.0 ? 2.0 * (double)nbytes / best : 0.0;
+        out->cache_bytes = L / (double)P;
+    }
+    {
+        /* the share of a core this process got over the gradient probes
+         * (local work only: a rank waiting in MPI may sleep): a short call
+         * runs within one time slice, a whole step does not */
+        const double wall = probe_wall, cpu = probe_cpu;
+        f[4] = wall > 0.0 && cpu > 0.0 ? (cpu < wall ? cpu / wall : 1.0) : 1.0;
+    }
+    TTP_CALL_GOTO(ctx, st, done, comm->allreduce_sum(comm, f, 5, ctx));
+    out->cpu_share = f[4] / (double)P;
+    out->bandwidth = f[3] / (double)P;
+    out->sec_call = f[0] / (double)P;
+    out->rate = f[1] > 0.0 ? out->flops_per_sample / (f[1] / (double)P) : 0.0;
+    out->probe_share = (double)hi;
+    out->sec_update = f[2] / (double)P;
+    out->sec_per_step = ttp_step_model_eval(out, B);
+    {
+        double tp = ttp_time() - t_start;
+        TTP_CALL_GOTO(ctx, st, done, comm->allreduce_max(comm, &tp, 1, ctx));
+        out->sec_probe = tp;
+    }
+done:
+    work_free(&k);
+    free(perm);
+    free(idx);
+    free(w);
+    free(g);
+    free(gt);
+    free(wt);
+    free(v);
+    return st;
+}
+
+/* φ(s): the part of s samples' working set beyond a rank's cache. */
+static double out_of_cache(const ttp_step_model *sm, double s)
+{
+    const double ws = s * sm->bytes_per_sample;
+    return ws > sm->cache_bytes && ws > 0.0 ? 1.0 - sm->cache_bytes / ws : 0.0;
+}
+
+double ttp_step_model_eval(const ttp_step_model *sm, int64_t batch)
+{
+    const int64_t P = sm->nranks > 0 ? sm->nranks : 1, s = (batch + P - 1) / P;
+    double per_sample = sm->rate > 0.0 ? sm->flops_per_sample / sm->rate : 0.0;
+    if (sm->bandwidth > 0.0) {
+        const double extra = out_of_cache(sm, (double)s) - out_of_cache(sm, sm->probe_share);
+        if (extra > 0.0) per_sample += extra * sm->bytes_per_sample / sm->bandwidth;
+    }
+    return sm->sec_call + (double)s * per_sample + sm->sec_update;
 }
 
 ttp_status ttp_train_write(ttp_ctx *ctx, const char *path, const ttp_train_result *r, const ttp_opt *o,

@@ -25,6 +25,12 @@ double ttp_proj_entry(ttp_proj_kind kind, uint64_t key, int64_t k, int64_t j, in
 
 /* The CPU reference: P generated in column tiles, applied with DGEMM. */
 ttp_status ttp_proj_cpu(ttp_ctx *ctx, ttp_proj_backend *b);
+/* How much memory the CPU backend may keep a large P's tiles in (each tile
+ * then generated once for all calls): max_bytes > 0 a cap, 0 the default (a
+ * quarter of the memory free at the first call), < 0 never (every call
+ * generates its tiles again).  The results are the same bits either way.
+ * Drops a stored P; no effect on other backends. */
+void ttp_proj_cpu_store_limit(ttp_proj_backend *b, double max_bytes);
 /* Select a backend by name: "cpu", a device backend's name from the table
  * gpu/ registers (ttp_gpu_backends: "cuda"), or "auto" (the first device
  * backend with a device present, else cpu).  TTP_ERR_UNSUPPORTED, with the

@@ -83,6 +83,71 @@ ttp_status ttp_train_run(ttp_ctx *ctx, const ttp_comm *comm, ttp_model *m, const
 ttp_status ttp_train_time_step(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *m, const ttp_data *d,
                                const ttp_opt *o, int reps, double *sec_per_step);
 
+/* ---- the cost of a step without running one (stepcost.c, train.c) ---- */
+
+/* What one layer costs per sample in a training step as the engine runs it
+ * (net.c: dense and conv as DGEMM, conv through im2col).  The totals
+ * (ttp_model_cost) add the loss to the flops and bytes, and the update of
+ * the D trainable weights to weight_bytes. */
+typedef struct ttp_layer_cost {
+    double flops_fwd, flops_bwd; /* per sample: forward; backward (weight and input gradients) */
+    double bytes;                /* per sample: activations, gradients, im2col moved           */
+    double weight_bytes;         /* per step, batch independent: W read, dW written, update    */
+} ttp_layer_cost;
+
+/* Per-layer costs into per_layer (m->nlayers entries; may be NULL) and their
+ * sum into total (may be NULL).  A gradient is counted only where the
+ * engine forms it (layers leading back to a trainable one).  Pure. */
+void ttp_model_cost(const ttp_model *m, ttp_layer_cost *per_layer, ttp_layer_cost *total);
+
+/*
+ * Seconds per optimizer step from a small probe and the cost model.  The
+ * step of a batch B on P ranks costs, on the rank with the largest share
+ * s = ⌈B/P⌉ (data parallel: the slowest rank sets the pace),
+ *     t(B) = t_call + s · (F / R + (φ(s) − φ(b)) · M / W) + t_update
+ * where F and M are the model's forward+backward+loss flops and bytes per
+ * sample (ttp_model_cost), R the rate at which this machine runs them from
+ * cache, t_call the per-call cost that does not grow with the batch
+ * (weights read, gradient cleared), t_update the reduction and update of
+ * the D weights, W the memory bandwidth, and φ(s) = max(0, 1 − L/(s·M))
+ * the part of a batch's working set that falls out of the last-level cache
+ * L (its size from /sys, shared by the P ranks of a node).  R and t_call
+ * come from timing the gradient of two small batches (b and b/2 samples,
+ * b ≈ s/32 and at least 8), t_update from timing the update itself, W from
+ * timing a copy larger than the cache; each timed `reps` times after a
+ * warm-up, the fastest kept.  Shares of at most TTP_STEP_PROBE_DIRECT
+ * samples are timed as they are.  The share of a core the process got over
+ * the gradient probes (CPU over wall seconds, 1 on an idle machine) is
+ * reported in cpu_share as a sign of a loaded machine; it is not applied
+ * (dividing by it overshot on a shared machine, where it also counts the
+ * probes' page faults and waits).
+ */
+#define TTP_STEP_PROBE_DIRECT 16
+typedef struct ttp_step_model {
+    int64_t batch, share;        /* B and the largest per-rank share s            */
+    int nranks;                  /* P                                             */
+    int64_t probe_lo, probe_hi;  /* the probe's batch sizes per rank              */
+    double probe_share;          /* b, where R was measured                        */
+    double flops_per_sample;     /* F (forward + backward + loss)                  */
+    double bytes_per_sample;     /* activations moved per sample (for the report)  */
+    double weight_bytes;         /* per step, batch independent                    */
+    double rate;                 /* R, flop/s measured (0 when timed directly)     */
+    double sec_call, sec_update; /* t_call, t_update                               */
+    double bandwidth;            /* W, bytes/s of a copy larger than the cache     */
+    double cache_bytes;          /* L / P: a rank's part of the last-level cache    */
+    double cpu_share;            /* CPU over wall seconds during the probe (<= 1)   */
+    double sec_per_step;         /* t(B)                                           */
+    double sec_probe;            /* what the probe itself cost                     */
+} ttp_step_model;
+
+/* Probe and fit (above) for the settings o on d.  Collective over comm;
+ * every rank returns the same model (the ranks' figures averaged).  The
+ * model's weights are never touched (steps update a copy). */
+ttp_status ttp_train_step_model(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *m, const ttp_data *d,
+                                const ttp_opt *o, int reps, ttp_step_model *out);
+/* t(B) of a fitted model at another batch size B (>= 1) on its P ranks. */
+double ttp_step_model_eval(const ttp_step_model *sm, int64_t batch);
+
 /* Write a training result (curves, settings, seconds) to NetCDF. */
 ttp_status ttp_train_write(ttp_ctx *ctx, const char *path, const ttp_train_result *r, const ttp_opt *o,
                            const char *model_path, const char *data_path);

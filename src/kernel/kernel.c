@@ -15,6 +15,7 @@
 #include "ttp_net.h"
 #include "ttp_text.h"
 
+#include <cblas.h>
 #include <dirent.h>
 #include <limits.h>
 #include <math.h>
@@ -355,6 +356,13 @@ static ttp_status check_inputs(ttp_ctx *ctx, const ttp_comm *comm, const ttp_mod
                        "N = %lld samples x C = %lld outputs rows and D′ = %lld columns: ScaLAPACK indexes "
                        "with 32-bit integers (at most %d); project to a smaller D′ or use a subset",
                        (long long)N, (long long)C, (long long)Kd, INT_MAX);
+    if (o->want_theta || o->want_vectors) {
+        /* Θ and the eigenvectors reach rank 0 in column pieces of NC values
+         * (ScaLAPACK's 32-bit redistribution buffers): refused here, before
+         * any work, when even one column cannot go. */
+        int64_t w = 0;
+        TTP_CALL(ctx, ttp_gram_gather_cols(ctx, NC, NC, 0, &w));
+    }
     {
         /* Memory per rank before the heavy stages (ttp_plan_estimate): a run
          * that would not fit is refused with what would make it fit. */
@@ -393,7 +401,7 @@ ttp_status ttp_kernel_build(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model 
     ttp_net *net = NULL;
     ttp_gram *gram = NULL;
     ttp_gram_result res;
-    double *G = NULL, *f0 = NULL, *u0 = NULL, *R = NULL, *grad = NULL;
+    double *G = NULL, *f0 = NULL, *u0 = NULL, *R = NULL, *grad = NULL, *Rall = NULL, *lvec = NULL;
     memset(&res, 0, sizeof res);
     *out = NULL;
 
@@ -444,7 +452,7 @@ agreed:
     /* ---- checkpoints: the manifest, and a finished eigen stage --------- */
     ckpt_run ck = {opts->checkpoint_dir, 0, rank};
     int have_eig = 0;
-    double en[2] = {0.0, 0.0}, sec_jac = 0.0;
+    double en[2] = {0.0, 0.0}, sec_jac = 0.0, sec_load = 0.0;
     if (ck.dir) {
         ckpt_key keys[CKPT_NKEYS];
         ckpt_keys(model, data, opts, ttp_jac_plan_backend(plan), K, P, keys);
@@ -566,6 +574,16 @@ agreed:
                 }
             }
     }
+    /* Direct path: the top pairs come from Θ on rank 0, which then needs
+     * every rank's residual rows (NC·nrhs values, small next to Θ). */
+    const int direct = opts->direct_k > 0;
+    if (direct) {
+        TTP_ALLOC(ctx, st, agreed_d, Rall, (size_t)(N * C) * nrhs, "residual rows of every rank");
+        memcpy(Rall + (size_t)(lo * C) * nrhs, R, sizeof *R * (size_t)nrow * nrhs);
+    agreed_d:
+        TTP_CALL_GOTO(ctx, st, done, ttp_comm_agree(ctx, comm, st, "residual rows"));
+        TTP_CALL_GOTO(ctx, st, done, comm->allreduce_sum(comm, Rall, N * C * nrhs, ctx));
+    }
     /* F0 and u0 whole on every rank (NC values: small next to G). */
     TTP_CALL_GOTO(ctx, st, done, comm->allreduce_sum(comm, f0, N * C, ctx));
     TTP_CALL_GOTO(ctx, st, done, comm->allreduce_sum(comm, u0, N * C, ctx));
@@ -575,14 +593,57 @@ agreed:
 
     /* ---- Gram matrix and eigenpairs ------------------------------------ */
     const double t_gram = ttp_time();
-    TTP_CALL_GOTO(ctx, st, done, gops->load(ctx, comm, block, N * C, K, lo * C, nrow, G, nrhs, R, &gram));
-    free(G); /* the block-cyclic copy is all that is needed from here */
-    G = NULL;
+    /* G is handed over: kept as the equal-block rows where it already is
+     * them (one rank), else moved in pieces, never held twice. */
+    TTP_CALL_GOTO(ctx, st, done,
+                  gops->load_owned(ctx, comm, block, N * C, K, lo * C, nrow, &G, nrhs, R, &gram));
+    sec_load = ttp_time() - t_gram;
     free(R);
     R = NULL;
-    ttp_gram_opts go = {opts->top_k, opts->want_vectors, opts->want_theta, opts->side, 0.0, opts->assembly};
+    ttp_gram_opts go = {
+        opts->top_k, opts->want_vectors, opts->want_theta, opts->side, 0.0, opts->assembly, 0, 0};
+    if (direct) { /* Θ itself, on rank 0: no decomposition */
+        go.top_k = 0;
+        go.want_vectors = 0;
+        go.want_theta = 1;
+        go.side = 0;
+        go.no_eig = 1;
+    }
     TTP_CALL_GOTO(ctx, st, done, gops->decompose(ctx, gram, &go, &res));
     gops->destroy(&gram);
+    if (direct) {
+        /* the top of the spectrum and the residual's energies on it, by
+         * Lanczos on rank 0; the kept pairs are those the eigen path keeps
+         * (λ > TTP_GRAM_REL_TOL·λmax·NC) */
+        const double t_lz = ttp_time();
+        const int64_t NC = N * C, kk = opts->direct_k < NC ? opts->direct_k : NC;
+        int64_t nconv = 0, iters = 0;
+        double nk = 0.0;
+        if (rank == 0) {
+            TTP_ALLOC(ctx, st, agreed_l, res.eigval, (size_t)kk, "top eigenvalues");
+            TTP_ALLOC(ctx, st, agreed_l, lvec, (size_t)NC * (size_t)kk, "top eigenvectors");
+            TTP_ALLOC(ctx, st, agreed_l, res.proj, (size_t)kk * nrhs, "projections");
+            TTP_CALL_GOTO(ctx, st, agreed_l,
+                          ttp_kernel_top_eigs(ctx, res.theta, NC, kk, TTP_KERNEL_LANCZOS_TOL, res.eigval,
+                                              lvec, &nconv, &iters));
+            int64_t keep = 0;
+            while (keep < nconv && res.eigval[0] > 0 &&
+                   res.eigval[keep] > TTP_GRAM_REL_TOL * res.eigval[0] * (double)NC)
+                keep++;
+            /* proj is nrhs × neig row-major: p[r, j] = v_jᵀ R[:, r] */
+            for (int r = 0; r < nrhs; r++)
+                cblas_dgemv(CblasRowMajor, CblasTrans, (int)NC, (int)keep, 1.0, lvec, (int)kk, Rall + r, nrhs,
+                            0.0, res.proj + (size_t)r * (size_t)keep, 1);
+            nk = (double)keep;
+        }
+    agreed_l:
+        TTP_CALL_GOTO(ctx, st, done, ttp_comm_agree(ctx, comm, st, "Lanczos"));
+        TTP_CALL_GOTO(ctx, st, done, comm->allreduce_sum(comm, &nk, 1, ctx));
+        res.neig = res.ncomp = (int64_t)nk;
+        res.sec_eig = ttp_time() - t_lz;
+        free(lvec);
+        lvec = NULL;
+    }
     ttp_progress(ctx, "gram+eigen", 1.0, t_gram);
     if (ck.dir) {
         /* the eigen stage, as this rank holds it (the arrays on rank 0) */
@@ -658,7 +719,9 @@ agreed_r:
     TTP_CALL_GOTO(ctx, st, done, ttp_comm_agree(ctx, comm, st, "kernel result"));
     {
         /* stage seconds and peak memory: the maximum over ranks */
-        double sec[5] = {sec_jac, res.sec_gram, res.sec_eig, ttp_time() - t_start, (double)ttp_peak_rss()};
+        /* the load (G into the Gram's row blocks) is part of the Gram stage */
+        double sec[5] = {sec_jac, sec_load + res.sec_gram, res.sec_eig, ttp_time() - t_start,
+                         (double)ttp_peak_rss()};
         TTP_CALL_GOTO(ctx, st, done, comm->allreduce_max(comm, sec, 5, ctx));
         k->sec_jac = sec[0];
         k->sec_gram = sec[1];
@@ -679,6 +742,8 @@ done:
     free(u0);
     free(R);
     free(grad);
+    free(Rall);
+    free(lvec);
     return st;
 }
 
@@ -719,4 +784,69 @@ ttp_status ttp_kernel_write_json(ttp_ctx *ctx, const char *path, const ttp_kerne
     ttp_json_end_object(j);
     ttp_json_int(j, "peak_memory_per_rank_bytes", k->peak_rss_max);
     return ttp_json_close(ctx, &j);
+}
+
+ttp_status ttp_kernel_factor(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model, const ttp_data *data,
+                             const ttp_kernel_opts *opts, ttp_kernel_rows *out)
+{
+    ttp_status st = TTP_OK;
+    ttp_jac_plan *plan = NULL;
+    ttp_net *net = NULL;
+    double *G = NULL, *f0 = NULL, *u0 = NULL;
+    memset(out, 0, sizeof *out);
+    /* the same settled options, plan and calibration as ttp_kernel_build */
+    ttp_kernel_opts resolved = *opts;
+    ttp_kernel_opts_resolve(&resolved, model->ntrainable);
+    opts = &resolved;
+    TTP_CALL(ctx, check_inputs(ctx, comm, model, data, opts));
+    const int64_t N = data->n, C = model->nout;
+    int64_t lo, hi;
+    ttp_shard(N, comm->rank, comm->size, &lo, &hi);
+    st = ttp_jac_plan_create(ctx, model, opts->proj, opts->dproj, opts->proj_seed,
+                             opts->backend ? opts->backend : "auto", &plan);
+    if (st == TTP_OK) st = ttp_net_create(ctx, model, KERNEL_SAMPLES_PER_BATCH * C, &net);
+    if (st == TTP_OK && opts->proj == TTP_PROJ_KRON)
+        st = ttp_jac_plan_calibrate(ctx, plan, net, model->w, data->x, N < 10 ? N : 10);
+    if (st != TTP_OK) ttp_error_trace(ctx, __FILE__, __LINE__, __func__);
+    TTP_CALL_GOTO(ctx, st, done, ttp_comm_agree(ctx, comm, st, "Jacobian set-up"));
+    const int64_t K = ttp_jac_plan_dim(plan);
+    /* every rank holds the whole (zeroed) G and fills its shard's rows; one
+     * sum brings it to every rank (NC·D′ values, the size of one G) */
+    double *Gs = NULL;
+    TTP_ALLOC(ctx, st, agreed, G, (size_t)N * C * (size_t)K, "G = J P");
+    TTP_ALLOC(ctx, st, agreed, f0, (size_t)N * C, "F0");
+    TTP_ALLOC(ctx, st, agreed, u0, (size_t)N * C, "u0");
+    memset(G, 0, sizeof *G * (size_t)N * C * (size_t)K);
+    memset(f0, 0, sizeof *f0 * (size_t)N * C);
+    memset(u0, 0, sizeof *u0 * (size_t)N * C);
+    Gs = G + (size_t)(lo * C) * (size_t)K;
+    for (int64_t s = 0; s < hi - lo && st == TTP_OK; s += KERNEL_SAMPLES_PER_BATCH) {
+        const int64_t cnt = s + KERNEL_SAMPLES_PER_BATCH < hi - lo ? KERNEL_SAMPLES_PER_BATCH : hi - lo - s;
+        st = ttp_jac_rows(ctx, plan, net, model->w, data->x + (size_t)(lo + s) * (size_t)data->dim, cnt,
+                          Gs + (size_t)(s * C) * (size_t)K, f0 + (size_t)(lo + s) * C,
+                          u0 + (size_t)(lo + s) * C);
+        if (st == TTP_OK)
+            st = check_finite_rows(ctx, data, lo + s, cnt, C, K, Gs + (size_t)(s * C) * (size_t)K,
+                                   f0 + (size_t)(lo + s) * C);
+        if (st != TTP_OK) ttp_error_trace(ctx, __FILE__, __LINE__, __func__);
+    }
+agreed:
+    TTP_CALL_GOTO(ctx, st, done, ttp_comm_agree(ctx, comm, st, "Jacobian"));
+    TTP_CALL_GOTO(ctx, st, done, comm->allreduce_sum(comm, G, N * C * K, ctx));
+    TTP_CALL_GOTO(ctx, st, done, comm->allreduce_sum(comm, f0, N * C, ctx));
+    TTP_CALL_GOTO(ctx, st, done, comm->allreduce_sum(comm, u0, N * C, ctx));
+    out->n = N, out->c = (int)C, out->k = K;
+    out->g = G, out->f0 = f0, out->u0 = u0;
+    G = f0 = u0 = NULL;
+done:
+    ttp_net_destroy(&net);
+    ttp_jac_plan_destroy(&plan);
+    free(G), free(f0), free(u0);
+    return st;
+}
+
+void ttp_kernel_rows_clear(ttp_kernel_rows *r)
+{
+    free(r->g), free(r->f0), free(r->u0);
+    memset(r, 0, sizeof *r);
 }

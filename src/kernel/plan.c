@@ -7,6 +7,7 @@
  */
 #include "ttp_kbuild.h"
 #include "ttp_text.h"
+#include "ttp_train.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -32,9 +33,10 @@ static double mem_available(void)
 }
 
 /* The estimate proper: sizes in, bytes and flops out (no search). */
-static void estimate(const ttp_kernel_opts *o, int64_t D, int64_t C, int64_t nparams, const ttp_plan_in *in,
-                     ttp_plan *p)
+static void estimate(const ttp_kernel_opts *o, int64_t D, int64_t C, const ttp_model *model,
+                     const ttp_plan_in *in, ttp_plan *p)
 {
+    const int64_t nparams = model->nparams;
     const int P = in->ranks > 0 ? in->ranks : 1;
     const int64_t N = in->n;
     const int64_t Kd = o->proj == TTP_PROJ_EXACT ? D : o->dproj;
@@ -74,7 +76,22 @@ static void estimate(const ttp_kernel_opts *o, int64_t D, int64_t C, int64_t npa
     p->peak_bytes = p->base_bytes + p->model_bytes + peak;
 
     const double Dd = (double)D;
-    p->flops_jac = (double)N * (2.0 * Dd + 4.0 * (double)C * Dd) / P;
+    /* the engine runs the forward and the backward of C copies of every
+     * sample (jac.c): the network's own per-sample flops, which for a conv
+     * layer count every output position, not only its weights */
+    double per_copy = 0.0; /* the layers' flops, without the loss's */
+    if (model->nlayers > 0) {
+        ttp_layer_cost *lc = calloc((size_t)model->nlayers, sizeof *lc);
+        if (lc) {
+            ttp_model_cost(model, lc, NULL);
+            for (int l = 0; l < model->nlayers; l++) per_copy += lc[l].flops_fwd + lc[l].flops_bwd;
+            free(lc);
+        }
+    }
+    if (model->nlayers > 0 && per_copy > 0)
+        p->flops_jac = (double)N * (double)C * per_copy / P;
+    else /* no layers to count (sizes only): a dense network's count */
+        p->flops_jac = (double)N * (2.0 * Dd + 4.0 * (double)C * Dd) / P;
     if (o->proj == TTP_PROJ_KRON)
         p->flops_jac += 2.0 * nc * sqrt(Dd) * dp / P;
     else if (o->proj != TTP_PROJ_EXACT)
@@ -118,7 +135,7 @@ ttp_status ttp_plan_estimate(ttp_ctx *ctx, const ttp_kernel_opts *opts, const tt
         source = "MemAvailable";
     }
     out->mem_avail = avail;
-    estimate(&o, D, C, model->nparams, in, out);
+    estimate(&o, D, C, model, in, out);
     out->mem_source = source;
     if (out->fits || avail <= 0) {
         out->fits = 1; /* nothing known to compare with: no refusal */
@@ -130,7 +147,7 @@ ttp_status ttp_plan_estimate(ttp_ctx *ctx, const ttp_kernel_opts *opts, const tt
         ttp_plan_in i2 = *in;
         i2.ranks = (int)P;
         t.mem_avail = avail;
-        estimate(&o, D, C, model->nparams, &i2, &t);
+        estimate(&o, D, C, model, &i2, &t);
         if (t.fits) {
             out->fit_ranks = (int)P;
             break;
@@ -145,7 +162,7 @@ ttp_status ttp_plan_estimate(ttp_ctx *ctx, const ttp_kernel_opts *opts, const tt
         for (; dp >= 16 && dp < out->dproj; dp /= 2) {
             o2.dproj = dp;
             t.mem_avail = avail;
-            estimate(&o2, D, C, model->nparams, in, &t);
+            estimate(&o2, D, C, model, in, &t);
             if (t.fits) {
                 out->fit_dproj = dp;
                 break;
@@ -158,7 +175,7 @@ ttp_status ttp_plan_estimate(ttp_ctx *ctx, const ttp_kernel_opts *opts, const tt
         for (int64_t k = out->kept / 2; k >= 1; k /= 2) {
             o2.top_k = k;
             t.mem_avail = avail;
-            estimate(&o2, D, C, model->nparams, in, &t);
+            estimate(&o2, D, C, model, in, &t);
             if (t.fits) {
                 out->fit_top_k = k;
                 break;
@@ -170,7 +187,7 @@ ttp_status ttp_plan_estimate(ttp_ctx *ctx, const ttp_kernel_opts *opts, const tt
         ttp_plan_in i2 = *in;
         i2.n = n;
         t.mem_avail = avail;
-        estimate(&o, D, C, model->nparams, &i2, &t);
+        estimate(&o, D, C, model, &i2, &t);
         if (t.fits) {
             out->fit_subset = n;
             break;

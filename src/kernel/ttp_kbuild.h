@@ -40,6 +40,8 @@ typedef struct ttp_kernel_opts {
     int want_theta, want_vectors;
     int side;                           /* -1 auto, 0 NC, 1 D′                                */
     ttp_gram_assembly assembly;         /* TTP_GRAM_AUTO unless asked                   */
+    int64_t direct_k;                   /* > 0: no eigen-decomposition: Θ gathered (NC  */
+                                        /*   side) and its top direct_k pairs by Lanczos */
     const char *model_path, *data_path; /* recorded as provenance (may be NULL) */
     double mem_per_rank;                /* bytes a rank may use (0: this node's MemAvailable
                                            shared by its ranks); ttp_plan_check      */
@@ -101,6 +103,24 @@ void ttp_kernel_opts_resolve(ttp_kernel_opts *o, int64_t d);
 ttp_status ttp_kernel_build(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model, const ttp_data *data,
                             const ttp_kernel_opts *opts, ttp_kernel **out);
 
+/* Ritz residual ‖Θy − θy‖ below which a Lanczos pair counts as converged,
+ * relative to the largest eigenvalue: eigenvalues are then exact to
+ * rounding (their error goes as the residual squared over the gap). */
+#define TTP_KERNEL_LANCZOS_TOL 1e-10
+
+/*
+ * The k largest eigenpairs of the dense symmetric n × n matrix theta
+ * (row-major; both triangles) by Lanczos with full re-orthogonalisation
+ * (kernel/lanczos.c), without a full decomposition: O(n²) a product, a few
+ * tens of products.  vals (k) receives the eigenvalues, descending; vecs
+ * (n × k row-major) the unit eigenvectors.  *nconv (≤ k) is how many top
+ * pairs met the residual test ‖Θy − θy‖ ≤ tol·|θ_max| within the basis
+ * cap (8k + 200 vectors, or n, where every pair is exact); only those are
+ * written.  *iters: products taken.  Not collective; deterministic.
+ */
+ttp_status ttp_kernel_top_eigs(ttp_ctx *ctx, const double *theta, int64_t n, int64_t k, double tol,
+                               double *vals, double *vecs, int64_t *nconv, int64_t *iters);
+
 /* ---- plan: memory per rank and time, before the heavy stages ---------------
  *
  * The estimate from the problem's sizes alone (N samples, C outputs, D
@@ -119,7 +139,9 @@ ttp_status ttp_kernel_build(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model 
  *   runtime    TTP_PLAN_BASELINE (MPI, OpenBLAS, the CUDA runtime)
  * Peak per rank = runtime + model + max(jacobian + NC·D′/P (G while it is copied),
  * gram + eigen + gathered, gathered + ensemble).
- * Flops: Jacobian N (2D + 4CD) / P plus the projection (dense 2 NC D D′ / P,
+ * Flops: Jacobian N C (F + B) / P, F and B the forward and backward flops of
+ * one sample (ttp_model_cost; N (2D + 4CD) / P for a model given by its sizes
+ * only), plus the projection (dense 2 NC D D′ / P,
  * kron 2 NC √D D′ / P); Gram s · NC · D′ / P; eigen 5 s³ / P (all pairs) or
  * (4/3 s³ + 2 s² K) / P (top-K); ensemble 4 T M NC K on rank 0.  Seconds are
  * flops over a rate (flop/s per rank: measured by ttp_plan_probe_rate, or
@@ -174,6 +196,27 @@ ttp_status ttp_plan_check(ttp_ctx *ctx, const ttp_plan *p);
 double ttp_plan_probe_rate(void);
 /* The plan as JSON (`ttpredict plan --json`). */
 ttp_status ttp_plan_write_json(ttp_ctx *ctx, const char *path, const ttp_plan *p);
+
+/*
+ * The kernel in factor form, Θ = G Gᵀ with G = J P (NC × D′), without the
+ * Gram matrix or its eigenpairs: the rows ttp_kernel_build computes (same
+ * settled options, plan, calibration and rows, so G Gᵀ is the Θ it would
+ * decompose), summed onto every rank.  What re-linearization needs at each
+ * new point (docs/METHOD.md §6c): applying Θ[:, B] v = G (G_Bᵀ v) costs
+ * O(NC·D′), and the O(NC²·D′) Gram and the eigensolver are skipped.
+ * Collective; every rank receives g, f0 (outputs at model->w) and u0
+ * (J w_trainable, exact).  Free with ttp_kernel_rows_clear.
+ */
+typedef struct ttp_kernel_rows {
+    int64_t n, k; /* samples; D′ (columns of g)             */
+    int c;        /* outputs per sample                     */
+    double *g;    /* (n·c) × k row-major, sample-major rows */
+    double *f0;   /* n·c outputs                            */
+    double *u0;   /* n·c values J w (trainable part)        */
+} ttp_kernel_rows;
+ttp_status ttp_kernel_factor(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model, const ttp_data *data,
+                             const ttp_kernel_opts *opts, ttp_kernel_rows *out);
+void ttp_kernel_rows_clear(ttp_kernel_rows *r);
 
 /*
  * The kernel's summary as JSON (`ttpredict kernel --json`), rank 0: k as

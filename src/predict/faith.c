@@ -463,11 +463,12 @@ void ttp_faith_print(FILE *f, const ttp_prediction *p)
         fprintf(
             f,
             "  relinear.   auto: %lld segments, %lld kernels rebuilt (%lld lengths tried, %.1f s; the first "
-            "kernel took %.1f s); worst output gap at a segment's end %.1f%% (target %.0f%%; the figures "
+            "kernel took %.1f s); worst output gap at a segment's end %.1f%% (target %.0f%%%s; the figures "
             "above "
             "are those of the first linearization)\n",
             (long long)fa->segments, (long long)fa->segments - 1, (long long)fa->relin_trials,
-            fa->relin_seconds, p->sec_kernel, 100 * fa->seg_out_gap, 100 * TTP_RELIN_AUTO_GAP);
+            fa->relin_seconds, p->sec_kernel, 100 * fa->seg_out_gap, 100 * TTP_RELIN_AUTO_GAP,
+            fa->relin_capped ? ", missed at the cap of linearizations" : "");
     fprintf(
         f,
         "              band: batch noise %lld .. %lld, widened by the output gap (+-%.0f%%) to %lld .. %lld "
@@ -505,6 +506,7 @@ void ttp_faith_json(struct ttp_json *j, const ttp_prediction *p)
         ttp_json_int(j, "relinearize_trials", fa->relin_trials);
         ttp_json_num(j, "relinearize_seconds", fa->relin_seconds);
         ttp_json_num(j, "segment_output_gap", fa->seg_out_gap);
+        ttp_json_bool(j, "relinearize_capped", fa->relin_capped);
         ttp_json_int(j, "tt_steps_noise_lo", p->main.tt[0].noise_lo);
         ttp_json_int(j, "tt_steps_noise_hi", p->main.tt[0].noise_hi);
         ttp_json_num(j, "seconds", fa->seconds);

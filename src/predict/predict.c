@@ -32,6 +32,22 @@ void ttp_predict_opts_default(ttp_predict_opts *o)
     o->time_reps = 5;
 }
 
+const char *ttp_step_timing_str(int t)
+{
+    return t == TTP_STEP_TIMING_MODEL ? "model" : t == TTP_STEP_TIMING_MEASURE ? "measure" : "none";
+}
+
+ttp_status ttp_step_timing_parse(ttp_ctx *ctx, const char *s, int *out)
+{
+    if (strcmp(s, "model") == 0)
+        *out = TTP_STEP_TIMING_MODEL;
+    else if (strcmp(s, "measure") == 0)
+        *out = TTP_STEP_TIMING_MEASURE;
+    else
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option step_timing: '%s', expected model or measure", s);
+    return TTP_OK;
+}
+
 ttp_status ttp_predict_opts_validate(ttp_ctx *ctx, const ttp_predict_opts *o, int64_t n)
 {
     TTP_CALL(ctx, ttp_opt_validate(ctx, &o->opt, n));
@@ -94,6 +110,8 @@ ttp_status ttp_predict_opts_validate(ttp_ctx *ctx, const ttp_predict_opts *o, in
         return TTP_ERR(ctx, TTP_ERR_UNSUPPORTED,
                        "option relin_every: only on the whole dataset and a kernel built here (options "
                        "subset/extrap/kernel_in unset)");
+    if (o->step_timing != TTP_STEP_TIMING_MODEL && o->step_timing != TTP_STEP_TIMING_MEASURE)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option step_timing: %d, expected model or measure", o->step_timing);
     if (o->time_reps < 0)
         return TTP_ERR(ctx, TTP_ERR_ARG, "option time_reps: %d, expected >= 0", o->time_reps);
     return TTP_OK;
@@ -182,6 +200,24 @@ static void diagnose(ttp_prediction *p, const ttp_predict_opts *o)
     if (p->main.curves && !isfinite(p->main.curves->loss[T]) && p->valid) {
         p->valid = 0;
         snprintf(p->warning, sizeof p->warning, "the simulated loss diverged before step %lld", (long long)T);
+    }
+}
+
+/*
+ * The largest stable learning rate of this optimizer, so that a first run is
+ * never a blind probe.  Both stability figures are linear in η (η (κ μ + λ)
+ * over the optimizer's limit), so the rate at which each reaches 1 is the
+ * current rate divided by it: the full-batch limit from μ_max, and for SGD
+ * the rate at which the MEAN per-batch figure (what ttp_predict_guard treats
+ * as divergence) reaches 1.
+ */
+static void stable_lr(ttp_prediction *p, const ttp_predict_opts *o)
+{
+    p->lr_stable_full = ttp_sim_stability_lr(&o->opt, p->mu_max);
+    p->lr_stable = p->lr_stable_full;
+    if (p->batch_stab_mean > 0) {
+        double lb = o->opt.lr / p->batch_stab_mean;
+        if (lb < p->lr_stable) p->lr_stable = lb;
     }
 }
 
@@ -371,6 +407,7 @@ ttp_status ttp_predict_from_kernel(ttp_ctx *ctx, const ttp_kernel *k, const ttp_
     p->d = k->d;
     p->dproj = k->dproj;
     p->sec_per_step = sec_per_step;
+    p->step_timing = -1; /* ttp_predict_run says how sec_per_step was found */
     p->mu_max = k->neig > 0 ? k->eigval[0] / (double)k->n : 0.0;
     p->nranks = k->nranks;
 
@@ -398,6 +435,7 @@ ttp_status ttp_predict_from_kernel(ttp_ctx *ctx, const ttp_kernel *k, const ttp_
     }
     diagnose(p, o);
     TTP_CALL_GOTO(ctx, st, fail, ttp_predict_guard(ctx, k, o, p));
+    stable_lr(p, o);
     if (p->ce_clamped > 0) {
         size_t u = strlen(p->warning);
         snprintf(
@@ -425,7 +463,121 @@ fail:
     return st;
 }
 
+/* ---- the dynamics path ---------------------------------------------------- */
+
+const char *ttp_dyn_path_str(ttp_dyn_path p)
+{
+    switch (p) {
+    case TTP_DYN_AUTO: return "auto";
+    case TTP_DYN_EIGEN: return "eigen";
+    case TTP_DYN_DIRECT: return "direct";
+    }
+    return "?";
+}
+
+ttp_status ttp_predict_path(ttp_ctx *ctx, const ttp_predict_opts *o, int64_t d, int64_t n, int c,
+                            ttp_dyn_path *out, double *fe, double *fd)
+{
+    ttp_kernel_opts ko = o->kernel;
+    ttp_kernel_opts_resolve(&ko, d);
+    const int64_t n0 = o->subset > 0 && o->subset < n ? o->subset : n;
+    const double NC = (double)n0 * c, Dp = (double)(ko.proj == TTP_PROJ_EXACT ? d : ko.dproj);
+    const double m = NC < Dp ? NC : Dp, big = NC < Dp ? Dp : NC, T = (double)o->opt.steps;
+    const int64_t B = ttp_opt_batch(&o->opt, n0);
+    const double M = B >= n0 ? 1.0 : (double)o->sim.ensemble, b = (double)B * c;
+    const double K = TTP_PREDICT_DIRECT_K;
+    const double eig = m * m * big + 4.0 * m * m * m + (Dp < NC ? 2.0 * NC * Dp * m : 0.0) +
+                       T * M * (2.0 * b * m + 2.0 * NC * m);
+    const double dir = NC * NC * Dp + 2.0 * NC * NC * (4.0 * K + 40.0) + T * M * 2.0 * b * NC;
+    if (fe) *fe = eig;
+    if (fd) *fd = dir;
+    const char *why = o->kernel_in ? "a reused kernel (option kernel_in) holds its eigenpairs"
+                      : n0 < n || o->nextrap > 0
+                          ? "extrapolation (options subset/extrap) needs the whole spectrum"
+                      : o->relin_every != 0 ? "re-linearization (option relin_every) runs on eigenpairs"
+                      : o->kernel.top_k > 0 ? "a truncated spectrum (option top_k) is an eigen-path choice"
+                                            : NULL;
+    if (why) {
+        if (o->dynamics == TTP_DYN_DIRECT)
+            return TTP_ERR(ctx, TTP_ERR_UNSUPPORTED,
+                           "option dynamics: direct cannot serve here: %s; use eigen or auto", why);
+        *out = TTP_DYN_EIGEN;
+        if (o->kernel_in) { /* nothing is built here: no costs to show */
+            if (fe) *fe = 0.0;
+            if (fd) *fd = 0.0;
+        }
+        return TTP_OK;
+    }
+    *out = o->dynamics != TTP_DYN_AUTO ? o->dynamics : dir < eig ? TTP_DYN_DIRECT : TTP_DYN_EIGEN;
+    return TTP_OK;
+}
+
 /* ---- the collective pipeline ------------------------------------------- */
+
+ttp_status ttp_predict_step_seconds(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model,
+                                    const ttp_data *data, const ttp_opt *opt, int reps, int how,
+                                    double *sec_per_step, ttp_step_model *sm)
+{
+    *sec_per_step = NAN;
+    if (sm) memset(sm, 0, sizeof *sm);
+    if (reps <= 0) return TTP_OK;
+    if (how == TTP_STEP_TIMING_MEASURE)
+        return ttp_train_time_step(ctx, comm, model, data, opt, reps, sec_per_step);
+    ttp_step_model m;
+    TTP_CALL(ctx, ttp_train_step_model(ctx, comm, model, data, opt, reps, &m));
+    *sec_per_step = m.sec_per_step;
+    if (sm) *sm = m;
+    return TTP_OK;
+}
+
+ttp_status ttp_predict_kernel(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model,
+                              const ttp_data *data, const ttp_predict_opts *o, ttp_data **kdata_out,
+                              ttp_kernel **k_out)
+{
+    ttp_status st = TTP_OK;
+    ttp_data *sub = NULL;
+    ttp_kernel *k = NULL;
+    const ttp_data *kdata = data;
+    *kdata_out = NULL;
+    *k_out = NULL;
+    if (o->subset > 0 && o->subset < data->n) {
+        TTP_CALL_GOTO(ctx, st, fail, ttp_data_take(ctx, data, o->subset, &sub));
+        kdata = sub;
+    }
+    if (o->kernel_in) {
+        if (comm->rank == 0) {
+            TTP_CALL_GOTO(ctx, st, fail, ttp_kernel_read(ctx, o->kernel_in, &k));
+            TTP_CALL_GOTO(ctx, st, fail, ttp_kernel_check_provenance(ctx, k, model, kdata));
+        }
+    } else {
+        TTP_CALL_GOTO(ctx, st, fail, ttp_kernel_build(ctx, comm, model, kdata, &o->kernel, &k));
+        if (comm->rank == 0 && o->kernel_out)
+            TTP_CALL_GOTO(ctx, st, fail, ttp_kernel_write(ctx, o->kernel_out, k));
+    }
+    *kdata_out = sub;
+    *k_out = k;
+    return TTP_OK;
+fail:
+    ttp_kernel_destroy(&k);
+    ttp_data_destroy(&sub);
+    return st;
+}
+
+ttp_status ttp_predict_setting(ttp_ctx *ctx, const ttp_model *model, const ttp_data *kdata,
+                               const ttp_kernel *k, const ttp_predict_opts *o, int64_t n_target,
+                               double sec_per_step, ttp_prediction **out)
+{
+    ttp_status st = TTP_OK;
+    ttp_prediction *p = NULL;
+    *out = NULL;
+    TTP_CALL(ctx, ttp_predict_from_kernel(ctx, k, o, n_target, sec_per_step, &p));
+    TTP_CALL_GOTO(ctx, st, fail, ttp_predict_faith(ctx, model, kdata, k, o, p));
+    *out = p;
+    return TTP_OK;
+fail:
+    ttp_prediction_destroy(&p);
+    return st;
+}
 
 ttp_status ttp_predict_run(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model, const ttp_data *data,
                            const ttp_predict_opts *o, ttp_prediction **out)
@@ -439,43 +591,41 @@ ttp_status ttp_predict_run(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *
     /* Everything that can be checked is checked before the heavy stages. */
     TTP_CALL_GOTO(ctx, st, done, ttp_predict_opts_validate(ctx, o, data->n));
     TTP_CALL_GOTO(ctx, st, done, ttp_train_check(ctx, model, data, o->opt.loss));
-    const ttp_data *kdata = data;
-    if (o->subset > 0 && o->subset < data->n) {
-        TTP_CALL_GOTO(ctx, st, done, ttp_data_take(ctx, data, o->subset, &sub));
-        kdata = sub;
-    }
 
     if (o->kernel_in == NULL) {
         /* memory per rank of the kernel and the ensemble after it (the
          * kernel stage checks its own part again) */
-        ttp_plan_in in = {kdata->n, comm->size, o->sim.ensemble, o->opt.steps, o->opt.batch, 0.0};
+        const int64_t nk = o->subset > 0 && o->subset < data->n ? o->subset : data->n; /* kernel samples */
+        ttp_plan_in in = {nk, comm->size, o->sim.ensemble, o->opt.steps, o->opt.batch, 0.0};
         ttp_plan plan;
         TTP_CALL_GOTO(ctx, st, done, ttp_plan_estimate(ctx, &o->kernel, model, &in, &plan));
         TTP_CALL_GOTO(ctx, st, done, ttp_plan_check(ctx, &plan));
     }
 
+    ttp_dyn_path path = TTP_DYN_EIGEN;
+    double fe = 0.0, fd = 0.0;
+    TTP_CALL_GOTO(ctx, st, done,
+                  ttp_predict_path(ctx, o, model->ntrainable, data->n, model->nout, &path, &fe, &fd));
+    ttp_kernel_opts kopts = o->kernel;
+    if (path == TTP_DYN_DIRECT) kopts.direct_k = TTP_PREDICT_DIRECT_K;
+
     double tk = ttp_time();
-    if (o->kernel_in) {
-        if (comm->rank == 0) {
-            TTP_CALL_GOTO(ctx, st, done, ttp_kernel_read(ctx, o->kernel_in, &k));
-            TTP_CALL_GOTO(ctx, st, done, ttp_kernel_check_provenance(ctx, k, model, kdata));
-        }
-    } else {
-        TTP_CALL_GOTO(ctx, st, done, ttp_kernel_build(ctx, comm, model, kdata, &o->kernel, &k));
-        if (comm->rank == 0 && o->kernel_out)
-            TTP_CALL_GOTO(ctx, st, done, ttp_kernel_write(ctx, o->kernel_out, k));
-    }
+    /* the kernel options with the direct path's Lanczos pairs */
+    ttp_predict_opts ok = *o;
+    ok.kernel = kopts;
+    TTP_CALL_GOTO(ctx, st, done, ttp_predict_kernel(ctx, comm, model, data, &ok, &sub, &k));
+    const ttp_data *kdata = sub ? sub : data;
     double sec_kernel = ttp_time() - tk;
 
     double tt = ttp_time();
-    if (o->time_reps > 0)
-        TTP_CALL_GOTO(ctx, st, done,
-                      ttp_train_time_step(ctx, comm, model, data, &o->opt, o->time_reps, &sps));
+    ttp_step_model sm;
+    TTP_CALL_GOTO(
+        ctx, st, done,
+        ttp_predict_step_seconds(ctx, comm, model, data, &o->opt, o->time_reps, o->step_timing, &sps, &sm));
     double sec_timing = ttp_time() - tt;
 
     if (comm->rank == 0) {
-        TTP_CALL_GOTO(ctx, st, done, ttp_predict_from_kernel(ctx, k, o, data->n, sps, &p));
-        TTP_CALL_GOTO(ctx, st, done, ttp_predict_faith(ctx, model, kdata, k, o, p));
+        TTP_CALL_GOTO(ctx, st, done, ttp_predict_setting(ctx, model, kdata, k, o, data->n, sps, &p));
         p->kernel = k;
         k = NULL;
     } else {
@@ -488,6 +638,11 @@ ttp_status ttp_predict_run(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *
                                               comm->rank == 0 ? p : NULL));
     p->sec_kernel = sec_kernel;
     p->sec_timing = sec_timing;
+    p->step_timing = o->time_reps > 0 ? o->step_timing : -1;
+    p->step_model = sm;
+    p->path = path;
+    p->flops_eigen = fe;
+    p->flops_direct = fd;
     p->nranks = comm->size;
     p->seconds = ttp_time() - t0;
     *out = p;

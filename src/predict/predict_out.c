@@ -24,7 +24,7 @@ static ttp_proj_kind shown_proj(const ttp_prediction *p, const ttp_predict_opts 
 
 /* ---- outputs ------------------------------------------------------------- */
 
-static void describe_tt(const ttp_tt_def *t, char *buf, size_t len)
+void ttp_tt_describe(const ttp_tt_def *t, char *buf, size_t len)
 {
     switch (t->kind) {
     case TTP_TT_EPS: snprintf(buf, len, "|L_t - L_T| < %g (mean loss)", t->value); break;
@@ -47,7 +47,7 @@ static void fmt_steps(int64_t s, int64_t T, char *buf, size_t len)
         snprintf(buf, len, "%lld", (long long)s);
 }
 
-static const char *optimizer_name(const ttp_opt *o, int64_t n)
+const char *ttp_opt_describe(const ttp_opt *o, int64_t n)
 {
     int sgd = ttp_opt_batch(o, n) < n;
     if (o->momentum > 0)
@@ -69,7 +69,7 @@ void ttp_predict_print(FILE *f, const ttp_prediction *p, const ttp_predict_opts 
         fprintf(f, ", projected to D' = %lld (%s)", (long long)p->dproj, ttp_proj_kind_str(shown_proj(p, o)));
     fprintf(f, ", %d rank(s)\n", p->nranks);
     fprintf(f, "  optimizer   %s, lr %g, batch %lld, momentum %g, weight decay %g, %s loss, T = %lld steps\n",
-            optimizer_name(op, p->n), op->lr, (long long)ttp_opt_batch(op, p->n), op->momentum, op->wd,
+            ttp_opt_describe(op, p->n), op->lr, (long long)ttp_opt_batch(op, p->n), op->momentum, op->wd,
             ttp_loss_str(op->loss), (long long)T);
     if (p->n != p->n_kernel)
         fprintf(f, "  kernel      on %lld of the %lld samples; spectrum extrapolated by power laws\n",
@@ -83,9 +83,24 @@ void ttp_predict_print(FILE *f, const ttp_prediction *p, const ttp_predict_opts 
             "  spectrum    mu_max(Theta/N) = %.5g, stability %.3g (limit 2: eta*kappa*mu_max scaled by the "
             "optimizer's limit)\n",
             p->mu_max, 2.0 * p->stability);
+    if (p->path == TTP_DYN_DIRECT)
+        fprintf(
+            f,
+            "  dynamics    direct: products with Theta, top %lld eigenpairs by Lanczos (%.3g flops against "
+            "%.3g for the full eigen-decomposition)\n",
+            (long long)(p->kernel ? p->kernel->neig : 0), p->flops_direct, p->flops_eigen);
+    else if (p->path == TTP_DYN_EIGEN && p->flops_eigen > 0)
+        fprintf(f, "  dynamics    eigen: full eigen-decomposition (%.3g flops; products with Theta: %.3g)\n",
+                p->flops_eigen, p->flops_direct);
+    if (p->lr_stable > 0 && isfinite(p->lr_stable)) {
+        fprintf(f, "  stable lr   up to %.4g for this optimizer", p->lr_stable);
+        if (p->lr_stable < p->lr_stable_full)
+            fprintf(f, " (its SGD batches; full batch %.4g)", p->lr_stable_full);
+        fprintf(f, "; lr %g is %.0f%% of it\n", op->lr, 100 * op->lr / p->lr_stable);
+    }
     for (int i = 0; i < p->main.ntt; i++) {
         const ttp_tt_result *r = &p->main.tt[i];
-        describe_tt(&r->def, def, sizeof def);
+        ttp_tt_describe(&r->def, def, sizeof def);
         fmt_steps(r->steps, T, a, sizeof a);
         fmt_steps(r->lo, T, b, sizeof b);
         fmt_steps(r->hi, T, c, sizeof c);
@@ -109,11 +124,18 @@ void ttp_predict_print(FILE *f, const ttp_prediction *p, const ttp_predict_opts 
             else
                 snprintf(w[i], sizeof w[i], "> %.3g", (double)T * p->sec_per_step);
         }
-        fprintf(
-            f,
-            "  wall-clock  %s s predicted [%s .. %s] at %.4g s/step (measured: batch %lld, %d rank(s))%s\n",
-            w[0], w[1], w[2], p->sec_per_step, (long long)ttp_opt_batch(op, p->n), p->nranks,
-            p->valid ? "" : "; NOT meaningful, see WARNING");
+        char how[160];
+        const ttp_step_model *sm = &p->step_model;
+        if (p->step_timing == TTP_STEP_TIMING_MODEL)
+            snprintf(how, sizeof how,
+                     "cost model: %.3g GFLOP/sample at %.3g GFLOP/s from a probe of %lld+%lld samples",
+                     sm->flops_per_sample * 1e-9, sm->rate * 1e-9, (long long)sm->probe_hi,
+                     (long long)sm->probe_lo);
+        else
+            snprintf(how, sizeof how, "%s", p->step_timing == TTP_STEP_TIMING_MEASURE ? "measured" : "given");
+        fprintf(f, "  wall-clock  %s s predicted [%s .. %s] at %.4g s/step (%s; batch %lld, %d rank(s))%s\n",
+                w[0], w[1], w[2], p->sec_per_step, how, (long long)ttp_opt_batch(op, p->n), p->nranks,
+                p->valid ? "" : "; NOT meaningful, see WARNING");
     }
     for (int i = 0; i < p->nextrap; i++) {
         const ttp_pred_curve *e = &p->extrap[i];
@@ -140,7 +162,7 @@ static void json_tt(ttp_json *j, const ttp_pred_curve *pc)
     ttp_json_begin_array(j, "training_times");
     for (int i = 0; i < pc->ntt; i++) {
         char def[160];
-        describe_tt(&pc->tt[i].def, def, sizeof def);
+        ttp_tt_describe(&pc->tt[i].def, def, sizeof def);
         ttp_json_begin_object(j, NULL);
         ttp_json_str(j, "kind", ttp_tt_kind_str(pc->tt[i].def.kind));
         ttp_json_num(j, "threshold", pc->tt[i].def.value);
@@ -192,9 +214,34 @@ ttp_status ttp_predict_write_json(ttp_ctx *ctx, const char *path, const ttp_pred
     ttp_json_num(j, "seconds_kernel", p->sec_kernel);
     ttp_json_num(j, "seconds_dynamics", p->sec_sim);
     ttp_json_num(j, "seconds_step_timing", p->sec_timing);
+    ttp_json_str(j, "step_timing", ttp_step_timing_str(p->step_timing));
+    if (p->step_timing == TTP_STEP_TIMING_MODEL) {
+        const ttp_step_model *sm = &p->step_model;
+        ttp_json_begin_object(j, "step_model");
+        ttp_json_num(j, "flops_per_sample", sm->flops_per_sample);
+        ttp_json_num(j, "bytes_per_sample", sm->bytes_per_sample);
+        ttp_json_num(j, "flops_per_second", sm->rate);
+        ttp_json_num(j, "seconds_per_call", sm->sec_call);
+        ttp_json_num(j, "seconds_update", sm->sec_update);
+        ttp_json_num(j, "cpu_share", sm->cpu_share);
+        ttp_json_num(j, "bandwidth_bytes_per_second", sm->bandwidth);
+        ttp_json_int(j, "probe_batch_hi", sm->probe_hi);
+        ttp_json_int(j, "probe_batch_lo", sm->probe_lo);
+        ttp_json_end_object(j);
+    }
+    if (p->kernel) { /* the kernel stage's parts (a reused kernel: as it was built) */
+        ttp_json_num(j, "seconds_kernel_jacobian", p->kernel->sec_jac);
+        ttp_json_num(j, "seconds_kernel_gram", p->kernel->sec_gram);
+        ttp_json_num(j, "seconds_kernel_eigen", p->kernel->sec_eig);
+    }
+    ttp_json_str(j, "dynamics_path", ttp_dyn_path_str(p->path));
+    ttp_json_num(j, "flops_eigen_path", p->flops_eigen);
+    ttp_json_num(j, "flops_direct_path", p->flops_direct);
     ttp_json_bool(j, "valid", p->valid);
     ttp_json_str(j, "warning", p->warning);
     ttp_json_num(j, "stability", 2.0 * p->stability);
+    ttp_json_num(j, "lr_stable", p->lr_stable);
+    ttp_json_num(j, "lr_stable_full_batch", p->lr_stable_full);
     ttp_faith_json(j, p);
     ttp_json_num(j, "mu_max", p->mu_max);
     if (p->ce_kappa > 0) ttp_json_num(j, "ce_curvature", p->ce_kappa);
@@ -206,7 +253,7 @@ ttp_status ttp_predict_write_json(ttp_ctx *ctx, const char *path, const ttp_pred
     ttp_json_int(j, "dproj", p->dproj);
     ttp_json_int(j, "ranks", p->nranks);
     ttp_json_begin_object(j, "settings");
-    ttp_json_str(j, "optimizer", optimizer_name(&o->opt, p->n));
+    ttp_json_str(j, "optimizer", ttp_opt_describe(&o->opt, p->n));
     ttp_json_str(j, "loss", ttp_loss_str(o->opt.loss));
     ttp_json_num(j, "lr", o->opt.lr);
     ttp_json_int(j, "batch", ttp_opt_batch(&o->opt, p->n));
@@ -265,7 +312,7 @@ ttp_status ttp_predict_write_nc(ttp_ctx *ctx, const char *path, const ttp_predic
         const char *name, *val;
     } texts[] = {
         {"ttp_kind", "prediction"},
-        {"optimizer", optimizer_name(&o->opt, p->n)},
+        {"optimizer", ttp_opt_describe(&o->opt, p->n)},
         {"loss", ttp_loss_str(o->opt.loss)},
         {"model", mp},
         {"data", dp},
@@ -294,6 +341,8 @@ ttp_status ttp_predict_write_nc(ttp_ctx *ctx, const char *path, const ttp_predic
         {"dproj", (double)p->dproj},
         {"mu_max", p->mu_max},
         {"stability", 2.0 * p->stability},
+        {"lr_stable", p->lr_stable},
+        {"lr_stable_full_batch", p->lr_stable_full},
         {"valid", p->valid},
         {"seconds_per_step", p->sec_per_step},
         {"wall_seconds_predicted", p->main.wall},
@@ -332,7 +381,7 @@ ttp_status ttp_predict_write_nc(ttp_ctx *ctx, const char *path, const ttp_predic
         /* The definitions in words, in the order of the tt dimension. */
         char defs[TTP_MAX_TT * 170] = "", one[160];
         for (int i = 0; i < p->main.ntt; i++) {
-            describe_tt(&p->main.tt[i].def, one, sizeof one);
+            ttp_tt_describe(&p->main.tt[i].def, one, sizeof one);
             size_t u = strlen(defs);
             snprintf(defs + u, sizeof defs - u, "%s%s: %s", i ? "; " : "",
                      ttp_tt_kind_str(p->main.tt[i].def.kind), one);
@@ -475,7 +524,7 @@ ttp_status ttp_predict_write_report(ttp_ctx *ctx, const char *dir, const ttp_pre
     snprintf(path, sizeof path, "%s/report.md", dir);
     TTP_CALL_GOTO(ctx, st, done, ttp_text_open(ctx, path, "report", &md));
     f = md.f;
-    describe_tt(&p->main.tt[0].def, def, sizeof def);
+    ttp_tt_describe(&p->main.tt[0].def, def, sizeof def);
     fmt_steps(p->main.tt[0].steps, T, a, sizeof a);
     fmt_steps(p->main.tt[0].lo, T, b, sizeof b);
     fmt_steps(p->main.tt[0].hi, T, c, sizeof c);
@@ -497,7 +546,7 @@ ttp_status ttp_predict_write_report(ttp_ctx *ctx, const char *dir, const ttp_pre
     fprintf(f, "| trainable weights D, projected D′ | %lld, %lld (%s) |\n", (long long)p->d,
             (long long)p->dproj, ttp_proj_kind_str(shown_proj(p, o)));
     fprintf(f, "| optimizer | %s, lr %g, batch %lld, momentum %g, weight decay %g |\n",
-            optimizer_name(&o->opt, p->n), o->opt.lr, (long long)ttp_opt_batch(&o->opt, p->n),
+            ttp_opt_describe(&o->opt, p->n), o->opt.lr, (long long)ttp_opt_batch(&o->opt, p->n),
             o->opt.momentum, o->opt.wd);
     fprintf(f, "| loss | %s |\n| ensemble | %d trajectories |\n", ttp_loss_str(o->opt.loss),
             ttp_opt_batch(&o->opt, p->n) < p->n ? o->sim.ensemble : 1);
@@ -524,7 +573,7 @@ ttp_status ttp_predict_write_report(ttp_ctx *ctx, const char *dir, const ttp_pre
     if (p->main.ntt > 1) {
         fprintf(f, "| training-time definition | steps | band |\n| --- | --- | --- |\n");
         for (int i = 0; i < p->main.ntt; i++) {
-            describe_tt(&p->main.tt[i].def, def, sizeof def);
+            ttp_tt_describe(&p->main.tt[i].def, def, sizeof def);
             fmt_steps(p->main.tt[i].steps, T, a, sizeof a);
             fmt_steps(p->main.tt[i].lo, T, b, sizeof b);
             fmt_steps(p->main.tt[i].hi, T, c, sizeof c);

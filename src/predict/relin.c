@@ -54,7 +54,9 @@ ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp
     const int64_t NC = d->n * model->nout;
     const int root = comm->rank == 0;
     ttp_model *m = NULL;
-    ttp_kernel *kr = NULL;
+    ttp_kernel_rows kr = {0};
+    double *ones = NULL;
+    int64_t nones = 0;
     double *L = NULL, *A = NULL, *flin = NULL, *a = NULL, *c = NULL, *ll = NULL, *w = NULL, *fr = NULL;
     double *vs = NULL, *vn = NULL, *jv = NULL, *al = NULL;
     ttp_jac_plan *plan = NULL;
@@ -80,51 +82,80 @@ ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp
         TTP_ALLOC(ctx, st, done, fr, NC, "real outputs");
         TTP_CALL_GOTO(ctx, st, done, ttp_net_create(ctx, m, FWD_CHUNK, &fnet));
         if (mom) {
-            TTP_ALLOC(ctx, st, done, vs, model->nparams, "carried velocity");
             TTP_ALLOC(ctx, st, done, vn, model->nparams, "next velocity");
-            TTP_ALLOC(ctx, st, done, jv, NC, "J v");
             TTP_ALLOC(ctx, st, done, al, NC, "momentum cotangent");
-            TTP_CALL_GOTO(ctx, st, done, ttp_jac_plan_create(ctx, m, TTP_PROJ_EXACT, 0, 0, "cpu", &plan));
-            TTP_CALL_GOTO(ctx, st, done, ttp_net_create(ctx, m, FWD_CHUNK * model->nout, &jnet));
         }
     }
+    if (mom) { /* J v is computed by every rank on its shard */
+        TTP_ALLOC(ctx, st, done, vs, model->nparams, "carried velocity");
+        TTP_ALLOC(ctx, st, done, jv, NC, "J v");
+        TTP_CALL_GOTO(ctx, st, done, ttp_jac_plan_create(ctx, m, TTP_PROJ_EXACT, 0, 0, "cpu", &plan));
+        TTP_CALL_GOTO(ctx, st, done, ttp_net_create(ctx, m, FWD_CHUNK * model->nout, &jnet));
+    }
+    int64_t lo = 0, hi = 0;
+    ttp_shard(d->n, comm->rank, comm->size, &lo, &hi);
     double worst = 0;
     int64_t nseg = 0, trials = 0, kprev = T;
+    int capped = 0;
     for (int64_t t0 = 0; t0 < T;) {
-        const ttp_kernel *ks = k0;
         int64_t k = 0;
-        if (t0 > 0) { /* the kernel at the current weights, as predict_run builds it */
+        const double *f0s = root ? k0->f0 : NULL, *u0s = root ? k0->u0 : NULL;
+        if (t0 > 0) { /* the kernel at the current weights, in factor form (G Gᵀ, no eigensolver) */
             ttp_kernel_opts ko = o->kernel;
             ko.checkpoint_dir = NULL; /* checkpoints hold the kernel at w₀ only */
             ko.stop_after_block = 0;
-            TTP_CALL_GOTO(ctx, st, done, ttp_kernel_build(ctx, comm, m, d, &ko, &kr));
-            ks = kr;
+            ttp_kernel_rows_clear(&kr);
+            TTP_CALL_GOTO(ctx, st, done, ttp_kernel_factor(ctx, comm, m, d, &ko, &kr));
+            f0s = kr.f0, u0s = kr.u0;
+        }
+        if (mom && t0 > 0) { /* the carried velocity in this linearization: V = J_new v_s, exact */
+            TTP_CALL_GOTO(ctx, st, done,
+                          comm->bcast(comm, vs, (int64_t)sizeof(double) * model->nparams, 0, ctx));
+            memset(jv, 0, sizeof(double) * (size_t)NC);
+            if (hi > lo)
+                st = ttp_jac_jvp(ctx, plan, jnet, m->w, vs, d->x + (size_t)lo * (size_t)d->dim, hi - lo,
+                                 jv + lo * model->nout);
+            if (st != TTP_OK) ttp_error_trace(ctx, __FILE__, __LINE__, __func__);
+            TTP_CALL_GOTO(ctx, st, done, ttp_comm_agree(ctx, comm, st, "J v"));
+            TTP_CALL_GOTO(ctx, st, done, comm->allreduce_sum(comm, jv, NC, ctx));
         }
         if (root) {
             ttp_theta th;
             memset(&th, 0, sizeof th);
-            th.n = ks->n, th.c = ks->c;
-            if (ks->theta)
-                th.dense = ks->theta;
-            else
-                th.k = ks->neig, th.vecs = ks->eigvec, th.vals = ks->eigval;
+            th.n = k0->n, th.c = k0->c;
+            if (t0 > 0) { /* Θ = G diag(1) Gᵀ: the eigen form's operator with unnormalized vectors */
+                if (ones == NULL || nones < kr.k) {
+                    free(ones);
+                    nones = kr.k;
+                    TTP_ALLOC(ctx, st, done, ones, nones, "unit weights");
+                    for (int64_t j = 0; j < nones; j++) ones[j] = 1.0;
+                }
+                th.k = kr.k, th.vecs = kr.g, th.vals = ones;
+            } else if (k0->theta) {
+                th.dense = k0->theta;
+            } else {
+                th.k = k0->neig, th.vecs = k0->eigvec, th.vals = k0->eigval;
+            }
             if (th.dense == NULL && th.vecs == NULL) {
                 st = TTP_ERR(ctx, TTP_ERR_ARG,
                              "re-linearization: the kernel holds neither Theta nor eigenvectors");
                 goto done;
             }
-            ttp_sim_problem prob = {&th, ks->n, ks->c, ks->f0, ks->u0, ks->labels, ks->targets};
+            const ttp_kernel *ks = k0; /* labels and targets do not change */
+            ttp_sim_problem prob = {&th, ks->n, ks->c, f0s, u0s, ks->labels, ks->targets};
             ttp_faith_seg sg = {t0, NULL, al, 0, 0, 0};
-            if (mom && t0 > 0) { /* the carried velocity in this linearization: V = J_new v_s, exact */
-                TTP_CALL_GOTO(ctx, st, done, ttp_jac_jvp(ctx, plan, jnet, m->w, vs, d->x, d->n, jv));
-                sg.v0 = jv;
-            }
+            if (mom && t0 > 0) sg.v0 = jv;
             /* Fixed K: one trial.  Auto: from twice the last accepted length,
              * halve until the real network at the segment's end stays within
              * TTP_RELIN_AUTO_GAP of the linear model (relative to the
              * segment's movement); a trial costs a trace, one backward and one
              * forward pass, not a kernel. */
+            /* Auto, at the cap of TTP_RELIN_MAX_SEGMENTS linearizations: the
+             * rest of the horizon is one segment, whatever its gap, and that
+             * gap (measured at T) widens the band and decides validity. */
+            const int last = autok && nseg + 1 >= TTP_RELIN_MAX_SEGMENTS;
             k = autok ? (2 * kprev < T - t0 ? 2 * kprev : T - t0) : (T - t0 < K ? T - t0 : K);
+            if (last) k = T - t0, capped = 1;
             double gap = 0;
             for (;;) {
                 trials++;
@@ -138,7 +169,7 @@ ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp
                 TTP_CALL_GOTO(ctx, st, done, forward_all(ctx, fnet, d, w, model->nout, fr));
                 gap = rel_gap(fr, flin + (size_t)k * NC, flin, NC);
                 if (!isfinite(ll[k])) gap = INFINITY;
-                if (!autok || gap <= TTP_RELIN_AUTO_GAP || k == 1) break;
+                if (!autok || last || gap <= TTP_RELIN_AUTO_GAP || k == 1) break;
                 k = (k + 1) / 2;
             }
             /* A one-step segment's linear model never enters the curve (the
@@ -172,7 +203,6 @@ ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp
         nseg++;
         kprev = k;
         t0 += k;
-        ttp_kernel_destroy(&kr);
     }
     if (root) {
         ttp_curves *cv = p->main.curves;
@@ -201,6 +231,7 @@ ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp
         fa->segments = nseg;
         fa->relin_trials = trials;
         fa->seg_out_gap = worst;
+        fa->relin_capped = capped;
         ttp_faith_widen_band(p, T, worst);
         /* the single linearization's verdict is replaced by the segments' one */
         if (fa->invalidated && fa->valid_before && worst <= TTP_FAITH_OUT_GAP) {
@@ -211,7 +242,13 @@ ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp
         } else if (worst > TTP_FAITH_OUT_GAP) {
             p->valid = 0;
             size_t u = strlen(p->warning);
-            if (autok)
+            if (autok && capped)
+                snprintf(p->warning + u, sizeof p->warning - u,
+                         "%sre-linearized automatically up to the cap of %d linearizations; the real network "
+                         "leaves a segment's linear model by %.0f%% of its movement (limit %.0f%%); the band "
+                         "is widened by it, and the time can be off by as much",
+                         u ? "; " : "", TTP_RELIN_MAX_SEGMENTS, 100 * worst, 100 * TTP_FAITH_OUT_GAP);
+            else if (autok)
                 snprintf(
                     p->warning + u, sizeof p->warning - u,
                     "%sre-linearized automatically down to single steps, the real network still leaves a "
@@ -227,7 +264,8 @@ ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp
         fa->relin_seconds = ttp_time() - t_start;
     }
 done:
-    ttp_kernel_destroy(&kr);
+    ttp_kernel_rows_clear(&kr);
+    free(ones);
     ttp_net_destroy(&jnet);
     ttp_net_destroy(&fnet);
     ttp_jac_plan_destroy(&plan);

@@ -29,9 +29,31 @@ extern "C" {
  * (half the validity limit TTP_FAITH_OUT_GAP; docs/METHOD.md §6c). */
 #define TTP_RELIN_AUTO (-1)
 #define TTP_RELIN_AUTO_GAP 0.15
+/* Auto never builds more than this many linearizations (the first included):
+ * at the cap the rest of the horizon is one segment, and its measured gap
+ * widens the band and decides validity (docs/METHOD.md §6c). */
+#define TTP_RELIN_MAX_SEGMENTS 32
 #define TTP_MAX_TT 8            /* training-time definitions per prediction */
 #define TTP_MAX_ENSEMBLE 100000 /* simulated trajectories per prediction  */
 #define TTP_MAX_EXTRAP 16       /* extrapolation targets                    */
+
+/* How the seconds per step are found: a probe of two small batches and the
+ * cost model of the network (ttp_train_step_model; a few percent of one
+ * step), or real full steps timed (ttp_train_time_step). */
+typedef enum { TTP_STEP_TIMING_MODEL = 0, TTP_STEP_TIMING_MEASURE = 1 } ttp_step_timing;
+/* "model", "measure"; and back (TTP_ERR_ARG naming the word and the choices). */
+const char *ttp_step_timing_str(int t);
+ttp_status ttp_step_timing_parse(ttp_ctx *ctx, const char *s, int *out);
+/* How the measured dynamics get Θ (docs/METHOD.md §2).  EIGEN: the full
+ * eigen-decomposition, dynamics on V Λ Vᵀ (what extrapolation, the closed
+ * form and a reused kernel need).  DIRECT: Θ itself on rank 0, the
+ * dynamics as products with it, and only the top TTP_PREDICT_DIRECT_K
+ * pairs by Lanczos (μ_max, the report's spectrum and fits).  AUTO: the one
+ * with fewer flops (ttp_predict_path). */
+typedef enum { TTP_DYN_AUTO = 0, TTP_DYN_EIGEN, TTP_DYN_DIRECT } ttp_dyn_path;
+const char *ttp_dyn_path_str(ttp_dyn_path p);
+/* Top eigenpairs the direct path computes (Lanczos). */
+#define TTP_PREDICT_DIRECT_K 32
 
 typedef struct ttp_predict_opts {
     ttp_opt opt;            /* optimizer settings, as for `train`            */
@@ -45,17 +67,38 @@ typedef struct ttp_predict_opts {
     int64_t subset;         /* N0 < N: kernel on a stratified subset, then  */
     int nextrap;            /*   extrapolate to these sizes (N if none)     */
     int64_t extrap[TTP_MAX_EXTRAP];
-    int time_reps;       /* real steps timed for wall-clock (0: skip)    */
-    int64_t relin_every; /* K > 0: re-linearize every K steps (momentum
+    int time_reps;         /* real steps timed for wall-clock (0: skip)    */
+    int step_timing;       /* TTP_STEP_TIMING_MODEL (probe + cost model) or
+                            TTP_STEP_TIMING_MEASURE (time_reps full steps) */
+    int64_t relin_every;   /* K > 0: re-linearize every K steps (momentum
                                  carried, SGD along member 0; docs/METHOD.md
                                  §6c); 0: off                                 */
+    ttp_dyn_path dynamics; /* eigen, direct or auto (the default)          */
 } ttp_predict_opts;
+
+/*
+ * The dynamics path for options o on a model of d trainable weights and a
+ * dataset of n samples (every rank alike; not collective): EIGEN where
+ * the direct path cannot serve (a reused kernel, a subset or
+ * extrapolation, re-linearization, a truncated spectrum asked by top_k),
+ * else o->dynamics, and for AUTO the path with fewer estimated flops
+ * (*fe, *fd; either may be NULL):
+ *   m = min(NC, D′), T steps, M members (1 for full batch), b = |B|·C
+ *   eigen   m²·max(NC, D′) (Gram) + 4m³ (all eigenpairs) [+ 2·NC·D′·m:
+ *           Θ's vectors from the D′ side] + T·M·(2bm + 2·NC·m)
+ *   direct  NC²·D′ (Θ) + 2·NC²·(4K + 40) (Lanczos, K pairs) + T·M·2b·NC
+ * (both 0 with a reused kernel).  TTP_ERR_UNSUPPORTED when DIRECT is asked
+ * where it cannot serve.
+ */
+ttp_status ttp_predict_path(ttp_ctx *ctx, const ttp_predict_opts *o, int64_t d, int64_t n, int c,
+                            ttp_dyn_path *out, double *fe, double *fd);
 
 /* Defaults (what `ttpredict predict` uses): the ttp_opt defaults, the
  * ttp_kernel_opts defaults but with the automatic projection (TTP_PROJ_AUTO:
  * kron at D′ = 1024 for a model of more than 2048 trainable weights, else
  * exact) and the eigenvectors kept, ensemble 16, band 5–95 %, one definition
- * (TTP_TT_REL 0.05 of the loss drop), 5 timed steps. */
+ * (TTP_TT_REL 0.05 of the loss drop), the step-time model from a probe
+ * timed 5 times. */
 void ttp_predict_opts_default(ttp_predict_opts *o);
 /* Check every option against a dataset of n samples (the kernel's options
  * with ttp_kernel_opts_validate), naming the field (e.g. "option lr"). */
@@ -102,6 +145,7 @@ typedef struct ttp_faith {
     int64_t relin_every, segments;        /* re-linearization (0: none; TTP_RELIN_AUTO) */
     int64_t relin_trials;                 /* segment lengths tried (auto: > segments) */
     double seg_out_gap;                   /* worst output gap at a segment's end      */
+    int relin_capped;                     /* auto reached TTP_RELIN_MAX_SEGMENTS      */
     double relin_seconds;                 /* the re-linearization's own cost          */
     double seconds;
     char note[160];
@@ -122,12 +166,20 @@ typedef struct ttp_prediction {
     double mu_max;              /* top eigenvalue of Θ/N                          */
     double stability;           /* ttp_sim_stability: > 1 means the linear model diverges */
     double batch_stab_mean, batch_stab_max; /* ttp_sim_stability_batch (SGD; 0 otherwise) */
+    double lr_stable_full;                  /* largest stable lr, full batch (ttp_sim_stability_lr) */
+    double lr_stable;                       /* largest stable lr of this optimizer: the full-batch
+                                               limit, or for SGD the lr at which the mean per-batch
+                                               stability reaches 1 when that is lower             */
     double growth;                          /* largest predicted loss (mean or band) over L₀ */
     ttp_faith faith;                        /* measured faithfulness (ttp_predict_faith)     */
     int valid;                              /* 0: outside the regime where the method holds  */
     char warning[1024];
-    double sec_per_step; /* measured, at the requested batch size         */
+    double sec_per_step;       /* at the requested batch size (model or measured) */
+    int step_timing;           /* how it was found (ttp_step_timing); -1: not at all */
+    ttp_step_model step_model; /* the fitted model (step_timing MODEL)    */
     double sec_kernel, sec_sim, sec_timing, seconds;
+    ttp_dyn_path path;                /* the dynamics path that ran (never AUTO)   */
+    double flops_eigen, flops_direct; /* ttp_predict_path's estimates (0: not asked) */
     int nranks;
 } ttp_prediction;
 
@@ -140,6 +192,40 @@ void ttp_prediction_destroy(ttp_prediction **p);
  */
 ttp_status ttp_predict_run(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model, const ttp_data *data,
                            const ttp_predict_opts *o, ttp_prediction **out);
+
+/*
+ * The stages of ttp_predict_run, shared with the sweep (ttp_sweep.h), which
+ * builds one kernel and runs the per-setting stage for many settings.
+ *
+ * ttp_predict_kernel: the kernel for o (read from o->kernel_in on rank 0
+ * with its provenance checked, or built across the ranks and written to
+ * o->kernel_out), on a stratified subset of o->subset samples when that is
+ * smaller than N: *kdata receives that subset (owned by the caller; NULL
+ * when the kernel is on all of data).  Collective; *k is NULL off rank 0
+ * for a kernel read from a file.
+ */
+ttp_status ttp_predict_kernel(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model,
+                              const ttp_data *data, const ttp_predict_opts *o, ttp_data **kdata,
+                              ttp_kernel **k);
+/*
+ * Seconds per optimizer step at opt's batch size: the one place that sets
+ * the wall-clock scale.  how = TTP_STEP_TIMING_MODEL: the probe and cost
+ * model of ttp_train_step_model (its figures in *sm when sm is not NULL);
+ * TTP_STEP_TIMING_MEASURE: `reps` real steps timed by ttp_train_time_step.
+ * NaN when reps is 0.  Collective.
+ */
+ttp_status ttp_predict_step_seconds(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model,
+                                    const ttp_data *data, const ttp_opt *opt, int reps, int how,
+                                    double *sec_per_step, ttp_step_model *sm);
+/*
+ * One setting on an existing kernel: ttp_predict_from_kernel then
+ * ttp_predict_faith on kdata (the kernel's samples).  Everything `predict`
+ * reports for one setting except the re-linearization.  Rank 0, not
+ * collective.
+ */
+ttp_status ttp_predict_setting(ttp_ctx *ctx, const ttp_model *model, const ttp_data *kdata,
+                               const ttp_kernel *k, const ttp_predict_opts *o, int64_t n_target,
+                               double sec_per_step, ttp_prediction **out);
 
 /*
  * The rank-0 part alone: dynamics, training times, fits and extrapolation
@@ -228,6 +314,11 @@ void ttp_faith_widen_band(ttp_prediction *p, int64_t T, double gap);
 void ttp_faith_print(FILE *f, const ttp_prediction *p);
 struct ttp_json;
 void ttp_faith_json(struct ttp_json *j, const ttp_prediction *p);
+
+/* A training-time definition in words ("L_t <= 0.3"), and the optimizer's
+ * name for a dataset of n samples ("SGD+momentum"); predict_out.c. */
+void ttp_tt_describe(const ttp_tt_def *t, char *buf, size_t len);
+const char *ttp_opt_describe(const ttp_opt *o, int64_t n);
 
 /* Outputs (rank 0): human summary, JSON, NetCDF result, Markdown+SVG report. */
 void ttp_predict_print(FILE *f, const ttp_prediction *p, const ttp_predict_opts *o);

@@ -58,6 +58,10 @@ typedef struct ttp_val_case {
     int64_t pred[TTP_MAX_TT], pred_lo[TTP_MAX_TT], pred_hi[TTP_MAX_TT], real[TTP_MAX_TT];
     double sec_train, sec_predict, sec_kernel; /* kernel: of its size, shared */
     int kernel_cases;                          /* cases sharing that kernel                  */
+    int64_t segments;                          /* linearizations used (1: none re-built)     */
+    double seg_gap;                            /* worst output gap at a segment's end (relin) */
+    int valid_one;                             /* the one linearization's verdict, and ...   */
+    int64_t pred_one[TTP_MAX_TT];              /* ... its times (before re-linearization)    */
     double *real_loss, *pred_loss, *pred_lo_loss, *pred_hi_loss; /* T+1 each */
 } ttp_val_case;
 

@@ -208,24 +208,47 @@ static ttp_status check_grid(ttp_ctx *ctx, const ttp_model *model, const ttp_dat
                                (long long)o->batches[b], (long long)n - 1, (long long)n);
     }
     TTP_CALL(ctx, ttp_kernel_opts_validate(ctx, &o->pred.kernel, 0));
+    if (o->pred.relin_every < 0 && o->pred.relin_every != TTP_RELIN_AUTO)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option relin_every: %lld, expected K >= 1 steps, 0 (off) or auto",
+                       (long long)o->pred.relin_every);
     for (int l = 0; l < o->nloss; l++) TTP_CALL(ctx, ttp_train_check(ctx, model, data, o->losses[l]));
     return TTP_OK;
 }
 
-/* Rank 0: the prediction of case c from kernel k, and both curves' times. */
-static ttp_status predict_case(ttp_ctx *ctx, const ttp_model *model, const ttp_data *dd, const ttp_kernel *k,
-                               const ttp_validate_opts *o, const ttp_train_result *r, ttp_val_case *c)
+/* The prediction of case c from kernel k (rank 0), re-linearized when asked
+ * (collective: every rank helps build the segments' kernels with the grid's
+ * kernel options ko), and both curves' times (rank 0). */
+static ttp_status predict_case(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model, const ttp_data *dd,
+                               const ttp_kernel *k, const ttp_kernel_opts *ko, const ttp_validate_opts *o,
+                               const ttp_train_result *r, ttp_val_case *c)
 {
     ttp_status st = TTP_OK;
     ttp_prediction *p = NULL;
     ttp_predict_opts po = o->pred;
     po.opt = c->opt;
     po.ntt = o->ntt;
+    po.kernel = *ko;
     memcpy(po.tt, o->tt, sizeof po.tt);
+    const int root = comm->rank == 0;
     double tp = ttp_time();
-    TTP_CALL_GOTO(ctx, st, done, ttp_predict_from_kernel(ctx, k, &po, dd->n, NAN, &p));
-    TTP_CALL_GOTO(ctx, st, done, ttp_predict_faith(ctx, model, dd, k, &po, p));
+    if (root) {
+        st = ttp_predict_from_kernel(ctx, k, &po, dd->n, NAN, &p);
+        if (st == TTP_OK) st = ttp_predict_faith(ctx, model, dd, k, &po, p);
+        if (st != TTP_OK) ttp_error_trace(ctx, __FILE__, __LINE__, __func__);
+    }
+    if (root && st == TTP_OK) { /* the one linearization's verdict and times, kept for comparison */
+        c->valid_one = p->valid;
+        for (int d = 0; d < o->ntt; d++) c->pred_one[d] = p->main.tt[d].steps;
+    }
+    if (po.relin_every != 0) {
+        TTP_CALL_GOTO(ctx, st, done, ttp_comm_agree(ctx, comm, st, "prediction"));
+        TTP_CALL_GOTO(ctx, st, done,
+                      ttp_predict_relinearize(ctx, comm, model, dd, root ? k : NULL, &po, root ? p : NULL));
+    }
+    if (!root || st != TTP_OK) goto done;
     c->sec_predict = ttp_time() - tp;
+    c->segments = p->faith.segments > 0 ? p->faith.segments : 1;
+    c->seg_gap = p->faith.seg_out_gap;
     c->faith_loss_gap = p->faith.worst_loss_gap;
     c->faith_out_gap = p->faith.worst_out_gap;
     c->batch_stab_max = 2.0 * p->batch_stab_max;
@@ -325,7 +348,7 @@ ttp_status ttp_validate_run(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model 
             goto done;
         }
         ttp_model_destroy(&m);
-        if (comm->rank == 0) TTP_CALL_GOTO(ctx, st, done, predict_case(ctx, model, dd, k, o, r, c));
+        TTP_CALL_GOTO(ctx, st, done, predict_case(ctx, comm, model, dd, k, &ko, o, r, c));
         ttp_train_result_destroy(&r);
         ttp_progress(ctx, "validate", (double)v->ncases / (double)ncases, t0);
     }
@@ -455,6 +478,9 @@ ttp_status ttp_validate_write_json(ttp_ctx *ctx, const char *path, const ttp_val
         ttp_json_str(j, "warning", c->warning);
         ttp_json_num(j, "seconds_train", c->sec_train);
         ttp_json_num(j, "seconds_predict", c->sec_predict);
+        ttp_json_int(j, "segments", c->segments);
+        ttp_json_bool(j, "valid_one_linearization", c->valid_one);
+        ttp_json_num(j, "segment_output_gap", c->seg_gap);
         ttp_json_num(j, "seconds_kernel", c->sec_kernel);
         ttp_json_int(j, "kernel_shared_by", c->kernel_cases);
         ttp_json_begin_array(j, "times");
@@ -470,6 +496,7 @@ ttp_status ttp_validate_write_json(ttp_ctx *ctx, const char *path, const ttp_val
                          ok ? fabs((double)(c->pred[d] - c->real[d])) / (double)c->real[d] : NAN);
             /* compared: counts in the totals (a prediction of −1 is then a miss) */
             ttp_json_bool(j, "compared", !c->diverged && c->real[d] > 0);
+            ttp_json_int(j, "predicted_one_linearization", c->pred_one[d]);
             if (c->sgd) {
                 int64_t lo = c->pred_lo[d] < 0 ? v->steps + 1 : c->pred_lo[d];
                 int64_t hi = c->pred_hi[d] < 0 ? v->steps + 1 : c->pred_hi[d];
