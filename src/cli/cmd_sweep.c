@@ -201,8 +201,8 @@ ttp_status ttp_cmd_sweep(ttp_cli *cli, int argc, char **argv)
      * against N once the data is read). */
     TTP_CALL(ctx, ttp_kernel_opts_validate(ctx, &b->kernel, 0));
     TTP_CALL(ctx, ttp_sweep_opts_validate(ctx, &o, 0));
-    const char *model_path = a.model ? a.model : ttp_cli_default_model();
-    const char *data_path = a.data ? a.data : ttp_cli_default_data();
+    const char *model_path = a.model ? a.model : ttp_cli_default_model(&a);
+    const char *data_path = a.data ? a.data : ttp_cli_default_data(&a);
     b->kernel.model_path = model_path;
     b->kernel.data_path = data_path;
     ctx->verbose = ttp_cli_verbosity(&a, 1);
