@@ -142,6 +142,13 @@ ttp_status ttp_cli_shared_option(ttp_ctx *ctx, int c, const char *arg, ttp_cli_a
 struct ttp_predict_opts;
 ttp_status ttp_cli_predict_option(ttp_ctx *ctx, int c, const char *arg, struct ttp_predict_opts *o,
                                   int *smooth, int *handled);
+/*
+ * After the options of predict or sweep: the model and data (the bundled
+ * task unless given) into o->kernel's model_path and data_path, the
+ * verbosity (default on), and every input and output path of the run
+ * checked before any file is read.
+ */
+ttp_status ttp_cli_predict_paths(ttp_ctx *ctx, const ttp_cli_args *a, struct ttp_predict_opts *o);
 /* --train-layers, when given, on a loaded model (after --new-head). */
 ttp_status ttp_cli_train_layers(ttp_ctx *ctx, const ttp_cli_args *a, ttp_model *m);
 /* The verbosity asked for, or the command's default (1 for the commands

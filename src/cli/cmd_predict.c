@@ -139,22 +139,9 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
     for (int i = 0; i < o.ntt; i++) o.tt[i].smooth = smooth;
     /* Every option is checked now, before any file is read. */
     TTP_CALL(ctx, ttp_kernel_opts_validate(ctx, &o.kernel, 0));
-    const char *model_path = a.model ? a.model : ttp_cli_default_model();
-    const char *data_path = a.data ? a.data : ttp_cli_default_data();
-    o.kernel.model_path = model_path;
-    o.kernel.data_path = data_path;
-    ctx->verbose = ttp_cli_verbosity(&a, 1);
+    TTP_CALL(ctx, ttp_cli_predict_paths(ctx, &a, &o));
     o.kernel.stop_after_block = ttp_cli_test_stop_after_block();
-    const ttp_path_use paths[] = {
-        {model_path, "--model", TTP_PATH_IN},
-        {data_path, "--data", TTP_PATH_IN},
-        {o.kernel_in, "--kernel", TTP_PATH_IN},
-        {a.out, "--out", TTP_PATH_OUT},
-        {a.json, "--json", TTP_PATH_OUT},
-        {a.report, "--report", TTP_PATH_OUT_DIR},
-        {o.kernel_out, "--save-kernel", TTP_PATH_OUT},
-    };
-    TTP_CALL(ctx, ttp_path_check(ctx, paths, (int)(sizeof paths / sizeof paths[0])));
+    const char *model_path = o.kernel.model_path, *data_path = o.kernel.data_path;
     const char *out = a.out, *json = a.json, *report = a.report;
 
     ttp_model *m = NULL;

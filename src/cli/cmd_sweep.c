@@ -158,21 +158,8 @@ ttp_status ttp_cmd_sweep(ttp_cli *cli, int argc, char **argv)
      * against N once the data is read). */
     TTP_CALL(ctx, ttp_kernel_opts_validate(ctx, &b->kernel, 0));
     TTP_CALL(ctx, ttp_sweep_opts_validate(ctx, &o, 0));
-    const char *model_path = a.model ? a.model : ttp_cli_default_model();
-    const char *data_path = a.data ? a.data : ttp_cli_default_data();
-    b->kernel.model_path = model_path;
-    b->kernel.data_path = data_path;
-    ctx->verbose = ttp_cli_verbosity(&a, 1);
-    const ttp_path_use paths[] = {
-        {model_path, "--model", TTP_PATH_IN},
-        {data_path, "--data", TTP_PATH_IN},
-        {b->kernel_in, "--kernel", TTP_PATH_IN},
-        {a.out, "--out", TTP_PATH_OUT},
-        {a.json, "--json", TTP_PATH_OUT},
-        {a.report, "--report", TTP_PATH_OUT_DIR},
-        {b->kernel_out, "--save-kernel", TTP_PATH_OUT},
-    };
-    TTP_CALL(ctx, ttp_path_check(ctx, paths, (int)(sizeof paths / sizeof paths[0])));
+    TTP_CALL(ctx, ttp_cli_predict_paths(ctx, &a, b));
+    const char *model_path = b->kernel.model_path, *data_path = b->kernel.data_path;
     const char *out = a.out, *json = a.json, *report = a.report;
 
     ttp_model *m = NULL;

@@ -371,6 +371,23 @@ ttp_status ttp_cli_predict_option(ttp_ctx *ctx, int c, const char *arg, ttp_pred
     }
 }
 
+ttp_status ttp_cli_predict_paths(ttp_ctx *ctx, const ttp_cli_args *a, ttp_predict_opts *o)
+{
+    o->kernel.model_path = a->model ? a->model : ttp_cli_default_model();
+    o->kernel.data_path = a->data ? a->data : ttp_cli_default_data();
+    ctx->verbose = ttp_cli_verbosity(a, 1);
+    const ttp_path_use paths[] = {
+        {o->kernel.model_path, "--model", TTP_PATH_IN},
+        {o->kernel.data_path, "--data", TTP_PATH_IN},
+        {o->kernel_in, "--kernel", TTP_PATH_IN},
+        {a->out, "--out", TTP_PATH_OUT},
+        {a->json, "--json", TTP_PATH_OUT},
+        {a->report, "--report", TTP_PATH_OUT_DIR},
+        {o->kernel_out, "--save-kernel", TTP_PATH_OUT},
+    };
+    return ttp_path_check(ctx, paths, (int)(sizeof paths / sizeof paths[0]));
+}
+
 /* ---- help ---------------------------------------------------------------- */
 
 void ttp_cli_help_section(FILE *f, const char *heading)
