@@ -37,7 +37,8 @@ ttp_status ttp_cmd_plan(ttp_cli *cli, int argc, char **argv);
 /*
  * Option groups shared by the commands, so that a flag name means one thing
  * everywhere: model/data, optimizer (train, predict, validate), kernel
- * (kernel, predict, validate), output, and the common -v/-q/-h/--version.
+ * (kernel, predict, validate), prediction (predict, sweep), output, and the
+ * common -v/-q/-h/--version.
  * Include the groups' entries in a getopt_long table (short options
  * TTP_CLI_SHORT) and hand every code to ttp_cli_shared_option, which says
  * whether it was one of them.
@@ -65,6 +66,16 @@ enum {
     TTP_CLI_O_VERSION,
     TTP_CLI_O_TRAINLAYERS,
     TTP_CLI_O_TASK,
+    TTP_CLI_O_TT,
+    TTP_CLI_O_SMOOTH,
+    TTP_CLI_O_ENS,
+    TTP_CLI_O_BAND,
+    TTP_CLI_O_KERNEL,
+    TTP_CLI_O_SAVEK,
+    TTP_CLI_O_SUBSET,
+    TTP_CLI_O_TSTEPS,
+    TTP_CLI_O_STIMING,
+    TTP_CLI_O_MEM,
     TTP_CLI_O_FIRST_OWN /* a command's own codes start here */
 };
 #define TTP_CLI_SHORT ":hvq"
@@ -87,6 +98,17 @@ enum {
         {"proj-seed", required_argument, NULL, TTP_CLI_O_PSEED},                                \
         {"backend", required_argument, NULL, TTP_CLI_O_BACKEND},                                \
         {"block", required_argument, NULL, TTP_CLI_O_BLOCK}, {"top-k", required_argument, NULL, TTP_CLI_O_TOPK}
+/* The prediction options of predict and sweep (ttp_cli_predict_option). */
+#define TTP_CLI_PREDICT_OPTIONS                                                               \
+    {"tt", required_argument, NULL, TTP_CLI_O_TT}, {"smooth", required_argument, NULL, TTP_CLI_O_SMOOTH}, \
+        {"ensemble", required_argument, NULL, TTP_CLI_O_ENS},                                 \
+        {"band", required_argument, NULL, TTP_CLI_O_BAND},                                    \
+        {"kernel", required_argument, NULL, TTP_CLI_O_KERNEL},                                \
+        {"save-kernel", required_argument, NULL, TTP_CLI_O_SAVEK},                            \
+        {"subset", required_argument, NULL, TTP_CLI_O_SUBSET},                                \
+        {"time-steps", required_argument, NULL, TTP_CLI_O_TSTEPS},                            \
+        {"step-timing", required_argument, NULL, TTP_CLI_O_STIMING},                          \
+        {"mem-per-rank", required_argument, NULL, TTP_CLI_O_MEM}
 #define TTP_CLI_OUT_OPTION {"out", required_argument, NULL, TTP_CLI_O_OUT}
 #define TTP_CLI_JSON_OPTION {"json", required_argument, NULL, TTP_CLI_O_JSON}
 #define TTP_CLI_REPORT_OPTION {"report", required_argument, NULL, TTP_CLI_O_REPORT}
@@ -116,6 +138,21 @@ void ttp_cli_args_init(ttp_cli_args *a);
 struct ttp_kernel_opts;
 ttp_status ttp_cli_shared_option(ttp_ctx *ctx, int c, const char *arg, ttp_cli_args *a, ttp_opt *o,
                                  int64_t steps_min, struct ttp_kernel_opts *k, int *handled);
+/*
+ * Parse one option code of TTP_CLI_PREDICT_OPTIONS into o; --smooth goes to
+ * *smooth (applied to every --tt definition once all options are read).
+ * *handled = 0 (and TTP_OK) when c is none of them.
+ */
+struct ttp_predict_opts;
+ttp_status ttp_cli_predict_option(ttp_ctx *ctx, int c, const char *arg, struct ttp_predict_opts *o,
+                                  int *smooth, int *handled);
+/*
+ * After the options of predict or sweep: the model and data (the bundled
+ * task unless given) into o->kernel's model_path and data_path, the
+ * verbosity (default on), and every input and output path of the run
+ * checked before any file is read.
+ */
+ttp_status ttp_cli_predict_paths(ttp_ctx *ctx, const ttp_cli_args *a, struct ttp_predict_opts *o);
 /* --train-layers, when given, on a loaded model (after --new-head). */
 ttp_status ttp_cli_train_layers(ttp_ctx *ctx, const ttp_cli_args *a, ttp_model *m);
 /* The verbosity asked for, or the command's default (1 for the commands

@@ -73,82 +73,29 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
     ttp_cli_args a;
     ttp_cli_args_init(&a);
     int smooth = o.tt[0].smooth;
-    enum {
-        O_TT = TTP_CLI_O_FIRST_OWN,
-        O_SMOOTH,
-        O_ENS,
-        O_BAND,
-        O_KERNEL,
-        O_SAVEK,
-        O_SUBSET,
-        O_EXTRAP,
-        O_TSTEPS,
-        O_RELIN,
-        O_DYN,
-        O_MEM,
-        O_CKPT,
-        O_RESUME,
-        O_STIMING
-    };
+    enum { O_EXTRAP = TTP_CLI_O_FIRST_OWN, O_RELIN, O_DYN, O_CKPT, O_RESUME };
     static const struct option opts[] = {TTP_CLI_TASK_OPTIONS,
                                          TTP_CLI_OPT_OPTIONS,
                                          TTP_CLI_KERNEL_OPTIONS,
-                                         {"tt", required_argument, NULL, O_TT},
-                                         {"smooth", required_argument, NULL, O_SMOOTH},
-                                         {"ensemble", required_argument, NULL, O_ENS},
-                                         {"band", required_argument, NULL, O_BAND},
-                                         {"kernel", required_argument, NULL, O_KERNEL},
-                                         {"save-kernel", required_argument, NULL, O_SAVEK},
-                                         {"subset", required_argument, NULL, O_SUBSET},
+                                         TTP_CLI_PREDICT_OPTIONS,
                                          {"extrapolate", required_argument, NULL, O_EXTRAP},
-                                         {"time-steps", required_argument, NULL, O_TSTEPS},
                                          {"relinearize", required_argument, NULL, O_RELIN},
                                          {"dynamics", required_argument, NULL, O_DYN},
-                                         {"mem-per-rank", required_argument, NULL, O_MEM},
                                          {"checkpoint", required_argument, NULL, O_CKPT},
                                          {"resume", required_argument, NULL, O_RESUME},
-                                         {"step-timing", required_argument, NULL, O_STIMING},
                                          TTP_CLI_OUT_OPTION,
                                          TTP_CLI_JSON_OPTION,
                                          TTP_CLI_REPORT_OPTION,
                                          TTP_CLI_COMMON_OPTIONS,
                                          {NULL, 0, NULL, 0}};
     int c;
-    int64_t iv;
-    double band[2];
-    int nb;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, TTP_CLI_SHORT, opts, NULL)) != -1) {
         switch (c) {
-        case O_TT: TTP_CALL(ctx, ttp_cli_tt_list(ctx, "--tt", optarg, 1, o.tt, TTP_MAX_TT, &o.ntt)); break;
-        case O_SMOOTH:
-            TTP_CALL(ctx, ttp_cli_int(ctx, "--smooth", optarg, 1, 100000, &iv));
-            smooth = (int)iv;
-            break;
-        case O_ENS:
-            TTP_CALL(ctx, ttp_cli_int(ctx, "--ensemble", optarg, 1, 100000, &iv));
-            o.sim.ensemble = (int)iv;
-            break;
-        case O_BAND:
-            TTP_CALL(ctx, ttp_cli_double_list(ctx, "--band", optarg, 0, 1, 1, band, 2, &nb));
-            if (nb != 2 || !(band[0] < band[1]))
-                return TTP_ERR(ctx, TTP_ERR_ARG, "option --band: '%s', expected LO,HI with 0 <= LO < HI <= 1",
-                               optarg);
-            o.sim.band_lo = band[0];
-            o.sim.band_hi = band[1];
-            break;
-        case O_KERNEL: o.kernel_in = optarg; break;
-        case O_SAVEK: o.kernel_out = optarg; break;
-        case O_SUBSET: TTP_CALL(ctx, ttp_cli_int(ctx, "--subset", optarg, 1, INT64_MAX, &o.subset)); break;
         case O_EXTRAP:
             TTP_CALL(ctx, ttp_cli_int_list(ctx, "--extrapolate", optarg, 1, INT32_MAX, o.extrap,
                                            TTP_MAX_EXTRAP, &o.nextrap));
-            break;
-        case O_STIMING: TTP_CALL(ctx, ttp_step_timing_parse(ctx, optarg, &o.step_timing)); break;
-        case O_TSTEPS:
-            TTP_CALL(ctx, ttp_cli_int(ctx, "--time-steps", optarg, 0, 10000, &iv));
-            o.time_reps = (int)iv;
             break;
         case O_RELIN:
             if (strcmp(optarg, "auto") == 0)
@@ -167,9 +114,6 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
                 return TTP_ERR(ctx, TTP_ERR_ARG, "option --dynamics: '%s', expected auto, eigen or direct",
                                optarg);
             break;
-        case O_MEM:
-            TTP_CALL(ctx, ttp_cli_bytes(ctx, "--mem-per-rank", optarg, &o.kernel.mem_per_rank));
-            break;
         case O_CKPT:
         case O_RESUME:
             o.kernel.checkpoint_dir = optarg;
@@ -177,7 +121,9 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
             break;
         default: {
             int handled;
-            TTP_CALL(ctx, ttp_cli_shared_option(ctx, c, optarg, &a, &o.opt, 1, &o.kernel, &handled));
+            TTP_CALL(ctx, ttp_cli_predict_option(ctx, c, optarg, &o, &smooth, &handled));
+            if (!handled)
+                TTP_CALL(ctx, ttp_cli_shared_option(ctx, c, optarg, &a, &o.opt, 1, &o.kernel, &handled));
             if (!handled) return ttp_cli_bad_option(ctx, "predict", argv[optind - 1]);
         }
         }
@@ -193,22 +139,9 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
     for (int i = 0; i < o.ntt; i++) o.tt[i].smooth = smooth;
     /* Every option is checked now, before any file is read. */
     TTP_CALL(ctx, ttp_kernel_opts_validate(ctx, &o.kernel, 0));
-    const char *model_path = a.model ? a.model : ttp_cli_default_model(&a);
-    const char *data_path = a.data ? a.data : ttp_cli_default_data(&a);
-    o.kernel.model_path = model_path;
-    o.kernel.data_path = data_path;
-    ctx->verbose = ttp_cli_verbosity(&a, 1);
+    TTP_CALL(ctx, ttp_cli_predict_paths(ctx, &a, &o));
     o.kernel.stop_after_block = ttp_cli_test_stop_after_block();
-    const ttp_path_use paths[] = {
-        {model_path, "--model", TTP_PATH_IN},
-        {data_path, "--data", TTP_PATH_IN},
-        {o.kernel_in, "--kernel", TTP_PATH_IN},
-        {a.out, "--out", TTP_PATH_OUT},
-        {a.json, "--json", TTP_PATH_OUT},
-        {a.report, "--report", TTP_PATH_OUT_DIR},
-        {o.kernel_out, "--save-kernel", TTP_PATH_OUT},
-    };
-    TTP_CALL(ctx, ttp_path_check(ctx, paths, (int)(sizeof paths / sizeof paths[0])));
+    const char *model_path = o.kernel.model_path, *data_path = o.kernel.data_path;
     const char *out = a.out, *json = a.json, *report = a.report;
 
     ttp_model *m = NULL;

@@ -53,11 +53,16 @@ static void usage(FILE *f)
     ttp_cli_help_line(f, "--kernel FILE", "reuse a kernel from 'ttpredict kernel --vectors'");
     ttp_cli_help_line(f, "--save-kernel FILE", "also write the kernel built here");
     ttp_cli_help_line(f, "--subset N0", "build the kernel on N0 samples (stratified) and extrapolate to N");
+    ttp_cli_help_run(f, 0);
     ttp_cli_help_section(f, "output (rank 0)");
     ttp_cli_help_line(f, "--time-steps R",
-                      "real steps timed per distinct batch size for the wall-clock\n"
+                      "timings per distinct batch size for the wall-clock: repetitions\n"
+                      "of the probe, or real steps with --step-timing measure\n"
                       "(default %d; 0 = skip, the table is then sorted by steps)",
                       d.base.time_reps);
+    ttp_cli_help_line(f, "--step-timing HOW",
+                      "model: seconds per step from a probe of two small batches and\n"
+                      "the network's cost model (default); measure: time full steps");
     ttp_cli_help_line(f, "--out FILE", "NetCDF result, one row per setting");
     ttp_cli_help_line(f, "--json FILE", "JSON: every setting's numbers and warning, the best setting");
     ttp_cli_help_line(f, "--report DIR", "Markdown report with SVG plots against the learning rate");
@@ -74,34 +79,11 @@ ttp_status ttp_cmd_sweep(ttp_cli *cli, int argc, char **argv)
     ttp_cli_args a;
     ttp_cli_args_init(&a);
     int smooth = b->tt[0].smooth;
-    enum {
-        O_TT = TTP_CLI_O_FIRST_OWN,
-        O_SMOOTH,
-        O_ENS,
-        O_BAND,
-        O_KERNEL,
-        O_SAVEK,
-        O_SUBSET,
-        O_TSTEPS,
-        O_LRS,
-        O_BATCHES,
-        O_MOMENTA,
-        O_WDS,
-        O_BUDGET,
-        O_BUDGET_STEPS,
-        O_FAITH
-    };
+    enum { O_LRS = TTP_CLI_O_FIRST_OWN, O_BATCHES, O_MOMENTA, O_WDS, O_BUDGET, O_BUDGET_STEPS, O_FAITH };
     static const struct option opts[] = {TTP_CLI_TASK_OPTIONS,
                                          TTP_CLI_OPT_OPTIONS,
                                          TTP_CLI_KERNEL_OPTIONS,
-                                         {"tt", required_argument, NULL, O_TT},
-                                         {"smooth", required_argument, NULL, O_SMOOTH},
-                                         {"ensemble", required_argument, NULL, O_ENS},
-                                         {"band", required_argument, NULL, O_BAND},
-                                         {"kernel", required_argument, NULL, O_KERNEL},
-                                         {"save-kernel", required_argument, NULL, O_SAVEK},
-                                         {"subset", required_argument, NULL, O_SUBSET},
-                                         {"time-steps", required_argument, NULL, O_TSTEPS},
+                                         TTP_CLI_PREDICT_OPTIONS,
                                          {"lrs", required_argument, NULL, O_LRS},
                                          {"batches", required_argument, NULL, O_BATCHES},
                                          {"momenta", required_argument, NULL, O_MOMENTA},
@@ -115,37 +97,10 @@ ttp_status ttp_cmd_sweep(ttp_cli *cli, int argc, char **argv)
                                          TTP_CLI_COMMON_OPTIONS,
                                          {NULL, 0, NULL, 0}};
     int c;
-    int64_t iv;
-    double band[2];
-    int nb;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, TTP_CLI_SHORT, opts, NULL)) != -1) {
         switch (c) {
-        case O_TT: TTP_CALL(ctx, ttp_cli_tt_list(ctx, "--tt", optarg, 1, b->tt, TTP_MAX_TT, &b->ntt)); break;
-        case O_SMOOTH:
-            TTP_CALL(ctx, ttp_cli_int(ctx, "--smooth", optarg, 1, 100000, &iv));
-            smooth = (int)iv;
-            break;
-        case O_ENS:
-            TTP_CALL(ctx, ttp_cli_int(ctx, "--ensemble", optarg, 1, 100000, &iv));
-            b->sim.ensemble = (int)iv;
-            break;
-        case O_BAND:
-            TTP_CALL(ctx, ttp_cli_double_list(ctx, "--band", optarg, 0, 1, 1, band, 2, &nb));
-            if (nb != 2 || !(band[0] < band[1]))
-                return TTP_ERR(ctx, TTP_ERR_ARG, "option --band: '%s', expected LO,HI with 0 <= LO < HI <= 1",
-                               optarg);
-            b->sim.band_lo = band[0];
-            b->sim.band_hi = band[1];
-            break;
-        case O_KERNEL: b->kernel_in = optarg; break;
-        case O_SAVEK: b->kernel_out = optarg; break;
-        case O_SUBSET: TTP_CALL(ctx, ttp_cli_int(ctx, "--subset", optarg, 1, INT64_MAX, &b->subset)); break;
-        case O_TSTEPS:
-            TTP_CALL(ctx, ttp_cli_int(ctx, "--time-steps", optarg, 0, 10000, &iv));
-            b->time_reps = (int)iv;
-            break;
         case O_LRS:
             TTP_CALL(ctx,
                      ttp_cli_double_list(ctx, "--lrs", optarg, 0, 0, 1e6, o.lrs, TTP_SWEEP_MAX_LIST, &o.nlr));
@@ -183,7 +138,9 @@ ttp_status ttp_cmd_sweep(ttp_cli *cli, int argc, char **argv)
             break;
         default: {
             int handled;
-            TTP_CALL(ctx, ttp_cli_shared_option(ctx, c, optarg, &a, &b->opt, 1, &b->kernel, &handled));
+            TTP_CALL(ctx, ttp_cli_predict_option(ctx, c, optarg, b, &smooth, &handled));
+            if (!handled)
+                TTP_CALL(ctx, ttp_cli_shared_option(ctx, c, optarg, &a, &b->opt, 1, &b->kernel, &handled));
             if (!handled) return ttp_cli_bad_option(ctx, "sweep", argv[optind - 1]);
         }
         }
@@ -201,21 +158,8 @@ ttp_status ttp_cmd_sweep(ttp_cli *cli, int argc, char **argv)
      * against N once the data is read). */
     TTP_CALL(ctx, ttp_kernel_opts_validate(ctx, &b->kernel, 0));
     TTP_CALL(ctx, ttp_sweep_opts_validate(ctx, &o, 0));
-    const char *model_path = a.model ? a.model : ttp_cli_default_model(&a);
-    const char *data_path = a.data ? a.data : ttp_cli_default_data(&a);
-    b->kernel.model_path = model_path;
-    b->kernel.data_path = data_path;
-    ctx->verbose = ttp_cli_verbosity(&a, 1);
-    const ttp_path_use paths[] = {
-        {model_path, "--model", TTP_PATH_IN},
-        {data_path, "--data", TTP_PATH_IN},
-        {b->kernel_in, "--kernel", TTP_PATH_IN},
-        {a.out, "--out", TTP_PATH_OUT},
-        {a.json, "--json", TTP_PATH_OUT},
-        {a.report, "--report", TTP_PATH_OUT_DIR},
-        {b->kernel_out, "--save-kernel", TTP_PATH_OUT},
-    };
-    TTP_CALL(ctx, ttp_path_check(ctx, paths, (int)(sizeof paths / sizeof paths[0])));
+    TTP_CALL(ctx, ttp_cli_predict_paths(ctx, &a, b));
+    const char *model_path = b->kernel.model_path, *data_path = b->kernel.data_path;
     const char *out = a.out, *json = a.json, *report = a.report;
 
     ttp_model *m = NULL;

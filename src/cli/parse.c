@@ -4,6 +4,7 @@
  */
 #include "cli.h"
 #include "ttp_kbuild.h"
+#include "ttp_predict.h"
 #include "ttp_sim.h"
 
 #include <ctype.h>
@@ -337,6 +338,61 @@ ttp_status ttp_cli_shared_option(ttp_ctx *ctx, int c, const char *arg, ttp_cli_a
     if (o) TTP_CALL(ctx, opt_option(ctx, c, arg, steps_min, o, handled));
     if (!*handled && k) TTP_CALL(ctx, kernel_option(ctx, c, arg, k, handled));
     return TTP_OK;
+}
+
+ttp_status ttp_cli_predict_option(ttp_ctx *ctx, int c, const char *arg, ttp_predict_opts *o, int *smooth,
+                                  int *handled)
+{
+    int64_t iv;
+    double band[2];
+    int nb;
+    *handled = 1;
+    switch (c) {
+    case TTP_CLI_O_TT: return ttp_cli_tt_list(ctx, "--tt", arg, 1, o->tt, TTP_MAX_TT, &o->ntt);
+    case TTP_CLI_O_SMOOTH:
+        TTP_CALL(ctx, ttp_cli_int(ctx, "--smooth", arg, 1, 100000, &iv));
+        *smooth = (int)iv;
+        return TTP_OK;
+    case TTP_CLI_O_ENS:
+        TTP_CALL(ctx, ttp_cli_int(ctx, "--ensemble", arg, 1, 100000, &iv));
+        o->sim.ensemble = (int)iv;
+        return TTP_OK;
+    case TTP_CLI_O_BAND:
+        TTP_CALL(ctx, ttp_cli_double_list(ctx, "--band", arg, 0, 1, 1, band, 2, &nb));
+        if (nb != 2 || !(band[0] < band[1]))
+            return TTP_ERR(ctx, TTP_ERR_ARG, "option --band: '%s', expected LO,HI with 0 <= LO < HI <= 1",
+                           arg);
+        o->sim.band_lo = band[0];
+        o->sim.band_hi = band[1];
+        return TTP_OK;
+    case TTP_CLI_O_KERNEL: o->kernel_in = arg; return TTP_OK;
+    case TTP_CLI_O_SAVEK: o->kernel_out = arg; return TTP_OK;
+    case TTP_CLI_O_SUBSET: return ttp_cli_int(ctx, "--subset", arg, 1, INT64_MAX, &o->subset);
+    case TTP_CLI_O_TSTEPS:
+        TTP_CALL(ctx, ttp_cli_int(ctx, "--time-steps", arg, 0, 10000, &iv));
+        o->time_reps = (int)iv;
+        return TTP_OK;
+    case TTP_CLI_O_STIMING: return ttp_step_timing_parse(ctx, arg, &o->step_timing);
+    case TTP_CLI_O_MEM: return ttp_cli_bytes(ctx, "--mem-per-rank", arg, &o->kernel.mem_per_rank);
+    default: *handled = 0; return TTP_OK;
+    }
+}
+
+ttp_status ttp_cli_predict_paths(ttp_ctx *ctx, const ttp_cli_args *a, ttp_predict_opts *o)
+{
+    o->kernel.model_path = a->model ? a->model : ttp_cli_default_model(a);
+    o->kernel.data_path = a->data ? a->data : ttp_cli_default_data(a);
+    ctx->verbose = ttp_cli_verbosity(a, 1);
+    const ttp_path_use paths[] = {
+        {o->kernel.model_path, "--model", TTP_PATH_IN},
+        {o->kernel.data_path, "--data", TTP_PATH_IN},
+        {o->kernel_in, "--kernel", TTP_PATH_IN},
+        {a->out, "--out", TTP_PATH_OUT},
+        {a->json, "--json", TTP_PATH_OUT},
+        {a->report, "--report", TTP_PATH_OUT_DIR},
+        {o->kernel_out, "--save-kernel", TTP_PATH_OUT},
+    };
+    return ttp_path_check(ctx, paths, (int)(sizeof paths / sizeof paths[0]));
 }
 
 /* ---- help ---------------------------------------------------------------- */
