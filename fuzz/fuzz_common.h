@@ -77,4 +77,30 @@ static inline void fuzz_check_refusal(const ttp_ctx *ctx, ttp_status st, const c
         return 0;                                                                                            \
     }
 
+/* A target for a reader of two files (data and an optional labels file,
+ * e.g. IDX images + labels, .npy features + labels): the input is split
+ * at a point chosen by its first two bytes; an empty second part means no
+ * labels file.  A refusal must carry a message. */
+#define TTP_FUZZ_PAIR_READER(read, ext1, ext2)                                                               \
+    int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);                                            \
+    int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)                                             \
+    {                                                                                                        \
+        if (size < 2) return 0;                                                                              \
+        size_t cut = ((size_t)data[0] << 8 | data[1]);                                                       \
+        data += 2, size -= 2;                                                                                \
+        if (cut > size) cut = size;                                                                          \
+        char first[300], second[300];                                                                        \
+        snprintf(first, sizeof first, "%s", fuzz_write(data, cut, ext1));                                    \
+        snprintf(second, sizeof second, "%s", fuzz_write(data + cut, size - cut, ext2));                     \
+        ttp_ctx ctx;                                                                                         \
+        ttp_ctx_init(&ctx);                                                                                  \
+        ttp_data *d = NULL;                                                                                  \
+        ttp_status st = read(&ctx, first, size > cut ? second : NULL, &d);                                   \
+        ttp_data_destroy(&d);                                                                                \
+        if (st != TTP_OK && ctx.msg[0] == '\0') abort();                                                     \
+        unlink(first);                                                                                       \
+        unlink(second);                                                                                      \
+        return 0;                                                                                            \
+    }
+
 #endif
