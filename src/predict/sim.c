@@ -236,6 +236,53 @@ done:
 ttp_status ttp_sim_run(ttp_ctx *ctx, const ttp_sim_problem *p, const ttp_opt *opt, const ttp_sim_opts *so,
                        ttp_curves **out)
 {
+    return ttp_sim_run_traced(ctx, p, opt, so, NULL, out);
+}
+
+/*
+ * Member 0's preimage recurrence (docs/METHOD.md §6b), the same arithmetic
+ * as ttp_faith_trace: b is the step's output cotangent, w_t − w₀ = Jᵀ a + c w₀,
+ * v = Jᵀ α + γ w₀.  O(NC) a step.
+ */
+static void trace_step(const ttp_opt *opt, int64_t NC, const double *b, double *a, double *al, double *c,
+                       double *gam)
+{
+    const double lr = opt->lr, mom = opt->momentum, wd = opt->wd;
+    for (int64_t r = 0; r < NC; r++) {
+        double br = b[r] + wd * a[r];
+        al[r] = mom * al[r] + br;
+        a[r] -= lr * (opt->nesterov ? br + mom * al[r] : al[r]);
+    }
+    double bc = wd * (1.0 + *c);
+    *gam = mom * *gam + bc;
+    *c -= lr * (opt->nesterov ? bc + mom * *gam : *gam);
+}
+
+/* Record member 0 at step t into the trace's points that fall there; a
+ * non-finite loss leaves the later points undefined (NaN), as in
+ * ttp_faith_trace.  Returns the next point to fill. */
+static int trace_record(ttp_sim_trace *tr, int ip, int64_t t, int64_t NC, const double *F, const double *a,
+                        double c, double L)
+{
+    while (ip < tr->npts && tr->step[ip] == t) {
+        memcpy(tr->f_lin + (size_t)ip * NC, F, sizeof(double) * (size_t)NC);
+        memcpy(tr->a + (size_t)ip * NC, a, sizeof(double) * (size_t)NC);
+        tr->c[ip] = c;
+        tr->loss[ip] = L;
+        ip++;
+    }
+    if (!isfinite(L))
+        for (; ip < tr->npts; ip++) {
+            for (int64_t r = 0; r < NC; r++)
+                tr->f_lin[(size_t)ip * NC + r] = tr->a[(size_t)ip * NC + r] = NAN;
+            tr->c[ip] = tr->loss[ip] = NAN;
+        }
+    return ip;
+}
+
+ttp_status ttp_sim_run_traced(ttp_ctx *ctx, const ttp_sim_problem *p, const ttp_opt *opt,
+                              const ttp_sim_opts *so, ttp_sim_trace *tr, ttp_curves **out)
+{
     ttp_status st = TTP_OK;
     const int64_t N = p->n, C = p->c, NC = N * C, T = opt->steps;
     const int64_t B = ttp_opt_batch(opt, N);
@@ -249,6 +296,16 @@ ttp_status ttp_sim_run(ttp_ctx *ctx, const ttp_sim_problem *p, const ttp_opt *op
     double **gbp = NULL;
     int *dead = NULL;
     ttp_curves *cv = NULL;
+    double *ta = NULL, *tal = NULL, *tb = NULL, tc = 0.0, tgam = 0.0;
+    int tip = 0;
+    if (tr && (tr->npts < 0 || tr->npts > TTP_SIM_TRACE_MAX))
+        return TTP_ERR(ctx, TTP_ERR_ARG, "simulation trace: %d points, expected 0..%d", tr->npts,
+                       TTP_SIM_TRACE_MAX);
+    for (int i = 0; tr && i < tr->npts; i++)
+        if (tr->step[i] < 0 || tr->step[i] > T || (i > 0 && tr->step[i] <= tr->step[i - 1]))
+            return TTP_ERR(ctx, TTP_ERR_ARG,
+                           "simulation trace: point %d at step %lld, expected ascending in 0..%lld", i,
+                           (long long)tr->step[i], (long long)T);
     if (opt->wd > 0 && p->u0 == NULL)
         return TTP_ERR(ctx, TTP_ERR_ARG, "weight decay needs u0 = J w0, which this kernel does not carry");
     if (opt->loss == TTP_LOSS_CE && p->labels == NULL)
@@ -267,6 +324,11 @@ ttp_status ttp_sim_run(ttp_ctx *ctx, const ttp_sim_problem *p, const ttp_opt *op
     TTP_ALLOC(ctx, st, done, epoch, M, "epoch cache");
     TTP_ALLOC(ctx, st, done, dead, M, "divergence flags");
     if (lock) TTP_ALLOC(ctx, st, done, Z, (size_t)p->theta->k * M, "eigen coefficients");
+    if (tr && tr->npts > 0) {
+        TTP_ALLOC(ctx, st, done, ta, (size_t)NC, "accumulated cotangent a_t");
+        TTP_ALLOC(ctx, st, done, tal, (size_t)NC, "accumulated momentum cotangent");
+        TTP_ALLOC(ctx, st, done, tb, (size_t)NC, "cotangent of the step");
+    }
     for (int m = 0; m < M; m++) {
         memcpy(F + (size_t)m * NC, p->f0, sizeof(double) * (size_t)NC);
         epoch[m] = -1;
@@ -290,6 +352,7 @@ ttp_status ttp_sim_run(ttp_ctx *ctx, const ttp_sim_problem *p, const ttp_opt *op
             double L = ttp_loss_eval(opt->loss, Fm, p->labels, p->targets, N, (int)C, gm, &correct);
             cv->member_loss[at] = L;
             cv->member_acc[at] = p->labels ? (double)correct / (double)N : NAN;
+            if (m == 0 && ta && tip < tr->npts) tip = trace_record(tr, tip, t, NC, Fm, ta, tc, L);
             if (!isfinite(L)) {
                 dead[m] = 1;
                 cv->diverged++;
@@ -321,6 +384,18 @@ ttp_status ttp_sim_run(ttp_ctx *ctx, const ttp_sim_problem *p, const ttp_opt *op
                 TTP_CALL_GOTO(ctx, st, done, ttp_theta_apply(ctx, p->theta, idxp[m], nbs[m], gbp[m], A));
                 scale = 1.0 / (double)nbs[m];
             }
+            if (m == 0 && ta && tip < tr->npts) { /* member 0's preimage, for the faithfulness check */
+                const double *gm = g + (size_t)m * NC;
+                if (full) {
+                    for (int64_t r = 0; r < NC; r++) tb[r] = scale * gm[r];
+                } else {
+                    memset(tb, 0, sizeof(double) * (size_t)NC);
+                    for (int64_t s = 0; s < nbs[m]; s++)
+                        for (int64_t q = 0; q < C; q++)
+                            tb[idxp[m][s] * C + q] = scale * gm[idxp[m][s] * C + q];
+                }
+                trace_step(opt, NC, tb, ta, tal, &tc, &tgam);
+            }
             /* 3. A = Θ-term/|B| + λ (F − F₀ + u₀);  V ← m V + A;
              *    F ← F − η V  (Nesterov: F ← F − η (A + m V)) */
             for (int64_t r = 0; r < NC; r++) {
@@ -340,7 +415,7 @@ done:
     ttp_curves_destroy(&cv);
     free(F), free(V), free(A), free(g), free(gb), free(Z), free(perm), free(idx), free(nbs), free(idxp),
         free(gbp);
-    free(epoch), free(dead);
+    free(epoch), free(dead), free(ta), free(tal), free(tb);
     return st;
 }
 

@@ -232,6 +232,7 @@ static ttp_status bcast_prediction(ttp_ctx *ctx, const ttp_comm *comm, int owner
     if (comm->rank != owner) {
         p->main.curves = NULL;
         p->kernel = NULL;
+        p->faith_trace = NULL;
         for (int i = 0; i < TTP_MAX_EXTRAP; i++) p->extrap[i].curves = NULL;
         p->nextrap = 0;
         *pp = p;

@@ -181,6 +181,8 @@ typedef struct ttp_prediction {
     ttp_dyn_path path;                /* the dynamics path that ran (never AUTO)   */
     double flops_eigen, flops_direct; /* ttp_predict_path's estimates (0: not asked) */
     int nranks;
+    ttp_sim_trace *faith_trace; /* member 0 at the faithfulness points, carried by the
+                                   dynamics; owned, consumed by ttp_predict_faith (NULL after) */
 } ttp_prediction;
 
 void ttp_prediction_destroy(ttp_prediction **p);
@@ -288,10 +290,25 @@ ttp_status ttp_faith_weights(ttp_ctx *ctx, const ttp_model *m, const ttp_data *d
  * worst output gap (capped at 1), and the wall-clock band follows.  Rank 0, not collective; costs ≈ 3 forward+backward passes over
  * the data per point.
  */
+/* The faithfulness points of a T-step run: ⌊(T+2)/4⌋, ⌊(T+1)/2⌋ and T,
+ * those ≥ 1 and distinct (steps: TTP_FAITH_MAX); returns how many. */
+int ttp_faith_points(int64_t T, int64_t *steps);
+/* A trace of those points for NC outputs, in one block that free() releases. */
+ttp_status ttp_faith_trace_alloc(ttp_ctx *ctx, int64_t T, int64_t nc, ttp_sim_trace **out);
 #define TTP_FAITH_LOSS_GAP 0.5
 #define TTP_FAITH_OUT_GAP 0.3
 ttp_status ttp_predict_faith(ttp_ctx *ctx, const ttp_model *m, const ttp_data *d, const ttp_kernel *k,
                              const ttp_predict_opts *o, ttp_prediction *p);
+/*
+ * The same measurement with its passes over the data split across the
+ * ranks (each rank its shard of samples; the weights and outputs summed).
+ * Collective: every rank passes the model and data; k, o and p are read on
+ * rank 0 only (NULL elsewhere is fine for k and p).  The result equals
+ * ttp_predict_faith's to rounding.  Uses p->faith_trace when the dynamics
+ * left it (ttp_sim_run_traced), else runs ttp_faith_trace.
+ */
+ttp_status ttp_predict_faith_comm(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *m, const ttp_data *d,
+                                  const ttp_kernel *k, const ttp_predict_opts *o, ttp_prediction *p);
 /*
  * Piecewise re-linearization (docs/METHOD.md §6c): every o->relin_every
  * steps the kernel is rebuilt at the linearized weights and the dynamics

@@ -89,6 +89,26 @@ ttp_status ttp_sim_run(ttp_ctx *ctx, const ttp_sim_problem *p, const ttp_opt *op
                        ttp_curves **out);
 
 /*
+ * Ensemble member 0's linearized weights at a few steps, carried along the
+ * simulation (docs/METHOD.md §6b): at step[i] the outputs F (NC), the
+ * cotangent a (NC) and the decay coefficient c of w_t = w₀ + Jᵀ a + c w₀,
+ * and the loss, as ttp_faith_trace computes them with a second simulation
+ * (equal to rounding; bit for bit where member 0 runs the same products,
+ * i.e. full batch).  Points after a non-finite loss are NaN.  The arrays
+ * are the caller's: f_lin and a npts × NC, c and loss npts.
+ */
+#define TTP_SIM_TRACE_MAX 4
+typedef struct ttp_sim_trace {
+    int npts;                        /* 0..TTP_SIM_TRACE_MAX           */
+    int64_t step[TTP_SIM_TRACE_MAX]; /* ascending, in 0..T             */
+    double *f_lin, *a, *c, *loss;
+} ttp_sim_trace;
+
+/* ttp_sim_run that also fills tr (NULL: none).  Rank 0; not collective. */
+ttp_status ttp_sim_run_traced(ttp_ctx *ctx, const ttp_sim_problem *p, const ttp_opt *opt,
+                              const ttp_sim_opts *so, ttp_sim_trace *tr, ttp_curves **out);
+
+/*
  * Closed form of full-batch GD with MSE on the spectrum:
  *   L_t = (1/2N) Σ_k (1 − η μ_k)^{2t} p_k² + rest
  * mu: eigenvalues of Θ/N; p: Vᵀ(F₀ − Y); rest: constant loss from the
