@@ -109,6 +109,22 @@ ttp_status ttp_sim_run_traced(ttp_ctx *ctx, const ttp_sim_problem *p, const ttp_
                               const ttp_sim_opts *so, ttp_sim_trace *tr, ttp_curves **out);
 
 /*
+ * S settings at once: opts[s] may differ in the learning rate, momentum,
+ * Nesterov flag and weight decay, and must share the loss, batch size,
+ * steps and seed (TTP_ERR_ARG otherwise).  On the eigen form the settings'
+ * ensemble members advance together, S·M columns a step: one DGEMM over V
+ * for all of them (V read once a step, not S·M times) and, for SGD, each
+ * batch's rows of V read once for the S settings that share it (member m
+ * draws the same batches in every setting).  out[s] (S curves) and tr[s]
+ * (tr, or any tr[s], may be NULL) are what ttp_sim_run_traced gives for
+ * opts[s], to rounding: only the order of the sums in the products differs.
+ * The dense form runs each setting on its own.  Memory 3·S·M·NC + K·S·M
+ * doubles.  Rank 0; not collective.
+ */
+ttp_status ttp_sim_run_many(ttp_ctx *ctx, const ttp_sim_problem *p, int S, const ttp_opt *opts,
+                            const ttp_sim_opts *so, ttp_sim_trace *const *tr, ttp_curves **out);
+
+/*
  * Closed form of full-batch GD with MSE on the spectrum:
  *   L_t = (1/2N) Σ_k (1 − η μ_k)^{2t} p_k² + rest
  * mu: eigenvalues of Θ/N; p: Vᵀ(F₀ − Y); rest: constant loss from the
