@@ -56,7 +56,20 @@ static int theta_of_kernel(const ttp_kernel *k, ttp_theta *th)
  */
 #define GROWTH_TOL 1e-6
 
+int64_t ttp_predict_guard_batches(int64_t n, int64_t b)
+{
+    if (b <= 0 || b >= n) return 0;
+    int64_t nb = (n + b - 1) / b;
+    return nb > 32 ? 32 : nb;
+}
+
 ttp_status ttp_predict_guard(ttp_ctx *ctx, const ttp_kernel *k, const ttp_predict_opts *o, ttp_prediction *p)
+{
+    return ttp_predict_guard_tops(ctx, k, o, 0, NULL, NULL, p);
+}
+
+ttp_status ttp_predict_guard_tops(ttp_ctx *ctx, const ttp_kernel *k, const ttp_predict_opts *o,
+                                  int64_t nbatch, const double *tops, const int64_t *sizes, ttp_prediction *p)
 {
     const int64_t T = o->opt.steps;
     double worst = 0;
@@ -84,11 +97,14 @@ ttp_status ttp_predict_guard(ttp_ctx *ctx, const ttp_kernel *k, const ttp_predic
     const int64_t N = k->n, B = ttp_opt_batch(&o->opt, N);
     p->batch_stab_mean = p->batch_stab_max = 0;
     if (B < N && p->n == k->n && theta_of_kernel(k, &th)) {
-        int64_t nb = (N + B - 1) / B;
-        if (nb > 32) nb = 32;
+        const int64_t nb = ttp_predict_guard_batches(N, B);
         ttp_opt bo = o->opt;
         bo.seed = o->sim.seed ? o->sim.seed : o->opt.seed; /* member 0's batches */
-        TTP_CALL(ctx, ttp_sim_stability_batch(ctx, &th, &bo, nb, &p->batch_stab_mean, &p->batch_stab_max));
+        if (nbatch == nb && tops && sizes)
+            ttp_sim_stability_tops(&bo, nb, tops, sizes, &p->batch_stab_mean, &p->batch_stab_max);
+        else
+            TTP_CALL(ctx,
+                     ttp_sim_stability_batch(ctx, &th, &bo, nb, &p->batch_stab_mean, &p->batch_stab_max));
     }
 
     const double lr_limit = ttp_sim_stability_lr(&o->opt, p->mu_max);

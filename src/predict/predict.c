@@ -394,8 +394,9 @@ done:
     return st;
 }
 
-ttp_status ttp_predict_from_kernel(ttp_ctx *ctx, const ttp_kernel *k, const ttp_predict_opts *o,
-                                   int64_t n_target, double sec_per_step, ttp_prediction **out)
+/* pre: what the caller simulated already (ttp_predict_from_sim), or NULL */
+static ttp_status from_kernel(ttp_ctx *ctx, const ttp_kernel *k, const ttp_predict_opts *o, int64_t n_target,
+                              double sec_per_step, ttp_predict_pre *pre, ttp_prediction **out)
 {
     ttp_status st = TTP_OK;
     ttp_prediction *p = NULL;
@@ -422,7 +423,13 @@ ttp_status ttp_predict_from_kernel(ttp_ctx *ctx, const ttp_kernel *k, const ttp_
         ttp_error_clear(ctx);
         p->have_fit = 0;
     }
-    if (p->n == k->n) {
+    if (pre) {
+        p->main.curves = pre->curves;
+        p->main.n = k->n;
+        p->faith_trace = pre->trace;
+        pre->curves = NULL;
+        pre->trace = NULL;
+    } else if (p->n == k->n) {
         /* the faithfulness check's trajectory rides along (ttp_predict_faith) */
         TTP_CALL_GOTO(ctx, st, fail, ttp_faith_trace_alloc(ctx, o->opt.steps, k->n * k->c, &p->faith_trace));
         TTP_CALL_GOTO(ctx, st, fail, simulate_measured(ctx, k, o, &p->main, p->faith_trace));
@@ -438,7 +445,9 @@ ttp_status ttp_predict_from_kernel(ttp_ctx *ctx, const ttp_kernel *k, const ttp_
         wall_clock(&p->extrap[i], sec_per_step);
     }
     diagnose(p, o);
-    TTP_CALL_GOTO(ctx, st, fail, ttp_predict_guard(ctx, k, o, p));
+    TTP_CALL_GOTO(ctx, st, fail,
+                  ttp_predict_guard_tops(ctx, k, o, pre ? pre->nbatch : 0, pre ? pre->tops : NULL,
+                                         pre ? pre->sizes : NULL, p));
     stable_lr(p, o);
     if (p->ce_clamped > 0) {
         size_t u = strlen(p->warning);
@@ -465,6 +474,23 @@ fail:
     ce_base_clear(&base);
     ttp_prediction_destroy(&p);
     return st;
+}
+
+ttp_status ttp_predict_from_kernel(ttp_ctx *ctx, const ttp_kernel *k, const ttp_predict_opts *o,
+                                   int64_t n_target, double sec_per_step, ttp_prediction **out)
+{
+    return from_kernel(ctx, k, o, n_target, sec_per_step, NULL, out);
+}
+
+ttp_status ttp_predict_from_sim(ttp_ctx *ctx, const ttp_kernel *k, const ttp_predict_opts *o,
+                                double sec_per_step, ttp_predict_pre *pre, ttp_prediction **out)
+{
+    if (pre == NULL || pre->curves == NULL || pre->curves->steps != o->opt.steps || o->nextrap > 0)
+        return TTP_ERR(ctx, TTP_ERR_ARG,
+                       "prediction from simulated curves: curves of %lld steps for a %lld-step setting%s",
+                       pre && pre->curves ? (long long)pre->curves->steps : -1LL, (long long)o->opt.steps,
+                       o->nextrap > 0 ? " with extrapolation (not offered)" : "");
+    return from_kernel(ctx, k, o, k->n, sec_per_step, pre, out);
 }
 
 /* ---- the dynamics path ---------------------------------------------------- */

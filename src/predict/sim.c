@@ -833,8 +833,8 @@ static ttp_status top_eig(ttp_ctx *ctx, double *a, int64_t n, double *out)
     return TTP_OK;
 }
 
-ttp_status ttp_sim_stability_batch(ttp_ctx *ctx, const ttp_theta *th, const ttp_opt *opt, int64_t nbatches,
-                                   double *mean, double *max)
+ttp_status ttp_sim_batch_tops(ttp_ctx *ctx, const ttp_theta *th, const ttp_opt *opt, int64_t nbatches,
+                              double *tops, int64_t *sizes)
 {
     ttp_status st = TTP_OK;
     const int64_t N = th->n, C = th->c, NC = N * C, K = th->k;
@@ -857,7 +857,6 @@ ttp_status ttp_sim_stability_batch(ttp_ctx *ctx, const ttp_theta *th, const ttp_
     TTP_ALLOC(ctx, st, done, perm, N, "batch permutation");
     TTP_ALLOC(ctx, st, done, idx, B, "batch indices");
     if (th->dense == NULL) TTP_ALLOC(ctx, st, done, vb, (size_t)(BC * K), "batch eigenvector rows");
-    double sum = 0, worst = 0;
     for (int64_t b = 0; b < nbatches; b++) {
         int64_t nb = B;
         if (full)
@@ -887,13 +886,40 @@ ttp_status ttp_sim_stability_batch(ttp_ctx *ctx, const ttp_theta *th, const ttp_
         }
         double lmax = 0;
         TTP_CALL_GOTO(ctx, st, done, top_eig(ctx, a, ord, &lmax));
-        double r = opt->lr * (curvature(opt) * lmax / (double)nb + opt->wd) / stable_h(opt);
+        tops[b] = lmax;
+        sizes[b] = nb;
+    }
+done:
+    free(a), free(vb), free(perm), free(idx);
+    return st;
+}
+
+void ttp_sim_stability_tops(const ttp_opt *opt, int64_t nbatches, const double *tops, const int64_t *sizes,
+                            double *mean, double *max)
+{
+    double sum = 0, worst = 0;
+    for (int64_t b = 0; b < nbatches; b++) {
+        double r = opt->lr * (curvature(opt) * tops[b] / (double)sizes[b] + opt->wd) / stable_h(opt);
         sum += r;
         if (r > worst) worst = r;
     }
     *mean = sum / (double)nbatches;
     *max = worst;
+}
+
+ttp_status ttp_sim_stability_batch(ttp_ctx *ctx, const ttp_theta *th, const ttp_opt *opt, int64_t nbatches,
+                                   double *mean, double *max)
+{
+    ttp_status st = TTP_OK;
+    const int full = ttp_opt_batch(opt, th->n) >= th->n;
+    const int64_t nb = full || nbatches < 1 ? 1 : nbatches;
+    double *tops = NULL;
+    int64_t *sizes = NULL;
+    TTP_ALLOC(ctx, st, done, tops, nb, "batch eigenvalues");
+    TTP_ALLOC(ctx, st, done, sizes, nb, "batch sizes");
+    TTP_CALL_GOTO(ctx, st, done, ttp_sim_batch_tops(ctx, th, opt, nbatches, tops, sizes));
+    ttp_sim_stability_tops(opt, full ? 1 : nbatches, tops, sizes, mean, max);
 done:
-    free(a), free(vb), free(perm), free(idx);
+    free(tops), free(sizes);
     return st;
 }

@@ -238,6 +238,28 @@ ttp_status ttp_predict_from_kernel(ttp_ctx *ctx, const ttp_kernel *k, const ttp_
                                    int64_t n_target, double sec_per_step, ttp_prediction **out);
 
 /*
+ * What a caller simulated for several settings at once (the sweep, with
+ * ttp_sim_run_many): the main curves at the kernel's N and member 0's
+ * faithfulness trace, taken over by the prediction (set to NULL), and the
+ * per-batch top eigenvalues of member 0's schedule (ttp_sim_batch_tops with
+ * the guard's count of batches), shared by every setting with that batch
+ * size and seed (nbatch 0: the guard computes them).
+ */
+typedef struct ttp_predict_pre {
+    ttp_curves *curves;
+    ttp_sim_trace *trace;
+    int64_t nbatch;
+    const double *tops;
+    const int64_t *sizes;
+} ttp_predict_pre;
+/* ttp_predict_from_kernel at the kernel's N on those curves: the same
+ * prediction to rounding, without simulating again.  Rank 0. */
+ttp_status ttp_predict_from_sim(ttp_ctx *ctx, const ttp_kernel *k, const ttp_predict_opts *o,
+                                double sec_per_step, ttp_predict_pre *pre, ttp_prediction **out);
+/* The guard's count of SGD batches for a batch size B of N (0: full batch). */
+int64_t ttp_predict_guard_batches(int64_t n, int64_t b);
+
+/*
  * Never a silent blow-up (called by ttp_predict_from_kernel after the
  * stability diagnostic): any non-finite predicted loss, or a mean or band
  * loss that grows past its initial value, makes the prediction invalid with
@@ -246,6 +268,12 @@ ttp_status ttp_predict_from_kernel(ttp_ctx *ctx, const ttp_kernel *k, const ttp_
  * computed and reported, and a batch above its limit is a warning.  Rank 0.
  */
 ttp_status ttp_predict_guard(ttp_ctx *ctx, const ttp_kernel *k, const ttp_predict_opts *o, ttp_prediction *p);
+/* The guard with the per-batch top eigenvalues given (nbatch of them, as
+ * ttp_sim_batch_tops returns for o's batch size and member 0's seed), or
+ * computed when nbatch is 0. */
+ttp_status ttp_predict_guard_tops(ttp_ctx *ctx, const ttp_kernel *k, const ttp_predict_opts *o,
+                                  int64_t nbatch, const double *tops, const int64_t *sizes,
+                                  ttp_prediction *p);
 
 /*
  * Linearized weights without J (docs/METHOD.md §6b).  Runs the function-space

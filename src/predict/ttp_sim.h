@@ -272,6 +272,18 @@ double ttp_sim_stability_lr(const ttp_opt *opt, double mu_max);
  */
 ttp_status ttp_sim_stability_batch(ttp_ctx *ctx, const ttp_theta *th, const ttp_opt *opt, int64_t nbatches,
                                    double *mean, double *max);
+/*
+ * The two halves of ttp_sim_stability_batch, for callers that price many
+ * optimizers on the same batches: the top eigenvalue λ_max(Θ_BB) of each
+ * batch and its size (tops, sizes: nbatches, or 1 for full batch) depend
+ * only on Θ, the batch size and opt->seed; the figures then follow for any
+ * learning rate, momentum and weight decay, bit for bit as
+ * ttp_sim_stability_batch computes them.
+ */
+ttp_status ttp_sim_batch_tops(ttp_ctx *ctx, const ttp_theta *th, const ttp_opt *opt, int64_t nbatches,
+                              double *tops, int64_t *sizes);
+void ttp_sim_stability_tops(const ttp_opt *opt, int64_t nbatches, const double *tops, const int64_t *sizes,
+                            double *mean, double *max);
 
 #ifdef __cplusplus
 }
