@@ -315,8 +315,10 @@ ttp_status ttp_faith_weights(ttp_ctx *ctx, const ttp_model *m, const ttp_data *d
  * (chosen by measurement, docs/METHOD.md §6b) makes the prediction invalid
  * with a message.  The training-time band then adds the model uncertainty to the
  * batch noise: its ends become ⌊lo (1 − u)⌋ and ⌈hi (1 + u)⌉ with u the
- * worst output gap (capped at 1), and the wall-clock band follows.  Rank 0, not collective; costs ≈ 3 forward+backward passes over
- * the data per point.
+ * worst output gap (capped at 1), and the wall-clock band follows.  Rank 0, not collective.
+ * Cost: member 0's trajectory comes with the dynamics (p->faith_trace; a
+ * second simulation only without it), then one forward at w₀ per block of
+ * samples for all the points' backward passes, and three forwards per point.
  */
 /* The faithfulness points of a T-step run: ⌊(T+2)/4⌋, ⌊(T+1)/2⌋ and T,
  * those ≥ 1 and distinct (steps: TTP_FAITH_MAX); returns how many. */
