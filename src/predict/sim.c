@@ -552,8 +552,9 @@ ttp_status ttp_sim_run_many(ttp_ctx *ctx, const ttp_sim_problem *p, int S, const
         }
         for (int64_t k = 0; k < K; k++)
             for (int64_t q = 0; q < Q; q++) Z[k * Q + q] *= th->vals[k];
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)NC, (int)Q, (int)K, 1.0, th->vecs, (int)K,
-                    Z, (int)Q, 0.0, A, (int)Q);
+        /* A (Q × NC) = (V Z)ᵀ: each column's step contiguous for the update below */
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasTrans, (int)Q, (int)NC, (int)K, 1.0, Z, (int)Q, th->vecs,
+                    (int)K, 0.0, A, (int)NC);
         /* 3. each column's optimizer step in function space (as ttp_sim_run) */
         for (int64_t q = 0; q < Q; q++) {
             if (dead[q]) continue;
@@ -574,7 +575,7 @@ ttp_status ttp_sim_run_many(ttp_ctx *ctx, const ttp_sim_problem *p, int S, const
                 trace_step(o, NC, tb, ta + (size_t)s * NC, tal + (size_t)s * NC, &tc[s], &tgam[s]);
             }
             for (int64_t r = 0; r < NC; r++) {
-                double a = scale * A[r * Q + q];
+                double a = scale * A[q * NC + r];
                 if (o->wd > 0) a += o->wd * (Fq[r] - p->f0[r] + p->u0[r]);
                 Vq[r] = o->momentum * Vq[r] + a;
                 Fq[r] -= o->lr * (o->nesterov ? a + o->momentum * Vq[r] : Vq[r]);
