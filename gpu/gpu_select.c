@@ -6,6 +6,7 @@
  * and this file defines only the table.
  */
 #include "ttp_gpu.h"
+#include "gnet_impl.h"
 
 #include <string.h>
 
@@ -44,6 +45,12 @@ ttp_status ttp_gpu_gram(ttp_ctx *ctx, const double *G, int64_t rows, int64_t col
     (void)G, (void)rows, (void)cols, (void)out;
     return TTP_ERR(ctx, TTP_ERR_UNSUPPORTED,
                    "GPU Gram matrix requested, but " TTP_NO_CUDA_WHY " " TTP_NO_CUDA_HINT);
+}
+
+const gnet_ops *ttp_gnet_cuda_ops(char *why, size_t len)
+{
+    if (why && len) snprintf(why, len, TTP_NO_CUDA_WHY " " TTP_NO_CUDA_HINT);
+    return NULL;
 }
 #endif
 

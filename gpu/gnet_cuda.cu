@@ -1,0 +1,197 @@
+/*
+ * gnet_cuda.cu — the device's primitives for the Jacobian stage (gnet_impl.h):
+ * one CUDA kernel that runs any elementwise op of gnet_ew.h with one thread
+ * per element (the same inline functions the CPU twin loops over), cuBLAS
+ * DGEMM (strided-batched) and DSYRK, all on one stream of the chosen device.
+ * Every runtime and cuBLAS call is checked, and every launch is followed by
+ * TTP_CUDA_LAUNCH; messages name the device and what was being done.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "gnet_impl.h"
+#include "ttp_cuda.h"
+#include "ttp_gpu.h"
+
+typedef struct {
+    int device;
+    cudaStream_t stream;
+    cublasHandle_t blas;
+} cuda_state;
+
+__global__ void gnet_ew_kernel(gnet_ew e)
+{
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < e.n_el;
+         i += (int64_t)gridDim.x * blockDim.x)
+        gnet_ew_apply(&e, i);
+}
+
+static void cu_close(void *p)
+{
+    cuda_state *s = (cuda_state *)p;
+    if (!s) return;
+    if (s->blas) cublasDestroy(s->blas);
+    if (s->stream) cudaStreamDestroy(s->stream);
+    free(s);
+}
+
+static ttp_status cu_open(ttp_ctx *ctx, int device, void **out)
+{
+    ttp_status st = TTP_OK;
+    cuda_state *s = NULL;
+    char why[256];
+    int n = ttp_gpu_device_count(why, sizeof why);
+    *out = NULL;
+    if (n == 0) return TTP_ERR(ctx, TTP_ERR_UNSUPPORTED, "backend 'cuda' requested, but %s", why);
+    if (device >= n)
+        return TTP_ERR(
+            ctx, TTP_ERR_UNSUPPORTED,
+            "backend 'cuda': this rank is number %d on its node, but the node has %d CUDA device%s; "
+            "run at most %d rank%s per node (one device each)",
+            device, n, n == 1 ? "" : "s", n, n == 1 ? "" : "s");
+    s = (cuda_state *)calloc(1, sizeof *s);
+    if (!s) return TTP_ERR(ctx, TTP_ERR_NOMEM, "CUDA backend state");
+    if (device < 0) {
+        TTP_CALL_GOTO(ctx, st, fail, ttp_cuda_select_device(ctx, &s->device));
+    } else {
+        s->device = device;
+        TTP_CUDA(ctx, st, fail, cudaSetDevice(device), "cudaSetDevice(%d) of %d devices", device, n);
+    }
+    TTP_CUDA(ctx, st, fail, cudaStreamCreateWithFlags(&s->stream, cudaStreamNonBlocking),
+             "cudaStreamCreate on device %d", s->device);
+    TTP_CUBLAS(ctx, st, fail, cublasCreate(&s->blas), "cublasCreate on device %d", s->device);
+    TTP_CUBLAS(ctx, st, fail, cublasSetStream(s->blas, s->stream), "cublasSetStream on device %d", s->device);
+    *out = s;
+    return TTP_OK;
+fail:
+    cu_close(s);
+    return st;
+}
+
+static ttp_status cu_alloc(void *p, ttp_ctx *ctx, double **ptr, int64_t n, const char *what)
+{
+    ttp_status st = TTP_OK;
+    cuda_state *s = (cuda_state *)p;
+    size_t bytes = (size_t)(n > 0 ? n : 1) * sizeof(double);
+    *ptr = NULL;
+    TTP_CUDA(ctx, st, done, cudaMalloc((void **)ptr, bytes), "cudaMalloc of %.1f MiB for %s on device %d",
+             (double)bytes / 1048576.0, what, s->device);
+    TTP_CUDA(ctx, st, done, cudaMemsetAsync(*ptr, 0, bytes, s->stream), "cudaMemsetAsync of %s on device %d",
+             what, s->device);
+done:
+    return st;
+}
+
+static void cu_release(void *p, double *ptr)
+{
+    (void)p;
+    if (ptr) cudaFree(ptr);
+}
+
+static ttp_status cu_put(void *p, ttp_ctx *ctx, double *dst, const double *src, int64_t n, const char *what)
+{
+    ttp_status st = TTP_OK;
+    cuda_state *s = (cuda_state *)p;
+    if (n <= 0) return TTP_OK;
+    TTP_CUDA(ctx, st, done,
+             cudaMemcpyAsync(dst, src, (size_t)n * sizeof(double), cudaMemcpyHostToDevice, s->stream),
+             "copy %s (%lld doubles) to device %d", what, (long long)n, s->device);
+    /* src is the caller's pageable memory: it may change once we return */
+    TTP_CUDA(ctx, st, done, cudaStreamSynchronize(s->stream), "copy %s to device %d", what, s->device);
+done:
+    return st;
+}
+
+static ttp_status cu_get(void *p, ttp_ctx *ctx, double *dst, const double *src, int64_t n, const char *what)
+{
+    ttp_status st = TTP_OK;
+    cuda_state *s = (cuda_state *)p;
+    if (n <= 0) return TTP_OK;
+    TTP_CUDA(ctx, st, done,
+             cudaMemcpyAsync(dst, src, (size_t)n * sizeof(double), cudaMemcpyDeviceToHost, s->stream),
+             "copy %s (%lld doubles) from device %d", what, (long long)n, s->device);
+    TTP_CUDA(ctx, st, done, cudaStreamSynchronize(s->stream), "wait for %s from device %d", what, s->device);
+done:
+    return st;
+}
+
+static ttp_status cu_ew(void *p, ttp_ctx *ctx, const gnet_ew *e, const char *what)
+{
+    ttp_status st = TTP_OK;
+    cuda_state *s = (cuda_state *)p;
+    if (e->n_el <= 0) return TTP_OK;
+    const int threads = 256;
+    int64_t blocks = (e->n_el + threads - 1) / threads;
+    if (blocks > (int64_t)1 << 20) blocks = (int64_t)1 << 20; /* grid-stride beyond */
+    gnet_ew_kernel<<<(unsigned)blocks, threads, 0, s->stream>>>(*e);
+    TTP_CUDA_LAUNCH(ctx, st, done, "launch of the elementwise kernel (op %d, %s, %lld elements) on device %d",
+                    e->op, what, (long long)e->n_el, s->device);
+done:
+    return st;
+}
+
+static int fits_int(int64_t v)
+{
+    return v >= 0 && v <= INT_MAX;
+}
+
+static ttp_status cu_gemm(void *p, ttp_ctx *ctx, int ta, int tb, int64_t M, int64_t N, int64_t K,
+                          double alpha, const double *A, int64_t lda, int64_t sA, const double *B,
+                          int64_t ldb, int64_t sB, double beta, double *C, int64_t ldc, int64_t sC,
+                          int64_t batch, const char *what)
+{
+    ttp_status st = TTP_OK;
+    cuda_state *s = (cuda_state *)p;
+    if (M == 0 || N == 0 || batch == 0) return TTP_OK;
+    if (!fits_int(M) || !fits_int(N) || !fits_int(K) || !fits_int(lda) || !fits_int(ldb) || !fits_int(ldc) ||
+        !fits_int(batch))
+        return TTP_ERR(ctx, TTP_ERR_ARG, "%s: GEMM sizes %lld × %lld × %lld exceed cuBLAS's 32-bit sizes",
+                       what, (long long)M, (long long)N, (long long)K);
+    /* row-major C = op(A) op(B)  <=>  column-major Cᵀ = op(B)ᵀ op(A)ᵀ */
+    const cublasOperation_t oa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, ob = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
+    if (batch == 1) {
+        TTP_CUBLAS(ctx, st, done,
+                   cublasDgemm(s->blas, ob, oa, (int)N, (int)M, (int)K, &alpha, B, (int)ldb, A, (int)lda,
+                               &beta, C, (int)ldc),
+                   "cublasDgemm for %s (%lld × %lld × %lld) on device %d", what, (long long)M, (long long)N,
+                   (long long)K, s->device);
+    } else {
+        TTP_CUBLAS(ctx, st, done,
+                   cublasDgemmStridedBatched(s->blas, ob, oa, (int)N, (int)M, (int)K, &alpha, B, (int)ldb, sB,
+                                             A, (int)lda, sA, &beta, C, (int)ldc, sC, (int)batch),
+                   "cublasDgemmStridedBatched for %s (%lld × %lld × %lld, batch %lld) on device %d", what,
+                   (long long)M, (long long)N, (long long)K, (long long)batch, s->device);
+    }
+done:
+    return st;
+}
+
+static ttp_status cu_syrk(void *p, ttp_ctx *ctx, const double *G, int64_t rows, int64_t cols, int64_t ldg,
+                          double *Cg, const char *what)
+{
+    ttp_status st = TTP_OK;
+    cuda_state *s = (cuda_state *)p;
+    const double one = 1.0;
+    if (rows == 0) return TTP_OK;
+    if (!fits_int(rows) || !fits_int(cols) || !fits_int(ldg))
+        return TTP_ERR(ctx, TTP_ERR_ARG, "%s: %lld × %lld exceeds cuBLAS's 32-bit sizes", what,
+                       (long long)rows, (long long)cols);
+    /* G row-major is Gᵀ column-major: Gᵀ G = A Aᵀ; column-major lower = row-major upper */
+    TTP_CUBLAS(ctx, st, done,
+               cublasDsyrk(s->blas, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_N, (int)cols, (int)rows, &one, G,
+                           (int)ldg, &one, Cg, (int)cols),
+               "cublasDsyrk for %s (n %lld, k %lld) on device %d", what, (long long)cols, (long long)rows,
+               s->device);
+done:
+    return st;
+}
+
+static const gnet_ops cuda_ops = {"cuda", cu_open, cu_close, cu_alloc, cu_release,
+                                  cu_put, cu_get,  cu_ew,    cu_gemm,  cu_syrk};
+
+const gnet_ops *ttp_gnet_cuda_ops(char *why, size_t len)
+{
+    if (why && len) why[0] = '\0';
+    return &cuda_ops;
+}
