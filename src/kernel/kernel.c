@@ -428,6 +428,9 @@ ttp_status ttp_kernel_build(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model 
     /* ---- plan and buffers (a device may exist on one rank only) -------- */
     st = ttp_jac_plan_create(ctx, model, opts->proj, opts->dproj, opts->proj_seed,
                              opts->backend ? opts->backend : "auto", &plan);
+    /* one device per rank of a node: the node-local rank picks it */
+    if (st == TTP_OK)
+        st = ttp_jac_plan_set_device(ctx, plan, comm->node_rank, comm->node_size, opts->backend);
     if (st != TTP_OK) ttp_error_trace(ctx, __FILE__, __LINE__, __func__);
     TTP_CALL_GOTO(ctx, st, done, ttp_comm_agree(ctx, comm, st, "Jacobian set-up"));
     st = ttp_net_create(ctx, model, KERNEL_SAMPLES_PER_BATCH * C, &net);
@@ -804,6 +807,8 @@ ttp_status ttp_kernel_factor(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model
     ttp_shard(N, comm->rank, comm->size, &lo, &hi);
     st = ttp_jac_plan_create(ctx, model, opts->proj, opts->dproj, opts->proj_seed,
                              opts->backend ? opts->backend : "auto", &plan);
+    if (st == TTP_OK)
+        st = ttp_jac_plan_set_device(ctx, plan, comm->node_rank, comm->node_size, opts->backend);
     if (st == TTP_OK) st = ttp_net_create(ctx, model, KERNEL_SAMPLES_PER_BATCH * C, &net);
     if (st == TTP_OK && opts->proj == TTP_PROJ_KRON)
         st = ttp_jac_plan_calibrate(ctx, plan, net, model->w, data->x, N < 10 ? N : 10);
