@@ -46,6 +46,7 @@ struct ttp_gnet {
     double *w_host;
     /* backend memory */
     double *w, *state, *x, *gx, *wsa, *wsb;
+    double *xslot[2]; /* double-buffered inputs of ttp_gnet_rows (x is one of them) */
     double **act, **grad, **col;
     double **Pout, **Pin, **Pw, **Pv;
     double *dout, *Jfull, *G, *u0, *gram, *ptile, *f0;
@@ -123,8 +124,8 @@ void ttp_gnet_destroy(ttp_gnet **pg)
             if (g->Pv) o->release(g->st, g->Pv[l]);
         }
     }
-    double *bufs[] = {g->w,  g->state, g->x,     g->gx, g->wsa, g->wsb, g->dout, g->Jfull, g->G,
-                      g->u0, g->gram,  g->ptile, g->f0, g->kA,  g->kDt, g->kdW,  g->kdb};
+    double *bufs[] = {g->w, g->state, g->xslot[0], g->xslot[1], g->gx, g->wsa, g->wsb, g->dout, g->Jfull,
+                      g->G, g->u0,    g->gram,     g->ptile,    g->f0, g->kA,  g->kDt, g->kdW,  g->kdb};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) o->release(g->st, bufs[i]);
     o->close(g->st);
     free(g->act), free(g->grad), free(g->col), free(g->Pout), free(g->Pin), free(g->Pw), free(g->Pv);
@@ -243,7 +244,9 @@ ttp_status ttp_gnet_create(ttp_ctx *ctx, const ttp_gnet_desc *desc, const double
     if (desc->nstate > 0)
         TTP_CALL_GOTO(ctx, st, fail,
                       up_mat(ctx, g, desc->state, desc->nstate, &g->state, "batch-norm state"));
-    TTP_CALL_GOTO(ctx, st, fail, ops->alloc(g->st, ctx, &g->x, nbmax * desc->in_size, "inputs"));
+    TTP_CALL_GOTO(ctx, st, fail, ops->alloc(g->st, ctx, &g->xslot[0], nbmax * desc->in_size, "inputs"));
+    TTP_CALL_GOTO(ctx, st, fail, ops->alloc(g->st, ctx, &g->xslot[1], nbmax * desc->in_size, "inputs"));
+    g->x = g->xslot[0];
     TTP_CALL_GOTO(ctx, st, fail, ops->alloc(g->st, ctx, &g->gx, nr * desc->in_size, "input gradients"));
     TTP_CALL_GOTO(ctx, st, fail, ops->alloc(g->st, ctx, &g->wsa, wsa, "conv workspace"));
     TTP_CALL_GOTO(ctx, st, fail, ops->alloc(g->st, ctx, &g->wsb, wsb, "conv workspace"));
@@ -665,9 +668,17 @@ ttp_status ttp_gnet_rows(ttp_ctx *ctx, ttp_gnet *g, const double *x, int64_t ns,
     const int kron = g->d.kind == TTP_PROJ_KRON,
               dense = g->d.kind == TTP_PROJ_RADEMACHER || g->d.kind == TTP_PROJ_GAUSSIAN;
     row_target t = {dense ? g->Jfull : g->G, dense ? D : K, kron};
-    for (int64_t s0 = 0; s0 < ns; s0 += g->nbmax) {
+    /* Inputs are double-buffered: block i+1 is copied in (on its own stream)
+     * while block i computes. */
+    if (ns > 0) {
+        const int64_t nb0 = ns < g->nbmax ? ns : g->nbmax;
+        TTP_CALL_GOTO(ctx, st, done, o->put_async(g->st, ctx, 0, g->xslot[0], x, nb0 * in, "inputs"));
+    }
+    for (int64_t s0 = 0, blk = 0; s0 < ns; s0 += g->nbmax, blk++) {
         const int64_t nb = ns - s0 < g->nbmax ? ns - s0 : g->nbmax, nr = nb * C;
-        TTP_CALL_GOTO(ctx, st, done, o->put(g->st, ctx, g->x, x + s0 * in, nb * in, "inputs"));
+        const int slot = (int)(blk & 1);
+        TTP_CALL_GOTO(ctx, st, done, o->wait_put(g->st, ctx, slot));
+        g->x = g->xslot[slot];
         TTP_CALL_GOTO(ctx, st, done, forward_dev(ctx, g, nb));
         {
             gnet_ew e = ew_new(GNET_EW_COPY, nr * C);
@@ -680,6 +691,13 @@ ttp_status ttp_gnet_rows(ttp_ctx *ctx, ttp_gnet *g, const double *x, int64_t ns,
             TTP_CALL_GOTO(ctx, st, done, o->ew(g->st, ctx, &e, "zero u0"));
         }
         TTP_CALL_GOTO(ctx, st, done, backward_dev(ctx, g, &t, u0 ? g->u0 : NULL, 0));
+        TTP_CALL_GOTO(ctx, st, done, o->release_put(g->st, ctx, slot));
+        if (s0 + g->nbmax < ns) {
+            const int64_t s1 = s0 + g->nbmax, nb1 = ns - s1 < g->nbmax ? ns - s1 : g->nbmax;
+            TTP_CALL_GOTO(
+                ctx, st, done,
+                o->put_async(g->st, ctx, slot ^ 1, g->xslot[slot ^ 1], x + s1 * in, nb1 * in, "inputs"));
+        }
         if (dense) TTP_CALL_GOTO(ctx, st, done, dense_project(ctx, g, nr));
         if (gram)
             TTP_CALL_GOTO(ctx, st, done, o->syrk(g->st, ctx, g->G, nr, K, K, g->gram, "local Gram GᵀG"));

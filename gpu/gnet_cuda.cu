@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "gnet_impl.h"
 #include "ttp_cuda.h"
@@ -16,8 +17,12 @@
 
 typedef struct {
     int device;
-    cudaStream_t stream;
+    cudaStream_t stream; /* compute: kernels, cuBLAS, synchronous copies */
+    cudaStream_t copy;   /* the next block's inputs, while one computes   */
     cublasHandle_t blas;
+    double *pinned[2]; /* page-locked staging of the two input slots */
+    size_t pcap[2];
+    cudaEvent_t copied[2], consumed[2];
 } cuda_state;
 
 __global__ void gnet_ew_kernel(gnet_ew e)
@@ -32,7 +37,15 @@ static void cu_close(void *p)
     cuda_state *s = (cuda_state *)p;
     if (!s) return;
     if (s->blas) cublasDestroy(s->blas);
+    if (s->stream) cudaStreamSynchronize(s->stream);
+    if (s->copy) cudaStreamSynchronize(s->copy);
+    for (int i = 0; i < 2; i++) {
+        if (s->pinned[i]) cudaFreeHost(s->pinned[i]);
+        if (s->copied[i]) cudaEventDestroy(s->copied[i]);
+        if (s->consumed[i]) cudaEventDestroy(s->consumed[i]);
+    }
     if (s->stream) cudaStreamDestroy(s->stream);
+    if (s->copy) cudaStreamDestroy(s->copy);
     free(s);
 }
 
@@ -60,6 +73,14 @@ static ttp_status cu_open(ttp_ctx *ctx, int device, void **out)
     }
     TTP_CUDA(ctx, st, fail, cudaStreamCreateWithFlags(&s->stream, cudaStreamNonBlocking),
              "cudaStreamCreate on device %d", s->device);
+    TTP_CUDA(ctx, st, fail, cudaStreamCreateWithFlags(&s->copy, cudaStreamNonBlocking),
+             "cudaStreamCreate (copies) on device %d", s->device);
+    for (int i = 0; i < 2; i++) {
+        TTP_CUDA(ctx, st, fail, cudaEventCreateWithFlags(&s->copied[i], cudaEventDisableTiming),
+                 "cudaEventCreate on device %d", s->device);
+        TTP_CUDA(ctx, st, fail, cudaEventCreateWithFlags(&s->consumed[i], cudaEventDisableTiming),
+                 "cudaEventCreate on device %d", s->device);
+    }
     TTP_CUBLAS(ctx, st, fail, cublasCreate(&s->blas), "cublasCreate on device %d", s->device);
     TTP_CUBLAS(ctx, st, fail, cublasSetStream(s->blas, s->stream), "cublasSetStream on device %d", s->device);
     *out = s;
@@ -112,6 +133,55 @@ static ttp_status cu_get(void *p, ttp_ctx *ctx, double *dst, const double *src, 
              cudaMemcpyAsync(dst, src, (size_t)n * sizeof(double), cudaMemcpyDeviceToHost, s->stream),
              "copy %s (%lld doubles) from device %d", what, (long long)n, s->device);
     TTP_CUDA(ctx, st, done, cudaStreamSynchronize(s->stream), "wait for %s from device %d", what, s->device);
+done:
+    return st;
+}
+
+static ttp_status cu_put_async(void *p, ttp_ctx *ctx, int slot, double *dst, const double *src, int64_t n,
+                               const char *what)
+{
+    ttp_status st = TTP_OK;
+    cuda_state *s = (cuda_state *)p;
+    const size_t bytes = (size_t)n * sizeof(double);
+    if (n <= 0) return TTP_OK;
+    /* the staging buffer is free once its previous copy has completed */
+    TTP_CUDA(ctx, st, done, cudaEventSynchronize(s->copied[slot]), "wait for input slot %d on device %d",
+             slot, s->device);
+    if (s->pcap[slot] < bytes) {
+        if (s->pinned[slot]) cudaFreeHost(s->pinned[slot]);
+        s->pinned[slot] = NULL;
+        s->pcap[slot] = 0;
+        TTP_CUDA(ctx, st, done, cudaMallocHost((void **)&s->pinned[slot], bytes),
+                 "cudaMallocHost of %.1f MiB (page-locked staging of %s)", (double)bytes / 1048576.0, what);
+        s->pcap[slot] = bytes;
+    }
+    memcpy(s->pinned[slot], src, bytes);
+    TTP_CUDA(ctx, st, done, cudaStreamWaitEvent(s->copy, s->consumed[slot], 0),
+             "order the copy of %s after its readers on device %d", what, s->device);
+    TTP_CUDA(ctx, st, done, cudaMemcpyAsync(dst, s->pinned[slot], bytes, cudaMemcpyHostToDevice, s->copy),
+             "copy %s (%lld doubles) to device %d", what, (long long)n, s->device);
+    TTP_CUDA(ctx, st, done, cudaEventRecord(s->copied[slot], s->copy), "cudaEventRecord on device %d",
+             s->device);
+done:
+    return st;
+}
+
+static ttp_status cu_wait_put(void *p, ttp_ctx *ctx, int slot)
+{
+    ttp_status st = TTP_OK;
+    cuda_state *s = (cuda_state *)p;
+    TTP_CUDA(ctx, st, done, cudaStreamWaitEvent(s->stream, s->copied[slot], 0),
+             "wait for input slot %d on device %d", slot, s->device);
+done:
+    return st;
+}
+
+static ttp_status cu_release_put(void *p, ttp_ctx *ctx, int slot)
+{
+    ttp_status st = TTP_OK;
+    cuda_state *s = (cuda_state *)p;
+    TTP_CUDA(ctx, st, done, cudaEventRecord(s->consumed[slot], s->stream),
+             "release input slot %d on device %d", slot, s->device);
 done:
     return st;
 }
@@ -187,8 +257,19 @@ done:
     return st;
 }
 
-static const gnet_ops cuda_ops = {"cuda", cu_open, cu_close, cu_alloc, cu_release,
-                                  cu_put, cu_get,  cu_ew,    cu_gemm,  cu_syrk};
+static const gnet_ops cuda_ops = {.name = "cuda",
+                                  .open = cu_open,
+                                  .close = cu_close,
+                                  .alloc = cu_alloc,
+                                  .release = cu_release,
+                                  .put = cu_put,
+                                  .get = cu_get,
+                                  .put_async = cu_put_async,
+                                  .wait_put = cu_wait_put,
+                                  .release_put = cu_release_put,
+                                  .ew = cu_ew,
+                                  .gemm = cu_gemm,
+                                  .syrk = cu_syrk};
 
 const gnet_ops *ttp_gnet_cuda_ops(char *why, size_t len)
 {

@@ -31,6 +31,15 @@ typedef struct gnet_ops {
     ttp_status (*put)(void *st, ttp_ctx *ctx, double *dst, const double *src, int64_t n, const char *what);
     /* backend src → host dst; returns after the data arrived */
     ttp_status (*get)(void *st, ttp_ctx *ctx, double *dst, const double *src, int64_t n, const char *what);
+    /* Double-buffered inputs, slot 0 or 1: put_async starts copying host src
+     * to dst (src may change once it returns, dst must not be read by work
+     * queued before the slot's last release_put); wait_put makes work queued
+     * after it wait for the slot's copy; release_put marks that the work
+     * queued so far is the last to read the slot's dst. */
+    ttp_status (*put_async)(void *st, ttp_ctx *ctx, int slot, double *dst, const double *src, int64_t n,
+                            const char *what);
+    ttp_status (*wait_put)(void *st, ttp_ctx *ctx, int slot);
+    ttp_status (*release_put)(void *st, ttp_ctx *ctx, int slot);
     ttp_status (*ew)(void *st, ttp_ctx *ctx, const gnet_ew *e, const char *what);
     ttp_status (*gemm)(void *st, ttp_ctx *ctx, int ta, int tb, int64_t M, int64_t N, int64_t K, double alpha,
                        const double *A, int64_t lda, int64_t sA, const double *B, int64_t ldb, int64_t sB,

@@ -46,6 +46,19 @@ static ttp_status ref_copy(void *st, ttp_ctx *ctx, double *dst, const double *sr
     return TTP_OK;
 }
 
+static ttp_status ref_put_async(void *st, ttp_ctx *ctx, int slot, double *dst, const double *src, int64_t n,
+                                const char *what)
+{
+    (void)slot;
+    return ref_copy(st, ctx, dst, src, n, what);
+}
+
+static ttp_status ref_slot(void *st, ttp_ctx *ctx, int slot)
+{
+    (void)st, (void)ctx, (void)slot;
+    return TTP_OK;
+}
+
 static ttp_status ref_ew(void *st, ttp_ctx *ctx, const gnet_ew *e, const char *what)
 {
     (void)st, (void)ctx, (void)what;
@@ -86,5 +99,16 @@ static ttp_status ref_syrk(void *st, ttp_ctx *ctx, const double *G, int64_t rows
     return TTP_OK;
 }
 
-const gnet_ops ttp_gnet_ref_ops = {"ref",    ref_open, ref_close, ref_alloc, ref_release,
-                                   ref_copy, ref_copy, ref_ew,    ref_gemm,  ref_syrk};
+const gnet_ops ttp_gnet_ref_ops = {.name = "ref",
+                                   .open = ref_open,
+                                   .close = ref_close,
+                                   .alloc = ref_alloc,
+                                   .release = ref_release,
+                                   .put = ref_copy,
+                                   .get = ref_copy,
+                                   .put_async = ref_put_async,
+                                   .wait_put = ref_slot,
+                                   .release_put = ref_slot,
+                                   .ew = ref_ew,
+                                   .gemm = ref_gemm,
+                                   .syrk = ref_syrk};
