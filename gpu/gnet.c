@@ -52,6 +52,8 @@ struct ttp_gnet {
     double *dout, *Jfull, *G, *u0, *gram, *ptile, *f0;
     double *kA, *kDt, *kdW, *kdb;
     int64_t tile_k;
+    ttp_gnet_stats stats;
+    int gemm_only;
 };
 
 static int64_t prod3(const int64_t s[3])
@@ -106,7 +108,27 @@ static void ew_shape(gnet_ew *e, const ttp_gnet_layer *Ly)
     e->k = Ly->kernel, e->s = Ly->stride, e->pad = Ly->pad;
 }
 
-#define EW(g, ctx, e, what) TTP_CALL(ctx, (g)->ops->ew((g)->st, ctx, &(e), what))
+/* Every elementwise op and GEMM goes through these two: they count the work
+ * (ttp_gnet_get_stats) and honour the benchmark's GEMM-only switch. */
+static ttp_status run_ew(ttp_gnet *g, ttp_ctx *ctx, const gnet_ew *e, const char *what)
+{
+    g->stats.ew_elements += (double)e->n_el;
+    if (g->gemm_only) return TTP_OK;
+    return g->ops->ew(g->st, ctx, e, what);
+}
+
+static ttp_status gemm(ttp_gnet *g, ttp_ctx *ctx, int ta, int tb, int64_t M, int64_t N, int64_t K,
+                       double alpha, const double *A, int64_t lda, int64_t sA, const double *B, int64_t ldb,
+                       int64_t sB, double beta, double *C, int64_t ldc, int64_t sC, int64_t batch,
+                       const char *what)
+{
+    g->stats.gemm_flops += 2.0 * (double)M * (double)N * (double)K * (double)batch;
+    g->stats.gemm_calls += 1.0;
+    return g->ops->gemm(g->st, ctx, ta, tb, M, N, K, alpha, A, lda, sA, B, ldb, sB, beta, C, ldc, sC, batch,
+                        what);
+}
+
+#define EW(g, ctx, e, what) TTP_CALL(ctx, run_ew(g, ctx, &(e), what))
 
 void ttp_gnet_destroy(ttp_gnet **pg)
 {
@@ -274,6 +296,21 @@ fail:
     return st;
 }
 
+void ttp_gnet_get_stats(const ttp_gnet *g, ttp_gnet_stats *s)
+{
+    *s = g->stats;
+}
+
+void ttp_gnet_reset_stats(ttp_gnet *g)
+{
+    memset(&g->stats, 0, sizeof g->stats);
+}
+
+void ttp_gnet_set_gemm_only(ttp_gnet *g, int on)
+{
+    g->gemm_only = on != 0;
+}
+
 ttp_status ttp_gnet_set_weights(ttp_ctx *ctx, ttp_gnet *g, const double *w)
 {
     if (memcmp(g->w_host, w, (size_t)g->d.nparams * sizeof *w) == 0) return TTP_OK;
@@ -291,7 +328,6 @@ static const double *tensor(const ttp_gnet *g, int j)
 
 static ttp_status forward_dev(ttp_ctx *ctx, ttp_gnet *g, int64_t nb)
 {
-    const gnet_ops *o = g->ops;
     for (int l = 0; l < g->d.nlayers; l++) {
         const ttp_gnet_layer *Ly = &g->L[l];
         const double *in = tensor(g, Ly->input[0]);
@@ -311,8 +347,8 @@ static ttp_status forward_dev(ttp_ctx *ctx, ttp_gnet *g, int64_t nb)
             int64_t m, n, np;
             mn_of(Ly, &m, &n, &np);
             const double *W = g->w + Ly->woff;
-            TTP_CALL(ctx, o->gemm(g->st, ctx, 0, 1, nb, m, n, 1.0, in, n, 0, W, n, 0, 0.0, y, m, 0, 1,
-                                  "dense forward"));
+            TTP_CALL(ctx,
+                     gemm(g, ctx, 0, 1, nb, m, n, 1.0, in, n, 0, W, n, 0, 0.0, y, m, 0, 1, "dense forward"));
             e.op = GNET_EW_DENSE_BIAS, e.m = m, e.p0 = W + m * n, e.out = y;
             EW(g, ctx, e, "dense bias");
             break;
@@ -326,8 +362,8 @@ static ttp_status forward_dev(ttp_ctx *ctx, ttp_gnet *g, int64_t nb)
             ew_shape(&c, Ly);
             c.n = n, c.npos = np, c.a = in, c.out = g->col[l];
             EW(g, ctx, c, "im2col");
-            TTP_CALL(ctx, o->gemm(g->st, ctx, 0, 1, nb * np, m, n, 1.0, g->col[l], n, 0, W, n, 0, 0.0, g->wsa,
-                                  m, 0, 1, "conv forward"));
+            TTP_CALL(ctx, gemm(g, ctx, 0, 1, nb * np, m, n, 1.0, g->col[l], n, 0, W, n, 0, 0.0, g->wsa, m, 0,
+                               1, "conv forward"));
             e.op = GNET_EW_CONV_OUT, e.m = m, e.npos = np, e.a = g->wsa, e.p0 = W + m * n, e.out = y;
             EW(g, ctx, e, "conv output");
             break;
@@ -400,9 +436,8 @@ static ttp_status weight_rows(ttp_ctx *ctx, ttp_gnet *g, int l, const double *dy
         return TTP_OK;
     }
     for (int64_t c = 0; c < R; c++)
-        TTP_CALL(ctx,
-                 g->ops->gemm(g->st, ctx, 0, 0, m, n, np, 1.0, dy + c * m * np, np, R * m * np, g->col[l], n,
-                              np * n, 0.0, out + c * ld + off, n, R * ld, nb, "conv row gradients"));
+        TTP_CALL(ctx, gemm(g, ctx, 0, 0, m, n, np, 1.0, dy + c * m * np, np, R * m * np, g->col[l], n, np * n,
+                           0.0, out + c * ld + off, n, R * ld, nb, "conv row gradients"));
     if (with_bias) {
         gnet_ew e = ew_new(GNET_EW_ROWSUM, nr * m);
         e.m = m, e.npos = np, e.ld = ld, e.off = off + m * n, e.dy = dy, e.out = out;
@@ -416,7 +451,6 @@ static ttp_status kron_rows(ttp_ctx *ctx, ttp_gnet *g, int l, const double *dy, 
                             double *G, int64_t K)
 {
     const ttp_gnet_layer *Ly = &g->L[l];
-    const gnet_ops *o = g->ops;
     const int64_t nr = nb * g->R, R = g->R;
     if (Ly->kind == TTP_GNET_BATCHNORM) {
         double *dst = g->Pv[l] ? g->kdb : G;
@@ -426,8 +460,8 @@ static ttp_status kron_rows(ttp_ctx *ctx, ttp_gnet *g, int l, const double *dy, 
         e.p2 = g->state + Ly->soff, e.p3 = e.p2 + Ly->in_shape[0], e.eps = Ly->eps, e.out = dst;
         EW(g, ctx, e, "batch-norm row gradients");
         if (g->Pv[l])
-            TTP_CALL(ctx, o->gemm(g->st, ctx, 0, 0, nr, Ly->kv, Ly->lv, 1.0, g->kdb, Ly->lv, 0, g->Pv[l],
-                                  Ly->kv, 0, 0.0, G + Ly->gv, K, 0, 1, "KRON vector block"));
+            TTP_CALL(ctx, gemm(g, ctx, 0, 0, nr, Ly->kv, Ly->lv, 1.0, g->kdb, Ly->lv, 0, g->Pv[l], Ly->kv, 0,
+                               0.0, G + Ly->gv, K, 0, 1, "KRON vector block"));
         return TTP_OK;
     }
     int64_t m, n, np;
@@ -437,8 +471,8 @@ static ttp_status kron_rows(ttp_ctx *ctx, ttp_gnet *g, int l, const double *dy, 
     case TTP_GNET_W_EXACT: TTP_CALL(ctx, weight_rows(ctx, g, l, dy, in, nb, G, K, Ly->gw, 0)); break;
     case TTP_GNET_W_BLOCK:
         TTP_CALL(ctx, weight_rows(ctx, g, l, dy, in, nb, g->kdW, m * n, 0, 0));
-        TTP_CALL(ctx, o->gemm(g->st, ctx, 0, 0, nr, Ly->kw, m * n, 1.0, g->kdW, m * n, 0, g->Pw[l], Ly->kw, 0,
-                              0.0, G + Ly->gw, K, 0, 1, "KRON block sketch"));
+        TTP_CALL(ctx, gemm(g, ctx, 0, 0, nr, Ly->kw, m * n, 1.0, g->kdW, m * n, 0, g->Pw[l], Ly->kw, 0, 0.0,
+                           G + Ly->gw, K, 0, 1, "KRON block sketch"));
         break;
     case TTP_GNET_W_REPL: {
         /* A (nb·np, r·ki) = act · P_in, or act itself (ki = n) */
@@ -446,27 +480,26 @@ static ttp_status kron_rows(ttp_ctx *ctx, ttp_gnet *g, int l, const double *dy, 
         int64_t lda = n;
         if (g->Pin[l]) {
             lda = Ly->r * Ly->ki;
-            TTP_CALL(ctx, o->gemm(g->st, ctx, 0, 0, nb * np, lda, n, 1.0, act, n, 0, g->Pin[l], lda, 0, 0.0,
-                                  g->kA, lda, 0, 1, "KRON act · P_in"));
+            TTP_CALL(ctx, gemm(g, ctx, 0, 0, nb * np, lda, n, 1.0, act, n, 0, g->Pin[l], lda, 0, 0.0, g->kA,
+                               lda, 0, 1, "KRON act · P_in"));
             A = g->kA;
         }
         if (Ly->r == 1) {
             /* Dt_r (ko, np) = P_outᵀ δ_r; block (ko, ki) = Dt_r · A_sample */
             const double *Db = dy;
             if (g->Pout[l]) {
-                TTP_CALL(ctx, o->gemm(g->st, ctx, 1, 0, Ly->ko, np, m, 1.0, g->Pout[l], Ly->ko, 0, dy, np,
-                                      m * np, 0.0, g->kDt, np, Ly->ko * np, nr, "KRON P_outᵀ δ"));
+                TTP_CALL(ctx, gemm(g, ctx, 1, 0, Ly->ko, np, m, 1.0, g->Pout[l], Ly->ko, 0, dy, np, m * np,
+                                   0.0, g->kDt, np, Ly->ko * np, nr, "KRON P_outᵀ δ"));
                 Db = g->kDt;
             }
             const int64_t ko = Ly->ko;
             for (int64_t c = 0; c < R; c++)
-                TTP_CALL(ctx,
-                         o->gemm(g->st, ctx, 0, 0, ko, Ly->ki, np, 1.0, Db + c * ko * np, np, R * ko * np, A,
-                                 lda, np * lda, 0.0, G + c * K + Ly->gw, Ly->ki, R * K, nb, "KRON block"));
+                TTP_CALL(ctx, gemm(g, ctx, 0, 0, ko, Ly->ki, np, 1.0, Db + c * ko * np, np, R * ko * np, A,
+                                   lda, np * lda, 0.0, G + c * K + Ly->gw, Ly->ki, R * K, nb, "KRON block"));
         } else {
             /* rank-one replicas: DtT_r (np, r) = δ_rᵀ P_out; column t = Σ_q DtT[q,t]·A[q,t] */
-            TTP_CALL(ctx, o->gemm(g->st, ctx, 1, 0, np, Ly->r, m, 1.0, dy, np, m * np, g->Pout[l], Ly->r, 0,
-                                  0.0, g->kDt, Ly->r, np * Ly->r, nr, "KRON δᵀ P_out"));
+            TTP_CALL(ctx, gemm(g, ctx, 1, 0, np, Ly->r, m, 1.0, dy, np, m * np, g->Pout[l], Ly->r, 0, 0.0,
+                               g->kDt, Ly->r, np * Ly->r, nr, "KRON δᵀ P_out"));
             gnet_ew e = ew_new(GNET_EW_REPL, nr * Ly->r);
             e.m = Ly->r, e.npos = np, e.n = lda, e.R = R, e.ld = K, e.off = Ly->gw, e.dy = g->kDt, e.a = A;
             e.out = G;
@@ -481,8 +514,8 @@ static ttp_status kron_rows(ttp_ctx *ctx, ttp_gnet *g, int l, const double *dy, 
         e.m = m, e.npos = np, e.ld = g->Pv[l] ? m : K, e.off = g->Pv[l] ? 0 : Ly->gv, e.dy = dy, e.out = dst;
         EW(g, ctx, e, "bias row gradients");
         if (g->Pv[l])
-            TTP_CALL(ctx, o->gemm(g->st, ctx, 0, 0, nr, Ly->kv, m, 1.0, g->kdb, m, 0, g->Pv[l], Ly->kv, 0,
-                                  0.0, G + Ly->gv, K, 0, 1, "KRON vector block"));
+            TTP_CALL(ctx, gemm(g, ctx, 0, 0, nr, Ly->kv, m, 1.0, g->kdb, m, 0, g->Pv[l], Ly->kv, 0, 0.0,
+                               G + Ly->gv, K, 0, 1, "KRON vector block"));
     }
     return TTP_OK;
 }
@@ -513,7 +546,6 @@ static ttp_status layer_rows(ttp_ctx *ctx, ttp_gnet *g, int l, const double *dy,
  */
 static ttp_status backward_dev(ttp_ctx *ctx, ttp_gnet *g, const row_target *t, double *u0, int want_gx)
 {
-    const gnet_ops *o = g->ops;
     const int64_t nb = g->nb, R = g->R, nr = nb * R;
     const int Lc = g->d.nlayers;
     for (int l = 0; l < Lc - 1; l++) {
@@ -565,8 +597,8 @@ static ttp_status backward_dev(ttp_ctx *ctx, ttp_gnet *g, const row_target *t, d
         case TTP_GNET_DENSE: {
             int64_t m, n, np;
             mn_of(Ly, &m, &n, &np);
-            TTP_CALL(ctx, o->gemm(g->st, ctx, 0, 0, nr, n, m, 1.0, dy, m, 0, g->w + Ly->woff, n, 0, 1.0, dx,
-                                  n, 0, 1, "dense backward"));
+            TTP_CALL(ctx, gemm(g, ctx, 0, 0, nr, n, m, 1.0, dy, m, 0, g->w + Ly->woff, n, 0, 1.0, dx, n, 0, 1,
+                               "dense backward"));
             break;
         }
         case TTP_GNET_CONV2D: {
@@ -576,8 +608,8 @@ static ttp_status backward_dev(ttp_ctx *ctx, ttp_gnet *g, const row_target *t, d
             gnet_ew tr = ew_new(GNET_EW_TRANSPOSE, nr * np * m);
             tr.m = m, tr.npos = np, tr.dy = dy, tr.out = g->wsa;
             EW(g, ctx, tr, "conv gradient transpose");
-            TTP_CALL(ctx, o->gemm(g->st, ctx, 0, 0, nr * np, n, m, 1.0, g->wsa, m, 0, g->w + Ly->woff, n, 0,
-                                  0.0, g->wsb, n, 0, 1, "conv backward"));
+            TTP_CALL(ctx, gemm(g, ctx, 0, 0, nr * np, n, m, 1.0, g->wsa, m, 0, g->w + Ly->woff, n, 0, 0.0,
+                               g->wsb, n, 0, 1, "conv backward"));
             e.op = GNET_EW_COL2IM, e.m = m, e.n = n, e.npos = np, e.dy = g->wsb;
             EW(g, ctx, e, "col2im");
             break;
@@ -636,8 +668,8 @@ static ttp_status dense_project(ttp_ctx *ctx, ttp_gnet *g, int64_t nr)
         e.scale = 1.0 / sqrt((double)K);
         e.out = g->ptile;
         EW(g, ctx, e, "projection tile");
-        TTP_CALL(ctx, g->ops->gemm(g->st, ctx, 0, 0, nr, K, nk, 1.0, g->Jfull + k0, D, 0, g->ptile, K, 0,
-                                   k0 == 0 ? 0.0 : 1.0, g->G, K, 0, 1, "G = J P"));
+        TTP_CALL(ctx, gemm(g, ctx, 0, 0, nr, K, nk, 1.0, g->Jfull + k0, D, 0, g->ptile, K, 0,
+                           k0 == 0 ? 0.0 : 1.0, g->G, K, 0, 1, "G = J P"));
     }
     return TTP_OK;
 }
@@ -683,12 +715,12 @@ ttp_status ttp_gnet_rows(ttp_ctx *ctx, ttp_gnet *g, const double *x, int64_t ns,
         {
             gnet_ew e = ew_new(GNET_EW_COPY, nr * C);
             e.a = g->dout, e.out = g->grad[g->d.nlayers - 1];
-            TTP_CALL_GOTO(ctx, st, done, o->ew(g->st, ctx, &e, "cotangents"));
+            TTP_CALL_GOTO(ctx, st, done, run_ew(g, ctx, &e, "cotangents"));
         }
         if (u0) {
             gnet_ew e = ew_new(GNET_EW_ZERO, nr);
             e.out = g->u0;
-            TTP_CALL_GOTO(ctx, st, done, o->ew(g->st, ctx, &e, "zero u0"));
+            TTP_CALL_GOTO(ctx, st, done, run_ew(g, ctx, &e, "zero u0"));
         }
         TTP_CALL_GOTO(ctx, st, done, backward_dev(ctx, g, &t, u0 ? g->u0 : NULL, 0));
         TTP_CALL_GOTO(ctx, st, done, o->release_put(g->st, ctx, slot));

@@ -276,3 +276,73 @@ const gnet_ops *ttp_gnet_cuda_ops(char *why, size_t len)
     if (why && len) why[0] = '\0';
     return &cuda_ops;
 }
+
+/* ---- measurements for benchmarks/gpu_check.sh (ttp_gpu.h) --------------------- */
+
+/* Seconds of the best of `reps` runs of body(i), timed with events on s->stream. */
+#define BENCH_BEST(ctx, st, label, s, reps, best, body)                                                      \
+    do {                                                                                                     \
+        for (int rep_ = 0; rep_ <= (reps); rep_++) { /* run 0 warms up */                                    \
+            float ms_ = 0.0f;                                                                                \
+            TTP_CUDA(ctx, st, label, cudaEventRecord(e0, (s)->stream), "cudaEventRecord");                   \
+            body;                                                                                            \
+            TTP_CUDA(ctx, st, label, cudaEventRecord(e1, (s)->stream), "cudaEventRecord");                   \
+            TTP_CUDA(ctx, st, label, cudaEventSynchronize(e1), "benchmark run on device %d", (s)->device);   \
+            TTP_CUDA(ctx, st, label, cudaEventElapsedTime(&ms_, e0, e1), "cudaEventElapsedTime");            \
+            if (rep_ > 0 && (best < 0 || ms_ * 1e-3 < best)) best = ms_ * 1e-3;                              \
+        }                                                                                                    \
+    } while (0)
+
+ttp_status ttp_gpu_bench(ttp_ctx *ctx, ttp_gpu_bench_kind kind, int64_t a, int64_t b, int64_t c, int reps,
+                         double *seconds)
+{
+    ttp_status st = TTP_OK;
+    cuda_state *s = NULL;
+    cudaEvent_t e0 = NULL, e1 = NULL;
+    double *A = NULL, *B = NULL, *C = NULL, best = -1.0;
+    void *vs = NULL;
+    *seconds = 0.0;
+    TTP_CALL(ctx, cu_open(ctx, -1, &vs));
+    s = (cuda_state *)vs;
+    TTP_CUDA(ctx, st, done, cudaEventCreate(&e0), "cudaEventCreate");
+    TTP_CUDA(ctx, st, done, cudaEventCreate(&e1), "cudaEventCreate");
+    switch (kind) {
+    case TTP_GPU_BENCH_DGEMM: /* C (a × b) = A (a × c) B (c × b) */
+        TTP_CALL_GOTO(ctx, st, done, cu_alloc(s, ctx, &A, a * c, "benchmark A"));
+        TTP_CALL_GOTO(ctx, st, done, cu_alloc(s, ctx, &B, c * b, "benchmark B"));
+        TTP_CALL_GOTO(ctx, st, done, cu_alloc(s, ctx, &C, a * b, "benchmark C"));
+        BENCH_BEST(
+            ctx, st, done, s, reps, best,
+            TTP_CALL_GOTO(ctx, st, done,
+                          cu_gemm(s, ctx, 0, 0, a, b, c, 1.0, A, c, 0, B, b, 0, 0.0, C, b, 0, 1, "DGEMM")));
+        break;
+    case TTP_GPU_BENCH_COPY: /* a doubles, device to device */
+        TTP_CALL_GOTO(ctx, st, done, cu_alloc(s, ctx, &A, a, "benchmark source"));
+        TTP_CALL_GOTO(ctx, st, done, cu_alloc(s, ctx, &B, a, "benchmark destination"));
+        BENCH_BEST(
+            ctx, st, done, s, reps, best,
+            TTP_CUDA(ctx, st, done,
+                     cudaMemcpyAsync(B, A, (size_t)a * sizeof(double), cudaMemcpyDeviceToDevice, s->stream),
+                     "device copy of %lld doubles", (long long)a));
+        break;
+    case TTP_GPU_BENCH_PROJ_GEN: { /* the Rademacher P, a × b entries, as the stage generates it */
+        gnet_ew e;
+        memset(&e, 0, sizeof e);
+        e.op = GNET_EW_PROJ_GEN, e.n_el = a * b, e.kind = 1, e.key = 7, e.m = b, e.dproj = b;
+        e.scale = 1.0 / sqrt((double)b);
+        TTP_CALL_GOTO(ctx, st, done, cu_alloc(s, ctx, &A, a * b, "benchmark P"));
+        e.out = A;
+        BENCH_BEST(ctx, st, done, s, reps, best,
+                   TTP_CALL_GOTO(ctx, st, done, cu_ew(s, ctx, &e, "generate P")));
+        break;
+    }
+    default: st = TTP_ERR(ctx, TTP_ERR_ARG, "ttp_gpu_bench: unknown measurement %d", (int)kind); goto done;
+    }
+    *seconds = best;
+done:
+    if (e0) cudaEventDestroy(e0);
+    if (e1) cudaEventDestroy(e1);
+    cudaFree(A), cudaFree(B), cudaFree(C);
+    cu_close(s);
+    return st;
+}

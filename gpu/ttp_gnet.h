@@ -129,6 +129,18 @@ ttp_status ttp_gnet_backward_rows(ttp_ctx *ctx, ttp_gnet *g, const double *dout,
 ttp_status ttp_gnet_rows(ttp_ctx *ctx, ttp_gnet *g, const double *x, int64_t ns, double *G, double *f0,
                          double *u0, double *gram);
 
+/* Work issued since the network was opened (or the last reset): GEMM flops
+ * (2·M·N·K per product, the Gram's SYRK counted as rows·K·(K + 1)), GEMM
+ * calls, elements of the elementwise ops.  For benchmarks. */
+typedef struct ttp_gnet_stats {
+    double gemm_flops, gemm_calls, ew_elements;
+} ttp_gnet_stats;
+void ttp_gnet_get_stats(const ttp_gnet *g, ttp_gnet_stats *s);
+void ttp_gnet_reset_stats(ttp_gnet *g);
+/* Benchmarks only: skip every elementwise op (the results are then
+ * meaningless), so that a run times the stage's GEMMs alone, same shapes. */
+void ttp_gnet_set_gemm_only(ttp_gnet *g, int on);
+
 #ifdef __cplusplus
 }
 #endif

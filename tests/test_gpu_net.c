@@ -160,6 +160,24 @@ static ttp_model *model_e(ttp_ctx *ctx)
     return finish(ctx, m, 67);
 }
 
+/* F: model B with 9 and 17 channels, so that KRON sketches the batch-norm
+ * and bias vector blocks of conv layers (more than 16 values each). */
+static ttp_model *model_f(ttp_ctx *ctx)
+{
+    const int64_t shape[3] = {2, 5, 5};
+    ttp_model *m = NULL;
+    CHECK_OK(ctx, ttp_model_create(ctx, shape, &m));
+    add_layer(ctx, m, TTP_LAYER_CONV2D, "conv1", -1, -1, 9, 3, 1, 1, 1);
+    add_layer(ctx, m, TTP_LAYER_BATCHNORM, "bn1", 0, -1, 0, 0, 0, 0, 1);
+    add_layer(ctx, m, TTP_LAYER_RELU, "relu1", 1, -1, 0, 0, 0, 0, 0);
+    add_layer(ctx, m, TTP_LAYER_CONV2D, "conv2", 2, -1, 17, 3, 2, 1, 1);
+    add_layer(ctx, m, TTP_LAYER_BATCHNORM, "bn2", 3, -1, 0, 0, 0, 0, 1);
+    add_layer(ctx, m, TTP_LAYER_RELU, "relu2", 4, -1, 0, 0, 0, 0, 0);
+    add_layer(ctx, m, TTP_LAYER_GAP, "gap", 5, -1, 0, 0, 0, 0, 0);
+    add_layer(ctx, m, TTP_LAYER_DENSE, "fc", 6, -1, 4, 0, 0, 0, 1);
+    return finish(ctx, m, 79);
+}
+
 static double *randv(int64_t n, uint64_t seed)
 {
     double *v = malloc((size_t)(n > 0 ? n : 1) * sizeof *v);
@@ -390,6 +408,7 @@ static void check_all(ttp_ctx *ctx, const tcase *t, const char *be)
     check_stage(ctx, t, be, TTP_PROJ_KRON, D / 2 > 0 ? D / 2 : 1, 0);
     check_stage(ctx, t, be, TTP_PROJ_KRON, D / 4 > 0 ? D / 4 : 1, 1);
     check_stage(ctx, t, be, TTP_PROJ_KRON, D, 0);
+    check_stage(ctx, t, be, TTP_PROJ_KRON, 12, 1); /* one column for most blocks */
 }
 
 int main(void)
@@ -397,12 +416,10 @@ int main(void)
     ttp_ctx ctx;
     char why[512];
     ttp_ctx_init(&ctx);
-    enum { NCASE = 5 };
-    tcase cases[NCASE] = {{"A", model_a(&ctx), 0, 0, 0},
-                          {"B", model_b(&ctx), 0, 0, 0},
-                          {"C", model_c(&ctx), 0, 0, 0},
-                          {"D", model_d(&ctx), 0, 0, 0},
-                          {"E", model_e(&ctx), 0, 0, 0}};
+    enum { NCASE = 6 };
+    tcase cases[NCASE] = {{"A", model_a(&ctx), 0, 0, 0}, {"B", model_b(&ctx), 0, 0, 0},
+                          {"C", model_c(&ctx), 0, 0, 0}, {"D", model_d(&ctx), 0, 0, 0},
+                          {"E", model_e(&ctx), 0, 0, 0}, {"F", model_f(&ctx), 0, 0, 0}};
     for (int i = 0; i < NCASE; i++) {
         ttp_model *m = cases[i].m;
         if (!m) return 1;
