@@ -100,6 +100,8 @@ static ttp_status cu_alloc(void *p, ttp_ctx *ctx, double **ptr, int64_t n, const
              (double)bytes / 1048576.0, what, s->device);
     TTP_CUDA(ctx, st, done, cudaMemsetAsync(*ptr, 0, bytes, s->stream), "cudaMemsetAsync of %s on device %d",
              what, s->device);
+    /* complete before any stream uses the buffer (inputs arrive on the copy stream) */
+    TTP_CUDA(ctx, st, done, cudaStreamSynchronize(s->stream), "clear %s on device %d", what, s->device);
 done:
     return st;
 }
