@@ -80,6 +80,12 @@
  * row blocks so that the projection adds no such dependence; the cuda
  * backend's DGEMM promises rows only to rounding.
  *
+ * Device stage.  When the plan's backend resolved to cuda, ttp_jac_rows
+ * hands the whole block to gpu/ttp_gnet.h (ttp_jac_gnet_open describes the
+ * model and this plan's sketches to it): the same rows, to rounding, from a
+ * device forward pass over the samples and one backward pass over their C
+ * identity cotangents.  Calibration and ttp_jac_jvp stay on the CPU.
+ *
  * The net's capacity is not exposed by ttp_net.h, so ttp_jac_rows asks for
  * up to JAC_SAMPLES_MAX samples per call and halves on the net's TTP_ERR_ARG
  * (the plan remembers what worked).
@@ -143,10 +149,9 @@ struct ttp_jac_plan {
     /* The device Jacobian stage (gpu/ttp_gnet.h): used for every kind when
      * the backend resolved to cuda; opened at the first ttp_jac_rows (after
      * a KRON calibration has fixed the split). */
-    int dev_stage;        /* 1: rows come from the device                        */
-    int device;           /* node-local rank's device, -1: from the environment  */
-    ttp_gnet *gnet;       /* open device network, or NULL                        */
-    const double *gnet_w; /* the weights it was last given (pointer only)        */
+    int dev_stage;  /* 1: rows come from the device                        */
+    int device;     /* node-local rank's device, -1: from the environment  */
+    ttp_gnet *gnet; /* open device network, or NULL                        */
     /* workspaces, grown on demand */
     double *ws[5];
     size_t wcap[5];
@@ -877,7 +882,6 @@ static ttp_status rows_device(ttp_ctx *ctx, ttp_jac_plan *p, const double *w, co
 {
     if (!p->gnet) {
         TTP_CALL(ctx, ttp_jac_gnet_open(ctx, p, w, "cuda", p->device, 0, p->m->nout, &p->gnet));
-        p->gnet_w = w;
     } else {
         TTP_CALL(ctx, ttp_gnet_set_weights(ctx, p->gnet, w));
     }

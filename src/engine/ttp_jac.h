@@ -28,7 +28,11 @@ typedef struct ttp_jac_plan ttp_jac_plan; /* opaque; body in jac.c */
  *   dproj    requested D′ (ignored for EXACT); must be in [1, D] for the
  *            dense kinds, else TTP_ERR_ARG naming D′ and D
  *   seed     key of the projection
- *   backend  "cpu", "cuda" or "auto" for the dense kinds (see ttp_proj.h)
+ *   backend  "cpu", "cuda" or "auto": who computes the rows, for every kind
+ *            ("cuda": the device stage, gpu/ttp_gnet.h; TTP_ERR_UNSUPPORTED
+ *            with the reason when no device answers; "auto": cuda when one
+ *            does).  The CPU path's dense projection uses the table of
+ *            ttp_proj.h.
  * KRON splits D′ over the trainable layers in proportion to their weight
  * counts and chooses per layer k_out × k_in ≈ its share; the D′ actually
  * used (ttp_jac_plan_dim) can differ slightly from the request.
