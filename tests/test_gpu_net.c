@@ -18,6 +18,8 @@
  *   - the Jacobian stage (R = C, identity cotangents, blocks of 3 samples over
  *     7) for every projection kind against ttp_jac_rows on the CPU (G, f0, u0,
  *     normalized error 1e-10), and its local Gram against plain loops;
+ *   - the bundled models (default: exact; the wide ResNet: kron D' = 1024)
+ *     on two real samples against ttp_jac_rows, when TTP_DATA_DIR is set;
  *   - exact rows against central finite differences of the twin's own
  *     forward pass (h = 1e-6; piecewise-linear nets have no truncation error,
  *     the smooth one O(h²)): max error < 1e-6 of the largest entry.
@@ -29,8 +31,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ttp_data.h"
 #include "ttp_gpu.h"
 #include "ttp_jac.h"
+#include "ttp_onnx.h"
 #include "ttp_test.h"
 
 static void add_layer(ttp_ctx *ctx, ttp_model *m, ttp_layer_kind kind, const char *name, int in0, int in1,
@@ -343,8 +347,10 @@ static void check_stage(ttp_ctx *ctx, const tcase *t, const char *be, ttp_proj_k
     double eg = nerr(G, Gr, ns * C * K), ef = nerr(f0, f0r, ns * C), eu = nerr(u0, u0r, ns * C);
     double et = nerr(gram, gref, K * K);
     CHECK(eg < 1e-10 && ef < 1e-12 && eu < 1e-10 && et < 1e-10);
+    int sym = 1;
     for (int64_t i = 0; i < K; i++)
-        for (int64_t j = 0; j < i; j++) CHECK(gram[i * K + j] == gram[j * K + i]);
+        for (int64_t j = 0; j < i; j++) sym &= gram[i * K + j] == gram[j * K + i];
+    CHECK(sym);
     printf("%-4s %-4s %-10s%s D'=%-4lld G %.2e  f0 %.2e  u0 %.2e  GᵀG %.2e\n", t->name, be,
            ttp_proj_kind_str(kind), calibrate ? "+cal" : "    ", (long long)K, eg, ef, eu, et);
 done:
@@ -398,6 +404,65 @@ done:
     free(x), free(J), free(w), free(map);
 }
 
+/* The bundled models (TTP_DATA_DIR): the twin's rows against ttp_jac_rows on
+ * a few real samples, for the shapes the tool runs (the wide ResNet has
+ * strided 1×1 shortcut convs and 1.2 M weights). */
+static void check_bundled(ttp_ctx *ctx, const char *be)
+{
+    const char *dd = getenv("TTP_DATA_DIR");
+    const char *names[2][3] = {{"default-model.nc", "default-data.nc", "exact"},
+                               {"wide-model.nc", "default-data.nc", "kron"}};
+    if (!dd) {
+        printf("bundled models: TTP_DATA_DIR not set, not checked\n");
+        return;
+    }
+    for (int t = 0; t < 2; t++) {
+        char mp[4096], dp[4096];
+        snprintf(mp, sizeof mp, "%s/%s", dd, names[t][0]);
+        snprintf(dp, sizeof dp, "%s/%s", dd, names[t][1]);
+        ttp_model *m = NULL;
+        ttp_data *d = NULL;
+        ttp_jac_plan *plan = NULL;
+        ttp_net *net = NULL;
+        ttp_gnet *g = NULL, *r = NULL;
+        double *G = NULL, *Gr = NULL, f0[16], f0r[16], u0[16], u0r[16];
+        ttp_proj_kind kind = t == 0 ? TTP_PROJ_EXACT : TTP_PROJ_KRON;
+        const int64_t ns = 2;
+        CHECK_OK(ctx, ttp_model_load(ctx, mp, &m));
+        CHECK_OK(ctx, ttp_data_read(ctx, dp, &d));
+        if (!m || !d) goto next;
+        const int64_t C = m->nout;
+        CHECK(C * ns <= 16);
+        CHECK_OK(ctx, ttp_jac_plan_create(ctx, m, kind, 1024, 5, "cpu", &plan));
+        CHECK_OK(ctx, ttp_net_create(ctx, m, 4 * C, &net));
+        if (!plan || !net) goto next;
+        if (kind == TTP_PROJ_KRON) CHECK_OK(ctx, ttp_jac_plan_calibrate(ctx, plan, net, m->w, d->x, 3));
+        const int64_t K = ttp_jac_plan_dim(plan);
+        G = calloc((size_t)(ns * C * K), sizeof *G);
+        Gr = calloc((size_t)(ns * C * K), sizeof *Gr);
+        CHECK_OK(ctx, ttp_jac_gnet_open(ctx, plan, m->w, be, -1, 2, C, &g));
+        if (!g) goto next;
+        CHECK_OK(ctx, ttp_gnet_rows(ctx, g, d->x, ns, G, f0, u0, NULL));
+        if (strcmp(be, "ref") == 0) {
+            CHECK_OK(ctx, ttp_jac_rows(ctx, plan, net, m->w, d->x, ns, Gr, f0r, u0r));
+        } else {
+            CHECK_OK(ctx, ttp_jac_gnet_open(ctx, plan, m->w, "ref", -1, 2, C, &r));
+            if (r) CHECK_OK(ctx, ttp_gnet_rows(ctx, r, d->x, ns, Gr, f0r, u0r, NULL));
+        }
+        double eg = nerr(G, Gr, ns * C * K), ef = nerr(f0, f0r, ns * C), eu = nerr(u0, u0r, ns * C);
+        CHECK(eg < 1e-10 && ef < 1e-12 && eu < 1e-10);
+        printf("%-16s %-4s %-5s D'=%-5lld G %.2e  f0 %.2e  u0 %.2e\n", names[t][0], be, names[t][2],
+               (long long)K, eg, ef, eu);
+    next:
+        ttp_gnet_destroy(&g), ttp_gnet_destroy(&r);
+        ttp_net_destroy(&net);
+        ttp_jac_plan_destroy(&plan);
+        ttp_model_destroy(&m);
+        ttp_data_destroy(&d);
+        free(G), free(Gr);
+    }
+}
+
 static void check_all(ttp_ctx *ctx, const tcase *t, const char *be)
 {
     const int64_t D = t->D;
@@ -431,9 +496,11 @@ int main(void)
         check_all(&ctx, &cases[i], "ref");
         check_fd(&ctx, &cases[i]);
     }
+    check_bundled(&ctx, "ref");
     int have = ttp_gpu_device_count(why, sizeof why) > 0;
     if (have) {
         for (int i = 0; i < NCASE; i++) check_all(&ctx, &cases[i], "cuda");
+        check_bundled(&ctx, "cuda");
     } else {
         /* no device: "cuda" refuses with the reason, never falls back */
         ttp_jac_plan *plan = NULL;
