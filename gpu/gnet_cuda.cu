@@ -25,11 +25,54 @@ typedef struct {
     cudaEvent_t copied[2], consumed[2];
 } cuda_state;
 
-__global__ void gnet_ew_kernel(gnet_ew e)
+/*
+ * One thread per element of any op of gnet_ew.h.  The kernel is instantiated
+ * once per op with the op fixed at compile time, so that each instance keeps
+ * only its own case of gnet_ew_apply (fewer registers); the body is the very
+ * function the CPU twin loops over.
+ */
+template <int OP> __global__ void gnet_ew_kernel(gnet_ew e)
 {
+    e.op = OP;
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < e.n_el;
          i += (int64_t)gridDim.x * blockDim.x)
         gnet_ew_apply(&e, i);
+}
+
+typedef void (*gnet_ew_kernel_fn)(gnet_ew);
+
+static gnet_ew_kernel_fn ew_kernel_for(int op)
+{
+#define GNET_EW_CASE(o)                                                                                      \
+    case o: return gnet_ew_kernel<o>
+    switch (op) {
+        GNET_EW_CASE(GNET_EW_ZERO);
+        GNET_EW_CASE(GNET_EW_COPY);
+        GNET_EW_CASE(GNET_EW_ADD2);
+        GNET_EW_CASE(GNET_EW_ACC);
+        GNET_EW_CASE(GNET_EW_ACT_FWD);
+        GNET_EW_CASE(GNET_EW_ACT_BWD);
+        GNET_EW_CASE(GNET_EW_DENSE_BIAS);
+        GNET_EW_CASE(GNET_EW_CONV_OUT);
+        GNET_EW_CASE(GNET_EW_IM2COL);
+        GNET_EW_CASE(GNET_EW_COL2IM);
+        GNET_EW_CASE(GNET_EW_TRANSPOSE);
+        GNET_EW_CASE(GNET_EW_BN_FWD);
+        GNET_EW_CASE(GNET_EW_BN_BWD);
+        GNET_EW_CASE(GNET_EW_BN_GRAD);
+        GNET_EW_CASE(GNET_EW_POOL_FWD);
+        GNET_EW_CASE(GNET_EW_POOL_BWD);
+        GNET_EW_CASE(GNET_EW_GAP_FWD);
+        GNET_EW_CASE(GNET_EW_GAP_BWD);
+        GNET_EW_CASE(GNET_EW_OUTER);
+        GNET_EW_CASE(GNET_EW_ROWSUM);
+        GNET_EW_CASE(GNET_EW_DOT);
+        GNET_EW_CASE(GNET_EW_REPL);
+        GNET_EW_CASE(GNET_EW_PROJ_GEN);
+        GNET_EW_CASE(GNET_EW_IDENTITY_ROWS);
+    default: return NULL;
+    }
+#undef GNET_EW_CASE
 }
 
 static void cu_close(void *p)
@@ -196,7 +239,9 @@ static ttp_status cu_ew(void *p, ttp_ctx *ctx, const gnet_ew *e, const char *wha
     const int threads = 256;
     int64_t blocks = (e->n_el + threads - 1) / threads;
     if (blocks > (int64_t)1 << 20) blocks = (int64_t)1 << 20; /* grid-stride beyond */
-    gnet_ew_kernel<<<(unsigned)blocks, threads, 0, s->stream>>>(*e);
+    gnet_ew_kernel_fn k = ew_kernel_for(e->op);
+    if (!k) return TTP_ERR(ctx, TTP_ERR_INTERNAL, "elementwise op %d (%s) has no device kernel", e->op, what);
+    k<<<(unsigned)blocks, threads, 0, s->stream>>>(*e);
     TTP_CUDA_LAUNCH(ctx, st, done, "launch of the elementwise kernel (op %d, %s, %lld elements) on device %d",
                     e->op, what, (long long)e->n_el, s->device);
 done:
