@@ -7,6 +7,9 @@
  * (dense, conv2d with stride and padding, relu, sigmoid, tanh, leaky_relu,
  * gelu, batch norm, max/avg/global-average pooling, flatten, residual add,
  * a frozen first layer, and vector blocks wide enough for KRON to sketch):
+ *   - every layer kind alone (its output is the model's), forward and the
+ *     input and weight gradients of R = 2 cotangent rows per sample, against
+ *     the engine (1e-12, 1e-10);
  *   - forward outputs against the engine's ttp_net_forward (src/engine/net.c,
  *     BLAS): 1e-12 relative (plus 1e-12 of the largest output for values near
  *     zero): different summation order only;
@@ -463,6 +466,120 @@ static void check_bundled(ttp_ctx *ctx, const char *be)
     }
 }
 
+/*
+ * Every layer kind alone (its output is the model's): forward within 1e-12
+ * (elementwise, plus 1e-12 of the largest value) of ttp_net_forward, and
+ * for R = 2 random cotangents per sample the input gradient of each row
+ * within 1e-10 of ttp_net_backward's for that cotangent, the rows' weight
+ * gradients summed likewise (trainable kinds).  be = "cuda": against the twin.
+ */
+static void check_single(ttp_ctx *ctx, const char *be)
+{
+    typedef struct {
+        const char *name;
+        ttp_layer_kind kind;
+        int64_t shape[3];
+        int units, kernel, stride, pad, trainable, second;
+    } one;
+    const one cases[] = {
+        {"dense", TTP_LAYER_DENSE, {5, 1, 1}, 4, 0, 0, 0, 1, -2},
+        {"conv2d", TTP_LAYER_CONV2D, {2, 5, 5}, 3, 3, 2, 1, 1, -2},
+        {"conv2d-1x1", TTP_LAYER_CONV2D, {3, 4, 4}, 2, 1, 1, 0, 1, -2},
+        {"relu", TTP_LAYER_RELU, {2, 3, 3}, 0, 0, 0, 0, 0, -2},
+        {"sigmoid", TTP_LAYER_SIGMOID, {2, 3, 3}, 0, 0, 0, 0, 0, -2},
+        {"tanh", TTP_LAYER_TANH, {2, 3, 3}, 0, 0, 0, 0, 0, -2},
+        {"leaky_relu", TTP_LAYER_LEAKYRELU, {2, 3, 3}, 0, 0, 0, 0, 0, -2},
+        {"gelu", TTP_LAYER_GELU, {2, 3, 3}, 0, 0, 0, 0, 0, -2},
+        {"batchnorm", TTP_LAYER_BATCHNORM, {3, 2, 2}, 0, 0, 0, 0, 1, -2},
+        {"maxpool", TTP_LAYER_MAXPOOL, {2, 4, 4}, 0, 2, 2, 0, 0, -2},
+        {"maxpool-overlap", TTP_LAYER_MAXPOOL, {2, 5, 5}, 0, 3, 1, 0, 0, -2},
+        {"avgpool", TTP_LAYER_AVGPOOL, {2, 5, 5}, 0, 3, 2, 0, 0, -2},
+        {"gap", TTP_LAYER_GAP, {3, 2, 3}, 0, 0, 0, 0, 0, -2},
+        {"flatten", TTP_LAYER_FLATTEN, {2, 2, 3}, 0, 0, 0, 0, 0, -2},
+        {"add", TTP_LAYER_ADD, {2, 2, 2}, 0, 0, 0, 0, 0, -1},
+    };
+    const int64_t nb = 3, R = 2;
+    double worst_f = 0.0, worst_b = 0.0;
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const one *k = &cases[c];
+        ttp_model *m = NULL;
+        ttp_net *net = NULL;
+        ttp_gnet *g = NULL, *r = NULL;
+        CHECK_OK(ctx, ttp_model_create(ctx, k->shape, &m));
+        if (!m) continue;
+        add_layer(ctx, m, k->kind, k->name, -1, k->second == -2 ? -1 : k->second, k->units, k->kernel,
+                  k->stride, k->pad, k->trainable);
+        m = finish(ctx, m, 100 + c);
+        const int64_t in = k->shape[0] * k->shape[1] * k->shape[2], C = m->nout, D = m->ntrainable;
+        double *x = randv(nb * in, 200 + c), *dout = randv(nb * R * C, 300 + c);
+        double *out = calloc((size_t)(nb * C), sizeof(double)),
+               *ref = calloc((size_t)(nb * C), sizeof(double));
+        double *gx = calloc((size_t)(nb * R * in), sizeof(double)),
+               *gxr = calloc((size_t)(nb * R * in), sizeof(double));
+        double *J = calloc((size_t)(nb * R * (D > 0 ? D : 1)), sizeof(double));
+        double *Jr = calloc((size_t)(nb * R * (D > 0 ? D : 1)), sizeof(double));
+        double *gw = calloc((size_t)(m->nparams > 0 ? m->nparams : 1), sizeof(double));
+        double *gwt = calloc((size_t)(D > 0 ? D : 1), sizeof(double)),
+               *sumJ = calloc((size_t)(D > 0 ? D : 1), sizeof(double));
+        double *d1 = calloc((size_t)(nb * C), sizeof(double)),
+               *g1 = calloc((size_t)(nb * in), sizeof(double));
+        CHECK_OK(ctx, ttp_jac_gnet_open_model(ctx, m, m->w, be, -1, nb, R, &g));
+        if (!g) goto next;
+        CHECK_OK(ctx, ttp_gnet_forward(ctx, g, x, nb, out));
+        CHECK_OK(ctx, ttp_gnet_backward_rows(ctx, g, dout, D > 0 ? J : NULL, gx));
+        if (strcmp(be, "ref") == 0) {
+            CHECK_OK(ctx, ttp_net_create(ctx, m, nb, &net));
+            if (!net) goto next;
+            CHECK_OK(ctx, ttp_net_forward(ctx, net, m->w, x, nb, ref));
+            for (int64_t q = 0; q < R; q++) {
+                /* cotangent q of every sample, one engine backward pass */
+                for (int64_t b = 0; b < nb; b++)
+                    memcpy(d1 + b * C, dout + (b * R + q) * C, (size_t)C * sizeof *d1);
+                memset(gw, 0, (size_t)m->nparams * sizeof *gw);
+                CHECK_OK(ctx, ttp_net_backward(ctx, net, m->w, d1, D > 0 ? gw : NULL, g1));
+                for (int64_t b = 0; b < nb; b++)
+                    memcpy(gxr + (b * R + q) * in, g1 + b * in, (size_t)in * sizeof *g1);
+                if (D > 0) {
+                    ttp_model_get_trainable(m, gw, gwt);
+                    memset(sumJ, 0, (size_t)D * sizeof *sumJ);
+                    for (int64_t b = 0; b < nb; b++)
+                        for (int64_t j = 0; j < D; j++) sumJ[j] += J[(b * R + q) * D + j];
+                    double e = nerr(sumJ, gwt, D);
+                    CHECK(e < 1e-10);
+                    worst_b = fmax(worst_b, e);
+                }
+            }
+        } else {
+            CHECK_OK(ctx, ttp_jac_gnet_open_model(ctx, m, m->w, "ref", -1, nb, R, &r));
+            if (!r) goto next;
+            CHECK_OK(ctx, ttp_gnet_forward(ctx, r, x, nb, ref));
+            CHECK_OK(ctx, ttp_gnet_backward_rows(ctx, r, dout, D > 0 ? Jr : NULL, gxr));
+            if (D > 0) {
+                double e = nerr(J, Jr, nb * R * D);
+                CHECK(e < 1e-10);
+                worst_b = fmax(worst_b, e);
+            }
+        }
+        {
+            double ef = elerr(out, ref, nb * C, 1.0), eb = nerr(gx, gxr, nb * R * in);
+            CHECK(ef < 1e-12);
+            CHECK(eb < 1e-10);
+            if (!(ef < 1e-12) || !(eb < 1e-10))
+                printf("single %s (%s): forward %.2e, input gradient %.2e\n", k->name, be, ef, eb);
+            worst_f = fmax(worst_f, ef);
+            worst_b = fmax(worst_b, eb);
+        }
+    next:
+        ttp_gnet_destroy(&g), ttp_gnet_destroy(&r);
+        ttp_net_destroy(&net);
+        ttp_model_destroy(&m);
+        free(x), free(dout), free(out), free(ref), free(gx), free(gxr), free(J), free(Jr), free(gw),
+            free(gwt);
+        free(sumJ), free(d1), free(g1);
+    }
+    printf("every layer kind alone (%s): worst forward %.2e, worst backward %.2e\n", be, worst_f, worst_b);
+}
+
 static void check_all(ttp_ctx *ctx, const tcase *t, const char *be)
 {
     const int64_t D = t->D;
@@ -496,10 +613,12 @@ int main(void)
         check_all(&ctx, &cases[i], "ref");
         check_fd(&ctx, &cases[i]);
     }
+    check_single(&ctx, "ref");
     check_bundled(&ctx, "ref");
     int have = ttp_gpu_device_count(why, sizeof why) > 0;
     if (have) {
         for (int i = 0; i < NCASE; i++) check_all(&ctx, &cases[i], "cuda");
+        check_single(&ctx, "cuda");
         check_bundled(&ctx, "cuda");
     } else {
         /* no device: "cuda" refuses with the reason, never falls back */

@@ -824,17 +824,17 @@ static int64_t device_block(const ttp_jac_plan *p)
     return nb < 1 ? 1 : nb > JAC_DEV_SAMPLES_MAX ? JAC_DEV_SAMPLES_MAX : nb;
 }
 
-ttp_status ttp_jac_gnet_open(ttp_ctx *ctx, const ttp_jac_plan *p, const double *w, const char *backend,
-                             int device, int64_t nbmax, int64_t R, ttp_gnet **out)
+/* The description of model M (and of plan p's sketches; p NULL: no
+ * trainable layer), then the device network. */
+static ttp_status gnet_open(ttp_ctx *ctx, const ttp_model *M, const ttp_jac_plan *p, const double *w,
+                            const char *backend, int device, int64_t nbmax, int64_t R, ttp_gnet **out)
 {
     ttp_status st = TTP_OK;
     ttp_gnet_layer *lay = NULL;
-    if (!p || !w || !out) return TTP_ERR(ctx, TTP_ERR_ARG, "ttp_jac_gnet_open: plan, w or out is NULL");
-    const ttp_model *M = p->m;
     TTP_ALLOC(ctx, st, done, lay, M->nlayers, "device layer description");
     for (int l = 0; l < M->nlayers; l++) {
         const ttp_layer *Ly = &M->layers[l];
-        const jac_layer *J = &p->L[l];
+        const jac_layer *J = p ? &p->L[l] : NULL;
         ttp_gnet_layer *g = &lay[l];
         TTP_CALL_GOTO(ctx, st, done, gnet_kind_of(ctx, Ly, l, &g->kind));
         g->input[0] = Ly->input[0], g->input[1] = Ly->input[1];
@@ -843,8 +843,8 @@ ttp_status ttp_jac_gnet_open(ttp_ctx *ctx, const ttp_jac_plan *p, const double *
         memcpy(g->in_shape, Ly->in_shape, sizeof g->in_shape);
         memcpy(g->out_shape, Ly->out_shape, sizeof g->out_shape);
         g->woff = Ly->woff, g->nw = Ly->nw, g->soff = Ly->soff;
-        g->trainable = J->active;
-        if (!J->active) continue;
+        g->trainable = J && J->active;
+        if (!g->trainable) continue;
         g->has_bias = J->has_bias;
         g->col_off = J->col_off;
         g->wmode = J->mode == KRON_REPL    ? TTP_GNET_W_REPL
@@ -864,16 +864,37 @@ ttp_status ttp_jac_gnet_open(ttp_ctx *ctx, const ttp_jac_plan *p, const double *
         d.nparams = M->nparams;
         d.nstate = M->nstate;
         d.state = M->state;
-        d.D = p->D;
-        d.kind = p->kind;
-        d.key = p->seed;
-        d.dim = p->dim;
-        TTP_CALL_GOTO(
-            ctx, st, done,
-            ttp_gnet_create(ctx, &d, w, backend, device, nbmax > 0 ? nbmax : device_block(p), R, out));
+        d.D = p ? p->D : 0;
+        d.kind = p ? p->kind : TTP_PROJ_EXACT;
+        d.key = p ? p->seed : 0;
+        d.dim = p ? p->dim : 0;
+        TTP_CALL_GOTO(ctx, st, done,
+                      ttp_gnet_create(ctx, &d, w, backend, device,
+                                      nbmax > 0 ? nbmax : (p ? device_block(p) : JAC_DEV_SAMPLES_MAX), R,
+                                      out));
     }
 done:
     free(lay);
+    return st;
+}
+
+ttp_status ttp_jac_gnet_open(ttp_ctx *ctx, const ttp_jac_plan *p, const double *w, const char *backend,
+                             int device, int64_t nbmax, int64_t R, ttp_gnet **out)
+{
+    if (!p || !w || !out) return TTP_ERR(ctx, TTP_ERR_ARG, "ttp_jac_gnet_open: plan, w or out is NULL");
+    return gnet_open(ctx, p->m, p, w, backend, device, nbmax, R, out);
+}
+
+ttp_status ttp_jac_gnet_open_model(ttp_ctx *ctx, const ttp_model *m, const double *w, const char *backend,
+                                   int device, int64_t nbmax, int64_t R, ttp_gnet **out)
+{
+    ttp_status st = TTP_OK;
+    ttp_jac_plan *p = NULL;
+    if (!m || !w || !out)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "ttp_jac_gnet_open_model: model, w or out is NULL");
+    if (m->ntrainable > 0) TTP_CALL(ctx, ttp_jac_plan_create(ctx, m, TTP_PROJ_EXACT, 0, 0, "cpu", &p));
+    st = gnet_open(ctx, m, p, w, backend, device, nbmax > 0 ? nbmax : JAC_DEV_SAMPLES_MAX, R, out);
+    ttp_jac_plan_destroy(&p);
     return st;
 }
 

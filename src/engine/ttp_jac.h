@@ -75,6 +75,10 @@ ttp_status ttp_jac_plan_set_device(ttp_ctx *ctx, ttp_jac_plan *p, int node_rank,
  */
 ttp_status ttp_jac_gnet_open(ttp_ctx *ctx, const ttp_jac_plan *p, const double *w, const char *backend,
                              int device, int64_t nbmax, int64_t R, ttp_gnet **out);
+/* The same for a model alone (exact rows; a model without trainable layers
+ * too): forward and backward passes, for tests of every layer kind. */
+ttp_status ttp_jac_gnet_open_model(ttp_ctx *ctx, const ttp_model *m, const double *w, const char *backend,
+                                   int device, int64_t nbmax, int64_t R, ttp_gnet **out);
 int64_t ttp_jac_plan_dim(const ttp_jac_plan *p);
 ttp_proj_kind ttp_jac_plan_kind(const ttp_jac_plan *p);
 const char *ttp_jac_plan_backend(const ttp_jac_plan *p);
