@@ -731,9 +731,8 @@ done:
  * (its capacity is not exposed): then *cnt is halved, remembered in the
  * plan for the next call, and *retry set, so the caller retries the block.
  */
-static ttp_status forward_copies(ttp_ctx *ctx, ttp_jac_plan *p, ttp_net *net, const double *w,
-                                 const double *x, int64_t *cnt, int64_t C, int64_t in, double *xb,
-                                 double *out, int *retry)
+static ttp_status forward_copies(ttp_ctx *ctx, ttp_jac_plan *p, ttp_net *net, const double *w, const double *x,
+                                 int64_t *cnt, int64_t C, int64_t in, double *xb, double *out, int *retry)
 {
     *retry = 0;
     for (int64_t s = 0; s < *cnt; s++)
