@@ -54,8 +54,8 @@ fi
 
 # ---- 2. tests ------------------------------------------------------------------
 say "GPU tests (ctest -L cuda)"
-out=$(cd "$build" && ctest -L cuda --output-on-failure 2>&1) && rc=0 || rc=$?
-echo "$out" | grep -E "Test +#|tests passed|SKIP|checks|FAIL|forward|kron|exact|rademacher|gaussian" | grep -v "^ *$" | tail -80 || true
+out=$(cd "$build" && ctest -L cuda -V 2>&1) && rc=0 || rc=$?
+echo "$out" | grep -E "Test +#|tests passed|SKIP|checks|FAIL|forward|kron|exact|rademacher|gaussian|every layer|model.nc|finite" | grep -v "^ *$" | tail -80 || true
 [ $rc = 0 ] || fail "a GPU parity test failed (ctest exit $rc)"
 have_dev=1
 if echo "$out" | grep -q "(Skipped)"; then
