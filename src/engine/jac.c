@@ -435,7 +435,9 @@ ttp_status ttp_jac_plan_create(ttp_ctx *ctx, const ttp_model *m, ttp_proj_kind k
     case TTP_PROJ_RADEMACHER:
     case TTP_PROJ_GAUSSIAN:
         p->dim = dproj;
-        TTP_CALL_GOTO(ctx, st, fail, ttp_proj_backend_open(ctx, bname, &p->be));
+        /* the device stage projects on the device itself; this backend serves
+         * the CPU path (and "auto" falling back to it: the CPU throughout) */
+        TTP_CALL_GOTO(ctx, st, fail, ttp_proj_backend_open(ctx, p->dev_stage ? "cpu" : bname, &p->be));
         p->have_be = 1;
         break;
     case TTP_PROJ_KRON: TTP_CALL_GOTO(ctx, st, fail, plan_kron(ctx, p)); break;
