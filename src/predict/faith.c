@@ -189,6 +189,7 @@ ttp_status ttp_faith_trace_seg(ttp_ctx *ctx, const ttp_sim_problem *prob, const 
             ip++;
             if (ip == npts && sg) {
                 if (sg->alpha) memcpy(sg->alpha, al, sizeof(double) * (size_t)NC);
+                if (sg->v_end) memcpy(sg->v_end, V, sizeof(double) * (size_t)NC);
                 sg->gam = gam, sg->e = e, sg->eps = eps;
             }
         }

@@ -106,6 +106,9 @@ ttp_status ttp_predict_opts_validate(ttp_ctx *ctx, const ttp_predict_opts *o, in
     if (o->relin_every < 0 && o->relin_every != TTP_RELIN_AUTO)
         return TTP_ERR(ctx, TTP_ERR_ARG, "option relin_every: %lld, expected K >= 1 steps, 0 (off) or auto",
                        (long long)o->relin_every);
+    if (!(o->relin_drift >= 0 && o->relin_drift <= 10))
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option relin_drift: %g, expected 0 (the default %g) .. 10", o->relin_drift,
+                       TTP_RELIN_DRIFT);
     if (o->relin_every != 0 && (o->nextrap > 0 || (o->subset > 0 && o->subset < n) || o->kernel_in))
         return TTP_ERR(ctx, TTP_ERR_UNSUPPORTED,
                        "option relin_every: only on the whole dataset and a kernel built here (options "
@@ -572,6 +575,7 @@ ttp_status ttp_predict_setting(ttp_ctx *ctx, const ttp_model *model, const ttp_d
     *out = NULL;
     TTP_CALL(ctx, ttp_predict_from_kernel(ctx, k, o, n_target, sec_per_step, &p));
     TTP_CALL_GOTO(ctx, st, fail, ttp_predict_faith(ctx, model, kdata, k, o, p));
+    TTP_CALL_GOTO(ctx, st, fail, ttp_predict_drift(ctx, model, kdata, k, o, p));
     *out = p;
     return TTP_OK;
 fail:

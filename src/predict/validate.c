@@ -234,6 +234,7 @@ static ttp_status predict_case(ttp_ctx *ctx, const ttp_comm *comm, const ttp_mod
     if (root) {
         st = ttp_predict_from_kernel(ctx, k, &po, dd->n, NAN, &p);
         if (st == TTP_OK) st = ttp_predict_faith(ctx, model, dd, k, &po, p);
+        if (st == TTP_OK) st = ttp_predict_drift(ctx, model, dd, k, &po, p);
         if (st != TTP_OK) ttp_error_trace(ctx, __FILE__, __LINE__, __func__);
     }
     if (root && st == TTP_OK) { /* the one linearization's verdict and times, kept for comparison */
@@ -251,6 +252,8 @@ static ttp_status predict_case(ttp_ctx *ctx, const ttp_comm *comm, const ttp_mod
     c->seg_gap = p->faith.seg_out_gap;
     c->faith_loss_gap = p->faith.worst_loss_gap;
     c->faith_out_gap = p->faith.worst_out_gap;
+    c->kernel_drift = p->faith.worst_kdrift;
+    c->seg_drift = p->faith.relin_kernel ? p->faith.seg_drift : NAN;
     c->batch_stab_max = 2.0 * p->batch_stab_max;
     c->valid = p->valid;
     c->stability = 2.0 * p->stability;
@@ -472,6 +475,8 @@ ttp_status ttp_validate_write_json(ttp_ctx *ctx, const char *path, const ttp_val
         ttp_json_num(j, "stability", c->stability);
         ttp_json_num(j, "faith_loss_gap", c->faith_loss_gap);
         ttp_json_num(j, "faith_output_gap", c->faith_out_gap);
+        ttp_json_num(j, "kernel_drift", c->kernel_drift);
+        ttp_json_num(j, "segment_kernel_drift", c->seg_drift);
         ttp_json_num(j, "batch_stability_max", c->batch_stab_max);
         ttp_json_bool(j, "real_diverged", c->diverged);
         ttp_json_str(j, "status", c->diverged ? "real run diverged" : "ok");
@@ -483,6 +488,9 @@ ttp_status ttp_validate_write_json(ttp_ctx *ctx, const char *path, const ttp_val
         ttp_json_num(j, "segment_output_gap", c->seg_gap);
         ttp_json_num(j, "seconds_kernel", c->sec_kernel);
         ttp_json_int(j, "kernel_shared_by", c->kernel_cases);
+        /* both loss curves, so that rules can be studied offline against the real runs */
+        if (c->real_loss) ttp_json_nums(j, "real_loss", c->real_loss, v->steps + 1);
+        if (c->pred_loss) ttp_json_nums(j, "predicted_loss", c->pred_loss, v->steps + 1);
         ttp_json_begin_array(j, "times");
         for (int d = 0; d < o->ntt; d++) {
             ttp_json_begin_object(j, NULL);

@@ -1,0 +1,382 @@
+/*
+ * relin_kernel.c — re-linearization in function space (docs/METHOD.md §6d):
+ * real training moves its outputs by dF = −η Θ(w_t) ∇_F L, so a prediction
+ * needs the kernel along the way, not the network's outputs at the
+ * linearized weights.  The dynamics therefore run on without a jump: each
+ * segment starts from the previous linear model's own outputs F and
+ * function-space velocity V, and only the kernel is swapped for the one
+ * rebuilt (factor form, as in relin.c) at the linearized weights
+ * w_s + Jᵀ a_t + c_t w_s + e_t v_s there.  Fixed K rebuilds every K steps;
+ * auto (relin_every = TTP_RELIN_AUTO) doubles the last accepted length and
+ * halves it while the kernel's action on the loss gradient at the segment's
+ * end differs from the one at its start by more than o->relin_drift
+ * (drift.c), so segments are as long as the kernel stays put.
+ */
+#include "ttp_predict.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ttp_kbuild.h"
+#include "ttp_net.h"
+
+/* Trace the lagged run from step t_from to t_to on kernel kr (k0's own
+ * operator when kr is NULL), from its carried outputs F and velocity V;
+ * its loss and accuracy go to L, A[t_from..t_to].  Rank 0. */
+static ttp_status lag_run(ttp_ctx *ctx, const ttp_predict_opts *o, const ttp_kernel *k0,
+                          const ttp_kernel_rows *kr, double *ones, uint64_t seed, int64_t t_from,
+                          int64_t t_to, double *F, double *V, double *L, double *A, double *flin, double *a,
+                          double *c, double *ll, int64_t *steps)
+{
+    const int64_t NC = k0->n * k0->c, k = t_to - t_from;
+    if (k < 1) return TTP_OK;
+    ttp_theta th;
+    memset(&th, 0, sizeof th);
+    th.n = k0->n, th.c = k0->c;
+    if (kr)
+        th.k = kr->k, th.vecs = kr->g, th.vals = ones;
+    else if (k0->theta)
+        th.dense = k0->theta;
+    else
+        th.k = k0->neig, th.vecs = k0->eigvec, th.vals = k0->eigval;
+    const double *u0 = kr ? kr->u0 : k0->u0;
+    ttp_sim_problem prob = {&th, k0->n, k0->c, F, k0->u0 ? u0 : NULL, k0->labels, k0->targets};
+    ttp_faith_seg sg = {t_from, t_from > 0 && o->opt.momentum > 0 ? V : NULL, NULL, 0, 0, 0, V};
+    for (int64_t j = 0; j <= k; j++) steps[j] = j;
+    TTP_CALL(ctx, ttp_faith_trace_seg(ctx, &prob, &o->opt, seed, &sg, (int)(k + 1), steps, flin, a, c, ll));
+    for (int64_t j = 0; j <= k; j++) {
+        L[t_from + j] = ll[j];
+        int64_t correct = 0;
+        ttp_loss_eval(o->opt.loss, flin + (size_t)j * NC, k0->labels, k0->targets, k0->n, k0->c, NULL,
+                      &correct);
+        A[t_from + j] = k0->labels ? (double)correct / (double)k0->n : NAN;
+    }
+    memcpy(F, flin + (size_t)k * NC, sizeof(double) * (size_t)NC);
+    return TTP_OK;
+}
+
+/* The function-space prediction's verdict: the one linearization's "not
+ * faithful" (an output gap at the linearized weights, which real training
+ * corrects as it goes) is replaced by the time's sensitivity to the
+ * kernel's change; a growing or non-finite stitched loss stays invalid. */
+static void verdict(ttp_prediction *p, const ttp_predict_opts *o, const double *L, int64_t T, double sens)
+{
+    ttp_faith *fa = &p->faith;
+    double growth = 0;
+    int64_t tg = -1;
+    for (int64_t t = 0; t <= T; t++) {
+        double r = isfinite(L[t]) ? L[t] / L[0] : INFINITY;
+        if (r > growth) growth = r, tg = t;
+    }
+    if (fa->invalidated && fa->valid_before) {
+        p->valid = 1;
+        p->warning[fa->warn_at] = '\0';
+        size_t u = strlen(p->warning);
+        while (u > 0 && (p->warning[u - 1] == ' ' || p->warning[u - 1] == ';')) p->warning[--u] = '\0';
+    }
+    ttp_faith_widen_band(p, T, sens);
+    const double lim = ttp_opt_batch(&o->opt, p->n) < p->n ? TTP_RELIN_SENS_SGD : TTP_RELIN_SENS_GD;
+    size_t u = strlen(p->warning);
+    if (growth > 1.0 + 1e-6) {
+        p->valid = 0;
+        snprintf(
+            p->warning + u, sizeof p->warning - u,
+            "%sthe re-linearized loss grows past its initial value (x%.3g at step %lld): the dynamics blow "
+            "up at these settings; lower the learning rate%s",
+            u ? "; " : "", growth, (long long)tg, o->opt.momentum > 0 ? " or the momentum" : "");
+    } else if (sens > lim) {
+        p->valid = 0;
+        snprintf(
+            p->warning + u, sizeof p->warning - u,
+            "%sthe kernel changes fast here: using each rebuilt kernel half a segment later moves the "
+            "training time by %.0f%% (limit %.0f%%), so the time is uncertain by about as much (the band "
+            "says how much); a smaller K (--relinearize kernel:K) or a lower learning rate%s narrows it",
+            u ? "; " : "", 100 * sens, 100 * lim, o->opt.momentum > 0 ? " or momentum" : "");
+    }
+}
+
+ttp_status ttp_predict_relinearize_kernel(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model,
+                                          const ttp_data *d, const ttp_kernel *k0, const ttp_predict_opts *o,
+                                          ttp_prediction *p)
+{
+    ttp_status st = TTP_OK;
+    const int64_t T = o->opt.steps, K = o->relin_every;
+    const int autok = K == TTP_RELIN_AUTO;
+    const int64_t C = model->nout, NC = d->n * C;
+    const int root = comm->rank == 0;
+    const double limit = o->relin_drift > 0 ? o->relin_drift : TTP_RELIN_DRIFT;
+    ttp_model *m = NULL;
+    ttp_kernel_rows kr = {0}, kp = {0};             /* this segment's kernel, the previous one */
+    const int mid = o->relin_kernel == 2 && !autok; /* each kernel at its segment's midpoint */
+    double *ws = NULL, *wdt = NULL, *wdb = NULL;
+    double *ones_p = NULL;
+    ttp_drift_ws *dws = NULL;
+    double *ones = NULL;
+    int64_t nones = 0;
+    double *L = NULL, *A = NULL, *flin = NULL, *a = NULL, *c = NULL, *ll = NULL, *w = NULL;
+    double *F = NULL, *V = NULL, *Vn = NULL, *u0 = NULL, *g = NULL, *a0 = NULL, *a1 = NULL;
+    double *vs = NULL, *vn = NULL, *al = NULL;
+    int64_t *steps = NULL;
+    double *Fl = NULL, *Vl = NULL, *Ll = NULL, *Al = NULL; /* the lagged companion run (midpoints) */
+    int64_t tl = 0;
+    const int mom = o->opt.momentum > 0;
+    const uint64_t seed0 = o->sim.seed ? o->sim.seed : o->opt.seed; /* member 0's batches */
+    const double t_start = ttp_time();
+    if (K == 0) return TTP_OK;
+    if (root && (p == NULL || k0 == NULL || p->main.curves == NULL || p->n != k0->n))
+        return TTP_ERR(ctx, TTP_ERR_ARG, "re-linearization needs the prediction on the kernel's own samples");
+    const int64_t seg = autok || K > T ? T : K;
+    TTP_CALL_GOTO(ctx, st, done, ttp_model_clone(ctx, model, &m));
+    TTP_ALLOC(ctx, st, done, w, model->nparams, "linearized weights");
+    TTP_ALLOC(ctx, st, done, ws, model->nparams, "segment's starting weights");
+    TTP_ALLOC(ctx, st, done, wdt, model->ntrainable, "trainable weights");
+    TTP_ALLOC(ctx, st, done, wdb, model->ntrainable, "trainable weights");
+    if (root) {
+        TTP_ALLOC(ctx, st, done, L, T + 1, "stitched loss");
+        TTP_ALLOC(ctx, st, done, A, T + 1, "stitched accuracy");
+        TTP_ALLOC(ctx, st, done, flin, (size_t)(seg + 1) * NC, "linearized outputs");
+        TTP_ALLOC(ctx, st, done, a, (size_t)(seg + 1) * NC, "cotangents");
+        TTP_ALLOC(ctx, st, done, c, seg + 1, "decay coefficients");
+        TTP_ALLOC(ctx, st, done, ll, seg + 1, "linearized losses");
+        TTP_ALLOC(ctx, st, done, steps, seg + 1, "steps");
+        TTP_ALLOC(ctx, st, done, F, NC, "outputs carried");
+        TTP_ALLOC(ctx, st, done, V, NC, "velocity carried");
+        TTP_ALLOC(ctx, st, done, Vn, NC, "velocity at the end");
+        TTP_ALLOC(ctx, st, done, u0, NC, "J w");
+        TTP_ALLOC(ctx, st, done, g, NC, "loss gradient");
+        TTP_ALLOC(ctx, st, done, a0, NC, "kernel action");
+        TTP_ALLOC(ctx, st, done, a1, NC, "kernel action");
+        TTP_ALLOC(ctx, st, done, al, NC, "momentum cotangent");
+        TTP_ALLOC(ctx, st, done, vs, model->nparams, "carried velocity");
+        TTP_ALLOC(ctx, st, done, vn, model->nparams, "next velocity");
+        TTP_CALL_GOTO(ctx, st, done, ttp_drift_ws_create(ctx, m, d, &dws));
+        memcpy(F, k0->f0, sizeof(double) * (size_t)NC);
+        if (k0->u0) memcpy(u0, k0->u0, sizeof(double) * (size_t)NC);
+    }
+    /* With midpoints, a companion run uses each kernel half a segment late
+     * (from its midpoint to the next one, k0 before the first): a first-order
+     * scheme on the same kernels, whose times differ from the midpoint run's by
+     * about the kernel's change over half a segment — the sensitivity that
+     * widens the band and decides validity. */
+    if (root && mid) {
+        TTP_ALLOC(ctx, st, done, Fl, NC, "lagged outputs");
+        TTP_ALLOC(ctx, st, done, Vl, NC, "lagged velocity");
+        TTP_ALLOC(ctx, st, done, Ll, T + 1, "lagged loss");
+        TTP_ALLOC(ctx, st, done, Al, T + 1, "lagged accuracy");
+        memcpy(Fl, k0->f0, sizeof(double) * (size_t)NC);
+    }
+    double worst = 0, last_drift = 0;
+    int64_t nseg = 0, trials = 0, kprev = T;
+    int capped = 0;
+    for (int64_t t0 = 0; t0 < T;) {
+        int64_t k = 0;
+        memcpy(ws, m->w, sizeof(double) * (size_t)model->nparams);
+        if (mid) { /* the weights halfway through this segment, predicted on the previous kernel */
+            const int64_t kh = (T - t0 < K ? T - t0 : K) / 2;
+            if (root && kh >= 1) {
+                ttp_theta th;
+                memset(&th, 0, sizeof th);
+                th.n = k0->n, th.c = k0->c;
+                if (t0 > 0) /* kr still holds the previous segment's kernel */
+                    th.k = kr.k, th.vecs = kr.g, th.vals = ones;
+                else if (k0->theta)
+                    th.dense = k0->theta;
+                else
+                    th.k = k0->neig, th.vecs = k0->eigvec, th.vals = k0->eigval;
+                ttp_sim_problem prob = {&th, k0->n, k0->c, F, k0->u0 ? u0 : NULL, k0->labels, k0->targets};
+                ttp_faith_seg sg = {t0, t0 > 0 && mom ? V : NULL, al, 0, 0, 0, NULL};
+                for (int64_t j = 0; j <= kh; j++) steps[j] = j;
+                TTP_CALL_GOTO(ctx, st, done,
+                              ttp_faith_trace_seg(ctx, &prob, &o->opt, seed0, &sg, (int)(kh + 1), steps, flin,
+                                                  a, c, ll));
+                TTP_CALL_GOTO(ctx, st, done, ttp_faith_weights(ctx, m, d, a + (size_t)kh * NC, c[kh], w));
+                if (mom && t0 > 0)
+                    for (int64_t j = 0; j < model->nparams; j++) w[j] += sg.e * vs[j];
+                if (!isfinite(ll[kh])) memcpy(w, ws, sizeof(double) * (size_t)model->nparams);
+            } else {
+                memcpy(w, ws, sizeof(double) * (size_t)model->nparams);
+                if (!root) memset(w, 0, sizeof(double) * (size_t)model->nparams);
+            }
+            if (!root) memset(w, 0, sizeof(double) * (size_t)model->nparams);
+            TTP_CALL_GOTO(ctx, st, done, comm->allreduce_sum(comm, w, model->nparams, ctx));
+            memcpy(m->w, w, sizeof(double) * (size_t)model->nparams);
+        }
+        if (t0 > 0 || mid) { /* the kernel at the current weights, in factor form (G Gᵀ, no eigensolver) */
+            ttp_kernel_opts ko = o->kernel;
+            ko.checkpoint_dir = NULL;
+            ko.stop_after_block = 0;
+            ttp_kernel_rows_clear(&kp); /* the previous kernel is kept for the next half-segment */
+            kp = kr;
+            memset(&kr, 0, sizeof kr);
+            TTP_CALL_GOTO(ctx, st, done, ttp_kernel_factor(ctx, comm, m, d, &ko, &kr));
+            /* J_s w_s: the weight-decay term's anchor in this linearization; the
+             * outputs themselves are the linear model's, carried on */
+            if (root && kr.u0)
+                for (int64_t r = 0; r < NC; r++) u0[r] = kr.u0[r];
+        }
+        if (root && mid) { /* the lagged run up to this segment's midpoint, on the previous kernel */
+            const int64_t target = t0 + (T - t0 < K ? T - t0 : K) / 2;
+            TTP_CALL_GOTO(ctx, st, done,
+                          lag_run(ctx, o, k0, t0 > 0 ? &kp : NULL, ones, seed0, tl, target, Fl, Vl, Ll, Al,
+                                  flin, a, c, ll, steps));
+            tl = target;
+        }
+        if (root) {
+            ttp_theta th;
+            memset(&th, 0, sizeof th);
+            th.n = k0->n, th.c = k0->c;
+            if (t0 > 0 || mid) {
+                if (ones == NULL || nones < kr.k) {
+                    free(ones), free(ones_p);
+                    ones_p = NULL;
+                    nones = kr.k;
+                    TTP_ALLOC(ctx, st, done, ones, nones, "unit weights");
+                    TTP_ALLOC(ctx, st, done, ones_p, nones, "unit weights");
+                    for (int64_t j = 0; j < nones; j++) ones[j] = ones_p[j] = 1.0;
+                }
+                th.k = kr.k, th.vecs = kr.g, th.vals = ones;
+            } else if (k0->theta) {
+                th.dense = k0->theta;
+            } else {
+                th.k = k0->neig, th.vecs = k0->eigvec, th.vals = k0->eigval;
+            }
+            if (th.dense == NULL && th.vecs == NULL) {
+                st = TTP_ERR(ctx, TTP_ERR_ARG,
+                             "re-linearization: the kernel holds neither Theta nor eigenvectors");
+                goto done;
+            }
+            ttp_sim_problem prob = {&th, k0->n, k0->c, F, k0->u0 ? u0 : NULL, k0->labels, k0->targets};
+            ttp_faith_seg sg = {t0, t0 > 0 && mom ? V : NULL, al, 0, 0, 0, Vn};
+            const int last = autok && nseg + 1 >= TTP_RELIN_MAX_SEGMENTS;
+            k = autok ? (2 * kprev < T - t0 ? 2 * kprev : T - t0) : (T - t0 < K ? T - t0 : K);
+            if (last) k = T - t0, capped = 1;
+            double drift = 0, rate = 1;
+            for (;;) {
+                trials++;
+                for (int64_t j = 0; j <= k; j++) steps[j] = j;
+                TTP_CALL_GOTO(ctx, st, done,
+                              ttp_faith_trace_seg(ctx, &prob, &o->opt, seed0, &sg, (int)(k + 1), steps, flin,
+                                                  a, c, ll));
+                TTP_CALL_GOTO(ctx, st, done,
+                              ttp_faith_weights(ctx, m, d, a + (size_t)k * NC, mid ? 0 : c[k], w));
+                if (mid) { /* w = w_s + J_midᵀ a + c w_s */
+                    for (int64_t j = 0; j < model->nparams; j++) w[j] += ws[j] - m->w[j];
+                    if (c[k] != 0) {
+                        ttp_model_get_trainable(model, ws, wdb);
+                        ttp_model_get_trainable(model, w, wdt);
+                        for (int64_t j = 0; j < model->ntrainable; j++) wdt[j] += c[k] * wdb[j];
+                        ttp_model_set_trainable(model, wdt, w);
+                    }
+                }
+                if (mom && t0 > 0)
+                    for (int64_t j = 0; j < model->nparams; j++) w[j] += sg.e * vs[j];
+                if (!isfinite(ll[k])) {
+                    drift = INFINITY;
+                } else if (autok || t0 + k == T) { /* the kernel's drift over the segment */
+                    ttp_loss_eval(o->opt.loss, flin + (size_t)k * NC, k0->labels, k0->targets, k0->n, k0->c,
+                                  g, NULL);
+                    TTP_CALL_GOTO(ctx, st, done,
+                                  ttp_drift_between(ctx, dws, ws, w, g, a0, a1, &drift, &rate));
+                    /* the speed of the loss's descent along g is gᵀΘg: its relative change is what moves
+                     * the predicted time */
+                    drift = fabs(log(rate));
+                }
+                fprintf(stderr, "DBG t0 %lld k %lld drift %.4f rate %.4f L %.4f\n", (long long)t0,
+                        (long long)k, drift, rate, ll[k]);
+                if (!autok || last || drift <= limit || k == 1) break;
+                k = (k + 1) / 2;
+            }
+            if (drift > worst || !isfinite(drift)) worst = drift;
+            last_drift = drift;
+            for (int64_t j = 0; j <= k; j++) {
+                L[t0 + j] = ll[j];
+                int64_t correct = 0;
+                ttp_loss_eval(o->opt.loss, flin + (size_t)j * NC, k0->labels, k0->targets, k0->n, k0->c, NULL,
+                              &correct);
+                A[t0 + j] = k0->labels ? (double)correct / (double)k0->n : NAN;
+            }
+            /* carry the linear model's own state into the next segment */
+            memcpy(F, flin + (size_t)k * NC, sizeof(double) * (size_t)NC);
+            memcpy(V, Vn, sizeof(double) * (size_t)NC);
+            if (mom) { /* weight-space velocity v = Jᵀα + γ w_s + ε v_s, to place the next weights */
+                TTP_CALL_GOTO(ctx, st, done, ttp_faith_weights(ctx, m, d, al, 0, vn));
+                for (int64_t j = 0; j < model->nparams; j++)
+                    vn[j] = vn[j] - m->w[j] + (t0 > 0 ? sg.eps * vs[j] : 0.0);
+                if (sg.gam != 0) { /* + γ w_s on the trainable weights */
+                    ttp_model_get_trainable(model, ws, wdb);
+                    ttp_model_get_trainable(model, vn, wdt);
+                    for (int64_t j = 0; j < model->ntrainable; j++) wdt[j] += sg.gam * wdb[j];
+                    ttp_model_set_trainable(model, wdt, vn);
+                }
+                memcpy(vs, vn, sizeof(double) * (size_t)model->nparams);
+            }
+        } else {
+            memset(w, 0, sizeof(double) * (size_t)model->nparams);
+        }
+        TTP_CALL_GOTO(ctx, st, done, comm->allreduce_sum(comm, w, model->nparams, ctx));
+        TTP_CALL_GOTO(ctx, st, done, comm->bcast(comm, &k, (int64_t)sizeof k, 0, ctx));
+        memcpy(m->w, w, sizeof(double) * (size_t)model->nparams);
+        nseg++;
+        kprev = k;
+        t0 += k;
+    }
+    double sens = 0;
+    int64_t tt_lag[TTP_MAX_TT] = {0};
+    if (root && mid) {
+        TTP_CALL_GOTO(ctx, st, done,
+                      lag_run(ctx, o, k0, &kr, ones, seed0, tl, T, Fl, Vl, Ll, Al, flin, a, c, ll, steps));
+        for (int i = 0; i < p->main.ntt; i++) {
+            int64_t tm = ttp_ttime(&p->main.tt[i].def, L, A, T);
+            tt_lag[i] = ttp_ttime(&p->main.tt[i].def, Ll, Al, T);
+            double si = tm > 0 && tt_lag[i] > 0 ? fabs((double)(tt_lag[i] - tm)) / (double)tm
+                        : tm == tt_lag[i]       ? 0.0
+                                                : 1.0;
+            if (si > sens) sens = si;
+        }
+    }
+    if (root) {
+        ttp_curves *cv = p->main.curves;
+        const int sgd = ttp_opt_batch(&o->opt, d->n) < d->n;
+        for (int64_t t = 0; t <= T; t++) {
+            cv->loss[t] = cv->loss_lo[t] = cv->loss_hi[t] = cv->member_loss[t] = L[t];
+            cv->acc[t] = cv->acc_lo[t] = cv->acc_hi[t] = cv->member_acc[t] = A[t];
+        }
+        for (int i = 0; i < p->main.ntt; i++) {
+            ttp_tt_result *r = &p->main.tt[i];
+            int64_t s0 = r->steps, nlo = r->noise_lo, nhi = r->noise_hi;
+            r->steps = r->lo = r->hi = ttp_ttime(&r->def, cv->loss, cv->acc, T);
+            if (sgd && r->steps >= 0 && s0 > 0) {
+                if (nlo >= 0) r->lo = (int64_t)floor((double)r->steps * (double)nlo / (double)s0);
+                r->hi = nhi >= 0 ? (int64_t)ceil((double)r->steps * (double)nhi / (double)s0) : -1;
+                if (r->lo > r->steps) r->lo = r->steps;
+                if (r->hi >= 0 && r->hi < r->steps) r->hi = r->steps;
+                if (r->hi > T) r->hi = -1;
+            }
+        }
+        p->main.wall = p->main.tt[0].steps >= 0 ? (double)p->main.tt[0].steps * p->sec_per_step : NAN;
+        ttp_faith *fa = &p->faith;
+        fa->relin_every = K;
+        fa->relin_kernel = 1;
+        fa->segments = nseg;
+        fa->relin_trials = trials;
+        fa->seg_drift = worst;
+        fa->seg_last_drift = last_drift;
+        fa->relin_capped = capped;
+        fa->relin_sens = sens;
+        for (int i = 0; mid && i < p->main.ntt; i++) fa->relin_tt_lag[i] = tt_lag[i];
+        if (mid) verdict(p, o, L, T, sens);
+        fa->relin_seconds = ttp_time() - t_start;
+    }
+done:
+    free(Fl), free(Vl), free(Ll), free(Al);
+    ttp_kernel_rows_clear(&kr);
+    ttp_kernel_rows_clear(&kp);
+    ttp_drift_ws_destroy(&dws);
+    free(ones), free(ones_p), free(ws), free(wdt), free(wdb);
+    ttp_model_destroy(&m);
+    free(L), free(A), free(flin), free(a), free(c), free(ll), free(w), free(F), free(V), free(Vn), free(u0);
+    free(g), free(a0), free(a1), free(vs), free(vn), free(al), free(steps);
+    return st;
+}
