@@ -155,7 +155,8 @@ void ttp_predict_print(FILE *f, const ttp_prediction *p, const ttp_predict_opts 
             p->sec_kernel, p->sec_sim, p->sec_timing);
     ttp_faith_print(f, p);
     if (p->faith.npoints > 0 && isfinite(p->faith.kdrift[0])) {
-        fprintf(f, "  kernel      drift |Theta(w_t) g - Theta(w0) g| / |Theta(w0) g| (rate g'Theta g vs w0):");
+        fprintf(f,
+                "  kernel      drift |Theta(w_t) g - Theta(w0) g| / |Theta(w0) g| (rate g'Theta g vs w0):");
         for (int i = 0; i < p->faith.npoints; i++)
             fprintf(f, " %lld: %.1f%% (x%.2f)", (long long)p->faith.step[i], 100 * p->faith.kdrift[i],
                     p->faith.krate[i]);

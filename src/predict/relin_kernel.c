@@ -283,8 +283,6 @@ ttp_status ttp_predict_relinearize_kernel(ttp_ctx *ctx, const ttp_comm *comm, co
                      * the predicted time */
                     drift = fabs(log(rate));
                 }
-                fprintf(stderr, "DBG t0 %lld k %lld drift %.4f rate %.4f L %.4f\n", (long long)t0,
-                        (long long)k, drift, rate, ll[k]);
                 if (!autok || last || drift <= limit || k == 1) break;
                 k = (k + 1) / 2;
             }
