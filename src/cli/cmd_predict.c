@@ -56,14 +56,11 @@ static void usage(FILE *f)
                       "the network's cost model (default); measure: time full steps");
     ttp_cli_help_line(f, "--relinearize K|auto|kernel|kernel:K",
                       "rebuild the kernel at the predicted weights every K steps, or\n"
-                      "where the linear model drifts (auto); kernel: continue in function\n"
-                      "space, rebuilding where the kernel drifts; default %lld = off;\n"
+                      "where the linear model drifts (auto); kernel[:K]: continue in function\n"
+                      "space, kernels rebuilt mid-segment (5 segments, or every K steps);\n"
+                      "default %lld = off;\n"
                       "docs/METHOD.md 6c, 6d",
                       (long long)d.relin_every);
-    ttp_cli_help_line(f, "--relin-drift X",
-                      "with --relinearize kernel: end a segment where the kernel's action\n"
-                      "on the loss gradient has drifted by X (default %.2g; docs/METHOD.md 6d)",
-                      TTP_RELIN_DRIFT);
     ttp_cli_help_line(f, "--out FILE", "NetCDF result (curves, band, spectrum, settings)");
     ttp_cli_help_line(f, "--json FILE", "JSON summary (tt_steps, tt_steps_lo, tt_steps_hi, final_loss, ...)");
     ttp_cli_help_line(f, "--report DIR", "Markdown report with SVG plots");
@@ -79,7 +76,7 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
     ttp_cli_args a;
     ttp_cli_args_init(&a);
     int smooth = o.tt[0].smooth;
-    enum { O_EXTRAP = TTP_CLI_O_FIRST_OWN, O_RELIN, O_DYN, O_CKPT, O_RESUME, O_RDRIFT };
+    enum { O_EXTRAP = TTP_CLI_O_FIRST_OWN, O_RELIN, O_DYN, O_CKPT, O_RESUME };
     static const struct option opts[] = {TTP_CLI_TASK_OPTIONS,
                                          TTP_CLI_OPT_OPTIONS,
                                          TTP_CLI_KERNEL_OPTIONS,
@@ -89,7 +86,6 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
                                          {"dynamics", required_argument, NULL, O_DYN},
                                          {"checkpoint", required_argument, NULL, O_CKPT},
                                          {"resume", required_argument, NULL, O_RESUME},
-                                         {"relin-drift", required_argument, NULL, O_RDRIFT},
                                          TTP_CLI_OUT_OPTION,
                                          TTP_CLI_JSON_OPTION,
                                          TTP_CLI_REPORT_OPTION,
@@ -104,9 +100,7 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
             TTP_CALL(ctx, ttp_cli_int_list(ctx, "--extrapolate", optarg, 1, INT32_MAX, o.extrap,
                                            TTP_MAX_EXTRAP, &o.nextrap));
             break;
-        case O_RELIN:
-            TTP_CALL(ctx, ttp_cli_relinearize(ctx, optarg, &o.relin_every, &o.relin_kernel));
-            break;
+        case O_RELIN: TTP_CALL(ctx, ttp_cli_relinearize(ctx, optarg, &o.relin_every, &o.relin_kernel)); break;
         case O_DYN:
             if (strcmp(optarg, "auto") == 0)
                 o.dynamics = TTP_DYN_AUTO;
@@ -119,9 +113,6 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
                                optarg);
             break;
         case O_CKPT:
-        case O_RDRIFT:
-            TTP_CALL(ctx, ttp_cli_double(ctx, "--relin-drift", optarg, 0, 0, 10, &o.relin_drift));
-            break;
         case O_RESUME:
             o.kernel.checkpoint_dir = optarg;
             o.kernel.resume_required = c == O_RESUME;

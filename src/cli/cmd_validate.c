@@ -65,8 +65,6 @@ static void usage(FILE *f)
                       d.pred.relin_every == TTP_RELIN_AUTO ? "auto"
                       : d.pred.relin_every == 0            ? "0 = off"
                                                            : "K");
-    ttp_cli_help_line(f, "--relin-drift X", "with --relinearize kernel: the kernel drift that ends a segment\n"
-                      "(default %.2g; docs/METHOD.md 6d)", TTP_RELIN_DRIFT);
     ttp_cli_help_line(f, "--quick", "a tiny grid (MSE, GD and SGD, one lr, N 150, T 30) for tests");
     char pd[64];
     snprintf(pd, sizeof pd, "%s, D' %lld", ttp_proj_kind_str(d.pred.kernel.proj),
@@ -103,8 +101,7 @@ ttp_status ttp_cmd_validate(ttp_cli *cli, int argc, char **argv)
         O_SEED,
         O_ENS,
         O_QUICK,
-        O_RELIN,
-        O_RDRIFT
+        O_RELIN
     };
     static const struct option opts[] = {TTP_CLI_TASK_OPTIONS,
                                          {"losses", required_argument, NULL, O_LOSSES},
@@ -120,7 +117,6 @@ ttp_status ttp_cmd_validate(ttp_cli *cli, int argc, char **argv)
                                          TTP_CLI_KERNEL_OPTIONS,
                                          {"quick", no_argument, NULL, O_QUICK},
                                          {"relinearize", required_argument, NULL, O_RELIN},
-                                         {"relin-drift", required_argument, NULL, O_RDRIFT},
                                          TTP_CLI_JSON_OPTION,
                                          TTP_CLI_REPORT_OPTION,
                                          TTP_CLI_COMMON_OPTIONS,
@@ -188,9 +184,6 @@ ttp_status ttp_cmd_validate(ttp_cli *cli, int argc, char **argv)
             break;
         case O_RELIN:
             TTP_CALL(ctx, ttp_cli_relinearize(ctx, optarg, &o.pred.relin_every, &o.pred.relin_kernel));
-            break;
-        case O_RDRIFT:
-            TTP_CALL(ctx, ttp_cli_double(ctx, "--relin-drift", optarg, 0, 0, 10, &o.pred.relin_drift));
             break;
         case O_ENS:
             TTP_CALL(ctx, ttp_cli_int(ctx, "--ensemble", optarg, 1, 100000, &iv));

@@ -524,7 +524,6 @@ static const struct {
     {"time_reps", "--time-steps"},
     {"step_timing", "--step-timing"},
     {"relin_every", "--relinearize"},
-    {"relin_drift", "--relin-drift"},
     {"dynamics", "--dynamics"},
     {"kernel_in", "--kernel"},
     {"kernel_out", "--save-kernel"},
@@ -615,7 +614,6 @@ ttp_status ttp_cli_relinearize(ttp_ctx *ctx, const char *val, int64_t *every, in
 {
     *kernel = strncmp(val, "kernel", 6) == 0;
     const char *k = *kernel ? val + 6 : val;
-    if (strncmp(val, "kmid", 4) == 0) *kernel = 2, k = val + 4;
     if (*kernel && *k == '\0') {
         *every = TTP_RELIN_AUTO;
         return TTP_OK;

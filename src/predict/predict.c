@@ -106,9 +106,6 @@ ttp_status ttp_predict_opts_validate(ttp_ctx *ctx, const ttp_predict_opts *o, in
     if (o->relin_every < 0 && o->relin_every != TTP_RELIN_AUTO)
         return TTP_ERR(ctx, TTP_ERR_ARG, "option relin_every: %lld, expected K >= 1 steps, 0 (off) or auto",
                        (long long)o->relin_every);
-    if (!(o->relin_drift >= 0 && o->relin_drift <= 10))
-        return TTP_ERR(ctx, TTP_ERR_ARG, "option relin_drift: %g, expected 0 (the default %g) .. 10", o->relin_drift,
-                       TTP_RELIN_DRIFT);
     if (o->relin_every != 0 && (o->nextrap > 0 || (o->subset > 0 && o->subset < n) || o->kernel_in))
         return TTP_ERR(ctx, TTP_ERR_UNSUPPORTED,
                        "option relin_every: only on the whole dataset and a kernel built here (options "

@@ -4,13 +4,12 @@
  * needs the kernel along the way, not the network's outputs at the
  * linearized weights.  The dynamics therefore run on without a jump: each
  * segment starts from the previous linear model's own outputs F and
- * function-space velocity V, and only the kernel is swapped for the one
- * rebuilt (factor form, as in relin.c) at the linearized weights
- * w_s + Jᵀ a_t + c_t w_s + e_t v_s there.  Fixed K rebuilds every K steps;
- * auto (relin_every = TTP_RELIN_AUTO) doubles the last accepted length and
- * halves it while the kernel's action on the loss gradient at the segment's
- * end differs from the one at its start by more than o->relin_drift
- * (drift.c), so segments are as long as the kernel stays put.
+ * function-space velocity V, and only the kernel is swapped for one rebuilt
+ * (factor form, as in relin.c) at the linearized weights halfway through
+ * the segment, predicted on the previous kernel — the midpoint rule, whose
+ * error is second order in the kernel's change where a kernel taken at the
+ * segment's start is first order.  A companion run that uses each kernel
+ * half a segment late measures how much the time depends on that change.
  */
 #include "ttp_predict.h"
 
@@ -102,24 +101,23 @@ ttp_status ttp_predict_relinearize_kernel(ttp_ctx *ctx, const ttp_comm *comm, co
                                           ttp_prediction *p)
 {
     ttp_status st = TTP_OK;
-    const int64_t T = o->opt.steps, K = o->relin_every;
-    const int autok = K == TTP_RELIN_AUTO;
+    const int64_t T = o->opt.steps;
+    /* auto: TTP_RELIN_KERNEL_SEGMENTS segments of equal length */
+    const int64_t K = o->relin_every == TTP_RELIN_AUTO
+                          ? (T + TTP_RELIN_KERNEL_SEGMENTS - 1) / TTP_RELIN_KERNEL_SEGMENTS
+                          : o->relin_every;
     const int64_t C = model->nout, NC = d->n * C;
     const int root = comm->rank == 0;
-    const double limit = o->relin_drift > 0 ? o->relin_drift : TTP_RELIN_DRIFT;
     ttp_model *m = NULL;
-    ttp_kernel_rows kr = {0}, kp = {0};             /* this segment's kernel, the previous one */
-    const int mid = o->relin_kernel == 2 && !autok; /* each kernel at its segment's midpoint */
+    ttp_kernel_rows kr = {0}, kp = {0}; /* this segment's kernel, the previous one */
     double *ws = NULL, *wdt = NULL, *wdb = NULL;
-    double *ones_p = NULL;
-    ttp_drift_ws *dws = NULL;
     double *ones = NULL;
     int64_t nones = 0;
     double *L = NULL, *A = NULL, *flin = NULL, *a = NULL, *c = NULL, *ll = NULL, *w = NULL;
-    double *F = NULL, *V = NULL, *Vn = NULL, *u0 = NULL, *g = NULL, *a0 = NULL, *a1 = NULL;
+    double *F = NULL, *V = NULL, *Vn = NULL, *u0 = NULL;
     double *vs = NULL, *vn = NULL, *al = NULL;
     int64_t *steps = NULL;
-    double *Fl = NULL, *Vl = NULL, *Ll = NULL, *Al = NULL; /* the lagged companion run (midpoints) */
+    double *Fl = NULL, *Vl = NULL, *Ll = NULL, *Al = NULL; /* the lagged companion run */
     int64_t tl = 0;
     const int mom = o->opt.momentum > 0;
     const uint64_t seed0 = o->sim.seed ? o->sim.seed : o->opt.seed; /* member 0's batches */
@@ -127,7 +125,7 @@ ttp_status ttp_predict_relinearize_kernel(ttp_ctx *ctx, const ttp_comm *comm, co
     if (K == 0) return TTP_OK;
     if (root && (p == NULL || k0 == NULL || p->main.curves == NULL || p->n != k0->n))
         return TTP_ERR(ctx, TTP_ERR_ARG, "re-linearization needs the prediction on the kernel's own samples");
-    const int64_t seg = autok || K > T ? T : K;
+    const int64_t seg = K > T ? T : K;
     TTP_CALL_GOTO(ctx, st, done, ttp_model_clone(ctx, model, &m));
     TTP_ALLOC(ctx, st, done, w, model->nparams, "linearized weights");
     TTP_ALLOC(ctx, st, done, ws, model->nparams, "segment's starting weights");
@@ -145,35 +143,29 @@ ttp_status ttp_predict_relinearize_kernel(ttp_ctx *ctx, const ttp_comm *comm, co
         TTP_ALLOC(ctx, st, done, V, NC, "velocity carried");
         TTP_ALLOC(ctx, st, done, Vn, NC, "velocity at the end");
         TTP_ALLOC(ctx, st, done, u0, NC, "J w");
-        TTP_ALLOC(ctx, st, done, g, NC, "loss gradient");
-        TTP_ALLOC(ctx, st, done, a0, NC, "kernel action");
-        TTP_ALLOC(ctx, st, done, a1, NC, "kernel action");
         TTP_ALLOC(ctx, st, done, al, NC, "momentum cotangent");
         TTP_ALLOC(ctx, st, done, vs, model->nparams, "carried velocity");
         TTP_ALLOC(ctx, st, done, vn, model->nparams, "next velocity");
-        TTP_CALL_GOTO(ctx, st, done, ttp_drift_ws_create(ctx, m, d, &dws));
         memcpy(F, k0->f0, sizeof(double) * (size_t)NC);
         if (k0->u0) memcpy(u0, k0->u0, sizeof(double) * (size_t)NC);
     }
-    /* With midpoints, a companion run uses each kernel half a segment late
+    /* A companion run uses each kernel half a segment late
      * (from its midpoint to the next one, k0 before the first): a first-order
      * scheme on the same kernels, whose times differ from the midpoint run's by
      * about the kernel's change over half a segment — the sensitivity that
      * widens the band and decides validity. */
-    if (root && mid) {
+    if (root) {
         TTP_ALLOC(ctx, st, done, Fl, NC, "lagged outputs");
         TTP_ALLOC(ctx, st, done, Vl, NC, "lagged velocity");
         TTP_ALLOC(ctx, st, done, Ll, T + 1, "lagged loss");
         TTP_ALLOC(ctx, st, done, Al, T + 1, "lagged accuracy");
         memcpy(Fl, k0->f0, sizeof(double) * (size_t)NC);
     }
-    double worst = 0, last_drift = 0;
-    int64_t nseg = 0, trials = 0, kprev = T;
-    int capped = 0;
+    int64_t nseg = 0;
     for (int64_t t0 = 0; t0 < T;) {
         int64_t k = 0;
         memcpy(ws, m->w, sizeof(double) * (size_t)model->nparams);
-        if (mid) { /* the weights halfway through this segment, predicted on the previous kernel */
+        { /* the weights halfway through this segment, predicted on the previous kernel */
             const int64_t kh = (T - t0 < K ? T - t0 : K) / 2;
             if (root && kh >= 1) {
                 ttp_theta th;
@@ -203,7 +195,7 @@ ttp_status ttp_predict_relinearize_kernel(ttp_ctx *ctx, const ttp_comm *comm, co
             TTP_CALL_GOTO(ctx, st, done, comm->allreduce_sum(comm, w, model->nparams, ctx));
             memcpy(m->w, w, sizeof(double) * (size_t)model->nparams);
         }
-        if (t0 > 0 || mid) { /* the kernel at the current weights, in factor form (G Gᵀ, no eigensolver) */
+        { /* the kernel at the current weights, in factor form (G Gᵀ, no eigensolver) */
             ttp_kernel_opts ko = o->kernel;
             ko.checkpoint_dir = NULL;
             ko.stop_after_block = 0;
@@ -216,7 +208,7 @@ ttp_status ttp_predict_relinearize_kernel(ttp_ctx *ctx, const ttp_comm *comm, co
             if (root && kr.u0)
                 for (int64_t r = 0; r < NC; r++) u0[r] = kr.u0[r];
         }
-        if (root && mid) { /* the lagged run up to this segment's midpoint, on the previous kernel */
+        if (root) { /* the lagged run up to this segment's midpoint, on the previous kernel */
             const int64_t target = t0 + (T - t0 < K ? T - t0 : K) / 2;
             TTP_CALL_GOTO(ctx, st, done,
                           lag_run(ctx, o, k0, t0 > 0 ? &kp : NULL, ones, seed0, tl, target, Fl, Vl, Ll, Al,
@@ -227,67 +219,31 @@ ttp_status ttp_predict_relinearize_kernel(ttp_ctx *ctx, const ttp_comm *comm, co
             ttp_theta th;
             memset(&th, 0, sizeof th);
             th.n = k0->n, th.c = k0->c;
-            if (t0 > 0 || mid) {
-                if (ones == NULL || nones < kr.k) {
-                    free(ones), free(ones_p);
-                    ones_p = NULL;
-                    nones = kr.k;
-                    TTP_ALLOC(ctx, st, done, ones, nones, "unit weights");
-                    TTP_ALLOC(ctx, st, done, ones_p, nones, "unit weights");
-                    for (int64_t j = 0; j < nones; j++) ones[j] = ones_p[j] = 1.0;
-                }
-                th.k = kr.k, th.vecs = kr.g, th.vals = ones;
-            } else if (k0->theta) {
-                th.dense = k0->theta;
-            } else {
-                th.k = k0->neig, th.vecs = k0->eigvec, th.vals = k0->eigval;
+            if (ones == NULL || nones < kr.k) {
+                free(ones);
+                nones = kr.k;
+                TTP_ALLOC(ctx, st, done, ones, nones, "unit weights");
+                for (int64_t j = 0; j < nones; j++) ones[j] = 1.0;
             }
-            if (th.dense == NULL && th.vecs == NULL) {
-                st = TTP_ERR(ctx, TTP_ERR_ARG,
-                             "re-linearization: the kernel holds neither Theta nor eigenvectors");
-                goto done;
-            }
+            th.k = kr.k, th.vecs = kr.g, th.vals = ones;
             ttp_sim_problem prob = {&th, k0->n, k0->c, F, k0->u0 ? u0 : NULL, k0->labels, k0->targets};
             ttp_faith_seg sg = {t0, t0 > 0 && mom ? V : NULL, al, 0, 0, 0, Vn};
-            const int last = autok && nseg + 1 >= TTP_RELIN_MAX_SEGMENTS;
-            k = autok ? (2 * kprev < T - t0 ? 2 * kprev : T - t0) : (T - t0 < K ? T - t0 : K);
-            if (last) k = T - t0, capped = 1;
-            double drift = 0, rate = 1;
-            for (;;) {
-                trials++;
-                for (int64_t j = 0; j <= k; j++) steps[j] = j;
-                TTP_CALL_GOTO(ctx, st, done,
-                              ttp_faith_trace_seg(ctx, &prob, &o->opt, seed0, &sg, (int)(k + 1), steps, flin,
-                                                  a, c, ll));
-                TTP_CALL_GOTO(ctx, st, done,
-                              ttp_faith_weights(ctx, m, d, a + (size_t)k * NC, mid ? 0 : c[k], w));
-                if (mid) { /* w = w_s + J_midᵀ a + c w_s */
-                    for (int64_t j = 0; j < model->nparams; j++) w[j] += ws[j] - m->w[j];
-                    if (c[k] != 0) {
-                        ttp_model_get_trainable(model, ws, wdb);
-                        ttp_model_get_trainable(model, w, wdt);
-                        for (int64_t j = 0; j < model->ntrainable; j++) wdt[j] += c[k] * wdb[j];
-                        ttp_model_set_trainable(model, wdt, w);
-                    }
-                }
-                if (mom && t0 > 0)
-                    for (int64_t j = 0; j < model->nparams; j++) w[j] += sg.e * vs[j];
-                if (!isfinite(ll[k])) {
-                    drift = INFINITY;
-                } else if (autok || t0 + k == T) { /* the kernel's drift over the segment */
-                    ttp_loss_eval(o->opt.loss, flin + (size_t)k * NC, k0->labels, k0->targets, k0->n, k0->c,
-                                  g, NULL);
-                    TTP_CALL_GOTO(ctx, st, done,
-                                  ttp_drift_between(ctx, dws, ws, w, g, a0, a1, &drift, &rate));
-                    /* the speed of the loss's descent along g is gᵀΘg: its relative change is what moves
-                     * the predicted time */
-                    drift = fabs(log(rate));
-                }
-                if (!autok || last || drift <= limit || k == 1) break;
-                k = (k + 1) / 2;
+            k = T - t0 < K ? T - t0 : K;
+            for (int64_t j = 0; j <= k; j++) steps[j] = j;
+            TTP_CALL_GOTO(
+                ctx, st, done,
+                ttp_faith_trace_seg(ctx, &prob, &o->opt, seed0, &sg, (int)(k + 1), steps, flin, a, c, ll));
+            /* the end weights w_s + J_midᵀ a + c w_s (+ e v_s): Jᵀ from the midpoint, where m is now */
+            TTP_CALL_GOTO(ctx, st, done, ttp_faith_weights(ctx, m, d, a + (size_t)k * NC, 0, w));
+            for (int64_t j = 0; j < model->nparams; j++) w[j] += ws[j] - m->w[j];
+            if (c[k] != 0) {
+                ttp_model_get_trainable(model, ws, wdb);
+                ttp_model_get_trainable(model, w, wdt);
+                for (int64_t j = 0; j < model->ntrainable; j++) wdt[j] += c[k] * wdb[j];
+                ttp_model_set_trainable(model, wdt, w);
             }
-            if (drift > worst || !isfinite(drift)) worst = drift;
-            last_drift = drift;
+            if (mom && t0 > 0)
+                for (int64_t j = 0; j < model->nparams; j++) w[j] += sg.e * vs[j];
             for (int64_t j = 0; j <= k; j++) {
                 L[t0 + j] = ll[j];
                 int64_t correct = 0;
@@ -317,12 +273,11 @@ ttp_status ttp_predict_relinearize_kernel(ttp_ctx *ctx, const ttp_comm *comm, co
         TTP_CALL_GOTO(ctx, st, done, comm->bcast(comm, &k, (int64_t)sizeof k, 0, ctx));
         memcpy(m->w, w, sizeof(double) * (size_t)model->nparams);
         nseg++;
-        kprev = k;
         t0 += k;
     }
     double sens = 0;
     int64_t tt_lag[TTP_MAX_TT] = {0};
-    if (root && mid) {
+    if (root) {
         TTP_CALL_GOTO(ctx, st, done,
                       lag_run(ctx, o, k0, &kr, ones, seed0, tl, T, Fl, Vl, Ll, Al, flin, a, c, ll, steps));
         for (int i = 0; i < p->main.ntt; i++) {
@@ -358,23 +313,19 @@ ttp_status ttp_predict_relinearize_kernel(ttp_ctx *ctx, const ttp_comm *comm, co
         fa->relin_every = K;
         fa->relin_kernel = 1;
         fa->segments = nseg;
-        fa->relin_trials = trials;
-        fa->seg_drift = worst;
-        fa->seg_last_drift = last_drift;
-        fa->relin_capped = capped;
+        fa->relin_trials = nseg;
         fa->relin_sens = sens;
-        for (int i = 0; mid && i < p->main.ntt; i++) fa->relin_tt_lag[i] = tt_lag[i];
-        if (mid) verdict(p, o, L, T, sens);
+        for (int i = 0; i < p->main.ntt; i++) fa->relin_tt_lag[i] = tt_lag[i];
+        verdict(p, o, L, T, sens);
         fa->relin_seconds = ttp_time() - t_start;
     }
 done:
     free(Fl), free(Vl), free(Ll), free(Al);
     ttp_kernel_rows_clear(&kr);
     ttp_kernel_rows_clear(&kp);
-    ttp_drift_ws_destroy(&dws);
-    free(ones), free(ones_p), free(ws), free(wdt), free(wdb);
+    free(ones), free(ws), free(wdt), free(wdb);
     ttp_model_destroy(&m);
     free(L), free(A), free(flin), free(a), free(c), free(ll), free(w), free(F), free(V), free(Vn), free(u0);
-    free(g), free(a0), free(a1), free(vs), free(vn), free(al), free(steps);
+    free(vs), free(vn), free(al), free(steps);
     return st;
 }

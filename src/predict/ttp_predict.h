@@ -33,10 +33,9 @@ extern "C" {
  * at the cap the rest of the horizon is one segment, and its measured gap
  * widens the band and decides validity (docs/METHOD.md §6c). */
 #define TTP_RELIN_MAX_SEGMENTS 32
-/* relin_kernel: re-linearization in function space (docs/METHOD.md §6d); its
- * auto mode ends a segment where the kernel's action on the loss gradient
- * has drifted by more than this from the segment's start (drift.c). */
-#define TTP_RELIN_DRIFT 0.1
+/* relin_kernel with relin_every = TTP_RELIN_AUTO: this many segments of
+ * equal length (docs/METHOD.md §6d: measured against the real runs). */
+#define TTP_RELIN_KERNEL_SEGMENTS 5
 /* Midpoint kernels (§6d): the prediction is marked uncertain where using the
  * kernels half a segment late moves a training time by more than this
  * (the issue's tolerances for GD and SGD). */
@@ -85,9 +84,10 @@ typedef struct ttp_predict_opts {
     ttp_dyn_path dynamics; /* eigen, direct or auto (the default)          */
     int relin_kernel;      /* 1: re-linearize in function space (the linear
                               model's outputs carried, only the kernel
-                              rebuilt; relin_kernel.c, docs/METHOD.md §6d) */
-    double relin_drift;    /* its auto limit on the kernel drift per segment
-                              (0: TTP_RELIN_DRIFT)                          */
+                              rebuilt, at each segment's midpoint; relin_every
+                              K steps or TTP_RELIN_AUTO for
+                              TTP_RELIN_KERNEL_SEGMENTS segments;
+                              relin_kernel.c, docs/METHOD.md §6d)          */
 } ttp_predict_opts;
 
 /*
@@ -165,8 +165,7 @@ typedef struct ttp_faith {
     double krate[TTP_FAITH_MAX];          /* gᵀ Θ(w_t) g / gᵀ Θ(w₀) g                   */
     double worst_kdrift, kdrift_seconds;
     int relin_kernel;                     /* the segments ran in function space (§6d)  */
-    double seg_drift, seg_last_drift;     /* their worst and last kernel drift         */
-    double relin_sens;                    /* midpoints: largest |t_lag − t| / t (§6d)   */
+    double relin_sens;                    /* largest |t_lag − t| / t over definitions  */
     int64_t relin_tt_lag[TTP_MAX_TT];     /* the lagged companion run's times           */
     double seconds;
     char note[160];

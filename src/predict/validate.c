@@ -253,7 +253,7 @@ static ttp_status predict_case(ttp_ctx *ctx, const ttp_comm *comm, const ttp_mod
     c->faith_loss_gap = p->faith.worst_loss_gap;
     c->faith_out_gap = p->faith.worst_out_gap;
     c->kernel_drift = p->faith.worst_kdrift;
-    c->seg_drift = p->faith.relin_kernel ? p->faith.seg_drift : NAN;
+    c->kernel_sens = p->faith.relin_kernel ? p->faith.relin_sens : NAN;
     c->batch_stab_max = 2.0 * p->batch_stab_max;
     c->valid = p->valid;
     c->stability = 2.0 * p->stability;
@@ -476,7 +476,7 @@ ttp_status ttp_validate_write_json(ttp_ctx *ctx, const char *path, const ttp_val
         ttp_json_num(j, "faith_loss_gap", c->faith_loss_gap);
         ttp_json_num(j, "faith_output_gap", c->faith_out_gap);
         ttp_json_num(j, "kernel_drift", c->kernel_drift);
-        ttp_json_num(j, "segment_kernel_drift", c->seg_drift);
+        ttp_json_num(j, "relinearize_kernel_sensitivity", c->kernel_sens);
         ttp_json_num(j, "batch_stability_max", c->batch_stab_max);
         ttp_json_bool(j, "real_diverged", c->diverged);
         ttp_json_str(j, "status", c->diverged ? "real run diverged" : "ok");
