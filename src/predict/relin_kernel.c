@@ -15,6 +15,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,6 +103,7 @@ ttp_status ttp_predict_relinearize_kernel(ttp_ctx *ctx, const ttp_comm *comm, co
 {
     ttp_status st = TTP_OK;
     const int64_t T = o->opt.steps;
+    const int autok = o->relin_every == TTP_RELIN_AUTO;
     /* auto: TTP_RELIN_KERNEL_SEGMENTS segments of equal length */
     const int64_t K = o->relin_every == TTP_RELIN_AUTO
                           ? (T + TTP_RELIN_KERNEL_SEGMENTS - 1) / TTP_RELIN_KERNEL_SEGMENTS
@@ -125,7 +127,7 @@ ttp_status ttp_predict_relinearize_kernel(ttp_ctx *ctx, const ttp_comm *comm, co
     if (K == 0) return TTP_OK;
     if (root && (p == NULL || k0 == NULL || p->main.curves == NULL || p->n != k0->n))
         return TTP_ERR(ctx, TTP_ERR_ARG, "re-linearization needs the prediction on the kernel's own samples");
-    const int64_t seg = K > T ? T : K;
+    const int64_t seg = autok || K > T ? T : K; /* the longest trace (auto: a capped last segment) */
     TTP_CALL_GOTO(ctx, st, done, ttp_model_clone(ctx, model, &m));
     TTP_ALLOC(ctx, st, done, w, model->nparams, "linearized weights");
     TTP_ALLOC(ctx, st, done, ws, model->nparams, "segment's starting weights");
@@ -161,12 +163,30 @@ ttp_status ttp_predict_relinearize_kernel(ttp_ctx *ctx, const ttp_comm *comm, co
         TTP_ALLOC(ctx, st, done, Al, T + 1, "lagged accuracy");
         memcpy(Fl, k0->f0, sizeof(double) * (size_t)NC);
     }
-    int64_t nseg = 0;
-    for (int64_t t0 = 0; t0 < T;) {
+    /* auto starts short: the kernel can change most in the first steps (with
+     * momentum tr Θ grew 30-fold between steps 15 and 30 on the bundled task,
+     * which a first segment of T/5 steps, checked at its midpoint, misses) */
+    int64_t nseg = 0, trials = 0, kcur = K, knext = autok ? (K + 3) / 4 : K;
+    int capped = 0, stop = 0;
+    double tr_prev = 0; /* tr Θ of the kernel in use (‖G‖² of the factor; Σλ of the first) */
+    if (root) {
+        if (k0->theta)
+            for (int64_t r = 0; r < NC; r++) tr_prev += k0->theta[r * NC + r];
+        else
+            for (int64_t r = 0; r < k0->neig; r++) tr_prev += k0->eigval[r];
+    }
+    for (int64_t t0 = 0; t0 < T && !stop;) {
         int64_t k = 0;
         memcpy(ws, m->w, sizeof(double) * (size_t)model->nparams);
-        { /* the weights halfway through this segment, predicted on the previous kernel */
-            const int64_t kh = (T - t0 < K ? T - t0 : K) / 2;
+        kcur = knext;
+        for (;;) { /* auto: retried with half the length while the kernel changes too much */
+            trials++;
+            const int last = autok && nseg + 1 >= TTP_RELIN_MAX_SEGMENTS;
+            if (last) kcur = T - t0, capped = 1;
+            /* the weights halfway through this segment, predicted on the previous kernel */
+            const int64_t kh = (T - t0 < kcur ? T - t0 : kcur) / 2;
+            memcpy(w, ws, sizeof(double) * (size_t)model->nparams);
+            memcpy(m->w, ws, sizeof(double) * (size_t)model->nparams); /* a retry starts over */
             if (root && kh >= 1) {
                 ttp_theta th;
                 memset(&th, 0, sizeof th);
@@ -187,29 +207,43 @@ ttp_status ttp_predict_relinearize_kernel(ttp_ctx *ctx, const ttp_comm *comm, co
                 if (mom && t0 > 0)
                     for (int64_t j = 0; j < model->nparams; j++) w[j] += sg.e * vs[j];
                 if (!isfinite(ll[kh])) memcpy(w, ws, sizeof(double) * (size_t)model->nparams);
-            } else {
-                memcpy(w, ws, sizeof(double) * (size_t)model->nparams);
-                if (!root) memset(w, 0, sizeof(double) * (size_t)model->nparams);
             }
             if (!root) memset(w, 0, sizeof(double) * (size_t)model->nparams);
             TTP_CALL_GOTO(ctx, st, done, comm->allreduce_sum(comm, w, model->nparams, ctx));
             memcpy(m->w, w, sizeof(double) * (size_t)model->nparams);
-        }
-        { /* the kernel at the current weights, in factor form (G Gᵀ, no eigensolver) */
+            /* the kernel there, in factor form (G Gᵀ, no eigensolver) */
             ttp_kernel_opts ko = o->kernel;
             ko.checkpoint_dir = NULL;
             ko.stop_after_block = 0;
-            ttp_kernel_rows_clear(&kp); /* the previous kernel is kept for the next half-segment */
+            ttp_kernel_rows_clear(&kp); /* the previous kernel is kept for the lagged run */
             kp = kr;
             memset(&kr, 0, sizeof kr);
             TTP_CALL_GOTO(ctx, st, done, ttp_kernel_factor(ctx, comm, m, d, &ko, &kr));
-            /* J_s w_s: the weight-decay term's anchor in this linearization; the
-             * outputs themselves are the linear model's, carried on */
-            if (root && kr.u0)
-                for (int64_t r = 0; r < NC; r++) u0[r] = kr.u0[r];
+            double tr = 0;
+            for (int64_t r = 0; r < NC * kr.k; r++) tr += kr.g[r] * kr.g[r];
+            /* auto: a kernel whose trace moved by more than TTP_RELIN_KERNEL_RATIO from the
+             * previous one is too far from it for a midpoint rule; halve and rebuild */
+            int64_t retry = autok && !last && kcur > 1 && root &&
+                            !(fabs(log(tr / tr_prev)) <= log(TTP_RELIN_KERNEL_RATIO));
+            TTP_CALL_GOTO(ctx, st, done, comm->bcast(comm, &retry, (int64_t)sizeof retry, 0, ctx));
+            if (!retry) {
+                knext = kcur;
+                if (root && autok && fabs(log(tr / tr_prev)) < 0.5 * log(TTP_RELIN_KERNEL_RATIO))
+                    knext = 2 * kcur < K ? 2 * kcur : K; /* the kernel settles: longer segments again */
+                tr_prev = tr;
+                break;
+            }
+            ttp_kernel_rows_clear(&kr);
+            kr = kp;
+            memset(&kp, 0, sizeof kp);
+            kcur = (kcur + 1) / 2;
         }
+        /* J_s w_s: the weight-decay term's anchor in this linearization; the
+         * outputs themselves are the linear model's, carried on */
+        if (root && kr.u0)
+            for (int64_t r = 0; r < NC; r++) u0[r] = kr.u0[r];
         if (root) { /* the lagged run up to this segment's midpoint, on the previous kernel */
-            const int64_t target = t0 + (T - t0 < K ? T - t0 : K) / 2;
+            const int64_t target = t0 + (T - t0 < kcur ? T - t0 : kcur) / 2;
             TTP_CALL_GOTO(ctx, st, done,
                           lag_run(ctx, o, k0, t0 > 0 ? &kp : NULL, ones, seed0, tl, target, Fl, Vl, Ll, Al,
                                   flin, a, c, ll, steps));
@@ -228,7 +262,7 @@ ttp_status ttp_predict_relinearize_kernel(ttp_ctx *ctx, const ttp_comm *comm, co
             th.k = kr.k, th.vecs = kr.g, th.vals = ones;
             ttp_sim_problem prob = {&th, k0->n, k0->c, F, k0->u0 ? u0 : NULL, k0->labels, k0->targets};
             ttp_faith_seg sg = {t0, t0 > 0 && mom ? V : NULL, al, 0, 0, 0, Vn};
-            k = T - t0 < K ? T - t0 : K;
+            k = T - t0 < kcur ? T - t0 : kcur;
             for (int64_t j = 0; j <= k; j++) steps[j] = j;
             TTP_CALL_GOTO(
                 ctx, st, done,
@@ -271,13 +305,20 @@ ttp_status ttp_predict_relinearize_kernel(ttp_ctx *ctx, const ttp_comm *comm, co
         }
         TTP_CALL_GOTO(ctx, st, done, comm->allreduce_sum(comm, w, model->nparams, ctx));
         TTP_CALL_GOTO(ctx, st, done, comm->bcast(comm, &k, (int64_t)sizeof k, 0, ctx));
+        /* a blown-up segment ends the prediction: its weights are no place to build a kernel */
+        int64_t blown = root && !(L[t0 + k] <= L[0]);
+        TTP_CALL_GOTO(ctx, st, done, comm->bcast(comm, &blown, (int64_t)sizeof blown, 0, ctx));
+        if (blown) {
+            stop = 1;
+            for (int64_t t = t0 + k + 1; root && t <= T; t++) L[t] = INFINITY, A[t] = NAN;
+        }
         memcpy(m->w, w, sizeof(double) * (size_t)model->nparams);
         nseg++;
         t0 += k;
     }
     double sens = 0;
     int64_t tt_lag[TTP_MAX_TT] = {0};
-    if (root) {
+    if (root && !stop) {
         TTP_CALL_GOTO(ctx, st, done,
                       lag_run(ctx, o, k0, &kr, ones, seed0, tl, T, Fl, Vl, Ll, Al, flin, a, c, ll, steps));
         for (int i = 0; i < p->main.ntt; i++) {
@@ -313,7 +354,8 @@ ttp_status ttp_predict_relinearize_kernel(ttp_ctx *ctx, const ttp_comm *comm, co
         fa->relin_every = K;
         fa->relin_kernel = 1;
         fa->segments = nseg;
-        fa->relin_trials = nseg;
+        fa->relin_trials = trials;
+        fa->relin_capped = capped;
         fa->relin_sens = sens;
         for (int i = 0; i < p->main.ntt; i++) fa->relin_tt_lag[i] = tt_lag[i];
         verdict(p, o, L, T, sens);

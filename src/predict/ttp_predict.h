@@ -36,6 +36,12 @@ extern "C" {
 /* relin_kernel with relin_every = TTP_RELIN_AUTO: this many segments of
  * equal length (docs/METHOD.md §6d: measured against the real runs). */
 #define TTP_RELIN_KERNEL_SEGMENTS 5
+/* ... starting at a quarter of that length, halved (and the kernel rebuilt)
+ * while tr Θ of the new kernel differs from the previous one's by more than
+ * this factor, doubled (up to T / TTP_RELIN_KERNEL_SEGMENTS) where it changed
+ * by less than its square root; at most TTP_RELIN_MAX_SEGMENTS
+ * linearizations. */
+#define TTP_RELIN_KERNEL_RATIO 2.0
 /* Midpoint kernels (§6d): the prediction is marked uncertain where using the
  * kernels half a segment late moves a training time by more than this
  * (the issue's tolerances for GD and SGD). */
