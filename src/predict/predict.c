@@ -572,7 +572,6 @@ ttp_status ttp_predict_setting(ttp_ctx *ctx, const ttp_model *model, const ttp_d
     *out = NULL;
     TTP_CALL(ctx, ttp_predict_from_kernel(ctx, k, o, n_target, sec_per_step, &p));
     TTP_CALL_GOTO(ctx, st, fail, ttp_predict_faith(ctx, model, kdata, k, o, p));
-    TTP_CALL_GOTO(ctx, st, fail, ttp_predict_drift(ctx, model, kdata, k, o, p));
     *out = p;
     return TTP_OK;
 fail:

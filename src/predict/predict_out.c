@@ -154,7 +154,7 @@ void ttp_predict_print(FILE *f, const ttp_prediction *p, const ttp_predict_opts 
     fprintf(f, "  cost        %.2f s (kernel %.2f, dynamics %.2f, step timing %.2f)\n", p->seconds,
             p->sec_kernel, p->sec_sim, p->sec_timing);
     ttp_faith_print(f, p);
-    if (p->faith.npoints > 0 && isfinite(p->faith.kdrift[0])) {
+    if (p->faith.npoints > 0 && p->faith.kdrift_seconds > 0) {
         fprintf(f,
                 "  kernel      drift |Theta(w_t) g - Theta(w0) g| / |Theta(w0) g| (rate g'Theta g vs w0):");
         for (int i = 0; i < p->faith.npoints; i++)
@@ -251,7 +251,7 @@ ttp_status ttp_predict_write_json(ttp_ctx *ctx, const char *path, const ttp_pred
     ttp_json_num(j, "lr_stable", p->lr_stable);
     ttp_json_num(j, "lr_stable_full_batch", p->lr_stable_full);
     ttp_faith_json(j, p);
-    if (p->faith.npoints > 0) {
+    if (p->faith.npoints > 0 && p->faith.kdrift_seconds > 0) {
         ttp_json_nums(j, "kernel_drift", p->faith.kdrift, p->faith.npoints);
         ttp_json_nums(j, "kernel_rate", p->faith.krate, p->faith.npoints);
         ttp_json_num(j, "kernel_drift_worst", p->faith.worst_kdrift);

@@ -344,7 +344,9 @@ ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp
  * ttp_drift_between compares the actions at w_s and w_t on the same g
  * (drift ‖a_t − a_s‖/‖a_s‖, rate gᵀΘ_t g / gᵀΘ_s g; a0, a1: NC scratch).
  * ttp_predict_drift measures both at the faithfulness points of p (after
- * ttp_predict_faith).  Rank 0, not collective.
+ * ttp_predict_faith; predict and validate do not call it: docs/METHOD.md §6d
+ * found it no validity signal, and it costs 3 backward and 4 forward passes
+ * per point).  Rank 0, not collective.
  */
 typedef struct ttp_drift_ws ttp_drift_ws;
 ttp_status ttp_drift_ws_create(ttp_ctx *ctx, const ttp_model *m, const ttp_data *d, ttp_drift_ws **out);

@@ -234,7 +234,6 @@ static ttp_status predict_case(ttp_ctx *ctx, const ttp_comm *comm, const ttp_mod
     if (root) {
         st = ttp_predict_from_kernel(ctx, k, &po, dd->n, NAN, &p);
         if (st == TTP_OK) st = ttp_predict_faith(ctx, model, dd, k, &po, p);
-        if (st == TTP_OK) st = ttp_predict_drift(ctx, model, dd, k, &po, p);
         if (st != TTP_OK) ttp_error_trace(ctx, __FILE__, __LINE__, __func__);
     }
     if (root && st == TTP_OK) { /* the one linearization's verdict and times, kept for comparison */
@@ -252,7 +251,6 @@ static ttp_status predict_case(ttp_ctx *ctx, const ttp_comm *comm, const ttp_mod
     c->seg_gap = p->faith.seg_out_gap;
     c->faith_loss_gap = p->faith.worst_loss_gap;
     c->faith_out_gap = p->faith.worst_out_gap;
-    c->kernel_drift = p->faith.worst_kdrift;
     c->kernel_sens = p->faith.relin_kernel ? p->faith.relin_sens : NAN;
     c->batch_stab_max = 2.0 * p->batch_stab_max;
     c->valid = p->valid;
@@ -475,7 +473,6 @@ ttp_status ttp_validate_write_json(ttp_ctx *ctx, const char *path, const ttp_val
         ttp_json_num(j, "stability", c->stability);
         ttp_json_num(j, "faith_loss_gap", c->faith_loss_gap);
         ttp_json_num(j, "faith_output_gap", c->faith_out_gap);
-        ttp_json_num(j, "kernel_drift", c->kernel_drift);
         ttp_json_num(j, "relinearize_kernel_sensitivity", c->kernel_sens);
         ttp_json_num(j, "batch_stability_max", c->batch_stab_max);
         ttp_json_bool(j, "real_diverged", c->diverged);
