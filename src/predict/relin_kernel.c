@@ -66,7 +66,7 @@ static void verdict(ttp_prediction *p, const ttp_predict_opts *o, const double *
     ttp_faith *fa = &p->faith;
     double growth = 0;
     int64_t tg = -1;
-    for (int64_t t = 0; t <= T; t++) {
+    for (int64_t t = 0; t <= T && isfinite(growth); t++) {
         double r = isfinite(L[t]) ? L[t] / L[0] : INFINITY;
         if (r > growth) growth = r, tg = t;
     }
@@ -83,8 +83,9 @@ static void verdict(ttp_prediction *p, const ttp_predict_opts *o, const double *
         p->valid = 0;
         snprintf(
             p->warning + u, sizeof p->warning - u,
-            "%sthe re-linearized loss grows past its initial value (x%.3g at step %lld): the dynamics blow "
-            "up at these settings; lower the learning rate%s",
+            "%sthe re-linearized loss grows past its initial value (x%.3g by step %lld): with the kernel "
+            "rebuilt along the linear model's path its dynamics blow up at these settings, so no time is "
+            "predicted; lower the learning rate%s",
             u ? "; " : "", growth, (long long)tg, o->opt.momentum > 0 ? " or the momentum" : "");
     } else if (sens > lim) {
         p->valid = 0;
