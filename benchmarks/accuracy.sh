@@ -16,6 +16,7 @@
 #
 #   bash benchmarks/accuracy.sh [build dir]
 #   TASKS=bundled STABS="0.3 1.2" LOSSES=mse bash benchmarks/accuracy.sh   # a subset
+#   RELIN=kernel bash benchmarks/accuracy.sh # function-space re-linearization (METHOD.md 6d), likewise
 #   RELIN=auto bash benchmarks/accuracy.sh   # validate --relinearize auto; the summary then shows the
 #                                             # one linearization and the re-linearized prediction
 #                                             # of the same real runs side by side, with their cost

@@ -167,6 +167,26 @@ bad = bad or max(abs(x - y) / abs(y) for x, y in zip(la, lb)) > 1e-9
 print("FAIL" if bad else "ok", a["tt_steps"], b["tt_steps"], a["faithfulness"]["segments"])
 sys.exit(1 if bad else 0)
 PY
+# Re-linearization in function space (--relinearize kernel[:K], METHOD.md 6d):
+# the segments' kernels and the midpoint weights are built on every rank's
+# shard; 1 and 2 ranks give the same prediction, with momentum.
+for np_ in 1 2; do
+  timeout 300 "$MPIEXEC" -n $np_ "$BIN" predict "${Q[@]}" --lr 0.005 --momentum 0.9 --tt rel:0.1 \
+      --relinearize kernel:10 --json "$T/rlk$np_.json" >/dev/null 2>"$T/rlkerr$np_"
+  ok; [ -s "$T/rlk$np_.json" ] || fail "--relinearize kernel:10 at $np_ rank(s): $(cat "$T/rlkerr$np_")"
+done
+ok; python3 - "$T/rlk1.json" "$T/rlk2.json" <<'PY' || fail "function-space re-linearization depends on the rank count"
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+la, lb = a["loss"], b["loss"]
+bad = a["tt_steps"] != b["tt_steps"] or a["faithfulness"]["segments"] != 4
+bad = bad or max(abs(x - y) / abs(y) for x, y in zip(la, lb)) > 1e-9
+bad = bad or "relinearize_kernel_sensitivity" not in a
+print("FAIL" if bad else "ok", a["tt_steps"], b["tt_steps"], a["faithfulness"]["segments"])
+sys.exit(1 if bad else 0)
+PY
+expect "relinearize kernel:text" 2 "--relinearize" -- "$BIN" predict "${Q[@]}" --relinearize kernel:often
+expect "relinearize kernelx" 2 "--relinearize" -- "$BIN" predict "${Q[@]}" --relinearize kernels
 expect "lr negative" 2 "--lr" -- "$BIN" predict --lr -0.1
 expect "lr text" 2 "--lr" -- "$BIN" predict --lr fast
 expect "batch 0" 2 "--batch" -- "$BIN" predict --batch 0

@@ -502,13 +502,39 @@ static void check_relin_linear(ttp_ctx *ctx, const ttp_comm *cm, const ttp_data 
         o.opt.lr = cs == 1 ? 0.05 : 0.5;
         o.opt.batch = cs == 2 ? 5 : 0;
         o.opt.momentum = cs == 0 ? 0.0 : 0.9;
-        ttp_prediction *p0 = NULL, *pa = NULL, *pk = NULL;
+        ttp_prediction *p0 = NULL, *pa = NULL, *pk = NULL, *pm = NULL, *pd = NULL;
         o.relin_every = 0;
         CHECK_OK(ctx, ttp_predict_run(ctx, cm, m, d, &o, &p0));
         o.relin_every = TTP_RELIN_AUTO;
         CHECK_OK(ctx, ttp_predict_run(ctx, cm, m, d, &o, &pa));
         o.relin_every = 7;
         CHECK_OK(ctx, ttp_predict_run(ctx, cm, m, d, &o, &pk));
+        o.relin_kernel = 1; /* function space, midpoint kernels every 7 steps */
+        CHECK_OK(ctx, ttp_predict_run(ctx, cm, m, d, &o, &pm));
+        o.relin_every = TTP_RELIN_AUTO; /* function space, 5 segments */
+        CHECK_OK(ctx, ttp_predict_run(ctx, cm, m, d, &o, &pd));
+        o.relin_kernel = 0;
+        if (p0 && pm && pd) { /* a constant kernel: function space changes nothing */
+            const int sgd = o.opt.batch > 0;
+            double em = 0, ed = 0;
+            for (int64_t t = 0; t <= o.opt.steps; t++) {
+                double ref = sgd ? p0->main.curves->member_loss[t] : p0->main.curves->loss[t];
+                em = fmax(em, fabs(pm->main.curves->loss[t] - ref) / fabs(ref));
+                ed = fmax(ed, fabs(pd->main.curves->loss[t] - ref) / fabs(ref));
+            }
+            printf("  linear model, function space: midpoints every 7 (%lld kernels) %.1e, sensitivity %.1e; "
+                   "auto %lld segments %.1e\n",
+                   (long long)pm->faith.segments, em, pm->faith.relin_sens, (long long)pd->faith.segments,
+                   ed);
+            CHECK(pm->faith.segments == 6);
+            CHECK(em < 1e-10);
+            CHECK(pm->faith.relin_sens == 0);
+            /* a constant kernel never asks for shorter segments: from a quarter of
+             * T/5 = 8 steps they double up to 8: 2 + 4 + 8 + 8 + 8 + 8 + 2 */
+            CHECK(pd->faith.segments == 7);
+            CHECK(ed < 1e-10);
+            for (int i = 0; i < pm->main.ntt; i++) CHECK(pm->main.tt[i].steps == pm->faith.relin_tt_lag[i]);
+        }
         if (p0 && pa && pk) {
             const int sgd = o.opt.batch > 0;
             double ea = 0, ek = 0;
@@ -531,8 +557,38 @@ static void check_relin_linear(ttp_ctx *ctx, const ttp_comm *cm, const ttp_data 
             CHECK(pa->valid == p0->valid);
         }
         ttp_prediction_destroy(&p0), ttp_prediction_destroy(&pa), ttp_prediction_destroy(&pk);
+        ttp_prediction_destroy(&pm), ttp_prediction_destroy(&pd);
     }
     ttp_model_destroy(&m);
+}
+
+/* The kernel's action J_w J_wᵀ g (drift.c: one backward pass and a central
+ * difference along Jᵀ g) against Θ = J Jᵀ from the finite-difference J, and
+ * gᵀΘg; the drift between a point and itself is 0 with rate 1. */
+static void check_drift(ttp_ctx *ctx, fixture *fx)
+{
+    const int64_t NC = N * C;
+    double *g = malloc(sizeof(double) * NC), *ref = malloc(sizeof(double) * NC),
+           *act = malloc(sizeof(double) * NC), *a1 = malloc(sizeof(double) * NC);
+    ttp_drift_ws *ws = NULL;
+    CHECK_OK(ctx, ttp_drift_ws_create(ctx, fx->m, fx->d, &ws));
+    for (int l = 0; l < 2 && ws; l++) {
+        ttp_loss_eval(l ? TTP_LOSS_CE : TTP_LOSS_MSE, fx->f0, fx->d->y, NULL, N, C, g, NULL);
+        cblas_dgemv(CblasRowMajor, CblasNoTrans, NC, NC, 1.0, fx->theta, NC, g, 1, 0.0, ref, 1);
+        double gtg = 0, gref = cblas_ddot(NC, g, 1, ref, 1), num = 0, den = 0, drift = 1, rate = 0;
+        CHECK_OK(ctx, ttp_drift_action(ctx, ws, fx->m->w, g, act, &gtg));
+        for (int64_t r = 0; r < NC; r++) num += (act[r] - ref[r]) * (act[r] - ref[r]), den += ref[r] * ref[r];
+        CHECK_OK(ctx, ttp_drift_between(ctx, ws, fx->m->w, fx->m->w, g, act, a1, &drift, &rate));
+        printf(
+            "  %s: |Theta g - J J^T g (fd)| / |.| = %.1e, g'Theta g %.1e rel, self drift %.1e rate %.15g\n",
+            l ? "CE" : "MSE", sqrt(num / den), fabs(gtg - gref) / gref, drift, rate);
+        CHECK(sqrt(num / den) < 1e-7); /* the FD Jacobian's own error ~1e-9; the action's FD step 1e-6 |w| */
+        CHECK(fabs(gtg - gref) < 1e-8 * gref);
+        CHECK(drift == 0 && rate == 1);
+    }
+    ttp_drift_ws_destroy(&ws);
+    CHECK(ws == NULL);
+    free(g), free(ref), free(act), free(a1);
 }
 
 int main(int argc, char **argv)
@@ -592,6 +648,8 @@ int main(int argc, char **argv)
 
     printf("the segment's kernel in factor form at moved weights:\n");
     check_factor(&ctx, &world, &fx);
+    printf("the kernel's action for its drift (drift.c):\n");
+    check_drift(&ctx, &fx);
     printf("re-linearization of a model linear in its weights:\n");
     check_relin_linear(&ctx, &world, fx.d);
 

@@ -211,6 +211,9 @@ ttp_status ttp_cli_range_list(ttp_ctx *ctx, const char *opt, const char *val, in
 struct ttp_tt_def;
 ttp_status ttp_cli_tt_list(ttp_ctx *ctx, const char *opt, const char *val, int smooth, struct ttp_tt_def *out,
                            int cap, int *n);
+/* --relinearize K|auto|kernel|kernel:K (docs/METHOD.md 6c, 6d): *every gets
+ * K, TTP_RELIN_AUTO or 0 (off), *kernel 1 for the function-space variant. */
+ttp_status ttp_cli_relinearize(ttp_ctx *ctx, const char *val, int64_t *every, int *kernel);
 /* An unknown option or a missing value (getopt's '?' or ':'). */
 ttp_status ttp_cli_bad_option(ttp_ctx *ctx, const char *cmd, const char *arg);
 /* Print "ttpredict <cmd> <version>" and return TTP_OK. */

@@ -54,9 +54,12 @@ static void usage(FILE *f)
     ttp_cli_help_line(f, "--step-timing HOW",
                       "model: seconds per step from a probe of two small batches and\n"
                       "the network's cost model (default); measure: time full steps");
-    ttp_cli_help_line(f, "--relinearize K|auto",
+    ttp_cli_help_line(f, "--relinearize K|auto|kernel|kernel:K",
                       "rebuild the kernel at the predicted weights every K steps, or\n"
-                      "where the linear model drifts (auto); default %lld = off; docs/METHOD.md 6c",
+                      "where the linear model drifts (auto); kernel[:K]: continue in function\n"
+                      "space, kernels rebuilt mid-segment (5 segments, or every K steps);\n"
+                      "default %lld = off;\n"
+                      "docs/METHOD.md 6c, 6d",
                       (long long)d.relin_every);
     ttp_cli_help_line(f, "--out FILE", "NetCDF result (curves, band, spectrum, settings)");
     ttp_cli_help_line(f, "--json FILE", "JSON summary (tt_steps, tt_steps_lo, tt_steps_hi, final_loss, ...)");
@@ -97,12 +100,7 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
             TTP_CALL(ctx, ttp_cli_int_list(ctx, "--extrapolate", optarg, 1, INT32_MAX, o.extrap,
                                            TTP_MAX_EXTRAP, &o.nextrap));
             break;
-        case O_RELIN:
-            if (strcmp(optarg, "auto") == 0)
-                o.relin_every = TTP_RELIN_AUTO;
-            else
-                TTP_CALL(ctx, ttp_cli_int(ctx, "--relinearize", optarg, 0, 100000000, &o.relin_every));
-            break;
+        case O_RELIN: TTP_CALL(ctx, ttp_cli_relinearize(ctx, optarg, &o.relin_every, &o.relin_kernel)); break;
         case O_DYN:
             if (strcmp(optarg, "auto") == 0)
                 o.dynamics = TTP_DYN_AUTO;

@@ -59,9 +59,9 @@ static void usage(FILE *f)
     ttp_cli_help_line(f, "--seed S", "seed of the batch permutations (default %llu)",
                       (unsigned long long)d.seed);
     ttp_cli_help_line(f, "--ensemble M", "SGD trajectories per prediction (default %d)", d.pred.sim.ensemble);
-    ttp_cli_help_line(f, "--relinearize K|auto",
+    ttp_cli_help_line(f, "--relinearize K|auto|kernel|kernel:K",
                       "re-linearize each prediction as predict --relinearize does\n"
-                      "(default %s; docs/METHOD.md 6c)",
+                      "(default %s; docs/METHOD.md 6c, 6d)",
                       d.pred.relin_every == TTP_RELIN_AUTO ? "auto"
                       : d.pred.relin_every == 0            ? "0 = off"
                                                            : "K");
@@ -183,10 +183,7 @@ ttp_status ttp_cmd_validate(ttp_cli *cli, int argc, char **argv)
             o.seed = (uint64_t)iv;
             break;
         case O_RELIN:
-            if (strcmp(optarg, "auto") == 0)
-                o.pred.relin_every = TTP_RELIN_AUTO;
-            else
-                TTP_CALL(ctx, ttp_cli_int(ctx, "--relinearize", optarg, 0, 100000000, &o.pred.relin_every));
+            TTP_CALL(ctx, ttp_cli_relinearize(ctx, optarg, &o.pred.relin_every, &o.pred.relin_kernel));
             break;
         case O_ENS:
             TTP_CALL(ctx, ttp_cli_int(ctx, "--ensemble", optarg, 1, 100000, &iv));

@@ -610,3 +610,20 @@ ttp_status ttp_cli_tt_list(ttp_ctx *ctx, const char *opt, const char *val, int s
     *n = k;
     return TTP_OK;
 }
+
+ttp_status ttp_cli_relinearize(ttp_ctx *ctx, const char *val, int64_t *every, int *kernel)
+{
+    *kernel = strncmp(val, "kernel", 6) == 0;
+    const char *k = *kernel ? val + 6 : val;
+    if (*kernel && *k == '\0') {
+        *every = TTP_RELIN_AUTO;
+        return TTP_OK;
+    }
+    if (*kernel && *k++ != ':')
+        return TTP_ERR(ctx, TTP_ERR_ARG, "--relinearize: '%s', expected K, auto, kernel or kernel:K", val);
+    if (strcmp(k, "auto") == 0) {
+        *every = TTP_RELIN_AUTO;
+        return TTP_OK;
+    }
+    return ttp_cli_int(ctx, "--relinearize", k, 0, 100000000, every);
+}

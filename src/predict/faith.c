@@ -205,6 +205,7 @@ ttp_status ttp_faith_trace_seg(ttp_ctx *ctx, const ttp_sim_problem *prob, const 
             ip++;
             if (ip == npts && sg) {
                 if (sg->alpha) memcpy(sg->alpha, al, sizeof(double) * (size_t)NC);
+                if (sg->v_end) memcpy(sg->v_end, V, sizeof(double) * (size_t)NC);
                 sg->gam = gam, sg->e = e, sg->eps = eps;
             }
         }
@@ -586,7 +587,14 @@ void ttp_faith_print(FILE *f, const ttp_prediction *p)
         fprintf(f, "              %5lld: %.4g/%.4g  %+.1f%%  %.1f%%  %.1f%%  %.3g\n", (long long)fa->step[i],
                 fa->loss_real[i], fa->loss_lin[i], 100 * fa->loss_gap[i], 100 * fa->out_gap[i],
                 100 * fa->kernel_gap[i], fa->dw_rel[i]);
-    if (fa->relin_every > 0)
+    if (fa->relin_kernel)
+        fprintf(
+            f,
+            "  relinear.   in function space: %lld segments, kernels rebuilt at their midpoints (%.1f s); a "
+            "kernel used half a segment late moves the time by %.1f%%, which widens the band (the figures "
+            "above are those of the first linearization)\n",
+            (long long)fa->segments, fa->relin_seconds, 100 * fa->relin_sens);
+    else if (fa->relin_every > 0)
         fprintf(f,
                 "  relinear.   every %lld steps (%lld kernels, %.1f s); worst output gap at a segment's end "
                 "%.1f%% "
@@ -603,12 +611,12 @@ void ttp_faith_print(FILE *f, const ttp_prediction *p)
             (long long)fa->segments, (long long)fa->segments - 1, (long long)fa->relin_trials,
             fa->relin_seconds, p->sec_kernel, 100 * fa->seg_out_gap, 100 * TTP_RELIN_AUTO_GAP,
             fa->relin_capped ? ", missed at the cap of linearizations" : "");
-    fprintf(
-        f,
-        "              band: batch noise %lld .. %lld, widened by the output gap (+-%.0f%%) to %lld .. %lld "
-        "(-1: past T)\n",
-        (long long)p->main.tt[0].noise_lo, (long long)p->main.tt[0].noise_hi, 100 * fa->band_widen,
-        (long long)p->main.tt[0].lo, (long long)p->main.tt[0].hi);
+    fprintf(f,
+            "              band: batch noise %lld .. %lld, widened by the %s (+-%.0f%%) to %lld .. %lld "
+            "(-1: past T)\n",
+            (long long)p->main.tt[0].noise_lo, (long long)p->main.tt[0].noise_hi,
+            fa->relin_kernel ? "time's sensitivity" : "output gap", 100 * fa->band_widen,
+            (long long)p->main.tt[0].lo, (long long)p->main.tt[0].hi);
 }
 
 void ttp_faith_json(struct ttp_json *j, const ttp_prediction *p)

@@ -154,6 +154,14 @@ void ttp_predict_print(FILE *f, const ttp_prediction *p, const ttp_predict_opts 
     fprintf(f, "  cost        %.2f s (kernel %.2f, dynamics %.2f, step timing %.2f)\n", p->seconds,
             p->sec_kernel, p->sec_sim, p->sec_timing);
     ttp_faith_print(f, p);
+    if (p->faith.npoints > 0 && p->faith.kdrift_seconds > 0) {
+        fprintf(f,
+                "  kernel      drift |Theta(w_t) g - Theta(w0) g| / |Theta(w0) g| (rate g'Theta g vs w0):");
+        for (int i = 0; i < p->faith.npoints; i++)
+            fprintf(f, " %lld: %.1f%% (x%.2f)", (long long)p->faith.step[i], 100 * p->faith.kdrift[i],
+                    p->faith.krate[i]);
+        fprintf(f, "\n");
+    }
     if (p->warning[0]) fprintf(f, "  WARNING     %s\n", p->warning);
 }
 
@@ -243,6 +251,17 @@ ttp_status ttp_predict_write_json(ttp_ctx *ctx, const char *path, const ttp_pred
     ttp_json_num(j, "lr_stable", p->lr_stable);
     ttp_json_num(j, "lr_stable_full_batch", p->lr_stable_full);
     ttp_faith_json(j, p);
+    if (p->faith.npoints > 0 && p->faith.kdrift_seconds > 0) {
+        ttp_json_nums(j, "kernel_drift", p->faith.kdrift, p->faith.npoints);
+        ttp_json_nums(j, "kernel_rate", p->faith.krate, p->faith.npoints);
+        ttp_json_num(j, "kernel_drift_worst", p->faith.worst_kdrift);
+    }
+    if (p->faith.relin_kernel) {
+        ttp_json_num(j, "relinearize_kernel_sensitivity", p->faith.relin_sens);
+        double tl[TTP_MAX_TT];
+        for (int i = 0; i < p->main.ntt; i++) tl[i] = (double)p->faith.relin_tt_lag[i];
+        ttp_json_nums(j, "relinearize_kernel_lagged_steps", tl, p->main.ntt);
+    }
     ttp_json_num(j, "mu_max", p->mu_max);
     if (p->ce_kappa > 0) ttp_json_num(j, "ce_curvature", p->ce_kappa);
     ttp_json_int(j, "n", p->n);

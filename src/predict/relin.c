@@ -66,6 +66,7 @@ ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp
     const uint64_t seed0 = o->sim.seed ? o->sim.seed : o->opt.seed; /* member 0's batches */
     const double t_start = ttp_time();
     if (K == 0) return TTP_OK;
+    if (o->relin_kernel) return ttp_predict_relinearize_kernel(ctx, comm, model, d, k0, o, p);
     if (root && (p == NULL || k0 == NULL || p->main.curves == NULL || p->n != k0->n))
         return TTP_ERR(ctx, TTP_ERR_ARG, "re-linearization needs the prediction on the kernel's own samples");
     const int64_t seg = autok || K > T ? T : K;
@@ -143,7 +144,7 @@ ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp
             }
             const ttp_kernel *ks = k0; /* labels and targets do not change */
             ttp_sim_problem prob = {&th, ks->n, ks->c, f0s, u0s, ks->labels, ks->targets};
-            ttp_faith_seg sg = {t0, NULL, al, 0, 0, 0};
+            ttp_faith_seg sg = {t0, NULL, al, 0, 0, 0, NULL};
             if (mom && t0 > 0) sg.v0 = jv;
             /* Fixed K: one trial.  Auto: from twice the last accepted length,
              * halve until the real network at the segment's end stays within

@@ -33,6 +33,22 @@ extern "C" {
  * at the cap the rest of the horizon is one segment, and its measured gap
  * widens the band and decides validity (docs/METHOD.md §6c). */
 #define TTP_RELIN_MAX_SEGMENTS 32
+/* relin_kernel with relin_every = TTP_RELIN_AUTO: this many segments of
+ * equal length (docs/METHOD.md §6d: measured against the real runs). */
+#define TTP_RELIN_KERNEL_SEGMENTS 5
+/* ... starting at a quarter of that length, halved (and the kernel rebuilt)
+ * while tr Θ of the new kernel differs from the previous one's by more than
+ * this factor, doubled (up to T / TTP_RELIN_KERNEL_SEGMENTS) where it changed
+ * by less than its square root; at most TTP_RELIN_MAX_SEGMENTS
+ * linearizations. */
+#define TTP_RELIN_KERNEL_RATIO 2.0
+/* Midpoint kernels (§6d): the prediction is marked uncertain where using the
+ * kernels half a segment late moves a training time by more than this: twice
+ * the tolerances of 13 % (GD) and 20 % (SGD), because the lagged run is a
+ * first-order scheme whose difference overstates the midpoint run's own
+ * error (measured against the real runs, docs/METHOD.md §6d). */
+#define TTP_RELIN_SENS_GD 0.26
+#define TTP_RELIN_SENS_SGD 0.40
 #define TTP_MAX_TT 8            /* training-time definitions per prediction */
 #define TTP_MAX_ENSEMBLE 100000 /* simulated trajectories per prediction  */
 #define TTP_MAX_EXTRAP 16       /* extrapolation targets                    */
@@ -74,6 +90,12 @@ typedef struct ttp_predict_opts {
                                  carried, SGD along member 0; docs/METHOD.md
                                  §6c); 0: off                                 */
     ttp_dyn_path dynamics; /* eigen, direct or auto (the default)          */
+    int relin_kernel;      /* 1: re-linearize in function space (the linear
+                              model's outputs carried, only the kernel
+                              rebuilt, at each segment's midpoint; relin_every
+                              K steps or TTP_RELIN_AUTO for
+                              TTP_RELIN_KERNEL_SEGMENTS segments;
+                              relin_kernel.c, docs/METHOD.md §6d)          */
 } ttp_predict_opts;
 
 /*
@@ -147,6 +169,12 @@ typedef struct ttp_faith {
     double seg_out_gap;                   /* worst output gap at a segment's end      */
     int relin_capped;                     /* auto reached TTP_RELIN_MAX_SEGMENTS      */
     double relin_seconds;                 /* the re-linearization's own cost          */
+    double kdrift[TTP_FAITH_MAX];         /* ‖Θ(w_t) g − Θ(w₀) g‖ / ‖Θ(w₀) g‖ (drift.c) */
+    double krate[TTP_FAITH_MAX];          /* gᵀ Θ(w_t) g / gᵀ Θ(w₀) g                   */
+    double worst_kdrift, kdrift_seconds;
+    int relin_kernel;                     /* the segments ran in function space (§6d)  */
+    double relin_sens;                    /* largest |t_lag − t| / t over definitions  */
+    int64_t relin_tt_lag[TTP_MAX_TT];     /* the lagged companion run's times           */
     double seconds;
     char note[160];
 } ttp_faith;
@@ -297,6 +325,8 @@ typedef struct ttp_faith_seg {
     const double *v0;   /* in: J v_s (NC), or NULL for no velocity       */
     double *alpha;      /* out: α at the last point (NC), may be NULL    */
     double gam, e, eps; /* out: γ, e, ε at the last point                */
+    double *v_end;      /* out: the function-space velocity V at the last
+                           point (NC), may be NULL                       */
 } ttp_faith_seg;
 ttp_status ttp_faith_trace_seg(ttp_ctx *ctx, const ttp_sim_problem *prob, const ttp_opt *opt, uint64_t seed,
                                ttp_faith_seg *sg, int npts, const int64_t *steps, double *f_lin, double *a,
@@ -354,6 +384,34 @@ ttp_status ttp_predict_faith_comm(ttp_ctx *ctx, const ttp_comm *comm, const ttp_
 ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model,
                                    const ttp_data *d, const ttp_kernel *k0, const ttp_predict_opts *o,
                                    ttp_prediction *p);
+
+/*
+ * The tangent kernel's drift along the predicted path (drift.c, docs/METHOD.md
+ * §6d).  A workspace for model m on data d (borrowed); ttp_drift_action sets
+ * act = J_w J_wᵀ g (NC; may be NULL) and *gtg = ‖J_wᵀ g‖² = gᵀ Θ(w) g, J_w the
+ * exact Jacobian at slab w (central difference along J_wᵀ g for act);
+ * ttp_drift_between compares the actions at w_s and w_t on the same g
+ * (drift ‖a_t − a_s‖/‖a_s‖, rate gᵀΘ_t g / gᵀΘ_s g; a0, a1: NC scratch).
+ * ttp_predict_drift measures both at the faithfulness points of p (after
+ * ttp_predict_faith; predict and validate do not call it: docs/METHOD.md §6d
+ * found it no validity signal, and it costs 3 backward and 4 forward passes
+ * per point).  Rank 0, not collective.
+ */
+typedef struct ttp_drift_ws ttp_drift_ws;
+ttp_status ttp_drift_ws_create(ttp_ctx *ctx, const ttp_model *m, const ttp_data *d, ttp_drift_ws **out);
+void ttp_drift_ws_destroy(ttp_drift_ws **ws);
+ttp_status ttp_drift_action(ttp_ctx *ctx, ttp_drift_ws *ws, const double *w, const double *g, double *act,
+                            double *gtg);
+ttp_status ttp_drift_between(ttp_ctx *ctx, ttp_drift_ws *ws, const double *ws_w, const double *wt,
+                             const double *g, double *a0, double *a1, double *drift, double *rate);
+ttp_status ttp_predict_drift(ttp_ctx *ctx, const ttp_model *m, const ttp_data *d, const ttp_kernel *k,
+                             const ttp_predict_opts *o, ttp_prediction *p);
+
+/* The function-space variant (relin_kernel.c), called by
+ * ttp_predict_relinearize when o->relin_kernel is set; same contract. */
+ttp_status ttp_predict_relinearize_kernel(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model,
+                                          const ttp_data *d, const ttp_kernel *k0, const ttp_predict_opts *o,
+                                          ttp_prediction *p);
 
 /* Scale the training-time band ends by (1 ∓ u), u = gap capped at 1 (faith.c). */
 void ttp_faith_widen_band(ttp_prediction *p, int64_t T, double gap);

@@ -54,6 +54,7 @@ typedef struct ttp_val_case {
     int diverged;                         /* the real run's loss became non-finite     */
     char warning[1024];                   /* the prediction's warning ("" when none)   */
     double faith_loss_gap, faith_out_gap; /* worst measured gaps (docs/METHOD.md §6b) */
+    double kernel_sens;                   /* the function-space time's sensitivity (§6d) */
     double batch_stab_max;                /* 2 × worst per-batch stability (SGD)        */
     int64_t pred[TTP_MAX_TT], pred_lo[TTP_MAX_TT], pred_hi[TTP_MAX_TT], real[TTP_MAX_TT];
     double sec_train, sec_predict, sec_kernel; /* kernel: of its size, shared */

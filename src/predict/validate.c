@@ -251,6 +251,7 @@ static ttp_status predict_case(ttp_ctx *ctx, const ttp_comm *comm, const ttp_mod
     c->seg_gap = p->faith.seg_out_gap;
     c->faith_loss_gap = p->faith.worst_loss_gap;
     c->faith_out_gap = p->faith.worst_out_gap;
+    c->kernel_sens = p->faith.relin_kernel ? p->faith.relin_sens : NAN;
     c->batch_stab_max = 2.0 * p->batch_stab_max;
     c->valid = p->valid;
     c->stability = 2.0 * p->stability;
@@ -472,6 +473,7 @@ ttp_status ttp_validate_write_json(ttp_ctx *ctx, const char *path, const ttp_val
         ttp_json_num(j, "stability", c->stability);
         ttp_json_num(j, "faith_loss_gap", c->faith_loss_gap);
         ttp_json_num(j, "faith_output_gap", c->faith_out_gap);
+        ttp_json_num(j, "relinearize_kernel_sensitivity", c->kernel_sens);
         ttp_json_num(j, "batch_stability_max", c->batch_stab_max);
         ttp_json_bool(j, "real_diverged", c->diverged);
         ttp_json_str(j, "status", c->diverged ? "real run diverged" : "ok");
@@ -483,6 +485,9 @@ ttp_status ttp_validate_write_json(ttp_ctx *ctx, const char *path, const ttp_val
         ttp_json_num(j, "segment_output_gap", c->seg_gap);
         ttp_json_num(j, "seconds_kernel", c->sec_kernel);
         ttp_json_int(j, "kernel_shared_by", c->kernel_cases);
+        /* both loss curves, so that rules can be studied offline against the real runs */
+        if (c->real_loss) ttp_json_nums(j, "real_loss", c->real_loss, v->steps + 1);
+        if (c->pred_loss) ttp_json_nums(j, "predicted_loss", c->pred_loss, v->steps + 1);
         ttp_json_begin_array(j, "times");
         for (int d = 0; d < o->ntt; d++) {
             ttp_json_begin_object(j, NULL);
