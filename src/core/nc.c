@@ -127,6 +127,75 @@ static int hash_var(int nc, int v, uint64_t *out, int *hashed)
     return NC_NOERR;
 }
 
+/* Hash of the attributes of var (NC_GLOBAL: the file's own), in their
+ * order, less the checksum attributes themselves: each one's name, its
+ * type (NC_CHAR and a scalar NC_STRING count as the same text) and its
+ * values.  NC error code or NC_NOERR. */
+static int hash_atts(int nc, int var, uint64_t *out)
+{
+    int natts = 0, rc;
+    uint64_t h = 0x7474706174747321ULL, counted = 0; /* "ttpatts!" */
+    if ((rc = nc_inq_varnatts(nc, var, &natts)) != NC_NOERR) return rc;
+    for (int a = 0; a < natts; a++) {
+        char name[NC_MAX_NAME + 1];
+        nc_type t;
+        size_t len = 0;
+        if ((rc = nc_inq_attname(nc, var, a, name)) != NC_NOERR) return rc;
+        if (strcmp(name, TTP_NC_CHECKSUM_ATT) == 0 || strcmp(name, TTP_NC_ATT_CHECKSUM_ATT) == 0) continue;
+        if ((rc = nc_inq_att(nc, var, name, &t, &len)) != NC_NOERR) return rc;
+        counted++;
+        for (const char *c = name; *c; c++) h = ttp_mix64(h ^ (unsigned char)*c) + 0x9e3779b97f4a7c15ULL;
+        unsigned char *buf = NULL;
+        size_t nb = 0;
+        if (t == NC_STRING) {
+            char **sv = calloc(len ? len : 1, sizeof *sv);
+            if (sv == NULL) return NC_ENOMEM;
+            if ((rc = nc_get_att_string(nc, var, name, sv)) != NC_NOERR) {
+                free(sv);
+                return rc;
+            }
+            for (size_t i = 0; i < len; i++) nb += (sv[i] ? strlen(sv[i]) : 0) + (i + 1 < len);
+            buf = malloc(nb + 1);
+            size_t u = 0;
+            for (size_t i = 0; buf && i < len; i++) {
+                const size_t l = sv[i] ? strlen(sv[i]) : 0;
+                memcpy(buf + u, sv[i] ? sv[i] : "", l);
+                u += l;
+                if (i + 1 < len) buf[u++] = 0;
+            }
+            nc_free_string(len, sv);
+            free(sv);
+            if (buf == NULL) return NC_ENOMEM;
+            t = NC_CHAR;
+        } else {
+            const size_t sz = atomic_size(nc, t);
+            if (sz == 0) { /* a user-defined type: its name and length only */
+                h = ttp_mix64(h ^ (uint64_t)t ^ ((uint64_t)len << 32));
+                continue;
+            }
+            if (len > SIZE_MAX / sz) return NC_EDIMSIZE;
+            nb = len * sz;
+            buf = malloc(nb ? nb : 1);
+            if (buf == NULL) return NC_ENOMEM;
+            if (nb > 0 && (rc = nc_get_att(nc, var, name, buf)) != NC_NOERR) {
+                free(buf);
+                return rc;
+            }
+        }
+        h = ttp_mix64(h ^ (uint64_t)t ^ ((uint64_t)nb << 8));
+        size_t i = 0;
+        for (; i + 8 <= nb; i += 8) {
+            uint64_t w;
+            memcpy(&w, buf + i, 8);
+            h = ttp_mix64(h ^ w) + 0x9e3779b97f4a7c15ULL;
+        }
+        for (; i < nb; i++) h = ttp_mix64(h ^ buf[i]) + 0x9e3779b97f4a7c15ULL;
+        free(buf);
+    }
+    *out = ttp_mix64(h ^ counted);
+    return NC_NOERR;
+}
+
 /* Put a checksum on every variable of the open file (in data mode). */
 static ttp_status checksum_all(ttp_ctx *ctx, int nc, const char *path)
 {
@@ -135,17 +204,24 @@ static ttp_status checksum_all(ttp_ctx *ctx, int nc, const char *path)
     uint64_t *h = NULL;
     int *ok = NULL;
     TTP_NC(ctx, st, done, nc_inq_nvars(nc, &nvars), "counting the variables of '%s'", path);
-    if (nvars == 0) return TTP_OK;
-    TTP_ALLOC(ctx, st, done, h, nvars, "checksums");
+    TTP_ALLOC(ctx, st, done, h, 2 * (size_t)nvars + 1, "checksums");
     TTP_ALLOC(ctx, st, done, ok, nvars, "checksums");
     for (int v = 0; v < nvars; v++)
         TTP_NC(ctx, st, done, hash_var(nc, v, &h[v], &ok[v]), "hashing variable %d of '%s'", v, path);
+    /* the attributes too (loss, projection, seed, shapes, class names...):
+     * slot nvars + 1 + v for variable v, slot nvars for the file's own */
+    for (int v = -1; v < nvars; v++)
+        TTP_NC(ctx, st, done, hash_atts(nc, v, &h[nvars + 1 + v]), "hashing the attributes of '%s'", path);
     TTP_NC(ctx, st, done, nc_redef(nc), "adding checksums to '%s'", path);
-    for (int v = 0; v < nvars; v++) {
+    for (int v = -1; v < nvars; v++) {
         char hex[17];
-        if (!ok[v]) continue;
-        snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h[v]);
-        TTP_CALL_GOTO(ctx, st, done, ttp_nc_put_text(ctx, nc, v, TTP_NC_CHECKSUM_ATT, hex, path));
+        if (v >= 0 && ok[v]) {
+            snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h[v]);
+            TTP_CALL_GOTO(ctx, st, done, ttp_nc_put_text(ctx, nc, v, TTP_NC_CHECKSUM_ATT, hex, path));
+        }
+        snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h[nvars + 1 + v]);
+        TTP_CALL_GOTO(ctx, st, done,
+                      ttp_nc_put_text(ctx, nc, v < 0 ? NC_GLOBAL : v, TTP_NC_ATT_CHECKSUM_ATT, hex, path));
     }
     TTP_NC(ctx, st, done, nc_enddef(nc), "adding checksums to '%s'", path);
 done:
@@ -233,12 +309,46 @@ static ttp_status check_classic_size(ttp_ctx *ctx, int nc, const char *path)
     return TTP_OK;
 }
 
+ttp_status ttp_nc_verify_atts(ttp_ctx *ctx, int nc, const char *path)
+{
+    ttp_status st = TTP_OK;
+    int nvars = 0;
+    TTP_NC(ctx, st, done, nc_inq_nvars(nc, &nvars), "counting the variables of '%s'", path);
+    for (int v = -1; v < nvars; v++) {
+        char *want = NULL, name[NC_MAX_NAME + 1] = "?";
+        uint64_t h = 0;
+        const int var = v < 0 ? NC_GLOBAL : v;
+        if (v >= 0) nc_inq_varname(nc, v, name);
+        TTP_CALL_GOTO(ctx, st, done, ttp_nc_get_text(ctx, nc, var, TTP_NC_ATT_CHECKSUM_ATT, path, &want));
+        if (want == NULL) continue; /* written before attribute checksums, or by another tool */
+        const int rc = hash_atts(nc, var, &h);
+        char got[17];
+        snprintf(got, sizeof got, "%016llx", (unsigned long long)h);
+        if (rc != NC_NOERR)
+            st = TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: the attributes of %s%s%s cannot be read (%s): the file is damaged",
+                         path, v < 0 ? "the file" : "variable '", v < 0 ? "" : name, v < 0 ? "" : "'",
+                         nc_strerror(rc));
+        else if (strcmp(want, got) != 0)
+            st = TTP_ERR(ctx, TTP_ERR_FORMAT,
+                         "%s: the attributes of %s%s%s are corrupted (their checksum %.20s was recorded when "
+                         "the file was written, they now hash to %s): an attribute was altered, added or "
+                         "removed",
+                         path, v < 0 ? "the file (global attributes)" : "variable '", v < 0 ? "" : name,
+                         v < 0 ? "" : "'", want, got);
+        free(want);
+        if (st != TTP_OK) goto done;
+    }
+done:
+    return st;
+}
+
 ttp_status ttp_nc_verify(ttp_ctx *ctx, int nc, const char *path, int *unchecked)
 {
     ttp_status st = TTP_OK;
     int nvars = 0, nun = 0;
     if (unchecked) *unchecked = 0;
     TTP_CALL(ctx, check_classic_size(ctx, nc, path));
+    TTP_CALL(ctx, ttp_nc_verify_atts(ctx, nc, path));
     TTP_NC(ctx, st, done, nc_inq_nvars(nc, &nvars), "counting the variables of '%s'", path);
     for (int v = 0; v < nvars; v++) {
         char *want = NULL, name[NC_MAX_NAME + 1] = "?";

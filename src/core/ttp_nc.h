@@ -83,6 +83,25 @@ ttp_status ttp_nc_verify(ttp_ctx *ctx, int nc, const char *path, int *unchecked)
 #define TTP_NC_CHECKSUM_ATT "ttp_checksum"
 
 /*
+ * Attribute checksums.  The attributes change results as much as the
+ * values do (a kernel's projection, seed and sizes, a model's input shape
+ * and number of outputs, a dataset's class names and standardization, a
+ * layer variable's attributes): every file ttpredict writes also carries
+ * "ttp_att_checksum" = 16 hex digits of a hash of the file's global
+ * attributes (on NC_GLOBAL) and of each variable's attributes (on that
+ * variable), names, types and values in order, less the two checksum
+ * attributes.  ttp_nc_verify_atts checks them (ttp_nc_verify does too,
+ * first); a reader calls it right after nc_open so that an altered
+ * attribute is TTP_ERR_FORMAT "the attributes of variable 'x' (or of the
+ * file) are corrupted" before any of them is trusted.  Files without the
+ * attribute (written before attribute checksums, or by another tool) are
+ * read as before: only their variables' values are checked.  Not
+ * collective.
+ */
+ttp_status ttp_nc_verify_atts(ttp_ctx *ctx, int nc, const char *path);
+#define TTP_NC_ATT_CHECKSUM_ATT "ttp_att_checksum"
+
+/*
  * Before nc_open on an untrusted file: for the classic family (classic,
  * 64-bit offset, CDF5) walk the header and check every count and length it
  * holds against the bytes that remain, so that a damaged header is an error

@@ -87,7 +87,7 @@ void ttp_kernel_opts_resolve(ttp_kernel_opts *o, int64_t d);
  * With checkpoint_dir, rank 0 creates the directory and checks or writes its
  * manifest.txt (the model's and data's fingerprints, N, C, projection, D′,
  * projection seed, backend, ranks, block, top_k, side, assembly, theta,
- * vectors; a different run's directory is TTP_ERR_ARG naming the first
+ * vectors, the dynamics path: eigen or direct:direct_k); a different run's directory is TTP_ERR_ARG naming the first
  * difference, and so is a directory without a manifest when
  * resume_required); every rank then writes each block of its Jacobian rows
  * (jac-r<rank>-b<block>.bin) and, after the decomposition, its share of the
