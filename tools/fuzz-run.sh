@@ -18,14 +18,9 @@ if [ -z "$exe" ] || [ ! -x "$exe" ]; then
 fi
 seeds=$(mktemp -d /tmp/ttp_fuzz_seeds.XXXXXX)
 trap 'rm -rf "$seeds"' EXIT
-case $t in
-dataset)
-    # the targets read the classic family only (fuzz/fuzz_common.h): CDF5 copies
-    for f in default-data pretrain-data; do nccopy -k cdf5 "$root/data/$f.nc" "$seeds/$f.nc"; done ;;
-model) cp "$root"/data/default-model.nc "$root"/data/pretrained.nc "$seeds"/ ;;
-kernel)
-    if command -v ncgen >/dev/null; then
-        cat >"$seeds/k.cdl" <<'CDL'
+# A small kernel, as CDL: the kernel target's seed (CDF5) and nc4's (NetCDF-4).
+kernel_cdl() {
+    cat <<'CDL'
 netcdf k {
 dimensions:
 	row = 4 ; sample = 2 ; mode = 2 ; col = 4 ;
@@ -44,7 +39,27 @@ data:
  theta = 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1 ;
 }
 CDL
+}
+case $t in
+dataset)
+    # the targets read the classic family only (fuzz/fuzz_common.h): CDF5 copies
+    for f in default-data pretrain-data; do nccopy -k cdf5 "$root/data/$f.nc" "$seeds/$f.nc"; done ;;
+model) cp "$root"/data/default-model.nc "$root"/data/pretrained.nc "$seeds"/ ;;
+kernel)
+    if command -v ncgen >/dev/null; then
+        kernel_cdl >"$seeds/k.cdl"
         ncgen -k cdf5 -o "$seeds/k.nc" "$seeds/k.cdl" && rm "$seeds/k.cdl"
+    fi ;;
+nc4)
+    # NetCDF-4 files behind a byte that picks the reader: 0 dataset, 1 model, 2 kernel
+    { printf '\000'; cat "$root/data/default-data.nc"; } >"$seeds/data.nc4"
+    if nccopy -k nc4 "$root/data/default-model.nc" "$seeds/m.nc" 2>/dev/null; then
+        { printf '\001'; cat "$seeds/m.nc"; } >"$seeds/model.nc4"; rm -f "$seeds/m.nc"
+    fi
+    if command -v ncgen >/dev/null; then
+        kernel_cdl >"$seeds/k.cdl" && ncgen -k nc4 -o "$seeds/k.nc" "$seeds/k.cdl" &&
+            { printf '\002'; cat "$seeds/k.nc"; } >"$seeds/kernel.nc4"
+        rm -f "$seeds/k.cdl" "$seeds/k.nc"
     fi ;;
 csv) printf '\001a,b,label\n0.5,1,0\n2,3,1\n' >"$seeds/1.csv"; printf '\0001,2,3\n4,5,6\n' >"$seeds/2.csv" ;;
 idx) printf '\000\020\000\000\010\003\000\000\000\002\000\000\000\002\000\000\000\002\001\002\003\004\005\006\007\010\000\000\010\001\000\000\000\002\001\002' >"$seeds/1.idx" ;;

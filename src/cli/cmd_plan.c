@@ -57,7 +57,9 @@ static void print_plan(const ttp_plan *p, const char *what, int measured)
     printf("    jacobian block    %12.1f\n", p->jac_bytes / MiB);
     printf("    gram (G, Theta)   %12.1f\n", p->gram_bytes / MiB);
     printf("    eigen workspace   %12.1f\n", p->eig_bytes / MiB);
+    printf("    Theta's row blocks%12.1f\n", p->work_bytes / MiB);
     printf("    gathered (rank 0) %12.1f\n", p->gather_bytes / MiB);
+    printf("    gather in transit %12.1f\n", p->transit_bytes / MiB);
     printf("    ensemble (rank 0) %12.1f\n", p->ensemble_bytes / MiB);
     printf("    peak              %12.1f of %.1f available per rank (%s): %s\n", p->peak_bytes / MiB,
            p->mem_avail / MiB, strcmp(p->mem_source, "MemAvailable") == 0 ? "MemAvailable" : "--mem-per-rank",
@@ -191,13 +193,22 @@ ttp_status ttp_cmd_plan(ttp_cli *cli, int argc, char **argv)
                       TTP_ERR(ctx, TTP_ERR_ARG,
                               "option --subset: %lld, expected 1..%lld (the dataset's size)",
                               (long long)o.subset, (long long)n));
+    ttp_dyn_path path = TTP_DYN_EIGEN;
+    if (!for_kernel) { /* the direct dynamics path holds Θ on rank 0: plan the path predict takes */
+        TTP_CALL_GOTO(ctx, st, done, ttp_predict_path(ctx, &o, m->ntrainable, n, m->nout, &path, NULL, NULL));
+        if (path == TTP_DYN_DIRECT) o.kernel.direct_k = TTP_PREDICT_DIRECT_K;
+    }
     if (cli->comm->rank == 0) {
         const double rate = ttp_plan_probe_rate();
         ttp_plan_in in = {
             o.subset > 0 ? o.subset : n, (int)ranks, o.sim.ensemble, o.opt.steps, o.opt.batch, rate};
         ttp_plan p;
         TTP_CALL_GOTO(ctx, st, done, ttp_plan_estimate(ctx, &o.kernel, m, &in, &p));
-        print_plan(&p, for_kernel ? "kernel" : "predict", 1);
+        print_plan(&p,
+                   for_kernel               ? "kernel"
+                   : path == TTP_DYN_DIRECT ? "predict (direct dynamics)"
+                                            : "predict",
+                   1);
         if (a.json) {
             TTP_CALL_GOTO(ctx, st, done, ttp_plan_write_json(ctx, a.json, &p));
             printf("  wrote %s\n", a.json);

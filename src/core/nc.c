@@ -9,8 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "ttp_rng.h"
 
@@ -325,8 +329,9 @@ ttp_status ttp_nc_verify_atts(ttp_ctx *ctx, int nc, const char *path)
         char got[17];
         snprintf(got, sizeof got, "%016llx", (unsigned long long)h);
         if (rc != NC_NOERR)
-            st = TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: the attributes of %s%s%s cannot be read (%s): the file is damaged",
-                         path, v < 0 ? "the file" : "variable '", v < 0 ? "" : name, v < 0 ? "" : "'",
+            st = TTP_ERR(ctx, TTP_ERR_FORMAT,
+                         "%s: the attributes of %s%s%s cannot be read (%s): the file is damaged", path,
+                         v < 0 ? "the file" : "variable '", v < 0 ? "" : name, v < 0 ? "" : "'",
                          nc_strerror(rc));
         else if (strcmp(want, got) != 0)
             st = TTP_ERR(ctx, TTP_ERR_FORMAT,
@@ -491,20 +496,195 @@ static int walk_header(hdr_walk *h)
     return ok;
 }
 
+/* ---- NetCDF-4 (HDF5) files ------------------------------------------------ */
+
+static uint64_t le(const unsigned char *b, int n)
+{
+    uint64_t x = 0;
+    for (int i = n - 1; i >= 0; i--) x = x << 8 | b[i];
+    return x;
+}
+
+/* The HDF5 superblock at the start of the file: its version, the size of
+ * its addresses, and the end-of-file and root-group addresses against the
+ * file's size (a cut file, or a superblock that points outside the file). */
+static ttp_status check_hdf5_superblock(ttp_ctx *ctx, const char *path, const unsigned char *b, size_t n,
+                                        int64_t fsize)
+{
+    const unsigned ver = n > 8 ? b[8] : 255;
+    unsigned so = 0;
+    uint64_t base = 0, eof = 0, root = 0;
+    if (ver == 2 || ver == 3) {
+        so = n > 9 ? b[9] : 0;
+        if ((so == 2 || so == 4 || so == 8) && n >= 12 + 4 * (size_t)so) {
+            base = le(b + 12, (int)so);
+            eof = le(b + 12 + 2 * so, (int)so);
+            root = le(b + 12 + 3 * so, (int)so);
+        } else
+            so = 0;
+    } else if (ver == 0 || ver == 1) {
+        so = n > 13 ? b[13] : 0;
+        const size_t at = ver == 0 ? 24 : 28; /* base address; then free space, EOF, driver */
+        if ((so == 2 || so == 4 || so == 8) && n >= at + 4 * (size_t)so + 8 + (size_t)so) {
+            base = le(b + at, (int)so);
+            eof = le(b + at + 2 * so, (int)so);
+            root = le(b + at + 4 * so + so, (int)so); /* root symbol table entry: link name, header */
+        } else
+            so = 0;
+    } else
+        return TTP_ERR(ctx, TTP_ERR_FORMAT,
+                       "%s: the HDF5 superblock has version %u (expected 0 to 3): the NetCDF-4 file is "
+                       "damaged",
+                       path, ver);
+    if (so == 0)
+        return TTP_ERR(ctx, TTP_ERR_FORMAT,
+                       "%s: the HDF5 superblock (version %u) is damaged: its size of addresses is %u, "
+                       "expected 2, 4 or 8",
+                       path, ver, n > 13 ? (ver >= 2 ? b[9] : b[13]) : 0);
+    if (base != 0 || eof > (uint64_t)fsize || eof < 48)
+        return TTP_ERR(ctx, TTP_ERR_FORMAT,
+                       "%s is truncated or damaged: its HDF5 superblock records an end of file at byte "
+                       "%llu (base address %llu) but the file has %lld bytes",
+                       path, (unsigned long long)eof, (unsigned long long)base, (long long)fsize);
+    if (root >= eof)
+        return TTP_ERR(ctx, TTP_ERR_FORMAT,
+                       "%s: the HDF5 superblock's root group address %llu lies beyond its end of file %llu: "
+                       "the NetCDF-4 file is damaged",
+                       path, (unsigned long long)root, (unsigned long long)eof);
+    return TTP_OK;
+}
+
+/* The probe's walk, in the child: open, every group's dimensions, every
+ * variable's metadata and attributes, and, when `data`, every variable's
+ * values; the first NetCDF error is written to fd. */
+static int probe_walk_group(int g, int data, char *err, size_t cap)
+{
+    int nv = 0, ng = 0, rc;
+    uint64_t h;
+    int hashed;
+    if ((rc = nc_inq_nvars(g, &nv)) != NC_NOERR) return snprintf(err, cap, "counting variables"), rc;
+    if ((rc = hash_atts(g, NC_GLOBAL, &h)) != NC_NOERR) return snprintf(err, cap, "global attributes"), rc;
+    for (int v = 0; v < nv; v++) {
+        char name[NC_MAX_NAME + 1] = "?";
+        nc_inq_varname(g, v, name);
+        if ((rc = hash_atts(g, v, &h)) != NC_NOERR)
+            return snprintf(err, cap, "the attributes of variable '%s'", name), rc;
+        if (data && (rc = hash_var(g, v, &h, &hashed)) != NC_NOERR)
+            return snprintf(err, cap, "variable '%s'", name), rc;
+    }
+    if ((rc = nc_inq_grps(g, &ng, NULL)) != NC_NOERR) return snprintf(err, cap, "listing groups"), rc;
+    if (ng > 0 && ng < 4096) {
+        int ids[4096];
+        if ((rc = nc_inq_grps(g, &ng, ids)) != NC_NOERR) return snprintf(err, cap, "listing groups"), rc;
+        for (int i = 0; i < ng; i++)
+            if ((rc = probe_walk_group(ids[i], data, err, cap)) != NC_NOERR) return rc;
+    }
+    return NC_NOERR;
+}
+
+/* libhdf5 trusts the file's B-trees, heaps and object headers: on some
+ * damaged ones it crashes (SEGV in H5G__dense_iterate, H5HG_read), frees
+ * twice, or loops, inside nc_open or nc_get_att, where no check of
+ * ttpredict's can step in.  So the whole of the file's metadata (and its
+ * data, up to TTP_NC_PROBE_DATA bytes) is walked first in a child process
+ * under a time limit; the reader opens the file itself only when the walk
+ * ended cleanly.  The child does nothing but the walk and _exit (no MPI,
+ * no CUDA, no atexit handlers), with its stderr silenced. */
+/* The probe's time limit: TTP_NC_PROBE_SECONDS, plus a second for every
+ * 16 MiB of values it reads. */
+static unsigned probe_seconds(int64_t fsize)
+{
+    const int64_t data = fsize <= TTP_NC_PROBE_DATA ? fsize : 0;
+    return (unsigned)(TTP_NC_PROBE_SECONDS + data / ((int64_t)16 << 20));
+}
+
+static ttp_status probe_hdf5(ttp_ctx *ctx, const char *path, int64_t fsize)
+{
+    int fd[2];
+    if (pipe(fd) != 0) return TTP_OK; /* cannot probe: the reader goes ahead as before */
+    fflush(NULL);
+    const pid_t pid = fork();
+    if (pid < 0) {
+        close(fd[0]);
+        close(fd[1]);
+        return TTP_OK;
+    }
+    if (pid == 0) {
+        char err[512] = "";
+        int nc = -1, rc;
+        close(fd[0]);
+        const int dn = open("/dev/null", O_WRONLY);
+        if (dn >= 0) dup2(dn, 2);
+        signal(SIGALRM, SIG_DFL);
+        alarm(probe_seconds(fsize));
+        rc = nc_open(path, NC_NOWRITE, &nc);
+        if (rc != NC_NOERR)
+            snprintf(err, sizeof err, "opening it");
+        else
+            rc = probe_walk_group(nc, fsize <= TTP_NC_PROBE_DATA, err, sizeof err);
+        if (rc == NC_NOERR && (rc = nc_close(nc)) != NC_NOERR) snprintf(err, sizeof err, "closing it");
+        if (rc != NC_NOERR) {
+            char msg[700];
+            const int len = snprintf(msg, sizeof msg, "%s (%s)", nc_strerror(rc), err);
+            if (write(fd[1], msg, (size_t)len) < 0) _exit(3);
+            _exit(1);
+        }
+        _exit(0);
+    }
+    close(fd[1]);
+    char msg[701];
+    size_t got = 0;
+    for (;;) {
+        const ssize_t r = read(fd[0], msg + got, sizeof msg - 1 - got);
+        if (r > 0 && got + (size_t)r < sizeof msg - 1) {
+            got += (size_t)r;
+            continue;
+        }
+        if (r > 0) got += (size_t)r;
+        if (r < 0 && errno == EINTR) continue;
+        break;
+    }
+    msg[got] = '\0';
+    close(fd[0]);
+    int status = 0;
+    pid_t w;
+    while ((w = waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
+    }
+    if (w != pid) return TTP_OK;
+    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
+        return TTP_ERR(ctx, TTP_ERR_FORMAT,
+                       "%s: the HDF5 library did not finish reading this NetCDF-4 file's structures within "
+                       "%u s (a damaged B-tree or heap makes it loop): the file is damaged",
+                       path, probe_seconds(fsize));
+    if (WIFSIGNALED(status))
+        return TTP_ERR(ctx, TTP_ERR_FORMAT,
+                       "%s: the HDF5 library crashes on this NetCDF-4 file's structures (signal %d while "
+                       "reading them in a separate process): the file is damaged",
+                       path, WTERMSIG(status));
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 1)
+        return TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: this NetCDF-4 file is damaged: %s", path, msg);
+    return TTP_OK;
+}
+
 ttp_status ttp_nc_precheck(ttp_ctx *ctx, const char *path)
 {
     ttp_status st = TTP_OK;
     unsigned char *buf = NULL;
     FILE *f = fopen(path, "rb");
     if (f == NULL) return TTP_OK; /* the reader says why it cannot open it */
-    unsigned char magic[4] = {0};
-    if (fread(magic, 1, 4, f) != 4 || memcmp(magic, "CDF", 3) != 0 ||
-        (magic[3] != 1 && magic[3] != 2 && magic[3] != 5)) {
+    unsigned char magic[96] = {0};
+    const size_t nmagic = fread(magic, 1, sizeof magic, f);
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0) {
         fclose(f);
         return TTP_OK;
     }
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0) {
+    if (nmagic >= 8 && memcmp(magic, "\x89HDF\r\n\x1a\n", 8) == 0) {
+        fclose(f);
+        TTP_CALL(ctx, check_hdf5_superblock(ctx, path, magic, nmagic, (int64_t)sb.st_size));
+        return probe_hdf5(ctx, path, (int64_t)sb.st_size);
+    }
+    if (nmagic < 4 || memcmp(magic, "CDF", 3) != 0 || (magic[3] != 1 && magic[3] != 2 && magic[3] != 5)) {
         fclose(f);
         return TTP_OK;
     }

@@ -107,9 +107,26 @@ ttp_status ttp_nc_verify_atts(ttp_ctx *ctx, int nc, const char *path);
  * holds against the bytes that remain, so that a damaged header is an error
  * naming the file and the byte instead of the multi-gigabyte allocation
  * NetCDF's own parser would make for a name length of 2^31 (found by
- * fuzz_model).  Other files (NetCDF-4/HDF5) pass unchanged.  Not
- * collective.
+ * fuzz_model).
+ *
+ * For NetCDF-4 (HDF5) files: the superblock is checked (version, size of
+ * addresses, end of file and root group against the file's size: a cut
+ * file is "truncated"), then the file is probed in a child process
+ * (fork): nc_open, every group's and variable's metadata and attributes
+ * read, and every variable's values when the file is at most
+ * TTP_NC_PROBE_DATA bytes, under a limit of TTP_NC_PROBE_SECONDS (plus a
+ * second per 16 MiB of values read).  A probe
+ * that crashes (libhdf5 on a damaged B-tree, heap or object header), runs
+ * out of time (a loop in a damaged structure) or meets a NetCDF error is
+ * TTP_ERR_FORMAT naming the file, and the caller never opens it.  Not
+ * defended: damage that corrupts libhdf5's memory in the probe without
+ * crashing it there (a sanitizer build crashes on it), and damage in the
+ * data of a file larger than TTP_NC_PROBE_DATA that crashes libhdf5 only
+ * when the reader reads those values.  Other files pass unchanged.  Not
+ * collective (the caller's rank forks one short-lived child).
  */
+#define TTP_NC_PROBE_SECONDS 10 /* + 1 s per 16 MiB of values read */
+#define TTP_NC_PROBE_DATA ((int64_t)256 << 20)
 ttp_status ttp_nc_precheck(ttp_ctx *ctx, const char *path);
 
 #endif /* TTP_NC_H */

@@ -132,18 +132,29 @@ ttp_status ttp_kernel_top_eigs(ttp_ctx *ctx, const double *theta, int64_t n, int
  *   gram       NC · D′ / P (the distributed copy of G) + s² / P (Θ or GᵀG)
  *   eigen      4 s² / P (eigenvectors and the solver's workspace; with the
  *              Gram, the 5 s² / P measured in docs/large-n.md)
+ *   rows of Θ  n_r × NC row blocks, on the NC side or with Θ (option
+ *              want_theta or the direct path): NC² with P > 1 and the
+ *              shared assembly (auto or shared: a rank also holds the pages
+ *              it wrote into the other ranks' blocks until the gather),
+ *              NC²/P with the ring or pdsyrk; on one rank NC² for Θ on the
+ *              D′ side, 0 on the NC side (formed in place)
  *   gathered   rank 0: NC · K eigenvectors (option want_vectors) + NC² (Θ,
- *              option want_theta)
+ *              option want_theta); on the direct path (option direct_k > 0:
+ *              the NC side, no decomposition) NC² + NC · K Lanczos vectors
+ *              + 3 NC residual rows, K = direct_k
+ *   transit    rank 0 while the gather runs: 2 × the gathered matrices / P
+ *              (pdgemr2d's messages; measured, docs/large-n.md)
  *   ensemble   rank 0 (predict): M (4 NC + B C + N + K + 2 (T + 1)) + 6 (T + 1)
  *   model      2 × the model's parameters (weights and the network's buffers)
  *   runtime    TTP_PLAN_BASELINE (MPI, OpenBLAS, the CUDA runtime)
  * Peak per rank = runtime + model + max(jacobian + NC·D′/P (G while it is copied),
- * gram + eigen + gathered, gathered + ensemble).
+ * gram + eigen + rows of Θ + gathered + transit, gathered + ensemble).
  * Flops: Jacobian N C (F + B) / P, F and B the forward and backward flops of
  * one sample (ttp_model_cost; N (2D + 4CD) / P for a model given by its sizes
  * only), plus the projection (dense 2 NC D D′ / P,
  * kron 2 NC √D D′ / P); Gram s · NC · D′ / P; eigen 5 s³ / P (all pairs) or
- * (4/3 s³ + 2 s² K) / P (top-K); ensemble 4 T M NC K on rank 0.  Seconds are
+ * (4/3 s³ + 2 s² K) / P (top-K), on the direct path 2 NC² (4K + 40)
+ * (Lanczos on rank 0); ensemble 4 T M NC K on rank 0.  Seconds are
  * flops over a rate (flop/s per rank: measured by ttp_plan_probe_rate, or
  * TTP_PLAN_RATE): the time at the DGEMM rate, a lower bound (the Jacobian's
  * small batches and the eigensolver run well below it).
@@ -165,7 +176,9 @@ typedef struct ttp_plan {
     int ranks, side;            /* side 0: NC × NC, 1: D′ × D′                 */
     int64_t dim, kept;          /* s and K                                     */
     double base_bytes, model_bytes, jac_bytes, gram_bytes, eig_bytes, gather_bytes, ensemble_bytes;
-    double peak_bytes; /* per rank, rank 0 (the largest)              */
+    double work_bytes;    /* Θ's row blocks (the assembly's work space)   */
+    double transit_bytes; /* rank 0's buffers while the gather runs        */
+    double peak_bytes;    /* per rank, rank 0 (the largest)              */
     double flops_jac, flops_gram, flops_eig, flops_sim;
     double sec_jac, sec_gram, sec_eig, sec_sim, sec_total;
     double rate;            /* flop/s per rank used                        */
