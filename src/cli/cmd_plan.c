@@ -32,6 +32,7 @@ static void usage(FILE *f)
     ttp_cli_help_line(f, "--ranks P", "MPI ranks (default: the ranks this runs on)");
     ttp_cli_help_line(f, "--ensemble M", "SGD trajectories (predict; default %d)", d.sim.ensemble);
     ttp_cli_help_line(f, "--subset N0", "the kernel on N0 samples (predict)");
+    ttp_cli_help_line(f, "--dynamics auto|eigen|direct", "predict's dynamics path (default auto)");
     ttp_cli_help_line(f, "--side S", "auto | nc | dproj (default auto)");
     ttp_cli_help_line(f, "--theta", "kernel: Theta gathered on rank 0");
     ttp_cli_help_line(f, "--vectors", "kernel: eigenvectors gathered on rank 0");
@@ -64,7 +65,8 @@ static void print_plan(const ttp_plan *p, const char *what, int measured)
     printf("    peak              %12.1f of %.1f available per rank (%s): %s\n", p->peak_bytes / MiB,
            p->mem_avail / MiB, strcmp(p->mem_source, "MemAvailable") == 0 ? "MemAvailable" : "--mem-per-rank",
            p->fits ? "fits" : "does NOT fit");
-    printf("  seconds at the DGEMM rate, %.2f GFLOP/s per rank (%s; a lower bound): jacobian %.3g, gram "
+    printf("  seconds predicted, per stage its share of the DGEMM rate %.2f GFLOP/s per rank (%s): jacobian "
+           "%.3g, gram "
            "%.3g, eigen %.3g, ensemble %.3g, "
            "total %.3g\n",
            p->rate / 1e9, measured ? "measured" : "assumed", p->sec_jac, p->sec_gram, p->sec_eig, p->sec_sim,
@@ -84,7 +86,18 @@ static void print_plan(const ttp_plan *p, const char *what, int measured)
 ttp_status ttp_cmd_plan(ttp_cli *cli, int argc, char **argv)
 {
     ttp_ctx *ctx = cli->ctx;
-    enum { O_N = TTP_CLI_O_FIRST_OWN, O_FOR, O_RANKS, O_ENS, O_SUBSET, O_SIDE, O_THETA, O_VECTORS, O_MEM };
+    enum {
+        O_N = TTP_CLI_O_FIRST_OWN,
+        O_FOR,
+        O_RANKS,
+        O_ENS,
+        O_SUBSET,
+        O_SIDE,
+        O_THETA,
+        O_VECTORS,
+        O_MEM,
+        O_DYN
+    };
     static const struct option opts[] = {TTP_CLI_TASK_OPTIONS,
                                          {"n", required_argument, NULL, O_N},
                                          TTP_CLI_OPT_OPTIONS,
@@ -93,6 +106,7 @@ ttp_status ttp_cmd_plan(ttp_cli *cli, int argc, char **argv)
                                          {"ranks", required_argument, NULL, O_RANKS},
                                          {"ensemble", required_argument, NULL, O_ENS},
                                          {"subset", required_argument, NULL, O_SUBSET},
+                                         {"dynamics", required_argument, NULL, O_DYN},
                                          {"side", required_argument, NULL, O_SIDE},
                                          {"theta", no_argument, NULL, O_THETA},
                                          {"vectors", no_argument, NULL, O_VECTORS},
@@ -135,6 +149,17 @@ ttp_status ttp_cmd_plan(ttp_cli *cli, int argc, char **argv)
                 side = 1;
             else
                 return TTP_ERR(ctx, TTP_ERR_ARG, "option --side: '%s', expected auto, nc or dproj", optarg);
+            break;
+        case O_DYN:
+            if (strcmp(optarg, "auto") == 0)
+                o.dynamics = TTP_DYN_AUTO;
+            else if (strcmp(optarg, "eigen") == 0)
+                o.dynamics = TTP_DYN_EIGEN;
+            else if (strcmp(optarg, "direct") == 0)
+                o.dynamics = TTP_DYN_DIRECT;
+            else
+                return TTP_ERR(ctx, TTP_ERR_ARG, "option --dynamics: '%s', expected auto, eigen or direct",
+                               optarg);
             break;
         case O_THETA: theta = 1; break;
         case O_VECTORS: vectors = 1; break;

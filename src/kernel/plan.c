@@ -122,10 +122,11 @@ static void estimate(const ttp_kernel_opts *o, int64_t D, int64_t C, const ttp_m
         p->flops_eig = (k < s ? 4.0 / 3.0 * s * s * s + 2.0 * s * s * k : 5.0 * s * s * s) / P;
     p->flops_sim = in->ensemble > 0 ? 4.0 * (double)in->steps * in->ensemble * nc * k : 0.0;
     p->rate = in->rate > 0 ? in->rate : TTP_PLAN_RATE;
-    p->sec_jac = p->flops_jac / p->rate;
-    p->sec_gram = p->flops_gram / p->rate;
-    p->sec_eig = p->flops_eig / p->rate;
-    p->sec_sim = p->flops_sim / p->rate;
+    /* each stage at its own fraction of the DGEMM rate (ttp_kbuild.h) */
+    p->sec_jac = p->flops_jac / (p->rate * TTP_PLAN_EFF_JAC);
+    p->sec_gram = p->flops_gram / (p->rate * TTP_PLAN_EFF_GRAM);
+    p->sec_eig = p->flops_eig / (p->rate * TTP_PLAN_EFF_EIG);
+    p->sec_sim = p->flops_sim / (p->rate * TTP_PLAN_EFF_SIM);
     p->sec_total = p->sec_jac + p->sec_gram + p->sec_eig + p->sec_sim;
     p->fits = p->peak_bytes <= p->mem_avail;
 }

@@ -156,9 +156,20 @@ ttp_status ttp_kernel_top_eigs(ttp_ctx *ctx, const double *theta, int64_t n, int
  * (4/3 s³ + 2 s² K) / P (top-K), on the direct path 2 NC² (4K + 40)
  * (Lanczos on rank 0); ensemble 4 T M NC K on rank 0.  Seconds are
  * flops over a rate (flop/s per rank: measured by ttp_plan_probe_rate, or
- * TTP_PLAN_RATE): the time at the DGEMM rate, a lower bound (the Jacobian's
- * small batches and the eigensolver run well below it).
+ * TTP_PLAN_RATE) times a per-stage efficiency, the fraction of the DGEMM
+ * rate each stage reaches (the Jacobian's per-sample passes and small
+ * batches, the eigensolver's memory-bound reductions and the ensemble's
+ * matrix-vector steps run well below it): a prediction, not a bound.
+ * Calibrated on the bundled task (N 750, C 5, kron D′ 1024, eigenvectors,
+ * one rank, OpenBLAS one thread; predict GD, T 50, M 4), measured seconds
+ * against flops at the probe's rate: Jacobian 2.11 s for 2.50 GFLOP at
+ * 33.1 GFLOP/s (0.036), Gram 0.62 s for 3.93 GFLOP (0.19), eigen 2.44 s for
+ * 5.37 GFLOP (0.067), ensemble 0.26 s for 3.07 GFLOP at 42.8 GFLOP/s (0.28).
  */
+#define TTP_PLAN_EFF_JAC 0.036
+#define TTP_PLAN_EFF_GRAM 0.19
+#define TTP_PLAN_EFF_EIG 0.067
+#define TTP_PLAN_EFF_SIM 0.28
 #define TTP_PLAN_RATE 2e9                     /* flop/s per rank when none is measured   */
 #define TTP_PLAN_BASELINE (160.0 * 1048576.0) /* bytes of a rank before any work (docs/large-n.md) */
 
