@@ -6,6 +6,7 @@
 # (Θ, eigenvalues, eigenvectors, projections, F0), as an uninterrupted run;
 # a rerun on the finished checkpoint (the eigen stage read back) too.  A run
 # with other options on that DIR is refused naming the difference (exit 2),
+# and so is a predict resumed on the other dynamics path (eigen / direct),
 # --resume on an empty DIR is refused, a damaged piece is an error naming it.
 # Also: a tiny --mem-per-rank makes predict refuse before any work, with the
 # estimate and the options that would fit; `plan --json` has its fields;
@@ -107,6 +108,29 @@ printf 'xxxx' | dd of="$T/ck/jac-r1-b0.bin" bs=1 seek=100 conv=notrunc 2>/dev/nu
 run --resume "$T/ck" --out "$T/c.nc" >/dev/null 2>"$T/err_d"
 rc=$?; ok
 [ $rc -ne 0 ] && grep -q "jac-r1-b0.bin is damaged" "$T/err_d" || fail "a damaged piece: exit $rc, $(cat "$T/err_d")"
+
+# the dynamics path fixes what the eigen stage holds (all pairs, or Θ and
+# its top pairs by Lanczos): a resume on the other path is refused, naming it
+P=(predict --data "$T/small.nc" --steps 5 --ensemble 2 -q)
+"$BIN" "${P[@]}" --dynamics eigen --checkpoint "$T/ckd" --out "$T/pe.nc" >/dev/null 2>"$T/err_pe"
+rc=$?; ok
+[ $rc -eq 0 ] && grep -q "^dynamics eigen$" "$T/ckd/manifest.txt" \
+  || fail "predict --dynamics eigen --checkpoint: exit $rc, manifest: $(cat "$T/ckd/manifest.txt" 2>&1) $(cat "$T/err_pe")"
+"$BIN" "${P[@]}" --dynamics direct --resume "$T/ckd" --out "$T/pd.nc" >/dev/null 2>"$T/err_pd"
+rc=$?; ok
+[ $rc -eq 2 ] && grep -q "dynamics is eigen, this run's direct:32" "$T/err_pd" && [ ! -e "$T/pd.nc" ] \
+  || fail "a resume on the other dynamics path: exit $rc, $(cat "$T/err_pd")"
+"$BIN" "${P[@]}" --dynamics direct --checkpoint "$T/ckd2" --out "$T/pd2.nc" >/dev/null 2>"$T/err_pd2"
+rc=$?; ok
+[ $rc -eq 0 ] && grep -q "^dynamics direct:32$" "$T/ckd2/manifest.txt" || fail "predict --dynamics direct --checkpoint: exit $rc, $(cat "$T/err_pd2")"
+"$BIN" "${P[@]}" --dynamics eigen --resume "$T/ckd2" --out "$T/pe2.nc" >/dev/null 2>"$T/err_pe2"
+rc=$?; ok
+[ $rc -eq 2 ] && grep -q "dynamics is direct:32, this run's eigen" "$T/err_pe2" \
+  || fail "a resume of a direct-path checkpoint on the eigen path: exit $rc, $(cat "$T/err_pe2")"
+"$BIN" "${P[@]}" --dynamics direct --resume "$T/ckd2" --out "$T/pd3.nc" >/dev/null 2>"$T/err_pd3"
+rc=$?; ok
+[ $rc -eq 0 ] && [ "$(nums "$T/pd2.nc" loss 2>/dev/null)" = "$(nums "$T/pd3.nc" loss 2>/dev/null)" ] \
+  || fail "a resume on the same direct path: exit $rc or another result, $(cat "$T/err_pd3")"
 
 # ---- the estimate before the heavy stages ----------------------------------
 "$BIN" predict --data "$T/small.nc" --mem-per-rank 163M -q --out "$T/p.nc" >"$T/pout" 2>"$T/perr"

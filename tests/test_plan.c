@@ -126,6 +126,8 @@ int main(void)
         CHECK_CLOSE(p.transit_bytes, 8.0 * 2 * 500 * 500 / 2, 0, 0);
         /* 192000 + gram 8·(64000 + 32768) + eigen 8·131072 + 3 · 2000000 */
         CHECK_CLOSE(p.peak_bytes, TTP_PLAN_BASELINE + 192000.0 + 774144 + 1048576 + 6000000, 0, 0);
+        /* GᵀG (256 · 500 · 256 / 2) and Θ's row blocks (500² · 256 / 2) */
+        CHECK_CLOSE(p.flops_gram, 256.0 * 500 * 256 / 2 + 500.0 * 500 * 256 / 2, 0, 1e-15);
         o.assembly = TTP_GRAM_RING;
         CHECK_OK(ctx, ttp_plan_estimate(ctx, &o, &m, &in5, &p));
         CHECK_CLOSE(p.work_bytes, 8.0 * 500 * 500 / 2, 0, 0);

@@ -116,6 +116,7 @@ static void estimate(const ttp_kernel_opts *o, int64_t D, int64_t C, const ttp_m
     else if (o->proj != TTP_PROJ_EXACT)
         p->flops_jac += 2.0 * nc * Dd * dp / P;
     p->flops_gram = s * nc * dp / P;
+    if (theta && side == 1) p->flops_gram += nc * nc * dp / P; /* Θ's row blocks besides GᵀG */
     if (direct) /* Lanczos on rank 0: products with Θ, as ttp_predict_path counts them */
         p->flops_eig = 2.0 * nc * nc * (4.0 * k + 40.0);
     else

@@ -152,7 +152,8 @@ ttp_status ttp_kernel_top_eigs(ttp_ctx *ctx, const double *theta, int64_t n, int
  * Flops: Jacobian N C (F + B) / P, F and B the forward and backward flops of
  * one sample (ttp_model_cost; N (2D + 4CD) / P for a model given by its sizes
  * only), plus the projection (dense 2 NC D D′ / P,
- * kron 2 NC √D D′ / P); Gram s · NC · D′ / P; eigen 5 s³ / P (all pairs) or
+ * kron 2 NC √D D′ / P); Gram s · NC · D′ / P (+ NC² D′ / P for Θ on the D′
+ * side); eigen 5 s³ / P (all pairs) or
  * (4/3 s³ + 2 s² K) / P (top-K), on the direct path 2 NC² (4K + 40)
  * (Lanczos on rank 0); ensemble 4 T M NC K on rank 0.  Seconds are
  * flops over a rate (flop/s per rank: measured by ttp_plan_probe_rate, or
