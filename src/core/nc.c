@@ -554,10 +554,10 @@ static ttp_status check_hdf5_superblock(ttp_ctx *ctx, const char *path, const un
     return TTP_OK;
 }
 
-/* The probe's walk, in the child: open, every group's dimensions, every
- * variable's metadata and attributes, and, when `data`, every variable's
- * values; the first NetCDF error is written to fd. */
-static int probe_walk_group(int g, int data, char *err, size_t cap)
+/* The probe's walk, in the child: every group's variables' metadata and
+ * attributes, and the values of those that fit in the *data bytes left;
+ * NC error code, with what it was reading in err. */
+static int probe_walk_group(int g, double *data, char *err, size_t cap)
 {
     int nv = 0, ng = 0, rc;
     uint64_t h;
@@ -569,7 +569,23 @@ static int probe_walk_group(int g, int data, char *err, size_t cap)
         nc_inq_varname(g, v, name);
         if ((rc = hash_atts(g, v, &h)) != NC_NOERR)
             return snprintf(err, cap, "the attributes of variable '%s'", name), rc;
-        if (data && (rc = hash_var(g, v, &h, &hashed)) != NC_NOERR)
+        /* values within the budget only: a NetCDF-4 file may declare far
+         * more than it stores (unwritten chunks read as fill values), and
+         * the reader refuses such sizes before it reads anything */
+        nc_type t;
+        int nd, dims[NC_MAX_VAR_DIMS];
+        if ((rc = nc_inq_var(g, v, NULL, &t, &nd, dims, NULL)) != NC_NOERR)
+            return snprintf(err, cap, "variable '%s'", name), rc;
+        double bytes = (double)atomic_size(g, t);
+        for (int i = 0; i < nd; i++) {
+            size_t len = 0;
+            if ((rc = nc_inq_dimlen(g, dims[i], &len)) != NC_NOERR)
+                return snprintf(err, cap, "the dimensions of variable '%s'", name), rc;
+            bytes *= (double)len;
+        }
+        if (bytes > *data) continue;
+        *data -= bytes;
+        if ((rc = hash_var(g, v, &h, &hashed)) != NC_NOERR)
             return snprintf(err, cap, "variable '%s'", name), rc;
     }
     if ((rc = nc_inq_grps(g, &ng, NULL)) != NC_NOERR) return snprintf(err, cap, "listing groups"), rc;
@@ -620,8 +636,10 @@ static ttp_status probe_hdf5(ttp_ctx *ctx, const char *path, int64_t fsize)
         rc = nc_open(path, NC_NOWRITE, &nc);
         if (rc != NC_NOERR)
             snprintf(err, sizeof err, "opening it");
-        else
-            rc = probe_walk_group(nc, fsize <= TTP_NC_PROBE_DATA, err, sizeof err);
+        else {
+            double budget = fsize <= TTP_NC_PROBE_DATA ? (double)TTP_NC_PROBE_DATA : 0.0;
+            rc = probe_walk_group(nc, &budget, err, sizeof err);
+        }
         if (rc == NC_NOERR && (rc = nc_close(nc)) != NC_NOERR) snprintf(err, sizeof err, "closing it");
         if (rc != NC_NOERR) {
             char msg[700];

@@ -113,17 +113,20 @@ ttp_status ttp_nc_verify_atts(ttp_ctx *ctx, int nc, const char *path);
  * addresses, end of file and root group against the file's size: a cut
  * file is "truncated"), then the file is probed in a child process
  * (fork): nc_open, every group's and variable's metadata and attributes
- * read, and every variable's values when the file is at most
- * TTP_NC_PROBE_DATA bytes, under a limit of TTP_NC_PROBE_SECONDS (plus a
+ * read, and the variables' values (up to TTP_NC_PROBE_DATA bytes of them, in
+ * a file of at most that size), under a limit of TTP_NC_PROBE_SECONDS (plus a
  * second per 16 MiB of values read).  A probe
  * that crashes (libhdf5 on a damaged B-tree, heap or object header), runs
  * out of time (a loop in a damaged structure) or meets a NetCDF error is
  * TTP_ERR_FORMAT naming the file, and the caller never opens it.  Not
  * defended: damage that corrupts libhdf5's memory in the probe without
  * crashing it there (a sanitizer build crashes on it), and damage in the
- * data of a file larger than TTP_NC_PROBE_DATA that crashes libhdf5 only
- * when the reader reads those values.  Other files pass unchanged.  Not
- * collective (the caller's rank forks one short-lived child).
+ * chunk index or data of values the probe did not read (a file larger than
+ * TTP_NC_PROBE_DATA, or variables past its budget) that crashes libhdf5
+ * only when the reader reads them; a valid file whose metadata takes
+ * longer than the limit to read (refused as looping).  Other files pass
+ * unchanged.  Not collective (the caller's rank forks one short-lived
+ * child, which calls no MPI, CUDA or exit handler).
  */
 #define TTP_NC_PROBE_SECONDS 10 /* + 1 s per 16 MiB of values read */
 #define TTP_NC_PROBE_DATA ((int64_t)256 << 20)
