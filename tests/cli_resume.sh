@@ -148,11 +148,17 @@ j = json.load(open(sys.argv[1]))
 bad = 0
 for k in ("N", "C", "D", "Dproj", "ranks", "side", "kept", "bytes_per_rank", "flops_per_rank", "seconds",
           "rate_flops_per_rank", "available_bytes_per_rank", "fits", "fit_ranks", "fit_dproj", "fit_top_k",
-          "fit_subset"):
+          "fit_subset", "efficiency"):
     if k not in j: print("FAIL: plan JSON lacks", k); bad += 1
 b = j.get("bytes_per_rank", {})
-for k in ("runtime", "model", "jacobian", "gram", "eigen", "gathered", "ensemble", "peak"):
+for k in ("runtime", "model", "jacobian", "gram", "eigen", "theta_row_blocks", "gathered", "gather_transit",
+          "ensemble", "peak"):
     if k not in b: print("FAIL: plan JSON bytes_per_rank lacks", k); bad += 1
+# the seconds are the flops at each stage's share of the rate
+f, sec, e, r = j.get("flops_per_rank", {}), j.get("seconds", {}), j.get("efficiency", {}), j.get("rate_flops_per_rank", 0)
+for k in ("jacobian", "gram", "eigen"):
+    if not (0 < e.get(k, 0) <= 1) or abs(sec.get(k, -1) - f.get(k, 0) / (r * e.get(k, 1))) > 1e-9 * (1 + sec.get(k, 0)):
+        print("FAIL: plan seconds of", k, sec.get(k), "flops", f.get(k), "rate", r, "efficiency", e.get(k)); bad += 1
 if j.get("N") != 40 or j.get("C") != 5: print("FAIL: plan N/C", j.get("N"), j.get("C")); bad += 1
 if j.get("available_bytes_per_rank") != 65536: print("FAIL: available", j.get("available_bytes_per_rank")); bad += 1
 if j.get("fits") is not False: print("FAIL: 64K should not fit"); bad += 1

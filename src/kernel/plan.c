@@ -323,6 +323,12 @@ ttp_status ttp_plan_write_json(ttp_ctx *ctx, const char *path, const ttp_plan *p
     ttp_json_num(j, "ensemble", p->sec_sim);
     ttp_json_num(j, "total", p->sec_total);
     ttp_json_end_object(j);
+    ttp_json_begin_object(j, "efficiency"); /* each stage's share of the rate */
+    ttp_json_num(j, "jacobian", TTP_PLAN_EFF_JAC);
+    ttp_json_num(j, "gram", TTP_PLAN_EFF_GRAM);
+    ttp_json_num(j, "eigen", TTP_PLAN_EFF_EIG);
+    ttp_json_num(j, "ensemble", TTP_PLAN_EFF_SIM);
+    ttp_json_end_object(j);
     ttp_json_num(j, "rate_flops_per_rank", p->rate);
     ttp_json_num(j, "available_bytes_per_rank", p->mem_avail);
     ttp_json_str(j, "available_from", p->mem_source);
