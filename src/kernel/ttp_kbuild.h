@@ -161,15 +161,17 @@ ttp_status ttp_kernel_top_eigs(ttp_ctx *ctx, const double *theta, int64_t n, int
  * rate each stage reaches (the Jacobian's per-sample passes and small
  * batches, the eigensolver's memory-bound reductions and the ensemble's
  * matrix-vector steps run well below it): a prediction, not a bound.
- * Calibrated on the bundled task (N 750, C 5, kron D′ 1024, eigenvectors,
- * one rank, OpenBLAS one thread; predict GD, T 50, M 4), measured seconds
- * against flops at the probe's rate: Jacobian 2.11 s for 2.50 GFLOP at
- * 33.1 GFLOP/s (0.036), Gram 0.62 s for 3.93 GFLOP (0.19), eigen 2.44 s for
- * 5.37 GFLOP (0.067), ensemble 0.26 s for 3.07 GFLOP at 42.8 GFLOP/s (0.28).
+ * Calibrated on the bundled task (N 750, C 5, eigenvectors, one rank,
+ * OpenBLAS one thread), measured seconds against flops at the probe's rate,
+ * the geometric mean of kron D′ 512 and 1024 (Jacobian 0.91 and 0.90 s:
+ * 0.063 and 0.086; Gram 0.10 and 0.25 s: 0.25 and 0.49; eigen 0.24 and
+ * 1.04 s: 0.072 and 0.16) and predict's ensemble (GD, T 50, M 4: 0.26 s,
+ * 0.28).  On a machine shared with other work every stage ran up to 2.4×
+ * slower than this, the probe's rate varying 31–62 GFLOP/s.
  */
-#define TTP_PLAN_EFF_JAC 0.036
-#define TTP_PLAN_EFF_GRAM 0.19
-#define TTP_PLAN_EFF_EIG 0.067
+#define TTP_PLAN_EFF_JAC 0.074
+#define TTP_PLAN_EFF_GRAM 0.35
+#define TTP_PLAN_EFF_EIG 0.11
 #define TTP_PLAN_EFF_SIM 0.28
 #define TTP_PLAN_RATE 2e9                     /* flop/s per rank when none is measured   */
 #define TTP_PLAN_BASELINE (160.0 * 1048576.0) /* bytes of a rank before any work (docs/large-n.md) */
