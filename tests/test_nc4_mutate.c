@@ -8,6 +8,8 @@
  * address fields set to huge values, blocks zeroed, the file cut short) by
  * a fixed-seed generator, and each case is read by ttp_data_read,
  * ttp_model_read or ttp_kernel_read in a child process under a time limit.
+ * First, two fixed cases of the HDF5 superblock check: a kernel cut in half
+ * is "truncated", one with superblock version 7 is named as such.
  * Each case ends as one of
  *   read     the reader accepted it (the mutation changed nothing the
  *            checksums cover: HDF5 padding, free space, unused fields)
@@ -254,6 +256,29 @@ int main(void)
     int kinds[8];
     const int nseed = make_seeds(datadir, paths, kinds);
     CHECK(nseed >= 3);
+    /* the superblock check: a cut file is "truncated", a superblock of
+     * another version is named, before libhdf5 sees either */
+    for (int s = 0; s < nseed; s++) {
+        if (kinds[s] != KIND_KERNEL) continue;
+        size_t len = 0;
+        unsigned char *b = slurp(paths[s], &len);
+        ttp_ctx ctx;
+        ttp_ctx_init(&ctx);
+        ttp_kernel *k = NULL;
+        FILE *f = fopen(in_dir("cut.nc"), "wb");
+        if (b && f) fwrite(b, 1, len / 2, f);
+        if (f) fclose(f);
+        CHECK_FAILS(&ctx, ttp_kernel_read(&ctx, in_dir("cut.nc"), &k), TTP_ERR_FORMAT,
+                    "is truncated or damaged");
+        if (b && len > 8) b[8] = 7; /* superblock version 7 */
+        f = fopen(in_dir("ver.nc"), "wb");
+        if (b && f) fwrite(b, 1, len, f);
+        if (f) fclose(f);
+        CHECK_FAILS(&ctx, ttp_kernel_read(&ctx, in_dir("ver.nc"), &k), TTP_ERR_FORMAT,
+                    "the HDF5 superblock has version 7");
+        ttp_kernel_destroy(&k);
+        free(b);
+    }
     int total[R_N] = {0}, tprobe[2] = {0, 0};
     for (int s = 0; s < nseed; s++) {
         size_t len = 0;
