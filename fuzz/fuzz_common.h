@@ -28,10 +28,12 @@ static inline const char *fuzz_write(const uint8_t *data, size_t size, const cha
 }
 
 /*
- * The NetCDF targets feed the classic family only (inputs starting "CDF"):
- * libhdf5 1.10 (Debian bookworm) crashes inside its own parser on some
- * damaged HDF5 files (fuzz_kernel's first run: SEGV in H5G__dense_iterate
- * under nc_open), which no check in ttpredict can prevent.  The readers
+ * The per-kind NetCDF targets feed the classic family only (inputs
+ * starting "CDF"); NetCDF-4 (HDF5) inputs are fuzz_nc4's, against all three
+ * readers: libhdf5 1.10 (Debian bookworm) crashes inside its own parser on
+ * some damaged HDF5 files (fuzz_kernel's first run: SEGV in
+ * H5G__dense_iterate under nc_open), which ttp_nc_precheck's probe in a
+ * child process turns into a refusal.  The readers
  * use the NetCDF API the same way whatever the format, so CDF5 seeds carry
  * the NetCDF-4 content (64-bit attributes included) to every check of
  * ttpredict's own.

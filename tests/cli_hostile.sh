@@ -119,11 +119,49 @@ alter "$T/model.cdl" params 0.5 >"$T/malt.cdl"
 ncgen -k 64-bit-offset -o "$T/malt.nc" "$T/malt.cdl"
 refuse_model "model with a weight altered" "$T/malt.nc" "variable 'params' is corrupted"
 
+# --- attributes altered behind their checksum (ttp_att_checksum) ------------------
+# control: the same files with the attribute checksums removed (as files
+# written before them) are read as before
+grep -q ttp_att_checksum "$T/k.cdl" || fail "the kernel file carries no attribute checksums"
+grep -v ttp_att_checksum "$T/k.cdl" >"$T/kold.cdl"
+ncgen -k nc4 -o "$T/kold.nc" "$T/kold.cdl"
+checks=$((checks + 1))
+"$BIN" info "$T/kold.nc" >/dev/null 2>"$T/err" || fail "control: a kernel without attribute checksums is refused: $(cat "$T/err")"
+attr() { sed -E "s/^(\t\t:$2 = )$3/\1$4/" "$1"; }
+for spec in "seed 1ULL 2ULL" "projection \"[a-z]+\" \"gaussian\"" "side [01] 1" "trace [-0-9.e+]+ 1.5"; do
+    set -- $spec
+    attr "$T/k.cdl" "$1" "$2" "$3" >"$T/katt_$1.cdl"
+    cmp -s "$T/katt_$1.cdl" "$T/k.cdl" && { fail "attr did not change $1"; continue; }
+    ncgen -k nc4 -o "$T/katt_$1.nc" "$T/katt_$1.cdl" || { fail "ncgen katt_$1"; continue; }
+    refuse_kernel "kernel with attribute $1 altered" "$T/katt_$1.nc" "attributes of the file (global attributes) are corrupted"
+done
+attr "$T/model.cdl" num_outputs 5 4 >"$T/matt.cdl"
+ncgen -k 64-bit-offset -o "$T/matt.nc" "$T/matt.cdl"
+refuse_model "model with num_outputs altered" "$T/matt.nc" "attributes of the file (global attributes) are corrupted"
+attr "$T/model.cdl" input_shape "1, 8, 8" "1, 4, 16" >"$T/matt2.cdl"
+ncgen -k 64-bit-offset -o "$T/matt2.nc" "$T/matt2.cdl"
+refuse_model "model with input_shape altered" "$T/matt2.nc" "attributes of the file (global attributes) are corrupted"
+sed -E 's/(layer_kind:flag_meanings = ")0 dense/\10 conv2d/' "$T/model.cdl" >"$T/matt3.cdl"
+ncgen -k 64-bit-offset -o "$T/matt3.nc" "$T/matt3.cdl"
+cmp -s "$T/matt3.cdl" "$T/model.cdl" && fail "the layer attribute was not altered"
+refuse_model "model with a layer attribute altered" "$T/matt3.nc" "attributes of variable 'layer_kind' are corrupted"
+"$BIN" convert --csv "$T/conv.csv" --label-col 3 --standardize --class-names "cat;dog" --out "$T/convs.nc" >/dev/null 2>"$T/err" ||
+    fail "convert --standardize --class-names: $(cat "$T/err")"
+ncdump -p 9,17 "$T/convs.nc" >"$T/convs.cdl"
+sed -E 's/(:class_names = ")cat/\1cow/' "$T/convs.cdl" >"$T/datt.cdl"
+ncgen -k nc4 -o "$T/datt.nc" "$T/datt.cdl"
+cmp -s "$T/datt.cdl" "$T/convs.cdl" && fail "class_names was not altered"
+refuse "dataset with class_names altered (info)" "$T/datt.nc" "attributes of the file (global attributes) are corrupted" -- "$BIN" info "$T/datt.nc"
+refuse "dataset with class_names altered (kernel)" "$T/datt.nc" "attributes of the file (global attributes) are corrupted" -- \
+    "$BIN" kernel --model "$T/model.nc" --data "$T/datt.nc" --out "$T/o.nc"
+
 # --- absurd sizes in headers (refused before anything is allocated) -------------
-ncdump -h "$T/k.nc" | sed -E 's/^(\tmode = )[0-9]+/\1268435456/' >"$T/kmodes.cdl"
+# (without the attribute checksums, as a file from another tool: the size
+# checks are what must refuse it)
+ncdump -h "$T/k.nc" | grep -v ttp_att_checksum | sed -E 's/^(\tmode = )[0-9]+/\1268435456/' >"$T/kmodes.cdl"
 ncgen -k nc4 -o "$T/kmodes.nc" "$T/kmodes.cdl"
 refuse_kernel "kernel claiming 2^28 modes" "$T/kmodes.nc" "modes <= min(N·C, D')"
-ncdump -h "$T/k.nc" | sed -E 's/^(\t\t:n = )[0-9]+/\14611686018427387904/; s/^(\tsample = )[0-9]+/\11/' >"$T/kn.cdl"
+ncdump -h "$T/k.nc" | grep -v ttp_att_checksum | sed -E 's/^(\t\t:n = )[0-9]+/\14611686018427387904/; s/^(\tsample = )[0-9]+/\11/' >"$T/kn.cdl"
 ncgen -k nc4 -o "$T/kn.nc" "$T/kn.cdl"
 refuse_kernel "kernel claiming N = 2^62" "$T/kn.nc" "beyond the limit"
 ncdump "$DATA/default-model.nc" | sed -E 's/input_shape = 1, 8, 8/input_shape = 1, 2000000000, 2000000000/' >"$T/mshape.cdl"

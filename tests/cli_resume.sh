@@ -6,6 +6,7 @@
 # (Θ, eigenvalues, eigenvectors, projections, F0), as an uninterrupted run;
 # a rerun on the finished checkpoint (the eigen stage read back) too.  A run
 # with other options on that DIR is refused naming the difference (exit 2),
+# and so is a predict resumed on the other dynamics path (eigen / direct),
 # --resume on an empty DIR is refused, a damaged piece is an error naming it.
 # Also: a tiny --mem-per-rank makes predict refuse before any work, with the
 # estimate and the options that would fit; `plan --json` has its fields;
@@ -108,6 +109,29 @@ run --resume "$T/ck" --out "$T/c.nc" >/dev/null 2>"$T/err_d"
 rc=$?; ok
 [ $rc -ne 0 ] && grep -q "jac-r1-b0.bin is damaged" "$T/err_d" || fail "a damaged piece: exit $rc, $(cat "$T/err_d")"
 
+# the dynamics path fixes what the eigen stage holds (all pairs, or Θ and
+# its top pairs by Lanczos): a resume on the other path is refused, naming it
+P=(predict --data "$T/small.nc" --steps 5 --ensemble 2 -q)
+"$BIN" "${P[@]}" --dynamics eigen --checkpoint "$T/ckd" --out "$T/pe.nc" >/dev/null 2>"$T/err_pe"
+rc=$?; ok
+[ $rc -eq 0 ] && grep -q "^dynamics eigen$" "$T/ckd/manifest.txt" \
+  || fail "predict --dynamics eigen --checkpoint: exit $rc, manifest: $(cat "$T/ckd/manifest.txt" 2>&1) $(cat "$T/err_pe")"
+"$BIN" "${P[@]}" --dynamics direct --resume "$T/ckd" --out "$T/pd.nc" >/dev/null 2>"$T/err_pd"
+rc=$?; ok
+[ $rc -eq 2 ] && grep -q "dynamics is eigen, this run's direct:32" "$T/err_pd" && [ ! -e "$T/pd.nc" ] \
+  || fail "a resume on the other dynamics path: exit $rc, $(cat "$T/err_pd")"
+"$BIN" "${P[@]}" --dynamics direct --checkpoint "$T/ckd2" --out "$T/pd2.nc" >/dev/null 2>"$T/err_pd2"
+rc=$?; ok
+[ $rc -eq 0 ] && grep -q "^dynamics direct:32$" "$T/ckd2/manifest.txt" || fail "predict --dynamics direct --checkpoint: exit $rc, $(cat "$T/err_pd2")"
+"$BIN" "${P[@]}" --dynamics eigen --resume "$T/ckd2" --out "$T/pe2.nc" >/dev/null 2>"$T/err_pe2"
+rc=$?; ok
+[ $rc -eq 2 ] && grep -q "dynamics is direct:32, this run's eigen" "$T/err_pe2" \
+  || fail "a resume of a direct-path checkpoint on the eigen path: exit $rc, $(cat "$T/err_pe2")"
+"$BIN" "${P[@]}" --dynamics direct --resume "$T/ckd2" --out "$T/pd3.nc" >/dev/null 2>"$T/err_pd3"
+rc=$?; ok
+[ $rc -eq 0 ] && [ "$(nums "$T/pd2.nc" loss 2>/dev/null)" = "$(nums "$T/pd3.nc" loss 2>/dev/null)" ] \
+  || fail "a resume on the same direct path: exit $rc or another result, $(cat "$T/err_pd3")"
+
 # ---- the estimate before the heavy stages ----------------------------------
 "$BIN" predict --data "$T/small.nc" --mem-per-rank 163M -q --out "$T/p.nc" >"$T/pout" 2>"$T/perr"
 rc=$?; ok
@@ -124,11 +148,17 @@ j = json.load(open(sys.argv[1]))
 bad = 0
 for k in ("N", "C", "D", "Dproj", "ranks", "side", "kept", "bytes_per_rank", "flops_per_rank", "seconds",
           "rate_flops_per_rank", "available_bytes_per_rank", "fits", "fit_ranks", "fit_dproj", "fit_top_k",
-          "fit_subset"):
+          "fit_subset", "efficiency"):
     if k not in j: print("FAIL: plan JSON lacks", k); bad += 1
 b = j.get("bytes_per_rank", {})
-for k in ("runtime", "model", "jacobian", "gram", "eigen", "gathered", "ensemble", "peak"):
+for k in ("runtime", "model", "jacobian", "gram", "eigen", "theta_row_blocks", "gathered", "gather_transit",
+          "ensemble", "peak"):
     if k not in b: print("FAIL: plan JSON bytes_per_rank lacks", k); bad += 1
+# the seconds are the flops at each stage's share of the rate
+f, sec, e, r = j.get("flops_per_rank", {}), j.get("seconds", {}), j.get("efficiency", {}), j.get("rate_flops_per_rank", 0)
+for k in ("jacobian", "gram", "eigen"):
+    if not (0 < e.get(k, 0) <= 1) or abs(sec.get(k, -1) - f.get(k, 0) / (r * e.get(k, 1))) > 1e-9 * (1 + sec.get(k, 0)):
+        print("FAIL: plan seconds of", k, sec.get(k), "flops", f.get(k), "rate", r, "efficiency", e.get(k)); bad += 1
 if j.get("N") != 40 or j.get("C") != 5: print("FAIL: plan N/C", j.get("N"), j.get("C")); bad += 1
 if j.get("available_bytes_per_rank") != 65536: print("FAIL: available", j.get("available_bytes_per_rank")); bad += 1
 if j.get("fits") is not False: print("FAIL: 64K should not fit"); bad += 1

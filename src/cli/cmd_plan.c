@@ -32,6 +32,7 @@ static void usage(FILE *f)
     ttp_cli_help_line(f, "--ranks P", "MPI ranks (default: the ranks this runs on)");
     ttp_cli_help_line(f, "--ensemble M", "SGD trajectories (predict; default %d)", d.sim.ensemble);
     ttp_cli_help_line(f, "--subset N0", "the kernel on N0 samples (predict)");
+    ttp_cli_help_line(f, "--dynamics auto|eigen|direct", "predict's dynamics path (default auto)");
     ttp_cli_help_line(f, "--side S", "auto | nc | dproj (default auto)");
     ttp_cli_help_line(f, "--theta", "kernel: Theta gathered on rank 0");
     ttp_cli_help_line(f, "--vectors", "kernel: eigenvectors gathered on rank 0");
@@ -57,12 +58,15 @@ static void print_plan(const ttp_plan *p, const char *what, int measured)
     printf("    jacobian block    %12.1f\n", p->jac_bytes / MiB);
     printf("    gram (G, Theta)   %12.1f\n", p->gram_bytes / MiB);
     printf("    eigen workspace   %12.1f\n", p->eig_bytes / MiB);
+    printf("    Theta's row blocks%12.1f\n", p->work_bytes / MiB);
     printf("    gathered (rank 0) %12.1f\n", p->gather_bytes / MiB);
+    printf("    gather in transit %12.1f\n", p->transit_bytes / MiB);
     printf("    ensemble (rank 0) %12.1f\n", p->ensemble_bytes / MiB);
     printf("    peak              %12.1f of %.1f available per rank (%s): %s\n", p->peak_bytes / MiB,
            p->mem_avail / MiB, strcmp(p->mem_source, "MemAvailable") == 0 ? "MemAvailable" : "--mem-per-rank",
            p->fits ? "fits" : "does NOT fit");
-    printf("  seconds at the DGEMM rate, %.2f GFLOP/s per rank (%s; a lower bound): jacobian %.3g, gram "
+    printf("  seconds predicted, per stage its share of the DGEMM rate %.2f GFLOP/s per rank (%s): jacobian "
+           "%.3g, gram "
            "%.3g, eigen %.3g, ensemble %.3g, "
            "total %.3g\n",
            p->rate / 1e9, measured ? "measured" : "assumed", p->sec_jac, p->sec_gram, p->sec_eig, p->sec_sim,
@@ -82,7 +86,18 @@ static void print_plan(const ttp_plan *p, const char *what, int measured)
 ttp_status ttp_cmd_plan(ttp_cli *cli, int argc, char **argv)
 {
     ttp_ctx *ctx = cli->ctx;
-    enum { O_N = TTP_CLI_O_FIRST_OWN, O_FOR, O_RANKS, O_ENS, O_SUBSET, O_SIDE, O_THETA, O_VECTORS, O_MEM };
+    enum {
+        O_N = TTP_CLI_O_FIRST_OWN,
+        O_FOR,
+        O_RANKS,
+        O_ENS,
+        O_SUBSET,
+        O_SIDE,
+        O_THETA,
+        O_VECTORS,
+        O_MEM,
+        O_DYN
+    };
     static const struct option opts[] = {TTP_CLI_TASK_OPTIONS,
                                          {"n", required_argument, NULL, O_N},
                                          TTP_CLI_OPT_OPTIONS,
@@ -91,6 +106,7 @@ ttp_status ttp_cmd_plan(ttp_cli *cli, int argc, char **argv)
                                          {"ranks", required_argument, NULL, O_RANKS},
                                          {"ensemble", required_argument, NULL, O_ENS},
                                          {"subset", required_argument, NULL, O_SUBSET},
+                                         {"dynamics", required_argument, NULL, O_DYN},
                                          {"side", required_argument, NULL, O_SIDE},
                                          {"theta", no_argument, NULL, O_THETA},
                                          {"vectors", no_argument, NULL, O_VECTORS},
@@ -133,6 +149,17 @@ ttp_status ttp_cmd_plan(ttp_cli *cli, int argc, char **argv)
                 side = 1;
             else
                 return TTP_ERR(ctx, TTP_ERR_ARG, "option --side: '%s', expected auto, nc or dproj", optarg);
+            break;
+        case O_DYN:
+            if (strcmp(optarg, "auto") == 0)
+                o.dynamics = TTP_DYN_AUTO;
+            else if (strcmp(optarg, "eigen") == 0)
+                o.dynamics = TTP_DYN_EIGEN;
+            else if (strcmp(optarg, "direct") == 0)
+                o.dynamics = TTP_DYN_DIRECT;
+            else
+                return TTP_ERR(ctx, TTP_ERR_ARG, "option --dynamics: '%s', expected auto, eigen or direct",
+                               optarg);
             break;
         case O_THETA: theta = 1; break;
         case O_VECTORS: vectors = 1; break;
@@ -191,13 +218,22 @@ ttp_status ttp_cmd_plan(ttp_cli *cli, int argc, char **argv)
                       TTP_ERR(ctx, TTP_ERR_ARG,
                               "option --subset: %lld, expected 1..%lld (the dataset's size)",
                               (long long)o.subset, (long long)n));
+    ttp_dyn_path path = TTP_DYN_EIGEN;
+    if (!for_kernel) { /* the direct dynamics path holds Θ on rank 0: plan the path predict takes */
+        TTP_CALL_GOTO(ctx, st, done, ttp_predict_path(ctx, &o, m->ntrainable, n, m->nout, &path, NULL, NULL));
+        if (path == TTP_DYN_DIRECT) o.kernel.direct_k = TTP_PREDICT_DIRECT_K;
+    }
     if (cli->comm->rank == 0) {
         const double rate = ttp_plan_probe_rate();
         ttp_plan_in in = {
             o.subset > 0 ? o.subset : n, (int)ranks, o.sim.ensemble, o.opt.steps, o.opt.batch, rate};
         ttp_plan p;
         TTP_CALL_GOTO(ctx, st, done, ttp_plan_estimate(ctx, &o.kernel, m, &in, &p));
-        print_plan(&p, for_kernel ? "kernel" : "predict", 1);
+        print_plan(&p,
+                   for_kernel               ? "kernel"
+                   : path == TTP_DYN_DIRECT ? "predict (direct dynamics)"
+                                            : "predict",
+                   1);
         if (a.json) {
             TTP_CALL_GOTO(ctx, st, done, ttp_plan_write_json(ctx, a.json, &p));
             printf("  wrote %s\n", a.json);

@@ -9,8 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "ttp_rng.h"
 
@@ -127,6 +131,75 @@ static int hash_var(int nc, int v, uint64_t *out, int *hashed)
     return NC_NOERR;
 }
 
+/* Hash of the attributes of var (NC_GLOBAL: the file's own), in their
+ * order, less the checksum attributes themselves: each one's name, its
+ * type (NC_CHAR and a scalar NC_STRING count as the same text) and its
+ * values.  NC error code or NC_NOERR. */
+static int hash_atts(int nc, int var, uint64_t *out)
+{
+    int natts = 0, rc;
+    uint64_t h = 0x7474706174747321ULL, counted = 0; /* "ttpatts!" */
+    if ((rc = nc_inq_varnatts(nc, var, &natts)) != NC_NOERR) return rc;
+    for (int a = 0; a < natts; a++) {
+        char name[NC_MAX_NAME + 1];
+        nc_type t;
+        size_t len = 0;
+        if ((rc = nc_inq_attname(nc, var, a, name)) != NC_NOERR) return rc;
+        if (strcmp(name, TTP_NC_CHECKSUM_ATT) == 0 || strcmp(name, TTP_NC_ATT_CHECKSUM_ATT) == 0) continue;
+        if ((rc = nc_inq_att(nc, var, name, &t, &len)) != NC_NOERR) return rc;
+        counted++;
+        for (const char *c = name; *c; c++) h = ttp_mix64(h ^ (unsigned char)*c) + 0x9e3779b97f4a7c15ULL;
+        unsigned char *buf = NULL;
+        size_t nb = 0;
+        if (t == NC_STRING) {
+            char **sv = calloc(len ? len : 1, sizeof *sv);
+            if (sv == NULL) return NC_ENOMEM;
+            if ((rc = nc_get_att_string(nc, var, name, sv)) != NC_NOERR) {
+                free(sv);
+                return rc;
+            }
+            for (size_t i = 0; i < len; i++) nb += (sv[i] ? strlen(sv[i]) : 0) + (i + 1 < len);
+            buf = malloc(nb + 1);
+            size_t u = 0;
+            for (size_t i = 0; buf && i < len; i++) {
+                const size_t l = sv[i] ? strlen(sv[i]) : 0;
+                memcpy(buf + u, sv[i] ? sv[i] : "", l);
+                u += l;
+                if (i + 1 < len) buf[u++] = 0;
+            }
+            nc_free_string(len, sv);
+            free(sv);
+            if (buf == NULL) return NC_ENOMEM;
+            t = NC_CHAR;
+        } else {
+            const size_t sz = atomic_size(nc, t);
+            if (sz == 0) { /* a user-defined type: its name and length only */
+                h = ttp_mix64(h ^ (uint64_t)t ^ ((uint64_t)len << 32));
+                continue;
+            }
+            if (len > SIZE_MAX / sz) return NC_EDIMSIZE;
+            nb = len * sz;
+            buf = malloc(nb ? nb : 1);
+            if (buf == NULL) return NC_ENOMEM;
+            if (nb > 0 && (rc = nc_get_att(nc, var, name, buf)) != NC_NOERR) {
+                free(buf);
+                return rc;
+            }
+        }
+        h = ttp_mix64(h ^ (uint64_t)t ^ ((uint64_t)nb << 8));
+        size_t i = 0;
+        for (; i + 8 <= nb; i += 8) {
+            uint64_t w;
+            memcpy(&w, buf + i, 8);
+            h = ttp_mix64(h ^ w) + 0x9e3779b97f4a7c15ULL;
+        }
+        for (; i < nb; i++) h = ttp_mix64(h ^ buf[i]) + 0x9e3779b97f4a7c15ULL;
+        free(buf);
+    }
+    *out = ttp_mix64(h ^ counted);
+    return NC_NOERR;
+}
+
 /* Put a checksum on every variable of the open file (in data mode). */
 static ttp_status checksum_all(ttp_ctx *ctx, int nc, const char *path)
 {
@@ -135,17 +208,24 @@ static ttp_status checksum_all(ttp_ctx *ctx, int nc, const char *path)
     uint64_t *h = NULL;
     int *ok = NULL;
     TTP_NC(ctx, st, done, nc_inq_nvars(nc, &nvars), "counting the variables of '%s'", path);
-    if (nvars == 0) return TTP_OK;
-    TTP_ALLOC(ctx, st, done, h, nvars, "checksums");
+    TTP_ALLOC(ctx, st, done, h, 2 * (size_t)nvars + 1, "checksums");
     TTP_ALLOC(ctx, st, done, ok, nvars, "checksums");
     for (int v = 0; v < nvars; v++)
         TTP_NC(ctx, st, done, hash_var(nc, v, &h[v], &ok[v]), "hashing variable %d of '%s'", v, path);
+    /* the attributes too (loss, projection, seed, shapes, class names...):
+     * slot nvars + 1 + v for variable v, slot nvars for the file's own */
+    for (int v = -1; v < nvars; v++)
+        TTP_NC(ctx, st, done, hash_atts(nc, v, &h[nvars + 1 + v]), "hashing the attributes of '%s'", path);
     TTP_NC(ctx, st, done, nc_redef(nc), "adding checksums to '%s'", path);
-    for (int v = 0; v < nvars; v++) {
+    for (int v = -1; v < nvars; v++) {
         char hex[17];
-        if (!ok[v]) continue;
-        snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h[v]);
-        TTP_CALL_GOTO(ctx, st, done, ttp_nc_put_text(ctx, nc, v, TTP_NC_CHECKSUM_ATT, hex, path));
+        if (v >= 0 && ok[v]) {
+            snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h[v]);
+            TTP_CALL_GOTO(ctx, st, done, ttp_nc_put_text(ctx, nc, v, TTP_NC_CHECKSUM_ATT, hex, path));
+        }
+        snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h[nvars + 1 + v]);
+        TTP_CALL_GOTO(ctx, st, done,
+                      ttp_nc_put_text(ctx, nc, v < 0 ? NC_GLOBAL : v, TTP_NC_ATT_CHECKSUM_ATT, hex, path));
     }
     TTP_NC(ctx, st, done, nc_enddef(nc), "adding checksums to '%s'", path);
 done:
@@ -233,12 +313,47 @@ static ttp_status check_classic_size(ttp_ctx *ctx, int nc, const char *path)
     return TTP_OK;
 }
 
+ttp_status ttp_nc_verify_atts(ttp_ctx *ctx, int nc, const char *path)
+{
+    ttp_status st = TTP_OK;
+    int nvars = 0;
+    TTP_NC(ctx, st, done, nc_inq_nvars(nc, &nvars), "counting the variables of '%s'", path);
+    for (int v = -1; v < nvars; v++) {
+        char *want = NULL, name[NC_MAX_NAME + 1] = "?";
+        uint64_t h = 0;
+        const int var = v < 0 ? NC_GLOBAL : v;
+        if (v >= 0) nc_inq_varname(nc, v, name);
+        TTP_CALL_GOTO(ctx, st, done, ttp_nc_get_text(ctx, nc, var, TTP_NC_ATT_CHECKSUM_ATT, path, &want));
+        if (want == NULL) continue; /* written before attribute checksums, or by another tool */
+        const int rc = hash_atts(nc, var, &h);
+        char got[17];
+        snprintf(got, sizeof got, "%016llx", (unsigned long long)h);
+        if (rc != NC_NOERR)
+            st = TTP_ERR(ctx, TTP_ERR_FORMAT,
+                         "%s: the attributes of %s%s%s cannot be read (%s): the file is damaged", path,
+                         v < 0 ? "the file" : "variable '", v < 0 ? "" : name, v < 0 ? "" : "'",
+                         nc_strerror(rc));
+        else if (strcmp(want, got) != 0)
+            st = TTP_ERR(ctx, TTP_ERR_FORMAT,
+                         "%s: the attributes of %s%s%s are corrupted (their checksum %.20s was recorded when "
+                         "the file was written, they now hash to %s): an attribute was altered, added or "
+                         "removed",
+                         path, v < 0 ? "the file (global attributes)" : "variable '", v < 0 ? "" : name,
+                         v < 0 ? "" : "'", want, got);
+        free(want);
+        if (st != TTP_OK) goto done;
+    }
+done:
+    return st;
+}
+
 ttp_status ttp_nc_verify(ttp_ctx *ctx, int nc, const char *path, int *unchecked)
 {
     ttp_status st = TTP_OK;
     int nvars = 0, nun = 0;
     if (unchecked) *unchecked = 0;
     TTP_CALL(ctx, check_classic_size(ctx, nc, path));
+    TTP_CALL(ctx, ttp_nc_verify_atts(ctx, nc, path));
     TTP_NC(ctx, st, done, nc_inq_nvars(nc, &nvars), "counting the variables of '%s'", path);
     for (int v = 0; v < nvars; v++) {
         char *want = NULL, name[NC_MAX_NAME + 1] = "?";
@@ -381,20 +496,213 @@ static int walk_header(hdr_walk *h)
     return ok;
 }
 
+/* ---- NetCDF-4 (HDF5) files ------------------------------------------------ */
+
+static uint64_t le(const unsigned char *b, int n)
+{
+    uint64_t x = 0;
+    for (int i = n - 1; i >= 0; i--) x = x << 8 | b[i];
+    return x;
+}
+
+/* The HDF5 superblock at the start of the file: its version, the size of
+ * its addresses, and the end-of-file and root-group addresses against the
+ * file's size (a cut file, or a superblock that points outside the file). */
+static ttp_status check_hdf5_superblock(ttp_ctx *ctx, const char *path, const unsigned char *b, size_t n,
+                                        int64_t fsize)
+{
+    const unsigned ver = n > 8 ? b[8] : 255;
+    unsigned so = 0;
+    uint64_t base = 0, eof = 0, root = 0;
+    if (ver == 2 || ver == 3) {
+        so = n > 9 ? b[9] : 0;
+        if ((so == 2 || so == 4 || so == 8) && n >= 12 + 4 * (size_t)so) {
+            base = le(b + 12, (int)so);
+            eof = le(b + 12 + 2 * so, (int)so);
+            root = le(b + 12 + 3 * so, (int)so);
+        } else
+            so = 0;
+    } else if (ver == 0 || ver == 1) {
+        so = n > 13 ? b[13] : 0;
+        const size_t at = ver == 0 ? 24 : 28; /* base address; then free space, EOF, driver */
+        if ((so == 2 || so == 4 || so == 8) && n >= at + 4 * (size_t)so + 8 + (size_t)so) {
+            base = le(b + at, (int)so);
+            eof = le(b + at + 2 * so, (int)so);
+            root = le(b + at + 4 * so + so, (int)so); /* root symbol table entry: link name, header */
+        } else
+            so = 0;
+    } else
+        return TTP_ERR(ctx, TTP_ERR_FORMAT,
+                       "%s: the HDF5 superblock has version %u (expected 0 to 3): the NetCDF-4 file is "
+                       "damaged",
+                       path, ver);
+    if (so == 0)
+        return TTP_ERR(ctx, TTP_ERR_FORMAT,
+                       "%s: the HDF5 superblock (version %u) is damaged: its size of addresses is %u, "
+                       "expected 2, 4 or 8",
+                       path, ver, n > 13 ? (ver >= 2 ? b[9] : b[13]) : 0);
+    if (base != 0 || eof > (uint64_t)fsize || eof < 48)
+        return TTP_ERR(ctx, TTP_ERR_FORMAT,
+                       "%s is truncated or damaged: its HDF5 superblock records an end of file at byte "
+                       "%llu (base address %llu) but the file has %lld bytes",
+                       path, (unsigned long long)eof, (unsigned long long)base, (long long)fsize);
+    if (root >= eof)
+        return TTP_ERR(ctx, TTP_ERR_FORMAT,
+                       "%s: the HDF5 superblock's root group address %llu lies beyond its end of file %llu: "
+                       "the NetCDF-4 file is damaged",
+                       path, (unsigned long long)root, (unsigned long long)eof);
+    return TTP_OK;
+}
+
+/* The probe's walk, in the child: every group's variables' metadata and
+ * attributes, and the values of those that fit in the *data bytes left;
+ * NC error code, with what it was reading in err. */
+static int probe_walk_group(int g, double *data, char *err, size_t cap)
+{
+    int nv = 0, ng = 0, rc;
+    uint64_t h;
+    int hashed;
+    if ((rc = nc_inq_nvars(g, &nv)) != NC_NOERR) return snprintf(err, cap, "counting variables"), rc;
+    if ((rc = hash_atts(g, NC_GLOBAL, &h)) != NC_NOERR) return snprintf(err, cap, "global attributes"), rc;
+    for (int v = 0; v < nv; v++) {
+        char name[NC_MAX_NAME + 1] = "?";
+        nc_inq_varname(g, v, name);
+        if ((rc = hash_atts(g, v, &h)) != NC_NOERR)
+            return snprintf(err, cap, "the attributes of variable '%s'", name), rc;
+        /* values within the budget only: a NetCDF-4 file may declare far
+         * more than it stores (unwritten chunks read as fill values), and
+         * the reader refuses such sizes before it reads anything */
+        nc_type t;
+        int nd, dims[NC_MAX_VAR_DIMS];
+        if ((rc = nc_inq_var(g, v, NULL, &t, &nd, dims, NULL)) != NC_NOERR)
+            return snprintf(err, cap, "variable '%s'", name), rc;
+        double bytes = (double)atomic_size(g, t);
+        for (int i = 0; i < nd; i++) {
+            size_t len = 0;
+            if ((rc = nc_inq_dimlen(g, dims[i], &len)) != NC_NOERR)
+                return snprintf(err, cap, "the dimensions of variable '%s'", name), rc;
+            bytes *= (double)len;
+        }
+        if (bytes > *data) continue;
+        *data -= bytes;
+        if ((rc = hash_var(g, v, &h, &hashed)) != NC_NOERR)
+            return snprintf(err, cap, "variable '%s'", name), rc;
+    }
+    if ((rc = nc_inq_grps(g, &ng, NULL)) != NC_NOERR) return snprintf(err, cap, "listing groups"), rc;
+    if (ng > 0 && ng < 4096) {
+        int ids[4096];
+        if ((rc = nc_inq_grps(g, &ng, ids)) != NC_NOERR) return snprintf(err, cap, "listing groups"), rc;
+        for (int i = 0; i < ng; i++)
+            if ((rc = probe_walk_group(ids[i], data, err, cap)) != NC_NOERR) return rc;
+    }
+    return NC_NOERR;
+}
+
+/* libhdf5 trusts the file's B-trees, heaps and object headers: on some
+ * damaged ones it crashes (SEGV in H5G__dense_iterate, H5HG_read), frees
+ * twice, or loops, inside nc_open or nc_get_att, where no check of
+ * ttpredict's can step in.  So the whole of the file's metadata (and its
+ * data, up to TTP_NC_PROBE_DATA bytes) is walked first in a child process
+ * under a time limit; the reader opens the file itself only when the walk
+ * ended cleanly.  The child does nothing but the walk and _exit (no MPI,
+ * no CUDA, no atexit handlers), with its stderr silenced. */
+/* The probe's time limit: TTP_NC_PROBE_SECONDS, plus a second for every
+ * 16 MiB of values it reads. */
+static unsigned probe_seconds(int64_t fsize)
+{
+    const int64_t data = fsize <= TTP_NC_PROBE_DATA ? fsize : 0;
+    return (unsigned)(TTP_NC_PROBE_SECONDS + data / ((int64_t)16 << 20));
+}
+
+static ttp_status probe_hdf5(ttp_ctx *ctx, const char *path, int64_t fsize)
+{
+    int fd[2];
+    if (pipe(fd) != 0) return TTP_OK; /* cannot probe: the reader goes ahead as before */
+    fflush(NULL);
+    const pid_t pid = fork();
+    if (pid < 0) {
+        close(fd[0]);
+        close(fd[1]);
+        return TTP_OK;
+    }
+    if (pid == 0) {
+        char err[512] = "";
+        int nc = -1, rc;
+        close(fd[0]);
+        const int dn = open("/dev/null", O_WRONLY);
+        if (dn >= 0) dup2(dn, 2);
+        signal(SIGALRM, SIG_DFL);
+        alarm(probe_seconds(fsize));
+        rc = nc_open(path, NC_NOWRITE, &nc);
+        if (rc != NC_NOERR)
+            snprintf(err, sizeof err, "opening it");
+        else {
+            double budget = fsize <= TTP_NC_PROBE_DATA ? (double)TTP_NC_PROBE_DATA : 0.0;
+            rc = probe_walk_group(nc, &budget, err, sizeof err);
+        }
+        if (rc == NC_NOERR && (rc = nc_close(nc)) != NC_NOERR) snprintf(err, sizeof err, "closing it");
+        if (rc != NC_NOERR) {
+            char msg[700];
+            const int len = snprintf(msg, sizeof msg, "%s (%s)", nc_strerror(rc), err);
+            if (write(fd[1], msg, (size_t)len) < 0) _exit(3);
+            _exit(1);
+        }
+        _exit(0);
+    }
+    close(fd[1]);
+    char msg[701];
+    size_t got = 0;
+    for (;;) {
+        const ssize_t r = read(fd[0], msg + got, sizeof msg - 1 - got);
+        if (r > 0 && got + (size_t)r < sizeof msg - 1) {
+            got += (size_t)r;
+            continue;
+        }
+        if (r > 0) got += (size_t)r;
+        if (r < 0 && errno == EINTR) continue;
+        break;
+    }
+    msg[got] = '\0';
+    close(fd[0]);
+    int status = 0;
+    pid_t w;
+    while ((w = waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
+    }
+    if (w != pid) return TTP_OK;
+    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
+        return TTP_ERR(ctx, TTP_ERR_FORMAT,
+                       "%s: the HDF5 library did not finish reading this NetCDF-4 file's structures within "
+                       "%u s (a damaged B-tree or heap makes it loop): the file is damaged",
+                       path, probe_seconds(fsize));
+    if (WIFSIGNALED(status))
+        return TTP_ERR(ctx, TTP_ERR_FORMAT,
+                       "%s: the HDF5 library crashes on this NetCDF-4 file's structures (signal %d while "
+                       "reading them in a separate process): the file is damaged",
+                       path, WTERMSIG(status));
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 1)
+        return TTP_ERR(ctx, TTP_ERR_FORMAT, "%s: this NetCDF-4 file is damaged: %s", path, msg);
+    return TTP_OK;
+}
+
 ttp_status ttp_nc_precheck(ttp_ctx *ctx, const char *path)
 {
     ttp_status st = TTP_OK;
     unsigned char *buf = NULL;
     FILE *f = fopen(path, "rb");
     if (f == NULL) return TTP_OK; /* the reader says why it cannot open it */
-    unsigned char magic[4] = {0};
-    if (fread(magic, 1, 4, f) != 4 || memcmp(magic, "CDF", 3) != 0 ||
-        (magic[3] != 1 && magic[3] != 2 && magic[3] != 5)) {
+    unsigned char magic[96] = {0};
+    const size_t nmagic = fread(magic, 1, sizeof magic, f);
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0) {
         fclose(f);
         return TTP_OK;
     }
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0) {
+    if (nmagic >= 8 && memcmp(magic, "\x89HDF\r\n\x1a\n", 8) == 0) {
+        fclose(f);
+        TTP_CALL(ctx, check_hdf5_superblock(ctx, path, magic, nmagic, (int64_t)sb.st_size));
+        return probe_hdf5(ctx, path, (int64_t)sb.st_size);
+    }
+    if (nmagic < 4 || memcmp(magic, "CDF", 3) != 0 || (magic[3] != 1 && magic[3] != 2 && magic[3] != 5)) {
         fclose(f);
         return TTP_OK;
     }

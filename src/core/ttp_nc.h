@@ -83,14 +83,53 @@ ttp_status ttp_nc_verify(ttp_ctx *ctx, int nc, const char *path, int *unchecked)
 #define TTP_NC_CHECKSUM_ATT "ttp_checksum"
 
 /*
+ * Attribute checksums.  The attributes change results as much as the
+ * values do (a kernel's projection, seed and sizes, a model's input shape
+ * and number of outputs, a dataset's class names and standardization, a
+ * layer variable's attributes): every file ttpredict writes also carries
+ * "ttp_att_checksum" = 16 hex digits of a hash of the file's global
+ * attributes (on NC_GLOBAL) and of each variable's attributes (on that
+ * variable), names, types and values in order, less the two checksum
+ * attributes.  ttp_nc_verify_atts checks them (ttp_nc_verify does too,
+ * first); a reader calls it right after nc_open so that an altered
+ * attribute is TTP_ERR_FORMAT "the attributes of variable 'x' (or of the
+ * file) are corrupted" before any of them is trusted.  Files without the
+ * attribute (written before attribute checksums, or by another tool) are
+ * read as before: only their variables' values are checked.  Not
+ * collective.
+ */
+ttp_status ttp_nc_verify_atts(ttp_ctx *ctx, int nc, const char *path);
+#define TTP_NC_ATT_CHECKSUM_ATT "ttp_att_checksum"
+
+/*
  * Before nc_open on an untrusted file: for the classic family (classic,
  * 64-bit offset, CDF5) walk the header and check every count and length it
  * holds against the bytes that remain, so that a damaged header is an error
  * naming the file and the byte instead of the multi-gigabyte allocation
  * NetCDF's own parser would make for a name length of 2^31 (found by
- * fuzz_model).  Other files (NetCDF-4/HDF5) pass unchanged.  Not
- * collective.
+ * fuzz_model).
+ *
+ * For NetCDF-4 (HDF5) files: the superblock is checked (version, size of
+ * addresses, end of file and root group against the file's size: a cut
+ * file is "truncated"), then the file is probed in a child process
+ * (fork): nc_open, every group's and variable's metadata and attributes
+ * read, and the variables' values (up to TTP_NC_PROBE_DATA bytes of them, in
+ * a file of at most that size), under a limit of TTP_NC_PROBE_SECONDS (plus a
+ * second per 16 MiB of values read).  A probe
+ * that crashes (libhdf5 on a damaged B-tree, heap or object header), runs
+ * out of time (a loop in a damaged structure) or meets a NetCDF error is
+ * TTP_ERR_FORMAT naming the file, and the caller never opens it.  Not
+ * defended: damage that corrupts libhdf5's memory in the probe without
+ * crashing it there (a sanitizer build crashes on it), and damage in the
+ * chunk index or data of values the probe did not read (a file larger than
+ * TTP_NC_PROBE_DATA, or variables past its budget) that crashes libhdf5
+ * only when the reader reads them; a valid file whose metadata takes
+ * longer than the limit to read (refused as looping).  Other files pass
+ * unchanged.  Not collective (the caller's rank forks one short-lived
+ * child, which calls no MPI, CUDA or exit handler).
  */
+#define TTP_NC_PROBE_SECONDS 10 /* + 1 s per 16 MiB of values read */
+#define TTP_NC_PROBE_DATA ((int64_t)256 << 20)
 ttp_status ttp_nc_precheck(ttp_ctx *ctx, const char *path);
 
 #endif /* TTP_NC_H */

@@ -288,6 +288,8 @@ ttp_status ttp_data_read(ttp_ctx *ctx, const char *path, ttp_data **out)
     }
     if (rc != NC_NOERR) ncid = -1;
     TTP_NC(ctx, st, done, rc, "cannot open dataset file '%s'", path);
+    /* the attributes (class names, standardization) before any is trusted */
+    TTP_CALL_GOTO(ctx, st, done, ttp_nc_verify_atts(ctx, ncid, path));
 
     TTP_CALL_GOTO(ctx, st, done, ttp_nc_get_text(ctx, ncid, NC_GLOBAL, "ttp_kind", path, &kind));
     if (kind == NULL) {

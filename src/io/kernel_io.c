@@ -393,6 +393,8 @@ ttp_status ttp_kernel_read(ttp_ctx *ctx, const char *path, ttp_kernel **out)
     int rc = nc_open(path, NC_NOWRITE, &nc);
     if (rc != NC_NOERR)
         return TTP_ERR(ctx, TTP_ERR_FORMAT, "kernel file %s is not a NetCDF file: %s", path, nc_strerror(rc));
+    /* the attributes (sizes, projection, seed, fingerprints) before any is trusted */
+    TTP_CALL_GOTO(ctx, st, fail, ttp_nc_verify_atts(ctx, nc, path));
     TTP_CALL_GOTO(ctx, st, fail, ttp_kernel_create(ctx, &k));
     snprintf(k->path, sizeof k->path, "%s", path);
 

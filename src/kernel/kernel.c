@@ -147,7 +147,7 @@ typedef struct ckpt_key {
     char value[96];
 } ckpt_key;
 
-enum { CKPT_NKEYS = 16 };
+enum { CKPT_NKEYS = 17 };
 
 /* What must be equal for a piece of one run to be a piece of another. */
 static void ckpt_keys(const ttp_model *m, const ttp_data *d, const ttp_kernel_opts *o, const char *backend,
@@ -171,6 +171,12 @@ static void ckpt_keys(const ttp_model *m, const ttp_data *d, const ttp_kernel_op
     KEY("theta", "%d", o->want_theta);
     KEY("side", "%d", o->side);
     KEY("assembly", "%s", ttp_gram_assembly_str(o->assembly));
+    /* the dynamics path fixes what the eigen stage holds: all pairs, or Θ
+     * gathered and its top direct_k pairs by Lanczos */
+    if (o->direct_k > 0)
+        KEY("dynamics", "direct:%lld", (long long)o->direct_k);
+    else
+        KEY("dynamics", "%s", "eigen");
 #undef KEY
 }
 

@@ -42,9 +42,13 @@ static void estimate(const ttp_kernel_opts *o, int64_t D, int64_t C, const ttp_m
     const int64_t Kd = o->proj == TTP_PROJ_EXACT ? D : o->dproj;
     const double nc = (double)N * (double)C, dp = (double)Kd;
     const double rows = (double)((N + P - 1) / P) * (double)C;
-    const int side = o->side >= 0 ? o->side : (nc <= dp ? 0 : 1);
+    /* the direct dynamics path: Θ on the NC side gathered on rank 0, no
+     * decomposition, its top direct_k pairs by Lanczos there */
+    const int direct = o->direct_k > 0;
+    const int side = direct ? 0 : o->side >= 0 ? o->side : (nc <= dp ? 0 : 1);
+    const int theta = o->want_theta || direct;
     const double s = side == 0 ? nc : dp;
-    double k = o->top_k > 0 && (double)o->top_k < s ? (double)o->top_k : s;
+    double k = direct ? (double)o->direct_k : o->top_k > 0 && (double)o->top_k < s ? (double)o->top_k : s;
     if (k > nc) k = nc; /* Θ has at most NC non-zero eigenpairs */
     p->n = N;
     p->c = C;
@@ -59,8 +63,23 @@ static void estimate(const ttp_kernel_opts *o, int64_t D, int64_t C, const ttp_m
     p->model_bytes = 8.0 * 2.0 * (double)nparams;
     p->jac_bytes = 8.0 * (rows * dp + rows * 3.0 + 2.0 * nc);
     p->gram_bytes = 8.0 * (nc * dp / P + s * s / P);
-    p->eig_bytes = 8.0 * (4.0 * s * s / P);
-    p->gather_bytes = 8.0 * ((o->want_vectors ? nc * k : 0.0) + (o->want_theta ? nc * nc : 0.0));
+    p->eig_bytes = direct ? 0.0 : 8.0 * (4.0 * s * s / P);
+    /* Θ's row blocks (n_r × NC), formed on the NC side or for Θ itself:
+     * with P > 1 the node-shared assembly (what auto takes on one node)
+     * keeps them in a window where a rank also holds the pages it wrote
+     * into the others' blocks until the gather is done (NC² counted); the
+     * ring a private NC²/P; on one rank the NC side forms them in C, Θ
+     * alone in a private NC² */
+    const int shared = o->assembly == TTP_GRAM_AUTO || o->assembly == TTP_GRAM_SHARED;
+    if ((side == 0 || theta) && P > 1)
+        p->work_bytes = 8.0 * (shared ? nc * nc : nc * nc / P);
+    else
+        p->work_bytes = theta && side == 1 ? 8.0 * nc * nc : 0.0;
+    const double gathered = (o->want_vectors && !direct ? nc * k : 0.0) + (theta ? nc * nc : 0.0);
+    p->gather_bytes = 8.0 * (gathered + (direct ? nc * k + 3.0 * nc : 0.0));
+    /* the redistribution to rank 0 (pdgemr2d) holds its messages while it
+     * runs: 2 × the gathered matrices / P, measured (docs/large-n.md) */
+    p->transit_bytes = 8.0 * 2.0 * gathered / P;
     p->ensemble_bytes = 0.0;
     if (in->ensemble > 0) {
         const double M = in->ensemble, T1 = (double)in->steps + 1.0;
@@ -68,7 +87,7 @@ static void estimate(const ttp_kernel_opts *o, int64_t D, int64_t C, const ttp_m
         p->ensemble_bytes = 8.0 * (M * (4.0 * nc + B * (double)C + (double)N + k + 2.0 * T1) + 6.0 * T1);
     }
     const double load = p->jac_bytes + 8.0 * nc * dp / P;
-    const double decomp = p->gram_bytes + p->eig_bytes + p->gather_bytes;
+    const double decomp = p->gram_bytes + p->eig_bytes + p->work_bytes + p->gather_bytes + p->transit_bytes;
     const double sim = p->gather_bytes + p->ensemble_bytes;
     double peak = load > decomp ? load : decomp;
     peak = sim > peak ? sim : peak;
@@ -97,13 +116,18 @@ static void estimate(const ttp_kernel_opts *o, int64_t D, int64_t C, const ttp_m
     else if (o->proj != TTP_PROJ_EXACT)
         p->flops_jac += 2.0 * nc * Dd * dp / P;
     p->flops_gram = s * nc * dp / P;
-    p->flops_eig = (k < s ? 4.0 / 3.0 * s * s * s + 2.0 * s * s * k : 5.0 * s * s * s) / P;
+    if (theta && side == 1) p->flops_gram += nc * nc * dp / P; /* Θ's row blocks besides GᵀG */
+    if (direct) /* Lanczos on rank 0: products with Θ, as ttp_predict_path counts them */
+        p->flops_eig = 2.0 * nc * nc * (4.0 * k + 40.0);
+    else
+        p->flops_eig = (k < s ? 4.0 / 3.0 * s * s * s + 2.0 * s * s * k : 5.0 * s * s * s) / P;
     p->flops_sim = in->ensemble > 0 ? 4.0 * (double)in->steps * in->ensemble * nc * k : 0.0;
     p->rate = in->rate > 0 ? in->rate : TTP_PLAN_RATE;
-    p->sec_jac = p->flops_jac / p->rate;
-    p->sec_gram = p->flops_gram / p->rate;
-    p->sec_eig = p->flops_eig / p->rate;
-    p->sec_sim = p->flops_sim / p->rate;
+    /* each stage at its own fraction of the DGEMM rate (ttp_kbuild.h) */
+    p->sec_jac = p->flops_jac / (p->rate * TTP_PLAN_EFF_JAC);
+    p->sec_gram = p->flops_gram / (p->rate * TTP_PLAN_EFF_GRAM);
+    p->sec_eig = p->flops_eig / (p->rate * TTP_PLAN_EFF_EIG);
+    p->sec_sim = p->flops_sim / (p->rate * TTP_PLAN_EFF_SIM);
     p->sec_total = p->sec_jac + p->sec_gram + p->sec_eig + p->sec_sim;
     p->fits = p->peak_bytes <= p->mem_avail;
 }
@@ -221,7 +245,7 @@ ttp_status ttp_plan_check(ttp_ctx *ctx, const ttp_plan *p)
             p->dproj == p->d ? " with option proj kron" : "");
     if (p->fit_top_k) ADD("%soption top_k %lld", u ? ", or " : "", (long long)p->fit_top_k);
     if (p->fit_subset) ADD("%soption subset %lld (predict)", u ? ", or " : "", (long long)p->fit_subset);
-    char h[9][32];
+    char h[11][32];
     const int none = u == 0;
     if (none)
         ADD("the runtime, the model and rank 0's gathered results alone need %s",
@@ -230,12 +254,15 @@ ttp_status ttp_plan_check(ttp_ctx *ctx, const ttp_plan *p)
     return TTP_ERR(
         ctx, TTP_ERR_NOMEM,
         "the run needs an estimated %s per rank (runtime %s, model %s, Jacobian rows %s, Gram %s, eigen %s, "
-        "gathered on rank 0 %s, ensemble %s; N %lld, C %lld, D′ %lld, %d rank(s)) but %s is "
+        "Θ's row blocks %s, gathered on rank 0 %s (+ %s while it moves), ensemble %s; N %lld, C %lld, D′ "
+        "%lld, "
+        "%d rank(s)) but %s is "
         "available per rank (%s); %s %s (see `ttpredict plan`)",
         human(h[0], p->peak_bytes), human(h[8], p->base_bytes), human(h[1], p->model_bytes),
         human(h[2], p->jac_bytes), human(h[3], p->gram_bytes), human(h[4], p->eig_bytes),
-        human(h[5], p->gather_bytes), human(h[6], p->ensemble_bytes), (long long)p->n, (long long)p->c,
-        (long long)p->dproj, p->ranks, human(h[7], p->mem_avail), p->mem_source,
+        human(h[9], p->work_bytes), human(h[5], p->gather_bytes), human(h[10], p->transit_bytes),
+        human(h[6], p->ensemble_bytes), (long long)p->n, (long long)p->c, (long long)p->dproj, p->ranks,
+        human(h[7], p->mem_avail), p->mem_source,
         none ? "no more ranks, smaller D′, top-k or subset would fit:" : "it would fit with", fix);
 }
 
@@ -277,7 +304,9 @@ ttp_status ttp_plan_write_json(ttp_ctx *ctx, const char *path, const ttp_plan *p
     ttp_json_num(j, "jacobian", p->jac_bytes);
     ttp_json_num(j, "gram", p->gram_bytes);
     ttp_json_num(j, "eigen", p->eig_bytes);
+    ttp_json_num(j, "theta_row_blocks", p->work_bytes);
     ttp_json_num(j, "gathered", p->gather_bytes);
+    ttp_json_num(j, "gather_transit", p->transit_bytes);
     ttp_json_num(j, "ensemble", p->ensemble_bytes);
     ttp_json_num(j, "peak", p->peak_bytes);
     ttp_json_end_object(j);
@@ -293,6 +322,12 @@ ttp_status ttp_plan_write_json(ttp_ctx *ctx, const char *path, const ttp_plan *p
     ttp_json_num(j, "eigen", p->sec_eig);
     ttp_json_num(j, "ensemble", p->sec_sim);
     ttp_json_num(j, "total", p->sec_total);
+    ttp_json_end_object(j);
+    ttp_json_begin_object(j, "efficiency"); /* each stage's share of the rate */
+    ttp_json_num(j, "jacobian", TTP_PLAN_EFF_JAC);
+    ttp_json_num(j, "gram", TTP_PLAN_EFF_GRAM);
+    ttp_json_num(j, "eigen", TTP_PLAN_EFF_EIG);
+    ttp_json_num(j, "ensemble", TTP_PLAN_EFF_SIM);
     ttp_json_end_object(j);
     ttp_json_num(j, "rate_flops_per_rank", p->rate);
     ttp_json_num(j, "available_bytes_per_rank", p->mem_avail);

@@ -87,7 +87,7 @@ void ttp_kernel_opts_resolve(ttp_kernel_opts *o, int64_t d);
  * With checkpoint_dir, rank 0 creates the directory and checks or writes its
  * manifest.txt (the model's and data's fingerprints, N, C, projection, D′,
  * projection seed, backend, ranks, block, top_k, side, assembly, theta,
- * vectors; a different run's directory is TTP_ERR_ARG naming the first
+ * vectors, the dynamics path: eigen or direct:direct_k); a different run's directory is TTP_ERR_ARG naming the first
  * difference, and so is a directory without a manifest when
  * resume_required); every rank then writes each block of its Jacobian rows
  * (jac-r<rank>-b<block>.bin) and, after the decomposition, its share of the
@@ -132,22 +132,47 @@ ttp_status ttp_kernel_top_eigs(ttp_ctx *ctx, const double *theta, int64_t n, int
  *   gram       NC · D′ / P (the distributed copy of G) + s² / P (Θ or GᵀG)
  *   eigen      4 s² / P (eigenvectors and the solver's workspace; with the
  *              Gram, the 5 s² / P measured in docs/large-n.md)
+ *   rows of Θ  n_r × NC row blocks, on the NC side or with Θ (option
+ *              want_theta or the direct path): NC² with P > 1 and the
+ *              shared assembly (auto or shared: a rank also holds the pages
+ *              it wrote into the other ranks' blocks until the gather),
+ *              NC²/P with the ring or pdsyrk; on one rank NC² for Θ on the
+ *              D′ side, 0 on the NC side (formed in place)
  *   gathered   rank 0: NC · K eigenvectors (option want_vectors) + NC² (Θ,
- *              option want_theta)
+ *              option want_theta); on the direct path (option direct_k > 0:
+ *              the NC side, no decomposition) NC² + NC · K Lanczos vectors
+ *              + 3 NC residual rows, K = direct_k
+ *   transit    rank 0 while the gather runs: 2 × the gathered matrices / P
+ *              (pdgemr2d's messages; measured, docs/large-n.md)
  *   ensemble   rank 0 (predict): M (4 NC + B C + N + K + 2 (T + 1)) + 6 (T + 1)
  *   model      2 × the model's parameters (weights and the network's buffers)
  *   runtime    TTP_PLAN_BASELINE (MPI, OpenBLAS, the CUDA runtime)
  * Peak per rank = runtime + model + max(jacobian + NC·D′/P (G while it is copied),
- * gram + eigen + gathered, gathered + ensemble).
+ * gram + eigen + rows of Θ + gathered + transit, gathered + ensemble).
  * Flops: Jacobian N C (F + B) / P, F and B the forward and backward flops of
  * one sample (ttp_model_cost; N (2D + 4CD) / P for a model given by its sizes
  * only), plus the projection (dense 2 NC D D′ / P,
- * kron 2 NC √D D′ / P); Gram s · NC · D′ / P; eigen 5 s³ / P (all pairs) or
- * (4/3 s³ + 2 s² K) / P (top-K); ensemble 4 T M NC K on rank 0.  Seconds are
+ * kron 2 NC √D D′ / P); Gram s · NC · D′ / P (+ NC² D′ / P for Θ on the D′
+ * side); eigen 5 s³ / P (all pairs) or
+ * (4/3 s³ + 2 s² K) / P (top-K), on the direct path 2 NC² (4K + 40)
+ * (Lanczos on rank 0); ensemble 4 T M NC K on rank 0.  Seconds are
  * flops over a rate (flop/s per rank: measured by ttp_plan_probe_rate, or
- * TTP_PLAN_RATE): the time at the DGEMM rate, a lower bound (the Jacobian's
- * small batches and the eigensolver run well below it).
+ * TTP_PLAN_RATE) times a per-stage efficiency, the fraction of the DGEMM
+ * rate each stage reaches (the Jacobian's per-sample passes and small
+ * batches, the eigensolver's memory-bound reductions and the ensemble's
+ * matrix-vector steps run well below it): a prediction, not a bound.
+ * Calibrated on the bundled task (N 750, C 5, eigenvectors, one rank,
+ * OpenBLAS one thread), measured seconds against flops at the probe's rate,
+ * the geometric mean of kron D′ 512 and 1024 (Jacobian 0.91 and 0.90 s:
+ * 0.063 and 0.086; Gram 0.10 and 0.25 s: 0.25 and 0.49; eigen 0.24 and
+ * 1.04 s: 0.072 and 0.16) and predict's ensemble (GD, T 50, M 4: 0.26 s,
+ * 0.28).  On a machine shared with other work every stage ran up to 2.4×
+ * slower than this, the probe's rate varying 31–62 GFLOP/s.
  */
+#define TTP_PLAN_EFF_JAC 0.074
+#define TTP_PLAN_EFF_GRAM 0.35
+#define TTP_PLAN_EFF_EIG 0.11
+#define TTP_PLAN_EFF_SIM 0.28
 #define TTP_PLAN_RATE 2e9                     /* flop/s per rank when none is measured   */
 #define TTP_PLAN_BASELINE (160.0 * 1048576.0) /* bytes of a rank before any work (docs/large-n.md) */
 
@@ -165,7 +190,9 @@ typedef struct ttp_plan {
     int ranks, side;            /* side 0: NC × NC, 1: D′ × D′                 */
     int64_t dim, kept;          /* s and K                                     */
     double base_bytes, model_bytes, jac_bytes, gram_bytes, eig_bytes, gather_bytes, ensemble_bytes;
-    double peak_bytes; /* per rank, rank 0 (the largest)              */
+    double work_bytes;    /* Θ's row blocks (the assembly's work space)   */
+    double transit_bytes; /* rank 0's buffers while the gather runs        */
+    double peak_bytes;    /* per rank, rank 0 (the largest)              */
     double flops_jac, flops_gram, flops_eig, flops_sim;
     double sec_jac, sec_gram, sec_eig, sec_sim, sec_total;
     double rate;            /* flop/s per rank used                        */

@@ -622,22 +622,23 @@ ttp_status ttp_predict_run(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *
     TTP_CALL_GOTO(ctx, st, done, ttp_predict_opts_validate(ctx, o, data->n));
     TTP_CALL_GOTO(ctx, st, done, ttp_train_check(ctx, model, data, o->opt.loss));
 
-    if (o->kernel_in == NULL) {
-        /* memory per rank of the kernel and the ensemble after it (the
-         * kernel stage checks its own part again) */
-        const int64_t nk = o->subset > 0 && o->subset < data->n ? o->subset : data->n; /* kernel samples */
-        ttp_plan_in in = {nk, comm->size, o->sim.ensemble, o->opt.steps, o->opt.batch, 0.0};
-        ttp_plan plan;
-        TTP_CALL_GOTO(ctx, st, done, ttp_plan_estimate(ctx, &o->kernel, model, &in, &plan));
-        TTP_CALL_GOTO(ctx, st, done, ttp_plan_check(ctx, &plan));
-    }
-
     ttp_dyn_path path = TTP_DYN_EIGEN;
     double fe = 0.0, fd = 0.0;
     TTP_CALL_GOTO(ctx, st, done,
                   ttp_predict_path(ctx, o, model->ntrainable, data->n, model->nout, &path, &fe, &fd));
     ttp_kernel_opts kopts = o->kernel;
     if (path == TTP_DYN_DIRECT) kopts.direct_k = TTP_PREDICT_DIRECT_K;
+
+    if (o->kernel_in == NULL) {
+        /* memory per rank of the kernel and the ensemble after it (the
+         * kernel stage checks its own part again), on the path taken: the
+         * direct one holds Θ on rank 0 */
+        const int64_t nk = o->subset > 0 && o->subset < data->n ? o->subset : data->n; /* kernel samples */
+        ttp_plan_in in = {nk, comm->size, o->sim.ensemble, o->opt.steps, o->opt.batch, 0.0};
+        ttp_plan plan;
+        TTP_CALL_GOTO(ctx, st, done, ttp_plan_estimate(ctx, &kopts, model, &in, &plan));
+        TTP_CALL_GOTO(ctx, st, done, ttp_plan_check(ctx, &plan));
+    }
 
     double tk = ttp_time();
     /* the kernel options with the direct path's Lanczos pairs */
