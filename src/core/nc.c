@@ -700,6 +700,10 @@ ttp_status ttp_nc_precheck(ttp_ctx *ctx, const char *path)
     if (nmagic >= 8 && memcmp(magic, "\x89HDF\r\n\x1a\n", 8) == 0) {
         fclose(f);
         TTP_CALL(ctx, check_hdf5_superblock(ctx, path, magic, nmagic, (int64_t)sb.st_size));
+        /* TTP_NC4_PROBE=off: no child process, for MPI transports that do
+         * not tolerate fork (the superblock check above still runs). */
+        const char *probe = getenv("TTP_NC4_PROBE");
+        if (probe != NULL && strcmp(probe, "off") == 0) return TTP_OK;
         return probe_hdf5(ctx, path, (int64_t)sb.st_size);
     }
     if (nmagic < 4 || memcmp(magic, "CDF", 3) != 0 || (magic[3] != 1 && magic[3] != 2 && magic[3] != 5)) {

@@ -126,7 +126,9 @@ ttp_status ttp_nc_verify_atts(ttp_ctx *ctx, int nc, const char *path);
  * only when the reader reads them; a valid file whose metadata takes
  * longer than the limit to read (refused as looping).  Other files pass
  * unchanged.  Not collective (the caller's rank forks one short-lived
- * child, which calls no MPI, CUDA or exit handler).
+ * child, which calls no MPI, CUDA or exit handler).  The environment
+ * variable TTP_NC4_PROBE=off skips the child (the superblock check stays),
+ * for MPI transports that do not tolerate fork().
  */
 #define TTP_NC_PROBE_SECONDS 10 /* + 1 s per 16 MiB of values read */
 #define TTP_NC_PROBE_DATA ((int64_t)256 << 20)
