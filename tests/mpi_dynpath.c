@@ -172,7 +172,7 @@ int main(int argc, char **argv)
         CHECK(path == TTP_DYN_EIGEN && fe < fd);
     }
     if (every) {
-        /* subset auto: N0 = max(5 |B|, ⌈N/3⌉) when N0 <= N/2, else the whole
+        /* subset auto: N0 = max(5 |B|, ⌈N/2⌉) when N0 <= N/2, else the whole
          * set; the prediction it gives is the explicit subset's */
         ttp_predict_opts o;
         ttp_predict_opts_default(&o);
@@ -180,9 +180,11 @@ int main(int argc, char **argv)
         o.opt.steps = 40;
         o.sim.ensemble = 3;
         char why[128];
-        o.opt.batch = 10; /* N0 = max(50, 40) = 50 <= 60 */
-        CHECK(ttp_predict_subset_auto(&o, NSAMP, why, sizeof why) == 50 && strstr(why, "N0 = max(5 |B|"));
-        CHECK(ttp_predict_subset_auto(&o, 3000, why, sizeof why) == 1000);
+        o.opt.batch = 10; /* N0 = max(50, 60) = 60 <= 60 */
+        CHECK(ttp_predict_subset_auto(&o, NSAMP, why, sizeof why) == 60 && strstr(why, "N0 = max(5 |B|"));
+        CHECK(ttp_predict_subset_auto(&o, 3001, why, sizeof why) == 1501);
+        o.opt.batch = 11; /* N0 = max(55, 60) = 60 */
+        CHECK(ttp_predict_subset_auto(&o, NSAMP, why, sizeof why) == 60);
         o.opt.batch = 13; /* N0 = 65 > 60 */
         CHECK(ttp_predict_subset_auto(&o, NSAMP, why, sizeof why) == 0 && strstr(why, "below 10 |B|"));
         o.opt.batch = 0;
@@ -194,10 +196,10 @@ int main(int argc, char **argv)
         ttp_prediction *pa = NULL, *pe = NULL, *pk = NULL;
         o.subset = TTP_SUBSET_AUTO;
         CHECK_OK(&ctx, ttp_predict_run(&ctx, &comm, m, d, &o, &pa));
-        o.subset = 50;
+        o.subset = 60;
         CHECK_OK(&ctx, ttp_predict_run(&ctx, &comm, m, d, &o, &pe));
         if (pa && pe && comm.rank == 0) {
-            CHECK(pa->subset_auto == 1 && pe->subset_auto == 0 && pa->n_kernel == 50 && pa->n == NSAMP);
+            CHECK(pa->subset_auto == 1 && pe->subset_auto == 0 && pa->n_kernel == 60 && pa->n == NSAMP);
             CHECK(pa->main.tt[0].steps == pe->main.tt[0].steps);
             for (int64_t t = 0; t <= o.opt.steps; t++)
                 CHECK(pa->main.curves->loss[t] == pe->main.curves->loss[t]);
