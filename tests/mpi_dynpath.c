@@ -172,7 +172,7 @@ int main(int argc, char **argv)
         CHECK(path == TTP_DYN_EIGEN && fe < fd);
     }
     if (every) {
-        /* subset auto: N0 = max(5 |B|, ⌈N/2⌉) when N0 <= N/2, else the whole
+        /* subset auto: N0 = max(5 |B|, ⌊N/2⌋) when N0 <= N/2, else the whole
          * set; the prediction it gives is the explicit subset's */
         ttp_predict_opts o;
         ttp_predict_opts_default(&o);
@@ -182,7 +182,7 @@ int main(int argc, char **argv)
         char why[128];
         o.opt.batch = 10; /* N0 = max(50, 60) = 60 <= 60 */
         CHECK(ttp_predict_subset_auto(&o, NSAMP, why, sizeof why) == 60 && strstr(why, "N0 = max(5 |B|"));
-        CHECK(ttp_predict_subset_auto(&o, 3001, why, sizeof why) == 1501);
+        CHECK(ttp_predict_subset_auto(&o, 3001, why, sizeof why) == 1500);
         o.opt.batch = 11; /* N0 = max(55, 60) = 60 */
         CHECK(ttp_predict_subset_auto(&o, NSAMP, why, sizeof why) == 60);
         o.opt.batch = 13; /* N0 = 65 > 60 */

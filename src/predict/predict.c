@@ -515,9 +515,8 @@ ttp_status ttp_predict_path(ttp_ctx *ctx, const ttp_predict_opts *o, int64_t d, 
 int64_t ttp_predict_subset_auto(const ttp_predict_opts *o, int64_t n, char *why, size_t len)
 {
     const int64_t B = ttp_opt_batch(&o->opt, n);
-    const int64_t n0 = TTP_SUBSET_AUTO_BATCHES * B > (n + TTP_SUBSET_AUTO_DIV - 1) / TTP_SUBSET_AUTO_DIV
-                           ? TTP_SUBSET_AUTO_BATCHES * B
-                           : (n + TTP_SUBSET_AUTO_DIV - 1) / TTP_SUBSET_AUTO_DIV;
+    const int64_t n0 = TTP_SUBSET_AUTO_BATCHES * B > n / TTP_SUBSET_AUTO_DIV ? TTP_SUBSET_AUTO_BATCHES * B
+                                                                             : n / TTP_SUBSET_AUTO_DIV;
     const char *no = B >= n                          ? "full batch: no SGD to make cheaper"
                      : 2 * n0 > n                    ? "N is below 10 |B|"
                      : o->opt.wd > 0                 ? "weight decay (the extrapolation does not model it)"

@@ -40,10 +40,10 @@ extern "C" {
 /* Option subset = TTP_SUBSET_AUTO: the kernel on a subset where the rule of
  * ttp_predict_subset_auto takes one, else on the whole set (predict only). */
 #define TTP_SUBSET_AUTO (-1)
-/* The rule's N0 = max(TTP_SUBSET_AUTO_BATCHES·|B|, ⌈N/TTP_SUBSET_AUTO_DIV⌉),
- * taken when N0 <= N/2 (⌈N/2⌉: the headline time and the final loss stay
+/* The rule's N0 = max(TTP_SUBSET_AUTO_BATCHES·|B|, ⌊N/TTP_SUBSET_AUTO_DIV⌋),
+ * taken when N0 <= N/2 (⌊N/2⌋: the headline time and the final loss stay
  * within the projection's own seed-to-seed spread on the bundled and wide
- * tasks; ⌈N/3⌉ moved the final loss by 7-8 %). */
+ * tasks; ⌊N/3⌋ moved the final loss by 7-8 %). */
 #define TTP_SUBSET_AUTO_BATCHES 5
 #define TTP_SUBSET_AUTO_DIV 2
 
@@ -108,7 +108,7 @@ ttp_status ttp_predict_path(ttp_ctx *ctx, const ttp_predict_opts *o, int64_t d, 
  * The automatic subset (option subset = TTP_SUBSET_AUTO) for options o on a
  * dataset of n samples: SGD (|B| < N) is priced by T·|B| sample passes while
  * the kernel costs N·(1 + C) and more, so for large N the kernel is built on
- * N0 = max(5·|B|, ⌈N/2⌉) stratified samples and the prediction extrapolated
+ * N0 = max(5·|B|, ⌊N/2⌋) stratified samples and the prediction extrapolated
  * to N (docs/large-n.md), when N0 <= N/2 (N >= 10·|B|).  Returns N0, or 0
  * (the whole set) with the reason in why (size len) when the rule does not
  * apply: full batch, N below 10·|B|, weight decay, re-linearization, a
