@@ -119,15 +119,16 @@ void ttp_model_cost(const ttp_model *m, ttp_layer_cost *per_layer, ttp_layer_cos
  * samples are timed as they are.  The probe is capped: its gradient calls
  * (warm-ups included) pass at most TTP_STEP_PROBE_SAMPLES samples per rank,
  * `reps` being lowered to fit (at least 1), so that it stays a small part
- * of the kernel stage (N·(1 + C)/P sample passes per rank; 2 % of it on the
- * bundled tasks, N = 750, C = 5, P = 2).  The share of a core the process got over
+ * of the kernel stage (N·(1 + C)/P sample passes per rank; 1.4 % of it on
+ * the bundled tasks, N = 750, C = 5, P = 2); the update is then timed as
+ * often (collective, every rank alike).  The share of a core the process got over
  * the gradient probes (CPU over wall seconds, 1 on an idle machine) is
  * reported in cpu_share as a sign of a loaded machine; it is not applied
  * (dividing by it overshot on a shared machine, where it also counts the
  * probes' page faults and waits).
  */
 #define TTP_STEP_PROBE_DIRECT 16
-#define TTP_STEP_PROBE_SAMPLES 48
+#define TTP_STEP_PROBE_SAMPLES 32
 typedef struct ttp_step_model {
     int64_t batch, share;        /* B and the largest per-rank share s            */
     int nranks;                  /* P                                             */

@@ -228,6 +228,8 @@ ttp_status ttp_predict_write_json(ttp_ctx *ctx, const char *path, const ttp_pred
         ttp_json_num(j, "bandwidth_bytes_per_second", sm->bandwidth);
         ttp_json_int(j, "probe_batch_hi", sm->probe_hi);
         ttp_json_int(j, "probe_batch_lo", sm->probe_lo);
+        ttp_json_int(j, "probe_reps", sm->reps);
+        ttp_json_num(j, "probe_seconds", sm->sec_probe);
         ttp_json_end_object(j);
     }
     if (p->kernel) { /* the kernel stage's parts (a reused kernel: as it was built) */
