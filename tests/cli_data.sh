@@ -64,6 +64,28 @@ values "$T/wine2.nc" inputs >"$T/v2"
 checks=$((checks + 1))
 cmp -s "$T/v1" "$T/v2" || fail "wine and wine2 inputs differ"
 ok "$BIN" convert --csv "$T/wine2.csv" --label-col Class --out "$T/wine3.nc"
+# one-based labels (UCI wine numbers its classes 1..3): renumbered to 0..2 by default,
+# the names keep the labels; --relabel no keeps 4 classes with class 0 empty
+awk -F, 'NR == 1 { print; next } { $1 = $1 + 1; print }' OFS=, "$T/wine.csv" >"$T/wine1.csv"
+ok "$BIN" convert --csv "$T/wine1.csv" --label-col 1 --out "$T/wine1.nc"
+has "one-based" "$T/out" "4 samples of shape (13), 3 classes (1;2;3)"
+has "one-based note" "$T/out" "renumbered to classes 0..2"
+values "$T/wine1.nc" labels | tr '\n' ' ' >"$T/l1"
+values "$T/wine.nc" labels | tr '\n' ' ' >"$T/l0"
+checks=$((checks + 1))
+cmp -s "$T/l0" "$T/l1" || fail "one-based labels: $(cat "$T/l1") where $(cat "$T/l0") expected"
+ok "$BIN" convert --csv "$T/wine1.csv" --label-col 1 --relabel no --out "$T/wine1n.nc"
+has "relabel no" "$T/out" "4 classes (0;1;2;3)"
+has "relabel no note" "$T/out" "1 of the 4 classes have no samples"
+# labels 0, 2, 5: auto keeps them (not one-based), yes renumbers to 0..2 named 0;2;5
+printf '1.5,0\n2.5,2\n3.5,5\n4.5,2\n' >"$T/gap.csv"
+ok "$BIN" convert --csv "$T/gap.csv" --label-col 2 --out "$T/gap.nc"
+has "gap auto" "$T/out" "6 classes"
+ok "$BIN" convert --csv "$T/gap.csv" --label-col 2 --relabel yes --class-names "x;y;z" --out "$T/gapy.nc"
+has "gap yes" "$T/out" "3 classes (x;y;z)"
+checks=$((checks + 1))
+[ "$(values "$T/gapy.nc" labels | tr '\n' ' ')" = "0 1 2 1 " ] || fail "relabel yes: labels $(values "$T/gapy.nc" labels | tr '\n' ' ')"
+run "relabel value" 2 "expected auto, yes or no" -- "$BIN" convert --csv "$T/gap.csv" --label-col 2 --relabel maybe --out "$T/x.nc"
 
 # --- breast-cancer-shaped: textual header, id column, M/B labels -------------
 printf 'id,diagnosis,radius_mean,texture_mean,area\n842302,M,17.99,10.38,1001\n842517,B,20.57,17.77,1326\n84300903,M,19.69,21.25,1203\n84348301,B,11.42,20.38,386.1\n' >"$T/bc.csv"

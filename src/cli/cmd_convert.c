@@ -58,6 +58,10 @@ static void usage(FILE *f)
     ttp_cli_help_line(f, "--class-names L",
                       "class names separated by ';' (default \"0;1;...\"); at least\n"
                       "max label + 1 names");
+    ttp_cli_help_line(f, "--relabel R",
+                      "integer labels: auto (default: labels 1..K, with no 0, become\n"
+                      "classes 0..K-1), yes (renumber whenever a class has no\n"
+                      "samples) or no; renumbered classes keep their labels as names");
     ttp_cli_help_line(f, "--standardize",
                       "subtract each input value's mean and divide by its standard\n"
                       "deviation (1 where it is zero); both are stored in the file");
@@ -71,7 +75,7 @@ static void usage(FILE *f)
                       "records this command line)");
     ttp_cli_help_common(f, 0);
     fprintf(f, "\n"
-               "Integer labels: classes 0..K-1 with K = max label + 1.\n"
+               "Integer labels: classes 0..K-1 with K = max label + 1 (see --relabel).\n"
                "examples:\n"
                "  ttpredict convert --csv wdbc.csv --label-col 2 --drop-cols 1 --standardize --out bc.nc\n"
                "  ttpredict convert --idx-images t10k-images-idx3-ubyte \\\n"
@@ -145,6 +149,7 @@ typedef struct {
     int64_t shape[3];
     int nshape;
     int standardize;
+    ttp_relabel_mode relabel;
     const char *like;
     const char *class_names, *out, *title, *source, *license, *history;
 } conv_args;
@@ -176,6 +181,8 @@ static ttp_status convert(ttp_cli *cli, const conv_args *c)
         d->ndim = 3;
         for (int i = 0; i < 3; i++) d->shape[i] = c->shape[i];
     }
+    int k_before = d->nclasses, relabelled = 0;
+    TTP_CALL_GOTO(ctx, st, done, ttp_data_relabel(ctx, d, c->relabel, &relabelled));
     if (c->class_names) TTP_CALL_GOTO(ctx, st, done, set_names(ctx, d, c->class_names));
     int64_t nconst = 0;
     if (c->standardize) {
@@ -209,6 +216,10 @@ static ttp_status convert(ttp_cli *cli, const conv_args *c)
         printf(", no labels");
     }
     printf("\n");
+    if (relabelled)
+        printf("note: the labels present were renumbered to classes 0..%d (of %d label values 0..%d); the "
+               "class names keep the labels; --relabel no keeps them as they are\n",
+               d->nclasses - 1, k_before, k_before - 1);
     if (d->nclasses > 0) {
         int64_t *count = calloc((size_t)d->nclasses, sizeof *count);
         int empty = 0;
@@ -216,7 +227,7 @@ static ttp_status convert(ttp_cli *cli, const conv_args *c)
         for (int k = 0; count && k < d->nclasses; k++) empty += count[k] == 0;
         if (empty)
             printf("note: %d of the %d classes have no samples (integer labels are class indices, K = max "
-                   "label + 1; 'ttpredict split --relabel' renumbers)\n",
+                   "label + 1; --relabel yes renumbers)\n",
                    empty, d->nclasses);
         free(count);
     }
@@ -262,7 +273,8 @@ ttp_status ttp_cmd_convert(ttp_cli *cli, int argc, char **argv)
         O_NPYY,
         O_STD,
         O_LIKE,
-        O_ONNX
+        O_ONNX,
+        O_RELABEL
     };
     static const struct option opts[] = {{"idx-images", required_argument, NULL, O_IMAGES},
                                          {"idx-labels", required_argument, NULL, O_LABELS},
@@ -281,6 +293,7 @@ ttp_status ttp_cmd_convert(ttp_cli *cli, int argc, char **argv)
                                          {"standardize", no_argument, NULL, O_STD},
                                          {"standardize-like", required_argument, NULL, O_LIKE},
                                          {"onnx", required_argument, NULL, O_ONNX},
+                                         {"relabel", required_argument, NULL, O_RELABEL},
                                          TTP_CLI_COMMON_OPTIONS,
                                          {NULL, 0, NULL, 0}};
     ttp_cli_args a;
@@ -289,6 +302,7 @@ ttp_status ttp_cmd_convert(ttp_cli *cli, int argc, char **argv)
     memset(&ca, 0, sizeof ca);
     ca.csv_opts.label_col = -1;
     ca.csv_opts.header = -1;
+    ca.relabel = TTP_RELABEL_ONE;
     int64_t label_col = 0;
     int drop[4096];
     int ndrop = 0;
@@ -335,6 +349,16 @@ ttp_status ttp_cmd_convert(ttp_cli *cli, int argc, char **argv)
                 ca.csv_opts.header = 0;
             else
                 return TTP_ERR(ctx, TTP_ERR_ARG, "option --header: '%s', expected auto, yes or no", optarg);
+            break;
+        case O_RELABEL:
+            if (strcmp(optarg, "auto") == 0)
+                ca.relabel = TTP_RELABEL_ONE;
+            else if (strcmp(optarg, "yes") == 0)
+                ca.relabel = TTP_RELABEL_YES;
+            else if (strcmp(optarg, "no") == 0)
+                ca.relabel = TTP_RELABEL_NO;
+            else
+                return TTP_ERR(ctx, TTP_ERR_ARG, "option --relabel: '%s', expected auto, yes or no", optarg);
             break;
         case O_NPYX: ca.npy_x = optarg; break;
         case O_NPYY: ca.npy_y = optarg; break;

@@ -987,6 +987,73 @@ done:
 }
 
 /* ------------------------------------------------------------------------ */
+/* Relabelling                                                               */
+/* ------------------------------------------------------------------------ */
+
+ttp_status ttp_data_relabel(ttp_ctx *ctx, ttp_data *d, ttp_relabel_mode mode, int *changed)
+{
+    ttp_status st = TTP_OK;
+    int64_t *count = NULL;
+    int *map = NULL;
+    char **names = NULL;
+    int present = 0;
+    if (changed) *changed = 0;
+    if (d == NULL) return TTP_ERR(ctx, TTP_ERR_ARG, "ttp_data_relabel: NULL dataset");
+    if (mode != TTP_RELABEL_NO && mode != TTP_RELABEL_ONE && mode != TTP_RELABEL_YES)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "ttp_data_relabel: mode %d; expected no, one-based or yes",
+                       (int)mode);
+    if (mode == TTP_RELABEL_NO || d->nclasses <= 0 || d->y == NULL) return TTP_OK;
+    const int K = d->nclasses;
+    TTP_ALLOC(ctx, st, done, count, (size_t)K, "class counts");
+    for (int64_t i = 0; i < d->n; i++) {
+        if (d->y[i] < 0 || d->y[i] >= K) {
+            st = TTP_ERR(ctx, TTP_ERR_FORMAT, "ttp_data_relabel: sample %lld has label %d; expected [0, %d)",
+                         (long long)i, d->y[i], K);
+            goto done;
+        }
+        count[d->y[i]]++;
+    }
+    for (int k = 0; k < K; k++) present += count[k] > 0;
+    if (present == K) goto done; /* nothing to renumber */
+    if (mode == TTP_RELABEL_ONE) {
+        /* exactly 1..K-1 present, 0 absent */
+        if (count[0] != 0 || present != K - 1) goto done;
+    }
+    TTP_ALLOC(ctx, st, done, map, (size_t)K, "class map");
+    TTP_ALLOC(ctx, st, done, names, (size_t)present, "class names");
+    int kp = 0;
+    for (int k = 0; k < K; k++) {
+        map[k] = count[k] > 0 ? kp : -1;
+        if (count[k] > 0) {
+            char nb[32];
+            snprintf(nb, sizeof nb, "%d", k);
+            const char *old = d->class_names && d->class_names[k] ? d->class_names[k] : nb;
+            names[kp] = dup_str(ctx, old, "class name");
+            if (names[kp] == NULL) {
+                st = TTP_ERR_NOMEM;
+                ttp_error_trace(ctx, __FILE__, __LINE__, __func__);
+                goto done;
+            }
+            kp++;
+        }
+    }
+    for (int64_t i = 0; i < d->n; i++) d->y[i] = map[d->y[i]];
+    for (int k = 0; k < K; k++) free(d->class_names ? d->class_names[k] : NULL);
+    free(d->class_names);
+    d->class_names = names;
+    names = NULL;
+    d->nclasses = present;
+    if (changed) *changed = 1;
+done:
+    if (names)
+        for (int k = 0; k < present; k++) free(names[k]);
+    free(names);
+    free(map);
+    free(count);
+    return st;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Standardization                                                           */
 
 static ttp_status apply_scaling(ttp_ctx *ctx, ttp_data *d, const double *mean, const double *scale)

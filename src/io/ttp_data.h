@@ -150,6 +150,21 @@ ttp_status ttp_data_standardize(ttp_ctx *ctx, ttp_data *d, unsigned char *consta
 ttp_status ttp_data_standardize_like(ttp_ctx *ctx, ttp_data *d, const ttp_data *ref, const char *ref_name);
 
 /*
+ * Renumber the classes that have samples to 0..K'-1 in increasing order of
+ * their old labels; class names follow (a class keeps its name, so labels
+ * 1..3 become classes 0..2 named "1", "2", "3").  mode:
+ *   TTP_RELABEL_NO    nothing changes;
+ *   TTP_RELABEL_ONE   only when the labels present are exactly 1..K (one-based,
+ *                     as many tabular datasets number classes) and no sample
+ *                     has label 0;
+ *   TTP_RELABEL_YES   whenever some class 0..K-1 has no samples.
+ * *changed (may be NULL) receives 1 when the labels were renumbered.  An
+ * unlabelled dataset is left alone.  Serial.
+ */
+typedef enum { TTP_RELABEL_NO = 0, TTP_RELABEL_ONE = 1, TTP_RELABEL_YES = 2 } ttp_relabel_mode;
+ttp_status ttp_data_relabel(ttp_ctx *ctx, ttp_data *d, ttp_relabel_mode mode, int *changed);
+
+/*
  * Splits.  A split makes nparts new datasets from d's samples, each keeping
  * file order, d's provenance (history gets `note` appended), its class names
  * and its standardization.  Exactly one way of choosing:
