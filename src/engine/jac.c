@@ -78,8 +78,9 @@
  * do not depend on how samples are grouped into calls (or ranks) beyond
  * rounding.  The layers' DGEMMs run over the whole batch, and OpenBLAS may
  * round a row differently depending on where it sits in the batch (seen on
- * small dense layers: ~4e-16 relative); on the bundled networks the tests
- * find the rows equal bit for bit.  The CPU backend projects in fixed-size
+ * small dense layers: ~4e-16 relative; with one forward pass per sample a
+ * sample's place in the forward batch also varies, and tests/test_jac.c
+ * sees up to ~1e-15).  The CPU backend projects in fixed-size
  * row blocks so that the projection adds no such dependence; the cuda
  * backend's DGEMM promises rows only to rounding.
  *
