@@ -6,6 +6,7 @@
  * and this file defines only the table.
  */
 #include "ttp_gpu.h"
+#include "gnet_impl.h"
 
 #include <string.h>
 
@@ -44,6 +45,20 @@ ttp_status ttp_gpu_gram(ttp_ctx *ctx, const double *G, int64_t rows, int64_t col
     (void)G, (void)rows, (void)cols, (void)out;
     return TTP_ERR(ctx, TTP_ERR_UNSUPPORTED,
                    "GPU Gram matrix requested, but " TTP_NO_CUDA_WHY " " TTP_NO_CUDA_HINT);
+}
+
+ttp_status ttp_gpu_bench(ttp_ctx *ctx, ttp_gpu_bench_kind kind, int64_t a, int64_t b, int64_t c, int reps,
+                         double *seconds)
+{
+    (void)kind, (void)a, (void)b, (void)c, (void)reps;
+    *seconds = 0.0;
+    return TTP_ERR(ctx, TTP_ERR_UNSUPPORTED, "device benchmark requested, but " TTP_NO_CUDA_WHY);
+}
+
+const gnet_ops *ttp_gnet_cuda_ops(char *why, size_t len)
+{
+    if (why && len) snprintf(why, len, TTP_NO_CUDA_WHY " " TTP_NO_CUDA_HINT);
+    return NULL;
 }
 #endif
 

@@ -63,6 +63,20 @@ ttp_status ttp_gpu_proj_set_tiles(ttp_ctx *ctx, ttp_proj_backend *b, int64_t max
  */
 ttp_status ttp_gpu_gram(ttp_ctx *ctx, const double *G, int64_t rows, int64_t cols, double *out);
 
+/*
+ * Device measurements for benchmarks (benchmarks/bench_gpu.c), on the
+ * device the environment picks; *seconds receives the best of `reps` timed
+ * runs after one warm-up, by CUDA events:
+ *   DGEMM     C (a × b) = A (a × c) · B (c × b), cuBLAS, row-major
+ *   COPY      a doubles device to device (2·8·a bytes moved)
+ *   PROJ_GEN  a × b entries of the Rademacher P by the stage's generator
+ *             (8·a·b bytes written)
+ * TTP_ERR_UNSUPPORTED when no CUDA build or no device.  Not collective.
+ */
+typedef enum { TTP_GPU_BENCH_DGEMM = 0, TTP_GPU_BENCH_COPY, TTP_GPU_BENCH_PROJ_GEN } ttp_gpu_bench_kind;
+ttp_status ttp_gpu_bench(ttp_ctx *ctx, ttp_gpu_bench_kind kind, int64_t a, int64_t b, int64_t c, int reps,
+                         double *seconds);
+
 #ifdef __cplusplus
 }
 #endif

@@ -115,6 +115,21 @@ void ttp_mpi_comm(ttp_comm *c, MPI_Comm *comm)
     c->gram = &ttp_scalapack_ops;
     c->bcast = mpi_bcast;
     c->allreduce_max_int = mpi_max_int;
+    /* The node-local rank, for one device per rank (ttp_jac_plan_set_device);
+     * unknown (-1) if the split fails, and the device then comes from the
+     * launcher's environment. */
+    c->node_rank = -1;
+    c->node_size = 0;
+    {
+        MPI_Comm node = MPI_COMM_NULL;
+        if (MPI_Comm_split_type(*comm, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &node) == MPI_SUCCESS &&
+            node != MPI_COMM_NULL) {
+            if (MPI_Comm_rank(node, &c->node_rank) != MPI_SUCCESS ||
+                MPI_Comm_size(node, &c->node_size) != MPI_SUCCESS)
+                c->node_rank = -1, c->node_size = 0;
+            MPI_Comm_free(&node);
+        }
+    }
 }
 
 void ttp_mpi_abort(int code)

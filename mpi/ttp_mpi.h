@@ -31,7 +31,9 @@ ttp_status ttp_mpi_comm_of(ttp_ctx *ctx, const ttp_comm *c, MPI_Comm *out);
 ttp_status ttp_mpi_init(ttp_ctx *ctx, int *argc, char ***argv);
 /* Fill a ttp_comm over the given communicator (MPI_COMM_WORLD in the
  * command line; the MPI_Comm must outlive the ttp_comm), with the ScaLAPACK
- * Gram builder (mpi/ttp_scalapack.h) as its `gram`. */
+ * Gram builder (mpi/ttp_scalapack.h) as its `gram`, and the rank's place
+ * on its node (node_rank, node_size, from MPI_Comm_split_type SHARED).
+ * Collective over `comm`. */
 void ttp_mpi_comm(ttp_comm *c, MPI_Comm *comm);
 /* End every rank now with the given exit code (after the message is printed). */
 void ttp_mpi_abort(int code);

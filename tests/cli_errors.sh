@@ -180,5 +180,13 @@ else
     fail "kernel --train-layers last:1: $(cat "$T/err")"
 fi
 
+# --backend cuda never falls back to the CPU: without a device the run fails,
+# naming the option and the runtime's reason, and writes nothing.
+checks=$((checks + 1))
+if ! "$BIN" kernel --backend cuda --proj kron --dproj 64 --out "$T/k_cuda.nc" -q >"$T/out" 2>"$T/err"; then
+    grep -q "option --backend: 'cuda' requested, but" "$T/err" || fail "backend cuda: stderr $(cat "$T/err")"
+    [ -e "$T/k_cuda.nc" ] && fail "a refused --backend cuda run wrote its output"
+fi
+
 echo "cli_errors: $checks checks, $fails failed"
 [ $fails -eq 0 ]

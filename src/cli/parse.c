@@ -466,7 +466,8 @@ void ttp_cli_help_kernel(FILE *f, const ttp_kernel_opts *d, const char *proj_def
         proj_default, TTP_KERNEL_AUTO_DPROJ);
     ttp_cli_help_line(f, "--dproj D'", "projected dimension 1..D (required for rademacher, gaussian, kron)");
     ttp_cli_help_line(f, "--proj-seed S", "projection seed (default %llu)", (unsigned long long)d->proj_seed);
-    ttp_cli_help_line(f, "--backend B", "cpu | cuda | auto (default %s)", d->backend ? d->backend : "auto");
+    ttp_cli_help_line(f, "--backend B", "cpu | cuda | auto: who runs the Jacobian stage (default %s)",
+                      d->backend ? d->backend : "auto");
     ttp_cli_help_line(f, "--block NB", "ScaLAPACK block size 1..%d (default %d)", TTP_GRAM_MAX_BLOCK,
                       d->block > 0 ? d->block : 64);
     ttp_cli_help_line(f, "--top-k K", "keep the K largest eigenpairs (pdsyevr; default all)");

@@ -197,6 +197,8 @@ void ttp_comm_serial(ttp_comm *c)
     c->allreduce_max = serial_allreduce_sum; /* one rank: the sum and the max are the value */
     c->bcast = serial_bcast;
     c->allreduce_max_int = serial_max_int;
+    c->node_rank = -1;
+    c->node_size = 0;
 }
 
 ttp_status ttp_comm_agree(ttp_ctx *ctx, const ttp_comm *comm, ttp_status st, const char *stage)

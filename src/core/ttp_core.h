@@ -171,6 +171,10 @@ typedef struct ttp_comm {
     /* Max over ranks of an int (used to agree on a failure).             */
     ttp_status (*allreduce_max_int)(const struct ttp_comm *c, int *val, ttp_ctx *ctx);
     const struct ttp_gram_ops *gram; /* distributed Gram builder, or NULL */
+    /* This rank's place among the ranks of its node (shared memory domain):
+     * node_rank of node_size, for choosing a device; -1 and 0 when unknown
+     * (the serial communicator). */
+    int node_rank, node_size;
 } ttp_comm;
 
 /*

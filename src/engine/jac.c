@@ -84,6 +84,12 @@
  * row blocks so that the projection adds no such dependence; the cuda
  * backend's DGEMM promises rows only to rounding.
  *
+ * Device stage.  When the plan's backend resolved to cuda, ttp_jac_rows
+ * hands the whole block to gpu/ttp_gnet.h (ttp_jac_gnet_open describes the
+ * model and this plan's sketches to it): the same rows, to rounding, from a
+ * device forward pass over the samples and one backward pass over their C
+ * identity cotangents.  Calibration and ttp_jac_jvp stay on the CPU.
+ *
  * Samples per net call: the net's capacity (ttp_net_capacity, in rows) over
  * C, at most JAC_SAMPLES_MAX.
  */
@@ -95,6 +101,7 @@
 
 #include <cblas.h>
 
+#include "ttp_gpu.h"
 #include "ttp_rng.h"
 
 /* Samples per net call at most (the net's capacity may lower it). */
@@ -141,6 +148,12 @@ struct ttp_jac_plan {
     int have_be;
     int nl;
     jac_layer *L; /* per model layer */
+    /* The device Jacobian stage (gpu/ttp_gnet.h): used for every kind when
+     * the backend resolved to cuda; opened at the first ttp_jac_rows (after
+     * a KRON calibration has fixed the split). */
+    int dev_stage;  /* 1: rows come from the device                        */
+    int device;     /* node-local rank's device, -1: from the environment  */
+    ttp_gnet *gnet; /* open device network, or NULL                        */
     /* workspaces, grown on demand */
     double *ws[5];
     size_t wcap[5];
@@ -225,6 +238,7 @@ static void kron_choose(jac_layer *J, double s)
 static ttp_status plan_kron(ttp_ctx *ctx, ttp_jac_plan *p)
 {
     const int64_t dproj = p->dproj_req;
+    ttp_gnet_destroy(&p->gnet); /* a device network holds the old split */
     double B = (double)dproj;
     for (int l = 0; l < p->nl; l++) {
         jac_layer *J = &p->L[l];
@@ -301,6 +315,31 @@ static ttp_status plan_kron(ttp_ctx *ctx, ttp_jac_plan *p)
     return TTP_OK;
 }
 
+/*
+ * Whether the rows come from the device stage (gpu/ttp_gnet.h):
+ *   cpu   never;
+ *   cuda  always, for every kind; no device is an error (with the runtime's
+ *         reason), never a silent fallback;
+ *   auto  when a CUDA device answers.
+ */
+static ttp_status resolve_stage(ttp_ctx *ctx, const char *bname, int *dev)
+{
+    char why[256] = "";
+    *dev = 0;
+    if (strcmp(bname, "cpu") == 0) return TTP_OK;
+    if (strcmp(bname, "auto") == 0) {
+        *dev = ttp_gpu_device_count(why, sizeof why) > 0;
+        return TTP_OK;
+    }
+    if (strcmp(bname, "cuda") == 0) {
+        if (ttp_gpu_device_count(why, sizeof why) == 0)
+            return TTP_ERR(ctx, TTP_ERR_UNSUPPORTED, "option backend: 'cuda' requested, but %s", why);
+        *dev = 1;
+        return TTP_OK;
+    }
+    return TTP_ERR(ctx, TTP_ERR_ARG, "option backend: '%s', expected cpu, cuda or auto", bname);
+}
+
 ttp_status ttp_jac_plan_create(ttp_ctx *ctx, const ttp_model *m, ttp_proj_kind kind, int64_t dproj,
                                uint64_t seed, const char *backend, ttp_jac_plan **out)
 {
@@ -336,6 +375,8 @@ ttp_status ttp_jac_plan_create(ttp_ctx *ctx, const ttp_model *m, ttp_proj_kind k
     p->seed = seed;
     p->dproj_req = dproj;
     p->nl = m->nlayers;
+    p->device = -1;
+    TTP_CALL_GOTO(ctx, st, fail, resolve_stage(ctx, bname, &p->dev_stage));
     TTP_ALLOC(ctx, st, fail, p->L, m->nlayers, "Jacobian plan layers");
     {
         int64_t col = 0;
@@ -395,7 +436,9 @@ ttp_status ttp_jac_plan_create(ttp_ctx *ctx, const ttp_model *m, ttp_proj_kind k
     case TTP_PROJ_RADEMACHER:
     case TTP_PROJ_GAUSSIAN:
         p->dim = dproj;
-        TTP_CALL_GOTO(ctx, st, fail, ttp_proj_backend_open(ctx, bname, &p->be));
+        /* the device stage projects on the device itself; this backend serves
+         * the CPU path (and "auto" falling back to it: the CPU throughout) */
+        TTP_CALL_GOTO(ctx, st, fail, ttp_proj_backend_open(ctx, p->dev_stage ? "cpu" : bname, &p->be));
         p->have_be = 1;
         break;
     case TTP_PROJ_KRON: TTP_CALL_GOTO(ctx, st, fail, plan_kron(ctx, p)); break;
@@ -413,6 +456,7 @@ void ttp_jac_plan_destroy(ttp_jac_plan **pp)
     if (!pp || !*pp) return;
     ttp_jac_plan *p = *pp;
     if (p->have_be) ttp_proj_backend_close(&p->be);
+    ttp_gnet_destroy(&p->gnet);
     if (p->L)
         for (int l = 0; l < p->nl; l++) {
             free(p->L[l].Pout);
@@ -436,9 +480,11 @@ ttp_proj_kind ttp_jac_plan_kind(const ttp_jac_plan *p)
     return p ? p->kind : TTP_PROJ_EXACT;
 }
 
-/* EXACT and KRON run on the CPU whatever was asked: there is no dense P. */
+/* Who computes the rows: "cuda" for the device stage, else the dense
+ * projection's backend ("cpu" for EXACT and KRON on the CPU). */
 const char *ttp_jac_plan_backend(const ttp_jac_plan *p)
 {
+    if (p && p->dev_stage) return "cuda";
     return p && p->have_be && p->be.name ? p->be.name : "cpu";
 }
 
@@ -701,6 +747,166 @@ done:
     return st;
 }
 
+/* ---- the device stage ------------------------------------------------------ */
+
+ttp_status ttp_jac_plan_set_device(ttp_ctx *ctx, ttp_jac_plan *p, int node_rank, int node_size,
+                                   const char *backend)
+{
+    char why[256] = "";
+    if (!p) return TTP_ERR(ctx, TTP_ERR_ARG, "ttp_jac_plan_set_device: plan is NULL");
+    if (!p->dev_stage) return TTP_OK;
+    const int n = ttp_gpu_device_count(why, sizeof why);
+    const int asked = backend && strcmp(backend, "cuda") == 0;
+    if (node_size > n) {
+        if (!asked) { /* auto: the device stage only when every rank of the node has a device */
+            p->dev_stage = 0;
+            return TTP_OK;
+        }
+        return TTP_ERR(
+            ctx, TTP_ERR_UNSUPPORTED,
+            "option backend: 'cuda' with %d ranks on this node (this rank is number %d there), but "
+            "the node has %d CUDA device%s; run at most one rank per device",
+            node_size, node_rank, n, n == 1 ? "" : "s");
+    }
+    p->device = node_rank;
+    ttp_gnet_destroy(&p->gnet);
+    return TTP_OK;
+}
+
+static ttp_status gnet_kind_of(ttp_ctx *ctx, const ttp_layer *Ly, int l, ttp_gnet_kind *k)
+{
+    switch (Ly->kind) {
+    case TTP_LAYER_DENSE: *k = TTP_GNET_DENSE; break;
+    case TTP_LAYER_CONV2D: *k = TTP_GNET_CONV2D; break;
+    case TTP_LAYER_RELU: *k = TTP_GNET_RELU; break;
+    case TTP_LAYER_BATCHNORM: *k = TTP_GNET_BATCHNORM; break;
+    case TTP_LAYER_MAXPOOL: *k = TTP_GNET_MAXPOOL; break;
+    case TTP_LAYER_AVGPOOL: *k = TTP_GNET_AVGPOOL; break;
+    case TTP_LAYER_GAP: *k = TTP_GNET_GAP; break;
+    case TTP_LAYER_FLATTEN: *k = TTP_GNET_FLATTEN; break;
+    case TTP_LAYER_ADD: *k = TTP_GNET_ADD; break;
+    case TTP_LAYER_SIGMOID: *k = TTP_GNET_SIGMOID; break;
+    case TTP_LAYER_TANH: *k = TTP_GNET_TANH; break;
+    case TTP_LAYER_LEAKYRELU: *k = TTP_GNET_LEAKYRELU; break;
+    case TTP_LAYER_GELU: *k = TTP_GNET_GELU; break;
+    default:
+        return TTP_ERR(ctx, TTP_ERR_UNSUPPORTED, "layer %d '%s' (%s) has no device kernel", l, Ly->name,
+                       ttp_layer_kind_str(Ly->kind));
+    }
+    return TTP_OK;
+}
+
+/* Samples per device block: a budget over what one sample's C rows hold
+ * (activations, row gradients, im2col and its gradient, full and projected
+ * rows), between 1 and JAC_DEV_SAMPLES_MAX. */
+#define JAC_DEV_BYTES ((int64_t)2 << 30)
+#define JAC_DEV_SAMPLES_MAX 256
+static int64_t device_block(const ttp_jac_plan *p)
+{
+    const ttp_model *M = p->m;
+    const int64_t C = M->nout;
+    int64_t per =
+        C * (p->dim + ((p->kind == TTP_PROJ_RADEMACHER || p->kind == TTP_PROJ_GAUSSIAN) ? p->D : 0));
+    for (int l = 0; l < M->nlayers; l++) {
+        const ttp_layer *Ly = &M->layers[l];
+        const int64_t sz = Ly->out_shape[0] * Ly->out_shape[1] * Ly->out_shape[2];
+        per += sz * (1 + C);
+        if (Ly->kind == TTP_LAYER_CONV2D) {
+            const int64_t np = Ly->out_shape[1] * Ly->out_shape[2],
+                          n = Ly->in_shape[0] * Ly->kernel * Ly->kernel;
+            per += np * n * (1 + C) + np * Ly->units * C;
+        }
+    }
+    int64_t nb = JAC_DEV_BYTES / (8 * (per > 0 ? per : 1));
+    return nb < 1 ? 1 : nb > JAC_DEV_SAMPLES_MAX ? JAC_DEV_SAMPLES_MAX : nb;
+}
+
+/* The description of model M (and of plan p's sketches; p NULL: no
+ * trainable layer), then the device network. */
+static ttp_status gnet_open(ttp_ctx *ctx, const ttp_model *M, const ttp_jac_plan *p, const double *w,
+                            const char *backend, int device, int64_t nbmax, int64_t R, ttp_gnet **out)
+{
+    ttp_status st = TTP_OK;
+    ttp_gnet_layer *lay = NULL;
+    TTP_ALLOC(ctx, st, done, lay, M->nlayers, "device layer description");
+    for (int l = 0; l < M->nlayers; l++) {
+        const ttp_layer *Ly = &M->layers[l];
+        const jac_layer *J = p ? &p->L[l] : NULL;
+        ttp_gnet_layer *g = &lay[l];
+        TTP_CALL_GOTO(ctx, st, done, gnet_kind_of(ctx, Ly, l, &g->kind));
+        g->input[0] = Ly->input[0], g->input[1] = Ly->input[1];
+        g->units = Ly->units, g->kernel = Ly->kernel, g->stride = Ly->stride, g->pad = Ly->pad;
+        g->eps = Ly->eps, g->alpha = Ly->alpha;
+        memcpy(g->in_shape, Ly->in_shape, sizeof g->in_shape);
+        memcpy(g->out_shape, Ly->out_shape, sizeof g->out_shape);
+        g->woff = Ly->woff, g->nw = Ly->nw, g->soff = Ly->soff;
+        g->trainable = J && J->active;
+        if (!g->trainable) continue;
+        g->has_bias = J->has_bias;
+        g->col_off = J->col_off;
+        g->wmode = J->mode == KRON_REPL    ? TTP_GNET_W_REPL
+                   : J->mode == KRON_BLOCK ? TTP_GNET_W_BLOCK
+                                           : TTP_GNET_W_EXACT;
+        g->ko = J->ko, g->ki = J->ki, g->r = J->r, g->kw = J->kw, g->gw = J->gw;
+        g->Pout = J->Pout, g->Pin = J->Pin, g->Pw = J->Pw;
+        g->lv = J->lv, g->kv = J->kv, g->gv = J->gv, g->Pv = J->Pv;
+    }
+    {
+        ttp_gnet_desc d;
+        memset(&d, 0, sizeof d);
+        d.nlayers = M->nlayers;
+        d.layers = lay;
+        d.in_size = M->in_shape[0] * M->in_shape[1] * M->in_shape[2];
+        d.nout = M->nout;
+        d.nparams = M->nparams;
+        d.nstate = M->nstate;
+        d.state = M->state;
+        d.D = p ? p->D : 0;
+        d.kind = p ? p->kind : TTP_PROJ_EXACT;
+        d.key = p ? p->seed : 0;
+        d.dim = p ? p->dim : 0;
+        TTP_CALL_GOTO(ctx, st, done,
+                      ttp_gnet_create(ctx, &d, w, backend, device,
+                                      nbmax > 0 ? nbmax : (p ? device_block(p) : JAC_DEV_SAMPLES_MAX), R,
+                                      out));
+    }
+done:
+    free(lay);
+    return st;
+}
+
+ttp_status ttp_jac_gnet_open(ttp_ctx *ctx, const ttp_jac_plan *p, const double *w, const char *backend,
+                             int device, int64_t nbmax, int64_t R, ttp_gnet **out)
+{
+    if (!p || !w || !out) return TTP_ERR(ctx, TTP_ERR_ARG, "ttp_jac_gnet_open: plan, w or out is NULL");
+    return gnet_open(ctx, p->m, p, w, backend, device, nbmax, R, out);
+}
+
+ttp_status ttp_jac_gnet_open_model(ttp_ctx *ctx, const ttp_model *m, const double *w, const char *backend,
+                                   int device, int64_t nbmax, int64_t R, ttp_gnet **out)
+{
+    ttp_status st = TTP_OK;
+    ttp_jac_plan *p = NULL;
+    if (!m || !w || !out)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "ttp_jac_gnet_open_model: model, w or out is NULL");
+    if (m->ntrainable > 0) TTP_CALL(ctx, ttp_jac_plan_create(ctx, m, TTP_PROJ_EXACT, 0, 0, "cpu", &p));
+    st = gnet_open(ctx, m, p, w, backend, device, nbmax > 0 ? nbmax : JAC_DEV_SAMPLES_MAX, R, out);
+    ttp_jac_plan_destroy(&p);
+    return st;
+}
+
+static ttp_status rows_device(ttp_ctx *ctx, ttp_jac_plan *p, const double *w, const double *x, int64_t ns,
+                              double *G, double *f0, double *u0)
+{
+    if (!p->gnet) {
+        TTP_CALL(ctx, ttp_jac_gnet_open(ctx, p, w, "cuda", p->device, 0, p->m->nout, &p->gnet));
+    } else {
+        TTP_CALL(ctx, ttp_gnet_set_weights(ctx, p->gnet, w));
+    }
+    TTP_CALL(ctx, ttp_gnet_rows(ctx, p->gnet, x, ns, G, f0, u0, NULL));
+    return TTP_OK;
+}
+
 ttp_status ttp_jac_rows(ttp_ctx *ctx, ttp_jac_plan *p, ttp_net *net, const double *w, const double *x,
                         int64_t ns, double *G, double *f0, double *u0)
 {
@@ -710,6 +916,7 @@ ttp_status ttp_jac_rows(ttp_ctx *ctx, ttp_jac_plan *p, ttp_net *net, const doubl
         return TTP_ERR(ctx, TTP_ERR_ARG, "ttp_jac_rows: plan, net, w, x or G is NULL");
     if (ns < 0) return TTP_ERR(ctx, TTP_ERR_ARG, "ttp_jac_rows: %lld samples, expected >= 0", (long long)ns);
     if (ns == 0) return TTP_OK;
+    if (p->dev_stage) return rows_device(ctx, p, w, x, ns, G, f0, u0);
 
     const ttp_model *M = p->m;
     const int64_t C = M->nout, D = p->D, K = p->dim;

@@ -12,6 +12,7 @@
 #ifndef TTP_JAC_H
 #define TTP_JAC_H
 
+#include "ttp_gnet.h"
 #include "ttp_net.h"
 #include "ttp_proj.h"
 
@@ -27,7 +28,11 @@ typedef struct ttp_jac_plan ttp_jac_plan; /* opaque; body in jac.c */
  *   dproj    requested D′ (ignored for EXACT); must be in [1, D] for the
  *            dense kinds, else TTP_ERR_ARG naming D′ and D
  *   seed     key of the projection
- *   backend  "cpu", "cuda" or "auto" for the dense kinds (see ttp_proj.h)
+ *   backend  "cpu", "cuda" or "auto": who computes the rows, for every kind
+ *            ("cuda": the device stage, gpu/ttp_gnet.h; TTP_ERR_UNSUPPORTED
+ *            with the reason when no device answers; "auto": cuda when one
+ *            does).  The CPU path's dense projection uses the table of
+ *            ttp_proj.h.
  * KRON splits D′ over the trainable layers in proportion to their weight
  * counts and chooses per layer k_out × k_in ≈ its share; the D′ actually
  * used (ttp_jac_plan_dim) can differ slightly from the request.
@@ -48,6 +53,32 @@ void ttp_jac_plan_destroy(ttp_jac_plan **p);
  */
 ttp_status ttp_jac_plan_calibrate(ttp_ctx *ctx, ttp_jac_plan *p, ttp_net *net, const double *w,
                                   const double *x, int64_t ns);
+/*
+ * The device Jacobian stage.  A plan whose backend resolved to cuda ("cuda",
+ * or "auto" with a device) computes its rows with gpu/ttp_gnet.h for every
+ * kind (ttp_jac_jvp and ttp_jac_plan_calibrate stay on the CPU).  Call
+ * ttp_jac_plan_set_device once per rank before the first ttp_jac_rows with
+ * the rank's place on its node (node_rank of node_size ranks, e.g. from
+ * MPI_Comm_split_type SHARED; node_size <= 0 when unknown): the rank uses
+ * device node_rank.  More ranks on a node than devices is an error when
+ * `backend` is "cuda"; "auto" then falls back to the CPU on that node.
+ * Without the call the device comes from the launcher's environment.
+ * Not collective.
+ */
+ttp_status ttp_jac_plan_set_device(ttp_ctx *ctx, ttp_jac_plan *p, int node_rank, int node_size,
+                                   const char *backend);
+/*
+ * Open a device network for the plan's model and projection (weights w),
+ * on gnet backend "ref" (the CPU twin) or "cuda"; R cotangent rows per
+ * sample (C for ttp_gnet_rows); nbmax <= 0 picks the block from a memory
+ * budget.  For tests and benchmarks; ttp_jac_rows opens its own.
+ */
+ttp_status ttp_jac_gnet_open(ttp_ctx *ctx, const ttp_jac_plan *p, const double *w, const char *backend,
+                             int device, int64_t nbmax, int64_t R, ttp_gnet **out);
+/* The same for a model alone (exact rows; a model without trainable layers
+ * too): forward and backward passes, for tests of every layer kind. */
+ttp_status ttp_jac_gnet_open_model(ttp_ctx *ctx, const ttp_model *m, const double *w, const char *backend,
+                                   int device, int64_t nbmax, int64_t R, ttp_gnet **out);
 int64_t ttp_jac_plan_dim(const ttp_jac_plan *p);
 ttp_proj_kind ttp_jac_plan_kind(const ttp_jac_plan *p);
 const char *ttp_jac_plan_backend(const ttp_jac_plan *p);

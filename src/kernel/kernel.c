@@ -428,6 +428,9 @@ ttp_status ttp_kernel_build(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model 
     /* ---- plan and buffers (a device may exist on one rank only) -------- */
     st = ttp_jac_plan_create(ctx, model, opts->proj, opts->dproj, opts->proj_seed,
                              opts->backend ? opts->backend : "auto", &plan);
+    /* one device per rank of a node: the node-local rank picks it */
+    if (st == TTP_OK)
+        st = ttp_jac_plan_set_device(ctx, plan, comm->node_rank, comm->node_size, opts->backend);
     if (st != TTP_OK) ttp_error_trace(ctx, __FILE__, __LINE__, __func__);
     TTP_CALL_GOTO(ctx, st, done, ttp_comm_agree(ctx, comm, st, "Jacobian set-up"));
     st = ttp_net_create(ctx, model, KERNEL_SAMPLES_PER_BATCH * C, &net);
@@ -526,7 +529,9 @@ agreed:
     /* ---- Jacobian rows of this rank's samples -------------------------- */
     const double t_jac = ttp_time();
     {
-        const int64_t chunk = ns / 20 > KERNEL_SAMPLES_PER_BATCH ? ns / 20 : KERNEL_SAMPLES_PER_BATCH;
+        /* 20 pieces for the progress line; a device wants long blocks: 4 */
+        const int64_t pieces = strcmp(ttp_jac_plan_backend(plan), "cuda") == 0 ? 4 : 20;
+        const int64_t chunk = ns / pieces > KERNEL_SAMPLES_PER_BATCH ? ns / pieces : KERNEL_SAMPLES_PER_BATCH;
         int computed = 0, b = 0;
         for (int64_t s = 0; s < ns && st == TTP_OK; s += chunk, b++) {
             const int64_t cnt = s + chunk < ns ? chunk : ns - s;
@@ -804,6 +809,8 @@ ttp_status ttp_kernel_factor(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model
     ttp_shard(N, comm->rank, comm->size, &lo, &hi);
     st = ttp_jac_plan_create(ctx, model, opts->proj, opts->dproj, opts->proj_seed,
                              opts->backend ? opts->backend : "auto", &plan);
+    if (st == TTP_OK)
+        st = ttp_jac_plan_set_device(ctx, plan, comm->node_rank, comm->node_size, opts->backend);
     if (st == TTP_OK) st = ttp_net_create(ctx, model, KERNEL_SAMPLES_PER_BATCH * C, &net);
     if (st == TTP_OK && opts->proj == TTP_PROJ_KRON)
         st = ttp_jac_plan_calibrate(ctx, plan, net, model->w, data->x, N < 10 ? N : 10);
@@ -820,8 +827,11 @@ ttp_status ttp_kernel_factor(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model
     memset(f0, 0, sizeof *f0 * (size_t)N * C);
     memset(u0, 0, sizeof *u0 * (size_t)N * C);
     Gs = G + (size_t)(lo * C) * (size_t)K;
-    for (int64_t s = 0; s < hi - lo && st == TTP_OK; s += KERNEL_SAMPLES_PER_BATCH) {
-        const int64_t cnt = s + KERNEL_SAMPLES_PER_BATCH < hi - lo ? KERNEL_SAMPLES_PER_BATCH : hi - lo - s;
+    /* the device takes the whole shard in one call (it blocks by memory) */
+    const int64_t per = strcmp(ttp_jac_plan_backend(plan), "cuda") == 0 ? (hi - lo > 0 ? hi - lo : 1)
+                                                                        : KERNEL_SAMPLES_PER_BATCH;
+    for (int64_t s = 0; s < hi - lo && st == TTP_OK; s += per) {
+        const int64_t cnt = s + per < hi - lo ? per : hi - lo - s;
         st = ttp_jac_rows(ctx, plan, net, model->w, data->x + (size_t)(lo + s) * (size_t)data->dim, cnt,
                           Gs + (size_t)(s * C) * (size_t)K, f0 + (size_t)(lo + s) * C,
                           u0 + (size_t)(lo + s) * C);

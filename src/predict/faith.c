@@ -56,7 +56,20 @@ static int theta_of_kernel(const ttp_kernel *k, ttp_theta *th)
  */
 #define GROWTH_TOL 1e-6
 
+int64_t ttp_predict_guard_batches(int64_t n, int64_t b)
+{
+    if (b <= 0 || b >= n) return 0;
+    int64_t nb = (n + b - 1) / b;
+    return nb > 32 ? 32 : nb;
+}
+
 ttp_status ttp_predict_guard(ttp_ctx *ctx, const ttp_kernel *k, const ttp_predict_opts *o, ttp_prediction *p)
+{
+    return ttp_predict_guard_tops(ctx, k, o, 0, NULL, NULL, p);
+}
+
+ttp_status ttp_predict_guard_tops(ttp_ctx *ctx, const ttp_kernel *k, const ttp_predict_opts *o,
+                                  int64_t nbatch, const double *tops, const int64_t *sizes, ttp_prediction *p)
 {
     const int64_t T = o->opt.steps;
     double worst = 0;
@@ -84,11 +97,14 @@ ttp_status ttp_predict_guard(ttp_ctx *ctx, const ttp_kernel *k, const ttp_predic
     const int64_t N = k->n, B = ttp_opt_batch(&o->opt, N);
     p->batch_stab_mean = p->batch_stab_max = 0;
     if (B < N && p->n == k->n && theta_of_kernel(k, &th)) {
-        int64_t nb = (N + B - 1) / B;
-        if (nb > 32) nb = 32;
+        const int64_t nb = ttp_predict_guard_batches(N, B);
         ttp_opt bo = o->opt;
         bo.seed = o->sim.seed ? o->sim.seed : o->opt.seed; /* member 0's batches */
-        TTP_CALL(ctx, ttp_sim_stability_batch(ctx, &th, &bo, nb, &p->batch_stab_mean, &p->batch_stab_max));
+        if (nbatch == nb && tops && sizes)
+            ttp_sim_stability_tops(&bo, nb, tops, sizes, &p->batch_stab_mean, &p->batch_stab_max);
+        else
+            TTP_CALL(ctx,
+                     ttp_sim_stability_batch(ctx, &th, &bo, nb, &p->batch_stab_mean, &p->batch_stab_max));
     }
 
     const double lr_limit = ttp_sim_stability_lr(&o->opt, p->mu_max);
@@ -272,16 +288,6 @@ done:
     return st;
 }
 
-static ttp_status forward_all(ttp_ctx *ctx, ttp_net *net, const ttp_data *d, const double *w, int64_t C,
-                              double *f)
-{
-    for (int64_t i0 = 0; i0 < d->n; i0 += FAITH_CHUNK) {
-        int64_t nb = d->n - i0 < FAITH_CHUNK ? d->n - i0 : FAITH_CHUNK;
-        TTP_CALL(ctx, ttp_net_forward(ctx, net, w, d->x + i0 * d->dim, nb, f + i0 * C));
-    }
-    return TTP_OK;
-}
-
 static double norm2(const double *x, int64_t n)
 {
     return cblas_dnrm2((int)n, x, 1);
@@ -318,76 +324,202 @@ void ttp_faith_widen_band(ttp_prediction *p, int64_t T, double gap)
  * third is ~1e-6 of the first, and round-off stays ~1e-13 (ε = 10⁻³). */
 #define FD_EPS 1e-3
 
-ttp_status ttp_predict_faith(ttp_ctx *ctx, const ttp_model *m, const ttp_data *d, const ttp_kernel *k,
-                             const ttp_predict_opts *o, ttp_prediction *p)
+int ttp_faith_points(int64_t T, int64_t *steps)
 {
-    ttp_status st = TTP_OK;
-    ttp_faith *fa = &p->faith;
-    ttp_net *net = NULL;
-    double *flin = NULL, *a = NULL, *c = NULL, *ll = NULL, *w = NULL, *fr = NULL, *fp = NULL, *fm = NULL;
-    double *w0d = NULL, *wtd = NULL, *wpm = NULL;
-    ttp_theta th;
-    const double t0 = ttp_time();
-    memset(fa, 0, sizeof *fa);
-    if (p->n != k->n || d->n != k->n) {
-        snprintf(fa->note, sizeof fa->note, "not measured: the prediction is extrapolated from %lld samples",
-                 (long long)k->n);
-        return TTP_OK;
-    }
-    if (m->nout != k->c)
-        return TTP_ERR(ctx, TTP_ERR_ARG, "faithfulness: the model has %d outputs, the kernel %d",
-                       (int)m->nout, k->c);
-    if (!theta_of_kernel(k, &th)) {
-        snprintf(fa->note, sizeof fa->note,
-                 "not measured: the kernel holds neither Theta nor its eigenvectors");
-        return TTP_OK;
-    }
-    const int64_t T = o->opt.steps, N = k->n, C = k->c, NC = N * C, D = m->ntrainable;
-    int64_t steps[TTP_FAITH_MAX];
     int np = 0;
     const int64_t want[3] = {(T + 2) / 4, (T + 1) / 2, T};
     for (int i = 0; i < 3; i++)
         if (want[i] >= 1 && (np == 0 || want[i] > steps[np - 1])) steps[np++] = want[i];
-    ttp_sim_problem prob = {&th, N, k->c, k->f0, k->u0, k->labels, k->targets};
-    TTP_ALLOC(ctx, st, done, flin, (size_t)np * NC, "linearized outputs");
-    TTP_ALLOC(ctx, st, done, a, (size_t)np * NC, "cotangents");
-    TTP_ALLOC(ctx, st, done, c, np, "decay coefficients");
-    TTP_ALLOC(ctx, st, done, ll, np, "linearized losses");
-    TTP_ALLOC(ctx, st, done, w, m->nparams, "linearized weights");
-    TTP_ALLOC(ctx, st, done, wpm, m->nparams, "perturbed weights");
-    TTP_ALLOC(ctx, st, done, fr, NC, "real outputs");
-    TTP_ALLOC(ctx, st, done, fp, NC, "outputs at w0 + eps dw");
-    TTP_ALLOC(ctx, st, done, fm, NC, "outputs at w0 - eps dw");
-    TTP_ALLOC(ctx, st, done, w0d, D, "trainable weights");
-    TTP_ALLOC(ctx, st, done, wtd, D, "trainable weights");
-    TTP_CALL_GOTO(ctx, st, done,
-                  ttp_faith_trace(ctx, &prob, &o->opt, o->sim.seed ? o->sim.seed : o->opt.seed, np, steps,
-                                  flin, a, c, ll));
-    TTP_CALL_GOTO(ctx, st, done, ttp_net_create(ctx, m, FAITH_CHUNK, &net));
+    return np;
+}
+
+/* A trace of np points of NC outputs in one block (free() releases it). */
+static ttp_status trace_alloc(ttp_ctx *ctx, int np, const int64_t *steps, int64_t nc, ttp_sim_trace **out)
+{
+    const size_t bytes = sizeof(ttp_sim_trace) + sizeof(double) * (size_t)np * (size_t)(2 * nc + 2);
+    ttp_sim_trace *tr = calloc(1, bytes);
+    *out = NULL;
+    if (tr == NULL)
+        return TTP_ERR(ctx, TTP_ERR_NOMEM, "cannot allocate %zu bytes for the faithfulness trace", bytes);
+    tr->npts = np;
+    if (steps) memcpy(tr->step, steps, sizeof(int64_t) * (size_t)np);
+    tr->f_lin = (double *)(tr + 1);
+    tr->a = tr->f_lin + (size_t)np * nc;
+    tr->c = tr->a + (size_t)np * nc;
+    tr->loss = tr->c + np;
+    *out = tr;
+    return TTP_OK;
+}
+
+ttp_status ttp_faith_trace_alloc(ttp_ctx *ctx, int64_t T, int64_t nc, ttp_sim_trace **out)
+{
+    int64_t steps[TTP_FAITH_MAX];
+    const int np = ttp_faith_points(T, steps);
+    return trace_alloc(ctx, np, steps, nc, out);
+}
+
+/* Outputs of samples [lo, hi) at weights w into f (N × C; other rows untouched). */
+static ttp_status forward_range(ttp_ctx *ctx, ttp_net *net, const ttp_data *d, int64_t lo, int64_t hi,
+                                const double *w, int64_t C, double *f)
+{
+    for (int64_t i0 = lo; i0 < hi; i0 += FAITH_CHUNK) {
+        int64_t nb = hi - i0 < FAITH_CHUNK ? hi - i0 : FAITH_CHUNK;
+        TTP_CALL(ctx, ttp_net_forward(ctx, net, w, d->x + i0 * d->dim, nb, f + i0 * C));
+    }
+    return TTP_OK;
+}
+
+/*
+ * W_j += Jᵀ a_j over samples [lo, hi) for the nv cotangents a_j (N × C
+ * each): one forward at w₀ per block of samples serves every point's
+ * backward (the activations do not depend on the cotangent), so nv points
+ * cost one forward and nv backwards instead of nv of each.  The sums over a
+ * block follow ttp_faith_weights' order, so one rank reproduces it bit for bit.
+ */
+static ttp_status backward_points(ttp_ctx *ctx, ttp_net *net, const ttp_model *m, const ttp_data *d,
+                                  int64_t lo, int64_t hi, int nv, const double *const *a, double *W,
+                                  double *out)
+{
+    const int64_t C = m->nout;
+    for (int64_t i0 = lo; i0 < hi; i0 += FAITH_CHUNK) {
+        int64_t nb = hi - i0 < FAITH_CHUNK ? hi - i0 : FAITH_CHUNK;
+        TTP_CALL(ctx, ttp_net_forward(ctx, net, m->w, d->x + i0 * d->dim, nb, out));
+        for (int j = 0; j < nv; j++)
+            TTP_CALL(ctx, ttp_net_backward(ctx, net, m->w, a[j] + i0 * C, W + (size_t)j * (size_t)m->nparams,
+                                           NULL));
+    }
+    return TTP_OK;
+}
+
+/* Sum n doubles over the ranks (nothing to do on one). */
+static ttp_status sum_ranks(ttp_ctx *ctx, const ttp_comm *comm, double *buf, int64_t n)
+{
+    if (comm->size > 1) TTP_CALL(ctx, comm->allreduce_sum(comm, buf, n, ctx));
+    return TTP_OK;
+}
+
+ttp_status ttp_predict_faith(ttp_ctx *ctx, const ttp_model *m, const ttp_data *d, const ttp_kernel *k,
+                             const ttp_predict_opts *o, ttp_prediction *p)
+{
+    ttp_comm serial;
+    ttp_comm_serial(&serial);
+    return ttp_predict_faith_comm(ctx, &serial, m, d, k, o, p);
+}
+
+ttp_status ttp_predict_faith_comm(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *m, const ttp_data *d,
+                                  const ttp_kernel *k, const ttp_predict_opts *o, ttp_prediction *p)
+{
+    ttp_status st = TTP_OK;
+    const int root = comm->rank == 0;
+    ttp_faith *fa = root ? &p->faith : NULL;
+    ttp_net *net = NULL;
+    ttp_sim_trace *tr = NULL; /* the dynamics' trace, or one made here */
+    double *W = NULL, *fr = NULL, *fp = NULL, *fm = NULL, *out = NULL;
+    double *w0d = NULL, *wtd = NULL, *wpm = NULL;
+    const double t0 = ttp_time();
+    const int64_t C = m->nout, D = m->ntrainable, P = m->nparams;
+    /* head: points (0: not measured), N·C of the kernel */
+    int64_t head[2] = {0, 0};
+    ttp_theta th;
+    if (root) {
+        memset(fa, 0, sizeof *fa);
+        if (p->n != k->n || d->n != k->n) {
+            snprintf(fa->note, sizeof fa->note,
+                     "not measured: the prediction is extrapolated from %lld samples", (long long)k->n);
+        } else if (m->nout != k->c) {
+            st = TTP_ERR(ctx, TTP_ERR_ARG, "faithfulness: the model has %d outputs, the kernel %d",
+                         (int)m->nout, k->c);
+        } else if (!theta_of_kernel(k, &th)) {
+            snprintf(fa->note, sizeof fa->note,
+                     "not measured: the kernel holds neither Theta nor its eigenvectors");
+        } else {
+            /* The dynamics carried member 0's weights along (ttp_sim_run_traced);
+             * only a prediction made without them pays a second simulation. */
+            const int64_t NC = k->n * k->c;
+            tr = p->faith_trace;
+            p->faith_trace = NULL;
+            int64_t want[TTP_FAITH_MAX];
+            const int np = ttp_faith_points(o->opt.steps, want);
+            if (tr && (tr->npts != np || memcmp(tr->step, want, sizeof(int64_t) * (size_t)np) != 0))
+                free(tr), tr = NULL;
+            if (tr == NULL) {
+                st = ttp_faith_trace_alloc(ctx, o->opt.steps, NC, &tr);
+                ttp_sim_problem prob = {&th, k->n, k->c, k->f0, k->u0, k->labels, k->targets};
+                if (st == TTP_OK)
+                    st = ttp_faith_trace(ctx, &prob, &o->opt, o->sim.seed ? o->sim.seed : o->opt.seed,
+                                         tr->npts, tr->step, tr->f_lin, tr->a, tr->c, tr->loss);
+            }
+            if (st == TTP_OK) head[0] = tr->npts, head[1] = NC;
+        }
+    }
+    TTP_CALL_GOTO(ctx, st, done, ttp_comm_agree(ctx, comm, st, "the faithfulness check"));
+    TTP_CALL_GOTO(ctx, st, done, comm->bcast(comm, head, (int64_t)sizeof head, 0, ctx));
+    const int np = (int)head[0];
+    const int64_t NC = head[1];
+    if (np == 0) goto done;
+    if (!root) st = trace_alloc(ctx, np, NULL, NC, &tr);
+    TTP_CALL_GOTO(ctx, st, done, ttp_comm_agree(ctx, comm, st, "the faithfulness check"));
+    /* every rank needs the cotangents, the decay coefficients and which points are defined */
+    TTP_CALL_GOTO(ctx, st, done, comm->bcast(comm, tr->a, (int64_t)sizeof(double) * np * NC, 0, ctx));
+    TTP_CALL_GOTO(ctx, st, done, comm->bcast(comm, tr->c, (int64_t)sizeof(double) * np, 0, ctx));
+    TTP_CALL_GOTO(ctx, st, done, comm->bcast(comm, tr->loss, (int64_t)sizeof(double) * np, 0, ctx));
+    int vi[TTP_FAITH_MAX], nv = 0;
+    const double *av[TTP_FAITH_MAX];
+    for (int i = 0; i < np; i++)
+        if (isfinite(tr->loss[i])) vi[nv] = i, av[nv++] = tr->a + (size_t)i * NC;
+    int64_t lo, hi;
+    ttp_shard(d->n, comm->rank, comm->size, &lo, &hi);
+    TTP_ALLOC(ctx, st, fail, W, (size_t)(nv > 0 ? nv : 1) * (size_t)P, "linearized weights");
+    TTP_ALLOC(ctx, st, fail, wpm, P, "perturbed weights");
+    TTP_ALLOC(ctx, st, fail, fr, 3 * NC, "real and perturbed outputs");
+    TTP_ALLOC(ctx, st, fail, out, FAITH_CHUNK * C, "outputs");
+    TTP_ALLOC(ctx, st, fail, w0d, D, "trainable weights");
+    TTP_ALLOC(ctx, st, fail, wtd, D, "trainable weights");
+    fp = fr + NC, fm = fp + NC;
+    TTP_CALL_GOTO(ctx, st, fail, ttp_net_create(ctx, m, FAITH_CHUNK, &net));
+    /* w_j = w₀ + Jᵀ a_j + c_j w₀ (as ttp_faith_weights), the data split over the ranks */
+    TTP_CALL_GOTO(ctx, st, fail, backward_points(ctx, net, m, d, lo, hi, nv, av, W, out));
+fail:
+    TTP_CALL_GOTO(ctx, st, done, ttp_comm_agree(ctx, comm, st, "the faithfulness check"));
+    TTP_CALL_GOTO(ctx, st, done, sum_ranks(ctx, comm, W, (int64_t)nv * P));
     ttp_model_get_trainable(m, m->w, w0d);
     const double w0n = norm2(w0d, D);
-    double L0 = ttp_loss_eval(o->opt.loss, k->f0, k->labels, k->targets, N, (int)C, NULL, NULL);
+    double L0 = root ? ttp_loss_eval(o->opt.loss, k->f0, k->labels, k->targets, k->n, (int)C, NULL, NULL) : 0;
     for (int i = 0; i < np; i++) {
-        const double *fl = flin + (size_t)i * NC;
-        fa->step[i] = steps[i];
-        fa->loss_lin[i] = ll[i];
-        if (!isfinite(ll[i])) { /* the guard has already said why */
-            fa->out_gap[i] = fa->loss_gap[i] = fa->kernel_gap[i] = fa->dw_rel[i] = fa->loss_real[i] = NAN;
+        if (root) {
+            fa->step[i] = tr->step[i];
+            fa->loss_lin[i] = tr->loss[i];
+        }
+        int j = 0;
+        while (j < nv && vi[j] != i) j++;
+        if (j == nv) { /* the guard has already said why */
+            if (root)
+                fa->out_gap[i] = fa->loss_gap[i] = fa->kernel_gap[i] = fa->dw_rel[i] = fa->loss_real[i] = NAN;
             continue;
         }
-        TTP_CALL_GOTO(ctx, st, done, ttp_faith_weights(ctx, m, d, a + (size_t)i * NC, c[i], w));
-        TTP_CALL_GOTO(ctx, st, done, forward_all(ctx, net, d, w, C, fr));
-        fa->loss_real[i] = ttp_loss_eval(o->opt.loss, fr, k->labels, k->targets, N, (int)C, NULL, NULL);
-        /* J Δw by central differences along Δw */
+        double *w = W + (size_t)j * (size_t)P;
+        for (int64_t q = 0; q < P; q++) w[q] += m->w[q];
+        if (tr->c[i] != 0) {
+            ttp_model_get_trainable(m, w, wtd);
+            for (int64_t q = 0; q < D; q++) wtd[q] += tr->c[i] * w0d[q];
+            ttp_model_set_trainable(m, wtd, w);
+        }
+        /* the real outputs at w_t, and J Δw by central differences along Δw */
+        memset(fr, 0, sizeof(double) * (size_t)(3 * NC));
+        st = forward_range(ctx, net, d, lo, hi, w, C, fr);
+        for (int sgn = -1; sgn <= 1 && st == TTP_OK; sgn += 2) {
+            for (int64_t q = 0; q < P; q++) wpm[q] = m->w[q] + sgn * FD_EPS * (w[q] - m->w[q]);
+            st = forward_range(ctx, net, d, lo, hi, wpm, C, sgn < 0 ? fm : fp);
+        }
+        TTP_CALL_GOTO(ctx, st, done, ttp_comm_agree(ctx, comm, st, "the faithfulness check"));
+        TTP_CALL_GOTO(ctx, st, done, sum_ranks(ctx, comm, fr, 3 * NC)); /* disjoint rows: exact */
+        if (!root) continue;
+        const double *fl = tr->f_lin + (size_t)i * NC;
+        fa->loss_real[i] = ttp_loss_eval(o->opt.loss, fr, k->labels, k->targets, k->n, (int)C, NULL, NULL);
         ttp_model_get_trainable(m, w, wtd);
         double dwn2 = 0;
-        for (int64_t j = 0; j < D; j++) dwn2 += (wtd[j] - w0d[j]) * (wtd[j] - w0d[j]);
+        for (int64_t q = 0; q < D; q++) dwn2 += (wtd[q] - w0d[q]) * (wtd[q] - w0d[q]);
         fa->dw_rel[i] = w0n > 0 ? sqrt(dwn2) / w0n : NAN;
-        for (int sgn = -1; sgn <= 1; sgn += 2) {
-            memcpy(wpm, m->w, sizeof(double) * (size_t)m->nparams);
-            for (int64_t j = 0; j < m->nparams; j++) wpm[j] += sgn * FD_EPS * (w[j] - m->w[j]);
-            TTP_CALL_GOTO(ctx, st, done, forward_all(ctx, net, d, wpm, C, sgn < 0 ? fm : fp));
-        }
         double mv = 0, og = 0, kg = 0;
         for (int64_t r = 0; r < NC; r++) {
             double jdw = (fp[r] - fm[r]) / (2 * FD_EPS);
@@ -399,11 +531,13 @@ ttp_status ttp_predict_faith(ttp_ctx *ctx, const ttp_model *m, const ttp_data *d
         mv = sqrt(mv);
         fa->out_gap[i] = mv > 0 ? sqrt(og) / mv : 0;
         fa->kernel_gap[i] = mv > 0 ? sqrt(kg) / mv : 0;
-        double drop = L0 - ll[i];
-        fa->loss_gap[i] = fabs(drop) > 1e-300 ? (ll[i] - fa->loss_real[i]) / fabs(drop) : 0;
+        double drop = L0 - tr->loss[i];
+        fa->loss_gap[i] = fabs(drop) > 1e-300 ? (tr->loss[i] - fa->loss_real[i]) / fabs(drop) : 0;
         if (fabs(fa->out_gap[i]) > fa->worst_out_gap) fa->worst_out_gap = fabs(fa->out_gap[i]);
         if (fabs(fa->loss_gap[i]) > fa->worst_loss_gap) fa->worst_loss_gap = fabs(fa->loss_gap[i]);
     }
+    if (!root) goto done;
+    const int64_t T = o->opt.steps;
     fa->npoints = np;
     fa->seconds = ttp_time() - t0;
     ttp_faith_widen_band(p, T, fa->worst_out_gap);
@@ -428,9 +562,9 @@ ttp_status ttp_predict_faith(ttp_ctx *ctx, const ttp_model *m, const ttp_data *d
             o->opt.momentum > 0 ? " or the momentum" : "");
     }
 done:
+    if (root && fa && fa->npoints == 0 && st == TTP_OK) fa->seconds = ttp_time() - t0;
     ttp_net_destroy(&net);
-    free(flin), free(a), free(c), free(ll), free(w), free(fr), free(fp), free(fm), free(w0d), free(wtd),
-        free(wpm);
+    free(tr), free(W), free(fr), free(out), free(w0d), free(wtd), free(wpm);
     return st;
 }
 

@@ -129,6 +129,7 @@ void ttp_prediction_destroy(ttp_prediction **pp)
     pred_curve_clear(&p->main);
     for (int i = 0; i < p->nextrap; i++) pred_curve_clear(&p->extrap[i]);
     ttp_kernel_destroy(&p->kernel);
+    free(p->faith_trace);
     free(p);
     *pp = NULL;
 }
@@ -223,8 +224,9 @@ static void stable_lr(ttp_prediction *p, const ttp_predict_opts *o)
 
 /* ---- the rank-0 part ---------------------------------------------------- */
 
+/* tr: member 0's weights at the faithfulness points, carried along (NULL: none). */
 static ttp_status simulate_measured(ttp_ctx *ctx, const ttp_kernel *k, const ttp_predict_opts *o,
-                                    ttp_pred_curve *pc)
+                                    ttp_pred_curve *pc, ttp_sim_trace *tr)
 {
     ttp_theta th;
     memset(&th, 0, sizeof th);
@@ -245,7 +247,7 @@ static ttp_status simulate_measured(ttp_ctx *ctx, const ttp_kernel *k, const ttp
     ttp_sim_problem prob = {&th, k->n, k->c, k->f0, k->u0, k->labels, k->targets};
     ttp_sim_opts so = o->sim;
     if (ttp_opt_batch(&o->opt, k->n) >= k->n) so.ensemble = 1; /* GD is deterministic */
-    TTP_CALL(ctx, ttp_sim_run(ctx, &prob, &o->opt, &so, &pc->curves));
+    TTP_CALL(ctx, ttp_sim_run_traced(ctx, &prob, &o->opt, &so, tr, &pc->curves));
     pc->n = k->n;
     pc->extrapolated = 0;
     return TTP_OK;
@@ -359,7 +361,7 @@ static ttp_status simulate_extrapolated(ttp_ctx *ctx, const ttp_kernel *k, ttp_p
     TTP_CALL_GOTO(ctx, st, done, spectrum_curves(ctx, k, p, pk, energy, n1, &sur, &o->sim, &s1));
     if (base->s0 == NULL) {
         ce_base_clear(base);
-        TTP_CALL_GOTO(ctx, st, done, simulate_measured(ctx, k, &o0, &base->measured));
+        TTP_CALL_GOTO(ctx, st, done, simulate_measured(ctx, k, &o0, &base->measured, NULL));
         TTP_CALL_GOTO(ctx, st, done, spectrum_curves(ctx, k, p, pk, energy, k->n, &sur0, &o->sim, &base->s0));
     }
     TTP_CALL_GOTO(ctx, st, done,
@@ -392,8 +394,9 @@ done:
     return st;
 }
 
-ttp_status ttp_predict_from_kernel(ttp_ctx *ctx, const ttp_kernel *k, const ttp_predict_opts *o,
-                                   int64_t n_target, double sec_per_step, ttp_prediction **out)
+/* pre: what the caller simulated already (ttp_predict_from_sim), or NULL */
+static ttp_status from_kernel(ttp_ctx *ctx, const ttp_kernel *k, const ttp_predict_opts *o, int64_t n_target,
+                              double sec_per_step, ttp_predict_pre *pre, ttp_prediction **out)
 {
     ttp_status st = TTP_OK;
     ttp_prediction *p = NULL;
@@ -420,8 +423,16 @@ ttp_status ttp_predict_from_kernel(ttp_ctx *ctx, const ttp_kernel *k, const ttp_
         ttp_error_clear(ctx);
         p->have_fit = 0;
     }
-    if (p->n == k->n) {
-        TTP_CALL_GOTO(ctx, st, fail, simulate_measured(ctx, k, o, &p->main));
+    if (pre) {
+        p->main.curves = pre->curves;
+        p->main.n = k->n;
+        p->faith_trace = pre->trace;
+        pre->curves = NULL;
+        pre->trace = NULL;
+    } else if (p->n == k->n) {
+        /* the faithfulness check's trajectory rides along (ttp_predict_faith) */
+        TTP_CALL_GOTO(ctx, st, fail, ttp_faith_trace_alloc(ctx, o->opt.steps, k->n * k->c, &p->faith_trace));
+        TTP_CALL_GOTO(ctx, st, fail, simulate_measured(ctx, k, o, &p->main, p->faith_trace));
     } else {
         TTP_CALL_GOTO(ctx, st, fail, simulate_extrapolated(ctx, k, p, o, p->n, &base, &p->main));
     }
@@ -434,7 +445,9 @@ ttp_status ttp_predict_from_kernel(ttp_ctx *ctx, const ttp_kernel *k, const ttp_
         wall_clock(&p->extrap[i], sec_per_step);
     }
     diagnose(p, o);
-    TTP_CALL_GOTO(ctx, st, fail, ttp_predict_guard(ctx, k, o, p));
+    TTP_CALL_GOTO(ctx, st, fail,
+                  ttp_predict_guard_tops(ctx, k, o, pre ? pre->nbatch : 0, pre ? pre->tops : NULL,
+                                         pre ? pre->sizes : NULL, p));
     stable_lr(p, o);
     if (p->ce_clamped > 0) {
         size_t u = strlen(p->warning);
@@ -461,6 +474,23 @@ fail:
     ce_base_clear(&base);
     ttp_prediction_destroy(&p);
     return st;
+}
+
+ttp_status ttp_predict_from_kernel(ttp_ctx *ctx, const ttp_kernel *k, const ttp_predict_opts *o,
+                                   int64_t n_target, double sec_per_step, ttp_prediction **out)
+{
+    return from_kernel(ctx, k, o, n_target, sec_per_step, NULL, out);
+}
+
+ttp_status ttp_predict_from_sim(ttp_ctx *ctx, const ttp_kernel *k, const ttp_predict_opts *o,
+                                double sec_per_step, ttp_predict_pre *pre, ttp_prediction **out)
+{
+    if (pre == NULL || pre->curves == NULL || pre->curves->steps != o->opt.steps || o->nextrap > 0)
+        return TTP_ERR(ctx, TTP_ERR_ARG,
+                       "prediction from simulated curves: curves of %lld steps for a %lld-step setting%s",
+                       pre && pre->curves ? (long long)pre->curves->steps : -1LL, (long long)o->opt.steps,
+                       o->nextrap > 0 ? " with extrapolation (not offered)" : "");
+    return from_kernel(ctx, k, o, k->n, sec_per_step, pre, out);
 }
 
 /* ---- the dynamics path ---------------------------------------------------- */
@@ -656,13 +686,19 @@ ttp_status ttp_predict_run(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *
         ttp_predict_step_seconds(ctx, comm, model, data, &o->opt, o->time_reps, o->step_timing, &sps, &sm));
     double sec_timing = ttp_time() - tt;
 
+    /* ttp_predict_setting, with the faithfulness check's passes over the
+     * data spread over the ranks instead of rank 0 alone */
+    if (comm->rank == 0)
+        st = ttp_predict_from_kernel(ctx, k, o, data->n, sps, &p);
+    else if ((p = calloc(1, sizeof *p)) == NULL)
+        st = TTP_ERR(ctx, TTP_ERR_NOMEM, "cannot allocate a prediction");
+    else
+        p->n = data->n;
+    TTP_CALL_GOTO(ctx, st, done, ttp_comm_agree(ctx, comm, st, "the dynamics"));
+    TTP_CALL_GOTO(ctx, st, done, ttp_predict_faith_comm(ctx, comm, model, kdata, k, o, p));
     if (comm->rank == 0) {
-        TTP_CALL_GOTO(ctx, st, done, ttp_predict_setting(ctx, model, kdata, k, o, data->n, sps, &p));
         p->kernel = k;
         k = NULL;
-    } else {
-        TTP_ALLOC(ctx, st, done, p, 1, "prediction");
-        p->n = data->n;
     }
     if (o->relin_every != 0)
         TTP_CALL_GOTO(ctx, st, done,

@@ -236,6 +236,53 @@ done:
 ttp_status ttp_sim_run(ttp_ctx *ctx, const ttp_sim_problem *p, const ttp_opt *opt, const ttp_sim_opts *so,
                        ttp_curves **out)
 {
+    return ttp_sim_run_traced(ctx, p, opt, so, NULL, out);
+}
+
+/*
+ * Member 0's preimage recurrence (docs/METHOD.md §6b), the same arithmetic
+ * as ttp_faith_trace: b is the step's output cotangent, w_t − w₀ = Jᵀ a + c w₀,
+ * v = Jᵀ α + γ w₀.  O(NC) a step.
+ */
+static void trace_step(const ttp_opt *opt, int64_t NC, const double *b, double *a, double *al, double *c,
+                       double *gam)
+{
+    const double lr = opt->lr, mom = opt->momentum, wd = opt->wd;
+    for (int64_t r = 0; r < NC; r++) {
+        double br = b[r] + wd * a[r];
+        al[r] = mom * al[r] + br;
+        a[r] -= lr * (opt->nesterov ? br + mom * al[r] : al[r]);
+    }
+    double bc = wd * (1.0 + *c);
+    *gam = mom * *gam + bc;
+    *c -= lr * (opt->nesterov ? bc + mom * *gam : *gam);
+}
+
+/* Record member 0 at step t into the trace's points that fall there; a
+ * non-finite loss leaves the later points undefined (NaN), as in
+ * ttp_faith_trace.  Returns the next point to fill. */
+static int trace_record(ttp_sim_trace *tr, int ip, int64_t t, int64_t NC, const double *F, const double *a,
+                        double c, double L)
+{
+    while (ip < tr->npts && tr->step[ip] == t) {
+        memcpy(tr->f_lin + (size_t)ip * NC, F, sizeof(double) * (size_t)NC);
+        memcpy(tr->a + (size_t)ip * NC, a, sizeof(double) * (size_t)NC);
+        tr->c[ip] = c;
+        tr->loss[ip] = L;
+        ip++;
+    }
+    if (!isfinite(L))
+        for (; ip < tr->npts; ip++) {
+            for (int64_t r = 0; r < NC; r++)
+                tr->f_lin[(size_t)ip * NC + r] = tr->a[(size_t)ip * NC + r] = NAN;
+            tr->c[ip] = tr->loss[ip] = NAN;
+        }
+    return ip;
+}
+
+ttp_status ttp_sim_run_traced(ttp_ctx *ctx, const ttp_sim_problem *p, const ttp_opt *opt,
+                              const ttp_sim_opts *so, ttp_sim_trace *tr, ttp_curves **out)
+{
     ttp_status st = TTP_OK;
     const int64_t N = p->n, C = p->c, NC = N * C, T = opt->steps;
     const int64_t B = ttp_opt_batch(opt, N);
@@ -249,6 +296,16 @@ ttp_status ttp_sim_run(ttp_ctx *ctx, const ttp_sim_problem *p, const ttp_opt *op
     double **gbp = NULL;
     int *dead = NULL;
     ttp_curves *cv = NULL;
+    double *ta = NULL, *tal = NULL, *tb = NULL, tc = 0.0, tgam = 0.0;
+    int tip = 0;
+    if (tr && (tr->npts < 0 || tr->npts > TTP_SIM_TRACE_MAX))
+        return TTP_ERR(ctx, TTP_ERR_ARG, "simulation trace: %d points, expected 0..%d", tr->npts,
+                       TTP_SIM_TRACE_MAX);
+    for (int i = 0; tr && i < tr->npts; i++)
+        if (tr->step[i] < 0 || tr->step[i] > T || (i > 0 && tr->step[i] <= tr->step[i - 1]))
+            return TTP_ERR(ctx, TTP_ERR_ARG,
+                           "simulation trace: point %d at step %lld, expected ascending in 0..%lld", i,
+                           (long long)tr->step[i], (long long)T);
     if (opt->wd > 0 && p->u0 == NULL)
         return TTP_ERR(ctx, TTP_ERR_ARG, "weight decay needs u0 = J w0, which this kernel does not carry");
     if (opt->loss == TTP_LOSS_CE && p->labels == NULL)
@@ -267,6 +324,11 @@ ttp_status ttp_sim_run(ttp_ctx *ctx, const ttp_sim_problem *p, const ttp_opt *op
     TTP_ALLOC(ctx, st, done, epoch, M, "epoch cache");
     TTP_ALLOC(ctx, st, done, dead, M, "divergence flags");
     if (lock) TTP_ALLOC(ctx, st, done, Z, (size_t)p->theta->k * M, "eigen coefficients");
+    if (tr && tr->npts > 0) {
+        TTP_ALLOC(ctx, st, done, ta, (size_t)NC, "accumulated cotangent a_t");
+        TTP_ALLOC(ctx, st, done, tal, (size_t)NC, "accumulated momentum cotangent");
+        TTP_ALLOC(ctx, st, done, tb, (size_t)NC, "cotangent of the step");
+    }
     for (int m = 0; m < M; m++) {
         memcpy(F + (size_t)m * NC, p->f0, sizeof(double) * (size_t)NC);
         epoch[m] = -1;
@@ -290,6 +352,7 @@ ttp_status ttp_sim_run(ttp_ctx *ctx, const ttp_sim_problem *p, const ttp_opt *op
             double L = ttp_loss_eval(opt->loss, Fm, p->labels, p->targets, N, (int)C, gm, &correct);
             cv->member_loss[at] = L;
             cv->member_acc[at] = p->labels ? (double)correct / (double)N : NAN;
+            if (m == 0 && ta && tip < tr->npts) tip = trace_record(tr, tip, t, NC, Fm, ta, tc, L);
             if (!isfinite(L)) {
                 dead[m] = 1;
                 cv->diverged++;
@@ -321,6 +384,18 @@ ttp_status ttp_sim_run(ttp_ctx *ctx, const ttp_sim_problem *p, const ttp_opt *op
                 TTP_CALL_GOTO(ctx, st, done, ttp_theta_apply(ctx, p->theta, idxp[m], nbs[m], gbp[m], A));
                 scale = 1.0 / (double)nbs[m];
             }
+            if (m == 0 && ta && tip < tr->npts) { /* member 0's preimage, for the faithfulness check */
+                const double *gm = g + (size_t)m * NC;
+                if (full) {
+                    for (int64_t r = 0; r < NC; r++) tb[r] = scale * gm[r];
+                } else {
+                    memset(tb, 0, sizeof(double) * (size_t)NC);
+                    for (int64_t s = 0; s < nbs[m]; s++)
+                        for (int64_t q = 0; q < C; q++)
+                            tb[idxp[m][s] * C + q] = scale * gm[idxp[m][s] * C + q];
+                }
+                trace_step(opt, NC, tb, ta, tal, &tc, &tgam);
+            }
             /* 3. A = Θ-term/|B| + λ (F − F₀ + u₀);  V ← m V + A;
              *    F ← F − η V  (Nesterov: F ← F − η (A + m V)) */
             for (int64_t r = 0; r < NC; r++) {
@@ -340,7 +415,181 @@ done:
     ttp_curves_destroy(&cv);
     free(F), free(V), free(A), free(g), free(gb), free(Z), free(perm), free(idx), free(nbs), free(idxp),
         free(gbp);
-    free(epoch), free(dead);
+    free(epoch), free(dead), free(ta), free(tal), free(tb);
+    return st;
+}
+
+/* ---- many settings at once ----------------------------------------------- */
+
+static int same_group(const ttp_opt *a, const ttp_opt *b, int64_t n)
+{
+    return a->loss == b->loss && ttp_opt_batch(a, n) == ttp_opt_batch(b, n) && a->steps == b->steps &&
+           a->seed == b->seed;
+}
+
+ttp_status ttp_sim_run_many(ttp_ctx *ctx, const ttp_sim_problem *p, int S, const ttp_opt *opts,
+                            const ttp_sim_opts *so, ttp_sim_trace *const *tr, ttp_curves **out)
+{
+    ttp_status st = TTP_OK;
+    const ttp_theta *th = p->theta;
+    const int64_t N = p->n, C = p->c, NC = N * C, K = th->k;
+    double *F = NULL, *V = NULL, *G = NULL, *Z = NULL, *A = NULL, *GB = NULL, *ZB = NULL;
+    double *ta = NULL, *tal = NULL, *tb = NULL, *tc = NULL, *tgam = NULL;
+    int64_t *perm = NULL, *idx = NULL, *epoch = NULL, *nbs = NULL;
+    int *dead = NULL, *tip = NULL;
+    if (S < 1) return TTP_ERR(ctx, TTP_ERR_ARG, "simulation of many settings: %d settings, expected >= 1", S);
+    for (int s = 0; s < S; s++) out[s] = NULL;
+    for (int s = 1; s < S; s++)
+        if (!same_group(&opts[0], &opts[s], N))
+            return TTP_ERR(
+                ctx, TTP_ERR_ARG,
+                "simulation of many settings: setting %d differs from the first in its loss, batch "
+                "size, steps or seed",
+                s);
+    /* The dense form has no shared product to gain: each setting on its own. */
+    if (th->dense != NULL || S == 1) {
+        for (int s = 0; s < S; s++) {
+            st = ttp_sim_run_traced(ctx, p, &opts[s], so, tr ? tr[s] : NULL, &out[s]);
+            if (st != TTP_OK) goto fail;
+        }
+        return TTP_OK;
+    }
+    if (th->vecs == NULL || th->vals == NULL || K <= 0)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "Theta operator has neither a dense matrix nor eigenpairs");
+    const ttp_opt *o0 = &opts[0];
+    const int64_t T = o0->steps, B = ttp_opt_batch(o0, N);
+    const int full = B >= N;
+    const int M = full ? 1 : (so->ensemble > 0 ? so->ensemble : 1);
+    const int64_t Q = (int64_t)S * M; /* column q = s·M + m */
+    for (int s = 0; s < S; s++) {
+        if (opts[s].wd > 0 && p->u0 == NULL)
+            return TTP_ERR(ctx, TTP_ERR_ARG,
+                           "weight decay needs u0 = J w0, which this kernel does not carry");
+        for (int i = 0; tr && tr[s] && i < tr[s]->npts; i++)
+            if (tr[s]->step[i] < 0 || tr[s]->step[i] > T || (i > 0 && tr[s]->step[i] <= tr[s]->step[i - 1]))
+                return TTP_ERR(ctx, TTP_ERR_ARG,
+                               "simulation trace: point %d at step %lld, expected ascending in 0..%lld", i,
+                               (long long)tr[s]->step[i], (long long)T);
+    }
+    if (o0->loss == TTP_LOSS_CE && p->labels == NULL)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "cross-entropy needs integer labels");
+    TTP_ALLOC(ctx, st, fail, F, (size_t)(Q * NC), "simulated outputs");
+    TTP_ALLOC(ctx, st, fail, V, (size_t)(Q * NC), "simulated momentum");
+    TTP_ALLOC(ctx, st, fail, G, (size_t)(Q * NC), "loss gradients");
+    TTP_ALLOC(ctx, st, fail, Z, (size_t)(K * Q), "eigen coefficients");
+    TTP_ALLOC(ctx, st, fail, A, (size_t)(NC * Q), "simulated steps");
+    TTP_ALLOC(ctx, st, fail, dead, (size_t)Q, "divergence flags");
+    TTP_ALLOC(ctx, st, fail, tip, S, "trace positions");
+    TTP_ALLOC(ctx, st, fail, ta, (size_t)(S * NC), "accumulated cotangents a_t");
+    TTP_ALLOC(ctx, st, fail, tal, (size_t)(S * NC), "accumulated momentum cotangents");
+    TTP_ALLOC(ctx, st, fail, tb, (size_t)NC, "cotangent of the step");
+    TTP_ALLOC(ctx, st, fail, tc, S, "decay coefficients");
+    TTP_ALLOC(ctx, st, fail, tgam, S, "decay momenta");
+    if (!full) {
+        TTP_ALLOC(ctx, st, fail, GB, (size_t)(B * C * S), "batch gradients");
+        TTP_ALLOC(ctx, st, fail, ZB, (size_t)(K * S), "batch eigen coefficients");
+        TTP_ALLOC(ctx, st, fail, perm, (size_t)(N * M), "batch permutations");
+        TTP_ALLOC(ctx, st, fail, idx, (size_t)(B * M), "batch indices");
+        TTP_ALLOC(ctx, st, fail, epoch, M, "epoch cache");
+        TTP_ALLOC(ctx, st, fail, nbs, M, "batch sizes");
+    }
+    for (int s = 0; s < S; s++) {
+        TTP_CALL_GOTO(ctx, st, fail, ttp_curves_create(ctx, T, M, &out[s]));
+    }
+    for (int64_t q = 0; q < Q; q++) memcpy(F + q * NC, p->f0, sizeof(double) * (size_t)NC);
+    for (int m = 0; !full && m < M; m++) epoch[m] = -1;
+    const uint64_t base = so->seed ? so->seed : o0->seed;
+    for (int64_t t = 0; t <= T; t++) {
+        /* 1. every column's loss and accuracy at step t (as ttp_sim_run) */
+        for (int64_t q = 0; q < Q; q++) {
+            const int s = (int)(q / M), m = (int)(q % M);
+            ttp_curves *cv = out[s];
+            double *Fq = F + q * NC, *gq = G + q * NC;
+            size_t at = (size_t)m * (size_t)(T + 1) + (size_t)t;
+            if (dead[q]) {
+                cv->member_loss[at] = INFINITY;
+                cv->member_acc[at] = NAN;
+                continue;
+            }
+            int64_t correct = 0;
+            double L = ttp_loss_eval(o0->loss, Fq, p->labels, p->targets, N, (int)C, gq, &correct);
+            cv->member_loss[at] = L;
+            cv->member_acc[at] = p->labels ? (double)correct / (double)N : NAN;
+            if (m == 0 && tr && tr[s] && tip[s] < tr[s]->npts)
+                tip[s] = trace_record(tr[s], tip[s], t, NC, Fq, ta + (size_t)s * NC, tc[s], L);
+            if (!isfinite(L)) {
+                dead[q] = 1;
+                cv->diverged++;
+                cv->member_loss[at] = INFINITY;
+            }
+        }
+        if (t == T) break;
+        /* 2. Z = Λ V_Bᵀ g_B for every column: the rows of V a batch needs are
+         * read once for all settings, and V itself once for all columns */
+        if (full) {
+            for (int64_t q = 0; q < Q; q++)
+                if (dead[q]) memset(G + q * NC, 0, sizeof(double) * (size_t)NC);
+            cblas_dgemm(CblasRowMajor, CblasTrans, CblasTrans, (int)K, (int)Q, (int)NC, 1.0, th->vecs, (int)K,
+                        G, (int)NC, 0.0, Z, (int)Q);
+        } else {
+            for (int m = 0; m < M; m++) {
+                int64_t *im = idx + (size_t)m * B;
+                nbs[m] = ttp_batch_indices(base + (uint64_t)m, N, B, t, perm + (size_t)m * N, &epoch[m], im);
+                /* GB (nb·C × S): the batch's gradients of each setting's member m */
+                for (int64_t j = 0; j < nbs[m]; j++)
+                    for (int64_t c = 0; c < C; c++)
+                        for (int s = 0; s < S; s++) {
+                            const int64_t q = (int64_t)s * M + m;
+                            GB[(j * C + c) * S + s] = dead[q] ? 0.0 : G[q * NC + im[j] * C + c];
+                        }
+                memset(ZB, 0, sizeof(double) * (size_t)(K * S));
+                for (int64_t j = 0; j < nbs[m]; j++)
+                    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, S, (int)C, 1.0,
+                                th->vecs + im[j] * C * K, (int)K, GB + j * C * S, S, 1.0, ZB, S);
+                for (int64_t k = 0; k < K; k++)
+                    for (int s = 0; s < S; s++) Z[k * Q + (int64_t)s * M + m] = ZB[k * S + s];
+            }
+        }
+        for (int64_t k = 0; k < K; k++)
+            for (int64_t q = 0; q < Q; q++) Z[k * Q + q] *= th->vals[k];
+        /* A (Q × NC) = (V Z)ᵀ: each column's step contiguous for the update below */
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasTrans, (int)Q, (int)NC, (int)K, 1.0, Z, (int)Q, th->vecs,
+                    (int)K, 0.0, A, (int)NC);
+        /* 3. each column's optimizer step in function space (as ttp_sim_run) */
+        for (int64_t q = 0; q < Q; q++) {
+            if (dead[q]) continue;
+            const int s = (int)(q / M), m = (int)(q % M);
+            const ttp_opt *o = &opts[s];
+            double *Fq = F + q * NC, *Vq = V + q * NC;
+            const double scale = 1.0 / (double)(full ? N : nbs[m]);
+            if (m == 0 && tr && tr[s] && tip[s] < tr[s]->npts) {
+                const double *gq = G + q * NC;
+                if (full) {
+                    for (int64_t r = 0; r < NC; r++) tb[r] = scale * gq[r];
+                } else {
+                    const int64_t *im = idx;
+                    memset(tb, 0, sizeof(double) * (size_t)NC);
+                    for (int64_t j = 0; j < nbs[0]; j++)
+                        for (int64_t c = 0; c < C; c++) tb[im[j] * C + c] = scale * gq[im[j] * C + c];
+                }
+                trace_step(o, NC, tb, ta + (size_t)s * NC, tal + (size_t)s * NC, &tc[s], &tgam[s]);
+            }
+            for (int64_t r = 0; r < NC; r++) {
+                double a = scale * A[q * NC + r];
+                if (o->wd > 0) a += o->wd * (Fq[r] - p->f0[r] + p->u0[r]);
+                Vq[r] = o->momentum * Vq[r] + a;
+                Fq[r] -= o->lr * (o->nesterov ? a + o->momentum * Vq[r] : Vq[r]);
+            }
+        }
+    }
+    for (int s = 0; s < S; s++) ttp_curves_summarize(out[s], so->band_lo, so->band_hi);
+    goto done;
+fail:
+    for (int s = 0; s < S; s++) ttp_curves_destroy(&out[s]);
+done:
+    free(F), free(V), free(G), free(Z), free(A), free(GB), free(ZB);
+    free(ta), free(tal), free(tb), free(tc), free(tgam);
+    free(perm), free(idx), free(epoch), free(nbs), free(dead), free(tip);
     return st;
 }
 
@@ -585,8 +834,8 @@ static ttp_status top_eig(ttp_ctx *ctx, double *a, int64_t n, double *out)
     return TTP_OK;
 }
 
-ttp_status ttp_sim_stability_batch(ttp_ctx *ctx, const ttp_theta *th, const ttp_opt *opt, int64_t nbatches,
-                                   double *mean, double *max)
+ttp_status ttp_sim_batch_tops(ttp_ctx *ctx, const ttp_theta *th, const ttp_opt *opt, int64_t nbatches,
+                              double *tops, int64_t *sizes)
 {
     ttp_status st = TTP_OK;
     const int64_t N = th->n, C = th->c, NC = N * C, K = th->k;
@@ -609,7 +858,6 @@ ttp_status ttp_sim_stability_batch(ttp_ctx *ctx, const ttp_theta *th, const ttp_
     TTP_ALLOC(ctx, st, done, perm, N, "batch permutation");
     TTP_ALLOC(ctx, st, done, idx, B, "batch indices");
     if (th->dense == NULL) TTP_ALLOC(ctx, st, done, vb, (size_t)(BC * K), "batch eigenvector rows");
-    double sum = 0, worst = 0;
     for (int64_t b = 0; b < nbatches; b++) {
         int64_t nb = B;
         if (full)
@@ -639,13 +887,40 @@ ttp_status ttp_sim_stability_batch(ttp_ctx *ctx, const ttp_theta *th, const ttp_
         }
         double lmax = 0;
         TTP_CALL_GOTO(ctx, st, done, top_eig(ctx, a, ord, &lmax));
-        double r = opt->lr * (curvature(opt) * lmax / (double)nb + opt->wd) / stable_h(opt);
+        tops[b] = lmax;
+        sizes[b] = nb;
+    }
+done:
+    free(a), free(vb), free(perm), free(idx);
+    return st;
+}
+
+void ttp_sim_stability_tops(const ttp_opt *opt, int64_t nbatches, const double *tops, const int64_t *sizes,
+                            double *mean, double *max)
+{
+    double sum = 0, worst = 0;
+    for (int64_t b = 0; b < nbatches; b++) {
+        double r = opt->lr * (curvature(opt) * tops[b] / (double)sizes[b] + opt->wd) / stable_h(opt);
         sum += r;
         if (r > worst) worst = r;
     }
     *mean = sum / (double)nbatches;
     *max = worst;
+}
+
+ttp_status ttp_sim_stability_batch(ttp_ctx *ctx, const ttp_theta *th, const ttp_opt *opt, int64_t nbatches,
+                                   double *mean, double *max)
+{
+    ttp_status st = TTP_OK;
+    const int full = ttp_opt_batch(opt, th->n) >= th->n;
+    const int64_t nb = full || nbatches < 1 ? 1 : nbatches;
+    double *tops = NULL;
+    int64_t *sizes = NULL;
+    TTP_ALLOC(ctx, st, done, tops, nb, "batch eigenvalues");
+    TTP_ALLOC(ctx, st, done, sizes, nb, "batch sizes");
+    TTP_CALL_GOTO(ctx, st, done, ttp_sim_batch_tops(ctx, th, opt, nbatches, tops, sizes));
+    ttp_sim_stability_tops(opt, full ? 1 : nbatches, tops, sizes, mean, max);
 done:
-    free(a), free(vb), free(perm), free(idx);
+    free(tops), free(sizes);
     return st;
 }

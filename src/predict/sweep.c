@@ -232,6 +232,7 @@ static ttp_status bcast_prediction(ttp_ctx *ctx, const ttp_comm *comm, int owner
     if (comm->rank != owner) {
         p->main.curves = NULL;
         p->kernel = NULL;
+        p->faith_trace = NULL;
         for (int i = 0; i < TTP_MAX_EXTRAP; i++) p->extrap[i].curves = NULL;
         p->nextrap = 0;
         *pp = p;
@@ -248,12 +249,151 @@ static ttp_status bcast_prediction(ttp_ctx *ctx, const ttp_comm *comm, int owner
     return TTP_OK;
 }
 
+/* ---- the settings' own stage ------------------------------------------- */
+
+/* Setting i's seconds per step (its batch size's timing). */
+static double setting_sps(const ttp_sweep_result *r, int64_t i, int64_t n)
+{
+    const int64_t b = ttp_opt_batch(&r->opts[i].opt, n);
+    for (int j = 0; j < r->nbatch; j++)
+        if (r->batch[j] == b) return r->sec_per_step[j];
+    return NAN;
+}
+
+/* Setting i's prediction as `predict` makes it (pre: its simulated curves,
+ * or NULL to simulate here), and its faithfulness when every setting is
+ * checked.  Rank-local. */
+static ttp_status run_setting(ttp_ctx *ctx, const ttp_model *model, const ttp_data *kdata,
+                              const ttp_kernel *k, const ttp_sweep_opts *o, ttp_sweep_result *r, int64_t i,
+                              int64_t n, ttp_predict_pre *pre)
+{
+    ttp_status st;
+    const double sps = setting_sps(r, i, n);
+    /* one progress line for the sweep, not a "dynamics" line per setting */
+    const int verbose = ctx->verbose;
+    ctx->verbose = 0;
+    if (pre)
+        st = ttp_predict_from_sim(ctx, k, &r->opts[i], sps, pre, &r->pred[i]);
+    else
+        st = ttp_predict_from_kernel(ctx, k, &r->opts[i], n, sps, &r->pred[i]);
+    if (st == TTP_OK && o->faith_all) {
+        st = ttp_predict_faith(ctx, model, kdata, k, &r->opts[i], r->pred[i]);
+        if (st != TTP_OK) ttp_prediction_destroy(&r->pred[i]);
+    }
+    ctx->verbose = verbose;
+    if (st == TTP_OK) r->pred[i]->nranks = r->nranks;
+    return st;
+}
+
+/* Columns (settings × ensemble members) simulated together at most: the
+ * product's width, and 4 NC doubles of state per column. */
+#define SWEEP_GROUP_COLUMNS 128
+
+static int same_group(const ttp_predict_opts *a, const ttp_predict_opts *b, int64_t n)
+{
+    return a->opt.loss == b->opt.loss && ttp_opt_batch(&a->opt, n) == ttp_opt_batch(&b->opt, n) &&
+           a->opt.steps == b->opt.steps && a->opt.seed == b->opt.seed && a->sim.seed == b->sim.seed &&
+           a->sim.ensemble == b->sim.ensemble && a->sim.band_lo == b->sim.band_lo &&
+           a->sim.band_hi == b->sim.band_hi;
+}
+
+/* The grouped settings stage (see ttp_sweep_run); owner[i] receives the
+ * rank of setting i.  Rank-local work, no collective. */
+static ttp_status run_groups(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model,
+                             const ttp_data *kdata, const ttp_kernel *k, const ttp_sweep_opts *o,
+                             ttp_sweep_result *r, int *owner, double ts)
+{
+    ttp_status st = TTP_OK;
+    const int64_t n = k->n, count = r->count;
+    int64_t *group = NULL, *mine = NULL, done_count = 0;
+    ttp_opt *opts = NULL;
+    ttp_curves **cv = NULL;
+    ttp_sim_trace **tr = NULL;
+    double *tops = NULL;
+    int64_t *sizes = NULL;
+    TTP_ALLOC(ctx, st, out, group, (size_t)count, "sweep groups");
+    TTP_ALLOC(ctx, st, out, mine, (size_t)count, "sweep groups");
+    TTP_ALLOC(ctx, st, out, opts, (size_t)count, "sweep groups");
+    TTP_ALLOC(ctx, st, out, cv, (size_t)count, "sweep groups");
+    TTP_ALLOC(ctx, st, out, tr, (size_t)count, "sweep groups");
+    TTP_ALLOC(ctx, st, out, tops, 32, "batch eigenvalues");
+    TTP_ALLOC(ctx, st, out, sizes, 32, "batch sizes");
+    /* group[i]: the first setting of i's group; its j-th member goes to rank j mod size */
+    for (int64_t i = 0; i < count; i++) {
+        int64_t g = i, j = 0;
+        for (int64_t h = 0; h < i; h++)
+            if (group[h] == h && same_group(&r->opts[h], &r->opts[i], n)) g = h;
+        group[i] = g;
+        for (int64_t h = 0; h < i; h++) j += group[h] == g;
+        owner[i] = (int)(j % comm->size);
+    }
+    ttp_theta th;
+    memset(&th, 0, sizeof th);
+    th.n = k->n, th.c = k->c;
+    if (k->theta)
+        th.dense = k->theta;
+    else
+        th.k = k->neig, th.vecs = k->eigvec, th.vals = k->eigval;
+    ttp_sim_problem prob = {&th, k->n, k->c, k->f0, k->u0, k->labels, k->targets};
+    for (int64_t g = 0; g < count && st == TTP_OK; g++) {
+        if (group[g] != g) continue;
+        /* this rank's settings of the group */
+        int64_t S = 0;
+        for (int64_t i = g; i < count; i++)
+            if (group[i] == g && owner[i] == comm->rank) mine[S++] = i;
+        if (S == 0) continue;
+        const ttp_predict_opts *po = &r->opts[mine[0]];
+        const int64_t B = ttp_opt_batch(&po->opt, n);
+        const int M = B >= n ? 1 : po->sim.ensemble;
+        ttp_sim_opts so = po->sim;
+        if (B >= n) so.ensemble = 1; /* GD is deterministic */
+        /* the guard's batch eigenvalues: member 0's schedule, whatever the optimizer */
+        int64_t nbt = ttp_predict_guard_batches(n, B);
+        if (nbt > 0 && (k->theta || k->eigvec)) {
+            ttp_opt bo = po->opt;
+            bo.seed = po->sim.seed ? po->sim.seed : po->opt.seed;
+            TTP_CALL_GOTO(ctx, st, out, ttp_sim_batch_tops(ctx, &th, &bo, nbt, tops, sizes));
+        } else {
+            nbt = 0;
+        }
+        int64_t chunk = SWEEP_GROUP_COLUMNS / M;
+        if (chunk < 1) chunk = 1;
+        for (int64_t c0 = 0; c0 < S && st == TTP_OK; c0 += chunk) {
+            const int64_t Sc = S - c0 < chunk ? S - c0 : chunk;
+            for (int64_t j = 0; j < Sc; j++) cv[j] = NULL, tr[j] = NULL;
+            for (int64_t j = 0; j < Sc; j++) {
+                opts[j] = r->opts[mine[c0 + j]].opt;
+                cv[j] = NULL;
+                st = ttp_faith_trace_alloc(ctx, opts[j].steps, k->n * k->c, &tr[j]);
+                if (st != TTP_OK) break;
+            }
+            if (st == TTP_OK) st = ttp_sim_run_many(ctx, &prob, (int)Sc, opts, &so, tr, cv);
+            for (int64_t j = 0; j < Sc; j++) {
+                if (st == TTP_OK) {
+                    ttp_predict_pre pre = {cv[j], tr[j], nbt, tops, sizes};
+                    st = run_setting(ctx, model, kdata, k, o, r, mine[c0 + j], n, &pre);
+                    cv[j] = pre.curves, tr[j] = pre.trace; /* whatever was not taken */
+                    done_count++;
+                    ttp_progress(ctx, "settings", (double)done_count * comm->size / (double)count, ts);
+                }
+                ttp_curves_destroy(&cv[j]);
+                free(tr[j]);
+                tr[j] = NULL;
+            }
+        }
+    }
+out:
+    free(group), free(mine), free(opts), free(cv), free(tr), free(tops), free(sizes);
+    return st;
+}
+
 ttp_status ttp_sweep_run(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model, const ttp_data *data,
                          const ttp_sweep_opts *o, ttp_sweep_result **out)
 {
     ttp_status st = TTP_OK;
     ttp_sweep_result *r = NULL;
     ttp_data *sub = NULL;
+    int *owner = NULL;
     const double t0 = ttp_time();
     *out = NULL;
 
@@ -305,29 +445,28 @@ ttp_status ttp_sweep_run(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *mo
     r->dproj = k->dproj;
     r->mu_max = k->neig > 0 ? k->eigval[0] / (double)k->n : 0.0;
     TTP_ALLOC(ctx, st, done, r->pred, (size_t)r->count, "sweep predictions");
-    for (int64_t i = 0; i < r->count; i++) {
-        r->faith_checked[i] = (unsigned char)o->faith_all;
-        if (i % comm->size != comm->rank) continue;
-        const int64_t b = ttp_opt_batch(&r->opts[i].opt, data->n);
-        double sps = NAN;
-        for (int j = 0; j < r->nbatch; j++)
-            if (r->batch[j] == b) sps = r->sec_per_step[j];
-        /* one progress line for the sweep, not a "dynamics" line per setting */
-        const int verbose = ctx->verbose;
-        ctx->verbose = 0;
-        if (o->faith_all)
-            st = ttp_predict_setting(ctx, model, kdata, k, &r->opts[i], data->n, sps, &r->pred[i]);
-        else
-            st = ttp_predict_from_kernel(ctx, k, &r->opts[i], data->n, sps, &r->pred[i]);
-        ctx->verbose = verbose;
-        if (st != TTP_OK) break;
-        r->pred[i]->nranks = comm->size;
-        ttp_progress(ctx, "settings", (double)(i + 1) / (double)r->count, ts);
+    TTP_ALLOC(ctx, st, done, owner, (size_t)r->count, "sweep owners");
+    for (int64_t i = 0; i < r->count; i++) r->faith_checked[i] = (unsigned char)o->faith_all;
+    /* On the kernel's own samples the settings run in groups that share the
+     * loss, batch size, steps and seed (ttp_sim_run_many: one product over
+     * the eigenvectors a step for the whole group) with the guard's batch
+     * eigenvalues computed once per group; a group's settings are dealt
+     * round-robin over the ranks.  Otherwise (a subset's extrapolation)
+     * each setting runs on its own, round-robin. */
+    if (data->n == k->n) {
+        st = run_groups(ctx, comm, model, kdata, k, o, r, owner, ts);
+    } else {
+        for (int64_t i = 0; i < r->count; i++) owner[i] = (int)(i % comm->size);
+        for (int64_t i = 0; i < r->count && st == TTP_OK; i++) {
+            if (owner[i] != comm->rank) continue;
+            st = run_setting(ctx, model, kdata, k, o, r, i, data->n, NULL);
+            ttp_progress(ctx, "settings", (double)(i + 1) / (double)r->count, ts);
+        }
     }
     if (comm->size > 1) {
         TTP_CALL_GOTO(ctx, st, done, ttp_comm_agree(ctx, comm, st, "the sweep's settings"));
         for (int64_t i = 0; i < r->count; i++)
-            TTP_CALL_GOTO(ctx, st, done, bcast_prediction(ctx, comm, (int)(i % comm->size), &r->pred[i]));
+            TTP_CALL_GOTO(ctx, st, done, bcast_prediction(ctx, comm, owner[i], &r->pred[i]));
     } else if (st != TTP_OK) {
         goto done;
     }
@@ -358,5 +497,6 @@ ttp_status ttp_sweep_run(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *mo
 done:
     ttp_sweep_result_destroy(&r);
     ttp_data_destroy(&sub);
+    free(owner);
     return st;
 }

@@ -211,6 +211,8 @@ typedef struct ttp_prediction {
     char subset_why[128];             /* the rule, or why it kept the whole set     */
     double flops_eigen, flops_direct; /* ttp_predict_path's estimates (0: not asked) */
     int nranks;
+    ttp_sim_trace *faith_trace; /* member 0 at the faithfulness points, carried by the
+                                   dynamics; owned, consumed by ttp_predict_faith (NULL after) */
 } ttp_prediction;
 
 void ttp_prediction_destroy(ttp_prediction **p);
@@ -266,6 +268,28 @@ ttp_status ttp_predict_from_kernel(ttp_ctx *ctx, const ttp_kernel *k, const ttp_
                                    int64_t n_target, double sec_per_step, ttp_prediction **out);
 
 /*
+ * What a caller simulated for several settings at once (the sweep, with
+ * ttp_sim_run_many): the main curves at the kernel's N and member 0's
+ * faithfulness trace, taken over by the prediction (set to NULL), and the
+ * per-batch top eigenvalues of member 0's schedule (ttp_sim_batch_tops with
+ * the guard's count of batches), shared by every setting with that batch
+ * size and seed (nbatch 0: the guard computes them).
+ */
+typedef struct ttp_predict_pre {
+    ttp_curves *curves;
+    ttp_sim_trace *trace;
+    int64_t nbatch;
+    const double *tops;
+    const int64_t *sizes;
+} ttp_predict_pre;
+/* ttp_predict_from_kernel at the kernel's N on those curves: the same
+ * prediction to rounding, without simulating again.  Rank 0. */
+ttp_status ttp_predict_from_sim(ttp_ctx *ctx, const ttp_kernel *k, const ttp_predict_opts *o,
+                                double sec_per_step, ttp_predict_pre *pre, ttp_prediction **out);
+/* The guard's count of SGD batches for a batch size B of N (0: full batch). */
+int64_t ttp_predict_guard_batches(int64_t n, int64_t b);
+
+/*
  * Never a silent blow-up (called by ttp_predict_from_kernel after the
  * stability diagnostic): any non-finite predicted loss, or a mean or band
  * loss that grows past its initial value, makes the prediction invalid with
@@ -274,6 +298,12 @@ ttp_status ttp_predict_from_kernel(ttp_ctx *ctx, const ttp_kernel *k, const ttp_
  * computed and reported, and a batch above its limit is a warning.  Rank 0.
  */
 ttp_status ttp_predict_guard(ttp_ctx *ctx, const ttp_kernel *k, const ttp_predict_opts *o, ttp_prediction *p);
+/* The guard with the per-batch top eigenvalues given (nbatch of them, as
+ * ttp_sim_batch_tops returns for o's batch size and member 0's seed), or
+ * computed when nbatch is 0. */
+ttp_status ttp_predict_guard_tops(ttp_ctx *ctx, const ttp_kernel *k, const ttp_predict_opts *o,
+                                  int64_t nbatch, const double *tops, const int64_t *sizes,
+                                  ttp_prediction *p);
 
 /*
  * Linearized weights without J (docs/METHOD.md §6b).  Runs the function-space
@@ -315,13 +345,30 @@ ttp_status ttp_faith_weights(ttp_ctx *ctx, const ttp_model *m, const ttp_data *d
  * (chosen by measurement, docs/METHOD.md §6b) makes the prediction invalid
  * with a message.  The training-time band then adds the model uncertainty to the
  * batch noise: its ends become ⌊lo (1 − u)⌋ and ⌈hi (1 + u)⌉ with u the
- * worst output gap (capped at 1), and the wall-clock band follows.  Rank 0, not collective; costs ≈ 3 forward+backward passes over
- * the data per point.
+ * worst output gap (capped at 1), and the wall-clock band follows.  Rank 0, not collective.
+ * Cost: member 0's trajectory comes with the dynamics (p->faith_trace; a
+ * second simulation only without it), then one forward at w₀ per block of
+ * samples for all the points' backward passes, and three forwards per point.
  */
+/* The faithfulness points of a T-step run: ⌊(T+2)/4⌋, ⌊(T+1)/2⌋ and T,
+ * those ≥ 1 and distinct (steps: TTP_FAITH_MAX); returns how many. */
+int ttp_faith_points(int64_t T, int64_t *steps);
+/* A trace of those points for NC outputs, in one block that free() releases. */
+ttp_status ttp_faith_trace_alloc(ttp_ctx *ctx, int64_t T, int64_t nc, ttp_sim_trace **out);
 #define TTP_FAITH_LOSS_GAP 0.5
 #define TTP_FAITH_OUT_GAP 0.3
 ttp_status ttp_predict_faith(ttp_ctx *ctx, const ttp_model *m, const ttp_data *d, const ttp_kernel *k,
                              const ttp_predict_opts *o, ttp_prediction *p);
+/*
+ * The same measurement with its passes over the data split across the
+ * ranks (each rank its shard of samples; the weights and outputs summed).
+ * Collective: every rank passes the model and data; k, o and p are read on
+ * rank 0 only (NULL elsewhere is fine for k and p).  The result equals
+ * ttp_predict_faith's to rounding.  Uses p->faith_trace when the dynamics
+ * left it (ttp_sim_run_traced), else runs ttp_faith_trace.
+ */
+ttp_status ttp_predict_faith_comm(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *m, const ttp_data *d,
+                                  const ttp_kernel *k, const ttp_predict_opts *o, ttp_prediction *p);
 /*
  * Piecewise re-linearization (docs/METHOD.md §6c): every o->relin_every
  * steps the kernel is rebuilt at the linearized weights and the dynamics

@@ -89,6 +89,42 @@ ttp_status ttp_sim_run(ttp_ctx *ctx, const ttp_sim_problem *p, const ttp_opt *op
                        ttp_curves **out);
 
 /*
+ * Ensemble member 0's linearized weights at a few steps, carried along the
+ * simulation (docs/METHOD.md §6b): at step[i] the outputs F (NC), the
+ * cotangent a (NC) and the decay coefficient c of w_t = w₀ + Jᵀ a + c w₀,
+ * and the loss, as ttp_faith_trace computes them with a second simulation
+ * (equal to rounding; bit for bit where member 0 runs the same products,
+ * i.e. full batch).  Points after a non-finite loss are NaN.  The arrays
+ * are the caller's: f_lin and a npts × NC, c and loss npts.
+ */
+#define TTP_SIM_TRACE_MAX 4
+typedef struct ttp_sim_trace {
+    int npts;                        /* 0..TTP_SIM_TRACE_MAX           */
+    int64_t step[TTP_SIM_TRACE_MAX]; /* ascending, in 0..T             */
+    double *f_lin, *a, *c, *loss;
+} ttp_sim_trace;
+
+/* ttp_sim_run that also fills tr (NULL: none).  Rank 0; not collective. */
+ttp_status ttp_sim_run_traced(ttp_ctx *ctx, const ttp_sim_problem *p, const ttp_opt *opt,
+                              const ttp_sim_opts *so, ttp_sim_trace *tr, ttp_curves **out);
+
+/*
+ * S settings at once: opts[s] may differ in the learning rate, momentum,
+ * Nesterov flag and weight decay, and must share the loss, batch size,
+ * steps and seed (TTP_ERR_ARG otherwise).  On the eigen form the settings'
+ * ensemble members advance together, S·M columns a step: one DGEMM over V
+ * for all of them (V read once a step, not S·M times) and, for SGD, each
+ * batch's rows of V read once for the S settings that share it (member m
+ * draws the same batches in every setting).  out[s] (S curves) and tr[s]
+ * (tr, or any tr[s], may be NULL) are what ttp_sim_run_traced gives for
+ * opts[s], to rounding: only the order of the sums in the products differs.
+ * The dense form runs each setting on its own.  Memory 3·S·M·NC + K·S·M
+ * doubles.  Rank 0; not collective.
+ */
+ttp_status ttp_sim_run_many(ttp_ctx *ctx, const ttp_sim_problem *p, int S, const ttp_opt *opts,
+                            const ttp_sim_opts *so, ttp_sim_trace *const *tr, ttp_curves **out);
+
+/*
  * Closed form of full-batch GD with MSE on the spectrum:
  *   L_t = (1/2N) Σ_k (1 − η μ_k)^{2t} p_k² + rest
  * mu: eigenvalues of Θ/N; p: Vᵀ(F₀ − Y); rest: constant loss from the
@@ -236,6 +272,18 @@ double ttp_sim_stability_lr(const ttp_opt *opt, double mu_max);
  */
 ttp_status ttp_sim_stability_batch(ttp_ctx *ctx, const ttp_theta *th, const ttp_opt *opt, int64_t nbatches,
                                    double *mean, double *max);
+/*
+ * The two halves of ttp_sim_stability_batch, for callers that price many
+ * optimizers on the same batches: the top eigenvalue λ_max(Θ_BB) of each
+ * batch and its size (tops, sizes: nbatches, or 1 for full batch) depend
+ * only on Θ, the batch size and opt->seed; the figures then follow for any
+ * learning rate, momentum and weight decay, bit for bit as
+ * ttp_sim_stability_batch computes them.
+ */
+ttp_status ttp_sim_batch_tops(ttp_ctx *ctx, const ttp_theta *th, const ttp_opt *opt, int64_t nbatches,
+                              double *tops, int64_t *sizes);
+void ttp_sim_stability_tops(const ttp_opt *opt, int64_t nbatches, const double *tops, const int64_t *sizes,
+                            double *mean, double *max);
 
 #ifdef __cplusplus
 }

@@ -3,11 +3,16 @@
  *
  * The kernel (the expensive, collective stage) does not depend on the
  * optimizer at all, so a sweep builds or reads it once and then runs the
- * per-setting stage of `predict` (ttp_predict_setting: dynamics, training
- * times, stability, blow-up guard, faithfulness) for every combination of
- * the lists.  Each setting's numbers are exactly those of a `predict` run
- * with the same options on the same kernel.  The wall-clock scale is one
- * ttp_predict_step_seconds call per distinct batch size.
+ * per-setting stage of `predict` (dynamics, training times, stability,
+ * blow-up guard, faithfulness) for every combination of the lists.  The
+ * settings that share the loss, batch size, steps and seed are simulated as
+ * one group (ttp_sim_run_many: their ensemble members advance together, one
+ * product over the eigenvectors a step), and the guard's per-batch
+ * eigenvalues are computed once per group.  Each setting's numbers are
+ * those of a `predict` run with the same options on the same kernel: the
+ * steps, validity and warnings exactly, the losses to rounding.  The
+ * wall-clock scale is one ttp_predict_step_seconds call per distinct batch
+ * size.
  *
  *   ttp_sweep_opts so;  ttp_sweep_opts_default(&so);
  *   so.nlr = 3;  so.lrs[0] = 0.01; so.lrs[1] = 0.02; so.lrs[2] = 0.05;
