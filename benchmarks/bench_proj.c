@@ -76,28 +76,25 @@ static ttp_status null_sink(void *user, const ttp_factors *f, ttp_ctx *ctx)
     return TTP_OK;
 }
 
-/* The net work alone: forward + backward_factors on C copies per sample, in
- * batches of 16 samples as ttp_jac_rows does. */
+/* The net work alone: one forward pass per sample and the backward pass of
+ * its C cotangents together (ttp_net_backward_factors_multi), in batches of
+ * 16 samples as ttp_jac_rows does. */
 static double base_time(ttp_ctx *ctx, ttp_net *net, const ttp_model *m, const double *x, int64_t ns)
 {
     const int64_t C = m->nout, in = m->in_shape[0] * m->in_shape[1] * m->in_shape[2], spc = 16;
-    double *xb = malloc((size_t)(spc * C * in) * sizeof *xb),
-           *out = malloc((size_t)(spc * C * C) * sizeof *out);
+    double *out = malloc((size_t)(spc * C) * sizeof *out);
     double *dout = calloc((size_t)(spc * C * C), sizeof *dout);
     for (int64_t r = 0; r < spc * C; r++) dout[r * C + r % C] = 1.0;
     ttp_grad_sink sink = {NULL, null_sink};
     double t = ttp_time();
     for (int64_t s0 = 0; s0 < ns; s0 += spc) {
         int64_t cnt = ns - s0 < spc ? ns - s0 : spc;
-        for (int64_t s = 0; s < cnt; s++)
-            for (int64_t c = 0; c < C; c++)
-                memcpy(xb + (s * C + c) * in, x + (s0 + s) * in, (size_t)in * sizeof *x);
-        if (ttp_net_forward(ctx, net, m->w, xb, cnt * C, out) != TTP_OK ||
-            ttp_net_backward_factors(ctx, net, m->w, dout, &sink) != TTP_OK)
+        if (ttp_net_forward(ctx, net, m->w, x + s0 * in, cnt, out) != TTP_OK ||
+            ttp_net_backward_factors_multi(ctx, net, m->w, dout, C, &sink) != TTP_OK)
             die(ctx, "baseline passes");
     }
     t = ttp_time() - t;
-    free(xb), free(out), free(dout);
+    free(out), free(dout);
     return t;
 }
 

@@ -23,8 +23,15 @@
 #     prediction needs it (`predict --dynamics direct`: Jacobian, Gram,
 #     top pairs by Lanczos) and with the full eigen-decomposition
 #     (`kernel --theta`), all at RANKS ranks;
+#   ttpredict's kernel stage of a default `predict` (projection auto: kron
+#     at D′ = 1024 here, since D = 5130 > 2·1024; eigen or direct dynamics
+#     by flops; GD, T = 150), with the relative error of its μ_max against
+#     the exact Θ's (mu_err: the projection's own error);
 #   neural-tangents: its Θ, first call (with compilation) and best of REPS;
 #   the ratios t_nt / t_ttp and the largest |Θ_nt − Θ_ttp| / max|Θ_ttp|.
+# SKIP_KEIG=1 skips `kernel --theta` (the full eigen-decomposition of the
+# NC × NC Θ: hours at N = 1797 on 2 cores); ttp_theta then comes from the
+# direct prediction's Jacobian and Gram stages.
 # Exit status 1 when an error exceeds 1e-10.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -61,8 +68,8 @@ fi
 mkdir -p "$OUT"
 json() { "$NT_VENV/bin/python" -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
 fail=0
-printf '%6s %6s | %9s %9s %9s | %9s %9s | %9s %9s %9s | %9s\n' N NC "ttp_theta" "ttp_kdir" "ttp_keig" \
-    "nt_first" "nt_best" "r_theta" "r_kdir" "r_keig" "max_rel"
+printf '%6s %6s | %9s %9s %9s %9s | %9s %9s | %9s %9s %9s %9s | %9s %9s\n' N NC "ttp_theta" "ttp_kdir" \
+    "ttp_keig" "ttp_kauto" "nt_first" "nt_best" "r_theta" "r_kdir" "r_keig" "r_kauto" "max_rel" "mu_err"
 for N in "${SIZES[@]}"; do
     M=$OUT/cnn.nc D=$OUT/data-$N.nc
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 "$BENCH" --n "$N" --only-write --write-model "$M" --write-data "$D"
@@ -71,18 +78,29 @@ for N in "${SIZES[@]}"; do
         --dynamics direct --steps 1 --time-steps 0 --save-kernel "$OUT/k-$N.nc" --json "$OUT/p-$N.json" -q \
         >"$OUT/predict-$N.log" 2>&1
     # the same Θ with the full eigen-decomposition (the eigen path's kernel stage)
-    OPENBLAS_NUM_THREADS=1 "$MPIRUN" -np "$RANKS" "$TTP" kernel --model "$M" --data "$D" --proj exact \
-        --out "$OUT/ke-$N.nc" --json "$OUT/k-$N.json" -q >"$OUT/kernel-$N.log" 2>&1
+    [ "${SKIP_KEIG:-0}" = 1 ] || OPENBLAS_NUM_THREADS=1 "$MPIRUN" -np "$RANKS" "$TTP" kernel --model "$M" \
+        --data "$D" --proj exact --out "$OUT/ke-$N.nc" --json "$OUT/k-$N.json" -q >"$OUT/kernel-$N.log" 2>&1
+    # the default prediction's kernel stage (projection auto)
+    OPENBLAS_NUM_THREADS=1 "$MPIRUN" -np "$RANKS" "$TTP" predict --model "$M" --data "$D" --time-steps 0 \
+        --json "$OUT/pa-$N.json" -q >"$OUT/predict-auto-$N.log" 2>&1
     line=$("$NT_VENV/bin/python" "$ROOT/benchmarks/nt_compare.py" "$M" "$D" \
         "$OUT/k-$N.nc" --reps "$REPS")
     echo "$line" >"$OUT/nt-$N.txt"
     read -r _ _ n _ c _ d _ err _ tf _ tb <<<"$line"
-    t_theta=$(json "$OUT/k-$N.json" "d['seconds']['jacobian'] + d['seconds']['gram']")
-    t_keig=$(json "$OUT/k-$N.json" "d['seconds']['total']")
+    if [ "${SKIP_KEIG:-0}" = 1 ]; then
+        t_theta=$(json "$OUT/p-$N.json" "d['seconds_kernel_jacobian'] + d['seconds_kernel_gram']")
+        t_keig=nan
+    else
+        t_theta=$(json "$OUT/k-$N.json" "d['seconds']['jacobian'] + d['seconds']['gram']")
+        t_keig=$(json "$OUT/k-$N.json" "d['seconds']['total']")
+    fi
     t_kdir=$(json "$OUT/p-$N.json" "d['seconds_kernel']")
-    r() { "$NT_VENV/bin/python" -c "print('%.2f' % ($1 / $2))"; }
-    printf '%6s %6s | %9.2f %9.2f %9.2f | %9.2f %9.2f | %9s %9s %9s | %9s\n' "$N" "$((N * c))" "$t_theta" \
-        "$t_kdir" "$t_keig" "$tf" "$tb" "$(r "$tb" "$t_theta")" "$(r "$tb" "$t_kdir")" "$(r "$tb" "$t_keig")" "$err"
+    t_kauto=$(json "$OUT/pa-$N.json" "d['seconds_kernel']")
+    mu_err=$(json "$OUT/pa-$N.json" "'%.2e' % (d['mu_max'] / json.load(open('$OUT/p-$N.json'))['mu_max'] - 1)")
+    r() { "$NT_VENV/bin/python" -c "print('%.2f' % (float('$1') / float('$2')))"; }
+    printf '%6s %6s | %9.2f %9.2f %9.2f %9.2f | %9.2f %9.2f | %9s %9s %9s %9s | %9s %9s\n' "$N" "$((N * c))" \
+        "$t_theta" "$t_kdir" "$t_keig" "$t_kauto" "$tf" "$tb" "$(r "$tb" "$t_theta")" "$(r "$tb" "$t_kdir")" \
+        "$(r "$tb" "$t_keig")" "$(r "$tb" "$t_kauto")" "$err" "$mu_err"
     "$NT_VENV/bin/python" -c "import sys; sys.exit(0 if float('$err') <= 1e-10 else 1)" || fail=1
 done
 echo "(seconds; r_* = neural-tangents' best Θ time / ttpredict's: > 1 means ttpredict is faster; D = $d," \

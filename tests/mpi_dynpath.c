@@ -19,7 +19,9 @@
  * training times and their bands identical; μ_max to 1e-12 relative; the
  * direct path's top eigenvalues equal the eigen path's to 1e-10 λ_max; the
  * path reported is the one asked; `direct` where it cannot serve (subset)
- * is refused naming the option; auto follows the flop counts.
+ * is refused naming the option; auto follows the flop counts.  The
+ * automatic subset (option subset auto): its rule's N0 and refusals, and
+ * its prediction equal to the explicit subset's.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -168,6 +170,48 @@ int main(int argc, char **argv)
         o.opt.batch = 0;
         CHECK_OK(&ctx, ttp_predict_path(&ctx, &o, m->ntrainable, NSAMP, m->nout, &path, &fe, &fd));
         CHECK(path == TTP_DYN_EIGEN && fe < fd);
+    }
+    if (every) {
+        /* subset auto: N0 = max(5 |B|, ⌊N/2⌋) when N0 <= N/2, else the whole
+         * set; the prediction it gives is the explicit subset's */
+        ttp_predict_opts o;
+        ttp_predict_opts_default(&o);
+        o.time_reps = 0;
+        o.opt.steps = 40;
+        o.sim.ensemble = 3;
+        char why[128];
+        o.opt.batch = 10; /* N0 = max(50, 60) = 60 <= 60 */
+        CHECK(ttp_predict_subset_auto(&o, NSAMP, why, sizeof why) == 60 && strstr(why, "N0 = max(5 |B|"));
+        CHECK(ttp_predict_subset_auto(&o, 3001, why, sizeof why) == 1500);
+        o.opt.batch = 11; /* N0 = max(55, 60) = 60 */
+        CHECK(ttp_predict_subset_auto(&o, NSAMP, why, sizeof why) == 60);
+        o.opt.batch = 13; /* N0 = 65 > 60 */
+        CHECK(ttp_predict_subset_auto(&o, NSAMP, why, sizeof why) == 0 && strstr(why, "below 10 |B|"));
+        o.opt.batch = 0;
+        CHECK(ttp_predict_subset_auto(&o, NSAMP, why, sizeof why) == 0 && strstr(why, "full batch"));
+        o.opt.batch = 10;
+        o.opt.wd = 1e-3;
+        CHECK(ttp_predict_subset_auto(&o, NSAMP, why, sizeof why) == 0 && strstr(why, "weight decay"));
+        o.opt.wd = 0.0;
+        ttp_prediction *pa = NULL, *pe = NULL, *pk = NULL;
+        o.subset = TTP_SUBSET_AUTO;
+        CHECK_OK(&ctx, ttp_predict_run(&ctx, &comm, m, d, &o, &pa));
+        o.subset = 60;
+        CHECK_OK(&ctx, ttp_predict_run(&ctx, &comm, m, d, &o, &pe));
+        if (pa && pe && comm.rank == 0) {
+            CHECK(pa->subset_auto == 1 && pe->subset_auto == 0 && pa->n_kernel == 60 && pa->n == NSAMP);
+            CHECK(pa->main.tt[0].steps == pe->main.tt[0].steps);
+            for (int64_t t = 0; t <= o.opt.steps; t++)
+                CHECK(pa->main.curves->loss[t] == pe->main.curves->loss[t]);
+        }
+        o.subset = TTP_SUBSET_AUTO;
+        o.opt.batch = 20; /* N0 = 100 > 60: the whole set */
+        CHECK_OK(&ctx, ttp_predict_run(&ctx, &comm, m, d, &o, &pk));
+        if (pk && comm.rank == 0)
+            CHECK(pk->subset_auto == -1 && pk->n_kernel == NSAMP && strstr(pk->subset_why, "kept all 120"));
+        ttp_prediction_destroy(&pa);
+        ttp_prediction_destroy(&pe);
+        ttp_prediction_destroy(&pk);
     }
     ttp_model_destroy(&m);
     ttp_data_destroy(&all);

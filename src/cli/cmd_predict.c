@@ -44,7 +44,9 @@ static void usage(FILE *f)
                       "(top eigenpairs by Lanczos); auto: fewer flops (default)");
     ttp_cli_help_run(f, 1);
     ttp_cli_help_section(f, "larger datasets");
-    ttp_cli_help_line(f, "--subset N0", "build the kernel on N0 samples (stratified) and extrapolate");
+    ttp_cli_help_line(f, "--subset N0|auto",
+                      "build the kernel on N0 samples (stratified) and extrapolate; auto: "
+                      "N0 = max(5 |B|, N/2) for SGD when N >= 10 |B|, else all");
     ttp_cli_help_line(f, "--extrapolate LIST", "also predict for these dataset sizes (power-law spectrum)");
     ttp_cli_help_section(f, "output (rank 0)");
     ttp_cli_help_line(f, "--time-steps R",

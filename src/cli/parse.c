@@ -367,7 +367,12 @@ ttp_status ttp_cli_predict_option(ttp_ctx *ctx, int c, const char *arg, ttp_pred
         return TTP_OK;
     case TTP_CLI_O_KERNEL: o->kernel_in = arg; return TTP_OK;
     case TTP_CLI_O_SAVEK: o->kernel_out = arg; return TTP_OK;
-    case TTP_CLI_O_SUBSET: return ttp_cli_int(ctx, "--subset", arg, 1, INT64_MAX, &o->subset);
+    case TTP_CLI_O_SUBSET:
+        if (strcmp(arg, "auto") == 0) {
+            o->subset = TTP_SUBSET_AUTO;
+            return TTP_OK;
+        }
+        return ttp_cli_int(ctx, "--subset", arg, 1, INT64_MAX, &o->subset);
     case TTP_CLI_O_TSTEPS:
         TTP_CALL(ctx, ttp_cli_int(ctx, "--time-steps", arg, 0, 10000, &iv));
         o->time_reps = (int)iv;

@@ -1,11 +1,14 @@
 /*
  * jac.c — projected per-sample Jacobian rows G = J P (ttp_jac.h).
  *
- * Rows come from the per-sample gradient factors of ttp_net_backward_factors:
- * a batch of C copies of each sample, with the C×C identity as output
- * gradient, gives that sample's C rows; several samples go through one net
- * call (block-identity output gradients) as far as the net's capacity
- * allows.  What happens to the factors depends on the kind:
+ * Rows come from the per-sample gradient factors of
+ * ttp_net_backward_factors_multi: one forward pass per sample, then its C
+ * cotangents (the C×C identity) pushed back together, give that sample's C
+ * rows; several samples go through one net call (block-identity output
+ * gradients) as far as the net's capacity allows (C rows per sample).  The
+ * forward pass and everything computed from a layer's activations alone
+ * (im2col, act·P_in, W a_p for u0) are done once per sample, not once per
+ * output.  What happens to the factors depends on the kind:
  *
  *   EXACT       the full rows are written straight into G (D′ = D).
  *   RADEMACHER, GAUSSIAN
@@ -75,8 +78,9 @@
  * do not depend on how samples are grouped into calls (or ranks) beyond
  * rounding.  The layers' DGEMMs run over the whole batch, and OpenBLAS may
  * round a row differently depending on where it sits in the batch (seen on
- * small dense layers: ~4e-16 relative); on the bundled networks the tests
- * find the rows equal bit for bit.  The CPU backend projects in fixed-size
+ * small dense layers: ~4e-16 relative; with one forward pass per sample a
+ * sample's place in the forward batch also varies, and tests/test_jac.c
+ * sees up to ~1e-15).  The CPU backend projects in fixed-size
  * row blocks so that the projection adds no such dependence; the cuda
  * backend's DGEMM promises rows only to rounding.
  *
@@ -86,9 +90,8 @@
  * device forward pass over the samples and one backward pass over their C
  * identity cotangents.  Calibration and ttp_jac_jvp stay on the CPU.
  *
- * The net's capacity is not exposed by ttp_net.h, so ttp_jac_rows asks for
- * up to JAC_SAMPLES_MAX samples per call and halves on the net's TTP_ERR_ARG
- * (the plan remembers what worked).
+ * Samples per net call: the net's capacity (ttp_net_capacity, in rows) over
+ * C, at most JAC_SAMPLES_MAX.
  */
 #include "ttp_jac.h"
 
@@ -144,8 +147,7 @@ struct ttp_jac_plan {
     ttp_proj_backend be; /* dense kinds only */
     int have_be;
     int nl;
-    jac_layer *L;    /* per model layer */
-    int64_t spc_cap; /* samples per net call that the last net accepted */
+    jac_layer *L; /* per model layer */
     /* The device Jacobian stage (gpu/ttp_gnet.h): used for every kind when
      * the backend resolved to cuda; opened at the first ttp_jac_rows (after
      * a KRON calibration has fixed the split). */
@@ -373,7 +375,6 @@ ttp_status ttp_jac_plan_create(ttp_ctx *ctx, const ttp_model *m, ttp_proj_kind k
     p->seed = seed;
     p->dproj_req = dproj;
     p->nl = m->nlayers;
-    p->spc_cap = JAC_SAMPLES_MAX;
     p->device = -1;
     TTP_CALL_GOTO(ctx, st, fail, resolve_stage(ctx, bname, &p->dev_stage));
     TTP_ALLOC(ctx, st, fail, p->L, m->nlayers, "Jacobian plan layers");
@@ -559,26 +560,27 @@ static ttp_status sink_layer(void *user, const ttp_factors *f, ttp_ctx *ctx)
         return TTP_OK;
     }
 
-    /* OUTER: delta (nb, m, npos), act (nb, npos, n). */
-    const int64_t m = J->m, n = J->n, np = f->npos;
+    /* OUTER: delta (nb, m, npos), act (nb / q, npos, n): row b's activations
+     * are those of sample b / q (q cotangents per forward sample). */
+    const int64_t m = J->m, n = J->n, np = f->npos, q = f->ncot > 0 ? f->ncot : 1, nsmp = nb / q;
     const double *W = S->uv + J->woff, *bias = W + m * n;
     double *db = NULL, *pre = NULL, *A = NULL, *Dt = NULL, *dWall = NULL;
     TTP_CALL(ctx, workspace(ctx, p, 0, (size_t)m, &db));
     if (S->u0) {
-        /* pre (nb·npos, m) = act · Wᵀ: W a_p for every sample and position. */
-        TTP_CALL(ctx, workspace(ctx, p, 1, (size_t)(nb * np * m), &pre));
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(nb * np), (int)m, (int)n, 1.0, f->act,
+        /* pre (nsmp·npos, m) = act · Wᵀ: W a_p for every sample and position. */
+        TTP_CALL(ctx, workspace(ctx, p, 1, (size_t)(nsmp * np * m), &pre));
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(nsmp * np), (int)m, (int)n, 1.0, f->act,
                     (int)n, W, (int)n, 0.0, pre, (int)m);
     }
     const double *Ab = f->act;
     int64_t lda = n;
     const int repl = S->R && kron && J->mode == KRON_REPL, block = S->R && kron && J->mode == KRON_BLOCK;
     if (repl && J->Pin) {
-        /* A (nb·npos, r·k_i) = act · P_in, for the whole batch at once. */
+        /* A (nsmp·npos, r·k_i) = act · P_in, for the whole batch at once. */
         lda = J->r * J->ki;
-        TTP_CALL(ctx, workspace(ctx, p, 2, (size_t)(nb * np * lda), &A));
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(nb * np), (int)lda, (int)n, 1.0, f->act,
-                    (int)n, J->Pin, (int)lda, 0.0, A, (int)lda);
+        TTP_CALL(ctx, workspace(ctx, p, 2, (size_t)(nsmp * np * lda), &A));
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(nsmp * np), (int)lda, (int)n, 1.0,
+                    f->act, (int)n, J->Pin, (int)lda, 0.0, A, (int)lda);
         Ab = A;
     }
     if (repl && J->Pout) TTP_CALL(ctx, workspace(ctx, p, 3, (size_t)(J->r * J->ko * np), &Dt));
@@ -603,12 +605,12 @@ static ttp_status sink_layer(void *user, const ttp_factors *f, ttp_ctx *ctx)
                 Db = Dt;
             }
             cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)J->ko, (int)J->ki, (int)np, 1.0, Db,
-                        (int)np, Ab + b * np * lda, (int)lda, 0.0, row + J->gw, (int)J->ki);
+                        (int)np, Ab + b / q * np * lda, (int)lda, 0.0, row + J->gw, (int)J->ki);
         } else if (repl) {
             /* r rank-one replicas (k_o = k_i = 1, see kron_choose):
              * DtT (npos, r) = delta_bᵀ P_out; column t = Σ_p DtT[p,t]·A_b[p,t]. */
             const int64_t rko = J->r;
-            const double *Apb = Ab + b * np * lda;
+            const double *Apb = Ab + b / q * np * lda;
             double *blk = row + J->gw;
             cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)np, (int)rko, (int)m, 1.0, delta,
                         (int)np, J->Pout, (int)rko, 0.0, Dt, (int)rko);
@@ -622,7 +624,7 @@ static ttp_status sink_layer(void *user, const ttp_factors *f, ttp_ctx *ctx)
              * row (exact kinds), in the batch's buffer (block), or at gw. */
             double *dst = block ? dWall + b * m * n : row + (kron ? J->gw : J->col_off);
             cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)np, 1.0, delta,
-                        (int)np, f->act + b * np * n, (int)n, 0.0, dst, (int)n);
+                        (int)np, f->act + b / q * np * n, (int)n, 0.0, dst, (int)n);
         }
         if (row && J->has_bias) {
             if (kron)
@@ -632,7 +634,7 @@ static ttp_status sink_layer(void *user, const ttp_factors *f, ttp_ctx *ctx)
         }
         if (S->u0) {
             double s = 0.0;
-            const double *pb = pre + b * np * m;
+            const double *pb = pre + b / q * np * m;
             for (int64_t o = 0; o < m; o++)
                 for (int64_t q = 0; q < np; q++) s += delta[o * np + q] * pb[q * m + o];
             if (J->has_bias)
@@ -658,13 +660,13 @@ static ttp_status calib_layer(void *user, const ttp_factors *f, ttp_ctx *ctx)
         for (int64_t i = 0; i < f->nb * f->nw; i++) J->tv += f->g[i] * f->g[i];
         return TTP_OK;
     }
-    const int64_t m = f->m, n = f->n, np = f->npos;
+    const int64_t m = f->m, n = f->n, np = f->npos, q = f->ncot > 0 ? f->ncot : 1;
     double *dW = NULL;
     TTP_CALL(ctx, workspace(ctx, p, 4, (size_t)(m * n), &dW));
     for (int64_t b = 0; b < f->nb; b++) {
         const double *delta = f->delta + b * m * np;
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)np, 1.0, delta, (int)np,
-                    f->act + b * np * n, (int)n, 0.0, dW, (int)n);
+                    f->act + b / q * np * n, (int)n, 0.0, dW, (int)n);
         for (int64_t i = 0; i < m * n; i++) J->tw += dW[i] * dW[i];
         if (f->has_bias)
             for (int64_t o = 0; o < m; o++) {
@@ -676,11 +678,33 @@ static ttp_status calib_layer(void *user, const ttp_factors *f, ttp_ctx *ctx)
     return TTP_OK;
 }
 
+/* Samples per call that the net holds: its rows over C (each sample's C
+ * cotangent rows must fit the backward pass), at most JAC_SAMPLES_MAX;
+ * TTP_ERR_ARG when not even one sample's C rows fit. */
+static ttp_status samples_per_call(ttp_ctx *ctx, const ttp_net *net, int64_t C, int64_t ns, int64_t *spc)
+{
+    const int64_t cap = ttp_net_capacity(net) / C;
+    if (cap < 1)
+        return TTP_ERR(ctx, TTP_ERR_ARG,
+                       "Jacobian rows: the network holds %lld rows, fewer than the C = %lld output rows of "
+                       "one sample (create it with a capacity of at least C)",
+                       (long long)ttp_net_capacity(net), (long long)C);
+    int64_t s = cap < JAC_SAMPLES_MAX ? cap : JAC_SAMPLES_MAX;
+    *spc = s < ns ? s : ns;
+    return TTP_OK;
+}
+
+/* The block-identity cotangents: row s·C + c is e_c. */
+static void identity_cotangents(double *dout, int64_t spc, int64_t C)
+{
+    for (int64_t r = 0; r < spc * C; r++) dout[r * C + r % C] = 1.0;
+}
+
 ttp_status ttp_jac_plan_calibrate(ttp_ctx *ctx, ttp_jac_plan *p, ttp_net *net, const double *w,
                                   const double *x, int64_t ns)
 {
     ttp_status st = TTP_OK;
-    double *xb = NULL, *out = NULL, *dout = NULL;
+    double *out = NULL, *dout = NULL;
     if (!p || !net || !w || (ns > 0 && !x))
         return TTP_ERR(ctx, TTP_ERR_ARG, "ttp_jac_plan_calibrate: plan, net, w or x is NULL");
     if (ns < 1)
@@ -689,18 +713,16 @@ ttp_status ttp_jac_plan_calibrate(ttp_ctx *ctx, ttp_jac_plan *p, ttp_net *net, c
     if (p->kind != TTP_PROJ_KRON) return TTP_OK;
     const ttp_model *M = p->m;
     const int64_t C = M->nout, in = M->in_shape[0] * M->in_shape[1] * M->in_shape[2];
-    TTP_ALLOC(ctx, st, done, xb, C * in, "calibration copies");
-    TTP_ALLOC(ctx, st, done, out, C * C, "calibration outputs");
+    TTP_ALLOC(ctx, st, done, out, C, "calibration outputs");
     TTP_ALLOC(ctx, st, done, dout, C * C, "identity output gradient");
-    for (int64_t c = 0; c < C; c++) dout[c * C + c] = 1.0;
+    identity_cotangents(dout, 1, C);
     for (int l = 0; l < p->nl; l++) p->L[l].tw = p->L[l].tv = 0.0;
-    /* One sample per call: calibration sets are small, and this needs no
-     * guess at the net's capacity beyond C. */
+    /* One sample per call (its C cotangents from one forward pass):
+     * calibration sets are small. */
     for (int64_t s = 0; s < ns; s++) {
-        for (int64_t c = 0; c < C; c++) memcpy(xb + c * in, x + s * in, (size_t)in * sizeof *x);
-        TTP_CALL_GOTO(ctx, st, done, ttp_net_forward(ctx, net, w, xb, C, out));
+        TTP_CALL_GOTO(ctx, st, done, ttp_net_forward(ctx, net, w, x + s * in, 1, out));
         ttp_grad_sink sink = {p, calib_layer};
-        TTP_CALL_GOTO(ctx, st, done, ttp_net_backward_factors(ctx, net, w, dout, &sink));
+        TTP_CALL_GOTO(ctx, st, done, ttp_net_backward_factors_multi(ctx, net, w, dout, C, &sink));
     }
     /* A block with no gradient on these samples keeps a token weight, so it
      * still gets its one column (its Θ part is then ~0 anyway). */
@@ -721,33 +743,7 @@ ttp_status ttp_jac_plan_calibrate(ttp_ctx *ctx, ttp_jac_plan *p, ttp_net *net, c
     }
     TTP_CALL_GOTO(ctx, st, done, plan_kron(ctx, p));
 done:
-    free(xb), free(out), free(dout);
-    return st;
-}
-
-/*
- * The forward pass shared by ttp_jac_rows and ttp_jac_jvp: each of the *cnt
- * samples at x copied C times (one copy per output row, for the block-
- * identity cotangents of the backward pass) into xb, then the network's
- * forward pass into out.  The net holds fewer samples than a plan may ask
- * (its capacity is not exposed): then *cnt is halved, remembered in the
- * plan for the next call, and *retry set, so the caller retries the block.
- */
-static ttp_status forward_copies(ttp_ctx *ctx, ttp_jac_plan *p, ttp_net *net, const double *w, const double *x,
-                                 int64_t *cnt, int64_t C, int64_t in, double *xb, double *out, int *retry)
-{
-    *retry = 0;
-    for (int64_t s = 0; s < *cnt; s++)
-        for (int64_t c = 0; c < C; c++) memcpy(xb + (s * C + c) * in, x + s * in, (size_t)in * sizeof *x);
-    ttp_status st = ttp_net_forward(ctx, net, w, xb, *cnt * C, out);
-    if (st == TTP_ERR_ARG && *cnt > 1) {
-        ttp_error_clear(ctx);
-        *cnt /= 2;
-        p->spc_cap = *cnt;
-        *retry = 1;
-        return TTP_OK;
-    }
-    if (st != TTP_OK) ttp_error_trace(ctx, __FILE__, __LINE__, __func__);
+    free(out), free(dout);
     return st;
 }
 
@@ -915,7 +911,7 @@ ttp_status ttp_jac_rows(ttp_ctx *ctx, ttp_jac_plan *p, ttp_net *net, const doubl
                         int64_t ns, double *G, double *f0, double *u0)
 {
     ttp_status st = TTP_OK;
-    double *xb = NULL, *out = NULL, *dout = NULL, *ub = NULL, *J = NULL;
+    double *out = NULL, *dout = NULL, *ub = NULL, *J = NULL;
     if (!p || !net || !w || (ns > 0 && (!x || !G)))
         return TTP_ERR(ctx, TTP_ERR_ARG, "ttp_jac_rows: plan, net, w, x or G is NULL");
     if (ns < 0) return TTP_ERR(ctx, TTP_ERR_ARG, "ttp_jac_rows: %lld samples, expected >= 0", (long long)ns);
@@ -927,9 +923,10 @@ ttp_status ttp_jac_rows(ttp_ctx *ctx, ttp_jac_plan *p, ttp_net *net, const doubl
     const int64_t in = M->in_shape[0] * M->in_shape[1] * M->in_shape[2];
     const int dense = p->kind == TTP_PROJ_RADEMACHER || p->kind == TTP_PROJ_GAUSSIAN;
 
-    /* Samples per net call: the cap, lowered so that a block of full rows of
-     * one call fits JAC_ROWBUF_BYTES (dense kinds), and by the net below. */
-    int64_t spc = p->spc_cap < ns ? p->spc_cap : ns;
+    /* Samples per net call: what the net holds, lowered so that a block of
+     * full rows of one call fits JAC_ROWBUF_BYTES (dense kinds). */
+    int64_t spc = 0;
+    TTP_CALL(ctx, samples_per_call(ctx, net, C, ns, &spc));
     if (dense) {
         int64_t fit = JAC_ROWBUF_BYTES / (C * D * (int64_t)sizeof(double));
         if (spc > fit) spc = fit > 1 ? fit : 1;
@@ -943,25 +940,17 @@ ttp_status ttp_jac_rows(ttp_ctx *ctx, ttp_jac_plan *p, ttp_net *net, const doubl
         if (jcap < spc * C) jcap = spc * C;
         TTP_ALLOC(ctx, st, done, J, jcap * D, "block of full Jacobian rows");
     }
-    TTP_ALLOC(ctx, st, done, xb, spc * C * in, "batch of sample copies");
-    TTP_ALLOC(ctx, st, done, out, spc * C * C, "batch outputs");
+    TTP_ALLOC(ctx, st, done, out, spc * C, "batch outputs");
     TTP_ALLOC(ctx, st, done, dout, spc * C * C, "block-identity output gradients");
     TTP_ALLOC(ctx, st, done, ub, spc * C, "u0 of a batch");
-    for (int64_t r = 0; r < spc * C; r++) dout[r * C + r % C] = 1.0;
+    identity_cotangents(dout, spc, C);
 
     int64_t jrows = 0, jrow0 = 0; /* buffered full rows, and G's row of the first */
     for (int64_t s0 = 0; s0 < ns;) {
-        int64_t cnt = ns - s0 < spc ? ns - s0 : spc;
-        int retry = 0;
-        TTP_CALL_GOTO(ctx, st, done,
-                      forward_copies(ctx, p, net, w, x + s0 * in, &cnt, C, in, xb, out, &retry));
-        if (retry) { /* the net held fewer samples: cnt was halved */
-            spc = cnt;
-            continue;
-        }
-        if (f0)
-            for (int64_t s = 0; s < cnt; s++)
-                for (int64_t c = 0; c < C; c++) f0[(s0 + s) * C + c] = out[(s * C) * C + c];
+        const int64_t cnt = ns - s0 < spc ? ns - s0 : spc;
+        /* one forward pass per sample; its C cotangents go back together */
+        TTP_CALL_GOTO(ctx, st, done, ttp_net_forward(ctx, net, w, x + s0 * in, cnt, out));
+        if (f0) memcpy(f0 + s0 * C, out, (size_t)(cnt * C) * sizeof *out);
 
         if (dense && (jrows + cnt * C > jcap)) {
             TTP_CALL_GOTO(ctx, st, done,
@@ -982,7 +971,7 @@ ttp_status ttp_jac_rows(ttp_ctx *ctx, ttp_jac_plan *p, ttp_net *net, const doubl
             memset(S.R + r * S.ld, 0, (size_t)(dense ? D : K) * sizeof(double));
         memset(ub, 0, (size_t)(cnt * C) * sizeof *ub);
         ttp_grad_sink sink = {&S, sink_layer};
-        TTP_CALL_GOTO(ctx, st, done, ttp_net_backward_factors(ctx, net, w, dout, &sink));
+        TTP_CALL_GOTO(ctx, st, done, ttp_net_backward_factors_multi(ctx, net, w, dout, C, &sink));
         if (u0) memcpy(u0 + s0 * C, ub, (size_t)(cnt * C) * sizeof *ub);
         if (dense) jrows += cnt * C;
         s0 += cnt;
@@ -992,7 +981,6 @@ ttp_status ttp_jac_rows(ttp_ctx *ctx, ttp_jac_plan *p, ttp_net *net, const doubl
                       p->be.project(p->be.state, p->kind, p->seed, J, jrows, D, K, G + jrow0 * K, ctx));
 done:
     free(J);
-    free(xb);
     free(out);
     free(dout);
     free(ub);
@@ -1000,44 +988,37 @@ done:
 }
 
 /*
- * J v by the same per-sample factors as u0 (one backward pass over C copies
- * of each sample), against v instead of w: exact to round-off, with no
- * projection and no finite-difference step.  Re-linearization with momentum
- * (docs/METHOD.md §6c) needs the new linearization's image of the carried
- * weight-space velocity.
+ * J v by the same per-sample factors as u0 (one forward pass and one
+ * backward pass of the C cotangents of each sample), against v instead of
+ * w: exact to round-off, with no projection and no finite-difference step.
+ * Re-linearization with momentum (docs/METHOD.md §6c) needs the new
+ * linearization's image of the carried weight-space velocity.
  */
 ttp_status ttp_jac_jvp(ttp_ctx *ctx, ttp_jac_plan *p, ttp_net *net, const double *w, const double *v,
                        const double *x, int64_t ns, double *jv)
 {
     ttp_status st = TTP_OK;
-    double *xb = NULL, *out = NULL, *dout = NULL;
+    double *out = NULL, *dout = NULL;
     if (!p || !net || !w || !v || (ns > 0 && (!x || !jv)))
         return TTP_ERR(ctx, TTP_ERR_ARG, "ttp_jac_jvp: plan, net, w, v, x or jv is NULL");
     if (ns <= 0) return TTP_OK;
     const ttp_model *M = p->m;
     const int64_t C = M->nout, in = M->in_shape[0] * M->in_shape[1] * M->in_shape[2];
-    int64_t spc = p->spc_cap < ns ? p->spc_cap : ns;
-    TTP_ALLOC(ctx, st, done, xb, spc * C * in, "batch of sample copies");
-    TTP_ALLOC(ctx, st, done, out, spc * C * C, "batch outputs");
+    int64_t spc = 0;
+    TTP_CALL(ctx, samples_per_call(ctx, net, C, ns, &spc));
+    TTP_ALLOC(ctx, st, done, out, spc * C, "batch outputs");
     TTP_ALLOC(ctx, st, done, dout, spc * C * C, "block-identity output gradients");
-    for (int64_t r = 0; r < spc * C; r++) dout[r * C + r % C] = 1.0;
+    identity_cotangents(dout, spc, C);
     for (int64_t s0 = 0; s0 < ns;) {
-        int64_t cnt = ns - s0 < spc ? ns - s0 : spc;
-        int retry = 0;
-        TTP_CALL_GOTO(ctx, st, done,
-                      forward_copies(ctx, p, net, w, x + s0 * in, &cnt, C, in, xb, out, &retry));
-        if (retry) { /* the net held fewer samples: cnt was halved */
-            spc = cnt;
-            continue;
-        }
+        const int64_t cnt = ns - s0 < spc ? ns - s0 : spc;
+        TTP_CALL_GOTO(ctx, st, done, ttp_net_forward(ctx, net, w, x + s0 * in, cnt, out));
         memset(jv + s0 * C, 0, (size_t)(cnt * C) * sizeof *jv);
         sink_state S = {p, w, NULL, 0, jv + s0 * C, v};
         ttp_grad_sink sink = {&S, sink_layer};
-        TTP_CALL_GOTO(ctx, st, done, ttp_net_backward_factors(ctx, net, w, dout, &sink));
+        TTP_CALL_GOTO(ctx, st, done, ttp_net_backward_factors_multi(ctx, net, w, dout, C, &sink));
         s0 += cnt;
     }
 done:
-    free(xb);
     free(out);
     free(dout);
     return st;

@@ -389,15 +389,28 @@ static double *grad_target(ttp_net *n, int j, int want_gx)
 typedef struct {
     double *grad_w;      /* summed mode: add here (NULL: no weight gradient) */
     ttp_grad_sink *sink; /* factor mode                                      */
+    int64_t ncot;        /* cotangent rows per forward sample (factor mode)  */
 } bwd_mode;
 
 static ttp_status backward_impl(ttp_ctx *ctx, ttp_net *net, const double *w, const double *dout,
                                 bwd_mode mode, double *grad_x)
 {
     const ttp_model *M = net->m;
-    int64_t nb = net->nb;
+    /* nb: cotangent rows; row b belongs to forward sample b / q, whose
+     * activations serve all of its q rows (q = 1 but in factor mode) */
+    const int64_t q = mode.ncot;
+    int64_t nb = net->nb * q;
     int want_gx = grad_x != NULL;
-    if (nb < 1) return TTP_ERR(ctx, TTP_ERR_ARG, "backward pass without a forward pass on this network");
+    if (net->nb < 1) return TTP_ERR(ctx, TTP_ERR_ARG, "backward pass without a forward pass on this network");
+    if (q < 1 || (q > 1 && (mode.grad_w || want_gx)))
+        return TTP_ERR(ctx, TTP_ERR_ARG,
+                       "backward pass with %lld cotangents per sample: expected 1, or more "
+                       "in factor mode only",
+                       (long long)q);
+    if (nb > net->nbmax)
+        return TTP_ERR(ctx, TTP_ERR_ARG,
+                       "backward pass on %lld samples x %lld cotangents: the network holds %lld rows",
+                       (long long)net->nb, (long long)q, (long long)net->nbmax);
     for (int l = 0; l < M->nlayers; l++)
         memset(net->grad[l], 0, (size_t)(nb * net->size[l]) * sizeof(double));
     if (want_gx) memset(net->gx, 0, (size_t)(nb * net->in_size) * sizeof(double));
@@ -423,7 +436,7 @@ static ttp_status backward_impl(ttp_ctx *ctx, ttp_net *net, const double *w, con
                     for (int64_t o = 0; o < m; o++) db[o] += dy[b * m + o];
             } else if (params) {
                 ttp_factors f = {
-                    TTP_FACTOR_OUTER, l, L->woff, L->nw, net->col_off[l], nb, m, n, 1, 1, dy, in, NULL};
+                    TTP_FACTOR_OUTER, l, L->woff, L->nw, net->col_off[l], nb, m, n, 1, 1, dy, in, NULL, q};
                 TTP_CALL(ctx, mode.sink->layer(mode.sink->user, &f, ctx));
             }
             if (dx)
@@ -438,8 +451,20 @@ static ttp_status backward_impl(ttp_ctx *ctx, ttp_net *net, const double *w, con
             const double *W = w + L->woff, *col = net->col[l];
             double *DT = net->wsa; /* (nb·npos, m) */
             if (params && mode.sink) {
-                ttp_factors f = {
-                    TTP_FACTOR_OUTER, l, L->woff, L->nw, net->col_off[l], nb, m, n, npos, 1, dy, col, NULL};
+                ttp_factors f = {TTP_FACTOR_OUTER,
+                                 l,
+                                 L->woff,
+                                 L->nw,
+                                 net->col_off[l],
+                                 nb,
+                                 m,
+                                 n,
+                                 npos,
+                                 1,
+                                 dy,
+                                 col,
+                                 NULL,
+                                 q};
                 TTP_CALL(ctx, mode.sink->layer(mode.sink->user, &f, ctx));
             }
             if (!(params && mode.grad_w) && dx == NULL) break;
@@ -468,15 +493,24 @@ static ttp_status backward_impl(ttp_ctx *ctx, ttp_net *net, const double *w, con
             break;
         }
         case TTP_LAYER_RELU: {
-            const double *y = net->act[l];
-            for (int64_t i = 0; i < nb * sz; i++)
-                if (y[i] > 0.0) dx[i] += dy[i];
+            for (int64_t b = 0; b < nb; b++) {
+                const double *y = net->act[l] + b / q * sz, *d = dy + b * sz;
+                double *o = dx + b * sz;
+                for (int64_t i = 0; i < sz; i++)
+                    if (y[i] > 0.0) o[i] += d[i];
+            }
             break;
         }
         case TTP_LAYER_SIGMOID:
         case TTP_LAYER_TANH:
         case TTP_LAYER_LEAKYRELU:
-        case TTP_LAYER_GELU: act_bwd(L, in, net->act[l], dy, nb * sz, dx); break;
+        case TTP_LAYER_GELU:
+            if (q == 1)
+                act_bwd(L, in, net->act[l], dy, nb * sz, dx);
+            else
+                for (int64_t b = 0; b < nb; b++)
+                    act_bwd(L, in + b / q * sz, net->act[l] + b / q * sz, dy + b * sz, sz, dx + b * sz);
+            break;
         case TTP_LAYER_BATCHNORM: {
             int64_t C = L->in_shape[0], hw = L->in_shape[1] * L->in_shape[2];
             const double *g = w + L->woff, *mu = M->state + L->soff, *var = mu + C;
@@ -486,7 +520,7 @@ static ttp_status backward_impl(ttp_ctx *ctx, ttp_net *net, const double *w, con
                 for (int64_t b = 0; b < nb; b++)
                     for (int64_t c = 0; c < C; c++) {
                         double inv = 1.0 / sqrt(var[c] + L->eps), sg = 0.0, sb = 0.0;
-                        const double *d = dy + (b * C + c) * hw, *xc = in + (b * C + c) * hw;
+                        const double *d = dy + (b * C + c) * hw, *xc = in + (b / q * C + c) * hw;
                         for (int64_t p = 0; p < hw; p++) {
                             sg += d[p] * (xc[p] - mu[c]) * inv;
                             sb += d[p];
@@ -499,8 +533,20 @@ static ttp_status backward_impl(ttp_ctx *ctx, ttp_net *net, const double *w, con
                     for (int64_t b = 0; b < nb; b++)
                         for (int64_t j = 0; j < 2 * C; j++) dg[j] += G[b * 2 * C + j];
                 } else {
-                    ttp_factors f = {
-                        TTP_FACTOR_DIRECT, l, L->woff, L->nw, net->col_off[l], nb, 0, 0, 0, 0, NULL, NULL, G};
+                    ttp_factors f = {TTP_FACTOR_DIRECT,
+                                     l,
+                                     L->woff,
+                                     L->nw,
+                                     net->col_off[l],
+                                     nb,
+                                     0,
+                                     0,
+                                     0,
+                                     0,
+                                     NULL,
+                                     NULL,
+                                     G,
+                                     q};
                     TTP_CALL(ctx, mode.sink->layer(mode.sink->user, &f, ctx));
                 }
             }
@@ -517,7 +563,7 @@ static ttp_status backward_impl(ttp_ctx *ctx, ttp_net *net, const double *w, con
         case TTP_LAYER_MAXPOOL: {
             const int64_t *am = net->amax[l];
             for (int64_t b = 0; b < nb; b++)
-                for (int64_t o = 0; o < sz; o++) dx[b * isz + am[b * sz + o]] += dy[b * sz + o];
+                for (int64_t o = 0; o < sz; o++) dx[b * isz + am[b / q * sz + o]] += dy[b * sz + o];
             break;
         }
         case TTP_LAYER_AVGPOOL: {
@@ -566,7 +612,7 @@ static ttp_status backward_impl(ttp_ctx *ctx, ttp_net *net, const double *w, con
 ttp_status ttp_net_backward(ttp_ctx *ctx, ttp_net *net, const double *w, const double *dout, double *grad_w,
                             double *grad_x)
 {
-    bwd_mode mode = {grad_w, NULL};
+    bwd_mode mode = {grad_w, NULL, 1};
     TTP_CALL(ctx, backward_impl(ctx, net, w, dout, mode, grad_x));
     return TTP_OK;
 }
@@ -574,11 +620,22 @@ ttp_status ttp_net_backward(ttp_ctx *ctx, ttp_net *net, const double *w, const d
 ttp_status ttp_net_backward_factors(ttp_ctx *ctx, ttp_net *net, const double *w, const double *dout,
                                     ttp_grad_sink *sink)
 {
+    return ttp_net_backward_factors_multi(ctx, net, w, dout, 1, sink);
+}
+
+ttp_status ttp_net_backward_factors_multi(ttp_ctx *ctx, ttp_net *net, const double *w, const double *dout,
+                                          int64_t ncot, ttp_grad_sink *sink)
+{
     if (sink == NULL || sink->layer == NULL)
         return TTP_ERR(ctx, TTP_ERR_ARG, "backward factors: no sink given");
-    bwd_mode mode = {NULL, sink};
+    bwd_mode mode = {NULL, sink, ncot};
     TTP_CALL(ctx, backward_impl(ctx, net, w, dout, mode, NULL));
     return TTP_OK;
+}
+
+int64_t ttp_net_capacity(const ttp_net *net)
+{
+    return net ? net->nbmax : 0;
 }
 
 /* ---- losses -------------------------------------------------------------- */

@@ -423,6 +423,14 @@ ttp_status ttp_train_step_model(ttp_ctx *ctx, const ttp_comm *comm, const ttp_mo
     const int64_t lo = direct ? share : hi / 2;
     out->probe_lo = lo;
     out->probe_hi = hi;
+    /* the cap: at most TTP_STEP_PROBE_SAMPLES sample passes per rank over
+     * the timed calls and their warm-ups (every rank alike: the update's
+     * timing below is collective), at least one timed call per size */
+    {
+        const int64_t round = direct ? hi : hi + lo, most = TTP_STEP_PROBE_SAMPLES / round - 1;
+        if (reps > most) reps = most > 1 ? (int)most : 1;
+    }
+    out->reps = reps;
     TTP_CALL_GOTO(ctx, st, done, work_init(ctx, &k, m, d, hi));
     TTP_ALLOC(ctx, st, done, perm, n, "batch permutation");
     TTP_ALLOC(ctx, st, done, idx, B, "batch indices");

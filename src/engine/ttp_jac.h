@@ -86,8 +86,8 @@ const char *ttp_jac_plan_backend(const ttp_jac_plan *p);
 /*
  * Projected Jacobian rows of ns samples (not collective; each rank calls it
  * on its own shard).
- *   net   a net for the plan's model with nbmax >= C (it batches C copies of
- *         a sample with the identity as output gradient)
+ *   net   a net for the plan's model with nbmax >= C (one forward pass per
+ *         sample, then its C cotangent rows, the identity, together)
  *   w     parameter slab at which to linearize (normally model->w)
  *   x     (ns, in) inputs
  *   G     (ns·C) × D′ row-major, overwritten
@@ -104,7 +104,7 @@ ttp_status ttp_jac_rows(ttp_ctx *ctx, ttp_jac_plan *p, ttp_net *net, const doubl
  *   w   parameter slab at which J is taken;  v  a slab of the same layout
  *       (only its trainable entries are read)
  *   x   (ns, in) inputs;  jv  ns·C, overwritten
- * Costs one backward pass over C copies of each sample.
+ * Costs one forward pass per sample and one backward pass of its C cotangents.
  */
 ttp_status ttp_jac_jvp(ttp_ctx *ctx, ttp_jac_plan *p, ttp_net *net, const double *w, const double *v,
                        const double *x, int64_t ns, double *jv);

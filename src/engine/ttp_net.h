@@ -64,6 +64,8 @@ typedef struct ttp_factors {
     int has_bias;
     const double *delta, *act; /* OUTER                                       */
     const double *g;           /* DIRECT                                      */
+    int64_t ncot;              /* rows of delta (g) per row of act: row b's activations are act's
+                   * row b / ncot (1 but from ttp_net_backward_factors_multi) */
 } ttp_factors;
 
 typedef struct ttp_grad_sink {
@@ -74,11 +76,27 @@ typedef struct ttp_grad_sink {
 /*
  * Backward pass that, instead of summing over the batch, hands each
  * trainable layer's per-sample factors to sink->layer (in reverse layer
- * order).  This is what the Jacobian builder uses: a batch made of C copies
- * of a sample with dout = the C×C identity yields the C Jacobian rows.
+ * order).  A batch made of C copies of a sample with dout = the C×C
+ * identity yields the C Jacobian rows (ttp_net_backward_factors_multi
+ * below does the same from one forward pass).
  */
 ttp_status ttp_net_backward_factors(ttp_ctx *ctx, ttp_net *net, const double *w, const double *dout,
                                     ttp_grad_sink *sink);
+
+/*
+ * The same with ncot cotangents per sample, from ONE forward pass: after
+ * ttp_net_forward on nb samples, dout is (nb·ncot, nout), sample b's
+ * cotangents being rows b·ncot .. b·ncot + ncot − 1, and the sink receives
+ * factors of nb·ncot rows (f->nb) whose activations are act's row
+ * b / ncot (f->ncot = ncot).  The C Jacobian rows of each sample are then
+ * ncot = C with the C×C identity per sample: one forward instead of C.
+ * nb·ncot must fit the net's capacity (TTP_ERR_ARG otherwise).
+ */
+ttp_status ttp_net_backward_factors_multi(ttp_ctx *ctx, ttp_net *net, const double *w, const double *dout,
+                                          int64_t ncot, ttp_grad_sink *sink);
+
+/* Rows a net holds (its nbmax): forward samples, or backward cotangent rows. */
+int64_t ttp_net_capacity(const ttp_net *net);
 
 /* Losses, shared by training and the simulated dynamics.  Per-sample loss:
  *   MSE  ½‖f − y‖² with y the one-hot label (or the real target)

@@ -116,13 +116,19 @@ void ttp_model_cost(const ttp_model *m, ttp_layer_cost *per_layer, ttp_layer_cos
  * b ≈ s/32 and at least 8), t_update from timing the update itself, W from
  * timing a copy larger than the cache; each timed `reps` times after a
  * warm-up, the fastest kept.  Shares of at most TTP_STEP_PROBE_DIRECT
- * samples are timed as they are.  The share of a core the process got over
+ * samples are timed as they are.  The probe is capped: its gradient calls
+ * (warm-ups included) pass at most TTP_STEP_PROBE_SAMPLES samples per rank,
+ * `reps` being lowered to fit (at least 1), so that it stays a small part
+ * of the kernel stage (N·(1 + C)/P sample passes per rank; 1.4 % of it on
+ * the bundled tasks, N = 750, C = 5, P = 2); the update is then timed as
+ * often (collective, every rank alike).  The share of a core the process got over
  * the gradient probes (CPU over wall seconds, 1 on an idle machine) is
  * reported in cpu_share as a sign of a loaded machine; it is not applied
  * (dividing by it overshot on a shared machine, where it also counts the
  * probes' page faults and waits).
  */
 #define TTP_STEP_PROBE_DIRECT 16
+#define TTP_STEP_PROBE_SAMPLES 32
 typedef struct ttp_step_model {
     int64_t batch, share;        /* B and the largest per-rank share s            */
     int nranks;                  /* P                                             */
@@ -138,6 +144,7 @@ typedef struct ttp_step_model {
     double cpu_share;            /* CPU over wall seconds during the probe (<= 1)   */
     double sec_per_step;         /* t(B)                                           */
     double sec_probe;            /* what the probe itself cost                     */
+    int reps;                    /* timed repetitions after the cap                */
 } ttp_step_model;
 
 /* Probe and fit (above) for the settings o on d.  Collective over comm;

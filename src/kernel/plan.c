@@ -95,20 +95,21 @@ static void estimate(const ttp_kernel_opts *o, int64_t D, int64_t C, const ttp_m
     p->peak_bytes = p->base_bytes + p->model_bytes + peak;
 
     const double Dd = (double)D;
-    /* the engine runs the forward and the backward of C copies of every
-     * sample (jac.c): the network's own per-sample flops, which for a conv
-     * layer count every output position, not only its weights */
-    double per_copy = 0.0; /* the layers' flops, without the loss's */
+    /* the engine runs one forward pass of every sample and the backward
+     * pass of its C cotangents (jac.c): the network's own per-sample flops,
+     * which for a conv layer count every output position, not only its
+     * weights */
+    double fwd = 0.0, bwd = 0.0; /* the layers' flops, without the loss's */
     if (model->nlayers > 0) {
         ttp_layer_cost *lc = calloc((size_t)model->nlayers, sizeof *lc);
         if (lc) {
             ttp_model_cost(model, lc, NULL);
-            for (int l = 0; l < model->nlayers; l++) per_copy += lc[l].flops_fwd + lc[l].flops_bwd;
+            for (int l = 0; l < model->nlayers; l++) fwd += lc[l].flops_fwd, bwd += lc[l].flops_bwd;
             free(lc);
         }
     }
-    if (model->nlayers > 0 && per_copy > 0)
-        p->flops_jac = (double)N * (double)C * per_copy / P;
+    if (model->nlayers > 0 && fwd + bwd > 0)
+        p->flops_jac = (double)N * (fwd + (double)C * bwd) / P;
     else /* no layers to count (sizes only): a dense network's count */
         p->flops_jac = (double)N * (2.0 * Dd + 4.0 * (double)C * Dd) / P;
     if (o->proj == TTP_PROJ_KRON)

@@ -87,8 +87,8 @@ ttp_status ttp_predict_opts_validate(ttp_ctx *ctx, const ttp_predict_opts *o, in
             return TTP_ERR(ctx, TTP_ERR_ARG, "option smooth: %d, expected a window of at least 1 step",
                            t->smooth);
     }
-    if (o->subset < 0 || o->subset > n)
-        return TTP_ERR(ctx, TTP_ERR_ARG, "option subset: %lld, expected 1..%lld (the dataset's size)",
+    if ((o->subset < 0 && o->subset != TTP_SUBSET_AUTO) || o->subset > n)
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option subset: %lld, expected 1..%lld (the dataset's size) or auto",
                        (long long)o->subset, (long long)n);
     int64_t n0 = o->subset > 0 ? o->subset : n;
     for (int i = 0; i < o->nextrap; i++)
@@ -542,6 +542,26 @@ ttp_status ttp_predict_path(ttp_ctx *ctx, const ttp_predict_opts *o, int64_t d, 
     return TTP_OK;
 }
 
+int64_t ttp_predict_subset_auto(const ttp_predict_opts *o, int64_t n, char *why, size_t len)
+{
+    const int64_t B = ttp_opt_batch(&o->opt, n);
+    const int64_t n0 = TTP_SUBSET_AUTO_BATCHES * B > n / TTP_SUBSET_AUTO_DIV ? TTP_SUBSET_AUTO_BATCHES * B
+                                                                             : n / TTP_SUBSET_AUTO_DIV;
+    const char *no = B >= n                          ? "full batch: no SGD to make cheaper"
+                     : 2 * n0 > n                    ? "N is below 10 |B|"
+                     : o->opt.wd > 0                 ? "weight decay (the extrapolation does not model it)"
+                     : o->relin_every != 0           ? "re-linearization runs on the whole set"
+                     : o->kernel_in                  ? "a reused kernel"
+                     : o->dynamics == TTP_DYN_DIRECT ? "the direct dynamics"
+                     : o->kernel.top_k > 0           ? "a truncated spectrum (option top_k)"
+                                                     : NULL;
+    if (why && len && no) snprintf(why, len, "subset auto kept all %lld samples: %s", (long long)n, no);
+    if (why && len && !no)
+        snprintf(why, len, "subset auto: N0 = max(%d |B|, N/%d) since N >= %d |B|", TTP_SUBSET_AUTO_BATCHES,
+                 TTP_SUBSET_AUTO_DIV, 2 * TTP_SUBSET_AUTO_BATCHES);
+    return no ? 0 : n0;
+}
+
 /* ---- the collective pipeline ------------------------------------------- */
 
 ttp_status ttp_predict_step_seconds(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model,
@@ -570,6 +590,9 @@ ttp_status ttp_predict_kernel(ttp_ctx *ctx, const ttp_comm *comm, const ttp_mode
     const ttp_data *kdata = data;
     *kdata_out = NULL;
     *k_out = NULL;
+    if (o->subset == TTP_SUBSET_AUTO)
+        return TTP_ERR(ctx, TTP_ERR_UNSUPPORTED,
+                       "option subset: auto is settled by predict; here give the kernel's sample count N0");
     if (o->subset > 0 && o->subset < data->n) {
         TTP_CALL_GOTO(ctx, st, fail, ttp_data_take(ctx, data, o->subset, &sub));
         kdata = sub;
@@ -621,6 +644,15 @@ ttp_status ttp_predict_run(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *
     /* Everything that can be checked is checked before the heavy stages. */
     TTP_CALL_GOTO(ctx, st, done, ttp_predict_opts_validate(ctx, o, data->n));
     TTP_CALL_GOTO(ctx, st, done, ttp_train_check(ctx, model, data, o->opt.loss));
+    /* option subset auto: the rule settles N0 (or the whole set) here */
+    ttp_predict_opts resolved = *o;
+    char subset_why[128] = "";
+    int subset_auto = 0;
+    if (o->subset == TTP_SUBSET_AUTO) {
+        resolved.subset = ttp_predict_subset_auto(o, data->n, subset_why, sizeof subset_why);
+        subset_auto = resolved.subset > 0 ? 1 : -1;
+        o = &resolved;
+    }
 
     ttp_dyn_path path = TTP_DYN_EIGEN;
     double fe = 0.0, fd = 0.0;
@@ -678,6 +710,8 @@ ttp_status ttp_predict_run(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *
     p->step_timing = o->time_reps > 0 ? o->step_timing : -1;
     p->step_model = sm;
     p->path = path;
+    p->subset_auto = subset_auto;
+    snprintf(p->subset_why, sizeof p->subset_why, "%s", subset_why);
     p->flops_eigen = fe;
     p->flops_direct = fd;
     p->nranks = comm->size;

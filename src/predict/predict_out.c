@@ -74,6 +74,7 @@ void ttp_predict_print(FILE *f, const ttp_prediction *p, const ttp_predict_opts 
     if (p->n != p->n_kernel)
         fprintf(f, "  kernel      on %lld of the %lld samples; spectrum extrapolated by power laws\n",
                 (long long)p->n_kernel, (long long)p->n);
+    if (p->subset_auto) fprintf(f, "  subset      %s\n", p->subset_why);
     if (p->ce_kappa > 0)
         fprintf(f,
                 "  cross-ent.  exact dynamics on the %lld samples, re-timed by the spectrum (softmax "
@@ -235,6 +236,8 @@ ttp_status ttp_predict_write_json(ttp_ctx *ctx, const char *path, const ttp_pred
         ttp_json_num(j, "bandwidth_bytes_per_second", sm->bandwidth);
         ttp_json_int(j, "probe_batch_hi", sm->probe_hi);
         ttp_json_int(j, "probe_batch_lo", sm->probe_lo);
+        ttp_json_int(j, "probe_reps", sm->reps);
+        ttp_json_num(j, "probe_seconds", sm->sec_probe);
         ttp_json_end_object(j);
     }
     if (p->kernel) { /* the kernel stage's parts (a reused kernel: as it was built) */
@@ -266,6 +269,10 @@ ttp_status ttp_predict_write_json(ttp_ctx *ctx, const char *path, const ttp_pred
     if (p->ce_kappa > 0) ttp_json_num(j, "ce_curvature", p->ce_kappa);
     ttp_json_int(j, "n", p->n);
     ttp_json_int(j, "n_kernel", p->n_kernel);
+    if (p->subset_auto) {
+        ttp_json_bool(j, "subset_auto", p->subset_auto > 0);
+        ttp_json_str(j, "subset_rule", p->subset_why);
+    }
     ttp_json_int(j, "c", p->c);
     ttp_json_int(j, "d", p->d);
     if (p->kernel && p->kernel->trainable[0]) ttp_json_str(j, "trainable_layers", p->kernel->trainable);

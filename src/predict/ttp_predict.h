@@ -53,6 +53,16 @@ extern "C" {
 #define TTP_MAX_ENSEMBLE 100000 /* simulated trajectories per prediction  */
 #define TTP_MAX_EXTRAP 16       /* extrapolation targets                    */
 
+/* Option subset = TTP_SUBSET_AUTO: the kernel on a subset where the rule of
+ * ttp_predict_subset_auto takes one, else on the whole set (predict only). */
+#define TTP_SUBSET_AUTO (-1)
+/* The rule's N0 = max(TTP_SUBSET_AUTO_BATCHES·|B|, ⌊N/TTP_SUBSET_AUTO_DIV⌋),
+ * taken when N0 <= N/2 (⌊N/2⌋: the headline time and the final loss stay
+ * within the projection's own seed-to-seed spread on the bundled and wide
+ * tasks; ⌊N/3⌋ moved the final loss by 7-8 %). */
+#define TTP_SUBSET_AUTO_BATCHES 5
+#define TTP_SUBSET_AUTO_DIV 2
+
 /* How the seconds per step are found: a probe of two small batches and the
  * cost model of the network (ttp_train_step_model; a few percent of one
  * step), or real full steps timed (ttp_train_time_step). */
@@ -81,6 +91,7 @@ typedef struct ttp_predict_opts {
     const char *kernel_in;  /* reuse a kernel file (provenance checked)     */
     const char *kernel_out; /* also write the kernel                        */
     int64_t subset;         /* N0 < N: kernel on a stratified subset, then  */
+                            /*   (TTP_SUBSET_AUTO: ttp_predict_subset_auto) */
     int nextrap;            /*   extrapolate to these sizes (N if none)     */
     int64_t extrap[TTP_MAX_EXTRAP];
     int time_reps;         /* real steps timed for wall-clock (0: skip)    */
@@ -114,6 +125,23 @@ typedef struct ttp_predict_opts {
  */
 ttp_status ttp_predict_path(ttp_ctx *ctx, const ttp_predict_opts *o, int64_t d, int64_t n, int c,
                             ttp_dyn_path *out, double *fe, double *fd);
+
+/*
+ * The automatic subset (option subset = TTP_SUBSET_AUTO) for options o on a
+ * dataset of n samples: SGD (|B| < N) is priced by T·|B| sample passes while
+ * the kernel costs N·(1 + C) and more, so for large N the kernel is built on
+ * N0 = max(5·|B|, ⌊N/2⌋) stratified samples and the prediction extrapolated
+ * to N (docs/large-n.md), when N0 <= N/2 (N >= 10·|B|).  Returns N0, or 0
+ * (the whole set) with the reason in why (size len) when the rule does not
+ * apply: full batch, N below 10·|B|, weight decay, re-linearization, a
+ * reused kernel, the direct dynamics or a truncated spectrum asked for.
+ * Measured (benchmarks/README.md): at N = 750, |B| = 50 (N0 = 375) the
+ * headline time and the final loss are within 1 % of the whole-set
+ * kernel's on the bundled and wide tasks, but the extrapolated prediction
+ * has no faithfulness check and a narrower SGD noise band: hence opt-in,
+ * not the default.
+ */
+int64_t ttp_predict_subset_auto(const ttp_predict_opts *o, int64_t n, char *why, size_t len);
 
 /* Defaults (what `ttpredict predict` uses): the ttp_opt defaults, the
  * ttp_kernel_opts defaults but with the automatic projection (TTP_PROJ_AUTO:
@@ -207,6 +235,8 @@ typedef struct ttp_prediction {
     ttp_step_model step_model; /* the fitted model (step_timing MODEL)    */
     double sec_kernel, sec_sim, sec_timing, seconds;
     ttp_dyn_path path;                /* the dynamics path that ran (never AUTO)   */
+    int subset_auto;                  /* option subset auto: 1 took N0, -1 kept N   */
+    char subset_why[128];             /* the rule, or why it kept the whole set     */
     double flops_eigen, flops_direct; /* ttp_predict_path's estimates (0: not asked) */
     int nranks;
     ttp_sim_trace *faith_trace; /* member 0 at the faithfulness points, carried by the
