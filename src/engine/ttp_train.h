@@ -118,7 +118,9 @@ void ttp_model_cost(const ttp_model *m, ttp_layer_cost *per_layer, ttp_layer_cos
  * warm-up, the fastest kept.  Shares of at most TTP_STEP_PROBE_DIRECT
  * samples are timed as they are.  The probe is capped: its gradient calls
  * (warm-ups included) pass at most TTP_STEP_PROBE_SAMPLES samples per rank,
- * `reps` being lowered to fit (at least 1), so that it stays a small part
+ * `reps` being lowered to fit (at least 1; the gradient calls themselves
+ * are still timed best of 3 when 3 or more were asked for, since one
+ * call's time is too noisy to scale), so that it stays a small part
  * of the kernel stage (N·(1 + C)/P sample passes per rank; 1.4 % of it on
  * the bundled tasks, N = 750, C = 5, P = 2); the update is then timed as
  * often (collective, every rank alike).  The share of a core the process got over
