@@ -44,6 +44,32 @@ static double rel_gap(const double *x, const double *y, const double *z, int64_t
     return den > 0 ? sqrt(num / den) : 0.0;
 }
 
+/* The stitched curves L, A (T + 1 steps) become the prediction's curves
+ * (no band of their own), its training times and wall-clock; for SGD the
+ * one linearization's noise band is carried over as ratios (its members'
+ * spread around its mean).  Rank 0. */
+void ttp_relin_stitch(ttp_prediction *p, int sgd, const double *L, const double *A, int64_t T)
+{
+    ttp_curves *cv = p->main.curves;
+    for (int64_t t = 0; t <= T; t++) {
+        cv->loss[t] = cv->loss_lo[t] = cv->loss_hi[t] = cv->member_loss[t] = L[t];
+        cv->acc[t] = cv->acc_lo[t] = cv->acc_hi[t] = cv->member_acc[t] = A[t];
+    }
+    for (int i = 0; i < p->main.ntt; i++) {
+        ttp_tt_result *r = &p->main.tt[i];
+        int64_t s0 = r->steps, nlo = r->noise_lo, nhi = r->noise_hi;
+        r->steps = r->lo = r->hi = ttp_ttime(&r->def, cv->loss, cv->acc, T);
+        if (sgd && r->steps >= 0 && s0 > 0) {
+            if (nlo >= 0) r->lo = (int64_t)floor((double)r->steps * (double)nlo / (double)s0);
+            r->hi = nhi >= 0 ? (int64_t)ceil((double)r->steps * (double)nhi / (double)s0) : -1;
+            if (r->lo > r->steps) r->lo = r->steps;
+            if (r->hi >= 0 && r->hi < r->steps) r->hi = r->steps;
+            if (r->hi > T) r->hi = -1;
+        }
+    }
+    p->main.wall = p->main.tt[0].steps >= 0 ? (double)p->main.tt[0].steps * p->sec_per_step : NAN;
+}
+
 ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model,
                                    const ttp_data *d, const ttp_kernel *k0, const ttp_predict_opts *o,
                                    ttp_prediction *p)
@@ -206,27 +232,7 @@ ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp
         t0 += k;
     }
     if (root) {
-        ttp_curves *cv = p->main.curves;
-        const int sgd = ttp_opt_batch(&o->opt, d->n) < d->n;
-        for (int64_t t = 0; t <= T; t++) {
-            cv->loss[t] = cv->loss_lo[t] = cv->loss_hi[t] = cv->member_loss[t] = L[t];
-            cv->acc[t] = cv->acc_lo[t] = cv->acc_hi[t] = cv->member_acc[t] = A[t];
-        }
-        for (int i = 0; i < p->main.ntt; i++) {
-            ttp_tt_result *r = &p->main.tt[i];
-            /* SGD: member 0's time, with the one linearization's noise band
-             * carried over as ratios (its members' spread around its mean) */
-            int64_t s0 = r->steps, nlo = r->noise_lo, nhi = r->noise_hi;
-            r->steps = r->lo = r->hi = ttp_ttime(&r->def, cv->loss, cv->acc, T);
-            if (sgd && r->steps >= 0 && s0 > 0) {
-                if (nlo >= 0) r->lo = (int64_t)floor((double)r->steps * (double)nlo / (double)s0);
-                r->hi = nhi >= 0 ? (int64_t)ceil((double)r->steps * (double)nhi / (double)s0) : -1;
-                if (r->lo > r->steps) r->lo = r->steps;
-                if (r->hi >= 0 && r->hi < r->steps) r->hi = r->steps;
-                if (r->hi > T) r->hi = -1;
-            }
-        }
-        p->main.wall = p->main.tt[0].steps >= 0 ? (double)p->main.tt[0].steps * p->sec_per_step : NAN;
+        ttp_relin_stitch(p, ttp_opt_batch(&o->opt, d->n) < d->n, L, A, T);
         ttp_faith *fa = &p->faith;
         fa->relin_every = K;
         fa->segments = nseg;

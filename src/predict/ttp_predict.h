@@ -200,9 +200,9 @@ typedef struct ttp_faith {
     double kdrift[TTP_FAITH_MAX];         /* ‖Θ(w_t) g − Θ(w₀) g‖ / ‖Θ(w₀) g‖ (drift.c) */
     double krate[TTP_FAITH_MAX];          /* gᵀ Θ(w_t) g / gᵀ Θ(w₀) g                   */
     double worst_kdrift, kdrift_seconds;
-    int relin_kernel;                     /* the segments ran in function space (§6d)  */
-    double relin_sens;                    /* largest |t_lag − t| / t over definitions  */
-    int64_t relin_tt_lag[TTP_MAX_TT];     /* the lagged companion run's times           */
+    int relin_kernel;                 /* the segments ran in function space (§6d)  */
+    double relin_sens;                /* largest |t_lag − t| / t over definitions  */
+    int64_t relin_tt_lag[TTP_MAX_TT]; /* the lagged companion run's times           */
     double seconds;
     char note[160];
 } ttp_faith;
@@ -443,6 +443,10 @@ ttp_status ttp_predict_relinearize_kernel(ttp_ctx *ctx, const ttp_comm *comm, co
                                           const ttp_data *d, const ttp_kernel *k0, const ttp_predict_opts *o,
                                           ttp_prediction *p);
 
+/* The stitched curves of a re-linearized run (T + 1 steps) become p's curves,
+ * training times and wall-clock; SGD keeps the one linearization's noise band
+ * as ratios (relin.c, shared by relin_kernel.c).  Rank 0. */
+void ttp_relin_stitch(ttp_prediction *p, int sgd, const double *L, const double *A, int64_t T);
 /* Scale the training-time band ends by (1 ∓ u), u = gap capped at 1 (faith.c). */
 void ttp_faith_widen_band(ttp_prediction *p, int64_t T, double gap);
 /* Print / JSON lines for the faithfulness and guard figures (predict_out.c, validate.c). */
