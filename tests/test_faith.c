@@ -256,6 +256,27 @@ static void check_faith(ttp_ctx *ctx, fixture *fx)
          * exact kernel, so only the difference quotient's error is left */
         CHECK(kg < 1e-4);
         CHECK(p->faith.loss_lin[p->faith.npoints - 1] == p->main.curves->loss[o.opt.steps]);
+        {
+            /* J Δw on every third sample (4 of 12): the same output and
+             * loss gaps, and a kernel gap still at the quotient's error —
+             * the subset's rows are matched with their own linear outputs */
+            ttp_predict_opts os = o;
+            os.faith_kgap_samples = 5;
+            ttp_prediction *q = NULL;
+            CHECK_OK(ctx, ttp_predict_from_kernel(ctx, &k, &os, N, NAN, &q));
+            if (!q) return;
+            CHECK_OK(ctx, ttp_predict_faith(ctx, fx->m, fx->d, &k, &os, q));
+            double kgs = 0;
+            for (int j = 0; j < q->faith.npoints; j++) {
+                CHECK(q->faith.out_gap[j] == p->faith.out_gap[j]);
+                CHECK(q->faith.loss_gap[j] == p->faith.loss_gap[j]);
+                kgs = fmax(kgs, q->faith.kernel_gap[j]);
+            }
+            CHECK(kgs < 1e-4);
+            /* a strided subset: not the whole set's figure */
+            if (i == 1) CHECK(q->faith.kernel_gap[q->faith.npoints - 1] != p->faith.kernel_gap[p->faith.npoints - 1]);
+            ttp_prediction_destroy(&q);
+        }
         gaps[i] = p->faith.worst_out_gap;
         /* the band adds the model uncertainty: GD's noise band is the time
          * itself, widened by u = the worst output gap */

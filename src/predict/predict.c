@@ -30,6 +30,7 @@ void ttp_predict_opts_default(ttp_predict_opts *o)
     o->tt[0].value = 0.05;
     o->tt[0].smooth = 1;
     o->time_reps = 5;
+    o->faith_kgap_samples = TTP_FAITH_KGAP_SAMPLES;
 }
 
 const char *ttp_step_timing_str(int t)

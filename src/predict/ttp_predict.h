@@ -107,6 +107,9 @@ typedef struct ttp_predict_opts {
                               K steps or TTP_RELIN_AUTO for
                               TTP_RELIN_KERNEL_SEGMENTS segments;
                               relin_kernel.c, docs/METHOD.md §6d)          */
+    int64_t faith_kgap_samples; /* the kernel gap's J Δw on about this many
+                                   samples, every ⌈N / it⌉-th (default
+                                   TTP_FAITH_KGAP_SAMPLES; ≤ 0: all)       */
 } ttp_predict_opts;
 
 /*
@@ -178,6 +181,9 @@ typedef struct ttp_pred_curve {
  * w_t = w₀ + Jᵀ a_t + c_t w₀ and compared with the linear model there.
  */
 #define TTP_FAITH_MAX 4
+/* The kernel gap (J Δw by central differences: two forwards per point) is
+ * measured by default on about this many samples, every ⌈N / it⌉-th. */
+#define TTP_FAITH_KGAP_SAMPLES 128
 typedef struct ttp_faith {
     int npoints; /* 0: not measured (see note)                */
     int64_t step[TTP_FAITH_MAX];
@@ -186,7 +192,8 @@ typedef struct ttp_faith {
     double out_gap[TTP_FAITH_MAX];        /* ‖F(w_t) − F_lin,t‖ / ‖F_lin,t − F₀‖   */
     double loss_gap[TTP_FAITH_MAX];       /* (L_lin,t − L(w_t)) / (L₀ − L_lin,t)   */
     double kernel_gap[TTP_FAITH_MAX];     /* ‖F₀ + J Δw_t − F_lin,t‖ / ‖F_lin,t − F₀‖:
-                                         the projected kernel's share          */
+                                         the projected kernel's share, on the
+                                         opts' faith_kgap_samples          */
     double dw_rel[TTP_FAITH_MAX];         /* ‖Δw_t‖ / ‖w₀‖ (trainable part)         */
     double worst_out_gap, worst_loss_gap; /* largest |·| over the points       */
     double band_widen;                    /* u: band ends scaled by (1 − u), (1 + u) */
