@@ -111,6 +111,11 @@ if [e["n"] for e in a["extrapolation"]] != [300, 1500]: bad.append("extrapolatio
 if a["tt_steps"] != b["tt_steps"] or abs(a["final_loss"] - b["final_loss"]) > 1e-8 * abs(a["final_loss"]):
     bad.append("1 vs 2 ranks: %s/%s vs %s/%s" % (a["tt_steps"], a["final_loss"], b["tt_steps"], b["final_loss"]))
 if not all(e["tt_steps"] > 0 for e in a["extrapolation"]): bad.append("an extrapolated time was not reached")
+# the faithfulness check runs on the subset's own training, alike on 1 and 2 ranks
+fa, fb = a["faithfulness"], b["faithfulness"]
+if fa.get("points") != 3 or "300 samples" not in fa.get("note", ""): bad.append("subset faithfulness: %s" % fa)
+elif any(abs(x - y) > 1e-8 * abs(y) for x, y in zip(fa["loss_real"], fb["loss_real"])):
+    bad.append("subset faithfulness 1 vs 2 ranks: %s vs %s" % (fa["loss_real"], fb["loss_real"]))
 for x in bad: print("FAIL:", x)
 sys.exit(1 if bad else 0)
 PY

@@ -432,9 +432,9 @@ ttp_status ttp_predict_faith_comm(ttp_ctx *ctx, const ttp_comm *comm, const ttp_
     ttp_theta th;
     if (root) {
         memset(fa, 0, sizeof *fa);
-        if (p->n != k->n || d->n != k->n) {
+        if (d->n != k->n) {
             snprintf(fa->note, sizeof fa->note,
-                     "not measured: the prediction is extrapolated from %lld samples", (long long)k->n);
+                     "not measured: the data has %lld samples, the kernel %lld", (long long)d->n, (long long)k->n);
         } else if (m->nout != k->c) {
             st = TTP_ERR(ctx, TTP_ERR_ARG, "faithfulness: the model has %d outputs, the kernel %d",
                          (int)m->nout, k->c);
@@ -443,13 +443,20 @@ ttp_status ttp_predict_faith_comm(ttp_ctx *ctx, const ttp_comm *comm, const ttp_
                      "not measured: the kernel holds neither Theta nor its eigenvectors");
         } else {
             /* The dynamics carried member 0's weights along (ttp_sim_run_traced);
-             * only a prediction made without them pays a second simulation. */
+             * only a prediction made without them pays a second simulation.
+             * A prediction extrapolated from a subset is checked on the
+             * subset's own training (same optimizer, batch and steps: the
+             * weights move about as far), traced here. */
+            if (p->n != k->n)
+                snprintf(fa->note, sizeof fa->note,
+                         "measured on the kernel's %lld samples trained alone (the prediction is for %lld)",
+                         (long long)k->n, (long long)p->n);
             const int64_t NC = k->n * k->c;
             tr = p->faith_trace;
             p->faith_trace = NULL;
             int64_t want[TTP_FAITH_MAX];
             const int np = ttp_faith_points(o->opt.steps, want);
-            if (tr && (tr->npts != np || memcmp(tr->step, want, sizeof(int64_t) * (size_t)np) != 0))
+            if (tr && (p->n != k->n || tr->npts != np || memcmp(tr->step, want, sizeof(int64_t) * (size_t)np) != 0))
                 free(tr), tr = NULL;
             if (tr == NULL) {
                 st = ttp_faith_trace_alloc(ctx, o->opt.steps, NC, &tr);
@@ -608,6 +615,7 @@ void ttp_faith_print(FILE *f, const ttp_prediction *p)
         fprintf(f, "              %5lld: %.4g/%.4g  %+.1f%%  %.1f%%  %.1f%%  %.3g\n", (long long)fa->step[i],
                 fa->loss_real[i], fa->loss_lin[i], 100 * fa->loss_gap[i], 100 * fa->out_gap[i],
                 100 * fa->kernel_gap[i], fa->dw_rel[i]);
+    if (fa->note[0]) fprintf(f, "              %s\n", fa->note);
     if (fa->relin_kernel)
         fprintf(
             f,
