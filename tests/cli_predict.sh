@@ -190,6 +190,31 @@ bad = bad or "relinearize_kernel_sensitivity" not in a
 print("FAIL" if bad else "ok", a["tt_steps"], b["tt_steps"], a["faithfulness"]["segments"])
 sys.exit(1 if bad else 0)
 PY
+# --relinearize auto (METHOD.md 6e) past the stability limit (CE, lr 0.04,
+# stability 2.5): the function-space prediction is invalid, so the segments
+# restart from the real network's outputs; the JSON says so, alike at 1 and 2
+# ranks, and `real` alone gives the same curve.
+for v in auto:1 auto:2 real:1; do
+  timeout 300 "$MPIEXEC" -n ${v#*:} "$BIN" predict "${Q[@]}" --steps 8 --lr 0.04 --tt rel:0.1 \
+      --relinearize ${v%:*} --json "$T/rla${v/:/}.json" >/dev/null 2>"$T/rlaerr"
+  ok; [ -s "$T/rla${v/:/}.json" ] || fail "--relinearize $v: $(cat "$T/rlaerr")"
+done
+ok; python3 - "$T/rlaauto1.json" "$T/rlaauto2.json" "$T/rlareal1.json" <<'PY' || fail "--relinearize auto (see above)"
+import json, sys
+a, b, r = (json.load(open(f)) for f in sys.argv[1:4])
+fa, fr = a["faithfulness"], r["faithfulness"]
+bad = []
+if not (fa.get("relinearize_fallback") and fa.get("relinearize_mode") == "real" and fa.get("relinearize_fallback_why")):
+    bad.append("no fallback recorded: %s" % fa)
+if fr.get("relinearize_mode") != "real" or fr.get("relinearize_fallback"): bad.append("real: %s" % fr)
+if a["tt_steps"] != b["tt_steps"] or max(abs(x - y) / abs(y) for x, y in zip(a["loss"], b["loss"])) > 1e-9:
+    bad.append("1 vs 2 ranks: %s vs %s" % (a["tt_steps"], b["tt_steps"]))
+if a["tt_steps"] != r["tt_steps"] or max(abs(x - y) / abs(y) for x, y in zip(a["loss"], r["loss"])) > 1e-12:
+    bad.append("auto's fallback differs from real: %s vs %s" % (a["tt_steps"], r["tt_steps"]))
+for x in bad: print("FAIL:", x)
+print("auto past the limit:", a["tt_steps"], fa.get("segments"), "segments;", fa.get("relinearize_fallback_why"))
+sys.exit(1 if bad else 0)
+PY
 expect "relinearize kernel:text" 2 "--relinearize" -- "$BIN" predict "${Q[@]}" --relinearize kernel:often
 expect "relinearize kernelx" 2 "--relinearize" -- "$BIN" predict "${Q[@]}" --relinearize kernels
 expect "lr negative" 2 "--lr" -- "$BIN" predict --lr -0.1

@@ -577,8 +577,53 @@ static void check_relin_linear(ttp_ctx *ctx, const ttp_comm *cm, const ttp_data 
             CHECK(pa->faith.seg_out_gap < 1e-10);
             CHECK(pa->valid == p0->valid);
         }
+        /* auto (both): the function-space prediction holds here, so it is
+         * the answer, bit for bit, with no fallback */
+        ttp_prediction *pb = NULL;
+        o.relin_every = TTP_RELIN_AUTO;
+        o.relin_kernel = TTP_RELIN_BOTH;
+        CHECK_OK(ctx, ttp_predict_run(ctx, cm, m, d, &o, &pb));
+        o.relin_kernel = TTP_RELIN_REAL;
+        if (pb && pd && cm->rank == 0) {
+            CHECK(pd->valid && pb->valid && !pb->faith.relin_fallback && pb->faith.relin_kernel);
+            CHECK(memcmp(pb->main.curves->loss, pd->main.curves->loss, sizeof(double) * (size_t)(o.opt.steps + 1)) ==
+                  0);
+        }
+        ttp_prediction_destroy(&pb);
         ttp_prediction_destroy(&p0), ttp_prediction_destroy(&pa), ttp_prediction_destroy(&pk);
         ttp_prediction_destroy(&pm), ttp_prediction_destroy(&pd);
+    }
+    /* Past the stability limit (GD, MSE, η at 2.5× the largest stable lr):
+     * the function-space prediction is invalid, so auto (both) falls back to
+     * real-output restarts — and equals that mode run alone, curve and
+     * verdict, with the snapshot of the one linearization restored between. */
+    {
+        o.opt.loss = TTP_LOSS_MSE;
+        o.opt.batch = 0;
+        o.opt.momentum = 0;
+        o.relin_every = 0;
+        o.relin_kernel = TTP_RELIN_REAL;
+        ttp_prediction *p0 = NULL, *pr = NULL, *pb = NULL;
+        CHECK_OK(ctx, ttp_predict_run(ctx, cm, m, d, &o, &p0));
+        double lr = p0 ? 2.5 * p0->lr_stable_full : 0;
+        CHECK_OK(ctx, cm->bcast(cm, &lr, (int64_t)sizeof lr, 0, ctx));
+        o.opt.lr = lr;
+        o.relin_every = TTP_RELIN_AUTO;
+        CHECK_OK(ctx, ttp_predict_run(ctx, cm, m, d, &o, &pr));
+        o.relin_kernel = TTP_RELIN_BOTH;
+        CHECK_OK(ctx, ttp_predict_run(ctx, cm, m, d, &o, &pb));
+        if (pr && pb && cm->rank == 0) {
+            printf("  past the limit (lr %.3g): auto falls back (%s): valid %d, segments %lld\n", lr,
+                   pb->faith.relin_fallback_why, pb->valid, (long long)pb->faith.segments);
+            CHECK(pb->faith.relin_fallback && !pb->faith.relin_kernel && pb->faith.relin_fallback_why[0]);
+            CHECK(!pb->valid && pb->valid == pr->valid);
+            CHECK(pb->faith.segments == pr->faith.segments);
+            const size_t t1 = sizeof(double) * (size_t)(o.opt.steps + 1);
+            CHECK(memcmp(pb->main.curves->loss, pr->main.curves->loss, t1) == 0);
+            CHECK(memcmp(pb->main.curves->loss_hi, pr->main.curves->loss_hi, t1) == 0);
+            CHECK(pb->main.tt[0].steps == pr->main.tt[0].steps && pb->main.tt[0].hi == pr->main.tt[0].hi);
+        }
+        ttp_prediction_destroy(&p0), ttp_prediction_destroy(&pr), ttp_prediction_destroy(&pb);
     }
     ttp_model_destroy(&m);
 }

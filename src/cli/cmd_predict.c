@@ -56,12 +56,13 @@ static void usage(FILE *f)
     ttp_cli_help_line(f, "--step-timing HOW",
                       "model: seconds per step from a probe of two small batches and\n"
                       "the network's cost model (default); measure: time full steps");
-    ttp_cli_help_line(f, "--relinearize K|auto|kernel|kernel:K",
+    ttp_cli_help_line(f, "--relinearize K|real|kernel|kernel:K|auto",
                       "rebuild the kernel at the predicted weights every K steps, or\n"
-                      "where the linear model drifts (auto); kernel[:K]: continue in function\n"
-                      "space, kernels rebuilt mid-segment (5 segments, or every K steps);\n"
-                      "default %lld = off;\n"
-                      "docs/METHOD.md 6c, 6d",
+                      "where the real network leaves the linear model (real), restarting\n"
+                      "from its outputs; kernel[:K]: continue in function space, kernels\n"
+                      "rebuilt mid-segment (5 segments, or every K steps); auto: kernel,\n"
+                      "and real where that is invalid; default %lld = off;\n"
+                      "docs/METHOD.md 6c-6e",
                       (long long)d.relin_every);
     ttp_cli_help_line(f, "--out FILE", "NetCDF result (curves, band, spectrum, settings)");
     ttp_cli_help_line(f, "--json FILE", "JSON summary (tt_steps, tt_steps_lo, tt_steps_hi, final_loss, ...)");

@@ -59,9 +59,9 @@ static void usage(FILE *f)
     ttp_cli_help_line(f, "--seed S", "seed of the batch permutations (default %llu)",
                       (unsigned long long)d.seed);
     ttp_cli_help_line(f, "--ensemble M", "SGD trajectories per prediction (default %d)", d.pred.sim.ensemble);
-    ttp_cli_help_line(f, "--relinearize K|auto|kernel|kernel:K",
+    ttp_cli_help_line(f, "--relinearize K|real|kernel|kernel:K|auto",
                       "re-linearize each prediction as predict --relinearize does\n"
-                      "(default %s; docs/METHOD.md 6c, 6d)",
+                      "(default %s; docs/METHOD.md 6c-6e)",
                       d.pred.relin_every == TTP_RELIN_AUTO ? "auto"
                       : d.pred.relin_every == 0            ? "0 = off"
                                                            : "K");

@@ -618,15 +618,22 @@ ttp_status ttp_cli_tt_list(ttp_ctx *ctx, const char *opt, const char *val, int s
 
 ttp_status ttp_cli_relinearize(ttp_ctx *ctx, const char *val, int64_t *every, int *kernel)
 {
-    *kernel = strncmp(val, "kernel", 6) == 0;
+    /* auto: function space, real-output restarts where that fails; real:
+     * real-output restarts alone; K: those every K steps; kernel[:K] */
+    if (strcmp(val, "auto") == 0 || strcmp(val, "real") == 0) {
+        *kernel = val[0] == 'a' ? TTP_RELIN_BOTH : TTP_RELIN_REAL;
+        *every = TTP_RELIN_AUTO;
+        return TTP_OK;
+    }
+    *kernel = strncmp(val, "kernel", 6) == 0 ? TTP_RELIN_KERNEL : TTP_RELIN_REAL;
     const char *k = *kernel ? val + 6 : val;
     if (*kernel && *k == '\0') {
         *every = TTP_RELIN_AUTO;
         return TTP_OK;
     }
     if (*kernel && *k++ != ':')
-        return TTP_ERR(ctx, TTP_ERR_ARG, "--relinearize: '%s', expected K, auto, kernel or kernel:K", val);
-    if (strcmp(k, "auto") == 0) {
+        return TTP_ERR(ctx, TTP_ERR_ARG, "--relinearize: '%s', expected K, auto, real, kernel or kernel:K", val);
+    if (*kernel && strcmp(k, "auto") == 0) {
         *every = TTP_RELIN_AUTO;
         return TTP_OK;
     }

@@ -585,7 +585,7 @@ fail:
             "%.4g where the linear model has %.4g (%+.0f%% of the predicted drop; limit %.0f%%); the "
             "weights move too far for a linear model, so the real training time can differ a lot; lower "
             "the learning rate%s to stay in the linear regime, or re-linearize (--relinearize auto, "
-            "docs/METHOD.md 6c)",
+            "docs/METHOD.md 6e)",
             (long long)fa->step[iw], 100 * fa->out_gap[iw], 100 * TTP_FAITH_OUT_GAP, fa->loss_real[iw],
             fa->loss_lin[iw], 100 * fa->loss_gap[iw], 100 * TTP_FAITH_LOSS_GAP,
             o->opt.momentum > 0 ? " or the momentum" : "");
@@ -640,6 +640,11 @@ void ttp_faith_print(FILE *f, const ttp_prediction *p)
             (long long)fa->segments, (long long)fa->segments - 1, (long long)fa->relin_trials,
             fa->relin_seconds, p->sec_kernel, 100 * fa->seg_out_gap, 100 * TTP_RELIN_AUTO_GAP,
             fa->relin_capped ? ", missed at the cap of linearizations" : "");
+    if (fa->relin_fallback)
+        fprintf(f,
+                "              (auto: the function-space prediction was invalid — %s — so the segments "
+                "restart from the real network's outputs; docs/METHOD.md 6e)\n",
+                fa->relin_fallback_why);
     fprintf(f,
             "              band: batch noise %lld .. %lld, widened by the %s (+-%.0f%%) to %lld .. %lld "
             "(-1: past T)\n",
@@ -678,6 +683,10 @@ void ttp_faith_json(struct ttp_json *j, const ttp_prediction *p)
         ttp_json_num(j, "relinearize_seconds", fa->relin_seconds);
         ttp_json_num(j, "segment_output_gap", fa->seg_out_gap);
         ttp_json_bool(j, "relinearize_capped", fa->relin_capped);
+        ttp_json_str(j, "relinearize_mode",
+                     fa->relin_every == 0 ? "off" : fa->relin_kernel ? "kernel" : "real");
+        ttp_json_bool(j, "relinearize_fallback", fa->relin_fallback);
+        if (fa->relin_fallback) ttp_json_str(j, "relinearize_fallback_why", fa->relin_fallback_why);
         ttp_json_int(j, "tt_steps_noise_lo", p->main.tt[0].noise_lo);
         ttp_json_int(j, "tt_steps_noise_hi", p->main.tt[0].noise_hi);
         ttp_json_num(j, "seconds", fa->seconds);

@@ -188,7 +188,8 @@ static void diagnose(ttp_prediction *p, const ttp_predict_opts *o)
             "outside the method's regime: the linearized %s diverges at this learning rate (stability %.3g > "
             "2; "
             "mu_max of Theta/N = %.4g, %s loss). The real network may still converge (catapult regime); the "
-            "predicted time is not meaningful. Learning rates below %.3g are inside the regime.",
+            "predicted time is not meaningful. Learning rates below %.3g are inside the regime; "
+            "--relinearize auto follows the real network past it (docs/METHOD.md 6e).",
             o->opt.momentum > 0 ? (o->opt.nesterov ? "Nesterov" : "heavy-ball") : "gradient descent",
             2.0 * p->stability, p->mu_max, ttp_loss_str(o->opt.loss),
             ttp_sim_stability_lr(&o->opt, p->mu_max));

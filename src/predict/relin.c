@@ -70,6 +70,98 @@ void ttp_relin_stitch(ttp_prediction *p, int sgd, const double *L, const double 
     p->main.wall = p->main.tt[0].steps >= 0 ? (double)p->main.tt[0].steps * p->sec_per_step : NAN;
 }
 
+/* ---- function space first, real-output restarts where it fails (§6e) ---- */
+
+/* What a re-linearization rewrites in a prediction, to undo one (rank 0). */
+typedef struct relin_snap {
+    ttp_pred_curve main;
+    ttp_curves *cv; /* a deep copy of main.curves */
+    int valid;
+    ttp_faith faith;
+    char warning[sizeof ((ttp_prediction *)0)->warning];
+} relin_snap;
+
+static ttp_status snap_take(ttp_ctx *ctx, const ttp_prediction *p, relin_snap *s)
+{
+    const ttp_curves *c = p->main.curves;
+    s->main = p->main;
+    s->valid = p->valid;
+    s->faith = p->faith;
+    memcpy(s->warning, p->warning, sizeof s->warning);
+    TTP_CALL(ctx, ttp_curves_create(ctx, c->steps, c->members, &s->cv));
+    const size_t t1 = sizeof(double) * (size_t)(c->steps + 1), tm = t1 * (size_t)c->members;
+    memcpy(s->cv->loss, c->loss, t1), memcpy(s->cv->loss_lo, c->loss_lo, t1), memcpy(s->cv->loss_hi, c->loss_hi, t1);
+    memcpy(s->cv->acc, c->acc, t1), memcpy(s->cv->acc_lo, c->acc_lo, t1), memcpy(s->cv->acc_hi, c->acc_hi, t1);
+    memcpy(s->cv->member_loss, c->member_loss, tm), memcpy(s->cv->member_acc, c->member_acc, tm);
+    s->cv->diverged = c->diverged;
+    return TTP_OK;
+}
+
+/* Put the snapshot back (the curves' storage stays p's own) and free it. */
+static void snap_restore(relin_snap *s, ttp_prediction *p)
+{
+    ttp_curves *c = p->main.curves, *k = s->cv;
+    const size_t t1 = sizeof(double) * (size_t)(c->steps + 1), tm = t1 * (size_t)c->members;
+    memcpy(c->loss, k->loss, t1), memcpy(c->loss_lo, k->loss_lo, t1), memcpy(c->loss_hi, k->loss_hi, t1);
+    memcpy(c->acc, k->acc, t1), memcpy(c->acc_lo, k->acc_lo, t1), memcpy(c->acc_hi, k->acc_hi, t1);
+    memcpy(c->member_loss, k->member_loss, tm), memcpy(c->member_acc, k->member_acc, tm);
+    c->diverged = k->diverged;
+    p->main = s->main;
+    p->main.curves = c;
+    p->valid = s->valid;
+    p->faith = s->faith;
+    memcpy(p->warning, s->warning, sizeof s->warning);
+    ttp_curves_destroy(&s->cv);
+}
+
+/*
+ * TTP_RELIN_BOTH: the function-space prediction (§6d, a few kernels) where
+ * it holds; where it is invalid — its stitched loss blows up, the time
+ * depends too much on when the kernels are swapped, or the linear model
+ * passes its stability limit, all signs that the real network leaves the
+ * linear regime by more than its kernel's change (the edge of stability,
+ * heavy momentum) — the prediction is redone with real-output restarts
+ * (§6c), which follow the real network itself, at the price of more kernels.
+ */
+static ttp_status relinearize_both(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model,
+                                   const ttp_data *d, const ttp_kernel *k0, const ttp_predict_opts *o,
+                                   ttp_prediction *p)
+{
+    ttp_status st = TTP_OK;
+    const int root = comm->rank == 0;
+    relin_snap snap = {0};
+    ttp_predict_opts ok = *o, orr = *o;
+    ok.relin_kernel = TTP_RELIN_KERNEL;
+    orr.relin_kernel = TTP_RELIN_REAL;
+    if (root) st = snap_take(ctx, p, &snap);
+    TTP_CALL_GOTO(ctx, st, done, ttp_comm_agree(ctx, comm, st, "re-linearization"));
+    TTP_CALL_GOTO(ctx, st, done, ttp_predict_relinearize(ctx, comm, model, d, k0, &ok, p));
+    int64_t fall = root ? !p->valid : 0;
+    TTP_CALL_GOTO(ctx, st, done, comm->bcast(comm, &fall, (int64_t)sizeof fall, 0, ctx));
+    if (!fall) goto done;
+    double spent = 0;
+    char why[sizeof p->faith.relin_fallback_why] = "";
+    if (root) {
+        spent = p->faith.relin_seconds;
+        /* its own verdict's reason, else the guard's (the linear model at w₀) */
+        if (p->faith.relin_fallback_why[0])
+            memcpy(why, p->faith.relin_fallback_why, sizeof why);
+        else
+            snprintf(why, sizeof why, "the linearization at w0 is outside the method's regime (stability %.2g, "
+                     "limit 2)", 2 * p->stability);
+        snap_restore(&snap, p);
+    }
+    TTP_CALL_GOTO(ctx, st, done, ttp_predict_relinearize(ctx, comm, model, d, k0, &orr, p));
+    if (root) {
+        p->faith.relin_fallback = 1;
+        snprintf(p->faith.relin_fallback_why, sizeof p->faith.relin_fallback_why, "%s", why);
+        p->faith.relin_seconds += spent;
+    }
+done:
+    if (snap.cv) ttp_curves_destroy(&snap.cv);
+    return st;
+}
+
 ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model,
                                    const ttp_data *d, const ttp_kernel *k0, const ttp_predict_opts *o,
                                    ttp_prediction *p)
@@ -92,7 +184,8 @@ ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp
     const uint64_t seed0 = o->sim.seed ? o->sim.seed : o->opt.seed; /* member 0's batches */
     const double t_start = ttp_time();
     if (K == 0) return TTP_OK;
-    if (o->relin_kernel) return ttp_predict_relinearize_kernel(ctx, comm, model, d, k0, o, p);
+    if (o->relin_kernel == TTP_RELIN_BOTH) return relinearize_both(ctx, comm, model, d, k0, o, p);
+    if (o->relin_kernel == TTP_RELIN_KERNEL) return ttp_predict_relinearize_kernel(ctx, comm, model, d, k0, o, p);
     if (root && (p == NULL || k0 == NULL || p->main.curves == NULL || p->n != k0->n))
         return TTP_ERR(ctx, TTP_ERR_ARG, "re-linearization needs the prediction on the kernel's own samples");
     const int64_t seg = autok || K > T ? T : K;
@@ -124,6 +217,8 @@ ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp
     double worst = 0;
     int64_t nseg = 0, trials = 0, kprev = T;
     int capped = 0;
+    int64_t blown = -1; /* the step where a segment blew up */
+    double seg_gap = 0; /* rank 0: the last segment's gap */
     for (int64_t t0 = 0; t0 < T;) {
         int64_t k = 0;
         const double *f0s = root ? k0->f0 : NULL, *u0s = root ? k0->u0 : NULL;
@@ -203,6 +298,7 @@ ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp
              * curve takes the real network at every boundary, and auto also at
              * T), so only longer segments speak to validity. */
             if (k >= 2 && gap > worst) worst = gap;
+            seg_gap = gap;
             for (int64_t j = 0; j <= k; j++) {
                 L[t0 + j] = ll[j];
                 int64_t correct = 0;
@@ -225,11 +321,23 @@ ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp
         }
         /* every rank needs the new weights (rank 0's, the others' zeros) and the length */
         TTP_CALL_GOTO(ctx, st, done, comm->allreduce_sum(comm, w, model->nparams, ctx));
-        TTP_CALL_GOTO(ctx, st, done, comm->bcast(comm, &k, (int64_t)sizeof k, 0, ctx));
+        int64_t kb[2] = {k, root ? !isfinite(seg_gap) : 0};
+        TTP_CALL_GOTO(ctx, st, done, comm->bcast(comm, kb, (int64_t)sizeof kb, 0, ctx));
+        k = kb[0];
         memcpy(m->w, w, sizeof(double) * (size_t)model->nparams);
         nseg++;
         kprev = k;
         t0 += k;
+        /* A segment that blew up even at one step (its linear loss or the
+         * real network's outputs at its end no longer finite) ends the
+         * re-linearization: no kernel can be built there, and the rest of
+         * the curve is +inf, which the verdict reports. */
+        if (kb[1] && t0 < T) {
+            if (root)
+                for (int64_t t = t0 + 1; t <= T; t++) L[t] = INFINITY, A[t] = NAN;
+            blown = t0;
+            break;
+        }
     }
     if (root) {
         ttp_relin_stitch(p, ttp_opt_batch(&o->opt, d->n) < d->n, L, A, T);
@@ -240,8 +348,33 @@ ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp
         fa->seg_out_gap = worst;
         fa->relin_capped = capped;
         ttp_faith_widen_band(p, T, worst);
+        /* finite throughout and below L₀ at the end: a transient rise (a
+         * catapult) is the real network's, a run that ends above its start
+         * is a blow-up */
+        int finite = L[T] <= L[0];
+        for (int64_t t = 0; t <= T; t++) finite = finite && isfinite(L[t]);
         /* the single linearization's verdict is replaced by the segments' one */
-        if (fa->invalidated && fa->valid_before && worst <= TTP_FAITH_OUT_GAP) {
+        if (blown >= 0 || !finite) {
+            p->valid = 0;
+            size_t u = strlen(p->warning);
+            snprintf(p->warning + u, sizeof p->warning - u,
+                     "%sre-linearized from the real network's outputs, the loss still blows up%s%lld: no time "
+                     "is predicted; lower the learning rate%s",
+                     u ? "; " : "", blown >= 0 ? " (its outputs no longer finite) at step " : " by step ",
+                     (long long)(blown >= 0 ? blown : T), o->opt.momentum > 0 ? " or the momentum" : "");
+        } else if (autok && !p->valid && worst <= TTP_FAITH_OUT_GAP) {
+            /* Automatic segments that end within the limit follow the real
+             * network, whose own loss this curve is at every boundary: the
+             * linearization at w₀ — its stability, its loss growth (a
+             * catapult is the real network's), its faithfulness — no longer
+             * speaks for the prediction. */
+            p->valid = 1;
+            snprintf(p->warning, sizeof p->warning,
+                     "re-linearized from the real network's outputs (%lld segments, each within %.0f%% of its "
+                     "linear model): the warnings of the single linearization at w0 do not apply to this "
+                     "prediction",
+                     (long long)nseg, 100 * worst);
+        } else if (fa->invalidated && fa->valid_before && worst <= TTP_FAITH_OUT_GAP) {
             p->valid = 1;
             p->warning[fa->warn_at] = '\0';
             size_t u = strlen(p->warning);

@@ -80,6 +80,8 @@ static void verdict(ttp_prediction *p, const ttp_predict_opts *o, const double *
     size_t u = strlen(p->warning);
     if (growth > 1.0 + 1e-6) {
         p->valid = 0;
+        snprintf(fa->relin_fallback_why, sizeof fa->relin_fallback_why,
+                 "its loss grows past the initial value, x%.3g by step %lld", growth, (long long)tg);
         snprintf(
             p->warning + u, sizeof p->warning - u,
             "%sthe re-linearized loss grows past its initial value (x%.3g by step %lld): with the kernel "
@@ -88,6 +90,9 @@ static void verdict(ttp_prediction *p, const ttp_predict_opts *o, const double *
             u ? "; " : "", growth, (long long)tg, o->opt.momentum > 0 ? " or the momentum" : "");
     } else if (sens > lim) {
         p->valid = 0;
+        snprintf(fa->relin_fallback_why, sizeof fa->relin_fallback_why,
+                 "a kernel used half a segment late moves the time by %.0f%% (limit %.0f%%)", 100 * sens,
+                 100 * lim);
         snprintf(
             p->warning + u, sizeof p->warning - u,
             "%sthe kernel changes fast here: using each rebuilt kernel half a segment later moves the "

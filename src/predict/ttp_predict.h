@@ -49,6 +49,12 @@ extern "C" {
  * error (measured against the real runs, docs/METHOD.md §6d). */
 #define TTP_RELIN_SENS_GD 0.26
 #define TTP_RELIN_SENS_SGD 0.40
+/* ttp_predict_opts.relin_kernel: where the segments run */
+#define TTP_RELIN_REAL 0   /* restart from the real network's outputs (§6c)   */
+#define TTP_RELIN_KERNEL 1 /* in function space, kernels swapped (§6d)       */
+#define TTP_RELIN_BOTH 2   /* function space; where that prediction is invalid
+                              (a blow-up, the kernel changing too fast, or the
+                              stability guard), real-output restarts (§6e)   */
 #define TTP_MAX_TT 8            /* training-time definitions per prediction */
 #define TTP_MAX_ENSEMBLE 100000 /* simulated trajectories per prediction  */
 #define TTP_MAX_EXTRAP 16       /* extrapolation targets                    */
@@ -101,12 +107,15 @@ typedef struct ttp_predict_opts {
                                  carried, SGD along member 0; docs/METHOD.md
                                  §6c); 0: off                                 */
     ttp_dyn_path dynamics; /* eigen, direct or auto (the default)          */
-    int relin_kernel;      /* 1: re-linearize in function space (the linear
-                              model's outputs carried, only the kernel
-                              rebuilt, at each segment's midpoint; relin_every
-                              K steps or TTP_RELIN_AUTO for
+    int relin_kernel;      /* TTP_RELIN_KERNEL: re-linearize in function
+                              space (the linear model's outputs carried, only
+                              the kernel rebuilt, at each segment's midpoint;
+                              relin_every K steps or TTP_RELIN_AUTO for
                               TTP_RELIN_KERNEL_SEGMENTS segments;
-                              relin_kernel.c, docs/METHOD.md §6d)          */
+                              relin_kernel.c, docs/METHOD.md §6d);
+                              TTP_RELIN_BOTH (relin_every TTP_RELIN_AUTO):
+                              that, then real-output restarts where it is
+                              invalid (§6e); TTP_RELIN_REAL (0): §6c       */
     int64_t faith_kgap_samples; /* the kernel gap's J Δw on about this many
                                    samples, every ⌈N / it⌉-th (default
                                    TTP_FAITH_KGAP_SAMPLES; ≤ 0: all)       */
@@ -208,6 +217,10 @@ typedef struct ttp_faith {
     double krate[TTP_FAITH_MAX];          /* gᵀ Θ(w_t) g / gᵀ Θ(w₀) g                   */
     double worst_kdrift, kdrift_seconds;
     int relin_kernel;                 /* the segments ran in function space (§6d)  */
+    int relin_fallback;               /* TTP_RELIN_BOTH: 1 when the function-space
+                                         prediction was invalid and real-output
+                                         restarts made this one (§6e)              */
+    char relin_fallback_why[160];     /* what made the function-space one invalid  */
     double relin_sens;                /* largest |t_lag − t| / t over definitions  */
     int64_t relin_tt_lag[TTP_MAX_TT]; /* the lagged companion run's times           */
     double seconds;
