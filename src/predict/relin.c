@@ -272,10 +272,10 @@ ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp
              * TTP_RELIN_AUTO_GAP of the linear model (relative to the
              * segment's movement); a trial costs a trace, one backward and one
              * forward pass, not a kernel. */
-            /* Auto, at the cap of TTP_RELIN_MAX_SEGMENTS linearizations: the
+            /* Auto, at the cap of TTP_RELIN_REAL_MAX_SEGMENTS linearizations: the
              * rest of the horizon is one segment, whatever its gap, and that
              * gap (measured at T) widens the band and decides validity. */
-            const int last = autok && nseg + 1 >= TTP_RELIN_MAX_SEGMENTS;
+            const int last = autok && nseg + 1 >= TTP_RELIN_REAL_MAX_SEGMENTS;
             k = autok ? (2 * kprev < T - t0 ? 2 * kprev : T - t0) : (T - t0 < K ? T - t0 : K);
             if (last) k = T - t0, capped = 1;
             double gap = 0;
@@ -387,7 +387,7 @@ ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp
                          "%sre-linearized automatically up to the cap of %d linearizations; the real network "
                          "leaves a segment's linear model by %.0f%% of its movement (limit %.0f%%); the band "
                          "is widened by it, and the time can be off by as much",
-                         u ? "; " : "", TTP_RELIN_MAX_SEGMENTS, 100 * worst, 100 * TTP_FAITH_OUT_GAP);
+                         u ? "; " : "", TTP_RELIN_REAL_MAX_SEGMENTS, 100 * worst, 100 * TTP_FAITH_OUT_GAP);
             else if (autok)
                 snprintf(
                     p->warning + u, sizeof p->warning - u,
