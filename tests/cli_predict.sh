@@ -199,9 +199,15 @@ for v in auto:1 auto:2 real:1; do
       --relinearize ${v%:*} --json "$T/rla${v/:/}.json" >/dev/null 2>"$T/rlaerr"
   ok; [ -s "$T/rla${v/:/}.json" ] || fail "--relinearize $v: $(cat "$T/rlaerr")"
 done
-ok; python3 - "$T/rlaauto1.json" "$T/rlaauto2.json" "$T/rlareal1.json" <<'PY' || fail "--relinearize auto (see above)"
+# ... and real training itself: with one-step segments every step of the
+# curve is the real network at the real weights (a one-step segment is the
+# real gradient step, w_s + J^T a_1 with a_1 = -lr dL/dF), so where the
+# segments are single steps the predicted curve is `train`'s.
+timeout 300 "$BIN" train --steps 8 --lr 0.04 -q --json "$T/rlatrain.json" >/dev/null 2>"$T/rlaerr"
+ok; [ -s "$T/rlatrain.json" ] || fail "train for the auto check: $(cat "$T/rlaerr")"
+ok; python3 - "$T/rlaauto1.json" "$T/rlaauto2.json" "$T/rlareal1.json" "$T/rlatrain.json" <<'PY' || fail "--relinearize auto (see above)"
 import json, sys
-a, b, r = (json.load(open(f)) for f in sys.argv[1:4])
+a, b, r, t = (json.load(open(f)) for f in sys.argv[1:5])
 fa, fr = a["faithfulness"], r["faithfulness"]
 bad = []
 if not (fa.get("relinearize_fallback") and fa.get("relinearize_mode") == "real" and fa.get("relinearize_fallback_why")):
@@ -212,6 +218,11 @@ if a["tt_steps"] != b["tt_steps"] or max(abs(x - y) / abs(y) for x, y in zip(a["
 if a["tt_steps"] != r["tt_steps"] or max(abs(x - y) / abs(y) for x, y in zip(a["loss"], r["loss"])) > 1e-12:
     bad.append("auto's fallback differs from real: %s vs %s" % (a["tt_steps"], r["tt_steps"]))
 for x in bad: print("FAIL:", x)
+if fr.get("segments") == 8:  # all one-step: the curve is real training's
+    worst = max(abs(x - y) / abs(y) for x, y in zip(r["loss"], t["loss"]))
+    if worst > 1e-9: bad.append("one-step real-output segments vs train: %.2e" % worst)
+else:
+    bad.append("expected 8 one-step segments at stability 2.5, got %s" % fr.get("segments"))
 print("auto past the limit:", a["tt_steps"], fa.get("segments"), "segments;", fa.get("relinearize_fallback_why"))
 sys.exit(1 if bad else 0)
 PY

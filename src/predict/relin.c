@@ -177,6 +177,7 @@ ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp
     int64_t nones = 0;
     double *L = NULL, *A = NULL, *flin = NULL, *a = NULL, *c = NULL, *ll = NULL, *w = NULL, *fr = NULL;
     double *vs = NULL, *vn = NULL, *jv = NULL, *al = NULL;
+    double *mflin = NULL, *ma = NULL, *mc = NULL, *mll = NULL, *fmid = NULL, *wm = NULL;
     ttp_jac_plan *plan = NULL;
     ttp_net *jnet = NULL, *fnet = NULL;
     int64_t *steps = NULL;
@@ -200,6 +201,11 @@ ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp
         TTP_ALLOC(ctx, st, done, ll, seg + 1, "linearized losses");
         TTP_ALLOC(ctx, st, done, steps, seg + 1, "steps");
         TTP_ALLOC(ctx, st, done, fr, NC, "real outputs");
+        if (autok) { /* the midpoint check's trace, weights and outputs */
+            TTP_ALLOC(ctx, st, done, mflin, 5 * NC + 4, "midpoint trace");
+            ma = mflin + 2 * NC, fmid = ma + 2 * NC, mc = fmid + NC, mll = mc + 2;
+            TTP_ALLOC(ctx, st, done, wm, model->nparams, "midpoint weights");
+        }
         TTP_CALL_GOTO(ctx, st, done, ttp_net_create(ctx, m, FWD_CHUNK, &fnet));
         if (mom) {
             TTP_ALLOC(ctx, st, done, vn, model->nparams, "next velocity");
@@ -291,6 +297,24 @@ ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp
                 TTP_CALL_GOTO(ctx, st, done, forward_all(ctx, fnet, d, w, model->nout, fr));
                 gap = rel_gap(fr, flin + (size_t)k * NC, flin, NC);
                 if (!isfinite(ll[k])) gap = INFINITY;
+                if (autok && !last && k >= 2 && gap <= TTP_RELIN_AUTO_GAP) {
+                    /* The midpoint too: past the stability limit the linear
+                     * model can overshoot and come back, so a segment's end
+                     * may agree with the real network at weights that real
+                     * training never reaches (the first steps of a catapult:
+                     * linear loss x5 at step 1, the real network x2). */
+                    const int64_t ms[2] = {0, k / 2};
+                    ttp_faith_seg sm = sg;
+                    sm.alpha = NULL, sm.v_end = NULL;
+                    TTP_CALL_GOTO(ctx, st, done,
+                                  ttp_faith_trace_seg(ctx, &prob, &o->opt, seed0, &sm, 2, ms, mflin, ma, mc, mll));
+                    TTP_CALL_GOTO(ctx, st, done, ttp_faith_weights(ctx, m, d, ma + NC, mc[1], wm));
+                    if (mom)
+                        for (int64_t j = 0; j < model->nparams; j++) wm[j] += sm.e * vs[j];
+                    TTP_CALL_GOTO(ctx, st, done, forward_all(ctx, fnet, d, wm, model->nout, fmid));
+                    double gm = isfinite(mll[1]) ? rel_gap(fmid, mflin + NC, mflin, NC) : INFINITY;
+                    if (gm > gap) gap = gm;
+                }
                 if (!autok || last || gap <= TTP_RELIN_AUTO_GAP || k == 1) break;
                 k = (k + 1) / 2;
             }
@@ -410,7 +434,7 @@ done:
     ttp_net_destroy(&fnet);
     ttp_jac_plan_destroy(&plan);
     ttp_model_destroy(&m);
-    free(vs), free(vn), free(jv), free(al), free(fr);
+    free(vs), free(vn), free(jv), free(al), free(fr), free(mflin), free(wm);
     free(L), free(A), free(flin), free(a), free(c), free(ll), free(w), free(steps);
     return st;
 }
