@@ -70,7 +70,34 @@ void ttp_relin_stitch(ttp_prediction *p, int sgd, const double *L, const double 
     p->main.wall = p->main.tt[0].steps >= 0 ? (double)p->main.tt[0].steps * p->sec_per_step : NAN;
 }
 
+/* The output gap at one point of a segment from weights m->w: the linearized
+ * weights w = w_s + Jᵀ a + c w_s (+ e v_s with momentum, vs non-NULL), the
+ * real outputs fr there, and ‖fr − f_lin‖ / ‖f_lin − f_start‖ (+inf when
+ * the linear loss is no longer finite).  Rank 0. */
+static ttp_status point_gap(ttp_ctx *ctx, const ttp_model *m, const ttp_data *d, ttp_net *net, const double *a,
+                            double c, const double *vs, double e, const double *f_lin, const double *f_start,
+                            double loss_lin, double *w, double *fr, double *gap)
+{
+    const int64_t NC = d->n * m->nout;
+    TTP_CALL(ctx, ttp_faith_weights(ctx, m, d, a, c, w));
+    if (vs)
+        for (int64_t j = 0; j < m->nparams; j++) w[j] += e * vs[j];
+    TTP_CALL(ctx, forward_all(ctx, net, d, w, m->nout, fr));
+    *gap = isfinite(loss_lin) ? rel_gap(fr, f_lin, f_start, NC) : INFINITY;
+    return TTP_OK;
+}
+
 /* ---- function space first, real-output restarts where it fails (§6e) ---- */
+
+/* dst ← src, curves of the same steps and members. */
+static void curves_copy(ttp_curves *dst, const ttp_curves *src)
+{
+    const size_t t1 = sizeof(double) * (size_t)(src->steps + 1), tm = t1 * (size_t)src->members;
+    memcpy(dst->loss, src->loss, t1), memcpy(dst->loss_lo, src->loss_lo, t1), memcpy(dst->loss_hi, src->loss_hi, t1);
+    memcpy(dst->acc, src->acc, t1), memcpy(dst->acc_lo, src->acc_lo, t1), memcpy(dst->acc_hi, src->acc_hi, t1);
+    memcpy(dst->member_loss, src->member_loss, tm), memcpy(dst->member_acc, src->member_acc, tm);
+    dst->diverged = src->diverged;
+}
 
 /* What a re-linearization rewrites in a prediction, to undo one (rank 0). */
 typedef struct relin_snap {
@@ -89,23 +116,15 @@ static ttp_status snap_take(ttp_ctx *ctx, const ttp_prediction *p, relin_snap *s
     s->faith = p->faith;
     memcpy(s->warning, p->warning, sizeof s->warning);
     TTP_CALL(ctx, ttp_curves_create(ctx, c->steps, c->members, &s->cv));
-    const size_t t1 = sizeof(double) * (size_t)(c->steps + 1), tm = t1 * (size_t)c->members;
-    memcpy(s->cv->loss, c->loss, t1), memcpy(s->cv->loss_lo, c->loss_lo, t1), memcpy(s->cv->loss_hi, c->loss_hi, t1);
-    memcpy(s->cv->acc, c->acc, t1), memcpy(s->cv->acc_lo, c->acc_lo, t1), memcpy(s->cv->acc_hi, c->acc_hi, t1);
-    memcpy(s->cv->member_loss, c->member_loss, tm), memcpy(s->cv->member_acc, c->member_acc, tm);
-    s->cv->diverged = c->diverged;
+    curves_copy(s->cv, c);
     return TTP_OK;
 }
 
 /* Put the snapshot back (the curves' storage stays p's own) and free it. */
 static void snap_restore(relin_snap *s, ttp_prediction *p)
 {
-    ttp_curves *c = p->main.curves, *k = s->cv;
-    const size_t t1 = sizeof(double) * (size_t)(c->steps + 1), tm = t1 * (size_t)c->members;
-    memcpy(c->loss, k->loss, t1), memcpy(c->loss_lo, k->loss_lo, t1), memcpy(c->loss_hi, k->loss_hi, t1);
-    memcpy(c->acc, k->acc, t1), memcpy(c->acc_lo, k->acc_lo, t1), memcpy(c->acc_hi, k->acc_hi, t1);
-    memcpy(c->member_loss, k->member_loss, tm), memcpy(c->member_acc, k->member_acc, tm);
-    c->diverged = k->diverged;
+    ttp_curves *c = p->main.curves;
+    curves_copy(c, s->cv);
     p->main = s->main;
     p->main.curves = c;
     p->valid = s->valid;
@@ -291,12 +310,9 @@ ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp
                 TTP_CALL_GOTO(ctx, st, done,
                               ttp_faith_trace_seg(ctx, &prob, &o->opt, seed0, &sg, (int)(k + 1), steps, flin,
                                                   a, c, ll));
-                TTP_CALL_GOTO(ctx, st, done, ttp_faith_weights(ctx, m, d, a + (size_t)k * NC, c[k], w));
-                if (mom)
-                    for (int64_t j = 0; j < model->nparams; j++) w[j] += sg.e * vs[j];
-                TTP_CALL_GOTO(ctx, st, done, forward_all(ctx, fnet, d, w, model->nout, fr));
-                gap = rel_gap(fr, flin + (size_t)k * NC, flin, NC);
-                if (!isfinite(ll[k])) gap = INFINITY;
+                TTP_CALL_GOTO(ctx, st, done,
+                              point_gap(ctx, m, d, fnet, a + (size_t)k * NC, c[k], mom ? vs : NULL, sg.e,
+                                        flin + (size_t)k * NC, flin, ll[k], w, fr, &gap));
                 if (autok && !last && k >= 2 && gap <= TTP_RELIN_AUTO_GAP) {
                     /* The midpoint too: past the stability limit the linear
                      * model can overshoot and come back, so a segment's end
@@ -308,11 +324,10 @@ ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp
                     sm.alpha = NULL, sm.v_end = NULL;
                     TTP_CALL_GOTO(ctx, st, done,
                                   ttp_faith_trace_seg(ctx, &prob, &o->opt, seed0, &sm, 2, ms, mflin, ma, mc, mll));
-                    TTP_CALL_GOTO(ctx, st, done, ttp_faith_weights(ctx, m, d, ma + NC, mc[1], wm));
-                    if (mom)
-                        for (int64_t j = 0; j < model->nparams; j++) wm[j] += sm.e * vs[j];
-                    TTP_CALL_GOTO(ctx, st, done, forward_all(ctx, fnet, d, wm, model->nout, fmid));
-                    double gm = isfinite(mll[1]) ? rel_gap(fmid, mflin + NC, mflin, NC) : INFINITY;
+                    double gm = 0;
+                    TTP_CALL_GOTO(ctx, st, done,
+                                  point_gap(ctx, m, d, fnet, ma + NC, mc[1], mom ? vs : NULL, sm.e, mflin + NC, mflin,
+                                            mll[1], wm, fmid, &gm));
                     if (gm > gap) gap = gm;
                 }
                 if (!autok || last || gap <= TTP_RELIN_AUTO_GAP || k == 1) break;
