@@ -397,9 +397,11 @@ static void check_relin(ttp_ctx *ctx, const ttp_comm *cm, const ttp_model *m0, c
     }
     printf(
         "  %-34s K = T vs one linearization %.1e;  K = 1 vs train %.1e  (one linearization vs train %.1e)\n"
-        "  %-34s auto: %lld segments, %lld lengths tried, worst segment gap %.3f, vs train %.1e\n",
+        "  %-34s auto: %lld segments, %lld lengths tried, worst segment gap %.3f, loss gap %.3f, kernel "
+        "drift "
+        "%.3f, vs train %.1e\n",
         what, eT, e1, lin, "", (long long)pa->faith.segments, (long long)pa->faith.relin_trials,
-        pa->faith.seg_out_gap, ea);
+        pa->faith.seg_out_gap, pa->faith.seg_loss_gap, pa->faith.seg_drift, ea);
     /* Tolerances: K ≥ T runs the same recurrence as the simulation (the
      * trace and ttp_sim_run agree to round-off); K = 1 takes the real
      * gradient step through Jᵀ (one backward pass) and J v (exact factors),
@@ -410,6 +412,8 @@ static void check_relin(ttp_ctx *ctx, const ttp_comm *cm, const ttp_model *m0, c
     CHECK(p1->faith.segments == T);
     /* auto: every segment of two steps or more within its target, and closer to train than one linearization */
     CHECK(pa->faith.seg_out_gap <= TTP_RELIN_AUTO_GAP);
+    CHECK(pa->faith.seg_loss_gap <= TTP_RELIN_AUTO_LOSS_GAP);
+    CHECK(pa->faith.seg_drift <= TTP_RELIN_AUTO_DRIFT);
     CHECK(pa->faith.relin_trials >= pa->faith.segments);
     CHECK(ea < lin);
 done:
@@ -502,6 +506,33 @@ done:
  * curve; fixed K re-builds kernels that equal the first and gives the same
  * curve to round-off.
  */
+/* SGD re-linearized reports member 0's curve; a time that its one-step
+ * spikes decide (ttp_ttime_despiked more than TTP_SPIKE_LIMIT away) makes the
+ * prediction invalid with its reason and the band spans both.  Returns
+ * whether the check flagged p; checked against the curve itself. */
+static int check_spike(ttp_ctx *ctx, const ttp_prediction *p, int64_t T)
+{
+    int flagged = 0;
+    CHECK(p->faith.spike_checked);
+    for (int i = 0; i < p->main.ntt; i++) {
+        const ttp_tt_result *r = &p->main.tt[i];
+        int64_t med = -2;
+        CHECK_OK(ctx, ttp_ttime_despiked(ctx, &r->def, p->main.curves->loss, p->main.curves->acc, T, &med));
+        CHECK(p->faith.spike_tt[i] == med);
+        const int off = r->steps > 0 && med >= 0
+                            ? fabs((double)(r->steps - med)) > TTP_SPIKE_LIMIT * (double)r->steps
+                            : r->steps != med;
+        flagged += off;
+        if (off) { /* the band holds both times (-1: past T) */
+            CHECK(r->lo >= 0 && r->lo <= r->steps && (med < 0 || r->lo <= med));
+            CHECK(r->hi < 0 || (r->hi >= r->steps && med >= 0 && r->hi >= med));
+        }
+    }
+    CHECK(p->faith.spike == flagged);
+    if (flagged) CHECK(!p->valid && strstr(p->warning, "decides the time") != NULL);
+    return flagged > 0;
+}
+
 static void check_relin_linear(ttp_ctx *ctx, const ttp_comm *cm, const ttp_data *d)
 {
     const int64_t shape[3] = {NIN, 1, 1};
@@ -575,6 +606,9 @@ static void check_relin_linear(ttp_ctx *ctx, const ttp_comm *cm, const ttp_data 
             CHECK(pk->faith.segments == 6);
             CHECK(ek < 1e-10);
             CHECK(pa->faith.seg_out_gap < 1e-10);
+            /* its loss is the linear model's and its kernel does not move (the
+             * drift's central difference: round-off of the outputs / step) */
+            CHECK(pa->faith.seg_loss_gap < 1e-12 && pa->faith.seg_drift < 1e-6);
             CHECK(pa->valid == p0->valid);
         }
         /* auto (both): the function-space prediction holds here, so it is
@@ -592,6 +626,49 @@ static void check_relin_linear(ttp_ctx *ctx, const ttp_comm *cm, const ttp_data 
         ttp_prediction_destroy(&pb);
         ttp_prediction_destroy(&p0), ttp_prediction_destroy(&pa), ttp_prediction_destroy(&pk);
         ttp_prediction_destroy(&pm), ttp_prediction_destroy(&pd);
+    }
+    /* SGD spikes: at |B| = 2 and lr 1 member 0's CE loss reads (steps 3-17)
+     * 0.996 1.119 0.851 0.879 0.888 0.902 0.893 1.016 0.556 0.513 0.467
+     * 0.588 0.669 0.896 0.520: below 0.85 for good from step 17 after the
+     * one-step spike at 16, from step 11 without it (35 % apart: flagged);
+     * below 0.7 the last excursion (0.800 0.784 at 38-39) is two steps long,
+     * so it stays at 40 (steady).  Same curve in every mode on a linear model. */
+    {
+        ttp_predict_opts os = o;
+        os.opt.loss = TTP_LOSS_CE;
+        os.opt.batch = 2;
+        os.opt.momentum = 0;
+        os.opt.lr = 1.0;
+        os.ntt = 2;
+        os.tt[0] = (ttp_tt_def){TTP_TT_LOSS, 0.85, 1};
+        os.tt[1] = (ttp_tt_def){TTP_TT_LOSS, 0.7, 1};
+        os.relin_every = TTP_RELIN_AUTO;
+        for (int mode = 0; mode < 3; mode++) {
+            ttp_prediction *ps = NULL;
+            os.relin_kernel = mode == 0 ? TTP_RELIN_KERNEL : mode == 1 ? TTP_RELIN_REAL : TTP_RELIN_BOTH;
+            CHECK_OK(ctx, ttp_predict_run(ctx, cm, m, d, &os, &ps));
+            if (ps && cm->rank == 0) {
+                int f = check_spike(ctx, ps, os.opt.steps);
+                printf("  SGD |B| 2 lr 1, %s: below 0.85 at %lld, %lld without one-step spikes; below 0.7 at "
+                       "%lld, %lld: %d flagged, valid %d\n",
+                       mode == 0   ? "kernel"
+                       : mode == 1 ? "real"
+                                   : "auto",
+                       (long long)ps->main.tt[0].steps, (long long)ps->faith.spike_tt[0],
+                       (long long)ps->main.tt[1].steps, (long long)ps->faith.spike_tt[1], ps->faith.spike,
+                       ps->valid);
+                CHECK(f && ps->faith.spike == 1);
+                CHECK(ps->main.tt[0].steps == 17 && ps->faith.spike_tt[0] == 11 && ps->main.tt[0].lo <= 11);
+                CHECK(ps->main.tt[1].steps == 40 && ps->faith.spike_tt[1] == 40);
+            }
+            ttp_prediction_destroy(&ps);
+        }
+        /* GD on the same model descends smoothly: checked, nothing flagged */
+        ttp_prediction *pg = NULL;
+        os.opt.batch = 0;
+        CHECK_OK(ctx, ttp_predict_run(ctx, cm, m, d, &os, &pg));
+        if (pg && cm->rank == 0) CHECK(check_spike(ctx, pg, os.opt.steps) == 0 && pg->faith.spike == 0);
+        ttp_prediction_destroy(&pg);
     }
     /* Past the stability limit (GD, MSE, η at 2.5× the largest stable lr):
      * the function-space prediction is invalid, so auto (both) falls back to

@@ -12,7 +12,8 @@
  *      dense and in eigen form;
  *   3. ttp_theta_apply on a sample subset: dense vs eigen vs naive loops;
  *   4. ttp_ttime on hand-made curves (every kind, smoothing, "holds from
- *      then on", never reached);
+ *      then on", never reached), and ttp_ttime_despiked: a one-step spike
+ *      or dip no longer decides the time, a two-step one and the end do;
  *   5. divergence far above the stability limit: +inf, counted, no error;
  *   6. training-time parsing and the ensemble band on hand-made members,
  *      and the two readings of ttp_quantile (linear, nearest rank);
@@ -435,6 +436,37 @@ static void test_ttime(void)
         strcmp(ttp_tt_kind_str(TTP_TT_LOSS), "loss") == 0 && strcmp(ttp_tt_kind_str(TTP_TT_ACC), "acc") == 0);
 }
 
+/* The time without one-step excursions, worked out by hand on the 3-step
+ * running median (first and last points kept). */
+static void test_ttime_despiked(ttp_ctx *ctx)
+{
+    ttp_tt_def below = {TTP_TT_LOSS, 0.9, 1}, acc90 = {TTP_TT_ACC, 0.9, 1}, rel = {TTP_TT_REL, 0.1, 1};
+    int64_t t = -2;
+    /* a one-step spike at t=4: raw 5; medians 2, 1, 1 (t=3: 1, 0.5, 1.1), 0.5 … → 4 */
+    const double spike[] = {4, 2, 1, 0.5, 1.1, 0.5, 0.5, 0.5, 0.5};
+    CHECK(ttp_ttime(&below, spike, NULL, 8) == 5);
+    CHECK_OK(ctx, ttp_ttime_despiked(ctx, &below, spike, NULL, 8, &t));
+    CHECK(t == 4);
+    /* a two-step excursion is the curve's own: medians 1.1, 1.1 at t=4, 5 → 6, as raw */
+    const double two[] = {4, 2, 1, 0.5, 1.1, 1.2, 0.5, 0.5, 0.5};
+    CHECK(ttp_ttime(&below, two, NULL, 8) == 6);
+    CHECK_OK(ctx, ttp_ttime_despiked(ctx, &below, two, NULL, 8, &t));
+    CHECK(t == 6);
+    /* the end is kept: a last point above the level is never reached either way */
+    const double end[] = {4, 2, 1, 0.5, 0.5, 0.5, 0.5, 0.5, 1.1};
+    CHECK_OK(ctx, ttp_ttime_despiked(ctx, &below, end, NULL, 8, &t));
+    CHECK(t == -1 && ttp_ttime(&below, end, NULL, 8) == -1);
+    /* rel on the spike curve: L_T = 0.5, level 0.5 + 0.1·3.5 = 0.85, as LOSS 0.85 → 5 raw, 4 despiked */
+    CHECK(ttp_ttime(&rel, spike, NULL, 8) == 5);
+    CHECK_OK(ctx, ttp_ttime_despiked(ctx, &rel, spike, NULL, 8, &t));
+    CHECK(t == 4);
+    /* accuracy with a one-step dip at t=4: raw 5; medians 0.8 at t=3, 0.95 at t=4 → 4 */
+    const double acc[] = {0.1, 0.5, 0.8, 0.95, 0.6, 0.95, 0.96, 0.97, 0.97};
+    CHECK(ttp_ttime(&acc90, spike, acc, 8) == 5);
+    CHECK_OK(ctx, ttp_ttime_despiked(ctx, &acc90, spike, acc, 8, &t));
+    CHECK(t == 4);
+}
+
 /* ---- 5. divergence -------------------------------------------------------- */
 
 static void test_divergence(ttp_ctx *ctx)
@@ -747,6 +779,7 @@ int main(void)
     test_weight_space(&ctx);
     test_theta_apply(&ctx);
     test_ttime();
+    test_ttime_despiked(&ctx);
     test_divergence(&ctx);
     test_tt_band(&ctx);
     test_quantile();

@@ -202,6 +202,10 @@ ttp_status ttp_faith_trace_seg(ttp_ctx *ctx, const ttp_sim_problem *prob, const 
             memcpy(a_out + (size_t)ip * NC, a, sizeof(double) * (size_t)NC);
             c_out[ip] = c;
             loss[ip] = L;
+            if (sg && sg->e_pts) sg->e_pts[ip] = e;
+            if (sg && sg->gam_pts) sg->gam_pts[ip] = gam;
+            if (sg && sg->eps_pts) sg->eps_pts[ip] = eps;
+            if (sg && sg->alpha_pts) memcpy(sg->alpha_pts + (size_t)ip * NC, al, sizeof(double) * (size_t)NC);
             ip++;
             if (ip == npts && sg) {
                 if (sg->alpha) memcpy(sg->alpha, al, sizeof(double) * (size_t)NC);
@@ -634,17 +638,25 @@ void ttp_faith_print(FILE *f, const ttp_prediction *p)
         fprintf(
             f,
             "  relinear.   auto: %lld segments, %lld kernels rebuilt (%lld lengths tried, %.1f s; the first "
-            "kernel took %.1f s); worst output gap at a segment's end %.1f%% (target %.0f%%%s; the figures "
-            "above "
-            "are those of the first linearization)\n",
+            "kernel took %.1f s); worst of a segment: output gap %.1f%% (target %.0f%%), loss gap %.1f%% "
+            "(target %.0f%%), kernel drift %.1f%% (target %.0f%%)%s (the figures above are those of the "
+            "first "
+            "linearization)\n",
             (long long)fa->segments, (long long)fa->segments - 1, (long long)fa->relin_trials,
             fa->relin_seconds, p->sec_kernel, 100 * fa->seg_out_gap, 100 * TTP_RELIN_AUTO_GAP,
-            fa->relin_capped ? ", missed at the cap of linearizations" : "");
+            100 * fa->seg_loss_gap, 100 * TTP_RELIN_AUTO_LOSS_GAP, 100 * fa->seg_drift,
+            100 * TTP_RELIN_AUTO_DRIFT, fa->relin_capped ? ", missed at the cap of linearizations" : "");
     if (fa->relin_fallback)
         fprintf(f,
                 "              (auto: the function-space prediction was invalid — %s — so the segments "
                 "restart from the real network's outputs; docs/METHOD.md 6e)\n",
                 fa->relin_fallback_why);
+    if (fa->spike_checked) {
+        fprintf(f, "              without one-step loss spikes the times would be");
+        for (int i = 0; i < p->main.ntt; i++) fprintf(f, "%s %lld", i ? "," : "", (long long)fa->spike_tt[i]);
+        fprintf(f, " (%d of %d more than %.0f%% off: decided by a single batch or step; docs/METHOD.md 6f)\n",
+                fa->spike, p->main.ntt, 100 * TTP_SPIKE_LIMIT);
+    }
     fprintf(f,
             "              band: batch noise %lld .. %lld, widened by the %s (+-%.0f%%) to %lld .. %lld "
             "(-1: past T)\n",
@@ -682,11 +694,19 @@ void ttp_faith_json(struct ttp_json *j, const ttp_prediction *p)
         ttp_json_int(j, "relinearize_trials", fa->relin_trials);
         ttp_json_num(j, "relinearize_seconds", fa->relin_seconds);
         ttp_json_num(j, "segment_output_gap", fa->seg_out_gap);
+        ttp_json_num(j, "segment_loss_gap", fa->seg_loss_gap);
+        ttp_json_num(j, "segment_kernel_drift", fa->seg_drift);
         ttp_json_bool(j, "relinearize_capped", fa->relin_capped);
         ttp_json_str(j, "relinearize_mode",
                      fa->relin_every == 0 ? "off" : fa->relin_kernel ? "kernel" : "real");
         ttp_json_bool(j, "relinearize_fallback", fa->relin_fallback);
         if (fa->relin_fallback) ttp_json_str(j, "relinearize_fallback_why", fa->relin_fallback_why);
+        if (fa->spike_checked) {
+            double sp[TTP_MAX_TT];
+            for (int i = 0; i < p->main.ntt; i++) sp[i] = (double)fa->spike_tt[i];
+            ttp_json_nums(j, "tt_steps_despiked", sp, p->main.ntt);
+            ttp_json_int(j, "spike_decided", fa->spike);
+        }
         ttp_json_int(j, "tt_steps_noise_lo", p->main.tt[0].noise_lo);
         ttp_json_int(j, "tt_steps_noise_hi", p->main.tt[0].noise_hi);
         ttp_json_num(j, "seconds", fa->seconds);

@@ -42,7 +42,8 @@ static ttp_status lag_run(ttp_ctx *ctx, const ttp_predict_opts *o, const ttp_ker
         th.k = k0->neig, th.vecs = k0->eigvec, th.vals = k0->eigval;
     const double *u0 = kr ? kr->u0 : k0->u0;
     ttp_sim_problem prob = {&th, k0->n, k0->c, F, k0->u0 ? u0 : NULL, k0->labels, k0->targets};
-    ttp_faith_seg sg = {t_from, t_from > 0 && o->opt.momentum > 0 ? V : NULL, NULL, 0, 0, 0, V};
+    ttp_faith_seg sg = {
+        t_from, t_from > 0 && o->opt.momentum > 0 ? V : NULL, NULL, 0, 0, 0, V, NULL, NULL, NULL, NULL};
     for (int64_t j = 0; j <= k; j++) steps[j] = j;
     TTP_CALL(ctx, ttp_faith_trace_seg(ctx, &prob, &o->opt, seed, &sg, (int)(k + 1), steps, flin, a, c, ll));
     for (int64_t j = 0; j <= k; j++) {
@@ -203,7 +204,7 @@ ttp_status ttp_predict_relinearize_kernel(ttp_ctx *ctx, const ttp_comm *comm, co
                 else
                     th.k = k0->neig, th.vecs = k0->eigvec, th.vals = k0->eigval;
                 ttp_sim_problem prob = {&th, k0->n, k0->c, F, k0->u0 ? u0 : NULL, k0->labels, k0->targets};
-                ttp_faith_seg sg = {t0, t0 > 0 && mom ? V : NULL, al, 0, 0, 0, NULL};
+                ttp_faith_seg sg = {t0, t0 > 0 && mom ? V : NULL, al, 0, 0, 0, NULL, NULL, NULL, NULL, NULL};
                 for (int64_t j = 0; j <= kh; j++) steps[j] = j;
                 TTP_CALL_GOTO(ctx, st, done,
                               ttp_faith_trace_seg(ctx, &prob, &o->opt, seed0, &sg, (int)(kh + 1), steps, flin,
@@ -266,7 +267,7 @@ ttp_status ttp_predict_relinearize_kernel(ttp_ctx *ctx, const ttp_comm *comm, co
             }
             th.k = kr.k, th.vecs = kr.g, th.vals = ones;
             ttp_sim_problem prob = {&th, k0->n, k0->c, F, k0->u0 ? u0 : NULL, k0->labels, k0->targets};
-            ttp_faith_seg sg = {t0, t0 > 0 && mom ? V : NULL, al, 0, 0, 0, Vn};
+            ttp_faith_seg sg = {t0, t0 > 0 && mom ? V : NULL, al, 0, 0, 0, Vn, NULL, NULL, NULL, NULL};
             k = T - t0 < kcur ? T - t0 : kcur;
             for (int64_t j = 0; j <= k; j++) steps[j] = j;
             TTP_CALL_GOTO(

@@ -712,6 +712,30 @@ int64_t ttp_ttime(const ttp_tt_def *def, const double *loss, const double *acc, 
     return first;
 }
 
+static double median3(double a, double b, double c)
+{
+    return fmax(fmin(a, b), fmin(fmax(a, b), c));
+}
+
+ttp_status ttp_ttime_despiked(ttp_ctx *ctx, const ttp_tt_def *def, const double *loss, const double *acc,
+                              int64_t steps, int64_t *t)
+{
+    ttp_status st = TTP_OK;
+    double *Lm = NULL, *Am = NULL;
+    *t = -1;
+    TTP_ALLOC(ctx, st, done, Lm, steps + 1, "despiked loss");
+    if (acc) TTP_ALLOC(ctx, st, done, Am, steps + 1, "despiked accuracy");
+    for (int64_t s = 0; s <= steps; s++) {
+        const int ends = s == 0 || s == steps;
+        Lm[s] = ends ? loss[s] : median3(loss[s - 1], loss[s], loss[s + 1]);
+        if (acc) Am[s] = ends ? acc[s] : median3(acc[s - 1], acc[s], acc[s + 1]);
+    }
+    *t = ttp_ttime(def, Lm, Am, steps);
+done:
+    free(Lm), free(Am);
+    return st;
+}
+
 ttp_status ttp_tt_kind_parse(ttp_ctx *ctx, const char *s, ttp_tt_kind *out)
 {
     for (int k = 0; k < TTP_TT_KIND_COUNT; k++)

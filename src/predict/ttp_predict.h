@@ -29,6 +29,15 @@ extern "C" {
  * (half the validity limit TTP_FAITH_OUT_GAP; docs/METHOD.md §6c). */
 #define TTP_RELIN_AUTO (-1)
 #define TTP_RELIN_AUTO_GAP 0.15
+/* ... where the real network's loss there is within this fraction of the
+ * linear model's (at the end, at steps 1, 2, 4, ... and at the
+ * TTP_RELIN_CHECK_PARTS-th parts), and where the kernel's action on the loss
+ * gradient at the segment's end has moved by at most TTP_RELIN_AUTO_DRIFT
+ * from the segment's own kernel (drift.c); a prediction whose segments pass
+ * twice the loss gap is warned (docs/METHOD.md §6c). */
+#define TTP_RELIN_AUTO_LOSS_GAP 0.15
+#define TTP_RELIN_CHECK_PARTS 4
+#define TTP_RELIN_AUTO_DRIFT 0.2
 /* Auto never builds more than this many linearizations (the first included):
  * at the cap the rest of the horizon is one segment, and its measured gap
  * widens the band and decides validity (docs/METHOD.md §6c). */
@@ -55,6 +64,11 @@ extern "C" {
  * error (measured against the real runs, docs/METHOD.md §6d). */
 #define TTP_RELIN_SENS_GD 0.26
 #define TTP_RELIN_SENS_SGD 0.40
+/* Re-linearized predictions (for SGD one trajectory, member 0): a time that
+ * moves by more than this fraction when the curve's one-step excursions are
+ * removed is decided by a single batch or step, and warned (docs/METHOD.md
+ * §6f) */
+#define TTP_SPIKE_LIMIT 0.2
 /* ttp_predict_opts.relin_kernel: where the segments run */
 #define TTP_RELIN_REAL 0   /* restart from the real network's outputs (§6c)   */
 #define TTP_RELIN_KERNEL 1 /* in function space, kernels swapped (§6d)       */
@@ -217,6 +231,10 @@ typedef struct ttp_faith {
     int64_t relin_every, segments;        /* re-linearization (0: none; TTP_RELIN_AUTO) */
     int64_t relin_trials;                 /* segment lengths tried (auto: > segments) */
     double seg_out_gap;                   /* worst output gap at a segment's end      */
+    double seg_loss_gap;                  /* real-output auto: worst |L(w) − L_lin| / L_lin
+                                             at a multi-step segment's points          */
+    double seg_drift;                     /* real-output auto: worst kernel drift at a
+                                             multi-step segment's end (drift.c)       */
     int relin_capped;                     /* auto reached its cap of linearizations   */
     double relin_seconds;                 /* the re-linearization's own cost          */
     double kdrift[TTP_FAITH_MAX];         /* ‖Θ(w_t) g − Θ(w₀) g‖ / ‖Θ(w₀) g‖ (drift.c) */
@@ -229,6 +247,11 @@ typedef struct ttp_faith {
     char relin_fallback_why[160];     /* what made the function-space one invalid  */
     double relin_sens;                /* largest |t_lag − t| / t over definitions  */
     int64_t relin_tt_lag[TTP_MAX_TT]; /* the lagged companion run's times           */
+    int spike_checked;                /* re-linearized: the check below ran         */
+    int spike;                        /* definitions whose time a one-step excursion
+                                         of the curve decides (§6f)                 */
+    int64_t spike_tt[TTP_MAX_TT];     /* the times on the curve without one-step
+                                         excursions (its 3-step running median)     */
     double seconds;
     char note[160];
 } ttp_faith;
@@ -383,6 +406,9 @@ typedef struct ttp_faith_seg {
     double gam, e, eps; /* out: γ, e, ε at the last point                */
     double *v_end;      /* out: the function-space velocity V at the last
                            point (NC), may be NULL                       */
+    double *e_pts;      /* out: e at every point (npts), may be NULL      */
+    double *gam_pts, *eps_pts; /* out: γ, ε at every point (npts), may be NULL */
+    double *alpha_pts;         /* out: α at every point (npts × NC), may be NULL */
 } ttp_faith_seg;
 ttp_status ttp_faith_trace_seg(ttp_ctx *ctx, const ttp_sim_problem *prob, const ttp_opt *opt, uint64_t seed,
                                ttp_faith_seg *sg, int npts, const int64_t *steps, double *f_lin, double *a,
@@ -434,7 +460,8 @@ ttp_status ttp_predict_faith_comm(ttp_ctx *ctx, const ttp_comm *comm, const ttp_
  * the segments.  Collective over comm (p and k0 may be NULL off rank 0).
  * A momentum buffer is carried into each new linearization (V = J_new v,
  * ttp_jac_jvp); SGD follows ensemble member 0 (the real run's batches) and
- * its curve becomes the prediction.  On the kernel's own samples only
+ * its curve becomes the prediction; a time that a one-step excursion of
+ * the stitched curve decides is warned (TTP_SPIKE_LIMIT, §6f).  On the kernel's own samples only
  * (TTP_ERR_UNSUPPORTED otherwise, checked by ttp_predict_opts_validate).
  */
 ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model,

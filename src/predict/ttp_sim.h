@@ -204,6 +204,14 @@ typedef struct ttp_tt_def {
  * The same function measures real and predicted curves.
  */
 int64_t ttp_ttime(const ttp_tt_def *def, const double *loss, const double *acc, int64_t steps);
+/*
+ * The same time on the curve without its one-step excursions: loss and
+ * accuracy replaced by their 3-step running median (the first and last
+ * points kept), so that one batch's spike or dip cannot decide it
+ * (docs/METHOD.md §6f).  acc may be NULL.  Not collective.
+ */
+ttp_status ttp_ttime_despiked(ttp_ctx *ctx, const ttp_tt_def *def, const double *loss, const double *acc,
+                              int64_t steps, int64_t *t);
 
 /*
  * Parse a training-time kind ("eps", "rel", "loss", "acc") or a whole
