@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Accuracy of the predictions and of their validity diagnostics (issue 12):
 # `ttpredict validate` over
-#   tasks      bundled (pretrained on digits 0-4, fine-tuned on 5-9) and
+#   tasks      bundled (pretrained on digits 0-4, fine-tuned on 5-9),
 #              split (the reverse: pretrained on 5-9, fine-tuned on 0-4; made
 #              here by `ttpredict split` and `ttpredict train` with the
-#              recipe of tools/make_pretrained.sh)
+#              recipe of tools/make_pretrained.sh), and bc and wine (MLPs on
+#              halves of two tabular datasets, a fresh head fine-tuned on the
+#              other half: tools/make_tabular.sh; skipped without Debian's
+#              python3-sklearn, python3-torch and python3-onnx)
 #   x GD and SGD (|B| = $BATCH) x momentum $MOMENTA x losses $LOSSES
 #   x learning rates at stability figure $STABS (2 eta kappa mu_max / limit:
 #     the lr is computed per task, loss and momentum from mu_max of Theta/N)
@@ -16,13 +19,15 @@
 #
 #   bash benchmarks/accuracy.sh [build dir]
 #   TASKS=bundled STABS="0.3 1.2" LOSSES=mse bash benchmarks/accuracy.sh   # a subset
+#   TASKS="bundled mine=model.nc:data.nc" bash benchmarks/accuracy.sh   # plus a task of your own (NAME=MODEL:DATA)
 #   RELIN=0 bash benchmarks/accuracy.sh      # the single linearization alone (the paper's method)
 #   RELIN=kernel bash benchmarks/accuracy.sh # function-space re-linearization (METHOD.md 6d), likewise
 #   RELIN=auto bash benchmarks/accuracy.sh   # the default: validate --relinearize auto (6e); the summary shows the
 #                                             # one linearization and the re-linearized prediction
 #                                             # of the same real runs side by side, with their cost
-# The full grid is 2 tasks x 24 cases; a GD run at N = 750 costs ~10-30 s on
-# two cores, so expect about 10 minutes with RELIN=0 and 30-40 with auto.  JSON per run in out/accuracy/.
+# The full grid is 4 tasks x 24 cases; a GD run at N = 750 costs ~10-30 s on
+# two cores (the tabular tasks' N = 285 and 89 a second), so expect about 12
+# minutes with RELIN=0 and 40-60 with auto.  JSON per run in out/accuracy/.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build}
@@ -32,7 +37,7 @@ export OPENBLAS_NUM_THREADS=1
 bin=$build/ttpredict
 out=$root/out/accuracy
 mkdir -p "$out"
-TASKS=${TASKS:-"bundled split"}
+TASKS=${TASKS:-"bundled split bc wine"}
 LOSSES=${LOSSES:-"ce mse"}
 MOMENTA=${MOMENTA:-"0 0.9"}
 STABS=${STABS:-"0.3 1.2 2.5"}
@@ -58,12 +63,29 @@ task_files() { # task -> "model data"
           --steps 0 --out-model "$d/model-04.nc" >/dev/null
       fi
       echo "$d/model-04.nc $d/finetune-04.nc" ;;
-    *) echo "accuracy.sh: unknown task '$1' (bundled, split)" >&2; exit 2 ;;
+    bc|wine)
+      local d=$out/tabular
+      if [ ! -f "$d/$1-ft.nc" ]; then
+        TTP_BIN=$bin bash "$root/tools/make_tabular.sh" "$d" >&2 || return 1
+      fi
+      echo "$d/$1-ft.nc $d/$1-B.nc" ;;
+    *=*:*)
+      local md=${1#*=}
+      [ -f "${md%%:*}" ] && [ -f "${md#*:}" ] || { echo "accuracy.sh: task '$1': no such model or data file" >&2; exit 2; }
+      echo "${md%%:*} ${md#*:}" ;;
+    *) echo "accuracy.sh: unknown task '$1' (bundled, split, bc, wine, or NAME=MODEL:DATA)" >&2; exit 2 ;;
   esac
 }
 
-for task in $TASKS; do
-  read -r model data <<<"$(task_files "$task")"
+names=()
+for spec in $TASKS; do
+  if ! files=$(task_files "$spec"); then
+    echo "== task $spec: skipped (it could not be made; see above)"
+    continue
+  fi
+  read -r model data <<<"$files"
+  task=${spec%%=*}
+  names+=("$task")
   # mu_max of Theta/N with validate's kernel (kron, D' = 1024)
   "$bin" predict -q --model "$model" --data "$data" --loss mse --lr 1e-6 --steps 2 --time-steps 0 \
     --proj kron --dproj 1024 --json "$out/$task-mu.json" >/dev/null
@@ -85,7 +107,7 @@ print(','.join('%.4g' % (s * (1 + m) / (kappa * mu)) for s in map(float, sys.arg
   done
 done
 
-/usr/bin/python3 - "$out" $TASKS <<'PY'
+/usr/bin/python3 - "$out" "${names[@]}" <<'PY'
 import glob, json, os, statistics, sys
 out, tasks = sys.argv[1], sys.argv[2:]
 def figures(cases, unwarned, one=False):
