@@ -117,5 +117,8 @@ int main(void)
     ttp_series ls = {"log", x, ly, NULL, NULL, 3, NULL, 0, 0};
     ttp_plot lp = {"log", "k", "mu", 0, 1, 0, NAN, NULL};
     CHECK_OK(&ctx, ttp_svg_write(&ctx, svg, &lp, &ls, 1));
+    /* leave no temporary directory behind */
+    unlink(svg), unlink(path);
+    CHECK(rmdir(dir) == 0);
     return ttp_test_end("test_report");
 }

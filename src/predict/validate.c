@@ -388,7 +388,10 @@ void ttp_validate_print(FILE *f, const ttp_validation *v, const ttp_validate_opt
         fprintf(f, "%4d %-4s %-4s %6lld %7g %5lld %5g %6.2f%s ", i, opt_name(c), ttp_loss_str(c->opt.loss),
                 (long long)c->n, c->opt.lr, (long long)(c->sgd ? c->opt.batch : c->n), c->opt.momentum,
                 c->stability, c->valid ? " " : "!");
-        fprintf(f, "%4.0f%% ", 100 * c->faith_loss_gap);
+        if (fabs(c->faith_loss_gap) < 10) /* a blown-up linear model's gap is astronomic: capped */
+            fprintf(f, "%4.0f%% ", 100 * c->faith_loss_gap);
+        else
+            fprintf(f, "%5s ", isfinite(c->faith_loss_gap) ? ">999%" : "inf%");
         for (int d = 0; d < o->ntt; d++) {
             if (c->diverged)
                 fprintf(f, "  %18s ", "real run diverged");
