@@ -437,34 +437,33 @@ static void test_ttime(void)
 }
 
 /* The time without one-step excursions, worked out by hand on the 3-step
- * running median (first and last points kept). */
+ * running median (first and last points kept): raw and despiked times. */
+static void despiked_is(ttp_ctx *ctx, ttp_tt_kind kind, double value, const double *loss, const double *acc,
+                        int64_t raw, int64_t despiked)
+{
+    ttp_tt_def d = {kind, value, 1};
+    int64_t t = -2;
+    CHECK(ttp_ttime(&d, loss, acc, 8) == raw);
+    CHECK_OK(ctx, ttp_ttime_despiked(ctx, &d, loss, acc, 8, &t));
+    CHECK(t == despiked);
+}
+
 static void test_ttime_despiked(ttp_ctx *ctx)
 {
-    ttp_tt_def below = {TTP_TT_LOSS, 0.9, 1}, acc90 = {TTP_TT_ACC, 0.9, 1}, rel = {TTP_TT_REL, 0.1, 1};
-    int64_t t = -2;
     /* a one-step spike at t=4: raw 5; medians 2, 1, 1 (t=3: 1, 0.5, 1.1), 0.5 … → 4 */
     const double spike[] = {4, 2, 1, 0.5, 1.1, 0.5, 0.5, 0.5, 0.5};
-    CHECK(ttp_ttime(&below, spike, NULL, 8) == 5);
-    CHECK_OK(ctx, ttp_ttime_despiked(ctx, &below, spike, NULL, 8, &t));
-    CHECK(t == 4);
+    despiked_is(ctx, TTP_TT_LOSS, 0.9, spike, NULL, 5, 4);
     /* a two-step excursion is the curve's own: medians 1.1, 1.1 at t=4, 5 → 6, as raw */
     const double two[] = {4, 2, 1, 0.5, 1.1, 1.2, 0.5, 0.5, 0.5};
-    CHECK(ttp_ttime(&below, two, NULL, 8) == 6);
-    CHECK_OK(ctx, ttp_ttime_despiked(ctx, &below, two, NULL, 8, &t));
-    CHECK(t == 6);
+    despiked_is(ctx, TTP_TT_LOSS, 0.9, two, NULL, 6, 6);
     /* the end is kept: a last point above the level is never reached either way */
     const double end[] = {4, 2, 1, 0.5, 0.5, 0.5, 0.5, 0.5, 1.1};
-    CHECK_OK(ctx, ttp_ttime_despiked(ctx, &below, end, NULL, 8, &t));
-    CHECK(t == -1 && ttp_ttime(&below, end, NULL, 8) == -1);
-    /* rel on the spike curve: L_T = 0.5, level 0.5 + 0.1·3.5 = 0.85, as LOSS 0.85 → 5 raw, 4 despiked */
-    CHECK(ttp_ttime(&rel, spike, NULL, 8) == 5);
-    CHECK_OK(ctx, ttp_ttime_despiked(ctx, &rel, spike, NULL, 8, &t));
-    CHECK(t == 4);
+    despiked_is(ctx, TTP_TT_LOSS, 0.9, end, NULL, -1, -1);
+    /* rel on the spike curve: L_T = 0.5, level 0.5 + 0.1·3.5 = 0.85 → 5 raw, 4 despiked */
+    despiked_is(ctx, TTP_TT_REL, 0.1, spike, NULL, 5, 4);
     /* accuracy with a one-step dip at t=4: raw 5; medians 0.8 at t=3, 0.95 at t=4 → 4 */
     const double acc[] = {0.1, 0.5, 0.8, 0.95, 0.6, 0.95, 0.96, 0.97, 0.97};
-    CHECK(ttp_ttime(&acc90, spike, acc, 8) == 5);
-    CHECK_OK(ctx, ttp_ttime_despiked(ctx, &acc90, spike, acc, 8, &t));
-    CHECK(t == 4);
+    despiked_is(ctx, TTP_TT_ACC, 0.9, spike, acc, 5, 4);
 }
 
 /* ---- 5. divergence -------------------------------------------------------- */
