@@ -70,13 +70,15 @@ void ttp_relin_stitch(ttp_prediction *p, int sgd, const double *L, const double 
     p->main.wall = p->main.tt[0].steps >= 0 ? (double)p->main.tt[0].steps * p->sec_per_step : NAN;
 }
 
-/* The output gap at one point of a segment from weights m->w: the linearized
+/* The gaps at one point of a segment from weights m->w: the linearized
  * weights w = w_s + Jᵀ a + c w_s (+ e v_s with momentum, vs non-NULL), the
- * real outputs fr there, and ‖fr − f_lin‖ / ‖f_lin − f_start‖ (+inf when
- * the linear loss is no longer finite).  Rank 0. */
-static ttp_status point_gap(ttp_ctx *ctx, const ttp_model *m, const ttp_data *d, ttp_net *net, const double *a,
-                            double c, const double *vs, double e, const double *f_lin, const double *f_start,
-                            double loss_lin, double *w, double *fr, double *gap)
+ * real outputs fr there, the output gap ‖fr − f_lin‖ / ‖f_lin − f_start‖
+ * (+inf when the linear loss is no longer finite) and the loss gap
+ * |L(fr) − L_lin| / L_lin (+inf where either loss is not finite).  Rank 0. */
+static ttp_status point_gap(ttp_ctx *ctx, const ttp_model *m, const ttp_data *d, ttp_net *net,
+                            const ttp_opt *opt, const ttp_kernel *k, const double *a, double c,
+                            const double *vs, double e, const double *f_lin, const double *f_start,
+                            double loss_lin, double *w, double *fr, double *gap, double *lgap)
 {
     const int64_t NC = d->n * m->nout;
     TTP_CALL(ctx, ttp_faith_weights(ctx, m, d, a, c, w));
@@ -84,6 +86,8 @@ static ttp_status point_gap(ttp_ctx *ctx, const ttp_model *m, const ttp_data *d,
         for (int64_t j = 0; j < m->nparams; j++) w[j] += e * vs[j];
     TTP_CALL(ctx, forward_all(ctx, net, d, w, m->nout, fr));
     *gap = isfinite(loss_lin) ? rel_gap(fr, f_lin, f_start, NC) : INFINITY;
+    const double lr = ttp_loss_eval(opt->loss, fr, k->labels, k->targets, k->n, (int)k->c, NULL, NULL);
+    *lgap = isfinite(lr) && isfinite(loss_lin) && loss_lin > 0 ? fabs(lr - loss_lin) / loss_lin : INFINITY;
     return TTP_OK;
 }
 
@@ -91,16 +95,6 @@ static int cmp_i64(const void *x, const void *y)
 {
     const int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
     return (a > b) - (a < b);
-}
-
-/* |L(fr) − L_lin| / L_lin: the real network's loss at a segment's point
- * against the linear model's, relative to the latter (+inf where either is
- * not finite). */
-static double loss_gap(const ttp_opt *opt, const ttp_kernel *k, const double *fr, double loss_lin)
-{
-    const double lr = ttp_loss_eval(opt->loss, fr, k->labels, k->targets, k->n, (int)k->c, NULL, NULL);
-    if (!isfinite(lr) || !isfinite(loss_lin) || !(loss_lin > 0)) return INFINITY;
-    return fabs(lr - loss_lin) / loss_lin;
 }
 
 /* ---- function space first, real-output restarts where it fails (§6e) ---- */
@@ -330,7 +324,7 @@ static ttp_status relinearize_real(ttp_ctx *ctx, const ttp_comm *comm, const ttp
             const int last = autok && nseg + 1 >= TTP_RELIN_REAL_MAX_SEGMENTS;
             k = autok ? (2 * kprev < T - t0 ? 2 * kprev : T - t0) : (T - t0 < K ? T - t0 : K);
             if (last) k = T - t0, capped = 1;
-            double gap = 0, og = 0, lg = 0, drift = 0; /* gap: the larger of og and lg */
+            double og = 0, lg = 0, drift = 0; /* output gap, loss gap, kernel drift */
             int64_t traced = -1; /* the steps traced: a shorter trial's are their first ones */
             for (;;) {
                 trials++;
@@ -342,13 +336,13 @@ static ttp_status relinearize_real(ttp_ctx *ctx, const ttp_comm *comm, const ttp
                     traced = k;
                 }
                 TTP_CALL_GOTO(ctx, st, done,
-                              point_gap(ctx, m, d, fnet, a + (size_t)k * NC, c[k], mom ? vs : NULL, epts[k],
-                                        flin + (size_t)k * NC, flin, ll[k], w, fr, &og));
+                              point_gap(ctx, m, d, fnet, &o->opt, ks, a + (size_t)k * NC, c[k],
+                                        mom ? vs : NULL, epts[k], flin + (size_t)k * NC, flin, ll[k], w, fr,
+                                        &og, &lg));
                 /* the loss too (auto): an output gap relative to a segment's
                  * movement can hide a loss 24 % off (wine, MSE, SGD, m 0.9,
                  * stability 1.2: step 1 at 3.28 against the real 2.65) */
-                lg = autok && k >= 2 ? loss_gap(&o->opt, ks, fr, ll[k]) : 0.0;
-                gap = fmax(og, lg);
+                if (!autok || k < 2) lg = 0;
                 int64_t kpass = 0; /* the last interior point passed before one failed (0: none failed) */
                 if (autok && !last && k >= 2 && og <= TTP_RELIN_AUTO_GAP && lg <= TTP_RELIN_AUTO_LOSS_GAP) {
                     /* Inside the segment too, earliest first: at steps 1, 2,
@@ -370,11 +364,11 @@ static ttp_status relinearize_real(ttp_ctx *ctx, const ttp_comm *comm, const ttp
                     for (int i = 0; i < np; i++) {
                         const int64_t j = pts[i];
                         if (j < 1 || j >= k || j == prev) continue;
-                        double gm = 0;
+                        double gm = 0, lm = 0;
                         TTP_CALL_GOTO(ctx, st, done,
-                                      point_gap(ctx, m, d, fnet, a + (size_t)j * NC, c[j], mom ? vs : NULL,
-                                                epts[j], flin + (size_t)j * NC, flin, ll[j], wm, fmid, &gm));
-                        const double lm = loss_gap(&o->opt, ks, fmid, ll[j]);
+                                      point_gap(ctx, m, d, fnet, &o->opt, ks, a + (size_t)j * NC, c[j],
+                                                mom ? vs : NULL, epts[j], flin + (size_t)j * NC, flin, ll[j],
+                                                wm, fmid, &gm, &lm));
                         og = fmax(og, gm), lg = fmax(lg, lm);
                         if (gm > TTP_RELIN_AUTO_GAP || lm > TTP_RELIN_AUTO_LOSS_GAP) {
                             kpass = prev > 0 ? prev : 1;
@@ -382,7 +376,6 @@ static ttp_status relinearize_real(ttp_ctx *ctx, const ttp_comm *comm, const ttp
                         }
                         prev = j;
                     }
-                    gap = fmax(og, lg);
                 }
                 /* The kernel too: the segment moves its weights along J_sᵀ
                  * (the kernel at its start) where real training follows the
@@ -416,7 +409,7 @@ static ttp_status relinearize_real(ttp_ctx *ctx, const ttp_comm *comm, const ttp
             if (k >= 2)
                 worst = fmax(worst, og), worst_lg = fmax(worst_lg, lg),
                 worst_drift = fmax(worst_drift, drift);
-            seg_gap = gap;
+            seg_gap = fmax(og, lg);
             for (int64_t j = 0; j <= k; j++) {
                 L[t0 + j] = ll[j];
                 int64_t correct = 0;
