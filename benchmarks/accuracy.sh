@@ -4,10 +4,12 @@
 #   tasks      bundled (pretrained on digits 0-4, fine-tuned on 5-9),
 #              split (the reverse: pretrained on 5-9, fine-tuned on 0-4; made
 #              here by `ttpredict split` and `ttpredict train` with the
-#              recipe of tools/make_pretrained.sh), and bc and wine (MLPs on
-#              halves of two tabular datasets, a fresh head fine-tuned on the
-#              other half: tools/make_tabular.sh; skipped without Debian's
-#              python3-sklearn, python3-torch and python3-onnx)
+#              recipe of tools/make_pretrained.sh), and bc, wine and iris (MLPs
+#              on halves of three tabular datasets, a fresh head fine-tuned on
+#              the other half: tools/make_tabular.sh; skipped without Debian's
+#              python3-sklearn, python3-torch and python3-onnx); bc7, wine7,
+#              iris7 (any number): the same recipe at TAB_SEED = 7, other
+#              halves, weights and heads, for tasks nothing was tuned on
 #   x GD and SGD (|B| = $BATCH) x momentum $MOMENTA x losses $LOSSES
 #   x learning rates at stability figure $STABS (2 eta kappa mu_max / limit:
 #     the lr is computed per task, loss and momentum from mu_max of Theta/N)
@@ -20,14 +22,16 @@
 #   bash benchmarks/accuracy.sh [build dir]
 #   TASKS=bundled STABS="0.3 1.2" LOSSES=mse bash benchmarks/accuracy.sh   # a subset
 #   TASKS="bundled mine=model.nc:data.nc" bash benchmarks/accuracy.sh   # plus a task of your own (NAME=MODEL:DATA)
+#   TASKS="bc7 wine7 iris7" bash benchmarks/accuracy.sh   # the tabular recipe at another seed (held out)
 #   RELIN=0 bash benchmarks/accuracy.sh      # the single linearization alone (the paper's method)
 #   RELIN=kernel bash benchmarks/accuracy.sh # function-space re-linearization (METHOD.md 6d), likewise
 #   RELIN=auto bash benchmarks/accuracy.sh   # the default: validate --relinearize auto (6e); the summary shows the
 #                                             # one linearization and the re-linearized prediction
 #                                             # of the same real runs side by side, with their cost
-# The full grid is 4 tasks x 24 cases; a GD run at N = 750 costs ~10-30 s on
-# two cores (the tabular tasks' N = 285 and 89 a second), so expect about 12
-# minutes with RELIN=0 and 40-60 with auto.  JSON per run in out/accuracy/.
+# The full grid is 5 tasks x 24 cases; a GD run at N = 750 costs ~10-30 s on
+# two cores (the tabular tasks' N = 285, 89 and 75 a second or less), so
+# expect about 12 minutes with RELIN=0 and 50-70 with auto (the tabular
+# tasks alone about 2).  JSON per run in out/accuracy/.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build}
@@ -37,7 +41,7 @@ export OPENBLAS_NUM_THREADS=1
 bin=$build/ttpredict
 out=$root/out/accuracy
 mkdir -p "$out"
-TASKS=${TASKS:-"bundled split bc wine"}
+TASKS=${TASKS:-"bundled split bc wine iris"}
 LOSSES=${LOSSES:-"ce mse"}
 MOMENTA=${MOMENTA:-"0 0.9"}
 STABS=${STABS:-"0.3 1.2 2.5"}
@@ -63,17 +67,19 @@ task_files() { # task -> "model data"
           --steps 0 --out-model "$d/model-04.nc" >/dev/null
       fi
       echo "$d/model-04.nc $d/finetune-04.nc" ;;
-    bc|wine)
-      local d=$out/tabular
-      if [ ! -f "$d/$1-ft.nc" ]; then
-        TTP_BIN=$bin bash "$root/tools/make_tabular.sh" "$d" >&2 || return 1
+    bc|wine|iris|bc[0-9]*|wine[0-9]*|iris[0-9]*)
+      # a number after the name: tools/make_tabular.sh's recipe at TAB_SEED = that number
+      local base=${1%%[0-9]*} seed=${1#"${1%%[0-9]*}"}
+      local d=$out/tabular${seed:+-$seed}
+      if [ ! -f "$d/$base-ft.nc" ]; then
+        TAB_SEED=${seed:-0} TTP_BIN=$bin bash "$root/tools/make_tabular.sh" "$d" >&2 || return 1
       fi
-      echo "$d/$1-ft.nc $d/$1-B.nc" ;;
+      echo "$d/$base-ft.nc $d/$base-B.nc" ;;
     *=*:*)
       local md=${1#*=}
       [ -f "${md%%:*}" ] && [ -f "${md#*:}" ] || { echo "accuracy.sh: task '$1': no such model or data file" >&2; exit 2; }
       echo "${md%%:*} ${md#*:}" ;;
-    *) echo "accuracy.sh: unknown task '$1' (bundled, split, bc, wine, or NAME=MODEL:DATA)" >&2; exit 2 ;;
+    *) echo "accuracy.sh: unknown task '$1' (bundled, split, bc, wine, iris, one of those three with a seed like bc7, or NAME=MODEL:DATA)" >&2; exit 2 ;;
   esac
 }
 

@@ -372,7 +372,7 @@ static void check_relin(ttp_ctx *ctx, const ttp_comm *cm, const ttp_model *m0, c
     o.sim.ensemble = 4;
     o.time_reps = 0;
     const int64_t T = opt->steps;
-    ttp_prediction *p0 = NULL, *pT = NULL, *p1 = NULL, *pa = NULL;
+    ttp_prediction *p0 = NULL, *pT = NULL, *p1 = NULL, *pa = NULL, *pc = NULL, *ph = NULL;
     ttp_model *mt = NULL;
     ttp_train_result *tr = NULL;
     CHECK_OK(ctx, ttp_predict_run(ctx, &comm, m0, d, &o, &p0));
@@ -382,9 +382,14 @@ static void check_relin(ttp_ctx *ctx, const ttp_comm *cm, const ttp_model *m0, c
     CHECK_OK(ctx, ttp_predict_run(ctx, &comm, m0, d, &o, &p1));
     o.relin_every = TTP_RELIN_AUTO;
     CHECK_OK(ctx, ttp_predict_run(ctx, &comm, m0, d, &o, &pa));
+    /* the halving check's two runs on their own: the targets as they are, and halved */
+    o.relin_halving = 0;
+    CHECK_OK(ctx, ttp_predict_run(ctx, &comm, m0, d, &o, &pc));
+    o.relin_scale = 0.5;
+    CHECK_OK(ctx, ttp_predict_run(ctx, &comm, m0, d, &o, &ph));
     CHECK_OK(ctx, ttp_model_clone(ctx, m0, &mt));
     if (mt) CHECK_OK(ctx, ttp_train_run(ctx, &comm, mt, d, opt, &tr));
-    if (!p0 || !pT || !p1 || !pa || !tr) goto done;
+    if (!p0 || !pT || !p1 || !pa || !pc || !ph || !tr) goto done;
     double eT = 0, e1 = 0, lin = 0, ea = 0;
     for (int64_t t = 0; t <= T; t++) {
         /* SGD: K ≥ T follows member 0, the ordinary prediction's member_loss */
@@ -416,9 +421,41 @@ static void check_relin(ttp_ctx *ctx, const ttp_comm *cm, const ttp_model *m0, c
     CHECK(pa->faith.seg_drift <= TTP_RELIN_AUTO_DRIFT);
     CHECK(pa->faith.relin_trials >= pa->faith.segments);
     CHECK(ea < lin);
+    /* The halving check (§6g) against its two runs made separately: under
+     * the cap it reports the first where every time agrees within
+     * TTP_RELIN_HALVING_TOL with the halved targets' run, else that run,
+     * with the other's times beside it; at the cap the first alone. */
+    const int64_t tc = pc->main.tt[0].steps, th = ph->main.tt[0].steps;
+    const int agree =
+        tc == th || (tc >= 0 && th >= 0 && fabs((double)(tc - th)) <= TTP_RELIN_HALVING_TOL * th);
+    CHECK(agree == ttp_relin_halving_agree(&tc, &th, 1));
+    const ttp_prediction *want = pc->faith.relin_capped || agree ? pc : ph;
+    double ew = 0;
+    for (int64_t t = 0; t <= T; t++)
+        ew = fmax(ew, fabs(pa->main.curves->loss[t] - want->main.curves->loss[t]));
+    printf("  %-34s halving check: %s (times %lld, halved %lld; %lld and %lld segments), curve vs its run "
+           "%.1e\n",
+           "",
+           pa->faith.relin_halving == 1   ? "agreed"
+           : pa->faith.relin_halving == 2 ? "refined"
+                                          : "not run",
+           (long long)tc, (long long)th, (long long)pc->faith.segments, (long long)ph->faith.segments, ew);
+    CHECK(ew == 0.0);
+    CHECK(pa->main.tt[0].steps == want->main.tt[0].steps);
+    CHECK(pa->faith.segments == want->faith.segments);
+    CHECK(pa->valid == want->valid);
+    CHECK(ph->faith.relin_scale == 0.5 && pc->faith.relin_scale == 1.0);
+    CHECK(ph->faith.seg_out_gap <= 0.5 * TTP_RELIN_AUTO_GAP || ph->faith.relin_capped);
+    if (pc->faith.relin_capped) {
+        CHECK(pa->faith.relin_halving == 0);
+    } else {
+        CHECK(pa->faith.relin_halving == (agree ? 1 : 2));
+        CHECK(pa->faith.halving_tt[0] == (agree ? th : tc));
+        CHECK(pa->faith.halving_segments == (agree ? ph : pc)->faith.segments);
+    }
 done:
     ttp_prediction_destroy(&p0), ttp_prediction_destroy(&pT), ttp_prediction_destroy(&p1),
-        ttp_prediction_destroy(&pa);
+        ttp_prediction_destroy(&pa), ttp_prediction_destroy(&pc), ttp_prediction_destroy(&ph);
     ttp_train_result_destroy(&tr);
     ttp_model_destroy(&mt);
 }
@@ -778,6 +815,20 @@ int main(int argc, char **argv)
     o.loss = TTP_LOSS_CE, o.lr = 0.2, o.batch = 0, o.momentum = 0.5, o.nesterov = 0, o.wd = 0.02;
     check_weights(&ctx, &fx, &o, "GD, heavy ball 0.5, CE, wd");
 
+    printf("the segment-halving rule (tolerance %.2f):\n", TTP_RELIN_HALVING_TOL);
+    {
+        /* by hand: 23 is 15 % of 20 away, 24 more; 5 against 6 is one step, 20 %; -1 (not converged)
+         * agrees only with -1 */
+        const int64_t a[][3] = {{20, 5, -1}, {23, 5, -1},  {24, 5, -1},
+                                {20, 6, -1}, {20, 5, 150}, {17, 5, -1}};
+        CHECK(ttp_relin_halving_agree(a[1], a[0], 3) == 1);
+        CHECK(ttp_relin_halving_agree(a[2], a[0], 3) == 0);
+        CHECK(ttp_relin_halving_agree(a[0], a[3], 3) == 0);
+        CHECK(ttp_relin_halving_agree(a[4], a[0], 3) == 0);
+        CHECK(ttp_relin_halving_agree(a[5], a[0], 3) == 1);
+        CHECK(ttp_relin_halving_agree(a[0], a[0], 3) == 1);
+        printf("  23 vs 20 agree, 24 vs 20 and 5 vs 6 do not, -1 only with -1\n");
+    }
     printf("re-linearization with momentum (K = T, K = 1 against train):\n");
     o.steps = 25, o.batch = 0, o.wd = 0, o.nesterov = 0;
     o.loss = TTP_LOSS_CE, o.lr = 0.5, o.momentum = 0.9;

@@ -634,18 +634,38 @@ void ttp_faith_print(FILE *f, const ttp_prediction *p)
                 "(the figures above are those of the first linearization)\n",
                 (long long)fa->relin_every, (long long)fa->segments, fa->relin_seconds,
                 100 * fa->seg_out_gap);
-    else if (fa->relin_every == TTP_RELIN_AUTO)
+    else if (fa->relin_every == TTP_RELIN_AUTO) {
+        const double sc = fa->relin_scale > 0 ? fa->relin_scale : 1.0;
         fprintf(
             f,
             "  relinear.   auto: %lld segments, %lld kernels rebuilt (%lld lengths tried, %.1f s; the first "
-            "kernel took %.1f s); worst of a segment: output gap %.1f%% (target %.0f%%), loss gap %.1f%% "
-            "(target %.0f%%), kernel drift %.1f%% (target %.0f%%)%s (the figures above are those of the "
+            "kernel took %.1f s); worst of a segment: output gap %.1f%% (target %.3g%%), loss gap %.1f%% "
+            "(target %.3g%%), kernel drift %.1f%% (target %.3g%%)%s (the figures above are those of the "
             "first "
             "linearization)\n",
             (long long)fa->segments, (long long)fa->segments - 1, (long long)fa->relin_trials,
-            fa->relin_seconds, p->sec_kernel, 100 * fa->seg_out_gap, 100 * TTP_RELIN_AUTO_GAP,
-            100 * fa->seg_loss_gap, 100 * TTP_RELIN_AUTO_LOSS_GAP, 100 * fa->seg_drift,
-            100 * TTP_RELIN_AUTO_DRIFT, fa->relin_capped ? ", missed at the cap of linearizations" : "");
+            fa->relin_seconds, p->sec_kernel, 100 * fa->seg_out_gap, 100 * sc * TTP_RELIN_AUTO_GAP,
+            100 * fa->seg_loss_gap, 100 * sc * TTP_RELIN_AUTO_LOSS_GAP, 100 * fa->seg_drift,
+            100 * sc * TTP_RELIN_AUTO_DRIFT, fa->relin_capped ? ", missed at the cap of linearizations" : "");
+        if (fa->relin_halving == 1) {
+            fprintf(f,
+                    "              halving check: with the targets halved (%lld segments) the times would be",
+                    (long long)fa->halving_segments);
+            for (int i = 0; i < p->main.ntt; i++)
+                fprintf(f, "%s %lld", i ? "," : "", (long long)fa->halving_tt[i]);
+            fprintf(f, ": within %.0f%%, the prediction above stands (docs/METHOD.md 6g)\n",
+                    100 * TTP_RELIN_HALVING_TOL);
+        } else if (fa->relin_halving == 2) {
+            fprintf(f, "              halving check: at twice these targets (%lld segments) the times were",
+                    (long long)fa->halving_segments);
+            for (int i = 0; i < p->main.ntt; i++)
+                fprintf(f, "%s %lld", i ? "," : "", (long long)fa->halving_tt[i]);
+            fprintf(f,
+                    ": more than %.0f%% apart, so the finer segments' prediction is the one above "
+                    "(docs/METHOD.md 6g)\n",
+                    100 * TTP_RELIN_HALVING_TOL);
+        }
+    }
     if (fa->relin_fallback)
         fprintf(f,
                 "              (auto: the function-space prediction was invalid — %s — so the segments "
@@ -700,6 +720,16 @@ void ttp_faith_json(struct ttp_json *j, const ttp_prediction *p)
         ttp_json_str(j, "relinearize_mode",
                      fa->relin_every == 0 ? "off" : fa->relin_kernel ? "kernel" : "real");
         ttp_json_bool(j, "relinearize_fallback", fa->relin_fallback);
+        ttp_json_str(j, "relinearize_halving",
+                     fa->relin_halving == 1   ? "agreed"
+                     : fa->relin_halving == 2 ? "refined"
+                                              : "not run");
+        if (fa->relin_halving) {
+            double ht[TTP_MAX_TT];
+            for (int i = 0; i < p->main.ntt; i++) ht[i] = (double)fa->halving_tt[i];
+            ttp_json_nums(j, "relinearize_halving_tt_steps", ht, p->main.ntt);
+            ttp_json_int(j, "relinearize_halving_segments", fa->halving_segments);
+        }
         if (fa->relin_fallback) ttp_json_str(j, "relinearize_fallback_why", fa->relin_fallback_why);
         if (fa->spike_checked) {
             double sp[TTP_MAX_TT];

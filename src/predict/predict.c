@@ -31,6 +31,8 @@ void ttp_predict_opts_default(ttp_predict_opts *o)
     o->tt[0].smooth = 1;
     o->time_reps = 5;
     o->faith_kgap_samples = TTP_FAITH_KGAP_SAMPLES;
+    o->relin_scale = 1.0;
+    o->relin_halving = 1;
 }
 
 const char *ttp_step_timing_str(int t)
@@ -104,6 +106,9 @@ ttp_status ttp_predict_opts_validate(ttp_ctx *ctx, const ttp_predict_opts *o, in
         return TTP_ERR(
             ctx, TTP_ERR_UNSUPPORTED,
             "options subset/extrap: the spectrum-only dynamics do not model weight decay (option wd)");
+    if (!(o->relin_scale >= 0 && o->relin_scale <= 1))
+        return TTP_ERR(ctx, TTP_ERR_ARG, "option relin_scale: %g, expected a factor in (0, 1] (0: 1)",
+                       o->relin_scale);
     if (o->relin_every < 0 && o->relin_every != TTP_RELIN_AUTO)
         return TTP_ERR(ctx, TTP_ERR_ARG, "option relin_every: %lld, expected K >= 1 steps, 0 (off) or auto",
                        (long long)o->relin_every);

@@ -101,7 +101,10 @@ static int cmp_i64(const void *x, const void *y)
 
 static ttp_status relinearize_real(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model,
                                    const ttp_data *d, const ttp_kernel *k0, const ttp_predict_opts *o,
-                                   ttp_prediction *p);
+                                   double scale, ttp_prediction *p);
+static ttp_status relinearize_real_checked(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model,
+                                           const ttp_data *d, const ttp_kernel *k0, const ttp_predict_opts *o,
+                                           ttp_prediction *p);
 
 /* dst ← src, curves of the same steps and members. */
 static void curves_copy(ttp_curves *dst, const ttp_curves *src)
@@ -184,7 +187,7 @@ static ttp_status relinearize_both(ttp_ctx *ctx, const ttp_comm *comm, const ttp
                      "limit 2)", 2 * p->stability);
         snap_restore(&snap, p);
     }
-    TTP_CALL_GOTO(ctx, st, done, relinearize_real(ctx, comm, model, d, k0, &orr, p));
+    TTP_CALL_GOTO(ctx, st, done, relinearize_real_checked(ctx, comm, model, d, k0, &orr, p));
     if (root) {
         p->faith.relin_fallback = 1;
         snprintf(p->faith.relin_fallback_why, sizeof p->faith.relin_fallback_why, "%s", why);
@@ -195,11 +198,17 @@ done:
     return st;
 }
 
+/* scale: the automatic segments' three targets are TTP_RELIN_AUTO_GAP,
+ * _LOSS_GAP and _DRIFT times this (§6g halves them). */
 static ttp_status relinearize_real(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model,
                                    const ttp_data *d, const ttp_kernel *k0, const ttp_predict_opts *o,
-                                   ttp_prediction *p)
+                                   double scale, ttp_prediction *p)
 {
     ttp_status st = TTP_OK;
+    const double gap_t = scale * TTP_RELIN_AUTO_GAP, loss_t = scale * TTP_RELIN_AUTO_LOSS_GAP,
+                 drift_t = scale * TTP_RELIN_AUTO_DRIFT;
+    /* tighter targets need about as many more segments: the cap scales with them */
+    const int64_t cap = (int64_t)ceil(TTP_RELIN_REAL_MAX_SEGMENTS / scale);
     const int64_t T = o->opt.steps, K = o->relin_every;
     const int autok = K == TTP_RELIN_AUTO;
     const int64_t NC = d->n * model->nout;
@@ -318,10 +327,10 @@ static ttp_status relinearize_real(ttp_ctx *ctx, const ttp_comm *comm, const ttp
              * the end within TTP_RELIN_AUTO_DRIFT of the segment's own; a
              * trial costs a trace and backward and forward passes, not a
              * kernel. */
-            /* Auto, at the cap of TTP_RELIN_REAL_MAX_SEGMENTS linearizations: the
+            /* Auto, at the cap of TTP_RELIN_REAL_MAX_SEGMENTS / scale linearizations: the
              * rest of the horizon is one segment, whatever its gap, and that
              * gap (measured at T) widens the band and decides validity. */
-            const int last = autok && nseg + 1 >= TTP_RELIN_REAL_MAX_SEGMENTS;
+            const int last = autok && nseg + 1 >= cap;
             k = autok ? (2 * kprev < T - t0 ? 2 * kprev : T - t0) : (T - t0 < K ? T - t0 : K);
             if (last) k = T - t0, capped = 1;
             double og = 0, lg = 0, drift = 0; /* output gap, loss gap, kernel drift */
@@ -344,7 +353,7 @@ static ttp_status relinearize_real(ttp_ctx *ctx, const ttp_comm *comm, const ttp
                  * stability 1.2: step 1 at 3.28 against the real 2.65) */
                 if (!autok || k < 2) lg = 0;
                 int64_t kpass = 0; /* the last interior point passed before one failed (0: none failed) */
-                if (autok && !last && k >= 2 && og <= TTP_RELIN_AUTO_GAP && lg <= TTP_RELIN_AUTO_LOSS_GAP) {
+                if (autok && !last && k >= 2 && og <= gap_t && lg <= loss_t) {
                     /* Inside the segment too, earliest first: at steps 1, 2,
                      * 4, ... and at its quarter points.  Past the stability
                      * limit the linear model can overshoot and come back, so
@@ -370,7 +379,7 @@ static ttp_status relinearize_real(ttp_ctx *ctx, const ttp_comm *comm, const ttp
                                                 mom ? vs : NULL, epts[j], flin + (size_t)j * NC, flin, ll[j],
                                                 wm, fmid, &gm, &lm));
                         og = fmax(og, gm), lg = fmax(lg, lm);
-                        if (gm > TTP_RELIN_AUTO_GAP || lm > TTP_RELIN_AUTO_LOSS_GAP) {
+                        if (gm > gap_t || lm > loss_t) {
                             kpass = prev > 0 ? prev : 1;
                             break;
                         }
@@ -387,9 +396,7 @@ static ttp_status relinearize_real(ttp_ctx *ctx, const ttp_comm *comm, const ttp
                  * by more than a third).  The drift at the end, on the linear
                  * model's loss gradient there, decides with the gap. */
                 drift = 0;
-                if (autok && k >= 2 &&
-                    (last || (og <= TTP_RELIN_AUTO_GAP && lg <= TTP_RELIN_AUTO_LOSS_GAP)) &&
-                    isfinite(ll[k])) {
+                if (autok && k >= 2 && (last || (og <= gap_t && lg <= loss_t)) && isfinite(ll[k])) {
                     double rate = 0;
                     ttp_loss_eval(o->opt.loss, flin + (size_t)k * NC, ks->labels, ks->targets, ks->n, ks->c,
                                   gd, NULL);
@@ -397,10 +404,7 @@ static ttp_status relinearize_real(ttp_ctx *ctx, const ttp_comm *comm, const ttp
                                   ttp_drift_between(ctx, dws, m->w, w, gd, da0, da1, &drift, &rate));
                     if (!isfinite(drift)) drift = INFINITY;
                 }
-                if (!autok || last || k == 1 ||
-                    (og <= TTP_RELIN_AUTO_GAP && lg <= TTP_RELIN_AUTO_LOSS_GAP &&
-                     drift <= TTP_RELIN_AUTO_DRIFT))
-                    break;
+                if (!autok || last || k == 1 || (og <= gap_t && lg <= loss_t && drift <= drift_t)) break;
                 k = kpass > 0 ? kpass : (k + 1) / 2;
             }
             /* A one-step segment's linear model never enters the curve (the
@@ -460,6 +464,7 @@ static ttp_status relinearize_real(ttp_ctx *ctx, const ttp_comm *comm, const ttp
         fa->seg_loss_gap = worst_lg;
         fa->seg_drift = worst_drift;
         fa->relin_capped = capped;
+        fa->relin_scale = scale;
         ttp_faith_widen_band(p, T, fmax(worst, worst_lg));
         /* finite throughout and below L₀ at the end: a transient rise (a
          * catapult) is the real network's, a run that ends above its start
@@ -518,7 +523,7 @@ static ttp_status relinearize_real(ttp_ctx *ctx, const ttp_comm *comm, const ttp
                 snprintf(p->warning + u, sizeof p->warning - u,
                          "%sre-linearized automatically up to the cap of %d linearizations, %s; the band is "
                          "widened by it, and the time can be off by as much",
-                         u ? "; " : "", TTP_RELIN_REAL_MAX_SEGMENTS, why);
+                         u ? "; " : "", (int)cap, why);
             else if (autok)
                 snprintf(p->warning + u, sizeof p->warning - u,
                          "%sre-linearized automatically down to single steps, %s", u ? "; " : "", why);
@@ -539,6 +544,75 @@ done:
     ttp_model_destroy(&m);
     free(vs), free(vn), free(jv), free(alk), free(fr), free(epts), free(fmid), free(wm), free(gd);
     free(L), free(A), free(flin), free(a), free(c), free(ll), free(w), free(steps);
+    return st;
+}
+
+/* ---- the segment-halving check (§6g) ------------------------------------ */
+
+int ttp_relin_halving_agree(const int64_t *a, const int64_t *b, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (a[i] == b[i]) continue;
+        if (a[i] < 0 || b[i] < 0) return 0;
+        if (fabs((double)(a[i] - b[i])) > TTP_RELIN_HALVING_TOL * (double)b[i]) return 0;
+    }
+    return 1;
+}
+
+/*
+ * Real-output automatic segments, checked by halving (a step-doubling error
+ * estimate, with the segments' targets as the step): where the segments end
+ * under the cap they are redone with the three targets halved; where every
+ * time agrees within TTP_RELIN_HALVING_TOL the first prediction stands, else
+ * the segments had not resolved the dynamics (heavy momentum near the
+ * stability limit: a first step 8 % off in loss carried as an oscillation)
+ * and the finer one is reported, with the coarser times beside it.  At the
+ * cap the halved targets would reach it too and decide nothing: not run.
+ * Fixed K: the segments alone.  Collective.
+ */
+static ttp_status relinearize_real_checked(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model,
+                                           const ttp_data *d, const ttp_kernel *k0, const ttp_predict_opts *o,
+                                           ttp_prediction *p)
+{
+    ttp_status st = TTP_OK;
+    const int root = comm->rank == 0;
+    const double scale = o->relin_scale > 0 ? o->relin_scale : 1.0;
+    relin_snap start = {0}, coarse = {0};
+    if (o->relin_every != TTP_RELIN_AUTO || !o->relin_halving)
+        return relinearize_real(ctx, comm, model, d, k0, o, scale, p);
+    if (root) st = snap_take(ctx, p, &start);
+    TTP_CALL_GOTO(ctx, st, done, ttp_comm_agree(ctx, comm, st, "re-linearization"));
+    TTP_CALL_GOTO(ctx, st, done, relinearize_real(ctx, comm, model, d, k0, o, scale, p));
+    int64_t run = root ? !p->faith.relin_capped : 0;
+    TTP_CALL_GOTO(ctx, st, done, comm->bcast(comm, &run, (int64_t)sizeof run, 0, ctx));
+    if (!run) goto done;
+    int64_t tc[TTP_MAX_TT] = {0}, segc = 0;
+    double spent = 0;
+    if (root) {
+        for (int i = 0; i < p->main.ntt; i++) tc[i] = p->main.tt[i].steps;
+        segc = p->faith.segments;
+        spent = p->faith.relin_seconds;
+        st = snap_take(ctx, p, &coarse);
+        if (st == TTP_OK) snap_restore(&start, p);
+    }
+    TTP_CALL_GOTO(ctx, st, done, ttp_comm_agree(ctx, comm, st, "re-linearization"));
+    TTP_CALL_GOTO(ctx, st, done, relinearize_real(ctx, comm, model, d, k0, o, 0.5 * scale, p));
+    if (root) {
+        int64_t tf[TTP_MAX_TT] = {0};
+        for (int i = 0; i < p->main.ntt; i++) tf[i] = p->main.tt[i].steps;
+        const int64_t segf = p->faith.segments;
+        const double finer = p->faith.relin_seconds;
+        const int agree = ttp_relin_halving_agree(tc, tf, p->main.ntt);
+        if (agree) snap_restore(&coarse, p); /* the first prediction stands */
+        ttp_faith *fa = &p->faith;
+        fa->relin_halving = agree ? 1 : 2;
+        for (int i = 0; i < p->main.ntt; i++) fa->halving_tt[i] = agree ? tf[i] : tc[i];
+        fa->halving_segments = agree ? segf : segc;
+        fa->relin_seconds = spent + finer;
+    }
+done:
+    if (start.cv) ttp_curves_destroy(&start.cv);
+    if (coarse.cv) ttp_curves_destroy(&coarse.cv);
     return st;
 }
 
@@ -613,7 +687,7 @@ ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp
     else if (o->relin_kernel == TTP_RELIN_KERNEL)
         st = ttp_predict_relinearize_kernel(ctx, comm, model, d, k0, o, p);
     else
-        st = relinearize_real(ctx, comm, model, d, k0, o, p);
+        st = relinearize_real_checked(ctx, comm, model, d, k0, o, p);
     if (st != TTP_OK) return st;
     if (comm->rank == 0) st = spike_check(ctx, p, o->opt.steps, ttp_opt_batch(&o->opt, d->n) < d->n);
     return ttp_comm_agree(ctx, comm, st, "the spike check");

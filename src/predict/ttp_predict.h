@@ -28,16 +28,22 @@ extern "C" {
  * network stays within TTP_RELIN_AUTO_GAP of each segment's linear model
  * (half the validity limit TTP_FAITH_OUT_GAP; docs/METHOD.md §6c). */
 #define TTP_RELIN_AUTO (-1)
+#ifndef TTP_RELIN_AUTO_GAP
 #define TTP_RELIN_AUTO_GAP 0.15
+#endif
 /* ... where the real network's loss there is within this fraction of the
  * linear model's (at the end, at steps 1, 2, 4, ... and at the
  * TTP_RELIN_CHECK_PARTS-th parts), and where the kernel's action on the loss
  * gradient at the segment's end has moved by at most TTP_RELIN_AUTO_DRIFT
  * from the segment's own kernel (drift.c); a prediction whose segments pass
  * twice the loss gap is warned (docs/METHOD.md §6c). */
+#ifndef TTP_RELIN_AUTO_LOSS_GAP
 #define TTP_RELIN_AUTO_LOSS_GAP 0.15
+#endif
 #define TTP_RELIN_CHECK_PARTS 4
+#ifndef TTP_RELIN_AUTO_DRIFT
 #define TTP_RELIN_AUTO_DRIFT 0.2
+#endif
 /* Auto never builds more than this many linearizations (the first included):
  * at the cap the rest of the horizon is one segment, and its measured gap
  * widens the band and decides validity (docs/METHOD.md §6c). */
@@ -48,6 +54,14 @@ extern "C" {
  * the accuracy grid: at 32 19 cases stopped at the cap with the last
  * segment 30-165 % off, docs/METHOD.md §6e). */
 #define TTP_RELIN_REAL_MAX_SEGMENTS 64
+/* The segment-halving check (docs/METHOD.md §6g): real-output automatic
+ * segments that end under the cap are redone with their three targets
+ * halved; where a training time moves by more than this fraction of the
+ * finer one, the segments had not resolved the dynamics and the finer
+ * prediction is the one reported (measured on five tabular tasks: the times
+ * of the two agree or the finer one is right; heavy-ball MSE at stability
+ * 1.2 went from 20/26/30 to the real 8/18/22). */
+#define TTP_RELIN_HALVING_TOL 0.15
 /* relin_kernel with relin_every = TTP_RELIN_AUTO: this many segments of
  * equal length (docs/METHOD.md §6d: measured against the real runs). */
 #define TTP_RELIN_KERNEL_SEGMENTS 5
@@ -139,6 +153,13 @@ typedef struct ttp_predict_opts {
     int64_t faith_kgap_samples; /* the kernel gap's J Δw on about this many
                                    samples, every ⌈N / it⌉-th (default
                                    TTP_FAITH_KGAP_SAMPLES; ≤ 0: all)       */
+    double relin_scale;         /* real-output auto segments: their targets
+                                   (TTP_RELIN_AUTO_GAP, _LOSS_GAP, _DRIFT)
+                                   times this (in (0, 1]; 0: 1)            */
+    int relin_halving;          /* real-output auto segments: 1 (default)
+                                   redo them at half the targets and report
+                                   that where the times differ by more than
+                                   TTP_RELIN_HALVING_TOL (§6g); 0: not     */
 } ttp_predict_opts;
 
 /*
@@ -236,6 +257,13 @@ typedef struct ttp_faith {
     double seg_drift;                     /* real-output auto: worst kernel drift at a
                                              multi-step segment's end (drift.c)       */
     int relin_capped;                     /* auto reached its cap of linearizations   */
+    double relin_scale;                   /* real-output auto: targets' scale used    */
+    int relin_halving;                    /* §6g: 0 not run, 1 the halved targets'
+                                             times agreed (this prediction kept),
+                                             2 they did not (theirs reported)        */
+    int64_t halving_tt[TTP_MAX_TT];       /* the other run's times (1: the halved
+                                             targets'; 2: the original targets')     */
+    int64_t halving_segments;             /* ... and its segments                     */
     double relin_seconds;                 /* the re-linearization's own cost          */
     double kdrift[TTP_FAITH_MAX];         /* ‖Θ(w_t) g − Θ(w₀) g‖ / ‖Θ(w₀) g‖ (drift.c) */
     double krate[TTP_FAITH_MAX];          /* gᵀ Θ(w_t) g / gᵀ Θ(w₀) g                   */
@@ -500,6 +528,9 @@ ttp_status ttp_predict_relinearize_kernel(ttp_ctx *ctx, const ttp_comm *comm, co
  * training times and wall-clock; SGD keeps the one linearization's noise band
  * as ratios (relin.c, shared by relin_kernel.c).  Rank 0. */
 void ttp_relin_stitch(ttp_prediction *p, int sgd, const double *L, const double *A, int64_t T);
+/* The segment-halving check's rule (§6g): 1 when every time a[i] equals
+ * b[i] or both converged (≥ 0) within TTP_RELIN_HALVING_TOL · b[i]. */
+int ttp_relin_halving_agree(const int64_t *a, const int64_t *b, int n);
 /* Scale the training-time band ends by (1 ∓ u), u = gap capped at 1 (faith.c). */
 void ttp_faith_widen_band(ttp_prediction *p, int64_t T, double gap);
 /* Print / JSON lines for the faithfulness and guard figures (predict_out.c, validate.c). */

@@ -60,6 +60,8 @@ typedef struct ttp_val_case {
     double sec_train, sec_predict, sec_kernel; /* kernel: of its size, shared */
     int kernel_cases;                          /* cases sharing that kernel                  */
     int64_t segments;                          /* linearizations used (1: none re-built)     */
+    int halving;                               /* the segment-halving check (§6g): 0 not run,
+                                                  1 agreed, 2 refined                        */
     double seg_gap;                            /* worst output gap at a segment's end (relin) */
     int valid_one;                             /* the one linearization's verdict, and ...   */
     int64_t pred_one[TTP_MAX_TT];              /* ... its times (before re-linearization)    */

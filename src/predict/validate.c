@@ -249,6 +249,7 @@ static ttp_status predict_case(ttp_ctx *ctx, const ttp_comm *comm, const ttp_mod
     c->sec_predict = ttp_time() - tp;
     c->segments = p->faith.segments > 0 ? p->faith.segments : 1;
     c->seg_gap = p->faith.seg_out_gap;
+    c->halving = p->faith.relin_halving;
     c->faith_loss_gap = p->faith.worst_loss_gap;
     c->faith_out_gap = p->faith.worst_out_gap;
     c->kernel_sens = p->faith.relin_kernel ? p->faith.relin_sens : NAN;
@@ -486,6 +487,10 @@ ttp_status ttp_validate_write_json(ttp_ctx *ctx, const char *path, const ttp_val
         ttp_json_int(j, "segments", c->segments);
         ttp_json_bool(j, "valid_one_linearization", c->valid_one);
         ttp_json_num(j, "segment_output_gap", c->seg_gap);
+        ttp_json_str(j, "relinearize_halving",
+                     c->halving == 1   ? "agreed"
+                     : c->halving == 2 ? "refined"
+                                       : "not run");
         ttp_json_num(j, "seconds_kernel", c->sec_kernel);
         ttp_json_int(j, "kernel_shared_by", c->kernel_cases);
         /* both loss curves, so that rules can be studied offline against the real runs */
