@@ -56,11 +56,10 @@ extern "C" {
 #define TTP_RELIN_REAL_MAX_SEGMENTS 64
 /* The segment-halving check (docs/METHOD.md §6g): real-output automatic
  * segments that end under the cap are redone with their three targets
- * halved; where a training time moves by more than this fraction of the
- * finer one, the segments had not resolved the dynamics and the finer
- * prediction is the one reported (measured on five tabular tasks: the times
- * of the two agree or the finer one is right; heavy-ball MSE at stability
- * 1.2 went from 20/26/30 to the real 8/18/22). */
+ * halved (and the cap doubled); where a training time moves by more than
+ * this fraction of the finer one, the segments had not resolved the
+ * dynamics and the finer prediction is the one reported (bc MLP, MSE GD
+ * m 0.9 at stability 1.2: 22/27/37 steps became the real 9/15/21). */
 #define TTP_RELIN_HALVING_TOL 0.15
 /* relin_kernel with relin_every = TTP_RELIN_AUTO: this many segments of
  * equal length (docs/METHOD.md §6d: measured against the real runs). */
