@@ -217,6 +217,13 @@ if a["tt_steps"] != b["tt_steps"] or max(abs(x - y) / abs(y) for x, y in zip(a["
     bad.append("1 vs 2 ranks: %s vs %s" % (a["tt_steps"], b["tt_steps"]))
 if a["tt_steps"] != r["tt_steps"] or max(abs(x - y) / abs(y) for x, y in zip(a["loss"], r["loss"])) > 1e-12:
     bad.append("auto's fallback differs from real: %s vs %s" % (a["tt_steps"], r["tt_steps"]))
+# the segment-halving check (METHOD.md 6g) ran under the cap, alike at 1 and 2 ranks
+fb = b["faithfulness"]
+if fa.get("relinearize_halving") not in ("agreed", "refined") or \
+        fa.get("relinearize_halving") != fb.get("relinearize_halving") or \
+        fa.get("relinearize_halving_tt_steps") != fb.get("relinearize_halving_tt_steps"):
+    bad.append("halving check: %s %s vs %s %s" % (fa.get("relinearize_halving"), fa.get("relinearize_halving_tt_steps"),
+                                                 fb.get("relinearize_halving"), fb.get("relinearize_halving_tt_steps")))
 for x in bad: print("FAIL:", x)
 if fr.get("segments") == 8:  # all one-step: the curve is real training's
     worst = max(abs(x - y) / abs(y) for x, y in zip(r["loss"], t["loss"]))
