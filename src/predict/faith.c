@@ -647,23 +647,17 @@ void ttp_faith_print(FILE *f, const ttp_prediction *p)
             fa->relin_seconds, p->sec_kernel, 100 * fa->seg_out_gap, 100 * sc * TTP_RELIN_AUTO_GAP,
             100 * fa->seg_loss_gap, 100 * sc * TTP_RELIN_AUTO_LOSS_GAP, 100 * fa->seg_drift,
             100 * sc * TTP_RELIN_AUTO_DRIFT, fa->relin_capped ? ", missed at the cap of linearizations" : "");
-        if (fa->relin_halving == 1) {
-            fprintf(f,
-                    "              halving check: with the targets halved (%lld segments) the times would be",
-                    (long long)fa->halving_segments);
+        if (fa->relin_halving) { /* 1: the other run is the halved targets'; 2: these doubled */
+            const int kept = fa->relin_halving == 1;
+            fprintf(f, "              halving check: %s (%lld segments) the times %s",
+                    kept ? "with the targets halved" : "at twice these targets",
+                    (long long)fa->halving_segments, kept ? "would be" : "were");
             for (int i = 0; i < p->main.ntt; i++)
                 fprintf(f, "%s %lld", i ? "," : "", (long long)fa->halving_tt[i]);
-            fprintf(f, ": within %.0f%%, the prediction above stands (docs/METHOD.md 6g)\n",
-                    100 * TTP_RELIN_HALVING_TOL);
-        } else if (fa->relin_halving == 2) {
-            fprintf(f, "              halving check: at twice these targets (%lld segments) the times were",
-                    (long long)fa->halving_segments);
-            for (int i = 0; i < p->main.ntt; i++)
-                fprintf(f, "%s %lld", i ? "," : "", (long long)fa->halving_tt[i]);
-            fprintf(f,
-                    ": more than %.0f%% apart, so the finer segments' prediction is the one above "
-                    "(docs/METHOD.md 6g)\n",
-                    100 * TTP_RELIN_HALVING_TOL);
+            fprintf(f, ": %s %.0f%%%s (docs/METHOD.md 6g)\n", kept ? "within" : "more than",
+                    100 * TTP_RELIN_HALVING_TOL,
+                    kept ? ", the prediction above stands"
+                         : " apart, so the finer segments' prediction is the one above");
         }
     }
     if (fa->relin_fallback)
@@ -720,10 +714,7 @@ void ttp_faith_json(struct ttp_json *j, const ttp_prediction *p)
         ttp_json_str(j, "relinearize_mode",
                      fa->relin_every == 0 ? "off" : fa->relin_kernel ? "kernel" : "real");
         ttp_json_bool(j, "relinearize_fallback", fa->relin_fallback);
-        ttp_json_str(j, "relinearize_halving",
-                     fa->relin_halving == 1   ? "agreed"
-                     : fa->relin_halving == 2 ? "refined"
-                                              : "not run");
+        ttp_json_str(j, "relinearize_halving", ttp_relin_halving_str(fa->relin_halving));
         if (fa->relin_halving) {
             double ht[TTP_MAX_TT];
             for (int i = 0; i < p->main.ntt; i++) ht[i] = (double)fa->halving_tt[i];

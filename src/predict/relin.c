@@ -549,6 +549,11 @@ done:
 
 /* ---- the segment-halving check (§6g) ------------------------------------ */
 
+const char *ttp_relin_halving_str(int h)
+{
+    return h == 1 ? "agreed" : h == 2 ? "refined" : "not run";
+}
+
 int ttp_relin_halving_agree(const int64_t *a, const int64_t *b, int n)
 {
     for (int i = 0; i < n; i++) {

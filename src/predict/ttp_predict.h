@@ -530,6 +530,8 @@ void ttp_relin_stitch(ttp_prediction *p, int sgd, const double *L, const double 
 /* The segment-halving check's rule (§6g): 1 when every time a[i] equals
  * b[i] or both converged (≥ 0) within TTP_RELIN_HALVING_TOL · b[i]. */
 int ttp_relin_halving_agree(const int64_t *a, const int64_t *b, int n);
+/* ... and its outcome in words (ttp_faith.relin_halving 0, 1, 2): "not run", "agreed", "refined". */
+const char *ttp_relin_halving_str(int h);
 /* Scale the training-time band ends by (1 ∓ u), u = gap capped at 1 (faith.c). */
 void ttp_faith_widen_band(ttp_prediction *p, int64_t T, double gap);
 /* Print / JSON lines for the faithfulness and guard figures (predict_out.c, validate.c). */

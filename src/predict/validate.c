@@ -487,10 +487,7 @@ ttp_status ttp_validate_write_json(ttp_ctx *ctx, const char *path, const ttp_val
         ttp_json_int(j, "segments", c->segments);
         ttp_json_bool(j, "valid_one_linearization", c->valid_one);
         ttp_json_num(j, "segment_output_gap", c->seg_gap);
-        ttp_json_str(j, "relinearize_halving",
-                     c->halving == 1   ? "agreed"
-                     : c->halving == 2 ? "refined"
-                                       : "not run");
+        ttp_json_str(j, "relinearize_halving", ttp_relin_halving_str(c->halving));
         ttp_json_num(j, "seconds_kernel", c->sec_kernel);
         ttp_json_int(j, "kernel_shared_by", c->kernel_cases);
         /* both loss curves, so that rules can be studied offline against the real runs */
