@@ -648,19 +648,41 @@ static void check_relin_linear(ttp_ctx *ctx, const ttp_comm *cm, const ttp_data 
             CHECK(pa->faith.seg_loss_gap < 1e-12 && pa->faith.seg_drift < 1e-6);
             CHECK(pa->valid == p0->valid);
         }
-        /* auto (both): the function-space prediction holds here, so it is
-         * the answer, bit for bit, with no fallback */
-        ttp_prediction *pb = NULL;
+        /* auto (both): the function-space prediction holds here, so without
+         * momentum (or with the cross-check off) it is the answer, bit for
+         * bit, with no fallback; with momentum the cross-check (§6h) runs
+         * the real-output restarts and its outcome picks pa or pd whole */
+        ttp_prediction *pb = NULL, *pc = NULL;
+        const size_t t1 = sizeof(double) * (size_t)(o.opt.steps + 1);
         o.relin_every = TTP_RELIN_AUTO;
         o.relin_kernel = TTP_RELIN_BOTH;
         CHECK_OK(ctx, ttp_predict_run(ctx, cm, m, d, &o, &pb));
+        o.relin_crosscheck = 0;
+        CHECK_OK(ctx, ttp_predict_run(ctx, cm, m, d, &o, &pc));
+        o.relin_crosscheck = 1;
         o.relin_kernel = TTP_RELIN_REAL;
-        if (pb && pd && cm->rank == 0) {
-            CHECK(pd->valid && pb->valid && !pb->faith.relin_fallback && pb->faith.relin_kernel);
-            CHECK(memcmp(pb->main.curves->loss, pd->main.curves->loss, sizeof(double) * (size_t)(o.opt.steps + 1)) ==
-                  0);
+        if (pb && pc && pd && pa && cm->rank == 0) {
+            CHECK(pd->valid && pc->valid && !pc->faith.relin_fallback && pc->faith.relin_kernel);
+            CHECK(pc->faith.relin_crosscheck == 0);
+            CHECK(memcmp(pc->main.curves->loss, pd->main.curves->loss, t1) == 0);
+            CHECK(!pb->faith.relin_fallback);
+            if (o.opt.momentum == 0) {
+                CHECK(pb->faith.relin_crosscheck == 0 && pb->faith.relin_kernel);
+                CHECK(memcmp(pb->main.curves->loss, pd->main.curves->loss, t1) == 0);
+            } else {
+                const int64_t kt = pd->main.tt[0].steps, rt = pa->main.tt[0].steps;
+                const int c = ttp_relin_crosscheck_outcome(pa->valid, &kt, &rt, 1);
+                const ttp_prediction *want = c == 2 ? pd : pa;
+                printf("  cross-check: function space %lld, real-output %lld (valid %d): %s\n", (long long)kt,
+                       (long long)rt, pa->valid, ttp_relin_crosscheck_str(pb->faith.relin_crosscheck));
+                CHECK(pb->faith.relin_crosscheck == c);
+                CHECK(pb->faith.relin_kernel == (c == 2));
+                CHECK(pb->faith.crosscheck_tt[0] == (c == 2 ? rt : kt));
+                CHECK(pb->valid == want->valid && pb->main.tt[0].steps == want->main.tt[0].steps);
+                CHECK(memcmp(pb->main.curves->loss, want->main.curves->loss, t1) == 0);
+            }
         }
-        ttp_prediction_destroy(&pb);
+        ttp_prediction_destroy(&pb), ttp_prediction_destroy(&pc);
         ttp_prediction_destroy(&p0), ttp_prediction_destroy(&pa), ttp_prediction_destroy(&pk);
         ttp_prediction_destroy(&pm), ttp_prediction_destroy(&pd);
     }
@@ -828,6 +850,12 @@ int main(int argc, char **argv)
         CHECK(ttp_relin_halving_agree(a[5], a[0], 3) == 1);
         CHECK(ttp_relin_halving_agree(a[0], a[0], 3) == 1);
         printf("  23 vs 20 agree, 24 vs 20 and 5 vs 6 do not, -1 only with -1\n");
+        /* the momentum cross-check's outcome (§6h) over the same rule */
+        CHECK(ttp_relin_crosscheck_outcome(1, a[0], a[2], 3) == 1);
+        CHECK(ttp_relin_crosscheck_outcome(0, a[1], a[0], 3) == 2);
+        CHECK(ttp_relin_crosscheck_outcome(0, a[2], a[0], 3) == 3);
+        CHECK(strcmp(ttp_relin_crosscheck_str(2), "function space kept") == 0);
+        printf("  cross-check: valid restarts reported; invalid ones keep a function space within 15 %%\n");
     }
     printf("re-linearization with momentum (K = T, K = 1 against train):\n");
     o.steps = 25, o.batch = 0, o.wd = 0, o.nesterov = 0;

@@ -660,6 +660,17 @@ void ttp_faith_print(FILE *f, const ttp_prediction *p)
                          : " apart, so the finer segments' prediction is the one above");
         }
     }
+    if (fa->relin_crosscheck) {
+        const int c = fa->relin_crosscheck;
+        fprintf(f, "              momentum cross-check: the %s's times were",
+                c == 2 ? "real-output restarts" : "function-space prediction");
+        for (int i = 0; i < p->main.ntt; i++)
+            fprintf(f, "%s %lld", i ? "," : "", (long long)fa->crosscheck_tt[i]);
+        fprintf(f, "; %s (docs/METHOD.md 6h)\n",
+                c == 1   ? "the restarts from the real network's outputs are valid and reported above"
+                : c == 2 ? "the restarts are invalid but agree, so the function-space prediction stands"
+                         : "the restarts are invalid and disagree: their prediction, invalid, is above");
+    }
     if (fa->relin_fallback)
         fprintf(f,
                 "              (auto: the function-space prediction was invalid — %s — so the segments "
@@ -722,6 +733,12 @@ void ttp_faith_json(struct ttp_json *j, const ttp_prediction *p)
             ttp_json_int(j, "relinearize_halving_segments", fa->halving_segments);
         }
         if (fa->relin_fallback) ttp_json_str(j, "relinearize_fallback_why", fa->relin_fallback_why);
+        ttp_json_str(j, "relinearize_crosscheck", ttp_relin_crosscheck_str(fa->relin_crosscheck));
+        if (fa->relin_crosscheck) {
+            double ct[TTP_MAX_TT];
+            for (int i = 0; i < p->main.ntt; i++) ct[i] = (double)fa->crosscheck_tt[i];
+            ttp_json_nums(j, "relinearize_crosscheck_tt_steps", ct, p->main.ntt);
+        }
         if (fa->spike_checked) {
             double sp[TTP_MAX_TT];
             for (int i = 0; i < p->main.ntt; i++) sp[i] = (double)fa->spike_tt[i];

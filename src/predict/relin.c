@@ -158,6 +158,10 @@ static void snap_restore(relin_snap *s, ttp_prediction *p)
  * linear regime by more than its kernel's change (the edge of stability,
  * heavy momentum) — the prediction is redone with real-output restarts
  * (§6c), which follow the real network itself, at the price of more kernels.
+ * With momentum a valid function-space prediction is cross-checked by the
+ * restarts as well (§6h, ttp_relin_crosscheck_outcome): the real network
+ * damps the heavy-ball oscillation faster than a linear model can, and only
+ * the restarts, which start each segment from its outputs, see it.
  */
 static ttp_status relinearize_both(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model,
                                    const ttp_data *d, const ttp_kernel *k0, const ttp_predict_opts *o,
@@ -165,36 +169,66 @@ static ttp_status relinearize_both(ttp_ctx *ctx, const ttp_comm *comm, const ttp
 {
     ttp_status st = TTP_OK;
     const int root = comm->rank == 0;
-    relin_snap snap = {0};
+    relin_snap snap = {0}, fs = {0};
     ttp_predict_opts ok = *o, orr = *o;
     ok.relin_kernel = TTP_RELIN_KERNEL;
     orr.relin_kernel = TTP_RELIN_REAL;
     if (root) st = snap_take(ctx, p, &snap);
     TTP_CALL_GOTO(ctx, st, done, ttp_comm_agree(ctx, comm, st, "re-linearization"));
     TTP_CALL_GOTO(ctx, st, done, ttp_predict_relinearize_kernel(ctx, comm, model, d, k0, &ok, p));
-    int64_t fall = root ? !p->valid : 0;
-    TTP_CALL_GOTO(ctx, st, done, comm->bcast(comm, &fall, (int64_t)sizeof fall, 0, ctx));
-    if (!fall) goto done;
+    /* 0: the function-space prediction is the answer; 1: it is invalid; 2: cross-check it */
+    int64_t next = 0;
+    if (root) next = !p->valid ? 1 : (o->relin_crosscheck && o->opt.momentum > 0) ? 2 : 0;
+    TTP_CALL_GOTO(ctx, st, done, comm->bcast(comm, &next, (int64_t)sizeof next, 0, ctx));
+    if (!next) goto done;
     double spent = 0;
+    int64_t kt[TTP_MAX_TT] = {0};
     char why[sizeof p->faith.relin_fallback_why] = "";
     if (root) {
         spent = p->faith.relin_seconds;
+        for (int i = 0; i < p->main.ntt; i++) kt[i] = p->main.tt[i].steps;
+        if (next == 2) st = snap_take(ctx, p, &fs);
         /* its own verdict's reason, else the guard's (the linear model at w₀) */
-        if (p->faith.relin_fallback_why[0])
+        else if (p->faith.relin_fallback_why[0])
             memcpy(why, p->faith.relin_fallback_why, sizeof why);
         else
             snprintf(why, sizeof why, "the linearization at w0 is outside the method's regime (stability %.2g, "
                      "limit 2)", 2 * p->stability);
-        snap_restore(&snap, p);
+        if (st == TTP_OK) snap_restore(&snap, p);
     }
+    TTP_CALL_GOTO(ctx, st, done, ttp_comm_agree(ctx, comm, st, "re-linearization"));
     TTP_CALL_GOTO(ctx, st, done, relinearize_real_checked(ctx, comm, model, d, k0, &orr, p));
-    if (root) {
+    if (!root) goto done;
+    if (next == 1) {
         p->faith.relin_fallback = 1;
         snprintf(p->faith.relin_fallback_why, sizeof p->faith.relin_fallback_why, "%s", why);
         p->faith.relin_seconds += spent;
+        goto done;
+    }
+    int64_t rt[TTP_MAX_TT] = {0};
+    const int n = p->main.ntt;
+    for (int i = 0; i < n; i++) rt[i] = p->main.tt[i].steps;
+    const double both = spent + p->faith.relin_seconds;
+    const int c = ttp_relin_crosscheck_outcome(p->valid, kt, rt, n);
+    if (c == 2) snap_restore(&fs, p); /* the function-space prediction stands */
+    ttp_faith *fa = &p->faith;
+    fa->relin_crosscheck = c;
+    for (int i = 0; i < n; i++) fa->crosscheck_tt[i] = c == 2 ? rt[i] : kt[i];
+    fa->relin_seconds = both;
+    if (c == 3) {
+        char ts[64] = "";
+        for (int i = 0, u = 0; i < n && u < (int)sizeof ts; i++)
+            u += snprintf(ts + u, sizeof ts - (size_t)u, "%s%lld", i ? ", " : "", (long long)kt[i]);
+        size_t u = strlen(p->warning);
+        snprintf(
+            p->warning + u, sizeof p->warning - u,
+            "%sthe function-space prediction (times %s) is more than %.0f%% away from it (docs/METHOD.md "
+            "6h)",
+            u ? "; " : "", ts, 100 * TTP_RELIN_HALVING_TOL);
     }
 done:
     if (snap.cv) ttp_curves_destroy(&snap.cv);
+    if (fs.cv) ttp_curves_destroy(&fs.cv);
     return st;
 }
 
@@ -552,6 +586,19 @@ done:
 const char *ttp_relin_halving_str(int h)
 {
     return h == 1 ? "agreed" : h == 2 ? "refined" : "not run";
+}
+
+int ttp_relin_crosscheck_outcome(int real_valid, const int64_t *kt, const int64_t *rt, int n)
+{
+    return real_valid ? 1 : ttp_relin_halving_agree(kt, rt, n) ? 2 : 3;
+}
+
+const char *ttp_relin_crosscheck_str(int c)
+{
+    return c == 1   ? "real-output reported"
+           : c == 2 ? "function space kept"
+           : c == 3 ? "disagreed"
+                    : "not run";
 }
 
 int ttp_relin_halving_agree(const int64_t *a, const int64_t *b, int n)

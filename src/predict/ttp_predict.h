@@ -159,6 +159,11 @@ typedef struct ttp_predict_opts {
                                    redo them at half the targets and report
                                    that where the times differ by more than
                                    TTP_RELIN_HALVING_TOL (§6g); 0: not     */
+    int relin_crosscheck;       /* TTP_RELIN_BOTH with momentum: 1 (default)
+                                   a valid function-space prediction is
+                                   cross-checked by real-output restarts
+                                   (ttp_relin_crosscheck_outcome, §6h); 0: it
+                                   is the answer, as before                */
 } ttp_predict_opts;
 
 /*
@@ -263,6 +268,11 @@ typedef struct ttp_faith {
     int64_t halving_tt[TTP_MAX_TT];       /* the other run's times (1: the halved
                                              targets'; 2: the original targets')     */
     int64_t halving_segments;             /* ... and its segments                     */
+    int relin_crosscheck;                 /* §6h: 0 not run, else the outcome of
+                                             ttp_relin_crosscheck_outcome            */
+    int64_t crosscheck_tt[TTP_MAX_TT];    /* the other mode's times (1, 3: the
+                                             function space's; 2: the real-output
+                                             restarts')                             */
     double relin_seconds;                 /* the re-linearization's own cost          */
     double kdrift[TTP_FAITH_MAX];         /* ‖Θ(w_t) g − Θ(w₀) g‖ / ‖Θ(w₀) g‖ (drift.c) */
     double krate[TTP_FAITH_MAX];          /* gᵀ Θ(w_t) g / gᵀ Θ(w₀) g                   */
@@ -532,6 +542,22 @@ void ttp_relin_stitch(ttp_prediction *p, int sgd, const double *L, const double 
 int ttp_relin_halving_agree(const int64_t *a, const int64_t *b, int n);
 /* ... and its outcome in words (ttp_faith.relin_halving 0, 1, 2): "not run", "agreed", "refined". */
 const char *ttp_relin_halving_str(int h);
+/*
+ * The momentum cross-check (§6h): a valid function-space prediction with
+ * heavy-ball or Nesterov momentum, times kt[], against real-output restarts
+ * of the same settings, verdict real_valid and times rt[]:
+ *   1  the restarts are valid: theirs is reported (they follow the real
+ *      network, whose nonlinearity damps the oscillation that the linear
+ *      path keeps);
+ *   2  they are not (the cap of linearizations reached, most often) but
+ *      every time agrees (ttp_relin_halving_agree(kt, rt)): the
+ *      function-space prediction stands;
+ *   3  neither: the restarts' invalid prediction is reported, with the
+ *      function space's times beside it.
+ */
+int ttp_relin_crosscheck_outcome(int real_valid, const int64_t *kt, const int64_t *rt, int n);
+/* ... in words: "not run", "real-output reported", "function space kept", "disagreed". */
+const char *ttp_relin_crosscheck_str(int c);
 /* Scale the training-time band ends by (1 ∓ u), u = gap capped at 1 (faith.c). */
 void ttp_faith_widen_band(ttp_prediction *p, int64_t T, double gap);
 /* Print / JSON lines for the faithfulness and guard figures (predict_out.c, validate.c). */

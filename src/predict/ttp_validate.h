@@ -62,6 +62,8 @@ typedef struct ttp_val_case {
     int64_t segments;                          /* linearizations used (1: none re-built)     */
     int halving;                               /* the segment-halving check (§6g): 0 not run,
                                                   1 agreed, 2 refined                        */
+    int crosscheck;                            /* the momentum cross-check (§6h): 0 not run,
+                                                  else ttp_relin_crosscheck_outcome's         */
     double seg_gap;                            /* worst output gap at a segment's end (relin) */
     int valid_one;                             /* the one linearization's verdict, and ...   */
     int64_t pred_one[TTP_MAX_TT];              /* ... its times (before re-linearization)    */
