@@ -761,6 +761,117 @@ static void check_relin_linear(ttp_ctx *ctx, const ttp_comm *cm, const ttp_data 
         }
         ttp_prediction_destroy(&p0), ttp_prediction_destroy(&pr), ttp_prediction_destroy(&pb);
     }
+    /* The batch-order check (§6j): SGD |B| = 2 with CE at 1.5x the lr where
+     * the mean per-batch stability reaches its limit, so single batches
+     * overshoot (figure past 2).  The check's other order is member 1's
+     * batches: its times must be those of the same re-linearization run on
+     * its own with sim.seed = opt.seed + 1; the band holds both; the verdict
+     * is the rule's; with the check off the prediction is member 0's run,
+     * bit for bit.  At a tenth of that lr no batch overshoots: not run. */
+    for (int lo = 0; lo < 2; lo++) {
+        ttp_predict_opts oq = o;
+        oq.opt.loss = TTP_LOSS_CE;
+        oq.opt.batch = 2;
+        oq.opt.momentum = 0;
+        oq.relin_every = 0;
+        oq.relin_kernel = TTP_RELIN_BOTH;
+        ttp_prediction *p0 = NULL, *pq = NULL, *pn = NULL, *p1 = NULL;
+        CHECK_OK(ctx, ttp_predict_run(ctx, cm, m, d, &oq, &p0));
+        double lr = p0 ? (lo ? 0.15 : 1.5) * p0->lr_stable : 0;
+        CHECK_OK(ctx, cm->bcast(cm, &lr, (int64_t)sizeof lr, 0, ctx));
+        oq.opt.lr = lr;
+        oq.relin_every = TTP_RELIN_AUTO;
+        CHECK_OK(ctx, ttp_predict_run(ctx, cm, m, d, &oq, &pq));
+        oq.relin_order_check = 0;
+        CHECK_OK(ctx, ttp_predict_run(ctx, cm, m, d, &oq, &pn));
+        oq.sim.seed = oq.opt.seed + 1;
+        CHECK_OK(ctx, ttp_predict_run(ctx, cm, m, d, &oq, &p1));
+        if (pq && pn && p1 && cm->rank == 0) {
+            const ttp_faith *fq = &pq->faith;
+            const int n = pq->main.ntt;
+            int64_t ta[TTP_MAX_TT], tb[TTP_MAX_TT];
+            for (int i = 0; i < n; i++) ta[i] = pn->main.tt[i].steps, tb[i] = p1->main.tt[i].steps;
+            printf("  batch order, SGD |B| 2 CE lr %.3g: per-batch stability max %.3g; check %s (seed %llu: "
+                   "%lld vs %lld), valid %d, band %lld .. %lld\n",
+                   lr, 2 * pq->batch_stab_max, ttp_relin_order_str(fq->order_check),
+                   (unsigned long long)fq->order_seed, (long long)ta[0], (long long)tb[0], pq->valid,
+                   (long long)pq->main.tt[0].lo, (long long)pq->main.tt[0].hi);
+            if (lo) {
+                CHECK(pq->batch_stab_max <= 1.0 && fq->order_check == 0);
+                CHECK(memcmp(pq->main.curves->loss, pn->main.curves->loss,
+                             sizeof(double) * (size_t)(oq.opt.steps + 1)) == 0);
+            } else {
+                CHECK(pq->batch_stab_max > 1.0 && pn->valid);
+                CHECK(fq->order_check == (ttp_relin_order_agree(ta, tb, n) ? 1 : 2));
+                CHECK(fq->order_seed == oq.opt.seed + 1);
+                CHECK(pq->valid == (fq->order_check == 1));
+                CHECK(memcmp(pq->main.curves->loss, pn->main.curves->loss,
+                             sizeof(double) * (size_t)(oq.opt.steps + 1)) == 0);
+                for (int i = 0; i < n; i++) {
+                    const ttp_tt_result *r = &pq->main.tt[i];
+                    CHECK(pq->main.tt[i].steps == ta[i] && fq->order_tt[i] == tb[i]);
+                    CHECK(r->lo <= (tb[i] >= 0 ? tb[i] : r->lo) &&
+                          (r->hi < 0 || (tb[i] >= 0 && tb[i] <= r->hi)));
+                }
+            }
+        }
+        ttp_prediction_destroy(&p0), ttp_prediction_destroy(&pq), ttp_prediction_destroy(&pn);
+        ttp_prediction_destroy(&p1);
+    }
+    /* Past the figure with cross-entropy (§6i): at 2.5x the largest stable
+     * lr of the bound κ = ½ the linear model at w0 is invalid on the figure
+     * alone, but the softmax's curvature stays below the bound and the loss
+     * falls; the function-space prediction, whose loss never grows, stands.
+     * The model is linear in its weights, so real training is the
+     * reference: the prediction's curve is its curve.  MSE at the same
+     * factor blows up and stays invalid (the figure is exact there). */
+    for (int ls = 0; ls < 2; ls++) {
+        o.opt.loss = ls ? TTP_LOSS_MSE : TTP_LOSS_CE;
+        o.opt.batch = 0;
+        o.opt.momentum = 0;
+        o.relin_every = 0;
+        ttp_prediction *p0 = NULL, *pk = NULL;
+        CHECK_OK(ctx, ttp_predict_run(ctx, cm, m, d, &o, &p0));
+        double lr = p0 ? 2.5 * p0->lr_stable_full : 0;
+        CHECK_OK(ctx, cm->bcast(cm, &lr, (int64_t)sizeof lr, 0, ctx));
+        ttp_prediction_destroy(&p0);
+        o.opt.lr = lr;
+        CHECK_OK(ctx, ttp_predict_run(ctx, cm, m, d, &o, &p0));
+        o.relin_every = TTP_RELIN_AUTO;
+        o.relin_kernel = TTP_RELIN_KERNEL;
+        CHECK_OK(ctx, ttp_predict_run(ctx, cm, m, d, &o, &pk));
+        o.relin_kernel = TTP_RELIN_REAL;
+        ttp_model *mt = NULL;
+        ttp_train_result *tr = NULL;
+        CHECK_OK(ctx, ttp_model_clone(ctx, m, &mt));
+        if (mt) CHECK_OK(ctx, ttp_train_run(ctx, cm, mt, d, &o.opt, &tr));
+        if (p0 && pk && tr && cm->rank == 0) {
+            double e = 0, top = 0;
+            for (int64_t t = 0; t <= o.opt.steps; t++) {
+                top = fmax(top, tr->loss[t] / tr->loss[0]);
+                if (isfinite(tr->loss[t]))
+                    e = fmax(e, fabs(pk->main.curves->loss[t] - tr->loss[t]) / fabs(tr->loss[t]));
+            }
+            printf(
+                "  %s at lr %.3g (stability %.2f): w0 valid %d (blow-up %d); function space valid %d, past "
+                "the figures %d, vs training %.1e; training's loss at most x%.3g of L0\n",
+                ttp_loss_str(o.opt.loss), lr, 2 * p0->stability, p0->valid, p0->blowup, pk->valid,
+                pk->faith.relin_figures, e, top);
+            CHECK(!p0->valid && p0->stability > 1.0);
+            if (ls == 0) {
+                CHECK(!p0->blowup && top <= 1.0);
+                CHECK(pk->valid && pk->faith.relin_figures);
+                CHECK(e < 1e-10);
+                CHECK(strstr(pk->warning, "6i") != NULL);
+            } else {
+                CHECK(p0->blowup && !(top <= 1.0));
+                CHECK(!pk->valid && !pk->faith.relin_figures);
+            }
+        }
+        ttp_train_result_destroy(&tr);
+        ttp_model_destroy(&mt);
+        ttp_prediction_destroy(&p0), ttp_prediction_destroy(&pk);
+    }
     ttp_model_destroy(&m);
 }
 
@@ -855,6 +966,13 @@ int main(int argc, char **argv)
         CHECK(ttp_relin_crosscheck_outcome(0, a[1], a[0], 3) == 2);
         CHECK(ttp_relin_crosscheck_outcome(0, a[2], a[0], 3) == 3);
         CHECK(strcmp(ttp_relin_crosscheck_str(2), "function space kept") == 0);
+        /* the batch-order rule: max(1 step, 30 % of the larger) */
+        const int64_t oa[3] = {3, 20, 100}, ob[3] = {4, 26, 131}, oc[3] = {3, 20, 144}, od[3] = {5, 20, 100},
+                      oe[3] = {3, 20, -1};
+        CHECK(ttp_relin_order_agree(oa, ob, 3) && ttp_relin_order_agree(ob, oa, 3));
+        CHECK(!ttp_relin_order_agree(oa, oc, 3) && !ttp_relin_order_agree(oa, od, 3));
+        CHECK(!ttp_relin_order_agree(oa, oe, 3) && ttp_relin_order_agree(oe, oe, 3));
+        CHECK(strcmp(ttp_relin_order_str(2), "disagreed") == 0);
         printf("  cross-check: valid restarts reported; invalid ones keep a function space within 15 %%\n");
     }
     printf("re-linearization with momentum (K = T, K = 1 against train):\n");

@@ -16,7 +16,7 @@
 #include <string.h>
 
 /* Append "; text" (or "text" when empty) to the prediction's warning. */
-static void warn_append(ttp_prediction *p, const char *fmt, ...)
+void ttp_prediction_warn(ttp_prediction *p, const char *fmt, ...)
 {
     size_t u = strlen(p->warning);
     if (u + 3 >= sizeof p->warning) return;
@@ -113,18 +113,19 @@ ttp_status ttp_predict_guard_tops(ttp_ctx *ctx, const ttp_kernel *k, const ttp_p
              "lower the learning rate (full-batch limit %.3g for this optimizer%s)%s%s", lr_limit,
              B < N ? ", less with small batches" : "", o->opt.momentum > 0 ? ", use a smaller momentum" : "",
              B < N ? ", or use a larger batch" : "");
-    if (nonfinite_t >= 0 || diverged > 0 || p->growth > 1.0 + GROWTH_TOL) {
+    p->blowup = nonfinite_t >= 0 || diverged > 0 || p->growth > 1.0 + GROWTH_TOL;
+    if (p->blowup) {
         p->valid = 0;
         if (nonfinite_t >= 0 || diverged > 0) {
             char where[96] = "";
             if (nonfinite_t >= 0) snprintf(where, sizeof where, " from step %lld", (long long)nonfinite_t);
-            warn_append(
+            ttp_prediction_warn(
                 p,
                 "the predicted loss blows up (non-finite%s%s at N = %lld): the linearized dynamics diverge "
                 "at these settings and the predicted time is not meaningful; %s",
                 where, diverged ? ", diverged ensemble members" : "", (long long)worst_n, advice);
         } else {
-            warn_append(
+            ttp_prediction_warn(
                 p,
                 "the predicted %s loss grows past its initial value (x%.3g at step %lld, N = %lld): the "
                 "linearized dynamics blow up at these settings and the predicted time is not meaningful; %s",
@@ -134,12 +135,13 @@ ttp_status ttp_predict_guard_tops(ttp_ctx *ctx, const ttp_kernel *k, const ttp_p
     }
     if (p->batch_stab_mean > 1.0) {
         p->valid = 0;
-        warn_append(p,
-                    "SGD batches overshoot: per-batch stability %.3g on average (max %.3g; limit 2), so the "
-                    "linearized SGD diverges on typical batches; %s",
-                    2 * p->batch_stab_mean, 2 * p->batch_stab_max, advice);
+        ttp_prediction_warn(
+            p,
+            "SGD batches overshoot: per-batch stability %.3g on average (max %.3g; limit 2), so the "
+            "linearized SGD diverges on typical batches; %s",
+            2 * p->batch_stab_mean, 2 * p->batch_stab_max, advice);
     } else if (p->batch_stab_max > 1.0) {
-        warn_append(
+        ttp_prediction_warn(
             p,
             "some SGD batches overshoot on their own samples (per-batch stability max %.3g, mean %.3g; "
             "limit 2): expect a noisier real run than predicted",
@@ -582,7 +584,7 @@ fail:
         for (int i = 0; i < np; i++)
             if (fa->out_gap[i] >= fa->out_gap[iw]) iw = i;
         p->valid = 0;
-        warn_append(
+        ttp_prediction_warn(
             p,
             "the linearization is not faithful here: at step %lld the real network at the linearized "
             "weights is off the linear model by %.0f%% of the outputs' movement (limit %.0f%%) and has loss "
@@ -671,6 +673,17 @@ void ttp_faith_print(FILE *f, const ttp_prediction *p)
                 : c == 2 ? "the restarts are invalid but agree, so the function-space prediction stands"
                          : "the restarts are invalid and disagree: their prediction, invalid, is above");
     }
+    if (fa->order_check) {
+        fprintf(f, "              batch-order check: with member 1's batches (seed %llu) the times are",
+                (unsigned long long)fa->order_seed);
+        for (int i = 0; i < p->main.ntt; i++) fprintf(f, "%s %lld", i ? "," : "", (long long)fa->order_tt[i]);
+        fprintf(f, "; %s (the band holds both; docs/METHOD.md 6j)\n",
+                fa->order_check == 1 ? "within the tolerance, the prediction above stands"
+                                     : "they disagree: the time is the batch order's");
+    }
+    if (fa->relin_figures)
+        fprintf(f, "              (past the stability figures at w0, which bound the recurrence; the "
+                   "function-space loss stays below its initial value, so it stands; docs/METHOD.md 6i)\n");
     if (fa->relin_fallback)
         fprintf(f,
                 "              (auto: the function-space prediction was invalid — %s — so the segments "
@@ -733,6 +746,14 @@ void ttp_faith_json(struct ttp_json *j, const ttp_prediction *p)
             ttp_json_int(j, "relinearize_halving_segments", fa->halving_segments);
         }
         if (fa->relin_fallback) ttp_json_str(j, "relinearize_fallback_why", fa->relin_fallback_why);
+        ttp_json_bool(j, "relinearize_past_figures", fa->relin_figures);
+        ttp_json_str(j, "batch_order_check", ttp_relin_order_str(fa->order_check));
+        if (fa->order_check) {
+            double ot[TTP_MAX_TT];
+            for (int i = 0; i < p->main.ntt; i++) ot[i] = (double)fa->order_tt[i];
+            ttp_json_nums(j, "batch_order_tt_steps", ot, p->main.ntt);
+            ttp_json_int(j, "batch_order_seed", (int64_t)fa->order_seed);
+        }
         ttp_json_str(j, "relinearize_crosscheck", ttp_relin_crosscheck_str(fa->relin_crosscheck));
         if (fa->relin_crosscheck) {
             double ct[TTP_MAX_TT];

@@ -34,6 +34,7 @@ void ttp_predict_opts_default(ttp_predict_opts *o)
     o->relin_scale = 1.0;
     o->relin_halving = 1;
     o->relin_crosscheck = 1;
+    o->relin_order_check = 1;
 }
 
 const char *ttp_step_timing_str(int t)

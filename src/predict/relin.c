@@ -670,6 +670,22 @@ done:
 
 /* ---- a time decided by one batch (§6f) ---------------------------------- */
 
+/* r's band widened to hold time t (−1, not reached, opens its upper end). */
+static void band_hold(ttp_tt_result *r, int64_t t)
+{
+    if (t >= 0 && (r->lo < 0 || t < r->lo)) r->lo = t;
+    if (t < 0 || (r->hi >= 0 && t > r->hi)) r->hi = t < 0 ? -1 : t;
+}
+
+/* "step 12" / "no step of 150" (prefix "step " or "" before the number) */
+static void time_str(char *buf, size_t n, const char *prefix, int64_t t, int64_t T)
+{
+    if (t >= 0)
+        snprintf(buf, n, "%s%lld", prefix, (long long)t);
+    else
+        snprintf(buf, n, "no step of %lld", (long long)T);
+}
+
 /*
  * Re-linearized SGD reports one trajectory, member 0, whose loss jumps for
  * a step wherever a batch's gradient meets a sharp direction; the "first
@@ -703,44 +719,150 @@ static ttp_status spike_check(ttp_ctx *ctx, ttp_prediction *p, int64_t T, int sg
         if (!(rel > TTP_SPIKE_LIMIT)) continue;
         fa->spike++;
         if (rel > wrel) wrel = rel, worst = i;
-        if (med >= 0 && (r->lo < 0 || med < r->lo)) r->lo = med;
-        if (med < 0 || (r->hi >= 0 && med > r->hi)) r->hi = med < 0 ? -1 : med;
+        band_hold(r, med);
     }
     if (worst >= 0) {
-        const ttp_tt_result *r = &p->main.tt[worst];
         char raw[32], med[32];
-        snprintf(raw, sizeof raw, r->steps >= 0 ? "step %lld" : "no step of %lld",
-                 (long long)(r->steps >= 0 ? r->steps : T));
-        snprintf(med, sizeof med, fa->spike_tt[worst] >= 0 ? "step %lld" : "no step of %lld",
-                 (long long)(fa->spike_tt[worst] >= 0 ? fa->spike_tt[worst] : T));
+        time_str(raw, sizeof raw, "step ", p->main.tt[worst].steps, T);
+        time_str(med, sizeof med, "step ", fa->spike_tt[worst], T);
         p->valid = 0;
-        size_t u = strlen(p->warning);
-        snprintf(p->warning + u, sizeof p->warning - u,
-                 "%sa single %s decides the time: the predicted %s gets below its level for good at %s, but "
-                 "without its one-step loss spikes at %s (%.0f%% apart, limit %.0f%%); the linear model's "
-                 "spikes are larger than the real network's, so the real time can lie anywhere between (the "
-                 "band spans both); %s",
-                 u ? "; " : "", sgd ? "batch" : "step", sgd ? "trajectory" : "curve", raw, med, 100 * wrel,
-                 100 * TTP_SPIKE_LIMIT,
-                 sgd ? "a smoothed definition (--smooth 5) or a larger batch gives a steadier time"
-                     : "a smoothed definition (--smooth 5) or a lower learning rate gives a steadier time");
+        ttp_prediction_warn(
+            p,
+            "a single %s decides the time: the predicted %s gets below its level for good at %s, but "
+            "without its one-step loss spikes at %s (%.0f%% apart, limit %.0f%%); the linear model's "
+            "spikes are larger than the real network's, so the real time can lie anywhere between (the "
+            "band spans both); %s",
+            sgd ? "batch" : "step", sgd ? "trajectory" : "curve", raw, med, 100 * wrel, 100 * TTP_SPIKE_LIMIT,
+            sgd ? "a smoothed definition (--smooth 5) or a larger batch gives a steadier time"
+                : "a smoothed definition (--smooth 5) or a lower learning rate gives a steadier time");
     }
     return TTP_OK;
+}
+
+/* ---- the batch-order check (§6j) ---------------------------------------- */
+
+int ttp_relin_order_agree(const int64_t *a, const int64_t *b, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (a[i] == b[i]) continue;
+        if (a[i] < 0 || b[i] < 0) return 0;
+        const double big = (double)(a[i] > b[i] ? a[i] : b[i]);
+        if (fabs((double)(a[i] - b[i])) > fmax(1.0, TTP_ORDER_TOL * big)) return 0;
+    }
+    return 1;
+}
+
+const char *ttp_relin_order_str(int c)
+{
+    return c == 1 ? "agreed" : c == 2 ? "disagreed" : "not run";
+}
+
+static ttp_status relinearize_mode(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model,
+                                   const ttp_data *d, const ttp_kernel *k0, const ttp_predict_opts *o,
+                                   ttp_prediction *p)
+{
+    if (o->relin_kernel == TTP_RELIN_BOTH) return relinearize_both(ctx, comm, model, d, k0, o, p);
+    if (o->relin_kernel == TTP_RELIN_KERNEL)
+        return ttp_predict_relinearize_kernel(ctx, comm, model, d, k0, o, p);
+    return relinearize_real_checked(ctx, comm, model, d, k0, o, p);
+}
+
+/*
+ * Re-linearized SGD follows member 0, whose batches are the real run's.
+ * Where single batches overshoot the linear limit (per-batch stability
+ * figure past 2) the path is chaotic: which batch meets the sharp
+ * directions when decides the time, in the real network as in the
+ * prediction (bc MLP, MSE, stability 2.5: six seeds of real training reach
+ * rel 0.05 at 6, 10, 13, 94, 95 and 114 steps).  A prediction that follows
+ * one order can then only match the run with that order by luck; so the
+ * re-linearization is redone with member 1's batches, the band is widened
+ * to hold both orders' times, and where they are further apart than
+ * TTP_ORDER_TOL (ttp_relin_order_agree) the prediction is warned: the time
+ * is the batch order's, not the settings'.  `start` is p before the first
+ * run (rank 0).  Collective.
+ */
+static ttp_status order_check(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model, const ttp_data *d,
+                              const ttp_kernel *k0, const ttp_predict_opts *o, relin_snap *start,
+                              ttp_prediction *p)
+{
+    ttp_status st = TTP_OK;
+    const int root = comm->rank == 0;
+    relin_snap first = {0};
+    int64_t run = root && start->cv && p->valid;
+    TTP_CALL(ctx, comm->bcast(comm, &run, (int64_t)sizeof run, 0, ctx));
+    if (!run) return TTP_OK;
+    const int n = root ? p->main.ntt : 0;
+    int64_t ta[TTP_MAX_TT] = {0};
+    double spent = 0;
+    if (root) {
+        for (int i = 0; i < n; i++) ta[i] = p->main.tt[i].steps;
+        spent = p->faith.relin_seconds;
+        st = snap_take(ctx, p, &first);
+        if (st == TTP_OK) snap_restore(start, p);
+    }
+    TTP_CALL_GOTO(ctx, st, done, ttp_comm_agree(ctx, comm, st, "the batch-order check"));
+    ttp_predict_opts oo = *o;
+    oo.sim.seed = (o->sim.seed ? o->sim.seed : o->opt.seed) + 1; /* member 1's batches */
+    TTP_CALL_GOTO(ctx, st, done, relinearize_mode(ctx, comm, model, d, k0, &oo, p));
+    if (!root) goto done;
+    int64_t tb[TTP_MAX_TT] = {0};
+    for (int i = 0; i < n; i++) tb[i] = p->main.tt[i].steps;
+    const double other = p->faith.relin_seconds;
+    snap_restore(&first, p);
+    ttp_faith *fa = &p->faith;
+    const int agree = ttp_relin_order_agree(ta, tb, n);
+    fa->order_check = agree ? 1 : 2;
+    fa->order_seed = oo.sim.seed;
+    memcpy(fa->order_tt, tb, sizeof tb);
+    fa->relin_seconds = spent + other;
+    int worst = 0;
+    double wrel = -1;
+    for (int i = 0; i < n; i++) { /* the band holds both orders' times */
+        band_hold(&p->main.tt[i], tb[i]);
+        const double rel = ta[i] == tb[i] ? 0
+                           : ta[i] < 0 || tb[i] < 0
+                               ? INFINITY
+                               : fabs((double)(ta[i] - tb[i])) / (double)(ta[i] > tb[i] ? ta[i] : tb[i]);
+        if (rel > wrel) wrel = rel, worst = i;
+    }
+    if (!agree) {
+        char a[32], b[32];
+        time_str(a, sizeof a, "step ", ta[worst], o->opt.steps);
+        time_str(b, sizeof b, "step ", tb[worst], o->opt.steps);
+        p->valid = 0;
+        ttp_prediction_warn(
+            p,
+            "the time depends on the batch order: single batches overshoot the linear limit here "
+            "(per-batch stability up to %.3g, limit 2) and the prediction with another order of the "
+            "same batches (seed %llu) reaches the level for good at %s where this one does at %s (more "
+            "than %.0f%% apart); a real "
+            "run's time varies with its seed as much (the band spans both); a larger batch or a lower "
+            "learning rate steadies it (docs/METHOD.md 6j)",
+            2 * p->batch_stab_max, (unsigned long long)oo.sim.seed, b, a, 100 * TTP_ORDER_TOL);
+    }
+done:
+    if (first.cv) ttp_curves_destroy(&first.cv);
+    return st;
 }
 
 ttp_status ttp_predict_relinearize(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model,
                                    const ttp_data *d, const ttp_kernel *k0, const ttp_predict_opts *o,
                                    ttp_prediction *p)
 {
-    ttp_status st;
+    ttp_status st = TTP_OK;
     if (o->relin_every == 0) return TTP_OK;
-    if (o->relin_kernel == TTP_RELIN_BOTH)
-        st = relinearize_both(ctx, comm, model, d, k0, o, p);
-    else if (o->relin_kernel == TTP_RELIN_KERNEL)
-        st = ttp_predict_relinearize_kernel(ctx, comm, model, d, k0, o, p);
-    else
-        st = relinearize_real_checked(ctx, comm, model, d, k0, o, p);
-    if (st != TTP_OK) return st;
-    if (comm->rank == 0) st = spike_check(ctx, p, o->opt.steps, ttp_opt_batch(&o->opt, d->n) < d->n);
-    return ttp_comm_agree(ctx, comm, st, "the spike check");
+    const int sgd = ttp_opt_batch(&o->opt, d->n) < d->n;
+    relin_snap start = {0};
+    /* the batch-order check needs the prediction as it was (rank 0 decides) */
+    int64_t order = comm->rank == 0 && sgd && o->relin_order_check && p->batch_stab_max > 1.0;
+    TTP_CALL(ctx, comm->bcast(comm, &order, (int64_t)sizeof order, 0, ctx));
+    if (order && comm->rank == 0) st = snap_take(ctx, p, &start);
+    TTP_CALL_GOTO(ctx, st, done, ttp_comm_agree(ctx, comm, st, "re-linearization"));
+    TTP_CALL_GOTO(ctx, st, done, relinearize_mode(ctx, comm, model, d, k0, o, p));
+    if (comm->rank == 0) st = spike_check(ctx, p, o->opt.steps, sgd);
+    TTP_CALL_GOTO(ctx, st, done, ttp_comm_agree(ctx, comm, st, "the spike check"));
+    if (order) st = order_check(ctx, comm, model, d, k0, o, &start, p);
+done:
+    if (start.cv) ttp_curves_destroy(&start.cv);
+    return st;
 }

@@ -82,6 +82,13 @@ extern "C" {
  * removed is decided by a single batch or step, and warned (docs/METHOD.md
  * §6f) */
 #define TTP_SPIKE_LIMIT 0.2
+/* The batch-order check (docs/METHOD.md §6j): a valid re-linearized SGD
+ * prediction whose per-batch stability figure passes 2 (single batches
+ * overshoot the linear limit) is redone with the batches of ensemble
+ * member 1; times further apart than this fraction of the larger (and more
+ * than one step) depend on the batch order, as the real run's do (bc MLP,
+ * MSE at stability 2.5: rel 0.05 at 6 to 114 steps over six seeds). */
+#define TTP_ORDER_TOL 0.3
 /* ttp_predict_opts.relin_kernel: where the segments run */
 #define TTP_RELIN_REAL 0   /* restart from the real network's outputs (§6c)   */
 #define TTP_RELIN_KERNEL 1 /* in function space, kernels swapped (§6d)       */
@@ -164,6 +171,10 @@ typedef struct ttp_predict_opts {
                                    cross-checked by real-output restarts
                                    (ttp_relin_crosscheck_outcome, §6h); 0: it
                                    is the answer, as before                */
+    int relin_order_check;      /* re-linearized SGD past per-batch stability
+                                   2: 1 (default) redo it with another batch
+                                   order and warn where the times differ
+                                   (ttp_relin_order_agree, §6j); 0: not    */
 } ttp_predict_opts;
 
 /*
@@ -282,6 +293,13 @@ typedef struct ttp_faith {
                                          prediction was invalid and real-output
                                          restarts made this one (§6e)              */
     char relin_fallback_why[160];     /* what made the function-space one invalid  */
+    int order_check;                  /* §6j: 0 not run, 1 the other batch order's
+                                         times agreed, 2 they did not (warned)     */
+    int64_t order_tt[TTP_MAX_TT];     /* ... its times                              */
+    uint64_t order_seed;              /* ... its member-0 batch seed                */
+    int relin_figures;                /* function space: the w0 linearization was
+                                         invalid on its stability figures alone and
+                                         the stitched trajectory, bounded, stands (§6i) */
     double relin_sens;                /* largest |t_lag − t| / t over definitions  */
     int64_t relin_tt_lag[TTP_MAX_TT]; /* the lagged companion run's times           */
     int spike_checked;                /* re-linearized: the check below ran         */
@@ -313,6 +331,8 @@ typedef struct ttp_prediction {
                                                limit, or for SGD the lr at which the mean per-batch
                                                stability reaches 1 when that is lower             */
     double growth;                          /* largest predicted loss (mean or band) over L₀ */
+    int blowup; /* the guard measured a blow-up (growth past L₀, a non-finite loss, a diverged member),
+                   as opposed to the stability figures, which only bound the linear recurrence */
     ttp_faith faith;                        /* measured faithfulness (ttp_predict_faith)     */
     int valid;                              /* 0: outside the regime where the method holds  */
     char warning[1024];
@@ -558,6 +578,18 @@ const char *ttp_relin_halving_str(int h);
 int ttp_relin_crosscheck_outcome(int real_valid, const int64_t *kt, const int64_t *rt, int n);
 /* ... in words: "not run", "real-output reported", "function space kept", "disagreed". */
 const char *ttp_relin_crosscheck_str(int c);
+/* The batch-order check's rule (§6j): 1 when every time a[i] equals b[i],
+ * or both converged (≥ 0) at most max(1, TTP_ORDER_TOL · max(a[i], b[i]))
+ * steps apart. */
+int ttp_relin_order_agree(const int64_t *a, const int64_t *b, int n);
+/* ... its outcome in words (ttp_faith.order_check 0, 1, 2): "not run", "agreed", "disagreed". */
+const char *ttp_relin_order_str(int c);
+/* Append a sentence to p->warning (after "; ", or a space after a full
+ * stop), truncated to its size (faith.c). */
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+void ttp_prediction_warn(ttp_prediction *p, const char *fmt, ...);
 /* Scale the training-time band ends by (1 ∓ u), u = gap capped at 1 (faith.c). */
 void ttp_faith_widen_band(ttp_prediction *p, int64_t T, double gap);
 /* Print / JSON lines for the faithfulness and guard figures (predict_out.c, validate.c). */

@@ -64,6 +64,10 @@ typedef struct ttp_val_case {
                                                   1 agreed, 2 refined                        */
     int crosscheck;                            /* the momentum cross-check (§6h): 0 not run,
                                                   else ttp_relin_crosscheck_outcome's         */
+    int order_check;                           /* the batch-order check (§6j): 0 not run,
+                                                  1 agreed, 2 disagreed (warned)              */
+    int figures;                               /* function space past the w0 stability
+                                                  figures (§6i)                               */
     double seg_gap;                            /* worst output gap at a segment's end (relin) */
     int valid_one;                             /* the one linearization's verdict, and ...   */
     int64_t pred_one[TTP_MAX_TT];              /* ... its times (before re-linearization)    */

@@ -251,6 +251,8 @@ static ttp_status predict_case(ttp_ctx *ctx, const ttp_comm *comm, const ttp_mod
     c->seg_gap = p->faith.seg_out_gap;
     c->halving = p->faith.relin_halving;
     c->crosscheck = p->faith.relin_crosscheck;
+    c->order_check = p->faith.order_check;
+    c->figures = p->faith.relin_figures;
     c->faith_loss_gap = p->faith.worst_loss_gap;
     c->faith_out_gap = p->faith.worst_out_gap;
     c->kernel_sens = p->faith.relin_kernel ? p->faith.relin_sens : NAN;
@@ -490,6 +492,8 @@ ttp_status ttp_validate_write_json(ttp_ctx *ctx, const char *path, const ttp_val
         ttp_json_num(j, "segment_output_gap", c->seg_gap);
         ttp_json_str(j, "relinearize_halving", ttp_relin_halving_str(c->halving));
         ttp_json_str(j, "relinearize_crosscheck", ttp_relin_crosscheck_str(c->crosscheck));
+        ttp_json_str(j, "batch_order_check", ttp_relin_order_str(c->order_check));
+        ttp_json_bool(j, "relinearize_past_figures", c->figures);
         ttp_json_num(j, "seconds_kernel", c->sec_kernel);
         ttp_json_int(j, "kernel_shared_by", c->kernel_cases);
         /* both loss curves, so that rules can be studied offline against the real runs */
