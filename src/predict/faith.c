@@ -603,6 +603,12 @@ done:
     return st;
 }
 
+/* " 12, 30, -1": the times of one check, after its words */
+static void print_times(FILE *f, const int64_t *tt, int n)
+{
+    for (int i = 0; i < n; i++) fprintf(f, "%s %lld", i ? "," : "", (long long)tt[i]);
+}
+
 void ttp_faith_print(FILE *f, const ttp_prediction *p)
 {
     const ttp_faith *fa = &p->faith;
@@ -654,8 +660,7 @@ void ttp_faith_print(FILE *f, const ttp_prediction *p)
             fprintf(f, "              halving check: %s (%lld segments) the times %s",
                     kept ? "with the targets halved" : "at twice these targets",
                     (long long)fa->halving_segments, kept ? "would be" : "were");
-            for (int i = 0; i < p->main.ntt; i++)
-                fprintf(f, "%s %lld", i ? "," : "", (long long)fa->halving_tt[i]);
+            print_times(f, fa->halving_tt, p->main.ntt);
             fprintf(f, ": %s %.0f%%%s (docs/METHOD.md 6g)\n", kept ? "within" : "more than",
                     100 * TTP_RELIN_HALVING_TOL,
                     kept ? ", the prediction above stands"
@@ -666,8 +671,7 @@ void ttp_faith_print(FILE *f, const ttp_prediction *p)
         const int c = fa->relin_crosscheck;
         fprintf(f, "              momentum cross-check: the %s's times were",
                 c == 2 ? "real-output restarts" : "function-space prediction");
-        for (int i = 0; i < p->main.ntt; i++)
-            fprintf(f, "%s %lld", i ? "," : "", (long long)fa->crosscheck_tt[i]);
+        print_times(f, fa->crosscheck_tt, p->main.ntt);
         fprintf(f, "; %s (docs/METHOD.md 6h)\n",
                 c == 1   ? "the restarts from the real network's outputs are valid and reported above"
                 : c == 2 ? "the restarts are invalid but agree, so the function-space prediction stands"
@@ -676,7 +680,7 @@ void ttp_faith_print(FILE *f, const ttp_prediction *p)
     if (fa->order_check) {
         fprintf(f, "              batch-order check: with member 1's batches (seed %llu) the times are",
                 (unsigned long long)fa->order_seed);
-        for (int i = 0; i < p->main.ntt; i++) fprintf(f, "%s %lld", i ? "," : "", (long long)fa->order_tt[i]);
+        print_times(f, fa->order_tt, p->main.ntt);
         fprintf(f, "; %s (the band holds both; docs/METHOD.md 6j)\n",
                 fa->order_check == 1 ? "within the tolerance, the prediction above stands"
                                      : "they disagree: the time is the batch order's");
@@ -691,7 +695,7 @@ void ttp_faith_print(FILE *f, const ttp_prediction *p)
                 fa->relin_fallback_why);
     if (fa->spike_checked) {
         fprintf(f, "              without one-step loss spikes the times would be");
-        for (int i = 0; i < p->main.ntt; i++) fprintf(f, "%s %lld", i ? "," : "", (long long)fa->spike_tt[i]);
+        print_times(f, fa->spike_tt, p->main.ntt);
         fprintf(f, " (%d of %d more than %.0f%% off: decided by a single batch or step; docs/METHOD.md 6f)\n",
                 fa->spike, p->main.ntt, 100 * TTP_SPIKE_LIMIT);
     }
@@ -701,6 +705,14 @@ void ttp_faith_print(FILE *f, const ttp_prediction *p)
             (long long)p->main.tt[0].noise_lo, (long long)p->main.tt[0].noise_hi,
             fa->relin_kernel ? "time's sensitivity" : "output gap", 100 * fa->band_widen,
             (long long)p->main.tt[0].lo, (long long)p->main.tt[0].hi);
+}
+
+/* key: [12, 30, -1], the times of one check */
+static void json_times(struct ttp_json *j, const char *key, const int64_t *tt, int n)
+{
+    double v[TTP_MAX_TT];
+    for (int i = 0; i < n; i++) v[i] = (double)tt[i];
+    ttp_json_nums(j, key, v, n);
 }
 
 void ttp_faith_json(struct ttp_json *j, const ttp_prediction *p)
@@ -740,30 +752,22 @@ void ttp_faith_json(struct ttp_json *j, const ttp_prediction *p)
         ttp_json_bool(j, "relinearize_fallback", fa->relin_fallback);
         ttp_json_str(j, "relinearize_halving", ttp_relin_halving_str(fa->relin_halving));
         if (fa->relin_halving) {
-            double ht[TTP_MAX_TT];
-            for (int i = 0; i < p->main.ntt; i++) ht[i] = (double)fa->halving_tt[i];
-            ttp_json_nums(j, "relinearize_halving_tt_steps", ht, p->main.ntt);
+            json_times(j, "relinearize_halving_tt_steps", fa->halving_tt, p->main.ntt);
             ttp_json_int(j, "relinearize_halving_segments", fa->halving_segments);
         }
         if (fa->relin_fallback) ttp_json_str(j, "relinearize_fallback_why", fa->relin_fallback_why);
         ttp_json_bool(j, "relinearize_past_figures", fa->relin_figures);
         ttp_json_str(j, "batch_order_check", ttp_relin_order_str(fa->order_check));
         if (fa->order_check) {
-            double ot[TTP_MAX_TT];
-            for (int i = 0; i < p->main.ntt; i++) ot[i] = (double)fa->order_tt[i];
-            ttp_json_nums(j, "batch_order_tt_steps", ot, p->main.ntt);
+            json_times(j, "batch_order_tt_steps", fa->order_tt, p->main.ntt);
             ttp_json_int(j, "batch_order_seed", (int64_t)fa->order_seed);
         }
         ttp_json_str(j, "relinearize_crosscheck", ttp_relin_crosscheck_str(fa->relin_crosscheck));
         if (fa->relin_crosscheck) {
-            double ct[TTP_MAX_TT];
-            for (int i = 0; i < p->main.ntt; i++) ct[i] = (double)fa->crosscheck_tt[i];
-            ttp_json_nums(j, "relinearize_crosscheck_tt_steps", ct, p->main.ntt);
+            json_times(j, "relinearize_crosscheck_tt_steps", fa->crosscheck_tt, p->main.ntt);
         }
         if (fa->spike_checked) {
-            double sp[TTP_MAX_TT];
-            for (int i = 0; i < p->main.ntt; i++) sp[i] = (double)fa->spike_tt[i];
-            ttp_json_nums(j, "tt_steps_despiked", sp, p->main.ntt);
+            json_times(j, "tt_steps_despiked", fa->spike_tt, p->main.ntt);
             ttp_json_int(j, "spike_decided", fa->spike);
         }
         ttp_json_int(j, "tt_steps_noise_lo", p->main.tt[0].noise_lo);

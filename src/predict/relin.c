@@ -601,14 +601,31 @@ const char *ttp_relin_crosscheck_str(int c)
                     : "not run";
 }
 
-int ttp_relin_halving_agree(const int64_t *a, const int64_t *b, int n)
+/*
+ * The rule of the halving and batch-order checks: every time a[i] equals
+ * b[i], or both converged (≥ 0) at most max(slack, tol · ref) steps apart,
+ * ref = b[i] (the finer run's, halving) or the larger of the two (order).
+ */
+static int times_agree(const int64_t *a, const int64_t *b, int n, double tol, double slack, int ref_larger)
 {
     for (int i = 0; i < n; i++) {
         if (a[i] == b[i]) continue;
         if (a[i] < 0 || b[i] < 0) return 0;
-        if (fabs((double)(a[i] - b[i])) > TTP_RELIN_HALVING_TOL * (double)b[i]) return 0;
+        const double ref = (double)(ref_larger && a[i] > b[i] ? a[i] : b[i]);
+        if (fabs((double)(a[i] - b[i])) > fmax(slack, tol * ref)) return 0;
     }
     return 1;
+}
+
+/* How far apart two times are, relative to ref (> 0); one not converged: 1. */
+static double time_gap(int64_t a, int64_t b, int64_t ref)
+{
+    return a == b ? 0.0 : a < 0 || b < 0 || ref <= 0 ? 1.0 : fabs((double)(a - b)) / (double)ref;
+}
+
+int ttp_relin_halving_agree(const int64_t *a, const int64_t *b, int n)
+{
+    return times_agree(a, b, n, TTP_RELIN_HALVING_TOL, 0.0, 0);
 }
 
 /*
@@ -677,11 +694,11 @@ static void band_hold(ttp_tt_result *r, int64_t t)
     if (t < 0 || (r->hi >= 0 && t > r->hi)) r->hi = t < 0 ? -1 : t;
 }
 
-/* "step 12" / "no step of 150" (prefix "step " or "" before the number) */
-static void time_str(char *buf, size_t n, const char *prefix, int64_t t, int64_t T)
+/* "step 12" / "no step of 150" */
+static void time_str(char *buf, size_t n, int64_t t, int64_t T)
 {
     if (t >= 0)
-        snprintf(buf, n, "%s%lld", prefix, (long long)t);
+        snprintf(buf, n, "step %lld", (long long)t);
     else
         snprintf(buf, n, "no step of %lld", (long long)T);
 }
@@ -713,9 +730,7 @@ static ttp_status spike_check(ttp_ctx *ctx, ttp_prediction *p, int64_t T, int sg
         int64_t raw = r->steps, med = -1;
         TTP_CALL(ctx, ttp_ttime_despiked(ctx, &r->def, cv->loss, cv->acc, T, &med));
         fa->spike_tt[i] = med;
-        const double rel = raw == med            ? 0.0
-                           : raw > 0 && med >= 0 ? fabs((double)(raw - med)) / (double)raw
-                                                 : 1.0;
+        const double rel = time_gap(raw, med, raw);
         if (!(rel > TTP_SPIKE_LIMIT)) continue;
         fa->spike++;
         if (rel > wrel) wrel = rel, worst = i;
@@ -723,8 +738,8 @@ static ttp_status spike_check(ttp_ctx *ctx, ttp_prediction *p, int64_t T, int sg
     }
     if (worst >= 0) {
         char raw[32], med[32];
-        time_str(raw, sizeof raw, "step ", p->main.tt[worst].steps, T);
-        time_str(med, sizeof med, "step ", fa->spike_tt[worst], T);
+        time_str(raw, sizeof raw, p->main.tt[worst].steps, T);
+        time_str(med, sizeof med, fa->spike_tt[worst], T);
         p->valid = 0;
         ttp_prediction_warn(
             p,
@@ -743,13 +758,7 @@ static ttp_status spike_check(ttp_ctx *ctx, ttp_prediction *p, int64_t T, int sg
 
 int ttp_relin_order_agree(const int64_t *a, const int64_t *b, int n)
 {
-    for (int i = 0; i < n; i++) {
-        if (a[i] == b[i]) continue;
-        if (a[i] < 0 || b[i] < 0) return 0;
-        const double big = (double)(a[i] > b[i] ? a[i] : b[i]);
-        if (fabs((double)(a[i] - b[i])) > fmax(1.0, TTP_ORDER_TOL * big)) return 0;
-    }
-    return 1;
+    return times_agree(a, b, n, TTP_ORDER_TOL, 1.0, 1);
 }
 
 const char *ttp_relin_order_str(int c)
@@ -819,16 +828,13 @@ static ttp_status order_check(ttp_ctx *ctx, const ttp_comm *comm, const ttp_mode
     double wrel = -1;
     for (int i = 0; i < n; i++) { /* the band holds both orders' times */
         band_hold(&p->main.tt[i], tb[i]);
-        const double rel = ta[i] == tb[i] ? 0
-                           : ta[i] < 0 || tb[i] < 0
-                               ? INFINITY
-                               : fabs((double)(ta[i] - tb[i])) / (double)(ta[i] > tb[i] ? ta[i] : tb[i]);
+        const double rel = time_gap(ta[i], tb[i], ta[i] > tb[i] ? ta[i] : tb[i]);
         if (rel > wrel) wrel = rel, worst = i;
     }
     if (!agree) {
         char a[32], b[32];
-        time_str(a, sizeof a, "step ", ta[worst], o->opt.steps);
-        time_str(b, sizeof b, "step ", tb[worst], o->opt.steps);
+        time_str(a, sizeof a, ta[worst], o->opt.steps);
+        time_str(b, sizeof b, tb[worst], o->opt.steps);
         p->valid = 0;
         ttp_prediction_warn(
             p,
