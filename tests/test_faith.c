@@ -351,6 +351,88 @@ static void check_guard(ttp_ctx *ctx)
     }
 }
 
+/* A model linear in its weights, x ↦ W x + b: its linear model is exact. */
+static ttp_model *linear_model(ttp_ctx *ctx)
+{
+    const int64_t shape[3] = {NIN, 1, 1};
+    ttp_model *m = NULL;
+    CHECK_OK(ctx, ttp_model_create(ctx, shape, &m));
+    if (!m) return NULL;
+    add_layer(ctx, m, TTP_LAYER_DENSE, "fc", -1, C, 1);
+    CHECK_OK(ctx, ttp_model_build(ctx, m));
+    ttp_model_init_weights(m, 9, 0);
+    return m;
+}
+
+/* Prediction options on the exact kernel, on the CPU, a small ensemble, no step timing. */
+static void exact_opts(ttp_predict_opts *o)
+{
+    ttp_predict_opts_default(o);
+    o->kernel.proj = TTP_PROJ_EXACT;
+    o->kernel.backend = "cpu";
+    o->sim.ensemble = 4;
+    o->time_reps = 0;
+}
+
+/*
+ * The rise cut (§6k) on a model linear in its weights (x ↦ W x + b), whose
+ * linear model is exact: full-batch MSE GD at η μ_max = 3, past the limit
+ * 2, blows up alike in the linear model and in training.  Every segment
+ * meets its targets whatever its length, so without the cut one segment
+ * runs to T; with it each segment ends before its linear loss rises past
+ * its start, which here is one step wherever the loss rises at once.  Both
+ * curves are train's (ttp_train_run) to round-off.
+ */
+static void check_rise_cut(ttp_ctx *ctx, const ttp_comm *cm, const ttp_data *d)
+{
+    ttp_model *m = linear_model(ctx), *mt = NULL;
+    if (!m) return;
+    ttp_predict_opts o;
+    exact_opts(&o);
+    o.opt.loss = TTP_LOSS_MSE;
+    o.opt.steps = 12;
+    o.opt.lr = 1e-3;
+    ttp_prediction *ps = NULL, *p0 = NULL, *pa = NULL, *pn = NULL;
+    ttp_train_result *tr = NULL;
+    CHECK_OK(ctx, ttp_predict_run(ctx, cm, m, d, &o, &ps)); /* μ_max of Θ/N */
+    if (ps) {
+        o.opt.lr = 3.0 / ps->mu_max;
+        CHECK_OK(ctx, ttp_predict_run(ctx, cm, m, d, &o, &p0));
+        o.relin_every = TTP_RELIN_AUTO;
+        o.relin_kernel = TTP_RELIN_REAL;
+        o.relin_halving = 0;
+        CHECK_OK(ctx, ttp_predict_run(ctx, cm, m, d, &o, &pa));
+        o.relin_rise_cut = 0;
+        CHECK_OK(ctx, ttp_predict_run(ctx, cm, m, d, &o, &pn));
+        CHECK_OK(ctx, ttp_model_clone(ctx, m, &mt));
+        if (mt) CHECK_OK(ctx, ttp_train_run(ctx, cm, mt, d, &o.opt, &tr));
+    }
+    if (p0 && pa && pn && tr) {
+        const int64_t T = o.opt.steps;
+        const double *l0 = p0->main.curves->loss;
+        int64_t rises = 0; /* steps whose loss rises past the one before: each a segment of its own */
+        double ea = 0, en = 0;
+        for (int64_t t = 0; t <= T; t++) {
+            if (t < T && tr->loss[t + 1] > tr->loss[t]) rises++;
+            ea = fmax(ea, fabs(pa->main.curves->loss[t] - tr->loss[t]) / tr->loss[t]);
+            en = fmax(en, fabs(pn->main.curves->loss[t] - tr->loss[t]) / tr->loss[t]);
+        }
+        printf("  lr %.4g (eta mu_max 3): loss %.4g -> %.4g -> %.4g at T = %lld; segments %lld with the cut "
+               "(%lld rising steps), %lld without; vs train %.1e and %.1e\n",
+               o.opt.lr, l0[0], l0[1], l0[T], (long long)T, (long long)pa->faith.segments, (long long)rises,
+               (long long)pn->faith.segments, ea, en);
+        CHECK(l0[1] > l0[0] && l0[T] > 1e3 * l0[0]); /* the loss rises at once and blows up */
+        CHECK(pn->faith.segments == 1);
+        CHECK(pa->faith.segments >= rises && rises >= T - 1);
+        CHECK(ea < 1e-10 && en < 1e-10);
+    }
+    ttp_prediction_destroy(&ps), ttp_prediction_destroy(&p0), ttp_prediction_destroy(&pa),
+        ttp_prediction_destroy(&pn);
+    ttp_train_result_destroy(&tr);
+    ttp_model_destroy(&mt);
+    ttp_model_destroy(&m);
+}
+
 /*
  * Re-linearization with a carried velocity against independent references:
  * K ≥ T is the one-linearization prediction, and K = 1 on the exact kernel
@@ -372,7 +454,7 @@ static void check_relin(ttp_ctx *ctx, const ttp_comm *cm, const ttp_model *m0, c
     o.sim.ensemble = 4;
     o.time_reps = 0;
     const int64_t T = opt->steps;
-    ttp_prediction *p0 = NULL, *pT = NULL, *p1 = NULL, *pa = NULL, *pc = NULL, *ph = NULL;
+    ttp_prediction *p0 = NULL, *pT = NULL, *p1 = NULL, *pa = NULL, *ph[TTP_RELIN_HALVING_LEVELS + 1] = {0};
     ttp_model *mt = NULL;
     ttp_train_result *tr = NULL;
     CHECK_OK(ctx, ttp_predict_run(ctx, &comm, m0, d, &o, &p0));
@@ -382,14 +464,17 @@ static void check_relin(ttp_ctx *ctx, const ttp_comm *cm, const ttp_model *m0, c
     CHECK_OK(ctx, ttp_predict_run(ctx, &comm, m0, d, &o, &p1));
     o.relin_every = TTP_RELIN_AUTO;
     CHECK_OK(ctx, ttp_predict_run(ctx, &comm, m0, d, &o, &pa));
-    /* the halving check's two runs on their own: the targets as they are, and halved */
+    /* the halving check's runs on their own: the targets as they are, halved, halved again, ... */
     o.relin_halving = 0;
-    CHECK_OK(ctx, ttp_predict_run(ctx, &comm, m0, d, &o, &pc));
-    o.relin_scale = 0.5;
-    CHECK_OK(ctx, ttp_predict_run(ctx, &comm, m0, d, &o, &ph));
+    for (int l = 0; l <= TTP_RELIN_HALVING_LEVELS; l++) {
+        o.relin_scale = ldexp(1.0, -l);
+        CHECK_OK(ctx, ttp_predict_run(ctx, &comm, m0, d, &o, &ph[l]));
+    }
     CHECK_OK(ctx, ttp_model_clone(ctx, m0, &mt));
     if (mt) CHECK_OK(ctx, ttp_train_run(ctx, &comm, mt, d, opt, &tr));
-    if (!p0 || !pT || !p1 || !pa || !pc || !ph || !tr) goto done;
+    for (int l = 0; l <= TTP_RELIN_HALVING_LEVELS; l++)
+        if (!ph[l]) goto done;
+    if (!p0 || !pT || !p1 || !pa || !tr) goto done;
     double eT = 0, e1 = 0, lin = 0, ea = 0;
     for (int64_t t = 0; t <= T; t++) {
         /* SGD: K ≥ T follows member 0, the ordinary prediction's member_loss */
@@ -421,41 +506,50 @@ static void check_relin(ttp_ctx *ctx, const ttp_comm *cm, const ttp_model *m0, c
     CHECK(pa->faith.seg_drift <= TTP_RELIN_AUTO_DRIFT);
     CHECK(pa->faith.relin_trials >= pa->faith.segments);
     CHECK(ea < lin);
-    /* The halving check (§6g) against its two runs made separately: under
-     * the cap it reports the first where every time agrees within
-     * TTP_RELIN_HALVING_TOL with the halved targets' run, else that run,
-     * with the other's times beside it; at the cap the first alone. */
-    const int64_t tc = pc->main.tt[0].steps, th = ph->main.tt[0].steps;
-    const int agree =
-        tc == th || (tc >= 0 && th >= 0 && fabs((double)(tc - th)) <= TTP_RELIN_HALVING_TOL * th);
-    CHECK(agree == ttp_relin_halving_agree(&tc, &th, 1));
-    const ttp_prediction *want = pc->faith.relin_capped || agree ? pc : ph;
+    /* The halving check (§6g) against its runs made separately: under the
+     * cap each run is compared with the next one's halved targets; where
+     * every time agrees within TTP_RELIN_HALVING_TOL the first of the pair
+     * is reported ("agreed"), else the next pair is compared, up to
+     * TTP_RELIN_HALVING_LEVELS halvings, and the last, finer run is
+     * reported ("refined"); a run at the cap ends the chain. */
+    int want = 0, outcome = 0, levels = 0;
+    for (int l = 0; l < TTP_RELIN_HALVING_LEVELS && !ph[l]->faith.relin_capped; l++) {
+        const int64_t tc = ph[l]->main.tt[0].steps, tf = ph[l + 1]->main.tt[0].steps;
+        const int agree =
+            tc == tf || (tc >= 0 && tf >= 0 && fabs((double)(tc - tf)) <= TTP_RELIN_HALVING_TOL * tf);
+        CHECK(agree == ttp_relin_halving_agree(&tc, &tf, 1));
+        levels = l + 1;
+        outcome = agree ? 1 : 2;
+        want = agree ? l : l + 1;
+        if (agree) break;
+    }
+    const ttp_prediction *pw = ph[want];
     double ew = 0;
-    for (int64_t t = 0; t <= T; t++)
-        ew = fmax(ew, fabs(pa->main.curves->loss[t] - want->main.curves->loss[t]));
-    printf("  %-34s halving check: %s (times %lld, halved %lld; %lld and %lld segments), curve vs its run "
-           "%.1e\n",
-           "",
-           pa->faith.relin_halving == 1   ? "agreed"
-           : pa->faith.relin_halving == 2 ? "refined"
-                                          : "not run",
-           (long long)tc, (long long)th, (long long)pc->faith.segments, (long long)ph->faith.segments, ew);
+    for (int64_t t = 0; t <= T; t++) ew = fmax(ew, fabs(pa->main.curves->loss[t] - pw->main.curves->loss[t]));
+    printf("  %-34s halving check: %s after %d halving(s) (times", "",
+           ttp_relin_halving_str(pa->faith.relin_halving), pa->faith.halving_levels);
+    for (int l = 0; l <= TTP_RELIN_HALVING_LEVELS; l++)
+        printf(" %lld (%lld segments)", (long long)ph[l]->main.tt[0].steps, (long long)ph[l]->faith.segments);
+    printf("), curve vs its run %.1e\n", ew);
     CHECK(ew == 0.0);
-    CHECK(pa->main.tt[0].steps == want->main.tt[0].steps);
-    CHECK(pa->faith.segments == want->faith.segments);
-    CHECK(pa->valid == want->valid);
-    CHECK(ph->faith.relin_scale == 0.5 && pc->faith.relin_scale == 1.0);
-    CHECK(ph->faith.seg_out_gap <= 0.5 * TTP_RELIN_AUTO_GAP || ph->faith.relin_capped);
-    if (pc->faith.relin_capped) {
-        CHECK(pa->faith.relin_halving == 0);
-    } else {
-        CHECK(pa->faith.relin_halving == (agree ? 1 : 2));
-        CHECK(pa->faith.halving_tt[0] == (agree ? th : tc));
-        CHECK(pa->faith.halving_segments == (agree ? ph : pc)->faith.segments);
+    CHECK(pa->main.tt[0].steps == pw->main.tt[0].steps);
+    CHECK(pa->faith.segments == pw->faith.segments);
+    CHECK(pa->valid == pw->valid);
+    CHECK(pa->faith.relin_halving == outcome);
+    CHECK(pa->faith.halving_levels == levels);
+    for (int l = 0; l <= TTP_RELIN_HALVING_LEVELS; l++) {
+        CHECK(ph[l]->faith.relin_scale == ldexp(1.0, -l));
+        CHECK(ph[l]->faith.seg_out_gap <= ldexp(TTP_RELIN_AUTO_GAP, -l) || ph[l]->faith.relin_capped);
+    }
+    if (outcome) { /* the other run of the last pair compared */
+        const ttp_prediction *po = ph[outcome == 1 ? want + 1 : want - 1];
+        CHECK(pa->faith.halving_tt[0] == po->main.tt[0].steps);
+        CHECK(pa->faith.halving_segments == po->faith.segments);
     }
 done:
     ttp_prediction_destroy(&p0), ttp_prediction_destroy(&pT), ttp_prediction_destroy(&p1),
-        ttp_prediction_destroy(&pa), ttp_prediction_destroy(&pc), ttp_prediction_destroy(&ph);
+        ttp_prediction_destroy(&pa);
+    for (int l = 0; l <= TTP_RELIN_HALVING_LEVELS; l++) ttp_prediction_destroy(&ph[l]);
     ttp_train_result_destroy(&tr);
     ttp_model_destroy(&mt);
 }
@@ -572,19 +666,10 @@ static int check_spike(ttp_ctx *ctx, const ttp_prediction *p, int64_t T)
 
 static void check_relin_linear(ttp_ctx *ctx, const ttp_comm *cm, const ttp_data *d)
 {
-    const int64_t shape[3] = {NIN, 1, 1};
-    ttp_model *m = NULL;
-    CHECK_OK(ctx, ttp_model_create(ctx, shape, &m));
+    ttp_model *m = linear_model(ctx);
     if (!m) return;
-    add_layer(ctx, m, TTP_LAYER_DENSE, "fc", -1, C, 1);
-    CHECK_OK(ctx, ttp_model_build(ctx, m));
-    ttp_model_init_weights(m, 9, 0);
     ttp_predict_opts o;
-    ttp_predict_opts_default(&o);
-    o.kernel.proj = TTP_PROJ_EXACT;
-    o.kernel.backend = "cpu";
-    o.sim.ensemble = 4;
-    o.time_reps = 0;
+    exact_opts(&o);
     o.opt.steps = 40;
     for (int cs = 0; cs < 3; cs++) {
         o.opt.loss = cs == 1 ? TTP_LOSS_MSE : TTP_LOSS_CE;
@@ -974,6 +1059,14 @@ int main(int argc, char **argv)
         CHECK(!ttp_relin_order_agree(oa, oe, 3) && ttp_relin_order_agree(oe, oe, 3));
         CHECK(strcmp(ttp_relin_order_str(2), "disagreed") == 0);
         printf("  cross-check: valid restarts reported; invalid ones keep a function space within 15 %%\n");
+        /* the rise cut (§6k): the segment ends before its linear loss first exceeds its start */
+        const double r0[] = {1.0, 2.0, 3.0}, r1[] = {1.0, 0.9, 0.8, 1.1, 0.5}, r2[] = {1.0, 0.9, 0.8, 0.7},
+                     r3[] = {1.0, 0.5, 0.9, 0.99, 1.01}, r4[] = {1.0, 1.0, 0.9};
+        CHECK(ttp_relin_rise_cut(r0, 2) == 1 && ttp_relin_rise_cut(r1, 4) == 2);
+        CHECK(ttp_relin_rise_cut(r2, 3) == 3 && ttp_relin_rise_cut(r3, 4) == 3);
+        CHECK(ttp_relin_rise_cut(r3, 3) == 3 && ttp_relin_rise_cut(r4, 2) == 2 &&
+              ttp_relin_rise_cut(r1, 1) == 1);
+        printf("  rise cut: a rise at step 1 or 2 leaves one step, at j the j - 1 before it, none all\n");
     }
     printf("re-linearization with momentum (K = T, K = 1 against train):\n");
     o.steps = 25, o.batch = 0, o.wd = 0, o.nesterov = 0;
@@ -986,6 +1079,8 @@ int main(int argc, char **argv)
     o.momentum = 0, o.batch = 0, o.lr = 1.0;
     check_relin(&ctx, &world, fx.m, fx.d, &o, "GD, no momentum, CE");
 
+    printf("the rise cut against train:\n");
+    check_rise_cut(&ctx, &world, fx.d);
     printf("the segment's kernel in factor form at moved weights:\n");
     check_factor(&ctx, &world, &fx);
     printf("the kernel's action for its drift (drift.c):\n");

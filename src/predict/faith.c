@@ -655,15 +655,23 @@ void ttp_faith_print(FILE *f, const ttp_prediction *p)
             fa->relin_seconds, p->sec_kernel, 100 * fa->seg_out_gap, 100 * sc * TTP_RELIN_AUTO_GAP,
             100 * fa->seg_loss_gap, 100 * sc * TTP_RELIN_AUTO_LOSS_GAP, 100 * fa->seg_drift,
             100 * sc * TTP_RELIN_AUTO_DRIFT, fa->relin_capped ? ", missed at the cap of linearizations" : "");
+        if (fa->cap_late)
+            fprintf(f,
+                    "              the cap's last segment (steps %lld..%lld) is off its linear model by "
+                    "%.0f%% of "
+                    "its outputs' movement, but every time falls before it (docs/METHOD.md 6k)\n",
+                    (long long)fa->cap_start, (long long)p->main.curves->steps, 100 * fa->cap_gap);
         if (fa->relin_halving) { /* 1: the other run is the halved targets'; 2: these doubled */
             const int kept = fa->relin_halving == 1;
-            fprintf(f, "              halving check: %s (%lld segments) the times %s",
+            fprintf(f, "              halving check%s: %s (%lld segments) the times %s",
+                    fa->halving_levels > 1 ? " (after a first refinement)" : "",
                     kept ? "with the targets halved" : "at twice these targets",
                     (long long)fa->halving_segments, kept ? "would be" : "were");
             print_times(f, fa->halving_tt, p->main.ntt);
             fprintf(f, ": %s %.0f%%%s (docs/METHOD.md 6g)\n", kept ? "within" : "more than",
                     100 * TTP_RELIN_HALVING_TOL,
-                    kept ? ", the prediction above stands"
+                    kept ? (fa->halving_levels > 1 ? ", so these finer segments' prediction above stands"
+                                                   : ", the prediction above stands")
                          : " apart, so the finer segments' prediction is the one above");
         }
     }
@@ -747,12 +755,17 @@ void ttp_faith_json(struct ttp_json *j, const ttp_prediction *p)
         ttp_json_num(j, "segment_loss_gap", fa->seg_loss_gap);
         ttp_json_num(j, "segment_kernel_drift", fa->seg_drift);
         ttp_json_bool(j, "relinearize_capped", fa->relin_capped);
+        if (fa->relin_capped) {
+            ttp_json_int(j, "relinearize_cap_start", fa->cap_start);
+            ttp_json_bool(j, "relinearize_cap_late", fa->cap_late);
+        }
         ttp_json_str(j, "relinearize_mode",
                      fa->relin_every == 0 ? "off" : fa->relin_kernel ? "kernel" : "real");
         ttp_json_bool(j, "relinearize_fallback", fa->relin_fallback);
         ttp_json_str(j, "relinearize_halving", ttp_relin_halving_str(fa->relin_halving));
         if (fa->relin_halving) {
             json_times(j, "relinearize_halving_tt_steps", fa->halving_tt, p->main.ntt);
+            ttp_json_int(j, "relinearize_halving_levels", fa->halving_levels);
             ttp_json_int(j, "relinearize_halving_segments", fa->halving_segments);
         }
         if (fa->relin_fallback) ttp_json_str(j, "relinearize_fallback_why", fa->relin_fallback_why);

@@ -33,6 +33,7 @@ void ttp_predict_opts_default(ttp_predict_opts *o)
     o->faith_kgap_samples = TTP_FAITH_KGAP_SAMPLES;
     o->relin_scale = 1.0;
     o->relin_halving = 1;
+    o->relin_rise_cut = 1;
     o->relin_crosscheck = 1;
     o->relin_order_check = 1;
 }

@@ -61,6 +61,8 @@ extern "C" {
  * dynamics and the finer prediction is the one reported (bc MLP, MSE GD
  * m 0.9 at stability 1.2: 22/27/37 steps became the real 9/15/21). */
 #define TTP_RELIN_HALVING_TOL 0.15
+/* ... halved again while they do not, at most this many times. */
+#define TTP_RELIN_HALVING_LEVELS 2
 /* relin_kernel with relin_every = TTP_RELIN_AUTO: this many segments of
  * equal length (docs/METHOD.md §6d: measured against the real runs). */
 #define TTP_RELIN_KERNEL_SEGMENTS 5
@@ -171,6 +173,9 @@ typedef struct ttp_predict_opts {
                                    cross-checked by real-output restarts
                                    (ttp_relin_crosscheck_outcome, §6h); 0: it
                                    is the answer, as before                */
+    int relin_rise_cut;         /* real-output auto, full-batch GD without
+                                   momentum: a segment ends before its linear
+                                   loss rises (§6k); 1 (default) or 0      */
     int relin_order_check;      /* re-linearized SGD past per-batch stability
                                    2: 1 (default) redo it with another batch
                                    order and warn where the times differ
@@ -272,6 +277,11 @@ typedef struct ttp_faith {
     double seg_drift;                     /* real-output auto: worst kernel drift at a
                                              multi-step segment's end (drift.c)       */
     int relin_capped;                     /* auto reached its cap of linearizations   */
+    int64_t cap_start;                    /* ... where its last segment starts (-1)   */
+    int cap_late;                         /* §6k: every time before that segment, whose
+                                             output gap alone was past the limit, so
+                                             it did not decide the verdict            */
+    double cap_gap;                       /* ... that gap                              */
     double relin_scale;                   /* real-output auto: targets' scale used    */
     int relin_halving;                    /* §6g: 0 not run, 1 the halved targets'
                                              times agreed (this prediction kept),
@@ -279,6 +289,7 @@ typedef struct ttp_faith {
     int64_t halving_tt[TTP_MAX_TT];       /* the other run's times (1: the halved
                                              targets'; 2: the original targets')     */
     int64_t halving_segments;             /* ... and its segments                     */
+    int halving_levels;                   /* halvings run (≤ TTP_RELIN_HALVING_LEVELS) */
     int relin_crosscheck;                 /* §6h: 0 not run, else the outcome of
                                              ttp_relin_crosscheck_outcome            */
     int64_t crosscheck_tt[TTP_MAX_TT];    /* the other mode's times (1, 3: the
@@ -578,6 +589,16 @@ const char *ttp_relin_halving_str(int h);
 int ttp_relin_crosscheck_outcome(int real_valid, const int64_t *kt, const int64_t *rt, int n);
 /* ... in words: "not run", "real-output reported", "function space kept", "disagreed". */
 const char *ttp_relin_crosscheck_str(int c);
+/*
+ * The rise cut (§6k), for real-output automatic segments of full-batch GD
+ * without momentum: ll[0..k] the linear loss along a k-step trial segment.
+ * While every mode is within the stability limit that loss does not rise;
+ * where it first exceeds ll[0], at step j, a mode past the limit is growing
+ * where the real network's nonlinearity would catapult and settle, so the
+ * segment ends at j − 1 (one step at least: a one-step segment is the real
+ * network's own gradient step).  Returns the length, k where no rise.
+ */
+int64_t ttp_relin_rise_cut(const double *ll, int64_t k);
 /* The batch-order check's rule (§6j): 1 when every time a[i] equals b[i],
  * or both converged (≥ 0) at most max(1, TTP_ORDER_TOL · max(a[i], b[i]))
  * steps apart. */

@@ -64,6 +64,9 @@ typedef struct ttp_val_case {
                                                   1 agreed, 2 refined                        */
     int crosscheck;                            /* the momentum cross-check (§6h): 0 not run,
                                                   else ttp_relin_crosscheck_outcome's         */
+    int halving_levels;                        /* ... halvings run                           */
+    int64_t cap_start;                         /* auto at its cap: the last segment's start  */
+    int cap_late;                              /* ... every time before it (§6k)            */
     int order_check;                           /* the batch-order check (§6j): 0 not run,
                                                   1 agreed, 2 disagreed (warned)              */
     int figures;                               /* function space past the w0 stability
@@ -71,6 +74,9 @@ typedef struct ttp_val_case {
     double seg_gap;                            /* worst output gap at a segment's end (relin) */
     int valid_one;                             /* the one linearization's verdict, and ...   */
     int64_t pred_one[TTP_MAX_TT];              /* ... its times (before re-linearization)    */
+    int64_t halving_tt[TTP_MAX_TT];            /* the other runs' times, where the halving, */
+    int64_t crosscheck_tt[TTP_MAX_TT];         /* momentum cross- and batch-order checks ran */
+    int64_t order_tt[TTP_MAX_TT];              /* (ttp_faith's)                               */
     double *real_loss, *pred_loss, *pred_lo_loss, *pred_hi_loss; /* T+1 each */
 } ttp_val_case;
 
