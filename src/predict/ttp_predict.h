@@ -61,7 +61,8 @@ extern "C" {
  * dynamics and the finer prediction is the one reported (bc MLP, MSE GD
  * m 0.9 at stability 1.2: 22/27/37 steps became the real 9/15/21). */
 #define TTP_RELIN_HALVING_TOL 0.15
-/* ... halved again while they do not, at most this many times. */
+/* ... and the finer prediction checked the same way, at most this many
+ * halvings in all (§6g). */
 #define TTP_RELIN_HALVING_LEVELS 2
 /* relin_kernel with relin_every = TTP_RELIN_AUTO: this many segments of
  * equal length (docs/METHOD.md §6d: measured against the real runs). */
@@ -285,7 +286,8 @@ typedef struct ttp_faith {
     double relin_scale;                   /* real-output auto: targets' scale used    */
     int relin_halving;                    /* §6g: 0 not run, 1 the halved targets'
                                              times agreed (this prediction kept),
-                                             2 they did not (theirs reported)        */
+                                             2 they did not (theirs reported); of
+                                             the last pair compared               */
     int64_t halving_tt[TTP_MAX_TT];       /* the other run's times (1: the halved
                                              targets'; 2: the original targets')     */
     int64_t halving_segments;             /* ... and its segments                     */
