@@ -658,8 +658,8 @@ void ttp_faith_print(FILE *f, const ttp_prediction *p)
         if (fa->cap_late)
             fprintf(f,
                     "              the cap's last segment (steps %lld..%lld) is off its linear model by "
-                    "%.0f%% of "
-                    "its outputs' movement, but every time falls before it (docs/METHOD.md 6k)\n",
+                    "%.0f%% of its "
+                    "outputs' movement, but every time falls before it (docs/METHOD.md 6k)\n",
                     (long long)fa->cap_start, (long long)p->main.curves->steps, 100 * fa->cap_gap);
         if (fa->relin_halving) { /* 1: the other run is the halved targets'; 2: these doubled */
             const int kept = fa->relin_halving == 1;

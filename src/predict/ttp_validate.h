@@ -60,23 +60,12 @@ typedef struct ttp_val_case {
     double sec_train, sec_predict, sec_kernel; /* kernel: of its size, shared */
     int kernel_cases;                          /* cases sharing that kernel                  */
     int64_t segments;                          /* linearizations used (1: none re-built)     */
-    int halving;                               /* the segment-halving check (§6g): 0 not run,
-                                                  1 agreed, 2 refined                        */
-    int crosscheck;                            /* the momentum cross-check (§6h): 0 not run,
-                                                  else ttp_relin_crosscheck_outcome's         */
-    int halving_levels;                        /* ... halvings run                           */
-    int64_t cap_start;                         /* auto at its cap: the last segment's start  */
-    int cap_late;                              /* ... every time before it (§6k)            */
-    int order_check;                           /* the batch-order check (§6j): 0 not run,
-                                                  1 agreed, 2 disagreed (warned)              */
-    int figures;                               /* function space past the w0 stability
-                                                  figures (§6i)                               */
-    double seg_gap;                            /* worst output gap at a segment's end (relin) */
+    ttp_faith faith;                           /* the prediction's faithfulness and checks:
+                                                  segment gaps, halving (§6g), cross-check
+                                                  (§6h), past the figures (§6i), batch
+                                                  order (§6j), the cap (§6k)                 */
     int valid_one;                             /* the one linearization's verdict, and ...   */
     int64_t pred_one[TTP_MAX_TT];              /* ... its times (before re-linearization)    */
-    int64_t halving_tt[TTP_MAX_TT];            /* the other runs' times, where the halving, */
-    int64_t crosscheck_tt[TTP_MAX_TT];         /* momentum cross- and batch-order checks ran */
-    int64_t order_tt[TTP_MAX_TT];              /* (ttp_faith's)                               */
     double *real_loss, *pred_loss, *pred_lo_loss, *pred_hi_loss; /* T+1 each */
 } ttp_val_case;
 

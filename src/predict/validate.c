@@ -248,17 +248,7 @@ static ttp_status predict_case(ttp_ctx *ctx, const ttp_comm *comm, const ttp_mod
     if (!root || st != TTP_OK) goto done;
     c->sec_predict = ttp_time() - tp;
     c->segments = p->faith.segments > 0 ? p->faith.segments : 1;
-    c->seg_gap = p->faith.seg_out_gap;
-    c->halving = p->faith.relin_halving;
-    c->halving_levels = p->faith.halving_levels;
-    c->cap_start = p->faith.relin_capped ? p->faith.cap_start : -1;
-    c->cap_late = p->faith.cap_late;
-    c->crosscheck = p->faith.relin_crosscheck;
-    c->order_check = p->faith.order_check;
-    c->figures = p->faith.relin_figures;
-    memcpy(c->halving_tt, p->faith.halving_tt, sizeof c->halving_tt);
-    memcpy(c->crosscheck_tt, p->faith.crosscheck_tt, sizeof c->crosscheck_tt);
-    memcpy(c->order_tt, p->faith.order_tt, sizeof c->order_tt);
+    c->faith = p->faith;
     c->faith_loss_gap = p->faith.worst_loss_gap;
     c->faith_out_gap = p->faith.worst_out_gap;
     c->kernel_sens = p->faith.relin_kernel ? p->faith.relin_sens : NAN;
@@ -475,6 +465,7 @@ ttp_status ttp_validate_write_json(ttp_ctx *ctx, const char *path, const ttp_val
     ttp_json_begin_array(j, "cases");
     for (int i = 0; i < v->ncases; i++) {
         const ttp_val_case *c = &v->cases[i];
+        const ttp_faith *fa = &c->faith;
         ttp_json_begin_object(j, NULL);
         ttp_json_str(j, "optimizer", opt_name(c));
         ttp_json_str(j, "loss", ttp_loss_str(c->opt.loss));
@@ -495,14 +486,14 @@ ttp_status ttp_validate_write_json(ttp_ctx *ctx, const char *path, const ttp_val
         ttp_json_num(j, "seconds_predict", c->sec_predict);
         ttp_json_int(j, "segments", c->segments);
         ttp_json_bool(j, "valid_one_linearization", c->valid_one);
-        ttp_json_num(j, "segment_output_gap", c->seg_gap);
-        ttp_json_str(j, "relinearize_halving", ttp_relin_halving_str(c->halving));
-        ttp_json_int(j, "relinearize_halving_levels", c->halving_levels);
-        ttp_json_int(j, "relinearize_cap_start", c->cap_start);
-        ttp_json_bool(j, "relinearize_cap_late", c->cap_late);
-        ttp_json_str(j, "relinearize_crosscheck", ttp_relin_crosscheck_str(c->crosscheck));
-        ttp_json_str(j, "batch_order_check", ttp_relin_order_str(c->order_check));
-        ttp_json_bool(j, "relinearize_past_figures", c->figures);
+        ttp_json_num(j, "segment_output_gap", fa->seg_out_gap);
+        ttp_json_str(j, "relinearize_halving", ttp_relin_halving_str(fa->relin_halving));
+        ttp_json_int(j, "relinearize_halving_levels", fa->halving_levels);
+        ttp_json_int(j, "relinearize_cap_start", fa->relin_capped ? fa->cap_start : -1);
+        ttp_json_bool(j, "relinearize_cap_late", fa->cap_late);
+        ttp_json_str(j, "relinearize_crosscheck", ttp_relin_crosscheck_str(fa->relin_crosscheck));
+        ttp_json_str(j, "batch_order_check", ttp_relin_order_str(fa->order_check));
+        ttp_json_bool(j, "relinearize_past_figures", fa->relin_figures);
         ttp_json_num(j, "seconds_kernel", c->sec_kernel);
         ttp_json_int(j, "kernel_shared_by", c->kernel_cases);
         /* both loss curves, so that rules can be studied offline against the real runs */
@@ -523,9 +514,9 @@ ttp_status ttp_validate_write_json(ttp_ctx *ctx, const char *path, const ttp_val
             ttp_json_bool(j, "compared", !c->diverged && c->real[d] > 0);
             ttp_json_int(j, "predicted_one_linearization", c->pred_one[d]);
             /* the checks' other runs, so that their rules can be studied offline too */
-            if (c->halving) ttp_json_int(j, "predicted_halving_other", c->halving_tt[d]);
-            if (c->crosscheck) ttp_json_int(j, "predicted_crosscheck_other", c->crosscheck_tt[d]);
-            if (c->order_check) ttp_json_int(j, "predicted_order_other", c->order_tt[d]);
+            if (fa->relin_halving) ttp_json_int(j, "predicted_halving_other", fa->halving_tt[d]);
+            if (fa->relin_crosscheck) ttp_json_int(j, "predicted_crosscheck_other", fa->crosscheck_tt[d]);
+            if (fa->order_check) ttp_json_int(j, "predicted_order_other", fa->order_tt[d]);
             if (c->sgd) {
                 int64_t lo = c->pred_lo[d] < 0 ? v->steps + 1 : c->pred_lo[d];
                 int64_t hi = c->pred_hi[d] < 0 ? v->steps + 1 : c->pred_hi[d];
