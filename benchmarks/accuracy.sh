@@ -4,7 +4,11 @@
 #   tasks      bundled (pretrained on digits 0-4, fine-tuned on 5-9),
 #              split (the reverse: pretrained on 5-9, fine-tuned on 0-4; made
 #              here by `ttpredict split` and `ttpredict train` with the
-#              recipe of tools/make_pretrained.sh), and bc, wine and iris (MLPs
+#              recipe of tools/make_pretrained.sh), wide (--task wide: the
+#              1,226,501-weight ResNet on the bundled digits; not in the
+#              default list: one GD case trains 150 full-batch steps in
+#              about 3-4 minutes here, and its prediction re-linearized at
+#              stability 1.2 took 10), and bc, wine and iris (MLPs
 #              on halves of three tabular datasets, a fresh head fine-tuned on
 #              the other half: tools/make_tabular.sh; skipped without Debian's
 #              python3-sklearn, python3-torch and python3-onnx); bc7, wine7,
@@ -53,6 +57,7 @@ RELIN=${RELIN:-auto}
 task_files() { # task -> "model data"
   case $1 in
     bundled) echo "$root/data/default-model.nc $root/data/default-data.nc" ;;
+    wide) echo "$root/data/wide-model.nc $root/data/default-data.nc" ;; # --task wide: 1,226,501 weights
     split)
       local d=$out/split
       if [ ! -f "$d/model-04.nc" ]; then
@@ -79,7 +84,7 @@ task_files() { # task -> "model data"
       local md=${1#*=}
       [ -f "${md%%:*}" ] && [ -f "${md#*:}" ] || { echo "accuracy.sh: task '$1': no such model or data file" >&2; exit 2; }
       echo "${md%%:*} ${md#*:}" ;;
-    *) echo "accuracy.sh: unknown task '$1' (bundled, split, bc, wine, iris, one of those three with a seed like bc7, or NAME=MODEL:DATA)" >&2; exit 2 ;;
+    *) echo "accuracy.sh: unknown task '$1' (bundled, split, wide, bc, wine, iris, one of those three with a seed like bc7, or NAME=MODEL:DATA)" >&2; exit 2 ;;
   esac
 }
 

@@ -72,6 +72,30 @@ sys.exit(1 if bad else 0)
 PY
 ok
 
+# A faithfulness warning names the projection when the kernel gap (the
+# projected kernel's own share of the output gap) is at least half the
+# output-gap limit: a coarse kron sketch (D' = 83 of 5,589) has it, the
+# run above (rademacher D' = 256) is held to the same rule.
+timeout 300 "$BIN" predict --steps 60 --lr 0.002 --proj kron --dproj 16 --time-steps 0 --relinearize 0 -q \
+    --json "$T/kg.json" >/dev/null 2>"$T/kgerr"
+ok; python3 - "$T/kg.json" "$T/p1.json" <<'PY' || fail "kernel gap named in the warning (see above)"
+import json, sys
+bad = 0
+for i, path in enumerate(sys.argv[1:]):
+    a = json.load(open(path)); fa = a["faithfulness"]
+    og, kg = fa["output_gap"], fa["kernel_gap"]
+    iw = max(j for j in range(len(og)) if og[j] >= max(og))
+    unfaithful = fa["worst_loss_gap"] > fa["loss_gap_limit"] or fa["worst_output_gap"] > fa["output_gap_limit"]
+    want = unfaithful and a["dproj"] < a["d"] and kg[iw] >= 0.5 * fa["output_gap_limit"]
+    has = "projected kernel's own error" in a["warning"]
+    if i == 0 and not (want and "D' = %d of %d weights" % (a["dproj"], a["d"]) in a["warning"]):
+        print("FAIL: D' %s, kernel gaps %s, output gaps %s: the warning should name the projection: %s"
+              % (a["dproj"], kg, og, a["warning"])); bad += 1
+    if has != want:
+        print("FAIL: %s: named %s, the rule says %s (kernel gap %s at the worst point of %s)" % (path, has, want, kg[iw], og)); bad += 1
+sys.exit(1 if bad else 0)
+PY
+
 # A kernel file reused by predict gives the same prediction.
 timeout 300 "$MPIEXEC" -n 2 "$BIN" kernel --proj rademacher --dproj 256 --proj-seed 1 --vectors --out "$T/k.nc" >/dev/null 2>"$T/kerr"
 ok; [ -s "$T/k.nc" ] || fail "kernel file not written: $(cat "$T/kerr")"

@@ -595,6 +595,16 @@ fail:
             (long long)fa->step[iw], 100 * fa->out_gap[iw], 100 * TTP_FAITH_OUT_GAP, fa->loss_real[iw],
             fa->loss_lin[iw], 100 * fa->loss_gap[iw], 100 * TTP_FAITH_LOSS_GAP,
             o->opt.momentum > 0 ? " or the momentum" : "");
+        /* The kernel gap is the projected kernel's share of that gap: no
+         * re-linearization shrinks it (each segment's kernel is projected
+         * alike), a larger D′ does (METHOD.md §6b). */
+        if (p->dproj < p->d && fa->kernel_gap[iw] >= TTP_FAITH_KGAP_NAMED)
+            ttp_prediction_warn(
+                p,
+                "%.0f%% of the outputs' movement is the projected kernel's own error (kernel gap "
+                "at step %lld, D' = %lld of %lld weights), which re-linearizing cannot remove; "
+                "a larger --dproj or --proj exact does",
+                100 * fa->kernel_gap[iw], (long long)fa->step[iw], (long long)p->dproj, (long long)p->d);
     }
 done:
     if (root && fa && fa->npoints == 0 && st == TTP_OK) fa->seconds = ttp_time() - t0;

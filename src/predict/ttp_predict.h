@@ -348,7 +348,7 @@ typedef struct ttp_prediction {
                    as opposed to the stability figures, which only bound the linear recurrence */
     ttp_faith faith;                        /* measured faithfulness (ttp_predict_faith)     */
     int valid;                              /* 0: outside the regime where the method holds  */
-    char warning[1024];
+    char warning[2048];
     double sec_per_step;       /* at the requested batch size (model or measured) */
     int step_timing;           /* how it was found (ttp_step_timing); -1: not at all */
     ttp_step_model step_model; /* the fitted model (step_timing MODEL)    */
@@ -509,6 +509,9 @@ int ttp_faith_points(int64_t T, int64_t *steps);
 ttp_status ttp_faith_trace_alloc(ttp_ctx *ctx, int64_t T, int64_t nc, ttp_sim_trace **out);
 #define TTP_FAITH_LOSS_GAP 0.5
 #define TTP_FAITH_OUT_GAP 0.3
+/* A kernel gap this large (half the output-gap limit) is named in the
+ * faithfulness warning as the projection's, with the way to lower it. */
+#define TTP_FAITH_KGAP_NAMED (0.5 * TTP_FAITH_OUT_GAP)
 ttp_status ttp_predict_faith(ttp_ctx *ctx, const ttp_model *m, const ttp_data *d, const ttp_kernel *k,
                              const ttp_predict_opts *o, ttp_prediction *p);
 /*
