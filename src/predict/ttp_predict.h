@@ -324,6 +324,10 @@ typedef struct ttp_faith {
     char note[160];
 } ttp_faith;
 
+/* Bytes of a prediction's warning, its terminator included; a case of
+ * validate keeps a copy of the same size. */
+#define TTP_WARNING_MAX 2048
+
 typedef struct ttp_prediction {
     int64_t n, n_kernel; /* dataset size; samples in the kernel (subset)  */
     int c;
@@ -348,7 +352,7 @@ typedef struct ttp_prediction {
                    as opposed to the stability figures, which only bound the linear recurrence */
     ttp_faith faith;                        /* measured faithfulness (ttp_predict_faith)     */
     int valid;                              /* 0: outside the regime where the method holds  */
-    char warning[2048];
+    char warning[TTP_WARNING_MAX];
     double sec_per_step;       /* at the requested batch size (model or measured) */
     int step_timing;           /* how it was found (ttp_step_timing); -1: not at all */
     ttp_step_model step_model; /* the fitted model (step_timing MODEL)    */

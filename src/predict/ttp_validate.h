@@ -52,7 +52,7 @@ typedef struct ttp_val_case {
     int valid;                            /* the prediction's regime diagnostic        */
     double stability;                     /* 2 × ttp_sim_stability: the linear model diverges above 2 */
     int diverged;                         /* the real run's loss became non-finite     */
-    char warning[2048];                   /* the prediction's warning ("" when none)   */
+    char warning[TTP_WARNING_MAX];        /* the prediction's warning ("" when none)   */
     double faith_loss_gap, faith_out_gap; /* worst measured gaps (docs/METHOD.md §6b) */
     double kernel_sens;                   /* the function-space time's sensitivity (§6d) */
     double batch_stab_max;                /* 2 × worst per-batch stability (SGD)        */
