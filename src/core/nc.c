@@ -429,10 +429,21 @@ static int hw_skip(hdr_walk *h, uint64_t n, uint64_t each, const char *what)
     h->pos += (size_t)bytes;
     return 1;
 }
+/* A name: NetCDF's classic reader takes any length, but nc_inq_attname and
+ * its kin then copy the whole name into the caller's NC_MAX_NAME + 1 bytes
+ * (found by fuzz_model: a 1,024-character attribute name overflowed the
+ * stack in the size check), so a longer one is refused here. */
+#define HW_STR(x) #x
+#define HW_XSTR(x) HW_STR(x)
 static int hw_name(hdr_walk *h)
 {
     uint64_t n;
-    return hw_count(h, &n) && hw_skip(h, n, 1, "a name is longer than the file");
+    if (!hw_count(h, &n)) return 0;
+    if (n > NC_MAX_NAME) {
+        h->err = "a name is longer than NetCDF's limit of " HW_XSTR(NC_MAX_NAME) " characters";
+        return 0;
+    }
+    return hw_skip(h, n, 1, "a name is longer than the file");
 }
 static size_t hw_type_size(uint64_t t)
 {
