@@ -96,6 +96,48 @@ for i, path in enumerate(sys.argv[1:]):
 sys.exit(1 if bad else 0)
 PY
 
+# The projected dimension from the kernel gap (docs/METHOD.md 6l): a given
+# --dproj stays (kg.json above, kernel gap past 15 %), --dproj-raise 1
+# rebuilds the kernel at 4 x the asked D' (16 -> 64 keeps the kron sketch's
+# floor of 83, so 256 is asked, D' 257), on 2 ranks, and the result equals
+# a 1-rank prediction made at --dproj 256 from the start.
+timeout 300 "$MPIEXEC" -n 2 "$BIN" predict --steps 60 --lr 0.002 --proj kron --dproj 16 --dproj-raise 1 \
+    --time-steps 0 --relinearize 0 -q --json "$T/kr.json" >/dev/null 2>"$T/krerr"
+ok; timeout 300 "$BIN" predict --steps 60 --lr 0.002 --proj kron --dproj 256 --time-steps 0 --relinearize 0 -q \
+    --json "$T/k256.json" >/dev/null 2>"$T/k256err"
+ok; python3 - "$T/kg.json" "$T/kr.json" "$T/k256.json" <<'PY' || fail "D' raised from the kernel gap (see above)"
+import json, sys
+g, a, b = (json.load(open(p)) for p in sys.argv[1:])
+kg = lambda x: max(x["faithfulness"]["kernel_gap"])
+bad = []
+if g["dproj_raises"] != 0: bad.append("a given --dproj was raised: %s" % g["dproj_raises"])
+if kg(g) < 0.15: bad.append("the D' = %d kernel gap %.3f is below 15 %%: the case tests nothing" % (g["dproj"], kg(g)))
+if (a["dproj_raises"], a["dproj_raised_from"], a["dproj"]) != (1, g["dproj"], b["dproj"]):
+    bad.append("raises %s from %s to %s, expected 1 from %s to %s" % (a["dproj_raises"], a["dproj_raised_from"], a["dproj"], g["dproj"], b["dproj"]))
+if abs(a.get("dproj_raised_kernel_gap", -1) - kg(g)) > 1e-9 * kg(g):
+    bad.append("recorded gap %s, the first kernel's %s" % (a.get("dproj_raised_kernel_gap"), kg(g)))
+if a["tt_steps"] != b["tt_steps"] or abs(a["final_loss"] - b["final_loss"]) > 1e-9 * abs(b["final_loss"]):
+    bad.append("raised %s / %s against --dproj 256's %s / %s" % (a["tt_steps"], a["final_loss"], b["tt_steps"], b["final_loss"]))
+if any(abs(x - y) > 1e-6 * max(abs(y), 1e-3) for x, y in zip(a["faithfulness"]["kernel_gap"], b["faithfulness"]["kernel_gap"])):
+    bad.append("kernel gaps %s against %s" % (a["faithfulness"]["kernel_gap"], b["faithfulness"]["kernel_gap"]))
+if not kg(a) < kg(g): bad.append("the kernel gap did not fall: %s -> %s" % (kg(g), kg(a)))
+for m in bad: print("FAIL:", m)
+sys.exit(1 if bad else 0)
+PY
+
+# ... but not where the linear model blows up (MSE far past its figure):
+# there the kernel gap is J Δw's over a huge Δw, not the projection's.
+timeout 300 "$BIN" predict --steps 30 --loss mse --lr 0.05 --proj kron --dproj 16 --dproj-raise 2 --time-steps 0 \
+    --relinearize 0 -q --json "$T/kb.json" >/dev/null 2>"$T/kberr"
+ok; python3 - "$T/kb.json" <<'PY' || fail "D' raised where the linear model blows up (see above)"
+import json, math, sys
+a = json.load(open(sys.argv[1]))
+g = [x for x in a["faithfulness"]["kernel_gap"] if x is not None and math.isfinite(x)]
+ok = a["loss_growth"] > 1 and g and max(g) >= 0.15 and a["dproj_raises"] == 0 and a["dproj_raised_from"] == 0
+if not ok: print("FAIL: growth %s, kernel gaps %s, raises %s" % (a["loss_growth"], g, a["dproj_raises"]))
+sys.exit(0 if ok else 1)
+PY
+
 # A kernel file reused by predict gives the same prediction.
 timeout 300 "$MPIEXEC" -n 2 "$BIN" kernel --proj rademacher --dproj 256 --proj-seed 1 --vectors --out "$T/k.nc" >/dev/null 2>"$T/kerr"
 ok; [ -s "$T/k.nc" ] || fail "kernel file not written: $(cat "$T/kerr")"

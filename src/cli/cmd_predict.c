@@ -39,6 +39,12 @@ static void usage(FILE *f)
                       "reuse a kernel from 'ttpredict kernel --vectors' (checked\n"
                       "against the model and data)");
     ttp_cli_help_line(f, "--save-kernel FILE", "also write the kernel built here");
+    ttp_cli_help_line(f, "--dproj-raise N",
+                      "times D' may be raised %dx where the faithfulness check finds the\n"
+                      "projection's own error (kernel gap) at %.0f%% or more of the outputs'\n"
+                      "movement (default %d with the automatic projection, 0 with --dproj;\n"
+                      "docs/METHOD.md 6l)",
+                      TTP_DPROJ_FACTOR, 100 * TTP_FAITH_KGAP_NAMED, TTP_DPROJ_RAISES);
     ttp_cli_help_line(f, "--dynamics auto|eigen|direct",
                       "run the dynamics on Theta's eigenpairs or as products with Theta\n"
                       "(top eigenpairs by Lanczos); auto: fewer flops (default)");
@@ -79,7 +85,7 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
     ttp_cli_args a;
     ttp_cli_args_init(&a);
     int smooth = o.tt[0].smooth;
-    enum { O_EXTRAP = TTP_CLI_O_FIRST_OWN, O_RELIN, O_DYN, O_CKPT, O_RESUME };
+    enum { O_EXTRAP = TTP_CLI_O_FIRST_OWN, O_RELIN, O_DYN, O_CKPT, O_RESUME, O_DRAISE };
     static const struct option opts[] = {TTP_CLI_TASK_OPTIONS,
                                          TTP_CLI_OPT_OPTIONS,
                                          TTP_CLI_KERNEL_OPTIONS,
@@ -89,6 +95,7 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
                                          {"dynamics", required_argument, NULL, O_DYN},
                                          {"checkpoint", required_argument, NULL, O_CKPT},
                                          {"resume", required_argument, NULL, O_RESUME},
+                                         {"dproj-raise", required_argument, NULL, O_DRAISE},
                                          TTP_CLI_OUT_OPTION,
                                          TTP_CLI_JSON_OPTION,
                                          TTP_CLI_REPORT_OPTION,
@@ -115,6 +122,12 @@ ttp_status ttp_cmd_predict(ttp_cli *cli, int argc, char **argv)
                 return TTP_ERR(ctx, TTP_ERR_ARG, "option --dynamics: '%s', expected auto, eigen or direct",
                                optarg);
             break;
+        case O_DRAISE: {
+            int64_t v;
+            TTP_CALL(ctx, ttp_cli_int(ctx, "--dproj-raise", optarg, 0, 8, &v));
+            o.dproj_raise = (int)v;
+            break;
+        }
         case O_CKPT:
         case O_RESUME:
             o.kernel.checkpoint_dir = optarg;

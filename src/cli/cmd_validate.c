@@ -65,6 +65,10 @@ static void usage(FILE *f)
                       d.pred.relin_every == TTP_RELIN_AUTO ? "auto"
                       : d.pred.relin_every == 0            ? "0 = off"
                                                            : "K");
+    ttp_cli_help_line(f, "--dproj-raise N",
+                      "times a case's D' may be raised %dx where its kernel gap reaches %.0f%%\n"
+                      "(default %d; 0 when --proj or --dproj is given; docs/METHOD.md 6l)",
+                      TTP_DPROJ_FACTOR, 100 * TTP_FAITH_KGAP_NAMED, TTP_DPROJ_RAISES);
     ttp_cli_help_line(f, "--quick", "a tiny grid (MSE, GD and SGD, one lr, N 150, T 30) for tests");
     char pd[64];
     snprintf(pd, sizeof pd, "%s, D' %lld", ttp_proj_kind_str(d.pred.kernel.proj),
@@ -101,7 +105,8 @@ ttp_status ttp_cmd_validate(ttp_cli *cli, int argc, char **argv)
         O_SEED,
         O_ENS,
         O_QUICK,
-        O_RELIN
+        O_RELIN,
+        O_DRAISE
     };
     static const struct option opts[] = {TTP_CLI_TASK_OPTIONS,
                                          {"losses", required_argument, NULL, O_LOSSES},
@@ -117,6 +122,7 @@ ttp_status ttp_cmd_validate(ttp_cli *cli, int argc, char **argv)
                                          TTP_CLI_KERNEL_OPTIONS,
                                          {"quick", no_argument, NULL, O_QUICK},
                                          {"relinearize", required_argument, NULL, O_RELIN},
+                                         {"dproj-raise", required_argument, NULL, O_DRAISE},
                                          TTP_CLI_JSON_OPTION,
                                          TTP_CLI_REPORT_OPTION,
                                          TTP_CLI_COMMON_OPTIONS,
@@ -124,7 +130,7 @@ ttp_status ttp_cmd_validate(ttp_cli *cli, int argc, char **argv)
     /* --quick first, so that later options refine the quick grid */
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--quick") == 0) ttp_validate_opts_quick(&o);
-    int c;
+    int c, draise = TTP_DPROJ_RAISE_AUTO, pinned = 0;
     int64_t iv;
     char buf[256];
     optind = 1;
@@ -185,12 +191,17 @@ ttp_status ttp_cmd_validate(ttp_cli *cli, int argc, char **argv)
         case O_RELIN:
             TTP_CALL(ctx, ttp_cli_relinearize(ctx, optarg, &o.pred.relin_every, &o.pred.relin_kernel));
             break;
+        case O_DRAISE:
+            TTP_CALL(ctx, ttp_cli_int(ctx, "--dproj-raise", optarg, 0, 8, &iv));
+            draise = (int)iv;
+            break;
         case O_ENS:
             TTP_CALL(ctx, ttp_cli_int(ctx, "--ensemble", optarg, 1, 100000, &iv));
             o.pred.sim.ensemble = (int)iv;
             break;
         default: {
             int handled;
+            pinned |= c == TTP_CLI_O_PROJ || c == TTP_CLI_O_DPROJ;
             TTP_CALL(ctx, ttp_cli_shared_option(ctx, c, optarg, &a, NULL, 1, &o.pred.kernel, &handled));
             if (!handled) return ttp_cli_bad_option(ctx, "validate", argv[optind - 1]);
         }
@@ -204,6 +215,11 @@ ttp_status ttp_cmd_validate(ttp_cli *cli, int argc, char **argv)
     if (optind < argc)
         return TTP_ERR(ctx, TTP_ERR_ARG, "ttpredict validate: unexpected argument '%s'", argv[optind]);
     TTP_CALL(ctx, ttp_kernel_opts_validate(ctx, &o.pred.kernel, 0));
+    /* validate's own projection may be raised (§6l); one the user gave stays */
+    if (draise != TTP_DPROJ_RAISE_AUTO)
+        o.pred.dproj_raise = draise;
+    else if (pinned)
+        o.pred.dproj_raise = 0;
     const char *json = a.json, *report = a.report;
     const char *model_path = a.model ? a.model : ttp_cli_default_model(&a);
     const char *data_path = a.data ? a.data : ttp_cli_default_data(&a);

@@ -491,7 +491,8 @@ ttp_status ttp_predict_faith_comm(ttp_ctx *ctx, const ttp_comm *comm, const ttp_
         if (isfinite(tr->loss[i])) vi[nv] = i, av[nv++] = tr->a + (size_t)i * NC;
     int64_t lo, hi, slo, shi;
     ttp_shard(d->n, comm->rank, comm->size, &lo, &hi);
-    /* J Δw (the kernel gap, a diagnostic that decides nothing) on a strided
+    /* J Δw (the kernel gap: it decides no verdict, only whether D′ is
+     * raised, ttp_predict_dproj_raise) on a strided
      * subset: its two forwards per point cost 2·ns sample passes, not 2·N */
     const int64_t stride = kgap_stride(d->n, o->faith_kgap_samples), ns = (d->n + stride - 1) / stride, nsc = ns * C;
     ttp_shard(ns, comm->rank, comm->size, &slo, &shi);

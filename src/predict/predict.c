@@ -36,6 +36,7 @@ void ttp_predict_opts_default(ttp_predict_opts *o)
     o->relin_rise_cut = 1;
     o->relin_crosscheck = 1;
     o->relin_order_check = 1;
+    o->dproj_raise = TTP_DPROJ_RAISE_AUTO;
 }
 
 const char *ttp_step_timing_str(int t)
@@ -707,6 +708,17 @@ ttp_status ttp_predict_run(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *
         p->n = data->n;
     TTP_CALL_GOTO(ctx, st, done, ttp_comm_agree(ctx, comm, st, "the dynamics"));
     TTP_CALL_GOTO(ctx, st, done, ttp_predict_faith_comm(ctx, comm, model, kdata, k, o, p));
+    /* a kernel gap the projection causes: a larger D′ (§6l); the segments
+     * of a re-linearization then use it too */
+    ttp_predict_opts raised = *o;
+    ttp_kernel *kr = NULL;
+    TTP_CALL_GOTO(ctx, st, done,
+                  ttp_predict_dproj_raise(ctx, comm, model, kdata, o, data->n, sps, &p, &kr, &raised.kernel));
+    if (kr) {
+        ttp_kernel_destroy(&k);
+        k = kr;
+        o = &raised;
+    }
     if (comm->rank == 0) {
         p->kernel = k;
         k = NULL;

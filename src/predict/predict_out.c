@@ -68,6 +68,14 @@ void ttp_predict_print(FILE *f, const ttp_prediction *p, const ttp_predict_opts 
     if (p->dproj != p->d)
         fprintf(f, ", projected to D' = %lld (%s)", (long long)p->dproj, ttp_proj_kind_str(shown_proj(p, o)));
     fprintf(f, ", %d rank(s)\n", p->nranks);
+    if (p->dproj_raises > 0)
+        fprintf(f,
+                "  projection  D' raised from %lld to %lld (%d rebuild(s), %.1f s): at D' = %lld the "
+                "projected kernel's own error (kernel gap) was %.0f%% of the outputs' movement, at least "
+                "%.0f%% (docs/METHOD.md 6l)\n",
+                (long long)p->dproj_first, (long long)p->dproj, p->dproj_raises, p->sec_dproj,
+                (long long)p->dproj_first, 100 * p->dproj_first_kgap, 100 * TTP_FAITH_KGAP_NAMED);
+    if (p->dproj_note[0]) fprintf(f, "  projection  %s\n", p->dproj_note);
     fprintf(f, "  optimizer   %s, lr %g, batch %lld, momentum %g, weight decay %g, %s loss, T = %lld steps\n",
             ttp_opt_describe(op, p->n), op->lr, (long long)ttp_opt_batch(op, p->n), op->momentum, op->wd,
             ttp_loss_str(op->loss), (long long)T);
@@ -152,8 +160,10 @@ void ttp_predict_print(FILE *f, const ttp_prediction *p, const ttp_predict_opts 
                 "k^-%.3f (+-%.3f)\n",
                 p->fit_mu.a, p->fit_mu.alpha, p->fit_mu.alpha_err, (long long)p->fit_mu.k_lo,
                 (long long)p->fit_mu.k_hi, p->fit_mu.r2, p->fit_p.a, p->fit_p.alpha, p->fit_p.alpha_err);
-    fprintf(f, "  cost        %.2f s (kernel %.2f, dynamics %.2f, step timing %.2f)\n", p->seconds,
+    fprintf(f, "  cost        %.2f s (kernel %.2f, dynamics %.2f, step timing %.2f", p->seconds,
             p->sec_kernel, p->sec_sim, p->sec_timing);
+    if (p->dproj_raises > 0) fprintf(f, ", D' raised %.2f", p->sec_dproj);
+    fprintf(f, ")\n");
     ttp_faith_print(f, p);
     if (p->faith.npoints > 0 && p->faith.kdrift_seconds > 0) {
         fprintf(f,
@@ -277,6 +287,13 @@ ttp_status ttp_predict_write_json(ttp_ctx *ctx, const char *path, const ttp_pred
     ttp_json_int(j, "d", p->d);
     if (p->kernel && p->kernel->trainable[0]) ttp_json_str(j, "trainable_layers", p->kernel->trainable);
     ttp_json_int(j, "dproj", p->dproj);
+    ttp_json_int(j, "dproj_raised_from", p->dproj_first);
+    ttp_json_int(j, "dproj_raises", p->dproj_raises);
+    if (p->dproj_raises > 0) {
+        ttp_json_num(j, "dproj_raised_kernel_gap", p->dproj_first_kgap);
+        ttp_json_num(j, "seconds_dproj_raise", p->sec_dproj);
+    }
+    if (p->dproj_note[0]) ttp_json_str(j, "dproj_note", p->dproj_note);
     ttp_json_int(j, "ranks", p->nranks);
     ttp_json_begin_object(j, "settings");
     ttp_json_str(j, "optimizer", ttp_opt_describe(&o->opt, p->n));
@@ -365,6 +382,7 @@ ttp_status ttp_predict_write_nc(ttp_ctx *ctx, const char *path, const ttp_predic
         {"c", p->c},
         {"d", (double)p->d},
         {"dproj", (double)p->dproj},
+        {"dproj_raised_from", (double)p->dproj_first},
         {"mu_max", p->mu_max},
         {"stability", 2.0 * p->stability},
         {"lr_stable", p->lr_stable},

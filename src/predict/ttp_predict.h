@@ -181,6 +181,12 @@ typedef struct ttp_predict_opts {
                                    2: 1 (default) redo it with another batch
                                    order and warn where the times differ
                                    (ttp_relin_order_agree, §6j); 0: not    */
+    int dproj_raise;            /* times D′ may be raised TTP_DPROJ_FACTOR-fold
+                                   where the kernel gap reaches
+                                   TTP_FAITH_KGAP_NAMED (§6l);
+                                   TTP_DPROJ_RAISE_AUTO (default):
+                                   TTP_DPROJ_RAISES with the automatic
+                                   projection (proj auto, dproj 0), else 0  */
 } ttp_predict_opts;
 
 /*
@@ -364,6 +370,11 @@ typedef struct ttp_prediction {
     int nranks;
     ttp_sim_trace *faith_trace; /* member 0 at the faithfulness points, carried by the
                                    dynamics; owned, consumed by ttp_predict_faith (NULL after) */
+    int dproj_raises;           /* times D′ was raised (ttp_predict_dproj_raise, §6l) */
+    int64_t dproj_first;        /* ... the first kernel's D′ (0: not raised)          */
+    double dproj_first_kgap;    /* ... and its worst kernel gap, which raised it      */
+    double sec_dproj;           /* ... seconds of the raised kernels and their checks */
+    char dproj_note[192];       /* why D′ was not raised further, where it was wanted */
 } ttp_prediction;
 
 void ttp_prediction_destroy(ttp_prediction **p);
@@ -516,6 +527,32 @@ ttp_status ttp_faith_trace_alloc(ttp_ctx *ctx, int64_t T, int64_t nc, ttp_sim_tr
 /* A kernel gap this large (half the output-gap limit) is named in the
  * faithfulness warning as the projection's, with the way to lower it. */
 #define TTP_FAITH_KGAP_NAMED (0.5 * TTP_FAITH_OUT_GAP)
+
+/*
+ * The projected dimension from the measured kernel gap (docs/METHOD.md §6l).
+ * Where the faithfulness check of prediction *p (rank 0, from the kernel
+ * built with o->kernel on kd) finds a worst kernel gap of at least
+ * TTP_FAITH_KGAP_NAMED with a projected kernel, the kernel is rebuilt at
+ * TTP_DPROJ_FACTOR times the requested D′ (more where a kron sketch's
+ * floor would leave its D′ unchanged; the automatic projection turns exact
+ * at D / 2, a given kind at D), and the setting predicted and checked
+ * again, up to ttp_predict_dproj_raises(o) times, while the memory plan
+ * fits (else p->dproj_note says why not).  On rank 0 *p is replaced by the
+ * last prediction (dproj_raises, dproj_first, dproj_first_kgap, sec_dproj
+ * set); *k_raised receives its kernel (owned by the caller; NULL where D′
+ * stayed, and off rank 0) and *ko the kernel options it was built with
+ * (what re-linearized segments must use).  Collective; p may be NULL off
+ * rank 0.
+ */
+#define TTP_DPROJ_RAISES 2
+#define TTP_DPROJ_FACTOR 4
+#define TTP_DPROJ_RAISE_AUTO (-1)
+int ttp_predict_dproj_raises(const ttp_predict_opts *o);
+double ttp_faith_worst_kernel_gap(const ttp_faith *fa);
+ttp_status ttp_predict_dproj_raise(ttp_ctx *ctx, const ttp_comm *comm, const ttp_model *model,
+                                   const ttp_data *kd, const ttp_predict_opts *o, int64_t n_target,
+                                   double sec_per_step, ttp_prediction **p, ttp_kernel **k_raised,
+                                   ttp_kernel_opts *ko);
 ttp_status ttp_predict_faith(ttp_ctx *ctx, const ttp_model *m, const ttp_data *d, const ttp_kernel *k,
                              const ttp_predict_opts *o, ttp_prediction *p);
 /*

@@ -64,6 +64,9 @@ typedef struct ttp_val_case {
                                                   segment gaps, halving (§6g), cross-check
                                                   (§6h), past the figures (§6i), batch
                                                   order (§6j), the cap (§6k)                 */
+    int64_t dproj, dproj_first;                /* the kernel's D′, and where it was raised
+                                                  (§6l) the shared kernel's (0: not raised) */
+    double dproj_first_kgap;                   /* ... whose worst kernel gap raised it      */
     int valid_one;                             /* the one linearization's verdict, and ...   */
     int64_t pred_one[TTP_MAX_TT];              /* ... its times (before re-linearization)    */
     double *real_loss, *pred_loss, *pred_lo_loss, *pred_hi_loss; /* T+1 each */

@@ -19,6 +19,7 @@ static void common_defaults(ttp_validate_opts *o)
      * sketch always (clamped to the model's D, see ttp_validate_run). */
     o->pred.kernel.proj = TTP_PROJ_KRON;
     o->pred.kernel.dproj = TTP_KERNEL_AUTO_DPROJ;
+    o->pred.dproj_raise = TTP_DPROJ_RAISES; /* its projection is its own choice (§6l) */
     o->pred.time_reps = 0;
     o->steps = 150;
     o->seed = 1;
@@ -224,6 +225,7 @@ static ttp_status predict_case(ttp_ctx *ctx, const ttp_comm *comm, const ttp_mod
 {
     ttp_status st = TTP_OK;
     ttp_prediction *p = NULL;
+    ttp_kernel *kr = NULL; /* this case's own kernel where D′ was raised */
     ttp_predict_opts po = o->pred;
     po.opt = c->opt;
     po.ntt = o->ntt;
@@ -236,7 +238,17 @@ static ttp_status predict_case(ttp_ctx *ctx, const ttp_comm *comm, const ttp_mod
         if (st == TTP_OK) st = ttp_predict_faith(ctx, model, dd, k, &po, p);
         if (st != TTP_OK) ttp_error_trace(ctx, __FILE__, __LINE__, __func__);
     }
+    /* the projection's own error past TTP_FAITH_KGAP_NAMED: this case's
+     * kernel at a larger D′ (§6l), its segments' kernels too */
+    TTP_CALL_GOTO(ctx, st, done, ttp_comm_agree(ctx, comm, st, "prediction"));
+    TTP_CALL_GOTO(
+        ctx, st, done,
+        ttp_predict_dproj_raise(ctx, comm, model, dd, &po, dd->n, NAN, root ? &p : NULL, &kr, &po.kernel));
+    if (kr) k = kr;
     if (root && st == TTP_OK) { /* the one linearization's verdict and times, kept for comparison */
+        c->dproj = p->dproj;
+        c->dproj_first = p->dproj_first;
+        c->dproj_first_kgap = p->dproj_first_kgap;
         c->valid_one = p->valid;
         for (int d = 0; d < o->ntt; d++) c->pred_one[d] = p->main.tt[d].steps;
     }
@@ -276,6 +288,7 @@ static ttp_status predict_case(ttp_ctx *ctx, const ttp_comm *comm, const ttp_mod
         for (size_t t = 0; t < T1; t++) c->real_loss[t] = NAN;
 done:
     ttp_prediction_destroy(&p);
+    ttp_kernel_destroy(&kr);
     return st;
 }
 
@@ -477,6 +490,10 @@ ttp_status ttp_validate_write_json(ttp_ctx *ctx, const char *path, const ttp_val
         ttp_json_num(j, "stability", c->stability);
         ttp_json_num(j, "faith_loss_gap", c->faith_loss_gap);
         ttp_json_num(j, "faith_output_gap", c->faith_out_gap);
+        ttp_json_num(j, "faith_kernel_gap", ttp_faith_worst_kernel_gap(fa));
+        ttp_json_int(j, "dproj", c->dproj);
+        ttp_json_int(j, "dproj_raised_from", c->dproj_first);
+        if (c->dproj_first > 0) ttp_json_num(j, "dproj_raised_kernel_gap", c->dproj_first_kgap);
         ttp_json_num(j, "relinearize_kernel_sensitivity", c->kernel_sens);
         ttp_json_num(j, "batch_stability_max", c->batch_stab_max);
         ttp_json_bool(j, "real_diverged", c->diverged);
