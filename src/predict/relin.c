@@ -44,6 +44,23 @@ static double rel_gap(const double *x, const double *y, const double *z, int64_t
     return den > 0 ? sqrt(num / den) : 0.0;
 }
 
+ttp_status ttp_relin_jv(ttp_ctx *ctx, const ttp_comm *comm, ttp_jac_plan *plan, ttp_net *net,
+                        const ttp_model *m, const ttp_data *d, double *v, double *jv)
+{
+    ttp_status st = TTP_OK;
+    const int64_t NC = d->n * m->nout;
+    int64_t lo = 0, hi = 0;
+    ttp_shard(d->n, comm->rank, comm->size, &lo, &hi);
+    TTP_CALL(ctx, comm->bcast(comm, v, (int64_t)sizeof(double) * m->nparams, 0, ctx));
+    memset(jv, 0, sizeof(double) * (size_t)NC);
+    if (hi > lo)
+        st = ttp_jac_jvp(ctx, plan, net, m->w, v, d->x + (size_t)lo * (size_t)d->dim, hi - lo,
+                         jv + lo * m->nout);
+    if (st != TTP_OK) ttp_error_trace(ctx, __FILE__, __LINE__, __func__);
+    TTP_CALL(ctx, ttp_comm_agree(ctx, comm, st, "J v of the carried velocity"));
+    return comm->allreduce_sum(comm, jv, NC, ctx);
+}
+
 /* The stitched curves L, A (T + 1 steps) become the prediction's curves
  * (no band of their own), its training times and wall-clock; for SGD the
  * one linearization's noise band is carried over as ratios (its members'
@@ -304,10 +321,8 @@ static ttp_status relinearize_real(ttp_ctx *ctx, const ttp_comm *comm, const ttp
         TTP_ALLOC(ctx, st, done, vs, model->nparams, "carried velocity");
         TTP_ALLOC(ctx, st, done, jv, NC, "J v");
         TTP_CALL_GOTO(ctx, st, done, ttp_jac_plan_create(ctx, m, TTP_PROJ_EXACT, 0, 0, "cpu", &plan));
-        TTP_CALL_GOTO(ctx, st, done, ttp_net_create(ctx, m, FWD_CHUNK * model->nout, &jnet));
+        TTP_CALL_GOTO(ctx, st, done, ttp_net_create(ctx, m, TTP_RELIN_JV_CHUNK * model->nout, &jnet));
     }
-    int64_t lo = 0, hi = 0;
-    ttp_shard(d->n, comm->rank, comm->size, &lo, &hi);
     double worst = 0, worst_lg = 0, worst_drift = 0; /* output gap, loss gap, kernel drift */
     double worst_pre = 0;                            /* output gap before the cap's last segment */
     int64_t cap_t0 = -1;                             /* where the cap's last segment starts      */
@@ -326,17 +341,8 @@ static ttp_status relinearize_real(ttp_ctx *ctx, const ttp_comm *comm, const ttp
             TTP_CALL_GOTO(ctx, st, done, ttp_kernel_factor(ctx, comm, m, d, &ko, &kr));
             f0s = kr.f0, u0s = kr.u0;
         }
-        if (mom && t0 > 0) { /* the carried velocity in this linearization: V = J_new v_s, exact */
-            TTP_CALL_GOTO(ctx, st, done,
-                          comm->bcast(comm, vs, (int64_t)sizeof(double) * model->nparams, 0, ctx));
-            memset(jv, 0, sizeof(double) * (size_t)NC);
-            if (hi > lo)
-                st = ttp_jac_jvp(ctx, plan, jnet, m->w, vs, d->x + (size_t)lo * (size_t)d->dim, hi - lo,
-                                 jv + lo * model->nout);
-            if (st != TTP_OK) ttp_error_trace(ctx, __FILE__, __LINE__, __func__);
-            TTP_CALL_GOTO(ctx, st, done, ttp_comm_agree(ctx, comm, st, "J v"));
-            TTP_CALL_GOTO(ctx, st, done, comm->allreduce_sum(comm, jv, NC, ctx));
-        }
+        if (mom && t0 > 0) /* the carried velocity in this linearization: V = J_new v_s, exact */
+            TTP_CALL_GOTO(ctx, st, done, ttp_relin_jv(ctx, comm, plan, jnet, m, d, vs, jv));
         if (root) {
             ttp_theta th;
             memset(&th, 0, sizeof th);

@@ -3,8 +3,9 @@
  * real training moves its outputs by dF = −η Θ(w_t) ∇_F L, so a prediction
  * needs the kernel along the way, not the network's outputs at the
  * linearized weights.  The dynamics therefore run on without a jump: each
- * segment starts from the previous linear model's own outputs F and
- * function-space velocity V, and only the kernel is swapped for one rebuilt
+ * segment starts from the previous linear model's own outputs F and, with
+ * momentum, the carried weight-space velocity seen through the segment's own
+ * Jacobian (V = J_mid v_s), and only the kernel is swapped for one rebuilt
  * (factor form, as in relin.c) at the linearized weights halfway through
  * the segment, predicted on the previous kernel — the midpoint rule, whose
  * error is second order in the kernel's change where a kernel taken at the
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ttp_jac.h"
 #include "ttp_kbuild.h"
 #include "ttp_net.h"
 
@@ -144,7 +146,9 @@ ttp_status ttp_predict_relinearize_kernel(ttp_ctx *ctx, const ttp_comm *comm, co
     int64_t nones = 0;
     double *L = NULL, *A = NULL, *flin = NULL, *a = NULL, *c = NULL, *ll = NULL, *w = NULL;
     double *F = NULL, *V = NULL, *Vn = NULL, *u0 = NULL;
-    double *vs = NULL, *vn = NULL, *al = NULL;
+    double *vs = NULL, *vn = NULL, *al = NULL, *jv = NULL;
+    ttp_jac_plan *plan = NULL; /* J v of the carried velocity at each new kernel's weights */
+    ttp_net *jnet = NULL;
     int64_t *steps = NULL;
     double *Fl = NULL, *Vl = NULL, *Ll = NULL, *Al = NULL; /* the lagged companion run */
     int64_t tl = 0;
@@ -173,10 +177,15 @@ ttp_status ttp_predict_relinearize_kernel(ttp_ctx *ctx, const ttp_comm *comm, co
         TTP_ALLOC(ctx, st, done, Vn, NC, "velocity at the end");
         TTP_ALLOC(ctx, st, done, u0, NC, "J w");
         TTP_ALLOC(ctx, st, done, al, NC, "momentum cotangent");
-        TTP_ALLOC(ctx, st, done, vs, model->nparams, "carried velocity");
         TTP_ALLOC(ctx, st, done, vn, model->nparams, "next velocity");
         memcpy(F, k0->f0, sizeof(double) * (size_t)NC);
         if (k0->u0) memcpy(u0, k0->u0, sizeof(double) * (size_t)NC);
+    }
+    if (mom) { /* every rank takes J v on its shard */
+        TTP_ALLOC(ctx, st, done, vs, model->nparams, "carried velocity");
+        TTP_ALLOC(ctx, st, done, jv, NC, "J v of the carried velocity");
+        TTP_CALL_GOTO(ctx, st, done, ttp_jac_plan_create(ctx, m, TTP_PROJ_EXACT, 0, 0, "cpu", &plan));
+        TTP_CALL_GOTO(ctx, st, done, ttp_net_create(ctx, m, TTP_RELIN_JV_CHUNK * model->nout, &jnet));
     }
     /* A companion run uses each kernel half a segment late
      * (from its midpoint to the next one, k0 before the first): a first-order
@@ -269,6 +278,15 @@ ttp_status ttp_predict_relinearize_kernel(ttp_ctx *ctx, const ttp_comm *comm, co
          * outputs themselves are the linear model's, carried on */
         if (root && kr.u0)
             for (int64_t r = 0; r < NC; r++) u0[r] = kr.u0[r];
+        /* The carried velocity in this segment's linearization: V₀ = J_mid v_s,
+         * exact, at the weights where its kernel was built.  The previous
+         * segment's V is J_prev v_s; with momentum 0.9 it holds about ten
+         * steps of gradients, taken through a Jacobian the network has left
+         * (docs/METHOD.md 6d, "the velocity re-taken"). */
+        if (mom && t0 > 0) {
+            TTP_CALL_GOTO(ctx, st, done, ttp_relin_jv(ctx, comm, plan, jnet, m, d, vs, jv));
+            if (root) memcpy(V, jv, sizeof(double) * (size_t)NC);
+        }
         if (root) { /* the lagged run up to this segment's midpoint, on the previous kernel */
             const int64_t target = t0 + (T - t0 < kcur ? T - t0 : kcur) / 2;
             TTP_CALL_GOTO(ctx, st, done,
@@ -375,8 +393,10 @@ done:
     ttp_kernel_rows_clear(&kr);
     ttp_kernel_rows_clear(&kp);
     free(ones), free(ws), free(wdt), free(wdb);
+    ttp_net_destroy(&jnet); /* before the model it was made from */
+    ttp_jac_plan_destroy(&plan);
     ttp_model_destroy(&m);
     free(L), free(A), free(flin), free(a), free(c), free(ll), free(w), free(F), free(V), free(Vn), free(u0);
-    free(vs), free(vn), free(al), free(steps);
+    free(vs), free(vn), free(al), free(jv), free(steps);
     return st;
 }

@@ -610,6 +610,16 @@ ttp_status ttp_predict_relinearize_kernel(ttp_ctx *ctx, const ttp_comm *comm, co
                                           const ttp_data *d, const ttp_kernel *k0, const ttp_predict_opts *o,
                                           ttp_prediction *p);
 
+/* J(w) v over the whole set, exact (ttp_jac_jvp on every rank's shard, the
+ * sum on every rank): the carried momentum velocity v (rank 0's, broadcast)
+ * seen through the Jacobian at m->w.  plan: TTP_PROJ_EXACT; net made from m
+ * for TTP_RELIN_JV_CHUNK · C rows.  Collective (relin.c, relin_kernel.c). */
+#define TTP_RELIN_JV_CHUNK 64
+struct ttp_jac_plan;
+struct ttp_net;
+ttp_status ttp_relin_jv(ttp_ctx *ctx, const ttp_comm *comm, struct ttp_jac_plan *plan, struct ttp_net *net,
+                        const ttp_model *m, const ttp_data *d, double *v, double *jv);
+
 /* The stitched curves of a re-linearized run (T + 1 steps) become p's curves,
  * training times and wall-clock; SGD keeps the one linearization's noise band
  * as ratios (relin.c, shared by relin_kernel.c).  Rank 0. */
