@@ -507,9 +507,11 @@ static void check_relin(ttp_ctx *ctx, const ttp_comm *cm, const ttp_model *m0, c
     CHECK(lin > 1e3 * e1); /* the test has teeth: one linearization is visibly off */
     CHECK(p1->faith.segments == T);
     /* auto: every segment of two steps or more within its target, and closer to train than one linearization */
-    CHECK(pa->faith.seg_out_gap <= TTP_RELIN_AUTO_GAP);
-    CHECK(pa->faith.seg_loss_gap <= TTP_RELIN_AUTO_LOSS_GAP);
-    CHECK(pa->faith.seg_drift <= TTP_RELIN_AUTO_DRIFT);
+    /* ... which with momentum start at TTP_RELIN_MOMENTUM_SCALE of themselves */
+    const double ms = opt->momentum > 0 ? TTP_RELIN_MOMENTUM_SCALE : 1.0;
+    CHECK(pa->faith.seg_out_gap <= ms * TTP_RELIN_AUTO_GAP);
+    CHECK(pa->faith.seg_loss_gap <= ms * TTP_RELIN_AUTO_LOSS_GAP);
+    CHECK(pa->faith.seg_drift <= ms * TTP_RELIN_AUTO_DRIFT);
     CHECK(pa->faith.relin_trials >= pa->faith.segments);
     CHECK(ea < lin);
     /* Function space with a kernel at every step carries the linear model's
@@ -551,8 +553,8 @@ static void check_relin(ttp_ctx *ctx, const ttp_comm *cm, const ttp_model *m0, c
     CHECK(pa->faith.relin_halving == outcome);
     CHECK(pa->faith.halving_levels == levels);
     for (int l = 0; l <= TTP_RELIN_HALVING_LEVELS; l++) {
-        CHECK(ph[l]->faith.relin_scale == ldexp(1.0, -l));
-        CHECK(ph[l]->faith.seg_out_gap <= ldexp(TTP_RELIN_AUTO_GAP, -l) || ph[l]->faith.relin_capped);
+        CHECK(ph[l]->faith.relin_scale == ms * ldexp(1.0, -l));
+        CHECK(ph[l]->faith.seg_out_gap <= ms * ldexp(TTP_RELIN_AUTO_GAP, -l) || ph[l]->faith.relin_capped);
     }
     if (outcome) { /* the other run of the last pair compared */
         const ttp_prediction *po = ph[outcome == 1 ? want + 1 : want - 1];
@@ -1048,21 +1050,26 @@ int main(int argc, char **argv)
 
     printf("the segment-halving rule (tolerance %.2f):\n", TTP_RELIN_HALVING_TOL);
     {
-        /* by hand: 23 is 15 % of 20 away, 24 more; 5 against 6 is one step, 20 %; -1 (not converged)
+        /* by hand: 21 is 5 % of 20 away, 22 more; 5 against 6 is one step, 20 %; -1 (not converged)
          * agrees only with -1 */
-        const int64_t a[][3] = {{20, 5, -1}, {23, 5, -1},  {24, 5, -1},
-                                {20, 6, -1}, {20, 5, 150}, {17, 5, -1}};
+        const int64_t a[][3] = {{20, 5, -1}, {21, 5, -1},  {22, 5, -1},
+                                {20, 6, -1}, {20, 5, 150}, {19, 5, -1}};
         CHECK(ttp_relin_halving_agree(a[1], a[0], 3) == 1);
         CHECK(ttp_relin_halving_agree(a[2], a[0], 3) == 0);
         CHECK(ttp_relin_halving_agree(a[0], a[3], 3) == 0);
         CHECK(ttp_relin_halving_agree(a[4], a[0], 3) == 0);
         CHECK(ttp_relin_halving_agree(a[5], a[0], 3) == 1);
         CHECK(ttp_relin_halving_agree(a[0], a[0], 3) == 1);
-        printf("  23 vs 20 agree, 24 vs 20 and 5 vs 6 do not, -1 only with -1\n");
-        /* the momentum cross-check's outcome (§6h) over the same rule */
-        CHECK(ttp_relin_crosscheck_outcome(1, a[0], a[2], 3) == 1);
-        CHECK(ttp_relin_crosscheck_outcome(0, a[1], a[0], 3) == 2);
-        CHECK(ttp_relin_crosscheck_outcome(0, a[2], a[0], 3) == 3);
+        printf("  21 vs 20 agree, 22 vs 20 and 5 vs 6 do not, -1 only with -1\n");
+        /* the momentum cross-check's outcome (§6h), its own rule at 15 %: 23 is 15 % of 20 away, 24 more */
+        const int64_t x[][3] = {{20, 5, -1}, {23, 5, -1}, {24, 5, -1}};
+        CHECK(ttp_relin_crosscheck_agree(x[1], x[0], 3) == 1 &&
+              ttp_relin_crosscheck_agree(x[2], x[0], 3) == 0);
+        CHECK(ttp_relin_crosscheck_agree(a[0], a[3], 3) == 0 &&
+              ttp_relin_crosscheck_agree(a[4], a[0], 3) == 0);
+        CHECK(ttp_relin_crosscheck_outcome(1, x[0], x[2], 3) == 1);
+        CHECK(ttp_relin_crosscheck_outcome(0, x[1], x[0], 3) == 2);
+        CHECK(ttp_relin_crosscheck_outcome(0, x[2], x[0], 3) == 3);
         CHECK(strcmp(ttp_relin_crosscheck_str(2), "function space kept") == 0);
         /* the batch-order rule: max(1 step, 30 % of the larger) */
         const int64_t oa[3] = {3, 20, 100}, ob[3] = {4, 26, 131}, oc[3] = {3, 20, 144}, od[3] = {5, 20, 100},
@@ -1077,6 +1084,14 @@ int main(int argc, char **argv)
                      r3[] = {1.0, 0.5, 0.9, 0.99, 1.01}, r4[] = {1.0, 1.0, 0.9};
         CHECK(ttp_relin_rise_cut(r0, 2) == 1 && ttp_relin_rise_cut(r1, 4) == 2);
         CHECK(ttp_relin_rise_cut(r2, 3) == 3 && ttp_relin_rise_cut(r3, 4) == 3);
+        /* the cap's last segment (§6k): its loss at T over its loss at its start */
+        const double c0[] = {1.0, 0.5, 0.012, 0.02, 0.73}, c1[] = {1.0, 0.5, 0.2, 0.1, 0.3};
+        CHECK(fabs(ttp_relin_cap_rise(c0, 2, 4) - 0.73 / 0.012) < 1e-12 &&
+              ttp_relin_cap_rise(c0, 2, 4) > TTP_RELIN_CAP_RISE);
+        CHECK(fabs(ttp_relin_cap_rise(c1, 2, 4) - 1.5) < 1e-12 &&
+              !(ttp_relin_cap_rise(c1, 2, 4) > TTP_RELIN_CAP_RISE));
+        CHECK(ttp_relin_cap_rise(c0, 0, 4) == 0 && ttp_relin_cap_rise(c0, 4, 4) == 0 &&
+              ttp_relin_cap_rise(c0, -1, 4) == 0);
         CHECK(ttp_relin_rise_cut(r3, 3) == 3 && ttp_relin_rise_cut(r4, 2) == 2 &&
               ttp_relin_rise_cut(r1, 1) == 1);
         printf("  rise cut: a rise at step 1 or 2 leaves one step, at j the j - 1 before it, none all\n");

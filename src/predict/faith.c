@@ -769,6 +769,7 @@ void ttp_faith_json(struct ttp_json *j, const ttp_prediction *p)
         if (fa->relin_capped) {
             ttp_json_int(j, "relinearize_cap_start", fa->cap_start);
             ttp_json_bool(j, "relinearize_cap_late", fa->cap_late);
+            ttp_json_num(j, "relinearize_cap_rise", fa->cap_rise);
         }
         ttp_json_str(j, "relinearize_mode",
                      fa->relin_every == 0 ? "off" : fa->relin_kernel ? "kernel" : "real");

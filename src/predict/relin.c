@@ -247,7 +247,7 @@ static ttp_status relinearize_both(ttp_ctx *ctx, const ttp_comm *comm, const ttp
             p->warning + u, sizeof p->warning - u,
             "%sthe function-space prediction (times %s) is more than %.0f%% away from it (docs/METHOD.md "
             "6h)",
-            u ? "; " : "", ts, 100 * TTP_RELIN_HALVING_TOL);
+            u ? "; " : "", ts, 100 * TTP_RELIN_CROSSCHECK_TOL);
     }
 done:
     if (snap.cv) ttp_curves_destroy(&snap.cv);
@@ -549,6 +549,15 @@ static ttp_status relinearize_real(ttp_ctx *ctx, const ttp_comm *comm, const ttp
         fa->cap_start = cap_t0;
         fa->cap_late = late;
         fa->cap_gap = worst;
+        /* The cap's last segment rising to T: its linear model has a mode
+         * past the stability limit growing, and the real network at its
+         * weights follows it (the gaps stay small) where real training,
+         * whose sharpness falls, does not; every time is measured against
+         * the loss at T, so they follow it too (bc MLP, MSE GD m 0.9 at
+         * stability 2.5, segments at half the targets: 0.012 at step 128,
+         * 0.73 at T, times 3/3/3 against the real 8/16/21; §6k). */
+        fa->cap_rise = autok && capped ? ttp_relin_cap_rise(L, cap_t0, T) : 0;
+        const int rising = fa->cap_rise > TTP_RELIN_CAP_RISE;
         if (late) worst = worst_pre;
         const int within = worst <= TTP_FAITH_OUT_GAP && !lossed;
         /* the single linearization's verdict is replaced by the segments' one */
@@ -560,6 +569,17 @@ static ttp_status relinearize_real(ttp_ctx *ctx, const ttp_comm *comm, const ttp
                      "is predicted; lower the learning rate%s",
                      u ? "; " : "", blown >= 0 ? " (its outputs no longer finite) at step " : " by step ",
                      (long long)(blown >= 0 ? blown : T), o->opt.momentum > 0 ? " or the momentum" : "");
+        } else if (rising) {
+            p->valid = 0;
+            size_t u = strlen(p->warning);
+            snprintf(
+                p->warning + u, sizeof p->warning - u,
+                "%sre-linearized automatically up to the cap of %d linearizations, the last segment's "
+                "linear model grows from loss %.4g at step %lld to %.4g at step %lld (x%.3g, limit x%.3g): a "
+                "mode past the stability limit that real training does not follow, and every time is "
+                "measured against that final loss; lower the learning rate%s",
+                u ? "; " : "", (int)cap, L[cap_t0], (long long)cap_t0, L[T], (long long)T, fa->cap_rise,
+                TTP_RELIN_CAP_RISE, o->opt.momentum > 0 ? " or the momentum" : "");
         } else if (autok && !p->valid && within) {
             /* Automatic segments that end within the limit follow the real
              * network, whose own loss this curve is at every boundary: the
@@ -629,7 +649,7 @@ const char *ttp_relin_halving_str(int h)
 
 int ttp_relin_crosscheck_outcome(int real_valid, const int64_t *kt, const int64_t *rt, int n)
 {
-    return real_valid ? 1 : ttp_relin_halving_agree(kt, rt, n) ? 2 : 3;
+    return real_valid ? 1 : ttp_relin_crosscheck_agree(kt, rt, n) ? 2 : 3;
 }
 
 const char *ttp_relin_crosscheck_str(int c)
@@ -667,6 +687,11 @@ int ttp_relin_halving_agree(const int64_t *a, const int64_t *b, int n)
     return times_agree(a, b, n, TTP_RELIN_HALVING_TOL, 0.0, 0);
 }
 
+int ttp_relin_crosscheck_agree(const int64_t *a, const int64_t *b, int n)
+{
+    return times_agree(a, b, n, TTP_RELIN_CROSSCHECK_TOL, 0.0, 0);
+}
+
 /*
  * Real-output automatic segments, checked by halving (a step-doubling error
  * estimate, with the segments' targets as the step): where the segments end
@@ -688,7 +713,9 @@ static ttp_status relinearize_real_checked(ttp_ctx *ctx, const ttp_comm *comm, c
 {
     ttp_status st = TTP_OK;
     const int root = comm->rank == 0;
-    double scale = o->relin_scale > 0 ? o->relin_scale : 1.0;
+    /* with momentum the segments start finer (TTP_RELIN_MOMENTUM_SCALE) */
+    double scale =
+        (o->relin_scale > 0 ? o->relin_scale : 1.0) * (o->opt.momentum > 0 ? TTP_RELIN_MOMENTUM_SCALE : 1.0);
     relin_snap start = {0}, coarse = {0};
     if (o->relin_every != TTP_RELIN_AUTO || !o->relin_halving)
         return relinearize_real(ctx, comm, model, d, k0, o, scale, p);
@@ -737,6 +764,11 @@ done:
 }
 
 /* ---- a segment's linear loss rising past its start (§6k) -------------- */
+
+double ttp_relin_cap_rise(const double *L, int64_t t0, int64_t T)
+{
+    return t0 > 0 && t0 < T && L[t0] > 0 && isfinite(L[t0]) ? L[T] / L[t0] : 0;
+}
 
 int64_t ttp_relin_rise_cut(const double *ll, int64_t k)
 {

@@ -59,11 +59,30 @@ extern "C" {
  * halved (and the cap doubled); where a training time moves by more than
  * this fraction of the finer one, the segments had not resolved the
  * dynamics and the finer prediction is the one reported (bc MLP, MSE GD
- * m 0.9 at stability 1.2: 22/27/37 steps became the real 9/15/21). */
-#define TTP_RELIN_HALVING_TOL 0.15
+ * m 0.9 at stability 1.2: 22/27/37 steps became the real 9/15/21).  5 %,
+ * not the 15 % it was: with heavy momentum the times can stall between
+ * two coarse levels far from the converged one (wine MLP at seed 21, MSE
+ * GD m 0.9 at 1.2: 34 steps, halved 32, a quarter 21, the real 21). */
+#define TTP_RELIN_HALVING_TOL 0.05
+/* The momentum cross-check (§6h): invalid real-output restarts keep a
+ * valid function-space prediction whose times are all within this
+ * fraction of theirs. */
+#define TTP_RELIN_CROSSCHECK_TOL 0.15
 /* ... and the finer prediction checked the same way, at most this many
  * halvings in all (§6g). */
 #define TTP_RELIN_HALVING_LEVELS 2
+/* With heavy-ball or Nesterov momentum the real-output automatic segments
+ * start at this times their targets (and the cap at 1/it times its count):
+ * the velocity carries each segment's error into the next ~1/(1 − m) steps,
+ * so segments that each meet the targets can still add up to a slow
+ * prediction (wine MLP at seed 21, MSE GD m 0.9 at stability 0.3: 12 and
+ * 32 segments both 16/21/29, 85 segments the real 14/19/25; §6g). */
+#define TTP_RELIN_MOMENTUM_SCALE 0.5
+/* At the cap, a last segment whose linear loss ends this many times above
+ * its start has a mode past the stability limit growing, which real
+ * training does not follow; its times, measured against the loss at T,
+ * follow it instead, so the prediction is invalid (§6k). */
+#define TTP_RELIN_CAP_RISE 2.0
 /* relin_kernel with relin_every = TTP_RELIN_AUTO: this many segments of
  * equal length (docs/METHOD.md §6d: measured against the real runs). */
 #define TTP_RELIN_KERNEL_SEGMENTS 5
@@ -289,6 +308,8 @@ typedef struct ttp_faith {
                                              output gap alone was past the limit, so
                                              it did not decide the verdict            */
     double cap_gap;                       /* ... that gap                              */
+    double cap_rise;                      /* ... its loss at T over its loss at its start
+                                             (invalid past TTP_RELIN_CAP_RISE)         */
     double relin_scale;                   /* real-output auto: targets' scale used    */
     int relin_halving;                    /* §6g: 0 not run, 1 the halved targets'
                                              times agreed (this prediction kept),
@@ -629,6 +650,8 @@ void ttp_relin_stitch(ttp_prediction *p, int sgd, const double *L, const double 
 int ttp_relin_halving_agree(const int64_t *a, const int64_t *b, int n);
 /* ... and its outcome in words (ttp_faith.relin_halving 0, 1, 2): "not run", "agreed", "refined". */
 const char *ttp_relin_halving_str(int h);
+/* The momentum cross-check's rule (§6h): the same, within TTP_RELIN_CROSSCHECK_TOL · b[i]. */
+int ttp_relin_crosscheck_agree(const int64_t *a, const int64_t *b, int n);
 /*
  * The momentum cross-check (§6h): a valid function-space prediction with
  * heavy-ball or Nesterov momentum, times kt[], against real-output restarts
@@ -637,7 +660,7 @@ const char *ttp_relin_halving_str(int h);
  *      network, whose nonlinearity damps the oscillation that the linear
  *      path keeps);
  *   2  they are not (the cap of linearizations reached, most often) but
- *      every time agrees (ttp_relin_halving_agree(kt, rt)): the
+ *      every time agrees (ttp_relin_crosscheck_agree(kt, rt)): the
  *      function-space prediction stands;
  *   3  neither: the restarts' invalid prediction is reported, with the
  *      function space's times beside it.
@@ -655,6 +678,11 @@ const char *ttp_relin_crosscheck_str(int c);
  * network's own gradient step).  Returns the length, k where no rise.
  */
 int64_t ttp_relin_rise_cut(const double *ll, int64_t k);
+/* The cap's last segment (§6k): L[0..T] the stitched loss, t0 where that
+ * segment starts; L[T] / L[t0], or 0 where there is no such segment
+ * (t0 ≤ 0 or ≥ T) or L[t0] is not positive and finite.  Past
+ * TTP_RELIN_CAP_RISE the prediction is invalid. */
+double ttp_relin_cap_rise(const double *L, int64_t t0, int64_t T);
 /* The batch-order check's rule (§6j): 1 when every time a[i] equals b[i],
  * or both converged (≥ 0) at most max(1, TTP_ORDER_TOL · max(a[i], b[i]))
  * steps apart. */
