@@ -64,13 +64,13 @@ extern "C" {
  * two coarse levels far from the converged one (wine MLP at seed 21, MSE
  * GD m 0.9 at 1.2: 34 steps, halved 32, a quarter 21, the real 21). */
 #define TTP_RELIN_HALVING_TOL 0.05
+/* ... and the finer prediction checked the same way, at most this many
+ * halvings in all (§6g). */
+#define TTP_RELIN_HALVING_LEVELS 2
 /* The momentum cross-check (§6h): invalid real-output restarts keep a
  * valid function-space prediction whose times are all within this
  * fraction of theirs. */
 #define TTP_RELIN_CROSSCHECK_TOL 0.15
-/* ... and the finer prediction checked the same way, at most this many
- * halvings in all (§6g). */
-#define TTP_RELIN_HALVING_LEVELS 2
 /* With heavy-ball or Nesterov momentum the real-output automatic segments
  * start at this times their targets (and the cap at 1/it times its count):
  * the velocity carries each segment's error into the next ~1/(1 − m) steps,
@@ -183,7 +183,8 @@ typedef struct ttp_predict_opts {
                                    TTP_FAITH_KGAP_SAMPLES; ≤ 0: all)       */
     double relin_scale;         /* real-output auto segments: their targets
                                    (TTP_RELIN_AUTO_GAP, _LOSS_GAP, _DRIFT)
-                                   times this (in (0, 1]; 0: 1)            */
+                                   times this (in (0, 1]; 0: 1), and with
+                                   momentum TTP_RELIN_MOMENTUM_SCALE too   */
     int relin_halving;          /* real-output auto segments: 1 (default)
                                    redo them at half the targets and report
                                    that where the times differ by more than
