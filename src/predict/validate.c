@@ -508,7 +508,7 @@ ttp_status ttp_validate_write_json(ttp_ctx *ctx, const char *path, const ttp_val
         ttp_json_int(j, "relinearize_halving_levels", fa->halving_levels);
         ttp_json_int(j, "relinearize_cap_start", fa->relin_capped ? fa->cap_start : -1);
         ttp_json_bool(j, "relinearize_cap_late", fa->cap_late);
-        ttp_json_num(j, "relinearize_cap_rise", fa->relin_capped ? fa->cap_rise : 0);
+        ttp_json_num(j, "relinearize_cap_rise", fa->cap_rise); /* 0 unless capped */
         ttp_json_str(j, "relinearize_crosscheck", ttp_relin_crosscheck_str(fa->relin_crosscheck));
         ttp_json_str(j, "batch_order_check", ttp_relin_order_str(fa->order_check));
         ttp_json_bool(j, "relinearize_past_figures", fa->relin_figures);
