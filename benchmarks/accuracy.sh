@@ -4,7 +4,9 @@
 #   tasks      bundled (pretrained on digits 0-4, fine-tuned on 5-9),
 #              split (the reverse: pretrained on 5-9, fine-tuned on 0-4; made
 #              here by `ttpredict split` and `ttpredict train` with the
-#              recipe of tools/make_pretrained.sh), wide (--task wide: the
+#              recipe of tools/make_pretrained.sh), evenodd (pretrained
+#              on the even digits, fine-tuned on the odd ones, other seeds;
+#              not in the default list: held out), wide (--task wide: the
 #              1,226,501-weight ResNet on the bundled digits; not in the
 #              default list: one GD case trains 150 full-batch steps in
 #              about 3-4 minutes here, and its prediction re-linearized at
@@ -72,6 +74,21 @@ task_files() { # task -> "model data"
           --steps 0 --out-model "$d/model-04.nc" >/dev/null
       fi
       echo "$d/model-04.nc $d/finetune-04.nc" ;;
+    evenodd)
+      # pretrained on the even digits, fine-tuned on 150 random images of each odd one
+      # (other init, head and batch seeds than split's: a digits task nothing was tuned on)
+      local d=$out/evenodd
+      if [ ! -f "$d/model-odd.nc" ]; then
+        mkdir -p "$d"
+        "$bin" split --data "$root/data/digits.nc" --classes 0,2,4,6,8 --relabel --out "$d/pretrain-even.nc" >&2
+        "$bin" split --data "$root/data/digits.nc" --classes 1,3,5,7,9 --per-class 150 --pick random --seed 3 \
+          --relabel --out "$d/finetune-odd.nc" >&2
+        "$bin" train --arch resnet-small --init-seed 3 --data "$d/pretrain-even.nc" --loss ce --lr 0.05 \
+          --batch 64 --momentum 0.9 --wd 5e-3 --steps 150 --seed 3 --out-model "$d/pretrained-even.nc" >/dev/null
+        "$bin" train --model "$d/pretrained-even.nc" --data "$d/finetune-odd.nc" --new-head 5 --head-seed 3 \
+          --steps 0 --out-model "$d/model-odd.nc" >/dev/null
+      fi
+      echo "$d/model-odd.nc $d/finetune-odd.nc" ;;
     bc|wine|iris|bc[0-9]*|wine[0-9]*|iris[0-9]*)
       # a number after the name: tools/make_tabular.sh's recipe at TAB_SEED = that number
       local base=${1%%[0-9]*} seed=${1#"${1%%[0-9]*}"}
@@ -84,7 +101,7 @@ task_files() { # task -> "model data"
       local md=${1#*=}
       [ -f "${md%%:*}" ] && [ -f "${md#*:}" ] || { echo "accuracy.sh: task '$1': no such model or data file" >&2; exit 2; }
       echo "${md%%:*} ${md#*:}" ;;
-    *) echo "accuracy.sh: unknown task '$1' (bundled, split, wide, bc, wine, iris, one of those three with a seed like bc7, or NAME=MODEL:DATA)" >&2; exit 2 ;;
+    *) echo "accuracy.sh: unknown task '$1' (bundled, split, evenodd, wide, bc, wine, iris, one of those three with a seed like bc7, or NAME=MODEL:DATA)" >&2; exit 2 ;;
   esac
 }
 

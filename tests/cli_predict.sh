@@ -29,7 +29,7 @@ ok; ncdump -h "$T/p1.nc" | grep -q 'ttp_kind = "prediction"' || fail "result fil
 ok; ncdump -h "$T/p1.nc" | grep -q 'faith_worst_loss_gap' || fail "result file lacks the faithfulness figures"
 ok; grep -q "faithful" "$T/out1" || fail "summary lacks the faithfulness lines: $(cat "$T/out1")"
 
-python3 - "$T/p1.json" "$T/p2.json" <<'PY' || fail "JSON checks (see above)"
+python3 - "$T/p1.json" "$T/p2.json" "$T/out1" <<'PY' || fail "JSON checks (see above)"
 import json, sys
 a, b = (json.load(open(f)) for f in sys.argv[1:3])
 bad = 0
@@ -63,6 +63,16 @@ check("batch_stability_max" in a and a["batch_stability_max"] > 0, "SGD per-batc
 check(a.get("loss_growth") is not None and a["loss_growth"] <= 1 + 1e-6, "a converging prediction reports growth %s" % a.get("loss_growth"))
 check(abs(a["wall_seconds_predicted"] - a["tt_steps"] * a["seconds_per_step"]) <= 1e-9 * a["wall_seconds_predicted"] + 1e-12,
       "wall-clock is not steps x seconds per step")
+# what the prediction cost against the training it predicts (issue 17): the
+# training to the headline time (all T steps where it is not reached) over
+# the prediction's seconds, and the summary's note exactly where that is below 1
+tr = a["wall_seconds_predicted"] if a["tt_steps"] >= 0 else T * a["seconds_per_step"]
+check(abs(a.get("training_seconds_predicted", -1) - tr) <= 1e-9 * tr, "training_seconds_predicted %s, expected %s" % (a.get("training_seconds_predicted"), tr))
+check(abs(a.get("cost_ratio", -1) - tr / a["seconds"]) <= 1e-9 * tr / a["seconds"], "cost_ratio %s, expected %s" % (a.get("cost_ratio"), tr / a["seconds"]))
+summary = open(sys.argv[3]).read()
+check(("this prediction cost more than the training it predicts" in summary) == (a["cost_ratio"] < 1),
+      "the cost note does not follow cost_ratio %s" % a["cost_ratio"])
+check(" is %.2gx this" % a["cost_ratio"] in summary, "the cost line lacks the ratio %.2g" % a["cost_ratio"])
 # the default seconds per step: the probe and the cost model, its parts reported
 sm = a.get("step_model", {})
 check(a.get("step_timing") == "model", "step_timing %s, expected model" % a.get("step_timing"))

@@ -39,6 +39,18 @@ void ttp_tt_describe(const ttp_tt_def *t, char *buf, size_t len)
     }
 }
 
+double ttp_prediction_training_seconds(const ttp_prediction *p, int64_t T)
+{
+    if (!(isfinite(p->sec_per_step) && p->sec_per_step > 0)) return NAN;
+    return isfinite(p->main.wall) ? p->main.wall : (double)T * p->sec_per_step;
+}
+
+double ttp_prediction_cost_ratio(const ttp_prediction *p, int64_t T)
+{
+    const double tr = ttp_prediction_training_seconds(p, T);
+    return isfinite(tr) && p->seconds > 0 ? tr / p->seconds : NAN;
+}
+
 static void fmt_steps(int64_t s, int64_t T, char *buf, size_t len)
 {
     if (s < 0)
@@ -163,7 +175,20 @@ void ttp_predict_print(FILE *f, const ttp_prediction *p, const ttp_predict_opts 
     fprintf(f, "  cost        %.2f s (kernel %.2f, dynamics %.2f, step timing %.2f", p->seconds,
             p->sec_kernel, p->sec_sim, p->sec_timing);
     if (p->dproj_raises > 0) fprintf(f, ", D' raised %.2f", p->sec_dproj);
-    fprintf(f, ")\n");
+    fprintf(f, ")");
+    const double train_s = ttp_prediction_training_seconds(p, T), ratio = ttp_prediction_cost_ratio(p, T);
+    if (isfinite(ratio)) fprintf(f, "; the training it predicts %.3g s is %.2gx this", train_s, ratio);
+    fprintf(f, "\n");
+    if (isfinite(ratio) && ratio < 1)
+        fprintf(f,
+                "  NOTE        this prediction cost more than the training it predicts (%.3g s against "
+                "%.3g s)%s\n",
+                p->seconds, train_s,
+                p->faith.segments > 1
+                    ? ": its linear model held only over short segments, each a kernel rebuilt; at these "
+                      "settings training directly is cheaper, or --relinearize 0 gives the single "
+                      "linearization (with its warning) at the kernel's cost"
+                    : ": the kernel alone costs about as much as this training; train directly");
     ttp_faith_print(f, p);
     if (p->faith.npoints > 0 && p->faith.kdrift_seconds > 0) {
         fprintf(f,
@@ -230,6 +255,8 @@ ttp_status ttp_predict_write_json(ttp_ctx *ctx, const char *path, const ttp_pred
     ttp_json_num(j, "wall_seconds_hi", p->main.wall_hi);
     ttp_json_num(j, "seconds_per_step", p->sec_per_step);
     ttp_json_num(j, "seconds", p->seconds);
+    ttp_json_num(j, "training_seconds_predicted", ttp_prediction_training_seconds(p, T));
+    ttp_json_num(j, "cost_ratio", ttp_prediction_cost_ratio(p, T));
     ttp_json_num(j, "seconds_kernel", p->sec_kernel);
     ttp_json_num(j, "seconds_dynamics", p->sec_sim);
     ttp_json_num(j, "seconds_step_timing", p->sec_timing);
@@ -612,8 +639,12 @@ ttp_status ttp_predict_write_report(ttp_ctx *ctx, const char *dir, const ttp_pre
                 "docs/METHOD.md §6b) | %.1f %%, %.1f %% |\n",
                 100 * p->faith.worst_loss_gap, 100 * p->faith.worst_out_gap);
     if (isfinite(cv->acc[T])) fprintf(f, "| final accuracy | %.4f |\n", cv->acc[T]);
-    fprintf(f, "| cost of this prediction | %.2f s (kernel %.2f s, dynamics %.2f s) |\n\n", p->seconds,
+    fprintf(f, "| cost of this prediction | %.2f s (kernel %.2f s, dynamics %.2f s) |\n", p->seconds,
             p->sec_kernel, p->sec_sim);
+    if (isfinite(ttp_prediction_cost_ratio(p, T)))
+        fprintf(f, "| the training it predicts, and that over this prediction's cost | %.3g s, %.2f× |\n",
+                ttp_prediction_training_seconds(p, T), ttp_prediction_cost_ratio(p, T));
+    fprintf(f, "\n");
     if (p->main.ntt > 1) {
         fprintf(f, "| training-time definition | steps | band |\n| --- | --- | --- |\n");
         for (int i = 0; i < p->main.ntt; i++) {

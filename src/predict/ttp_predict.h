@@ -402,6 +402,17 @@ typedef struct ttp_prediction {
 void ttp_prediction_destroy(ttp_prediction **p);
 
 /*
+ * What the prediction costs against the training it predicts.
+ * ttp_prediction_training_seconds: the predicted wall-clock of that
+ * training, to the headline time, or all T steps where the time is not
+ * reached; NAN without a step time.  ttp_prediction_cost_ratio: that over
+ * the prediction's own seconds (below 1: training directly would have been
+ * cheaper; NAN where either is unknown).
+ */
+double ttp_prediction_training_seconds(const ttp_prediction *p, int64_t T);
+double ttp_prediction_cost_ratio(const ttp_prediction *p, int64_t T);
+
+/*
  * The whole prediction.  Collective over comm (every rank passes the same
  * model, data and options); rank 0 receives the full result, the other
  * ranks the scalars.  Every option is checked before any heavy work.
