@@ -188,7 +188,7 @@ void ttp_predict_print(FILE *f, const ttp_prediction *p, const ttp_predict_opts 
                     ? ": its linear model held only over short segments, each a kernel rebuilt; at these "
                       "settings training directly is cheaper, or --relinearize 0 gives the single "
                       "linearization (with its warning) at the kernel's cost"
-                    : ": the kernel alone costs about as much as this training; train directly");
+                    : ": the kernel and its checks cost more than these steps of training; train directly");
     ttp_faith_print(f, p);
     if (p->faith.npoints > 0 && p->faith.kdrift_seconds > 0) {
         fprintf(f,
